@@ -1,0 +1,24 @@
+# Every third-party dependency is found here, from Debian bookworm packages
+# (see scripts/install-deps.sh for the package names).
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3.0 REQUIRED)                                  # OpenSSL::Crypto
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)   # PkgConfig::LIBDEFLATE
+find_package(tl-expected 1.0 REQUIRED)                              # tl::expected
+if(AM_BUILD_TOOLS)
+  find_package(CLI11 2.1 REQUIRED)                                  # CLI11::CLI11
+  find_package(nlohmann_json 3.11 REQUIRED)                         # nlohmann_json::nlohmann_json
+endif()
+if(AM_BUILD_TESTS)
+  find_package(GTest 1.12 REQUIRED)
+  find_package(rapidcheck REQUIRED)                                 # rapidcheck, rapidcheck_gtest
+  find_package(ZLIB REQUIRED)                                       # test oracle for raw DEFLATE
+  find_package(nlohmann_json 3.11 REQUIRED)                         # reading golden vectors
+  include(GoogleTest)
+endif()
+if(AM_BUILD_BENCH)
+  find_package(benchmark 1.7 REQUIRED)
+endif()
+if(AM_BUILD_FUZZ AND NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  message(FATAL_ERROR "AM_BUILD_FUZZ requires clang (libFuzzer); configure with CXX=clang++")
+endif()

@@ -1,0 +1,68 @@
+#include "core/util/deflate.h"
+
+#include <libdeflate.h>
+
+#include <algorithm>
+#include <memory>
+#include <new>
+#include <string>
+
+namespace am::util {
+namespace {
+
+struct CompressorDeleter {
+  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+};
+struct DecompressorDeleter {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+
+libdeflate_decompressor* decompressor() {
+  // Allocating a decompressor per call would cost more than inflating a small column.
+  thread_local std::unique_ptr<libdeflate_decompressor, DecompressorDeleter> d(
+      libdeflate_alloc_decompressor());
+  if (!d) throw std::bad_alloc();
+  return d.get();
+}
+
+}  // namespace
+
+Bytes deflate_raw(ByteView input, int level) {
+  thread_local int cached_level = -1;
+  thread_local std::unique_ptr<libdeflate_compressor, CompressorDeleter> c;
+  if (!c || cached_level != level) {
+    c.reset(libdeflate_alloc_compressor(level));
+    if (!c) throw std::bad_alloc();
+    cached_level = level;
+  }
+  Bytes out(libdeflate_deflate_compress_bound(c.get(), input.size()));
+  const std::size_t n =
+      libdeflate_deflate_compress(c.get(), input.data(), input.size(), out.data(), out.size());
+  out.resize(n);  // the bound guarantees success
+  return out;
+}
+
+Result<Bytes> inflate_raw(ByteView input, std::size_t max_output) {
+  std::size_t cap = std::min(max_output, std::max<std::size_t>(input.size() * 4, 4096));
+  Bytes out;
+  for (;;) {
+    out.resize(cap);
+    std::size_t actual = 0;
+    const libdeflate_result r = libdeflate_deflate_decompress(
+        decompressor(), input.data(), input.size(), out.data(), out.size(), &actual);
+    if (r == LIBDEFLATE_SUCCESS) {
+      out.resize(actual);
+      return out;
+    }
+    if (r != LIBDEFLATE_INSUFFICIENT_SPACE) {
+      return fail(Error::corruption("deflate", "malformed raw DEFLATE data"));
+    }
+    if (cap >= max_output) {
+      return fail(Error::resource_limit(
+          "deflate", "inflated data exceeds the limit of " + std::to_string(max_output) + " bytes"));
+    }
+    cap = cap > max_output / 2 ? max_output : cap * 2;
+  }
+}
+
+}  // namespace am::util
