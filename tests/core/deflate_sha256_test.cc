@@ -40,9 +40,9 @@ Bytes zlib_deflate_raw(ByteView in) {
   s.next_out = out.data();
   s.avail_out = static_cast<uInt>(out.size());
   EXPECT_EQ(deflate(&s, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - s.avail_out);
+  const std::size_t produced = s.total_out;
   deflateEnd(&s);
-  return out;
+  return Bytes(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(produced));
 }
 
 TEST(Sha256, KnownDigests) {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test: the README's test command, and what .ci/run calls.
+#   1. installs missing Debian packages and the pinned npm packages,
+#   2. generates golden vectors from the JS reference,
+#   3. builds with -Werror and runs the unit/property tests (ctest),
+#   4. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   5. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+start=$(date +%s)
+step() { echo "== [$(( $(date +%s) - start ))s] $*"; }
+
+step "dependencies"
+bash scripts/install-deps.sh
+bash scripts/npm-deps.sh tools/jsref
+
+step "golden vectors from the JS reference"
+mkdir -p build/vectors
+node tools/jsref/gen-vectors.mjs build/vectors >/dev/null
+export AM_VECTORS_DIR="$root/build/vectors"
+
+step "release build and tests"
+bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON
+ctest --test-dir build/release --output-on-failure -j2
+
+step "ASan+UBSan build and tests"
+bash scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
+  "-DAM_SANITIZE=address;undefined" -DAM_BUILD_TOOLS=OFF -DCMAKE_CXX_FLAGS=-O1
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j2
+
+step "fuzz smoke (${AM_FUZZ_SECONDS:-20}s per target)"
+CXX=clang++ bash scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_BUILD_FUZZ=ON \
+  -DAM_BUILD_TESTS=OFF -DAM_BUILD_TOOLS=OFF
+bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
+
+step "all tests passed"
