@@ -1,0 +1,199 @@
+// am::Document: an Automerge document (the JSON-like CRDT).
+//
+// A document is a tree of objects (maps, lists, text, tables) rooted at ObjId::root(), plus the
+// history of changes that built it. Local edits go into a pending transaction that commit()
+// turns into one change; remote changes are applied with apply_changes(). Two documents that
+// have applied the same set of changes have the same content, whatever the order.
+//
+// Thread safety: a Document is not thread-safe; distinct documents are independent.
+// Errors: calls that can fail return Result/Status; bytes from elsewhere never throw.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "am/bytes.h"
+#include "am/result.h"
+#include "am/types.h"
+#include "am/value.h"
+
+namespace am {
+
+/// An actor id: opaque bytes (16 random bytes by default), written as hex.
+/// Ordered by bytes, which is the order Lamport ties are broken in.
+struct ActorId {
+  Bytes bytes;
+
+  /// 16 random bytes.
+  static ActorId random();
+  /// Parses an even-length hex string; nullopt on anything else or when empty.
+  static std::optional<ActorId> from_hex(std::string_view hex);
+  std::string to_hex() const { return am::to_hex(bytes); }
+  friend auto operator<=>(const ActorId&, const ActorId&) = default;
+  friend bool operator==(const ActorId&, const ActorId&) = default;
+};
+
+enum class ObjType : std::uint8_t { kMap, kList, kText, kTable };
+
+/// Identifies an object: the root map, or the id of the op that created it ("counter@actorhex").
+/// Value type.
+class ObjId {
+ public:
+  static ObjId root() { return ObjId(); }
+  ObjId() = default;
+  ObjId(std::uint64_t counter, ActorId actor) : counter_(counter), actor_(std::move(actor)) {}
+
+  bool is_root() const { return counter_ == 0; }
+  std::uint64_t counter() const { return counter_; }
+  const ActorId& actor() const { return actor_; }
+  /// "_root" or "counter@actorhex", as in the JS API.
+  std::string to_string() const;
+  static std::optional<ObjId> parse(std::string_view text);
+
+  friend bool operator==(const ObjId&, const ObjId&) = default;
+
+ private:
+  std::uint64_t counter_ = 0;
+  ActorId actor_;
+};
+
+/// A map key or a list/text index.
+using Prop = std::variant<std::string, std::size_t>;
+
+/// A value read from a document: a scalar, or a reference to a nested object.
+struct ObjectRef {
+  ObjType type = ObjType::kMap;
+  ObjId id;
+  friend bool operator==(const ObjectRef&, const ObjectRef&) = default;
+};
+using Value = std::variant<ScalarValue, ObjectRef>;
+
+/// One of several concurrent values at a key (get_all): the value and the id of the op that
+/// wrote it ("counter@actorhex").
+struct Conflict {
+  Value value;
+  std::string op_id;
+};
+
+/// How list and text indexes are counted. JS counts UTF-16 code units; the Rust crate's
+/// default is Unicode code points.
+enum class TextUnit : std::uint8_t { kUtf16, kCodePoint };
+
+/// How a mark grows when text is inserted at its edges (Peritext): kBefore takes text inserted at
+/// its start, kAfter (the JS default) at its end, kBoth at either, kNone at neither.
+enum class ExpandMark : std::uint8_t { kBefore, kAfter, kBoth, kNone };
+
+/// A span of a text (or list) carrying a mark: [start, end) in the document's text unit.
+struct Mark {
+  std::string name;
+  ScalarValue value;
+  std::size_t start = 0;
+  std::size_t end = 0;
+  friend bool operator==(const Mark&, const Mark&) = default;
+};
+
+struct DocumentOptions {
+  std::optional<ActorId> actor;  // random when absent
+  TextUnit text_unit = TextUnit::kUtf16;
+};
+
+struct CommitOptions {
+  std::optional<std::string> message;
+  std::optional<std::int64_t> time;  // seconds since the epoch; 0 when absent (deterministic)
+};
+
+class Document {
+ public:
+  explicit Document(DocumentOptions options = {});
+  ~Document();
+  Document(Document&&) noexcept;
+  Document& operator=(Document&&) noexcept;
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  const ActorId& actor() const;
+  /// REQUIRES: no pending transaction.
+  void set_actor(ActorId actor);
+
+  // ---- writes: open a transaction implicitly; commit() closes it --------------------------
+  [[nodiscard]] Status put(const ObjId& obj, const Prop& prop, ScalarValue value);
+  [[nodiscard]] Result<ObjId> put_object(const ObjId& obj, const Prop& prop, ObjType type);
+  [[nodiscard]] Status insert(const ObjId& obj, std::size_t index, ScalarValue value);
+  [[nodiscard]] Result<ObjId> insert_object(const ObjId& obj, std::size_t index, ObjType type);
+  /// Deletes a map key or a list element (Rust: `delete`). Deleting an absent key does nothing.
+  [[nodiscard]] Status remove(const ObjId& obj, const Prop& prop);
+  [[nodiscard]] Status increment(const ObjId& obj, const Prop& prop, std::int64_t by);
+  /// Deletes `del` elements at `pos` of a list, then inserts `values` there.
+  [[nodiscard]] Status splice(const ObjId& obj, std::size_t pos, std::size_t del,
+                              const std::vector<ScalarValue>& values);
+  /// Deletes `del` units at `pos` of a text object, then inserts `text` (UTF-8) there.
+  [[nodiscard]] Status splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
+                                   std::string_view text);
+
+  /// Marks [start, end) of a text or list with `name` = `value` (rich text formatting).
+  /// REQUIRES start < end <= length.
+  [[nodiscard]] Status mark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
+                            std::string_view name, ScalarValue value);
+  /// Removes mark `name` from [start, end) (a mark with a null value).
+  [[nodiscard]] Status unmark(const ObjId& obj, std::size_t start, std::size_t end,
+                              ExpandMark expand, std::string_view name);
+
+  /// Ops in the pending transaction.
+  std::size_t pending_ops() const;
+  /// Turns the pending transaction into a change (even an empty one) and returns its hash.
+  ChangeHash commit(const CommitOptions& options = {});
+  /// Commits only if there are pending ops; returns the hash if a change was made.
+  std::optional<ChangeHash> commit_if_pending(const CommitOptions& options = {});
+  /// Discards the pending transaction. Returns the number of ops discarded.
+  std::size_t rollback();
+
+  // ---- reads (include the pending transaction) -------------------------------------------
+  [[nodiscard]] Result<std::optional<Value>> get(const ObjId& obj, const Prop& prop) const;
+  [[nodiscard]] Result<std::vector<Conflict>> get_all(const ObjId& obj, const Prop& prop) const;
+  [[nodiscard]] Result<std::vector<std::string>> keys(const ObjId& obj) const;
+  [[nodiscard]] Result<std::size_t> length(const ObjId& obj) const;
+  [[nodiscard]] Result<std::string> text(const ObjId& obj) const;
+  [[nodiscard]] Result<ObjType> object_type(const ObjId& obj) const;
+  /// The marks of a text or list: maximal spans per name, sorted by name then start.
+  [[nodiscard]] Result<std::vector<Mark>> marks(const ObjId& obj) const;
+  /// A stable reference to the element at `index` of a list or text: its element id
+  /// ("counter@actorhex"), as the JS getCursor. It keeps pointing at that element as others are
+  /// inserted or deleted around it.
+  [[nodiscard]] Result<std::string> get_cursor(const ObjId& obj, std::size_t index) const;
+  /// The current index of a cursor's element (if it was deleted: of the next visible element).
+  [[nodiscard]] Result<std::size_t> get_cursor_position(const ObjId& obj, std::string_view cursor) const;
+  /// The document (or the object `obj`) as JSON text, using the mapping of docs/format.md.
+  [[nodiscard]] Result<std::string> to_json(const ObjId& obj = ObjId::root()) const;
+
+  // ---- history -----------------------------------------------------------------------------
+  /// Current heads, sorted by bytes. REQUIRES: no pending transaction for an exact answer.
+  std::vector<ChangeHash> heads() const;
+  /// Applies change chunks (type 1 or 2, concatenated or one per element). Changes whose
+  /// dependencies are missing wait in a queue; known changes are ignored. Errors leave the
+  /// document unchanged. REQUIRES: no pending transaction (it is committed first otherwise).
+  [[nodiscard]] Status apply_changes(ByteView chunks);
+  [[nodiscard]] Status apply_changes(const std::vector<Bytes>& changes);
+  /// Change chunks not reachable from `since` (all of them for an empty list), in application order.
+  std::vector<Bytes> get_changes(const std::vector<ChangeHash>& since = {}) const;
+  std::optional<Bytes> get_change_by_hash(const ChangeHash& hash) const;
+  /// Dependencies of queued changes that are not present, sorted.
+  std::vector<ChangeHash> get_missing_deps() const;
+  std::optional<Bytes> get_last_local_change() const;
+  std::size_t change_count() const;
+
+  /// Applies every change of `other` that this document lacks.
+  [[nodiscard]] Status merge(const Document& other);
+  /// A copy with a new random actor (or `actor`).
+  Document fork(std::optional<ActorId> actor = std::nullopt) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace am

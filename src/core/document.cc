@@ -1,0 +1,357 @@
+// am::Document: transactions, history and the public API over the op set (core/opset/op_set.h).
+//
+// A failed remote change or a rollback rebuilds the op set from the change history, which keeps
+// the apply path simple and free of undo logic.
+#include "am/document.h"
+
+#include <algorithm>
+#include <charconv>
+#include <random>
+#include <set>
+
+#include "core/document_impl.h"
+#include "core/encoding/byte_reader.h"
+#include "core/storage/chunk.h"
+
+namespace am {
+
+// ---- public API ---------------------------------------------------------------------------------
+
+ActorId ActorId::random() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  ActorId a;
+  a.bytes.resize(16);
+  for (std::size_t i = 0; i < 16; i += 8) {
+    const std::uint64_t v = rng();
+    for (std::size_t j = 0; j < 8; ++j) a.bytes[i + j] = static_cast<std::uint8_t>(v >> (8 * j));
+  }
+  return a;
+}
+
+std::optional<ActorId> ActorId::from_hex(std::string_view hex) {
+  ActorId a;
+  if (hex.empty() || !am::from_hex(hex, a.bytes)) return std::nullopt;
+  return a;
+}
+
+std::string ObjId::to_string() const {
+  if (is_root()) return "_root";
+  return std::to_string(counter_) + "@" + actor_.to_hex();
+}
+
+std::optional<ObjId> ObjId::parse(std::string_view text) {
+  if (text == "_root") return root();
+  const auto at = text.find('@');
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  std::uint64_t counter = 0;
+  auto r = std::from_chars(text.data(), text.data() + at, counter);
+  if (r.ec != std::errc() || r.ptr != text.data() + at || counter == 0) return std::nullopt;
+  auto actor = ActorId::from_hex(text.substr(at + 1));
+  if (!actor) return std::nullopt;
+  return ObjId(counter, std::move(*actor));
+}
+
+Document::Document(DocumentOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Document::~Document() = default;
+Document::Document(Document&&) noexcept = default;
+Document& Document::operator=(Document&&) noexcept = default;
+
+const ActorId& Document::actor() const { return impl_->actor; }
+void Document::set_actor(ActorId actor) {
+  if (impl_->tx_open) impl_->commit({});
+  impl_->actor = std::move(actor);
+}
+
+
+Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
+  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
+  return impl_->put_op(std::move(op), Action::kSet, std::move(value));
+}
+
+Result<ObjId> Document::put_object(const ObjId& obj, const Prop& prop, ObjType type) {
+  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
+  AM_TRY_STATUS(impl_->put_op(std::move(op), make_action(type), Null{}));
+  return impl_->to_obj_id(impl_->tx_ops.back().id);
+}
+
+Status Document::insert(const ObjId& obj, std::size_t index, ScalarValue value) {
+  AM_TRY_ASSIGN(ResolvedOp op, impl_->insertion(obj, index));
+  return impl_->put_op(std::move(op), Action::kSet, std::move(value));
+}
+
+Result<ObjId> Document::insert_object(const ObjId& obj, std::size_t index, ObjType type) {
+  AM_TRY_ASSIGN(ResolvedOp op, impl_->insertion(obj, index));
+  AM_TRY_STATUS(impl_->put_op(std::move(op), make_action(type), Null{}));
+  return impl_->to_obj_id(impl_->tx_ops.back().id);
+}
+
+Status Document::remove(const ObjId& obj, const Prop& prop) {
+  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
+  if (op.pred.empty()) return {};  // nothing visible there: nothing to delete
+  return impl_->put_op(std::move(op), Action::kDelete, Null{});
+}
+
+Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) {
+  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
+  AM_TRY_ASSIGN(auto current, get(obj, prop));
+  const auto* scalar = current ? std::get_if<ScalarValue>(&*current) : nullptr;
+  if (!scalar || !std::holds_alternative<Counter>(*scalar)) {
+    return fail(Error::invalid_argument("increment", "the value is not a counter"));
+  }
+  return impl_->put_op(std::move(op), Action::kIncrement, ScalarValue{by});
+}
+
+Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
+                        const std::vector<ScalarValue>& values) {
+  for (std::size_t i = 0; i < del; ++i) AM_TRY_STATUS(remove(obj, pos));
+  for (std::size_t i = 0; i < values.size(); ++i) AM_TRY_STATUS(insert(obj, pos + i, values[i]));
+  return {};
+}
+
+Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del, std::string_view text) {
+  Impl& d = *impl_;
+  AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
+  if (o->type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
+  if (!enc::is_valid_utf8(text)) return fail(Error::invalid_argument("splice_text", "text is not valid UTF-8"));
+  // Delete whole elements covering [pos, pos + del).
+  std::size_t removed = 0;
+  while (removed < del) {
+    const std::uint32_t h = d.element_at(*o, pos);
+    if (h == SequenceIndex::kNone) break;
+    const SeqWidth w = o->seq.width_of(h);
+    const std::size_t width = d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
+    AM_TRY_STATUS(remove(obj, pos));
+    removed += width;
+  }
+  // Insert one element per code point, each after the previous one.
+  std::size_t at = pos;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    const std::string_view cp = text.substr(i, len);
+    AM_TRY_STATUS(insert(obj, at, std::string(cp)));
+    const SeqWidth w = text_width(cp);
+    at += d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
+    i += len;
+  }
+  return {};
+}
+
+Status Document::mark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
+                      std::string_view name, ScalarValue value) {
+  Impl& d = *impl_;
+  AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  if (start >= end || end > d.length_of(*o)) {
+    return fail(Error::invalid_argument("mark", "range [" + std::to_string(start) + ", " +
+                                                    std::to_string(end) + ") is empty or out of range"));
+  }
+  // Both positions are found before either op exists, as the reference does.
+  AM_TRY_ASSIGN(ResolvedOp begin, d.insertion(obj, start));
+  AM_TRY_ASSIGN(ResolvedOp finish, d.insertion(obj, end));
+  begin.expand = expand == ExpandMark::kBefore || expand == ExpandMark::kBoth;
+  begin.mark_name = std::string(name);
+  finish.expand = expand == ExpandMark::kAfter || expand == ExpandMark::kBoth;
+  AM_TRY_STATUS(d.put_op(std::move(begin), Action::kMark, std::move(value)));
+  return d.put_op(std::move(finish), Action::kMark, Null{});
+}
+
+Status Document::unmark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
+                        std::string_view name) {
+  return mark(obj, start, end, expand, name, Null{});
+}
+
+Result<std::vector<Mark>> Document::marks(const ObjId& obj) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  return impl_->marks_of(*o);
+}
+
+std::size_t Document::pending_ops() const { return impl_->tx_ops.size(); }
+ChangeHash Document::commit(const CommitOptions& options) { return impl_->commit(options); }
+std::optional<ChangeHash> Document::commit_if_pending(const CommitOptions& options) {
+  if (impl_->tx_ops.empty()) return std::nullopt;
+  return impl_->commit(options);
+}
+std::size_t Document::rollback() { return impl_->rollback(); }
+
+Result<std::optional<Value>> Document::get(const ObjId& obj, const Prop& prop) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  const OpSet& ops = impl_->opset;
+  if (const auto* key = std::get_if<std::string>(&prop)) {
+    if (is_sequence(o->type)) return std::optional<Value>();
+    auto it = o->props.find(*key);
+    if (it == o->props.end()) return std::optional<Value>();
+    const std::uint32_t w = ops.winner(it->second, kNone32);
+    if (w == kNone32) return std::optional<Value>();
+    return std::optional<Value>(impl_->value_of(ops.op(w)));
+  }
+  if (!is_sequence(o->type)) return std::optional<Value>();
+  const std::uint32_t h = impl_->element_at(*o, std::get<std::size_t>(prop));
+  if (h == SequenceIndex::kNone) return std::optional<Value>();
+  const Element& e = o->elems[h];
+  return std::optional<Value>(impl_->value_of(ops.op(ops.winner(e.ops, e.insert_op))));
+}
+
+Result<std::vector<Conflict>> Document::get_all(const ObjId& obj, const Prop& prop) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  const OpSet& ops = impl_->opset;
+  std::vector<std::uint32_t> vis;
+  if (const auto* key = std::get_if<std::string>(&prop)) {
+    if (auto it = o->props.find(*key); it != o->props.end() && !is_sequence(o->type)) {
+      ops.visible_ops(it->second, kNone32, vis);
+    }
+  } else if (is_sequence(o->type)) {
+    const std::uint32_t h = impl_->element_at(*o, std::get<std::size_t>(prop));
+    if (h != SequenceIndex::kNone) ops.visible_ops(o->elems[h].ops, o->elems[h].insert_op, vis);
+  }
+  std::vector<Conflict> out;
+  for (auto i : vis) out.push_back(Conflict{impl_->value_of(ops.op(i)), impl_->op_id_string(ops.op(i).id)});
+  return out;
+}
+
+Result<std::vector<std::string>> Document::keys(const ObjId& obj) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  std::vector<std::string> out;
+  for (const auto& [key, ops] : o->props) {
+    if (impl_->opset.winner(ops, kNone32) != kNone32) out.push_back(key);
+  }
+  return out;
+}
+
+Result<std::size_t> Document::length(const ObjId& obj) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  if (is_sequence(o->type)) return impl_->length_of(*o);
+  AM_TRY_ASSIGN(auto k, keys(obj));
+  return k.size();
+}
+
+Result<std::string> Document::text(const ObjId& obj) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  if (o->type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
+  return impl_->text_of(*o);
+}
+
+Result<ObjType> Document::object_type(const ObjId& obj) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  return o->type;
+}
+
+Result<std::string> Document::get_cursor(const ObjId& obj, std::size_t index) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  const std::uint32_t h = impl_->element_at(*o, index);
+  if (h == SequenceIndex::kNone) return fail(Error::invalid_argument("index", std::to_string(index) + " is out of range"));
+  return impl_->op_id_string(impl_->opset.op(o->elems[h].insert_op).id);
+}
+
+Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_view cursor) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  const auto id = ObjId::parse(cursor);
+  const auto actor = id && !id->is_root() ? impl_->actors.find(id->actor().bytes) : std::nullopt;
+  if (!actor || id->counter() > UINT32_MAX) return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element id of this document"));
+  const auto idx = impl_->opset.op_index(OpId{static_cast<std::uint32_t>(id->counter()), *actor});
+  const Op* op = idx ? &impl_->opset.op(*idx) : nullptr;
+  if (op && op->elem != kNone32 && &impl_->opset.object(op->obj) == o) {
+    return static_cast<std::size_t>(o->seq.offset_of(op->elem, impl_->unit_for(*o)));
+  }
+  return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element of " + obj.to_string()));
+}
+
+Result<std::string> Document::to_json(const ObjId& obj) const {
+  AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
+  std::string out;
+  impl_->to_json(out, *o);
+  return out;
+}
+
+std::vector<ChangeHash> Document::heads() const {
+  return std::vector<ChangeHash>(impl_->heads.begin(), impl_->heads.end());
+}
+
+Status Document::apply_changes(ByteView chunks) {
+  std::vector<storage::StoredChange> incoming;
+  enc::ByteReader r(chunks, "changes");
+  while (!r.empty()) {
+    AM_TRY_ASSIGN(const storage::ChunkView c, storage::read_chunk(r));
+    AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(c.whole));
+    incoming.push_back(std::move(sc));
+  }
+  return impl_->apply_stored(std::move(incoming));
+}
+
+Status Document::apply_changes(const std::vector<Bytes>& changes) {
+  std::vector<storage::StoredChange> incoming;
+  for (const Bytes& b : changes) {
+    AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(b));
+    incoming.push_back(std::move(sc));
+  }
+  return impl_->apply_stored(std::move(incoming));
+}
+
+std::vector<Bytes> Document::get_changes(const std::vector<ChangeHash>& since) const {
+  const Impl& d = *impl_;
+  std::vector<bool> seen(d.changes.size(), false);
+  std::vector<std::uint32_t> stack;
+  for (const ChangeHash& h : since) {
+    if (auto it = d.by_hash.find(h); it != d.by_hash.end()) stack.push_back(it->second);
+  }
+  while (!stack.empty()) {
+    const std::uint32_t i = stack.back();
+    stack.pop_back();
+    if (seen[i]) continue;
+    seen[i] = true;
+    for (auto dep : d.change_deps[i]) stack.push_back(dep);
+  }
+  std::vector<Bytes> out;
+  for (std::size_t i = 0; i < d.changes.size(); ++i) {
+    if (!seen[i]) out.push_back(d.changes[i].chunk);
+  }
+  return out;
+}
+
+std::optional<Bytes> Document::get_change_by_hash(const ChangeHash& hash) const {
+  auto it = impl_->by_hash.find(hash);
+  if (it == impl_->by_hash.end()) return std::nullopt;
+  return impl_->changes[it->second].chunk;
+}
+
+std::vector<ChangeHash> Document::get_missing_deps() const {
+  std::set<ChangeHash> missing;
+  std::set<ChangeHash> queued;
+  for (const auto& q : impl_->queue) queued.insert(q.hash);
+  for (const auto& q : impl_->queue) {
+    for (const ChangeHash& d : q.change.deps) {
+      if (!impl_->by_hash.count(d) && !queued.count(d)) missing.insert(d);
+    }
+  }
+  return std::vector<ChangeHash>(missing.begin(), missing.end());
+}
+
+std::optional<Bytes> Document::get_last_local_change() const {
+  if (!impl_->last_local) return std::nullopt;
+  return impl_->changes[*impl_->last_local].chunk;
+}
+
+std::size_t Document::change_count() const { return impl_->changes.size(); }
+
+Status Document::merge(const Document& other) {
+  if (impl_->tx_open) impl_->commit({});
+  std::vector<storage::StoredChange> incoming;
+  for (const auto& sc : other.impl_->changes) {
+    if (!impl_->by_hash.count(sc.hash)) incoming.push_back(sc);
+  }
+  return impl_->apply_stored(std::move(incoming));
+}
+
+Document Document::fork(std::optional<ActorId> actor) const {
+  DocumentOptions o = impl_->options;
+  o.actor = actor ? std::move(actor) : std::optional<ActorId>(ActorId::random());
+  Document copy(o);
+  std::vector<storage::StoredChange> all(impl_->changes.begin(), impl_->changes.end());
+  (void)copy.impl_->apply_stored(std::move(all));  // these changes applied here already
+  return copy;
+}
+
+}  // namespace am
+

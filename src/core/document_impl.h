@@ -1,0 +1,485 @@
+// Document::Impl: the state behind am::Document (op set, history, pending transaction).
+// Internal: shared by document.cc and the load/save code.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "am/document.h"
+#include "core/json.h"
+#include "core/opset/op_set.h"
+#include "core/storage/change.h"
+
+namespace am {
+
+using core::Action;
+using core::ActorTable;
+using core::Element;
+using core::HashOfChangeHash;
+using core::kNone32;
+using core::kRootObject;
+using core::Object;
+using core::Op;
+using core::OpId;
+using core::OpSet;
+using core::ResolvedOp;
+using core::SeqWidth;
+using core::SequenceIndex;
+using core::WidthUnit;
+using core::is_sequence;
+using core::json_scalar;
+using core::json_string;
+using core::make_action;
+using core::make_type;
+using core::text_width;
+
+struct Document::Impl {
+  DocumentOptions options;
+  ActorId actor;
+  ActorTable actors;
+  OpSet opset{&actors};
+
+  // History, in application order.
+  std::vector<storage::StoredChange> changes;
+  std::vector<std::vector<std::uint32_t>> change_deps;  // indexes into `changes`
+  std::unordered_map<ChangeHash, std::uint32_t, HashOfChangeHash> by_hash;
+  std::set<ChangeHash> heads;
+  std::vector<std::vector<std::uint32_t>> changes_by_actor;  // per actor, in seq order
+  std::uint32_t max_op = 0;
+  std::vector<storage::StoredChange> queue;  // changes waiting for their deps
+  std::optional<std::uint32_t> last_local;
+
+  // Pending transaction.
+  bool tx_open = false;
+  std::uint32_t tx_start_op = 0;
+  std::vector<ResolvedOp> tx_ops;
+
+  explicit Impl(DocumentOptions o) : options(std::move(o)) {
+    actor = options.actor ? *options.actor : ActorId::random();
+  }
+
+  WidthUnit text_unit() const {
+    return options.text_unit == TextUnit::kUtf16 ? WidthUnit::kUtf16 : WidthUnit::kChars;
+  }
+  WidthUnit unit_for(const Object& o) const {
+    return o.type == ObjType::kText ? text_unit() : WidthUnit::kChars;
+  }
+
+  // ---- ids between the API and the op set ----
+  Result<std::uint32_t> resolve_obj(const ObjId& id) const {
+    if (id.is_root()) return kRootObject;
+    const auto a = actors.find(id.actor().bytes);
+    if (!a || id.counter() > UINT32_MAX) return fail(Error::invalid_argument("object id", id.to_string() + " is not in this document"));
+    const auto oi = opset.object_index(OpId{static_cast<std::uint32_t>(id.counter()), *a});
+    if (!oi) return fail(Error::invalid_argument("object id", id.to_string() + " is not in this document"));
+    return *oi;
+  }
+  ObjId to_obj_id(OpId id) const {
+    if (id.counter == 0) return ObjId::root();
+    return ObjId(id.counter, ActorId{actors.bytes(id.actor)});
+  }
+  std::string op_id_string(OpId id) const {
+    return std::to_string(id.counter) + "@" + to_hex(actors.bytes(id.actor));
+  }
+
+  Value value_of(const Op& op) const {
+    if (auto t = make_type(op.action)) return ObjectRef{*t, to_obj_id(op.id)};
+    if (op.is_counter()) return ScalarValue{Counter{std::get<Counter>(op.value).value + op.inc_total}};
+    return op.value;
+  }
+
+  // ---- transactions ----
+  void open_tx() {
+    if (tx_open) return;
+    tx_open = true;
+    tx_start_op = max_op + 1;
+    tx_ops.clear();
+  }
+  OpId next_id() {
+    open_tx();
+    return OpId{tx_start_op + static_cast<std::uint32_t>(tx_ops.size()), actors.intern(actor.bytes)};
+  }
+  Status local(ResolvedOp op) {
+    AM_TRY_STATUS(opset.apply(op));
+    tx_ops.push_back(std::move(op));
+    return {};
+  }
+
+  ChangeHash commit(const CommitOptions& opts) {
+    open_tx();
+    const std::uint32_t author = actors.intern(actor.bytes);
+    storage::Change c;
+    c.actors.push_back(actor.bytes);
+    // Change-local actor indexes: 0 = author, g + 1 = document actor g. encode_change
+    // canonicalises the table (drops unused actors, sorts the others).
+    for (std::size_t g = 0; g < actors.size(); ++g) c.actors.push_back(actors.bytes(static_cast<std::uint32_t>(g)));
+    auto local_id = [&](OpId id) {
+      return storage::ChangeOpId{id.counter, id.actor == author ? 0u : id.actor + 1};
+    };
+    for (const ResolvedOp& r : tx_ops) {
+      storage::ChangeOp op;
+      if (r.obj) op.obj = local_id(*r.obj);
+      if (r.elem) {
+        op.key = storage::ElemKey{r.elem->counter == 0 ? storage::ChangeOpId{} : local_id(*r.elem)};
+      } else {
+        op.key = r.map_key;
+      }
+      op.insert = r.insert;
+      op.action = r.action;
+      op.value = r.value;
+      for (const OpId& p : r.pred) op.pred.push_back(local_id(p));
+      op.expand = r.expand;
+      op.mark_name = r.mark_name;
+      c.ops.push_back(std::move(op));
+    }
+    c.seq = (author < changes_by_actor.size() ? changes_by_actor[author].size() : 0) + 1;
+    c.start_op = tx_start_op;
+    c.time = opts.time.value_or(0);
+    if (opts.message && !opts.message->empty()) c.message = opts.message;
+    std::set<ChangeHash> deps(heads.begin(), heads.end());
+    if (author < changes_by_actor.size() && !changes_by_actor[author].empty()) {
+      deps.insert(changes[changes_by_actor[author].back()].hash);
+    }
+    c.deps.assign(deps.begin(), deps.end());
+    storage::StoredChange sc = storage::encode_change(std::move(c));
+    const ChangeHash hash = sc.hash;
+    record(std::move(sc), author);
+    last_local = static_cast<std::uint32_t>(changes.size() - 1);
+    tx_open = false;
+    tx_ops.clear();
+    return hash;
+  }
+
+  std::size_t rollback() {
+    const std::size_t n = tx_ops.size();
+    tx_open = false;
+    tx_ops.clear();
+    if (n > 0) rebuild();
+    return n;
+  }
+
+  // Adds a change (whose ops are already in the op set) to the history.
+  void record(storage::StoredChange sc, std::uint32_t author) {
+    const auto idx = static_cast<std::uint32_t>(changes.size());
+    std::vector<std::uint32_t> deps;
+    for (const ChangeHash& d : sc.change.deps) {
+      deps.push_back(by_hash.at(d));
+      heads.erase(d);
+    }
+    heads.insert(sc.hash);
+    by_hash.emplace(sc.hash, idx);
+    if (changes_by_actor.size() <= author) changes_by_actor.resize(author + 1);
+    changes_by_actor[author].push_back(idx);
+    max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(sc.change.max_op()));
+    change_deps.push_back(std::move(deps));
+    changes.push_back(std::move(sc));
+  }
+
+  // Applies the ops of a change to the op set.
+  Status apply_ops(const storage::Change& c) {
+    std::vector<std::uint32_t> map;
+    map.reserve(c.actors.size());
+    for (const Bytes& a : c.actors) map.push_back(actors.intern(a));
+    auto global = [&](storage::ChangeOpId id) { return OpId{static_cast<std::uint32_t>(id.counter), map[id.actor]}; };
+    for (std::size_t i = 0; i < c.ops.size(); ++i) {
+      const storage::ChangeOp& op = c.ops[i];
+      ResolvedOp r;
+      r.id = OpId{static_cast<std::uint32_t>(c.start_op + i), map[0]};
+      if (op.obj) r.obj = global(*op.obj);
+      if (const auto* k = std::get_if<std::string>(&op.key)) {
+        r.map_key = *k;
+      } else {
+        const auto& e = std::get<storage::ElemKey>(op.key);
+        r.elem = e.is_head() ? OpId{} : global(e.elem);
+      }
+      r.insert = op.insert;
+      r.action = op.action;
+      r.value = op.value;
+      for (const auto& p : op.pred) r.pred.push_back(global(p));
+      r.expand = op.expand;
+      r.mark_name = op.mark_name;
+      AM_TRY_STATUS(opset.apply(r));
+    }
+    return {};
+  }
+
+  void rebuild() {
+    opset = OpSet(&actors);
+    for (const auto& sc : changes) {
+      // These changes applied before, so they apply again.
+      (void)apply_ops(sc.change);
+    }
+  }
+
+  bool deps_present(const storage::Change& c) const {
+    for (const ChangeHash& d : c.deps) {
+      if (!by_hash.count(d)) return false;
+    }
+    return true;
+  }
+
+  // Applies one change whose deps are present.
+  Status apply_ready(storage::StoredChange sc) {
+    const std::uint32_t author = actors.intern(sc.change.actors[0]);
+    const std::size_t have = author < changes_by_actor.size() ? changes_by_actor[author].size() : 0;
+    if (sc.change.seq != have + 1) {
+      if (sc.change.seq <= have) {
+        return fail(Error::corruption("change", "a different change with the same actor and seq " +
+                                                    std::to_string(sc.change.seq) + " exists"));
+      }
+      return fail(Error::corruption("change", "seq " + std::to_string(sc.change.seq) +
+                                                  " skips earlier changes of its actor"));
+    }
+    if (sc.change.start_op > UINT32_MAX || sc.change.max_op() > UINT32_MAX) {
+      return fail(Error::corruption("change", "op counter does not fit 32 bits"));
+    }
+    if (Status s = apply_ops(sc.change); !s) {
+      rebuild();
+      return s;
+    }
+    record(std::move(sc), author);
+    return {};
+  }
+
+  Status apply_stored(std::vector<storage::StoredChange> incoming) {
+    if (tx_open) commit({});
+    for (auto& sc : incoming) {
+      if (by_hash.count(sc.hash)) continue;
+      bool queued = false;
+      for (const auto& q : queue) queued = queued || q.hash == sc.hash;
+      if (!queued) queue.push_back(std::move(sc));
+    }
+    // Apply whatever became ready, repeatedly.
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (std::size_t i = 0; i < queue.size();) {
+        if (by_hash.count(queue[i].hash)) {
+          queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+          continue;
+        }
+        if (deps_present(queue[i].change)) {
+          storage::StoredChange sc = std::move(queue[i]);
+          queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+          AM_TRY_STATUS(apply_ready(std::move(sc)));
+          progress = true;
+        } else {
+          ++i;
+        }
+      }
+    }
+    return {};
+  }
+
+  // ---- reads ----
+  Result<const Object*> object_for(const ObjId& id) const {
+    AM_TRY_ASSIGN(const std::uint32_t oi, resolve_obj(id));
+    return &opset.object(oi);
+  }
+
+  // Element handle at visible index `index` of a sequence.
+  std::uint32_t element_at(const Object& o, std::size_t index) const {
+    return o.seq.find_by_offset(index, unit_for(o));
+  }
+
+  void to_json(std::string& out, const Object& o) const {
+    std::vector<std::uint32_t> scratch;
+    switch (o.type) {
+      case ObjType::kMap:
+      case ObjType::kTable: {
+        out.push_back('{');
+        bool first = true;
+        for (const auto& [key, ops] : o.props) {
+          const std::uint32_t w = opset.winner(ops, kNone32);
+          if (w == kNone32) continue;
+          if (!first) out.push_back(',');
+          first = false;
+          json_string(out, key);
+          out.push_back(':');
+          value_json(out, opset.op(w));
+        }
+        out.push_back('}');
+        break;
+      }
+      case ObjType::kList: {
+        out.push_back('[');
+        bool first = true;
+        for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+          if (o.seq.width_of(h).chars == 0) continue;
+          const Element& e = o.elems[h];
+          if (!first) out.push_back(',');
+          first = false;
+          value_json(out, opset.op(opset.winner(e.ops, e.insert_op)));
+        }
+        out.push_back(']');
+        break;
+      }
+      case ObjType::kText:
+        json_string(out, text_of(o));
+        break;
+    }
+  }
+
+  void value_json(std::string& out, const Op& op) const {
+    if (make_type(op.action)) {
+      to_json(out, opset.object(*opset.object_index(op.id)));
+    } else {
+      json_scalar(out, std::get<ScalarValue>(value_of(op)));
+    }
+  }
+
+  // ---- local op preparation: target, key and pred; the caller sets action and value ----
+  static std::optional<OpId> obj_field(const Object& o) {
+    return o.id.counter == 0 ? std::optional<OpId>() : std::optional<OpId>(o.id);
+  }
+  void set_pred_visible(ResolvedOp& op, const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+    std::vector<std::uint32_t> vis;
+    opset.visible_ops(ops, insert_op, vis);
+    for (auto i : vis) op.pred.push_back(opset.op(i).id);
+  }
+  std::size_t length_of(const Object& o) const {
+    if (!is_sequence(o.type)) return 0;
+    return static_cast<std::size_t>(o.seq.total_width(unit_for(o)));
+  }
+
+  // An op that overwrites (or deletes/increments) what is at `prop`; pred = visible ops there.
+  Result<ResolvedOp> target(const ObjId& obj, const Prop& prop) const {
+    AM_TRY_ASSIGN(const Object* o, object_for(obj));
+    ResolvedOp op;
+    op.obj = obj_field(*o);
+    if (const auto* key = std::get_if<std::string>(&prop)) {
+      if (is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is a sequence; use an index"));
+      op.map_key = *key;
+      if (auto it = o->props.find(*key); it != o->props.end()) set_pred_visible(op, it->second, kNone32);
+    } else {
+      if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is a map; use a key"));
+      const std::size_t index = std::get<std::size_t>(prop);
+      const std::uint32_t h = element_at(*o, index);
+      if (h == SequenceIndex::kNone) {
+        return fail(Error::invalid_argument("index", std::to_string(index) + " is out of range (length " +
+                                                         std::to_string(length_of(*o)) + ")"));
+      }
+      set_pred_visible(op, o->elems[h].ops, o->elems[h].insert_op);
+      op.elem = opset.op(o->elems[h].insert_op).id;
+    }
+    return op;
+  }
+
+  // An insert op placing a new element at visible `index`.
+  Result<ResolvedOp> insertion(const ObjId& obj, std::size_t index) const {
+    AM_TRY_ASSIGN(const Object* o, object_for(obj));
+    if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+    const std::size_t len = length_of(*o);
+    if (index > len) {
+      return fail(Error::invalid_argument("index", std::to_string(index) + " is past the end (length " +
+                                                       std::to_string(len) + ")"));
+    }
+    ResolvedOp op;
+    op.obj = obj_field(*o);
+    op.insert = true;
+    const WidthUnit unit = unit_for(*o);
+    std::uint32_t h = SequenceIndex::kNone;
+    if (index > 0) {
+      h = o->seq.last_visible_before(index, unit);
+      const SeqWidth w = h == SequenceIndex::kNone ? SeqWidth{} : o->seq.width_of(h);
+      if (h == SequenceIndex::kNone ||
+          o->seq.offset_of(h, unit) + (unit == WidthUnit::kUtf16 ? w.utf16 : w.chars) != index) {
+        return fail(Error::invalid_argument("index", std::to_string(index) + " splits a character"));
+      }
+    }
+    // Rich text (Peritext): between two characters, step over the mark boundaries that the new
+    // element belongs after: the end of a mark that does not expand, and the start of one that
+    // does. What remains decides whether the new text joins each mark.
+    for (auto next = h == SequenceIndex::kNone ? o->seq.first() : o->seq.next(h);
+         next != SequenceIndex::kNone; next = o->seq.next(next)) {
+      const Op& m = opset.op(o->elems[next].insert_op);
+      if (m.action != Action::kMark) break;
+      const bool is_begin = m.mark_name != kNone32;
+      if (is_begin != m.expand) break;
+      h = next;
+    }
+    op.elem = h == SequenceIndex::kNone ? OpId{} : opset.op(o->elems[h].insert_op).id;
+    return op;
+  }
+
+  Status put_op(ResolvedOp op, Action action, ScalarValue value) {
+    op.action = action;
+    op.value = std::move(value);
+    op.id = next_id();
+    return local(std::move(op));
+  }
+
+  // Marks of a text or list, as maximal spans per name with a non-null winning value, sorted by
+  // name then start. Within a name the begin op with the greatest id wins where spans overlap.
+  std::vector<Mark> marks_of(const Object& o) const {
+    struct Active {
+      OpId begin;
+      const ScalarValue* value;
+    };
+    std::map<std::string, std::vector<Active>> active;  // name -> open marks
+    std::map<std::string, std::vector<Mark>> out;
+    const WidthUnit unit = unit_for(o);
+    std::uint64_t pos = 0;
+    for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+      const Op& op = opset.op(o.elems[h].insert_op);
+      if (op.action == Action::kMark) {
+        if (op.mark_name != kNone32) {
+          active[opset.key_name(op.mark_name)].push_back(Active{op.id, &op.value});
+        } else {
+          // An end pairs with the begin whose counter is one less, same actor.
+          for (auto& [name, list] : active) {
+            auto it = std::find_if(list.begin(), list.end(), [&](const Active& a) {
+              return a.begin.actor == op.id.actor && a.begin.counter + 1 == op.id.counter;
+            });
+            if (it != list.end()) {
+              list.erase(it);
+              break;
+            }
+          }
+        }
+        continue;
+      }
+      const SeqWidth sw = o.seq.width_of(h);
+      const std::uint64_t w = unit == WidthUnit::kUtf16 ? sw.utf16 : sw.chars;
+      if (w == 0) continue;
+      for (const auto& [name, list] : active) {
+        const Active* best = nullptr;
+        for (const Active& a : list) {
+          if (!best || actors.less(best->begin, a.begin)) best = &a;
+        }
+        if (!best || std::holds_alternative<Null>(*best->value)) continue;
+        auto& spans = out[name];
+        if (!spans.empty() && spans.back().end == pos && spans.back().value == *best->value) {
+          spans.back().end = static_cast<std::size_t>(pos + w);
+        } else {
+          spans.push_back(Mark{name, *best->value, static_cast<std::size_t>(pos),
+                               static_cast<std::size_t>(pos + w)});
+        }
+      }
+      pos += w;
+    }
+    std::vector<Mark> result;
+    for (auto& [name, spans] : out) {
+      for (auto& m : spans) result.push_back(std::move(m));
+    }
+    return result;
+  }
+
+  std::string text_of(const Object& o) const {
+    std::string s;
+    for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+      if (o.seq.width_of(h).chars == 0) continue;
+      const Element& e = o.elems[h];
+      const Op& op = opset.op(opset.winner(e.ops, e.insert_op));
+      if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
+        s += std::get<std::string>(op.value);
+      } else {
+        s += "\xef\xbf\xbc";  // U+FFFC: a block marker or non-text value
+      }
+    }
+    return s;
+  }
+};
+
+}  // namespace am

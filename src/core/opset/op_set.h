@@ -1,0 +1,365 @@
+// The CRDT state of a document: objects, map keys, RGA sequences and the ops in them.
+//
+// Ops are applied as they arrive, local or remote, through one path (OpSet::apply), so the
+// semantics of §3 of the format spec live in one place. Deletes are not stored as ops: they only
+// mark their predecessors as hidden. Internal to am_core; not thread-safe.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "am/document.h"
+#include "am/result.h"
+#include "core/opset/sequence_index.h"
+#include "core/storage/change.h"
+
+namespace am::core {
+
+using storage::Action;
+
+inline constexpr std::uint32_t kNone32 = UINT32_MAX;
+inline constexpr std::uint32_t kRootObject = 0;
+
+/// An op id with the actor as an index into the document's actor table.
+struct OpId {
+  std::uint32_t counter = 0;
+  std::uint32_t actor = 0;
+  friend bool operator==(const OpId&, const OpId&) = default;
+};
+inline std::uint64_t pack(OpId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
+
+struct HashOfChangeHash {
+  std::size_t operator()(const ChangeHash& h) const noexcept {
+    std::size_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | h.bytes[static_cast<std::size_t>(i)];
+    return v;
+  }
+};
+
+/// Actors seen by a document, with their rank in byte order for Lamport comparisons.
+class ActorTable {
+ public:
+  std::uint32_t intern(const Bytes& actor) {
+    auto it = lookup_.find(actor);
+    if (it != lookup_.end()) return it->second;
+    const auto idx = static_cast<std::uint32_t>(actors_.size());
+    actors_.push_back(actor);
+    lookup_.emplace(actor, idx);
+    // Ranks change for every actor that sorts after the new one; actors are few.
+    rank_.assign(actors_.size(), 0);
+    std::uint32_t r = 0;
+    for (auto& [bytes, i] : lookup_) rank_[i] = r++;
+    return idx;
+  }
+  std::optional<std::uint32_t> find(const Bytes& actor) const {
+    auto it = lookup_.find(actor);
+    if (it == lookup_.end()) return std::nullopt;
+    return it->second;
+  }
+  const Bytes& bytes(std::uint32_t idx) const { return actors_[idx]; }
+  std::uint32_t rank(std::uint32_t idx) const { return rank_[idx]; }
+  std::size_t size() const { return actors_.size(); }
+
+  /// Lamport order: counter, then actor bytes.
+  bool less(OpId a, OpId b) const {
+    if (a.counter != b.counter) return a.counter < b.counter;
+    return rank_[a.actor] < rank_[b.actor];
+  }
+
+ private:
+  std::vector<Bytes> actors_;
+  std::map<Bytes, std::uint32_t> lookup_;
+  std::vector<std::uint32_t> rank_;
+};
+
+/// An op resolved against the document: ids use document actor indexes.
+struct ResolvedOp {
+  OpId id;
+  std::optional<OpId> obj;  // nullopt = root
+  std::string map_key;      // map ops
+  std::optional<OpId> elem; // sequence ops: element id; counter 0 = head
+  bool insert = false;
+  Action action = Action::kSet;
+  ScalarValue value = Null{};
+  std::vector<OpId> pred;
+  bool expand = false;
+  std::optional<std::string> mark_name;
+};
+
+struct Op {
+  OpId id;
+  std::uint32_t obj = kRootObject;
+  std::uint32_t key = kNone32;   // map: interned key; sequence: element handle (kNone32 = head)
+  std::uint32_t elem = kNone32;  // insert ops: the handle of the element they create
+  Action action = Action::kSet;
+  bool insert = false;
+  bool expand = false;
+  std::uint32_t mark_name = kNone32;
+  ScalarValue value = Null{};
+  std::vector<OpId> succ;        // every successor, in arrival order
+  std::uint32_t hiding_succ = 0; // successors that hide this op (all but increments of a counter)
+  std::int64_t inc_total = 0;    // counters: sum of applied increments
+
+  bool is_counter() const {
+    return action == Action::kSet && std::holds_alternative<Counter>(value);
+  }
+  bool visible() const {
+    return action != Action::kIncrement && action != Action::kMark && hiding_succ == 0;
+  }
+};
+
+struct Element {
+  std::uint32_t insert_op = kNone32;
+  std::vector<std::uint32_t> ops;  // non-insert ops keyed on this element, ascending op id
+};
+
+struct Object {
+  ObjType type = ObjType::kMap;
+  OpId id;  // counter 0 for the root
+  std::map<std::string, std::vector<std::uint32_t>, std::less<>> props;  // key -> ops, ascending id
+  SequenceIndex seq;
+  std::vector<Element> elems;
+};
+
+inline bool is_sequence(ObjType t) { return t == ObjType::kList || t == ObjType::kText; }
+
+inline std::optional<ObjType> make_type(Action a) {
+  switch (a) {
+    case Action::kMakeMap: return ObjType::kMap;
+    case Action::kMakeList: return ObjType::kList;
+    case Action::kMakeText: return ObjType::kText;
+    case Action::kMakeTable: return ObjType::kTable;
+    default: return std::nullopt;
+  }
+}
+
+inline Action make_action(ObjType t) {
+  switch (t) {
+    case ObjType::kMap: return Action::kMakeMap;
+    case ObjType::kList: return Action::kMakeList;
+    case ObjType::kText: return Action::kMakeText;
+    case ObjType::kTable: return Action::kMakeTable;
+  }
+  return Action::kMakeMap;
+}
+
+inline SeqWidth text_width(std::string_view s) {
+  SeqWidth w;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    w.chars += 1;
+    w.utf16 += len == 4 ? 2 : 1;
+    i += len;
+  }
+  return w;
+}
+
+/// The CRDT state. Not thread-safe.
+class OpSet {
+ public:
+  explicit OpSet(const ActorTable* actors) : actors_(actors) {
+    objects_.emplace_back();  // the root map
+    obj_index_.emplace(0, kRootObject);
+  }
+
+  const ActorTable& actors() const { return *actors_; }
+
+  Status apply(const ResolvedOp& r) {
+    std::uint32_t oi = kRootObject;
+    if (r.obj) {
+      auto it = obj_index_.find(pack(*r.obj));
+      if (it == obj_index_.end()) return fail(Error::corruption("op", "refers to an unknown object"));
+      oi = it->second;
+    }
+    if (r.id.counter == 0 || op_index_.count(pack(r.id))) {
+      return fail(Error::corruption("op", "duplicate or zero op id"));
+    }
+    Object& obj = objects_[oi];
+    const bool seq = is_sequence(obj.type);
+    if (seq != r.elem.has_value()) {
+      return fail(Error::corruption("op", seq ? "map key on a sequence" : "element key on a map"));
+    }
+    if (r.insert && !seq) return fail(Error::corruption("op", "insert into a map"));
+    if (r.action == Action::kMark && !seq) return fail(Error::corruption("op", "mark on a map"));
+
+    // Resolve the key.
+    std::uint32_t key = kNone32;
+    if (seq) {
+      if (r.elem->counter != 0) {
+        auto it = op_index_.find(pack(*r.elem));
+        if (it == op_index_.end() || ops_[it->second].obj != oi || ops_[it->second].elem == kNone32) {
+          return fail(Error::corruption("op", "refers to an unknown list element"));
+        }
+        key = ops_[it->second].elem;
+      } else if (!r.insert) {
+        return fail(Error::corruption("op", "non-insert op on the list head"));
+      }
+    }
+    // Resolve preds before changing anything.
+    std::vector<std::uint32_t> preds;
+    preds.reserve(r.pred.size());
+    for (const OpId& p : r.pred) {
+      auto it = op_index_.find(pack(p));
+      if (it == op_index_.end()) return fail(Error::corruption("op", "pred refers to an unknown op"));
+      preds.push_back(it->second);
+    }
+    if (r.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(r.value) &&
+        !std::holds_alternative<std::uint64_t>(r.value)) {
+      return fail(Error::corruption("op", "increment by a non-integer"));
+    }
+
+    for (std::uint32_t p : preds) {
+      Op& target = ops_[p];
+      target.succ.push_back(r.id);
+      if (r.action == Action::kIncrement && target.is_counter()) {
+        target.inc_total += std::holds_alternative<std::int64_t>(r.value)
+                                ? std::get<std::int64_t>(r.value)
+                                : static_cast<std::int64_t>(std::get<std::uint64_t>(r.value));
+      } else {
+        target.hiding_succ += 1;
+      }
+    }
+
+    if (r.action != Action::kDelete) {
+      const auto idx = static_cast<std::uint32_t>(ops_.size());
+      Op op;
+      op.id = r.id;
+      op.obj = oi;
+      op.action = r.action;
+      op.insert = r.insert;
+      op.expand = r.expand;
+      op.value = r.value;
+      if (r.mark_name) op.mark_name = intern(*r.mark_name);
+      if (!seq) {
+        op.key = intern(r.map_key);
+        auto& list = obj.props[r.map_key];
+        insert_sorted(list, idx, op.id);
+      } else if (r.insert) {
+        op.key = key;
+        op.elem = static_cast<std::uint32_t>(obj.elems.size());
+      } else {
+        op.key = key;
+        insert_sorted(obj.elems[key].ops, idx, op.id);
+      }
+      ops_.push_back(std::move(op));
+      op_index_.emplace(pack(r.id), idx);
+      if (auto t = make_type(r.action)) {
+        const auto new_obj = static_cast<std::uint32_t>(objects_.size());
+        objects_.emplace_back();
+        objects_.back().type = *t;
+        objects_.back().id = r.id;
+        obj_index_.emplace(pack(r.id), new_obj);
+      }
+      if (seq && r.insert) integrate_insert(oi, idx, key);
+    }
+    if (seq) {
+      Object& o = objects_[oi];  // objects_ may have grown
+      if (key != kNone32) refresh_width(o, key);
+      for (std::uint32_t p : preds) {
+        if (ops_[p].elem != kNone32) refresh_width(o, ops_[p].elem);
+      }
+    }
+    return {};
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+  std::optional<std::uint32_t> object_index(const OpId& id) const {
+    auto it = obj_index_.find(pack(id));
+    if (it == obj_index_.end()) return std::nullopt;
+    return it->second;
+  }
+  const Object& object(std::uint32_t oi) const { return objects_[oi]; }
+  std::optional<std::uint32_t> op_index(const OpId& id) const {
+    auto it = op_index_.find(pack(id));
+    if (it == op_index_.end()) return std::nullopt;
+    return it->second;
+  }
+  const Op& op(std::uint32_t idx) const { return ops_[idx]; }
+  const std::string& key_name(std::uint32_t k) const { return keys_[k]; }
+
+  /// Visible ops among `ops` (ascending id), plus the insert op if given.
+  void visible_ops(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op,
+                   std::vector<std::uint32_t>& out) const {
+    out.clear();
+    if (insert_op != kNone32 && ops_[insert_op].visible()) out.push_back(insert_op);
+    for (std::uint32_t i : ops) {
+      if (ops_[i].visible()) out.push_back(i);
+    }
+    std::sort(out.begin(), out.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return actors_->less(ops_[a].id, ops_[b].id);
+    });
+  }
+  std::uint32_t winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+    std::uint32_t best = kNone32;
+    auto consider = [&](std::uint32_t i) {
+      if (ops_[i].visible() && (best == kNone32 || actors_->less(ops_[best].id, ops_[i].id))) best = i;
+    };
+    if (insert_op != kNone32) consider(insert_op);
+    for (std::uint32_t i : ops) consider(i);
+    return best;
+  }
+
+ private:
+  std::uint32_t intern(const std::string& k) {
+    auto [it, added] = key_index_.emplace(k, static_cast<std::uint32_t>(keys_.size()));
+    if (added) keys_.push_back(k);
+    return it->second;
+  }
+
+  void insert_sorted(std::vector<std::uint32_t>& list, std::uint32_t idx, OpId id) {
+    auto pos = std::upper_bound(list.begin(), list.end(), id, [&](OpId v, std::uint32_t e) {
+      return actors_->less(v, ops_[e].id);
+    });
+    list.insert(pos, idx);
+  }
+
+  // RGA: place the new element after its reference, skipping elements with greater ids.
+  void integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32_t ref) {
+    Object& o = objects_[oi];
+    const OpId id = ops_[op_idx].id;
+    const auto handle = static_cast<std::uint32_t>(o.elems.size());
+    o.elems.push_back(Element{op_idx, {}});
+    SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
+    SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
+    while (cur != SequenceIndex::kNone && actors_->less(id, ops_[o.elems[cur].insert_op].id)) {
+      prev = cur;
+      cur = o.seq.next(cur);
+    }
+    o.seq.insert_after(prev, handle, element_width(o, o.elems[handle]));
+  }
+
+  SeqWidth element_width(const Object& o, const Element& e) const {
+    const std::uint32_t w = winner(e.ops, e.insert_op);
+    if (w == kNone32) return {};
+    if (o.type == ObjType::kText) {
+      const Op& op = ops_[w];
+      if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
+        return text_width(std::get<std::string>(op.value));
+      }
+    }
+    return {1, 1};
+  }
+
+  void refresh_width(Object& o, std::uint32_t handle) {
+    const SeqWidth w = element_width(o, o.elems[handle]);
+    if (!(o.seq.width_of(handle) == w)) o.seq.set_width(handle, w);
+  }
+
+  const ActorTable* actors_;
+  std::vector<Op> ops_;
+  std::vector<Object> objects_;
+  std::unordered_map<std::uint64_t, std::uint32_t> op_index_;
+  std::unordered_map<std::uint64_t, std::uint32_t> obj_index_;
+  std::vector<std::string> keys_;
+  std::unordered_map<std::string, std::uint32_t> key_index_;
+};
+
+
+}  // namespace am::core

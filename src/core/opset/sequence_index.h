@@ -1,0 +1,154 @@
+// Positional index for list and text objects.
+//
+// A list or text object is a sequence of elements in document (RGA) order. Elements are never
+// removed: a deleted element stays in the sequence with width 0. Every element has a width in two
+// units, `chars` (1 for a visible list element, the number of Unicode code points for text, 0 when
+// deleted or for a mark boundary) and `utf16` (UTF-16 code units). The CRDT refers to elements by
+// a Handle it chooses (dense: 0, 1, 2, ...); the index maps between handles, element indexes and
+// visible offsets in either unit.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace am::core {
+
+/// The width of one sequence element in both units. Value type.
+struct SeqWidth {
+  std::uint32_t chars = 0;
+  std::uint32_t utf16 = 0;
+
+  friend bool operator==(const SeqWidth&, const SeqWidth&) = default;
+};
+
+/// Which width a visible offset counts in.
+enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
+
+/// An order-statistic B+tree over the elements of one sequence.
+///
+/// Leaves hold up to kLeafCapacity handles with their widths; inner nodes hold up to
+/// kInnerCapacity children with each child's element count and width sums in both units. Nodes
+/// live in two pools (vectors) and refer to each other by index; every node knows its parent and
+/// every leaf its neighbours; a handle -> leaf array makes index_of/offset_of a walk up the tree.
+/// A full node splits in half, except when the new entry goes at its very end (typing), where it
+/// keeps 7/8 of the entries so that sequential insertion leaves nodes 7/8 full.
+///
+/// Complexity (n elements, B = kLeafCapacity): insert, insert_after, set_width, index_of,
+/// offset_of, at, find_by_offset, last_visible_before: O(log n + B). size, total_width, contains,
+/// first: O(1). width_of, next, prev: O(B), independent of n. Memory: about 20-30 bytes per
+/// element. Nothing is allocated per operation in the steady state: the pools grow geometrically
+/// (reserve() can size them up front).
+///
+/// Handles are chosen by the caller and used as array indexes: keep them dense. Preconditions
+/// (REQUIRES below) are internal-API contracts checked only by debug assertions.
+///
+/// Ownership: a plain value that owns its storage; copyable and movable.
+/// Thread safety: not thread-safe; concurrent const calls on a shared object are safe.
+class SequenceIndex {
+ public:
+  using Handle = std::uint32_t;
+  static constexpr Handle kNone = UINT32_MAX;
+  static constexpr std::uint32_t kLeafCapacity = 64;
+  static constexpr std::uint32_t kInnerCapacity = 32;
+
+  /// Number of elements, visible or not.
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  /// Sum of the widths of all elements in unit u.
+  std::uint64_t total_width(WidthUnit u) const { return total_[unit_index(u)]; }
+
+  /// Inserts h so that afterwards index_of(h) == pos.
+  /// REQUIRES: pos <= size(), h != kNone, !contains(h).
+  void insert(std::size_t pos, Handle h, SeqWidth w);
+  /// Inserts h directly after prev, or at the front when prev == kNone.
+  /// REQUIRES: prev == kNone or contains(prev); h != kNone, !contains(h).
+  void insert_after(Handle prev, Handle h, SeqWidth w);
+  /// Changes the width of an element (e.g. to 0 when it is deleted). REQUIRES: contains(h).
+  void set_width(Handle h, SeqWidth w);
+
+  /// REQUIRES: contains(h).
+  SeqWidth width_of(Handle h) const;
+  bool contains(Handle h) const { return h < leaf_of_.size() && leaf_of_[h] != kNoNode; }
+  /// Element index of h (counting visible and invisible elements). REQUIRES: contains(h).
+  std::size_t index_of(Handle h) const;
+  /// Sum of the widths in unit u of the elements before h. REQUIRES: contains(h).
+  std::uint64_t offset_of(Handle h, WidthUnit u) const;
+  /// The element at index pos; kNone if pos >= size().
+  Handle at(std::size_t pos) const;
+
+  /// The first element; kNone when empty.
+  Handle first() const { return size_ == 0 ? kNone : leaves_[0].items[0]; }
+  /// The element after / before h; kNone at the ends. REQUIRES: contains(h).
+  Handle next(Handle h) const;
+  Handle prev(Handle h) const;
+
+  /// The element that holds visible offset `off`: the first element e with width(e, u) > 0 and
+  /// offset_of(e, u) <= off < offset_of(e, u) + width(e, u). kNone if off >= total_width(u).
+  Handle find_by_offset(std::uint64_t off, WidthUnit u) const;
+  /// The visible element (width > 0) that covers offset off - 1, i.e. the element to insert after
+  /// when inserting at visible offset off. kNone when off == 0 or off > total_width(u).
+  Handle last_visible_before(std::uint64_t off, WidthUnit u) const;
+
+  /// Sizes the pools for n elements (a hint; the index grows past it as needed).
+  void reserve(std::size_t n);
+
+  /// For tests: checks every structural invariant (counts, sums, parent and sibling links, the
+  /// handle -> leaf map) in O(n). Returns an empty string if all hold, else the first violation.
+  std::string check_invariants() const;
+
+ private:
+  using NodeId = std::uint32_t;
+  static constexpr NodeId kNoNode = UINT32_MAX;
+
+  static constexpr unsigned unit_index(WidthUnit u) { return static_cast<unsigned>(u); }
+
+  // Widths are stored per unit so that a scan in one unit reads contiguous memory.
+  struct Leaf {
+    NodeId parent = kNoNode;
+    NodeId prev = kNoNode;
+    NodeId next = kNoNode;
+    std::uint32_t size = 0;
+    std::array<Handle, kLeafCapacity> items{};
+    std::array<std::array<std::uint32_t, kLeafCapacity>, 2> width{};
+  };
+  struct Inner {
+    NodeId parent = kNoNode;
+    std::uint32_t size = 0;
+    bool leaf_children = false;
+    std::array<NodeId, kInnerCapacity> child{};
+    std::array<std::uint32_t, kInnerCapacity> count{};
+    std::array<std::array<std::uint64_t, kInnerCapacity>, 2> sum{};
+  };
+  // Element count and width sums of a run of entries being moved between nodes.
+  struct Totals {
+    std::uint32_t count = 0;
+    std::array<std::uint64_t, 2> sum{};
+  };
+
+  static std::uint32_t slot_in_leaf(const Leaf& leaf, Handle h);
+  static std::uint32_t slot_in_parent(const Inner& parent, NodeId child);
+  NodeId parent_of(NodeId node, bool is_leaf) const;
+  void set_parent(NodeId node, bool is_leaf, NodeId parent);
+  NodeId new_leaf();
+  NodeId new_inner();
+
+  void insert_in_leaf(NodeId leaf, std::uint32_t slot, Handle h, SeqWidth w);
+  NodeId split_leaf(NodeId leaf, std::uint32_t mid);
+  NodeId split_inner(NodeId node, std::uint32_t mid);
+  void insert_child_after(NodeId left, bool is_leaf, NodeId right, const Totals& moved);
+  void add_to_ancestors(NodeId leaf, std::uint32_t dcount, std::uint64_t dchars,
+                        std::uint64_t dutf16);
+
+  std::vector<Leaf> leaves_;      // leaves_[0], once created, is always the leftmost leaf
+  std::vector<Inner> inners_;
+  std::vector<NodeId> leaf_of_;   // handle -> leaf holding it, kNoNode if absent
+  NodeId root_ = kNoNode;
+  std::uint32_t height_ = 0;      // levels of inner nodes above the leaves
+  std::size_t size_ = 0;
+  std::array<std::uint64_t, 2> total_{};
+};
+
+}  // namespace am::core

@@ -1,0 +1,556 @@
+#include "core/storage/change.h"
+
+#include <algorithm>
+#include <cassert>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "core/encoding/byte_reader.h"
+#include "core/encoding/column_spec.h"
+#include "core/encoding/leb128.h"
+#include "core/encoding/rle.h"
+#include "core/encoding/value_column.h"
+#include "core/storage/chunk.h"
+
+namespace am::storage {
+namespace {
+
+using enc::ColumnSpec;
+using enc::ColumnType;
+
+// The op columns of a change chunk (spec §2.3), in canonical order.
+constexpr ColumnSpec kObjActor{0, ColumnType::kActor};
+constexpr ColumnSpec kObjCounter{0, ColumnType::kInteger};
+constexpr ColumnSpec kKeyActor{1, ColumnType::kActor};
+constexpr ColumnSpec kKeyCounter{1, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kKeyString{1, ColumnType::kString};
+constexpr ColumnSpec kInsert{3, ColumnType::kBoolean};
+constexpr ColumnSpec kAction{4, ColumnType::kInteger};
+constexpr ColumnSpec kValueMeta{5, ColumnType::kValueMetadata};
+constexpr ColumnSpec kValueRaw{5, ColumnType::kValue};
+constexpr ColumnSpec kPredGroup{7, ColumnType::kGroup};
+constexpr ColumnSpec kPredActor{7, ColumnType::kActor};
+constexpr ColumnSpec kPredCounter{7, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kExpand{9, ColumnType::kBoolean};
+constexpr ColumnSpec kMarkName{10, ColumnType::kString};
+
+constexpr std::uint64_t kMaxCounter = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint64_t kNumActions = 8;
+constexpr std::string_view kWhat = "change chunk";
+
+// ---- decoding ---------------------------------------------------------------------------------
+
+// The known columns of one change; an absent column is an empty view. A column listed with zero
+// bytes means the same as an absent one (the canonical form omits empty columns).
+struct ChangeColumns {
+  ByteView obj_actor, obj_counter, key_actor, key_counter, key_string, insert, action, value_meta,
+      value_raw, pred_group, pred_actor, pred_counter, expand, mark_name;
+};
+
+ChangeColumns classify(const std::vector<enc::StoredColumn>& columns) {
+  ChangeColumns c;
+  for (const enc::StoredColumn& col : columns) {
+    const std::uint32_t spec = col.spec.normalized();
+    // Unknown (id, type) pairs are ignored: the chunk bytes, kept verbatim, still carry them.
+    if (spec == kObjActor.raw()) c.obj_actor = col.data;
+    else if (spec == kObjCounter.raw()) c.obj_counter = col.data;
+    else if (spec == kKeyActor.raw()) c.key_actor = col.data;
+    else if (spec == kKeyCounter.raw()) c.key_counter = col.data;
+    else if (spec == kKeyString.raw()) c.key_string = col.data;
+    else if (spec == kInsert.raw()) c.insert = col.data;
+    else if (spec == kAction.raw()) c.action = col.data;
+    else if (spec == kValueMeta.raw()) c.value_meta = col.data;
+    else if (spec == kValueRaw.raw()) c.value_raw = col.data;
+    else if (spec == kPredGroup.raw()) c.pred_group = col.data;
+    else if (spec == kPredActor.raw()) c.pred_actor = col.data;
+    else if (spec == kPredCounter.raw()) c.pred_counter = col.data;
+    else if (spec == kExpand.raw()) c.expand = col.data;
+    else if (spec == kMarkName.raw()) c.mark_name = col.data;
+  }
+  return c;
+}
+
+// Counts the items of an RLE column run by run, so a run claiming 2^60 items costs one step and
+// no memory. Fails with kResourceLimit as soon as the count exceeds `cap`.
+template <class Codec>
+Result<std::uint64_t> count_rle_items(ByteView data, std::uint64_t cap, std::string_view column,
+                                      std::string_view items_name) {
+  const std::uint8_t* begin = data.data();
+  const std::uint8_t* p = begin;
+  const std::uint8_t* end = begin + data.size();
+  auto corrupt = [&](const char* why) {
+    return Error::corruption(column, std::string(why) + " at offset " +
+                                         std::to_string(static_cast<std::size_t>(p - begin)));
+  };
+  std::uint64_t total = 0;
+  while (p != end) {
+    std::int64_t n = 0;
+    if (const enc::LebStatus s = enc::get_sleb(p, end, n); s != enc::LebStatus::kOk) {
+      return fail(corrupt(enc::leb_status_text(s)));
+    }
+    std::uint64_t items = 0;
+    typename Codec::value_type v{};
+    if (n > 0) {
+      items = static_cast<std::uint64_t>(n);
+      if (const char* e = Codec::read(p, end, v)) return fail(corrupt(e));
+    } else if (n < 0) {
+      items = std::uint64_t{0} - static_cast<std::uint64_t>(n);
+    } else if (const enc::LebStatus s = enc::get_uleb(p, end, items); s != enc::LebStatus::kOk) {
+      return fail(corrupt(enc::leb_status_text(s)));
+    }
+    if (items > cap - total) {
+      return fail(Error::resource_limit(
+          column, "more than " + std::to_string(cap) + " " + std::string(items_name)));
+    }
+    total += items;
+    if (n < 0) {
+      // Each literal value takes at least one byte, so this loop is bounded by the input size.
+      for (std::uint64_t i = 0; i < items; ++i) {
+        if (const char* e = Codec::read(p, end, v)) return fail(corrupt(e));
+      }
+    }
+  }
+  return total;
+}
+
+Error short_column(std::string_view column, std::uint64_t row) {
+  return Error::corruption(column, "column ends at op " + std::to_string(row) +
+                                       ", before the action column does");
+}
+
+// Reads one item of a column that must supply a value (null or not) for every row.
+template <class Reader, class T>
+Status next_item(Reader& r, std::optional<T>& out, std::string_view column, std::uint64_t row) {
+  if (r.next(out)) return {};
+  if (!r.ok()) return r.status(column);
+  return fail(short_column(column, row));
+}
+
+// Like next_item, but an absent column reads as all nulls.
+template <class Reader, class T>
+Status next_optional(Reader& r, bool present, std::optional<T>& out, std::string_view column,
+                     std::uint64_t row) {
+  if (!present) {
+    out.reset();
+    return {};
+  }
+  return next_item(r, out, column, row);
+}
+
+Status next_bool(enc::BooleanReader& r, bool& out, std::string_view column, std::uint64_t row) {
+  if (r.next(out)) return {};
+  if (!r.ok()) return r.status(column);
+  return fail(short_column(column, row));
+}
+
+// After the last row: a present column must have no items left.
+template <class Reader>
+Status check_exhausted(const Reader& r, bool present, std::string_view column) {
+  if (!present || r.done()) return {};
+  return fail(Error::corruption(column, "column has more items than the action column has ops"));
+}
+
+Error op_error(std::uint64_t row, const std::string& detail) {
+  return Error::corruption(kWhat, "op " + std::to_string(row) + ": " + detail);
+}
+
+Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num_actors,
+                                         std::uint64_t start_op,
+                                         const ChangeDecodeLimits& limits) {
+  // The action column defines the rows; count them first so that a tiny column claiming
+  // billions of ops is refused before anything is built.
+  AM_TRY_ASSIGN(const std::uint64_t rows,
+                count_rle_items<enc::UIntCodec>(c.action, limits.max_ops, "action column", "ops"));
+  if (rows > 0 && rows - 1 > kMaxCounter - start_op) {
+    return fail(Error::corruption(kWhat, "op counters run past 2^32-1 (start_op " +
+                                             std::to_string(start_op) + ", " +
+                                             std::to_string(rows) + " ops)"));
+  }
+  // Pred entries can also be claimed in bulk by one run; bound them by the same limit.
+  AM_TRY_ASSIGN(const std::uint64_t total_preds,
+                count_rle_items<enc::UIntCodec>(c.pred_actor, limits.max_ops, "pred actor column",
+                                                "pred entries"));
+
+  const bool has_obj_actor = !c.obj_actor.empty();
+  const bool has_obj_counter = !c.obj_counter.empty();
+  const bool has_key_actor = !c.key_actor.empty();
+  const bool has_key_counter = !c.key_counter.empty();
+  const bool has_key_string = !c.key_string.empty();
+  const bool has_expand = !c.expand.empty();
+  const bool has_mark_name = !c.mark_name.empty();
+
+  enc::UIntRleReader obj_actor(c.obj_actor);
+  enc::UIntRleReader obj_counter(c.obj_counter);
+  enc::UIntRleReader key_actor(c.key_actor);
+  enc::DeltaReader key_counter(c.key_counter);
+  enc::StringRleReader key_string(c.key_string);
+  enc::BooleanReader insert(c.insert);
+  enc::UIntRleReader action(c.action);
+  enc::ValueReader values(c.value_meta, c.value_raw);
+  enc::UIntRleReader pred_group(c.pred_group);
+  enc::UIntRleReader pred_actor(c.pred_actor);
+  enc::DeltaReader pred_counter(c.pred_counter);
+  enc::BooleanReader expand(c.expand);
+  enc::StringRleReader mark_name(c.mark_name);
+
+  std::vector<ChangeOp> ops;
+  // Reserve only what the input size can plausibly back; growth covers the rest.
+  ops.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(rows, 4096)));
+  std::uint64_t preds_left = total_preds;
+
+  std::optional<std::uint64_t> u1;
+  std::optional<std::uint64_t> u2;
+  std::optional<std::int64_t> s1;
+  std::optional<std::string_view> str;
+  for (std::uint64_t row = 0; row < rows; ++row) {
+    ChangeOp op;
+
+    // obj: both null = root, else (actor index, counter).
+    AM_TRY_STATUS(next_optional(obj_actor, has_obj_actor, u1, "obj actor column", row));
+    AM_TRY_STATUS(next_optional(obj_counter, has_obj_counter, u2, "obj counter column", row));
+    if (u1.has_value() != u2.has_value()) {
+      return fail(op_error(row, "obj has only one of actor and counter"));
+    }
+    if (u1) {
+      if (*u1 >= num_actors) {
+        return fail(op_error(row, "obj actor index " + std::to_string(*u1) + " out of range"));
+      }
+      if (*u2 == 0 || *u2 > kMaxCounter) {
+        return fail(op_error(row, "obj counter " + std::to_string(*u2) + " out of range"));
+      }
+      op.obj = ChangeOpId{*u2, static_cast<std::uint32_t>(*u1)};
+    }
+
+    // key: a string, or HEAD (counter 0, null actor), or an element id.
+    AM_TRY_STATUS(next_optional(key_actor, has_key_actor, u1, "key actor column", row));
+    AM_TRY_STATUS(next_optional(key_counter, has_key_counter, s1, "key counter column", row));
+    AM_TRY_STATUS(next_optional(key_string, has_key_string, str, "key string column", row));
+    if (str) {
+      if (u1 || s1) return fail(op_error(row, "key has both a string and an element id"));
+      op.key = std::string(*str);
+    } else if (!s1) {
+      return fail(op_error(row, "op has no key"));
+    } else if (*s1 == 0) {
+      if (u1) return fail(op_error(row, "HEAD key with an actor"));
+      op.key = ElemKey{};
+    } else {
+      if (*s1 < 0 || static_cast<std::uint64_t>(*s1) > kMaxCounter) {
+        return fail(op_error(row, "key counter " + std::to_string(*s1) + " out of range"));
+      }
+      if (!u1) return fail(op_error(row, "element key without an actor"));
+      if (*u1 >= num_actors) {
+        return fail(op_error(row, "key actor index " + std::to_string(*u1) + " out of range"));
+      }
+      op.key = ElemKey{ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u1)}};
+    }
+
+    AM_TRY_STATUS(next_bool(insert, op.insert, "insert column", row));
+
+    AM_TRY_STATUS(next_item(action, u1, "action column", row));
+    if (!u1) return fail(op_error(row, "null action"));
+    if (*u1 >= kNumActions) return fail(op_error(row, "unknown action " + std::to_string(*u1)));
+    op.action = static_cast<Action>(*u1);
+
+    enc::RawValue raw;
+    if (!values.next(raw)) {
+      if (!values.ok()) return fail(values.status("value column").error());
+      return fail(short_column("value metadata column", row));
+    }
+    auto value = enc::decode_scalar(raw);
+    if (!value) return fail(op_error(row, value.error().message));
+    op.value = std::move(*value);
+    if (op.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(op.value) &&
+        !std::holds_alternative<std::uint64_t>(op.value)) {
+      return fail(op_error(row, "increment by a value that is not an int or uint"));
+    }
+
+    AM_TRY_STATUS(next_item(pred_group, u1, "pred group column", row));
+    if (!u1) return fail(op_error(row, "null pred count"));
+    if (*u1 > preds_left) {
+      return fail(op_error(row, "pred count " + std::to_string(*u1) + " overruns the pred columns"));
+    }
+    preds_left -= *u1;
+    op.pred.reserve(static_cast<std::size_t>(*u1));
+    for (std::uint64_t i = 0; i < *u1; ++i) {
+      AM_TRY_STATUS(next_item(pred_actor, u2, "pred actor column", row));
+      AM_TRY_STATUS(next_item(pred_counter, s1, "pred counter column", row));
+      if (!u2 || !s1) return fail(op_error(row, "null pred id"));
+      if (*u2 >= num_actors) {
+        return fail(op_error(row, "pred actor index " + std::to_string(*u2) + " out of range"));
+      }
+      if (*s1 <= 0 || static_cast<std::uint64_t>(*s1) > kMaxCounter) {
+        return fail(op_error(row, "pred counter " + std::to_string(*s1) + " out of range"));
+      }
+      op.pred.push_back(
+          ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u2)});
+    }
+
+    if (has_expand) AM_TRY_STATUS(next_bool(expand, op.expand, "expand column", row));
+    AM_TRY_STATUS(next_optional(mark_name, has_mark_name, str, "mark name column", row));
+    if (str) op.mark_name = std::string(*str);
+
+    ops.push_back(std::move(op));
+  }
+
+  AM_TRY_STATUS(check_exhausted(obj_actor, has_obj_actor, "obj actor column"));
+  AM_TRY_STATUS(check_exhausted(obj_counter, has_obj_counter, "obj counter column"));
+  AM_TRY_STATUS(check_exhausted(key_actor, has_key_actor, "key actor column"));
+  AM_TRY_STATUS(check_exhausted(key_counter, has_key_counter, "key counter column"));
+  AM_TRY_STATUS(check_exhausted(key_string, has_key_string, "key string column"));
+  AM_TRY_STATUS(check_exhausted(insert, !c.insert.empty(), "insert column"));
+  AM_TRY_STATUS(check_exhausted(values, !c.value_meta.empty(), "value metadata column"));
+  if (values.raw_remaining() != 0) {
+    return fail(Error::corruption("value column", "bytes not claimed by any value metadata"));
+  }
+  AM_TRY_STATUS(check_exhausted(pred_group, !c.pred_group.empty(), "pred group column"));
+  if (preds_left != 0) {
+    return fail(Error::corruption("pred actor column", "more pred ids than the pred counts claim"));
+  }
+  AM_TRY_STATUS(check_exhausted(pred_counter, !c.pred_counter.empty(), "pred counter column"));
+  AM_TRY_STATUS(check_exhausted(expand, has_expand, "expand column"));
+  AM_TRY_STATUS(check_exhausted(mark_name, has_mark_name, "mark name column"));
+  return ops;
+}
+
+Bytes chunk_from_body(ByteView body, const ChangeHash& hash) {
+  Bytes out;
+  out.reserve(body.size() + 20);
+  out.insert(out.end(), kChunkMagic.begin(), kChunkMagic.end());
+  out.insert(out.end(), hash.bytes.begin(), hash.bytes.begin() + 4);
+  out.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
+  enc::put_uleb(out, body.size());
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+// ---- encoding ---------------------------------------------------------------------------------
+
+// Rewrites `c` into canonical form: actor table = author, then exactly the other referenced
+// actors sorted by bytes; op references remapped; HEAD keys with actor 0; preds Lamport-sorted;
+// an empty message is no message.
+void canonicalise(Change& c) {
+  if (c.actors.empty()) c.actors.emplace_back();
+  const std::size_t n = c.actors.size();
+  std::vector<std::uint8_t> used(n, 0);
+  auto mark = [&](std::uint32_t a) {
+    assert(a < n && "encode_change: actor index out of range");
+    if (a < n) used[a] = 1;
+  };
+  for (const ChangeOp& op : c.ops) {
+    if (op.obj) mark(op.obj->actor);
+    if (const auto* e = std::get_if<ElemKey>(&op.key); e && !e->is_head()) mark(e->elem.actor);
+    for (const ChangeOpId& p : op.pred) mark(p.actor);
+  }
+  const Bytes& author = c.actors[0];
+  std::vector<const Bytes*> others;
+  for (std::size_t i = 1; i < n; ++i) {
+    if (used[i] && c.actors[i] != author) others.push_back(&c.actors[i]);
+  }
+  auto by_bytes = [](const Bytes* a, const Bytes* b) { return *a < *b; };
+  std::sort(others.begin(), others.end(), by_bytes);
+  others.erase(std::unique(others.begin(), others.end(),
+                           [](const Bytes* a, const Bytes* b) { return *a == *b; }),
+               others.end());
+  // Out-of-range references (a broken precondition) map to the author instead of reading past
+  // the table.
+  std::vector<std::uint32_t> remap(n, 0);
+  for (std::size_t i = 1; i < n; ++i) {
+    if (!used[i] || c.actors[i] == author) continue;
+    const auto it = std::lower_bound(others.begin(), others.end(), &c.actors[i], by_bytes);
+    remap[i] = static_cast<std::uint32_t>(1 + (it - others.begin()));
+  }
+  std::vector<Bytes> actors;
+  actors.reserve(others.size() + 1);
+  actors.push_back(author);
+  for (const Bytes* b : others) actors.push_back(*b);
+  c.actors = std::move(actors);
+
+  auto map = [&](std::uint32_t a) { return a < n ? remap[a] : 0u; };
+  auto lamport_less = [&](const ChangeOpId& a, const ChangeOpId& b) {
+    if (a.counter != b.counter) return a.counter < b.counter;
+    return c.actors[a.actor] < c.actors[b.actor];
+  };
+  for (ChangeOp& op : c.ops) {
+    if (op.obj) op.obj->actor = map(op.obj->actor);
+    if (auto* e = std::get_if<ElemKey>(&op.key)) {
+      e->elem.actor = e->is_head() ? 0 : map(e->elem.actor);
+    }
+    for (ChangeOpId& p : op.pred) p.actor = map(p.actor);
+    if (!std::is_sorted(op.pred.begin(), op.pred.end(), lamport_less)) {
+      std::sort(op.pred.begin(), op.pred.end(), lamport_less);
+    }
+  }
+  if (c.message && c.message->empty()) c.message.reset();
+}
+
+void put_bytes(Bytes& out, ByteView b) {
+  enc::put_uleb(out, b.size());
+  out.insert(out.end(), b.begin(), b.end());
+}
+
+void write_op_columns(const std::vector<ChangeOp>& ops, Bytes& out) {
+  enc::UIntRleWriter obj_actor;
+  enc::UIntRleWriter obj_counter;
+  enc::UIntRleWriter key_actor;
+  enc::DeltaWriter key_counter;
+  enc::StringRleWriter key_string;
+  enc::BooleanWriter insert;
+  enc::UIntRleWriter action;
+  enc::ValueWriter values;
+  enc::UIntRleWriter pred_group;
+  enc::UIntRleWriter pred_actor;
+  enc::DeltaWriter pred_counter;
+  enc::BooleanWriter expand;
+  bool any_expand = false;
+  enc::StringRleWriter mark_name;
+
+  for (const ChangeOp& op : ops) {
+    if (op.obj) {
+      obj_actor.append(std::uint64_t{op.obj->actor});
+      obj_counter.append(op.obj->counter);
+    } else {
+      obj_actor.append_null();
+      obj_counter.append_null();
+    }
+    if (const auto* s = std::get_if<std::string>(&op.key)) {
+      key_actor.append_null();
+      key_counter.append_null();
+      key_string.append(std::string_view(*s));
+    } else {
+      const ElemKey& e = std::get<ElemKey>(op.key);
+      if (e.is_head()) {
+        key_actor.append_null();
+      } else {
+        key_actor.append(std::uint64_t{e.elem.actor});
+      }
+      key_counter.append(static_cast<std::int64_t>(e.elem.counter));
+      key_string.append_null();
+    }
+    insert.append(op.insert);
+    action.append(static_cast<std::uint64_t>(op.action));
+    values.append(op.value);
+    pred_group.append(std::uint64_t{op.pred.size()});
+    for (const ChangeOpId& p : op.pred) {
+      pred_actor.append(std::uint64_t{p.actor});
+      pred_counter.append(static_cast<std::int64_t>(p.counter));
+    }
+    expand.append(op.expand);
+    any_expand = any_expand || op.expand;
+    if (op.mark_name) {
+      mark_name.append(std::string_view(*op.mark_name));
+    } else {
+      mark_name.append_null();
+    }
+  }
+
+  enc::ColumnSetWriter cols;
+  cols.add(kObjActor, obj_actor.finish());
+  cols.add(kObjCounter, obj_counter.finish());
+  cols.add(kKeyActor, key_actor.finish());
+  cols.add(kKeyCounter, key_counter.finish());
+  cols.add(kKeyString, key_string.finish());
+  cols.add(kInsert, insert.finish());
+  cols.add(kAction, action.finish());
+  Bytes meta;
+  Bytes raw;
+  values.finish(meta, raw);
+  cols.add(kValueMeta, std::move(meta));
+  cols.add(kValueRaw, std::move(raw));
+  cols.add(kPredGroup, pred_group.finish());
+  cols.add(kPredActor, pred_actor.finish());
+  cols.add(kPredCounter, pred_counter.finish());
+  if (any_expand) cols.add(kExpand, expand.finish());  // an all-false expand column is omitted
+  cols.add(kMarkName, mark_name.finish());
+  cols.write_metadata(out);
+  cols.write_data(out);
+}
+
+}  // namespace
+
+Result<StoredChange> decode_change_body(ByteView body, const ChangeDecodeLimits& limits) {
+  enc::ByteReader r(body, kWhat);
+  StoredChange out;
+  Change& c = out.change;
+
+  AM_TRY_ASSIGN(const std::uint64_t num_deps, r.uleb());
+  if (num_deps > r.remaining() / 32) return fail(r.error("dependency count exceeds the data"));
+  c.deps.resize(static_cast<std::size_t>(num_deps));
+  for (ChangeHash& h : c.deps) {
+    AM_TRY_ASSIGN(const ByteView b, r.bytes(32));
+    std::copy(b.begin(), b.end(), h.bytes.begin());
+  }
+
+  AM_TRY_ASSIGN(const ByteView author, r.length_prefixed());
+  AM_TRY_ASSIGN(c.seq, r.uleb());
+  AM_TRY_ASSIGN(c.start_op, r.uleb());
+  if (c.start_op == 0) return fail(r.error("start_op is 0"));
+  if (c.start_op > kMaxCounter) return fail(r.error("start_op does not fit 32 bits"));
+  AM_TRY_ASSIGN(c.time, r.sleb());
+  AM_TRY_ASSIGN(const std::string_view message, r.utf8());
+  if (!message.empty()) c.message = std::string(message);
+
+  AM_TRY_ASSIGN(const std::uint64_t num_others, r.uleb());
+  // Each actor takes at least its length byte, which bounds the allocation by the input size.
+  if (num_others > r.remaining()) return fail(r.error("actor count exceeds the data"));
+  c.actors.reserve(static_cast<std::size_t>(num_others) + 1);
+  c.actors.emplace_back(author.begin(), author.end());
+  for (std::uint64_t i = 0; i < num_others; ++i) {
+    AM_TRY_ASSIGN(const ByteView a, r.length_prefixed());
+    c.actors.emplace_back(a.begin(), a.end());
+  }
+
+  AM_TRY_ASSIGN(const auto meta, enc::read_column_metadata(r, /*allow_deflate=*/false));
+  AM_TRY_ASSIGN(const auto columns, enc::read_column_data(r, meta));
+  const ByteView extra = r.take_rest();
+  c.extra_bytes.assign(extra.begin(), extra.end());
+
+  AM_TRY_ASSIGN(c.ops, decode_ops(classify(columns), c.actors.size(), c.start_op, limits));
+
+  out.hash = chunk_digest(ChunkType::kChange, body);
+  out.chunk = chunk_from_body(body, out.hash);
+  return out;
+}
+
+Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimits& limits) {
+  enc::ByteReader r(chunk, kWhat);
+  AM_TRY_ASSIGN(const ChunkView view, read_chunk(r));
+  if (!r.empty()) return fail(r.error("trailing bytes after the change chunk"));
+  switch (view.type) {
+    case ChunkType::kChange:
+      return decode_change_body(view.body, limits);
+    case ChunkType::kCompressedChange: {
+      AM_TRY_ASSIGN(const Bytes body, inflate_compressed_change(view));
+      return decode_change_body(body, limits);
+    }
+    case ChunkType::kDocument:
+    case ChunkType::kBundle:
+      break;
+  }
+  return fail(Error::corruption(kWhat, std::string("expected a change chunk, found a ") +
+                                           chunk_type_name(view.type) + " chunk"));
+}
+
+StoredChange encode_change(Change change) {
+  canonicalise(change);
+  Bytes body;
+  enc::put_uleb(body, change.deps.size());
+  for (const ChangeHash& h : change.deps) body.insert(body.end(), h.bytes.begin(), h.bytes.end());
+  put_bytes(body, change.actors[0]);
+  enc::put_uleb(body, change.seq);
+  enc::put_uleb(body, change.start_op);
+  enc::put_sleb(body, change.time);
+  put_bytes(body, change.message ? as_bytes(*change.message) : ByteView{});
+  enc::put_uleb(body, change.actors.size() - 1);
+  for (std::size_t i = 1; i < change.actors.size(); ++i) put_bytes(body, change.actors[i]);
+  write_op_columns(change.ops, body);
+  body.insert(body.end(), change.extra_bytes.begin(), change.extra_bytes.end());
+
+  StoredChange out;
+  out.hash = chunk_digest(ChunkType::kChange, body);
+  out.chunk = chunk_from_body(body, out.hash);
+  out.change = std::move(change);
+  return out;
+}
+
+}  // namespace am::storage

@@ -1,0 +1,108 @@
+// Changes: the unit of history, and their chunk encoding (format spec §2.3).
+//
+// A Change holds its ops with actor references as indexes into the change's own actor table
+// (index 0 = the author, then every other referenced actor sorted by bytes). A decoded change
+// keeps the exact bytes it came from, so its hash never depends on re-encoding; encoding a
+// Change built in memory produces the canonical bytes the reference produces.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "am/bytes.h"
+#include "am/result.h"
+#include "am/types.h"
+#include "am/value.h"
+
+namespace am::storage {
+
+/// Op actions (spec §3.3). Values >= 8 are rejected when reading.
+enum class Action : std::uint8_t {
+  kMakeMap = 0,
+  kSet = 1,
+  kMakeList = 2,
+  kDelete = 3,
+  kMakeText = 4,
+  kIncrement = 5,
+  kMakeTable = 6,
+  kMark = 7,
+};
+
+/// An op id inside a change: Lamport counter and index into Change::actors.
+struct ChangeOpId {
+  std::uint64_t counter = 0;
+  std::uint32_t actor = 0;
+  friend bool operator==(const ChangeOpId&, const ChangeOpId&) = default;
+};
+
+/// The key of an op: a map key, or a sequence element id. An element id with counter 0 is the
+/// list head (`_head`); its actor is then meaningless and encoded as null.
+struct ElemKey {
+  ChangeOpId elem;
+  bool is_head() const { return elem.counter == 0; }
+  friend bool operator==(const ElemKey&, const ElemKey&) = default;
+};
+using OpKey = std::variant<std::string, ElemKey>;
+
+/// One operation.
+struct ChangeOp {
+  std::optional<ChangeOpId> obj;  // nullopt = the root map
+  OpKey key;
+  bool insert = false;
+  Action action = Action::kSet;
+  ScalarValue value = Null{};         // the value of set/inc/mark ops; Null for the others
+  std::vector<ChangeOpId> pred;       // sorted in Lamport order (counter, then actor bytes)
+  bool expand = false;                // marks: see spec §3.8
+  std::optional<std::string> mark_name;  // set on a mark begin op only
+  friend bool operator==(const ChangeOp&, const ChangeOp&) = default;
+};
+
+/// A change. Value type; not thread-safe to mutate.
+struct Change {
+  std::vector<ChangeHash> deps;  // sorted ascending
+  std::vector<Bytes> actors;     // [0] = author; [1..] = other referenced actors, sorted
+  std::uint64_t seq = 0;
+  std::uint64_t start_op = 0;
+  std::int64_t time = 0;
+  std::optional<std::string> message;  // an empty string on the wire reads as nullopt
+  std::vector<ChangeOp> ops;           // ops[i] has counter start_op + i
+  Bytes extra_bytes;                   // trailing bytes, preserved and hashed
+
+  /// Counter of the last op (start_op - 1 for an empty change).
+  std::uint64_t max_op() const { return start_op + ops.size() - 1; }
+  friend bool operator==(const Change&, const Change&) = default;
+};
+
+/// A change together with its canonical bytes and hash.
+struct StoredChange {
+  Change change;
+  Bytes chunk;       // the complete type-1 chunk (header + body)
+  ChangeHash hash;   // SHA-256 over type || uLEB(len) || body
+};
+
+/// Limits applied while decoding untrusted changes.
+struct ChangeDecodeLimits {
+  std::uint64_t max_ops = std::uint64_t{1} << 24;  // rows per change, and pred entries per change
+};
+
+/// Decodes the body of a type-1 change chunk. The result's `chunk` is rebuilt from `body`
+/// (identical to the original chunk) and `hash` computed from it. Errors are kCorruption and
+/// name the field or column. Rejects: deflated columns, unsorted columns, actions >= 8,
+/// start_op 0 or past u32, actor/counter references out of range, invalid UTF-8, rows of
+/// different lengths, and more than `limits.max_ops` rows (that one is kResourceLimit).
+/// Unknown columns are ignored (they stay in `chunk`). Bytes after the columns are extra bytes.
+[[nodiscard]] Result<StoredChange> decode_change_body(ByteView body,
+                                                      const ChangeDecodeLimits& limits = {});
+
+/// Decodes one chunk that must be a change (type 1) or compressed change (type 2).
+[[nodiscard]] Result<StoredChange> decode_change_chunk(ByteView chunk,
+                                                       const ChangeDecodeLimits& limits = {});
+
+/// Encodes a change in canonical form (spec §2.3): columns omitted per the table, canonical
+/// RLE, deps as given (callers keep them sorted). REQUIRES: ops reference actors in range.
+StoredChange encode_change(Change change);
+
+}  // namespace am::storage

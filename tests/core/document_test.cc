@@ -1,0 +1,486 @@
+#include "am/document.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "support/hex.h"
+#include "support/vectors.h"
+
+namespace am {
+namespace {
+
+using nlohmann::json;
+
+ActorId actor(std::string_view hex) { return *ActorId::from_hex(hex); }
+Document doc_with(std::string_view actor_hex) { return Document(DocumentOptions{actor(actor_hex), TextUnit::kUtf16}); }
+std::string json_of(const Document& d) { return d.to_json().value(); }
+
+// ---- semantics -----------------------------------------------------------------------------
+
+TEST(Document, PutGetAndJson) {
+  Document d = doc_with("aaaa");
+  ASSERT_TRUE(d.put(ObjId::root(), "x", std::int64_t{1}));
+  ASSERT_TRUE(d.put(ObjId::root(), "s", std::string("hi")));
+  auto list = d.put_object(ObjId::root(), "l", ObjType::kList);
+  ASSERT_TRUE(list);
+  ASSERT_TRUE(d.insert(*list, 0, true));
+  ASSERT_TRUE(d.insert(*list, 1, Null{}));
+  ASSERT_TRUE(d.insert(*list, 0, 2.5));
+  EXPECT_EQ(json_of(d), R"({"l":[2.5,true,null],"s":"hi","x":1})");
+  EXPECT_EQ(d.length(*list).value(), 3u);
+  EXPECT_EQ(d.get(ObjId::root(), "x").value(), std::optional<Value>(ScalarValue{std::int64_t{1}}));
+  EXPECT_FALSE(d.get(ObjId::root(), "missing").value().has_value());
+  EXPECT_FALSE(d.insert(*list, 5, Null{}));  // past the end
+  EXPECT_FALSE(d.put(*list, "k", Null{}));    // a list has no keys
+}
+
+TEST(Document, ConcurrentMapPutsGreatestOpIdWinsAndAllAreExposed) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{1}));
+  a.commit();
+  Document b = a.fork(actor("bbbb"));
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::string("A")));
+  ASSERT_TRUE(b.put(ObjId::root(), "k", std::string("B")));
+  a.commit();
+  b.commit();
+  ASSERT_TRUE(a.merge(b));
+  ASSERT_TRUE(b.merge(a));
+  // Same counter (2): actor bbbb > aaaa wins, on both sides.
+  EXPECT_EQ(json_of(a), R"({"k":"B"})");
+  EXPECT_EQ(json_of(b), json_of(a));
+  const auto all = a.get_all(ObjId::root(), "k").value();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].op_id, "2@aaaa");
+  EXPECT_EQ(all[1].op_id, "2@bbbb");
+  EXPECT_EQ(a.heads(), b.heads());
+  // Deleting the conflicted key removes both values.
+  ASSERT_TRUE(a.remove(ObjId::root(), "k"));
+  a.commit();
+  EXPECT_EQ(json_of(a), "{}");
+}
+
+TEST(Document, CountersAddConcurrentIncrements) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "c", Counter{10}));
+  a.commit();
+  Document b = a.fork(actor("bbbb"));
+  ASSERT_TRUE(a.increment(ObjId::root(), "c", 5));
+  ASSERT_TRUE(b.increment(ObjId::root(), "c", -3));
+  a.commit();
+  b.commit();
+  ASSERT_TRUE(a.merge(b));
+  EXPECT_EQ(json_of(a), R"({"c":12})");
+  EXPECT_FALSE(a.increment(ObjId::root(), "missing", 1));
+}
+
+TEST(Document, ConcurrentInsertsAtTheSamePlaceOrderByDescendingOpId) {
+  Document a = doc_with("aaaa");
+  auto list = a.put_object(ObjId::root(), "l", ObjType::kList).value();
+  a.commit();
+  Document b = a.fork(actor("bbbb"));
+  ASSERT_TRUE(a.insert(list, 0, std::string("a")));
+  ASSERT_TRUE(b.insert(list, 0, std::string("b")));
+  a.commit();
+  b.commit();
+  ASSERT_TRUE(a.merge(b));
+  ASSERT_TRUE(b.merge(a));
+  EXPECT_EQ(json_of(a), R"({"l":["b","a"]})");
+  EXPECT_EQ(json_of(b), json_of(a));
+}
+
+TEST(Document, TextIndexesCountUtf16UnitsByDefault) {
+  Document d = doc_with("aaaa");
+  auto text = d.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(d.splice_text(text, 0, 0, "h\xc3\xa9\xf0\x9f\x91\x8d"));  // "hé👍"
+  EXPECT_EQ(d.length(text).value(), 4u);
+  EXPECT_FALSE(d.splice_text(text, 3, 0, "x"));  // inside the surrogate pair
+  ASSERT_TRUE(d.splice_text(text, 4, 0, "!"));
+  ASSERT_TRUE(d.splice_text(text, 1, 1, ""));
+  EXPECT_EQ(d.text(text).value(), "h\xf0\x9f\x91\x8d!");
+  d.commit();
+  Document cp(DocumentOptions{actor("bbbb"), TextUnit::kCodePoint});
+  ASSERT_TRUE(cp.merge(d));
+  EXPECT_EQ(cp.length(text).value(), 3u);
+}
+
+TEST(Document, RollbackDiscardsPendingOps) {
+  Document d = doc_with("aaaa");
+  ASSERT_TRUE(d.put(ObjId::root(), "a", std::int64_t{1}));
+  d.commit();
+  ASSERT_TRUE(d.put(ObjId::root(), "b", std::int64_t{2}));
+  ASSERT_TRUE(d.remove(ObjId::root(), "a"));
+  EXPECT_EQ(json_of(d), R"({"b":2})");
+  EXPECT_EQ(d.rollback(), 2u);
+  EXPECT_EQ(json_of(d), R"({"a":1})");
+  ASSERT_TRUE(d.put(ObjId::root(), "c", std::int64_t{3}));
+  d.commit();
+  EXPECT_EQ(json_of(d), R"({"a":1,"c":3})");
+  EXPECT_EQ(d.change_count(), 2u);
+}
+
+TEST(Document, EmptyCommitsAndOwnPreviousChangeDependency) {
+  Document a = doc_with("aaaa");
+  const ChangeHash h1 = a.commit();  // empty change
+  EXPECT_EQ(a.heads(), std::vector<ChangeHash>{h1});
+  Document b = a.fork(actor("bbbb"));
+  ASSERT_TRUE(b.put(ObjId::root(), "x", true));
+  b.commit();
+  ASSERT_TRUE(a.merge(b));
+  ASSERT_TRUE(a.put(ObjId::root(), "y", false));
+  a.commit();
+  EXPECT_EQ(a.change_count(), 3u);
+  EXPECT_EQ(a.heads().size(), 1u);
+}
+
+TEST(Document, ChangesWithMissingDepsWaitInTheQueue) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{2}));
+  a.commit();
+  const auto changes = a.get_changes();
+  Document b = doc_with("bbbb");
+  ASSERT_TRUE(b.apply_changes(std::vector<Bytes>{changes[1]}));
+  EXPECT_EQ(json_of(b), "{}");
+  EXPECT_EQ(b.get_missing_deps().size(), 1u);
+  ASSERT_TRUE(b.apply_changes(std::vector<Bytes>{changes[0]}));
+  EXPECT_EQ(json_of(b), R"({"x":2})");
+  EXPECT_TRUE(b.get_missing_deps().empty());
+  EXPECT_EQ(b.heads(), a.heads());
+  // Applying again is a no-op.
+  ASSERT_TRUE(b.apply_changes(std::vector<Bytes>{changes[0], changes[1]}));
+  EXPECT_EQ(b.change_count(), 2u);
+  EXPECT_EQ(a.get_changes({a.heads()}).size(), 0u);
+  EXPECT_EQ(a.get_changes(std::vector<ChangeHash>{b.heads()}).size(), 0u);
+}
+
+TEST(Document, SecondChangeWithTheSameActorAndSeqIsRejected) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  Document a2 = doc_with("aaaa");  // same actor, different history
+  ASSERT_TRUE(a2.put(ObjId::root(), "x", std::int64_t{2}));
+  a2.commit();
+  const Status s = a.merge(a2);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(json_of(a), R"({"x":1})");
+}
+
+TEST(Document, GarbageChangesAreErrorsAndChangeNothing) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  Bytes garbage = test::hex("856f4a83 00000000 01 03 010203");
+  EXPECT_FALSE(a.apply_changes(garbage));
+  EXPECT_EQ(json_of(a), R"({"x":1})");
+}
+
+// ---- against the JS reference --------------------------------------------------------------
+
+// Vectors the editing API cannot replay: changes JS could not decode (ints past 2^53) and
+// tables, which the JS API can no longer create.
+bool uses_unimplemented(const json& v) {
+  for (const auto& c : v["changes"]) {
+    if (c["decoded"].is_null()) return true;
+    for (const auto& op : c["decoded"]["ops"]) {
+      if (op["action"] == "makeTable") return true;
+    }
+  }
+  return false;
+}
+
+// The vectors write NaN/Infinity and integers past 2^53 as strings; normalise ours the same way.
+json normalise(const json& j) {
+  if (j.is_object()) {
+    json out = json::object();
+    for (auto& [k, v] : j.items()) out[k] = normalise(v);
+    return out;
+  }
+  if (j.is_array()) {
+    json out = json::array();
+    for (const auto& v : j) out.push_back(normalise(v));
+    return out;
+  }
+  if (j.is_number_integer() || j.is_number_unsigned()) {
+    const bool big = j.is_number_unsigned() ? j.get<std::uint64_t>() > (1ull << 53) - 1
+                                            : std::llabs(j.get<std::int64_t>()) > (1ll << 53) - 1;
+    if (big) return j.dump();
+    return j.get<double>();
+  }
+  if (j.is_number_float()) return j.get<double>();
+  return j;
+}
+
+std::vector<Bytes> vector_changes(const json& v) {
+  std::vector<Bytes> out;
+  for (const auto& c : v["changes"]) out.push_back(test::hex(c["hex"].get<std::string>()));
+  return out;
+}
+
+TEST(DocumentVectors, ApplyingJsChangesGivesJsJsonHeadsAndMarksInAnyOrder) {
+  int checked = 0;
+  int marks_checked = 0;
+  for (const std::string& name : test::vector_names()) {
+    const json v = test::load_vector(name);
+    if (!v.contains("changes") || v["changes"].empty() || uses_unimplemented(v)) continue;
+    SCOPED_TRACE(name);
+    auto changes = vector_changes(v);
+    std::vector<std::string> heads;
+    for (int order = 0; order < 3; ++order) {
+      if (order == 1) std::reverse(changes.begin(), changes.end());
+      if (order == 2) std::shuffle(changes.begin(), changes.end(), std::mt19937(1234));
+      Document d = doc_with("ffff");
+      const Status s = d.apply_changes(changes);
+      ASSERT_TRUE(s) << s.error().to_string();
+      EXPECT_TRUE(d.get_missing_deps().empty());
+      EXPECT_EQ(normalise(json::parse(json_of(d))), normalise(v["json"])) << "order " << order;
+      std::vector<std::string> got;
+      for (const auto& h : d.heads()) got.push_back(h.to_hex());
+      EXPECT_EQ(json(got), v["heads"]);
+      if (v["extra"].contains("marks") && v["json"].contains("text")) {
+        const ObjId text = std::get<ObjectRef>(*d.get(ObjId::root(), "text").value()).id;
+        json marks = json::array();
+        const std::vector<Mark> got_marks = d.marks(text).value();
+        for (const Mark& m : got_marks) {
+          std::string value_json = "[";
+          {
+            Document tmp;
+            (void)tmp.put(ObjId::root(), "v", m.value);
+            value_json = tmp.to_json().value();
+          }
+          marks.push_back({{"name", m.name}, {"value", json::parse(value_json)["v"]},
+                           {"start", m.start}, {"end", m.end}});
+        }
+        EXPECT_EQ(normalise(marks), normalise(v["extra"]["marks"])) << "order " << order;
+        ++marks_checked;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
+  EXPECT_GE(marks_checked, 5);
+}
+
+ScalarValue value_from(const json& v) {
+  const std::string type = v["datatype"];
+  const json& val = v["value"];
+  auto big_int = [&]() -> std::int64_t {
+    return val.is_string() ? std::stoll(val.get<std::string>()) : val.get<std::int64_t>();
+  };
+  if (type == "null") return Null{};
+  if (type == "boolean") return val.get<bool>();
+  if (type == "int") return big_int();
+  if (type == "uint") return val.is_string() ? std::stoull(val.get<std::string>()) : val.get<std::uint64_t>();
+  if (type == "counter") return Counter{big_int()};
+  if (type == "timestamp") return Timestamp{big_int()};
+  if (type == "str") return val.get<std::string>();
+  if (type == "bytes") return test::hex(val.get<std::string>());
+  if (type == "float64") {
+    if (val.is_string()) {
+      const std::string s = val;
+      if (s == "NaN") return std::nan("");
+      if (s == "Infinity") return HUGE_VAL;
+      if (s == "-Infinity") return -HUGE_VAL;
+      return -0.0;
+    }
+    return val.get<double>();
+  }
+  if (type.rfind("unknown", 0) == 0) {
+    return UnknownValue{static_cast<std::uint8_t>(std::stoi(type.substr(7))), test::hex(val.get<std::string>())};
+  }
+  ADD_FAILURE() << "unknown datatype " << type;
+  return Null{};
+}
+
+std::optional<ObjType> make_type(const std::string& action) {
+  if (action == "makeMap") return ObjType::kMap;
+  if (action == "makeList") return ObjType::kList;
+  if (action == "makeText") return ObjType::kText;
+  if (action == "makeTable") return ObjType::kTable;
+  return std::nullopt;
+}
+
+// The index at which an element inserted after `elem` lands: after it if it is visible,
+// at its position if it has no width (a mark boundary or a deleted element).
+Result<std::size_t> index_after(Document& d, const ObjId& obj, const std::string& elem) {
+  if (elem == "_head") return std::size_t{0};
+  AM_TRY_ASSIGN(const std::size_t at, d.get_cursor_position(obj, elem));
+  auto here = d.get_cursor(obj, at);
+  if (!here || *here != elem) return at;
+  AM_TRY_ASSIGN(auto current, d.get(obj, at));
+  std::size_t width = 1;
+  const auto* s = current ? std::get_if<ScalarValue>(&*current) : nullptr;
+  if (s && std::holds_alternative<std::string>(*s) && d.object_type(obj).value() == ObjType::kText) {
+    const std::string& str = std::get<std::string>(*s);
+    width = 0;
+    for (std::size_t i = 0; i < str.size(); ++i) {
+      const auto c = static_cast<unsigned char>(str[i]);
+      if ((c & 0xc0) != 0x80) width += c >= 0xf0 ? 2 : 1;
+    }
+  }
+  return at + width;
+}
+
+ExpandMark expand_of(bool begin, bool end) {
+  if (begin && end) return ExpandMark::kBoth;
+  if (begin) return ExpandMark::kBefore;
+  if (end) return ExpandMark::kAfter;
+  return ExpandMark::kNone;
+}
+
+// Re-creates one JS change through the C++ editing API: the ops say what the JS API call did.
+// A markBegin is replayed together with the markEnd that follows it (`next`).
+Status replay_op(Document& d, const json& op, const json* next) {
+  const ObjId obj = *ObjId::parse(op["obj"].get<std::string>());
+  const std::string action = op["action"];
+  const auto type = make_type(action);
+  if (op.contains("key")) {
+    const std::string key = op["key"];
+    if (type) return d.put_object(obj, key, *type).map([](const ObjId&) {});
+    if (action == "set") return d.put(obj, key, value_from(op["value"]));
+    if (action == "del") return d.remove(obj, key);
+    if (action == "inc") return d.increment(obj, key, std::get<std::int64_t>(value_from(op["value"])));
+    return fail(Error::unsupported(action));
+  }
+  const std::string elem = op["elemId"];
+  if (action == "markEnd") return {};  // replayed with its markBegin
+  if (action == "markBegin") {
+    if (!next || (*next)["action"] != "markEnd") return fail(Error::unsupported("markBegin without markEnd"));
+    AM_TRY_ASSIGN(const std::size_t start, index_after(d, obj, elem));
+    AM_TRY_ASSIGN(const std::size_t end, index_after(d, obj, (*next)["elemId"].get<std::string>()));
+    return d.mark(obj, start, end, expand_of(op.value("expand", false), next->value("expand", false)),
+                  op["name"].get<std::string>(), value_from(op["value"]));
+  }
+  if (op.value("insert", false)) {
+    AM_TRY_ASSIGN(const std::size_t index, index_after(d, obj, elem));
+    if (type) return d.insert_object(obj, index, *type).map([](const ObjId&) {});
+    return d.insert(obj, index, value_from(op["value"]));
+  }
+  AM_TRY_ASSIGN(const std::size_t at, d.get_cursor_position(obj, elem));
+  if (type) return d.put_object(obj, at, *type).map([](const ObjId&) {});
+  if (action == "set") return d.put(obj, at, value_from(op["value"]));
+  if (action == "del") return d.remove(obj, at);
+  if (action == "inc") return d.increment(obj, at, std::get<std::int64_t>(value_from(op["value"])));
+  return fail(Error::unsupported(action));
+}
+
+TEST(DocumentVectors, LocalEditsProduceByteIdenticalChanges) {
+  int checked = 0;
+  for (const std::string& name : test::vector_names()) {
+    const json v = test::load_vector(name);
+    if (!v.contains("changes") || uses_unimplemented(v)) continue;
+    SCOPED_TRACE(name);
+    const auto& changes = v["changes"];
+    std::map<std::string, std::size_t> index_of;
+    for (std::size_t i = 0; i < changes.size(); ++i) index_of[changes[i]["hash"]] = i;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      const json& c = changes[i];
+      const json& dec = c["decoded"];
+      if (dec.contains("extra_bytes") && !dec["extra_bytes"].get<std::string>().empty()) continue;
+      // The document as its author saw it: every ancestor of the change's deps.
+      std::set<std::size_t> ancestors;
+      std::vector<std::size_t> stack;
+      for (const auto& dep : dec["deps"]) stack.push_back(index_of.at(dep));
+      while (!stack.empty()) {
+        const std::size_t k = stack.back();
+        stack.pop_back();
+        if (!ancestors.insert(k).second) continue;
+        for (const auto& dep : changes[k]["decoded"]["deps"]) stack.push_back(index_of.at(dep));
+      }
+      std::vector<Bytes> before;
+      for (std::size_t k : ancestors) before.push_back(test::hex(changes[k]["hex"].get<std::string>()));
+      Document d = doc_with(dec["actor"].get<std::string>());
+      ASSERT_TRUE(d.apply_changes(before));
+      const auto& ops = dec["ops"];
+      for (std::size_t k = 0; k < ops.size(); ++k) {
+        const json& op = ops[k];
+        const Status s = replay_op(d, op, k + 1 < ops.size() ? &ops[k + 1] : nullptr);
+        ASSERT_TRUE(s) << "change " << i << ": " << s.error().to_string() << " op " << op.dump();
+      }
+      CommitOptions opts;
+      opts.time = dec["time"].get<std::int64_t>();
+      if (dec["message"].is_string()) opts.message = dec["message"].get<std::string>();
+      const ChangeHash h = d.commit(opts);
+      EXPECT_EQ(h.to_hex(), c["hash"].get<std::string>()) << "change " << i << " " << dec.dump();
+      EXPECT_EQ(to_hex(*d.get_last_local_change()), c["hex"].get<std::string>()) << "change " << i;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 30);
+}
+
+// ---- convergence property ------------------------------------------------------------------
+
+RC_GTEST_PROP(DocumentProperty, ReplicasConvergeWhateverTheDeliveryOrder, ()) {
+  const int actors = *rc::gen::inRange(2, 5);
+  const int rounds = *rc::gen::inRange(1, 12);
+  const auto seed = *rc::gen::arbitrary<std::uint32_t>();
+  RC_TAG(seed);
+  std::mt19937 rng(seed);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  std::vector<Document> docs;
+  for (int i = 0; i < actors; ++i) {
+    docs.emplace_back(DocumentOptions{ActorId{Bytes{static_cast<std::uint8_t>(0x10 + i)}}, TextUnit::kUtf16});
+  }
+  // Shared structure first, so that concurrent edits hit the same objects.
+  ObjId list = docs[0].put_object(ObjId::root(), "list", ObjType::kList).value();
+  ObjId text = docs[0].put_object(ObjId::root(), "text", ObjType::kText).value();
+  RC_ASSERT(docs[0].put(ObjId::root(), "counter", Counter{0}));
+  docs[0].commit();
+  for (int i = 1; i < actors; ++i) RC_ASSERT(docs[static_cast<std::size_t>(i)].merge(docs[0]));
+  static const std::vector<std::string> kKeys{"a", "b", "c"};
+  for (int round = 0; round < rounds; ++round) {
+    for (auto& d : docs) {
+      const int edits = static_cast<int>(pick(4));
+      for (int e = 0; e < edits; ++e) {
+        const std::size_t len = d.length(list).value();
+        const std::size_t tlen = d.length(text).value();
+        switch (pick(7)) {
+          case 0: RC_ASSERT(d.put(ObjId::root(), kKeys[pick(3)], std::int64_t(rng() % 100))); break;
+          case 1: RC_ASSERT(d.remove(ObjId::root(), kKeys[pick(3)])); break;
+          case 2: RC_ASSERT(d.insert(list, pick(len + 1), std::int64_t(rng() % 100))); break;
+          case 3: if (len) RC_ASSERT(d.remove(list, pick(len))); break;
+          case 4: if (len) RC_ASSERT(d.put(list, pick(len), std::string("x"))); break;
+          case 5: RC_ASSERT(d.increment(ObjId::root(), "counter", 1)); break;
+          default: {
+            const std::size_t pos = d.text(text).value().empty() ? 0 : pick(tlen + 1);
+            (void)d.splice_text(text, pos, pick(2), pick(2) ? "h\xc3\xa9" : "\xf0\x9f\x98\x80");
+          }
+        }
+      }
+      d.commit_if_pending();
+    }
+    // Random partial exchange.
+    const std::size_t from = pick(docs.size()), to = pick(docs.size());
+    if (from != to) RC_ASSERT(docs[to].merge(docs[from]));
+  }
+  // Full exchange in random batch orders, by raw change bytes.
+  for (auto& d : docs) {
+    std::vector<Bytes> all;
+    for (auto& other : docs) {
+      for (auto& c : other.get_changes()) all.push_back(c);
+    }
+    std::shuffle(all.begin(), all.end(), rng);
+    RC_ASSERT(d.apply_changes(all));
+  }
+  for (std::size_t i = 1; i < docs.size(); ++i) {
+    RC_ASSERT(docs[i].heads() == docs[0].heads());
+    RC_ASSERT(docs[i].to_json().value() == docs[0].to_json().value());
+    for (const auto& k : kKeys) {
+      const auto a = docs[i].get_all(ObjId::root(), k).value();
+      const auto b = docs[0].get_all(ObjId::root(), k).value();
+      RC_ASSERT(a.size() == b.size());
+      for (std::size_t j = 0; j < a.size(); ++j) RC_ASSERT(a[j].op_id == b[j].op_id);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace am
