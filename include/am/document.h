@@ -97,6 +97,26 @@ struct Mark {
   friend bool operator==(const Mark&, const Mark&) = default;
 };
 
+/// One step of a diff, shaped like the JS reference's patches. Patches apply in order: each
+/// path is valid in the state left by the patches before it.
+struct Patch {
+  enum class Kind : std::uint8_t {
+    kPut,         // value (a new object appears as an ObjectRef to an empty object) and conflict
+    kInsert,      // list elements `values` inserted at the index that ends the path
+    kDelete,      // `length` elements or text units removed at the index (or the map key)
+    kSpliceText,  // `text` inserted at the index (text objects)
+    kIncrement,   // a counter grew by `increment`
+  };
+  Kind kind = Kind::kPut;
+  std::vector<Prop> path;  // from the root; the last entry is the key or index changed
+  Value value;
+  std::vector<Value> values;
+  std::string text;
+  std::int64_t increment = 0;
+  std::size_t length = 1;
+  bool conflict = false;
+};
+
 struct DocumentOptions {
   std::optional<ActorId> actor;  // random when absent
   TextUnit text_unit = TextUnit::kUtf16;
@@ -170,6 +190,24 @@ class Document {
   /// The document (or the object `obj`) as JSON text, using the mapping of docs/format.md.
   [[nodiscard]] Result<std::string> to_json(const ObjId& obj = ObjId::root()) const;
 
+  // ---- reads at historical heads (as they were when the heads were current) ---------------
+  // Objects are identified as now; an object created after `heads` is kInvalidArgument.
+  // Unknown heads are kInvalidArgument. These walk sequences linearly.
+  [[nodiscard]] Result<std::optional<Value>> get_at(const ObjId& obj, const Prop& prop,
+                                                    const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::vector<Conflict>> get_all_at(const ObjId& obj, const Prop& prop,
+                                                         const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::vector<std::string>> keys_at(const ObjId& obj,
+                                                         const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::size_t> length_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::string> text_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::string> to_json_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+
+  /// Patches that turn the document as of `before` into the document as of `after` (marks are
+  /// not reported yet). Either may be empty (the empty document); they need not be related.
+  [[nodiscard]] Result<std::vector<Patch>> diff(const std::vector<ChangeHash>& before,
+                                                const std::vector<ChangeHash>& after) const;
+
   // ---- history -----------------------------------------------------------------------------
   /// Current heads, sorted by bytes. REQUIRES: no pending transaction for an exact answer.
   std::vector<ChangeHash> heads() const;
@@ -191,8 +229,10 @@ class Document {
   /// A copy with a new random actor (or `actor`).
   Document fork(std::optional<ActorId> actor = std::nullopt) const;
 
- private:
+  /// The internal state, opaque outside the library (defined in src/core/document_impl.h).
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

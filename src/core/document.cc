@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/document_impl.h"
+#include "core/history_view.h"
 #include "core/encoding/byte_reader.h"
 #include "core/storage/chunk.h"
 
@@ -229,7 +230,7 @@ Result<std::size_t> Document::length(const ObjId& obj) const {
 Result<std::string> Document::text(const ObjId& obj) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
   if (o->type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
-  return impl_->text_of(*o);
+  return core::StateView(*impl_, core::Clock{}).text(*o);
 }
 
 Result<ObjType> Document::object_type(const ObjId& obj) const {
@@ -261,7 +262,7 @@ Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_
 Result<std::string> Document::to_json(const ObjId& obj) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
   std::string out;
-  impl_->to_json(out, *o);
+  core::StateView(*impl_, core::Clock{}).to_json(out, *o);
   return out;
 }
 

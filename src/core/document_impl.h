@@ -283,52 +283,6 @@ struct Document::Impl {
     return o.seq.find_by_offset(index, unit_for(o));
   }
 
-  void to_json(std::string& out, const Object& o) const {
-    std::vector<std::uint32_t> scratch;
-    switch (o.type) {
-      case ObjType::kMap:
-      case ObjType::kTable: {
-        out.push_back('{');
-        bool first = true;
-        for (const auto& [key, ops] : o.props) {
-          const std::uint32_t w = opset.winner(ops, kNone32);
-          if (w == kNone32) continue;
-          if (!first) out.push_back(',');
-          first = false;
-          json_string(out, key);
-          out.push_back(':');
-          value_json(out, opset.op(w));
-        }
-        out.push_back('}');
-        break;
-      }
-      case ObjType::kList: {
-        out.push_back('[');
-        bool first = true;
-        for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
-          if (o.seq.width_of(h).chars == 0) continue;
-          const Element& e = o.elems[h];
-          if (!first) out.push_back(',');
-          first = false;
-          value_json(out, opset.op(opset.winner(e.ops, e.insert_op)));
-        }
-        out.push_back(']');
-        break;
-      }
-      case ObjType::kText:
-        json_string(out, text_of(o));
-        break;
-    }
-  }
-
-  void value_json(std::string& out, const Op& op) const {
-    if (make_type(op.action)) {
-      to_json(out, opset.object(*opset.object_index(op.id)));
-    } else {
-      json_scalar(out, std::get<ScalarValue>(value_of(op)));
-    }
-  }
-
   // ---- local op preparation: target, key and pred; the caller sets action and value ----
   static std::optional<OpId> obj_field(const Object& o) {
     return o.id.counter == 0 ? std::optional<OpId>() : std::optional<OpId>(o.id);
@@ -466,20 +420,6 @@ struct Document::Impl {
     return result;
   }
 
-  std::string text_of(const Object& o) const {
-    std::string s;
-    for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
-      if (o.seq.width_of(h).chars == 0) continue;
-      const Element& e = o.elems[h];
-      const Op& op = opset.op(opset.winner(e.ops, e.insert_op));
-      if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
-        s += std::get<std::string>(op.value);
-      } else {
-        s += "\xef\xbf\xbc";  // U+FFFC: a block marker or non-text value
-      }
-    }
-    return s;
-  }
 };
 
 }  // namespace am

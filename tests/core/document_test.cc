@@ -420,7 +420,7 @@ TEST(DocumentVectors, LocalEditsProduceByteIdenticalChanges) {
 
 RC_GTEST_PROP(DocumentProperty, ReplicasConvergeWhateverTheDeliveryOrder, ()) {
   const int actors = *rc::gen::inRange(2, 5);
-  const int rounds = *rc::gen::inRange(1, 12);
+  const int rounds = *rc::gen::inRange(1, 30);
   const auto seed = *rc::gen::arbitrary<std::uint32_t>();
   RC_TAG(seed);
   std::mt19937 rng(seed);

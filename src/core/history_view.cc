@@ -1,0 +1,200 @@
+#include "core/history_view.h"
+
+#include <algorithm>
+
+namespace am::core {
+
+Result<Clock> clock_at(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
+  Clock c;
+  c.current = false;
+  c.max_counter.assign(d.actors.size(), 0);
+  std::vector<bool> seen(d.changes.size(), false);
+  std::vector<std::uint32_t> stack;
+  for (const ChangeHash& h : heads) {
+    auto it = d.by_hash.find(h);
+    if (it == d.by_hash.end()) {
+      return fail(Error::invalid_argument("heads", "change " + h.to_hex() + " is not in this document"));
+    }
+    stack.push_back(it->second);
+  }
+  while (!stack.empty()) {
+    const std::uint32_t i = stack.back();
+    stack.pop_back();
+    if (seen[i]) continue;
+    seen[i] = true;
+    const auto& change = d.changes[i].change;
+    const auto actor = *d.actors.find(change.actors[0]);
+    c.max_counter[actor] = std::max(c.max_counter[actor], static_cast<std::uint32_t>(change.max_op()));
+    for (auto dep : d.change_deps[i]) stack.push_back(dep);
+  }
+  return c;
+}
+
+bool StateView::hides(const Op& target, const OpId& succ) const {
+  if (!clock_.covers(succ)) return false;
+  const auto idx = d_.opset.op_index(succ);
+  if (!idx) return true;  // a delete: not stored, always hides
+  const Op& s = d_.opset.op(*idx);
+  return !(s.action == Action::kIncrement && target.is_counter());
+}
+
+bool StateView::visible(const Op& op) const {
+  if (clock_.current) return op.visible();
+  if (!exists(op) || op.action == Action::kIncrement || op.action == Action::kMark) return false;
+  for (const OpId& s : op.succ) {
+    if (hides(op, s)) return false;
+  }
+  return true;
+}
+
+std::uint32_t StateView::winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+  std::uint32_t best = kNone32;
+  auto consider = [&](std::uint32_t i) {
+    const Op& op = d_.opset.op(i);
+    if (visible(op) && (best == kNone32 || d_.actors.less(d_.opset.op(best).id, op.id))) best = i;
+  };
+  if (insert_op != kNone32) consider(insert_op);
+  for (std::uint32_t i : ops) consider(i);
+  return best;
+}
+
+std::vector<std::uint32_t> StateView::visible_ops(const std::vector<std::uint32_t>& ops,
+                                                  std::uint32_t insert_op) const {
+  std::vector<std::uint32_t> out;
+  if (insert_op != kNone32 && visible(d_.opset.op(insert_op))) out.push_back(insert_op);
+  for (std::uint32_t i : ops) {
+    if (visible(d_.opset.op(i))) out.push_back(i);
+  }
+  std::sort(out.begin(), out.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return d_.actors.less(d_.opset.op(a).id, d_.opset.op(b).id);
+  });
+  return out;
+}
+
+Value StateView::value_of(const Op& op) const {
+  if (clock_.current || !op.is_counter()) return d_.value_of(op);
+  std::int64_t total = std::get<Counter>(op.value).value;
+  for (const OpId& s : op.succ) {
+    if (!clock_.covers(s)) continue;
+    const auto idx = d_.opset.op_index(s);
+    if (!idx) continue;
+    const Op& inc = d_.opset.op(*idx);
+    if (inc.action != Action::kIncrement) continue;
+    total += std::holds_alternative<std::int64_t>(inc.value)
+                 ? std::get<std::int64_t>(inc.value)
+                 : static_cast<std::int64_t>(std::get<std::uint64_t>(inc.value));
+  }
+  return ScalarValue{Counter{total}};
+}
+
+Result<const Object*> StateView::object(const ObjId& id) const {
+  AM_TRY_ASSIGN(const Object* o, d_.object_for(id));
+  if (o->id.counter != 0 && !clock_.covers(o->id)) {
+    return fail(Error::invalid_argument("object " + id.to_string(), "does not exist at these heads"));
+  }
+  return o;
+}
+
+SeqWidth StateView::element_width(const Object& o, std::uint32_t handle) const {
+  if (clock_.current) return o.seq.width_of(handle);
+  const Element& e = o.elems[handle];
+  const std::uint32_t w = winner(e.ops, e.insert_op);
+  if (w == kNone32) return {};
+  const Op& op = d_.opset.op(w);
+  if (o.type == ObjType::kText && op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
+    return text_width(std::get<std::string>(op.value));
+  }
+  return {1, 1};
+}
+
+std::uint32_t StateView::element_at(const Object& o, std::size_t index) const {
+  if (clock_.current) return d_.element_at(o, index);
+  const WidthUnit unit = d_.unit_for(o);
+  std::size_t pos = 0;
+  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+    const SeqWidth sw = element_width(o, h);
+    const std::size_t w = unit == WidthUnit::kUtf16 ? sw.utf16 : sw.chars;
+    if (w > 0 && index < pos + w) return h;
+    pos += w;
+  }
+  return SequenceIndex::kNone;
+}
+
+std::size_t StateView::length(const Object& o) const {
+  if (clock_.current) return d_.length_of(o);
+  if (!is_sequence(o.type)) {
+    std::size_t n = 0;
+    for (const auto& [key, ops] : o.props) n += winner(ops, kNone32) != kNone32 ? 1u : 0u;
+    return n;
+  }
+  const WidthUnit unit = d_.unit_for(o);
+  std::size_t n = 0;
+  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+    const SeqWidth sw = element_width(o, h);
+    n += unit == WidthUnit::kUtf16 ? sw.utf16 : sw.chars;
+  }
+  return n;
+}
+
+std::string StateView::text(const Object& o) const {
+  std::string s;
+  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+    const Element& e = o.elems[h];
+    const std::uint32_t w = winner(e.ops, e.insert_op);
+    if (w == kNone32) continue;
+    const Op& op = d_.opset.op(w);
+    if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
+      s += std::get<std::string>(op.value);
+    } else {
+      s += "\xef\xbf\xbc";  // U+FFFC
+    }
+  }
+  return s;
+}
+
+void StateView::to_json(std::string& out, const Object& o) const {
+  auto value_json = [&](const Op& op) {
+    if (make_type(op.action)) {
+      to_json(out, d_.opset.object(*d_.opset.object_index(op.id)));
+    } else {
+      json_scalar(out, std::get<ScalarValue>(value_of(op)));
+    }
+  };
+  switch (o.type) {
+    case ObjType::kMap:
+    case ObjType::kTable: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, ops] : o.props) {
+        const std::uint32_t w = winner(ops, kNone32);
+        if (w == kNone32) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        json_string(out, key);
+        out.push_back(':');
+        value_json(d_.opset.op(w));
+      }
+      out.push_back('}');
+      return;
+    }
+    case ObjType::kList: {
+      out.push_back('[');
+      bool first = true;
+      for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+        const Element& e = o.elems[h];
+        const std::uint32_t w = winner(e.ops, e.insert_op);
+        if (w == kNone32) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        value_json(d_.opset.op(w));
+      }
+      out.push_back(']');
+      return;
+    }
+    case ObjType::kText:
+      json_string(out, text(o));
+      return;
+  }
+}
+
+}  // namespace am::core

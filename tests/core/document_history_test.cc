@@ -1,0 +1,246 @@
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "am/document.h"
+
+namespace am {
+namespace {
+
+using nlohmann::json;
+
+Document doc_with(std::string_view actor_hex) {
+  return Document(DocumentOptions{*ActorId::from_hex(actor_hex), TextUnit::kUtf16});
+}
+
+TEST(DocumentHistory, ReadsAtOldHeadsSeeTheOldState) {
+  Document d = doc_with("aaaa");
+  const auto empty_heads = d.heads();
+  ASSERT_TRUE(d.put(ObjId::root(), "x", std::int64_t{1}));
+  ASSERT_TRUE(d.put(ObjId::root(), "c", Counter{5}));
+  const ObjId text = d.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(d.splice_text(text, 0, 0, "hello"));
+  d.commit();
+  const auto h1 = d.heads();
+  const std::string json1 = d.to_json().value();
+  ASSERT_TRUE(d.put(ObjId::root(), "x", std::int64_t{2}));
+  ASSERT_TRUE(d.increment(ObjId::root(), "c", 3));
+  ASSERT_TRUE(d.splice_text(text, 1, 3, "EY"));
+  ASSERT_TRUE(d.remove(ObjId::root(), "missing"));
+  d.commit();
+
+  EXPECT_EQ(d.to_json_at(ObjId::root(), h1).value(), json1);
+  EXPECT_EQ(d.to_json_at(ObjId::root(), empty_heads).value(), "{}");
+  EXPECT_EQ(d.get_at(ObjId::root(), "x", h1).value(), std::optional<Value>(ScalarValue{std::int64_t{1}}));
+  EXPECT_EQ(d.get_at(ObjId::root(), "c", h1).value(), std::optional<Value>(ScalarValue{Counter{5}}));
+  EXPECT_EQ(d.get(ObjId::root(), "c").value(), std::optional<Value>(ScalarValue{Counter{8}}));
+  EXPECT_EQ(d.text_at(text, h1).value(), "hello");
+  EXPECT_EQ(d.text(text).value(), "hEYo");
+  EXPECT_EQ(d.length_at(text, h1).value(), 5u);
+  EXPECT_EQ(d.keys_at(ObjId::root(), empty_heads).value().size(), 0u);
+  EXPECT_FALSE(d.text_at(text, empty_heads));  // the text did not exist yet
+  ChangeHash unknown;
+  unknown.bytes[0] = 1;
+  EXPECT_FALSE(d.get_at(ObjId::root(), "x", {unknown}));
+}
+
+TEST(DocumentHistory, ConflictsAtHeads) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{0}));
+  a.commit();
+  Document b = a.fork(*ActorId::from_hex("bbbb"));
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{1}));
+  ASSERT_TRUE(b.put(ObjId::root(), "k", std::int64_t{2}));
+  a.commit();
+  b.commit();
+  ASSERT_TRUE(a.merge(b));
+  const auto merged = a.heads();
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{3}));
+  a.commit();
+  EXPECT_EQ(a.get_all_at(ObjId::root(), "k", merged).value().size(), 2u);
+  EXPECT_EQ(a.get_all(ObjId::root(), "k").value().size(), 1u);
+}
+
+// Applies patches to a JSON value, as a UI following the document would.
+std::u16string utf16(const std::string& s) {
+  std::u16string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::uint32_t cp;
+    std::size_t len;
+    if (c < 0x80) { cp = c; len = 1; }
+    else if ((c >> 5) == 6) { cp = c & 0x1fu; len = 2; }
+    else if ((c >> 4) == 14) { cp = c & 0x0fu; len = 3; }
+    else { cp = c & 0x07u; len = 4; }
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3fu);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
+      out.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+    i += len;
+  }
+  return out;
+}
+std::string utf8(const std::u16string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    std::uint32_t cp = s[i];
+    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < s.size()) cp = 0x10000 + ((cp - 0xd800) << 10) + (s[++i] - 0xdc00);
+    if (cp < 0x80) out.push_back(static_cast<char>(cp));
+    else if (cp < 0x800) { out.push_back(static_cast<char>(0xc0 | (cp >> 6))); out.push_back(static_cast<char>(0x80 | (cp & 0x3f))); }
+    else if (cp < 0x10000) { out.push_back(static_cast<char>(0xe0 | (cp >> 12))); out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f))); out.push_back(static_cast<char>(0x80 | (cp & 0x3f))); }
+    else { out.push_back(static_cast<char>(0xf0 | (cp >> 18))); out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f))); out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f))); out.push_back(static_cast<char>(0x80 | (cp & 0x3f))); }
+  }
+  return out;
+}
+
+json value_json(const Value& v) {
+  if (const auto* ref = std::get_if<ObjectRef>(&v)) {
+    switch (ref->type) {
+      case ObjType::kList: return json::array();
+      case ObjType::kText: return "";
+      default: return json::object();
+    }
+  }
+  Document tmp;
+  (void)tmp.put(ObjId::root(), "v", std::get<ScalarValue>(v));
+  return json::parse(tmp.to_json().value())["v"];
+}
+
+void apply_patch(json& root, const Patch& p) {
+  json* parent = &root;
+  for (std::size_t i = 0; i + 1 < p.path.size(); ++i) {
+    const Prop& step = p.path[i];
+    if (const auto* key = std::get_if<std::string>(&step)) {
+      parent = &(*parent)[*key];
+    } else {
+      parent = &(*parent)[std::get<std::size_t>(step)];
+    }
+  }
+  const Prop& last = p.path.back();
+  switch (p.kind) {
+    case Patch::Kind::kPut:
+      if (const auto* key = std::get_if<std::string>(&last)) (*parent)[*key] = value_json(p.value);
+      else (*parent)[std::get<std::size_t>(last)] = value_json(p.value);
+      break;
+    case Patch::Kind::kInsert: {
+      auto at = parent->begin() + static_cast<std::ptrdiff_t>(std::get<std::size_t>(last));
+      for (const Value& v : p.values) at = parent->insert(at, value_json(v)) + 1;
+      break;
+    }
+    case Patch::Kind::kDelete:
+      if (const auto* key = std::get_if<std::string>(&last)) {
+        parent->erase(*key);
+      } else if (parent->is_string()) {
+        std::u16string s = utf16(parent->get<std::string>());
+        s.erase(std::get<std::size_t>(last), p.length);
+        *parent = utf8(s);
+      } else {
+        const auto at = static_cast<std::ptrdiff_t>(std::get<std::size_t>(last));
+        parent->erase(parent->begin() + at, parent->begin() + at + static_cast<std::ptrdiff_t>(p.length));
+      }
+      break;
+    case Patch::Kind::kSpliceText: {
+      std::u16string s = utf16(parent->get<std::string>());
+      s.insert(std::get<std::size_t>(last), utf16(p.text));
+      *parent = utf8(s);
+      break;
+    }
+    case Patch::Kind::kIncrement: {
+      json& target = std::holds_alternative<std::string>(last) ? (*parent)[std::get<std::string>(last)]
+                                                               : (*parent)[std::get<std::size_t>(last)];
+      target = target.get<std::int64_t>() + p.increment;
+      break;
+    }
+  }
+}
+
+RC_GTEST_PROP(DocumentHistoryProperty, PatchesTurnTheOldJsonIntoTheNewJson, ()) {
+  const auto seed = *rc::gen::arbitrary<std::uint32_t>();
+  RC_TAG(seed);
+  std::mt19937 rng(seed);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  Document a = doc_with("aaaa");
+  Document b = doc_with("bbbb");
+  const ObjId list = a.put_object(ObjId::root(), "list", ObjType::kList).value();
+  const ObjId text = a.put_object(ObjId::root(), "text", ObjType::kText).value();
+  RC_ASSERT(a.put(ObjId::root(), "n", Counter{0}));
+  a.commit();
+  RC_ASSERT(b.merge(a));
+  std::vector<std::vector<ChangeHash>> snapshots{{}, a.heads()};
+  static const std::vector<std::string> kKeys{"p", "q", "r"};
+  for (int round = 0; round < 8; ++round) {
+    for (Document* d : {&a, &b}) {
+      for (std::size_t e = pick(5); e > 0; --e) {
+        const std::size_t len = d->length(list).value();
+        const std::size_t tlen = d->length(text).value();
+        switch (pick(8)) {
+          case 0: RC_ASSERT(d->put(ObjId::root(), kKeys[pick(3)], std::int64_t(pick(9)))); break;
+          case 1: RC_ASSERT(d->remove(ObjId::root(), kKeys[pick(3)])); break;
+          case 2: RC_ASSERT(d->insert(list, pick(len + 1), std::int64_t(pick(9)))); break;
+          case 3: if (len) RC_ASSERT(d->remove(list, pick(len))); break;
+          case 4: if (len) RC_ASSERT(d->put(list, pick(len), std::string("v"))); break;
+          case 5: RC_ASSERT(d->increment(ObjId::root(), "n", std::int64_t(pick(5)) + 1)); break;
+          case 6: {
+            auto m = d->put_object(ObjId::root(), kKeys[pick(3)], ObjType::kMap);
+            RC_ASSERT(m.has_value());
+            RC_ASSERT(d->put(*m, "inner", true));
+            break;
+          }
+          default:
+            (void)d->splice_text(text, pick(tlen + 1), pick(3), pick(2) ? "ab" : "\xf0\x9f\x98\x80");
+        }
+      }
+      d->commit_if_pending();
+    }
+    if (pick(2)) RC_ASSERT(a.merge(b));
+    if (pick(2)) RC_ASSERT(b.merge(a));
+    snapshots.push_back(a.heads());
+  }
+  RC_ASSERT(a.merge(b));
+  snapshots.push_back(a.heads());
+  // Every pair of states, forwards and backwards.
+  for (int trial = 0; trial < 6; ++trial) {
+    const auto& from = snapshots[pick(snapshots.size())];
+    const auto& to = snapshots[pick(snapshots.size())];
+    json state = json::parse(a.to_json_at(ObjId::root(), from).value());
+    const auto patches = a.diff(from, to);
+    RC_ASSERT(patches.has_value());
+    for (const Patch& p : *patches) apply_patch(state, p);
+    RC_ASSERT(state == json::parse(a.to_json_at(ObjId::root(), to).value()));
+  }
+}
+
+TEST(DocumentHistory, DiffReportsEachKindOfPatch) {
+  Document d = doc_with("aaaa");
+  ASSERT_TRUE(d.put(ObjId::root(), "c", Counter{1}));
+  const ObjId text = d.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(d.splice_text(text, 0, 0, "abc"));
+  d.commit();
+  const auto h1 = d.heads();
+  ASSERT_TRUE(d.increment(ObjId::root(), "c", 4));
+  ASSERT_TRUE(d.splice_text(text, 1, 1, "XY"));
+  ASSERT_TRUE(d.put(ObjId::root(), "k", true));
+  d.commit();
+  const auto patches = d.diff(h1, d.heads()).value();
+  ASSERT_EQ(patches.size(), 4u);
+  EXPECT_EQ(patches[0].kind, Patch::Kind::kIncrement);
+  EXPECT_EQ(patches[0].increment, 4);
+  EXPECT_EQ(patches[1].kind, Patch::Kind::kPut);  // "k"
+  // New elements sit right after "a", before the deleted "b": splice first, then delete.
+  EXPECT_EQ(patches[2].kind, Patch::Kind::kSpliceText);
+  EXPECT_EQ(patches[2].path.back(), Prop(std::size_t{1}));
+  EXPECT_EQ(patches[2].text, "XY");
+  EXPECT_EQ(patches[3].kind, Patch::Kind::kDelete);
+  EXPECT_EQ(patches[3].path.back(), Prop(std::size_t{3}));
+  EXPECT_EQ(patches[3].length, 1u);
+}
+
+}  // namespace
+}  // namespace am
