@@ -8,6 +8,7 @@ find_package(tl-expected 1.0 REQUIRED)                              # tl::expect
 if(AM_BUILD_TOOLS)
   find_package(CLI11 2.1 REQUIRED)                                  # CLI11::CLI11
   find_package(nlohmann_json 3.11 REQUIRED)                         # nlohmann_json::nlohmann_json
+  find_package(ZLIB REQUIRED)                                       # gzip traces in amrepo bench
 endif()
 if(AM_BUILD_TESTS)
   find_package(GTest 1.12 REQUIRED)

@@ -10,6 +10,7 @@
 
 #include "am/bytes.h"
 #include "am/result.h"
+#include "bench.h"
 #include "core/storage/chunk.h"
 
 namespace {
@@ -75,6 +76,17 @@ int main(int argc, char** argv) {
   auto* inspect_cmd = app.add_subcommand("inspect", "List the chunks of an Automerge file");
   inspect_cmd->add_option("FILE", inspect_path, "Automerge file (document, changes)")->required();
 
+  amrepo::TraceBenchOptions trace_options;
+  auto* bench_cmd = app.add_subcommand("bench", "Reproducible performance measurements");
+  bench_cmd->require_subcommand(1);
+  auto* trace_cmd = bench_cmd->add_subcommand(
+      "trace", "Replay an editing trace (editing-traces JSON, gzip read directly); prints one JSON line");
+  trace_cmd->add_option("FILE", trace_options.file, "trace file, e.g. automerge-paper.json.gz")->required();
+  trace_cmd->add_flag("--single", trace_options.single, "apply the whole trace as one change");
+  bool per_edit = false;  // the default; accepted for symmetry with --single
+  trace_cmd->add_flag("--per-edit", per_edit, "one change per edit (the default)");
+  trace_cmd->add_option("--limit", trace_options.limit, "replay only the first N edits");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -82,5 +94,6 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitUsage;
   }
   if (*inspect_cmd) return inspect(inspect_path);
+  if (*trace_cmd) return amrepo::bench_trace(trace_options);
   return kExitUsage;
 }
