@@ -127,6 +127,23 @@ struct CommitOptions {
   std::optional<std::int64_t> time;  // seconds since the epoch; 0 when absent (deterministic)
 };
 
+/// Options for Document::load (issue 4).
+struct LoadOptions {
+  /// Require the heads of the changes rebuilt from a document chunk to equal the heads stored
+  /// in it (kCorruption otherwise). Off = the JS `load(bytes, {unchecked: true})`.
+  bool verify_heads = true;
+  /// When the input does not start with a document chunk, changes whose dependencies are
+  /// missing fail the load (kMissingDependency) unless this is set; they then wait in the
+  /// queue. After a leading document chunk they always wait in the queue.
+  bool allow_missing_deps = false;
+  std::optional<ActorId> actor;  // the loaded document's actor; random when absent
+  TextUnit text_unit = TextUnit::kUtf16;
+  /// Decoding budget per chunk: the bytes its columns inflate to, plus a small per-row charge
+  /// for the changes and ops a document chunk claims (so a few bytes of repeat runs cannot claim
+  /// gigabytes); also the cap for each compressed change. Exceeding it is kResourceLimit.
+  std::size_t max_inflated_bytes = std::size_t{256} << 20;
+};
+
 class Document {
  public:
   explicit Document(DocumentOptions options = {});
@@ -229,8 +246,41 @@ class Document {
   /// A copy with a new random actor (or `actor`).
   Document fork(std::optional<ActorId> actor = std::nullopt) const;
 
+  // ---- save and load (issue 4) ----------------------------------------------------------------
+  // Format: spec §2.4-§2.7. Saving leaves out the ops of a pending transaction (commit first).
+
+  /// The whole document: one document chunk with every column of >= 256 bytes raw-DEFLATEd,
+  /// followed by the raw change chunks of queued changes (missing dependencies). Byte-identical
+  /// to the reference's save() when no column is deflated (deflate output differs by library;
+  /// the reference loads ours). Resets the save_incremental() cursor.
+  Bytes save() const;
+  /// As save() but no column is deflated (the reference's saveNoCompress(); byte-identical).
+  /// Resets the save_incremental() cursor.
+  Bytes save_no_compress() const;
+  /// The raw change chunks added since the last save(), save_no_compress() or
+  /// save_incremental() (all of them after load()), concatenated in application order; empty
+  /// when there are none. Commits a pending transaction first. Advances the cursor.
+  Bytes save_incremental();
+  /// The raw change chunks not reachable from `heads` (every change for an empty list),
+  /// concatenated in application order. Unknown hashes in `heads` are ignored.
+  Bytes save_after(const std::vector<ChangeHash>& heads) const;
+  /// Loads a document from save() output (or any concatenation of document, change and
+  /// compressed change chunks). Empty input gives an empty document. A document chunk has its
+  /// changes rebuilt and verified (see LoadOptions); every following chunk is applied as
+  /// changes. Malformed input is kCorruption, a bundle chunk kUnsupported, a budget overrun
+  /// kResourceLimit; nothing crashes or throws (but std::bad_alloc).
+  static Result<Document> load(ByteView bytes, const LoadOptions& options = {});
+  /// Applies the chunks of `bytes` (as load() reads them) to this document; changes whose
+  /// dependencies are missing wait in the queue. Commits a pending transaction first. On a
+  /// malformed chunk the chunks before it stay applied (the reference's partial load) and the
+  /// error is returned.
+  [[nodiscard]] Status load_incremental(ByteView bytes);
+  // ---- end of save and load (issue 4) ---------------------------------------------------------
+
   /// The internal state, opaque outside the library (defined in src/core/document_impl.h).
   struct Impl;
+  /// For the library's own modules (sync, storage); opaque to users.
+  const Impl* internal() const { return impl_.get(); }
 
  private:
   std::unique_ptr<Impl> impl_;

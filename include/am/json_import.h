@@ -8,8 +8,8 @@
 //              (or written with a fraction or exponent) -> f64
 //   other numbers -> f64; -0.0 is stored as 0.0, because to_json writes f64 -0.0 as "-0", which
 //              reads back as the integer 0 (with 0.0 the JSON text of a document is stable under
-//              to_json -> document_from_json -> to_json). Numbers too large for a double become
-//              +-infinity, which to_json writes as null (as JSON.stringify does).
+//              to_json -> document_from_json -> to_json). Numbers beyond the range of a double
+//              (1e400) are rejected as malformed ("number overflow").
 //   true / false / null -> bool / null
 // Duplicate keys in a JSON object: the last one wins. Strings are UTF-8 as read by the parser
 // (ill-formed UTF-8 and unpaired \u surrogate escapes are rejected as malformed JSON).

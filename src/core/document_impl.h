@@ -420,6 +420,11 @@ struct Document::Impl {
     return result;
   }
 
+  // ---- save and load (issue 4): the save_incremental() cursor ----
+  // Changes [0, saved_changes) were covered by the last save*(); `changes` only grows, in
+  // application order, so the count is a cursor. Bookkeeping, not document state: the const
+  // save() updates it. 0 after load(), so the first save_incremental() returns everything.
+  std::size_t saved_changes = 0;
 };
 
 }  // namespace am

@@ -99,6 +99,10 @@ void json_scalar(std::string& out, const ScalarValue& v) {
         out += "null";  // as JSON.stringify
         return;
       }
+      if (d == 0) {
+        out += "0";  // as JSON.stringify, which writes -0 as 0
+        return;
+      }
       char buf[32];
       auto r = std::to_chars(buf, buf + sizeof buf, d);
       out.append(buf, r.ptr);

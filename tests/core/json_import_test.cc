@@ -155,7 +155,7 @@ TEST(JsonImport, MalformedJsonIsRejected) {
   for (const char* in : {"", " ", "{", "{\"a\":}", "{\"a\":1,}", "{'a':1}", "{\"a\":1} x", "{} {}",
                          "{\"a\":[1,2}", "{\"a\":01}", "{\"a\":NaN}", "{\"a\":\"\\x\"}",
                          "{\"a\":\"\\ud800\"}", "{\"a\":\"\xff\"}", "{\"a\":\"\n\"}",
-                         "{\"a\":1 /* c */}"}) {
+                         "{\"a\":1 /* c */}", "{\"a\":1e400}"}) {
     expect_rejected(in, "malformed JSON");
   }
 }
@@ -292,7 +292,6 @@ json random_json(int depth, bool object = false) {
 RC_GTEST_PROP(JsonImport, RandomJsonRoundTrips, ()) {
   const json value = random_json(4, /*object=*/true);
   const std::string text = value.dump();
-  RC_TAG(text.size() / 500 * 500);
   JsonImportOptions options;
   options.scalar_strings = *rc::gen::arbitrary<bool>();
   const auto doc = document_from_json(text, with_actor("aaaa"), options);

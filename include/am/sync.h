@@ -1,0 +1,81 @@
+// The Automerge sync protocol (format spec §4): two peers exchange messages over any reliable
+// in-order channel until both have every change. Sans-IO: these calls take and return bytes.
+//
+// Usage, per document and peer: keep a SyncState; call generate_sync_message() and send what it
+// returns (nothing means "nothing to say now"); pass every message received to
+// receive_sync_message(), then generate again. Persist SyncState::encode() to resume later.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "am/bytes.h"
+#include "am/document.h"
+#include "am/result.h"
+#include "am/types.h"
+
+namespace am {
+
+/// What a peer says it has: changes since `last_sync`, summarised by a Bloom filter (encoded).
+struct SyncHave {
+  std::vector<ChangeHash> last_sync;
+  Bytes bloom;  // empty = an empty filter
+  friend bool operator==(const SyncHave&, const SyncHave&) = default;
+};
+
+/// A decoded sync message. Value type.
+struct SyncMessage {
+  static constexpr std::uint8_t kV1 = 0x42;
+  static constexpr std::uint8_t kV2 = 0x43;
+  static constexpr std::uint8_t kFlagSyncReset = 0x01;
+  static constexpr std::uint8_t kFlagReadOnly = 0x02;
+  static constexpr std::uint8_t kFlagSupportsSyncReset = 0x04;
+
+  std::uint8_t version = kV1;
+  std::vector<ChangeHash> heads;
+  std::vector<ChangeHash> need;
+  std::vector<SyncHave> have;
+  std::vector<Bytes> changes;  // V1: change chunks; V2: at most one entry of chunks or a document
+  std::optional<Bytes> trailer;  // capability/flag bytes; present on every current peer's messages
+
+  /// Flag bits carried by the trailer (bytes with the high bit set).
+  std::uint8_t flags() const;
+
+  /// Parses a message; malformed input is kProtocol with the reason. Hash lists are checked for
+  /// size (32 bytes each) and Bloom filters for consistency.
+  [[nodiscard]] static Result<SyncMessage> decode(ByteView bytes);
+  Bytes encode() const;
+};
+
+/// Per-peer protocol state (format spec §4.3). Value type; not thread-safe.
+struct SyncState {
+  std::vector<ChangeHash> shared_heads;     // changes both peers are known to have
+  std::vector<ChangeHash> last_sent_heads;  // our heads when we last sent
+  std::optional<std::vector<ChangeHash>> their_heads;
+  std::optional<std::vector<ChangeHash>> their_need;
+  std::optional<std::vector<SyncHave>> their_have;
+  std::set<ChangeHash> sent_hashes;  // changes sent this session
+  bool in_flight = false;            // a message of ours awaits an answer
+  bool have_responded = false;
+  bool peer_supports_v2 = false;     // the peer has sent a trailer
+  bool peer_supports_reset = false;
+  bool read_only = false;            // we neither request nor apply the peer's changes
+  bool peer_read_only = false;       // the peer will not apply ours
+  bool needs_reset = false;          // ask the peer to forget what we sent (we lost data)
+
+  /// Persisted form: 0x43 || shared heads. Only shared heads survive a reconnect.
+  Bytes encode() const;
+  [[nodiscard]] static Result<SyncState> decode(ByteView bytes);
+};
+
+/// The next message for the peer, or nullopt when there is nothing to send yet (in flight, or
+/// in sync). Commits a pending transaction of `doc` first.
+std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state);
+
+/// Applies a message from the peer. On error (kProtocol for a malformed message, kCorruption
+/// for bad changes) neither the document nor the state changes.
+[[nodiscard]] Status receive_sync_message(Document& doc, SyncState& state, ByteView message);
+
+}  // namespace am

@@ -1,0 +1,1015 @@
+#include "core/storage/document_chunk.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/encoding/byte_reader.h"
+#include "core/encoding/column_spec.h"
+#include "core/encoding/leb128.h"
+#include "core/encoding/rle.h"
+#include "core/encoding/value_column.h"
+#include "core/storage/chunk.h"
+
+namespace am::storage {
+namespace {
+
+using core::kNone32;
+using enc::ColumnSpec;
+using enc::ColumnType;
+
+// Change columns of a document (spec §2.4).
+constexpr ColumnSpec kChActor{0, ColumnType::kActor};
+constexpr ColumnSpec kChSeq{0, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kChMaxOp{1, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kChTime{2, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kChMessage{3, ColumnType::kString};
+constexpr ColumnSpec kChDepCount{4, ColumnType::kGroup};
+constexpr ColumnSpec kChDepIndex{4, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kChExtraMeta{5, ColumnType::kValueMetadata};
+constexpr ColumnSpec kChExtraRaw{5, ColumnType::kValue};
+
+// Op columns of a document.
+constexpr ColumnSpec kOpObjActor{0, ColumnType::kActor};
+constexpr ColumnSpec kOpObjCounter{0, ColumnType::kInteger};
+constexpr ColumnSpec kOpKeyActor{1, ColumnType::kActor};
+constexpr ColumnSpec kOpKeyCounter{1, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kOpKeyString{1, ColumnType::kString};
+constexpr ColumnSpec kOpIdActor{2, ColumnType::kActor};
+constexpr ColumnSpec kOpIdCounter{2, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kOpInsert{3, ColumnType::kBoolean};
+constexpr ColumnSpec kOpAction{4, ColumnType::kInteger};
+constexpr ColumnSpec kOpValueMeta{5, ColumnType::kValueMetadata};
+constexpr ColumnSpec kOpValueRaw{5, ColumnType::kValue};
+constexpr ColumnSpec kOpSuccCount{8, ColumnType::kGroup};
+constexpr ColumnSpec kOpSuccActor{8, ColumnType::kActor};
+constexpr ColumnSpec kOpSuccCounter{8, ColumnType::kDeltaInteger};
+constexpr ColumnSpec kOpExpand{9, ColumnType::kBoolean};
+constexpr ColumnSpec kOpMarkName{10, ColumnType::kString};
+
+constexpr std::size_t kDeflateThreshold = 256;
+constexpr std::uint64_t kMaxCounter = UINT32_MAX;
+constexpr std::uint64_t kNumActions = 8;
+constexpr std::string_view kWhat = "document chunk";
+
+// Decoding budget charged per decoded row (see DocumentDecodeOptions).
+constexpr std::size_t kChangeRowCost = 32;
+constexpr std::size_t kOpRowCost = 16;
+constexpr std::size_t kSuccCost = 16;
+
+void put_bytes(Bytes& out, ByteView b) {
+  enc::put_uleb(out, b.size());
+  out.insert(out.end(), b.begin(), b.end());
+}
+
+// ---- encoding ---------------------------------------------------------------------------------
+
+// Writes op rows into the op columns.
+class OpColumnsWriter {
+ public:
+  void add_obj(std::optional<std::pair<std::uint32_t, std::uint32_t>> actor_counter) {
+    if (actor_counter) {
+      obj_actor_.append(std::uint64_t{actor_counter->first});
+      obj_counter_.append(std::uint64_t{actor_counter->second});
+    } else {
+      obj_actor_.append_null();
+      obj_counter_.append_null();
+    }
+  }
+  void add_map_key(std::string_view key) {
+    key_actor_.append_null();
+    key_counter_.append_null();
+    key_string_.append(key);
+  }
+  void add_elem_key(std::optional<std::uint32_t> actor, std::uint32_t counter) {
+    key_actor_.append(actor ? std::optional<std::uint64_t>(*actor) : std::nullopt);
+    key_counter_.append(static_cast<std::int64_t>(counter));
+    key_string_.append_null();
+  }
+  void add_rest(std::uint32_t id_actor, std::uint32_t id_counter, const core::Op& op) {
+    id_actor_.append(std::uint64_t{id_actor});
+    id_counter_.append(static_cast<std::int64_t>(id_counter));
+    insert_.append(op.insert);
+    action_.append(static_cast<std::uint64_t>(op.action));
+    values_.append(op.value);
+    expand_.append(op.expand);
+    any_expand_ = any_expand_ || op.expand;
+  }
+  void add_succ(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& succ) {
+    succ_count_.append(std::uint64_t{succ.size()});
+    for (const auto& [actor, counter] : succ) {
+      succ_actor_.append(std::uint64_t{actor});
+      succ_counter_.append(static_cast<std::int64_t>(counter));
+    }
+  }
+  void add_mark_name(const std::string* name) {
+    if (name) {
+      mark_name_.append(std::string_view(*name));
+    } else {
+      mark_name_.append_null();
+    }
+  }
+
+  void finish(enc::ColumnSetWriter& cols) {
+    cols.add(kOpObjActor, obj_actor_.finish());
+    cols.add(kOpObjCounter, obj_counter_.finish());
+    cols.add(kOpKeyActor, key_actor_.finish());
+    cols.add(kOpKeyCounter, key_counter_.finish());
+    cols.add(kOpKeyString, key_string_.finish());
+    cols.add(kOpIdActor, id_actor_.finish());
+    cols.add(kOpIdCounter, id_counter_.finish());
+    cols.add(kOpInsert, insert_.finish());
+    cols.add(kOpAction, action_.finish());
+    Bytes meta;
+    Bytes raw;
+    values_.finish(meta, raw);
+    cols.add(kOpValueMeta, std::move(meta));
+    cols.add(kOpValueRaw, std::move(raw));
+    cols.add(kOpSuccCount, succ_count_.finish());
+    cols.add(kOpSuccActor, succ_actor_.finish());
+    cols.add(kOpSuccCounter, succ_counter_.finish());
+    Bytes expand = expand_.finish();
+    if (any_expand_) cols.add(kOpExpand, std::move(expand));  // all false: omitted
+    cols.add(kOpMarkName, mark_name_.finish());
+  }
+
+ private:
+  enc::UIntRleWriter obj_actor_;
+  enc::UIntRleWriter obj_counter_;
+  enc::UIntRleWriter key_actor_;
+  enc::DeltaWriter key_counter_;
+  enc::StringRleWriter key_string_;
+  enc::UIntRleWriter id_actor_;
+  enc::DeltaWriter id_counter_;
+  enc::BooleanWriter insert_;
+  enc::UIntRleWriter action_;
+  enc::ValueWriter values_;
+  enc::UIntRleWriter succ_count_;
+  enc::UIntRleWriter succ_actor_;
+  enc::DeltaWriter succ_counter_;
+  enc::BooleanWriter expand_;
+  bool any_expand_ = false;
+  enc::StringRleWriter mark_name_;
+};
+
+}  // namespace
+
+Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
+  const core::ActorTable& actors = d.actors;
+  const core::OpSet& opset = d.opset;
+  const std::size_t num_changes = d.changes.size();
+
+  // Document actors: exactly the authors, sorted by bytes (= by rank).
+  std::vector<std::uint32_t> authors;
+  for (std::size_t a = 0; a < d.changes_by_actor.size(); ++a) {
+    if (!d.changes_by_actor[a].empty()) authors.push_back(static_cast<std::uint32_t>(a));
+  }
+  std::sort(authors.begin(), authors.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return actors.rank(a) < actors.rank(b); });
+  std::vector<std::uint32_t> doc_actor(actors.size(), 0);
+  for (std::size_t i = 0; i < authors.size(); ++i) doc_actor[authors[i]] = static_cast<std::uint32_t>(i);
+  std::vector<std::uint32_t> row_author(num_changes, 0);
+  for (std::uint32_t a : authors) {
+    for (std::uint32_t idx : d.changes_by_actor[a]) {
+      if (idx < num_changes) row_author[idx] = doc_actor[a];
+    }
+  }
+
+  // ---- change columns ----
+  enc::UIntRleWriter ch_actor;
+  enc::DeltaWriter ch_seq;
+  enc::DeltaWriter ch_max_op;
+  enc::DeltaWriter ch_time;
+  enc::StringRleWriter ch_message;
+  enc::UIntRleWriter ch_dep_count;
+  enc::DeltaWriter ch_dep_index;
+  enc::ValueWriter ch_extra;
+  std::vector<std::uint8_t> referenced(num_changes, 0);
+  for (std::size_t i = 0; i < num_changes; ++i) {
+    const Change& c = d.changes[i].change;
+    ch_actor.append(std::uint64_t{row_author[i]});
+    ch_seq.append(static_cast<std::int64_t>(c.seq));
+    ch_max_op.append(static_cast<std::int64_t>(c.max_op()));
+    ch_time.append(c.time);
+    if (c.message && !c.message->empty()) {
+      ch_message.append(std::string_view(*c.message));
+    } else {
+      ch_message.append_null();
+    }
+    const std::vector<std::uint32_t>& deps = d.change_deps[i];
+    ch_dep_count.append(std::uint64_t{deps.size()});
+    for (std::uint32_t dep : deps) {
+      ch_dep_index.append(static_cast<std::int64_t>(dep));
+      if (dep < num_changes) referenced[dep] = 1;
+    }
+    ch_extra.append_raw(enc::kValueBytes, c.extra_bytes);
+  }
+  enc::ColumnSetWriter change_cols;
+  change_cols.add(kChActor, ch_actor.finish());
+  change_cols.add(kChSeq, ch_seq.finish());
+  change_cols.add(kChMaxOp, ch_max_op.finish());
+  change_cols.add(kChTime, ch_time.finish());
+  change_cols.add(kChMessage, ch_message.finish());
+  change_cols.add(kChDepCount, ch_dep_count.finish());
+  change_cols.add(kChDepIndex, ch_dep_index.finish());
+  {
+    Bytes meta;
+    Bytes raw;
+    ch_extra.finish(meta, raw);
+    change_cols.add(kChExtraMeta, std::move(meta));
+    change_cols.add(kChExtraRaw, std::move(raw));
+  }
+
+  // Heads: the changes no other change depends on, sorted by hash.
+  std::vector<std::pair<ChangeHash, std::uint32_t>> heads;
+  for (std::size_t i = 0; i < num_changes; ++i) {
+    if (!referenced[i]) heads.emplace_back(d.changes[i].hash, static_cast<std::uint32_t>(i));
+  }
+  std::sort(heads.begin(), heads.end());
+
+  // ---- op columns ----
+  const std::uint32_t max_op = d.max_op;
+  auto committed = [&](const core::OpId& id) { return id.counter <= max_op; };
+
+  // Every object, found from the root through the make ops; then root first, others by op id.
+  std::vector<std::uint32_t> objects{core::kRootObject};
+  auto visit = [&](std::uint32_t op_idx) {
+    const core::Op& op = opset.op(op_idx);
+    if (!committed(op.id) || !core::make_type(op.action)) return;
+    if (auto oi = opset.object_index(op.id)) objects.push_back(*oi);
+  };
+  for (std::size_t k = 0; k < objects.size(); ++k) {
+    const core::Object& o = opset.object(objects[k]);
+    if (core::is_sequence(o.type)) {
+      for (auto h = o.seq.first(); h != core::SequenceIndex::kNone; h = o.seq.next(h)) {
+        visit(o.elems[h].insert_op);
+        for (std::uint32_t i : o.elems[h].ops) visit(i);
+      }
+    } else {
+      for (const auto& entry : o.props) {
+        for (std::uint32_t i : entry.second) visit(i);
+      }
+    }
+  }
+  std::sort(objects.begin() + 1, objects.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return actors.less(opset.object(a).id, opset.object(b).id);
+  });
+
+  OpColumnsWriter w;
+  std::vector<core::OpId> succ_ids;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> succ;  // (doc actor, counter)
+  auto emit = [&](const core::Object& o, std::uint32_t op_idx, const std::string* map_key) {
+    const core::Op& op = opset.op(op_idx);
+    if (!committed(op.id)) return;
+    if (o.id.counter == 0) {
+      w.add_obj(std::nullopt);
+    } else {
+      w.add_obj(std::make_pair(doc_actor[o.id.actor], o.id.counter));
+    }
+    if (map_key) {
+      w.add_map_key(*map_key);
+    } else if (op.key == kNone32) {
+      w.add_elem_key(std::nullopt, 0);  // _head
+    } else {
+      const core::OpId e = opset.op(o.elems[op.key].insert_op).id;
+      w.add_elem_key(doc_actor[e.actor], e.counter);
+    }
+    w.add_rest(doc_actor[op.id.actor], op.id.counter, op);
+    succ_ids.clear();
+    for (const core::OpId& s : op.succ) {
+      if (committed(s)) succ_ids.push_back(s);
+    }
+    std::sort(succ_ids.begin(), succ_ids.end(),
+              [&](const core::OpId& a, const core::OpId& b) { return actors.less(a, b); });
+    succ.clear();
+    for (const core::OpId& s : succ_ids) succ.emplace_back(doc_actor[s.actor], s.counter);
+    w.add_succ(succ);
+    w.add_mark_name(op.mark_name == kNone32 ? nullptr : &opset.key_name(op.mark_name));
+  };
+  for (std::uint32_t oi : objects) {
+    const core::Object& o = opset.object(oi);
+    if (core::is_sequence(o.type)) {
+      for (auto h = o.seq.first(); h != core::SequenceIndex::kNone; h = o.seq.next(h)) {
+        emit(o, o.elems[h].insert_op, nullptr);
+        for (std::uint32_t i : o.elems[h].ops) emit(o, i, nullptr);
+      }
+    } else {
+      for (const auto& [key, ops] : o.props) {
+        for (std::uint32_t i : ops) emit(o, i, &key);
+      }
+    }
+  }
+  enc::ColumnSetWriter op_cols;
+  w.finish(op_cols);
+
+  if (compress) {
+    change_cols.deflate_large_columns(kDeflateThreshold);
+    op_cols.deflate_large_columns(kDeflateThreshold);
+  }
+
+  Bytes body;
+  enc::put_uleb(body, authors.size());
+  for (std::uint32_t a : authors) put_bytes(body, actors.bytes(a));
+  enc::put_uleb(body, heads.size());
+  for (const auto& h : heads) body.insert(body.end(), h.first.bytes.begin(), h.first.bytes.end());
+  change_cols.write_metadata(body);
+  op_cols.write_metadata(body);
+  change_cols.write_data(body);
+  op_cols.write_data(body);
+  for (const auto& h : heads) enc::put_uleb(body, h.second);
+  return write_chunk(ChunkType::kDocument, body);
+}
+
+// ---- decoding ---------------------------------------------------------------------------------
+
+namespace {
+
+Error corrupt(const std::string& detail) { return Error::corruption(kWhat, detail); }
+
+// An op id as stored: counter and document actor index.
+struct RawId {
+  std::uint32_t counter = 0;
+  std::uint32_t actor = 0;
+};
+inline std::uint64_t pack(RawId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
+
+struct ChangeRow {
+  std::uint32_t actor = 0;
+  std::uint64_t seq = 0;
+  std::uint32_t max_op = 0;
+  std::int64_t time = 0;
+  std::string_view message;
+  std::uint32_t deps_begin = 0;
+  std::uint32_t deps_count = 0;
+  ByteView extra;
+};
+
+struct DocOp {
+  RawId id;
+  RawId obj;                 // counter 0: the root
+  RawId elem;                // the key of a sequence op (counter 0: _head)
+  std::string_view key;      // the key of a map op
+  std::string_view mark_name;
+  enc::RawValue value;
+  std::uint32_t succ_begin = 0;
+  std::uint32_t succ_count = 0;
+  std::uint32_t change = 0;  // row of the change the op belongs to
+  Action action = Action::kSet;
+  bool is_map = false;
+  bool insert = false;
+  bool expand = false;
+  bool has_mark_name = false;
+};
+
+// Open-addressing map from packed op ids to op indexes; sized once, never grows.
+class IdMap {
+ public:
+  explicit IdMap(std::size_t max_entries) {
+    std::size_t cap = 16;
+    while (cap < 2 * max_entries + 16) cap <<= 1;
+    keys_.assign(cap, kEmpty);
+    values_.resize(cap);
+    mask_ = cap - 1;
+  }
+  // Returns the value stored for `key`, inserting `value` if absent.
+  std::pair<std::uint32_t, bool> emplace(std::uint64_t key, std::uint32_t value) {
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return {values_[i], false};
+      if (keys_[i] == kEmpty) {
+        keys_[i] = key;
+        values_[i] = value;
+        return {value, true};
+      }
+    }
+  }
+  std::uint32_t find(std::uint64_t key) const {
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return values_[i];
+      if (keys_[i] == kEmpty) return kNone32;
+    }
+  }
+
+ private:
+  // Counters are at least 1, so no valid id packs to all ones.
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+  std::size_t slot(std::uint64_t key) const {
+    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask_;
+  }
+  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint32_t> values_;
+  std::size_t mask_ = 0;
+};
+
+// The decoded bytes of a chunk's columns, and what is left of the decoding budget.
+class ColumnSource {
+ public:
+  explicit ColumnSource(std::size_t budget) : budget_(budget) {}
+
+  Status charge(std::size_t n) {
+    if (n > budget_) {
+      return fail(Error::resource_limit(kWhat, "decodes to more than the configured limit (max_inflated_bytes)"));
+    }
+    budget_ -= n;
+    return {};
+  }
+
+  // Returns the (inflated) data of `col`, valid as long as this object.
+  Result<ByteView> data(const enc::StoredColumn& col, std::string_view group) {
+    if (!col.spec.deflate()) {
+      AM_TRY_STATUS(charge(col.data.size()));
+      return col.data;
+    }
+    auto inflated = util::inflate_raw(col.data, budget_);
+    if (!inflated) {
+      return fail(inflated.error().with_context(std::string(kWhat) + ": " + std::string(group) +
+                                                " column " + std::to_string(col.spec.normalized())));
+    }
+    AM_TRY_STATUS(charge(inflated->size()));
+    buffers_.push_back(std::move(*inflated));
+    return ByteView(buffers_.back());
+  }
+
+ private:
+  std::size_t budget_;
+  std::vector<Bytes> buffers_;  // moving a Bytes keeps its data in place
+};
+
+template <class Reader, class T>
+Status next_opt(Reader& r, bool present, std::optional<T>& out, std::string_view column,
+                std::size_t row) {
+  if (!present) {
+    out.reset();
+    return {};
+  }
+  if (r.next(out)) return {};
+  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
+  return fail(corrupt(std::string(column) + " column ends at row " + std::to_string(row)));
+}
+
+Status next_bool(enc::BooleanReader& r, bool present, bool& out, std::string_view column,
+                 std::size_t row) {
+  if (!present) {
+    out = false;
+    return {};
+  }
+  if (r.next(out)) return {};
+  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
+  return fail(corrupt(std::string(column) + " column ends at row " + std::to_string(row)));
+}
+
+template <class Reader>
+Status check_done(const Reader& r, bool present, std::string_view column) {
+  if (!present || r.done()) return {};
+  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
+  return fail(corrupt(std::string(column) + " column has more items than there are rows"));
+}
+
+Result<std::uint32_t> actor_index(const std::optional<std::uint64_t>& v, std::size_t num_actors,
+                                  std::string_view what, std::size_t row) {
+  if (!v) return fail(corrupt(std::string(what) + " is null at row " + std::to_string(row)));
+  if (*v >= num_actors) {
+    return fail(corrupt(std::string(what) + " index " + std::to_string(*v) + " out of range at row " +
+                        std::to_string(row)));
+  }
+  return static_cast<std::uint32_t>(*v);
+}
+
+template <class T>
+Result<std::uint32_t> counter(const std::optional<T>& v, std::string_view what, std::size_t row) {
+  if (!v) return fail(corrupt(std::string(what) + " is null at row " + std::to_string(row)));
+  if (*v <= 0 || static_cast<std::uint64_t>(*v) > kMaxCounter) {
+    return fail(corrupt(std::string(what) + " " + std::to_string(*v) + " out of range at row " +
+                        std::to_string(row)));
+  }
+  return static_cast<std::uint32_t>(*v);
+}
+
+struct ChangeColumns {
+  ByteView actor, seq, max_op, time, message, dep_count, dep_index, extra_meta, extra_raw;
+};
+
+struct OpColumns {
+  ByteView obj_actor, obj_counter, key_actor, key_counter, key_string, id_actor, id_counter,
+      insert, action, value_meta, value_raw, succ_count, succ_actor, succ_counter, expand,
+      mark_name;
+};
+
+Status classify_changes(const std::vector<enc::StoredColumn>& cols, ColumnSource& src,
+                        ChangeColumns& c) {
+  for (const enc::StoredColumn& col : cols) {
+    ByteView* slot = nullptr;
+    const std::uint32_t spec = col.spec.normalized();
+    if (spec == kChActor.raw()) slot = &c.actor;
+    else if (spec == kChSeq.raw()) slot = &c.seq;
+    else if (spec == kChMaxOp.raw()) slot = &c.max_op;
+    else if (spec == kChTime.raw()) slot = &c.time;
+    else if (spec == kChMessage.raw()) slot = &c.message;
+    else if (spec == kChDepCount.raw()) slot = &c.dep_count;
+    else if (spec == kChDepIndex.raw()) slot = &c.dep_index;
+    else if (spec == kChExtraMeta.raw()) slot = &c.extra_meta;
+    else if (spec == kChExtraRaw.raw()) slot = &c.extra_raw;
+    if (slot == nullptr) continue;  // unknown columns are dropped, as the reference does
+    AM_TRY_ASSIGN(*slot, src.data(col, "change"));
+  }
+  return {};
+}
+
+Status classify_ops(const std::vector<enc::StoredColumn>& cols, ColumnSource& src, OpColumns& c) {
+  for (const enc::StoredColumn& col : cols) {
+    ByteView* slot = nullptr;
+    const std::uint32_t spec = col.spec.normalized();
+    if (spec == kOpObjActor.raw()) slot = &c.obj_actor;
+    else if (spec == kOpObjCounter.raw()) slot = &c.obj_counter;
+    else if (spec == kOpKeyActor.raw()) slot = &c.key_actor;
+    else if (spec == kOpKeyCounter.raw()) slot = &c.key_counter;
+    else if (spec == kOpKeyString.raw()) slot = &c.key_string;
+    else if (spec == kOpIdActor.raw()) slot = &c.id_actor;
+    else if (spec == kOpIdCounter.raw()) slot = &c.id_counter;
+    else if (spec == kOpInsert.raw()) slot = &c.insert;
+    else if (spec == kOpAction.raw()) slot = &c.action;
+    else if (spec == kOpValueMeta.raw()) slot = &c.value_meta;
+    else if (spec == kOpValueRaw.raw()) slot = &c.value_raw;
+    else if (spec == kOpSuccCount.raw()) slot = &c.succ_count;
+    else if (spec == kOpSuccActor.raw()) slot = &c.succ_actor;
+    else if (spec == kOpSuccCounter.raw()) slot = &c.succ_counter;
+    else if (spec == kOpExpand.raw()) slot = &c.expand;
+    else if (spec == kOpMarkName.raw()) slot = &c.mark_name;
+    if (slot == nullptr) continue;
+    AM_TRY_ASSIGN(*slot, src.data(col, "op"));
+  }
+  return {};
+}
+
+// Decodes the change rows. `dep_rows` receives every change's dep row indexes, flattened.
+Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src,
+                    std::vector<ChangeRow>& rows, std::vector<std::uint32_t>& dep_rows) {
+  enc::UIntRleReader actor(c.actor);
+  enc::DeltaReader seq(c.seq);
+  enc::DeltaReader max_op(c.max_op);
+  enc::DeltaReader time(c.time);
+  enc::StringRleReader message(c.message);
+  enc::UIntRleReader dep_count(c.dep_count);
+  enc::DeltaReader dep_index(c.dep_index);
+  enc::ValueReader extra(c.extra_meta, c.extra_raw);
+  const bool has_time = !c.time.empty();
+  const bool has_message = !c.message.empty();
+  const bool has_dep_count = !c.dep_count.empty();
+  const bool has_extra = !c.extra_meta.empty();
+
+  std::optional<std::uint64_t> u;
+  std::optional<std::int64_t> s;
+  std::optional<std::string_view> str;
+  for (std::size_t row = 0;; ++row) {
+    if (!actor.next(u)) {
+      if (!actor.ok()) return fail(actor.status("change actor").error().with_context(std::string(kWhat)));
+      break;
+    }
+    AM_TRY_STATUS(src.charge(kChangeRowCost));
+    ChangeRow r;
+    AM_TRY_ASSIGN(r.actor, actor_index(u, num_actors, "change actor", row));
+    AM_TRY_STATUS(next_opt(seq, true, s, "change seq", row));
+    if (!s || *s <= 0) return fail(corrupt("change seq missing or not positive at row " + std::to_string(row)));
+    r.seq = static_cast<std::uint64_t>(*s);
+    AM_TRY_STATUS(next_opt(max_op, true, s, "change max_op", row));
+    if (!s || *s < 0 || static_cast<std::uint64_t>(*s) > kMaxCounter) {
+      return fail(corrupt("change max_op missing or out of range at row " + std::to_string(row)));
+    }
+    r.max_op = static_cast<std::uint32_t>(*s);
+    AM_TRY_STATUS(next_opt(time, has_time, s, "change time", row));
+    r.time = s.value_or(0);
+    AM_TRY_STATUS(next_opt(message, has_message, str, "change message", row));
+    if (str) r.message = *str;
+    AM_TRY_STATUS(next_opt(dep_count, has_dep_count, u, "change deps count", row));
+    const std::uint64_t ndeps = u.value_or(0);
+    r.deps_begin = static_cast<std::uint32_t>(dep_rows.size());
+    for (std::uint64_t k = 0; k < ndeps; ++k) {
+      AM_TRY_STATUS(src.charge(sizeof(std::uint32_t)));
+      AM_TRY_STATUS(next_opt(dep_index, true, s, "change deps index", row));
+      if (!s || *s < 0 || static_cast<std::uint64_t>(*s) >= row) {
+        return fail(corrupt("change at row " + std::to_string(row) +
+                            " depends on a missing or later change row"));
+      }
+      dep_rows.push_back(static_cast<std::uint32_t>(*s));
+    }
+    r.deps_count = static_cast<std::uint32_t>(ndeps);
+    if (has_extra) {
+      enc::RawValue raw;
+      if (!extra.next(raw)) {
+        if (!extra.ok()) return fail(extra.status("change extra bytes").error().with_context(std::string(kWhat)));
+        return fail(corrupt("change extra bytes column ends at row " + std::to_string(row)));
+      }
+      if (raw.type_code != enc::kValueBytes && !(raw.type_code == enc::kValueNull && raw.bytes.empty())) {
+        return fail(corrupt("change extra bytes are not bytes at row " + std::to_string(row)));
+      }
+      r.extra = raw.bytes;
+    }
+    rows.push_back(r);
+  }
+  AM_TRY_STATUS(check_done(seq, true, "change seq"));
+  AM_TRY_STATUS(check_done(max_op, true, "change max_op"));
+  AM_TRY_STATUS(check_done(time, has_time, "change time"));
+  AM_TRY_STATUS(check_done(message, has_message, "change message"));
+  AM_TRY_STATUS(check_done(dep_count, has_dep_count, "change deps count"));
+  AM_TRY_STATUS(check_done(dep_index, !c.dep_index.empty(), "change deps index"));
+  AM_TRY_STATUS(check_done(extra, has_extra, "change extra bytes"));
+  if (extra.raw_remaining() != 0 || (!has_extra && !c.extra_raw.empty())) {
+    return fail(corrupt("change extra bytes column has unclaimed bytes"));
+  }
+  return {};
+}
+
+// Decodes the op rows (stored ops only) and their successor lists.
+Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
+                std::vector<DocOp>& ops, std::vector<RawId>& succ) {
+  const bool has_obj_actor = !c.obj_actor.empty();
+  const bool has_obj_counter = !c.obj_counter.empty();
+  const bool has_key_actor = !c.key_actor.empty();
+  const bool has_key_counter = !c.key_counter.empty();
+  const bool has_key_string = !c.key_string.empty();
+  const bool has_insert = !c.insert.empty();
+  const bool has_values = !c.value_meta.empty();
+  const bool has_succ = !c.succ_count.empty();
+  const bool has_expand = !c.expand.empty();
+  const bool has_mark_name = !c.mark_name.empty();
+
+  enc::UIntRleReader obj_actor(c.obj_actor);
+  enc::UIntRleReader obj_counter(c.obj_counter);
+  enc::UIntRleReader key_actor(c.key_actor);
+  enc::DeltaReader key_counter(c.key_counter);
+  enc::StringRleReader key_string(c.key_string);
+  enc::UIntRleReader id_actor(c.id_actor);
+  enc::DeltaReader id_counter(c.id_counter);
+  enc::BooleanReader insert(c.insert);
+  enc::UIntRleReader action(c.action);
+  enc::ValueReader values(c.value_meta, c.value_raw);
+  enc::UIntRleReader succ_count(c.succ_count);
+  enc::UIntRleReader succ_actor(c.succ_actor);
+  enc::DeltaReader succ_counter(c.succ_counter);
+  enc::BooleanReader expand(c.expand);
+  enc::StringRleReader mark_name(c.mark_name);
+
+  std::optional<std::uint64_t> u1;
+  std::optional<std::uint64_t> u2;
+  std::optional<std::int64_t> s1;
+  std::optional<std::string_view> str;
+  for (std::size_t row = 0;; ++row) {
+    if (!action.next(u1)) {
+      if (!action.ok()) return fail(action.status("op action").error().with_context(std::string(kWhat)));
+      break;
+    }
+    AM_TRY_STATUS(src.charge(kOpRowCost));
+    auto bad = [row](const char* what) {
+      return fail(corrupt(std::string(what) + " at row " + std::to_string(row)));
+    };
+    DocOp op;
+    if (!u1 || *u1 >= kNumActions) return bad("op action missing or unknown");
+    op.action = static_cast<Action>(*u1);
+    if (op.action == Action::kDelete) return bad("delete op stored in a document");
+
+    AM_TRY_STATUS(next_opt(obj_actor, has_obj_actor, u1, "op obj actor", row));
+    AM_TRY_STATUS(next_opt(obj_counter, has_obj_counter, u2, "op obj counter", row));
+    if (u1.has_value() != u2.has_value()) return bad("op obj has only one of actor and counter");
+    if (u1) {
+      AM_TRY_ASSIGN(op.obj.actor, actor_index(u1, num_actors, "op obj actor", row));
+      AM_TRY_ASSIGN(op.obj.counter, counter(u2, "op obj counter", row));
+    }
+
+    AM_TRY_STATUS(next_opt(key_actor, has_key_actor, u1, "op key actor", row));
+    AM_TRY_STATUS(next_opt(key_counter, has_key_counter, s1, "op key counter", row));
+    AM_TRY_STATUS(next_opt(key_string, has_key_string, str, "op key string", row));
+    if (str) {
+      if (u1 || s1) return bad("op has both a map key and an element key");
+      op.is_map = true;
+      op.key = *str;
+    } else if (!s1) {
+      return bad("op has no key");
+    } else if (*s1 == 0) {
+      if (u1) return bad("_head key with an actor");
+    } else {
+      AM_TRY_ASSIGN(op.elem.actor, actor_index(u1, num_actors, "op key actor", row));
+      AM_TRY_ASSIGN(op.elem.counter, counter(s1, "op key counter", row));
+    }
+
+    AM_TRY_STATUS(next_opt(id_actor, true, u1, "op id actor", row));
+    AM_TRY_ASSIGN(op.id.actor, actor_index(u1, num_actors, "op id actor", row));
+    AM_TRY_STATUS(next_opt(id_counter, true, s1, "op id counter", row));
+    AM_TRY_ASSIGN(op.id.counter, counter(s1, "op id counter", row));
+
+    AM_TRY_STATUS(next_bool(insert, has_insert, op.insert, "op insert", row));
+
+    if (has_values) {
+      if (!values.next(op.value)) {
+        if (!values.ok()) return fail(values.status("op value").error().with_context(std::string(kWhat)));
+        return bad("op value column ends");
+      }
+    }
+
+    AM_TRY_STATUS(next_opt(succ_count, has_succ, u1, "op succ count", row));
+    const std::uint64_t nsucc = u1.value_or(0);
+    op.succ_begin = static_cast<std::uint32_t>(succ.size());
+    for (std::uint64_t k = 0; k < nsucc; ++k) {
+      AM_TRY_STATUS(src.charge(kSuccCost));
+      RawId id;
+      AM_TRY_STATUS(next_opt(succ_actor, true, u2, "op succ actor", row));
+      AM_TRY_ASSIGN(id.actor, actor_index(u2, num_actors, "op succ actor", row));
+      AM_TRY_STATUS(next_opt(succ_counter, true, s1, "op succ counter", row));
+      AM_TRY_ASSIGN(id.counter, counter(s1, "op succ counter", row));
+      succ.push_back(id);
+    }
+    op.succ_count = static_cast<std::uint32_t>(nsucc);
+
+    AM_TRY_STATUS(next_bool(expand, has_expand, op.expand, "op expand", row));
+    AM_TRY_STATUS(next_opt(mark_name, has_mark_name, str, "op mark name", row));
+    if (str) {
+      op.has_mark_name = true;
+      op.mark_name = *str;
+    }
+    ops.push_back(op);
+  }
+  AM_TRY_STATUS(check_done(obj_actor, has_obj_actor, "op obj actor"));
+  AM_TRY_STATUS(check_done(obj_counter, has_obj_counter, "op obj counter"));
+  AM_TRY_STATUS(check_done(key_actor, has_key_actor, "op key actor"));
+  AM_TRY_STATUS(check_done(key_counter, has_key_counter, "op key counter"));
+  AM_TRY_STATUS(check_done(key_string, has_key_string, "op key string"));
+  AM_TRY_STATUS(check_done(id_actor, true, "op id actor"));
+  AM_TRY_STATUS(check_done(id_counter, true, "op id counter"));
+  AM_TRY_STATUS(check_done(insert, has_insert, "op insert"));
+  AM_TRY_STATUS(check_done(values, has_values, "op value"));
+  if (values.raw_remaining() != 0 || (!has_values && !c.value_raw.empty())) {
+    return fail(corrupt("op value column has unclaimed bytes"));
+  }
+  AM_TRY_STATUS(check_done(succ_count, has_succ, "op succ count"));
+  AM_TRY_STATUS(check_done(succ_actor, !c.succ_actor.empty(), "op succ actor"));
+  AM_TRY_STATUS(check_done(succ_counter, !c.succ_counter.empty(), "op succ counter"));
+  AM_TRY_STATUS(check_done(expand, has_expand, "op expand"));
+  AM_TRY_STATUS(check_done(mark_name, has_mark_name, "op mark name"));
+  return {};
+}
+
+std::string id_text(RawId id) {
+  return std::to_string(id.counter) + "@actor" + std::to_string(id.actor);
+}
+
+}  // namespace
+
+Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecodeOptions& options) {
+  enc::ByteReader r(body, kWhat);
+  ColumnSource src(options.max_decoded_bytes);
+
+  // Actors: rank = position in byte order (Lamport ties), whatever order they are stored in.
+  AM_TRY_ASSIGN(const std::uint64_t num_actors64, r.uleb());
+  if (num_actors64 > r.remaining()) return fail(r.error("actor count exceeds the data"));
+  const auto num_actors = static_cast<std::size_t>(num_actors64);
+  std::vector<ByteView> actors;
+  actors.reserve(num_actors);
+  for (std::size_t i = 0; i < num_actors; ++i) {
+    AM_TRY_ASSIGN(const ByteView a, r.length_prefixed());
+    actors.push_back(a);
+  }
+  std::vector<std::uint32_t> by_bytes(num_actors);
+  for (std::size_t i = 0; i < num_actors; ++i) by_bytes[i] = static_cast<std::uint32_t>(i);
+  auto bytes_less = [&](std::uint32_t a, std::uint32_t b) {
+    return std::lexicographical_compare(actors[a].begin(), actors[a].end(), actors[b].begin(),
+                                        actors[b].end());
+  };
+  std::sort(by_bytes.begin(), by_bytes.end(), bytes_less);
+  std::vector<std::uint32_t> rank(num_actors);
+  for (std::size_t i = 0; i < num_actors; ++i) {
+    if (i > 0 && !bytes_less(by_bytes[i - 1], by_bytes[i])) return fail(corrupt("duplicate actor id"));
+    rank[by_bytes[i]] = static_cast<std::uint32_t>(i);
+  }
+
+  DecodedDocument out;
+  AM_TRY_ASSIGN(const std::uint64_t num_heads, r.uleb());
+  if (num_heads > r.remaining() / 32) return fail(r.error("head count exceeds the data"));
+  out.heads.resize(static_cast<std::size_t>(num_heads));
+  for (ChangeHash& h : out.heads) {
+    AM_TRY_ASSIGN(const ByteView b, r.bytes(32));
+    std::copy(b.begin(), b.end(), h.bytes.begin());
+  }
+
+  AM_TRY_ASSIGN(const auto change_meta, enc::read_column_metadata(r, /*allow_deflate=*/true));
+  AM_TRY_ASSIGN(const auto op_meta, enc::read_column_metadata(r, /*allow_deflate=*/true));
+  AM_TRY_ASSIGN(const auto change_stored, enc::read_column_data(r, change_meta));
+  AM_TRY_ASSIGN(const auto op_stored, enc::read_column_data(r, op_meta));
+  // Head indexes follow (absent in old documents). Like the reference, they are read but not
+  // relied on: the heads are recomputed from the rebuilt changes.
+  if (!r.empty()) {
+    for (std::uint64_t i = 0; i < num_heads; ++i) AM_TRY_STATUS(r.uleb());
+  }
+
+  ChangeColumns cc;
+  AM_TRY_STATUS(classify_changes(change_stored, src, cc));
+  OpColumns oc;
+  AM_TRY_STATUS(classify_ops(op_stored, src, oc));
+
+  std::vector<ChangeRow> rows;
+  std::vector<std::uint32_t> dep_rows;
+  AM_TRY_STATUS(read_changes(cc, num_actors, src, rows, dep_rows));
+  std::vector<DocOp> ops;
+  std::vector<RawId> succ;
+  AM_TRY_STATUS(read_ops(oc, num_actors, src, ops, succ));
+  const std::size_t num_stored = ops.size();
+  const std::size_t num_changes = rows.size();
+
+  // ---- preds from succs; a delete op for every successor that is not a stored op ----
+  IdMap index(num_stored + succ.size());
+  for (std::size_t i = 0; i < num_stored; ++i) {
+    if (!index.emplace(pack(ops[i].id), static_cast<std::uint32_t>(i)).second) {
+      return fail(corrupt("duplicate op id " + id_text(ops[i].id)));
+    }
+  }
+  ops.reserve(num_stored + succ.size());  // no reallocation while deletes are added
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
+  edges.reserve(succ.size());
+  for (std::size_t i = 0; i < num_stored; ++i) {
+    for (std::uint32_t k = 0; k < ops[i].succ_count; ++k) {
+      const RawId s = succ[ops[i].succ_begin + k];
+      const DocOp& x = ops[i];
+      // What a delete of x looks like: same object; key = x's element if x is an insert.
+      DocOp del;
+      del.id = s;
+      del.obj = x.obj;
+      del.is_map = x.is_map;
+      del.key = x.key;
+      del.elem = x.insert ? x.id : x.elem;
+      del.action = Action::kDelete;
+      const auto [j, added] = index.emplace(pack(s), static_cast<std::uint32_t>(ops.size()));
+      if (added) {
+        ops.push_back(del);
+      } else if (j >= num_stored) {
+        // One delete of several ops: they must share its object and key, whatever the order.
+        const DocOp& d = ops[j];
+        if (d.obj.counter != del.obj.counter || d.obj.actor != del.obj.actor || d.is_map != del.is_map ||
+            (d.is_map ? d.key != del.key
+                      : (d.elem.counter != del.elem.counter ||
+                         (d.elem.counter != 0 && d.elem.actor != del.elem.actor)))) {
+          return fail(corrupt("op " + id_text(s) + " deletes ops at different keys"));
+        }
+      }
+      edges.emplace_back(j, static_cast<std::uint32_t>(i));
+    }
+  }
+  const std::size_t num_ops = ops.size();
+  std::vector<std::uint32_t> pred_begin(num_ops + 1, 0);
+  for (const auto& e : edges) ++pred_begin[e.first + 1];
+  for (std::size_t i = 0; i < num_ops; ++i) pred_begin[i + 1] += pred_begin[i];
+  std::vector<RawId> preds(edges.size());
+  {
+    std::vector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
+    for (const auto& e : edges) preds[fill[e.first]++] = ops[e.second].id;
+  }
+  auto lamport_less = [&](RawId a, RawId b) {
+    if (a.counter != b.counter) return a.counter < b.counter;
+    return rank[a.actor] < rank[b.actor];
+  };
+  for (std::size_t i = 0; i < num_ops; ++i) {
+    auto first = preds.begin() + pred_begin[i];
+    auto last = preds.begin() + pred_begin[i + 1];
+    if (last - first > 1) std::sort(first, last, lamport_less);
+  }
+  edges = {};
+
+  // ---- ops to changes: the change of the op's actor with the smallest max_op >= counter ----
+  std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    auto& list = by_actor[rows[row].actor];
+    if (!list.empty() && rows[list.back()].max_op > rows[row].max_op) {
+      return fail(corrupt("change rows of an actor are not in max_op order (row " +
+                          std::to_string(row) + ")"));
+    }
+    list.push_back(static_cast<std::uint32_t>(row));
+  }
+  std::vector<std::uint32_t> op_count(num_changes, 0);
+  for (DocOp& op : ops) {
+    const auto& list = by_actor[op.id.actor];
+    const auto it = std::lower_bound(list.begin(), list.end(), op.id.counter,
+                                     [&](std::uint32_t row, std::uint32_t ctr) { return rows[row].max_op < ctr; });
+    if (it == list.end()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
+    op.change = *it;
+    ++op_count[*it];
+  }
+  std::vector<std::uint64_t> start_op(num_changes);
+  std::vector<std::uint32_t> slot_begin(num_changes + 1, 0);
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    const std::uint32_t n = op_count[row];
+    if (n > rows[row].max_op) {
+      return fail(corrupt("change at row " + std::to_string(row) + " has more ops than its max_op"));
+    }
+    start_op[row] = std::uint64_t{rows[row].max_op} - n + 1;
+    if (start_op[row] > kMaxCounter) {
+      return fail(corrupt("change at row " + std::to_string(row) + " has start_op past 2^32-1"));
+    }
+    slot_begin[row + 1] = slot_begin[row] + n;
+  }
+  std::vector<std::uint32_t> slots(num_ops, kNone32);
+  for (std::size_t i = 0; i < num_ops; ++i) {
+    const DocOp& op = ops[i];
+    if (op.id.counter < start_op[op.change]) {
+      return fail(corrupt("the ops of the change at row " + std::to_string(op.change) +
+                          " do not have consecutive counters"));
+    }
+    std::uint32_t& slot = slots[slot_begin[op.change] + (op.id.counter - start_op[op.change])];
+    if (slot != kNone32) return fail(corrupt("duplicate op id " + id_text(op.id)));
+    slot = static_cast<std::uint32_t>(i);
+  }
+
+  // ---- rebuild, encode and hash every change, in row order ----
+  std::vector<ChangeHash> hashes(num_changes);
+  std::vector<std::uint8_t> referenced(num_changes, 0);
+  std::vector<std::uint32_t> local(num_actors, kNone32);
+  std::vector<std::uint32_t> others;
+  out.changes.reserve(num_changes);
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    const ChangeRow& cr = rows[row];
+    Change c;
+    c.deps.reserve(cr.deps_count);
+    for (std::uint32_t k = 0; k < cr.deps_count; ++k) {
+      const std::uint32_t dep = dep_rows[cr.deps_begin + k];
+      c.deps.push_back(hashes[dep]);
+      referenced[dep] = 1;
+    }
+    std::sort(c.deps.begin(), c.deps.end());
+
+    // Actor table: the author, then every other referenced actor in byte order.
+    const std::uint32_t first = slot_begin[row];
+    const std::uint32_t last = slot_begin[row + 1];
+    others.clear();
+    local[cr.actor] = 0;
+    auto use = [&](std::uint32_t a) {
+      if (local[a] == kNone32) {
+        local[a] = 0;
+        others.push_back(a);
+      }
+    };
+    for (std::uint32_t s = first; s < last; ++s) {
+      const DocOp& op = ops[slots[s]];
+      if (op.obj.counter != 0) use(op.obj.actor);
+      if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
+      for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds[p].actor);
+    }
+    std::sort(others.begin(), others.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
+    c.actors.reserve(others.size() + 1);
+    c.actors.emplace_back(actors[cr.actor].begin(), actors[cr.actor].end());
+    for (std::size_t k = 0; k < others.size(); ++k) {
+      local[others[k]] = static_cast<std::uint32_t>(k + 1);
+      c.actors.emplace_back(actors[others[k]].begin(), actors[others[k]].end());
+    }
+
+    c.seq = cr.seq;
+    c.start_op = start_op[row];
+    c.time = cr.time;
+    if (!cr.message.empty()) c.message = std::string(cr.message);
+    c.extra_bytes.assign(cr.extra.begin(), cr.extra.end());
+    c.ops.reserve(last - first);
+    for (std::uint32_t s = first; s < last; ++s) {
+      const DocOp& op = ops[slots[s]];
+      ChangeOp co;
+      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
+      if (op.is_map) {
+        co.key = std::string(op.key);
+      } else {
+        co.key = ElemKey{op.elem.counter == 0 ? ChangeOpId{} : ChangeOpId{op.elem.counter, local[op.elem.actor]}};
+      }
+      co.insert = op.insert;
+      co.action = op.action;
+      if (op.action != Action::kDelete) {
+        auto value = enc::decode_scalar(op.value);
+        if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
+        co.value = std::move(*value);
+      }
+      const std::uint32_t pb = pred_begin[slots[s]];
+      const std::uint32_t pe = pred_begin[slots[s] + 1];
+      co.pred.reserve(pe - pb);
+      for (std::uint32_t p = pb; p < pe; ++p) co.pred.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
+      co.expand = op.expand;
+      if (op.has_mark_name) co.mark_name = std::string(op.mark_name);
+      c.ops.push_back(std::move(co));
+    }
+    local[cr.actor] = kNone32;
+    for (std::uint32_t a : others) local[a] = kNone32;
+
+    StoredChange sc = encode_change(std::move(c));
+    hashes[row] = sc.hash;
+    out.changes.push_back(std::move(sc));
+  }
+
+  if (options.verify_heads) {
+    std::vector<ChangeHash> computed;
+    for (std::size_t row = 0; row < num_changes; ++row) {
+      if (!referenced[row]) computed.push_back(hashes[row]);
+    }
+    std::sort(computed.begin(), computed.end());
+    std::vector<ChangeHash> stored = out.heads;
+    std::sort(stored.begin(), stored.end());
+    if (computed != stored) {
+      return fail(corrupt("the heads of the rebuilt changes (" + std::to_string(computed.size()) +
+                          ") do not match the stored heads (" + std::to_string(stored.size()) + ")"));
+    }
+  }
+  return out;
+}
+
+}  // namespace am::storage

@@ -1,0 +1,68 @@
+// Document chunks (format spec §2.4-§2.6): a whole document as one chunk, and back.
+//
+// Writing: the change metadata of every change (in application order) plus every op of the op
+// set except deletes, in the canonical row order of §2.5 (objects root first then by op id; map
+// keys by UTF-8 bytes then op id; sequence elements in RGA order, each insert followed by the ops
+// that overwrite or increment it).
+//
+// Reading: a document stores neither preds, start ops, change actor tables nor delete ops, so
+// the changes are rebuilt (§2.6): preds from successors, a delete op for every successor that is
+// not a stored op, ops assigned to changes by actor and max_op, then every change encoded in
+// canonical form and hashed. The rebuilt hashes must reproduce the stored heads.
+//
+// Internal to am_core; not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "am/bytes.h"
+#include "am/result.h"
+#include "am/types.h"
+#include "core/opset/op_set.h"
+#include "core/storage/change.h"
+#include "core/util/deflate.h"
+
+namespace am::storage {
+
+/// The state a document chunk is written from: views of a Document::Impl. All references must
+/// stay valid during encode_document_chunk.
+struct DocumentSource {
+  const core::ActorTable& actors;
+  const core::OpSet& opset;
+  const std::vector<StoredChange>& changes;                         // application order
+  const std::vector<std::vector<std::uint32_t>>& change_deps;       // per change: dep indexes
+  const std::vector<std::vector<std::uint32_t>>& changes_by_actor;  // per actor: change indexes
+  /// The last committed op counter. Ops with larger counters (an open transaction) and
+  /// successors with larger counters are left out.
+  std::uint32_t max_op = 0;
+};
+
+/// Encodes the document chunk (header included) in canonical form. With `compress`, every
+/// column of at least 256 bytes is raw-DEFLATEd (spec §1.8); without it the output is what the
+/// reference's saveNoCompress() writes. Cost: O(ops + changes), plus O(log n) per sequence step.
+Bytes encode_document_chunk(const DocumentSource& doc, bool compress);
+
+struct DocumentDecodeOptions {
+  /// Fail (kCorruption) when the heads of the rebuilt changes differ from the stored heads.
+  bool verify_heads = true;
+  /// Budget for what the chunk may expand to: the bytes of every column (after inflating)
+  /// plus 32 bytes per change row, 16 per op row and 16 per successor entry. Exceeding it is
+  /// kResourceLimit, so a few bytes cannot claim gigabytes.
+  std::size_t max_decoded_bytes = util::kDefaultInflateLimit;
+};
+
+struct DecodedDocument {
+  std::vector<ChangeHash> heads;      // as stored in the chunk
+  std::vector<StoredChange> changes;  // rebuilt, in row (application) order
+};
+
+/// Parses the body of a document chunk (type 0) and rebuilds its changes. Malformed input is
+/// kCorruption naming the part at fault; never reads out of bounds. Ops and changes are only
+/// checked for what the rebuild needs (ids, references, contiguous op counters); applying the
+/// changes checks the rest.
+[[nodiscard]] Result<DecodedDocument> decode_document_body(ByteView body,
+                                                           const DocumentDecodeOptions& options = {});
+
+}  // namespace am::storage

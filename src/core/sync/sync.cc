@@ -1,0 +1,399 @@
+// The sync protocol (format spec §4.4-§4.5) over a Document's change graph.
+#include "am/sync.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/document_impl.h"
+#include "core/encoding/byte_reader.h"
+#include "core/encoding/leb128.h"
+#include "core/sync/bloom.h"
+
+namespace am {
+namespace {
+
+using core::BloomFilter;
+
+constexpr std::uint8_t kSyncStateType = 0x43;
+// The largest hash list we accept in one message: far more than any real document has heads.
+constexpr std::uint64_t kMaxHashes = std::uint64_t{1} << 20;
+
+Error protocol(const Error& e) { return Error(ErrorCode::kProtocol, e.message); }
+
+Result<std::vector<ChangeHash>> read_hashes(enc::ByteReader& r) {
+  auto n = r.uleb();
+  if (!n) return fail(protocol(n.error()));
+  if (*n > kMaxHashes || *n * 32 > r.remaining()) return fail(Error::protocol("sync message", "hash list longer than the message"));
+  std::vector<ChangeHash> out(static_cast<std::size_t>(*n));
+  for (auto& h : out) {
+    auto b = r.bytes(32);
+    std::copy(b->begin(), b->end(), h.bytes.begin());
+  }
+  return out;
+}
+
+void write_hashes(Bytes& out, const std::vector<ChangeHash>& hashes) {
+  enc::put_uleb(out, hashes.size());
+  for (const auto& h : hashes) out.insert(out.end(), h.bytes.begin(), h.bytes.end());
+}
+
+std::vector<ChangeHash> sorted_unique(std::vector<ChangeHash> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// ---- the change graph of a document ----
+
+bool has(const Document::Impl& d, const ChangeHash& h) { return d.by_hash.count(h) != 0; }
+
+// Indexes (in application order) of the changes that are not ancestors of `heads`.
+std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
+  std::vector<bool> seen(d.changes.size(), false);
+  std::vector<std::uint32_t> stack;
+  for (const auto& h : heads) {
+    if (auto it = d.by_hash.find(h); it != d.by_hash.end()) stack.push_back(it->second);
+  }
+  while (!stack.empty()) {
+    const auto i = stack.back();
+    stack.pop_back();
+    if (seen[i]) continue;
+    seen[i] = true;
+    for (auto dep : d.change_deps[i]) stack.push_back(dep);
+  }
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t i = 0; i < d.changes.size(); ++i) {
+    if (!seen[i]) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<ChangeHash> missing_deps(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
+  std::unordered_set<ChangeHash, core::HashOfChangeHash> queued;
+  for (const auto& q : d.queue) queued.insert(q.hash);
+  std::vector<ChangeHash> out;
+  auto consider = [&](const ChangeHash& h) {
+    if (!has(d, h) && !queued.count(h)) out.push_back(h);
+  };
+  for (const auto& q : d.queue) {
+    for (const auto& dep : q.change.deps) consider(dep);
+  }
+  for (const auto& h : heads) consider(h);
+  return sorted_unique(std::move(out));
+}
+
+// Changes the peer lacks according to its `have` summaries and explicit `need` (spec §4.4).
+std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vector<SyncHave>& have,
+                                       const std::vector<ChangeHash>& need) {
+  if (have.empty()) {
+    std::vector<ChangeHash> out;
+    for (const auto& h : need) {
+      if (has(d, h)) out.push_back(h);
+    }
+    return out;
+  }
+  std::vector<ChangeHash> last_sync;
+  std::vector<BloomFilter> blooms;
+  for (const auto& h : have) {
+    last_sync.insert(last_sync.end(), h.last_sync.begin(), h.last_sync.end());
+    // Filters were validated when the message was decoded.
+    blooms.push_back(BloomFilter::decode(h.bloom).value_or(BloomFilter()));
+  }
+  const auto candidates = changes_since(d, sorted_unique(std::move(last_sync)));
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> dependents;
+  std::vector<bool> send(d.changes.size(), false);
+  std::vector<std::uint32_t> stack;
+  for (auto i : candidates) {
+    for (auto dep : d.change_deps[i]) dependents[dep].push_back(i);
+    const ChangeHash& h = d.changes[i].hash;
+    if (std::none_of(blooms.begin(), blooms.end(), [&](const BloomFilter& b) { return b.contains(h); })) {
+      send[i] = true;
+      stack.push_back(i);
+    }
+  }
+  // Whatever depends on a change they lack, they lack too.
+  while (!stack.empty()) {
+    const auto i = stack.back();
+    stack.pop_back();
+    if (auto it = dependents.find(i); it != dependents.end()) {
+      for (auto dep : it->second) {
+        if (!send[dep]) {
+          send[dep] = true;
+          stack.push_back(dep);
+        }
+      }
+    }
+  }
+  std::vector<ChangeHash> out;
+  for (const auto& h : need) {
+    auto it = d.by_hash.find(h);
+    if (it != d.by_hash.end() && !send[it->second]) out.push_back(h);
+  }
+  for (auto i : candidates) {
+    if (send[i]) out.push_back(d.changes[i].hash);
+  }
+  return out;
+}
+
+// Removes from `sent` every hash that is one of `heads` or their ancestor.
+void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& heads, std::set<ChangeHash>& sent) {
+  if (sent.empty()) return;
+  std::vector<bool> seen(d.changes.size(), false);
+  std::vector<std::uint32_t> stack;
+  for (const auto& h : heads) {
+    if (auto it = d.by_hash.find(h); it != d.by_hash.end()) stack.push_back(it->second);
+  }
+  while (!stack.empty() && !sent.empty()) {
+    const auto i = stack.back();
+    stack.pop_back();
+    if (seen[i]) continue;
+    seen[i] = true;
+    sent.erase(d.changes[i].hash);
+    for (auto dep : d.change_deps[i]) stack.push_back(dep);
+  }
+}
+
+}  // namespace
+
+std::uint8_t SyncMessage::flags() const {
+  std::uint8_t bits = 0;
+  if (trailer) {
+    for (std::uint8_t b : *trailer) {
+      if (b & 0x80) bits = static_cast<std::uint8_t>(bits | (b & 0x7f));
+    }
+  }
+  return bits;
+}
+
+Result<SyncMessage> SyncMessage::decode(ByteView bytes) {
+  enc::ByteReader r(bytes, "sync message");
+  SyncMessage m;
+  auto type = r.byte();
+  if (!type || (*type != kV1 && *type != kV2)) {
+    return fail(Error::protocol("sync message", "not a sync message (first byte must be 0x42 or 0x43)"));
+  }
+  m.version = *type;
+  AM_TRY_ASSIGN(m.heads, read_hashes(r));
+  AM_TRY_ASSIGN(m.need, read_hashes(r));
+  auto have_count = r.uleb();
+  if (!have_count) return fail(protocol(have_count.error()));
+  if (*have_count > r.remaining()) return fail(Error::protocol("sync message", "have list longer than the message"));
+  for (std::uint64_t i = 0; i < *have_count; ++i) {
+    SyncHave h;
+    AM_TRY_ASSIGN(h.last_sync, read_hashes(r));
+    auto bloom = r.length_prefixed();
+    if (!bloom) return fail(protocol(bloom.error()));
+    AM_TRY_STATUS(BloomFilter::decode(*bloom).map([](const BloomFilter&) {}));
+    h.bloom.assign(bloom->begin(), bloom->end());
+    m.have.push_back(std::move(h));
+  }
+  auto change_count = r.uleb();
+  if (!change_count) return fail(protocol(change_count.error()));
+  if (*change_count > r.remaining()) return fail(Error::protocol("sync message", "change list longer than the message"));
+  for (std::uint64_t i = 0; i < *change_count; ++i) {
+    auto c = r.length_prefixed();
+    if (!c) return fail(protocol(c.error()));
+    m.changes.emplace_back(c->begin(), c->end());
+  }
+  if (!r.empty()) {
+    auto t = r.length_prefixed();
+    if (!t) return fail(protocol(t.error()));
+    m.trailer = Bytes(t->begin(), t->end());
+    // Anything after the trailer is from a future version; ignored, as the reference does.
+  }
+  return m;
+}
+
+Bytes SyncMessage::encode() const {
+  Bytes out{version};
+  write_hashes(out, heads);
+  write_hashes(out, need);
+  enc::put_uleb(out, have.size());
+  for (const auto& h : have) {
+    write_hashes(out, h.last_sync);
+    enc::put_uleb(out, h.bloom.size());
+    out.insert(out.end(), h.bloom.begin(), h.bloom.end());
+  }
+  enc::put_uleb(out, changes.size());
+  for (const auto& c : changes) {
+    enc::put_uleb(out, c.size());
+    out.insert(out.end(), c.begin(), c.end());
+  }
+  if (trailer) {
+    enc::put_uleb(out, trailer->size());
+    out.insert(out.end(), trailer->begin(), trailer->end());
+  }
+  return out;
+}
+
+Bytes SyncState::encode() const {
+  Bytes out{kSyncStateType};
+  write_hashes(out, shared_heads);
+  return out;
+}
+
+Result<SyncState> SyncState::decode(ByteView bytes) {
+  enc::ByteReader r(bytes, "sync state");
+  auto type = r.byte();
+  if (!type || *type != kSyncStateType) return fail(Error::corruption("sync state", "wrong type byte"));
+  auto heads = read_hashes(r);
+  if (!heads) return fail(Error::corruption("sync state", heads.error().message));
+  SyncState s;
+  s.shared_heads = std::move(*heads);
+  s.their_have = std::vector<SyncHave>{};
+  return s;
+}
+
+namespace {
+Bytes trailer_with(std::uint8_t bits) { return Bytes{0x02, static_cast<std::uint8_t>(0x80 | bits)}; }
+}  // namespace
+
+std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
+  (void)doc.commit_if_pending();
+  const Document::Impl& d = *doc.internal();
+  const std::vector<ChangeHash> our_heads = doc.heads();
+  const std::vector<ChangeHash> their_heads = state.their_heads.value_or(std::vector<ChangeHash>{});
+  const std::vector<ChangeHash> our_need = state.read_only ? std::vector<ChangeHash>{} : missing_deps(d, their_heads);
+
+  std::vector<SyncHave> our_have;
+  if (std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
+        return std::find(their_heads.begin(), their_heads.end(), h) != their_heads.end();
+      })) {
+    std::vector<ChangeHash> since;
+    for (auto i : changes_since(d, state.shared_heads)) since.push_back(d.changes[i].hash);
+    our_have.push_back(SyncHave{state.shared_heads, BloomFilter::from_hashes(since).encode()});
+  }
+
+  // They report a sync point we do not have: we lost data. Ask them to start over.
+  if (state.their_have && !state.their_have->empty()) {
+    const auto& first = state.their_have->front();
+    if (!std::all_of(first.last_sync.begin(), first.last_sync.end(), [&](const ChangeHash& h) { return has(d, h); })) {
+      SyncMessage reset;
+      reset.version = SyncMessage::kV1;
+      reset.heads = our_heads;
+      reset.have.push_back(SyncHave{});
+      reset.trailer = trailer_with(SyncMessage::kFlagSupportsSyncReset);
+      return reset.encode();
+    }
+  }
+
+  std::vector<Bytes> changes;
+  std::vector<ChangeHash> sending;
+  const std::uint8_t version = state.peer_supports_v2 ? SyncMessage::kV2 : SyncMessage::kV1;
+  if (state.their_have && state.their_need && !state.peer_read_only) {
+    auto whole_document = [&] {
+      changes.clear();
+      sending.clear();
+      if (d.changes.empty()) return;
+      changes.push_back(doc.save());
+      for (const auto& c : d.changes) sending.push_back(c.hash);
+    };
+    if (state.peer_supports_v2 && state.their_heads && state.their_heads->empty()) {
+      whole_document();
+    } else {
+      for (const auto& h : hashes_to_send(d, *state.their_have, *state.their_need)) {
+        if (!state.sent_hashes.count(h)) sending.push_back(h);
+      }
+      if (state.peer_supports_v2 && sending.size() > d.changes.size() / 3) {
+        whole_document();
+      } else if (!sending.empty()) {
+        if (version == SyncMessage::kV2) {
+          Bytes joined;
+          for (const auto& h : sending) {
+            const Bytes& chunk = d.changes[d.by_hash.at(h)].chunk;
+            joined.insert(joined.end(), chunk.begin(), chunk.end());
+          }
+          changes.push_back(std::move(joined));
+        } else {
+          for (const auto& h : sending) changes.push_back(d.changes[d.by_hash.at(h)].chunk);
+        }
+      }
+    }
+  }
+
+  const bool heads_unchanged = state.last_sent_heads == our_heads;
+  const bool heads_equal = state.their_heads && *state.their_heads == our_heads;
+  if (heads_unchanged && state.have_responded) {
+    if (sending.empty() && (heads_equal || state.read_only)) return std::nullopt;
+    if (state.in_flight) return std::nullopt;
+  }
+
+  state.have_responded = true;
+  state.last_sent_heads = our_heads;
+  state.sent_hashes.insert(sending.begin(), sending.end());
+
+  SyncMessage m;
+  m.version = version;
+  m.heads = our_heads;
+  m.need = our_need;
+  m.have = std::move(our_have);
+  m.changes = std::move(changes);
+  std::uint8_t bits = SyncMessage::kFlagSupportsSyncReset;
+  if (state.read_only) bits |= SyncMessage::kFlagReadOnly;
+  if (state.needs_reset) {
+    state.needs_reset = false;
+    if (state.peer_supports_reset) {
+      bits |= SyncMessage::kFlagSyncReset;
+    } else {
+      m.heads.clear();  // an old peer treats empty heads as "lost everything"
+    }
+  }
+  m.trailer = trailer_with(bits);
+  state.in_flight = true;
+  return m.encode();
+}
+
+Status receive_sync_message(Document& doc, SyncState& state, ByteView bytes) {
+  AM_TRY_ASSIGN(SyncMessage m, SyncMessage::decode(bytes));
+  (void)doc.commit_if_pending();
+  const std::vector<ChangeHash> before_heads = doc.heads();
+  if (!m.changes.empty() && !state.read_only) {
+    Bytes joined;
+    for (const auto& c : m.changes) joined.insert(joined.end(), c.begin(), c.end());
+    AM_TRY_STATUS(doc.load_incremental(joined));
+  }
+  // The message is accepted: update the state.
+  state.in_flight = false;
+  if (m.trailer) {
+    const std::uint8_t bits = m.flags();
+    state.peer_supports_v2 = true;
+    state.peer_supports_reset = (bits & SyncMessage::kFlagSupportsSyncReset) != 0;
+    if (bits & SyncMessage::kFlagSyncReset) state.sent_hashes.clear();
+    state.peer_read_only = (bits & SyncMessage::kFlagReadOnly) != 0;
+  }
+  const Document::Impl& d = *doc.internal();
+  if (!m.changes.empty() && !state.read_only) {
+    const std::vector<ChangeHash> after = doc.heads();
+    std::vector<ChangeHash> advanced;
+    for (const auto& h : after) {
+      if (std::find(before_heads.begin(), before_heads.end(), h) == before_heads.end()) advanced.push_back(h);
+    }
+    for (const auto& h : state.shared_heads) {
+      if (std::find(after.begin(), after.end(), h) != after.end()) advanced.push_back(h);
+    }
+    state.shared_heads = sorted_unique(std::move(advanced));
+  }
+  drop_acknowledged(d, m.heads, state.sent_hashes);
+  if (m.changes.empty() && m.heads == before_heads) state.last_sent_heads = m.heads;
+  std::vector<ChangeHash> known;
+  for (const auto& h : m.heads) {
+    if (has(d, h)) known.push_back(h);
+  }
+  if (known.size() == m.heads.size()) {
+    state.shared_heads = m.heads;
+    if (m.heads.empty()) {  // the peer lost its data: start over
+      state.last_sent_heads.clear();
+      state.sent_hashes.clear();
+    }
+  } else {
+    known.insert(known.end(), state.shared_heads.begin(), state.shared_heads.end());
+    state.shared_heads = sorted_unique(std::move(known));
+  }
+  state.their_have = std::move(m.have);
+  state.their_heads = std::move(m.heads);
+  state.their_need = std::move(m.need);
+  return {};
+}
+
+}  // namespace am

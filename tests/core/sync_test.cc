@@ -1,0 +1,266 @@
+#include "am/sync.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "core/sync/bloom.h"
+#include "support/hex.h"
+#include "support/vectors.h"
+
+namespace am {
+namespace {
+
+using nlohmann::json;
+
+Document doc_with(std::string_view actor_hex) {
+  return Document(DocumentOptions{*ActorId::from_hex(actor_hex), TextUnit::kUtf16});
+}
+std::vector<ChangeHash> hashes_of(const json& list) {
+  std::vector<ChangeHash> out;
+  for (const auto& h : list) out.push_back(*ChangeHash::from_hex(h.get<std::string>()));
+  return out;
+}
+
+// Runs the JS vectors' loop: each round A->B then B->A, until neither sends. Returns the messages.
+struct Peer {
+  Document* doc;
+  SyncState state;
+};
+std::vector<std::pair<std::string, Bytes>> run_sync(Peer& a, Peer& b, int max_rounds = 50) {
+  std::vector<std::pair<std::string, Bytes>> log;
+  for (int round = 0; round < max_rounds; ++round) {
+    bool sent = false;
+    for (int dir = 0; dir < 2; ++dir) {
+      Peer& from = dir == 0 ? a : b;
+      Peer& to = dir == 0 ? b : a;
+      auto msg = generate_sync_message(*from.doc, from.state);
+      if (!msg) continue;
+      sent = true;
+      log.emplace_back(dir == 0 ? "A" : "B", *msg);
+      const Status s = receive_sync_message(*to.doc, to.state, *msg);
+      EXPECT_TRUE(s) << s.error().to_string();
+    }
+    if (!sent) return log;
+  }
+  ADD_FAILURE() << "sync did not terminate";
+  return log;
+}
+
+TEST(SyncBloom, MatchesTheReference) {
+  const json v = test::load_vector("bloom");
+  for (const auto& b : v["extra"]["blooms"]) {
+    SCOPED_TRACE(b["n"].dump());
+    const auto filter = core::BloomFilter::from_hashes(hashes_of(b["hashes"]));
+    EXPECT_EQ(to_hex(filter.encode()), b["bloom"].get<std::string>());
+    for (const auto& h : hashes_of(b["hashes"])) EXPECT_TRUE(filter.contains(h));
+    // The first message of a document with the same n changes.
+    Document d = doc_with("aaaa");
+    for (int i = 0; i < b["n"].get<int>(); ++i) {
+      ASSERT_TRUE(d.put(ObjId::root(), "v", std::int64_t{i}));
+      d.commit();
+    }
+    SyncState s;
+    EXPECT_EQ(to_hex(*generate_sync_message(d, s)), b["message"].get<std::string>());
+  }
+}
+
+TEST(SyncBloom, EmptyAndMalformedFilters) {
+  const auto empty = core::BloomFilter::from_hashes({});
+  EXPECT_TRUE(empty.encode().empty());
+  ChangeHash h;
+  EXPECT_FALSE(empty.contains(h));
+  const Bytes too_short = test::hex("03 0a 07 00");
+  EXPECT_FALSE(core::BloomFilter::decode(too_short));
+  const Bytes zero_bits = test::hex("01 00 07");  // no bits at all: contains() must not divide by 0
+  const auto z = core::BloomFilter::decode(zero_bits);
+  ASSERT_TRUE(z);
+  EXPECT_FALSE(z->contains(h));
+  const Bytes many_probes = test::hex("01 0a ffffffff0f 00 00");
+  EXPECT_FALSE(core::BloomFilter::decode(many_probes));
+}
+
+TEST(SyncVectors, FreshTranscriptIsByteIdentical) {
+  const json v = test::load_vector("sync_fresh");
+  std::vector<Bytes> changes;
+  for (const auto& c : v["changes"]) changes.push_back(test::hex(c["hex"].get<std::string>()));
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.apply_changes(changes));
+  Document b = doc_with("bbbb");
+  Peer pa{&a, {}}, pb{&b, {}};
+  const auto log = run_sync(pa, pb);
+  const auto& expected = v["extra"]["sync"]["messages"];
+  ASSERT_EQ(log.size(), expected.size());
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].first, expected[i]["from"].get<std::string>()) << i;
+    EXPECT_EQ(to_hex(log[i].second), expected[i]["hex"].get<std::string>()) << "message " << i;
+  }
+  EXPECT_EQ(to_hex(pa.state.encode()), v["extra"]["sync"]["states"]["A"].get<std::string>());
+  EXPECT_EQ(to_hex(pb.state.encode()), v["extra"]["sync"]["states"]["B"].get<std::string>());
+  EXPECT_EQ(a.heads(), b.heads());
+}
+
+TEST(SyncVectors, IncrementalTranscriptWithReconnectIsByteIdentical) {
+  const json v = test::load_vector("sync_incremental");
+  // Each side's own changes, in seq order; the phases add them as the JS script did.
+  std::map<std::string, std::vector<Bytes>> by_actor;
+  for (const auto& c : v["changes"]) {
+    by_actor[c["decoded"]["actor"].get<std::string>()].push_back(test::hex(c["hex"].get<std::string>()));
+  }
+  const auto& own_a = by_actor.at("aaaa");
+  const auto& own_b = by_actor.at("bbbb");
+  ASSERT_EQ(own_a.size(), 6u);
+  ASSERT_EQ(own_b.size(), 5u);
+  Document a = doc_with("aaaa"), b = doc_with("bbbb");
+  Peer pa{&a, {}}, pb{&b, {}};
+  auto add = [](Document& d, const std::vector<Bytes>& all, std::size_t from, std::size_t to) {
+    std::vector<Bytes> part(all.begin() + static_cast<long>(from), all.begin() + static_cast<long>(to));
+    ASSERT_TRUE(d.apply_changes(part));
+  };
+  std::vector<std::pair<std::string, Bytes>> log;
+  auto phase = [&](int n) {
+    auto l = run_sync(pa, pb);
+    log.insert(log.end(), l.begin(), l.end());
+    const auto& states = v["extra"]["sync"]["states"][std::to_string(n)];
+    EXPECT_EQ(to_hex(pa.state.encode()), states["A"].get<std::string>()) << "phase " << n;
+    EXPECT_EQ(to_hex(pb.state.encode()), states["B"].get<std::string>()) << "phase " << n;
+  };
+  add(a, own_a, 0, 3);
+  add(b, own_b, 0, 2);
+  phase(1);
+  add(a, own_a, 3, 5);
+  add(b, own_b, 2, 3);
+  phase(2);
+  pa.state = SyncState::decode(pa.state.encode()).value();
+  pb.state = SyncState::decode(pb.state.encode()).value();
+  add(a, own_a, 5, 6);
+  add(b, own_b, 3, 5);
+  phase(3);
+  const auto& expected = v["extra"]["sync"]["messages"];
+  ASSERT_EQ(log.size(), expected.size());
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].first, expected[i]["from"].get<std::string>()) << i;
+    EXPECT_EQ(to_hex(log[i].second), expected[i]["hex"].get<std::string>()) << "message " << i;
+  }
+  EXPECT_EQ(a.heads(), b.heads());
+  EXPECT_EQ(a.to_json().value(), b.to_json().value());
+}
+
+TEST(Sync, MessageRoundTripsThroughEncodeDecode) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  SyncState s;
+  const Bytes m = *generate_sync_message(a, s);
+  const auto decoded = SyncMessage::decode(m);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->encode(), m);
+  EXPECT_EQ(decoded->flags(), SyncMessage::kFlagSupportsSyncReset);
+  // Nothing new to say until the peer answers.
+  EXPECT_FALSE(generate_sync_message(a, s).has_value());
+}
+
+TEST(Sync, MalformedMessagesLeaveDocumentAndStateUnchanged) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  Document b = doc_with("bbbb");
+  ASSERT_TRUE(b.put(ObjId::root(), "y", std::int64_t{2}));
+  b.commit();
+  SyncState sa, sb;
+  const Bytes m1 = *generate_sync_message(a, sa);
+  ASSERT_TRUE(receive_sync_message(b, sb, m1));
+  const Bytes m2 = *generate_sync_message(b, sb);  // carries b's change
+  int errors = 0;
+  for (std::size_t cut = 0; cut < m2.size(); ++cut) {
+    Document copy = a.fork(*ActorId::from_hex("aaaa"));
+    SyncState st = sa;
+    const std::string before = copy.to_json().value();
+    const Bytes truncated(m2.begin(), m2.begin() + static_cast<long>(cut));
+    if (!receive_sync_message(copy, st, truncated)) {
+      ++errors;
+      EXPECT_EQ(copy.to_json().value(), before);
+      EXPECT_EQ(st.encode(), sa.encode());
+      EXPECT_EQ(st.in_flight, sa.in_flight);
+    }
+  }
+  EXPECT_GT(errors, static_cast<int>(m2.size()) / 2);
+  for (std::size_t i = 0; i < m2.size(); ++i) {
+    for (std::uint8_t bit : {0x01, 0x80}) {
+      Document copy = a.fork(*ActorId::from_hex("aaaa"));
+      SyncState st = sa;
+      Bytes flipped = m2;
+      flipped[i] ^= bit;
+      (void)receive_sync_message(copy, st, flipped);  // an error or a valid message; no crash
+    }
+  }
+  const Bytes not_sync = test::hex("44 00 00 00 00");
+  const Status s = receive_sync_message(a, sa, not_sync);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kProtocol);
+}
+
+TEST(Sync, SyncStateDecodeRejectsGarbage) {
+  EXPECT_FALSE(SyncState::decode(test::hex("42 00")));
+  EXPECT_FALSE(SyncState::decode(test::hex("43 02 00")));
+  const auto empty = SyncState::decode(test::hex("43 00"));
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->their_have.has_value());
+}
+
+TEST(Sync, PeerThatLostItsDataResyncs) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  Document b = doc_with("bbbb");
+  Peer pa{&a, {}}, pb{&b, {}};
+  run_sync(pa, pb);
+  ASSERT_EQ(a.heads(), b.heads());
+  // B loses everything but A keeps its state (with B's old shared heads).
+  Document fresh = doc_with("bbbb");
+  Peer pf{&fresh, {}};
+  pa.state = SyncState::decode(pa.state.encode()).value();
+  run_sync(pa, pf);
+  EXPECT_EQ(fresh.heads(), a.heads());
+  EXPECT_EQ(fresh.to_json().value(), a.to_json().value());
+}
+
+RC_GTEST_PROP(SyncProperty, PeersConvergeAcrossEditsAndReconnects, ()) {
+  const auto seed = *rc::gen::arbitrary<std::uint32_t>();
+  RC_TAG(seed);
+  std::mt19937 rng(seed);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  Document a = doc_with("aaaa"), b = doc_with("bbbb");
+  Peer pa{&a, {}}, pb{&b, {}};
+  static const std::vector<std::string> kKeys{"k0", "k1", "k2", "k3"};
+  for (int step = 0; step < 6; ++step) {
+    for (Document* d : {&a, &b}) {
+      for (std::size_t e = pick(20); e > 0; --e) {
+        RC_ASSERT(d->put(ObjId::root(), kKeys[pick(4)], std::int64_t(pick(100))));
+        if (pick(3) == 0) d->commit();
+      }
+      d->commit_if_pending();
+    }
+    switch (pick(3)) {
+      case 0: break;  // keep the session
+      case 1:         // reconnect with persisted states
+        pa.state = SyncState::decode(pa.state.encode()).value();
+        pb.state = SyncState::decode(pb.state.encode()).value();
+        break;
+      default:  // reconnect with fresh states
+        pa.state = SyncState{};
+        pb.state = SyncState{};
+    }
+    const auto log = run_sync(pa, pb);
+    RC_ASSERT(log.size() <= 12u);
+    RC_ASSERT(a.heads() == b.heads());
+    RC_ASSERT(a.to_json().value() == b.to_json().value());
+  }
+}
+
+}  // namespace
+}  // namespace am
