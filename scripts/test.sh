@@ -4,11 +4,14 @@
 #   2. generates golden vectors from the JS reference,
 #   3. builds with -Werror and runs the unit/property tests (ctest),
 #   4. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   5. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20).
+#   5. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
+#   6. a reduced C++-vs-JS benchmark run (bench/compare): checks both sides agree, not timings.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+# CI builds a fresh clone in a new folder: hash paths relative to the clone so the cache hits.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 start=$(date +%s)
 step() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
@@ -34,5 +37,8 @@ step "fuzz smoke (${AM_FUZZ_SECONDS:-20}s per target)"
 CXX=clang++ bash scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_BUILD_FUZZ=ON \
   -DAM_BUILD_TESTS=OFF -DAM_BUILD_TOOLS=OFF
 bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
+
+step "benchmark smoke (reduced; no timing assertions)"
+bash bench/compare/run.sh --limit 2000 --reps 1
 
 step "all tests passed"

@@ -74,8 +74,9 @@ struct SyncState {
 /// in sync). Commits a pending transaction of `doc` first.
 std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state);
 
-/// Applies a message from the peer. On error (kProtocol for a malformed message, kCorruption
-/// for bad changes) neither the document nor the state changes.
+/// Applies a message from the peer. A malformed message is kProtocol and changes nothing. If a
+/// change inside a well-formed message fails to apply (kCorruption), the changes before it stay
+/// applied, as the reference's loadIncremental does, and the state is not updated.
 [[nodiscard]] Status receive_sync_message(Document& doc, SyncState& state, ByteView message);
 
 }  // namespace am

@@ -3,6 +3,7 @@
 // which chunks go where and applies what was loaded through the normal apply path
 // (Document::Impl::apply_ready / apply_stored).
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -26,23 +27,110 @@ Bytes save_document(Document::Impl& d, bool compress) {
   return out;
 }
 
-// Applies changes in the given order: known ones are skipped, ones whose dependencies are
-// missing wait in the queue, which is drained at the end. A loaded document's changes come in
-// application (topological) order, so each applies directly, in O(its ops).
-Status apply_in_order(Document::Impl& d, std::vector<storage::StoredChange> changes) {
-  bool queued = false;
-  for (storage::StoredChange& sc : changes) {
-    if (d.by_hash.count(sc.hash)) continue;
-    if (d.deps_present(sc.change)) {
-      AM_TRY_STATUS(d.apply_ready(std::move(sc)));
-      continue;
+// OpSet::apply assumes that an op's preds are in the op's object (it refreshes their elements
+// in that object's sequence), which a crafted change can break. Changes from change chunks are
+// checked here first; rebuilt document changes are checked by the rebuild.
+Status check_pred_objects(const Document::Impl& d, const storage::StoredChange& sc) {
+  const storage::Change& c = sc.change;
+  struct ObjRef {  // an object as (counter, actor bytes); counter 0 is the root
+    std::uint64_t counter = 0;
+    const Bytes* actor = nullptr;
+    bool operator==(const ObjRef& o) const {
+      return counter == o.counter && (counter == 0 || *actor == *o.actor);
     }
-    bool known = false;
-    for (const storage::StoredChange& q : d.queue) known = known || q.hash == sc.hash;
-    if (!known) d.queue.push_back(std::move(sc));
-    queued = true;
+  };
+  auto obj_of = [&](const storage::ChangeOp& op) {
+    return op.obj ? ObjRef{op.obj->counter, &c.actors[op.obj->actor]} : ObjRef{};
+  };
+  for (std::size_t i = 0; i < c.ops.size(); ++i) {
+    const ObjRef mine = obj_of(c.ops[i]);
+    for (const storage::ChangeOpId& p : c.ops[i].pred) {
+      if (p.actor >= c.actors.size()) continue;  // applying reports it
+      ObjRef theirs;
+      if (c.actors[p.actor] == c.actors[0] && p.counter >= c.start_op && p.counter - c.start_op < i) {
+        theirs = obj_of(c.ops[static_cast<std::size_t>(p.counter - c.start_op)]);
+      } else {
+        const auto a = d.actors.find(c.actors[p.actor]);
+        if (!a || p.counter > UINT32_MAX) continue;  // an unknown pred: applying reports it
+        const auto idx = d.opset.op_index(core::OpId{static_cast<std::uint32_t>(p.counter), *a});
+        if (!idx) continue;
+        const core::Object& o = d.opset.object(d.opset.op(*idx).obj);
+        theirs = o.id.counter == 0 ? ObjRef{} : ObjRef{o.id.counter, &d.actors.bytes(o.id.actor)};
+      }
+      if (!(mine == theirs)) {
+        return fail(Error::corruption("change " + sc.hash.to_hex(),
+                                      "op " + std::to_string(c.start_op + i) +
+                                          " has a pred in another object"));
+      }
+    }
   }
-  if (queued || !d.queue.empty()) return d.apply_stored({});
+  return {};
+}
+
+// Changes to apply, in order. external[i] marks a change from a change chunk: it needs
+// check_pred_objects and may lack dependencies. A document chunk's changes depend only on changes
+// before them in the same chunk, which by then are applied or were already known.
+struct Batch {
+  std::vector<storage::StoredChange> changes;
+  std::vector<std::uint8_t> external;
+
+  void add(std::vector<storage::StoredChange> more, bool from_change_chunks) {
+    if (changes.empty()) {
+      changes = std::move(more);
+    } else {
+      changes.reserve(changes.size() + more.size());
+      for (auto& sc : more) changes.push_back(std::move(sc));
+    }
+    external.resize(changes.size(), from_change_chunks ? 1 : 0);
+  }
+  void add(storage::StoredChange sc) {
+    changes.push_back(std::move(sc));
+    external.push_back(1);
+  }
+};
+
+// Applies changes in the given order: known ones are skipped, ones whose dependencies are
+// missing wait in the queue, which is then drained. A loaded document's changes come in
+// application (topological) order, so each applies directly, in O(its ops).
+Status apply_in_order(Document::Impl& d, Batch batch) {
+  std::unordered_set<ChangeHash, core::HashOfChangeHash> queued;
+  for (const storage::StoredChange& q : d.queue) queued.insert(q.hash);
+  // A whole document arrives at once: size the history for it up front (only for big batches,
+  // so that many small loads keep the containers' geometric growth).
+  if (batch.changes.size() >= 1024) {
+    d.changes.reserve(d.changes.size() + batch.changes.size());
+    d.change_deps.reserve(d.change_deps.size() + batch.changes.size());
+    d.by_hash.reserve(d.by_hash.size() + batch.changes.size());
+  }
+  for (std::size_t i = 0; i < batch.changes.size(); ++i) {
+    storage::StoredChange& sc = batch.changes[i];
+    const bool external = batch.external[i] != 0;
+    if (d.by_hash.count(sc.hash)) continue;
+    if (!external || d.deps_present(sc.change)) {
+      if (external) AM_TRY_STATUS(check_pred_objects(d, sc));
+      AM_TRY_STATUS(d.apply_ready(std::move(sc)));
+    } else if (queued.insert(sc.hash).second) {
+      d.queue.push_back(std::move(sc));
+    }
+  }
+  // Drain the queue (also what waited before this call) until nothing more is ready.
+  for (bool progress = !d.queue.empty(); progress;) {
+    progress = false;
+    for (std::size_t i = 0; i < d.queue.size();) {
+      const auto at = d.queue.begin() + static_cast<std::ptrdiff_t>(i);
+      if (d.by_hash.count(at->hash)) {
+        d.queue.erase(at);
+      } else if (d.deps_present(at->change)) {
+        storage::StoredChange sc = std::move(*at);
+        d.queue.erase(at);
+        AM_TRY_STATUS(check_pred_objects(d, sc));
+        AM_TRY_STATUS(d.apply_ready(std::move(sc)));
+        progress = true;
+      } else {
+        ++i;
+      }
+    }
+  }
   return {};
 }
 
@@ -55,7 +143,7 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
   doc_options.verify_heads = options.verify_heads;
   doc_options.max_decoded_bytes = options.max_inflated_bytes;
 
-  std::vector<storage::StoredChange> changes;
+  Batch batch;
   Status read_status;
   enc::ByteReader r(bytes, "chunk");
   for (std::size_t index = 0; !r.empty() && read_status; ++index) {
@@ -73,11 +161,7 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
           break;
         }
         if (index == 0 && first_is_document) *first_is_document = true;
-        if (changes.empty()) {
-          changes = std::move(doc->changes);
-        } else {
-          for (auto& sc : doc->changes) changes.push_back(std::move(sc));
-        }
+        batch.add(std::move(doc->changes), /*from_change_chunks=*/false);
         break;
       }
       case storage::ChunkType::kChange: {
@@ -86,7 +170,7 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
           read_status = fail(sc.error().with_context(context));
           break;
         }
-        changes.push_back(std::move(*sc));
+        batch.add(std::move(*sc));
         break;
       }
       case storage::ChunkType::kCompressedChange: {
@@ -100,7 +184,7 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
           read_status = fail(sc.error().with_context(context));
           break;
         }
-        changes.push_back(std::move(*sc));
+        batch.add(std::move(*sc));
         break;
       }
       case storage::ChunkType::kBundle:
@@ -109,7 +193,7 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
     }
   }
   if (!read_status && !apply_prefix) return read_status;
-  AM_TRY_STATUS(apply_in_order(d, std::move(changes)));
+  AM_TRY_STATUS(apply_in_order(d, std::move(batch)));
   return read_status;
 }
 

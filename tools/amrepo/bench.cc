@@ -3,14 +3,20 @@
 #include <sys/resource.h>
 #include <zlib.h>
 
-#include <chrono>
-#include <iostream>
-#include <string>
+#include <unistd.h>
 
-#include <nlohmann/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "am/document.h"
+#include "am/sync.h"
 
 namespace amrepo {
 namespace {
@@ -21,10 +27,93 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
+// Peak resident set size of this process so far (Linux: kilobytes).
 long peak_rss_kb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss;
+}
+
+// Current resident set size (kilobytes), from /proc/self/statm; -1 where unavailable.
+long current_rss_kb() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return -1;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+std::vector<std::string> heads_hex(const am::Document& doc) {
+  std::vector<std::string> out;
+  for (const am::ChangeHash& h : doc.heads()) out.push_back(h.to_hex());
+  return out;
+}
+
+// Length (UTF-16 units) of the text object at root key "text"; -1 when there is none.
+long root_text_length(const am::Document& doc) {
+  auto v = doc.get(am::ObjId::root(), std::string("text"));
+  if (!v || !*v) return -1;
+  const auto* ref = std::get_if<am::ObjectRef>(&**v);
+  if (!ref || ref->type != am::ObjType::kText) return -1;
+  auto len = doc.length(ref->id);
+  return len ? static_cast<long>(*len) : -1;
+}
+
+struct SyncFigures {
+  double ms = 0;
+  std::size_t bytes = 0;
+  std::size_t messages = 0;
+  bool ok = false;
+  std::string error;
+};
+
+// Syncs `doc` to a new empty document with fresh SyncStates, as two peers on a reliable channel
+// would: each round the document's side generates and the peer receives, then the other way,
+// until neither has anything to send. Every message counts as one round trip leg.
+SyncFigures sync_to_empty_peer(am::Document& doc) {
+  SyncFigures f;
+  am::Document peer(am::DocumentOptions{am::ActorId::from_hex("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                                        am::TextUnit::kUtf16});
+  am::SyncState ours, theirs;
+  const auto start = Clock::now();
+  for (int round = 0; round < 1000; ++round) {
+    auto a = am::generate_sync_message(doc, ours);
+    if (a) {
+      f.bytes += a->size();
+      ++f.messages;
+      if (auto s = am::receive_sync_message(peer, theirs, *a); !s) {
+        f.error = "peer: " + s.error().to_string();
+        return f;
+      }
+    }
+    auto b = am::generate_sync_message(peer, theirs);
+    if (b) {
+      f.bytes += b->size();
+      ++f.messages;
+      if (auto s = am::receive_sync_message(doc, ours, *b); !s) {
+        f.error = "document: " + s.error().to_string();
+        return f;
+      }
+    }
+    if (!a && !b) break;
+  }
+  f.ms = ms_since(start);
+  if (peer.heads() != doc.heads()) {
+    f.error = "peer heads differ after sync";
+  } else if (root_text_length(peer) != root_text_length(doc)) {
+    f.error = "peer text differs after sync";
+  } else {
+    f.ok = true;
+  }
+  return f;
+}
+
+bool write_file(const std::string& path, const am::Bytes& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  return static_cast<bool>(out);
 }
 
 // Reads a file that may be gzip-compressed (gzread passes plain files through).
@@ -175,21 +264,93 @@ int bench_trace(const TraceBenchOptions& options) {
       commit_ms += ms_since(c);
     }
   }
-  if (options.single) {
+  if (options.single || edits.empty()) {  // no edits: still one change, creating the text
     const auto c = Clock::now();
     doc.commit();
     commit_ms += ms_since(c);
   }
   const double apply_ms = ms_since(start);
   const std::size_t text_len = doc.length(*obj).value_or(0);
+  const std::vector<std::string> heads = heads_hex(doc);
 
-  nlohmann::json out;
+  nlohmann::ordered_json out;
+  out["impl"] = "cpp";
   out["mode"] = options.single ? "single" : "per-edit";
   out["edits"] = edits.size();
   out["apply_ms"] = apply_ms;
   out["commit_ms"] = commit_ms;
   out["changes"] = doc.change_count();
   out["text_len"] = text_len;
+  out["heads"] = heads;
+  std::vector<Edit>().swap(edits);
+
+  // Save, then load those bytes in this process (warm: allocator and caches already in use).
+  auto t = Clock::now();
+  const am::Bytes saved = doc.save();
+  out["save_ms"] = ms_since(t);
+  out["save_bytes"] = saved.size();
+  if (!options.save_to.empty() && !write_file(options.save_to, saved)) {
+    std::cerr << "amrepo: bench: cannot write " << options.save_to << "\n";
+    return 4;
+  }
+  {
+    t = Clock::now();
+    auto loaded = am::Document::load(saved);
+    out["load_ms"] = ms_since(t);
+    if (!loaded) {
+      std::cerr << "amrepo: bench: load of the saved document failed: " << loaded.error().to_string() << "\n";
+      return 1;
+    }
+    if (heads_hex(*loaded) != heads || root_text_length(*loaded) != static_cast<long>(text_len)) {
+      std::cerr << "amrepo: bench: the loaded document differs from the saved one\n";
+      return 1;
+    }
+  }
+
+  if (!options.no_sync) {
+    const SyncFigures sync = sync_to_empty_peer(doc);
+    if (!sync.ok) {
+      std::cerr << "amrepo: bench: sync to an empty peer failed: " << sync.error << "\n";
+      return 1;
+    }
+    out["sync_ms"] = sync.ms;
+    out["sync_bytes"] = sync.bytes;
+    out["sync_round_trips"] = sync.messages;
+  }
+  out["rss_kb"] = current_rss_kb();
+  out["peak_rss_kb"] = peak_rss_kb();
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+int bench_load(const LoadBenchOptions& options) {
+  std::ifstream in(options.file, std::ios::binary);
+  if (!in) {
+    std::cerr << "amrepo: bench: cannot read " << options.file << "\n";
+    return 4;
+  }
+  const am::Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const long rss_before = current_rss_kb();
+  am::LoadOptions load_options;
+  load_options.verify_heads = !options.unchecked;
+  const auto t = Clock::now();
+  auto doc = am::Document::load(data, load_options);
+  const double load_ms = ms_since(t);
+  if (!doc) {
+    std::cerr << "amrepo: bench: " << doc.error().to_string() << "\n";
+    return 5;
+  }
+  nlohmann::ordered_json out;
+  out["impl"] = "cpp";
+  out["mode"] = "load";
+  out["file_bytes"] = data.size();
+  out["load_ms"] = load_ms;
+  out["changes"] = doc->change_count();
+  out["text_len"] = root_text_length(*doc);
+  out["heads"] = heads_hex(*doc);
+  out["rss_before_kb"] = rss_before;
+  out["rss_kb"] = current_rss_kb();
   out["peak_rss_kb"] = peak_rss_kb();
   std::cout << out.dump() << std::endl;
   return 0;

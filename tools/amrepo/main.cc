@@ -1,5 +1,5 @@
-// amrepo: the command-line front door (offline file tools now; sync server and network
-// commands as the repo layers land). Exit codes: 0 success, 2 usage, 4 I/O, 5 corrupt data.
+// amrepo: the command-line front door (offline file tools and benchmarks now; the sync server
+// and network commands as the repo layers land). Exit codes in file_tools.h and docs/cli.md.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,93 +7,80 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <vector>
 
-#include "am/bytes.h"
-#include "am/result.h"
 #include "bench.h"
-#include "core/storage/chunk.h"
-
-namespace {
-
-constexpr int kExitUsage = 2;
-constexpr int kExitIo = 4;
-constexpr int kExitCorrupt = 5;
-
-int fail_with(const am::Error& e) {
-  std::cerr << "amrepo: " << e.to_string() << "\n";
-  switch (e.code) {
-    case am::ErrorCode::kIOError: return kExitIo;
-    case am::ErrorCode::kInvalidArgument: return kExitUsage;
-    default: return kExitCorrupt;
-  }
-}
-
-am::Result<am::Bytes> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return am::fail(am::Error::io_error(path, "cannot open for reading"));
-  am::Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return am::fail(am::Error::io_error(path, "read failed"));
-  return data;
-}
-
-// Lists the chunks of a file: type, size, and the change hash of change chunks.
-int inspect(const std::string& path) {
-  auto data = read_file(path);
-  if (!data) return fail_with(data.error());
-  am::enc::ByteReader r(*data, path);
-  std::size_t index = 0;
-  while (!r.empty()) {
-    const std::size_t offset = r.offset();
-    auto chunk = am::storage::read_chunk(r);
-    if (!chunk) return fail_with(chunk.error().with_context("chunk " + std::to_string(index)));
-    std::cout << "chunk " << index << " at " << offset << ": "
-              << am::storage::chunk_type_name(chunk->type) << ", " << chunk->body.size()
-              << " body bytes";
-    if (chunk->type == am::storage::ChunkType::kChange) {
-      std::cout << ", hash "
-                << am::storage::chunk_digest(am::storage::ChunkType::kChange, chunk->body).to_hex();
-    } else if (chunk->type == am::storage::ChunkType::kCompressedChange) {
-      auto body = am::storage::inflate_compressed_change(*chunk);
-      if (!body) return fail_with(body.error().with_context("chunk " + std::to_string(index)));
-      std::cout << ", " << body->size() << " bytes inflated, hash "
-                << am::storage::chunk_digest(am::storage::ChunkType::kChange, *body).to_hex();
-    }
-    std::cout << "\n";
-    ++index;
-  }
-  std::cout << index << " chunk(s), " << data->size() << " bytes\n";
-  return 0;
-}
-
-}  // namespace
+#include "file_tools.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"amrepo: Automerge documents and repositories, compatible with the JS reference"};
   app.set_version_flag("--version", "amrepo 0.1.0");
   app.require_subcommand(1);
 
-  std::string inspect_path;
-  auto* inspect_cmd = app.add_subcommand("inspect", "List the chunks of an Automerge file");
-  inspect_cmd->add_option("FILE", inspect_path, "Automerge file (document, changes)")->required();
+  std::string file, out, actor;
+  std::vector<std::string> files;
+  bool scalar_strings = false, no_compress = false;
+  auto* export_cmd = app.add_subcommand("export", "Print an Automerge file's document as JSON");
+  export_cmd->add_option("FILE", file, "Automerge file (document and/or changes)")->required();
+  export_cmd->add_option("-o,--output", out, "write the JSON here instead of stdout");
+  auto* import_cmd = app.add_subcommand("import", "Build a document from JSON and save it");
+  import_cmd->add_option("IN", file, "JSON file whose top level is an object")->required();
+  import_cmd->add_option("-o,--output", out, "Automerge file to write")->required();
+  import_cmd->add_option("--actor", actor, "actor id (hex) of the change; random by default");
+  import_cmd->add_flag("--scalar-strings", scalar_strings,
+                       "store strings as scalar strings instead of text objects");
+  auto* resave_cmd = app.add_subcommand("resave", "Load an Automerge file and save it again");
+  resave_cmd->add_option("FILE", file, "Automerge file")->required();
+  resave_cmd->add_option("-o,--output", out, "Automerge file to write")->required();
+  resave_cmd->add_flag("--no-compress", no_compress, "do not DEFLATE large columns");
+  auto* merge_cmd = app.add_subcommand("merge", "Merge Automerge files into one document");
+  merge_cmd->add_option("FILES", files, "two or more Automerge files")->required()->expected(2, -1);
+  merge_cmd->add_option("-o,--output", out, "Automerge file to write")->required();
+  auto* inspect_cmd = app.add_subcommand(
+      "inspect", "Describe an Automerge file: chunks, changes (hash, actor, seq, deps, ops), actors, heads, sizes");
+  inspect_cmd->add_option("FILE", file, "Automerge file")->required();
 
   amrepo::TraceBenchOptions trace_options;
   auto* bench_cmd = app.add_subcommand("bench", "Reproducible performance measurements");
   bench_cmd->require_subcommand(1);
   auto* trace_cmd = bench_cmd->add_subcommand(
-      "trace", "Replay an editing trace (editing-traces JSON, gzip read directly); prints one JSON line");
+      "trace",
+      "Replay an editing trace (editing-traces JSON, gzip read directly), then save the document, "
+      "load the saved bytes in this process, and sync the document to an empty peer (fresh sync "
+      "states, messages passed both ways until neither side sends). Prints one JSON line: mode, "
+      "edits, apply_ms (edits + commits), commit_ms, changes, text_len, heads, save_ms, save_bytes, "
+      "load_ms, sync_ms, sync_bytes, sync_round_trips (messages sent), rss_kb, peak_rss_kb (whole run)");
   trace_cmd->add_option("FILE", trace_options.file, "trace file, e.g. automerge-paper.json.gz")->required();
   trace_cmd->add_flag("--single", trace_options.single, "apply the whole trace as one change");
   bool per_edit = false;  // the default; accepted for symmetry with --single
-  trace_cmd->add_flag("--per-edit", per_edit, "one change per edit (the default)");
+  trace_cmd->add_flag("--per-edit", per_edit, "one change per edit (the default)")->excludes("--single");
   trace_cmd->add_option("--limit", trace_options.limit, "replay only the first N edits");
+  trace_cmd->add_option("--save-to", trace_options.save_to,
+                        "also write the saved document to this file (input for `bench load`)");
+  trace_cmd->add_flag("--no-sync", trace_options.no_sync, "skip the sync measurement");
+
+  amrepo::LoadBenchOptions load_options;
+  auto* load_cmd = bench_cmd->add_subcommand(
+      "load",
+      "Load a saved document in this fresh process (full change rebuild and head verification) and "
+      "print one JSON line: file_bytes, load_ms, changes, text_len, heads, rss_before_kb, rss_kb "
+      "(resident after loading), peak_rss_kb (process peak). Make the file with "
+      "`bench trace TRACE --save-to FILE`");
+  load_cmd->add_option("FILE", load_options.file, "saved document")->required();
+  load_cmd->add_flag("--unchecked", load_options.unchecked, "skip head verification");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
-    return rc == 0 ? 0 : kExitUsage;
+    return rc == 0 ? 0 : amrepo::kExitUsage;
   }
-  if (*inspect_cmd) return inspect(inspect_path);
+  if (*export_cmd) return amrepo::export_json(file, out);
+  if (*import_cmd) return amrepo::import_json(file, out, actor, scalar_strings);
+  if (*resave_cmd) return amrepo::resave(file, out, no_compress);
+  if (*merge_cmd) return amrepo::merge(files, out);
+  if (*inspect_cmd) return amrepo::inspect(file);
   if (*trace_cmd) return amrepo::bench_trace(trace_options);
-  return kExitUsage;
+  if (*load_cmd) return amrepo::bench_load(load_options);
+  return amrepo::kExitUsage;
 }

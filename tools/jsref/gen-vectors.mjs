@@ -70,6 +70,7 @@ import { inflateRawSync } from "node:zlib";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import bs58check from "bs58check"; // repo_ids only (pinned to the version @automerge/automerge-repo 2.5.6 uses)
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REF_VERSION = JSON.parse(
@@ -985,6 +986,72 @@ function specChecks(vectors) {
   if (mo.save_nocompress_hex === mo.extra.cb.save_nocompress_hex) warn("merge_order: both orders give identical bytes");
 }
 
+// ------------------------------------------------------------------------------------------- repo identifiers
+// repo_ids.json (listed under "repo_vectors" in index.json, not "vectors": it has no document, so the
+// document-vector tests must not see it). Shape:
+// { "name": "repo_ids", "description", "bs58check_version", "seed",
+//   "document_ids": [{hex, uuid, bs58check, url}],      // 16-byte ids; url = "automerge:" + bs58check
+//   "heads": [{hex, bs58check}],                          // 32-byte change hashes as written in URLs/gossip
+//   "urls_with_heads": [{document_id, heads: [bs58check...], url}],
+//   "invalid": [{text, why}] }                            // strings bs58check.decodeUnsafe rejects
+// URLs are built exactly as stringifyAutomergeUrl of @automerge/automerge-repo 2.5.6 does
+// ("automerge:" + bs58check.encode(id) [+ "#" + heads.join("|")]); that package is not installed here.
+
+function repoIdsVector(seed) {
+  const BS58CHECK_VERSION = JSON.parse(
+    fs.readFileSync(path.join(HERE, "node_modules/bs58check/package.json"), "utf8")).version;
+  const rnd = mulberry32((seed ^ 0x1d5eed) >>> 0);
+  const randomBytes = (n) => Uint8Array.from({ length: n }, () => randInt(rnd, 256));
+  const uuidText = (b) => { const h = hex(b); return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`; };
+  const idEntry = (b) => {
+    const text = bs58check.encode(b);
+    const back = bs58check.decodeUnsafe(text);
+    if (!back || hex(back) !== hex(b)) fail(`repo_ids: bs58check round trip failed for ${hex(b)}`);
+    return { hex: hex(b), uuid: uuidText(b), bs58check: text, url: "automerge:" + text };
+  };
+  const ids = [];
+  for (let i = 0; i < 24; i++) {
+    const b = randomBytes(16);
+    b[6] = (b[6] & 0x0f) | 0x40; // UUID v4 layout, as Repo.create (uuid.v4 into 16 bytes)
+    b[8] = (b[8] & 0x3f) | 0x80;
+    ids.push(idEntry(b));
+  }
+  // edge cases: leading zero bytes become leading '1's; all-zero; all-ones
+  for (const b of [new Uint8Array(16), Uint8Array.from([0, 0, 0, ...randomBytes(13)]), new Uint8Array(16).fill(0xff)]) {
+    ids.push(idEntry(b));
+  }
+  const heads = [];
+  for (let i = 0; i < 8; i++) {
+    const b = i === 0 ? Uint8Array.from([0, ...randomBytes(31)]) : randomBytes(32);
+    heads.push({ hex: hex(b), bs58check: bs58check.encode(b) });
+  }
+  const urlsWithHeads = [
+    { document_id: ids[0].bs58check, heads: [] },
+    { document_id: ids[1].bs58check, heads: [heads[0].bs58check] },
+    { document_id: ids[2].bs58check, heads: heads.slice(1, 4).map((h) => h.bs58check).sort() },
+  ].map((u) => ({ ...u, url: "automerge:" + u.document_id + "#" + u.heads.join("|") }));
+  const invalid = [];
+  const addInvalid = (text, why) => {
+    if (bs58check.decodeUnsafe(text) !== undefined) fail(`repo_ids: ${JSON.stringify(text)} unexpectedly decodes`);
+    invalid.push({ text, why });
+  };
+  for (const e of ids.slice(0, 4)) {
+    const t = e.bs58check, last = t[t.length - 1];
+    addInvalid(t.slice(0, -1) + (last === "2" ? "3" : "2"), "checksum mismatch (last character changed)");
+  }
+  addInvalid(ids[4].bs58check.slice(0, 5) + "0" + ids[4].bs58check.slice(6), "'0' is not in the base58 alphabet");
+  addInvalid(ids[5].bs58check.slice(0, 3) + "l" + ids[5].bs58check.slice(4), "'l' is not in the base58 alphabet");
+  addInvalid("", "empty string (no checksum)");
+  addInvalid(ids[6].bs58check.slice(1), "first character dropped");
+  return {
+    name: "repo_ids",
+    description: "DocumentIds (seeded random UUID-v4-shaped 16 bytes plus edge cases) and change hashes in bs58check " +
+      "text, automerge: URLs with and without heads, and strings bs58check.decodeUnsafe rejects.",
+    bs58check_version: BS58CHECK_VERSION, seed,
+    document_ids: ids, heads, urls_with_heads: urlsWithHeads, invalid,
+  };
+}
+
 // ------------------------------------------------------------------------------------------- output
 
 // JSON with 1-space indentation, but any array/object whose compact form fits in ~110 chars on one line.
@@ -1030,9 +1097,11 @@ function main() {
     fs.writeFileSync(path.join(outDir, v.name + ".json"), formatJson(v) + "\n");
     console.log(`  ${v.name}: ${v.changes.length} changes, save ${v.save_hex.length / 2} bytes`);
   }
+  const repoIds = repoIdsVector(seed);
+  fs.writeFileSync(path.join(outDir, "repo_ids.json"), formatJson(repoIds) + "\n");
   fs.writeFileSync(path.join(outDir, "index.json"), JSON.stringify({
     reference_version: REF_VERSION, generator: "tools/jsref/gen-vectors.mjs", seed,
-    vectors: vectors.map((v) => v.name) }, null, 2) + "\n");
+    vectors: vectors.map((v) => v.name), repo_vectors: [repoIds.name] }, null, 2) + "\n");
   console.log(`wrote ${vectors.length} vectors to ${outDir} in ${Date.now() - t0} ms` +
     (warnings.length ? `; ${warnings.length} warning(s) about spec mismatches (see stderr)` : ""));
 }

@@ -1,0 +1,135 @@
+// Runs the amrepo binary's offline file tools as a user would, on real files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "am/document.h"
+#include "support/vectors.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `amrepo ARGS` through the shell, capturing stdout and stderr.
+CliRun amrepo(const std::string& args, const fs::path& dir) {
+  const fs::path err_file = dir / "stderr.txt";
+  const std::string cmd = std::string(AM_AMREPO_PATH) + " " + args + " 2>" + err_file.string();
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  return r;
+}
+
+class AmrepoCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("amrepo-cli-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void write(const std::string& name, const std::string& content) const {
+    std::ofstream(dir_ / name, std::ios::binary) << content;
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(dir_ / name, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  fs::path dir_;
+};
+
+TEST_F(AmrepoCli, ImportExportRoundTrip) {
+  write("in.json", R"({"title":"hello","n":3,"tags":["a","b"],"nested":{"ok":true}})");
+  CliRun r = amrepo("import " + path("in.json") + " -o " + path("doc.automerge") + " --actor aaaa", dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = amrepo("export " + path("doc.automerge"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out), json::parse(read("in.json")));
+  r = amrepo("export " + path("doc.automerge") + " -o " + path("out.json"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(read("out.json")), json::parse(read("in.json")));
+}
+
+TEST_F(AmrepoCli, ResaveMergeAndInspect) {
+  write("a.json", R"({"a":1})");
+  write("b.json", R"({"b":2})");
+  ASSERT_EQ(amrepo("import " + path("a.json") + " -o " + path("a.am") + " --actor aaaa", dir_).exit_code, 0);
+  ASSERT_EQ(amrepo("import " + path("b.json") + " -o " + path("b.am") + " --actor bbbb", dir_).exit_code, 0);
+  CliRun r = amrepo("merge " + path("a.am") + " " + path("b.am") + " -o " + path("m.am"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = amrepo("export " + path("m.am"), dir_);
+  EXPECT_EQ(json::parse(r.out), json::parse(R"({"a":1,"b":2})"));
+  r = amrepo("resave " + path("m.am") + " -o " + path("r.am") + " --no-compress", dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = amrepo("inspect " + path("r.am"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 change(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("actors: 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("heads:"), std::string::npos) << r.out;
+}
+
+TEST_F(AmrepoCli, BadInputGivesOneLineErrorsAndDocumentedExitCodes) {
+  write("garbage.am", "this is not automerge");
+  CliRun r = amrepo("export " + path("garbage.am"), dir_);
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("amrepo:"), std::string::npos);
+  r = amrepo("inspect " + path("missing.am"), dir_);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  write("bad.json", "{not json");
+  r = amrepo("import " + path("bad.json") + " -o " + path("x.am"), dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_FALSE(fs::exists(dir_ / "x.am"));
+  r = amrepo("frobnicate", dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  // A truncated document at every offset: an error, never a crash.
+  write("in.json", R"({"t":"some text","l":[1,2,3]})");
+  ASSERT_EQ(amrepo("import " + path("in.json") + " -o " + path("ok.am"), dir_).exit_code, 0);
+  const std::string whole = read("ok.am");
+  for (std::size_t cut = 1; cut < whole.size(); cut += 7) {
+    write("cut.am", whole.substr(0, cut));
+    r = amrepo("export " + path("cut.am"), dir_);
+    EXPECT_TRUE(r.exit_code == 5 || r.exit_code == 0) << "cut " << cut << ": " << r.exit_code << " " << r.err;
+  }
+}
+
+TEST_F(AmrepoCli, ExportsWhatTheJsReferenceSaved) {
+  int checked = 0;
+  for (const std::string& name : am::test::vector_names()) {
+    const json v = am::test::load_vector(name);
+    if (!v.contains("save_hex") || !v.contains("json")) continue;
+    am::Bytes bytes;
+    ASSERT_TRUE(am::from_hex(v["save_hex"].get<std::string>(), bytes));
+    write("v.am", std::string(bytes.begin(), bytes.end()));
+    const CliRun r = amrepo("export " + path("v.am"), dir_);
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
+}
+
+}  // namespace

@@ -1,0 +1,24 @@
+// Offline file commands of amrepo: export, import, resave, merge, inspect (docs/cli.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace amrepo {
+
+// Exit codes shared by every command (docs/cli.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnavailable = 3;
+inline constexpr int kExitNetwork = 4;
+inline constexpr int kExitCorrupt = 5;
+
+int export_json(const std::string& file, const std::string& out);
+int import_json(const std::string& in, const std::string& out, const std::string& actor_hex,
+                bool scalar_strings);
+int resave(const std::string& file, const std::string& out, bool no_compress);
+int merge(const std::vector<std::string>& files, const std::string& out);
+int inspect(const std::string& file);
+
+}  // namespace amrepo
