@@ -137,13 +137,16 @@ struct Document::Impl {
     c.seq = (author < changes_by_actor.size() ? changes_by_actor[author].size() : 0) + 1;
     c.start_op = tx_start_op;
     c.time = opts.time.value_or(0);
-    if (opts.message && !opts.message->empty()) c.message = opts.message;
+    if (opts.message && !opts.message->empty()) c.message = opts.message;  // "" is set below
     std::set<ChangeHash> deps(heads.begin(), heads.end());
     if (author < changes_by_actor.size() && !changes_by_actor[author].empty()) {
       deps.insert(changes[changes_by_actor[author].back()].hash);
     }
     c.deps.assign(deps.begin(), deps.end());
     storage::StoredChange sc = storage::encode_change(std::move(c));
+    // The chunk cannot tell "" from no message, but a document saved by the reference keeps ""
+    // for a local commit with an empty message; so do we.
+    if (opts.message && opts.message->empty()) sc.change.message = std::string();
     const ChangeHash hash = sc.hash;
     record(std::move(sc), author);
     last_local = static_cast<std::uint32_t>(changes.size() - 1);

@@ -395,6 +395,53 @@ TEST(DocumentSaveLoadMalformed, AnOpOutsideEveryChangeIsCorruption) {
   EXPECT_TRUE(found);
 }
 
+// The op set assumes an op and its preds share an object (a pred in another list would be
+// looked up in the wrong sequence); load refuses such changes and documents.
+TEST(DocumentSaveLoadMalformed, APredInAnotherObjectIsCorruption) {
+  using storage::ChangeOp;
+  using storage::ChangeOpId;
+  storage::Change c;
+  c.actors = {Bytes{0xaa, 0xaa}};
+  c.seq = 1;
+  c.start_op = 1;
+  auto op = [](std::optional<ChangeOpId> obj, storage::OpKey key, bool insert, storage::Action a,
+               std::vector<ChangeOpId> pred) {
+    ChangeOp o;
+    o.obj = obj;
+    o.key = std::move(key);
+    o.insert = insert;
+    o.action = a;
+    if (a == storage::Action::kSet) o.value = std::int64_t{1};
+    o.pred = std::move(pred);
+    return o;
+  };
+  c.ops.push_back(op(std::nullopt, std::string("a"), false, storage::Action::kMakeList, {}));
+  c.ops.push_back(op(std::nullopt, std::string("b"), false, storage::Action::kMakeList, {}));
+  c.ops.push_back(op(ChangeOpId{1, 0}, storage::ElemKey{}, true, storage::Action::kSet, {}));
+  c.ops.push_back(op(ChangeOpId{2, 0}, storage::ElemKey{}, true, storage::Action::kSet, {}));
+  // Overwrites list b's element, but names list a's element as its pred.
+  c.ops.push_back(op(ChangeOpId{2, 0}, storage::ElemKey{ChangeOpId{4, 0}}, false,
+                     storage::Action::kSet, {ChangeOpId{3, 0}}));
+  const Bytes chunk = storage::encode_change(c).chunk;
+  auto d = Document::load(chunk);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(d.error().message.find("another object"), std::string::npos) << d.error().to_string();
+  Document e = doc_with("bbbb");
+  EXPECT_FALSE(e.load_incremental(chunk));
+  EXPECT_EQ(e.change_count(), 0u);
+  // The same through a document chunk: a body flip that moves a successor to another object.
+  std::ifstream in(std::string(AM_SOURCE_DIR) + "/fuzz/regressions/fuzz_load/document-succ-in-another-object",
+                   std::ios::binary);
+  ASSERT_TRUE(in);
+  const Bytes doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  LoadOptions unchecked;
+  unchecked.verify_heads = false;
+  auto f = Document::load(doc, unchecked);
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("another object"), std::string::npos) << f.error().to_string();
+}
+
 // ---- semantics ------------------------------------------------------------------------------
 
 TEST(DocumentSaveLoad, EmptyDocumentAndEmptyInput) {

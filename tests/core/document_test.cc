@@ -1,4 +1,5 @@
 #include "am/document.h"
+#include "core/storage/change.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -480,6 +481,38 @@ RC_GTEST_PROP(DocumentProperty, ReplicasConvergeWhateverTheDeliveryOrder, ()) {
       for (std::size_t j = 0; j < a.size(); ++j) RC_ASSERT(a[j].op_id == b[j].op_id);
     }
   }
+}
+
+}  // namespace
+}  // namespace am
+
+namespace am {
+namespace {
+
+TEST(Document, PredInAnotherObjectIsRejectedNotACrash) {
+  // Two lists; a delete in the second whose pred is an element of the first.
+  Document a(DocumentOptions{*ActorId::from_hex("aaaa"), TextUnit::kUtf16});
+  const ObjId l1 = a.put_object(ObjId::root(), "l1", ObjType::kList).value();
+  const ObjId l2 = a.put_object(ObjId::root(), "l2", ObjType::kList).value();
+  ASSERT_TRUE(a.insert(l1, 0, std::int64_t{1}));
+  ASSERT_TRUE(a.insert(l2, 0, std::int64_t{2}));
+  a.commit();
+  storage::Change bad;
+  bad.actors = {test::hex("bbbb"), test::hex("aaaa")};
+  bad.seq = 1;
+  bad.start_op = 5;
+  bad.deps = a.heads();
+  storage::ChangeOp del;
+  del.obj = storage::ChangeOpId{2, 1};                 // l2
+  del.key = storage::ElemKey{storage::ChangeOpId{4, 1}};  // l2's element
+  del.action = storage::Action::kDelete;
+  del.pred = {storage::ChangeOpId{3, 1}};             // l1's element
+  bad.ops.push_back(del);
+  const auto sc = storage::encode_change(bad);
+  const Status s = a.apply_changes(std::vector<Bytes>{sc.chunk});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(a.to_json().value(), R"({"l1":[1],"l2":[2]})");
 }
 
 }  // namespace

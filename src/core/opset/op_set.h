@@ -208,6 +208,9 @@ class OpSet {
     for (const OpId& p : r.pred) {
       auto it = op_index_.find(pack(p));
       if (it == op_index_.end()) return fail(Error::corruption("op", "pred refers to an unknown op"));
+      // A pred elsewhere would make element bookkeeping touch the wrong sequence; no
+      // document can express it either.
+      if (ops_[it->second].obj != oi) return fail(Error::corruption("op", "pred refers to an op in another object"));
       preds.push_back(it->second);
     }
     if (r.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(r.value) &&
