@@ -291,30 +291,19 @@ Status Document::apply_changes(const std::vector<Bytes>& changes) {
 }
 
 std::vector<Bytes> Document::get_changes(const std::vector<ChangeHash>& since) const {
-  const Impl& d = *impl_;
-  std::vector<bool> seen(d.changes.size(), false);
-  std::vector<std::uint32_t> stack;
-  for (const ChangeHash& h : since) {
-    if (auto it = d.by_hash.find(h); it != d.by_hash.end()) stack.push_back(it->second);
-  }
-  while (!stack.empty()) {
-    const std::uint32_t i = stack.back();
-    stack.pop_back();
-    if (seen[i]) continue;
-    seen[i] = true;
-    for (auto dep : d.change_deps[i]) stack.push_back(dep);
-  }
+  const core::History& h = impl_->history;
+  const std::vector<bool> known = h.ancestors(since);
   std::vector<Bytes> out;
-  for (std::size_t i = 0; i < d.changes.size(); ++i) {
-    if (!seen[i]) out.push_back(d.changes[i].chunk);
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    if (!known[i]) out.push_back(h.chunk_copy(i));
   }
   return out;
 }
 
 std::optional<Bytes> Document::get_change_by_hash(const ChangeHash& hash) const {
-  auto it = impl_->by_hash.find(hash);
-  if (it == impl_->by_hash.end()) return std::nullopt;
-  return impl_->changes[it->second].chunk;
+  const auto row = impl_->history.find(hash);
+  if (!row) return std::nullopt;
+  return impl_->history.chunk_copy(*row);
 }
 
 std::vector<ChangeHash> Document::get_missing_deps() const {
@@ -323,7 +312,7 @@ std::vector<ChangeHash> Document::get_missing_deps() const {
   for (const auto& q : impl_->queue) queued.insert(q.hash);
   for (const auto& q : impl_->queue) {
     for (const ChangeHash& d : q.change.deps) {
-      if (!impl_->by_hash.count(d) && !queued.count(d)) missing.insert(d);
+      if (!impl_->history.contains(d) && !queued.count(d)) missing.insert(d);
     }
   }
   return std::vector<ChangeHash>(missing.begin(), missing.end());
@@ -331,26 +320,34 @@ std::vector<ChangeHash> Document::get_missing_deps() const {
 
 std::optional<Bytes> Document::get_last_local_change() const {
   if (!impl_->last_local) return std::nullopt;
-  return impl_->changes[*impl_->last_local].chunk;
+  return impl_->history.chunk_copy(*impl_->last_local);
 }
 
-std::size_t Document::change_count() const { return impl_->changes.size(); }
+std::size_t Document::change_count() const { return impl_->history.size(); }
+
+namespace {
+// The changes of `from` that `to` lacks, decoded again from their chunks.
+std::vector<storage::StoredChange> missing_from(const Document::Impl& to, const Document::Impl& from) {
+  std::vector<storage::StoredChange> out;
+  for (std::size_t i = 0; i < from.history.size(); ++i) {
+    if (to.history.contains(from.history.hash(i))) continue;
+    // These chunks were decoded when they were applied to `from`.
+    if (auto sc = storage::decode_change_chunk(from.history.chunk(i))) out.push_back(std::move(*sc));
+  }
+  return out;
+}
+}  // namespace
 
 Status Document::merge(const Document& other) {
   if (impl_->tx_open) impl_->commit({});
-  std::vector<storage::StoredChange> incoming;
-  for (const auto& sc : other.impl_->changes) {
-    if (!impl_->by_hash.count(sc.hash)) incoming.push_back(sc);
-  }
-  return impl_->apply_stored(std::move(incoming));
+  return impl_->apply_stored(missing_from(*impl_, *other.impl_));
 }
 
 Document Document::fork(std::optional<ActorId> actor) const {
   DocumentOptions o = impl_->options;
   o.actor = actor ? std::move(actor) : std::optional<ActorId>(ActorId::random());
   Document copy(o);
-  std::vector<storage::StoredChange> all(impl_->changes.begin(), impl_->changes.end());
-  (void)copy.impl_->apply_stored(std::move(all));  // these changes applied here already
+  (void)copy.impl_->apply_stored(missing_from(*copy.impl_, *impl_));  // they applied here already
   return copy;
 }
 

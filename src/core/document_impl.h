@@ -42,9 +42,7 @@ struct Document::Impl {
   OpSet opset{&actors};
 
   // History, in application order.
-  std::vector<storage::StoredChange> changes;
-  std::vector<std::vector<std::uint32_t>> change_deps;  // indexes into `changes`
-  std::unordered_map<ChangeHash, std::uint32_t, HashOfChangeHash> by_hash;
+  core::History history;
   std::set<ChangeHash> heads;
   std::vector<std::vector<std::uint32_t>> changes_by_actor;  // per actor, in seq order
   std::uint32_t max_op = 0;
@@ -140,7 +138,7 @@ struct Document::Impl {
     if (opts.message && !opts.message->empty()) c.message = opts.message;  // "" is set below
     std::set<ChangeHash> deps(heads.begin(), heads.end());
     if (author < changes_by_actor.size() && !changes_by_actor[author].empty()) {
-      deps.insert(changes[changes_by_actor[author].back()].hash);
+      deps.insert(history.hash(changes_by_actor[author].back()));
     }
     c.deps.assign(deps.begin(), deps.end());
     storage::StoredChange sc = storage::encode_change(std::move(c));
@@ -148,8 +146,8 @@ struct Document::Impl {
     // for a local commit with an empty message; so do we.
     if (opts.message && opts.message->empty()) sc.change.message = std::string();
     const ChangeHash hash = sc.hash;
-    record(std::move(sc), author);
-    last_local = static_cast<std::uint32_t>(changes.size() - 1);
+    record(sc, author);
+    last_local = static_cast<std::uint32_t>(history.size() - 1);
     tx_open = false;
     tx_ops.clear();
     return hash;
@@ -164,20 +162,13 @@ struct Document::Impl {
   }
 
   // Adds a change (whose ops are already in the op set) to the history.
-  void record(storage::StoredChange sc, std::uint32_t author) {
-    const auto idx = static_cast<std::uint32_t>(changes.size());
-    std::vector<std::uint32_t> deps;
-    for (const ChangeHash& d : sc.change.deps) {
-      deps.push_back(by_hash.at(d));
-      heads.erase(d);
-    }
+  void record(const storage::StoredChange& sc, std::uint32_t author) {
+    for (const ChangeHash& d : sc.change.deps) heads.erase(d);
     heads.insert(sc.hash);
-    by_hash.emplace(sc.hash, idx);
+    const std::uint32_t idx = history.append(sc, author);
     if (changes_by_actor.size() <= author) changes_by_actor.resize(author + 1);
     changes_by_actor[author].push_back(idx);
     max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(sc.change.max_op()));
-    change_deps.push_back(std::move(deps));
-    changes.push_back(std::move(sc));
   }
 
   // Applies the ops of a change to the op set.
@@ -208,17 +199,20 @@ struct Document::Impl {
     return {};
   }
 
+  // Rebuilds the op set from the history. The history keeps chunks, not ops, so each change is
+  // decoded again: slow, and only for rollbacks and failed remote changes.
   void rebuild() {
     opset = OpSet(&actors);
-    for (const auto& sc : changes) {
-      // These changes applied before, so they apply again.
-      (void)apply_ops(sc.change);
+    for (std::size_t i = 0; i < history.size(); ++i) {
+      // These changes decoded and applied before, so they do again.
+      auto sc = storage::decode_change_chunk(history.chunk(i));
+      if (sc) (void)apply_ops(sc->change);
     }
   }
 
   bool deps_present(const storage::Change& c) const {
     for (const ChangeHash& d : c.deps) {
-      if (!by_hash.count(d)) return false;
+      if (!history.contains(d)) return false;
     }
     return true;
   }
@@ -242,14 +236,14 @@ struct Document::Impl {
       rebuild();
       return s;
     }
-    record(std::move(sc), author);
+    record(sc, author);
     return {};
   }
 
   Status apply_stored(std::vector<storage::StoredChange> incoming) {
     if (tx_open) commit({});
     for (auto& sc : incoming) {
-      if (by_hash.count(sc.hash)) continue;
+      if (history.contains(sc.hash)) continue;
       bool queued = false;
       for (const auto& q : queue) queued = queued || q.hash == sc.hash;
       if (!queued) queue.push_back(std::move(sc));
@@ -258,7 +252,7 @@ struct Document::Impl {
     for (bool progress = true; progress;) {
       progress = false;
       for (std::size_t i = 0; i < queue.size();) {
-        if (by_hash.count(queue[i].hash)) {
+        if (history.contains(queue[i].hash)) {
           queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
           continue;
         }

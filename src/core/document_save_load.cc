@@ -17,13 +17,12 @@ namespace am {
 namespace {
 
 Bytes save_document(Document::Impl& d, bool compress) {
-  const storage::DocumentSource source{d.actors,           d.opset,         d.changes,
-                                       d.change_deps,      d.changes_by_actor, d.max_op};
+  const storage::DocumentSource source{d.actors, d.opset, d.history, d.changes_by_actor, d.max_op};
   Bytes out = storage::encode_document_chunk(source, compress);
   for (const storage::StoredChange& orphan : d.queue) {
     out.insert(out.end(), orphan.chunk.begin(), orphan.chunk.end());
   }
-  d.saved_changes = d.changes.size();
+  d.saved_changes = d.history.size();
   return out;
 }
 
@@ -98,14 +97,14 @@ Status apply_in_order(Document::Impl& d, Batch batch) {
   // A whole document arrives at once: size the history for it up front (only for big batches,
   // so that many small loads keep the containers' geometric growth).
   if (batch.changes.size() >= 1024) {
-    d.changes.reserve(d.changes.size() + batch.changes.size());
-    d.change_deps.reserve(d.change_deps.size() + batch.changes.size());
-    d.by_hash.reserve(d.by_hash.size() + batch.changes.size());
+    std::size_t bytes = 0;
+    for (const auto& sc : batch.changes) bytes += sc.chunk.size();
+    d.history.reserve(batch.changes.size(), bytes);
   }
   for (std::size_t i = 0; i < batch.changes.size(); ++i) {
     storage::StoredChange& sc = batch.changes[i];
     const bool external = batch.external[i] != 0;
-    if (d.by_hash.count(sc.hash)) continue;
+    if (d.history.contains(sc.hash)) continue;
     if (!external || d.deps_present(sc.change)) {
       if (external) AM_TRY_STATUS(check_pred_objects(d, sc));
       AM_TRY_STATUS(d.apply_ready(std::move(sc)));
@@ -118,7 +117,7 @@ Status apply_in_order(Document::Impl& d, Batch batch) {
     progress = false;
     for (std::size_t i = 0; i < d.queue.size();) {
       const auto at = d.queue.begin() + static_cast<std::ptrdiff_t>(i);
-      if (d.by_hash.count(at->hash)) {
+      if (d.history.contains(at->hash)) {
         d.queue.erase(at);
       } else if (d.deps_present(at->change)) {
         storage::StoredChange sc = std::move(*at);
@@ -207,10 +206,11 @@ Bytes Document::save_incremental() {
   Impl& d = *impl_;
   if (d.tx_open && !d.tx_ops.empty()) d.commit({});
   Bytes out;
-  for (std::size_t i = d.saved_changes; i < d.changes.size(); ++i) {
-    out.insert(out.end(), d.changes[i].chunk.begin(), d.changes[i].chunk.end());
+  for (std::size_t i = d.saved_changes; i < d.history.size(); ++i) {
+    const ByteView c = d.history.chunk(i);
+    out.insert(out.end(), c.begin(), c.end());
   }
-  d.saved_changes = d.changes.size();
+  d.saved_changes = d.history.size();
   return out;
 }
 

@@ -8,24 +8,16 @@ Result<Clock> clock_at(const Document::Impl& d, const std::vector<ChangeHash>& h
   Clock c;
   c.current = false;
   c.max_counter.assign(d.actors.size(), 0);
-  std::vector<bool> seen(d.changes.size(), false);
-  std::vector<std::uint32_t> stack;
   for (const ChangeHash& h : heads) {
-    auto it = d.by_hash.find(h);
-    if (it == d.by_hash.end()) {
+    if (!d.history.contains(h)) {
       return fail(Error::invalid_argument("heads", "change " + h.to_hex() + " is not in this document"));
     }
-    stack.push_back(it->second);
   }
-  while (!stack.empty()) {
-    const std::uint32_t i = stack.back();
-    stack.pop_back();
-    if (seen[i]) continue;
-    seen[i] = true;
-    const auto& change = d.changes[i].change;
-    const auto actor = *d.actors.find(change.actors[0]);
-    c.max_counter[actor] = std::max(c.max_counter[actor], static_cast<std::uint32_t>(change.max_op()));
-    for (auto dep : d.change_deps[i]) stack.push_back(dep);
+  const std::vector<bool> included = d.history.ancestors(heads);
+  for (std::size_t i = 0; i < d.history.size(); ++i) {
+    if (!included[i]) continue;
+    const auto& e = d.history[i];
+    c.max_counter[e.author] = std::max(c.max_counter[e.author], static_cast<std::uint32_t>(e.max_op()));
   }
   return c;
 }

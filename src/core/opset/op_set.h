@@ -16,6 +16,7 @@
 
 #include "am/document.h"
 #include "am/result.h"
+#include "core/history.h"
 #include "core/opset/sequence_index.h"
 #include "core/storage/change.h"
 
@@ -33,14 +34,6 @@ struct OpId {
   friend bool operator==(const OpId&, const OpId&) = default;
 };
 inline std::uint64_t pack(OpId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
-
-struct HashOfChangeHash {
-  std::size_t operator()(const ChangeHash& h) const noexcept {
-    std::size_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | h.bytes[static_cast<std::size_t>(i)];
-    return v;
-  }
-};
 
 /// Actors seen by a document, with their rank in byte order for Lamport comparisons.
 class ActorTable {

@@ -160,7 +160,7 @@ class OpColumnsWriter {
 Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
   const core::ActorTable& actors = d.actors;
   const core::OpSet& opset = d.opset;
-  const std::size_t num_changes = d.changes.size();
+  const std::size_t num_changes = d.history.size();
 
   // Document actors: exactly the authors, sorted by bytes (= by rank).
   std::vector<std::uint32_t> authors;
@@ -189,23 +189,23 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
   enc::ValueWriter ch_extra;
   std::vector<std::uint8_t> referenced(num_changes, 0);
   for (std::size_t i = 0; i < num_changes; ++i) {
-    const Change& c = d.changes[i].change;
+    const core::History::Entry& c = d.history[i];
     ch_actor.append(std::uint64_t{row_author[i]});
     ch_seq.append(static_cast<std::int64_t>(c.seq));
     ch_max_op.append(static_cast<std::int64_t>(c.max_op()));
     ch_time.append(c.time);
-    if (c.message) {  // engaged but empty: see decode_document_body
-      ch_message.append(std::string_view(*c.message));
+    if (const auto message = d.history.message(i)) {  // engaged but empty: see decode_document_body
+      ch_message.append(*message);
     } else {
       ch_message.append_null();
     }
-    const std::vector<std::uint32_t>& deps = d.change_deps[i];
+    const auto deps = d.history.deps(i);
     ch_dep_count.append(std::uint64_t{deps.size()});
     for (std::uint32_t dep : deps) {
       ch_dep_index.append(static_cast<std::int64_t>(dep));
       if (dep < num_changes) referenced[dep] = 1;
     }
-    ch_extra.append_raw(enc::kValueBytes, c.extra_bytes);
+    ch_extra.append_raw(enc::kValueBytes, d.history.extra_bytes(i));
   }
   enc::ColumnSetWriter change_cols;
   change_cols.add(kChActor, ch_actor.finish());
@@ -226,7 +226,7 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
   // Heads: the changes no other change depends on, sorted by hash.
   std::vector<std::pair<ChangeHash, std::uint32_t>> heads;
   for (std::size_t i = 0; i < num_changes; ++i) {
-    if (!referenced[i]) heads.emplace_back(d.changes[i].hash, static_cast<std::uint32_t>(i));
+    if (!referenced[i]) heads.emplace_back(d.history.hash(i), static_cast<std::uint32_t>(i));
   }
   std::sort(heads.begin(), heads.end());
 

@@ -20,6 +20,7 @@
 #include "am/bytes.h"
 #include "am/result.h"
 #include "am/types.h"
+#include "core/history.h"
 #include "core/opset/op_set.h"
 #include "core/storage/change.h"
 #include "core/util/deflate.h"
@@ -31,8 +32,7 @@ namespace am::storage {
 struct DocumentSource {
   const core::ActorTable& actors;
   const core::OpSet& opset;
-  const std::vector<StoredChange>& changes;                         // application order
-  const std::vector<std::vector<std::uint32_t>>& change_deps;       // per change: dep indexes
+  const core::History& history;                                     // application order
   const std::vector<std::vector<std::uint32_t>>& changes_by_actor;  // per actor: change indexes
   /// The last committed op counter. Ops with larger counters (an open transaction) and
   /// successors with larger counters are left out.

@@ -46,25 +46,14 @@ std::vector<ChangeHash> sorted_unique(std::vector<ChangeHash> v) {
 
 // ---- the change graph of a document ----
 
-bool has(const Document::Impl& d, const ChangeHash& h) { return d.by_hash.count(h) != 0; }
+bool has(const Document::Impl& d, const ChangeHash& h) { return d.history.contains(h); }
 
-// Indexes (in application order) of the changes that are not ancestors of `heads`.
+// Rows (in application order) of the changes that are not ancestors of `heads`.
 std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
-  std::vector<bool> seen(d.changes.size(), false);
-  std::vector<std::uint32_t> stack;
-  for (const auto& h : heads) {
-    if (auto it = d.by_hash.find(h); it != d.by_hash.end()) stack.push_back(it->second);
-  }
-  while (!stack.empty()) {
-    const auto i = stack.back();
-    stack.pop_back();
-    if (seen[i]) continue;
-    seen[i] = true;
-    for (auto dep : d.change_deps[i]) stack.push_back(dep);
-  }
+  const std::vector<bool> known = d.history.ancestors(heads);
   std::vector<std::uint32_t> out;
-  for (std::uint32_t i = 0; i < d.changes.size(); ++i) {
-    if (!seen[i]) out.push_back(i);
+  for (std::uint32_t i = 0; i < d.history.size(); ++i) {
+    if (!known[i]) out.push_back(i);
   }
   return out;
 }
@@ -102,11 +91,11 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
   }
   const auto candidates = changes_since(d, sorted_unique(std::move(last_sync)));
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> dependents;
-  std::vector<bool> send(d.changes.size(), false);
+  std::vector<bool> send(d.history.size(), false);
   std::vector<std::uint32_t> stack;
   for (auto i : candidates) {
-    for (auto dep : d.change_deps[i]) dependents[dep].push_back(i);
-    const ChangeHash& h = d.changes[i].hash;
+    for (auto dep : d.history.deps(i)) dependents[dep].push_back(i);
+    const ChangeHash& h = d.history.hash(i);
     if (std::none_of(blooms.begin(), blooms.end(), [&](const BloomFilter& b) { return b.contains(h); })) {
       send[i] = true;
       stack.push_back(i);
@@ -127,11 +116,11 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
   }
   std::vector<ChangeHash> out;
   for (const auto& h : need) {
-    auto it = d.by_hash.find(h);
-    if (it != d.by_hash.end() && !send[it->second]) out.push_back(h);
+    const auto row = d.history.find(h);
+    if (row && !send[*row]) out.push_back(h);
   }
   for (auto i : candidates) {
-    if (send[i]) out.push_back(d.changes[i].hash);
+    if (send[i]) out.push_back(d.history.hash(i));
   }
   return out;
 }
@@ -139,18 +128,18 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
 // Removes from `sent` every hash that is one of `heads` or their ancestor.
 void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& heads, std::set<ChangeHash>& sent) {
   if (sent.empty()) return;
-  std::vector<bool> seen(d.changes.size(), false);
+  std::vector<bool> seen(d.history.size(), false);
   std::vector<std::uint32_t> stack;
   for (const auto& h : heads) {
-    if (auto it = d.by_hash.find(h); it != d.by_hash.end()) stack.push_back(it->second);
+    if (auto row = d.history.find(h)) stack.push_back(*row);
   }
   while (!stack.empty() && !sent.empty()) {
     const auto i = stack.back();
     stack.pop_back();
     if (seen[i]) continue;
     seen[i] = true;
-    sent.erase(d.changes[i].hash);
-    for (auto dep : d.change_deps[i]) stack.push_back(dep);
+    sent.erase(d.history.hash(i));
+    for (auto dep : d.history.deps(i)) stack.push_back(dep);
   }
 }
 
@@ -261,7 +250,7 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
         return std::find(their_heads.begin(), their_heads.end(), h) != their_heads.end();
       })) {
     std::vector<ChangeHash> since;
-    for (auto i : changes_since(d, state.shared_heads)) since.push_back(d.changes[i].hash);
+    for (auto i : changes_since(d, state.shared_heads)) since.push_back(d.history.hash(i));
     our_have.push_back(SyncHave{state.shared_heads, BloomFilter::from_hashes(since).encode()});
   }
 
@@ -285,9 +274,9 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
     auto whole_document = [&] {
       changes.clear();
       sending.clear();
-      if (d.changes.empty()) return;
+      if (d.history.empty()) return;
       changes.push_back(doc.save());
-      for (const auto& c : d.changes) sending.push_back(c.hash);
+      for (std::size_t i = 0; i < d.history.size(); ++i) sending.push_back(d.history.hash(i));
     };
     if (state.peer_supports_v2 && state.their_heads && state.their_heads->empty()) {
       whole_document();
@@ -295,18 +284,18 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
       for (const auto& h : hashes_to_send(d, *state.their_have, *state.their_need)) {
         if (!state.sent_hashes.count(h)) sending.push_back(h);
       }
-      if (state.peer_supports_v2 && sending.size() > d.changes.size() / 3) {
+      if (state.peer_supports_v2 && sending.size() > d.history.size() / 3) {
         whole_document();
       } else if (!sending.empty()) {
         if (version == SyncMessage::kV2) {
           Bytes joined;
           for (const auto& h : sending) {
-            const Bytes& chunk = d.changes[d.by_hash.at(h)].chunk;
+            const ByteView chunk = d.history.chunk(*d.history.find(h));
             joined.insert(joined.end(), chunk.begin(), chunk.end());
           }
           changes.push_back(std::move(joined));
         } else {
-          for (const auto& h : sending) changes.push_back(d.changes[d.by_hash.at(h)].chunk);
+          for (const auto& h : sending) changes.push_back(d.history.chunk_copy(*d.history.find(h)));
         }
       }
     }

@@ -1,0 +1,152 @@
+// The changes a document has applied, in application order, stored compactly.
+//
+// Per change: its hash and metadata (author, seq, ops, time, deps as row indexes) in a small
+// fixed-size entry; the canonical chunk bytes of all changes in one arena; messages and extra
+// bytes, which are rare, in side tables. The decoded ops are not kept: they live in the op set,
+// and a change's chunk is decoded again on the rare occasions that need its ops (rebuild).
+// Memory is about 90 bytes per change plus its chunk, against several hundred for decoded
+// changes. Internal to am_core; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "am/bytes.h"
+#include "am/types.h"
+#include "core/storage/change.h"
+
+namespace am::core {
+
+struct HashOfChangeHash {
+  std::size_t operator()(const ChangeHash& h) const noexcept {
+    std::size_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | h.bytes[static_cast<std::size_t>(i)];
+    return v;
+  }
+};
+
+class History {
+ public:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+
+  struct Entry {
+    ChangeHash hash;
+    std::uint64_t chunk_offset = 0;
+    std::uint32_t chunk_size = 0;
+    std::uint32_t author = 0;  // document actor index
+    std::uint64_t seq = 0;
+    std::uint64_t start_op = 0;
+    std::uint32_t op_count = 0;
+    std::uint32_t deps_begin = 0;  // into deps_
+    std::uint32_t deps_count = 0;
+    std::uint32_t message = kNone;  // into messages_; kNone = no message
+    std::uint32_t extra = kNone;    // into extras_; kNone = no extra bytes
+    std::int64_t time = 0;
+
+    /// start_op - 1 for an empty change.
+    std::uint64_t max_op() const { return start_op + op_count - 1; }
+  };
+
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  const Entry& operator[](std::size_t i) const { return entries_[i]; }
+  const ChangeHash& hash(std::size_t i) const { return entries_[i].hash; }
+  ByteView chunk(std::size_t i) const {
+    return ByteView(arena_).subspan(static_cast<std::size_t>(entries_[i].chunk_offset), entries_[i].chunk_size);
+  }
+  Bytes chunk_copy(std::size_t i) const {
+    const ByteView c = chunk(i);
+    return Bytes(c.begin(), c.end());
+  }
+  /// Row indexes of the change's deps, in the change's own (hash-sorted) dep order.
+  std::span<const std::uint32_t> deps(std::size_t i) const {
+    return std::span<const std::uint32_t>(deps_).subspan(entries_[i].deps_begin, entries_[i].deps_count);
+  }
+  /// The message; an engaged empty string is a local commit with message "" (kept apart from
+  /// no message, as the reference's documents do).
+  std::optional<std::string_view> message(std::size_t i) const {
+    if (entries_[i].message == kNone) return std::nullopt;
+    return std::string_view(messages_[entries_[i].message]);
+  }
+  ByteView extra_bytes(std::size_t i) const {
+    if (entries_[i].extra == kNone) return {};
+    return extras_[entries_[i].extra];
+  }
+
+  std::optional<std::uint32_t> find(const ChangeHash& h) const {
+    auto it = index_.find(h);
+    if (it == index_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool contains(const ChangeHash& h) const { return index_.count(h) != 0; }
+
+  /// Marks the rows of `heads` and of all their ancestors (unknown hashes are ignored).
+  std::vector<bool> ancestors(const std::vector<ChangeHash>& heads) const {
+    std::vector<bool> seen(entries_.size(), false);
+    std::vector<std::uint32_t> stack;
+    for (const ChangeHash& h : heads) {
+      if (auto row = find(h)) stack.push_back(*row);
+    }
+    while (!stack.empty()) {
+      const std::uint32_t i = stack.back();
+      stack.pop_back();
+      if (seen[i]) continue;
+      seen[i] = true;
+      for (std::uint32_t dep : deps(i)) stack.push_back(dep);
+    }
+    return seen;
+  }
+
+  /// Appends a change. REQUIRES: its deps are present. Returns its row index.
+  std::uint32_t append(const storage::StoredChange& sc, std::uint32_t author) {
+    Entry e;
+    const storage::Change& c = sc.change;
+    e.hash = sc.hash;
+    e.chunk_offset = arena_.size();
+    e.chunk_size = static_cast<std::uint32_t>(sc.chunk.size());
+    arena_.insert(arena_.end(), sc.chunk.begin(), sc.chunk.end());
+    e.author = author;
+    e.seq = c.seq;
+    e.start_op = c.start_op;
+    e.op_count = static_cast<std::uint32_t>(c.ops.size());
+    e.time = c.time;
+    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
+    e.deps_count = static_cast<std::uint32_t>(c.deps.size());
+    for (const ChangeHash& d : c.deps) deps_.push_back(index_.at(d));
+    if (c.message) {
+      e.message = static_cast<std::uint32_t>(messages_.size());
+      messages_.push_back(*c.message);
+    }
+    if (!c.extra_bytes.empty()) {
+      e.extra = static_cast<std::uint32_t>(extras_.size());
+      extras_.push_back(c.extra_bytes);
+    }
+    const auto row = static_cast<std::uint32_t>(entries_.size());
+    entries_.push_back(e);
+    index_.emplace(e.hash, row);
+    return row;
+  }
+
+  /// Sizes the containers for `changes` more changes of about `chunk_bytes` bytes in all.
+  void reserve(std::size_t changes, std::size_t chunk_bytes) {
+    entries_.reserve(entries_.size() + changes);
+    index_.reserve(index_.size() + changes);
+    deps_.reserve(deps_.size() + changes);
+    arena_.reserve(arena_.size() + chunk_bytes);
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  Bytes arena_;
+  std::vector<std::uint32_t> deps_;
+  std::vector<std::string> messages_;
+  std::vector<Bytes> extras_;
+  std::unordered_map<ChangeHash, std::uint32_t, HashOfChangeHash> index_;
+};
+
+}  // namespace am::core
