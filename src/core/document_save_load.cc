@@ -154,7 +154,16 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
     }
     switch (chunk->type) {
       case storage::ChunkType::kDocument: {
+        // Loading a document into an empty one: apply each rebuilt change as it is built, so
+        // the decoded changes of a big document never all exist at once (peak memory). load()
+        // discards the document if anything fails, so nothing half-applied survives.
+        const bool stream = !apply_prefix && index == 0 && d.history.empty() && d.queue.empty();
+        doc_options.sink = nullptr;
+        if (stream) {
+          doc_options.sink = [&d](storage::StoredChange&& sc) { return d.apply_ready(std::move(sc)); };
+        }
         auto doc = storage::decode_document_body(chunk->body, doc_options);
+        doc_options.sink = nullptr;
         if (!doc) {
           read_status = fail(doc.error().with_context(context));
           break;

@@ -1062,7 +1062,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   std::vector<std::uint32_t> local(num_actors, kNone32);
   std::vector<std::uint32_t> others;
   ChangeEncoder encoder;
-  out.changes.reserve(num_changes);
+  if (!options.sink) out.changes.reserve(num_changes);
   for (std::size_t row = 0; row < num_changes; ++row) {
     const ChangeRow& cr = rows[row];
     Change c;
@@ -1138,7 +1138,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     // engaged empty message so that saving writes it back.
     if (cr.has_message && cr.message.empty()) sc.change.message = std::string();
     hashes[row] = sc.hash;
-    out.changes.push_back(std::move(sc));
+    if (options.sink) {
+      AM_TRY_STATUS(options.sink(std::move(sc)));
+    } else {
+      out.changes.push_back(std::move(sc));
+    }
   }
 
   if (options.verify_heads) {

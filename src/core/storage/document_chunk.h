@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "am/bytes.h"
@@ -51,6 +52,12 @@ struct DocumentDecodeOptions {
   /// plus 32 bytes per change row, 16 per op row and 16 per successor entry. Exceeding it is
   /// kResourceLimit, so a few bytes cannot claim gigabytes.
   std::size_t max_decoded_bytes = util::kDefaultInflateLimit;
+  /// When set, each rebuilt change is handed to `sink` as soon as it is built (in row order)
+  /// instead of being collected in DecodedDocument::changes, so that a big document never
+  /// holds all its decoded changes at once. An error from the sink stops the decoding. Heads
+  /// are verified after the last change: a caller that streams must discard what it applied
+  /// if decoding then fails.
+  std::function<Status(StoredChange&&)> sink;
 };
 
 struct DecodedDocument {
