@@ -13,7 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <algorithm>
 #include <vector>
 
 #include "am/bytes.h"
@@ -79,11 +79,15 @@ class History {
   }
 
   std::optional<std::uint32_t> find(const ChangeHash& h) const {
-    auto it = index_.find(h);
-    if (it == index_.end()) return std::nullopt;
-    return it->second;
+    if (slots_.empty()) return std::nullopt;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = HashOfChangeHash{}(h) & mask;; i = (i + 1) & mask) {
+      const std::uint32_t slot = slots_[i];
+      if (slot == 0) return std::nullopt;
+      if (entries_[slot - 1].hash == h) return slot - 1;
+    }
   }
-  bool contains(const ChangeHash& h) const { return index_.count(h) != 0; }
+  bool contains(const ChangeHash& h) const { return find(h).has_value(); }
 
   /// Marks the rows of `heads` and of all their ancestors (unknown hashes are ignored).
   std::vector<bool> ancestors(const std::vector<ChangeHash>& heads) const {
@@ -117,7 +121,7 @@ class History {
     e.time = c.time;
     e.deps_begin = static_cast<std::uint32_t>(deps_.size());
     e.deps_count = static_cast<std::uint32_t>(c.deps.size());
-    for (const ChangeHash& d : c.deps) deps_.push_back(index_.at(d));
+    for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
     if (c.message) {
       e.message = static_cast<std::uint32_t>(messages_.size());
       messages_.push_back(*c.message);
@@ -128,25 +132,44 @@ class History {
     }
     const auto row = static_cast<std::uint32_t>(entries_.size());
     entries_.push_back(e);
-    index_.emplace(e.hash, row);
+    if ((entries_.size()) * 2 > slots_.size()) {
+      rehash(std::max<std::size_t>(64, slots_.size() * 2));
+    } else {
+      insert_slot(row);
+    }
     return row;
   }
 
   /// Sizes the containers for `changes` more changes of about `chunk_bytes` bytes in all.
   void reserve(std::size_t changes, std::size_t chunk_bytes) {
     entries_.reserve(entries_.size() + changes);
-    index_.reserve(index_.size() + changes);
+    std::size_t want = 64;
+    while (want < (entries_.size() + changes) * 2) want *= 2;
+    if (want > slots_.size()) rehash(want);
     deps_.reserve(deps_.size() + changes);
     arena_.reserve(arena_.size() + chunk_bytes);
   }
 
  private:
+  void insert_slot(std::uint32_t row) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = HashOfChangeHash{}(entries_[row].hash) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = row + 1;
+  }
+  void rehash(std::size_t capacity) {
+    slots_.assign(capacity, 0);
+    for (std::uint32_t row = 0; row < entries_.size(); ++row) insert_slot(row);
+  }
+
   std::vector<Entry> entries_;
   Bytes arena_;
   std::vector<std::uint32_t> deps_;
   std::vector<std::string> messages_;
   std::vector<Bytes> extras_;
-  std::unordered_map<ChangeHash, std::uint32_t, HashOfChangeHash> index_;
+  // Open addressing over row + 1 (0 = empty), at most half full: 4-8 bytes per change instead
+  // of a ~70-byte hash-map node, and lookups touch one small array.
+  std::vector<std::uint32_t> slots_;
 };
 
 }  // namespace am::core

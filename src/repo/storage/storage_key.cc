@@ -1,0 +1,120 @@
+// Key validation and helpers shared by every StorageAdapter.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "am/repo/storage.h"
+#include "repo/storage/storage_util.h"
+
+namespace am::repo {
+namespace {
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b0 = static_cast<std::uint8_t>(s[i]);
+    if (b0 < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t min = 0;
+    if ((b0 & 0xe0) == 0xc0) {
+      len = 2, cp = b0 & 0x1fu, min = 0x80;
+    } else if ((b0 & 0xf0) == 0xe0) {
+      len = 3, cp = b0 & 0x0fu, min = 0x800;
+    } else if ((b0 & 0xf8) == 0xf0) {
+      len = 4, cp = b0 & 0x07u, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (s.size() - i < len) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<std::uint8_t>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+const char* component_problem(std::string_view c) {
+  if (c.empty()) return "empty component";
+  if (c == "." || c == "..") return "component \".\" or \"..\"";
+  if (c.find('/') != std::string_view::npos) return "component contains '/'";
+  if (c.find('\0') != std::string_view::npos) return "component contains NUL";
+  if (!valid_utf8(c)) return "component is not valid UTF-8";
+  return nullptr;
+}
+
+Status validate_components(const StorageKey& key, std::string_view what) {
+  for (const std::string& c : key) {
+    if (const char* problem = component_problem(c)) {
+      return fail(Error::invalid_argument(what, std::string(problem) + " in " +
+                                                    storage::printable_key(key)));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_storage_key(const StorageKey& key) {
+  if (key.empty()) return fail(Error::invalid_argument("storage key", "no components"));
+  return validate_components(key, "storage key");
+}
+
+Status validate_storage_prefix(const StorageKey& prefix) {
+  return validate_components(prefix, "storage key prefix");
+}
+
+bool storage_key_has_prefix(const StorageKey& key, const StorageKey& prefix) {
+  if (key.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (key[i] != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string storage_key_to_string(const StorageKey& key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (i != 0) out.push_back('/');
+    out += key[i];
+  }
+  return out;
+}
+
+namespace storage {
+
+std::string printable_key(const StorageKey& key) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "[";
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (i != 0) out += ", ";
+    out.push_back('"');
+    for (const char ch : key[i]) {
+      const auto b = static_cast<std::uint8_t>(ch);
+      if (b < 0x20 || b == 0x7f || ch == '"' || ch == '\\') {
+        out += "\\x";
+        out.push_back(kDigits[b >> 4]);
+        out.push_back(kDigits[b & 0x0f]);
+      } else {
+        out.push_back(ch);
+      }
+    }
+    out.push_back('"');
+  }
+  out.push_back(']');
+  return out;
+}
+
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+}  // namespace storage
+}  // namespace am::repo
