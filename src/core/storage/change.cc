@@ -389,82 +389,129 @@ void put_bytes(Bytes& out, ByteView b) {
   out.insert(out.end(), b.begin(), b.end());
 }
 
-void write_op_columns(const std::vector<ChangeOp>& ops, Bytes& out) {
-  enc::UIntRleWriter obj_actor;
-  enc::UIntRleWriter obj_counter;
-  enc::UIntRleWriter key_actor;
-  enc::DeltaWriter key_counter;
-  enc::StringRleWriter key_string;
-  enc::BooleanWriter insert;
-  enc::UIntRleWriter action;
-  enc::ValueWriter values;
-  enc::UIntRleWriter pred_group;
-  enc::UIntRleWriter pred_actor;
-  enc::DeltaWriter pred_counter;
-  enc::BooleanWriter expand;
-  bool any_expand = false;
-  enc::StringRleWriter mark_name;
+// Encodes changes that are already canonical, reusing its column writers and buffers across
+// changes instead of allocating per column. Not thread-safe: encode_change() keeps one per thread.
+class ChangeEncoder {
+ public:
+  StoredChange encode(Change c) {
+    for (const ChangeOp& op : c.ops) add(op);
+    for (Bytes& col : cols_) col.clear();
+    obj_actor_.finish(cols_[0]);
+    obj_counter_.finish(cols_[1]);
+    key_actor_.finish(cols_[2]);
+    key_counter_.finish(cols_[3]);
+    key_string_.finish(cols_[4]);
+    insert_.finish(cols_[5]);
+    action_.finish(cols_[6]);
+    values_.finish(cols_[7], cols_[8]);
+    pred_group_.finish(cols_[9]);
+    pred_actor_.finish(cols_[10]);
+    pred_counter_.finish(cols_[11]);
+    expand_.finish(cols_[12]);
+    if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
+    any_expand_ = false;
+    mark_name_.finish(cols_[13]);
 
-  for (const ChangeOp& op : ops) {
+    body_.clear();
+    enc::put_uleb(body_, c.deps.size());
+    for (const ChangeHash& h : c.deps) body_.insert(body_.end(), h.bytes.begin(), h.bytes.end());
+    put_bytes(body_, c.actors[0]);
+    enc::put_uleb(body_, c.seq);
+    enc::put_uleb(body_, c.start_op);
+    enc::put_sleb(body_, c.time);
+    put_bytes(body_, c.message ? as_bytes(*c.message) : ByteView{});
+    enc::put_uleb(body_, c.actors.size() - 1);
+    for (std::size_t i = 1; i < c.actors.size(); ++i) put_bytes(body_, c.actors[i]);
+    std::size_t present = 0;
+    for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
+    enc::put_uleb(body_, present);
+    for (std::size_t i = 0; i < cols_.size(); ++i) {
+      if (cols_[i].empty()) continue;
+      enc::put_uleb(body_, kSpecs[i].raw());
+      enc::put_uleb(body_, cols_[i].size());
+    }
+    for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
+    body_.insert(body_.end(), c.extra_bytes.begin(), c.extra_bytes.end());
+
+    StoredChange out;
+    out.hash = chunk_digest(ChunkType::kChange, body_);
+    out.chunk.reserve(body_.size() + 9 + enc::uleb_size(body_.size()));
+    out.chunk.insert(out.chunk.end(), kChunkMagic.begin(), kChunkMagic.end());
+    out.chunk.insert(out.chunk.end(), out.hash.bytes.begin(), out.hash.bytes.begin() + 4);
+    out.chunk.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
+    enc::put_uleb(out.chunk, body_.size());
+    out.chunk.insert(out.chunk.end(), body_.begin(), body_.end());
+    out.change = std::move(c);
+    return out;
+  }
+
+ private:
+  // The op columns of a change chunk (spec §2.3), in canonical order.
+  static constexpr std::array<ColumnSpec, 14> kSpecs{
+      ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
+      ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
+      ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
+      ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
+      ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
+      ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
+      ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
+
+  void add(const ChangeOp& op) {
     if (op.obj) {
-      obj_actor.append(std::uint64_t{op.obj->actor});
-      obj_counter.append(op.obj->counter);
+      obj_actor_.append(std::uint64_t{op.obj->actor});
+      obj_counter_.append(op.obj->counter);
     } else {
-      obj_actor.append_null();
-      obj_counter.append_null();
+      obj_actor_.append_null();
+      obj_counter_.append_null();
     }
     if (const auto* s = std::get_if<std::string>(&op.key)) {
-      key_actor.append_null();
-      key_counter.append_null();
-      key_string.append(std::string_view(*s));
+      key_actor_.append_null();
+      key_counter_.append_null();
+      key_string_.append(std::string_view(*s));
     } else {
       const ElemKey& e = std::get<ElemKey>(op.key);
       if (e.is_head()) {
-        key_actor.append_null();
+        key_actor_.append_null();
       } else {
-        key_actor.append(std::uint64_t{e.elem.actor});
+        key_actor_.append(std::uint64_t{e.elem.actor});
       }
-      key_counter.append(static_cast<std::int64_t>(e.elem.counter));
-      key_string.append_null();
+      key_counter_.append(static_cast<std::int64_t>(e.elem.counter));
+      key_string_.append_null();
     }
-    insert.append(op.insert);
-    action.append(static_cast<std::uint64_t>(op.action));
-    values.append(op.value);
-    pred_group.append(std::uint64_t{op.pred.size()});
+    insert_.append(op.insert);
+    action_.append(static_cast<std::uint64_t>(op.action));
+    values_.append(op.value);
+    pred_group_.append(std::uint64_t{op.pred.size()});
     for (const ChangeOpId& p : op.pred) {
-      pred_actor.append(std::uint64_t{p.actor});
-      pred_counter.append(static_cast<std::int64_t>(p.counter));
+      pred_actor_.append(std::uint64_t{p.actor});
+      pred_counter_.append(static_cast<std::int64_t>(p.counter));
     }
-    expand.append(op.expand);
-    any_expand = any_expand || op.expand;
+    expand_.append(op.expand);
+    any_expand_ = any_expand_ || op.expand;
     if (op.mark_name) {
-      mark_name.append(std::string_view(*op.mark_name));
+      mark_name_.append(std::string_view(*op.mark_name));
     } else {
-      mark_name.append_null();
+      mark_name_.append_null();
     }
   }
 
-  enc::ColumnSetWriter cols;
-  cols.add(kObjActor, obj_actor.finish());
-  cols.add(kObjCounter, obj_counter.finish());
-  cols.add(kKeyActor, key_actor.finish());
-  cols.add(kKeyCounter, key_counter.finish());
-  cols.add(kKeyString, key_string.finish());
-  cols.add(kInsert, insert.finish());
-  cols.add(kAction, action.finish());
-  Bytes meta;
-  Bytes raw;
-  values.finish(meta, raw);
-  cols.add(kValueMeta, std::move(meta));
-  cols.add(kValueRaw, std::move(raw));
-  cols.add(kPredGroup, pred_group.finish());
-  cols.add(kPredActor, pred_actor.finish());
-  cols.add(kPredCounter, pred_counter.finish());
-  if (any_expand) cols.add(kExpand, expand.finish());  // an all-false expand column is omitted
-  cols.add(kMarkName, mark_name.finish());
-  cols.write_metadata(out);
-  cols.write_data(out);
-}
+  enc::UIntRleWriter obj_actor_;
+  enc::UIntRleWriter obj_counter_;
+  enc::UIntRleWriter key_actor_;
+  enc::DeltaWriter key_counter_;
+  enc::StringRleWriter key_string_;
+  enc::BooleanWriter insert_;
+  enc::UIntRleWriter action_;
+  enc::ValueWriter values_;
+  enc::UIntRleWriter pred_group_;
+  enc::UIntRleWriter pred_actor_;
+  enc::DeltaWriter pred_counter_;
+  enc::BooleanWriter expand_;
+  bool any_expand_ = false;
+  enc::StringRleWriter mark_name_;
+  std::array<Bytes, 14> cols_;
+  Bytes body_;
+};
 
 }  // namespace
 
@@ -531,26 +578,14 @@ Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimit
                                            chunk_type_name(view.type) + " chunk"));
 }
 
+StoredChange encode_canonical_change(Change change) {
+  thread_local ChangeEncoder encoder;
+  return encoder.encode(std::move(change));
+}
+
 StoredChange encode_change(Change change) {
   canonicalise(change);
-  Bytes body;
-  enc::put_uleb(body, change.deps.size());
-  for (const ChangeHash& h : change.deps) body.insert(body.end(), h.bytes.begin(), h.bytes.end());
-  put_bytes(body, change.actors[0]);
-  enc::put_uleb(body, change.seq);
-  enc::put_uleb(body, change.start_op);
-  enc::put_sleb(body, change.time);
-  put_bytes(body, change.message ? as_bytes(*change.message) : ByteView{});
-  enc::put_uleb(body, change.actors.size() - 1);
-  for (std::size_t i = 1; i < change.actors.size(); ++i) put_bytes(body, change.actors[i]);
-  write_op_columns(change.ops, body);
-  body.insert(body.end(), change.extra_bytes.begin(), change.extra_bytes.end());
-
-  StoredChange out;
-  out.hash = chunk_digest(ChunkType::kChange, body);
-  out.chunk = chunk_from_body(body, out.hash);
-  out.change = std::move(change);
-  return out;
+  return encode_canonical_change(std::move(change));
 }
 
 }  // namespace am::storage

@@ -105,4 +105,9 @@ struct ChangeDecodeLimits {
 /// RLE, deps as given (callers keep them sorted). REQUIRES: ops reference actors in range.
 StoredChange encode_change(Change change);
 
+/// As encode_change() for a change already in canonical form (author first, then the other
+/// referenced actors sorted; preds Lamport-sorted; no empty message), skipping the
+/// canonicalisation: what the document loader rebuilds. REQUIRES canonical form.
+StoredChange encode_canonical_change(Change change);
+
 }  // namespace am::storage

@@ -760,132 +760,6 @@ std::string id_text(RawId id) {
   return std::to_string(id.counter) + "@actor" + std::to_string(id.actor);
 }
 
-// Encodes rebuilt changes, producing exactly what encode_change produces for them (the rebuild
-// makes them canonical already: minimal sorted actor table, sorted preds, no empty message),
-// but reusing its column writers and buffers across changes instead of allocating per column.
-// The tests compare the two encoders on every rebuilt change of the vectors and of a 259,779-
-// change document.
-class ChangeEncoder {
- public:
-  StoredChange encode(Change c) {
-    for (const ChangeOp& op : c.ops) add(op);
-    for (Bytes& col : cols_) col.clear();
-    obj_actor_.finish(cols_[0]);
-    obj_counter_.finish(cols_[1]);
-    key_actor_.finish(cols_[2]);
-    key_counter_.finish(cols_[3]);
-    key_string_.finish(cols_[4]);
-    insert_.finish(cols_[5]);
-    action_.finish(cols_[6]);
-    values_.finish(cols_[7], cols_[8]);
-    pred_group_.finish(cols_[9]);
-    pred_actor_.finish(cols_[10]);
-    pred_counter_.finish(cols_[11]);
-    expand_.finish(cols_[12]);
-    if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
-    any_expand_ = false;
-    mark_name_.finish(cols_[13]);
-
-    body_.clear();
-    enc::put_uleb(body_, c.deps.size());
-    for (const ChangeHash& h : c.deps) body_.insert(body_.end(), h.bytes.begin(), h.bytes.end());
-    put_bytes(body_, c.actors[0]);
-    enc::put_uleb(body_, c.seq);
-    enc::put_uleb(body_, c.start_op);
-    enc::put_sleb(body_, c.time);
-    put_bytes(body_, c.message ? as_bytes(*c.message) : ByteView{});
-    enc::put_uleb(body_, c.actors.size() - 1);
-    for (std::size_t i = 1; i < c.actors.size(); ++i) put_bytes(body_, c.actors[i]);
-    std::size_t present = 0;
-    for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
-    enc::put_uleb(body_, present);
-    for (std::size_t i = 0; i < cols_.size(); ++i) {
-      if (cols_[i].empty()) continue;
-      enc::put_uleb(body_, kSpecs[i].raw());
-      enc::put_uleb(body_, cols_[i].size());
-    }
-    for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
-    body_.insert(body_.end(), c.extra_bytes.begin(), c.extra_bytes.end());
-
-    StoredChange out;
-    out.hash = chunk_digest(ChunkType::kChange, body_);
-    out.chunk.reserve(body_.size() + 9 + enc::uleb_size(body_.size()));
-    out.chunk.insert(out.chunk.end(), kChunkMagic.begin(), kChunkMagic.end());
-    out.chunk.insert(out.chunk.end(), out.hash.bytes.begin(), out.hash.bytes.begin() + 4);
-    out.chunk.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
-    enc::put_uleb(out.chunk, body_.size());
-    out.chunk.insert(out.chunk.end(), body_.begin(), body_.end());
-    out.change = std::move(c);
-    return out;
-  }
-
- private:
-  // The op columns of a change chunk (spec §2.3), in canonical order.
-  static constexpr std::array<ColumnSpec, 14> kSpecs{
-      ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
-      ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
-      ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
-      ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
-      ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
-      ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
-      ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
-
-  void add(const ChangeOp& op) {
-    if (op.obj) {
-      obj_actor_.append(std::uint64_t{op.obj->actor});
-      obj_counter_.append(op.obj->counter);
-    } else {
-      obj_actor_.append_null();
-      obj_counter_.append_null();
-    }
-    if (const auto* s = std::get_if<std::string>(&op.key)) {
-      key_actor_.append_null();
-      key_counter_.append_null();
-      key_string_.append(std::string_view(*s));
-    } else {
-      const ElemKey& e = std::get<ElemKey>(op.key);
-      if (e.is_head()) {
-        key_actor_.append_null();
-      } else {
-        key_actor_.append(std::uint64_t{e.elem.actor});
-      }
-      key_counter_.append(static_cast<std::int64_t>(e.elem.counter));
-      key_string_.append_null();
-    }
-    insert_.append(op.insert);
-    action_.append(static_cast<std::uint64_t>(op.action));
-    values_.append(op.value);
-    pred_group_.append(std::uint64_t{op.pred.size()});
-    for (const ChangeOpId& p : op.pred) {
-      pred_actor_.append(std::uint64_t{p.actor});
-      pred_counter_.append(static_cast<std::int64_t>(p.counter));
-    }
-    expand_.append(op.expand);
-    any_expand_ = any_expand_ || op.expand;
-    if (op.mark_name) {
-      mark_name_.append(std::string_view(*op.mark_name));
-    } else {
-      mark_name_.append_null();
-    }
-  }
-
-  enc::UIntRleWriter obj_actor_;
-  enc::UIntRleWriter obj_counter_;
-  enc::UIntRleWriter key_actor_;
-  enc::DeltaWriter key_counter_;
-  enc::StringRleWriter key_string_;
-  enc::BooleanWriter insert_;
-  enc::UIntRleWriter action_;
-  enc::ValueWriter values_;
-  enc::UIntRleWriter pred_group_;
-  enc::UIntRleWriter pred_actor_;
-  enc::DeltaWriter pred_counter_;
-  enc::BooleanWriter expand_;
-  bool any_expand_ = false;
-  enc::StringRleWriter mark_name_;
-  std::array<Bytes, 14> cols_;
-  Bytes body_;
-};
 
 }  // namespace
 
@@ -1061,7 +935,6 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   std::vector<std::uint8_t> referenced(num_changes, 0);
   std::vector<std::uint32_t> local(num_actors, kNone32);
   std::vector<std::uint32_t> others;
-  ChangeEncoder encoder;
   if (!options.sink) out.changes.reserve(num_changes);
   for (std::size_t row = 0; row < num_changes; ++row) {
     const ChangeRow& cr = rows[row];
@@ -1132,7 +1005,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     local[cr.actor] = kNone32;
     for (std::uint32_t a : others) local[a] = kNone32;
 
-    StoredChange sc = encoder.encode(std::move(c));
+    StoredChange sc = encode_canonical_change(std::move(c));
     // An empty message and no message encode alike in a change, but a document keeps them
     // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
     // engaged empty message so that saving writes it back.
