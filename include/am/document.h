@@ -9,11 +9,13 @@
 // Errors: calls that can fail return Result/Status; bytes from elsewhere never throw.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -198,6 +200,14 @@ class Document {
   [[nodiscard]] Result<ObjType> object_type(const ObjId& obj) const;
   /// The marks of a text or list: maximal spans per name, sorted by name then start.
   [[nodiscard]] Result<std::vector<Mark>> marks(const ObjId& obj) const;
+  /// The entries of a map with keys in [begin, end) in key (UTF-8 byte) order; an empty `end`
+  /// means no upper bound.
+  [[nodiscard]] Result<std::vector<std::pair<std::string, Value>>> map_range(
+      const ObjId& obj, std::string_view begin = {}, std::string_view end = {}) const;
+  /// The values of a list (or the characters of a text, one per element) at indexes
+  /// [begin, end), clamped to the length.
+  [[nodiscard]] Result<std::vector<Value>> list_range(const ObjId& obj, std::size_t begin = 0,
+                                                      std::size_t end = SIZE_MAX) const;
   /// A stable reference to the element at `index` of a list or text: its element id
   /// ("counter@actorhex"), as the JS getCursor. It keeps pointing at that element as others are
   /// inserted or deleted around it.
@@ -219,6 +229,13 @@ class Document {
   [[nodiscard]] Result<std::size_t> length_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
   [[nodiscard]] Result<std::string> text_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
   [[nodiscard]] Result<std::string> to_json_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::vector<Mark>> marks_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::vector<std::pair<std::string, Value>>> map_range_at(
+      const ObjId& obj, std::string_view begin, std::string_view end,
+      const std::vector<ChangeHash>& heads) const;
+  [[nodiscard]] Result<std::vector<Value>> list_range_at(const ObjId& obj, std::size_t begin,
+                                                         std::size_t end,
+                                                         const std::vector<ChangeHash>& heads) const;
 
   /// Patches that turn the document as of `before` into the document as of `after` (marks are
   /// not reported yet). Either may be empty (the empty document); they need not be related.

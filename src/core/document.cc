@@ -165,7 +165,7 @@ Status Document::unmark(const ObjId& obj, std::size_t start, std::size_t end, Ex
 Result<std::vector<Mark>> Document::marks(const ObjId& obj) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
-  return impl_->marks_of(*o);
+  return core::StateView(*impl_, core::Clock{}).marks(*o);
 }
 
 std::size_t Document::pending_ops() const { return impl_->tx_ops.size(); }

@@ -223,7 +223,67 @@ class Differ {
   std::vector<Patch> patches_;
 };
 
+Result<std::vector<std::pair<std::string, Value>>> map_range_in(const StateView& v, const ObjId& obj,
+                                                                std::string_view begin,
+                                                                std::string_view end) {
+  AM_TRY_ASSIGN(const Object* o, v.object(obj));
+  if (is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a map"));
+  std::vector<std::pair<std::string, Value>> out;
+  for (auto it = o->props.lower_bound(begin); it != o->props.end(); ++it) {
+    if (!end.empty() && it->first >= end) break;
+    const std::uint32_t w = v.winner(it->second, kNone32);
+    if (w != kNone32) out.emplace_back(it->first, v.value_of(v.doc().opset.op(w)));
+  }
+  return out;
+}
+
+Result<std::vector<Value>> list_range_in(const StateView& v, const ObjId& obj, std::size_t begin,
+                                         std::size_t end) {
+  AM_TRY_ASSIGN(const Object* o, v.object(obj));
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  std::vector<Value> out;
+  std::size_t index = 0;
+  for (auto h = o->seq.first(); h != SequenceIndex::kNone && index < end; h = o->seq.next(h)) {
+    const Element& e = o->elems[h];
+    const std::uint32_t w = v.winner(e.ops, e.insert_op);
+    if (w == kNone32) continue;
+    if (index >= begin) out.push_back(v.value_of(v.doc().opset.op(w)));
+    ++index;
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<std::vector<std::pair<std::string, Value>>> Document::map_range(const ObjId& obj,
+                                                                       std::string_view begin,
+                                                                       std::string_view end) const {
+  return map_range_in(StateView(*impl_, Clock{}), obj, begin, end);
+}
+
+Result<std::vector<Value>> Document::list_range(const ObjId& obj, std::size_t begin, std::size_t end) const {
+  return list_range_in(StateView(*impl_, Clock{}), obj, begin, end);
+}
+
+Result<std::vector<std::pair<std::string, Value>>> Document::map_range_at(
+    const ObjId& obj, std::string_view begin, std::string_view end,
+    const std::vector<ChangeHash>& heads) const {
+  AM_TRY_ASSIGN(const StateView v, view_at(*impl_, heads));
+  return map_range_in(v, obj, begin, end);
+}
+
+Result<std::vector<Value>> Document::list_range_at(const ObjId& obj, std::size_t begin, std::size_t end,
+                                                   const std::vector<ChangeHash>& heads) const {
+  AM_TRY_ASSIGN(const StateView v, view_at(*impl_, heads));
+  return list_range_in(v, obj, begin, end);
+}
+
+Result<std::vector<Mark>> Document::marks_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const {
+  AM_TRY_ASSIGN(const StateView v, view_at(*impl_, heads));
+  AM_TRY_ASSIGN(const Object* o, v.object(obj));
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  return v.marks(*o);
+}
 
 Result<std::optional<Value>> Document::get_at(const ObjId& obj, const Prop& prop,
                                               const std::vector<ChangeHash>& heads) const {

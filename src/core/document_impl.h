@@ -361,62 +361,6 @@ struct Document::Impl {
     return local(std::move(op));
   }
 
-  // Marks of a text or list, as maximal spans per name with a non-null winning value, sorted by
-  // name then start. Within a name the begin op with the greatest id wins where spans overlap.
-  std::vector<Mark> marks_of(const Object& o) const {
-    struct Active {
-      OpId begin;
-      const ScalarValue* value;
-    };
-    std::map<std::string, std::vector<Active>> active;  // name -> open marks
-    std::map<std::string, std::vector<Mark>> out;
-    const WidthUnit unit = unit_for(o);
-    std::uint64_t pos = 0;
-    for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
-      const Op& op = opset.op(o.elems[h].insert_op);
-      if (op.action == Action::kMark) {
-        if (op.mark_name != kNone32) {
-          active[opset.key_name(op.mark_name)].push_back(Active{op.id, &op.value});
-        } else {
-          // An end pairs with the begin whose counter is one less, same actor.
-          for (auto& [name, list] : active) {
-            auto it = std::find_if(list.begin(), list.end(), [&](const Active& a) {
-              return a.begin.actor == op.id.actor && a.begin.counter + 1 == op.id.counter;
-            });
-            if (it != list.end()) {
-              list.erase(it);
-              break;
-            }
-          }
-        }
-        continue;
-      }
-      const SeqWidth sw = o.seq.width_of(h);
-      const std::uint64_t w = unit == WidthUnit::kUtf16 ? sw.utf16 : sw.chars;
-      if (w == 0) continue;
-      for (const auto& [name, list] : active) {
-        const Active* best = nullptr;
-        for (const Active& a : list) {
-          if (!best || actors.less(best->begin, a.begin)) best = &a;
-        }
-        if (!best || std::holds_alternative<Null>(*best->value)) continue;
-        auto& spans = out[name];
-        if (!spans.empty() && spans.back().end == pos && spans.back().value == *best->value) {
-          spans.back().end = static_cast<std::size_t>(pos + w);
-        } else {
-          spans.push_back(Mark{name, *best->value, static_cast<std::size_t>(pos),
-                               static_cast<std::size_t>(pos + w)});
-        }
-      }
-      pos += w;
-    }
-    std::vector<Mark> result;
-    for (auto& [name, spans] : out) {
-      for (auto& m : spans) result.push_back(std::move(m));
-    }
-    return result;
-  }
-
   // ---- save and load (issue 4): the save_incremental() cursor ----
   // Changes [0, saved_changes) were covered by the last save*(); `changes` only grows, in
   // application order, so the count is a cursor. Bookkeeping, not document state: the const

@@ -47,6 +47,9 @@ class StateView {
   std::size_t length(const Object& o) const;
   std::string text(const Object& o) const;
   void to_json(std::string& out, const Object& o) const;
+  /// Marks as maximal spans per name with a non-null winning value, sorted by name then start;
+  /// where spans of one name overlap, the begin op with the greatest id wins.
+  std::vector<Mark> marks(const Object& o) const;
 
  private:
   bool hides(const Op& target, const OpId& succ) const;

@@ -47,6 +47,36 @@ TEST(DocumentHistory, ReadsAtOldHeadsSeeTheOldState) {
   EXPECT_FALSE(d.get_at(ObjId::root(), "x", {unknown}));
 }
 
+TEST(DocumentHistory, RangesAndMarksNowAndAtHeads) {
+  Document d = doc_with("aaaa");
+  for (const char* k : {"a", "b", "c", "d"}) ASSERT_TRUE(d.put(ObjId::root(), k, std::string(k)));
+  const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
+  for (std::int64_t i = 0; i < 5; ++i) ASSERT_TRUE(d.insert(list, static_cast<std::size_t>(i), i));
+  const ObjId text = d.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(d.splice_text(text, 0, 0, "hello world"));
+  d.commit();
+  const auto h1 = d.heads();
+  ASSERT_TRUE(d.mark(text, 0, 5, ExpandMark::kAfter, "bold", true));
+  ASSERT_TRUE(d.remove(list, std::size_t{0}));
+  ASSERT_TRUE(d.remove(ObjId::root(), "b"));
+  d.commit();
+
+  const auto range = d.map_range(ObjId::root(), "b", "d").value();
+  ASSERT_EQ(range.size(), 1u);  // "b" is gone; "d" is excluded
+  EXPECT_EQ(range[0].first, "c");
+  EXPECT_EQ(d.map_range_at(ObjId::root(), "b", "d", h1).value().size(), 2u);
+  EXPECT_EQ(d.map_range(ObjId::root()).value().size(), 5u);  // a c d l t (b was deleted)
+  const auto items = d.list_range(list, 1, 3).value();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0], Value(ScalarValue{std::int64_t{2}}));
+  EXPECT_EQ(d.list_range_at(list, 0, 100, h1).value().size(), 5u);
+  const auto marks = d.marks(text).value();
+  ASSERT_EQ(marks.size(), 1u);
+  EXPECT_EQ(marks[0].end, 5u);
+  EXPECT_TRUE(d.marks_at(text, h1).value().empty());
+  EXPECT_FALSE(d.map_range(list));
+}
+
 TEST(DocumentHistory, ConflictsAtHeads) {
   Document a = doc_with("aaaa");
   ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{0}));

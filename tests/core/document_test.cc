@@ -443,13 +443,28 @@ RC_GTEST_PROP(DocumentProperty, ReplicasConvergeWhateverTheDeliveryOrder, ()) {
       for (int e = 0; e < edits; ++e) {
         const std::size_t len = d.length(list).value();
         const std::size_t tlen = d.length(text).value();
-        switch (pick(7)) {
+        switch (pick(8)) {
           case 0: RC_ASSERT(d.put(ObjId::root(), kKeys[pick(3)], std::int64_t(rng() % 100))); break;
           case 1: RC_ASSERT(d.remove(ObjId::root(), kKeys[pick(3)])); break;
           case 2: RC_ASSERT(d.insert(list, pick(len + 1), std::int64_t(rng() % 100))); break;
           case 3: if (len) RC_ASSERT(d.remove(list, pick(len))); break;
           case 4: if (len) RC_ASSERT(d.put(list, pick(len), std::string("x"))); break;
           case 5: RC_ASSERT(d.increment(ObjId::root(), "counter", 1)); break;
+          case 6: {
+            // Rich text: a mark or unmark over a random range, any expand mode. Positions are
+            // UTF-16 units, so a range may split a surrogate pair: that is refused, not a crash.
+            if (tlen < 2) break;
+            const std::size_t start = pick(tlen - 1);
+            const std::size_t end = start + 1 + pick(tlen - start);
+            const auto expand = static_cast<ExpandMark>(pick(4));
+            const std::string name = pick(2) ? "bold" : "link";
+            if (pick(4) == 0) {
+              (void)d.unmark(text, start, end, expand, name);
+            } else {
+              (void)d.mark(text, start, end, expand, name, ScalarValue{std::int64_t(pick(3))});
+            }
+            break;
+          }
           default: {
             const std::size_t pos = d.text(text).value().empty() ? 0 : pick(tlen + 1);
             (void)d.splice_text(text, pos, pick(2), pick(2) ? "h\xc3\xa9" : "\xf0\x9f\x98\x80");
@@ -474,6 +489,7 @@ RC_GTEST_PROP(DocumentProperty, ReplicasConvergeWhateverTheDeliveryOrder, ()) {
   for (std::size_t i = 1; i < docs.size(); ++i) {
     RC_ASSERT(docs[i].heads() == docs[0].heads());
     RC_ASSERT(docs[i].to_json().value() == docs[0].to_json().value());
+    RC_ASSERT(docs[i].marks(text).value() == docs[0].marks(text).value());
     for (const auto& k : kKeys) {
       const auto a = docs[i].get_all(ObjId::root(), k).value();
       const auto b = docs[0].get_all(ObjId::root(), k).value();
