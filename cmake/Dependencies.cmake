@@ -9,12 +9,14 @@ if(AM_BUILD_TOOLS)
   find_package(CLI11 2.1 REQUIRED)                                  # CLI11::CLI11
   find_package(nlohmann_json 3.11 REQUIRED)                         # nlohmann_json::nlohmann_json
   find_package(ZLIB REQUIRED)                                       # gzip traces in amrepo bench
+  find_package(SQLite3 REQUIRED)                                    # SQLite::SQLite3 (am_repo_storage)
 endif()
 if(AM_BUILD_TESTS)
   find_package(GTest 1.12 REQUIRED)
   find_package(rapidcheck REQUIRED)                                 # rapidcheck, rapidcheck_gtest
   find_package(ZLIB REQUIRED)                                       # test oracle for raw DEFLATE
   find_package(nlohmann_json 3.11 REQUIRED)                         # reading golden vectors
+  find_package(SQLite3 REQUIRED)                                    # SQLite::SQLite3 (am_repo_storage)
   include(GoogleTest)
 endif()
 if(AM_BUILD_FUZZ)

@@ -28,6 +28,9 @@ step "release build and tests"
 bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON
 ctest --test-dir build/release --output-on-failure -j2
 
+step "install, package and consumer test"
+bash tests/install/consumer_test.sh
+
 step "ASan+UBSan build and tests"
 bash scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
   "-DAM_SANITIZE=address;undefined" -DAM_BUILD_TOOLS=OFF -DCMAKE_CXX_FLAGS=-O1

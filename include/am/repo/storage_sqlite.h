@@ -32,7 +32,8 @@ struct SqliteStorageOptions {
 };
 
 /// Opens (creating it if needed) the database file at `path`, switches it to WAL mode and
-/// creates the table. kIOError if the file cannot be opened or is not a SQLite database.
+/// creates the table. kIOError if the file cannot be opened or WAL mode is unavailable (e.g.
+/// ":memory:"), kCorruption if it is not a SQLite database.
 /// Thread safety: as StorageAdapter.
 [[nodiscard]] Result<std::unique_ptr<StorageAdapter>> open_sqlite_storage(
     const std::string& path, SqliteStorageOptions options = {});

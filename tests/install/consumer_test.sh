@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# tests/install/consumer_test.sh [BUILD_DIR]: checks what `cmake --install` and cpack produce
+# from an already built release tree (default build/release):
+#   a. installs into a temporary prefix,
+#   b. builds tests/install/consumer with find_package(am) against it and runs it,
+#   c. builds the same main.cc with g++ and `pkg-config --static --cflags --libs am`, runs it,
+#   d. makes the .deb with cpack, checks its metadata and contents, and (as root, when dpkg is
+#      available) installs it, runs `amrepo --help` and removes it again.
+# Everything goes to a temporary directory that is removed on exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build/release}" && pwd)
+tmp=$(mktemp -d)
+deb_installed=""
+cleanup() {
+  if [ -n "$deb_installed" ]; then dpkg -r "$deb_installed" >/dev/null 2>&1 || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "consumer_test: FAILED: $*" >&2; exit 1; }
+expected='{"hello":"world"}'
+prefix="$tmp/prefix"
+
+echo "-- install into $prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+for f in include/am/document.h include/am/sync.h include/am/result.h lib/libam_core.a \
+         lib/cmake/am/amConfig.cmake lib/cmake/am/amConfigVersion.cmake \
+         lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc bin/amrepo; do
+  [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
+done
+[ ! -e "$prefix/include/am/repo" ] || fail "include/am/repo installed without its libraries"
+
+echo "-- CMake consumer (find_package(am))"
+cmake -S "$root/tests/install/consumer" -B "$tmp/consumer" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$tmp/consumer" -- -j"${AM_JOBS:-2}" >/dev/null
+out=$("$tmp/consumer/consumer")
+[ "$out" = "$expected" ] || fail "CMake consumer printed '$out', expected '$expected'"
+
+echo "-- pkg-config consumer"
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+pkg-config --exists am || fail "pkg-config does not find am"
+# shellcheck disable=SC2046
+g++ -std=c++20 -O1 -o "$tmp/pc_consumer" "$root/tests/install/consumer/main.cc" \
+  $(pkg-config --static --cflags --libs am)
+out=$("$tmp/pc_consumer")
+[ "$out" = "$expected" ] || fail "pkg-config consumer printed '$out', expected '$expected'"
+
+echo "-- .deb package"
+(cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >/dev/null)
+deb=$(ls "$tmp"/pkg/*.deb)
+info=$(dpkg-deb -I "$deb")
+contents=$(dpkg-deb -c "$deb")
+for dep in libssl3 libdeflate0 zlib1g libstdc++6 libc6; do
+  grep -q "Depends:.*$dep" <<<"$info" || fail ".deb Depends lacks $dep"
+done
+for f in ./usr/bin/amrepo ./usr/include/am/document.h ./usr/lib/libam_core.a \
+         ./usr/lib/cmake/am/amConfig.cmake ./usr/lib/pkgconfig/am.pc; do
+  grep -q " $f\$" <<<"$contents" || fail ".deb lacks $f"
+done
+if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && [ "${AM_SKIP_DPKG_INSTALL:-0}" != 1 ]; then
+  name=$(dpkg-deb -f "$deb" Package)
+  if dpkg -s "$name" >/dev/null 2>&1 || [ -e /usr/bin/amrepo ]; then
+    echo "   $name or /usr/bin/amrepo is already on this machine: not installing the .deb"
+  else
+    deb_installed="$name"
+    echo "   dpkg -i $name, amrepo --help, pkg-config build against /usr, dpkg -r"
+    dpkg -i "$deb" >/dev/null
+    /usr/bin/amrepo --help >/dev/null || fail "installed amrepo --help failed"
+    # shellcheck disable=SC2046
+    g++ -std=c++20 -O1 -o "$tmp/sys_consumer" "$root/tests/install/consumer/main.cc" \
+      $(PKG_CONFIG_PATH= pkg-config --static --cflags --libs am)
+    out=$("$tmp/sys_consumer")
+    [ "$out" = "$expected" ] || fail "consumer of the .deb printed '$out', expected '$expected'"
+    dpkg -r "$name" >/dev/null
+    deb_installed=""
+    [ ! -e /usr/bin/amrepo ] || fail "dpkg -r left /usr/bin/amrepo"
+  fi
+fi
+echo "consumer_test: ok"
