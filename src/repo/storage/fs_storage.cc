@@ -497,7 +497,7 @@ Result<std::unique_ptr<StorageAdapter>> open_fs_storage(const std::string& base_
   if (base.empty()) return fail(Error::invalid_argument("fs storage", "empty base directory"));
   AM_TRY_STATUS(make_dir_tree(base));
   AM_TRY_STATUS(make_dir_tree(base + "/" + std::string(kFsStorageTempDir)));
-  auto storage = std::make_unique<FsStorage>(base == "/" ? std::string() : base, options);
+  auto storage = std::make_unique<FsStorage>(base, options);
   storage->sweep_orphans();
   return std::unique_ptr<StorageAdapter>(std::move(storage));
 }
