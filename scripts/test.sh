@@ -37,7 +37,7 @@ bash scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j2
 
 step "fuzz smoke (${AM_FUZZ_SECONDS:-20}s per target)"
-CXX=clang++ bash scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_BUILD_FUZZ=ON \
+CXX=clang++ bash scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_BUILD_FUZZ=ON -DAM_BUILD_EXAMPLES=OFF \
   -DAM_BUILD_TESTS=OFF -DAM_BUILD_TOOLS=OFF
 bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
 

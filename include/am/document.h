@@ -245,9 +245,10 @@ class Document {
   // ---- history -----------------------------------------------------------------------------
   /// Current heads, sorted by bytes. REQUIRES: no pending transaction for an exact answer.
   std::vector<ChangeHash> heads() const;
-  /// Applies change chunks (type 1 or 2, concatenated or one per element). Changes whose
-  /// dependencies are missing wait in a queue; known changes are ignored. Errors leave the
-  /// document unchanged. REQUIRES: no pending transaction (it is committed first otherwise).
+  /// Applies change chunks (type 1 or 2) and document chunks (their changes), concatenated or
+  /// one per element. Changes whose dependencies are missing wait in a queue; known changes are
+  /// ignored. All or nothing: on any error the document is as it was before the call. Commits a
+  /// pending transaction first.
   [[nodiscard]] Status apply_changes(ByteView chunks);
   [[nodiscard]] Status apply_changes(const std::vector<Bytes>& changes);
   /// Change chunks not reachable from `since` (all of them for an empty list), in application order.

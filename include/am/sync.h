@@ -74,9 +74,8 @@ struct SyncState {
 /// in sync). Commits a pending transaction of `doc` first.
 std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state);
 
-/// Applies a message from the peer. A malformed message is kProtocol and changes nothing. If a
-/// change inside a well-formed message fails to apply (kCorruption), the changes before it stay
-/// applied, as the reference's loadIncremental does, and the state is not updated.
+/// Applies a message from the peer. On error (kProtocol for a malformed message, kCorruption
+/// for changes that do not decode or apply) neither the document nor the state changes.
 [[nodiscard]] Status receive_sync_message(Document& doc, SyncState& state, ByteView message);
 
 }  // namespace am

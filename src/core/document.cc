@@ -13,6 +13,7 @@
 #include "core/history_view.h"
 #include "core/encoding/byte_reader.h"
 #include "core/storage/chunk.h"
+#include "core/storage/document_chunk.h"
 
 namespace am {
 
@@ -275,6 +276,12 @@ Status Document::apply_changes(ByteView chunks) {
   enc::ByteReader r(chunks, "changes");
   while (!r.empty()) {
     AM_TRY_ASSIGN(const storage::ChunkView c, storage::read_chunk(r));
+    if (c.type == storage::ChunkType::kDocument) {
+      // A whole document (as a V2 sync message carries): its changes, rebuilt and verified.
+      AM_TRY_ASSIGN(storage::DecodedDocument d, storage::decode_document_body(c.body));
+      for (auto& sc : d.changes) incoming.push_back(std::move(sc));
+      continue;
+    }
     AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(c.whole));
     incoming.push_back(std::move(sc));
   }

@@ -240,8 +240,40 @@ struct Document::Impl {
     return {};
   }
 
+  // Undoes everything applied after the history had `rows` changes and restores `old_queue`.
+  void restore(std::size_t rows, std::vector<storage::StoredChange> old_queue) {
+    queue = std::move(old_queue);
+    if (rows >= history.size()) return;
+    history.truncate(rows);
+    for (auto& list : changes_by_actor) {
+      while (!list.empty() && list.back() >= rows) list.pop_back();
+    }
+    std::vector<bool> referenced(rows, false);
+    max_op = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::uint32_t dep : history.deps(i)) referenced[dep] = true;
+      max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(history[i].max_op()));
+    }
+    heads.clear();
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (!referenced[i]) heads.insert(history.hash(i));
+    }
+    if (last_local && *last_local >= rows) last_local.reset();
+    saved_changes = std::min(saved_changes, rows);
+    rebuild();
+  }
+
+  // Applies a batch atomically: on any error the document is as it was before the call.
   Status apply_stored(std::vector<storage::StoredChange> incoming) {
     if (tx_open) commit({});
+    const std::size_t rows_before = history.size();
+    std::vector<storage::StoredChange> queue_before = queue;
+    Status s = apply_stored_unchecked(std::move(incoming));
+    if (!s) restore(rows_before, std::move(queue_before));
+    return s;
+  }
+
+  Status apply_stored_unchecked(std::vector<storage::StoredChange> incoming) {
     for (auto& sc : incoming) {
       if (history.contains(sc.hash)) continue;
       bool queued = false;

@@ -140,6 +140,23 @@ class History {
     return row;
   }
 
+  /// Drops every change from row `n` on (to undo a batch that failed part-way).
+  void truncate(std::size_t n) {
+    if (n >= entries_.size()) return;
+    entries_.resize(n);
+    const Entry* last = entries_.empty() ? nullptr : &entries_.back();
+    arena_.resize(last ? static_cast<std::size_t>(last->chunk_offset) + last->chunk_size : 0);
+    deps_.resize(last ? std::size_t{last->deps_begin} + last->deps_count : 0);
+    std::size_t messages = 0, extras = 0;
+    for (const Entry& e : entries_) {
+      if (e.message != kNone) messages = e.message + 1u;
+      if (e.extra != kNone) extras = e.extra + 1u;
+    }
+    messages_.resize(messages);
+    extras_.resize(extras);
+    rehash(slots_.size());
+  }
+
   /// Sizes the containers for `changes` more changes of about `chunk_bytes` bytes in all.
   void reserve(std::size_t changes, std::size_t chunk_bytes) {
     entries_.reserve(entries_.size() + changes);

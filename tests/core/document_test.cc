@@ -531,5 +531,40 @@ TEST(Document, PredInAnotherObjectIsRejectedNotACrash) {
   EXPECT_EQ(a.to_json().value(), R"({"l1":[1],"l2":[2]})");
 }
 
+TEST(Document, ABatchThatFailsPartWayLeavesTheDocumentAsItWas) {
+  Document a(DocumentOptions{*ActorId::from_hex("aaaa"), TextUnit::kUtf16});
+  const ObjId l1 = a.put_object(ObjId::root(), "l1", ObjType::kList).value();
+  const ObjId l2 = a.put_object(ObjId::root(), "l2", ObjType::kList).value();
+  ASSERT_TRUE(a.insert(l1, 0, std::int64_t{1}));
+  ASSERT_TRUE(a.insert(l2, 0, std::int64_t{2}));
+  a.commit();
+  const auto heads_before = a.heads();
+  // A good change from bbbb, then a bad one that depends on it.
+  Document b = a.fork(*ActorId::from_hex("bbbb"));
+  ASSERT_TRUE(b.put(ObjId::root(), "x", std::int64_t{7}));
+  b.commit();
+  const Bytes good = *b.get_last_local_change();
+  storage::Change bad;
+  bad.actors = {test::hex("bbbb"), test::hex("aaaa")};
+  bad.seq = 2;
+  bad.start_op = 6;
+  bad.deps = b.heads();
+  storage::ChangeOp del;
+  del.obj = storage::ChangeOpId{2, 1};
+  del.key = storage::ElemKey{storage::ChangeOpId{4, 1}};
+  del.action = storage::Action::kDelete;
+  del.pred = {storage::ChangeOpId{3, 1}};  // an element of the other list
+  bad.ops.push_back(del);
+  const Bytes bad_chunk = storage::encode_change(bad).chunk;
+  const Status s = a.apply_changes(std::vector<Bytes>{good, bad_chunk});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(a.heads(), heads_before);
+  EXPECT_EQ(a.change_count(), 1u);
+  EXPECT_EQ(a.to_json().value(), R"({"l1":[1],"l2":[2]})");
+  // And the document still works: the good change alone applies.
+  ASSERT_TRUE(a.apply_changes(std::vector<Bytes>{good}));
+  EXPECT_EQ(a.to_json().value(), R"({"l1":[1],"l2":[2],"x":7})");
+}
+
 }  // namespace
 }  // namespace am

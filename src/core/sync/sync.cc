@@ -340,7 +340,7 @@ Status receive_sync_message(Document& doc, SyncState& state, ByteView bytes) {
   if (!m.changes.empty() && !state.read_only) {
     Bytes joined;
     for (const auto& c : m.changes) joined.insert(joined.end(), c.begin(), c.end());
-    AM_TRY_STATUS(doc.load_incremental(joined));
+    AM_TRY_STATUS(doc.apply_changes(ByteView(joined)));
   }
   // The message is accepted: update the state.
   state.in_flight = false;
