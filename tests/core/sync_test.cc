@@ -264,3 +264,56 @@ RC_GTEST_PROP(SyncProperty, PeersConvergeAcrossEditsAndReconnects, ()) {
 
 }  // namespace
 }  // namespace am
+
+namespace am {
+namespace {
+
+TEST(Sync, ReadOnlyPeerNeitherAppliesNorReceivesChanges) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  Document b = doc_with("bbbb");
+  ASSERT_TRUE(b.put(ObjId::root(), "y", std::int64_t{2}));
+  b.commit();
+  Peer pa{&a, {}}, pb{&b, {}};
+  pb.state.read_only = true;
+  const auto log = run_sync(pa, pb);
+  EXPECT_LE(log.size(), 6u);
+  // b kept only its own data; a received b's change.
+  EXPECT_EQ(b.to_json().value(), R"({"y":2})");
+  EXPECT_EQ(a.to_json().value(), R"({"x":1,"y":2})");
+  EXPECT_TRUE(pa.state.peer_read_only);
+  const auto first_from_b = SyncMessage::decode(log[1].second).value();
+  EXPECT_TRUE(first_from_b.flags() & SyncMessage::kFlagReadOnly);
+  EXPECT_TRUE(first_from_b.need.empty());
+}
+
+TEST(Sync, ResetFlagMakesThePeerResendEverything) {
+  Document a = doc_with("aaaa");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{i}));
+    a.commit();
+  }
+  Document b = doc_with("bbbb");
+  Peer pa{&a, {}}, pb{&b, {}};
+  run_sync(pa, pb);
+  ASSERT_EQ(a.heads(), b.heads());
+  // b loses its data but keeps its session: it must ask a to forget what it sent.
+  Document lost = doc_with("bbbb");
+  Peer pl{&lost, pb.state};
+  pl.state.needs_reset = true;
+  pl.state.in_flight = false;  // a new exchange starts
+  pl.state.shared_heads.clear();
+  const auto log = run_sync(pa, pl);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(lost.heads(), a.heads());
+  EXPECT_EQ(lost.to_json().value(), a.to_json().value());
+  bool saw_reset = false;
+  for (const auto& [from, bytes] : log) {
+    if (from == "B") saw_reset = saw_reset || (SyncMessage::decode(bytes).value().flags() & SyncMessage::kFlagSyncReset);
+  }
+  EXPECT_TRUE(saw_reset);
+}
+
+}  // namespace
+}  // namespace am
