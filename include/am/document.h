@@ -166,6 +166,12 @@ class Document {
   [[nodiscard]] Result<ObjId> insert_object(const ObjId& obj, std::size_t index, ObjType type);
   /// Deletes a map key or a list element (Rust: `delete`). Deleting an absent key does nothing.
   [[nodiscard]] Status remove(const ObjId& obj, const Prop& prop);
+  // Index overloads: `doc.remove(list, 0)` would otherwise be ambiguous (0 also converts to a
+  // null `const char*`, i.e. a key).
+  [[nodiscard]] Status remove(const ObjId& obj, std::size_t index) { return remove(obj, Prop(index)); }
+  [[nodiscard]] Status put(const ObjId& obj, std::size_t index, ScalarValue value) {
+    return put(obj, Prop(index), std::move(value));
+  }
   [[nodiscard]] Status increment(const ObjId& obj, const Prop& prop, std::int64_t by);
   /// Deletes `del` elements at `pos` of a list, then inserts `values` there.
   [[nodiscard]] Status splice(const ObjId& obj, std::size_t pos, std::size_t del,
@@ -193,6 +199,9 @@ class Document {
 
   // ---- reads (include the pending transaction) -------------------------------------------
   [[nodiscard]] Result<std::optional<Value>> get(const ObjId& obj, const Prop& prop) const;
+  [[nodiscard]] Result<std::optional<Value>> get(const ObjId& obj, std::size_t index) const {
+    return get(obj, Prop(index));
+  }
   [[nodiscard]] Result<std::vector<Conflict>> get_all(const ObjId& obj, const Prop& prop) const;
   [[nodiscard]] Result<std::vector<std::string>> keys(const ObjId& obj) const;
   [[nodiscard]] Result<std::size_t> length(const ObjId& obj) const;

@@ -568,3 +568,22 @@ TEST(Document, ABatchThatFailsPartWayLeavesTheDocumentAsItWas) {
 
 }  // namespace
 }  // namespace am
+
+namespace am {
+namespace {
+
+TEST(Document, IntegerIndexesNeedNoCast) {
+  Document d(DocumentOptions{*ActorId::from_hex("aaaa"), TextUnit::kUtf16});
+  const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
+  ASSERT_TRUE(d.insert(list, 0, std::int64_t{1}));
+  ASSERT_TRUE(d.insert(list, 1, std::int64_t{2}));
+  ASSERT_TRUE(d.put(list, 0, std::int64_t{3}));
+  EXPECT_EQ(d.get(list, 0).value(), std::optional<Value>(ScalarValue{std::int64_t{3}}));
+  ASSERT_TRUE(d.remove(list, 0));
+  EXPECT_EQ(d.to_json().value(), R"({"l":[2]})");
+  ASSERT_TRUE(d.put(ObjId::root(), "k", true));  // string literals still mean keys
+  ASSERT_TRUE(d.remove(ObjId::root(), "k"));
+}
+
+}  // namespace
+}  // namespace am
