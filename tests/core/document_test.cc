@@ -197,27 +197,7 @@ bool uses_unimplemented(const json& v) {
   return false;
 }
 
-// The vectors write NaN/Infinity and integers past 2^53 as strings; normalise ours the same way.
-json normalise(const json& j) {
-  if (j.is_object()) {
-    json out = json::object();
-    for (auto& [k, v] : j.items()) out[k] = normalise(v);
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (const auto& v : j) out.push_back(normalise(v));
-    return out;
-  }
-  if (j.is_number_integer() || j.is_number_unsigned()) {
-    const bool big = j.is_number_unsigned() ? j.get<std::uint64_t>() > (1ull << 53) - 1
-                                            : std::llabs(j.get<std::int64_t>()) > (1ll << 53) - 1;
-    if (big) return j.dump();
-    return j.get<double>();
-  }
-  if (j.is_number_float()) return j.get<double>();
-  return j;
-}
+using test::normalise;
 
 std::vector<Bytes> vector_changes(const json& v) {
   std::vector<Bytes> out;

@@ -54,4 +54,26 @@ nlohmann::json load_vector(std::string_view name) {
   return v;
 }
 
+nlohmann::json normalise(const nlohmann::json& j) {
+  using nlohmann::json;
+  if (j.is_object()) {
+    json out = json::object();
+    for (auto& [k, v] : j.items()) out[k] = normalise(v);
+    return out;
+  }
+  if (j.is_array()) {
+    json out = json::array();
+    for (const auto& v : j) out.push_back(normalise(v));
+    return out;
+  }
+  if (j.is_number_integer() || j.is_number_unsigned()) {
+    const bool big = j.is_number_unsigned() ? j.get<std::uint64_t>() > (1ull << 53) - 1
+                                            : std::llabs(j.get<std::int64_t>()) > (1ll << 53) - 1;
+    if (big) return j.dump();
+    return j.get<double>();
+  }
+  if (j.is_number_float()) return j.get<double>();
+  return j;
+}
+
 }  // namespace am::test

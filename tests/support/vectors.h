@@ -22,4 +22,8 @@ std::vector<std::string> vector_names();
 /// Parses <dir>/<name>.json. Records a test failure and returns null if it cannot be read.
 nlohmann::json load_vector(std::string_view name);
 
+/// JSON for comparing with a vector's `json`: the vectors write NaN/Infinity and integers past
+/// 2^53 as strings, so integers past 2^53 become their decimal strings and other numbers doubles.
+nlohmann::json normalise(const nlohmann::json& j);
+
 }  // namespace am::test
