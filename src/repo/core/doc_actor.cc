@@ -1,0 +1,507 @@
+#include "repo/core/doc_actor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/util/sha256.h"
+
+namespace am::repo::core {
+
+const char* to_string(DocState state) {
+  switch (state) {
+    case DocState::kLoading: return "loading";
+    case DocState::kRequesting: return "requesting";
+    case DocState::kReady: return "ready";
+    case DocState::kUnavailable: return "unavailable";
+    case DocState::kDeleted: return "deleted";
+  }
+  return "?";
+}
+
+struct DocActor::Peer {
+  PeerInfo info;
+  SyncState sync;
+  PeerDocStatus status = PeerDocStatus::kUnknown;
+  bool announce = false;
+  bool access = false;
+  bool asked_us = false;          // the peer sent us a request or sync for this document
+  bool requested = false;         // we sent it a request
+  bool told_unavailable = false;  // we sent it doc-unavailable
+  bool sync_state_loading = false;
+  bool sync_state_dirty = false;
+  /// The heads the peer advertised when it first showed it has the document.
+  std::optional<std::vector<ChangeHash>> supplier_target;
+};
+
+namespace {
+
+// JS names a snapshot by SHA-256 of its heads' hex strings, concatenated (heads sorted).
+std::string snapshot_name(const std::vector<ChangeHash>& heads) {
+  std::string joined;
+  for (const ChangeHash& h : heads) joined += h.to_hex();
+  const auto digest =
+      am::util::sha256(ByteView(reinterpret_cast<const std::uint8_t*>(joined.data()), joined.size()));
+  return to_hex(ByteView(digest.data(), digest.size()));
+}
+
+std::string chunk_name(ByteView chunk) {
+  const auto digest = am::util::sha256(chunk);
+  return to_hex(ByteView(digest.data(), digest.size()));
+}
+
+bool persists_sync_state(const PeerInfo& info) {
+  return info.storage_id.has_value() && !info.is_ephemeral;
+}
+
+}  // namespace
+
+DocActor::DocActor(DocActorConfig config, Document doc, DocState state)
+    : config_(std::move(config)), doc_(std::move(doc)), state_(state) {}
+
+DocActor::~DocActor() = default;
+
+std::unique_ptr<DocActor> DocActor::create(DocActorConfig config, Document document, Millis now) {
+  std::unique_ptr<DocActor> actor(new DocActor(std::move(config), std::move(document), DocState::kReady));
+  if (actor->config_.has_storage) actor->save_due_ = now;  // JS saves a new document at once
+  return actor;
+}
+
+std::unique_ptr<DocActor> DocActor::find(DocActorConfig config, Millis now) {
+  std::unique_ptr<DocActor> actor(new DocActor(std::move(config), Document(), DocState::kLoading));
+  actor->start_loading(now);
+  return actor;
+}
+
+// --- storage ------------------------------------------------------------------------------------
+
+TaskId DocActor::add_task(StorageTask::Kind kind, StorageKey key, Bytes data) {
+  const TaskId id = next_task_++;
+  effects_.storage.push_back(StorageTask{id, kind, std::move(key), std::move(data)});
+  return id;
+}
+
+void DocActor::start_loading(Millis now) {
+  if (!config_.has_storage) {
+    finish_loading(now);
+    return;
+  }
+  const std::string id = config_.document_id.to_string();
+  for (const auto& [purpose, kind] : {std::pair{TaskPurpose::kLoadSnapshots, "snapshot"},
+                                      std::pair{TaskPurpose::kLoadIncrementals, "incremental"}}) {
+    StorageKey prefix{id, kind};
+    const TaskId t = add_task(StorageTask::Kind::kLoadRange, prefix);
+    tasks_[t] = make_task(purpose, std::move(prefix));
+    ++loads_outstanding_;
+  }
+}
+
+void DocActor::finish_loading(Millis now) {
+  auto by_key = [](const StorageEntry& a, const StorageEntry& b) { return a.first < b.first; };
+  std::sort(loaded_snapshots_.begin(), loaded_snapshots_.end(), by_key);
+  std::sort(loaded_incrementals_.begin(), loaded_incrementals_.end(), by_key);
+  for (auto* entries : {&loaded_snapshots_, &loaded_incrementals_}) {
+    const bool snapshot = entries == &loaded_snapshots_;
+    for (auto& [key, bytes] : *entries) {
+      if (auto st = doc_.load_incremental(bytes); !st) {
+        // A chunk we cannot read is left where it is (never superseded or removed by us).
+        effects_.events.push_back(DocEvent{DocEvent::Kind::kStorageError, state_, {}, {}, {}, {},
+                                           "unreadable chunk " + storage_key_to_string(key) +
+                                               " left in place: " + st.error().to_string()});
+        continue;
+      }
+      known_chunks_[key] = {snapshot, bytes.size()};
+    }
+    entries->clear();
+    entries->shrink_to_fit();
+  }
+  last_saved_heads_ = doc_.heads();
+  set_state(last_saved_heads_.empty() ? DocState::kRequesting : DocState::kReady);
+  auto queued = std::move(queued_);
+  queued_.clear();
+  for (auto& [from, message] : queued) process(from, message, now);
+  pump(now);
+}
+
+void DocActor::storage_done(StorageOutcome outcome, Millis now) {
+  auto it = tasks_.find(outcome.id);
+  if (it == tasks_.end()) return;
+  PendingTask task = std::move(it->second);
+  tasks_.erase(it);
+  if (!outcome.status) {
+    effects_.events.push_back(DocEvent{DocEvent::Kind::kStorageError, state_, {}, {}, {}, {},
+                                       storage_key_to_string(task.key) + ": " +
+                                           outcome.status.error().to_string()});
+  }
+  switch (task.purpose) {
+    case TaskPurpose::kLoadSnapshots:
+    case TaskPurpose::kLoadIncrementals: {
+      auto& into = task.purpose == TaskPurpose::kLoadSnapshots ? loaded_snapshots_ : loaded_incrementals_;
+      into = std::move(outcome.entries);
+      if (--loads_outstanding_ == 0 && state_ == DocState::kLoading) finish_loading(now);
+      break;
+    }
+    case TaskPurpose::kSave:
+      save_done(task, outcome, now);
+      break;
+    case TaskPurpose::kRemoveSuperseded:
+      --removes_outstanding_;
+      break;
+    case TaskPurpose::kLoadSyncState: {
+      Peer* p = peer(task.peer);
+      if (p == nullptr || !p->sync_state_loading) break;
+      p->sync_state_loading = false;
+      if (outcome.status && outcome.value) {
+        if (auto decoded = SyncState::decode(*outcome.value)) p->sync = std::move(*decoded);
+      }
+      pump(now);
+      break;
+    }
+    case TaskPurpose::kSaveSyncState:
+    case TaskPurpose::kDelete:
+      break;
+  }
+}
+
+void DocActor::schedule_save(Millis now) {
+  if (!config_.has_storage || state_ == DocState::kDeleted) return;
+  if (!save_due_) save_due_ = now + config_.save_debounce_ms;
+}
+
+void DocActor::start_save(Millis now) {
+  (void)now;
+  std::vector<ChangeHash> heads = doc_.heads();
+  if (heads.empty() || heads == last_saved_heads_) return;
+  std::size_t snapshot_bytes = 0;
+  std::size_t incremental_bytes = 0;
+  for (const auto& [key, info] : known_chunks_) (info.first ? snapshot_bytes : incremental_bytes) += info.second;
+  // The JS rule (spec §4.3): small documents are rewritten whole; larger ones get incrementals
+  // until those outweigh the snapshot.
+  const bool compact = snapshot_bytes < config_.compact_below_bytes || incremental_bytes >= snapshot_bytes;
+  const std::string id = config_.document_id.to_string();
+  Bytes data;
+  StorageKey key;
+  if (compact) {
+    data = doc_.save();
+    key = {id, "snapshot", snapshot_name(heads)};
+  } else {
+    data = doc_.save_after(last_saved_heads_);
+    key = {id, "incremental", chunk_name(data)};
+  }
+  PendingTask task{TaskPurpose::kSave, key, data.size(), std::move(heads), compact, {}};
+  const TaskId t = add_task(StorageTask::Kind::kSave, std::move(key), std::move(data));
+  tasks_[t] = std::move(task);
+  save_in_flight_ = true;
+}
+
+void DocActor::save_done(const PendingTask& task, const StorageOutcome& outcome, Millis now) {
+  save_in_flight_ = false;
+  if (state_ == DocState::kDeleted) {
+    // The delete waited for this write so that the write cannot resurrect the document.
+    const TaskId t = add_task(StorageTask::Kind::kRemoveRange, {config_.document_id.to_string()});
+    tasks_[t] = make_task(TaskPurpose::kDelete, {config_.document_id.to_string()});
+    return;
+  }
+  if (!outcome.status) {
+    save_due_ = now + 10 * std::max<Millis>(config_.save_debounce_ms, 1);  // retry later
+    return;
+  }
+  last_saved_heads_ = task.heads;
+  if (task.snapshot) {
+    // Remove exactly the chunks this snapshot supersedes: chunks written meanwhile by another
+    // process sharing the store are not known here and so are never removed.
+    for (const auto& [key, info] : known_chunks_) {
+      if (key == task.key) continue;
+      const TaskId t = add_task(StorageTask::Kind::kRemove, key);
+      tasks_[t] = make_task(TaskPurpose::kRemoveSuperseded, key);
+      ++removes_outstanding_;
+    }
+    known_chunks_.clear();
+  }
+  known_chunks_[task.key] = {task.snapshot, task.size};
+  if (doc_.heads() != last_saved_heads_) schedule_save(now);
+}
+
+void DocActor::update_wake() {
+  std::optional<Millis> wake;
+  auto consider = [&](std::optional<Millis> t) {
+    if (t && (!wake || *t < *wake)) wake = t;
+  };
+  if (!save_in_flight_) consider(save_due_);
+  consider(sync_save_due_);
+  effects_.wake_at = wake;
+}
+
+void DocActor::save_sync_states(Millis now) {
+  (void)now;
+  sync_save_due_.reset();
+  if (!config_.has_storage || state_ == DocState::kDeleted) return;
+  const std::string id = config_.document_id.to_string();
+  for (auto& [pid, p] : peers_) {
+    if (!p->sync_state_dirty || !persists_sync_state(p->info)) continue;
+    p->sync_state_dirty = false;
+    StorageKey key{id, "sync-state", p->info.storage_id->str()};
+    const TaskId t = add_task(StorageTask::Kind::kSave, key, p->sync.encode());
+    tasks_[t] = PendingTask{TaskPurpose::kSaveSyncState, std::move(key), 0, {}, false, pid};
+  }
+}
+
+void DocActor::tick(Millis now) {
+  if (save_due_ && *save_due_ <= now && !save_in_flight_) {
+    save_due_.reset();
+    start_save(now);
+  }
+  if (sync_save_due_ && *sync_save_due_ <= now) save_sync_states(now);
+}
+
+void DocActor::flush(Millis now) {
+  if (!config_.has_storage || state_ == DocState::kDeleted || state_ == DocState::kLoading) return;
+  if (doc_.heads() != last_saved_heads_ && !save_in_flight_) save_due_ = now;
+  if (sync_save_due_) sync_save_due_ = now;
+  tick(now);
+}
+
+bool DocActor::pending_io() const {
+  if (!tasks_.empty() || save_due_ || sync_save_due_) return true;
+  return config_.has_storage && state_ == DocState::kReady && doc_.heads() != last_saved_heads_;
+}
+
+void DocActor::remove(Millis now) {
+  (void)now;
+  if (state_ == DocState::kDeleted) return;
+  set_state(DocState::kDeleted);
+  queued_.clear();
+  save_due_.reset();
+  sync_save_due_.reset();
+  if (config_.has_storage && !save_in_flight_) {
+    const TaskId t = add_task(StorageTask::Kind::kRemoveRange, {config_.document_id.to_string()});
+    tasks_[t] = make_task(TaskPurpose::kDelete, {config_.document_id.to_string()});
+  }
+}
+
+DocEffects DocActor::take_effects() {
+  update_wake();
+  DocEffects out = std::move(effects_);
+  effects_ = DocEffects{};
+  return out;
+}
+
+// --- peers and sync -----------------------------------------------------------------------------
+
+DocActor::Peer* DocActor::peer(const PeerId& id) {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second.get();
+}
+
+bool DocActor::is_active(const Peer& p) const { return p.access && (p.announce || p.asked_us); }
+
+void DocActor::set_status(Peer& p, PeerDocStatus status) {
+  if (p.status == status) return;
+  p.status = status;
+  DocEvent e{DocEvent::Kind::kPeerStatus, state_, {}, {}, p.info.peer_id, {}, {}};
+  effects_.events.push_back(std::move(e));
+}
+
+void DocActor::set_state(DocState state) {
+  if (state_ == state) return;
+  state_ = state;
+  effects_.events.push_back(DocEvent{DocEvent::Kind::kStateChanged, state, {}, {}, {}, {}, {}});
+}
+
+void DocActor::add_peer(const PeerInfo& info, Millis now) {
+  if (state_ == DocState::kDeleted) return;
+  auto p = std::make_unique<Peer>();
+  p->info = info;
+  p->announce = config_.policy->announce(info.peer_id, config_.document_id);
+  p->access = config_.policy->access(info.peer_id, config_.document_id);
+  if (auto parked = parked_sync_states_.find(info.peer_id); parked != parked_sync_states_.end()) {
+    // Only the persisted part survives, so anything lost in flight is sent again (JS #206).
+    if (auto decoded = SyncState::decode(parked->second)) p->sync = std::move(*decoded);
+    parked_sync_states_.erase(parked);
+  } else if (config_.has_storage && persists_sync_state(info)) {
+    StorageKey key{config_.document_id.to_string(), "sync-state", info.storage_id->str()};
+    const TaskId t = add_task(StorageTask::Kind::kLoad, key);
+    tasks_[t] = PendingTask{TaskPurpose::kLoadSyncState, std::move(key), 0, {}, false, info.peer_id};
+    p->sync_state_loading = true;
+  }
+  peers_[info.peer_id] = std::move(p);
+  pump(now);
+}
+
+void DocActor::remove_peer(const PeerId& id, Millis now) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  if (it->second->sync_state_dirty && persists_sync_state(it->second->info)) save_sync_states(now);
+  parked_sync_states_[id] = it->second->sync.encode();
+  peers_.erase(it);
+  pump(now);
+}
+
+void DocActor::set_network_pending(bool pending, Millis now) {
+  network_pending_ = pending;
+  pump(now);
+}
+
+void DocActor::receive(const PeerId& from, const wire::Message& message, Millis now) {
+  if (state_ == DocState::kDeleted) return;
+  if (state_ == DocState::kLoading) {
+    queued_.emplace_back(from, message);
+    return;
+  }
+  process(from, message, now);
+  pump(now);
+}
+
+void DocActor::process(const PeerId& from, const wire::Message& message, Millis now) {
+  Peer* p = peer(from);
+  if (p == nullptr) return;
+  if (const auto* m = std::get_if<wire::EphemeralMessage>(&message)) {
+    if (!p->access) return;
+    effects_.events.push_back(DocEvent{DocEvent::Kind::kEphemeral, state_, {}, {}, m->sender_id, m->data, {}});
+    relay_ephemeral(from, *m);
+    return;
+  }
+  if (std::holds_alternative<wire::DocUnavailableMessage>(message)) {
+    set_status(*p, PeerDocStatus::kUnavailable);
+    return;
+  }
+  const bool is_request = std::holds_alternative<wire::RequestMessage>(message);
+  const Bytes* data = nullptr;
+  if (const auto* m = std::get_if<wire::RequestMessage>(&message)) data = &m->data;
+  if (const auto* m = std::get_if<wire::SyncMessage>(&message)) data = &m->data;
+  if (data == nullptr) return;  // remote-heads gossip is tolerated and ignored
+  if (!p->access) {
+    if (!p->told_unavailable) {
+      effects_.outgoing.emplace_back(
+          wire::DocUnavailableMessage{config_.self, from, config_.document_id});
+      p->told_unavailable = true;
+    }
+    return;
+  }
+  p->asked_us = true;
+  receive_sync(*p, *data, is_request, now);
+}
+
+void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now) {
+  auto decoded = SyncMessage::decode(data);
+  if (!decoded) return;  // a malformed sync message changes nothing
+  if (is_request && p.status == PeerDocStatus::kUnknown) set_status(p, PeerDocStatus::kWants);
+  if (!decoded->heads.empty()) {
+    set_status(p, PeerDocStatus::kHas);
+    if (!p.supplier_target) p.supplier_target = decoded->heads;
+  }
+  const std::vector<ChangeHash> before = doc_.heads();
+  if (!receive_sync_message(doc_, p.sync, data)) return;  // all-or-nothing: nothing changed
+  if (persists_sync_state(p.info) && config_.has_storage) {
+    p.sync_state_dirty = true;
+    if (!sync_save_due_) sync_save_due_ = now + config_.save_debounce_ms;
+  }
+  std::vector<ChangeHash> after = doc_.heads();
+  if (after != before) {
+    effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, before, after, {}, {}, {}});
+    schedule_save(now);
+  }
+  maybe_ready(now);
+}
+
+void DocActor::maybe_ready(Millis now) {
+  (void)now;
+  if (state_ != DocState::kRequesting && state_ != DocState::kUnavailable) return;
+  if (doc_.heads().empty()) return;
+  for (const auto& [pid, p] : peers_) {
+    if (!p->supplier_target) continue;
+    const bool caught_up = std::all_of(p->supplier_target->begin(), p->supplier_target->end(),
+                                       [&](const ChangeHash& h) { return doc_.get_change_by_hash(h).has_value(); });
+    if (caught_up) {
+      set_state(DocState::kReady);
+      return;
+    }
+  }
+}
+
+void DocActor::relay_ephemeral(const PeerId& from, const wire::EphemeralMessage& message) {
+  for (const auto& [pid, p] : peers_) {
+    if (pid == from || pid == message.sender_id || !is_active(*p)) continue;
+    wire::EphemeralMessage copy = message;
+    copy.target_id = pid;
+    effects_.outgoing.emplace_back(std::move(copy));
+  }
+}
+
+void DocActor::broadcast(Bytes data, const SessionId& session, std::uint64_t count, Millis now) {
+  (void)now;
+  if (state_ == DocState::kDeleted) return;
+  for (const auto& [pid, p] : peers_) {
+    if (!is_active(*p)) continue;
+    effects_.outgoing.emplace_back(
+        wire::EphemeralMessage{config_.self, pid, config_.document_id, count, session, data});
+  }
+}
+
+void DocActor::local_change(const std::vector<ChangeHash>& heads_before, Millis now) {
+  std::vector<ChangeHash> after = doc_.heads();
+  if (after == heads_before) return;
+  effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, heads_before, after, {}, {}, {}});
+  schedule_save(now);
+  pump(now);
+}
+
+void DocActor::pump(Millis now) {
+  if (state_ == DocState::kLoading || state_ == DocState::kDeleted) return;
+  const bool have_doc = !doc_.heads().empty();
+  bool supplied = false;
+  for (const auto& [pid, p] : peers_) supplied |= p->status == PeerDocStatus::kHas && is_active(*p);
+  for (auto& [pid, p] : peers_) {
+    if (p->sync_state_loading || !is_active(*p)) continue;
+    bool as_request = false;
+    if (state_ != DocState::kReady) {
+      if (p->status == PeerDocStatus::kHas) {
+        // keep syncing with a supplier
+      } else if (p->status == PeerDocStatus::kUnknown && p->announce && !supplied && !p->requested) {
+        as_request = !have_doc;
+        p->requested = true;
+      } else {
+        continue;  // requesters wait until we have caught up; others were asked already
+      }
+    }
+    auto message = generate_sync_message(doc_, p->sync);
+    if (!message) continue;
+    if (as_request) {
+      effects_.outgoing.emplace_back(wire::RequestMessage{config_.self, pid, config_.document_id, std::move(*message)});
+    } else {
+      effects_.outgoing.emplace_back(wire::SyncMessage{config_.self, pid, config_.document_id, std::move(*message)});
+    }
+  }
+  evaluate_availability(now);
+}
+
+void DocActor::evaluate_availability(Millis now) {
+  if (state_ != DocState::kRequesting && state_ != DocState::kUnavailable) return;
+  if (network_pending_) return;
+  for (const auto& [pid, p] : peers_) {
+    if (!is_active(*p) && !(p->announce && p->access)) continue;
+    if (p->status == PeerDocStatus::kHas) return;  // a supplier: wait to catch up
+    if (p->announce && p->access && p->status == PeerDocStatus::kUnknown) return;  // still asking
+  }
+  if (!doc_.heads().empty()) {
+    // Whatever we hold is all anyone reachable has.
+    set_state(DocState::kReady);
+    pump(now);
+    return;
+  }
+  set_state(DocState::kUnavailable);
+  for (auto& [pid, p] : peers_) {
+    if (p->status != PeerDocStatus::kWants || p->told_unavailable || !p->access) continue;
+    effects_.outgoing.emplace_back(wire::DocUnavailableMessage{config_.self, pid, config_.document_id});
+    p->told_unavailable = true;
+  }
+}
+
+std::vector<PeerSyncInfo> DocActor::peers() const {
+  std::vector<PeerSyncInfo> out;
+  for (const auto& [pid, p] : peers_) {
+    out.push_back(PeerSyncInfo{pid, p->status, is_active(*p), p->sync.their_heads, p->sync.shared_heads});
+  }
+  return out;
+}
+
+}  // namespace am::repo::core

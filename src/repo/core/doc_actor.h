@@ -1,0 +1,197 @@
+// DocActor: everything the repo does for one document, without IO (spec §3.2-§3.6, §4.3-§4.5).
+//
+// It owns the am::Document, one Automerge sync state per peer, the find state machine
+// (loading -> requesting -> ready | unavailable, deleted) and the document's storage logic
+// (load, throttled saves with the JS compaction rule, sync-state persistence). Events come in as
+// method calls carrying the current time; effects accumulate and are drained with take_effects().
+//
+// Find rules (the automerge-repo 2.6 invariants, which avoid 2.5's false "unavailable" answers):
+//   * storage is read before any peer is asked (we never advertise empty heads while loading);
+//     messages arriving meanwhile are queued and replayed;
+//   * a peer is asked (a `request`) only if announce(peer, doc) holds and no other peer is
+//     already supplying the document;
+//   * the document is ready once it has caught up with the heads a supplier first advertised;
+//   * it is unavailable only when no peer is supplying and every peer we asked answered, and
+//     only then are the peers that asked us told `doc-unavailable` (once each);
+//   * a peer that connects after that is asked again, and data arriving later makes it ready.
+//
+// Thread safety: none; the runtime calls one actor from one strand at a time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "am/document.h"
+#include "am/repo/ids.h"
+#include "am/repo/share_policy.h"
+#include "am/sync.h"
+#include "repo/core/io_types.h"
+#include "repo/core/wire/messages.h"
+
+namespace am::repo::core {
+
+enum class DocState { kLoading, kRequesting, kReady, kUnavailable, kDeleted };
+const char* to_string(DocState state);
+
+/// What a peer is known to have of this document (JS DocSynchronizer's peer status).
+enum class PeerDocStatus { kUnknown, kHas, kWants, kUnavailable };
+
+struct DocActorConfig {
+  DocumentId document_id;
+  PeerId self;
+  std::shared_ptr<const SharePolicy> policy;  // never null
+  bool has_storage = true;                    // false: an ephemeral repo, nothing is written
+  Millis save_debounce_ms = 100;              // JS saveDebounceRate
+  /// JS compaction threshold: a snapshot smaller than this is rewritten on every save.
+  std::size_t compact_below_bytes = 1024;
+};
+
+/// A document event for the application (the runtime turns these into handle callbacks).
+struct DocEvent {
+  enum class Kind {
+    kStateChanged,   // state() changed
+    kHeadsChanged,   // the document changed (remote changes or a local change); see heads
+    kEphemeral,      // an ephemeral message from `peer` (the originator), payload in data
+    kPeerStatus,     // what `peer` has of the document changed (sync progress)
+    kStorageError,   // a storage task failed; message says which; the actor retries saves
+  };
+  Kind kind;
+  DocState state = DocState::kLoading;
+  std::vector<ChangeHash> heads_before;  // kHeadsChanged
+  std::vector<ChangeHash> heads;         // kHeadsChanged
+  PeerId peer;                           // kEphemeral, kPeerStatus
+  Bytes data;                            // kEphemeral
+  std::string message;                   // kStorageError
+};
+
+/// Everything the actor wants done since the last take_effects(), in order.
+struct DocEffects {
+  std::vector<wire::Message> outgoing;  // every message has targetId set; the hub routes by it
+  std::vector<StorageTask> storage;
+  std::vector<DocEvent> events;
+  /// Call tick() at (or after) this time; nullopt: no timer needed.
+  std::optional<Millis> wake_at;
+
+  bool empty() const { return outgoing.empty() && storage.empty() && events.empty(); }
+};
+
+/// Sync progress with one peer (for DocHandle::peers and wait_synced).
+struct PeerSyncInfo {
+  PeerId peer;
+  PeerDocStatus status = PeerDocStatus::kUnknown;
+  bool active = false;                             // we sync this document with the peer
+  std::optional<std::vector<ChangeHash>> their_heads;  // as of their last message
+  std::vector<ChangeHash> shared_heads;
+};
+
+class DocActor {
+ public:
+  /// A new or imported document, ready at once; the first save is scheduled immediately.
+  static std::unique_ptr<DocActor> create(DocActorConfig config, Document document, Millis now);
+  /// A document to find: storage first (if any), then peers.
+  static std::unique_ptr<DocActor> find(DocActorConfig config, Millis now);
+
+  DocActor(const DocActor&) = delete;
+  DocActor& operator=(const DocActor&) = delete;
+  ~DocActor();
+
+  // --- events -------------------------------------------------------------------------------
+  void add_peer(const PeerInfo& peer, Millis now);
+  void remove_peer(const PeerId& peer, Millis now);
+  /// A request, sync, doc-unavailable, ephemeral or remote-heads-changed message for this
+  /// document that arrived over the connection of `from` (already checked by the hub).
+  void receive(const PeerId& from, const wire::Message& message, Millis now);
+  void storage_done(StorageOutcome outcome, Millis now);
+  void tick(Millis now);
+  /// While true (connections are still handshaking), a missing document is not yet declared
+  /// unavailable.
+  void set_network_pending(bool pending, Millis now);
+  /// The application changed document() (in place); syncs and schedules a save.
+  void local_change(const std::vector<ChangeHash>& heads_before, Millis now);
+  /// Sends an ephemeral payload to every peer this document is synced with.
+  void broadcast(Bytes data, const SessionId& session, std::uint64_t count, Millis now);
+  /// Saves now if anything is unsaved (shutdown/flush). Completion: pending_io() becomes false.
+  void flush(Millis now);
+  /// Removes the document from storage and memory; the state becomes kDeleted.
+  void remove(Millis now);
+
+  DocEffects take_effects();
+
+  // --- state ---------------------------------------------------------------------------------
+  const DocumentId& document_id() const { return config_.document_id; }
+  DocState state() const { return state_; }
+  /// The document; reads are always allowed, the application may change it only when ready.
+  Document& document() { return doc_; }
+  const Document& document() const { return doc_; }
+  std::vector<PeerSyncInfo> peers() const;
+  /// Storage tasks are outstanding or a save is due.
+  bool pending_io() const;
+
+ private:
+  struct Peer;
+  explicit DocActor(DocActorConfig config, Document doc, DocState state);
+
+  void start_loading(Millis now);
+  void finish_loading(Millis now);
+  void process(const PeerId& from, const wire::Message& message, Millis now);
+  void receive_sync(Peer& peer, ByteView data, bool is_request, Millis now);
+  void relay_ephemeral(const PeerId& from, const wire::EphemeralMessage& message);
+  void pump(Millis now);
+  void evaluate_availability(Millis now);
+  void maybe_ready(Millis now);
+  void set_state(DocState state);
+  void heads_changed(const std::vector<ChangeHash>& before, Millis now);
+  void schedule_save(Millis now);
+  void start_save(Millis now);
+  struct PendingTask;
+  void save_done(const PendingTask& task, const StorageOutcome& outcome, Millis now);
+  void save_sync_states(Millis now);
+  void update_wake();
+  TaskId add_task(StorageTask::Kind kind, StorageKey key, Bytes data = {});
+  bool is_active(const Peer& peer) const;
+  Peer* peer(const PeerId& id);
+  void set_status(Peer& peer, PeerDocStatus status);
+
+  enum class TaskPurpose { kLoadSnapshots, kLoadIncrementals, kSave, kRemoveSuperseded,
+                           kLoadSyncState, kSaveSyncState, kDelete };
+  struct PendingTask {
+    TaskPurpose purpose;
+    StorageKey key;
+    std::size_t size = 0;           // kSave: bytes written
+    std::vector<ChangeHash> heads;  // kSave: heads the write covers
+    bool snapshot = false;          // kSave
+    PeerId peer;                    // sync-state tasks
+  };
+  static PendingTask make_task(TaskPurpose purpose, StorageKey key) {
+    PendingTask t{purpose, std::move(key), 0, {}, false, {}};
+    return t;
+  }
+
+  DocActorConfig config_;
+  Document doc_;
+  DocState state_;
+  std::map<PeerId, std::unique_ptr<Peer>> peers_;
+  /// Sync states of disconnected peers, kept (as JS does) so a reconnect resumes cheaply.
+  std::map<PeerId, Bytes> parked_sync_states_;
+  std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
+  bool network_pending_ = false;
+
+  // storage
+  std::map<TaskId, PendingTask> tasks_;
+  TaskId next_task_ = 1;
+  std::vector<StorageEntry> loaded_snapshots_, loaded_incrementals_;
+  int loads_outstanding_ = 0;
+  std::map<StorageKey, std::pair<bool, std::size_t>> known_chunks_;  // key -> (snapshot?, size)
+  std::vector<ChangeHash> last_saved_heads_;
+  std::optional<Millis> save_due_;
+  bool save_in_flight_ = false;
+  int removes_outstanding_ = 0;
+  std::optional<Millis> sync_save_due_;
+
+  DocEffects effects_;
+};
+
+}  // namespace am::repo::core

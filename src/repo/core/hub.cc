@@ -1,0 +1,414 @@
+#include "repo/core/hub.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace am::repo::core {
+
+const char* to_string(DisconnectReason reason) {
+  switch (reason) {
+    case DisconnectReason::kTheyClosed: return "they closed";
+    case DisconnectReason::kIoError: return "i/o error";
+    case DisconnectReason::kProtocolError: return "protocol error";
+    case DisconnectReason::kTheySentError: return "they sent an error";
+    case DisconnectReason::kReplaced: return "replaced by a newer connection";
+    case DisconnectReason::kHandshakeTimeout: return "handshake timeout";
+    case DisconnectReason::kLocalClose: return "closed locally";
+  }
+  return "?";
+}
+
+namespace {
+const StorageKey kStorageIdKey{"storage-adapter-id"};
+
+std::optional<PeerId> routing_sender(const wire::Message& m) {
+  return std::visit([](const auto& msg) -> std::optional<PeerId> { return msg.sender_id; }, m);
+}
+
+std::optional<PeerId> routing_target(const wire::Message& m) {
+  return std::visit(
+      [](const auto& msg) -> std::optional<PeerId> {
+        using T = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<T, wire::JoinMessage> || std::is_same_v<T, wire::LeaveMessage>) {
+          return std::nullopt;
+        } else {
+          return msg.target_id;
+        }
+      },
+      m);
+}
+
+std::optional<DocumentId> document_of(const wire::Message& m) {
+  return std::visit(
+      [](const auto& msg) -> std::optional<DocumentId> {
+        using T = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<T, wire::RequestMessage> || std::is_same_v<T, wire::SyncMessage> ||
+                      std::is_same_v<T, wire::DocUnavailableMessage> ||
+                      std::is_same_v<T, wire::EphemeralMessage> ||
+                      std::is_same_v<T, wire::RemoteHeadsChangedMessage>) {
+          return msg.document_id;
+        } else {
+          return std::nullopt;
+        }
+      },
+      m);
+}
+}  // namespace
+
+Hub::Hub(HubConfig config) : config_(std::move(config)) {
+  if (config_.session_id.empty()) config_.session_id = SessionId(random_uuid_string());
+  if (!config_.policy) config_.policy = share_everything();
+}
+
+void Hub::start(Millis now) {
+  (void)now;
+  if (!config_.has_storage) {
+    ready_ = true;
+    return;
+  }
+  const TaskId t = next_task_++;
+  storage_id_load_ = t;
+  effects_.storage.push_back(StorageTask{t, StorageTask::Kind::kLoad, kStorageIdKey, {}});
+}
+
+void Hub::storage_done(StorageOutcome outcome, Millis now) {
+  if (!storage_id_load_ || outcome.id != *storage_id_load_) return;  // the save: nothing to do
+  storage_id_load_.reset();
+  if (outcome.status && outcome.value && !outcome.value->empty()) {
+    storage_id_ = StorageId(std::string(outcome.value->begin(), outcome.value->end()));
+  } else {
+    // Missing (or unreadable: we then start a new identity rather than refuse to run).
+    storage_id_ = config_.new_storage_id.empty() ? StorageId(random_uuid_string()) : config_.new_storage_id;
+    const std::string& text = storage_id_->str();
+    effects_.storage.push_back(
+        StorageTask{next_task_++, StorageTask::Kind::kSave, kStorageIdKey, Bytes(text.begin(), text.end())});
+  }
+  ready_ = true;
+  std::vector<std::pair<ConnectionId, std::vector<Bytes>>> replay;
+  for (auto& [id, conn] : connections_) {
+    if (conn.state != ConnState::kAwaitingReady) continue;
+    if (conn.role == ConnectionRole::kInitiator) {
+      send_join(id);
+    } else {
+      conn.state = ConnState::kWaitingForJoin;
+    }
+    replay.emplace_back(id, std::move(conn.early_frames));
+  }
+  for (auto& [id, frames] : replay) {
+    for (const Bytes& frame : frames) receive_frame(id, frame, now);
+  }
+}
+
+wire::PeerMetadata Hub::our_metadata() const {
+  return wire::PeerMetadata{storage_id_, !config_.has_storage};
+}
+
+ConnectionId Hub::add_connection(ConnectionRole role, Millis now) {
+  const ConnectionId id = next_connection_++;
+  connections_[id] = Connection{role, ConnState::kAwaitingReady, now, {}, {}};
+  if (ready_) {
+    if (role == ConnectionRole::kInitiator) {
+      send_join(id);
+    } else {
+      connections_[id].state = ConnState::kWaitingForJoin;
+    }
+  }
+  update_network_pending();
+  return id;
+}
+
+void Hub::send_join(ConnectionId id) {
+  connections_[id].state = ConnState::kWaitingForPeer;
+  send_frame(id, wire::JoinMessage{config_.peer_id, our_metadata(), std::vector<std::string>{"1"}});
+}
+
+void Hub::send_frame(ConnectionId id, const wire::Message& message) {
+  effects_.frames.emplace_back(id, wire::encode(message));
+}
+
+void Hub::fail_protocol(ConnectionId id, const std::string& message) {
+  auto it = connections_.find(id);
+  std::optional<PeerId> target;
+  if (it != connections_.end() && it->second.state == ConnState::kEstablished) target = it->second.peer.peer_id;
+  send_frame(id, wire::ErrorMessage{message, config_.peer_id, target});
+  drop(id, DisconnectReason::kProtocolError, message, true);
+}
+
+void Hub::drop(ConnectionId id, DisconnectReason reason, std::string detail, bool ask_close) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection conn = std::move(it->second);
+  connections_.erase(it);
+  if (ask_close) effects_.closes.push_back(id);
+  ConnectionEvent e{ConnectionEvent::Kind::kClosed, id, {}, reason, std::move(detail)};
+  if (conn.state == ConnState::kEstablished) {
+    e.peer = conn.peer;
+    for (const DocumentId& doc : open_docs_) {
+      ToActor t;
+      t.kind = ToActor::Kind::kPeerRemoved;
+      t.document = doc;
+      t.peer = conn.peer;
+      effects_.to_actors.push_back(std::move(t));
+    }
+  }
+  effects_.connection_events.push_back(std::move(e));
+  update_network_pending();
+}
+
+void Hub::connection_lost(ConnectionId id, DisconnectReason reason, std::string detail, Millis now) {
+  (void)now;
+  drop(id, reason, std::move(detail), false);
+}
+
+void Hub::close_connection(ConnectionId id, Millis now) {
+  (void)now;
+  drop(id, DisconnectReason::kLocalClose, {}, true);
+}
+
+std::optional<ConnectionId> Hub::connection_of(const PeerId& peer) const {
+  for (const auto& [id, conn] : connections_) {
+    if (conn.state == ConnState::kEstablished && conn.peer.peer_id == peer) return id;
+  }
+  return std::nullopt;
+}
+
+void Hub::establish(ConnectionId id, PeerInfo peer) {
+  if (auto old = connection_of(peer.peer_id); old && *old != id) {
+    // JS PR #206: the older connection goes first, so the actors reset that peer's sync state.
+    drop(*old, DisconnectReason::kReplaced, "a newer connection with the same peer id", true);
+  }
+  Connection& conn = connections_.at(id);
+  conn.state = ConnState::kEstablished;
+  conn.peer = peer;
+  effects_.connection_events.push_back(ConnectionEvent{ConnectionEvent::Kind::kEstablished, id, peer, {}, {}});
+  for (const DocumentId& doc : open_docs_) {
+    ToActor t;
+    t.kind = ToActor::Kind::kPeerAdded;
+    t.document = doc;
+    t.peer = peer;
+    effects_.to_actors.push_back(std::move(t));
+  }
+  update_network_pending();
+}
+
+void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  if (it->second.state == ConnState::kAwaitingReady) {
+    // Our StorageId is still loading; the peer's join may already be here. A peer has no
+    // reason to send more than that before we answer, so a few frames are enough.
+    if (it->second.early_frames.size() < 16) it->second.early_frames.emplace_back(frame.begin(), frame.end());
+    return;
+  }
+  auto decoded = wire::decode(frame, config_.limits);
+  if (!decoded) {
+    // JS closes the socket on undecodable frames; we also say why.
+    fail_protocol(id, "undecodable message: " + decoded.error().message);
+    return;
+  }
+  wire::Message message = std::move(*decoded);
+  Connection& conn = it->second;
+  auto peer_info = [](const PeerId& sender, const std::optional<wire::PeerMetadata>& md) {
+    PeerInfo info{sender, std::nullopt, true};
+    if (md) {
+      info.storage_id = md->storage_id;
+      info.is_ephemeral = md->is_ephemeral.value_or(!md->storage_id.has_value());
+    }
+    return info;
+  };
+  switch (conn.state) {
+    case ConnState::kAwaitingReady:
+      return;  // handled above
+    case ConnState::kWaitingForJoin: {
+      if (std::holds_alternative<wire::ErrorMessage>(message)) {
+        drop(id, DisconnectReason::kTheySentError, std::get<wire::ErrorMessage>(message).message, true);
+        return;
+      }
+      const auto* join = std::get_if<wire::JoinMessage>(&message);
+      if (join == nullptr) return;  // JS drops frames before join
+      if (join->supported_protocol_versions) {
+        const auto& v = *join->supported_protocol_versions;
+        if (std::find(v.begin(), v.end(), std::string(wire::kProtocolVersion)) == v.end()) {
+          send_frame(id, wire::ErrorMessage{"unsupported protocol version", config_.peer_id, join->sender_id});
+          drop(id, DisconnectReason::kProtocolError, "unsupported protocol version", true);
+          return;
+        }
+      }
+      if (join->sender_id.empty()) {
+        fail_protocol(id, "join without senderId");
+        return;
+      }
+      const PeerInfo info = peer_info(join->sender_id, join->peer_metadata);
+      send_frame(id, wire::PeerMessage{config_.peer_id, join->sender_id, our_metadata(),
+                                       std::string(wire::kProtocolVersion)});
+      establish(id, info);
+      return;
+    }
+    case ConnState::kWaitingForPeer: {
+      if (const auto* err = std::get_if<wire::ErrorMessage>(&message)) {
+        drop(id, DisconnectReason::kTheySentError, err->message, true);
+        return;
+      }
+      const auto* peer = std::get_if<wire::PeerMessage>(&message);
+      if (peer == nullptr) {
+        fail_protocol(id, "expected a peer message");
+        return;
+      }
+      if (peer->selected_protocol_version && *peer->selected_protocol_version != wire::kProtocolVersion) {
+        fail_protocol(id, "unsupported protocol version");
+        return;
+      }
+      establish(id, peer_info(peer->sender_id, peer->peer_metadata));
+      return;
+    }
+    case ConnState::kEstablished:
+      route(id, conn, std::move(message), now);
+      return;
+  }
+}
+
+void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis now) {
+  if (std::holds_alternative<wire::JoinMessage>(message) || std::holds_alternative<wire::PeerMessage>(message)) {
+    fail_protocol(id, "unexpected join or peer message");
+    return;
+  }
+  if (const auto* err = std::get_if<wire::ErrorMessage>(&message)) {
+    drop(id, DisconnectReason::kTheySentError, err->message, true);
+    return;
+  }
+  if (std::holds_alternative<wire::LeaveMessage>(message)) {
+    drop(id, DisconnectReason::kTheyClosed, "leave", true);
+    return;
+  }
+  if (std::holds_alternative<wire::UnknownMessage>(message) ||
+      std::holds_alternative<wire::RemoteSubscriptionChangeMessage>(message)) {
+    return;  // JS drops unknown types; remote-heads gossip is tolerated, not implemented
+  }
+  const PeerId& from = conn.peer.peer_id;
+  const bool ephemeral = std::holds_alternative<wire::EphemeralMessage>(message);
+  // A relayed ephemeral message keeps its originator's senderId; everything else must come
+  // from the peer bound to this connection.
+  if (!ephemeral && routing_sender(message) != std::optional<PeerId>(from)) return;
+  if (routing_target(message) != std::optional<PeerId>(config_.peer_id)) return;
+  const std::optional<DocumentId> doc = document_of(message);
+  if (!doc) return;
+  if (ephemeral) {
+    const auto& m = std::get<wire::EphemeralMessage>(message);
+    auto [seen, inserted] = ephemeral_seen_.try_emplace({m.sender_id, m.session_id}, m.count);
+    if (!inserted) {
+      if (m.count <= seen->second) return;  // a duplicate or a stale reordering
+      seen->second = m.count;
+    }
+    if (m.sender_id == config_.peer_id) return;  // our own message came back
+  }
+  const bool asks = std::holds_alternative<wire::RequestMessage>(message) ||
+                    std::holds_alternative<wire::SyncMessage>(message);
+  if (config_.denylist.count(*doc) != 0) {
+    if (asks) send_frame(id, wire::DocUnavailableMessage{config_.peer_id, from, *doc});
+    return;
+  }
+  if (!is_open(*doc)) {
+    if (!asks) return;  // ephemera and answers about documents we do not have open
+    if (!config_.policy->access(from, *doc)) {
+      send_frame(id, wire::DocUnavailableMessage{config_.peer_id, from, *doc});
+      return;
+    }
+    // Lazily open the document, as a JS server does: storage first, then whoever announces.
+    ToActor spawn;
+    spawn.kind = ToActor::Kind::kSpawn;
+    spawn.document = *doc;
+    effects_.to_actors.push_back(std::move(spawn));
+    open_document(*doc, now);
+  }
+  ToActor t;
+  t.kind = ToActor::Kind::kMessage;
+  t.document = *doc;
+  t.from = from;
+  t.message = std::move(message);
+  effects_.to_actors.push_back(std::move(t));
+}
+
+void Hub::open_document(const DocumentId& document, Millis now) {
+  (void)now;
+  if (!open_docs_.insert(document).second) return;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.state != ConnState::kEstablished) continue;
+    ToActor t;
+    t.kind = ToActor::Kind::kPeerAdded;
+    t.document = document;
+    t.peer = conn.peer;
+    effects_.to_actors.push_back(std::move(t));
+  }
+  ToActor pending;
+  pending.kind = ToActor::Kind::kNetworkPending;
+  pending.document = document;
+  pending.pending = network_pending();
+  effects_.to_actors.push_back(std::move(pending));
+}
+
+void Hub::close_document(const DocumentId& document) { open_docs_.erase(document); }
+
+void Hub::send(const wire::Message& message) {
+  const std::optional<PeerId> target = routing_target(message);
+  if (!target) return;
+  if (auto id = connection_of(*target)) send_frame(*id, message);
+}
+
+void Hub::tick(Millis now) {
+  std::vector<ConnectionId> expired;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.state != ConnState::kEstablished && now - conn.opened_at >= config_.handshake_timeout_ms &&
+        conn.state != ConnState::kAwaitingReady) {
+      expired.push_back(id);
+    }
+  }
+  for (ConnectionId id : expired) drop(id, DisconnectReason::kHandshakeTimeout, "no handshake", true);
+}
+
+void Hub::set_pending_dials(std::size_t count, Millis now) {
+  (void)now;
+  pending_dials_ = count;
+  update_network_pending();
+}
+
+bool Hub::network_pending() const {
+  if (pending_dials_ > 0) return true;
+  return std::any_of(connections_.begin(), connections_.end(),
+                     [](const auto& c) { return c.second.state != ConnState::kEstablished; });
+}
+
+void Hub::update_network_pending() {
+  const bool pending = network_pending();
+  if (pending == last_pending_) return;
+  last_pending_ = pending;
+  for (const DocumentId& doc : open_docs_) {
+    ToActor t;
+    t.kind = ToActor::Kind::kNetworkPending;
+    t.document = doc;
+    t.pending = pending;
+    effects_.to_actors.push_back(std::move(t));
+  }
+}
+
+std::vector<PeerInfo> Hub::peers() const {
+  std::vector<PeerInfo> out;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.state == ConnState::kEstablished) out.push_back(conn.peer);
+  }
+  return out;
+}
+
+HubEffects Hub::take_effects() {
+  std::optional<Millis> wake;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.state == ConnState::kEstablished || conn.state == ConnState::kAwaitingReady) continue;
+    const Millis t = conn.opened_at + config_.handshake_timeout_ms;
+    if (!wake || t < *wake) wake = t;
+  }
+  effects_.wake_at = wake;
+  HubEffects out = std::move(effects_);
+  effects_ = HubEffects{};
+  return out;
+}
+
+}  // namespace am::repo::core

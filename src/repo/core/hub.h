@@ -1,0 +1,186 @@
+// Hub: the repo's connection and routing logic, without IO (spec §1.5, §3.3, §3.6, §4.5).
+//
+// The hub owns the handshake state of every connection, binds PeerIds to connections, routes
+// incoming messages to document actors (asking for an actor to be spawned when a peer asks about
+// a document that is not open), answers `doc-unavailable` for denied or denylisted documents,
+// deduplicates ephemeral messages, and bootstraps this repo's StorageId. Frames go in as bytes
+// and come out as bytes; the transport below only moves them.
+//
+// Handshake (both roles, as JS 2.5 and samod do it):
+//   initiator: sends `join` (once the StorageId is known), waits for `peer`; anything else first
+//              gets `error` + close; an `error` from the other side closes.
+//   acceptor:  waits for `join`; frames before it are ignored (JS); a join without version "1"
+//              gets `error` "unsupported protocol version" + close; a join whose PeerId is
+//              already connected replaces (closes) the older connection.
+//   afterwards: join/peer get `error` + close; `error` and `leave` close; frames with a senderId
+//              other than the bound PeerId (except relayed ephemeral messages, whose senderId is
+//              the originator) or a targetId other than us are ignored; unknown types are ignored;
+//              an undecodable frame closes the connection.
+//
+// Thread safety: none; the runtime calls the hub from one strand.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "am/repo/ids.h"
+#include "am/repo/share_policy.h"
+#include "repo/core/io_types.h"
+#include "repo/core/wire/cbor_codec.h"
+#include "repo/core/wire/messages.h"
+
+namespace am::repo::core {
+
+/// Identifies one transport connection; assigned by the hub, never reused.
+using ConnectionId = std::uint64_t;
+
+enum class ConnectionRole { kInitiator, kAcceptor };
+
+/// Why a connection ended (automerge-repo-rs's ConnFinishedReason, extended).
+enum class DisconnectReason {
+  kTheyClosed,        // the transport ended from the other side, or it sent `leave`
+  kIoError,           // the transport failed
+  kProtocolError,     // the other side broke the protocol (we sent `error` if we could)
+  kTheySentError,     // the other side sent `error`
+  kReplaced,          // a newer connection with the same PeerId replaced this one
+  kHandshakeTimeout,  // no join/peer within HubConfig::handshake_timeout_ms
+  kLocalClose,        // we closed it (close_connection, or the repo stopped)
+};
+const char* to_string(DisconnectReason reason);
+
+struct ConnectionEvent {
+  enum class Kind { kEstablished, kClosed };
+  Kind kind = Kind::kEstablished;
+  ConnectionId connection = 0;
+  PeerInfo peer;  // kEstablished; for kClosed the peer if the handshake had completed
+  DisconnectReason reason = DisconnectReason::kLocalClose;  // kClosed
+  std::string detail;                                       // kClosed
+};
+
+/// A delivery to the actor of `document` (the driver spawns the actor for kSpawn).
+struct ToActor {
+  enum class Kind {
+    kSpawn,           // open an actor that finds the document (storage, then peers)
+    kPeerAdded,       // `peer` is connected
+    kPeerRemoved,     // `peer.peer_id` disconnected
+    kMessage,         // `message` arrived over the connection of `from`
+    kNetworkPending,  // `pending` (connections still handshaking) changed
+  };
+  Kind kind = Kind::kMessage;
+  DocumentId document;
+  PeerInfo peer;
+  PeerId from;
+  std::optional<wire::Message> message;
+  bool pending = false;
+};
+
+struct HubEffects {
+  /// Frames to write, in order, per connection.
+  std::vector<std::pair<ConnectionId, Bytes>> frames;
+  /// Connections to close once their frames above are written. The hub has already forgotten
+  /// them; the driver need not report their end.
+  std::vector<ConnectionId> closes;
+  std::vector<ConnectionEvent> connection_events;
+  std::vector<ToActor> to_actors;
+  std::vector<StorageTask> storage;
+  std::optional<Millis> wake_at;
+};
+
+struct HubConfig {
+  PeerId peer_id;
+  /// false: an ephemeral repo (no StorageId, isEphemeral true in the handshake).
+  bool has_storage = true;
+  std::shared_ptr<const SharePolicy> policy;  // never null
+  /// Documents never loaded or served; every request for them is answered doc-unavailable.
+  std::set<DocumentId> denylist;
+  Millis handshake_timeout_ms = 10'000;
+  wire::DecodeLimits limits;
+  /// Session id for ephemeral messages; random when empty.
+  SessionId session_id;
+  /// The StorageId written when the store has none yet; random when empty (set in tests for
+  /// determinism).
+  StorageId new_storage_id;
+};
+
+class Hub {
+ public:
+  explicit Hub(HubConfig config);
+
+  /// Starts the StorageId bootstrap (load, or create and save, `["storage-adapter-id"]`).
+  void start(Millis now);
+  /// The StorageId is known (or there is no storage): handshakes can proceed.
+  bool ready() const { return ready_; }
+  const std::optional<StorageId>& storage_id() const { return storage_id_; }
+  const PeerId& peer_id() const { return config_.peer_id; }
+
+  /// A transport connection is open; an initiator sends `join` as soon as the hub is ready.
+  ConnectionId add_connection(ConnectionRole role, Millis now);
+  void receive_frame(ConnectionId connection, ByteView frame, Millis now);
+  /// The transport ended (not needed for connections the hub asked to close).
+  void connection_lost(ConnectionId connection, DisconnectReason reason, std::string detail, Millis now);
+  /// Closes a connection on the application's request.
+  void close_connection(ConnectionId connection, Millis now);
+  void storage_done(StorageOutcome outcome, Millis now);
+  void tick(Millis now);
+  /// Dialers that have not connected yet keep documents from being declared unavailable.
+  void set_pending_dials(std::size_t count, Millis now);
+
+  /// Registers an open document (created, imported or being found by the application) and
+  /// delivers every connected peer and the network state to its actor.
+  void open_document(const DocumentId& document, Millis now);
+  void close_document(const DocumentId& document);
+  bool is_open(const DocumentId& document) const { return open_docs_.count(document) != 0; }
+
+  /// Sends a message from an actor to its targetId's connection (dropped if not connected).
+  void send(const wire::Message& message);
+  const SessionId& session_id() const { return config_.session_id; }
+  /// The repo-global ephemeral counter (JS stamps one counter across all documents).
+  std::uint64_t next_ephemeral_count() { return ++ephemeral_count_; }
+
+  std::vector<PeerInfo> peers() const;
+  std::size_t connection_count() const { return connections_.size(); }
+
+  HubEffects take_effects();
+
+ private:
+  enum class ConnState { kAwaitingReady, kWaitingForPeer, kWaitingForJoin, kEstablished };
+  struct Connection {
+    ConnectionRole role;
+    ConnState state;
+    Millis opened_at;
+    PeerInfo peer;
+    std::vector<Bytes> early_frames;  // arrived before we were ready; replayed then
+  };
+
+  wire::PeerMetadata our_metadata() const;
+  void send_frame(ConnectionId id, const wire::Message& message);
+  void send_join(ConnectionId id);
+  void establish(ConnectionId id, PeerInfo peer);
+  void drop(ConnectionId id, DisconnectReason reason, std::string detail, bool ask_close);
+  void fail_protocol(ConnectionId id, const std::string& message);
+  void route(ConnectionId id, Connection& conn, wire::Message message, Millis now);
+  void update_network_pending();
+  bool network_pending() const;
+  std::optional<ConnectionId> connection_of(const PeerId& peer) const;
+
+  HubConfig config_;
+  bool ready_ = false;
+  std::optional<StorageId> storage_id_;
+  std::optional<TaskId> storage_id_load_;
+  TaskId next_task_ = 1;
+  std::map<ConnectionId, Connection> connections_;
+  ConnectionId next_connection_ = 1;
+  std::set<DocumentId> open_docs_;
+  std::map<std::pair<PeerId, SessionId>, std::uint64_t> ephemeral_seen_;
+  std::uint64_t ephemeral_count_ = 0;
+  std::size_t pending_dials_ = 0;
+  bool last_pending_ = false;
+  HubEffects effects_;
+};
+
+}  // namespace am::repo::core

@@ -1,0 +1,252 @@
+// The hub's handshake and routing rules, frame by frame (spec §1.5).
+#include <gtest/gtest.h>
+
+#include "am/sync.h"
+#include "repo/core/hub.h"
+#include "repo/core/wire/cbor_codec.h"
+
+namespace am::repo::core {
+namespace {
+
+// A ready hub without storage (so no StorageId bootstrap is needed).
+Hub ready_hub(std::set<DocumentId> denylist = {}) {
+  HubConfig c;
+  c.peer_id = PeerId("server");
+  c.has_storage = false;
+  c.policy = answer_requests_only();
+  c.denylist = std::move(denylist);
+  c.session_id = SessionId("s");
+  Hub hub(std::move(c));
+  hub.start(0);
+  return hub;
+}
+
+Bytes frame(const wire::Message& m) { return wire::encode(m); }
+
+std::vector<wire::Message> decode_frames(const HubEffects& e, ConnectionId conn) {
+  std::vector<wire::Message> out;
+  for (const auto& [c, bytes] : e.frames) {
+    if (c != conn) continue;
+    auto m = wire::decode(bytes);
+    EXPECT_TRUE(m);
+    if (m) out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+wire::JoinMessage join(const std::string& who, std::optional<std::vector<std::string>> versions = std::vector<std::string>{"1"}) {
+  return wire::JoinMessage{PeerId(who), wire::PeerMetadata{StorageId(who + "-store"), false}, std::move(versions)};
+}
+
+DocumentId doc_id(std::uint8_t b) {
+  DocumentId::Raw raw{};
+  raw[0] = b;
+  return DocumentId::uuid_v4(raw);
+}
+
+Bytes empty_sync_message() {
+  Document empty;
+  SyncState state;
+  return *generate_sync_message(empty, state);
+}
+
+TEST(Hub, AcceptorAnswersJoinWithPeer) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client", std::nullopt)), 1);  // absent versions mean ["1"]
+  HubEffects e = hub.take_effects();
+  auto out = decode_frames(e, c);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* peer = std::get_if<wire::PeerMessage>(&out[0]);
+  ASSERT_NE(peer, nullptr);
+  EXPECT_EQ(peer->sender_id.str(), "server");
+  EXPECT_EQ(peer->target_id.str(), "client");
+  EXPECT_EQ(peer->selected_protocol_version, "1");
+  ASSERT_TRUE(peer->peer_metadata);
+  EXPECT_EQ(peer->peer_metadata->is_ephemeral, true);
+  EXPECT_FALSE(peer->peer_metadata->storage_id);
+  ASSERT_EQ(e.connection_events.size(), 1u);
+  EXPECT_EQ(e.connection_events[0].kind, ConnectionEvent::Kind::kEstablished);
+  EXPECT_EQ(e.connection_events[0].peer.peer_id.str(), "client");
+  EXPECT_EQ(e.connection_events[0].peer.storage_id->str(), "client-store");
+  EXPECT_FALSE(e.connection_events[0].peer.is_ephemeral);
+}
+
+TEST(Hub, FramesBeforeJoinAreIgnored) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(wire::SyncMessage{PeerId("client"), PeerId("server"), doc_id(1), empty_sync_message()}), 1);
+  HubEffects e = hub.take_effects();
+  EXPECT_TRUE(e.frames.empty());
+  EXPECT_TRUE(e.closes.empty());
+  EXPECT_TRUE(e.to_actors.empty());
+  EXPECT_EQ(hub.connection_count(), 1u);
+}
+
+TEST(Hub, UnsupportedVersionGetsErrorAndClose) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client", std::vector<std::string>{"2"})), 1);
+  HubEffects e = hub.take_effects();
+  auto out = decode_frames(e, c);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* err = std::get_if<wire::ErrorMessage>(&out[0]);
+  ASSERT_NE(err, nullptr);
+  EXPECT_EQ(err->message, "unsupported protocol version");
+  EXPECT_EQ(err->target_id, PeerId("client"));
+  EXPECT_EQ(e.closes, std::vector<ConnectionId>{c});
+  ASSERT_EQ(e.connection_events.size(), 1u);
+  EXPECT_EQ(e.connection_events[0].reason, DisconnectReason::kProtocolError);
+}
+
+TEST(Hub, SecondJoinWithSamePeerIdReplacesTheFirst) {
+  Hub hub = ready_hub();
+  const ConnectionId first = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(first, frame(join("client")), 1);
+  (void)hub.take_effects();
+  const ConnectionId second = hub.add_connection(ConnectionRole::kAcceptor, 2);
+  hub.receive_frame(second, frame(join("client")), 3);
+  HubEffects e = hub.take_effects();
+  EXPECT_EQ(e.closes, std::vector<ConnectionId>{first});
+  ASSERT_EQ(e.connection_events.size(), 2u);
+  EXPECT_EQ(e.connection_events[0].kind, ConnectionEvent::Kind::kClosed);
+  EXPECT_EQ(e.connection_events[0].reason, DisconnectReason::kReplaced);
+  EXPECT_EQ(e.connection_events[1].kind, ConnectionEvent::Kind::kEstablished);
+  EXPECT_EQ(e.connection_events[1].connection, second);
+  EXPECT_EQ(hub.peers().size(), 1u);
+}
+
+TEST(Hub, EstablishedConnectionRules) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client")), 1);
+  (void)hub.take_effects();
+  const DocumentId doc = doc_id(7);
+  // A foreign senderId is ignored.
+  hub.receive_frame(c, frame(wire::SyncMessage{PeerId("mallory"), PeerId("server"), doc, empty_sync_message()}), 2);
+  // So is a message for somebody else, and an unknown type.
+  hub.receive_frame(c, frame(wire::SyncMessage{PeerId("client"), PeerId("other"), doc, empty_sync_message()}), 2);
+  hub.receive_frame(c, frame(wire::UnknownMessage{"future-type", PeerId("client"), PeerId("server")}), 2);
+  HubEffects quiet = hub.take_effects();
+  EXPECT_TRUE(quiet.frames.empty());
+  EXPECT_TRUE(quiet.to_actors.empty());
+  EXPECT_TRUE(quiet.closes.empty());
+  // A real request opens the document lazily and is delivered after the peer.
+  hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), doc, empty_sync_message()}), 3);
+  HubEffects e = hub.take_effects();
+  ASSERT_GE(e.to_actors.size(), 3u);
+  EXPECT_EQ(e.to_actors.front().kind, ToActor::Kind::kSpawn);
+  EXPECT_EQ(e.to_actors[1].kind, ToActor::Kind::kPeerAdded);
+  EXPECT_EQ(e.to_actors.back().kind, ToActor::Kind::kMessage);
+  EXPECT_TRUE(hub.is_open(doc));
+  // A second join on an established connection is a protocol error.
+  hub.receive_frame(c, frame(join("client")), 4);
+  HubEffects bad = hub.take_effects();
+  auto out = decode_frames(bad, c);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<wire::ErrorMessage>(out[0]).message, "unexpected join or peer message");
+  EXPECT_EQ(bad.closes, std::vector<ConnectionId>{c});
+  ASSERT_FALSE(bad.to_actors.empty());
+  EXPECT_EQ(bad.to_actors.back().kind, ToActor::Kind::kPeerRemoved);
+}
+
+TEST(Hub, UndecodableFrameClosesWithProtocolError) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, Bytes{0xff, 0x00, 0x13}, 1);
+  HubEffects e = hub.take_effects();
+  EXPECT_EQ(e.closes, std::vector<ConnectionId>{c});
+  ASSERT_EQ(e.connection_events.size(), 1u);
+  EXPECT_EQ(e.connection_events[0].reason, DisconnectReason::kProtocolError);
+}
+
+TEST(Hub, InitiatorSendsJoinAndExpectsPeer) {
+  HubConfig config;
+  config.peer_id = PeerId("client");
+  config.new_storage_id = StorageId("fixed-store");
+  Hub hub(config);
+  hub.start(0);
+  HubEffects boot = hub.take_effects();
+  ASSERT_EQ(boot.storage.size(), 1u);
+  EXPECT_EQ(boot.storage[0].key, StorageKey{"storage-adapter-id"});
+  const ConnectionId c = hub.add_connection(ConnectionRole::kInitiator, 0);
+  EXPECT_TRUE(hub.take_effects().frames.empty()) << "no join before the StorageId is known";
+  hub.storage_done(StorageOutcome{boot.storage[0].id, {}, std::nullopt, {}}, 1);
+  HubEffects e = hub.take_effects();
+  ASSERT_EQ(e.storage.size(), 1u) << "a new StorageId is saved";
+  EXPECT_EQ(e.storage[0].kind, StorageTask::Kind::kSave);
+  EXPECT_EQ(e.storage[0].data, Bytes({'f', 'i', 'x', 'e', 'd', '-', 's', 't', 'o', 'r', 'e'}));
+  auto out = decode_frames(e, c);
+  ASSERT_EQ(out.size(), 1u);
+  const auto& j = std::get<wire::JoinMessage>(out[0]);
+  EXPECT_EQ(j.peer_metadata->storage_id, StorageId("fixed-store"));
+  EXPECT_EQ(j.peer_metadata->is_ephemeral, false);
+  EXPECT_EQ(j.supported_protocol_versions, std::vector<std::string>{"1"});
+  // Anything but peer (or error) now is a protocol error.
+  hub.receive_frame(c, frame(wire::SyncMessage{PeerId("server"), PeerId("client"), doc_id(1), empty_sync_message()}), 2);
+  HubEffects bad = hub.take_effects();
+  EXPECT_EQ(std::get<wire::ErrorMessage>(decode_frames(bad, c).at(0)).message, "expected a peer message");
+  EXPECT_EQ(bad.closes, std::vector<ConnectionId>{c});
+
+  // An error from the acceptor closes with kTheySentError.
+  const ConnectionId c2 = hub.add_connection(ConnectionRole::kInitiator, 3);
+  (void)hub.take_effects();
+  hub.receive_frame(c2, frame(wire::ErrorMessage{"unsupported protocol version", PeerId("server"), PeerId("client")}), 4);
+  HubEffects err = hub.take_effects();
+  ASSERT_EQ(err.connection_events.size(), 1u);
+  EXPECT_EQ(err.connection_events[0].reason, DisconnectReason::kTheySentError);
+  EXPECT_EQ(err.connection_events[0].detail, "unsupported protocol version");
+}
+
+TEST(Hub, HandshakeTimeout) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  HubEffects e = hub.take_effects();
+  ASSERT_TRUE(e.wake_at);
+  EXPECT_EQ(*e.wake_at, 10'000);
+  hub.tick(9'999);
+  EXPECT_TRUE(hub.take_effects().closes.empty());
+  hub.tick(10'000);
+  HubEffects t = hub.take_effects();
+  EXPECT_EQ(t.closes, std::vector<ConnectionId>{c});
+  EXPECT_EQ(t.connection_events.at(0).reason, DisconnectReason::kHandshakeTimeout);
+}
+
+TEST(Hub, DenylistedAndDeniedDocumentsAreUnavailable) {
+  const DocumentId bad = doc_id(9);
+  Hub hub = ready_hub({bad});
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client")), 1);
+  (void)hub.take_effects();
+  hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), bad, empty_sync_message()}), 2);
+  HubEffects e = hub.take_effects();
+  auto out = decode_frames(e, c);
+  ASSERT_EQ(out.size(), 1u);
+  const auto& u = std::get<wire::DocUnavailableMessage>(out[0]);
+  EXPECT_EQ(u.document_id, bad);
+  EXPECT_EQ(u.target_id.str(), "client");
+  EXPECT_TRUE(e.to_actors.empty());
+  EXPECT_FALSE(hub.is_open(bad));
+}
+
+TEST(Hub, EphemeralMessagesAreDeduplicatedBySession) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client")), 1);
+  const DocumentId doc = doc_id(3);
+  hub.open_document(doc, 1);
+  (void)hub.take_effects();
+  auto eph = [&](std::uint64_t count, const std::string& session) {
+    return frame(wire::EphemeralMessage{PeerId("client"), PeerId("server"), doc, count, SessionId(session), Bytes{1}});
+  };
+  std::size_t delivered = 0;
+  for (const auto& [count, session] : std::vector<std::pair<std::uint64_t, std::string>>{
+           {1, "s1"}, {1, "s1"}, {2, "s1"}, {1, "s1"}, {1, "s2"}, {3, "s1"}}) {
+    hub.receive_frame(c, eph(count, session), 2);
+    for (const auto& t : hub.take_effects().to_actors) delivered += t.kind == ToActor::Kind::kMessage;
+  }
+  EXPECT_EQ(delivered, 4u);  // s1:1, s1:2, s2:1, s1:3
+}
+
+}  // namespace
+}  // namespace am::repo::core
