@@ -1,0 +1,247 @@
+// am::repo::Repo: a store of Automerge documents that syncs with peers (JS automerge-repo 2.x
+// compatible) over WebSocket and TCP and persists to a StorageAdapter.
+//
+//   auto repo = am::repo::Repo::open({.storage = am::repo::open_fs_storage("data").value()});
+//   am::repo::DocHandle doc = (*repo)->create();
+//   doc.change([](am::Document& d) { (void)d.put(am::ObjId::root(), "title", std::string("hi")); });
+//   (*repo)->connect_websocket("ws://127.0.0.1:3030");
+//
+// Threading. A Repo runs its own threads: `io_threads` event-loop threads for the network and
+// the documents (each document's work is serialized: one document never runs on two threads at
+// once, different documents may), and `storage_threads` for blocking storage calls. Every public
+// member of Repo and DocHandle may be called from any thread. Callbacks (observers, find
+// callbacks, connection events) run on the repo's io threads: those of one document in order,
+// never concurrently. Calls that block (the future-returning ones' get(), wait_synced, sync_all,
+// stop) must not be made from a callback.
+//
+// Errors are values (am::Result / am::Status); nothing throws across this API except
+// std::bad_alloc.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "am/bytes.h"
+#include "am/document.h"
+#include "am/repo/ids.h"
+#include "am/repo/share_policy.h"
+#include "am/repo/storage.h"
+#include "am/result.h"
+
+namespace am::repo {
+
+class Repo;
+
+/// Where a document handle is in its life (JS DocHandle states).
+enum class DocumentState { kLoading, kRequesting, kReady, kUnavailable, kDeleted };
+const char* to_string(DocumentState state);
+
+/// One change of a document as observers see it.
+struct DocumentChange {
+  std::vector<ChangeHash> heads_before;
+  std::vector<ChangeHash> heads_after;
+  std::vector<Patch> patches;  // from heads_before to heads_after
+  bool local = false;          // made through DocHandle::change on this repo
+};
+
+/// What one connected peer has of a document.
+struct PeerDocumentStatus {
+  PeerId peer;
+  bool syncing = false;  // the document is synced with this peer (share policy)
+  bool has_document = false;
+  std::optional<std::vector<ChangeHash>> their_heads;  // from their last sync message
+};
+
+/// Keeps an observer registered; destroying or reset()ing it unregisters. Move-only.
+class Subscription {
+ public:
+  Subscription() = default;
+  explicit Subscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+  Subscription(Subscription&& other) noexcept : cancel_(std::move(other.cancel_)) { other.cancel_ = nullptr; }
+  Subscription& operator=(Subscription&& other) noexcept {
+    if (this != &other) {
+      reset();
+      cancel_ = std::move(other.cancel_);
+      other.cancel_ = nullptr;
+    }
+    return *this;
+  }
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+  ~Subscription() { reset(); }
+  void reset() {
+    if (cancel_) cancel_();
+    cancel_ = nullptr;
+  }
+
+ private:
+  std::function<void()> cancel_;
+};
+
+/// A reference to one document of a repo. Cheap to copy; all copies refer to the same document.
+/// A handle stays valid after the repo stops (reads work, changes fail with kCancelled).
+/// Thread safety: every member is safe from any thread.
+class DocHandle {
+ public:
+  DocHandle() = default;
+  const DocumentId& id() const;
+  /// "automerge:<id>".
+  std::string url() const;
+  DocumentState state() const;
+  std::vector<ChangeHash> heads() const;
+
+  /// Runs `read` with the document locked (no concurrent change). Do not call into the repo
+  /// from inside it.
+  void read(const std::function<void(const Document&)>& read) const;
+  /// Runs `edit` on the document, commits what it did (with `options`), then saves and syncs.
+  /// kInvalidArgument unless the document is ready; kCancelled after the repo stopped.
+  [[nodiscard]] Status change(const std::function<void(Document&)>& edit, const CommitOptions& options = {});
+  /// The saved form of the document (Automerge save()).
+  Bytes save() const;
+
+  /// Called after every change, local or from peers, with patches.
+  Subscription on_change(std::function<void(const DocumentChange&)> observer);
+  /// Sends `data` to every peer this document is synced with (JS handle.broadcast; JS peers
+  /// expect CBOR-encoded data).
+  void broadcast(Bytes data);
+  /// Called for each ephemeral message from another peer: the originator's PeerId and the data.
+  Subscription on_ephemeral(std::function<void(const PeerId& sender, const Bytes& data)> observer);
+
+  std::vector<PeerDocumentStatus> peers() const;
+  /// Blocks until `peer` reports heads equal to ours, or `timeout` (kTimeout).
+  [[nodiscard]] Status wait_synced(const PeerId& peer, std::chrono::milliseconds timeout) const;
+
+  explicit operator bool() const { return entry_ != nullptr; }
+  struct Entry;
+  explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
+
+ private:
+  std::shared_ptr<Entry> entry_;
+};
+
+/// A connection's life, reported by Repo::on_connection_event.
+struct ConnectionEvent {
+  enum class Kind {
+    kConnected,          // the transport is open; the join/peer handshake starts
+    kHandshakeComplete,  // `peer` and its metadata are known; documents sync from now on
+    kClosed,             // `reason` says why; `detail` for people
+  };
+  enum class Reason { kNone, kTheyClosed, kIoError, kProtocolError, kTheySentError, kReplaced,
+                      kHandshakeTimeout, kLocalClose };
+  Kind kind = Kind::kConnected;
+  std::uint64_t connection = 0;  // unique per repo
+  std::string description;       // "ws://127.0.0.1:3030/", "tcp 127.0.0.1:5000"
+  std::optional<PeerId> peer;
+  std::optional<StorageId> peer_storage_id;
+  bool peer_is_ephemeral = true;
+  Reason reason = Reason::kNone;
+  std::string detail;
+};
+const char* to_string(ConnectionEvent::Reason reason);
+
+/// How a dialer retries: exponential backoff from `initial` to `max`, +-`jitter` (a fraction),
+/// forever unless `max_attempts` (0 = unlimited).
+struct Backoff {
+  std::chrono::milliseconds initial{200};
+  std::chrono::milliseconds max{10'000};
+  double jitter = 0.25;
+  std::size_t max_attempts = 0;
+};
+
+struct RepoOptions {
+  /// Our PeerId; "peer-<random>" when empty.
+  std::string peer_id;
+  /// Where documents persist; null makes an ephemeral repo (no StorageId; JS isEphemeral).
+  std::shared_ptr<StorageAdapter> storage;
+  /// Default: share everything (the JS default for applications); servers use
+  /// answer_requests_only().
+  std::shared_ptr<const SharePolicy> share_policy;
+  /// Documents never loaded or served.
+  std::vector<DocumentId> denylist;
+  std::size_t io_threads = 1;
+  std::size_t storage_threads = 2;
+  std::chrono::milliseconds save_debounce{100};
+  /// Largest frame accepted from a peer (a first sync message carries a whole document).
+  std::size_t max_message_bytes = std::size_t{64} << 20;
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// WebSocket servers ping every client this often and drop one that misses a pong; 0 = off.
+  std::chrono::milliseconds ping_interval{5'000};
+};
+
+/// Identifies a listener or dialer of a repo.
+using EndpointId = std::uint64_t;
+
+class Repo {
+ public:
+  /// Starts the repo's threads and reads (or creates) the StorageId. kIOError if storage fails.
+  [[nodiscard]] static Result<std::unique_ptr<Repo>> open(RepoOptions options);
+  /// stop().
+  ~Repo();
+  Repo(const Repo&) = delete;
+  Repo& operator=(const Repo&) = delete;
+
+  const PeerId& peer_id() const;
+  std::optional<StorageId> storage_id() const;
+
+  /// A new document holding one empty change (never an empty document, as JS create()).
+  DocHandle create();
+  /// A new document with `initial`'s history (its changes are copied).
+  [[nodiscard]] Result<DocHandle> create(const Document& initial);
+  /// A document from saved bytes (JS import), under `id` or a new random id.
+  [[nodiscard]] Result<DocHandle> import(ByteView saved, std::optional<DocumentId> id = std::nullopt);
+  /// Finds a document: open handles, then storage, then peers. The callback gets the ready
+  /// handle, kNotFound ("unavailable") when no reachable peer has it, or kTimeout.
+  void find(const DocumentId& id, std::function<void(Result<DocHandle>)> callback,
+            std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  std::future<Result<DocHandle>> find(const DocumentId& id,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// The saved bytes of a document (found as find() does).
+  [[nodiscard]] Result<Bytes> export_document(const DocumentId& id,
+                                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// Deletes a document from this repo and its storage (local only, as in JS).
+  [[nodiscard]] Status remove(const DocumentId& id);
+  /// Documents open in memory.
+  std::vector<DocumentId> open_documents() const;
+  /// Documents in storage (reads the store's keys; may be slow for big stores).
+  [[nodiscard]] Result<std::vector<DocumentId>> stored_documents() const;
+
+  /// Accepts WebSocket clients (JS WebSocketClientAdapter, or connect_websocket) on host:port
+  /// (port 0 picks one). Returns the bound port.
+  [[nodiscard]] Result<std::uint16_t> listen_websocket(const std::string& host, std::uint16_t port,
+                                                       const std::string& path = "/");
+  /// Accepts length-prefixed TCP connections. Returns the bound port.
+  [[nodiscard]] Result<std::uint16_t> listen_tcp(const std::string& host, std::uint16_t port);
+  /// Connects to ws://host:port/path and keeps reconnecting (with `backoff`) until stop().
+  EndpointId connect_websocket(const std::string& url, Backoff backoff = {});
+  /// Connects over length-prefixed TCP and keeps reconnecting until stop().
+  EndpointId connect_tcp(const std::string& host, std::uint16_t port, Backoff backoff = {});
+  /// Stops a dialer (its connection closes) or a listener.
+  void disconnect(EndpointId endpoint);
+
+  Subscription on_connection_event(std::function<void(const ConnectionEvent&)> observer);
+  /// Peers with a completed handshake.
+  std::vector<PeerId> peers() const;
+  /// Blocks until `peer` has completed a handshake, or `timeout`.
+  [[nodiscard]] Status wait_for_peer(const PeerId& peer, std::chrono::milliseconds timeout) const;
+  /// Blocks until every ready document is in sync with every peer it is shared with.
+  [[nodiscard]] Status sync_all(std::chrono::milliseconds timeout);
+  /// Saves every document with unsaved changes and waits for the writes.
+  [[nodiscard]] Status flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// Flushes saves, closes connections and listeners, stops the threads. Idempotent.
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit Repo(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace am::repo
