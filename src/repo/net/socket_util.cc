@@ -1,0 +1,128 @@
+// The accept loop shared by listen_tcp and listen_websocket, and endpoint formatting.
+#include "repo/net/socket_util.h"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <utility>
+
+namespace am::repo::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  return host_port_text(address.to_string(), endpoint.port());
+}
+
+std::string remote_text(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown peer") : endpoint_text(endpoint);
+}
+
+std::string host_text(std::string_view host) {
+  const bool ipv6 = host.find(':') != std::string_view::npos;
+  return ipv6 ? "[" + std::string(host) + "]" : std::string(host);
+}
+
+std::string host_port_text(std::string_view host, std::uint16_t port) {
+  return host_text(host) + ":" + std::to_string(port);
+}
+
+AcceptLoop::AcceptLoop(asio::io_context& context, AcceptHandler on_accept, OnSocket on_socket)
+    : context_(context),
+      strand_(asio::make_strand(context)),
+      acceptor_(strand_),
+      retry_timer_(strand_),
+      on_accept_(std::move(on_accept)),
+      on_socket_(std::move(on_socket)) {}
+
+Result<std::shared_ptr<AcceptLoop>> AcceptLoop::open(asio::io_context& context,
+                                                     const std::string& host, std::uint16_t port,
+                                                     AcceptHandler on_accept, OnSocket on_socket,
+                                                     std::string_view what) {
+  const std::string where = std::string(what) + " listen on " + host_port_text(host, port);
+  boost::system::error_code ec;
+  tcp::resolver resolver(context);
+  const auto endpoints = resolver.resolve(host, std::to_string(port),
+                                          tcp::resolver::passive | tcp::resolver::numeric_service,
+                                          ec);
+  if (ec) return fail(Error::io_error(where, "resolve: " + ec.message()));
+  if (endpoints.empty()) return fail(Error::io_error(where, "resolve: no address"));
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+
+  auto loop = std::make_shared<AcceptLoop>(context, std::move(on_accept), std::move(on_socket));
+  auto& acceptor = loop->acceptor_;
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return fail(Error::io_error(where, "open: " + ec.message()));
+  // Lets a restarted server bind while old connections linger in TIME_WAIT.
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return fail(Error::io_error(where, "reuse_address: " + ec.message()));
+  acceptor.bind(endpoint, ec);
+  if (ec) return fail(Error::io_error(where, "bind: " + ec.message()));
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Error::io_error(where, "listen: " + ec.message()));
+  const auto local = acceptor.local_endpoint(ec);
+  if (ec) return fail(Error::io_error(where, "local_endpoint: " + ec.message()));
+  loop->port_ = local.port();
+  asio::post(loop->strand_, [loop] { loop->accept_next(); });
+  return loop;
+}
+
+void AcceptLoop::accept_next() {
+  if (closed_) return;
+  // Each accepted socket gets its own strand: its connection's callbacks are serialized
+  // independently of every other connection's.
+  acceptor_.async_accept(
+      asio::make_strand(context_),
+      [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+        if (self->closed_ || ec == asio::error::operation_aborted) return;
+        if (!ec) {
+          self->on_socket_(std::move(socket), self);
+          self->accept_next();
+          return;
+        }
+        // Other accept errors (out of file descriptors, a connection reset while queued) are
+        // not the end of the listener; pause briefly so a persistent one does not spin.
+        self->retry_timer_.expires_after(std::chrono::milliseconds(100));
+        self->retry_timer_.async_wait([self](boost::system::error_code) { self->accept_next(); });
+      });
+}
+
+void AcceptLoop::deliver(std::shared_ptr<Connection> connection) {
+  asio::post(strand_, [self = shared_from_this(), connection = std::move(connection)]() mutable {
+    if (!self->closed_) self->on_accept_(std::move(connection));
+  });
+}
+
+void AcceptLoop::close() {
+  if (closed_.exchange(true)) return;
+  asio::post(strand_, [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+    self->retry_timer_.cancel();
+  });
+}
+
+namespace {
+
+class AcceptLoopListener final : public Listener {
+ public:
+  explicit AcceptLoopListener(std::shared_ptr<AcceptLoop> loop) : loop_(std::move(loop)) {}
+  ~AcceptLoopListener() override { loop_->close(); }
+  std::uint16_t port() const override { return loop_->port(); }
+  void close() override { loop_->close(); }
+
+ private:
+  std::shared_ptr<AcceptLoop> loop_;
+};
+
+}  // namespace
+
+std::unique_ptr<Listener> make_listener(std::shared_ptr<AcceptLoop> loop) {
+  return std::make_unique<AcceptLoopListener>(std::move(loop));
+}
+
+}  // namespace am::repo::net

@@ -1,0 +1,78 @@
+// Asio helpers shared by the TCP and WebSocket transports: the accept loop behind a Listener,
+// endpoint text for describe(), and error-code text. Includes Asio (not Beast); only for .cc
+// files in src/repo/net.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "am/result.h"
+#include "repo/net/transport.h"
+
+namespace am::repo::net {
+
+using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+/// "127.0.0.1:5432" or "[::1]:5432".
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint);
+
+/// endpoint_text of the socket's peer, or "unknown peer" when it has none.
+std::string remote_text(const boost::asio::ip::tcp::socket& socket);
+
+/// The host as it appears in a URL or Host header: IPv6 literals in brackets.
+std::string host_text(std::string_view host);
+
+/// "host:port", bracketing IPv6 literals.
+std::string host_port_text(std::string_view host, std::uint16_t port);
+
+/// Accepts TCP connections on one address, each socket on its own new strand, and hands them to
+/// `on_socket` (on the loop's strand, one at a time). The transport turns a socket into a
+/// Connection (after a handshake, for WebSocket) and passes it to deliver(), which calls the
+/// user's AcceptHandler on the loop's strand unless the loop was closed.
+/// Lifetime: shared by the Listener facade and the pending accept; close() ends the accept loop.
+/// Thread safety: deliver(), close() and port() are safe from any thread.
+class AcceptLoop : public std::enable_shared_from_this<AcceptLoop> {
+ public:
+  using OnSocket = std::function<void(boost::asio::ip::tcp::socket, std::shared_ptr<AcceptLoop>)>;
+
+  /// Resolves `host`, binds, listens and starts accepting. `what` names the transport in errors.
+  [[nodiscard]] static Result<std::shared_ptr<AcceptLoop>> open(boost::asio::io_context& context,
+                                                                const std::string& host,
+                                                                std::uint16_t port,
+                                                                AcceptHandler on_accept,
+                                                                OnSocket on_socket,
+                                                                std::string_view what);
+
+  AcceptLoop(boost::asio::io_context& context, AcceptHandler on_accept, OnSocket on_socket);
+
+  /// Passes an accepted, ready connection to the AcceptHandler (posted to the loop's strand).
+  void deliver(std::shared_ptr<Connection> connection);
+  void close();
+  std::uint16_t port() const { return port_; }
+  boost::asio::io_context& context() { return context_; }
+
+ private:
+  void accept_next();
+
+  boost::asio::io_context& context_;
+  Strand strand_;
+  boost::asio::ip::tcp::acceptor acceptor_;  // used on strand_ only (after open())
+  boost::asio::steady_timer retry_timer_;     // on strand_: pause after a failed accept
+  AcceptHandler on_accept_;
+  OnSocket on_socket_;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> closed_{false};
+};
+
+/// The Listener facade over an AcceptLoop; its destructor closes the loop.
+std::unique_ptr<Listener> make_listener(std::shared_ptr<AcceptLoop> loop);
+
+}  // namespace am::repo::net

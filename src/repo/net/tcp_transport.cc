@@ -1,0 +1,348 @@
+// TCP transport: each frame is a 4-byte big-endian unsigned payload length, then the payload
+// (automerge-repo-rs / samod framing, spec §1.1).
+//
+// A connection lives on its socket's strand; every member below is touched only there. States:
+//   open     reading frames, writing the queue
+//   closing  after close(): on_close(kLocalClose) reported; the queue is flushed, then the
+//            sending side is shut down, and incoming bytes are read and discarded until the peer
+//            closes too, so our close does not turn into a reset that could destroy frames the
+//            peer has not read yet. A timer (handshake_timeout) bounds this.
+//   done     socket closed; completions that still arrive are ignored.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "repo/net/asio_io.h"
+#include "repo/net/connection_core.h"
+#include "repo/net/socket_util.h"
+#include "repo/net/transport.h"
+
+namespace am::repo::net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr std::size_t kLengthPrefixBytes = 4;
+
+class TcpConnection final : public Connection, public std::enable_shared_from_this<TcpConnection> {
+ public:
+  // REQUIRES: `socket` is connected and its executor is a strand used by nothing else.
+  TcpConnection(tcp::socket socket, const TransportOptions& options)
+      : socket_(std::move(socket)),
+        options_(options),
+        description_("tcp " + remote_text(socket_)),
+        linger_timer_(socket_.get_executor()),
+        read_faults_(options.test_fail_read_at),
+        write_faults_(options.test_fail_write_at) {
+    error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);  // small sync messages go out at once
+  }
+
+  void start(Handler handler) override {
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), handler = std::move(handler)]() mutable {
+                 self->slot_.start(std::move(handler));
+                 if (self->state_ == State::kOpen && !self->reading_) self->read_header();
+               });
+  }
+
+  void send(Bytes frame) override {
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), frame = std::move(frame)]() mutable {
+                 self->queue_frame(std::move(frame));
+               });
+  }
+
+  void close() override {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_gracefully(); });
+  }
+
+  std::string describe() const override { return description_; }
+
+ private:
+  enum class State { kOpen, kClosing, kDone };
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  void read_header() {
+    reading_ = true;
+    asio::async_read(socket_, asio::buffer(header_in_),
+                     [self = shared_from_this()](error_code ec, std::size_t n) {
+                       self->reading_ = false;
+                       self->on_header(ec, n);
+                     });
+  }
+
+  void on_header(error_code ec, std::size_t bytes_read) {
+    if (state_ != State::kOpen) return keep_draining(ec);
+    if (ec == asio::error::eof && bytes_read == 0) {
+      return fail(CloseReason::kPeerClosed, "peer closed the connection");
+    }
+    if (ec == asio::error::eof) {
+      return fail(CloseReason::kIoError, "connection ended inside a frame's length prefix");
+    }
+    if (ec) return fail(CloseReason::kIoError, "read: " + ec.message());
+    const std::uint32_t length = (std::uint32_t{header_in_[0]} << 24) |
+                                 (std::uint32_t{header_in_[1]} << 16) |
+                                 (std::uint32_t{header_in_[2]} << 8) | std::uint32_t{header_in_[3]};
+    if (length > options_.max_frame_bytes) {
+      // Refused before reading or allocating the body.
+      return fail(CloseReason::kFrameTooLarge,
+                  "peer announced a frame of " + std::to_string(length) + " bytes; the limit is " +
+                      std::to_string(options_.max_frame_bytes));
+    }
+    if (length == 0) return deliver(Bytes{});
+    body_in_.resize(length);
+    reading_ = true;
+    asio::async_read(socket_, asio::buffer(body_in_),
+                     [self = shared_from_this()](error_code body_ec, std::size_t n) {
+                       self->reading_ = false;
+                       self->on_body(body_ec, n);
+                     });
+  }
+
+  void on_body(error_code ec, std::size_t bytes_read) {
+    if (state_ != State::kOpen) return keep_draining(ec);
+    if (ec == asio::error::eof) {
+      return fail(CloseReason::kIoError, "connection ended inside a frame (" +
+                                             std::to_string(bytes_read) + " of " +
+                                             std::to_string(body_in_.size()) + " bytes)");
+    }
+    if (ec) return fail(CloseReason::kIoError, "read: " + ec.message());
+    Bytes frame = std::move(body_in_);
+    body_in_ = Bytes();
+    deliver(std::move(frame));
+  }
+
+  void deliver(Bytes frame) {
+    if (read_faults_.next_fails()) {
+      return fail(CloseReason::kIoError, "read: " +
+                                             asio::error::make_error_code(
+                                                 asio::error::connection_reset)
+                                                 .message() +
+                                             " (injected fault)");
+    }
+    slot_.frame(std::move(frame));
+    // The handler cannot have changed state_ (close() and send() are posted), but stay safe.
+    if (state_ == State::kOpen) read_header();
+  }
+
+  // After close(): read and discard until the peer's end of stream, then close the socket.
+  void keep_draining(error_code ec) {
+    if (state_ != State::kClosing) return;
+    if (ec) return close_socket();
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](error_code read_ec, std::size_t) {
+                              self->reading_ = false;
+                              self->keep_draining(read_ec);
+                            });
+  }
+
+  // ---- writing -----------------------------------------------------------------------------
+
+  void queue_frame(Bytes frame) {
+    if (state_ != State::kOpen) return;  // dropped after close
+    if (frame.size() > std::numeric_limits<std::uint32_t>::max()) {
+      return fail(CloseReason::kFrameTooLarge, "cannot send a frame of " +
+                                                   std::to_string(frame.size()) +
+                                                   " bytes: the length prefix holds 32 bits");
+    }
+    send_queue_.push_back(std::move(frame));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (send_queue_.empty() || state_ == State::kDone) {
+      if (state_ == State::kClosing) shut_down_sending();
+      return;
+    }
+    writing_ = true;
+    if (write_faults_.next_fails()) {
+      // Completes like a failed write, through the same handler.
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->on_written(asio::error::make_error_code(asio::error::broken_pipe), true);
+      });
+      return;
+    }
+    const auto size = static_cast<std::uint32_t>(send_queue_.front().size());
+    header_out_ = {static_cast<std::uint8_t>(size >> 24), static_cast<std::uint8_t>(size >> 16),
+                   static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)};
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(header_out_),
+                                                     asio::buffer(send_queue_.front())};
+    asio::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->on_written(ec, false);
+    });
+  }
+
+  void on_written(error_code ec, bool injected) {
+    writing_ = false;
+    if (state_ == State::kDone) return;
+    if (ec) {
+      if (state_ == State::kClosing) return close_socket();  // the flush failed; stop lingering
+      return fail(CloseReason::kIoError,
+                  "write: " + ec.message() + (injected ? " (injected fault)" : ""));
+    }
+    send_queue_.pop_front();
+    write_next();
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  void close_gracefully() {
+    if (state_ != State::kOpen) return;
+    state_ = State::kClosing;
+    slot_.close(CloseReason::kLocalClose, "closed locally");
+    linger_timer_.expires_after(options_.handshake_timeout);
+    linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close_socket();  // the peer neither read our frames nor closed in time
+    });
+    if (!writing_) write_next();  // an empty queue shuts the sending side down at once
+    if (!reading_) keep_draining({});
+  }
+
+  void shut_down_sending() {
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // An error, the peer's close or an oversized frame: report and drop the socket at once.
+  void fail(CloseReason reason, std::string detail) {
+    if (state_ == State::kDone) return;
+    slot_.close(reason, std::move(detail));
+    close_socket();
+  }
+
+  void close_socket() {
+    state_ = State::kDone;
+    send_queue_.clear();
+    linger_timer_.cancel();
+    error_code ignored;
+    socket_.close(ignored);  // pending operations complete with operation_aborted
+  }
+
+  tcp::socket socket_;
+  const TransportOptions options_;
+  const std::string description_;
+  asio::steady_timer linger_timer_;
+  // Everything below is touched only on the socket's strand.
+  State state_ = State::kOpen;
+  HandlerSlot slot_;
+  FaultCounter read_faults_;
+  FaultCounter write_faults_;
+  bool reading_ = false;
+  bool writing_ = false;
+  std::array<std::uint8_t, kLengthPrefixBytes> header_in_{};
+  Bytes body_in_;
+  std::array<std::uint8_t, 4096> drain_buffer_{};
+  std::deque<Bytes> send_queue_;  // front() is being written while writing_
+  std::array<std::uint8_t, kLengthPrefixBytes> header_out_{};
+};
+
+// One dial: resolve, connect, all under one deadline. Lives on the new connection's strand.
+class TcpDial : public std::enable_shared_from_this<TcpDial> {
+ public:
+  TcpDial(asio::io_context& context, std::string host, std::uint16_t port, DialHandler on_dialed,
+          const TransportOptions& options)
+      : strand_(asio::make_strand(context)),
+        resolver_(strand_),
+        socket_(strand_),
+        deadline_(strand_),
+        host_(std::move(host)),
+        port_(port),
+        on_dialed_(std::move(on_dialed)),
+        options_(options) {}
+
+  void run() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->deadline_.expires_after(self->options_.handshake_timeout);
+      self->deadline_.async_wait([self](error_code ec) {
+        if (!ec) self->time_out();
+      });
+      self->resolver_.async_resolve(
+          self->host_, std::to_string(self->port_), tcp::resolver::numeric_service,
+          [self](error_code resolve_ec, const tcp::resolver::results_type& endpoints) {
+            self->on_resolved(resolve_ec, endpoints);
+          });
+    });
+  }
+
+ private:
+  std::string where() const { return "tcp dial " + host_port_text(host_, port_); }
+
+  void on_resolved(error_code ec, const tcp::resolver::results_type& endpoints) {
+    if (done_) return;
+    if (ec) return finish(fail(Error::io_error(where(), "resolve: " + ec.message())));
+    asio::async_connect(socket_, endpoints,
+                        [self = shared_from_this()](error_code connect_ec, const tcp::endpoint&) {
+                          self->on_connected(connect_ec);
+                        });
+  }
+
+  void on_connected(error_code ec) {
+    if (done_) return;
+    if (ec) return finish(fail(Error::io_error(where(), "connect: " + ec.message())));
+    finish(std::shared_ptr<Connection>(std::make_shared<TcpConnection>(std::move(socket_), options_)));
+  }
+
+  void time_out() {
+    if (done_) return;
+    resolver_.cancel();
+    error_code ignored;
+    socket_.close(ignored);
+    finish(fail(Error(ErrorCode::kTimeout,
+                      where() + ": no connection within " +
+                          std::to_string(options_.handshake_timeout.count()) + " ms")));
+  }
+
+  void finish(Result<std::shared_ptr<Connection>> result) {
+    done_ = true;
+    deadline_.cancel();
+    DialHandler handler = std::move(on_dialed_);
+    handler(std::move(result));
+  }
+
+  Strand strand_;
+  tcp::resolver resolver_;
+  tcp::socket socket_;
+  asio::steady_timer deadline_;
+  const std::string host_;
+  const std::uint16_t port_;
+  DialHandler on_dialed_;
+  const TransportOptions options_;
+  bool done_ = false;  // on strand_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Listener>> listen_tcp(IoContext& io, const std::string& host,
+                                             std::uint16_t port, AcceptHandler on_accept,
+                                             TransportOptions options) {
+  auto on_socket = [options](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop) {
+    loop->deliver(std::make_shared<TcpConnection>(std::move(socket), options));
+  };
+  AM_TRY_ASSIGN(auto loop, AcceptLoop::open(asio_context(io), host, port, std::move(on_accept),
+                                            std::move(on_socket), "tcp"));
+  return make_listener(std::move(loop));
+}
+
+void dial_tcp(IoContext& io, const std::string& host, std::uint16_t port, DialHandler on_dialed,
+              TransportOptions options) {
+  std::make_shared<TcpDial>(asio_context(io), host, port, std::move(on_dialed), options)->run();
+}
+
+}  // namespace am::repo::net

@@ -1,0 +1,194 @@
+// Transports of the repo: ordered, reliable connections that carry whole frames (one CBOR-encoded
+// repo message each, spec §1.1), over TCP, WebSocket or memory, and the event loop they run on.
+//
+//   TCP        each frame is a 4-byte big-endian unsigned length, then that many payload bytes
+//              (the framing of automerge-repo-rs and samod). Zero-length frames are allowed.
+//   WebSocket  one binary message per frame (the JS automerge-repo adapters). A text message is
+//              a protocol error. The server pings every TransportOptions::ping_interval and drops
+//              a client that has not answered the previous ping (the JS server's keepalive).
+//   memory     two connected endpoints in one process, for tests and the deterministic
+//              simulation; frames cross through IoContext::post.
+//
+// This header includes no Boost header: Asio and Beast stay inside src/repo/net/*.cc (each TU
+// that includes Beast costs ~45 s and 1.2 GB to compile). Code in src/repo that needs the
+// underlying boost::asio::io_context includes repo/net/asio_io.h.
+//
+// Threading. Every callback (Connection::Handler, AcceptHandler, DialHandler) runs on one of the
+// IoContext's threads. The callbacks of one connection are serialized: never concurrent, in
+// order. Callbacks of different connections may run concurrently when the IoContext has several
+// threads.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "am/bytes.h"
+#include "am/result.h"
+
+namespace am::repo::net {
+
+/// An event loop and the worker threads that run it (a pimpl over boost::asio::io_context).
+/// The threads start in the constructor and run until stop() or destruction. Work posted after
+/// stop() is discarded, and so are pending callbacks: a connection whose IoContext stopped never
+/// calls its handler again.
+/// Thread safety: every member is safe to call from any thread, except that stop() and the
+/// destructor must not be called from one of this object's own threads (they join them).
+class IoContext {
+ public:
+  /// Starts `threads` worker threads (at least one).
+  explicit IoContext(std::size_t threads = 1);
+  /// stop(), then destroys pending work (which may destroy connections held only by it).
+  ~IoContext();
+  IoContext(const IoContext&) = delete;
+  IoContext& operator=(const IoContext&) = delete;
+
+  /// Runs `task` once on some io thread, unless the loop is stopped first.
+  void post(std::function<void()> task);
+
+  /// Stops the loop and joins the threads. Idempotent. REQUIRES: not called on an io thread.
+  void stop();
+
+  /// Internal accessor for src/repo; repo/net/asio_io.h defines Impl.
+  struct Impl;
+  Impl& impl();
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Why a connection closed.
+enum class CloseReason {
+  kLocalClose,     // Connection::close() was called on this side
+  kPeerClosed,     // the peer closed cleanly (TCP end of stream between frames, WS close frame)
+  kIoError,        // the socket failed or was reset, or the stream ended abruptly
+  kProtocolError,  // the peer broke the framing (bad WS frame, WS text message)
+  kFrameTooLarge,  // the peer announced or sent a frame above TransportOptions::max_frame_bytes
+  kTimeout,        // missed keepalive pong, or a handshake that took too long
+};
+
+/// Why a connection closed and, for people, what happened ("read: Connection reset by peer").
+struct CloseInfo {
+  CloseReason reason = CloseReason::kLocalClose;
+  std::string detail;
+};
+
+/// "local-close", "peer-closed", "io-error", "protocol-error", "frame-too-large", "timeout".
+std::string_view to_string(CloseReason reason);
+
+/// One established, ordered, reliable connection carrying whole frames.
+///
+/// Lifetime: the object stays alive while its socket is open (pending operations hold it), so
+/// dropping the last user reference does not close it: call close(). The handler is released
+/// right after on_close, which breaks cycles through handlers that capture the connection.
+/// Thread safety: send(), close() and describe() are safe from any thread, also from inside the
+/// handler's callbacks. start() is called once.
+class Connection {
+ public:
+  /// Callbacks; both must be set. They run on an io thread, serialized (see the file comment).
+  struct Handler {
+    /// One received frame, in the order the peer sent them.
+    std::function<void(Bytes)> on_frame;
+    /// Called exactly once (unless the IoContext is stopped first); no on_frame after it.
+    std::function<void(const CloseInfo&)> on_close;
+  };
+
+  virtual ~Connection() = default;
+
+  /// Starts delivering frames; frames that arrived earlier are delivered first, in order. If the
+  /// connection closed before start(), on_close is delivered after start(). REQUIRES: called once.
+  virtual void start(Handler handler) = 0;
+
+  /// Queues `frame` for sending; frames go out in the order send() was called, one write in
+  /// flight at a time. A frame sent after the connection closed is dropped silently. The size is
+  /// not checked against max_frame_bytes here (the receiver enforces its own limit).
+  virtual void send(Bytes frame) = 0;
+
+  /// Closes the connection; on_close(kLocalClose) follows unless it already closed for another
+  /// reason. Frames queued earlier are flushed best-effort, for a bounded time. Idempotent.
+  virtual void close() = 0;
+
+  /// For logs: "tcp 127.0.0.1:5432", "ws://127.0.0.1:3030/", "memory #3 a".
+  virtual std::string describe() const = 0;
+};
+
+/// Limits and timers of a connection. Each side of a connection applies its own options.
+struct TransportOptions {
+  /// Largest frame accepted from the peer. TCP rejects a larger announced length before reading
+  /// or allocating the body; WebSocket sets Beast's read_message_max to it.
+  std::size_t max_frame_bytes = std::size_t{64} << 20;
+  /// Bounds connecting (TCP and WebSocket dial) and the HTTP upgrade (WebSocket, both sides).
+  std::chrono::milliseconds handshake_timeout{10000};
+  /// WebSocket server only: ping interval; a client that has not answered the previous ping when
+  /// the next one is due is closed with kTimeout. Zero turns keepalive off.
+  std::chrono::milliseconds ping_interval{5000};
+
+  /// Test-only fault injection. When nonzero, the connection's Nth received frame (counting from
+  /// one) is treated as a failed read, and its Nth frame to send as a failed write: the error
+  /// runs through the same path as a real socket error (the socket is dropped without a close
+  /// handshake, then on_close(kIoError)). The failed frame is neither delivered nor sent.
+  std::size_t test_fail_read_at = 0;
+  std::size_t test_fail_write_at = 0;
+};
+
+/// An open listening socket. close() or destruction stops accepting; connections it accepted
+/// earlier are unaffected.
+/// Thread safety: all members are safe from any thread. After close() returns the accept
+/// handler is not called again (a call already running may still finish).
+class Listener {
+ public:
+  virtual ~Listener();
+  /// The bound port (the ephemeral one when listening on port 0).
+  virtual std::uint16_t port() const = 0;
+  /// Stops accepting. Idempotent.
+  virtual void close() = 0;
+};
+
+/// Receives each accepted connection, not yet started. Runs on an io thread, serialized per
+/// listener.
+using AcceptHandler = std::function<void(std::shared_ptr<Connection>)>;
+
+/// Receives the connection (not yet started) or why dialing failed: kIOError (resolve, refused,
+/// reset), kTimeout (handshake_timeout passed), kProtocol (HTTP upgrade refused, e.g. 404),
+/// kInvalidArgument/kUnsupported (bad URL). Runs exactly once, on an io thread.
+using DialHandler = std::function<void(Result<std::shared_ptr<Connection>>)>;
+
+/// Listens for length-prefixed TCP connections on `host` (an address or a name resolving to one)
+/// and `port` (0 picks an ephemeral port). kIOError if the address cannot be resolved or bound.
+[[nodiscard]] Result<std::unique_ptr<Listener>> listen_tcp(IoContext& io, const std::string& host,
+                                                          std::uint16_t port,
+                                                          AcceptHandler on_accept,
+                                                          TransportOptions options = {});
+
+/// Connects to a length-prefixed TCP listener. The result goes to `on_dialed`.
+void dial_tcp(IoContext& io, const std::string& host, std::uint16_t port, DialHandler on_dialed,
+              TransportOptions options = {});
+
+/// Listens for WebSocket upgrades. `path` "/" accepts any request target; any other value
+/// accepts only that exact target and answers others with HTTP 404. A handshake that does not
+/// finish within handshake_timeout is dropped. Errors as listen_tcp.
+[[nodiscard]] Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io,
+                                                                const std::string& host,
+                                                                std::uint16_t port,
+                                                                std::string path,
+                                                                AcceptHandler on_accept,
+                                                                TransportOptions options = {});
+
+/// Connects to `url` = ws://host[:port][/path][?query] (port 80 when absent). wss:// fails with
+/// kUnsupported (no TLS yet); other malformed URLs with kInvalidArgument. The client answers the
+/// server's pings and does not ping itself (like the JS client).
+void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed,
+                    TransportOptions options = {});
+
+/// Two connected in-memory endpoints: a frame sent on one arrives at the other via
+/// IoContext::post. Closing one reports kPeerClosed on the other. `options` applies to both:
+/// max_frame_bytes and the test faults; the timers are unused.
+std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> memory_pair(
+    IoContext& io, TransportOptions options = {});
+
+}  // namespace am::repo::net

@@ -1,0 +1,521 @@
+// WebSocket transport (Beast): one binary message per frame, as the JS automerge-repo adapters
+// send them (spec §1.1, §1.5). This is the only translation unit that includes Beast.
+//
+// A connection lives on its stream's strand; every member below is touched only there. States:
+//   handshake  HTTP upgrade in progress; nobody outside holds the connection yet
+//   open       reading messages, writing the queue; the server pings every ping_interval
+//   closing    after close() (or a text message): on_close reported, the queue flushed, then
+//              Beast's close handshake; a timer (handshake_timeout) bounds the whole of it
+//   done       socket closed; completions that still arrive are ignored
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "repo/net/asio_io.h"
+#include "repo/net/connection_core.h"
+#include "repo/net/socket_util.h"
+#include "repo/net/transport.h"
+#include "repo/net/ws_url.h"
+
+namespace am::repo::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+Result<WsUrl> parse_ws_url(std::string_view url) {
+  const std::string what = "websocket url '" + std::string(url) + "'";
+  auto parsed = boost::urls::parse_uri(boost::urls::string_view(url.data(), url.size()));
+  if (!parsed) return fail(Error::invalid_argument(what, parsed.error().message()));
+  const boost::urls::url_view& u = *parsed;
+  if (u.scheme_id() == boost::urls::scheme::wss) {
+    return fail(Error::unsupported(what, "wss:// (TLS) is not supported yet"));
+  }
+  if (u.scheme_id() != boost::urls::scheme::ws) {
+    return fail(Error::invalid_argument(what, "the scheme must be ws"));
+  }
+  if (u.has_fragment()) return fail(Error::invalid_argument(what, "a fragment is not allowed"));
+  WsUrl out;
+  out.host = u.host_address();
+  if (out.host.empty()) return fail(Error::invalid_argument(what, "no host"));
+  out.port = 80;
+  if (u.has_port() && !u.port().empty()) {
+    out.port = u.port_number();
+    if (out.port == 0) return fail(Error::invalid_argument(what, "the port must be 1..65535"));
+  }
+  const auto path = u.encoded_path();
+  out.target = path.empty() ? std::string("/") : std::string(path.data(), path.size());
+  if (u.has_query()) {
+    const auto query = u.encoded_query();
+    out.target += "?" + std::string(query.data(), query.size());
+  }
+  return out;
+}
+
+namespace {
+
+using WsStream = websocket::stream<beast::tcp_stream>;
+
+constexpr std::size_t kMaxUpgradeRequestBytes = 16 * 1024;
+constexpr std::size_t kKeptReadBufferBytes = 1 << 20;  // larger buffers are freed after a message
+
+class WsConnection final : public Connection, public std::enable_shared_from_this<WsConnection> {
+ public:
+  enum class Role { kClient, kServer };
+
+  // Server side: `socket` was just accepted; its executor is a strand used by nothing else.
+  WsConnection(tcp::socket socket, const TransportOptions& options)
+      : ws_(std::move(socket)), role_(Role::kServer), options_(options), ping_timer_(executor()),
+        linger_timer_(executor()), read_faults_(options.test_fail_read_at),
+        write_faults_(options.test_fail_write_at) {}
+
+  // Client side: a fresh stream on `strand`, to be connected by WsDial.
+  WsConnection(const Strand& strand, const TransportOptions& options, std::string description)
+      : ws_(strand), role_(Role::kClient), options_(options), description_(std::move(description)),
+        ping_timer_(executor()), linger_timer_(executor()),
+        read_faults_(options.test_fail_read_at), write_faults_(options.test_fail_write_at) {}
+
+  // ---- Connection --------------------------------------------------------------------------
+
+  void start(Handler handler) override {
+    asio::post(executor(), [self = shared_from_this(), handler = std::move(handler)]() mutable {
+      self->slot_.start(std::move(handler));
+      if (self->state_ != State::kOpen || self->reading_) return;
+      self->read_next();
+      if (self->role_ == Role::kServer && self->options_.ping_interval.count() > 0) {
+        self->schedule_ping();
+      }
+    });
+  }
+
+  void send(Bytes frame) override {
+    asio::post(executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+      if (self->state_ != State::kOpen) return;  // dropped after close
+      self->send_queue_.push_back(std::move(frame));
+      if (!self->writing_) self->write_next();
+    });
+  }
+
+  void close() override {
+    asio::post(executor(), [self = shared_from_this()] {
+      if (self->state_ != State::kOpen) return;
+      self->begin_close(CloseReason::kLocalClose, "closed locally", websocket::close_code::normal,
+                        /*flush=*/true);
+    });
+  }
+
+  std::string describe() const override { return description_; }
+
+  // ---- handshakes (before anyone else holds the connection) --------------------------------
+
+  // Reads the HTTP upgrade request, checks its target against `path`, accepts, then hands the
+  // connection to `loop`. Failures just drop the socket.
+  void accept_upgrade(std::shared_ptr<AcceptLoop> loop, std::string path) {
+    beast::get_lowest_layer(ws_).expires_after(options_.handshake_timeout);
+    request_parser_.emplace();
+    request_parser_->header_limit(kMaxUpgradeRequestBytes);
+    http::async_read(beast::get_lowest_layer(ws_), http_buffer_, *request_parser_,
+                     [self = shared_from_this(), loop = std::move(loop), path = std::move(path)](
+                         error_code ec, std::size_t) mutable {
+                       self->on_upgrade_request(ec, std::move(loop), path);
+                     });
+  }
+
+  // REQUIRES: the TCP connection is established. Calls `done` with the outcome.
+  void handshake_as_client(const std::string& host_header, const std::string& target,
+                           std::function<void(error_code, int http_status)> done) {
+    configure_stream();
+    ws_.async_handshake(upgrade_response_, host_header, target,
+                        [self = shared_from_this(), done = std::move(done)](error_code ec) {
+                          if (!ec) self->state_ = State::kOpen;
+                          done(ec, static_cast<int>(self->upgrade_response_.result_int()));
+                        });
+  }
+
+  beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(ws_); }
+
+  // Closes the socket at once (used by a dial that timed out).
+  void abort() { abort_socket(); }
+
+ private:
+  enum class State { kHandshake, kOpen, kClosing, kDone };
+
+  asio::any_io_executor executor() { return ws_.get_executor(); }
+
+  void configure_stream() {
+    // Beast bounds the upgrade and the close handshake with handshake_timeout; idle time is
+    // unbounded (the server's own pings detect dead clients, as the JS server does).
+    ws_.set_option(websocket::stream_base::timeout{options_.handshake_timeout,
+                                                   websocket::stream_base::none(), false});
+    ws_.read_message_max(options_.max_frame_bytes);
+    ws_.binary(true);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
+    });
+  }
+
+  void on_upgrade_request(error_code ec, std::shared_ptr<AcceptLoop> loop, const std::string& path) {
+    if (ec) return;  // timeout, garbage or a closed socket: nothing to answer
+    const auto& request = request_parser_->get();
+    if (!websocket::is_upgrade(request)) {
+      return refuse(http::status::upgrade_required, "this endpoint accepts WebSocket upgrades only");
+    }
+    const std::string_view target(request.target().data(), request.target().size());
+    if (path != "/" && target != path) {
+      return refuse(http::status::not_found, "no WebSocket endpoint at this path");
+    }
+    description_ = "ws " + remote_text(beast::get_lowest_layer(ws_).socket()) + " " +
+                   std::string(target);
+    beast::get_lowest_layer(ws_).expires_never();  // Beast's own handshake timeout takes over
+    configure_stream();
+    ws_.async_accept(request, [self = shared_from_this(), loop = std::move(loop)](error_code accept_ec) {
+      if (accept_ec) return;
+      self->state_ = State::kOpen;
+      loop->deliver(self);
+    });
+  }
+
+  void refuse(http::status status, const std::string& text) {
+    refusal_.emplace(status, request_parser_->get().version());
+    refusal_->set(http::field::content_type, "text/plain");
+    refusal_->keep_alive(false);
+    refusal_->body() = text + "\n";
+    refusal_->prepare_payload();
+    http::async_write(beast::get_lowest_layer(ws_), *refusal_,
+                      [self = shared_from_this()](error_code, std::size_t) {
+                        error_code ignored;
+                        self->tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->tcp_stream().close();
+                      });
+  }
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  void read_next() {
+    reading_ = true;
+    ws_.async_read(read_buffer_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->reading_ = false;
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(error_code ec) {
+    if (state_ == State::kDone) return;
+    if (state_ == State::kClosing) {
+      // Flushing before our close frame: keep reading (and discarding) so the peer is not
+      // blocked on us. Once async_close runs, it does the reading.
+      if (close_started_) return;
+      if (ec) return abort_socket();
+      read_buffer_.consume(read_buffer_.size());
+      return read_next();
+    }
+    if (ec) return fail_after_read_error(ec);
+    if (ws_.got_text()) {
+      read_buffer_.consume(read_buffer_.size());
+      return begin_close(CloseReason::kProtocolError,
+                         "peer sent a text message; the protocol uses binary messages only",
+                         websocket::close_code::unknown_data, /*flush=*/false);
+    }
+    Bytes frame(read_buffer_.size());
+    asio::buffer_copy(asio::buffer(frame), read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
+    if (read_faults_.next_fails()) {
+      return fail(CloseReason::kIoError,
+                  "read: " + asio::error::make_error_code(asio::error::connection_reset).message() +
+                      " (injected fault)");
+    }
+    slot_.frame(std::move(frame));
+    if (state_ == State::kOpen) read_next();
+  }
+
+  void fail_after_read_error(error_code ec) {
+    if (ec == websocket::error::closed) {
+      const auto& reason = ws_.reason();
+      std::string detail = "peer closed (code " + std::to_string(reason.code);
+      if (!reason.reason.empty()) {
+        detail += ", " + std::string(reason.reason.data(), reason.reason.size());
+      }
+      return fail(CloseReason::kPeerClosed, detail + ")");
+    }
+    if (ec == websocket::error::message_too_big) {
+      return fail(CloseReason::kFrameTooLarge, "peer sent a message above the limit of " +
+                                                   std::to_string(options_.max_frame_bytes) +
+                                                   " bytes");
+    }
+    if (ec == beast::error::timeout) return fail(CloseReason::kTimeout, "read: " + ec.message());
+    if (ec == websocket::condition::protocol_violation) {
+      return fail(CloseReason::kProtocolError, "read: " + ec.message());
+    }
+    if (ec == asio::error::eof) {
+      return fail(CloseReason::kIoError, "connection ended without a WebSocket close frame");
+    }
+    fail(CloseReason::kIoError, "read: " + ec.message());
+  }
+
+  // ---- writing -----------------------------------------------------------------------------
+
+  void write_next() {
+    if (send_queue_.empty() || state_ == State::kDone) {
+      if (state_ == State::kClosing && !close_started_) start_close_handshake();
+      return;
+    }
+    writing_ = true;
+    if (write_faults_.next_fails()) {
+      // Completes like a failed write, through the same handler.
+      asio::post(executor(), [self = shared_from_this()] {
+        self->on_written(asio::error::make_error_code(asio::error::broken_pipe), true);
+      });
+      return;
+    }
+    ws_.async_write(asio::buffer(send_queue_.front()),
+                    [self = shared_from_this()](error_code ec, std::size_t) {
+                      self->on_written(ec, false);
+                    });
+  }
+
+  void on_written(error_code ec, bool injected) {
+    writing_ = false;
+    if (state_ == State::kDone) return;
+    if (ec) {
+      if (state_ == State::kClosing) return abort_socket();  // the flush failed
+      return fail(CloseReason::kIoError,
+                  "write: " + ec.message() + (injected ? " (injected fault)" : ""));
+    }
+    send_queue_.pop_front();
+    write_next();
+  }
+
+  // ---- keepalive (server) ------------------------------------------------------------------
+
+  void schedule_ping() {
+    ping_timer_.expires_after(options_.ping_interval);
+    ping_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->on_ping_due();
+    });
+  }
+
+  // Like the JS server: a client that has not answered the previous ping is dropped.
+  void on_ping_due() {
+    if (state_ != State::kOpen) return;
+    if (awaiting_pong_) {
+      return fail(CloseReason::kTimeout, "no pong within " +
+                                             std::to_string(options_.ping_interval.count()) +
+                                             " ms of a ping");
+    }
+    awaiting_pong_ = true;
+    if (!ping_in_flight_) {
+      ping_in_flight_ = true;
+      ws_.async_ping({}, [self = shared_from_this()](error_code) {
+        self->ping_in_flight_ = false;  // a failed ping shows up as a failed read or a timeout
+      });
+    }
+    schedule_ping();
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  void begin_close(CloseReason reason, std::string detail, websocket::close_code code, bool flush) {
+    state_ = State::kClosing;
+    slot_.close(reason, std::move(detail));
+    ping_timer_.cancel();
+    close_code_ = code;
+    if (!flush) drop_unsent();
+    linger_timer_.expires_after(options_.handshake_timeout);
+    linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->abort_socket();  // the flush or the close handshake took too long
+    });
+    if (!writing_) write_next();  // an empty queue starts the close handshake at once
+  }
+
+  void start_close_handshake() {
+    close_started_ = true;
+    ws_.async_close(close_code_, [self = shared_from_this()](error_code) { self->abort_socket(); });
+  }
+
+  // An error, the peer's close, an oversized message or a missed pong: report, drop the socket.
+  void fail(CloseReason reason, std::string detail) {
+    if (state_ == State::kDone) return;
+    slot_.close(reason, std::move(detail));
+    abort_socket();
+  }
+
+  void abort_socket() {
+    state_ = State::kDone;
+    drop_unsent();
+    ping_timer_.cancel();
+    linger_timer_.cancel();
+    beast::get_lowest_layer(ws_).close();  // pending operations complete with operation_aborted
+  }
+
+  // Drops queued frames, except the one an in-flight write still points into.
+  void drop_unsent() {
+    while (send_queue_.size() > (writing_ ? 1u : 0u)) send_queue_.pop_back();
+  }
+
+  WsStream ws_;
+  const Role role_;
+  const TransportOptions options_;
+  std::string description_;  // set before the connection is handed out, constant afterwards
+  asio::steady_timer ping_timer_;
+  asio::steady_timer linger_timer_;
+  // Everything below is touched only on the stream's strand.
+  State state_ = State::kHandshake;
+  HandlerSlot slot_;
+  FaultCounter read_faults_;
+  FaultCounter write_faults_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool close_started_ = false;
+  bool awaiting_pong_ = false;
+  bool ping_in_flight_ = false;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  beast::flat_buffer read_buffer_;
+  std::deque<Bytes> send_queue_;  // front() is being written while writing_
+  // Handshake state.
+  beast::flat_buffer http_buffer_;
+  std::optional<http::request_parser<http::empty_body>> request_parser_;
+  std::optional<http::response<http::string_body>> refusal_;
+  websocket::response_type upgrade_response_;
+};
+
+// One dial: resolve, connect, upgrade, all under one deadline, on the new connection's strand.
+class WsDial : public std::enable_shared_from_this<WsDial> {
+ public:
+  WsDial(asio::io_context& context, WsUrl url, DialHandler on_dialed,
+         const TransportOptions& options)
+      : strand_(asio::make_strand(context)),
+        resolver_(strand_),
+        deadline_(strand_),
+        url_(std::move(url)),
+        description_("ws://" + host_port_text(url_.host, url_.port) + url_.target),
+        connection_(std::make_shared<WsConnection>(strand_, options, description_)),
+        on_dialed_(std::move(on_dialed)),
+        timeout_(options.handshake_timeout) {}
+
+  void run() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->deadline_.expires_after(self->timeout_);
+      self->deadline_.async_wait([self](error_code ec) {
+        if (!ec) self->time_out();
+      });
+      self->resolver_.async_resolve(
+          self->url_.host, std::to_string(self->url_.port), tcp::resolver::numeric_service,
+          [self](error_code ec, const tcp::resolver::results_type& endpoints) {
+            self->on_resolved(ec, endpoints);
+          });
+    });
+  }
+
+ private:
+  std::string where() const { return "websocket dial " + description_; }
+
+  void on_resolved(error_code ec, const tcp::resolver::results_type& endpoints) {
+    if (done_) return;
+    if (ec) return finish(fail(Error::io_error(where(), "resolve: " + ec.message())));
+    connection_->tcp_stream().async_connect(
+        endpoints, [self = shared_from_this()](error_code connect_ec, const tcp::endpoint&) {
+          self->on_connected(connect_ec);
+        });
+  }
+
+  void on_connected(error_code ec) {
+    if (done_) return;
+    if (ec) return finish(fail(Error::io_error(where(), "connect: " + ec.message())));
+    // The Host header carries the port unless it is the default one (RFC 7230 §5.4).
+    const std::string host_header =
+        url_.port == 80 ? host_text(url_.host) : host_port_text(url_.host, url_.port);
+    connection_->handshake_as_client(host_header, url_.target,
+                                     [self = shared_from_this()](error_code hs_ec, int status) {
+                                       self->on_upgraded(hs_ec, status);
+                                     });
+  }
+
+  void on_upgraded(error_code ec, int http_status) {
+    if (done_) return;
+    if (ec == websocket::error::upgrade_declined) {
+      return finish(fail(Error::protocol(
+          where(), "the server declined the upgrade (HTTP " + std::to_string(http_status) + ")")));
+    }
+    if (ec == beast::error::timeout) {
+      return finish(fail(Error(ErrorCode::kTimeout, where() + ": upgrade timed out")));
+    }
+    if (ec) return finish(fail(Error::io_error(where(), "upgrade: " + ec.message())));
+    finish(std::shared_ptr<Connection>(connection_));
+  }
+
+  void time_out() {
+    if (done_) return;
+    resolver_.cancel();
+    connection_->abort();
+    finish(fail(Error(ErrorCode::kTimeout, where() + ": no connection within " +
+                                               std::to_string(timeout_.count()) + " ms")));
+  }
+
+  void finish(Result<std::shared_ptr<Connection>> result) {
+    done_ = true;
+    deadline_.cancel();
+    connection_.reset();  // the caller owns it now, or it is dropped
+    DialHandler handler = std::move(on_dialed_);
+    handler(std::move(result));
+  }
+
+  Strand strand_;
+  tcp::resolver resolver_;
+  asio::steady_timer deadline_;
+  const WsUrl url_;
+  const std::string description_;
+  std::shared_ptr<WsConnection> connection_;
+  DialHandler on_dialed_;
+  const std::chrono::milliseconds timeout_;
+  bool done_ = false;  // on strand_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io, const std::string& host,
+                                                   std::uint16_t port, std::string path,
+                                                   AcceptHandler on_accept,
+                                                   TransportOptions options) {
+  if (path.empty() || path.front() != '/') {
+    return fail(Error::invalid_argument("websocket listen", "path must start with '/': " + path));
+  }
+  auto on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop) {
+    std::make_shared<WsConnection>(std::move(socket), options)->accept_upgrade(loop, path);
+  };
+  AM_TRY_ASSIGN(auto loop, AcceptLoop::open(asio_context(io), host, port, std::move(on_accept),
+                                            std::move(on_socket), "websocket"));
+  return make_listener(std::move(loop));
+}
+
+void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed,
+                    TransportOptions options) {
+  auto parsed = parse_ws_url(url);
+  if (!parsed) {
+    // Reported on an io thread like every other outcome.
+    io.post([on_dialed = std::move(on_dialed), error = parsed.error()]() mutable {
+      on_dialed(fail(std::move(error)));
+    });
+    return;
+  }
+  std::make_shared<WsDial>(asio_context(io), std::move(*parsed), std::move(on_dialed), options)
+      ->run();
+}
+
+}  // namespace am::repo::net
