@@ -75,6 +75,23 @@ TEST(RepoSim, TwoPeersCreateAndFind) {
   EXPECT_EQ(sim.storage_errors(), 0u);
 }
 
+TEST(RepoSim, StorageLessPeerFindsWithoutWaitingForStorage) {
+  // An ephemeral repo has no storage step: its actor must still wait for the hub's peer list
+  // before it may conclude that nobody has the document.
+  Sim sim(seed_for(14));
+  const int a = sim.add_peer({"a"});
+  const int browser = sim.add_peer({"browser", false});
+  sim.connect(browser, a);
+  sim.run();
+  const DocumentId id = sim.create(a, [](Document& d) { put_text(d, "k", "v"); });
+  sim.run();
+  sim.find(browser, id);
+  sim.run();
+  EXPECT_EQ(sim.state(browser, id), DocState::kReady);
+  const auto& h = sim.state_history(browser, id);
+  EXPECT_EQ(std::count(h.begin(), h.end(), DocState::kUnavailable), 0);
+}
+
 TEST(RepoSim, ChainFindsAcrossHops) {
   Sim sim(seed_for(2));
   const int a = sim.add_peer({"a"}), b = sim.add_peer({"b"}), c = sim.add_peer({"c"}), d = sim.add_peer({"d"});

@@ -1,5 +1,6 @@
 // Runs the amrepo binary's offline file tools as a user would, on real files.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -133,3 +134,83 @@ TEST_F(AmrepoCli, ExportsWhatTheJsReferenceSaved) {
 }
 
 }  // namespace
+
+namespace {
+
+// `amrepo serve ...` as a child process; reads the "listening" lines it prints.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& args, int listening_lines) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      close(out[1]);
+      execl("/bin/sh", "sh", "-c", ("exec " + std::string(AM_AMREPO_PATH) + " serve " + args + " 2>/dev/null").c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[512];
+    for (int i = 0; i < listening_lines && f != nullptr && fgets(line, sizeof line, f) != nullptr; ++i) {
+      std::string text(line);
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      lines_.push_back(text.substr(text.find(' ') + 1));  // "listening URL" -> URL
+    }
+    if (f != nullptr) fclose(f);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) stop();
+  }
+  const std::string& url(std::size_t i) const { return lines_.at(i); }
+  std::size_t urls() const { return lines_.size(); }
+  // SIGTERM, then the exit code.
+  int stop() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
+TEST_F(AmrepoCli, ServeNewAndCatOverWebSocketAndTcpAcrossARestart) {
+  const std::string data = path("server-data");
+  std::string url;
+  {
+    ServerProcess server("--listen 127.0.0.1:0 --tcp 127.0.0.1:0 --data " + data, 2);
+    ASSERT_EQ(server.urls(), 2u);
+    ASSERT_EQ(server.url(0).rfind("ws://127.0.0.1:", 0), 0u) << server.url(0);
+    ASSERT_EQ(server.url(1).rfind("tcp://127.0.0.1:", 0), 0u) << server.url(1);
+    auto created = amrepo("new --server " + server.url(0) + " --json '{\"title\":\"hello\",\"n\":[1,2]}'", dir_);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    url = created.out.substr(0, created.out.find('\n'));
+    ASSERT_EQ(url.rfind("automerge:", 0), 0u) << url;
+    // Another client process reads it, over the other transport.
+    auto over_tcp = amrepo("cat --server " + server.url(1) + " " + url, dir_);
+    ASSERT_EQ(over_tcp.exit_code, 0) << over_tcp.err;
+    EXPECT_EQ(json::parse(over_tcp.out), json::parse(R"({"title":"hello","n":[1,2]})"));
+    EXPECT_EQ(server.stop(), 0) << "SIGTERM saves and exits 0";
+  }
+  ServerProcess restarted("--listen 127.0.0.1:0 --data " + data, 1);
+  ASSERT_EQ(restarted.urls(), 1u);
+  auto again = amrepo("cat --server " + restarted.url(0) + " " + url, dir_);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(json::parse(again.out)["title"], "hello");
+  // Documented failures: an unknown document (3), a bad URL (2), an unreachable server (4).
+  auto unknown = amrepo("cat --server " + restarted.url(0) + " automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u", dir_);
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.err;
+  EXPECT_EQ(amrepo("cat --server " + restarted.url(0) + " automerge:nonsense", dir_).exit_code, 2);
+  EXPECT_EQ(amrepo("cat --timeout 1 --server ws://127.0.0.1:1 " + url, dir_).exit_code, 4);
+  EXPECT_EQ(amrepo("cat --server http://127.0.0.1:1 " + url, dir_).exit_code, 2);
+}

@@ -1,5 +1,5 @@
-// amrepo: the command-line front door (offline file tools and benchmarks now; the sync server
-// and network commands as the repo layers land). Exit codes in file_tools.h and docs/cli.md.
+// amrepo: the command-line front door: offline file tools, benchmarks, the sync server (serve)
+// and network client commands. Exit codes in file_tools.h and docs/cli.md.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "file_tools.h"
+#include "network_tools.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"amrepo: Automerge documents and repositories, compatible with the JS reference"};
@@ -69,6 +70,36 @@ int main(int argc, char** argv) {
   load_cmd->add_option("FILE", load_options.file, "saved document")->required();
   load_cmd->add_flag("--unchecked", load_options.unchecked, "skip head verification");
 
+  amrepo::ServeOptions serve_options;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "Run a sync server that JS automerge-repo clients (and amrepo) talk to; prints "
+               "`listening ws://HOST:PORT` when ready; SIGINT/SIGTERM save and exit 0");
+  serve_cmd->add_option("--listen", serve_options.listen, "WebSocket HOST:PORT (port 0 picks one)")->capture_default_str();
+  serve_cmd->add_option("--tcp", serve_options.tcp, "also accept length-prefixed TCP on HOST:PORT");
+  serve_cmd->add_option("--data", serve_options.data, "storage directory")->capture_default_str();
+  serve_cmd->add_flag("--memory", serve_options.memory, "keep documents in memory only");
+  serve_cmd->add_option("--storage", serve_options.storage, "fs (JS nodefs layout) or sqlite")->capture_default_str();
+  serve_cmd->add_option("--peer", serve_options.peers, "dial another server (ws:// or tcp://), reconnecting");
+  serve_cmd->add_flag("--announce", serve_options.announce,
+                      "offer every document to every peer (default: only answer requests, as the JS sync server)");
+  serve_cmd->add_option("--peer-id", serve_options.peer_id, "our PeerId (default amrepo-server-HOSTNAME)");
+  serve_cmd->add_option("--io-threads", serve_options.io_threads, "event-loop threads (default min(4, cores))");
+
+  amrepo::ClientOptions client_options;
+  auto add_client_options = [&](CLI::App* cmd) {
+    cmd->add_option("--server", client_options.server, "ws://HOST:PORT[/PATH] or tcp://HOST:PORT");
+    cmd->add_option("--data", client_options.data, "a local repo directory");
+    cmd->add_option("--timeout", client_options.timeout_s, "seconds to wait for the server")->capture_default_str();
+  };
+  std::string json_text, json_file, url;
+  auto* new_cmd = app.add_subcommand("new", "Create a document and print its automerge: URL once the server has it");
+  add_client_options(new_cmd);
+  new_cmd->add_option("--json", json_text, "initial content (a JSON object)");
+  new_cmd->add_option("--file", json_file, "initial content from a JSON file")->excludes("--json");
+  auto* cat_cmd = app.add_subcommand("cat", "Print a document as JSON");
+  add_client_options(cat_cmd);
+  cat_cmd->add_option("URL", url, "automerge:... URL or document id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -81,6 +112,19 @@ int main(int argc, char** argv) {
   if (*merge_cmd) return amrepo::merge(files, out);
   if (*inspect_cmd) return amrepo::inspect(file);
   if (*trace_cmd) return amrepo::bench_trace(trace_options);
+  if (*serve_cmd) return amrepo::serve(serve_options);
+  if (*new_cmd) {
+    if (!json_file.empty()) {
+      std::ifstream in(json_file);
+      if (!in) {
+        std::cerr << "amrepo: cannot read " << json_file << "\n";
+        return amrepo::kExitFailure;
+      }
+      json_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return amrepo::client_new(client_options, json_text);
+  }
+  if (*cat_cmd) return amrepo::client_cat(client_options, url);
   if (*load_cmd) return amrepo::bench_load(load_options);
   return amrepo::kExitUsage;
 }

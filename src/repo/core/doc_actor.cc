@@ -338,6 +338,7 @@ void DocActor::remove_peer(const PeerId& id, Millis now) {
 
 void DocActor::set_network_pending(bool pending, Millis now) {
   network_pending_ = pending;
+  network_known_ = true;
   pump(now);
 }
 
@@ -476,7 +477,8 @@ void DocActor::pump(Millis now) {
 
 void DocActor::evaluate_availability(Millis now) {
   if (state_ != DocState::kRequesting && state_ != DocState::kUnavailable) return;
-  if (network_pending_) return;
+  // Until the hub has told us who is connected we cannot know that nobody has it.
+  if (network_pending_ || !network_known_) return;
   for (const auto& [pid, p] : peers_) {
     if (!is_active(*p) && !(p->announce && p->access)) continue;
     if (p->status == PeerDocStatus::kHas) return;  // a supplier: wait to catch up

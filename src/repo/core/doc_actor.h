@@ -107,7 +107,8 @@ class DocActor {
   void storage_done(StorageOutcome outcome, Millis now);
   void tick(Millis now);
   /// While true (connections are still handshaking), a missing document is not yet declared
-  /// unavailable.
+  /// unavailable. The hub calls this once when the document opens, after adding every peer;
+  /// before that first call the actor never declares the document unavailable.
   void set_network_pending(bool pending, Millis now);
   /// The application changed document() (in place); syncs and schedules a save.
   void local_change(const std::vector<ChangeHash>& heads_before, Millis now);
@@ -178,6 +179,7 @@ class DocActor {
   std::map<PeerId, Bytes> parked_sync_states_;
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;
+  bool network_known_ = false;  // the hub has delivered the connected peers (open_document)
 
   // storage
   std::map<TaskId, PendingTask> tasks_;

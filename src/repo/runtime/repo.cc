@@ -931,6 +931,11 @@ void Repo::stop() {
   }
   for (auto& [id, l] : listeners) l->close();
   for (auto& c : connections) c->close();
+  {
+    // Give the close handshakes a moment, so peers see a clean close rather than a reset.
+    std::unique_lock<std::mutex> lock(impl_->hub_mutex);
+    impl_->hub_cv.wait_for(lock, std::chrono::seconds(1), [&] { return impl_->conns.empty(); });
+  }
   impl_->stopped = true;
   impl_->timers.stop();
   impl_->io.stop();
