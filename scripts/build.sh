@@ -8,4 +8,5 @@ dir="$root/build/$name"
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
 fi
-cmake --build "$dir" -- -j"${AM_JOBS:-$(nproc)}"
+# AM_BUILD_TARGET builds one target instead of all.
+cmake --build "$dir" ${AM_BUILD_TARGET:+--target "$AM_BUILD_TARGET"} -- -j"${AM_JOBS:-$(nproc)}"
