@@ -16,7 +16,8 @@
 // Threading. Every callback (Connection::Handler, AcceptHandler, DialHandler) runs on one of the
 // IoContext's threads. The callbacks of one connection are serialized: never concurrent, in
 // order. Callbacks of different connections may run concurrently when the IoContext has several
-// threads.
+// threads. Callbacks must not throw (an exception escaping one ends the process) and should not
+// block: they hold up every connection sharing their thread.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,7 @@ namespace am::repo::net {
 /// The threads start in the constructor and run until stop() or destruction. Work posted after
 /// stop() is discarded, and so are pending callbacks: a connection whose IoContext stopped never
 /// calls its handler again.
+/// Listeners and connections made on an IoContext must be destroyed before it.
 /// Thread safety: every member is safe to call from any thread, except that stop() and the
 /// destructor must not be called from one of this object's own threads (they join them).
 class IoContext {
@@ -122,7 +124,8 @@ struct TransportOptions {
   /// Largest frame accepted from the peer. TCP rejects a larger announced length before reading
   /// or allocating the body; WebSocket sets Beast's read_message_max to it.
   std::size_t max_frame_bytes = std::size_t{64} << 20;
-  /// Bounds connecting (TCP and WebSocket dial) and the HTTP upgrade (WebSocket, both sides).
+  /// Bounds connecting (TCP and WebSocket dial), the HTTP upgrade (WebSocket, both sides), and
+  /// the flush and close handshake after close().
   std::chrono::milliseconds handshake_timeout{10000};
   /// WebSocket server only: ping interval; a client that has not answered the previous ping when
   /// the next one is due is closed with kTimeout. Zero turns keepalive off.

@@ -18,6 +18,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <charconv>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -56,8 +57,14 @@ Result<WsUrl> parse_ws_url(std::string_view url) {
   if (out.host.empty()) return fail(Error::invalid_argument(what, "no host"));
   out.port = 80;
   if (u.has_port() && !u.port().empty()) {
-    out.port = u.port_number();
-    if (out.port == 0) return fail(Error::invalid_argument(what, "the port must be 1..65535"));
+    // Parsed here: Boost.URL 1.81's port_number() wraps values above 65535 instead of failing.
+    const auto digits = u.port();
+    unsigned long port = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
+      return fail(Error::invalid_argument(what, "the port must be 1..65535"));
+    }
+    out.port = static_cast<std::uint16_t>(port);
   }
   const auto path = u.encoded_path();
   out.target = path.empty() ? std::string("/") : std::string(path.data(), path.size());

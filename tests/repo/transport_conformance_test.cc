@@ -1,0 +1,1097 @@
+// One conformance suite for every transport (house style rule 11): memory pairs, TCP with the
+// 4-byte length prefix, and WebSocket run the same cases; then what only one transport promises
+// (TCP framing on the wire, WebSocket text frames, keepalive, upgrade paths, URL parsing).
+//
+// Raw peers (a plain POSIX socket, speaking the framing by hand) stand in for misbehaving
+// peers: truncated frames, resets without a close handshake, clients that never answer pings.
+// Every wait is bounded (kWait), so a bug fails a test instead of hanging it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "repo/net/transport.h"
+#include "repo/net/ws_url.h"
+
+namespace am::repo::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 10s;  // upper bound of every wait; tests normally take milliseconds
+
+// ---- data helpers --------------------------------------------------------------------------
+
+// Deterministic pseudo-random bytes (xorshift32), different for each seed.
+Bytes pattern(std::size_t size, std::uint32_t seed) {
+  Bytes out(size);
+  std::uint32_t x = seed * 2654435761u + 0x9e3779b9u;
+  for (std::size_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    out[i] = static_cast<std::uint8_t>(x >> 24);
+  }
+  return out;
+}
+
+Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+bool one_of(CloseReason r, std::initializer_list<CloseReason> allowed) {
+  return std::find(allowed.begin(), allowed.end(), r) != allowed.end();
+}
+
+std::string show(const std::optional<CloseInfo>& info) {
+  if (!info) return "(no close)";
+  return std::string(to_string(info->reason)) + ": " + info->detail;
+}
+
+// A thread-safe queue with a bounded wait, for handing results out of io-thread callbacks.
+template <class T>
+class Mailbox {
+ public:
+  void push(T value) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back(std::move(value));
+    }
+    cv_.notify_all();
+  }
+  std::optional<T> pop(std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lock(mutex_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty(); })) return std::nullopt;
+    T value = std::move(items_.front());
+    items_.pop_front();
+    return value;
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+
+ private:
+  std::mutex mutex_;  // guards items_
+  std::condition_variable cv_;
+  std::deque<T> items_;
+};
+
+// Records what one connection's handler receives and checks the handler contract on the way:
+// callbacks never overlap, on_close at most once, no frame after on_close.
+class Recorder : public std::enable_shared_from_this<Recorder> {
+ public:
+  Connection::Handler handler() {
+    auto self = shared_from_this();
+    return {[self](Bytes frame) { self->on_frame(std::move(frame)); },
+            [self](const CloseInfo& info) { self->on_close(info); }};
+  }
+
+  bool wait_for_frames(std::size_t n, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return frames_.size() >= n; });
+  }
+  std::optional<CloseInfo> wait_for_close(std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [&] { return close_count_ > 0; });
+    return close_;
+  }
+  std::vector<Bytes> frames() {
+    std::lock_guard lock(mutex_);
+    return frames_;
+  }
+  std::size_t frame_count() {
+    std::lock_guard lock(mutex_);
+    return frames_.size();
+  }
+  std::optional<CloseInfo> close_info() {
+    std::lock_guard lock(mutex_);
+    return close_;
+  }
+  int close_count() {
+    std::lock_guard lock(mutex_);
+    return close_count_;
+  }
+  int frames_after_close() {
+    std::lock_guard lock(mutex_);
+    return frames_after_close_;
+  }
+  bool callbacks_overlapped() const { return overlapped_; }
+  // Called on each frame, on the io thread, before it is recorded.
+  void set_on_frame(std::function<void(const Bytes&)> hook) { on_frame_hook_ = std::move(hook); }
+
+ private:
+  void on_frame(Bytes frame) {
+    if (in_callback_.exchange(true)) overlapped_ = true;
+    if (on_frame_hook_) on_frame_hook_(frame);
+    {
+      std::lock_guard lock(mutex_);
+      if (close_count_ > 0) ++frames_after_close_;
+      frames_.push_back(std::move(frame));
+    }
+    in_callback_ = false;
+    cv_.notify_all();
+  }
+  void on_close(const CloseInfo& info) {
+    if (in_callback_.exchange(true)) overlapped_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      ++close_count_;
+      if (!close_) close_ = info;
+    }
+    in_callback_ = false;
+    cv_.notify_all();
+  }
+
+  std::mutex mutex_;  // guards frames_, close_, close_count_, frames_after_close_
+  std::condition_variable cv_;
+  std::vector<Bytes> frames_;
+  std::optional<CloseInfo> close_;
+  int close_count_ = 0;
+  int frames_after_close_ = 0;
+  std::atomic<bool> in_callback_{false};
+  std::atomic<bool> overlapped_{false};
+  std::function<void(const Bytes&)> on_frame_hook_;  // set before start()
+};
+
+// ---- raw POSIX sockets: peers that misbehave on purpose ------------------------------------
+
+// A blocking TCP socket to 127.0.0.1 with bounded reads. Owns the descriptor.
+class RawSocket {
+ public:
+  RawSocket() = default;
+  explicit RawSocket(int fd) : fd_(fd) {}
+  RawSocket(RawSocket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RawSocket& operator=(RawSocket&& other) noexcept {
+    if (this != &other) {
+      close_now();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~RawSocket() { close_now(); }
+
+  static RawSocket connect_to(std::uint16_t port) {
+    RawSocket s(::socket(AF_INET, SOCK_STREAM, 0));
+    sockaddr_in addr = loopback(port);
+    if (::connect(s.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) s.close_now();
+    return s;
+  }
+
+  // A socket bound to an ephemeral loopback port; listening if `listen` (never accepting).
+  static RawSocket bound(bool listen) {
+    RawSocket s(::socket(AF_INET, SOCK_STREAM, 0));
+    sockaddr_in addr = loopback(0);
+    if (::bind(s.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) s.close_now();
+    if (listen && s.ok() && ::listen(s.fd_, 16) != 0) s.close_now();
+    return s;
+  }
+
+  bool ok() const { return fd_ >= 0; }
+
+  std::uint16_t local_port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    return ntohs(addr.sin_port);
+  }
+
+  bool send_all(const Bytes& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  bool send_all(std::string_view data) { return send_all(text(data)); }
+
+  // Reads exactly n bytes; nullopt on end of stream, error or timeout.
+  std::optional<Bytes> read_exact(std::size_t n, std::chrono::milliseconds timeout = kWait) {
+    Bytes out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < n) {
+      if (!wait_readable(deadline)) return std::nullopt;
+      std::uint8_t buf[4096];
+      const ssize_t got = ::recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
+      if (got <= 0) return std::nullopt;
+      out.insert(out.end(), buf, buf + got);
+    }
+    return out;
+  }
+
+  // Reads up to and including "\r\n\r\n", one byte at a time so nothing after it is consumed.
+  std::optional<std::string> read_http_head() {
+    std::string head;
+    while (head.size() < 16384) {
+      auto byte = read_exact(1);
+      if (!byte) return std::nullopt;
+      head.push_back(static_cast<char>((*byte)[0]));
+      if (head.size() >= 4 && head.compare(head.size() - 4, 4, "\r\n\r\n") == 0) return head;
+    }
+    return std::nullopt;
+  }
+
+  // Waits until the peer ends the stream or resets it, discarding data. False on timeout.
+  bool wait_for_end(std::chrono::milliseconds timeout = kWait) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (!wait_readable(deadline)) return false;
+      std::uint8_t buf[4096];
+      if (::recv(fd_, buf, sizeof buf, 0) <= 0) return true;
+    }
+  }
+
+  void shutdown_sending() { ::shutdown(fd_, SHUT_WR); }
+
+  // Closes with SO_LINGER 0: the kernel sends a reset instead of an orderly end of stream.
+  void reset() {
+    linger lg{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close_now();
+  }
+
+ private:
+  static sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+  }
+
+  bool wait_readable(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+  }
+
+  void close_now() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  int fd_ = -1;
+};
+
+// The client side of the WebSocket upgrade, by hand. Returns the server's response head.
+std::optional<std::string> raw_ws_upgrade(RawSocket& s, std::uint16_t port,
+                                          std::string_view target = "/") {
+  const std::string request = "GET " + std::string(target) +
+                              " HTTP/1.1\r\n"
+                              "Host: 127.0.0.1:" +
+                              std::to_string(port) +
+                              "\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (!s.send_all(request)) return std::nullopt;
+  return s.read_http_head();
+}
+
+// One masked client-to-server WebSocket frame (RFC 6455 §5.2), FIN set.
+Bytes ws_client_frame(std::uint8_t opcode, const Bytes& payload) {
+  Bytes out{static_cast<std::uint8_t>(0x80 | opcode)};
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    out.push_back(static_cast<std::uint8_t>(0x80 | n));
+  } else if (n <= 0xFFFF) {
+    out.push_back(0x80 | 126);
+    out.push_back(static_cast<std::uint8_t>(n >> 8));
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    out.push_back(0x80 | 127);
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(n >> shift));
+  }
+  const std::uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+  out.insert(out.end(), mask, mask + 4);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(payload[i] ^ mask[i % 4]);
+  return out;
+}
+
+Bytes length_prefixed(const Bytes& payload) {
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  Bytes out(4 + payload.size());
+  for (std::size_t i = 0; i < 4; ++i) out[i] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
+  std::copy(payload.begin(), payload.end(), out.begin() + 4);
+  return out;
+}
+
+// ---- the transports ------------------------------------------------------------------------
+
+enum class Kind { kMemory, kTcp, kWebSocket };
+
+std::string kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::kMemory: return "memory";
+    case Kind::kTcp: return "tcp";
+    case Kind::kWebSocket: return "websocket";
+  }
+  return "?";
+}
+
+// A connected pair, neither started. `client` dialed, `server` was accepted (memory: a and b).
+struct Pair {
+  std::shared_ptr<Connection> client;
+  std::shared_ptr<Connection> server;
+};
+
+// A raw socket on the client side of a real transport, and the server's Connection for it.
+struct RawPair {
+  RawSocket raw;
+  std::shared_ptr<Connection> server;
+};
+
+// Owns the IoContext (two threads, so TSan sees real concurrency), the listeners, and every
+// connection and recorder a test makes; TearDown closes them all and checks the handler
+// contract on every recorder. `GTestBase` is ::testing::Test or ::testing::TestWithParam<...>.
+template <class GTestBase>
+class TransportTest : public GTestBase {
+ protected:
+  TransportTest() : io_(std::make_unique<IoContext>(2)) {}
+
+  void TearDown() override {
+    for (auto& connection : connections_) connection->close();
+    for (auto& recorder : recorders_) {
+      EXPECT_TRUE(recorder->wait_for_close()) << "a started connection never reported on_close";
+    }
+    listeners_.clear();
+    io_->stop();  // every callback that will ever run has run
+    for (auto& recorder : recorders_) {
+      EXPECT_EQ(recorder->close_count(), 1) << "on_close must run exactly once";
+      EXPECT_EQ(recorder->frames_after_close(), 0) << "on_frame after on_close";
+      EXPECT_FALSE(recorder->callbacks_overlapped()) << "callbacks of one connection overlapped";
+    }
+  }
+
+  // Starts `connection` with a new Recorder, tracked for the end-of-test checks.
+  std::shared_ptr<Recorder> start(const std::shared_ptr<Connection>& connection,
+                                  std::function<void(const Bytes&)> on_frame_hook = {}) {
+    auto recorder = std::make_shared<Recorder>();
+    recorder->set_on_frame(std::move(on_frame_hook));
+    recorders_.push_back(recorder);
+    connection->start(recorder->handler());
+    return recorder;
+  }
+
+  void track(const std::shared_ptr<Connection>& connection) { connections_.push_back(connection); }
+
+  // A listener on 127.0.0.1 (ephemeral port) whose accepted connections go to `accepted`.
+  std::uint16_t listen(Kind kind, const TransportOptions& options,
+                       std::shared_ptr<Mailbox<std::shared_ptr<Connection>>> accepted,
+                       std::string path = "/") {
+    AcceptHandler on_accept = [accepted](std::shared_ptr<Connection> c) {
+      accepted->push(std::move(c));
+    };
+    auto listener = kind == Kind::kTcp
+                        ? listen_tcp(*io_, "127.0.0.1", 0, std::move(on_accept), options)
+                        : listen_websocket(*io_, "127.0.0.1", 0, std::move(path),
+                                           std::move(on_accept), options);
+    EXPECT_TRUE(listener) << listener.error().to_string();
+    if (!listener) return 0;
+    const std::uint16_t port = (*listener)->port();
+    EXPECT_NE(port, 0);
+    listeners_.push_back(std::move(*listener));
+    return port;
+  }
+
+  Result<std::shared_ptr<Connection>> dial(Kind kind, std::uint16_t port,
+                                           const TransportOptions& options,
+                                           const std::string& target = "/") {
+    auto result = std::make_shared<Mailbox<Result<std::shared_ptr<Connection>>>>();
+    DialHandler on_dialed = [result](Result<std::shared_ptr<Connection>> r) {
+      result->push(std::move(r));
+    };
+    if (kind == Kind::kTcp) {
+      dial_tcp(*io_, "127.0.0.1", port, std::move(on_dialed), options);
+    } else {
+      dial_websocket(*io_, "ws://127.0.0.1:" + std::to_string(port) + target,
+                     std::move(on_dialed), options);
+    }
+    auto r = result->pop();
+    if (!r) return fail(Error(ErrorCode::kTimeout, "test: the dial handler never ran"));
+    if (*r) track(**r);
+    return std::move(*r);
+  }
+
+  std::optional<Pair> connect(Kind kind, const TransportOptions& options = {}) {
+    if (kind == Kind::kMemory) {
+      auto [a, b] = memory_pair(*io_, options);
+      track(a);
+      track(b);
+      return Pair{a, b};
+    }
+    auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+    const std::uint16_t port = listen(kind, options, accepted);
+    auto client = dial(kind, port, options);
+    EXPECT_TRUE(client) << client.error().to_string();
+    if (!client) return std::nullopt;
+    auto server = accepted->pop();
+    EXPECT_TRUE(server) << "the listener never delivered the connection";
+    if (!server) return std::nullopt;
+    track(*server);
+    return Pair{*client, *server};
+  }
+
+  // A raw client on a real transport (after the upgrade, for WebSocket) and the server side.
+  std::optional<RawPair> connect_raw(Kind kind, const TransportOptions& options = {}) {
+    auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+    const std::uint16_t port = listen(kind, options, accepted);
+    RawSocket raw = RawSocket::connect_to(port);
+    EXPECT_TRUE(raw.ok());
+    if (kind == Kind::kWebSocket) {
+      auto head = raw_ws_upgrade(raw, port);
+      EXPECT_TRUE(head && head->rfind("HTTP/1.1 101", 0) == 0) << head.value_or("(none)");
+    }
+    auto server = accepted->pop();
+    EXPECT_TRUE(server) << "the listener never delivered the connection";
+    if (!server) return std::nullopt;
+    track(*server);
+    return RawPair{std::move(raw), *server};
+  }
+
+  // Sends a frame from the raw client in the transport's framing.
+  static bool raw_send(Kind kind, RawSocket& raw, const Bytes& payload) {
+    return raw.send_all(kind == Kind::kTcp ? length_prefixed(payload)
+                                           : ws_client_frame(0x2, payload));
+  }
+
+  std::unique_ptr<IoContext> io_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::shared_ptr<Connection>> connections_;
+  std::vector<std::shared_ptr<Recorder>> recorders_;
+};
+
+class TransportConformanceTest : public TransportTest<::testing::TestWithParam<Kind>> {
+ protected:
+  Kind kind() const { return GetParam(); }
+  bool is_memory() const { return kind() == Kind::kMemory; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformanceTest,
+                         ::testing::Values(Kind::kMemory, Kind::kTcp, Kind::kWebSocket),
+                         [](const ::testing::TestParamInfo<Kind>& info) {
+                           return kind_name(info.param);
+                         });
+
+// ---- the conformance cases -----------------------------------------------------------------
+
+TEST_P(TransportConformanceTest, ThousandFramesArriveInOrderBothWays) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  std::vector<Bytes> to_server;
+  std::vector<Bytes> to_client;
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    to_server.push_back(pattern((i * 37) % 700, i));  // sizes vary, including zero
+    to_client.push_back(pattern((i * 53) % 900, i + 5000));
+  }
+  for (std::size_t i = 0; i < 1000; ++i) {
+    pair->client->send(to_server[i]);
+    pair->server->send(to_client[i]);
+  }
+  ASSERT_TRUE(server->wait_for_frames(1000)) << server->frame_count();
+  ASSERT_TRUE(client->wait_for_frames(1000)) << client->frame_count();
+  EXPECT_TRUE(server->frames() == to_server);
+  EXPECT_TRUE(client->frames() == to_client);
+  EXPECT_FALSE(server->close_info()) << show(server->close_info());
+}
+
+TEST_P(TransportConformanceTest, LargeFramesArriveIntact) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  const Bytes big_up = pattern(20u << 20, 1);
+  const Bytes big_down = pattern((20u << 20) + 3, 2);
+  pair->client->send(big_up);
+  pair->client->send(text("after"));
+  pair->server->send(big_down);
+  ASSERT_TRUE(server->wait_for_frames(2)) << show(server->close_info());
+  ASSERT_TRUE(client->wait_for_frames(1)) << show(client->close_info());
+  const auto up = server->frames();
+  EXPECT_TRUE(up[0] == big_up);
+  EXPECT_EQ(up[1], text("after"));
+  EXPECT_TRUE(client->frames()[0] == big_down);
+}
+
+TEST_P(TransportConformanceTest, ZeroLengthFrameIsDelivered) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto server = start(pair->server);
+  start(pair->client);
+  pair->client->send(Bytes{});
+  pair->client->send(text("x"));
+  ASSERT_TRUE(server->wait_for_frames(2));
+  EXPECT_EQ(server->frames(), (std::vector<Bytes>{Bytes{}, text("x")}));
+}
+
+TEST_P(TransportConformanceTest, LocalCloseHereIsPeerClosedThere) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  pair->client->close();
+  const auto mine = client->wait_for_close();
+  const auto theirs = server->wait_for_close();
+  ASSERT_TRUE(mine);
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(mine->reason, CloseReason::kLocalClose) << show(mine);
+  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
+}
+
+TEST_P(TransportConformanceTest, ServerCloseIsPeerClosedAtTheClient) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  pair->server->close();
+  const auto theirs = client->wait_for_close();
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
+  const auto mine = server->wait_for_close();
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->reason, CloseReason::kLocalClose) << show(mine);
+}
+
+TEST_P(TransportConformanceTest, FramesSentBeforeCloseAreFlushed) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  start(pair->client);
+  auto server = start(pair->server);
+  for (std::uint32_t i = 0; i < 100; ++i) pair->client->send(pattern(1000, i));
+  pair->client->close();
+  const auto theirs = server->wait_for_close();
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
+  const auto frames = server->frames();
+  ASSERT_EQ(frames.size(), 100u);
+  for (std::uint32_t i = 0; i < 100; ++i) EXPECT_TRUE(frames[i] == pattern(1000, i)) << i;
+}
+
+TEST_P(TransportConformanceTest, CloseIsIdempotentFromManyThreads) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) pair->client->close();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(client->wait_for_close());
+  EXPECT_EQ(client->close_info()->reason, CloseReason::kLocalClose);
+  ASSERT_TRUE(server->wait_for_close());
+  pair->client->close();
+  pair->server->close();
+  // The destructor checks that each side saw on_close exactly once.
+}
+
+TEST_P(TransportConformanceTest, SendAfterCloseIsDroppedSilently) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  pair->client->close();
+  pair->client->send(text("too late"));
+  ASSERT_TRUE(client->wait_for_close());
+  pair->client->send(text("much too late"));
+  ASSERT_TRUE(server->wait_for_close());
+  pair->server->send(text("to a closed peer"));  // the receiving side closed too: also dropped
+  EXPECT_EQ(server->frame_count(), 0u);
+  EXPECT_EQ(client->frame_count(), 0u);
+}
+
+TEST_P(TransportConformanceTest, BothSidesClosingAtOnceEachReportOnce) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  for (int i = 0; i < 50; ++i) {
+    pair->client->send(pattern(100, static_cast<std::uint32_t>(i)));
+    pair->server->send(pattern(100, static_cast<std::uint32_t>(i)));
+  }
+  std::thread other([&] { pair->server->close(); });
+  pair->client->close();
+  other.join();
+  for (auto* recorder : {client.get(), server.get()}) {
+    const auto info = recorder->wait_for_close();
+    ASSERT_TRUE(info);
+    EXPECT_TRUE(one_of(info->reason, {CloseReason::kLocalClose, CloseReason::kPeerClosed}))
+        << show(info);
+  }
+}
+
+TEST_P(TransportConformanceTest, FramesSentBeforeStartAreDeliveredAfterIt) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  start(pair->client);
+  for (std::uint32_t i = 0; i < 3; ++i) pair->client->send(pattern(10, i));
+  pair->client->send(text("marker"));
+  auto server = start(pair->server);
+  ASSERT_TRUE(server->wait_for_frames(4));
+  const auto frames = server->frames();
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_TRUE(frames[i] == pattern(10, i));
+  EXPECT_EQ(frames[3], text("marker"));
+}
+
+TEST_P(TransportConformanceTest, CloseBeforeStartIsReportedByStart) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  pair->server->close();
+  auto server = start(pair->server);
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kLocalClose);
+  const auto theirs = client->wait_for_close();
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
+}
+
+TEST_P(TransportConformanceTest, CallbacksOfOneConnectionNeverOverlap) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  start(pair->client);
+  // The hook widens the window in which an overlapping callback would be caught.
+  auto server = start(pair->server, [](const Bytes&) { std::this_thread::yield(); });
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 250;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        pair->client->send(Bytes{static_cast<std::uint8_t>(t), static_cast<std::uint8_t>(i >> 8),
+                                 static_cast<std::uint8_t>(i)});
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(server->wait_for_frames(kThreads * kPerThread));
+  // Each sending thread's frames arrive in the order it sent them.
+  std::vector<int> next(kThreads, 0);
+  for (const Bytes& f : server->frames()) {
+    ASSERT_EQ(f.size(), 3u);
+    const int t = f[0];
+    EXPECT_EQ((f[1] << 8) | f[2], next[static_cast<std::size_t>(t)]++) << "thread " << t;
+  }
+  EXPECT_FALSE(server->callbacks_overlapped());
+}
+
+TEST_P(TransportConformanceTest, OversizedFrameClosesWithFrameTooLarge) {
+  TransportOptions options;
+  options.max_frame_bytes = 1024;
+  auto pair = connect(kind(), options);
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  pair->client->send(pattern(1024, 1));  // exactly the limit: accepted
+  pair->client->send(pattern(1025, 2));
+  pair->client->send(pattern(10, 3));  // never delivered: the connection is gone
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kFrameTooLarge) << show(info);
+  ASSERT_EQ(server->frame_count(), 1u);
+  EXPECT_TRUE(server->frames()[0] == pattern(1024, 1));
+  const auto theirs = client->wait_for_close();
+  ASSERT_TRUE(theirs);
+  EXPECT_TRUE(one_of(theirs->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
+      << show(theirs);
+}
+
+TEST_P(TransportConformanceTest, FailedReadClosesWithIoError) {
+  TransportOptions options;
+  options.test_fail_read_at = 5;
+  auto pair = connect(kind(), options);
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  for (std::uint32_t i = 0; i < 10; ++i) pair->client->send(pattern(100, i));
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kIoError) << show(info);
+  const auto frames = server->frames();
+  ASSERT_EQ(frames.size(), 4u);  // the fifth read failed
+  for (std::uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(frames[i] == pattern(100, i));
+  const auto theirs = client->wait_for_close();
+  ASSERT_TRUE(theirs);
+  EXPECT_TRUE(one_of(theirs->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
+      << show(theirs);
+}
+
+TEST_P(TransportConformanceTest, FailedWriteClosesWithIoError) {
+  TransportOptions options;
+  options.test_fail_write_at = 5;
+  auto pair = connect(kind(), options);
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  for (std::uint32_t i = 0; i < 10; ++i) pair->client->send(pattern(100, i));
+  const auto info = client->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kIoError) << show(info);
+  const auto theirs = server->wait_for_close();
+  ASSERT_TRUE(theirs);
+  EXPECT_TRUE(one_of(theirs->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
+      << show(theirs);
+  const auto frames = server->frames();
+  ASSERT_EQ(frames.size(), 4u);  // the fifth write failed, so nothing after it went out
+  for (std::uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(frames[i] == pattern(100, i));
+}
+
+TEST_P(TransportConformanceTest, PeerResetWithoutCloseHandshakeIsReported) {
+  if (is_memory()) GTEST_SKIP() << "no socket to reset";
+  auto raw = connect_raw(kind());
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  ASSERT_TRUE(raw_send(kind(), raw->raw, text("hello")));
+  ASSERT_TRUE(server->wait_for_frames(1));
+  raw->raw.reset();
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(one_of(info->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
+      << show(info);
+}
+
+TEST_P(TransportConformanceTest, PeerVanishingWhileWeSendIsReported) {
+  if (is_memory()) GTEST_SKIP() << "no socket to reset";
+  auto raw = connect_raw(kind());
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  // More than the socket buffers hold, so writes are in flight when the reset arrives.
+  for (std::uint32_t i = 0; i < 16; ++i) raw->server->send(pattern(1u << 20, i));
+  raw->raw.reset();
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(one_of(info->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
+      << show(info);
+}
+
+TEST_P(TransportConformanceTest, DescribeNamesTheTransport) {
+  auto pair = connect(kind());
+  ASSERT_TRUE(pair);
+  const std::string client = pair->client->describe();
+  const std::string server = pair->server->describe();
+  switch (kind()) {
+    case Kind::kMemory:
+      EXPECT_EQ(client.rfind("memory #", 0), 0u) << client;
+      EXPECT_NE(client, server);
+      break;
+    case Kind::kTcp:
+      EXPECT_EQ(client.rfind("tcp 127.0.0.1:", 0), 0u) << client;
+      EXPECT_EQ(server.rfind("tcp 127.0.0.1:", 0), 0u) << server;
+      break;
+    case Kind::kWebSocket:
+      EXPECT_EQ(client.rfind("ws://127.0.0.1:", 0), 0u) << client;
+      EXPECT_EQ(client.back(), '/') << client;
+      EXPECT_EQ(server.rfind("ws 127.0.0.1:", 0), 0u) << server;
+      break;
+  }
+}
+
+// ---- TCP only ------------------------------------------------------------------------------
+
+class TcpTransportTest : public TransportTest<::testing::Test> {};
+
+TEST_F(TcpTransportTest, FramesAreBigEndianLengthPrefixedOnTheWire) {
+  auto raw = connect_raw(Kind::kTcp);
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  ASSERT_TRUE(raw->raw.send_all(Bytes{0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 0}));
+  ASSERT_TRUE(server->wait_for_frames(2));
+  EXPECT_EQ(server->frames(), (std::vector<Bytes>{text("abc"), Bytes{}}));
+  raw->server->send(pattern(0x10203, 7));
+  auto head = raw->raw.read_exact(4);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(*head, (Bytes{0x00, 0x01, 0x02, 0x03}));
+  auto body = raw->raw.read_exact(0x10203);
+  ASSERT_TRUE(body);
+  EXPECT_TRUE(*body == pattern(0x10203, 7));
+}
+
+TEST_F(TcpTransportTest, StreamEndingInsideAFrameIsAnIoError) {
+  auto raw = connect_raw(Kind::kTcp);
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  Bytes truncated{0, 0, 0, 100};
+  truncated.resize(14, 'x');  // 10 of the 100 announced bytes
+  ASSERT_TRUE(raw->raw.send_all(truncated));
+  raw->raw.shutdown_sending();
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kIoError) << show(info);
+  EXPECT_EQ(server->frame_count(), 0u);
+}
+
+TEST_F(TcpTransportTest, StreamEndingInsideALengthPrefixIsAnIoError) {
+  auto raw = connect_raw(Kind::kTcp);
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  ASSERT_TRUE(raw->raw.send_all(Bytes{0, 0}));
+  raw->raw.shutdown_sending();
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kIoError) << show(info);
+}
+
+TEST_F(TcpTransportTest, StreamEndingBetweenFramesIsPeerClosed) {
+  auto raw = connect_raw(Kind::kTcp);
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  ASSERT_TRUE(raw->raw.send_all(length_prefixed(text("bye"))));
+  raw->raw.shutdown_sending();
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kPeerClosed) << show(info);
+  EXPECT_EQ(server->frames(), std::vector<Bytes>{text("bye")});
+  EXPECT_TRUE(raw->raw.wait_for_end()) << "the server should close its side too";
+}
+
+TEST_F(TcpTransportTest, OversizedLengthIsRefusedWithoutWaitingForTheBody) {
+  auto raw = connect_raw(Kind::kTcp);  // default limit, 64 MiB
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  // Announces 4 GiB - 1 and sends nothing more: only a check of the prefix can close this.
+  ASSERT_TRUE(raw->raw.send_all(Bytes{0xFF, 0xFF, 0xFF, 0xFF}));
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kFrameTooLarge) << show(info);
+  EXPECT_TRUE(raw->raw.wait_for_end());
+}
+
+TEST_F(TcpTransportTest, DialingAPortNobodyListensOnFails) {
+  RawSocket placeholder = RawSocket::bound(/*listen=*/false);  // holds the port, refuses
+  ASSERT_TRUE(placeholder.ok());
+  auto result = dial(Kind::kTcp, placeholder.local_port(), {});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kIOError) << result.error().to_string();
+}
+
+TEST_F(TcpTransportTest, ListeningOnABusyPortFails) {
+  RawSocket busy = RawSocket::bound(/*listen=*/true);
+  ASSERT_TRUE(busy.ok());
+  auto listener = listen_tcp(*io_, "127.0.0.1", busy.local_port(), [](auto) {});
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error().code, ErrorCode::kIOError) << listener.error().to_string();
+}
+
+TEST_F(TcpTransportTest, ClosedListenerStopsAccepting) {
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(Kind::kTcp, {}, accepted);
+  listeners_.front()->close();
+  listeners_.front()->close();  // idempotent
+  // close() takes effect on the io thread; from then on connecting is refused.
+  bool refused = false;
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!refused && std::chrono::steady_clock::now() < deadline) {
+    auto result = dial(Kind::kTcp, port, {});
+    refused = !result;
+    if (!refused) (*result)->close();
+  }
+  EXPECT_TRUE(refused);
+}
+
+// ---- WebSocket only ------------------------------------------------------------------------
+
+class WebSocketTransportTest : public TransportTest<::testing::Test> {};
+
+TEST_F(WebSocketTransportTest, TextMessageIsAProtocolError) {
+  auto raw = connect_raw(Kind::kWebSocket);
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  ASSERT_TRUE(raw->raw.send_all(ws_client_frame(0x1, text("{\"type\":\"join\"}"))));
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kProtocolError) << show(info);
+  EXPECT_EQ(server->frame_count(), 0u);
+  // The server starts the close handshake with 1003 (unsupported data).
+  auto close_frame = raw->raw.read_exact(4);
+  ASSERT_TRUE(close_frame);
+  EXPECT_EQ((*close_frame)[0], 0x88);
+  EXPECT_EQ((*close_frame)[1], 2);
+  EXPECT_EQ(((*close_frame)[2] << 8) | (*close_frame)[3], 1003);
+}
+
+TEST_F(WebSocketTransportTest, ClientThatNeverAnswersPingsIsDropped) {
+  TransportOptions options;
+  options.ping_interval = 100ms;
+  auto raw = connect_raw(Kind::kWebSocket, options);  // reads nothing, so never answers
+  ASSERT_TRUE(raw);
+  const auto started = std::chrono::steady_clock::now();
+  auto server = start(raw->server);
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kTimeout) << show(info);
+  // A ping goes out at the first tick; the missing pong is noticed at the second.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 200ms);
+}
+
+TEST_F(WebSocketTransportTest, ClientAnswersPingsAndStaysConnected) {
+  TransportOptions options;
+  options.ping_interval = 100ms;
+  auto pair = connect(Kind::kWebSocket, options);
+  ASSERT_TRUE(pair);
+  auto client = start(pair->client);
+  auto server = start(pair->server);
+  // Twelve ping intervals of traffic; a missed pong would close the connection meanwhile.
+  const auto until = std::chrono::steady_clock::now() + 1200ms;
+  std::size_t sent = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    pair->client->send(text("tick"));
+    ++sent;
+    ASSERT_TRUE(server->wait_for_frames(sent));
+    std::this_thread::sleep_for(20ms);  // paces the traffic; not an assertion
+  }
+  EXPECT_FALSE(server->close_info()) << show(server->close_info());
+  EXPECT_FALSE(client->close_info()) << show(client->close_info());
+}
+
+TEST_F(WebSocketTransportTest, UpgradeToAnotherPathIsRefused) {
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(Kind::kWebSocket, {}, accepted, "/sync");
+  auto wrong = dial(Kind::kWebSocket, port, {}, "/other");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kProtocol) << wrong.error().to_string();
+  EXPECT_NE(wrong.error().message.find("404"), std::string::npos) << wrong.error().to_string();
+  auto right = dial(Kind::kWebSocket, port, {}, "/sync");
+  ASSERT_TRUE(right) << right.error().to_string();
+  auto server = accepted->pop();
+  ASSERT_TRUE(server);
+  EXPECT_EQ(accepted->size(), 0u);
+  track(*server);
+}
+
+TEST_F(WebSocketTransportTest, PlainHttpRequestIsRefused) {
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(Kind::kWebSocket, {}, accepted);
+  RawSocket raw = RawSocket::connect_to(port);
+  ASSERT_TRUE(raw.send_all("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  auto head = raw.read_http_head();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->rfind("HTTP/1.1 426", 0), 0u) << *head;
+  EXPECT_TRUE(raw.wait_for_end());
+  EXPECT_EQ(accepted->size(), 0u);
+}
+
+TEST_F(WebSocketTransportTest, SilentSocketIsDroppedAfterTheHandshakeTimeout) {
+  TransportOptions options;
+  options.handshake_timeout = 200ms;
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(Kind::kWebSocket, options, accepted);
+  RawSocket raw = RawSocket::connect_to(port);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_TRUE(raw.wait_for_end()) << "the server kept a socket that never sent an upgrade";
+  EXPECT_EQ(accepted->size(), 0u);
+}
+
+TEST_F(WebSocketTransportTest, DialTimesOutWhenTheServerNeverAnswers) {
+  RawSocket mute = RawSocket::bound(/*listen=*/true);  // the kernel accepts; nobody answers
+  ASSERT_TRUE(mute.ok());
+  TransportOptions options;
+  options.handshake_timeout = 200ms;
+  auto result = dial(Kind::kWebSocket, mute.local_port(), options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTimeout) << result.error().to_string();
+}
+
+TEST_F(WebSocketTransportTest, DialingWssIsUnsupported) {
+  auto result = std::make_shared<Mailbox<Result<std::shared_ptr<Connection>>>>();
+  dial_websocket(*io_, "wss://127.0.0.1:1/", [result](auto r) { result->push(std::move(r)); });
+  auto r = result->pop();
+  ASSERT_TRUE(r);
+  ASSERT_FALSE(*r);
+  EXPECT_EQ(r->error().code, ErrorCode::kUnsupported) << r->error().to_string();
+}
+
+TEST(WsUrl, ParsesHostPortAndTarget) {
+  auto u = parse_ws_url("ws://127.0.0.1:3030/");
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, 3030);
+  EXPECT_EQ(u->target, "/");
+
+  u = parse_ws_url("ws://sync.example.com");
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->host, "sync.example.com");
+  EXPECT_EQ(u->port, 80);
+  EXPECT_EQ(u->target, "/");
+
+  u = parse_ws_url("ws://h:1/a/b?x=1&y=2");
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->port, 1);
+  EXPECT_EQ(u->target, "/a/b?x=1&y=2");
+
+  u = parse_ws_url("ws://[::1]:9/");
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->port, 9);
+}
+
+TEST(WsUrl, RejectsWhatItCannotDial) {
+  EXPECT_EQ(parse_ws_url("wss://h/").error().code, ErrorCode::kUnsupported);
+  for (const char* bad : {"http://h/", "ws://h:0/", "ws://h:99999/", "ws:///path", "not a url",
+                          "ws://h/#fragment", ""}) {
+    auto u = parse_ws_url(bad);
+    ASSERT_FALSE(u) << bad;
+    EXPECT_EQ(u.error().code, ErrorCode::kInvalidArgument) << bad << ": " << u.error().to_string();
+  }
+}
+
+// ---- IoContext -----------------------------------------------------------------------------
+
+TEST(IoContext, PostRunsTasksOnItsThreads) {
+  IoContext io(3);
+  auto ran_on = std::make_shared<Mailbox<std::thread::id>>();
+  for (int i = 0; i < 10; ++i) io.post([ran_on] { ran_on->push(std::this_thread::get_id()); });
+  for (int i = 0; i < 10; ++i) {
+    auto id = ran_on->pop();
+    ASSERT_TRUE(id);
+    EXPECT_NE(*id, std::this_thread::get_id());
+  }
+}
+
+TEST(IoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
+  auto ran = std::make_shared<std::atomic<bool>>(false);
+  {
+    IoContext io;
+    io.stop();
+    io.stop();
+    io.post([ran] { *ran = true; });
+  }  // the destructor destroys the task without running it
+  EXPECT_FALSE(*ran);
+}
+
+TEST(IoContext, CloseReasonNames) {
+  EXPECT_EQ(to_string(CloseReason::kLocalClose), "local-close");
+  EXPECT_EQ(to_string(CloseReason::kPeerClosed), "peer-closed");
+  EXPECT_EQ(to_string(CloseReason::kIoError), "io-error");
+  EXPECT_EQ(to_string(CloseReason::kProtocolError), "protocol-error");
+  EXPECT_EQ(to_string(CloseReason::kFrameTooLarge), "frame-too-large");
+  EXPECT_EQ(to_string(CloseReason::kTimeout), "timeout");
+}
+
+}  // namespace
+}  // namespace am::repo::net
