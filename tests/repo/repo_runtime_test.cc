@@ -177,6 +177,20 @@ TEST_P(RepoOverTransport, ClientReconnectsAfterServerRestart) {
   Backoff fast;
   fast.initial = 20ms;
   fast.max = 200ms;
+  // The first connection's completion future reports why it ended.
+  std::mutex finished_mutex;
+  std::optional<std::uint64_t> first_connection;
+  std::promise<ConnectionEvent> first_closed;
+  std::shared_future<ConnectionEvent> first_finished = first_closed.get_future().share();
+  auto sub = client->on_connection_event([&](const ConnectionEvent& e) {
+    if (e.kind != ConnectionEvent::Kind::kConnected) return;
+    std::lock_guard<std::mutex> lock(finished_mutex);
+    if (first_connection) return;
+    first_connection = e.connection;
+    auto f = client->connection_finished(e.connection);
+    ASSERT_TRUE(f.has_value());
+    std::thread([f = *f, &first_closed] { first_closed.set_value(f.get()); }).detach();
+  });
   dial(*client, port, fast);
   ASSERT_TRUE(client->wait_for_peer(PeerId("server"), 10s));
   DocHandle doc = client->create();
@@ -185,6 +199,16 @@ TEST_P(RepoOverTransport, ClientReconnectsAfterServerRestart) {
   server->stop();
   server.reset();
   ASSERT_TRUE(eventually([&] { return client->peers().empty(); }));
+  {
+    std::lock_guard<std::mutex> lock(finished_mutex);
+    ASSERT_TRUE(first_connection.has_value());
+  }
+  ASSERT_EQ(first_finished.wait_for(10s), std::future_status::ready);
+  // The server closed it: cleanly (WebSocket close frame, TCP end of stream) or, when the
+  // server's threads stopped first, as an abrupt end.
+  const auto reason = first_finished.get().reason;
+  EXPECT_TRUE(reason == ConnectionEvent::Reason::kTheyClosed || reason == ConnectionEvent::Reason::kIoError)
+      << to_string(reason);
   ASSERT_TRUE(put_string(doc, "k", "while the server was down"));
   // Same port, same storage: the client's dialer finds it again and finishes syncing.
   server = open_repo("server", fs_storage(dir.path / "server"), answer_requests_only());

@@ -225,6 +225,10 @@ class Repo {
   void disconnect(EndpointId endpoint);
 
   Subscription on_connection_event(std::function<void(const ConnectionEvent&)> observer);
+  /// Completes with the kClosed event of connection `connection` (automerge-repo-rs's
+  /// ConnComplete). nullopt when no such connection is open (it never existed or already
+  /// closed); ask from the kConnected event to never miss one.
+  std::optional<std::shared_future<ConnectionEvent>> connection_finished(std::uint64_t connection) const;
   /// Peers with a completed handshake.
   std::vector<PeerId> peers() const;
   /// Blocks until `peer` has completed a handshake, or `timeout`.
@@ -240,8 +244,12 @@ class Repo {
   struct Impl;
 
  private:
-  explicit Repo(std::shared_ptr<Impl> impl);
+  struct Threads;
+  Repo(std::shared_ptr<Impl> impl, std::unique_ptr<Threads> threads);
   std::shared_ptr<Impl> impl_;
+  // Declared after impl_ so it is destroyed first: pending work that refers to impl_ and to
+  // open sockets goes with it, and the sockets close.
+  std::unique_ptr<Threads> threads_;
 };
 
 }  // namespace am::repo

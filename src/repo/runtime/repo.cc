@@ -117,6 +117,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     std::shared_ptr<net::Connection> connection;
     std::string description;
     std::optional<EndpointId> dialer;
+    std::shared_ptr<std::promise<ConnectionEvent>> finished = std::make_shared<std::promise<ConnectionEvent>>();
+    std::shared_future<ConnectionEvent> finished_future = finished->get_future().share();
   };
   struct Dialer {
     bool websocket = true;
@@ -132,8 +134,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
 
   RepoOptions options;
   Clock::time_point epoch = Clock::now();
-  net::IoContext io;
-  std::unique_ptr<net::IoContext> storage_io;
+  net::IoContext& io;            // owned by Repo::Threads, which outlives every use here
+  net::IoContext* storage_io;    // likewise; null without storage
   TimerService timers;
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
@@ -164,10 +166,9 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     return c;
   }
 
-  explicit Impl(RepoOptions o)
-      : options(std::move(o)), io(std::max<std::size_t>(1, options.io_threads)), timers(io), hub(hub_config(options)) {
+  Impl(RepoOptions o, net::IoContext& io_context, net::IoContext* storage_context)
+      : options(std::move(o)), io(io_context), storage_io(storage_context), timers(io), hub(hub_config(options)) {
     hub_queue = std::make_shared<SerialQueue>(io);
-    if (options.storage) storage_io = std::make_unique<net::IoContext>(std::max<std::size_t>(1, options.storage_threads));
   }
 
   core::Millis now() const {
@@ -228,6 +229,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         pub.kind = ConnectionEvent::Kind::kClosed;
         pub.reason = public_reason(ce.reason);
         pub.detail = ce.detail;
+        if (auto it = conns.find(ce.connection); it != conns.end() && it->second.finished) {
+          it->second.finished->set_value(pub);
+          it->second.finished.reset();
+        }
       }
       notify_connection(pub, after);
     }
@@ -425,7 +430,11 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   void attach(std::shared_ptr<net::Connection> connection, core::ConnectionRole role, std::optional<EndpointId> dialer) {
     hub_post([self = shared_from_this(), connection, role, dialer](core::Hub& h) {
       const core::ConnectionId id = h.add_connection(role, self->now());
-      self->conns[id] = Conn{connection, connection->describe(), dialer};
+      Conn conn;
+      conn.connection = connection;
+      conn.description = connection->describe();
+      conn.dialer = dialer;
+      self->conns[id] = std::move(conn);
       if (dialer) {
         if (auto d = self->dialers.find(*dialer); d != self->dialers.end()) d->second.connection = id;
       }
@@ -452,8 +461,22 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   void connection_closed(core::ConnectionId id, const net::CloseInfo& info) {
     hub_post([self = shared_from_this(), id, info](core::Hub& h) {
       h.connection_lost(id, core_reason(info.reason), info.detail, self->now());
+    });
+    // A second step, so that the close event above has been dispatched (with this
+    // connection's description and completion) before the connection is forgotten.
+    hub_post([self = shared_from_this(), id, info](core::Hub&) {
       auto it = self->conns.find(id);
       if (it == self->conns.end()) return;
+      if (it->second.finished) {
+        // The hub never reported it (it ended before the hub took it): report it here.
+        ConnectionEvent ev;
+        ev.kind = ConnectionEvent::Kind::kClosed;
+        ev.connection = id;
+        ev.description = it->second.description;
+        ev.reason = public_reason(core_reason(info.reason));
+        ev.detail = info.detail;
+        it->second.finished->set_value(ev);
+      }
       std::optional<EndpointId> dialer = it->second.dialer;
       self->conns.erase(it);
       if (!dialer) return;
@@ -643,13 +666,22 @@ Status DocHandle::wait_synced(const PeerId& peer, std::chrono::milliseconds time
 
 // --- Repo ---------------------------------------------------------------------------------------
 
-Repo::Repo(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+struct Repo::Threads {
+  std::unique_ptr<net::IoContext> io;
+  std::unique_ptr<net::IoContext> storage;
+};
+
+Repo::Repo(std::shared_ptr<Impl> impl, std::unique_ptr<Threads> threads)
+    : impl_(std::move(impl)), threads_(std::move(threads)) {}
 Repo::~Repo() { stop(); }
 
 Result<std::unique_ptr<Repo>> Repo::open(RepoOptions options) {
   if (options.peer_id.empty()) options.peer_id = "peer-" + random_uuid_string().substr(0, 12);
   if (!options.share_policy) options.share_policy = share_everything();
-  auto impl = std::make_shared<Impl>(std::move(options));
+  auto threads = std::make_unique<Threads>();
+  threads->io = std::make_unique<net::IoContext>(std::max<std::size_t>(1, options.io_threads));
+  if (options.storage) threads->storage = std::make_unique<net::IoContext>(std::max<std::size_t>(1, options.storage_threads));
+  auto impl = std::make_shared<Impl>(std::move(options), *threads->io, threads->storage.get());
   impl->hub_post([impl](core::Hub& h) { h.start(impl->now()); });
   {
     std::unique_lock<std::mutex> lock(impl->hub_mutex);
@@ -658,10 +690,13 @@ Result<std::unique_ptr<Repo>> Repo::open(RepoOptions options) {
       impl->stopped = true;
       impl->timers.stop();
       impl->io.stop();
+      if (impl->storage_io) impl->storage_io->stop();
+      impl.reset();
+      threads.reset();
       return fail(Error(ErrorCode::kTimeout, "storage did not answer while reading the StorageId"));
     }
   }
-  return std::unique_ptr<Repo>(new Repo(std::move(impl)));
+  return std::unique_ptr<Repo>(new Repo(std::move(impl), std::move(threads)));
 }
 
 const PeerId& Repo::peer_id() const { return impl_->hub.peer_id(); }
@@ -857,6 +892,13 @@ Subscription Repo::on_connection_event(std::function<void(const ConnectionEvent&
       s->connection_observers.erase(id);
     }
   });
+}
+
+std::optional<std::shared_future<ConnectionEvent>> Repo::connection_finished(std::uint64_t connection) const {
+  std::lock_guard<std::mutex> lock(impl_->hub_mutex);
+  auto it = impl_->conns.find(connection);
+  if (it == impl_->conns.end()) return std::nullopt;
+  return it->second.finished_future;
 }
 
 std::vector<PeerId> Repo::peers() const {
