@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "am/document.h"
+#include "support/node_process.h"
 #include "support/vectors.h"
 
 namespace {
@@ -137,10 +138,13 @@ TEST_F(AmrepoCli, ExportsWhatTheJsReferenceSaved) {
 
 namespace {
 
-// `amrepo serve ...` as a child process; reads the "listening" lines it prints.
+// A server as a child process (`amrepo serve ...`, or any command given with `command`); reads
+// the "listening URL" lines it prints.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& args, int listening_lines) {
+  ServerProcess(const std::string& args, int listening_lines)
+      : ServerProcess(listening_lines, std::string(AM_AMREPO_PATH) + " serve " + args) {}
+  ServerProcess(int listening_lines, const std::string& command) {
     int out[2];
     if (pipe(out) != 0) return;
     pid_ = fork();
@@ -148,8 +152,7 @@ class ServerProcess {
       dup2(out[1], 1);
       close(out[0]);
       close(out[1]);
-      execl("/bin/sh", "sh", "-c", ("exec " + std::string(AM_AMREPO_PATH) + " serve " + args + " 2>/dev/null").c_str(),
-            static_cast<char*>(nullptr));
+      execl("/bin/sh", "sh", "-c", ("exec " + command + " 2>/dev/null").c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);
@@ -167,6 +170,22 @@ class ServerProcess {
   }
   const std::string& url(std::size_t i) const { return lines_.at(i); }
   std::size_t urls() const { return lines_.size(); }
+  // Waits (at most 30 s) for the process to exit by itself; its exit code (SIGKILL after 30 s).
+  int stop_after_exit() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    for (int i = 0; i < 3000; ++i) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      usleep(10000);
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return 128 + SIGKILL;
+  }
   // SIGTERM, then the exit code.
   int stop() {
     if (pid_ <= 0) return -1;
@@ -213,4 +232,94 @@ TEST_F(AmrepoCli, ServeNewAndCatOverWebSocketAndTcpAcrossARestart) {
   EXPECT_EQ(amrepo("cat --server " + restarted.url(0) + " automerge:nonsense", dir_).exit_code, 2);
   EXPECT_EQ(amrepo("cat --timeout 1 --server ws://127.0.0.1:1 " + url, dir_).exit_code, 4);
   EXPECT_EQ(amrepo("cat --server http://127.0.0.1:1 " + url, dir_).exit_code, 2);
+}
+
+namespace {
+
+// `node tools/jsref/repo-peer.mjs ARGS` (a JS automerge-repo 2.5.6 peer), captured like amrepo().
+CliRun js_peer(const std::string& args, const fs::path& dir) {
+  const fs::path err_file = dir / "js-stderr.txt";
+  const std::string cmd = "node " + am::test::jsref_script("repo-peer.mjs") + " " + args + " 2>" + err_file.string();
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  return r;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+// JS automerge-repo clients (pinned npm packages) through `amrepo serve`, and amrepo clients
+// through a JS sync server: the same documents, the same JSON.
+TEST_F(AmrepoCli, JsClientsThroughOurServer) {
+  ServerProcess server("--listen 127.0.0.1:0 --data " + path("data"), 1);
+  ASSERT_EQ(server.urls(), 1u);
+  const std::string ws = server.url(0);
+  auto created = js_peer("create " + ws + " '{\"title\":\"from js\",\"items\":[1,2,3]}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string url = first_line(created.out);
+  auto js_cat = js_peer("cat " + ws + " " + url, dir_);
+  ASSERT_EQ(js_cat.exit_code, 0) << js_cat.err;
+  auto our_cat = amrepo("cat --server " + ws + " " + url, dir_);
+  ASSERT_EQ(our_cat.exit_code, 0) << our_cat.err;
+  const json expected = json::parse(R"({"title":"from js","items":[1,2,3]})");
+  EXPECT_EQ(json::parse(js_cat.out), expected);
+  EXPECT_EQ(json::parse(our_cat.out), expected);
+  // A JS client's change reaches a JS client that is already watching, through our server.
+  ServerProcess watcher(0, "node " + am::test::jsref_script("repo-peer.mjs") + " wait " + ws + " " + url +
+                               " title '\"changed\"' > " + path("watch.txt"));
+  auto set = js_peer("set " + ws + " " + url + " title '\"changed\"'", dir_);
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(watcher.stop_after_exit(), 0);
+  EXPECT_EQ(json::parse(read("watch.txt"))["title"], "changed");
+  // A document made by amrepo is read by a JS client.
+  auto ours = amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\"}'", dir_);
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  auto js_reads = js_peer("cat " + ws + " " + first_line(ours.out), dir_);
+  ASSERT_EQ(js_reads.exit_code, 0) << js_reads.err;
+  EXPECT_EQ(json::parse(js_reads.out), json::parse(R"({"made_by":"amrepo"})"));
+}
+
+TEST_F(AmrepoCli, OurClientsThroughAJsServer) {
+  ServerProcess server(1, "node " + am::test::jsref_script("repo-peer.mjs") + " serve 0 " + path("js-data"));
+  ASSERT_EQ(server.urls(), 1u);
+  const std::string ws = server.url(0);
+  auto ours = amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\",\"n\":7}'", dir_);
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  auto js_reads = js_peer("cat " + ws + " " + first_line(ours.out), dir_);
+  ASSERT_EQ(js_reads.exit_code, 0) << js_reads.err;
+  EXPECT_EQ(json::parse(js_reads.out), json::parse(R"({"made_by":"amrepo","n":7})"));
+  auto created = js_peer("create " + ws + " '{\"made_by\":\"js\"}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto our_cat = amrepo("cat --server " + ws + " " + first_line(created.out), dir_);
+  ASSERT_EQ(our_cat.exit_code, 0) << our_cat.err;
+  EXPECT_EQ(json::parse(our_cat.out), json::parse(R"({"made_by":"js"})"));
+  // An unknown document is unavailable through the JS server too (exit code 3).
+  EXPECT_EQ(amrepo("cat --server " + ws + " automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u", dir_).exit_code, 3);
+}
+
+TEST_F(AmrepoCli, JsEphemeralMessagesThroughOurServer) {
+  ServerProcess server("--listen 127.0.0.1:0 --memory", 1);
+  ASSERT_EQ(server.urls(), 1u);
+  const std::string ws = server.url(0);
+  auto created = js_peer("create " + ws + " '{}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string url = first_line(created.out);
+  ServerProcess receiver(1, "node " + am::test::jsref_script("repo-peer.mjs") + " ephemeral-receive " + ws + " " + url +
+                                " " + path("ephemeral.txt"));
+  ASSERT_EQ(receiver.urls(), 1u) << "receiver not ready";
+  ServerProcess sender(0, "node " + am::test::jsref_script("repo-peer.mjs") + " ephemeral-send " + ws + " " + url +
+                              " '{\"cursor\":5}'");
+  EXPECT_EQ(receiver.stop_after_exit(), 0);
+  const std::string text = read("ephemeral.txt");
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(json::parse(text)["message"], json::parse(R"({"cursor":5})"));
 }
