@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -163,10 +164,11 @@ class ServerProcess {
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       lines_.push_back(text.substr(text.find(' ') + 1));  // "listening URL" -> URL
     }
-    if (f != nullptr) fclose(f);
+    out_ = f;  // kept open: a child writing more lines must not get SIGPIPE
   }
   ~ServerProcess() {
     if (pid_ > 0) stop();
+    if (out_ != nullptr) fclose(out_);
   }
   const std::string& url(std::size_t i) const { return lines_.at(i); }
   std::size_t urls() const { return lines_.size(); }
@@ -198,6 +200,7 @@ class ServerProcess {
 
  private:
   pid_t pid_ = -1;
+  FILE* out_ = nullptr;
   std::vector<std::string> lines_;
 };
 
@@ -322,4 +325,55 @@ TEST_F(AmrepoCli, JsEphemeralMessagesThroughOurServer) {
   const std::string text = read("ephemeral.txt");
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(json::parse(text)["message"], json::parse(R"({"cursor":5})"));
+}
+
+// set/del/incr/splice by path, watched live by another client, plus ls/rm on a --data repo and
+// an ephemeral message from amrepo broadcast to amrepo watch --ephemeral.
+TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
+  ServerProcess server("--listen 127.0.0.1:0 --memory", 1);
+  ASSERT_EQ(server.urls(), 1u);
+  const std::string ws = server.url(0);
+  auto created = amrepo("new --server " + ws + " --json '{\"todos\":[{\"title\":\"a\"}],\"n\":1}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string url = first_line(created.out);
+  // The watcher prints a snapshot, then one line per change; it exits after 5 changes.
+  ServerProcess watcher(1, std::string(AM_AMREPO_PATH) + " watch --ephemeral --count 5 --server " + ws + " " + url +
+                               " | tee " + path("watch.txt"));
+  ASSERT_EQ(watcher.urls(), 1u) << "no snapshot line";
+  for (const std::string& cmd : {"set --server " + ws + " " + url + " /todos/1 '{\"title\":\"b\",\"done\":true}'",
+                                 "incr --server " + ws + " " + url + " /hits 5",
+                                 "splice --server " + ws + " " + url + " /todos/0/title 1 0 bc",
+                                 "del --server " + ws + " " + url + " /n",
+                                 "broadcast --server " + ws + " " + url + " '{\"cursor\":3}'",
+                                 "incr --server " + ws + " " + url + " /hits"}) {
+    auto r = amrepo(cmd, dir_);
+    ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+  }
+  EXPECT_EQ(watcher.stop_after_exit(), 0);
+  auto cat = amrepo("cat --server " + ws + " " + url, dir_);
+  ASSERT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(json::parse(cat.out), json::parse(R"({"hits":6,"todos":[{"title":"abc"},{"title":"b","done":true}]})"));
+  std::vector<json> lines;
+  std::istringstream in(read("watch.txt"));
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  ASSERT_GE(lines.size(), 6u);
+  EXPECT_EQ(lines.front()["type"], "snapshot");
+  bool saw_ephemeral = false;
+  for (const auto& l : lines) saw_ephemeral |= l["type"] == "ephemeral" && l["message"] == json::parse(R"({"cursor":3})");
+  EXPECT_TRUE(saw_ephemeral);
+  EXPECT_EQ(lines.back()["doc"], json::parse(cat.out));
+  // Bad paths and values are usage errors and change nothing.
+  EXPECT_EQ(amrepo("set --server " + ws + " " + url + " /missing/x 1", dir_).exit_code, 2);
+  EXPECT_EQ(amrepo("set --server " + ws + " " + url + " /k '{bad'", dir_).exit_code, 2);
+  EXPECT_EQ(amrepo("splice --server " + ws + " " + url + " /hits 0 0 x", dir_).exit_code, 2);
+
+  // A local repo: new with --data only, then ls and rm.
+  auto local = amrepo("new --data " + path("local") + " --json '{\"x\":1}'", dir_);
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  auto ls = amrepo("ls --data " + path("local"), dir_);
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_EQ(first_line(ls.out), first_line(local.out));
+  EXPECT_EQ(amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 0);
+  EXPECT_EQ(amrepo("ls --data " + path("local"), dir_).out, "");
+  EXPECT_EQ(amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 3);
 }

@@ -96,9 +96,50 @@ int main(int argc, char** argv) {
   add_client_options(new_cmd);
   new_cmd->add_option("--json", json_text, "initial content (a JSON object)");
   new_cmd->add_option("--file", json_file, "initial content from a JSON file")->excludes("--json");
+  std::string doc_path;
   auto* cat_cmd = app.add_subcommand("cat", "Print a document as JSON");
   add_client_options(cat_cmd);
   cat_cmd->add_option("URL", url, "automerge:... URL or document id")->required();
+  cat_cmd->add_option("--path", doc_path, "print only this sub-tree (/todos/0/title)");
+
+  amrepo::EditCommand edit;
+  auto* set_cmd = app.add_subcommand("set", "Set the value at PATH to JSON (strings become text, objects maps, arrays lists)");
+  add_client_options(set_cmd);
+  set_cmd->add_option("URL", url, "document")->required();
+  set_cmd->add_option("PATH", edit.path, "/key/0/key (a list index equal to the length appends)")->required();
+  set_cmd->add_option("JSON", edit.json, "the value, as JSON")->required();
+  auto* del_cmd = app.add_subcommand("del", "Delete the key or list element at PATH");
+  add_client_options(del_cmd);
+  del_cmd->add_option("URL", url, "document")->required();
+  del_cmd->add_option("PATH", edit.path, "/key/0")->required();
+  auto* incr_cmd = app.add_subcommand("incr", "Add N (default 1) to the counter at PATH (an absent key becomes a counter)");
+  add_client_options(incr_cmd);
+  incr_cmd->add_option("URL", url, "document")->required();
+  incr_cmd->add_option("PATH", edit.path, "/key")->required();
+  incr_cmd->add_option("N", edit.by, "amount");
+  auto* splice_cmd = app.add_subcommand("splice", "Edit the text at PATH: delete DEL units at POS, insert TEXT");
+  add_client_options(splice_cmd);
+  splice_cmd->add_option("URL", url, "document")->required();
+  splice_cmd->add_option("PATH", edit.path, "/key")->required();
+  splice_cmd->add_option("POS", edit.pos, "position (UTF-16 units, as JS)")->required();
+  splice_cmd->add_option("DEL", edit.del, "units to delete")->required();
+  splice_cmd->add_option("TEXT", edit.text, "text to insert");
+  bool watch_ephemeral = false;
+  std::size_t watch_count = 0;
+  auto* watch_cmd = app.add_subcommand("watch", "Print one JSON line per change (snapshot first) until Ctrl-C");
+  add_client_options(watch_cmd);
+  watch_cmd->add_option("URL", url, "document")->required();
+  watch_cmd->add_flag("--ephemeral", watch_ephemeral, "also print ephemeral messages");
+  watch_cmd->add_option("--count", watch_count, "exit after this many changes");
+  auto* broadcast_cmd = app.add_subcommand("broadcast", "Send an ephemeral message (JSON, CBOR on the wire)");
+  add_client_options(broadcast_cmd);
+  broadcast_cmd->add_option("URL", url, "document")->required();
+  broadcast_cmd->add_option("JSON", json_text, "the message")->required();
+  auto* ls_cmd = app.add_subcommand("ls", "List the documents of a --data repo");
+  add_client_options(ls_cmd);
+  auto* rm_cmd = app.add_subcommand("rm", "Remove a document from a --data repo");
+  add_client_options(rm_cmd);
+  rm_cmd->add_option("URL", url, "document")->required();
 
   try {
     app.parse(argc, argv);
@@ -124,7 +165,24 @@ int main(int argc, char** argv) {
     }
     return amrepo::client_new(client_options, json_text);
   }
-  if (*cat_cmd) return amrepo::client_cat(client_options, url);
+  if (*cat_cmd) return amrepo::client_cat(client_options, url, doc_path);
+  if (*set_cmd) return amrepo::client_edit(client_options, url, edit);
+  if (*del_cmd) {
+    edit.kind = amrepo::EditCommand::Kind::kDelete;
+    return amrepo::client_edit(client_options, url, edit);
+  }
+  if (*incr_cmd) {
+    edit.kind = amrepo::EditCommand::Kind::kIncrement;
+    return amrepo::client_edit(client_options, url, edit);
+  }
+  if (*splice_cmd) {
+    edit.kind = amrepo::EditCommand::Kind::kSplice;
+    return amrepo::client_edit(client_options, url, edit);
+  }
+  if (*watch_cmd) return amrepo::client_watch(client_options, url, watch_ephemeral, watch_count);
+  if (*broadcast_cmd) return amrepo::client_broadcast(client_options, url, json_text);
+  if (*ls_cmd) return amrepo::client_ls(client_options);
+  if (*rm_cmd) return amrepo::client_rm(client_options, url);
   if (*load_cmd) return amrepo::bench_load(load_options);
   return amrepo::kExitUsage;
 }

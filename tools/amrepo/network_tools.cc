@@ -8,13 +8,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <thread>
+
+#include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "am/json_import.h"
 #include "am/repo/repo.h"
 #include "am/repo/storage_fs.h"
 #include "am/repo/storage_memory.h"
 #include "am/repo/storage_sqlite.h"
+#include "doc_edit.h"
 #include "file_tools.h"
 
 namespace amrepo {
@@ -198,29 +204,186 @@ int client_new(const ClientOptions& options, const std::string& json) {
   return kExitOk;
 }
 
-int client_cat(const ClientOptions& options, const std::string& url) {
+namespace {
+
+// Finds `url` through the session; prints the error and returns its exit code on failure.
+int find_document(const ClientOptions& options, ClientSession& session, const std::string& url,
+                  am::repo::DocHandle& out) {
   auto id = am::repo::parse_document_id_loose(url);
   if (!id) return fail_with(kExitUsage, id.error().to_string());
-  ClientSession session;
-  if (int rc = open_client(options, session); rc != kExitOk) return rc;
   auto handle = session.repo->find(*id, timeout_of(options)).get();
   if (!handle) {
     const int code = handle.error().code == am::ErrorCode::kTimeout ? kExitNetwork : kExitUnavailable;
     return fail_with(code, handle.error().to_string());
   }
-  std::string text;
-  am::Status status;
-  handle->read([&](const am::Document& d) {
-    auto json = d.to_json();
-    if (json) {
-      text = std::move(*json);
-    } else {
-      status = am::fail(json.error());
+  out = *handle;
+  return kExitOk;
+}
+
+// The JSON of the document, or of the sub-tree at `path`.
+am::Result<nlohmann::json> document_json(const am::Document& d, const std::string& path) {
+  auto text = d.to_json();
+  if (!text) return am::fail(text.error());
+  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded()) return am::fail(am::Error::internal("to_json", "produced invalid JSON"));
+  if (path.empty() || path == "/") return doc;
+  try {
+    return doc.at(nlohmann::json::json_pointer(path));
+  } catch (const std::exception&) {
+    return am::fail(am::Error::invalid_argument("path", path + " is not in the document"));
+  }
+}
+
+int finish(ClientSession& session, am::repo::DocHandle& handle, const ClientOptions& options) {
+  if (session.server) {
+    if (auto st = handle.wait_synced(*session.server, timeout_of(options)); !st) {
+      return fail_with(kExitNetwork, "the server did not acknowledge the change: " + st.error().to_string());
     }
-  });
-  if (!status) return fail_with(kExitCorrupt, status.error().to_string());
-  std::cout << text << std::endl;
+  }
   session.repo->stop();
+  return kExitOk;
+}
+
+std::string heads_json(const std::vector<am::ChangeHash>& heads) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& h : heads) out.push_back(h.to_hex());
+  return out.dump();
+}
+
+}  // namespace
+
+int client_cat(const ClientOptions& options, const std::string& url, const std::string& path) {
+  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  ClientSession session;
+  if (int rc = open_client(options, session); rc != kExitOk) return rc;
+  am::repo::DocHandle handle;
+  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  am::Result<nlohmann::json> json = am::fail(am::Error::internal("cat"));
+  handle.read([&](const am::Document& d) { json = document_json(d, path); });
+  if (!json) return fail_with(json.error().code == am::ErrorCode::kInvalidArgument ? kExitUsage : kExitCorrupt,
+                              json.error().to_string());
+  std::cout << json->dump() << std::endl;
+  session.repo->stop();
+  return kExitOk;
+}
+
+int client_edit(const ClientOptions& options, const std::string& url, const EditCommand& edit) {
+  nlohmann::json value;
+  if (edit.kind == EditCommand::Kind::kSet) {
+    value = nlohmann::json::parse(edit.json, nullptr, false);
+    if (value.is_discarded()) return fail_with(kExitUsage, "bad JSON value: " + edit.json);
+  }
+  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  ClientSession session;
+  if (int rc = open_client(options, session); rc != kExitOk) return rc;
+  am::repo::DocHandle handle;
+  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  am::Status result;
+  auto st = handle.change([&](am::Document& d) {
+    auto target = resolve_path(d, edit.path);
+    if (!target) {
+      result = am::fail(target.error());
+      return;
+    }
+    switch (edit.kind) {
+      case EditCommand::Kind::kSet: result = set_json(d, *target, value); break;
+      case EditCommand::Kind::kDelete: result = delete_at(d, *target); break;
+      case EditCommand::Kind::kIncrement: result = increment_at(d, *target, edit.by); break;
+      case EditCommand::Kind::kSplice: result = splice_at(d, *target, edit.pos, edit.del, edit.text); break;
+    }
+    if (!result) d.rollback();  // all or nothing
+  });
+  if (!st) return fail_with(kExitFailure, st.error().to_string());
+  if (!result) return fail_with(kExitUsage, result.error().to_string());
+  return finish(session, handle, options);
+}
+
+int client_watch(const ClientOptions& options, const std::string& url, bool ephemeral, std::size_t count) {
+  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ClientSession session;
+  if (int rc = open_client(options, session); rc != kExitOk) return rc;
+  am::repo::DocHandle handle;
+  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  std::mutex out_mutex;
+  std::size_t changes = 0;
+  auto print_state = [&](const char* type, const am::Document& d, bool local) {
+    auto json = document_json(d, "");
+    std::lock_guard<std::mutex> lock(out_mutex);
+    std::cout << R"({"type":")" << type << R"(","local":)" << (local ? "true" : "false")
+              << R"(,"heads":)" << heads_json(d.heads()) << R"(,"doc":)" << (json ? json->dump() : "null") << "}"
+              << std::endl;
+  };
+  handle.read([&](const am::Document& d) { print_state("snapshot", d, false); });
+  auto change_sub = handle.on_change([&, handle](const am::repo::DocumentChange& c) mutable {
+    handle.read([&](const am::Document& d) { print_state("change", d, c.local); });
+    std::lock_guard<std::mutex> lock(out_mutex);
+    if (count != 0 && ++changes >= count) kill(getpid(), SIGTERM);
+  });
+  am::repo::Subscription eph_sub;
+  if (ephemeral) {
+    eph_sub = handle.on_ephemeral([&](const am::repo::PeerId& sender, const am::Bytes& data) {
+      nlohmann::json message = nlohmann::json::from_cbor(data, true, false);
+      std::lock_guard<std::mutex> lock(out_mutex);
+      std::cout << nlohmann::json{{"type", "ephemeral"}, {"sender", sender.str()},
+                                  {"message", message.is_discarded() ? nlohmann::json() : message},
+                                  {"bytes", data.size()}}
+                       .dump()
+                << std::endl;
+    });
+  }
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  change_sub.reset();
+  eph_sub.reset();
+  session.repo->stop();
+  return kExitOk;
+}
+
+int client_broadcast(const ClientOptions& options, const std::string& url, const std::string& json) {
+  nlohmann::json value = nlohmann::json::parse(json, nullptr, false);
+  if (value.is_discarded()) return fail_with(kExitUsage, "bad JSON value: " + json);
+  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  ClientSession session;
+  if (int rc = open_client(options, session); rc != kExitOk) return rc;
+  am::repo::DocHandle handle;
+  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  if (session.server) (void)handle.wait_synced(*session.server, timeout_of(options));
+  const std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(value);
+  handle.broadcast(am::Bytes(cbor.begin(), cbor.end()));
+  std::this_thread::sleep_for(200ms);  // fire-and-forget: give the frame time to leave
+  session.repo->stop();
+  return kExitOk;
+}
+
+int client_ls(const ClientOptions& options) {
+  if (options.data.empty()) return fail_with(kExitUsage, "ls needs --data DIR");
+  auto storage = open_storage("fs", options.data);
+  if (!storage) return fail_with(kExitFailure, storage.error().to_string());
+  auto entries = (*storage)->load_range({});
+  if (!entries) return fail_with(kExitFailure, entries.error().to_string());
+  std::set<std::string> ids;
+  for (const auto& [key, value] : *entries) {
+    if (key.size() >= 2 && (key[1] == "snapshot" || key[1] == "incremental")) ids.insert(key[0]);
+  }
+  for (const auto& id : ids) std::cout << "automerge:" << id << "\n";
+  return kExitOk;
+}
+
+int client_rm(const ClientOptions& options, const std::string& url) {
+  if (options.data.empty()) return fail_with(kExitUsage, "rm needs --data DIR");
+  auto id = am::repo::parse_document_id_loose(url);
+  if (!id) return fail_with(kExitUsage, id.error().to_string());
+  auto storage = open_storage("fs", options.data);
+  if (!storage) return fail_with(kExitFailure, storage.error().to_string());
+  auto entries = (*storage)->load_range({id->to_string()});
+  if (!entries) return fail_with(kExitFailure, entries.error().to_string());
+  if (entries->empty()) return fail_with(kExitUnavailable, "no document " + id->to_string() + " in " + options.data);
+  if (auto st = (*storage)->remove_range({id->to_string()}); !st) return fail_with(kExitFailure, st.error().to_string());
   return kExitOk;
 }
 

@@ -30,7 +30,29 @@ struct ClientOptions {
 /// Creates a document (from JSON text, or empty) and prints its automerge: URL once the server
 /// has it.
 int client_new(const ClientOptions& options, const std::string& json);
-/// Prints a document as JSON.
-int client_cat(const ClientOptions& options, const std::string& url);
+/// Prints a document (or the sub-tree at `path`) as JSON.
+int client_cat(const ClientOptions& options, const std::string& url, const std::string& path = "");
+
+/// One edit of a document by path (set, del, incr, splice); exits once the server has it.
+struct EditCommand {
+  enum class Kind { kSet, kDelete, kIncrement, kSplice } kind = Kind::kSet;
+  std::string path;
+  std::string json;  // kSet
+  std::int64_t by = 1;  // kIncrement
+  std::size_t pos = 0, del = 0;  // kSplice
+  std::string text;  // kSplice
+};
+int client_edit(const ClientOptions& options, const std::string& url, const EditCommand& edit);
+
+/// Prints one JSON line per change (and, with `ephemeral`, per ephemeral message) until
+/// SIGINT/SIGTERM, or until `count` change lines (0 = no limit).
+int client_watch(const ClientOptions& options, const std::string& url, bool ephemeral, std::size_t count);
+
+/// Sends one ephemeral message (CBOR of the JSON value, as JS handle.broadcast does).
+int client_broadcast(const ClientOptions& options, const std::string& url, const std::string& json);
+
+/// Lists the documents of a --data repo (one automerge: URL per line) / removes one.
+int client_ls(const ClientOptions& options);
+int client_rm(const ClientOptions& options, const std::string& url);
 
 }  // namespace amrepo

@@ -89,8 +89,10 @@ class TimerService {
         continue;
       }
       auto first = tasks_.begin();
-      if (first->first.first > Clock::now()) {
-        cv_.wait_until(lock, first->first.first);
+      // A copy: wait_until reads its argument again after waking, when the node may be gone.
+      const Clock::time_point due = first->first.first;
+      if (due > Clock::now()) {
+        cv_.wait_until(lock, due);
         continue;
       }
       auto task = std::move(first->second);
