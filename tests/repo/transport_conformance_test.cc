@@ -1026,7 +1026,7 @@ TEST_F(WebSocketTransportTest, DialingWssIsUnsupported) {
   EXPECT_EQ(r->error().code, ErrorCode::kUnsupported) << r->error().to_string();
 }
 
-TEST(WsUrl, ParsesHostPortAndTarget) {
+TEST(TransportWsUrl, ParsesHostPortAndTarget) {
   auto u = parse_ws_url("ws://127.0.0.1:3030/");
   ASSERT_TRUE(u) << u.error().to_string();
   EXPECT_EQ(u->host, "127.0.0.1");
@@ -1050,7 +1050,7 @@ TEST(WsUrl, ParsesHostPortAndTarget) {
   EXPECT_EQ(u->port, 9);
 }
 
-TEST(WsUrl, RejectsWhatItCannotDial) {
+TEST(TransportWsUrl, RejectsWhatItCannotDial) {
   EXPECT_EQ(parse_ws_url("wss://h/").error().code, ErrorCode::kUnsupported);
   for (const char* bad : {"http://h/", "ws://h:0/", "ws://h:99999/", "ws:///path", "not a url",
                           "ws://h/#fragment", ""}) {
@@ -1062,7 +1062,7 @@ TEST(WsUrl, RejectsWhatItCannotDial) {
 
 // ---- IoContext -----------------------------------------------------------------------------
 
-TEST(IoContext, PostRunsTasksOnItsThreads) {
+TEST(TransportIoContext, PostRunsTasksOnItsThreads) {
   IoContext io(3);
   auto ran_on = std::make_shared<Mailbox<std::thread::id>>();
   for (int i = 0; i < 10; ++i) io.post([ran_on] { ran_on->push(std::this_thread::get_id()); });
@@ -1073,7 +1073,7 @@ TEST(IoContext, PostRunsTasksOnItsThreads) {
   }
 }
 
-TEST(IoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
+TEST(TransportIoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
   auto ran = std::make_shared<std::atomic<bool>>(false);
   {
     IoContext io;
@@ -1084,7 +1084,7 @@ TEST(IoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
   EXPECT_FALSE(*ran);
 }
 
-TEST(IoContext, CloseReasonNames) {
+TEST(TransportIoContext, CloseReasonNames) {
   EXPECT_EQ(to_string(CloseReason::kLocalClose), "local-close");
   EXPECT_EQ(to_string(CloseReason::kPeerClosed), "peer-closed");
   EXPECT_EQ(to_string(CloseReason::kIoError), "io-error");
