@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -349,6 +350,9 @@ std::string kind_name(Kind kind) {
   }
   return "?";
 }
+
+// For gtest's messages and ctest's test list: "memory" instead of the enum's bytes.
+void PrintTo(Kind kind, std::ostream* os) { *os << kind_name(kind); }
 
 // A connected pair, neither started. `client` dialed, `server` was accepted (memory: a and b).
 struct Pair {
