@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -366,13 +367,21 @@ struct RawPair {
   std::shared_ptr<Connection> server;
 };
 
-// Owns the IoContext (two threads, so TSan sees real concurrency), the listeners, and every
+// Io threads of the fixture's IoContext: AM_TEST_IO_THREADS (the TSan run uses 4), else two, so
+// that connections really run in parallel.
+std::size_t io_threads() {
+  const char* env = std::getenv("AM_TEST_IO_THREADS");
+  const int n = env != nullptr ? std::atoi(env) : 0;
+  return n > 0 ? static_cast<std::size_t>(n) : 2;
+}
+
+// Owns the IoContext (see io_threads()), the listeners, and every
 // connection and recorder a test makes; TearDown closes them all and checks the handler
 // contract on every recorder. `GTestBase` is ::testing::Test or ::testing::TestWithParam<...>.
 template <class GTestBase>
 class TransportTest : public GTestBase {
  protected:
-  TransportTest() : io_(std::make_unique<IoContext>(2)) {}
+  TransportTest() : io_(std::make_unique<IoContext>(io_threads())) {}
 
   void TearDown() override {
     for (auto& connection : connections_) connection->close();
