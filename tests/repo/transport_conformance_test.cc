@@ -18,10 +18,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -350,6 +352,9 @@ std::string kind_name(Kind kind) {
   return "?";
 }
 
+// For gtest's messages and ctest's test list: "memory" instead of the enum's bytes.
+void PrintTo(Kind kind, std::ostream* os) { *os << kind_name(kind); }
+
 // A connected pair, neither started. `client` dialed, `server` was accepted (memory: a and b).
 struct Pair {
   std::shared_ptr<Connection> client;
@@ -362,13 +367,21 @@ struct RawPair {
   std::shared_ptr<Connection> server;
 };
 
-// Owns the IoContext (two threads, so TSan sees real concurrency), the listeners, and every
+// Io threads of the fixture's IoContext: AM_TEST_IO_THREADS (the TSan run uses 4), else two, so
+// that connections really run in parallel.
+std::size_t io_threads() {
+  const char* env = std::getenv("AM_TEST_IO_THREADS");
+  const int n = env != nullptr ? std::atoi(env) : 0;
+  return n > 0 ? static_cast<std::size_t>(n) : 2;
+}
+
+// Owns the IoContext (see io_threads()), the listeners, and every
 // connection and recorder a test makes; TearDown closes them all and checks the handler
 // contract on every recorder. `GTestBase` is ::testing::Test or ::testing::TestWithParam<...>.
 template <class GTestBase>
 class TransportTest : public GTestBase {
  protected:
-  TransportTest() : io_(std::make_unique<IoContext>(2)) {}
+  TransportTest() : io_(std::make_unique<IoContext>(io_threads())) {}
 
   void TearDown() override {
     for (auto& connection : connections_) connection->close();
@@ -1026,7 +1039,7 @@ TEST_F(WebSocketTransportTest, DialingWssIsUnsupported) {
   EXPECT_EQ(r->error().code, ErrorCode::kUnsupported) << r->error().to_string();
 }
 
-TEST(WsUrl, ParsesHostPortAndTarget) {
+TEST(TransportWsUrl, ParsesHostPortAndTarget) {
   auto u = parse_ws_url("ws://127.0.0.1:3030/");
   ASSERT_TRUE(u) << u.error().to_string();
   EXPECT_EQ(u->host, "127.0.0.1");
@@ -1050,7 +1063,7 @@ TEST(WsUrl, ParsesHostPortAndTarget) {
   EXPECT_EQ(u->port, 9);
 }
 
-TEST(WsUrl, RejectsWhatItCannotDial) {
+TEST(TransportWsUrl, RejectsWhatItCannotDial) {
   EXPECT_EQ(parse_ws_url("wss://h/").error().code, ErrorCode::kUnsupported);
   for (const char* bad : {"http://h/", "ws://h:0/", "ws://h:99999/", "ws:///path", "not a url",
                           "ws://h/#fragment", ""}) {
@@ -1062,7 +1075,7 @@ TEST(WsUrl, RejectsWhatItCannotDial) {
 
 // ---- IoContext -----------------------------------------------------------------------------
 
-TEST(IoContext, PostRunsTasksOnItsThreads) {
+TEST(TransportIoContext, PostRunsTasksOnItsThreads) {
   IoContext io(3);
   auto ran_on = std::make_shared<Mailbox<std::thread::id>>();
   for (int i = 0; i < 10; ++i) io.post([ran_on] { ran_on->push(std::this_thread::get_id()); });
@@ -1073,7 +1086,7 @@ TEST(IoContext, PostRunsTasksOnItsThreads) {
   }
 }
 
-TEST(IoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
+TEST(TransportIoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
   auto ran = std::make_shared<std::atomic<bool>>(false);
   {
     IoContext io;
@@ -1084,7 +1097,7 @@ TEST(IoContext, StopIsIdempotentAndLaterWorkNeverRuns) {
   EXPECT_FALSE(*ran);
 }
 
-TEST(IoContext, CloseReasonNames) {
+TEST(TransportIoContext, CloseReasonNames) {
   EXPECT_EQ(to_string(CloseReason::kLocalClose), "local-close");
   EXPECT_EQ(to_string(CloseReason::kPeerClosed), "peer-closed");
   EXPECT_EQ(to_string(CloseReason::kIoError), "io-error");

@@ -172,6 +172,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
                                                    websocket::stream_base::none(), false});
     ws_.read_message_max(options_.max_frame_bytes);
     ws_.binary(true);
+    ws_.auto_fragment(false);  // one WebSocket frame per message, as the JS adapters send
+    error_code ignored;
+    tcp_stream().socket().set_option(tcp::no_delay(true), ignored);  // small sync messages
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
     });
