@@ -3,7 +3,8 @@
 #   1. installs missing Debian packages and the pinned npm packages,
 #   2. generates golden vectors from the JS reference,
 #   3. builds with -Werror and runs the unit/property tests (ctest),
-#   4. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   4. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
+#      runtime and transport tests under ThreadSanitizer with 4 io threads,
 #   5. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
 #   6. a reduced C++-vs-JS benchmark run (bench/compare): checks both sides agree, not timings.
 set -euo pipefail
@@ -35,6 +36,12 @@ step "ASan+UBSan build and tests"
 bash scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
   "-DAM_SANITIZE=address;undefined" -DAM_BUILD_TOOLS=OFF -DCMAKE_CXX_FLAGS=-O1
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j2
+
+step "ThreadSanitizer: repo core, runtime and transport tests with 4 io threads"
+AM_BUILD_TARGET=am_repo_tests bash scripts/build.sh tsan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
+  -DAM_SANITIZE=thread -DAM_BUILD_TOOLS=OFF -DAM_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS=-O1
+AM_TEST_IO_THREADS=4 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  build/tsan/tests/am_repo_tests --gtest_filter='*RepoOverTransport*:Repo.*:*Transport*:RepoSim.*:Hub.*'
 
 step "fuzz smoke (${AM_FUZZ_SECONDS:-20}s per target)"
 CXX=clang++ bash scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_BUILD_FUZZ=ON -DAM_BUILD_EXAMPLES=OFF \

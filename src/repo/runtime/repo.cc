@@ -982,9 +982,14 @@ void Repo::stop() {
   impl_->timers.stop();
   impl_->io.stop();
   if (impl_->storage_io) impl_->storage_io->stop();
-  // Break the cycles through the actors' entries (they point back at the impl weakly).
-  std::lock_guard<std::mutex> lock(impl_->docs_mutex);
-  impl_->docs.clear();
+  // Tasks that never ran hold the impl (and the entries) alive: drop them, then the entries.
+  impl_->hub_queue->clear();
+  std::map<DocumentId, std::shared_ptr<DocHandle::Entry>> docs;
+  {
+    std::lock_guard<std::mutex> lock(impl_->docs_mutex);
+    docs.swap(impl_->docs);
+  }
+  for (auto& [id, entry] : docs) entry->queue->clear();
 }
 
 }  // namespace am::repo

@@ -21,6 +21,15 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue> {
  public:
   explicit SerialQueue(net::IoContext& io) : io_(io) {}
 
+  /// Drops the tasks not yet run (after the loop stopped: they may hold their owner alive).
+  void clear() {
+    std::deque<std::function<void()>> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      dropped.swap(tasks_);
+    }
+  }
+
   void post(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(mutex_);
     tasks_.push_back(std::move(task));
