@@ -1,6 +1,10 @@
 // Runs the amrepo binary's offline file tools as a user would, on real files.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -150,12 +154,18 @@ class ServerProcess {
     if (pipe(out) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
+      // Its own process group, so that stopping it stops every process of a pipeline; stderr
+      // of all of them to /dev/null, so none holds the test runner's output open.
+      setpgid(0, 0);
       dup2(out[1], 1);
       close(out[0]);
       close(out[1]);
-      execl("/bin/sh", "sh", "-c", ("exec " + command + " 2>/dev/null").c_str(), static_cast<char*>(nullptr));
+      const int devnull = open("/dev/null", O_WRONLY);
+      if (devnull >= 0) dup2(devnull, 2);
+      execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
+    setpgid(pid_, pid_);
     close(out[1]);
     FILE* f = fdopen(out[0], "r");
     char line[512];
@@ -183,15 +193,23 @@ class ServerProcess {
       }
       usleep(10000);
     }
-    kill(pid_, SIGKILL);
+    kill(-pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
     return 128 + SIGKILL;
   }
+  // SIGKILL: no chance to save or say goodbye.
+  void kill_now() {
+    if (pid_ <= 0) return;
+    kill(-pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
   // SIGTERM, then the exit code.
   int stop() {
     if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
+    kill(-pid_, SIGTERM);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
@@ -283,6 +301,13 @@ TEST_F(AmrepoCli, JsClientsThroughOurServer) {
   ASSERT_EQ(set.exit_code, 0) << set.err;
   EXPECT_EQ(watcher.stop_after_exit(), 0);
   EXPECT_EQ(json::parse(read("watch.txt"))["title"], "changed");
+  // amrepo set is seen live by a JS client.
+  ServerProcess js_watcher(0, "node " + am::test::jsref_script("repo-peer.mjs") + " wait " + ws + " " + url +
+                                  " by '\"amrepo\"' > " + path("js-watch.txt"));
+  auto our_set = amrepo("set --server " + ws + " " + url + " /by '\"amrepo\"'", dir_);
+  ASSERT_EQ(our_set.exit_code, 0) << our_set.err;
+  EXPECT_EQ(js_watcher.stop_after_exit(), 0);
+  EXPECT_EQ(json::parse(read("js-watch.txt"))["by"], "amrepo");
   // A document made by amrepo is read by a JS client.
   auto ours = amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\"}'", dir_);
   ASSERT_EQ(ours.exit_code, 0) << ours.err;
@@ -376,4 +401,115 @@ TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
   EXPECT_EQ(amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 0);
   EXPECT_EQ(amrepo("ls --data " + path("local"), dir_).out, "");
   EXPECT_EQ(amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 3);
+}
+
+namespace {
+
+// GET http://127.0.0.1:PORT/TARGET with a raw socket; the whole response text ("" on failure).
+std::string http_get(std::uint16_t port, const std::string& target) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  close(fd);
+  return response;
+}
+
+std::uint16_t port_of(const std::string& url) { return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))); }
+
+std::string http_body(const std::string& response) {
+  const auto split = response.find("\r\n\r\n");
+  return split == std::string::npos ? "" : response.substr(split + 4);
+}
+
+}  // namespace
+
+TEST_F(AmrepoCli, PeeredServersHealthAndMetrics) {
+  ServerProcess a("--listen 127.0.0.1:0 --memory --announce --peer-id server-a", 1);
+  ASSERT_EQ(a.urls(), 1u);
+  ServerProcess b("--listen 127.0.0.1:0 --memory --announce --peer-id server-b --peer " + a.url(0), 1);
+  ASSERT_EQ(b.urls(), 1u);
+  // A client of a makes a document; a client of b reads it, and edits it for the first client.
+  auto created = amrepo("new --server " + a.url(0) + " --json '{\"k\":\"v\"}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string url = first_line(created.out);
+  CliRun on_b;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // b learns it from a in the background
+    on_b = amrepo("cat --server " + b.url(0) + " " + url, dir_);
+    if (on_b.exit_code == 0) break;
+    usleep(100000);
+  }
+  ASSERT_EQ(on_b.exit_code, 0) << on_b.err;
+  EXPECT_EQ(json::parse(on_b.out), json::parse(R"({"k":"v"})"));
+  ASSERT_EQ(amrepo("set --server " + b.url(0) + " " + url + " /k '\"from b\"'", dir_).exit_code, 0);
+  json seen;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto r = amrepo("cat --server " + a.url(0) + " " + url, dir_);
+    if (r.exit_code == 0 && json::parse(r.out)["k"] == "from b") {
+      seen = json::parse(r.out);
+      break;
+    }
+    usleep(100000);
+  }
+  EXPECT_EQ(seen["k"], "from b");
+  // Health: JSON naming the peer server; metrics: Prometheus text with counters that moved.
+  const std::string health = http_get(port_of(b.url(0)), "/health");
+  ASSERT_NE(health.find("200 OK"), std::string::npos) << health;
+  const json h = json::parse(http_body(health));
+  EXPECT_EQ(h["status"], "ok");
+  EXPECT_EQ(h["peer_id"], "server-b");
+  EXPECT_NE(std::find(h["peers"].begin(), h["peers"].end(), json("server-a")), h["peers"].end()) << h.dump();
+  const std::string metrics = http_body(http_get(port_of(a.url(0)), "/metrics"));
+  EXPECT_NE(metrics.find("# TYPE amrepo_messages_total counter"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("amrepo_messages_total{direction=\"in\"} "), std::string::npos);
+  EXPECT_EQ(metrics.find("amrepo_messages_total{direction=\"in\"} 0\n"), std::string::npos) << "no messages counted";
+  EXPECT_NE(http_get(port_of(a.url(0)), "/nothing-here").find("404"), std::string::npos);
+}
+
+// A long-running client (watch) outlives a server killed with SIGKILL: it reconnects to the
+// restarted server (same port, same data) and sees a change made after the restart.
+TEST_F(AmrepoCli, WatcherReconnectsAfterTheServerIsKilled) {
+  for (const bool tcp : {false, true}) {
+    SCOPED_TRACE(tcp ? "tcp" : "ws");
+    const std::string data = path(tcp ? "data-tcp" : "data-ws");
+    auto server = std::make_unique<ServerProcess>(
+        std::string(tcp ? "--listen '' --tcp 127.0.0.1:0" : "--listen 127.0.0.1:0") + " --data " + data, 1);
+    ASSERT_EQ(server->urls(), 1u);
+    const std::string endpoint = server->url(0);
+    auto created = amrepo("new --server " + endpoint + " --json '{\"k\":0}'", dir_);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    const std::string url = first_line(created.out);
+    ServerProcess watcher(1, std::string(AM_AMREPO_PATH) + " watch --count 1 --timeout 20 --server " + endpoint + " " +
+                                 url + " | tee " + path("watch.txt"));
+    ASSERT_EQ(watcher.urls(), 1u);
+    // Saves are debounced (100 ms): wait until the document is on disk before the SIGKILL.
+    const std::string id = url.substr(std::string("automerge:").size());
+    const fs::path doc_dir = fs::path(data) / id.substr(0, 2) / id.substr(2) / "snapshot";
+    for (int i = 0; i < 200 && !(fs::exists(doc_dir) && !fs::is_empty(doc_dir)); ++i) usleep(20000);
+    ASSERT_TRUE(fs::exists(doc_dir)) << doc_dir;
+    server->kill_now();
+    server.reset();
+    const std::string port = endpoint.substr(endpoint.rfind(':') + 1);
+    server = std::make_unique<ServerProcess>(
+        std::string(tcp ? "--listen '' --tcp 127.0.0.1:" : "--listen 127.0.0.1:") + port + " --data " + data, 1);
+    ASSERT_EQ(server->urls(), 1u);
+    auto set = amrepo("set --server " + endpoint + " " + url + " /k 42", dir_);
+    ASSERT_EQ(set.exit_code, 0) << set.err;
+    EXPECT_EQ(watcher.stop_after_exit(), 0) << "the watcher did not see the change";
+    std::istringstream in(read("watch.txt"));
+    std::string line, last;
+    while (std::getline(in, line)) last = line;
+    ASSERT_FALSE(last.empty());
+    EXPECT_EQ(json::parse(last)["doc"]["k"], 42);
+  }
 }

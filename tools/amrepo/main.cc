@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   amrepo::ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand(
       "serve", "Run a sync server that JS automerge-repo clients (and amrepo) talk to; prints "
-               "`listening ws://HOST:PORT` when ready; SIGINT/SIGTERM save and exit 0");
+               "`listening ws://HOST:PORT` when ready; GET /health (JSON) and /metrics (Prometheus) on "
+               "the WebSocket port; SIGINT/SIGTERM save and exit 0");
   serve_cmd->add_option("--listen", serve_options.listen, "WebSocket HOST:PORT (port 0 picks one)")->capture_default_str();
   serve_cmd->add_option("--tcp", serve_options.tcp, "also accept length-prefixed TCP on HOST:PORT");
   serve_cmd->add_option("--data", serve_options.data, "storage directory")->capture_default_str();
@@ -84,6 +85,8 @@ int main(int argc, char** argv) {
                       "offer every document to every peer (default: only answer requests, as the JS sync server)");
   serve_cmd->add_option("--peer-id", serve_options.peer_id, "our PeerId (default amrepo-server-HOSTNAME)");
   serve_cmd->add_option("--io-threads", serve_options.io_threads, "event-loop threads (default min(4, cores))");
+  serve_cmd->add_flag("--trace-messages", serve_options.trace_messages,
+                      "print every protocol message sent and received as one JSON line on stdout");
 
   amrepo::ClientOptions client_options;
   auto add_client_options = [&](CLI::App* cmd) {

@@ -123,6 +123,42 @@ std::chrono::milliseconds timeout_of(const ClientOptions& o) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
 }
 
+std::string health_json(const am::repo::Repo& repo) {
+  const auto s = repo.stats();
+  nlohmann::json peers = nlohmann::json::array();
+  for (const auto& p : repo.peers()) peers.push_back(p.str());
+  return nlohmann::json{{"status", "ok"},
+                        {"peer_id", repo.peer_id().str()},
+                        {"storage_id", repo.storage_id() ? nlohmann::json(repo.storage_id()->str()) : nlohmann::json()},
+                        {"peers", peers},
+                        {"connections", s.connections},
+                        {"open_documents", s.open_documents},
+                        {"uptime_s", static_cast<double>(s.uptime.count()) / 1000.0}}
+             .dump() + "\n";
+}
+
+std::string metrics_text(const am::repo::Repo& repo) {
+  const auto s = repo.stats();
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& samples) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + samples;
+  };
+  auto line = [](const std::string& name, std::uint64_t v) { return name + " " + std::to_string(v) + "\n"; };
+  metric("amrepo_connections", "gauge", "Open transport connections.", line("amrepo_connections", s.connections));
+  metric("amrepo_peers", "gauge", "Connections with a completed handshake.", line("amrepo_peers", s.peers));
+  metric("amrepo_open_documents", "gauge", "Documents in memory.", line("amrepo_open_documents", s.open_documents));
+  metric("amrepo_connections_accepted_total", "counter", "Connections accepted since start.",
+         line("amrepo_connections_accepted_total", s.connections_accepted));
+  metric("amrepo_messages_total", "counter", "Protocol messages.",
+         line("amrepo_messages_total{direction=\"in\"}", s.messages_in) +
+             line("amrepo_messages_total{direction=\"out\"}", s.messages_out));
+  metric("amrepo_bytes_total", "counter", "Protocol message bytes.",
+         line("amrepo_bytes_total{direction=\"in\"}", s.bytes_in) + line("amrepo_bytes_total{direction=\"out\"}", s.bytes_out));
+  metric("amrepo_uptime_seconds", "gauge", "Seconds since start.",
+         line("amrepo_uptime_seconds", static_cast<std::uint64_t>(s.uptime.count() / 1000)));
+  return out;
+}
+
 }  // namespace
 
 int serve(const ServeOptions& o) {
@@ -138,6 +174,19 @@ int serve(const ServeOptions& o) {
     if (!storage) return fail_with(kExitFailure, storage.error().to_string());
     ro.storage = *storage;
   }
+  if (o.trace_messages) {
+    auto out_mutex = std::make_shared<std::mutex>();
+    ro.message_trace = [out_mutex](const am::repo::MessageTrace& t) {
+      nlohmann::json line{{"dir", t.outgoing ? "out" : "in"}, {"connection", t.connection}, {"type", t.type},
+                          {"bytes", t.bytes}};
+      if (t.sender) line["sender"] = *t.sender;
+      if (t.target) line["target"] = *t.target;
+      if (t.document) line["document"] = t.document->to_string();
+      if (t.data_bytes != 0) line["data_bytes"] = t.data_bytes;
+      std::lock_guard<std::mutex> lock(*out_mutex);
+      std::cout << line.dump() << std::endl;
+    };
+  }
   // Signals are taken by sigwait below; block them before any thread starts so none gets them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -150,7 +199,14 @@ int serve(const ServeOptions& o) {
   if (!o.listen.empty()) {
     auto hp = split_host_port(o.listen);
     if (!hp) return fail_with(kExitUsage, "bad --listen " + o.listen + " (expected HOST:PORT)");
-    auto port = (*repo)->listen_websocket(hp->first, hp->second);
+    am::repo::Repo* r = repo->get();
+    auto port = (*repo)->listen_websocket(
+        hp->first, hp->second, "/",
+        [r](std::string_view target) -> std::optional<std::pair<std::string, std::string>> {
+          if (target == "/health") return std::pair{std::string("application/json"), health_json(*r)};
+          if (target == "/metrics") return std::pair{std::string("text/plain; version=0.0.4"), metrics_text(*r)};
+          return std::nullopt;
+        });
     if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.listen + ": " + port.error().to_string());
     std::cout << "listening ws://" << hp->first << ":" << *port << std::endl;
   }

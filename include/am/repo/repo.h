@@ -25,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "am/bytes.h"
@@ -154,6 +156,33 @@ struct Backoff {
   std::size_t max_attempts = 0;
 };
 
+/// One protocol message, for tracing (RepoOptions::message_trace).
+struct MessageTrace {
+  bool outgoing = false;
+  std::uint64_t connection = 0;
+  std::string type;                       // "sync", "request", "join", ...; "undecodable"
+  std::optional<std::string> sender;      // senderId
+  std::optional<std::string> target;      // targetId
+  std::optional<DocumentId> document;
+  std::size_t bytes = 0;                  // the whole frame
+  std::size_t data_bytes = 0;             // its `data` payload (sync message, ephemeral data)
+};
+
+/// Counters of a running repo (for health and metrics endpoints).
+struct RepoStats {
+  std::chrono::milliseconds uptime{0};
+  std::size_t connections = 0;     // open transport connections
+  std::size_t peers = 0;           // connections with a completed handshake
+  std::size_t open_documents = 0;  // documents in memory
+  std::uint64_t messages_in = 0, messages_out = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t connections_accepted = 0;  // since the start, including closed ones
+};
+
+/// Answers plain HTTP GETs on a WebSocket port: (content type, body) for a target, or nullopt
+/// for 404. Runs on an io thread; must not block.
+using HttpHandler = std::function<std::optional<std::pair<std::string, std::string>>(std::string_view target)>;
+
 struct RepoOptions {
   /// Our PeerId; "peer-<random>" when empty.
   std::string peer_id;
@@ -172,6 +201,9 @@ struct RepoOptions {
   std::chrono::milliseconds handshake_timeout{10'000};
   /// WebSocket servers ping every client this often and drop one that misses a pong; 0 = off.
   std::chrono::milliseconds ping_interval{5'000};
+  /// Called for every message sent or received (from io threads, possibly concurrently; it must
+  /// be thread-safe and quick). Costs a decode per frame when set.
+  std::function<void(const MessageTrace&)> message_trace;
 };
 
 /// Identifies a listener or dialer of a repo.
@@ -214,7 +246,8 @@ class Repo {
   /// Accepts WebSocket clients (JS WebSocketClientAdapter, or connect_websocket) on host:port
   /// (port 0 picks one). Returns the bound port.
   [[nodiscard]] Result<std::uint16_t> listen_websocket(const std::string& host, std::uint16_t port,
-                                                       const std::string& path = "/");
+                                                       const std::string& path = "/",
+                                                       HttpHandler http_handler = {});
   /// Accepts length-prefixed TCP connections. Returns the bound port.
   [[nodiscard]] Result<std::uint16_t> listen_tcp(const std::string& host, std::uint16_t port);
   /// Connects to ws://host:port/path and keeps reconnecting (with `backoff`) until stop().
@@ -229,6 +262,7 @@ class Repo {
   /// ConnComplete). nullopt when no such connection is open (it never existed or already
   /// closed); ask from the kConnected event to never miss one.
   std::optional<std::shared_future<ConnectionEvent>> connection_finished(std::uint64_t connection) const;
+  RepoStats stats() const;
   /// Peers with a completed handshake.
   std::vector<PeerId> peers() const;
   /// Blocks until `peer` has completed a handshake, or `timeout`.

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -137,6 +138,11 @@ struct TransportOptions {
   /// handshake, then on_close(kIoError)). The failed frame is neither delivered nor sent.
   std::size_t test_fail_read_at = 0;
   std::size_t test_fail_write_at = 0;
+  /// WebSocket server only: answers plain HTTP GET requests that are not upgrades (health and
+  /// metrics endpoints). Given the request target ("/health"), returns the content type and body
+  /// of a 200 answer, or nullopt for 404. Without it such requests get 426. Runs on an io thread
+  /// and must not block.
+  std::function<std::optional<std::pair<std::string, std::string>>(std::string_view target)> http_handler;
 };
 
 /// An open listening socket. close() or destruction stops accepting; connections it accepted

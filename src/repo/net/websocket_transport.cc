@@ -184,6 +184,13 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     if (ec) return;  // timeout, garbage or a closed socket: nothing to answer
     const auto& request = request_parser_->get();
     if (!websocket::is_upgrade(request)) {
+      if (options_.http_handler && request.method() == http::verb::get) {
+        const std::string_view target(request.target().data(), request.target().size());
+        if (auto answer = options_.http_handler(target)) {
+          return respond(http::status::ok, answer->first, std::move(answer->second));
+        }
+        return refuse(http::status::not_found, "not found");
+      }
       return refuse(http::status::upgrade_required, "this endpoint accepts WebSocket upgrades only");
     }
     const std::string_view target(request.target().data(), request.target().size());
@@ -201,11 +208,14 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     });
   }
 
-  void refuse(http::status status, const std::string& text) {
+  void refuse(http::status status, const std::string& text) { respond(status, "text/plain", text + "\n"); }
+
+  // One HTTP answer, then the connection closes.
+  void respond(http::status status, const std::string& content_type, std::string body) {
     refusal_.emplace(status, request_parser_->get().version());
-    refusal_->set(http::field::content_type, "text/plain");
+    refusal_->set(http::field::content_type, content_type);
     refusal_->keep_alive(false);
-    refusal_->body() = text + "\n";
+    refusal_->body() = std::move(body);
     refusal_->prepare_payload();
     http::async_write(beast::get_lowest_layer(ws_), *refusal_,
                       [self = shared_from_this()](error_code, std::size_t) {

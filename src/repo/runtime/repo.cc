@@ -17,6 +17,7 @@
 
 #include "repo/core/doc_actor.h"
 #include "repo/core/hub.h"
+#include "repo/core/wire/cbor_codec.h"
 #include "repo/net/transport.h"
 #include "repo/runtime/serial_queue.h"
 
@@ -139,6 +140,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   TimerService timers;
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
+  std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0}, accepted{0};
   std::mt19937_64 rng{std::random_device{}()};
 
   mutable std::mutex hub_mutex;
@@ -203,7 +205,12 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   // Runs with hub_mutex held; `after` collects observer calls to make without the lock.
   void dispatch_hub(core::HubEffects e, std::vector<std::function<void()>>& after) {
     for (auto& [id, frame] : e.frames) {
-      if (auto it = conns.find(id); it != conns.end()) it->second.connection->send(std::move(frame));
+      if (auto it = conns.find(id); it != conns.end()) {
+        ++messages_out;
+        bytes_out += frame.size();
+        if (options.message_trace) trace(true, id, frame);
+        it->second.connection->send(std::move(frame));
+      }
     }
     for (core::ConnectionId id : e.closes) {
       if (auto it = conns.find(id); it != conns.end()) it->second.connection->close();
@@ -251,6 +258,36 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         });
       });
     }
+  }
+
+  void trace(bool outgoing, core::ConnectionId id, const Bytes& frame) const {
+    MessageTrace t;
+    t.outgoing = outgoing;
+    t.connection = id;
+    t.bytes = frame.size();
+    auto decoded = wire::decode(frame, hub_config(options).limits);
+    if (!decoded) {
+      t.type = "undecodable";
+    } else {
+      t.type = std::string(wire::message_type(*decoded));
+      std::visit(
+          [&](const auto& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, wire::ErrorMessage> || std::is_same_v<T, wire::UnknownMessage>) {
+              if (m.sender_id) t.sender = m.sender_id->str();
+              if (m.target_id) t.target = m.target_id->str();
+            } else {
+              t.sender = m.sender_id.str();
+              if constexpr (!std::is_same_v<T, wire::JoinMessage> && !std::is_same_v<T, wire::LeaveMessage>) {
+                t.target = m.target_id.str();
+              }
+            }
+            if constexpr (requires { m.document_id; }) t.document = m.document_id;
+            if constexpr (requires { m.data; }) t.data_bytes = m.data.size();
+          },
+          *decoded);
+    }
+    options.message_trace(t);
   }
 
   void notify_connection(const ConnectionEvent& event, std::vector<std::function<void()>>& after) {
@@ -428,6 +465,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   // --- connections ----------------------------------------------------------------------------
 
   void attach(std::shared_ptr<net::Connection> connection, core::ConnectionRole role, std::optional<EndpointId> dialer) {
+    if (role == core::ConnectionRole::kAcceptor) ++accepted;
     hub_post([self = shared_from_this(), connection, role, dialer](core::Hub& h) {
       const core::ConnectionId id = h.add_connection(role, self->now());
       Conn conn;
@@ -442,6 +480,9 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
       connection->start(net::Connection::Handler{
           [weak, id](Bytes frame) {
             if (auto s = weak.lock()) {
+              ++s->messages_in;
+              s->bytes_in += frame.size();
+              if (s->options.message_trace) s->trace(false, id, frame);
               s->hub_post([s, id, frame = std::move(frame)](core::Hub& target) { target.receive_frame(id, frame, s->now()); });
             }
           },
@@ -819,16 +860,39 @@ Result<std::vector<DocumentId>> Repo::stored_documents() const {
   return std::vector<DocumentId>(ids.begin(), ids.end());
 }
 
-Result<std::uint16_t> Repo::listen_websocket(const std::string& host, std::uint16_t port, const std::string& path) {
+Result<std::uint16_t> Repo::listen_websocket(const std::string& host, std::uint16_t port, const std::string& path,
+                                             HttpHandler http_handler) {
   std::weak_ptr<Impl> weak = impl_;
+  net::TransportOptions transport = impl_->transport_options();
+  transport.http_handler = std::move(http_handler);
   auto listener = net::listen_websocket(impl_->io, host, port, path, [weak](std::shared_ptr<net::Connection> c) {
     if (auto s = weak.lock()) s->attach(std::move(c), core::ConnectionRole::kAcceptor, std::nullopt);
-  }, impl_->transport_options());
+  }, transport);
   if (!listener) return fail(listener.error());
   const std::uint16_t bound = (*listener)->port();
   std::lock_guard<std::mutex> lock(impl_->hub_mutex);
   impl_->listeners[impl_->next_endpoint++] = std::move(*listener);
   return bound;
+}
+
+RepoStats Repo::stats() const {
+  RepoStats s;
+  s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - impl_->epoch);
+  {
+    std::lock_guard<std::mutex> lock(impl_->hub_mutex);
+    s.connections = impl_->conns.size();
+    s.peers = impl_->hub.peers().size();
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->docs_mutex);
+    s.open_documents = impl_->docs.size();
+  }
+  s.messages_in = impl_->messages_in;
+  s.messages_out = impl_->messages_out;
+  s.bytes_in = impl_->bytes_in;
+  s.bytes_out = impl_->bytes_out;
+  s.connections_accepted = impl_->accepted;
+  return s;
 }
 
 Result<std::uint16_t> Repo::listen_tcp(const std::string& host, std::uint16_t port) {
