@@ -1,4 +1,5 @@
-// Runs the amrepo binary's offline file tools as a user would, on real files.
+// Runs the amrepo binary as a user would: file tools on real files, the sync server and client
+// commands as separate processes on 127.0.0.1, and the pinned JS automerge-repo as a peer.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <arpa/inet.h>
@@ -18,6 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "am/document.h"
+#include "am/json_import.h"
+#include "doc_edit.h"
 #include "support/node_process.h"
 #include "support/vectors.h"
 
@@ -512,4 +515,73 @@ TEST_F(AmrepoCli, WatcherReconnectsAfterTheServerIsKilled) {
     ASSERT_FALSE(last.empty());
     EXPECT_EQ(json::parse(last)["doc"]["k"], 42);
   }
+}
+
+// `amrepo edit` with a scripted $EDITOR: text, list and map changes apply; invalid JSON changes
+// nothing and keeps the file.
+TEST_F(AmrepoCli, EditWithAScriptedEditor) {
+  ServerProcess server("--listen 127.0.0.1:0 --memory", 1);
+  ASSERT_EQ(server.urls(), 1u);
+  const std::string ws = server.url(0);
+  auto created = amrepo("new --server " + ws + " --json '{\"text\":\"hello world\",\"list\":[1,2,3],\"gone\":true}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string url = first_line(created.out);
+  write("editor.sh",
+        "#!/bin/sh\n"
+        "sed -i -e 's/hello world/hello brave world/' -e 's/\"gone\": true/\"new\": {\"a\": [\"x\"]}/' "
+        "-e 's/^    3$/    3,\\n    4/' \"$1\"\n");
+  fs::permissions(dir_ / "editor.sh", fs::perms::owner_all);
+  const std::string env = "EDITOR=" + path("editor.sh") + " VISUAL= ";
+  const std::string cmd = env + std::string(AM_AMREPO_PATH) + " edit --server " + ws + " " + url + " 2>" + path("edit-err.txt");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read("edit-err.txt");
+  auto cat = amrepo("cat --server " + ws + " " + url, dir_);
+  ASSERT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(json::parse(cat.out), json::parse(R"({"text":"hello brave world","list":[1,2,3,4],"new":{"a":["x"]}})"));
+  // A second edit of the same text.
+  write("editor2.sh", "#!/bin/sh\nsed -i 's/brave/bold/' \"$1\"\n");
+  fs::permissions(dir_ / "editor2.sh", fs::perms::owner_all);
+  ASSERT_EQ(std::system(("EDITOR=" + path("editor2.sh") + " VISUAL= " + std::string(AM_AMREPO_PATH) + " edit --server " +
+                         ws + " " + url + " 2>/dev/null").c_str()), 0);
+  auto cat2 = amrepo("cat --server " + ws + " " + url + " --path /text", dir_);
+  EXPECT_EQ(json::parse(cat2.out), "hello bold world");
+  // Invalid JSON: exit 2, nothing changed, the file is kept and named.
+  write("broken.sh", "#!/bin/sh\necho '{not json' > \"$1\"\n");
+  fs::permissions(dir_ / "broken.sh", fs::perms::owner_all);
+  const int rc = std::system(("EDITOR=" + path("broken.sh") + " VISUAL= " + std::string(AM_AMREPO_PATH) + " edit --server " +
+                              ws + " " + url + " 2>" + path("broken-err.txt")).c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 2);
+  const std::string err = read("broken-err.txt");
+  const auto at = err.find("your file: ");
+  ASSERT_NE(at, std::string::npos) << err;
+  std::string kept = err.substr(at + 11);
+  while (!kept.empty() && (kept.back() == '\n' || kept.back() == '\r')) kept.pop_back();
+  EXPECT_TRUE(fs::exists(kept)) << kept;
+  fs::remove(kept);
+  auto cat3 = amrepo("cat --server " + ws + " " + url + " --path /text", dir_);
+  EXPECT_EQ(json::parse(cat3.out), "hello bold world");
+}
+
+// apply_json_diff edits text with one splice, so a concurrent edit elsewhere in the same text
+// survives the merge (a whole-string replacement would lose one side).
+TEST(DocEdit, TextDiffIsASpliceThatKeepsConcurrentEdits) {
+  auto a = am::document_from_json(R"({"t":"hello world","l":[1,2,3]})");
+  ASSERT_TRUE(a);
+  am::Document b = a->fork();
+  auto t = b.get(am::ObjId::root(), "t");
+  ASSERT_TRUE(t && *t);
+  const am::ObjId text_id = std::get<am::ObjectRef>(**t).id;
+  ASSERT_TRUE(b.splice_text(text_id, 11, 0, "!"));
+  b.commit();
+  auto changed = amrepo::apply_json_diff(*a, json::parse(R"({"t":"hello world","l":[1,2,3]})"),
+                                         json::parse(R"({"t":"hello brave world","l":[1,5]})"));
+  ASSERT_TRUE(changed) << changed.error().to_string();
+  EXPECT_EQ(*changed, 3u);  // one splice, one element replaced, one removed
+  a->commit();
+  ASSERT_TRUE(a->merge(b));
+  auto text = a->text(text_id);
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, "hello brave world!");
+  auto as_json = a->to_json();
+  ASSERT_TRUE(as_json);
+  EXPECT_EQ(json::parse(*as_json)["l"], json::parse("[1,5]"));
 }

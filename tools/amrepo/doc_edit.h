@@ -42,4 +42,10 @@ am::Status increment_at(am::Document& doc, const PathTarget& target, std::int64_
 am::Status splice_at(am::Document& doc, const PathTarget& target, std::size_t pos, std::size_t del,
                      std::string_view text);
 
+/// Changes the document from `before` (its current JSON) to `after` with few ops: map keys
+/// added, removed or changed one by one; text edited with one splice (common prefix and suffix
+/// kept); lists element by element (extra elements appended or removed at the end). Returns the
+/// number of paths changed.
+am::Result<std::size_t> apply_json_diff(am::Document& doc, const nlohmann::json& before, const nlohmann::json& after);
+
 }  // namespace amrepo

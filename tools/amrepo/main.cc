@@ -127,6 +127,9 @@ int main(int argc, char** argv) {
   splice_cmd->add_option("POS", edit.pos, "position (UTF-16 units, as JS)")->required();
   splice_cmd->add_option("DEL", edit.del, "units to delete")->required();
   splice_cmd->add_option("TEXT", edit.text, "text to insert");
+  auto* edit_cmd = app.add_subcommand("edit", "Edit a document's JSON in $VISUAL/$EDITOR and apply what changed");
+  add_client_options(edit_cmd);
+  edit_cmd->add_option("URL", url, "document")->required();
   bool watch_ephemeral = false;
   std::size_t watch_count = 0;
   auto* watch_cmd = app.add_subcommand("watch", "Print one JSON line per change (snapshot first) until Ctrl-C");
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
     edit.kind = amrepo::EditCommand::Kind::kSplice;
     return amrepo::client_edit(client_options, url, edit);
   }
+  if (*edit_cmd) return amrepo::client_editor(client_options, url);
   if (*watch_cmd) return amrepo::client_watch(client_options, url, watch_ephemeral, watch_count);
   if (*broadcast_cmd) return amrepo::client_broadcast(client_options, url, json_text);
   if (*ls_cmd) return amrepo::client_ls(client_options);

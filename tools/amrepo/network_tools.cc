@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -351,6 +353,47 @@ int client_edit(const ClientOptions& options, const std::string& url, const Edit
   });
   if (!st) return fail_with(kExitFailure, st.error().to_string());
   if (!result) return fail_with(kExitUsage, result.error().to_string());
+  return finish(session, handle, options);
+}
+
+int client_editor(const ClientOptions& options, const std::string& url) {
+  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  ClientSession session;
+  if (int rc = open_client(options, session); rc != kExitOk) return rc;
+  am::repo::DocHandle handle;
+  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  am::Result<nlohmann::json> before = am::fail(am::Error::internal("edit"));
+  handle.read([&](const am::Document& d) { before = document_json(d, ""); });
+  if (!before) return fail_with(kExitCorrupt, before.error().to_string());
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  std::string file_template = (dir / "amrepo-edit-XXXXXX.json").string();
+  const int fd = mkstemps(file_template.data(), 5);
+  if (fd < 0) return fail_with(kExitFailure, "cannot create a temporary file in " + dir.string());
+  const std::string text = before->dump(2) + "\n";
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!written) return fail_with(kExitFailure, "cannot write " + file_template);
+  const char* editor = std::getenv("VISUAL");
+  if (editor == nullptr || *editor == '\0') editor = std::getenv("EDITOR");
+  const std::string command = std::string(editor != nullptr && *editor != '\0' ? editor : "vi") + " '" + file_template + "'";
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    return fail_with(kExitFailure, "the editor failed (" + command + "); nothing changed; your file: " + file_template);
+  }
+  std::ifstream in(file_template);
+  const nlohmann::json after = nlohmann::json::parse(in, nullptr, false);
+  if (after.is_discarded()) {
+    return fail_with(kExitUsage, "the edited file is not valid JSON; nothing changed; your file: " + file_template);
+  }
+  am::Result<std::size_t> changed = std::size_t{0};
+  auto st = handle.change([&](am::Document& d) {
+    changed = apply_json_diff(d, *before, after);
+    if (!changed) d.rollback();
+  });
+  if (!st) return fail_with(kExitFailure, st.error().to_string() + "; your file: " + file_template);
+  if (!changed) return fail_with(kExitUsage, changed.error().to_string() + "; nothing changed; your file: " + file_template);
+  std::filesystem::remove(file_template);
+  std::cerr << "amrepo: " << *changed << (*changed == 1 ? " change" : " changes") << "\n";
   return finish(session, handle, options);
 }
 

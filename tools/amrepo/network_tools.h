@@ -45,6 +45,10 @@ struct EditCommand {
 };
 int client_edit(const ClientOptions& options, const std::string& url, const EditCommand& edit);
 
+/// Opens $VISUAL/$EDITOR (default vi) on the document's JSON and applies what changed, with few
+/// ops (see apply_json_diff). Invalid JSON changes nothing and keeps the edited file.
+int client_editor(const ClientOptions& options, const std::string& url);
+
 /// Prints one JSON line per change (and, with `ephemeral`, per ephemeral message) until
 /// SIGINT/SIGTERM, or until `count` change lines (0 = no limit).
 int client_watch(const ClientOptions& options, const std::string& url, bool ephemeral, std::size_t count);
