@@ -36,7 +36,7 @@ struct CliRun {
 };
 
 // Runs `amrepo ARGS` through the shell, capturing stdout and stderr.
-CliRun amrepo(const std::string& args, const fs::path& dir) {
+CliRun run_amrepo(const std::string& args, const fs::path& dir) {
   const fs::path err_file = dir / "stderr.txt";
   const std::string cmd = std::string(AM_AMREPO_PATH) + " " + args + " 2>" + err_file.string();
   CliRun r;
@@ -73,12 +73,12 @@ class AmrepoCli : public ::testing::Test {
 
 TEST_F(AmrepoCli, ImportExportRoundTrip) {
   write("in.json", R"({"title":"hello","n":3,"tags":["a","b"],"nested":{"ok":true}})");
-  CliRun r = amrepo("import " + path("in.json") + " -o " + path("doc.automerge") + " --actor aaaa", dir_);
+  CliRun r = run_amrepo("import " + path("in.json") + " -o " + path("doc.automerge") + " --actor aaaa", dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = amrepo("export " + path("doc.automerge"), dir_);
+  r = run_amrepo("export " + path("doc.automerge"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out), json::parse(read("in.json")));
-  r = amrepo("export " + path("doc.automerge") + " -o " + path("out.json"), dir_);
+  r = run_amrepo("export " + path("doc.automerge") + " -o " + path("out.json"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(read("out.json")), json::parse(read("in.json")));
 }
@@ -86,15 +86,15 @@ TEST_F(AmrepoCli, ImportExportRoundTrip) {
 TEST_F(AmrepoCli, ResaveMergeAndInspect) {
   write("a.json", R"({"a":1})");
   write("b.json", R"({"b":2})");
-  ASSERT_EQ(amrepo("import " + path("a.json") + " -o " + path("a.am") + " --actor aaaa", dir_).exit_code, 0);
-  ASSERT_EQ(amrepo("import " + path("b.json") + " -o " + path("b.am") + " --actor bbbb", dir_).exit_code, 0);
-  CliRun r = amrepo("merge " + path("a.am") + " " + path("b.am") + " -o " + path("m.am"), dir_);
+  ASSERT_EQ(run_amrepo("import " + path("a.json") + " -o " + path("a.am") + " --actor aaaa", dir_).exit_code, 0);
+  ASSERT_EQ(run_amrepo("import " + path("b.json") + " -o " + path("b.am") + " --actor bbbb", dir_).exit_code, 0);
+  CliRun r = run_amrepo("merge " + path("a.am") + " " + path("b.am") + " -o " + path("m.am"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = amrepo("export " + path("m.am"), dir_);
+  r = run_amrepo("export " + path("m.am"), dir_);
   EXPECT_EQ(json::parse(r.out), json::parse(R"({"a":1,"b":2})"));
-  r = amrepo("resave " + path("m.am") + " -o " + path("r.am") + " --no-compress", dir_);
+  r = run_amrepo("resave " + path("m.am") + " -o " + path("r.am") + " --no-compress", dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = amrepo("inspect " + path("r.am"), dir_);
+  r = run_amrepo("inspect " + path("r.am"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2 change(s)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("actors: 2"), std::string::npos) << r.out;
@@ -103,26 +103,26 @@ TEST_F(AmrepoCli, ResaveMergeAndInspect) {
 
 TEST_F(AmrepoCli, BadInputGivesOneLineErrorsAndDocumentedExitCodes) {
   write("garbage.am", "this is not automerge");
-  CliRun r = amrepo("export " + path("garbage.am"), dir_);
+  CliRun r = run_amrepo("export " + path("garbage.am"), dir_);
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("amrepo:"), std::string::npos);
-  r = amrepo("inspect " + path("missing.am"), dir_);
+  r = run_amrepo("inspect " + path("missing.am"), dir_);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   write("bad.json", "{not json");
-  r = amrepo("import " + path("bad.json") + " -o " + path("x.am"), dir_);
+  r = run_amrepo("import " + path("bad.json") + " -o " + path("x.am"), dir_);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_FALSE(fs::exists(dir_ / "x.am"));
-  r = amrepo("frobnicate", dir_);
+  r = run_amrepo("frobnicate", dir_);
   EXPECT_EQ(r.exit_code, 2);
   // A truncated document at every offset: an error, never a crash.
   write("in.json", R"({"t":"some text","l":[1,2,3]})");
-  ASSERT_EQ(amrepo("import " + path("in.json") + " -o " + path("ok.am"), dir_).exit_code, 0);
+  ASSERT_EQ(run_amrepo("import " + path("in.json") + " -o " + path("ok.am"), dir_).exit_code, 0);
   const std::string whole = read("ok.am");
   for (std::size_t cut = 1; cut < whole.size(); cut += 7) {
     write("cut.am", whole.substr(0, cut));
-    r = amrepo("export " + path("cut.am"), dir_);
+    r = run_amrepo("export " + path("cut.am"), dir_);
     EXPECT_TRUE(r.exit_code == 5 || r.exit_code == 0) << "cut " << cut << ": " << r.exit_code << " " << r.err;
   }
 }
@@ -135,7 +135,7 @@ TEST_F(AmrepoCli, ExportsWhatTheJsReferenceSaved) {
     am::Bytes bytes;
     ASSERT_TRUE(am::from_hex(v["save_hex"].get<std::string>(), bytes));
     write("v.am", std::string(bytes.begin(), bytes.end()));
-    const CliRun r = amrepo("export " + path("v.am"), dir_);
+    const CliRun r = run_amrepo("export " + path("v.am"), dir_);
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
     ++checked;
   }
@@ -235,32 +235,32 @@ TEST_F(AmrepoCli, ServeNewAndCatOverWebSocketAndTcpAcrossARestart) {
     ASSERT_EQ(server.urls(), 2u);
     ASSERT_EQ(server.url(0).rfind("ws://127.0.0.1:", 0), 0u) << server.url(0);
     ASSERT_EQ(server.url(1).rfind("tcp://127.0.0.1:", 0), 0u) << server.url(1);
-    auto created = amrepo("new --server " + server.url(0) + " --json '{\"title\":\"hello\",\"n\":[1,2]}'", dir_);
+    auto created = run_amrepo("new --server " + server.url(0) + " --json '{\"title\":\"hello\",\"n\":[1,2]}'", dir_);
     ASSERT_EQ(created.exit_code, 0) << created.err;
     url = created.out.substr(0, created.out.find('\n'));
     ASSERT_EQ(url.rfind("automerge:", 0), 0u) << url;
     // Another client process reads it, over the other transport.
-    auto over_tcp = amrepo("cat --server " + server.url(1) + " " + url, dir_);
+    auto over_tcp = run_amrepo("cat --server " + server.url(1) + " " + url, dir_);
     ASSERT_EQ(over_tcp.exit_code, 0) << over_tcp.err;
     EXPECT_EQ(json::parse(over_tcp.out), json::parse(R"({"title":"hello","n":[1,2]})"));
     EXPECT_EQ(server.stop(), 0) << "SIGTERM saves and exits 0";
   }
   ServerProcess restarted("--listen 127.0.0.1:0 --data " + data, 1);
   ASSERT_EQ(restarted.urls(), 1u);
-  auto again = amrepo("cat --server " + restarted.url(0) + " " + url, dir_);
+  auto again = run_amrepo("cat --server " + restarted.url(0) + " " + url, dir_);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(json::parse(again.out)["title"], "hello");
   // Documented failures: an unknown document (3), a bad URL (2), an unreachable server (4).
-  auto unknown = amrepo("cat --server " + restarted.url(0) + " automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u", dir_);
+  auto unknown = run_amrepo("cat --server " + restarted.url(0) + " automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u", dir_);
   EXPECT_EQ(unknown.exit_code, 3) << unknown.err;
-  EXPECT_EQ(amrepo("cat --server " + restarted.url(0) + " automerge:nonsense", dir_).exit_code, 2);
-  EXPECT_EQ(amrepo("cat --timeout 1 --server ws://127.0.0.1:1 " + url, dir_).exit_code, 4);
-  EXPECT_EQ(amrepo("cat --server http://127.0.0.1:1 " + url, dir_).exit_code, 2);
+  EXPECT_EQ(run_amrepo("cat --server " + restarted.url(0) + " automerge:nonsense", dir_).exit_code, 2);
+  EXPECT_EQ(run_amrepo("cat --timeout 1 --server ws://127.0.0.1:1 " + url, dir_).exit_code, 4);
+  EXPECT_EQ(run_amrepo("cat --server http://127.0.0.1:1 " + url, dir_).exit_code, 2);
 }
 
 namespace {
 
-// `node tools/jsref/repo-peer.mjs ARGS` (a JS automerge-repo 2.5.6 peer), captured like amrepo().
+// `node tools/jsref/repo-peer.mjs ARGS` (a JS automerge-repo 2.5.6 peer), captured like run_amrepo().
 CliRun js_peer(const std::string& args, const fs::path& dir) {
   const fs::path err_file = dir / "js-stderr.txt";
   const std::string cmd = "node " + am::test::jsref_script("repo-peer.mjs") + " " + args + " 2>" + err_file.string();
@@ -292,7 +292,7 @@ TEST_F(AmrepoCli, JsClientsThroughOurServer) {
   const std::string url = first_line(created.out);
   auto js_cat = js_peer("cat " + ws + " " + url, dir_);
   ASSERT_EQ(js_cat.exit_code, 0) << js_cat.err;
-  auto our_cat = amrepo("cat --server " + ws + " " + url, dir_);
+  auto our_cat = run_amrepo("cat --server " + ws + " " + url, dir_);
   ASSERT_EQ(our_cat.exit_code, 0) << our_cat.err;
   const json expected = json::parse(R"({"title":"from js","items":[1,2,3]})");
   EXPECT_EQ(json::parse(js_cat.out), expected);
@@ -307,12 +307,12 @@ TEST_F(AmrepoCli, JsClientsThroughOurServer) {
   // amrepo set is seen live by a JS client.
   ServerProcess js_watcher(0, "node " + am::test::jsref_script("repo-peer.mjs") + " wait " + ws + " " + url +
                                   " by '\"amrepo\"' > " + path("js-watch.txt"));
-  auto our_set = amrepo("set --server " + ws + " " + url + " /by '\"amrepo\"'", dir_);
+  auto our_set = run_amrepo("set --server " + ws + " " + url + " /by '\"amrepo\"'", dir_);
   ASSERT_EQ(our_set.exit_code, 0) << our_set.err;
   EXPECT_EQ(js_watcher.stop_after_exit(), 0);
   EXPECT_EQ(json::parse(read("js-watch.txt"))["by"], "amrepo");
   // A document made by amrepo is read by a JS client.
-  auto ours = amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\"}'", dir_);
+  auto ours = run_amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\"}'", dir_);
   ASSERT_EQ(ours.exit_code, 0) << ours.err;
   auto js_reads = js_peer("cat " + ws + " " + first_line(ours.out), dir_);
   ASSERT_EQ(js_reads.exit_code, 0) << js_reads.err;
@@ -323,18 +323,18 @@ TEST_F(AmrepoCli, OurClientsThroughAJsServer) {
   ServerProcess server(1, "node " + am::test::jsref_script("repo-peer.mjs") + " serve 0 " + path("js-data"));
   ASSERT_EQ(server.urls(), 1u);
   const std::string ws = server.url(0);
-  auto ours = amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\",\"n\":7}'", dir_);
+  auto ours = run_amrepo("new --server " + ws + " --json '{\"made_by\":\"amrepo\",\"n\":7}'", dir_);
   ASSERT_EQ(ours.exit_code, 0) << ours.err;
   auto js_reads = js_peer("cat " + ws + " " + first_line(ours.out), dir_);
   ASSERT_EQ(js_reads.exit_code, 0) << js_reads.err;
   EXPECT_EQ(json::parse(js_reads.out), json::parse(R"({"made_by":"amrepo","n":7})"));
   auto created = js_peer("create " + ws + " '{\"made_by\":\"js\"}'", dir_);
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  auto our_cat = amrepo("cat --server " + ws + " " + first_line(created.out), dir_);
+  auto our_cat = run_amrepo("cat --server " + ws + " " + first_line(created.out), dir_);
   ASSERT_EQ(our_cat.exit_code, 0) << our_cat.err;
   EXPECT_EQ(json::parse(our_cat.out), json::parse(R"({"made_by":"js"})"));
   // An unknown document is unavailable through the JS server too (exit code 3).
-  EXPECT_EQ(amrepo("cat --server " + ws + " automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u", dir_).exit_code, 3);
+  EXPECT_EQ(run_amrepo("cat --server " + ws + " automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u", dir_).exit_code, 3);
 }
 
 TEST_F(AmrepoCli, JsEphemeralMessagesThroughOurServer) {
@@ -361,7 +361,7 @@ TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
   ServerProcess server("--listen 127.0.0.1:0 --memory", 1);
   ASSERT_EQ(server.urls(), 1u);
   const std::string ws = server.url(0);
-  auto created = amrepo("new --server " + ws + " --json '{\"todos\":[{\"title\":\"a\"}],\"n\":1}'", dir_);
+  auto created = run_amrepo("new --server " + ws + " --json '{\"todos\":[{\"title\":\"a\"}],\"n\":1}'", dir_);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string url = first_line(created.out);
   // The watcher prints a snapshot, then one line per change; it exits after 5 changes.
@@ -374,11 +374,11 @@ TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
                                  "del --server " + ws + " " + url + " /n",
                                  "broadcast --server " + ws + " " + url + " '{\"cursor\":3}'",
                                  "incr --server " + ws + " " + url + " /hits"}) {
-    auto r = amrepo(cmd, dir_);
+    auto r = run_amrepo(cmd, dir_);
     ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
   }
   EXPECT_EQ(watcher.stop_after_exit(), 0);
-  auto cat = amrepo("cat --server " + ws + " " + url, dir_);
+  auto cat = run_amrepo("cat --server " + ws + " " + url, dir_);
   ASSERT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(json::parse(cat.out), json::parse(R"({"hits":6,"todos":[{"title":"abc"},{"title":"b","done":true}]})"));
   std::vector<json> lines;
@@ -391,19 +391,19 @@ TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
   EXPECT_TRUE(saw_ephemeral);
   EXPECT_EQ(lines.back()["doc"], json::parse(cat.out));
   // Bad paths and values are usage errors and change nothing.
-  EXPECT_EQ(amrepo("set --server " + ws + " " + url + " /missing/x 1", dir_).exit_code, 2);
-  EXPECT_EQ(amrepo("set --server " + ws + " " + url + " /k '{bad'", dir_).exit_code, 2);
-  EXPECT_EQ(amrepo("splice --server " + ws + " " + url + " /hits 0 0 x", dir_).exit_code, 2);
+  EXPECT_EQ(run_amrepo("set --server " + ws + " " + url + " /missing/x 1", dir_).exit_code, 2);
+  EXPECT_EQ(run_amrepo("set --server " + ws + " " + url + " /k '{bad'", dir_).exit_code, 2);
+  EXPECT_EQ(run_amrepo("splice --server " + ws + " " + url + " /hits 0 0 x", dir_).exit_code, 2);
 
   // A local repo: new with --data only, then ls and rm.
-  auto local = amrepo("new --data " + path("local") + " --json '{\"x\":1}'", dir_);
+  auto local = run_amrepo("new --data " + path("local") + " --json '{\"x\":1}'", dir_);
   ASSERT_EQ(local.exit_code, 0) << local.err;
-  auto ls = amrepo("ls --data " + path("local"), dir_);
+  auto ls = run_amrepo("ls --data " + path("local"), dir_);
   ASSERT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_EQ(first_line(ls.out), first_line(local.out));
-  EXPECT_EQ(amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 0);
-  EXPECT_EQ(amrepo("ls --data " + path("local"), dir_).out, "");
-  EXPECT_EQ(amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 3);
+  EXPECT_EQ(run_amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 0);
+  EXPECT_EQ(run_amrepo("ls --data " + path("local"), dir_).out, "");
+  EXPECT_EQ(run_amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 3);
 }
 
 namespace {
@@ -443,21 +443,21 @@ TEST_F(AmrepoCli, PeeredServersHealthAndMetrics) {
   ServerProcess b("--listen 127.0.0.1:0 --memory --announce --peer-id server-b --peer " + a.url(0), 1);
   ASSERT_EQ(b.urls(), 1u);
   // A client of a makes a document; a client of b reads it, and edits it for the first client.
-  auto created = amrepo("new --server " + a.url(0) + " --json '{\"k\":\"v\"}'", dir_);
+  auto created = run_amrepo("new --server " + a.url(0) + " --json '{\"k\":\"v\"}'", dir_);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string url = first_line(created.out);
   CliRun on_b;
   for (int attempt = 0; attempt < 50; ++attempt) {  // b learns it from a in the background
-    on_b = amrepo("cat --server " + b.url(0) + " " + url, dir_);
+    on_b = run_amrepo("cat --server " + b.url(0) + " " + url, dir_);
     if (on_b.exit_code == 0) break;
     usleep(100000);
   }
   ASSERT_EQ(on_b.exit_code, 0) << on_b.err;
   EXPECT_EQ(json::parse(on_b.out), json::parse(R"({"k":"v"})"));
-  ASSERT_EQ(amrepo("set --server " + b.url(0) + " " + url + " /k '\"from b\"'", dir_).exit_code, 0);
+  ASSERT_EQ(run_amrepo("set --server " + b.url(0) + " " + url + " /k '\"from b\"'", dir_).exit_code, 0);
   json seen;
   for (int attempt = 0; attempt < 50; ++attempt) {
-    auto r = amrepo("cat --server " + a.url(0) + " " + url, dir_);
+    auto r = run_amrepo("cat --server " + a.url(0) + " " + url, dir_);
     if (r.exit_code == 0 && json::parse(r.out)["k"] == "from b") {
       seen = json::parse(r.out);
       break;
@@ -489,7 +489,7 @@ TEST_F(AmrepoCli, WatcherReconnectsAfterTheServerIsKilled) {
         std::string(tcp ? "--listen '' --tcp 127.0.0.1:0" : "--listen 127.0.0.1:0") + " --data " + data, 1);
     ASSERT_EQ(server->urls(), 1u);
     const std::string endpoint = server->url(0);
-    auto created = amrepo("new --server " + endpoint + " --json '{\"k\":0}'", dir_);
+    auto created = run_amrepo("new --server " + endpoint + " --json '{\"k\":0}'", dir_);
     ASSERT_EQ(created.exit_code, 0) << created.err;
     const std::string url = first_line(created.out);
     ServerProcess watcher(1, std::string(AM_AMREPO_PATH) + " watch --count 1 --timeout 20 --server " + endpoint + " " +
@@ -506,7 +506,7 @@ TEST_F(AmrepoCli, WatcherReconnectsAfterTheServerIsKilled) {
     server = std::make_unique<ServerProcess>(
         std::string(tcp ? "--listen '' --tcp 127.0.0.1:" : "--listen 127.0.0.1:") + port + " --data " + data, 1);
     ASSERT_EQ(server->urls(), 1u);
-    auto set = amrepo("set --server " + endpoint + " " + url + " /k 42", dir_);
+    auto set = run_amrepo("set --server " + endpoint + " " + url + " /k 42", dir_);
     ASSERT_EQ(set.exit_code, 0) << set.err;
     EXPECT_EQ(watcher.stop_after_exit(), 0) << "the watcher did not see the change";
     std::istringstream in(read("watch.txt"));
@@ -523,7 +523,7 @@ TEST_F(AmrepoCli, EditWithAScriptedEditor) {
   ServerProcess server("--listen 127.0.0.1:0 --memory", 1);
   ASSERT_EQ(server.urls(), 1u);
   const std::string ws = server.url(0);
-  auto created = amrepo("new --server " + ws + " --json '{\"text\":\"hello world\",\"list\":[1,2,3],\"gone\":true}'", dir_);
+  auto created = run_amrepo("new --server " + ws + " --json '{\"text\":\"hello world\",\"list\":[1,2,3],\"gone\":true}'", dir_);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string url = first_line(created.out);
   write("editor.sh",
@@ -534,7 +534,7 @@ TEST_F(AmrepoCli, EditWithAScriptedEditor) {
   const std::string env = "EDITOR=" + path("editor.sh") + " VISUAL= ";
   const std::string cmd = env + std::string(AM_AMREPO_PATH) + " edit --server " + ws + " " + url + " 2>" + path("edit-err.txt");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read("edit-err.txt");
-  auto cat = amrepo("cat --server " + ws + " " + url, dir_);
+  auto cat = run_amrepo("cat --server " + ws + " " + url, dir_);
   ASSERT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(json::parse(cat.out), json::parse(R"({"text":"hello brave world","list":[1,2,3,4],"new":{"a":["x"]}})"));
   // A second edit of the same text.
@@ -542,7 +542,7 @@ TEST_F(AmrepoCli, EditWithAScriptedEditor) {
   fs::permissions(dir_ / "editor2.sh", fs::perms::owner_all);
   ASSERT_EQ(std::system(("EDITOR=" + path("editor2.sh") + " VISUAL= " + std::string(AM_AMREPO_PATH) + " edit --server " +
                          ws + " " + url + " 2>/dev/null").c_str()), 0);
-  auto cat2 = amrepo("cat --server " + ws + " " + url + " --path /text", dir_);
+  auto cat2 = run_amrepo("cat --server " + ws + " " + url + " --path /text", dir_);
   EXPECT_EQ(json::parse(cat2.out), "hello bold world");
   // Invalid JSON: exit 2, nothing changed, the file is kept and named.
   write("broken.sh", "#!/bin/sh\necho '{not json' > \"$1\"\n");
@@ -557,7 +557,7 @@ TEST_F(AmrepoCli, EditWithAScriptedEditor) {
   while (!kept.empty() && (kept.back() == '\n' || kept.back() == '\r')) kept.pop_back();
   EXPECT_TRUE(fs::exists(kept)) << kept;
   fs::remove(kept);
-  auto cat3 = amrepo("cat --server " + ws + " " + url + " --path /text", dir_);
+  auto cat3 = run_amrepo("cat --server " + ws + " " + url + " --path /text", dir_);
   EXPECT_EQ(json::parse(cat3.out), "hello bold world");
 }
 
