@@ -380,6 +380,36 @@ TEST(RepoSim, CompactionUnderManySmallSaves) {
   EXPECT_EQ(sim.storage_errors(), 0u);
 }
 
+// A change the server acknowledged (its sync reply carries the new heads) survives a crash of the
+// server at that very moment: the server saves received changes before it replies.
+TEST(RepoSim, AcknowledgedChangesSurviveAServerCrash) {
+  Sim sim(seed_for(15));
+  const int server = sim.add_peer({"server", true, answer_requests_only()});
+  const int client = sim.add_peer({"client", false});
+  sim.connect(client, server);
+  sim.run();
+  const DocumentId id = sim.create(client, [](Document& d) { put_text(d, "k", "v0"); });
+  sim.run();
+  for (int round = 1; round <= 20; ++round) {
+    sim.change(client, id, [&](Document& d) { put_text(d, "k", "v" + std::to_string(round)); });
+    const auto heads = sim.heads(client, id);
+    const bool acked = sim.run_until([&] {
+      for (const auto& p : sim.sync_info(client, id)) {
+        if (p.peer.str() == "server" && p.their_heads == heads) return true;
+      }
+      return false;
+    });
+    ASSERT_TRUE(acked) << "round " << round;
+    sim.restart(server);  // at once: nothing after the acknowledgement runs on the old server
+    sim.find(server, id);
+    sim.run_until([&] { return sim.state(server, id) != DocState::kLoading; });
+    ASSERT_EQ(sim.state(server, id), DocState::kReady) << "round " << round;
+    EXPECT_EQ(sim.heads(server, id), heads) << "round " << round << ": an acknowledged change was lost";
+    sim.connect(client, server);
+    sim.run();
+  }
+}
+
 TEST(RepoSim, Delete) {
   Sim sim(seed_for(12));
   const int a = sim.add_peer({"a"});

@@ -170,7 +170,10 @@ void DocActor::schedule_save(Millis now) {
 void DocActor::start_save(Millis now) {
   (void)now;
   std::vector<ChangeHash> heads = doc_.heads();
-  if (heads.empty() || heads == last_saved_heads_) return;
+  if (heads.empty() || heads == last_saved_heads_) {
+    release_acks(now);
+    return;
+  }
   std::size_t snapshot_bytes = 0;
   std::size_t incremental_bytes = 0;
   for (const auto& [key, info] : known_chunks_) (info.first ? snapshot_bytes : incremental_bytes) += info.second;
@@ -218,7 +221,19 @@ void DocActor::save_done(const PendingTask& task, const StorageOutcome& outcome,
     known_chunks_.clear();
   }
   known_chunks_[task.key] = {task.snapshot, task.size};
-  if (doc_.heads() != last_saved_heads_) schedule_save(now);
+  if (doc_.heads() == last_saved_heads_) {
+    release_acks(now);
+  } else if (awaiting_durable_) {
+    start_save(now);  // changes arrived during the write: save them before acknowledging
+  } else {
+    schedule_save(now);
+  }
+}
+
+void DocActor::release_acks(Millis now) {
+  if (!awaiting_durable_) return;
+  awaiting_durable_ = false;
+  pump(now);
 }
 
 void DocActor::update_wake() {
@@ -399,7 +414,16 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
   std::vector<ChangeHash> after = doc_.heads();
   if (after != before) {
     effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, before, after, {}, {}, {}});
-    schedule_save(now);
+    if (config_.durable_acks && config_.has_storage) {
+      awaiting_durable_ = true;
+      save_due_ = now;  // no debounce: replies wait for this save
+      if (!save_in_flight_) {
+        save_due_.reset();
+        start_save(now);
+      }
+    } else {
+      schedule_save(now);
+    }
   }
   maybe_ready(now);
 }
@@ -448,6 +472,7 @@ void DocActor::local_change(const std::vector<ChangeHash>& heads_before, Millis 
 
 void DocActor::pump(Millis now) {
   if (state_ == DocState::kLoading || state_ == DocState::kDeleted) return;
+  if (awaiting_durable_) return;  // released when the save completes
   const bool have_doc = !doc_.heads().empty();
   bool supplied = false;
   for (const auto& [pid, p] : peers_) supplied |= p->status == PeerDocStatus::kHas && is_active(*p);

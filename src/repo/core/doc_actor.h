@@ -5,6 +5,9 @@
 // (load, throttled saves with the JS compaction rule, sync-state persistence). Events come in as
 // method calls carrying the current time; effects accumulate and are drained with take_effects().
 //
+// Durable acknowledgements (DocActorConfig::durable_acks): changes received from a peer are
+// saved before any sync message goes out, so heads we advertise are on disk.
+//
 // Find rules (the automerge-repo 2.6 invariants, which avoid 2.5's false "unavailable" answers):
 //   * storage is read before any peer is asked (we never advertise empty heads while loading);
 //     messages arriving meanwhile are queued and replayed;
@@ -47,6 +50,10 @@ struct DocActorConfig {
   Millis save_debounce_ms = 100;              // JS saveDebounceRate
   /// JS compaction threshold: a snapshot smaller than this is rewritten on every save.
   std::size_t compact_below_bytes = 1024;
+  /// Changes received from peers are saved at once, and no sync message (which would tell
+  /// peers our new heads, i.e. acknowledge them) leaves until that save completed: after a
+  /// crash at any moment, every change a peer saw acknowledged is in storage.
+  bool durable_acks = true;
 };
 
 /// A document event for the application (the runtime turns these into handle callbacks).
@@ -150,6 +157,7 @@ class DocActor {
   struct PendingTask;
   void save_done(const PendingTask& task, const StorageOutcome& outcome, Millis now);
   void save_sync_states(Millis now);
+  void release_acks(Millis now);
   void update_wake();
   TaskId add_task(StorageTask::Kind kind, StorageKey key, Bytes data = {});
   bool is_active(const Peer& peer) const;
@@ -180,6 +188,7 @@ class DocActor {
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;
   bool network_known_ = false;  // the hub has delivered the connected peers (open_document)
+  bool awaiting_durable_ = false;  // received changes are not saved yet: hold sync messages
 
   // storage
   std::map<TaskId, PendingTask> tasks_;

@@ -356,9 +356,9 @@ void Sim::run_storage(int peer, std::optional<DocumentId> doc, core::StorageTask
   const Millis at = now_ + static_cast<Millis>(rng_() % 3);
   schedule(at, [this, peer, gen, doc, task = std::move(task)] {
     Node& m = *nodes_[static_cast<std::size_t>(peer)];
-    // The store outlives crashes: a task in progress still lands, but its answer is lost.
-    core::StorageOutcome outcome = core::run_storage_task(*m.storage, task);
+    // A crash loses the writes that had not happened yet (the strict reading of "crash").
     if (m.generation != gen) return;
+    core::StorageOutcome outcome = core::run_storage_task(*m.storage, task);
     if (doc) {
       auto it = m.actors.find(*doc);
       if (it == m.actors.end()) return;
@@ -386,6 +386,26 @@ void Sim::deliver(int from, int to, ConnectionId to_conn, Bytes frame, Millis) {
     n.hub->receive_frame(to_conn, frame, now_);
     settle(to);
   });
+}
+
+bool Sim::run_until(const std::function<bool()>& done, Millis limit) {
+  const Millis end = now_ + limit;
+  while (!done()) {
+    if (queue_.empty()) return false;
+    auto it = queue_.begin();
+    if (it->first.first > end) return false;
+    now_ = std::max(now_, it->first.first);
+    auto fn = std::move(it->second);
+    queue_.erase(it);
+    fn();
+  }
+  return true;
+}
+
+std::vector<core::PeerSyncInfo> Sim::sync_info(int peer, const DocumentId& id) const {
+  const Node& n = *nodes_.at(static_cast<std::size_t>(peer));
+  auto it = n.actors.find(id);
+  return it == n.actors.end() ? std::vector<core::PeerSyncInfo>{} : it->second->peers();
 }
 
 void Sim::run(Millis limit) {

@@ -71,6 +71,10 @@ class Sim {
 
   /// Runs events until nothing is scheduled or `limit` ms of virtual time passed.
   void run(Millis limit = 120'000);
+  /// Runs one event at a time until `done()` holds (true) or nothing is left / `limit` passed.
+  bool run_until(const std::function<bool()>& done, Millis limit = 120'000);
+  /// What `peer`'s actor for `id` knows of each peer's sync progress.
+  std::vector<core::PeerSyncInfo> sync_info(int peer, const DocumentId& id) const;
   Millis now() const { return now_; }
 
   std::optional<DocState> state(int peer, const DocumentId& id) const;
