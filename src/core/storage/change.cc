@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/encoding/byte_reader.h"
+#include "core/encoding/column_rows.h"
 #include "core/encoding/column_spec.h"
 #include "core/encoding/leb128.h"
 #include "core/encoding/rle.h"
@@ -71,85 +72,17 @@ ChangeColumns classify(const std::vector<enc::StoredColumn>& columns) {
   return c;
 }
 
-// Counts the items of an RLE column run by run, so a run claiming 2^60 items costs one step and
-// no memory. Fails with kResourceLimit as soon as the count exceeds `cap`.
-template <class Codec>
-Result<std::uint64_t> count_rle_items(ByteView data, std::uint64_t cap, std::string_view column,
-                                      std::string_view items_name) {
-  const std::uint8_t* begin = data.data();
-  const std::uint8_t* p = begin;
-  const std::uint8_t* end = begin + data.size();
-  auto corrupt = [&](const char* why) {
-    return Error::corruption(column, std::string(why) + " at offset " +
-                                         std::to_string(static_cast<std::size_t>(p - begin)));
-  };
-  std::uint64_t total = 0;
-  while (p != end) {
-    std::int64_t n = 0;
-    if (const enc::LebStatus s = enc::get_sleb(p, end, n); s != enc::LebStatus::kOk) {
-      return fail(corrupt(enc::leb_status_text(s)));
-    }
-    std::uint64_t items = 0;
-    typename Codec::value_type v{};
-    if (n > 0) {
-      items = static_cast<std::uint64_t>(n);
-      if (const char* e = Codec::read(p, end, v)) return fail(corrupt(e));
-    } else if (n < 0) {
-      items = std::uint64_t{0} - static_cast<std::uint64_t>(n);
-    } else if (const enc::LebStatus s = enc::get_uleb(p, end, items); s != enc::LebStatus::kOk) {
-      return fail(corrupt(enc::leb_status_text(s)));
-    }
-    if (items > cap - total) {
-      return fail(Error::resource_limit(
-          column, "more than " + std::to_string(cap) + " " + std::string(items_name)));
-    }
-    total += items;
-    if (n < 0) {
-      // Each literal value takes at least one byte, so this loop is bounded by the input size.
-      for (std::uint64_t i = 0; i < items; ++i) {
-        if (const char* e = Codec::read(p, end, v)) return fail(corrupt(e));
-      }
-    }
-  }
-  return total;
-}
-
 Error short_column(std::string_view column, std::uint64_t row) {
   return Error::corruption(column, "column ends at op " + std::to_string(row) +
                                        ", before the action column does");
 }
 
-// Reads one item of a column that must supply a value (null or not) for every row.
-template <class Reader, class T>
-Status next_item(Reader& r, std::optional<T>& out, std::string_view column, std::uint64_t row) {
-  if (r.next(out)) return {};
-  if (!r.ok()) return r.status(column);
-  return fail(short_column(column, row));
+Error extra_items(std::string_view column) {
+  return Error::corruption(column, "column has more items than the action column has ops");
 }
 
-// Like next_item, but an absent column reads as all nulls.
-template <class Reader, class T>
-Status next_optional(Reader& r, bool present, std::optional<T>& out, std::string_view column,
-                     std::uint64_t row) {
-  if (!present) {
-    out.reset();
-    return {};
-  }
-  return next_item(r, out, column, row);
-}
-
-Status next_bool(enc::BooleanReader& r, bool& out, std::string_view column, std::uint64_t row) {
-  if (r.next(out)) return {};
-  if (!r.ok()) return r.status(column);
-  return fail(short_column(column, row));
-}
-
-// After the last row: a present column must have no items left.
-template <class Reader>
-Status check_exhausted(const Reader& r, bool present, std::string_view column) {
-  if (!present || r.done()) return {};
-  return fail(Error::corruption(column, "column has more items than the action column has ops"));
-}
+// Row-wise reading: a reader's own error is reported as is.
+constexpr enc::RowErrors kRowErrors{short_column, extra_items, {}, false};
 
 Error op_error(std::uint64_t row, const std::string& detail) {
   return Error::corruption(kWhat, "op " + std::to_string(row) + ": " + detail);
@@ -161,7 +94,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
   // The action column defines the rows; count them first so that a tiny column claiming
   // billions of ops is refused before anything is built.
   AM_TRY_ASSIGN(const std::uint64_t rows,
-                count_rle_items<enc::UIntCodec>(c.action, limits.max_ops, "action column", "ops"));
+                enc::count_rle_items<enc::UIntCodec>(c.action, limits.max_ops, "action column", "ops"));
   if (rows > 0 && rows - 1 > kMaxCounter - start_op) {
     return fail(Error::corruption(kWhat, "op counters run past 2^32-1 (start_op " +
                                              std::to_string(start_op) + ", " +
@@ -169,7 +102,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
   }
   // Pred entries can also be claimed in bulk by one run; bound them by the same limit.
   AM_TRY_ASSIGN(const std::uint64_t total_preds,
-                count_rle_items<enc::UIntCodec>(c.pred_actor, limits.max_ops, "pred actor column",
+                enc::count_rle_items<enc::UIntCodec>(c.pred_actor, limits.max_ops, "pred actor column",
                                                 "pred entries"));
 
   const bool has_obj_actor = !c.obj_actor.empty();
@@ -207,8 +140,8 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     ChangeOp op;
 
     // obj: both null = root, else (actor index, counter).
-    AM_TRY_STATUS(next_optional(obj_actor, has_obj_actor, u1, "obj actor column", row));
-    AM_TRY_STATUS(next_optional(obj_counter, has_obj_counter, u2, "obj counter column", row));
+    AM_TRY_STATUS(enc::next_item(obj_actor, has_obj_actor, u1, "obj actor column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(obj_counter, has_obj_counter, u2, "obj counter column", row, kRowErrors));
     if (u1.has_value() != u2.has_value()) {
       return fail(op_error(row, "obj has only one of actor and counter"));
     }
@@ -223,9 +156,9 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     }
 
     // key: a string, or HEAD (counter 0, null actor), or an element id.
-    AM_TRY_STATUS(next_optional(key_actor, has_key_actor, u1, "key actor column", row));
-    AM_TRY_STATUS(next_optional(key_counter, has_key_counter, s1, "key counter column", row));
-    AM_TRY_STATUS(next_optional(key_string, has_key_string, str, "key string column", row));
+    AM_TRY_STATUS(enc::next_item(key_actor, has_key_actor, u1, "key actor column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_counter, has_key_counter, s1, "key counter column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_string, has_key_string, str, "key string column", row, kRowErrors));
     if (str) {
       if (u1 || s1) return fail(op_error(row, "key has both a string and an element id"));
       op.key = std::string(*str);
@@ -245,9 +178,9 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
       op.key = ElemKey{ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u1)}};
     }
 
-    AM_TRY_STATUS(next_bool(insert, op.insert, "insert column", row));
+    AM_TRY_STATUS(enc::next_bool(insert, true, op.insert, "insert column", row, kRowErrors));
 
-    AM_TRY_STATUS(next_item(action, u1, "action column", row));
+    AM_TRY_STATUS(enc::next_item(action, true, u1, "action column", row, kRowErrors));
     if (!u1) return fail(op_error(row, "null action"));
     if (*u1 >= kNumActions) return fail(op_error(row, "unknown action " + std::to_string(*u1)));
     op.action = static_cast<Action>(*u1);
@@ -265,7 +198,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
       return fail(op_error(row, "increment by a value that is not an int or uint"));
     }
 
-    AM_TRY_STATUS(next_item(pred_group, u1, "pred group column", row));
+    AM_TRY_STATUS(enc::next_item(pred_group, true, u1, "pred group column", row, kRowErrors));
     if (!u1) return fail(op_error(row, "null pred count"));
     if (*u1 > preds_left) {
       return fail(op_error(row, "pred count " + std::to_string(*u1) + " overruns the pred columns"));
@@ -273,8 +206,8 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     preds_left -= *u1;
     op.pred.reserve(static_cast<std::size_t>(*u1));
     for (std::uint64_t i = 0; i < *u1; ++i) {
-      AM_TRY_STATUS(next_item(pred_actor, u2, "pred actor column", row));
-      AM_TRY_STATUS(next_item(pred_counter, s1, "pred counter column", row));
+      AM_TRY_STATUS(enc::next_item(pred_actor, true, u2, "pred actor column", row, kRowErrors));
+      AM_TRY_STATUS(enc::next_item(pred_counter, true, s1, "pred counter column", row, kRowErrors));
       if (!u2 || !s1) return fail(op_error(row, "null pred id"));
       if (*u2 >= num_actors) {
         return fail(op_error(row, "pred actor index " + std::to_string(*u2) + " out of range"));
@@ -286,30 +219,30 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
           ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u2)});
     }
 
-    if (has_expand) AM_TRY_STATUS(next_bool(expand, op.expand, "expand column", row));
-    AM_TRY_STATUS(next_optional(mark_name, has_mark_name, str, "mark name column", row));
+    AM_TRY_STATUS(enc::next_bool(expand, has_expand, op.expand, "expand column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "mark name column", row, kRowErrors));
     if (str) op.mark_name = std::string(*str);
 
     ops.push_back(std::move(op));
   }
 
-  AM_TRY_STATUS(check_exhausted(obj_actor, has_obj_actor, "obj actor column"));
-  AM_TRY_STATUS(check_exhausted(obj_counter, has_obj_counter, "obj counter column"));
-  AM_TRY_STATUS(check_exhausted(key_actor, has_key_actor, "key actor column"));
-  AM_TRY_STATUS(check_exhausted(key_counter, has_key_counter, "key counter column"));
-  AM_TRY_STATUS(check_exhausted(key_string, has_key_string, "key string column"));
-  AM_TRY_STATUS(check_exhausted(insert, !c.insert.empty(), "insert column"));
-  AM_TRY_STATUS(check_exhausted(values, !c.value_meta.empty(), "value metadata column"));
+  AM_TRY_STATUS(enc::check_done(obj_actor, has_obj_actor, "obj actor column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(obj_counter, has_obj_counter, "obj counter column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_actor, has_key_actor, "key actor column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_counter, has_key_counter, "key counter column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_string, has_key_string, "key string column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(insert, !c.insert.empty(), "insert column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(values, !c.value_meta.empty(), "value metadata column", kRowErrors));
   if (values.raw_remaining() != 0) {
     return fail(Error::corruption("value column", "bytes not claimed by any value metadata"));
   }
-  AM_TRY_STATUS(check_exhausted(pred_group, !c.pred_group.empty(), "pred group column"));
+  AM_TRY_STATUS(enc::check_done(pred_group, !c.pred_group.empty(), "pred group column", kRowErrors));
   if (preds_left != 0) {
     return fail(Error::corruption("pred actor column", "more pred ids than the pred counts claim"));
   }
-  AM_TRY_STATUS(check_exhausted(pred_counter, !c.pred_counter.empty(), "pred counter column"));
-  AM_TRY_STATUS(check_exhausted(expand, has_expand, "expand column"));
-  AM_TRY_STATUS(check_exhausted(mark_name, has_mark_name, "mark name column"));
+  AM_TRY_STATUS(enc::check_done(pred_counter, !c.pred_counter.empty(), "pred counter column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(expand, has_expand, "expand column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(mark_name, has_mark_name, "mark name column", kRowErrors));
   return ops;
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/encoding/byte_reader.h"
+#include "core/encoding/column_rows.h"
 #include "core/encoding/column_spec.h"
 #include "core/encoding/leb128.h"
 #include "core/encoding/rle.h"
@@ -441,35 +442,16 @@ class ColumnSource {
   std::vector<Bytes> buffers_;  // moving a Bytes keeps its data in place
 };
 
-template <class Reader, class T>
-Status next_opt(Reader& r, bool present, std::optional<T>& out, std::string_view column,
-                std::size_t row) {
-  if (!present) {
-    out.reset();
-    return {};
-  }
-  if (r.next(out)) return {};
-  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
-  return fail(corrupt(std::string(column) + " column ends at row " + std::to_string(row)));
+Error column_ends(std::string_view column, std::uint64_t row) {
+  return corrupt(std::string(column) + " column ends at row " + std::to_string(row));
 }
 
-Status next_bool(enc::BooleanReader& r, bool present, bool& out, std::string_view column,
-                 std::size_t row) {
-  if (!present) {
-    out = false;
-    return {};
-  }
-  if (r.next(out)) return {};
-  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
-  return fail(corrupt(std::string(column) + " column ends at row " + std::to_string(row)));
+Error column_has_more(std::string_view column) {
+  return corrupt(std::string(column) + " column has more items than there are rows");
 }
 
-template <class Reader>
-Status check_done(const Reader& r, bool present, std::string_view column) {
-  if (!present || r.done()) return {};
-  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
-  return fail(corrupt(std::string(column) + " column has more items than there are rows"));
-}
+// Row-wise reading: a reader's own error gets the chunk as context.
+constexpr enc::RowErrors kRowErrors{column_ends, column_has_more, kWhat, true};
 
 Result<std::uint32_t> actor_index(const std::optional<std::uint64_t>& v, std::size_t num_actors,
                                   std::string_view what, std::size_t row) {
@@ -574,27 +556,27 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
     AM_TRY_STATUS(src.charge(kChangeRowCost));
     ChangeRow r;
     AM_TRY_ASSIGN(r.actor, actor_index(u, num_actors, "change actor", row));
-    AM_TRY_STATUS(next_opt(seq, true, s, "change seq", row));
+    AM_TRY_STATUS(enc::next_item(seq, true, s, "change seq", row, kRowErrors));
     if (!s || *s <= 0) return fail(corrupt("change seq missing or not positive at row " + std::to_string(row)));
     r.seq = static_cast<std::uint64_t>(*s);
-    AM_TRY_STATUS(next_opt(max_op, true, s, "change max_op", row));
+    AM_TRY_STATUS(enc::next_item(max_op, true, s, "change max_op", row, kRowErrors));
     if (!s || *s < 0 || static_cast<std::uint64_t>(*s) > kMaxCounter) {
       return fail(corrupt("change max_op missing or out of range at row " + std::to_string(row)));
     }
     r.max_op = static_cast<std::uint32_t>(*s);
-    AM_TRY_STATUS(next_opt(time, has_time, s, "change time", row));
+    AM_TRY_STATUS(enc::next_item(time, has_time, s, "change time", row, kRowErrors));
     r.time = s.value_or(0);
-    AM_TRY_STATUS(next_opt(message, has_message, str, "change message", row));
+    AM_TRY_STATUS(enc::next_item(message, has_message, str, "change message", row, kRowErrors));
     if (str) {
       r.has_message = true;
       r.message = *str;
     }
-    AM_TRY_STATUS(next_opt(dep_count, has_dep_count, u, "change deps count", row));
+    AM_TRY_STATUS(enc::next_item(dep_count, has_dep_count, u, "change deps count", row, kRowErrors));
     const std::uint64_t ndeps = u.value_or(0);
     r.deps_begin = static_cast<std::uint32_t>(dep_rows.size());
     for (std::uint64_t k = 0; k < ndeps; ++k) {
       AM_TRY_STATUS(src.charge(sizeof(std::uint32_t)));
-      AM_TRY_STATUS(next_opt(dep_index, true, s, "change deps index", row));
+      AM_TRY_STATUS(enc::next_item(dep_index, true, s, "change deps index", row, kRowErrors));
       if (!s || *s < 0 || static_cast<std::uint64_t>(*s) >= row) {
         return fail(corrupt("change at row " + std::to_string(row) +
                             " depends on a missing or later change row"));
@@ -615,13 +597,13 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
     }
     rows.push_back(r);
   }
-  AM_TRY_STATUS(check_done(seq, true, "change seq"));
-  AM_TRY_STATUS(check_done(max_op, true, "change max_op"));
-  AM_TRY_STATUS(check_done(time, has_time, "change time"));
-  AM_TRY_STATUS(check_done(message, has_message, "change message"));
-  AM_TRY_STATUS(check_done(dep_count, has_dep_count, "change deps count"));
-  AM_TRY_STATUS(check_done(dep_index, !c.dep_index.empty(), "change deps index"));
-  AM_TRY_STATUS(check_done(extra, has_extra, "change extra bytes"));
+  AM_TRY_STATUS(enc::check_done(seq, true, "change seq", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(max_op, true, "change max_op", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(time, has_time, "change time", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(message, has_message, "change message", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(dep_count, has_dep_count, "change deps count", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(dep_index, !c.dep_index.empty(), "change deps index", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(extra, has_extra, "change extra bytes", kRowErrors));
   if (extra.raw_remaining() != 0 || (!has_extra && !c.extra_raw.empty())) {
     return fail(corrupt("change extra bytes column has unclaimed bytes"));
   }
@@ -676,17 +658,17 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
     op.action = static_cast<Action>(*u1);
     if (op.action == Action::kDelete) return bad("delete op stored in a document");
 
-    AM_TRY_STATUS(next_opt(obj_actor, has_obj_actor, u1, "op obj actor", row));
-    AM_TRY_STATUS(next_opt(obj_counter, has_obj_counter, u2, "op obj counter", row));
+    AM_TRY_STATUS(enc::next_item(obj_actor, has_obj_actor, u1, "op obj actor", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(obj_counter, has_obj_counter, u2, "op obj counter", row, kRowErrors));
     if (u1.has_value() != u2.has_value()) return bad("op obj has only one of actor and counter");
     if (u1) {
       AM_TRY_ASSIGN(op.obj.actor, actor_index(u1, num_actors, "op obj actor", row));
       AM_TRY_ASSIGN(op.obj.counter, counter(u2, "op obj counter", row));
     }
 
-    AM_TRY_STATUS(next_opt(key_actor, has_key_actor, u1, "op key actor", row));
-    AM_TRY_STATUS(next_opt(key_counter, has_key_counter, s1, "op key counter", row));
-    AM_TRY_STATUS(next_opt(key_string, has_key_string, str, "op key string", row));
+    AM_TRY_STATUS(enc::next_item(key_actor, has_key_actor, u1, "op key actor", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_counter, has_key_counter, s1, "op key counter", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_string, has_key_string, str, "op key string", row, kRowErrors));
     if (str) {
       if (u1 || s1) return bad("op has both a map key and an element key");
       op.is_map = true;
@@ -700,12 +682,12 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
       AM_TRY_ASSIGN(op.elem.counter, counter(s1, "op key counter", row));
     }
 
-    AM_TRY_STATUS(next_opt(id_actor, true, u1, "op id actor", row));
+    AM_TRY_STATUS(enc::next_item(id_actor, true, u1, "op id actor", row, kRowErrors));
     AM_TRY_ASSIGN(op.id.actor, actor_index(u1, num_actors, "op id actor", row));
-    AM_TRY_STATUS(next_opt(id_counter, true, s1, "op id counter", row));
+    AM_TRY_STATUS(enc::next_item(id_counter, true, s1, "op id counter", row, kRowErrors));
     AM_TRY_ASSIGN(op.id.counter, counter(s1, "op id counter", row));
 
-    AM_TRY_STATUS(next_bool(insert, has_insert, op.insert, "op insert", row));
+    AM_TRY_STATUS(enc::next_bool(insert, has_insert, op.insert, "op insert", row, kRowErrors));
 
     if (has_values) {
       if (!values.next(op.value)) {
@@ -714,45 +696,45 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
       }
     }
 
-    AM_TRY_STATUS(next_opt(succ_count, has_succ, u1, "op succ count", row));
+    AM_TRY_STATUS(enc::next_item(succ_count, has_succ, u1, "op succ count", row, kRowErrors));
     const std::uint64_t nsucc = u1.value_or(0);
     op.succ_begin = static_cast<std::uint32_t>(succ.size());
     for (std::uint64_t k = 0; k < nsucc; ++k) {
       AM_TRY_STATUS(src.charge(kSuccCost));
       RawId id;
-      AM_TRY_STATUS(next_opt(succ_actor, true, u2, "op succ actor", row));
+      AM_TRY_STATUS(enc::next_item(succ_actor, true, u2, "op succ actor", row, kRowErrors));
       AM_TRY_ASSIGN(id.actor, actor_index(u2, num_actors, "op succ actor", row));
-      AM_TRY_STATUS(next_opt(succ_counter, true, s1, "op succ counter", row));
+      AM_TRY_STATUS(enc::next_item(succ_counter, true, s1, "op succ counter", row, kRowErrors));
       AM_TRY_ASSIGN(id.counter, counter(s1, "op succ counter", row));
       succ.push_back(id);
     }
     op.succ_count = static_cast<std::uint32_t>(nsucc);
 
-    AM_TRY_STATUS(next_bool(expand, has_expand, op.expand, "op expand", row));
-    AM_TRY_STATUS(next_opt(mark_name, has_mark_name, str, "op mark name", row));
+    AM_TRY_STATUS(enc::next_bool(expand, has_expand, op.expand, "op expand", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "op mark name", row, kRowErrors));
     if (str) {
       op.has_mark_name = true;
       op.mark_name = *str;
     }
     ops.push_back(op);
   }
-  AM_TRY_STATUS(check_done(obj_actor, has_obj_actor, "op obj actor"));
-  AM_TRY_STATUS(check_done(obj_counter, has_obj_counter, "op obj counter"));
-  AM_TRY_STATUS(check_done(key_actor, has_key_actor, "op key actor"));
-  AM_TRY_STATUS(check_done(key_counter, has_key_counter, "op key counter"));
-  AM_TRY_STATUS(check_done(key_string, has_key_string, "op key string"));
-  AM_TRY_STATUS(check_done(id_actor, true, "op id actor"));
-  AM_TRY_STATUS(check_done(id_counter, true, "op id counter"));
-  AM_TRY_STATUS(check_done(insert, has_insert, "op insert"));
-  AM_TRY_STATUS(check_done(values, has_values, "op value"));
+  AM_TRY_STATUS(enc::check_done(obj_actor, has_obj_actor, "op obj actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(obj_counter, has_obj_counter, "op obj counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_actor, has_key_actor, "op key actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_counter, has_key_counter, "op key counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_string, has_key_string, "op key string", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(id_actor, true, "op id actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(id_counter, true, "op id counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(insert, has_insert, "op insert", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(values, has_values, "op value", kRowErrors));
   if (values.raw_remaining() != 0 || (!has_values && !c.value_raw.empty())) {
     return fail(corrupt("op value column has unclaimed bytes"));
   }
-  AM_TRY_STATUS(check_done(succ_count, has_succ, "op succ count"));
-  AM_TRY_STATUS(check_done(succ_actor, !c.succ_actor.empty(), "op succ actor"));
-  AM_TRY_STATUS(check_done(succ_counter, !c.succ_counter.empty(), "op succ counter"));
-  AM_TRY_STATUS(check_done(expand, has_expand, "op expand"));
-  AM_TRY_STATUS(check_done(mark_name, has_mark_name, "op mark name"));
+  AM_TRY_STATUS(enc::check_done(succ_count, has_succ, "op succ count", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(succ_actor, !c.succ_actor.empty(), "op succ actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(succ_counter, !c.succ_counter.empty(), "op succ counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(expand, has_expand, "op expand", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(mark_name, has_mark_name, "op mark name", kRowErrors));
   return {};
 }
 
