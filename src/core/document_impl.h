@@ -393,6 +393,28 @@ struct Document::Impl {
     return local(std::move(op));
   }
 
+  // ---- load of a whole document (document_save_load.cc) ----
+  /// Loads a document chunk body into this document, which must be empty (no history, queue or
+  /// open transaction): each change is applied to the op set and the history as the decoder
+  /// rebuilds it, without a decoded Change; the history keeps the body and rebuilds the change
+  /// chunks only when they are first asked for. On error the document is partly loaded: call
+  /// reset_empty() (or discard it).
+  Status stream_document(ByteView body, bool verify_heads, std::size_t max_decoded_bytes);
+  /// Back to the empty document (the actor table keeps what was interned).
+  void reset_empty() {
+    opset = OpSet(&actors);
+    history = core::History();
+    heads.clear();
+    changes_by_actor.clear();
+    max_op = 0;
+    queue.clear();
+    last_local.reset();
+    tx_open = false;
+    tx_ops.clear();
+    saved_changes = 0;
+  }
+  bool is_empty() const { return history.empty() && queue.empty() && !(tx_open && !tx_ops.empty()); }
+
   // ---- save and load (issue 4): the save_incremental() cursor ----
   // Changes [0, saved_changes) were covered by the last save*(); `changes` only grows, in
   // application order, so the count is a cursor. Bookkeeping, not document state: the const

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +21,13 @@
 #include "am/bytes.h"
 #include "am/types.h"
 #include "core/storage/change.h"
+
+namespace am::storage {
+/// Rebuilds the change chunks of a document chunk body that loaded before (document_chunk.cc):
+/// calls `chunk(row, bytes)` for every change row, in row order.
+Status rebuild_change_chunks(ByteView document_body, std::size_t max_decoded_bytes,
+                             const std::function<void(std::size_t, ByteView)>& chunk);
+}  // namespace am::storage
 
 namespace am::core {
 
@@ -34,9 +43,12 @@ class History {
  public:
   static constexpr std::uint32_t kNone = UINT32_MAX;
 
+  /// Entry::chunk_offset of a change whose chunk is not built yet (see append_lazy).
+  static constexpr std::uint64_t kLazyChunk = UINT64_MAX;
+
   struct Entry {
     ChangeHash hash;
-    std::uint64_t chunk_offset = 0;
+    std::uint64_t chunk_offset = 0;  // kLazyChunk: rebuilt from a document chunk on demand
     std::uint32_t chunk_size = 0;
     std::uint32_t author = 0;  // document actor index
     std::uint64_t seq = 0;
@@ -56,7 +68,12 @@ class History {
   bool empty() const { return entries_.empty(); }
   const Entry& operator[](std::size_t i) const { return entries_[i]; }
   const ChangeHash& hash(std::size_t i) const { return entries_[i].hash; }
+  /// The change's chunk. A change loaded from a document chunk gets its chunk rebuilt on first
+  /// use (all changes of that document at once). The view is valid until the next non-const
+  /// call or the next chunk() of a change not built yet.
   ByteView chunk(std::size_t i) const {
+    if (entries_[i].chunk_offset == kLazyChunk) materialize(i);
+    if (entries_[i].chunk_offset == kLazyChunk) return {};  // cannot happen: it loaded before
     return ByteView(arena_).subspan(static_cast<std::size_t>(entries_[i].chunk_offset), entries_[i].chunk_size);
   }
   Bytes chunk_copy(std::size_t i) const {
@@ -140,12 +157,69 @@ class History {
     return row;
   }
 
+  /// A document chunk whose changes are appended with append_lazy: their chunks are rebuilt
+  /// from it when first needed. Returns its id for append_lazy.
+  std::uint32_t add_lazy_source(Bytes document_body, std::size_t max_decoded_bytes) {
+    lazy_.push_back(LazySource{std::make_shared<const Bytes>(std::move(document_body)), max_decoded_bytes, {}});
+    return static_cast<std::uint32_t>(lazy_.size() - 1);
+  }
+
+  /// Appends a change rebuilt from row `source_row` of lazy source `source`, without its chunk.
+  /// `dep_rows` are history rows, in the change's own (hash-sorted) dep order. REQUIRES: the
+  /// dep rows exist.
+  std::uint32_t append_lazy(const ChangeHash& hash, std::uint32_t source, std::uint32_t source_row,
+                            std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
+                            std::uint32_t op_count, std::int64_t time,
+                            std::optional<std::string_view> message, ByteView extra,
+                            std::span<const std::uint32_t> dep_rows) {
+    Entry e;
+    e.hash = hash;
+    e.chunk_offset = kLazyChunk;
+    e.chunk_size = source;  // for a lazy chunk: its source
+    e.author = author;
+    e.seq = seq;
+    e.start_op = start_op;
+    e.op_count = op_count;
+    e.time = time;
+    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
+    e.deps_count = static_cast<std::uint32_t>(dep_rows.size());
+    deps_.insert(deps_.end(), dep_rows.begin(), dep_rows.end());
+    if (message) {
+      e.message = static_cast<std::uint32_t>(messages_.size());
+      messages_.emplace_back(*message);
+    }
+    if (!extra.empty()) {
+      e.extra = static_cast<std::uint32_t>(extras_.size());
+      extras_.emplace_back(extra.begin(), extra.end());
+    }
+    const auto row = static_cast<std::uint32_t>(entries_.size());
+    entries_.push_back(e);
+    LazySource& src = lazy_[source];
+    if (src.rows.size() <= source_row) src.rows.resize(std::size_t{source_row} + 1, kNone);
+    src.rows[source_row] = row;
+    if ((entries_.size()) * 2 > slots_.size()) {
+      rehash(std::max<std::size_t>(64, slots_.size() * 2));
+    } else {
+      insert_slot(row);
+    }
+    return row;
+  }
+
   /// Drops every change from row `n` on (to undo a batch that failed part-way).
   void truncate(std::size_t n) {
     if (n >= entries_.size()) return;
     entries_.resize(n);
     const Entry* last = entries_.empty() ? nullptr : &entries_.back();
-    arena_.resize(last ? static_cast<std::size_t>(last->chunk_offset) + last->chunk_size : 0);
+    std::size_t arena_end = 0;
+    for (const Entry& e : entries_) {
+      if (e.chunk_offset != kLazyChunk) arena_end = std::max<std::size_t>(arena_end, e.chunk_offset + e.chunk_size);
+    }
+    arena_.resize(arena_end);
+    for (auto& src : lazy_) {
+      for (std::uint32_t& row : src.rows) {
+        if (row != kNone && row >= n) row = kNone;
+      }
+    }
     deps_.resize(last ? std::size_t{last->deps_begin} + last->deps_count : 0);
     std::size_t messages = 0, extras = 0;
     for (const Entry& e : entries_) {
@@ -168,6 +242,30 @@ class History {
   }
 
  private:
+  struct LazySource {
+    std::shared_ptr<const Bytes> body;  // the document chunk body; copies of a history share it
+    std::size_t max_decoded_bytes = 0;  // the limit it loaded with
+    std::vector<std::uint32_t> rows;    // chunk row -> history row (kNone: not in the history)
+  };
+
+  // Builds the chunks of every not-yet-built change of the lazy source that holds row i, then
+  // drops the source.
+  void materialize(std::size_t i) const {
+    LazySource& src = lazy_[entries_[i].chunk_size];
+    if (!src.body) return;
+    const std::shared_ptr<const Bytes> body = src.body;
+    (void)storage::rebuild_change_chunks(*body, src.max_decoded_bytes, [&](std::size_t source_row, ByteView chunk) {
+      if (source_row >= src.rows.size()) return;
+      const std::uint32_t row = src.rows[source_row];
+      if (row == kNone || row >= entries_.size() || entries_[row].chunk_offset != kLazyChunk) return;
+      entries_[row].chunk_offset = arena_.size();
+      entries_[row].chunk_size = static_cast<std::uint32_t>(chunk.size());
+      arena_.insert(arena_.end(), chunk.begin(), chunk.end());
+    });
+    src.body.reset();
+    src.rows = {};
+  }
+
   void insert_slot(std::uint32_t row) {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = HashOfChangeHash{}(entries_[row].hash) & mask;
@@ -179,8 +277,10 @@ class History {
     for (std::uint32_t row = 0; row < entries_.size(); ++row) insert_slot(row);
   }
 
-  std::vector<Entry> entries_;
-  Bytes arena_;
+  // Mutable: chunk() builds lazy chunks on first use.
+  mutable std::vector<Entry> entries_;
+  mutable Bytes arena_;
+  mutable std::vector<LazySource> lazy_;
   std::vector<std::uint32_t> deps_;
   std::vector<std::string> messages_;
   std::vector<Bytes> extras_;

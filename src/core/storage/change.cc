@@ -322,129 +322,128 @@ void put_bytes(Bytes& out, ByteView b) {
   out.insert(out.end(), b.begin(), b.end());
 }
 
-// Encodes changes that are already canonical, reusing its column writers and buffers across
-// changes instead of allocating per column. Not thread-safe: encode_change() keeps one per thread.
-class ChangeEncoder {
- public:
-  StoredChange encode(Change c) {
-    for (const ChangeOp& op : c.ops) add(op);
-    for (Bytes& col : cols_) col.clear();
-    obj_actor_.finish(cols_[0]);
-    obj_counter_.finish(cols_[1]);
-    key_actor_.finish(cols_[2]);
-    key_counter_.finish(cols_[3]);
-    key_string_.finish(cols_[4]);
-    insert_.finish(cols_[5]);
-    action_.finish(cols_[6]);
-    values_.finish(cols_[7], cols_[8]);
-    pred_group_.finish(cols_[9]);
-    pred_actor_.finish(cols_[10]);
-    pred_counter_.finish(cols_[11]);
-    expand_.finish(cols_[12]);
-    if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
-    any_expand_ = false;
-    mark_name_.finish(cols_[13]);
+// The op columns of a change chunk (spec §2.3), in canonical order.
+constexpr std::array<ColumnSpec, 14> kSpecs{
+    ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
+    ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
+    ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
+    ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
+    ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
+    ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
+    ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
 
-    body_.clear();
-    enc::put_uleb(body_, c.deps.size());
-    for (const ChangeHash& h : c.deps) body_.insert(body_.end(), h.bytes.begin(), h.bytes.end());
-    put_bytes(body_, c.actors[0]);
-    enc::put_uleb(body_, c.seq);
-    enc::put_uleb(body_, c.start_op);
-    enc::put_sleb(body_, c.time);
-    put_bytes(body_, c.message ? as_bytes(*c.message) : ByteView{});
-    enc::put_uleb(body_, c.actors.size() - 1);
-    for (std::size_t i = 1; i < c.actors.size(); ++i) put_bytes(body_, c.actors[i]);
-    std::size_t present = 0;
-    for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
-    enc::put_uleb(body_, present);
-    for (std::size_t i = 0; i < cols_.size(); ++i) {
-      if (cols_[i].empty()) continue;
-      enc::put_uleb(body_, kSpecs[i].raw());
-      enc::put_uleb(body_, cols_[i].size());
-    }
-    for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
-    body_.insert(body_.end(), c.extra_bytes.begin(), c.extra_bytes.end());
-
-    StoredChange out;
-    out.hash = chunk_digest(ChunkType::kChange, body_);
-    out.chunk.reserve(body_.size() + 9 + enc::uleb_size(body_.size()));
-    out.chunk.insert(out.chunk.end(), kChunkMagic.begin(), kChunkMagic.end());
-    out.chunk.insert(out.chunk.end(), out.hash.bytes.begin(), out.hash.bytes.begin() + 4);
-    out.chunk.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
-    enc::put_uleb(out.chunk, body_.size());
-    out.chunk.insert(out.chunk.end(), body_.begin(), body_.end());
-    out.change = std::move(c);
-    return out;
+ChangeOpRef ref_of(const ChangeOp& op) {
+  ChangeOpRef r;
+  r.obj = op.obj;
+  if (const auto* s = std::get_if<std::string>(&op.key)) {
+    r.is_map = true;
+    r.map_key = *s;
+  } else {
+    r.elem = std::get<ElemKey>(op.key).elem;
   }
+  r.insert = op.insert;
+  r.action = op.action;
+  r.value = &op.value;
+  r.pred = op.pred;
+  r.expand = op.expand;
+  if (op.mark_name) r.mark_name = std::string_view(*op.mark_name);
+  return r;
+}
 
- private:
-  // The op columns of a change chunk (spec §2.3), in canonical order.
-  static constexpr std::array<ColumnSpec, 14> kSpecs{
-      ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
-      ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
-      ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
-      ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
-      ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
-      ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
-      ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
+}  // namespace
 
-  void add(const ChangeOp& op) {
-    if (op.obj) {
-      obj_actor_.append(std::uint64_t{op.obj->actor});
-      obj_counter_.append(op.obj->counter);
-    } else {
-      obj_actor_.append_null();
-      obj_counter_.append_null();
-    }
-    if (const auto* s = std::get_if<std::string>(&op.key)) {
+void CanonicalChangeEncoder::add(const ChangeOpRef& op) {
+  if (op.obj) {
+    obj_actor_.append(std::uint64_t{op.obj->actor});
+    obj_counter_.append(op.obj->counter);
+  } else {
+    obj_actor_.append_null();
+    obj_counter_.append_null();
+  }
+  if (op.is_map) {
+    key_actor_.append_null();
+    key_counter_.append_null();
+    key_string_.append(op.map_key);
+  } else {
+    if (op.elem.counter == 0) {
       key_actor_.append_null();
-      key_counter_.append_null();
-      key_string_.append(std::string_view(*s));
     } else {
-      const ElemKey& e = std::get<ElemKey>(op.key);
-      if (e.is_head()) {
-        key_actor_.append_null();
-      } else {
-        key_actor_.append(std::uint64_t{e.elem.actor});
-      }
-      key_counter_.append(static_cast<std::int64_t>(e.elem.counter));
-      key_string_.append_null();
+      key_actor_.append(std::uint64_t{op.elem.actor});
     }
-    insert_.append(op.insert);
-    action_.append(static_cast<std::uint64_t>(op.action));
-    values_.append(op.value);
-    pred_group_.append(std::uint64_t{op.pred.size()});
-    for (const ChangeOpId& p : op.pred) {
-      pred_actor_.append(std::uint64_t{p.actor});
-      pred_counter_.append(static_cast<std::int64_t>(p.counter));
-    }
-    expand_.append(op.expand);
-    any_expand_ = any_expand_ || op.expand;
-    if (op.mark_name) {
-      mark_name_.append(std::string_view(*op.mark_name));
-    } else {
-      mark_name_.append_null();
-    }
+    key_counter_.append(static_cast<std::int64_t>(op.elem.counter));
+    key_string_.append_null();
   }
+  insert_.append(op.insert);
+  action_.append(static_cast<std::uint64_t>(op.action));
+  if (op.value) {
+    values_.append(*op.value);
+  } else {
+    values_.append_null();
+  }
+  pred_group_.append(std::uint64_t{op.pred.size()});
+  for (const ChangeOpId& p : op.pred) {
+    pred_actor_.append(std::uint64_t{p.actor});
+    pred_counter_.append(static_cast<std::int64_t>(p.counter));
+  }
+  expand_.append(op.expand);
+  any_expand_ = any_expand_ || op.expand;
+  if (op.mark_name) {
+    mark_name_.append(*op.mark_name);
+  } else {
+    mark_name_.append_null();
+  }
+}
 
-  enc::UIntRleWriter obj_actor_;
-  enc::UIntRleWriter obj_counter_;
-  enc::UIntRleWriter key_actor_;
-  enc::DeltaWriter key_counter_;
-  enc::StringRleWriter key_string_;
-  enc::BooleanWriter insert_;
-  enc::UIntRleWriter action_;
-  enc::ValueWriter values_;
-  enc::UIntRleWriter pred_group_;
-  enc::UIntRleWriter pred_actor_;
-  enc::DeltaWriter pred_counter_;
-  enc::BooleanWriter expand_;
-  bool any_expand_ = false;
-  enc::StringRleWriter mark_name_;
-  std::array<Bytes, 14> cols_;
-  Bytes body_;
-};
+ByteView CanonicalChangeEncoder::finish(const ChangeHeaderRef& h, ChangeHash& hash) {
+  for (Bytes& col : cols_) col.clear();
+  obj_actor_.finish(cols_[0]);
+  obj_counter_.finish(cols_[1]);
+  key_actor_.finish(cols_[2]);
+  key_counter_.finish(cols_[3]);
+  key_string_.finish(cols_[4]);
+  insert_.finish(cols_[5]);
+  action_.finish(cols_[6]);
+  values_.finish(cols_[7], cols_[8]);
+  pred_group_.finish(cols_[9]);
+  pred_actor_.finish(cols_[10]);
+  pred_counter_.finish(cols_[11]);
+  expand_.finish(cols_[12]);
+  if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
+  any_expand_ = false;
+  mark_name_.finish(cols_[13]);
+
+  body_.clear();
+  enc::put_uleb(body_, h.deps.size());
+  for (const ChangeHash& d : h.deps) body_.insert(body_.end(), d.bytes.begin(), d.bytes.end());
+  put_bytes(body_, h.author);
+  enc::put_uleb(body_, h.seq);
+  enc::put_uleb(body_, h.start_op);
+  enc::put_sleb(body_, h.time);
+  put_bytes(body_, as_bytes(h.message));
+  enc::put_uleb(body_, h.others.size());
+  for (const ByteView a : h.others) put_bytes(body_, a);
+  std::size_t present = 0;
+  for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
+  enc::put_uleb(body_, present);
+  for (std::size_t i = 0; i < cols_.size(); ++i) {
+    if (cols_[i].empty()) continue;
+    enc::put_uleb(body_, kSpecs[i].raw());
+    enc::put_uleb(body_, cols_[i].size());
+  }
+  for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
+  body_.insert(body_.end(), h.extra.begin(), h.extra.end());
+
+  hash = chunk_digest(ChunkType::kChange, body_);
+  chunk_.clear();
+  chunk_.insert(chunk_.end(), kChunkMagic.begin(), kChunkMagic.end());
+  chunk_.insert(chunk_.end(), hash.bytes.begin(), hash.bytes.begin() + 4);
+  chunk_.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
+  enc::put_uleb(chunk_, body_.size());
+  chunk_.insert(chunk_.end(), body_.begin(), body_.end());
+  return chunk_;
+}
+
+namespace {
 
 }  // namespace
 
@@ -512,8 +511,25 @@ Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimit
 }
 
 StoredChange encode_canonical_change(Change change) {
-  thread_local ChangeEncoder encoder;
-  return encoder.encode(std::move(change));
+  thread_local CanonicalChangeEncoder encoder;
+  for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
+  std::vector<ByteView> others;
+  others.reserve(change.actors.size() - 1);
+  for (std::size_t i = 1; i < change.actors.size(); ++i) others.push_back(change.actors[i]);
+  ChangeHeaderRef h;
+  h.deps = change.deps;
+  h.author = change.actors[0];
+  h.others = others;
+  h.seq = change.seq;
+  h.start_op = change.start_op;
+  h.time = change.time;
+  if (change.message) h.message = *change.message;
+  h.extra = change.extra_bytes;
+  StoredChange out;
+  const ByteView chunk = encoder.finish(h, out.hash);
+  out.chunk.assign(chunk.begin(), chunk.end());
+  out.change = std::move(change);
+  return out;
 }
 
 StoredChange encode_change(Change change) {

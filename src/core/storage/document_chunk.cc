@@ -331,10 +331,7 @@ namespace {
 Error corrupt(const std::string& detail) { return Error::corruption(kWhat, detail); }
 
 // An op id as stored: counter and document actor index.
-struct RawId {
-  std::uint32_t counter = 0;
-  std::uint32_t actor = 0;
-};
+using RawId = DocOpId;
 inline std::uint64_t pack(RawId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
 
 struct ChangeRow {
@@ -912,22 +909,37 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     slot = static_cast<std::uint32_t>(i);
   }
 
+  if (options.on_sizes) options.on_sizes(num_changes, num_stored);
+
   // ---- rebuild, encode and hash every change, in row order ----
   std::vector<ChangeHash> hashes(num_changes);
   std::vector<std::uint8_t> referenced(num_changes, 0);
   std::vector<std::uint32_t> local(num_actors, kNone32);
   std::vector<std::uint32_t> others;
+  std::vector<ByteView> other_bytes;
+  std::vector<std::pair<ChangeHash, std::uint32_t>> dep_pairs;
+  std::vector<ChangeHash> dep_hashes;
+  std::vector<std::uint32_t> dep_sorted;
+  std::vector<ScalarValue> values;
+  std::vector<RebuiltOp> rops;
+  std::vector<ChangeOpId> local_preds;
+  CanonicalChangeEncoder encoder;
   if (!options.sink) out.changes.reserve(num_changes);
   for (std::size_t row = 0; row < num_changes; ++row) {
     const ChangeRow& cr = rows[row];
-    Change c;
-    c.deps.reserve(cr.deps_count);
+    dep_pairs.clear();
     for (std::uint32_t k = 0; k < cr.deps_count; ++k) {
       const std::uint32_t dep = dep_rows[cr.deps_begin + k];
-      c.deps.push_back(hashes[dep]);
+      dep_pairs.emplace_back(hashes[dep], dep);
       referenced[dep] = 1;
     }
-    std::sort(c.deps.begin(), c.deps.end());
+    std::sort(dep_pairs.begin(), dep_pairs.end());
+    dep_hashes.clear();
+    dep_sorted.clear();
+    for (const auto& [h, dep] : dep_pairs) {
+      dep_hashes.push_back(h);
+      dep_sorted.push_back(dep);
+    }
 
     // Actor table: the author, then every other referenced actor in byte order.
     const std::uint32_t first = slot_begin[row];
@@ -940,63 +952,107 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
         others.push_back(a);
       }
     };
+    std::size_t num_preds = 0;
     for (std::uint32_t s = first; s < last; ++s) {
       const DocOp& op = ops[slots[s]];
       if (op.obj.counter != 0) use(op.obj.actor);
       if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
       for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds[p].actor);
+      num_preds += pred_begin[slots[s] + 1] - pred_begin[slots[s]];
     }
     std::sort(others.begin(), others.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
-    c.actors.reserve(others.size() + 1);
-    c.actors.emplace_back(actors[cr.actor].begin(), actors[cr.actor].end());
+    other_bytes.clear();
     for (std::size_t k = 0; k < others.size(); ++k) {
       local[others[k]] = static_cast<std::uint32_t>(k + 1);
-      c.actors.emplace_back(actors[others[k]].begin(), actors[others[k]].end());
+      other_bytes.push_back(actors[others[k]]);
     }
 
-    c.seq = cr.seq;
-    c.start_op = start_op[row];
-    c.time = cr.time;
-    if (!cr.message.empty()) c.message = std::string(cr.message);
-    c.extra_bytes.assign(cr.extra.begin(), cr.extra.end());
-    c.ops.reserve(last - first);
+    // The ops: decoded values, encoded with change-local actor indexes.
+    values.clear();
+    values.reserve(last - first);  // no reallocation: rops point into it
+    rops.clear();
+    local_preds.clear();
+    local_preds.reserve(num_preds);  // no reallocation: the encoder's spans point into it
     for (std::uint32_t s = first; s < last; ++s) {
       const DocOp& op = ops[slots[s]];
-      ChangeOp co;
-      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
-      if (op.is_map) {
-        co.key = std::string(op.key);
-      } else {
-        co.key = ElemKey{op.elem.counter == 0 ? ChangeOpId{} : ChangeOpId{op.elem.counter, local[op.elem.actor]}};
-      }
-      co.insert = op.insert;
-      co.action = op.action;
+      RebuiltOp ro;
+      ro.id = op.id;
+      ro.obj = op.obj;
+      ro.is_map = op.is_map;
+      ro.map_key = op.key;
+      ro.elem = op.elem;
+      ro.insert = op.insert;
+      ro.action = op.action;
       if (op.action != Action::kDelete) {
         auto value = enc::decode_scalar(op.value);
         if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
-        co.value = std::move(*value);
+        values.push_back(std::move(*value));
+      } else {
+        values.emplace_back(Null{});
       }
+      ro.value = &values.back();
       const std::uint32_t pb = pred_begin[slots[s]];
       const std::uint32_t pe = pred_begin[slots[s] + 1];
-      co.pred.reserve(pe - pb);
-      for (std::uint32_t p = pb; p < pe; ++p) co.pred.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
+      ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
+      ro.expand = op.expand;
+      if (op.has_mark_name) ro.mark_name = op.mark_name;
+      rops.push_back(ro);
+
+      ChangeOpRef co;
+      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
+      co.is_map = op.is_map;
+      if (op.is_map) {
+        co.map_key = op.key;
+      } else if (op.elem.counter != 0) {
+        co.elem = ChangeOpId{op.elem.counter, local[op.elem.actor]};
+      }
+      co.insert = op.insert;
+      co.action = op.action;
+      co.value = ro.value;
+      const std::size_t pfirst = local_preds.size();
+      for (std::uint32_t p = pb; p < pe; ++p) local_preds.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
+      co.pred = std::span<const ChangeOpId>(local_preds.data() + pfirst, pe - pb);
       co.expand = op.expand;
-      if (op.has_mark_name) co.mark_name = std::string(op.mark_name);
-      c.ops.push_back(std::move(co));
+      co.mark_name = ro.mark_name;
+      encoder.add(co);
     }
     local[cr.actor] = kNone32;
     for (std::uint32_t a : others) local[a] = kNone32;
 
-    StoredChange sc = encode_canonical_change(std::move(c));
-    // An empty message and no message encode alike in a change, but a document keeps them
-    // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
-    // engaged empty message so that saving writes it back.
-    if (cr.has_message && cr.message.empty()) sc.change.message = std::string();
-    hashes[row] = sc.hash;
+    RebuiltChange rc;
+    rc.row = static_cast<std::uint32_t>(row);
+    rc.actors = actors;
+    rc.author = cr.actor;
+    rc.seq = cr.seq;
+    rc.start_op = start_op[row];
+    rc.time = cr.time;
+    if (cr.has_message) rc.message = cr.message;
+    rc.extra = cr.extra;
+    rc.dep_rows = dep_sorted;
+    rc.deps = dep_hashes;
+    rc.ops = rops;
+    ChangeHeaderRef h;
+    h.deps = dep_hashes;
+    h.author = actors[cr.actor];
+    h.others = other_bytes;
+    h.seq = cr.seq;
+    h.start_op = start_op[row];
+    h.time = cr.time;
+    h.message = cr.message;
+    h.extra = cr.extra;
+    rc.chunk = encoder.finish(h, rc.hash);
+    hashes[row] = rc.hash;
     if (options.sink) {
-      AM_TRY_STATUS(options.sink(std::move(sc)));
+      AM_TRY_STATUS(options.sink(rc));
     } else {
-      out.changes.push_back(std::move(sc));
+      // The collected form: the change decoded from its canonical chunk.
+      auto sc = decode_change_chunk(rc.chunk);
+      if (!sc) return fail(sc.error().with_context(std::string(kWhat) + ": change at row " + std::to_string(row)));
+      // An empty message and no message encode alike in a change, but a document keeps them
+      // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
+      // engaged empty message so that saving writes it back.
+      if (cr.has_message && cr.message.empty()) sc->change.message = std::string();
+      out.changes.push_back(std::move(*sc));
     }
   }
 
@@ -1014,6 +1070,19 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     }
   }
   return out;
+}
+
+Status rebuild_change_chunks(ByteView document_body, std::size_t max_decoded_bytes,
+                             const std::function<void(std::size_t, ByteView)>& chunk) {
+  DocumentDecodeOptions options;
+  options.verify_heads = false;
+  options.max_decoded_bytes = max_decoded_bytes;
+  options.sink = [&](const RebuiltChange& rc) -> Status {
+    chunk(rc.row, rc.chunk);
+    return {};
+  };
+  AM_TRY_STATUS(decode_document_body(document_body, options));
+  return {};
 }
 
 }  // namespace am::storage
