@@ -218,7 +218,7 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
   o.max_decoded_bytes = max_decoded_bytes;
   std::uint32_t source = 0;
   o.on_sizes = [&](std::size_t changes, std::size_t stored_ops) {
-    history.reserve(changes, 0);
+    history.reserve(changes, 0, /*index=*/false);
     opset.reserve(stored_ops);
     source = history.add_lazy_source(Bytes(body.begin(), body.end()), max_decoded_bytes);
   };
@@ -284,13 +284,14 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
     // The history was empty, so history rows are document rows.
     const std::uint32_t row = history.append_lazy(rc.hash, source, rc.row, author, rc.seq, rc.start_op,
                                                   static_cast<std::uint32_t>(rc.ops.size()), rc.time,
-                                                  rc.message, rc.extra, rc.dep_rows);
+                                                  rc.message, rc.extra, rc.dep_rows, /*defer_index=*/true);
     if (changes_by_actor.size() <= author) changes_by_actor.resize(author + 1);
     changes_by_actor[author].push_back(row);
     max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(change_max_op));
     return {};
   };
   AM_TRY_STATUS(storage::decode_document_body(body, o));
+  history.reindex();
   // Heads: the changes no other change depends on.
   std::vector<std::uint8_t> referenced(history.size(), 0);
   for (std::size_t i = 0; i < history.size(); ++i) {

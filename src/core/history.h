@@ -166,12 +166,13 @@ class History {
 
   /// Appends a change rebuilt from row `source_row` of lazy source `source`, without its chunk.
   /// `dep_rows` are history rows, in the change's own (hash-sorted) dep order. REQUIRES: the
-  /// dep rows exist.
+  /// dep rows exist. With `defer_index` the change is not findable by hash until reindex()
+  /// (cheaper for a whole document: one pass at the end instead of a cache miss per change).
   std::uint32_t append_lazy(const ChangeHash& hash, std::uint32_t source, std::uint32_t source_row,
                             std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
                             std::uint32_t op_count, std::int64_t time,
                             std::optional<std::string_view> message, ByteView extra,
-                            std::span<const std::uint32_t> dep_rows) {
+                            std::span<const std::uint32_t> dep_rows, bool defer_index = false) {
     Entry e;
     e.hash = hash;
     e.chunk_offset = kLazyChunk;
@@ -197,12 +198,20 @@ class History {
     LazySource& src = lazy_[source];
     if (src.rows.size() <= source_row) src.rows.resize(std::size_t{source_row} + 1, kNone);
     src.rows[source_row] = row;
+    if (defer_index) return row;
     if ((entries_.size()) * 2 > slots_.size()) {
       rehash(std::max<std::size_t>(64, slots_.size() * 2));
     } else {
       insert_slot(row);
     }
     return row;
+  }
+
+  /// Rebuilds the hash index over every change (after append_lazy with defer_index).
+  void reindex() {
+    std::size_t want = 64;
+    while (want < entries_.size() * 2) want *= 2;
+    rehash(std::max(want, slots_.size()));
   }
 
   /// Drops every change from row `n` on (to undo a batch that failed part-way).
@@ -232,11 +241,12 @@ class History {
   }
 
   /// Sizes the containers for `changes` more changes of about `chunk_bytes` bytes in all.
-  void reserve(std::size_t changes, std::size_t chunk_bytes) {
+  /// Without `index`, the hash index is left to grow (or to reindex()).
+  void reserve(std::size_t changes, std::size_t chunk_bytes, bool index = true) {
     entries_.reserve(entries_.size() + changes);
     std::size_t want = 64;
     while (want < (entries_.size() + changes) * 2) want *= 2;
-    if (want > slots_.size()) rehash(want);
+    if (index && want > slots_.size()) rehash(want);
     deps_.reserve(deps_.size() + changes);
     arena_.reserve(arena_.size() + chunk_bytes);
   }

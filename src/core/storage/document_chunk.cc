@@ -334,33 +334,73 @@ Error corrupt(const std::string& detail) { return Error::corruption(kWhat, detai
 using RawId = DocOpId;
 inline std::uint64_t pack(RawId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
 
+// A change row (40 bytes): what the rebuild needs, with the rare message and extra bytes in
+// side tables.
 struct ChangeRow {
   std::uint32_t actor = 0;
-  std::uint64_t seq = 0;
   std::uint32_t max_op = 0;
+  std::uint64_t seq = 0;
   std::int64_t time = 0;
-  std::string_view message;
-  bool has_message = false;  // a non-null message, possibly empty
   std::uint32_t deps_begin = 0;
   std::uint32_t deps_count = 0;
-  ByteView extra;
+  std::uint32_t message = kNone32;  // index into ChangeRows::messages; kNone32 = null message
+  std::uint32_t extra = kNone32;    // index into ChangeRows::extras
 };
 
+struct ChangeRows {
+  std::vector<ChangeRow> rows;
+  std::vector<std::uint32_t> dep_rows;  // every row's dep row indexes, flattened
+  std::vector<std::string_view> messages;
+  std::vector<ByteView> extras;
+
+  std::optional<std::string_view> message(const ChangeRow& r) const {
+    if (r.message == kNone32) return std::nullopt;
+    return messages[r.message];
+  }
+  ByteView extra(const ChangeRow& r) const { return r.extra == kNone32 ? ByteView{} : extras[r.extra]; }
+};
+
+// An op row (48 bytes, as a document has one per op): strings and values as offsets into their
+// columns, mark names (rare) in a side table.
 struct DocOp {
   RawId id;
   RawId obj;                 // counter 0: the root
-  RawId elem;                // the key of a sequence op (counter 0: _head)
-  std::string_view key;      // the key of a map op
-  std::string_view mark_name;
-  enc::RawValue value;
+  RawId elem;                // sequence op: the key (counter 0: _head); map op: the key string
+                             // as (offset, length) into the key string column
+  std::uint32_t value_offset = 0;  // into the raw value column
+  std::uint32_t value_len = 0;
   std::uint32_t succ_begin = 0;
   std::uint32_t succ_count = 0;
   std::uint32_t change = 0;  // row of the change the op belongs to
+  std::uint8_t value_type = enc::kValueNull;
   Action action = Action::kSet;
   bool is_map = false;
   bool insert = false;
   bool expand = false;
-  bool has_mark_name = false;
+  bool has_mark_name = false;  // OpRows::mark_names holds it
+};
+
+struct OpRows {
+  std::vector<DocOp> ops;
+  std::vector<RawId> succ;  // every row's successors, flattened
+  std::vector<std::pair<std::uint32_t, std::string_view>> mark_names;  // (row, name), by row
+  ByteView keys;   // the key string column
+  ByteView raw;    // the raw value column
+
+  std::string_view key(const DocOp& op) const {
+    return std::string_view(reinterpret_cast<const char*>(keys.data()) + op.elem.counter, op.elem.actor);
+  }
+  enc::RawValue value(const DocOp& op) const {
+    enc::RawValue v;
+    v.type_code = op.value_type;
+    if (op.value_len != 0) v.bytes = raw.subspan(op.value_offset, op.value_len);
+    return v;
+  }
+  std::string_view mark_name(std::uint32_t row) const {
+    const auto it = std::lower_bound(mark_names.begin(), mark_names.end(), row,
+                                     [](const auto& e, std::uint32_t r) { return e.first < r; });
+    return it != mark_names.end() && it->first == row ? it->second : std::string_view{};
+  }
 };
 
 // Open-addressing map from packed op ids to op indexes; sized once, never grows.
@@ -436,7 +476,10 @@ class ColumnSource {
 
  private:
   std::size_t budget_;
-  std::vector<Bytes> buffers_;  // moving a Bytes keeps its data in place
+  std::vector<Bytes> buffers_;
+
+ public:
+  std::size_t budget() const { return budget_; }  // moving a Bytes keeps its data in place
 };
 
 Error column_ends(std::string_view column, std::uint64_t row) {
@@ -526,9 +569,22 @@ Status classify_ops(const std::vector<enc::StoredColumn>& cols, ColumnSource& sr
   return {};
 }
 
-// Decodes the change rows. `dep_rows` receives every change's dep row indexes, flattened.
-Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src,
-                    std::vector<ChangeRow>& rows, std::vector<std::uint32_t>& dep_rows) {
+// Sizes `v` for the rows an RLE column claims, if the decoding budget could pay for them (if
+// not, reading fails on the budget before long).
+template <class T>
+void reserve_rows(std::vector<T>& v, ByteView column, std::size_t extra, std::size_t budget,
+                  std::size_t row_cost) {
+  const std::uint64_t cap = budget / row_cost;
+  auto n = enc::count_rle_items<enc::UIntCodec>(column, cap, "", "");
+  if (n && *n + extra <= cap) v.reserve(static_cast<std::size_t>(*n + extra));
+}
+
+// Decodes the change rows.
+Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src, ChangeRows& out) {
+  std::vector<ChangeRow>& rows = out.rows;
+  std::vector<std::uint32_t>& dep_rows = out.dep_rows;
+  reserve_rows(rows, c.actor, 0, src.budget(), kChangeRowCost);
+  reserve_rows(dep_rows, c.dep_index, 0, src.budget(), sizeof(std::uint32_t));
   enc::UIntRleReader actor(c.actor);
   enc::DeltaReader seq(c.seq);
   enc::DeltaReader max_op(c.max_op);
@@ -565,8 +621,8 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
     r.time = s.value_or(0);
     AM_TRY_STATUS(enc::next_item(message, has_message, str, "change message", row, kRowErrors));
     if (str) {
-      r.has_message = true;
-      r.message = *str;
+      r.message = static_cast<std::uint32_t>(out.messages.size());
+      out.messages.push_back(*str);
     }
     AM_TRY_STATUS(enc::next_item(dep_count, has_dep_count, u, "change deps count", row, kRowErrors));
     const std::uint64_t ndeps = u.value_or(0);
@@ -590,7 +646,10 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
       if (raw.type_code != enc::kValueBytes && !(raw.type_code == enc::kValueNull && raw.bytes.empty())) {
         return fail(corrupt("change extra bytes are not bytes at row " + std::to_string(row)));
       }
-      r.extra = raw.bytes;
+      if (!raw.bytes.empty()) {
+        r.extra = static_cast<std::uint32_t>(out.extras.size());
+        out.extras.push_back(raw.bytes);
+      }
     }
     rows.push_back(r);
   }
@@ -607,9 +666,23 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
   return {};
 }
 
-// Decodes the op rows (stored ops only) and their successor lists.
-Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
-                std::vector<DocOp>& ops, std::vector<RawId>& succ) {
+// Decodes the op rows (stored ops only) and their successor lists. Room is reserved for one
+// rebuilt delete per successor.
+Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, OpRows& out) {
+  std::vector<DocOp>& ops = out.ops;
+  std::vector<RawId>& succ = out.succ;
+  out.keys = c.key_string;
+  out.raw = c.value_raw;
+  if (c.key_string.size() > UINT32_MAX || c.value_raw.size() > UINT32_MAX) {
+    return fail(Error::resource_limit(kWhat, "a key or value column of 4 GiB or more"));
+  }
+  {
+    const std::uint64_t cap = src.budget() / kSuccCost;
+    auto nsucc = enc::count_rle_items<enc::UIntCodec>(c.succ_actor, cap, "", "");
+    const std::size_t deletes = nsucc ? static_cast<std::size_t>(*nsucc) : 0;
+    if (nsucc) succ.reserve(deletes);
+    reserve_rows(ops, c.action, deletes, src.budget(), kOpRowCost);
+  }
   const bool has_obj_actor = !c.obj_actor.empty();
   const bool has_obj_counter = !c.obj_counter.empty();
   const bool has_key_actor = !c.key_actor.empty();
@@ -669,7 +742,8 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
     if (str) {
       if (u1 || s1) return bad("op has both a map key and an element key");
       op.is_map = true;
-      op.key = *str;
+      op.elem.counter = static_cast<std::uint32_t>(reinterpret_cast<const std::uint8_t*>(str->data()) - out.keys.data());
+      op.elem.actor = static_cast<std::uint32_t>(str->size());
     } else if (!s1) {
       return bad("op has no key");
     } else if (*s1 == 0) {
@@ -687,9 +761,15 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
     AM_TRY_STATUS(enc::next_bool(insert, has_insert, op.insert, "op insert", row, kRowErrors));
 
     if (has_values) {
-      if (!values.next(op.value)) {
+      enc::RawValue value;
+      if (!values.next(value)) {
         if (!values.ok()) return fail(values.status("op value").error().with_context(std::string(kWhat)));
         return bad("op value column ends");
+      }
+      op.value_type = value.type_code;
+      if (!value.bytes.empty()) {
+        op.value_offset = static_cast<std::uint32_t>(value.bytes.data() - out.raw.data());
+        op.value_len = static_cast<std::uint32_t>(value.bytes.size());
       }
     }
 
@@ -711,7 +791,7 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
     AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "op mark name", row, kRowErrors));
     if (str) {
       op.has_mark_name = true;
-      op.mark_name = *str;
+      out.mark_names.emplace_back(static_cast<std::uint32_t>(row), *str);
     }
     ops.push_back(op);
   }
@@ -793,12 +873,14 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   OpColumns oc;
   AM_TRY_STATUS(classify_ops(op_stored, src, oc));
 
-  std::vector<ChangeRow> rows;
-  std::vector<std::uint32_t> dep_rows;
-  AM_TRY_STATUS(read_changes(cc, num_actors, src, rows, dep_rows));
-  std::vector<DocOp> ops;
-  std::vector<RawId> succ;
-  AM_TRY_STATUS(read_ops(oc, num_actors, src, ops, succ));
+  ChangeRows change_rows;
+  AM_TRY_STATUS(read_changes(cc, num_actors, src, change_rows));
+  const std::vector<ChangeRow>& rows = change_rows.rows;
+  const std::vector<std::uint32_t>& dep_rows = change_rows.dep_rows;
+  OpRows op_rows;
+  AM_TRY_STATUS(read_ops(oc, num_actors, src, op_rows));
+  std::vector<DocOp>& ops = op_rows.ops;
+  std::vector<RawId>& succ = op_rows.succ;
   const std::size_t num_stored = ops.size();
   const std::size_t num_changes = rows.size();
 
@@ -821,8 +903,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       del.id = s;
       del.obj = x.obj;
       del.is_map = x.is_map;
-      del.key = x.key;
-      del.elem = x.insert ? x.id : x.elem;
+      del.elem = !x.is_map && x.insert ? x.id : x.elem;  // a map op's: its key string
       del.action = Action::kDelete;
       const auto [j, added] = index.emplace(pack(s), static_cast<std::uint32_t>(ops.size()));
       if (added) {
@@ -836,7 +917,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
         // One delete of several ops: they must share its object and key, whatever the order.
         const DocOp& d = ops[j];
         if (d.obj.counter != del.obj.counter || d.obj.actor != del.obj.actor || d.is_map != del.is_map ||
-            (d.is_map ? d.key != del.key
+            (d.is_map ? op_rows.key(d) != op_rows.key(del)
                       : (d.elem.counter != del.elem.counter ||
                          (d.elem.counter != 0 && d.elem.actor != del.elem.actor)))) {
           return fail(corrupt("op " + id_text(s) + " deletes ops at different keys"));
@@ -864,6 +945,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     if (last - first > 1) std::sort(first, last, lamport_less);
   }
   edges = {};
+  index = IdMap(0);  // done with: free it before the op set and history grow
+  succ = {};
 
   // ---- ops to changes: the change of the op's actor with the smallest max_op >= counter ----
   std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
@@ -908,6 +991,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     if (slot != kNone32) return fail(corrupt("duplicate op id " + id_text(op.id)));
     slot = static_cast<std::uint32_t>(i);
   }
+  by_actor = {};
+  op_count = {};
 
   if (options.on_sizes) options.on_sizes(num_changes, num_stored);
 
@@ -979,12 +1064,12 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       ro.id = op.id;
       ro.obj = op.obj;
       ro.is_map = op.is_map;
-      ro.map_key = op.key;
+      if (op.is_map) ro.map_key = op_rows.key(op);
       ro.elem = op.elem;
       ro.insert = op.insert;
       ro.action = op.action;
       if (op.action != Action::kDelete) {
-        auto value = enc::decode_scalar(op.value);
+        auto value = enc::decode_scalar(op_rows.value(op));
         if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
         values.push_back(std::move(*value));
       } else {
@@ -995,14 +1080,14 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       const std::uint32_t pe = pred_begin[slots[s] + 1];
       ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
       ro.expand = op.expand;
-      if (op.has_mark_name) ro.mark_name = op.mark_name;
+      if (op.has_mark_name) ro.mark_name = op_rows.mark_name(slots[s]);
       rops.push_back(ro);
 
       ChangeOpRef co;
       if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
       co.is_map = op.is_map;
       if (op.is_map) {
-        co.map_key = op.key;
+        co.map_key = ro.map_key;
       } else if (op.elem.counter != 0) {
         co.elem = ChangeOpId{op.elem.counter, local[op.elem.actor]};
       }
@@ -1026,8 +1111,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     rc.seq = cr.seq;
     rc.start_op = start_op[row];
     rc.time = cr.time;
-    if (cr.has_message) rc.message = cr.message;
-    rc.extra = cr.extra;
+    rc.message = change_rows.message(cr);
+    rc.extra = change_rows.extra(cr);
     rc.dep_rows = dep_sorted;
     rc.deps = dep_hashes;
     rc.ops = rops;
@@ -1038,8 +1123,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     h.seq = cr.seq;
     h.start_op = start_op[row];
     h.time = cr.time;
-    h.message = cr.message;
-    h.extra = cr.extra;
+    h.message = rc.message.value_or(std::string_view{});
+    h.extra = rc.extra;
     rc.chunk = encoder.finish(h, rc.hash);
     hashes[row] = rc.hash;
     if (options.sink) {
@@ -1051,7 +1136,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       // An empty message and no message encode alike in a change, but a document keeps them
       // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
       // engaged empty message so that saving writes it back.
-      if (cr.has_message && cr.message.empty()) sc->change.message = std::string();
+      if (rc.message && rc.message->empty()) sc->change.message = std::string();
       out.changes.push_back(std::move(*sc));
     }
   }
