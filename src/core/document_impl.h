@@ -316,7 +316,7 @@ struct Document::Impl {
   static std::optional<OpId> obj_field(const Object& o) {
     return o.id.counter == 0 ? std::optional<OpId>() : std::optional<OpId>(o.id);
   }
-  void set_pred_visible(ResolvedOp& op, const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+  void set_pred_visible(ResolvedOp& op, std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
     std::vector<std::uint32_t> vis;
     opset.visible_ops(ops, insert_op, vis);
     for (auto i : vis) op.pred.push_back(opset.op(i).id);

@@ -290,6 +290,8 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
     max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(change_max_op));
     return {};
   };
+  // The history was empty: its rows are the document's rows.
+  o.hash_of_row = [this](std::size_t row) -> const ChangeHash& { return history.hash(row); };
   AM_TRY_STATUS(storage::decode_document_body(body, o));
   history.reindex();
   // Heads: the changes no other change depends on.

@@ -46,23 +46,37 @@ class History {
   /// Entry::chunk_offset of a change whose chunk is not built yet (see append_lazy).
   static constexpr std::uint64_t kLazyChunk = UINT64_MAX;
 
+  /// 72 bytes: 64-bit fields as two halves so that nothing pads. A change's seq and op
+  /// counters fit 32 bits (applying checks), its deps end where the next change's begin, and
+  /// the rare message and extra bytes live in side tables.
   struct Entry {
     ChangeHash hash;
-    std::uint64_t chunk_offset = 0;  // kLazyChunk: rebuilt from a document chunk on demand
-    std::uint32_t chunk_size = 0;
     std::uint32_t author = 0;  // document actor index
-    std::uint64_t seq = 0;
-    std::uint64_t start_op = 0;
+    std::uint32_t seq = 0;
+    std::uint32_t start_op = 0;
     std::uint32_t op_count = 0;
     std::uint32_t deps_begin = 0;  // into deps_
-    std::uint32_t deps_count = 0;
-    std::uint32_t message = kNone;  // into messages_; kNone = no message
-    std::uint32_t extra = kNone;    // into extras_; kNone = no extra bytes
-    std::int64_t time = 0;
+    std::uint32_t chunk_size = 0;  // a lazy chunk: the index of its source
+    std::uint32_t chunk_lo = 0;    // offset into the arena; all ones: lazy (kLazyChunk)
+    std::uint32_t chunk_hi = 0;
+    std::uint32_t time_lo = 0;
+    std::uint32_t time_hi = 0;
 
+    std::uint64_t chunk_offset() const { return (std::uint64_t{chunk_hi} << 32) | chunk_lo; }
+    void set_chunk_offset(std::uint64_t v) {
+      chunk_lo = static_cast<std::uint32_t>(v);
+      chunk_hi = static_cast<std::uint32_t>(v >> 32);
+    }
+    std::int64_t time() const { return static_cast<std::int64_t>((std::uint64_t{time_hi} << 32) | time_lo); }
+    void set_time(std::int64_t t) {
+      const auto v = static_cast<std::uint64_t>(t);
+      time_lo = static_cast<std::uint32_t>(v);
+      time_hi = static_cast<std::uint32_t>(v >> 32);
+    }
     /// start_op - 1 for an empty change.
-    std::uint64_t max_op() const { return start_op + op_count - 1; }
+    std::uint64_t max_op() const { return std::uint64_t{start_op} + op_count - 1; }
   };
+  static_assert(sizeof(Entry) == 72, "History::Entry is meant to be 72 bytes");
 
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -72,9 +86,9 @@ class History {
   /// use (all changes of that document at once). The view is valid until the next non-const
   /// call or the next chunk() of a change not built yet.
   ByteView chunk(std::size_t i) const {
-    if (entries_[i].chunk_offset == kLazyChunk) materialize(i);
-    if (entries_[i].chunk_offset == kLazyChunk) return {};  // cannot happen: it loaded before
-    return ByteView(arena_).subspan(static_cast<std::size_t>(entries_[i].chunk_offset), entries_[i].chunk_size);
+    if (entries_[i].chunk_offset() == kLazyChunk) materialize(i);
+    if (entries_[i].chunk_offset() == kLazyChunk) return {};  // cannot happen: it loaded before
+    return ByteView(arena_).subspan(static_cast<std::size_t>(entries_[i].chunk_offset()), entries_[i].chunk_size);
   }
   Bytes chunk_copy(std::size_t i) const {
     const ByteView c = chunk(i);
@@ -82,17 +96,19 @@ class History {
   }
   /// Row indexes of the change's deps, in the change's own (hash-sorted) dep order.
   std::span<const std::uint32_t> deps(std::size_t i) const {
-    return std::span<const std::uint32_t>(deps_).subspan(entries_[i].deps_begin, entries_[i].deps_count);
+    const std::size_t end = i + 1 < entries_.size() ? entries_[i + 1].deps_begin : deps_.size();
+    return std::span<const std::uint32_t>(deps_).subspan(entries_[i].deps_begin, end - entries_[i].deps_begin);
   }
   /// The message; an engaged empty string is a local commit with message "" (kept apart from
   /// no message, as the reference's documents do).
   std::optional<std::string_view> message(std::size_t i) const {
-    if (entries_[i].message == kNone) return std::nullopt;
-    return std::string_view(messages_[entries_[i].message]);
+    const auto* m = find_row(messages_, i);
+    if (m == nullptr) return std::nullopt;
+    return std::string_view(*m);
   }
   ByteView extra_bytes(std::size_t i) const {
-    if (entries_[i].extra == kNone) return {};
-    return extras_[entries_[i].extra];
+    const auto* x = find_row(extras_, i);
+    return x == nullptr ? ByteView{} : ByteView(*x);
   }
 
   std::optional<std::uint32_t> find(const ChangeHash& h) const {
@@ -123,37 +139,19 @@ class History {
     return seen;
   }
 
-  /// Appends a change. REQUIRES: its deps are present. Returns its row index.
+  /// Appends a change. REQUIRES: its deps are present; seq and op counters fit 32 bits.
+  /// Returns its row index.
   std::uint32_t append(const storage::StoredChange& sc, std::uint32_t author) {
-    Entry e;
     const storage::Change& c = sc.change;
-    e.hash = sc.hash;
-    e.chunk_offset = arena_.size();
+    const auto row = static_cast<std::uint32_t>(entries_.size());
+    Entry e = make_entry(sc.hash, author, c.seq, c.start_op, c.ops.size(), c.time, c.message,
+                         c.extra_bytes, row);
+    e.set_chunk_offset(arena_.size());
     e.chunk_size = static_cast<std::uint32_t>(sc.chunk.size());
     arena_.insert(arena_.end(), sc.chunk.begin(), sc.chunk.end());
-    e.author = author;
-    e.seq = c.seq;
-    e.start_op = c.start_op;
-    e.op_count = static_cast<std::uint32_t>(c.ops.size());
-    e.time = c.time;
-    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
-    e.deps_count = static_cast<std::uint32_t>(c.deps.size());
     for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
-    if (c.message) {
-      e.message = static_cast<std::uint32_t>(messages_.size());
-      messages_.push_back(*c.message);
-    }
-    if (!c.extra_bytes.empty()) {
-      e.extra = static_cast<std::uint32_t>(extras_.size());
-      extras_.push_back(c.extra_bytes);
-    }
-    const auto row = static_cast<std::uint32_t>(entries_.size());
     entries_.push_back(e);
-    if ((entries_.size()) * 2 > slots_.size()) {
-      rehash(std::max<std::size_t>(64, slots_.size() * 2));
-    } else {
-      insert_slot(row);
-    }
+    index_row(row);
     return row;
   }
 
@@ -173,37 +171,16 @@ class History {
                             std::uint32_t op_count, std::int64_t time,
                             std::optional<std::string_view> message, ByteView extra,
                             std::span<const std::uint32_t> dep_rows, bool defer_index = false) {
-    Entry e;
-    e.hash = hash;
-    e.chunk_offset = kLazyChunk;
-    e.chunk_size = source;  // for a lazy chunk: its source
-    e.author = author;
-    e.seq = seq;
-    e.start_op = start_op;
-    e.op_count = op_count;
-    e.time = time;
-    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
-    e.deps_count = static_cast<std::uint32_t>(dep_rows.size());
-    deps_.insert(deps_.end(), dep_rows.begin(), dep_rows.end());
-    if (message) {
-      e.message = static_cast<std::uint32_t>(messages_.size());
-      messages_.emplace_back(*message);
-    }
-    if (!extra.empty()) {
-      e.extra = static_cast<std::uint32_t>(extras_.size());
-      extras_.emplace_back(extra.begin(), extra.end());
-    }
     const auto row = static_cast<std::uint32_t>(entries_.size());
+    Entry e = make_entry(hash, author, seq, start_op, op_count, time, message, extra, row);
+    e.set_chunk_offset(kLazyChunk);
+    e.chunk_size = source;
+    deps_.insert(deps_.end(), dep_rows.begin(), dep_rows.end());
     entries_.push_back(e);
     LazySource& src = lazy_[source];
     if (src.rows.size() <= source_row) src.rows.resize(std::size_t{source_row} + 1, kNone);
     src.rows[source_row] = row;
-    if (defer_index) return row;
-    if ((entries_.size()) * 2 > slots_.size()) {
-      rehash(std::max<std::size_t>(64, slots_.size() * 2));
-    } else {
-      insert_slot(row);
-    }
+    if (!defer_index) index_row(row);
     return row;
   }
 
@@ -217,11 +194,13 @@ class History {
   /// Drops every change from row `n` on (to undo a batch that failed part-way).
   void truncate(std::size_t n) {
     if (n >= entries_.size()) return;
+    deps_.resize(entries_[n].deps_begin);
     entries_.resize(n);
-    const Entry* last = entries_.empty() ? nullptr : &entries_.back();
     std::size_t arena_end = 0;
     for (const Entry& e : entries_) {
-      if (e.chunk_offset != kLazyChunk) arena_end = std::max<std::size_t>(arena_end, e.chunk_offset + e.chunk_size);
+      if (e.chunk_offset() != kLazyChunk) {
+        arena_end = std::max<std::size_t>(arena_end, static_cast<std::size_t>(e.chunk_offset()) + e.chunk_size);
+      }
     }
     arena_.resize(arena_end);
     for (auto& src : lazy_) {
@@ -229,14 +208,8 @@ class History {
         if (row != kNone && row >= n) row = kNone;
       }
     }
-    deps_.resize(last ? std::size_t{last->deps_begin} + last->deps_count : 0);
-    std::size_t messages = 0, extras = 0;
-    for (const Entry& e : entries_) {
-      if (e.message != kNone) messages = e.message + 1u;
-      if (e.extra != kNone) extras = e.extra + 1u;
-    }
-    messages_.resize(messages);
-    extras_.resize(extras);
+    while (!messages_.empty() && messages_.back().first >= n) messages_.pop_back();
+    while (!extras_.empty() && extras_.back().first >= n) extras_.pop_back();
     rehash(slots_.size());
   }
 
@@ -252,6 +225,42 @@ class History {
   }
 
  private:
+  Entry make_entry(const ChangeHash& hash, std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
+                   std::size_t op_count, std::int64_t time, const std::optional<std::string>& message,
+                   ByteView extra, std::uint32_t row) {
+    return make_entry(hash, author, seq, start_op, op_count, time,
+                      message ? std::optional<std::string_view>(*message) : std::nullopt, extra, row);
+  }
+  Entry make_entry(const ChangeHash& hash, std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
+                   std::size_t op_count, std::int64_t time, std::optional<std::string_view> message,
+                   ByteView extra, std::uint32_t row) {
+    Entry e;
+    e.hash = hash;
+    e.author = author;
+    e.seq = static_cast<std::uint32_t>(seq);
+    e.start_op = static_cast<std::uint32_t>(start_op);
+    e.op_count = static_cast<std::uint32_t>(op_count);
+    e.set_time(time);
+    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
+    if (message) messages_.emplace_back(row, std::string(*message));
+    if (!extra.empty()) extras_.emplace_back(row, Bytes(extra.begin(), extra.end()));
+    return e;
+  }
+  void index_row(std::uint32_t row) {
+    if ((entries_.size()) * 2 > slots_.size()) {
+      rehash(std::max<std::size_t>(64, slots_.size() * 2));
+    } else {
+      insert_slot(row);
+    }
+  }
+  // The value for `row` in a side table sorted by row, or nullptr.
+  template <class T>
+  static const T* find_row(const std::vector<std::pair<std::uint32_t, T>>& table, std::size_t row) {
+    const auto it = std::lower_bound(table.begin(), table.end(), row,
+                                     [](const auto& e, std::size_t r) { return e.first < r; });
+    return it != table.end() && it->first == row ? &it->second : nullptr;
+  }
+
   struct LazySource {
     std::shared_ptr<const Bytes> body;  // the document chunk body; copies of a history share it
     std::size_t max_decoded_bytes = 0;  // the limit it loaded with
@@ -267,8 +276,8 @@ class History {
     (void)storage::rebuild_change_chunks(*body, src.max_decoded_bytes, [&](std::size_t source_row, ByteView chunk) {
       if (source_row >= src.rows.size()) return;
       const std::uint32_t row = src.rows[source_row];
-      if (row == kNone || row >= entries_.size() || entries_[row].chunk_offset != kLazyChunk) return;
-      entries_[row].chunk_offset = arena_.size();
+      if (row == kNone || row >= entries_.size() || entries_[row].chunk_offset() != kLazyChunk) return;
+      entries_[row].set_chunk_offset(arena_.size());
       entries_[row].chunk_size = static_cast<std::uint32_t>(chunk.size());
       arena_.insert(arena_.end(), chunk.begin(), chunk.end());
     });
@@ -292,8 +301,8 @@ class History {
   mutable Bytes arena_;
   mutable std::vector<LazySource> lazy_;
   std::vector<std::uint32_t> deps_;
-  std::vector<std::string> messages_;
-  std::vector<Bytes> extras_;
+  std::vector<std::pair<std::uint32_t, std::string>> messages_;  // (row, message), by row
+  std::vector<std::pair<std::uint32_t, Bytes>> extras_;          // (row, extra bytes), by row
   // Open addressing over row + 1 (0 = empty), at most half full: 4-8 bytes per change instead
   // of a ~70-byte hash-map node, and lookups touch one small array.
   std::vector<std::uint32_t> slots_;

@@ -40,7 +40,7 @@ bool StateView::visible(const Op& op) const {
   return true;
 }
 
-std::uint32_t StateView::winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+std::uint32_t StateView::winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
   std::uint32_t best = kNone32;
   auto consider = [&](std::uint32_t i) {
     const Op& op = d_.opset.op(i);
@@ -51,7 +51,7 @@ std::uint32_t StateView::winner(const std::vector<std::uint32_t>& ops, std::uint
   return best;
 }
 
-std::vector<std::uint32_t> StateView::visible_ops(const std::vector<std::uint32_t>& ops,
+std::vector<std::uint32_t> StateView::visible_ops(std::span<const std::uint32_t> ops,
                                                   std::uint32_t insert_op) const {
   std::vector<std::uint32_t> out;
   if (insert_op != kNone32 && visible(d_.opset.op(insert_op))) out.push_back(insert_op);

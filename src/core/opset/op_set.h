@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -206,9 +207,67 @@ struct Op {
   }
 };
 
+/// A short list of op indexes in one heap block (size and capacity in front of the items), one
+/// pointer wide: most sequence elements have no ops besides their insert, so they cost nothing.
+class OpList {
+ public:
+  OpList() = default;
+  OpList(const OpList& o) { copy_from(o); }
+  OpList(OpList&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  OpList& operator=(const OpList& o) {
+    if (this != &o) {
+      delete[] p_;
+      p_ = nullptr;
+      copy_from(o);
+    }
+    return *this;
+  }
+  OpList& operator=(OpList&& o) noexcept {
+    if (this != &o) {
+      delete[] p_;
+      p_ = o.p_;
+      o.p_ = nullptr;
+    }
+    return *this;
+  }
+  ~OpList() { delete[] p_; }
+
+  std::size_t size() const { return p_ ? p_[0] : 0; }
+  bool empty() const { return size() == 0; }
+  const std::uint32_t* begin() const { return p_ ? p_ + 2 : nullptr; }
+  const std::uint32_t* end() const { return p_ ? p_ + 2 + p_[0] : nullptr; }
+  std::uint32_t operator[](std::size_t i) const { return p_[2 + i]; }
+  operator std::span<const std::uint32_t>() const { return {begin(), size()}; }
+
+  void insert(std::size_t pos, std::uint32_t v) {
+    const std::uint32_t n = static_cast<std::uint32_t>(size());
+    if (!p_ || p_[1] == n) {
+      const std::uint32_t cap = n == 0 ? 2 : n * 2;
+      auto* q = new std::uint32_t[2 + std::size_t{cap}];
+      q[0] = n;
+      q[1] = cap;
+      if (p_) std::copy(p_ + 2, p_ + 2 + n, q + 2);
+      delete[] p_;
+      p_ = q;
+    }
+    std::copy_backward(p_ + 2 + pos, p_ + 2 + n, p_ + 3 + n);
+    p_[2 + pos] = v;
+    p_[0] = n + 1;
+  }
+
+ private:
+  void copy_from(const OpList& o) {
+    if (o.empty()) return;
+    p_ = new std::uint32_t[2 + o.size()];
+    p_[0] = p_[1] = static_cast<std::uint32_t>(o.size());
+    std::copy(o.begin(), o.end(), p_ + 2);
+  }
+  std::uint32_t* p_ = nullptr;
+};
+
 struct Element {
   std::uint32_t insert_op = kNone32;
-  std::vector<std::uint32_t> ops;  // non-insert ops keyed on this element, ascending op id
+  OpList ops;  // non-insert ops keyed on this element, ascending op id
 };
 
 struct Object {
@@ -386,7 +445,7 @@ class OpSet {
   const std::string& key_name(std::uint32_t k) const { return keys_[k]; }
 
   /// Visible ops among `ops` (ascending id), plus the insert op if given.
-  void visible_ops(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op,
+  void visible_ops(std::span<const std::uint32_t> ops, std::uint32_t insert_op,
                    std::vector<std::uint32_t>& out) const {
     out.clear();
     if (insert_op != kNone32 && ops_[insert_op].visible()) out.push_back(insert_op);
@@ -397,7 +456,7 @@ class OpSet {
       return actors_->less(ops_[a].id, ops_[b].id);
     });
   }
-  std::uint32_t winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+  std::uint32_t winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
     std::uint32_t best = kNone32;
     auto consider = [&](std::uint32_t i) {
       if (ops_[i].visible() && (best == kNone32 || actors_->less(ops_[best].id, ops_[i].id))) best = i;
@@ -416,11 +475,16 @@ class OpSet {
     return idx;
   }
 
-  void insert_sorted(std::vector<std::uint32_t>& list, std::uint32_t idx, OpId id) {
+  template <class List>
+  void insert_sorted(List& list, std::uint32_t idx, OpId id) {
     auto pos = std::upper_bound(list.begin(), list.end(), id, [&](OpId v, std::uint32_t e) {
       return actors_->less(v, ops_[e].id);
     });
-    list.insert(pos, idx);
+    if constexpr (std::is_same_v<List, OpList>) {
+      list.insert(static_cast<std::size_t>(pos - list.begin()), idx);
+    } else {
+      list.insert(pos, idx);
+    }
   }
 
   // RGA: place the new element after its reference, skipping elements with greater ids.
@@ -428,7 +492,7 @@ class OpSet {
     Object& o = objects_[oi];
     const OpId id = ops_[op_idx].id;
     const auto handle = static_cast<std::uint32_t>(o.elems.size());
-    o.elems.push_back(Element{op_idx, {}});
+    o.elems.push_back(Element{op_idx, OpList{}});
     SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
     SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
     while (cur != SequenceIndex::kNone && actors_->less(id, ops_[o.elems[cur].insert_op].id)) {

@@ -194,7 +194,7 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
     ch_actor.append(std::uint64_t{row_author[i]});
     ch_seq.append(static_cast<std::int64_t>(c.seq));
     ch_max_op.append(static_cast<std::int64_t>(c.max_op()));
-    ch_time.append(c.time);
+    ch_time.append(c.time());
     if (const auto message = d.history.message(i)) {  // engaged but empty: see decode_document_body
       ch_message.append(*message);
     } else {
@@ -997,7 +997,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   if (options.on_sizes) options.on_sizes(num_changes, num_stored);
 
   // ---- rebuild, encode and hash every change, in row order ----
-  std::vector<ChangeHash> hashes(num_changes);
+  // The hash of every row built so far: kept here unless the sink keeps them (hash_of_row).
+  std::vector<ChangeHash> hashes(options.hash_of_row ? 0 : num_changes);
+  auto hash_of = [&](std::size_t row) -> const ChangeHash& {
+    return options.hash_of_row ? options.hash_of_row(row) : hashes[row];
+  };
   std::vector<std::uint8_t> referenced(num_changes, 0);
   std::vector<std::uint32_t> local(num_actors, kNone32);
   std::vector<std::uint32_t> others;
@@ -1015,7 +1019,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     dep_pairs.clear();
     for (std::uint32_t k = 0; k < cr.deps_count; ++k) {
       const std::uint32_t dep = dep_rows[cr.deps_begin + k];
-      dep_pairs.emplace_back(hashes[dep], dep);
+      dep_pairs.emplace_back(hash_of(dep), dep);
       referenced[dep] = 1;
     }
     std::sort(dep_pairs.begin(), dep_pairs.end());
@@ -1126,7 +1130,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     h.message = rc.message.value_or(std::string_view{});
     h.extra = rc.extra;
     rc.chunk = encoder.finish(h, rc.hash);
-    hashes[row] = rc.hash;
+    if (!options.hash_of_row) hashes[row] = rc.hash;
     if (options.sink) {
       AM_TRY_STATUS(options.sink(rc));
     } else {
@@ -1144,7 +1148,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   if (options.verify_heads) {
     std::vector<ChangeHash> computed;
     for (std::size_t row = 0; row < num_changes; ++row) {
-      if (!referenced[row]) computed.push_back(hashes[row]);
+      if (!referenced[row]) computed.push_back(hash_of(row));
     }
     std::sort(computed.begin(), computed.end());
     std::vector<ChangeHash> stored = out.heads;

@@ -102,6 +102,9 @@ struct DocumentDecodeOptions {
   /// are verified after the last change: a caller that streams must discard what it applied
   /// if decoding then fails.
   std::function<Status(const RebuiltChange&)> sink;
+  /// With a sink that keeps every change's hash: the hash of an earlier row (which the sink was
+  /// handed), so that the decoder does not keep its own copy of every hash.
+  std::function<const ChangeHash&(std::size_t row)> hash_of_row;
   /// Called once before the first change with the number of change rows and of stored (not
   /// delete) op rows, so that a streaming caller can size its containers.
   std::function<void(std::size_t changes, std::size_t stored_ops)> on_sizes;
