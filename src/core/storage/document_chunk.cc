@@ -334,30 +334,21 @@ Error corrupt(const std::string& detail) { return Error::corruption(kWhat, detai
 using RawId = DocOpId;
 inline std::uint64_t pack(RawId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
 
-// A change row (40 bytes): what the rebuild needs, with the rare message and extra bytes in
-// side tables.
+// One change row as read from the change columns; views into the columns.
 struct ChangeRow {
   std::uint32_t actor = 0;
   std::uint32_t max_op = 0;
   std::uint64_t seq = 0;
   std::int64_t time = 0;
-  std::uint32_t deps_begin = 0;
-  std::uint32_t deps_count = 0;
-  std::uint32_t message = kNone32;  // index into ChangeRows::messages; kNone32 = null message
-  std::uint32_t extra = kNone32;    // index into ChangeRows::extras
+  std::optional<std::string_view> message;  // engaged iff not null (possibly empty)
+  ByteView extra;
 };
 
-struct ChangeRows {
-  std::vector<ChangeRow> rows;
-  std::vector<std::uint32_t> dep_rows;  // every row's dep row indexes, flattened
-  std::vector<std::string_view> messages;
-  std::vector<ByteView> extras;
-
-  std::optional<std::string_view> message(const ChangeRow& r) const {
-    if (r.message == kNone32) return std::nullopt;
-    return messages[r.message];
-  }
-  ByteView extra(const ChangeRow& r) const { return r.extra == kNone32 ? ByteView{} : extras[r.extra]; }
+// What the rebuild keeps of every change row (8 bytes); the rest is read again, row by row, by
+// a second ChangeCursor over the same columns.
+struct ChangeKey {
+  std::uint32_t actor = 0;
+  std::uint32_t max_op = 0;
 };
 
 // An op row (48 bytes, as a document has one per op): strings and values as offsets into their
@@ -579,91 +570,109 @@ void reserve_rows(std::vector<T>& v, ByteView column, std::size_t extra, std::si
   if (n && *n + extra <= cap) v.reserve(static_cast<std::size_t>(*n + extra));
 }
 
-// Decodes the change rows.
-Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src, ChangeRows& out) {
-  std::vector<ChangeRow>& rows = out.rows;
-  std::vector<std::uint32_t>& dep_rows = out.dep_rows;
-  reserve_rows(rows, c.actor, 0, src.budget(), kChangeRowCost);
-  reserve_rows(dep_rows, c.dep_index, 0, src.budget(), sizeof(std::uint32_t));
-  enc::UIntRleReader actor(c.actor);
-  enc::DeltaReader seq(c.seq);
-  enc::DeltaReader max_op(c.max_op);
-  enc::DeltaReader time(c.time);
-  enc::StringRleReader message(c.message);
-  enc::UIntRleReader dep_count(c.dep_count);
-  enc::DeltaReader dep_index(c.dep_index);
-  enc::ValueReader extra(c.extra_meta, c.extra_raw);
-  const bool has_time = !c.time.empty();
-  const bool has_message = !c.message.empty();
-  const bool has_dep_count = !c.dep_count.empty();
-  const bool has_extra = !c.extra_meta.empty();
+// Reads the change rows one at a time, validating each. The first pass (read_changes) charges
+// the budget and checks the columns end together; the rebuild reads the rows again with a
+// second cursor instead of keeping them.
+class ChangeCursor {
+ public:
+  ChangeCursor(const ChangeColumns& c, std::size_t num_actors)
+      : c_(c), num_actors_(num_actors), actor_(c.actor), seq_(c.seq), max_op_(c.max_op), time_(c.time),
+        message_(c.message), dep_count_(c.dep_count), dep_index_(c.dep_index), extra_(c.extra_meta, c.extra_raw),
+        has_time_(!c.time.empty()), has_message_(!c.message.empty()), has_dep_count_(!c.dep_count.empty()),
+        has_extra_(!c.extra_meta.empty()) {}
 
-  std::optional<std::uint64_t> u;
-  std::optional<std::int64_t> s;
-  std::optional<std::string_view> str;
-  for (std::size_t row = 0;; ++row) {
-    if (!actor.next(u)) {
-      if (!actor.ok()) return fail(actor.status("change actor").error().with_context(std::string(kWhat)));
-      break;
+  // Reads row `row` into `r` and its dep rows into `deps` (cleared first). False at the end.
+  // With a `src`, charges it for the row and its deps.
+  Result<bool> next(std::size_t row, ChangeRow& r, std::vector<std::uint32_t>& deps, ColumnSource* src) {
+    if (!actor_.next(u_)) {
+      if (!actor_.ok()) return fail(actor_.status("change actor").error().with_context(std::string(kWhat)));
+      return false;
     }
-    AM_TRY_STATUS(src.charge(kChangeRowCost));
-    ChangeRow r;
-    AM_TRY_ASSIGN(r.actor, actor_index(u, num_actors, "change actor", row));
-    AM_TRY_STATUS(enc::next_item(seq, true, s, "change seq", row, kRowErrors));
-    if (!s || *s <= 0) return fail(corrupt("change seq missing or not positive at row " + std::to_string(row)));
-    r.seq = static_cast<std::uint64_t>(*s);
-    AM_TRY_STATUS(enc::next_item(max_op, true, s, "change max_op", row, kRowErrors));
-    if (!s || *s < 0 || static_cast<std::uint64_t>(*s) > kMaxCounter) {
+    if (src) AM_TRY_STATUS(src->charge(kChangeRowCost));
+    AM_TRY_ASSIGN(r.actor, actor_index(u_, num_actors_, "change actor", row));
+    AM_TRY_STATUS(enc::next_item(seq_, true, s_, "change seq", row, kRowErrors));
+    if (!s_ || *s_ <= 0) return fail(corrupt("change seq missing or not positive at row " + std::to_string(row)));
+    r.seq = static_cast<std::uint64_t>(*s_);
+    AM_TRY_STATUS(enc::next_item(max_op_, true, s_, "change max_op", row, kRowErrors));
+    if (!s_ || *s_ < 0 || static_cast<std::uint64_t>(*s_) > kMaxCounter) {
       return fail(corrupt("change max_op missing or out of range at row " + std::to_string(row)));
     }
-    r.max_op = static_cast<std::uint32_t>(*s);
-    AM_TRY_STATUS(enc::next_item(time, has_time, s, "change time", row, kRowErrors));
-    r.time = s.value_or(0);
-    AM_TRY_STATUS(enc::next_item(message, has_message, str, "change message", row, kRowErrors));
-    if (str) {
-      r.message = static_cast<std::uint32_t>(out.messages.size());
-      out.messages.push_back(*str);
-    }
-    AM_TRY_STATUS(enc::next_item(dep_count, has_dep_count, u, "change deps count", row, kRowErrors));
-    const std::uint64_t ndeps = u.value_or(0);
-    r.deps_begin = static_cast<std::uint32_t>(dep_rows.size());
+    r.max_op = static_cast<std::uint32_t>(*s_);
+    AM_TRY_STATUS(enc::next_item(time_, has_time_, s_, "change time", row, kRowErrors));
+    r.time = s_.value_or(0);
+    AM_TRY_STATUS(enc::next_item(message_, has_message_, str_, "change message", row, kRowErrors));
+    r.message = str_;
+    AM_TRY_STATUS(enc::next_item(dep_count_, has_dep_count_, u_, "change deps count", row, kRowErrors));
+    const std::uint64_t ndeps = u_.value_or(0);
+    deps.clear();
     for (std::uint64_t k = 0; k < ndeps; ++k) {
-      AM_TRY_STATUS(src.charge(sizeof(std::uint32_t)));
-      AM_TRY_STATUS(enc::next_item(dep_index, true, s, "change deps index", row, kRowErrors));
-      if (!s || *s < 0 || static_cast<std::uint64_t>(*s) >= row) {
+      if (src) AM_TRY_STATUS(src->charge(sizeof(std::uint32_t)));
+      AM_TRY_STATUS(enc::next_item(dep_index_, true, s_, "change deps index", row, kRowErrors));
+      if (!s_ || *s_ < 0 || static_cast<std::uint64_t>(*s_) >= row) {
         return fail(corrupt("change at row " + std::to_string(row) +
                             " depends on a missing or later change row"));
       }
-      dep_rows.push_back(static_cast<std::uint32_t>(*s));
+      deps.push_back(static_cast<std::uint32_t>(*s_));
     }
-    r.deps_count = static_cast<std::uint32_t>(ndeps);
-    if (has_extra) {
+    r.extra = {};
+    if (has_extra_) {
       enc::RawValue raw;
-      if (!extra.next(raw)) {
-        if (!extra.ok()) return fail(extra.status("change extra bytes").error().with_context(std::string(kWhat)));
+      if (!extra_.next(raw)) {
+        if (!extra_.ok()) return fail(extra_.status("change extra bytes").error().with_context(std::string(kWhat)));
         return fail(corrupt("change extra bytes column ends at row " + std::to_string(row)));
       }
       if (raw.type_code != enc::kValueBytes && !(raw.type_code == enc::kValueNull && raw.bytes.empty())) {
         return fail(corrupt("change extra bytes are not bytes at row " + std::to_string(row)));
       }
-      if (!raw.bytes.empty()) {
-        r.extra = static_cast<std::uint32_t>(out.extras.size());
-        out.extras.push_back(raw.bytes);
-      }
+      r.extra = raw.bytes;
     }
-    rows.push_back(r);
+    return true;
   }
-  AM_TRY_STATUS(enc::check_done(seq, true, "change seq", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(max_op, true, "change max_op", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(time, has_time, "change time", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(message, has_message, "change message", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(dep_count, has_dep_count, "change deps count", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(dep_index, !c.dep_index.empty(), "change deps index", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(extra, has_extra, "change extra bytes", kRowErrors));
-  if (extra.raw_remaining() != 0 || (!has_extra && !c.extra_raw.empty())) {
-    return fail(corrupt("change extra bytes column has unclaimed bytes"));
+
+  // After the last row: every column must be used up.
+  Status check_done() const {
+    AM_TRY_STATUS(enc::check_done(seq_, true, "change seq", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(max_op_, true, "change max_op", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(time_, has_time_, "change time", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(message_, has_message_, "change message", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(dep_count_, has_dep_count_, "change deps count", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(dep_index_, !c_.dep_index.empty(), "change deps index", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(extra_, has_extra_, "change extra bytes", kRowErrors));
+    if (extra_.raw_remaining() != 0 || (!has_extra_ && !c_.extra_raw.empty())) {
+      return fail(corrupt("change extra bytes column has unclaimed bytes"));
+    }
+    return {};
   }
-  return {};
+
+ private:
+  const ChangeColumns& c_;
+  std::size_t num_actors_;
+  enc::UIntRleReader actor_;
+  enc::DeltaReader seq_;
+  enc::DeltaReader max_op_;
+  enc::DeltaReader time_;
+  enc::StringRleReader message_;
+  enc::UIntRleReader dep_count_;
+  enc::DeltaReader dep_index_;
+  enc::ValueReader extra_;
+  bool has_time_, has_message_, has_dep_count_, has_extra_;
+  std::optional<std::uint64_t> u_;
+  std::optional<std::int64_t> s_;
+  std::optional<std::string_view> str_;
+};
+
+// Validates the change rows and keeps their actor and max_op.
+Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src, std::vector<ChangeKey>& keys) {
+  reserve_rows(keys, c.actor, 0, src.budget(), kChangeRowCost);
+  ChangeCursor cursor(c, num_actors);
+  ChangeRow r;
+  std::vector<std::uint32_t> deps;
+  for (std::size_t row = 0;; ++row) {
+    AM_TRY_ASSIGN(const bool more, cursor.next(row, r, deps, &src));
+    if (!more) break;
+    keys.push_back(ChangeKey{r.actor, r.max_op});
+  }
+  return cursor.check_done();
 }
 
 // Decodes the op rows (stored ops only) and their successor lists. Room is reserved for one
@@ -873,10 +882,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   OpColumns oc;
   AM_TRY_STATUS(classify_ops(op_stored, src, oc));
 
-  ChangeRows change_rows;
-  AM_TRY_STATUS(read_changes(cc, num_actors, src, change_rows));
-  const std::vector<ChangeRow>& rows = change_rows.rows;
-  const std::vector<std::uint32_t>& dep_rows = change_rows.dep_rows;
+  std::vector<ChangeKey> rows;
+  AM_TRY_STATUS(read_changes(cc, num_actors, src, rows));
   OpRows op_rows;
   AM_TRY_STATUS(read_ops(oc, num_actors, src, op_rows));
   std::vector<DocOp>& ops = op_rows.ops;
@@ -967,17 +974,18 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     op.change = *it;
     ++op_count[*it];
   }
-  std::vector<std::uint64_t> start_op(num_changes);
+  std::vector<std::uint32_t> start_op(num_changes);
   std::vector<std::uint32_t> slot_begin(num_changes + 1, 0);
   for (std::size_t row = 0; row < num_changes; ++row) {
     const std::uint32_t n = op_count[row];
     if (n > rows[row].max_op) {
       return fail(corrupt("change at row " + std::to_string(row) + " has more ops than its max_op"));
     }
-    start_op[row] = std::uint64_t{rows[row].max_op} - n + 1;
-    if (start_op[row] > kMaxCounter) {
+    const std::uint64_t first_op = std::uint64_t{rows[row].max_op} - n + 1;
+    if (first_op > kMaxCounter) {
       return fail(corrupt("change at row " + std::to_string(row) + " has start_op past 2^32-1"));
     }
+    start_op[row] = static_cast<std::uint32_t>(first_op);
     slot_begin[row + 1] = slot_begin[row] + n;
   }
   std::vector<std::uint32_t> slots(num_ops, kNone32);
@@ -993,6 +1001,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   }
   by_actor = {};
   op_count = {};
+  rows = {};  // the rebuild reads the change rows again
 
   if (options.on_sizes) options.on_sizes(num_changes, num_stored);
 
@@ -1014,11 +1023,14 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   std::vector<ChangeOpId> local_preds;
   CanonicalChangeEncoder encoder;
   if (!options.sink) out.changes.reserve(num_changes);
+  ChangeCursor cursor(cc, num_actors);
+  ChangeRow cr;
+  std::vector<std::uint32_t> row_deps;
   for (std::size_t row = 0; row < num_changes; ++row) {
-    const ChangeRow& cr = rows[row];
+    AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
+    if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
     dep_pairs.clear();
-    for (std::uint32_t k = 0; k < cr.deps_count; ++k) {
-      const std::uint32_t dep = dep_rows[cr.deps_begin + k];
+    for (const std::uint32_t dep : row_deps) {
       dep_pairs.emplace_back(hash_of(dep), dep);
       referenced[dep] = 1;
     }
@@ -1115,8 +1127,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     rc.seq = cr.seq;
     rc.start_op = start_op[row];
     rc.time = cr.time;
-    rc.message = change_rows.message(cr);
-    rc.extra = change_rows.extra(cr);
+    rc.message = cr.message;
+    rc.extra = cr.extra;
     rc.dep_rows = dep_sorted;
     rc.deps = dep_hashes;
     rc.ops = rops;
