@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "am/document.h"
@@ -274,29 +275,34 @@ struct Document::Impl {
   }
 
   Status apply_stored_unchecked(std::vector<storage::StoredChange> incoming) {
+    std::unordered_set<ChangeHash, HashOfChangeHash> queued;
+    for (const auto& q : queue) queued.insert(q.hash);
     for (auto& sc : incoming) {
       if (history.contains(sc.hash)) continue;
-      bool queued = false;
-      for (const auto& q : queue) queued = queued || q.hash == sc.hash;
-      if (!queued) queue.push_back(std::move(sc));
+      if (queued.insert(sc.hash).second) queue.push_back(std::move(sc));
     }
-    // Apply whatever became ready, repeatedly.
+    // Apply whatever became ready, in queue order, pass after pass (one pass when the changes
+    // come in causal order).
+    std::vector<storage::StoredChange> waiting;
     for (bool progress = true; progress;) {
       progress = false;
-      for (std::size_t i = 0; i < queue.size();) {
-        if (history.contains(queue[i].hash)) {
-          queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
-          continue;
-        }
-        if (deps_present(queue[i].change)) {
-          storage::StoredChange sc = std::move(queue[i]);
-          queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
-          AM_TRY_STATUS(apply_ready(std::move(sc)));
+      waiting.clear();
+      for (std::size_t i = 0; i < queue.size(); ++i) {
+        storage::StoredChange& sc = queue[i];
+        if (history.contains(sc.hash)) continue;
+        if (deps_present(sc.change)) {
+          if (Status s = apply_ready(std::move(sc)); !s) {
+            // Keep what was not applied (the caller restores the queue anyway).
+            for (std::size_t j = i + 1; j < queue.size(); ++j) waiting.push_back(std::move(queue[j]));
+            queue = std::move(waiting);
+            return s;
+          }
           progress = true;
         } else {
-          ++i;
+          waiting.push_back(std::move(sc));
         }
       }
+      queue.swap(waiting);
     }
     return {};
   }
@@ -413,7 +419,7 @@ struct Document::Impl {
     tx_ops.clear();
     saved_changes = 0;
   }
-  bool is_empty() const { return history.empty() && queue.empty() && !(tx_open && !tx_ops.empty()); }
+  bool is_empty() const { return history.empty() && queue.empty() && !tx_open; }
 
   // ---- save and load (issue 4): the save_incremental() cursor ----
   // Changes [0, saved_changes) were covered by the last save*(); `changes` only grows, in
