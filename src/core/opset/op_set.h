@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -123,6 +124,11 @@ class OpIdIndex {
  public:
   std::optional<std::uint32_t> find(OpId id) const {
     if (slots_.empty() || id.counter == 0) return std::nullopt;
+    // Ops arrive with growing counters per actor: a new op's id is past every stored one.
+    if (id.actor >= max_counter_.size() || id.counter > max_counter_[id.actor]) return std::nullopt;
+    // Edits mostly refer to ops made shortly before (the previous character, the one just
+    // deleted): a small cache of recent inserts saves a cache miss in the big table.
+    if (const Slot& r = recent_[recent_slot(id)]; r.counter == id.counter && r.actor == id.actor) return r.value;
     for (std::size_t i = slot(id);; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.counter == id.counter && s.actor == id.actor) return s.value;
@@ -139,6 +145,9 @@ class OpIdIndex {
       if (slots_[i].counter == id.counter && slots_[i].actor == id.actor) return false;
     }
     slots_[i] = Slot{id.counter, id.actor, value};
+    recent_[recent_slot(id)] = slots_[i];
+    if (max_counter_.size() <= id.actor) max_counter_.resize(std::size_t{id.actor} + 1, 0);
+    max_counter_[id.actor] = std::max(max_counter_[id.actor], id.counter);
     ++size_;
     return true;
   }
@@ -155,6 +164,8 @@ class OpIdIndex {
     std::uint32_t actor = 0;
     std::uint32_t value = 0;
   };
+  static constexpr std::size_t kRecent = 1024;
+  static std::size_t recent_slot(OpId id) { return (id.counter ^ (id.actor * 0x9e3779b1u)) & (kRecent - 1); }
   static std::size_t hash(OpId id) {
     std::uint64_t key = pack(id);
     key ^= key >> 33;  // murmur3's finaliser: every key bit reaches the low bits
@@ -178,6 +189,8 @@ class OpIdIndex {
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+  std::array<Slot, kRecent> recent_{};  // a key here is in slots_ with the same value
+  std::vector<std::uint32_t> max_counter_;  // per actor: the largest counter stored
 };
 
 struct StringHash {
