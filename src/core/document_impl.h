@@ -85,8 +85,8 @@ struct Document::Impl {
 
   Value value_of(const Op& op) const {
     if (auto t = make_type(op.action)) return ObjectRef{*t, to_obj_id(op.id)};
-    if (op.is_counter()) return ScalarValue{Counter{std::get<Counter>(op.value).value + op.inc_total}};
-    return op.value;
+    if (op.is_counter()) return ScalarValue{Counter{op.value.int_value() + op.inc_total}};
+    return op.value.get();
   }
 
   // ---- transactions ----

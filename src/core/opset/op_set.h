@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -198,6 +200,212 @@ struct StringHash {
   std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+/// A short list of trivially copyable items in one heap block (size and capacity in front of
+/// the items), one pointer wide: empty lists (most sequence elements' op lists, most ops'
+/// successors) cost nothing.
+template <class T>
+class SmallVec {
+  static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
+
+ public:
+  SmallVec() = default;
+  SmallVec(const SmallVec& o) { copy_from(o); }
+  SmallVec(SmallVec&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  SmallVec& operator=(const SmallVec& o) {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  SmallVec& operator=(SmallVec&& o) noexcept {
+    if (this != &o) {
+      release();
+      h_ = o.h_;
+      o.h_ = nullptr;
+    }
+    return *this;
+  }
+  ~SmallVec() { release(); }
+
+  std::size_t size() const { return h_ ? h_->size : 0; }
+  bool empty() const { return size() == 0; }
+  const T* begin() const { return h_ ? data() : nullptr; }
+  const T* end() const { return h_ ? data() + h_->size : nullptr; }
+  const T& operator[](std::size_t i) const { return data()[i]; }
+  operator std::span<const T>() const { return {begin(), size()}; }
+
+  void insert(std::size_t pos, const T& v) {
+    const std::uint32_t n = static_cast<std::uint32_t>(size());
+    if (!h_ || h_->cap == n) {
+      Header* q = allocate(n == 0 ? 2 : n * 2);
+      q->size = n;
+      if (h_) std::copy(data(), data() + n, reinterpret_cast<T*>(q + 1));
+      release();
+      h_ = q;
+    }
+    T* d = data();
+    std::copy_backward(d + pos, d + n, d + n + 1);
+    d[pos] = v;
+    h_->size = n + 1;
+  }
+  void push_back(const T& v) { insert(size(), v); }
+
+ private:
+  struct alignas(8) Header {
+    std::uint32_t size = 0;
+    std::uint32_t cap = 0;
+  };
+  T* data() const { return reinterpret_cast<T*>(h_ + 1); }
+  static Header* allocate(std::uint32_t cap) {
+    auto* h = static_cast<Header*>(::operator new(sizeof(Header) + sizeof(T) * cap));
+    h->cap = cap;
+    h->size = 0;
+    return h;
+  }
+  void release() {
+    ::operator delete(h_);
+    h_ = nullptr;
+  }
+  void copy_from(const SmallVec& o) {
+    if (o.empty()) return;
+    h_ = allocate(static_cast<std::uint32_t>(o.size()));
+    h_->size = static_cast<std::uint32_t>(o.size());
+    std::copy(o.begin(), o.end(), data());
+  }
+  Header* h_ = nullptr;
+};
+using OpList = SmallVec<std::uint32_t>;
+
+/// An op's value in 16 bytes: numbers, and strings and bytes of up to 14 bytes, inline; anything
+/// bigger in a heap-allocated ScalarValue. Text is one character per op, so a text document's
+/// values never leave the op. Value type.
+class OpValue {
+ public:
+  OpValue() = default;  // null
+  explicit OpValue(const ScalarValue& v) { set(v); }
+  OpValue(const OpValue& o) { copy_from(o); }
+  OpValue(OpValue&& o) noexcept {
+    std::memcpy(b_, o.b_, sizeof b_);
+    o.b_[0] = o.b_[1] = 0;
+  }
+  OpValue& operator=(const OpValue& o) {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  OpValue& operator=(OpValue&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::memcpy(b_, o.b_, sizeof b_);
+      o.b_[0] = o.b_[1] = 0;
+    }
+    return *this;
+  }
+  ~OpValue() { release(); }
+
+  /// The ScalarValue alternative index.
+  std::size_t index() const { return b_[0]; }
+  bool is_null() const { return b_[0] == kNull; }
+  bool is_string() const { return b_[0] == kString; }
+  bool is_counter() const { return b_[0] == kCounter; }
+  /// REQUIRES: is_string().
+  std::string_view str() const {
+    if (on_heap()) return std::get<std::string>(*heap());
+    return {reinterpret_cast<const char*>(b_ + 2), b_[1]};
+  }
+  /// The payload of an int, counter or timestamp (uint: converted). REQUIRES: one of those.
+  std::int64_t int_value() const {
+    std::int64_t v = 0;
+    std::memcpy(&v, b_ + 8, sizeof v);
+    return v;
+  }
+  ScalarValue get() const {
+    if (on_heap()) return *heap();
+    switch (b_[0]) {
+      case kBool: return b_[8] != 0;
+      case kInt: return int_value();
+      case kUint: return static_cast<std::uint64_t>(int_value());
+      case kDouble: {
+        double d = 0;
+        std::memcpy(&d, b_ + 8, sizeof d);
+        return d;
+      }
+      case kString: return std::string(str());
+      case kBytes: return Bytes(b_ + 2, b_ + 2 + b_[1]);
+      case kCounter: return Counter{int_value()};
+      case kTimestamp: return Timestamp{int_value()};
+      default: return Null{};
+    }
+  }
+
+ private:
+  static constexpr std::uint8_t kNull = 0, kBool = 1, kInt = 2, kUint = 3, kDouble = 4, kString = 5,
+                                kBytes = 6, kCounter = 7, kTimestamp = 8;
+  static constexpr std::uint8_t kHeap = 0xff;  // b_[1]: the value is in a heap ScalarValue
+  static constexpr std::size_t kInline = 14;
+  static_assert(std::is_same_v<std::variant_alternative_t<kString, ScalarValue>, std::string> &&
+                std::is_same_v<std::variant_alternative_t<kBytes, ScalarValue>, Bytes> &&
+                std::is_same_v<std::variant_alternative_t<kCounter, ScalarValue>, Counter> &&
+                std::is_same_v<std::variant_alternative_t<kTimestamp, ScalarValue>, Timestamp> &&
+                std::is_same_v<std::variant_alternative_t<kDouble, ScalarValue>, double> &&
+                std::is_same_v<std::variant_alternative_t<kUint, ScalarValue>, std::uint64_t> &&
+                std::is_same_v<std::variant_alternative_t<kInt, ScalarValue>, std::int64_t>);
+
+  bool on_heap() const { return b_[1] == kHeap; }
+  ScalarValue* heap() const {
+    ScalarValue* p = nullptr;
+    std::memcpy(&p, b_ + 8, sizeof p);
+    return p;
+  }
+  void put_heap(const ScalarValue& v) {
+    ScalarValue* p = new ScalarValue(v);
+    std::memcpy(b_ + 8, &p, sizeof p);
+    b_[1] = kHeap;
+  }
+  void put64(std::uint64_t v) { std::memcpy(b_ + 8, &v, sizeof v); }
+  void put_inline(const void* data, std::size_t n) {
+    std::memcpy(b_ + 2, data, n);
+    b_[1] = static_cast<std::uint8_t>(n);
+  }
+  void set(const ScalarValue& v) {
+    b_[0] = static_cast<std::uint8_t>(v.index());
+    b_[1] = 0;
+    switch (v.index()) {
+      case kNull: break;
+      case kBool: b_[8] = std::get<bool>(v) ? 1 : 0; break;
+      case kInt: put64(static_cast<std::uint64_t>(std::get<std::int64_t>(v))); break;
+      case kUint: put64(std::get<std::uint64_t>(v)); break;
+      case kDouble: put64(std::bit_cast<std::uint64_t>(std::get<double>(v))); break;
+      case kString: {
+        const std::string& s = std::get<std::string>(v);
+        if (s.size() <= kInline) put_inline(s.data(), s.size()); else put_heap(v);
+        break;
+      }
+      case kBytes: {
+        const Bytes& b = std::get<Bytes>(v);
+        if (b.size() <= kInline) put_inline(b.data(), b.size()); else put_heap(v);
+        break;
+      }
+      case kCounter: put64(static_cast<std::uint64_t>(std::get<Counter>(v).value)); break;
+      case kTimestamp: put64(static_cast<std::uint64_t>(std::get<Timestamp>(v).millis)); break;
+      default: put_heap(v); break;  // unknown type codes
+    }
+  }
+  void release() {
+    if (on_heap()) delete heap();
+    b_[0] = b_[1] = 0;
+  }
+  void copy_from(const OpValue& o) {
+    std::memcpy(b_, o.b_, sizeof b_);
+    if (o.on_heap()) put_heap(*o.heap());
+  }
+
+  alignas(8) std::uint8_t b_[16] = {};
+};
+
 struct Op {
   OpId id;
   std::uint32_t obj = kRootObject;
@@ -207,76 +415,17 @@ struct Op {
   bool insert = false;
   bool expand = false;
   std::uint32_t mark_name = kNone32;
-  ScalarValue value = Null{};
-  std::vector<OpId> succ;        // every successor, in arrival order
   std::uint32_t hiding_succ = 0; // successors that hide this op (all but increments of a counter)
+  SmallVec<OpId> succ;           // every successor, in arrival order
+  OpValue value;
   std::int64_t inc_total = 0;    // counters: sum of applied increments
 
-  bool is_counter() const {
-    return action == Action::kSet && std::holds_alternative<Counter>(value);
-  }
+  bool is_counter() const { return action == Action::kSet && value.is_counter(); }
   bool visible() const {
     return action != Action::kIncrement && action != Action::kMark && hiding_succ == 0;
   }
 };
-
-/// A short list of op indexes in one heap block (size and capacity in front of the items), one
-/// pointer wide: most sequence elements have no ops besides their insert, so they cost nothing.
-class OpList {
- public:
-  OpList() = default;
-  OpList(const OpList& o) { copy_from(o); }
-  OpList(OpList&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  OpList& operator=(const OpList& o) {
-    if (this != &o) {
-      delete[] p_;
-      p_ = nullptr;
-      copy_from(o);
-    }
-    return *this;
-  }
-  OpList& operator=(OpList&& o) noexcept {
-    if (this != &o) {
-      delete[] p_;
-      p_ = o.p_;
-      o.p_ = nullptr;
-    }
-    return *this;
-  }
-  ~OpList() { delete[] p_; }
-
-  std::size_t size() const { return p_ ? p_[0] : 0; }
-  bool empty() const { return size() == 0; }
-  const std::uint32_t* begin() const { return p_ ? p_ + 2 : nullptr; }
-  const std::uint32_t* end() const { return p_ ? p_ + 2 + p_[0] : nullptr; }
-  std::uint32_t operator[](std::size_t i) const { return p_[2 + i]; }
-  operator std::span<const std::uint32_t>() const { return {begin(), size()}; }
-
-  void insert(std::size_t pos, std::uint32_t v) {
-    const std::uint32_t n = static_cast<std::uint32_t>(size());
-    if (!p_ || p_[1] == n) {
-      const std::uint32_t cap = n == 0 ? 2 : n * 2;
-      auto* q = new std::uint32_t[2 + std::size_t{cap}];
-      q[0] = n;
-      q[1] = cap;
-      if (p_) std::copy(p_ + 2, p_ + 2 + n, q + 2);
-      delete[] p_;
-      p_ = q;
-    }
-    std::copy_backward(p_ + 2 + pos, p_ + 2 + n, p_ + 3 + n);
-    p_[2 + pos] = v;
-    p_[0] = n + 1;
-  }
-
- private:
-  void copy_from(const OpList& o) {
-    if (o.empty()) return;
-    p_ = new std::uint32_t[2 + o.size()];
-    p_[0] = p_[1] = static_cast<std::uint32_t>(o.size());
-    std::copy(o.begin(), o.end(), p_ + 2);
-  }
-  std::uint32_t* p_ = nullptr;
-};
+static_assert(sizeof(Op) == 64, "Op is meant to be 64 bytes");
 
 struct Element {
   std::uint32_t insert_op = kNone32;
@@ -411,7 +560,7 @@ class OpSet {
       op.action = r.action;
       op.insert = r.insert;
       op.expand = r.expand;
-      op.value = value;
+      op.value = OpValue(value);
       if (r.mark_name) op.mark_name = intern(*r.mark_name);
       if (!seq) {
         op.key = intern(r.map_key);
@@ -520,8 +669,8 @@ class OpSet {
     if (w == kNone32) return {};
     if (o.type == ObjType::kText) {
       const Op& op = ops_[w];
-      if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
-        return text_width(std::get<std::string>(op.value));
+      if (op.action == Action::kSet && op.value.is_string()) {
+        return text_width(op.value.str());
       }
     }
     return {1, 1};

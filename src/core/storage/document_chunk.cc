@@ -95,7 +95,11 @@ class OpColumnsWriter {
     id_counter_.append(static_cast<std::int64_t>(id_counter));
     insert_.append(op.insert);
     action_.append(static_cast<std::uint64_t>(op.action));
-    values_.append(op.value);
+    if (op.value.is_string()) {
+      values_.append_raw(enc::kValueString, as_bytes(op.value.str()));
+    } else {
+      values_.append(op.value.get());
+    }
     expand_.append(op.expand);
     any_expand_ = any_expand_ || op.expand;
   }
