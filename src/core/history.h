@@ -8,6 +8,7 @@
 // changes. Internal to am_core; not thread-safe.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -158,13 +159,15 @@ class History {
   /// A document chunk whose changes are appended with append_lazy: their chunks are rebuilt
   /// from it when first needed. Returns its id for append_lazy.
   std::uint32_t add_lazy_source(Bytes document_body, std::size_t max_decoded_bytes) {
-    lazy_.push_back(LazySource{std::make_shared<const Bytes>(std::move(document_body)), max_decoded_bytes, {}});
+    lazy_.push_back(LazySource{std::make_shared<const Bytes>(std::move(document_body)), max_decoded_bytes,
+                               static_cast<std::uint32_t>(entries_.size()), 0});
     return static_cast<std::uint32_t>(lazy_.size() - 1);
   }
 
   /// Appends a change rebuilt from row `source_row` of lazy source `source`, without its chunk.
   /// `dep_rows` are history rows, in the change's own (hash-sorted) dep order. REQUIRES: the
-  /// dep rows exist. With `defer_index` the change is not findable by hash until reindex()
+  /// dep rows exist; the source's rows are appended in order (0, 1, ...) right after
+  /// add_lazy_source, with nothing else appended in between. With `defer_index` the change is not findable by hash until reindex()
   /// (cheaper for a whole document: one pass at the end instead of a cache miss per change).
   std::uint32_t append_lazy(const ChangeHash& hash, std::uint32_t source, std::uint32_t source_row,
                             std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
@@ -178,8 +181,9 @@ class History {
     deps_.insert(deps_.end(), dep_rows.begin(), dep_rows.end());
     entries_.push_back(e);
     LazySource& src = lazy_[source];
-    if (src.rows.size() <= source_row) src.rows.resize(std::size_t{source_row} + 1, kNone);
-    src.rows[source_row] = row;
+    assert(src.first_row + source_row == row && source_row == src.count);
+    (void)source_row;
+    src.count += 1;
     if (!defer_index) index_row(row);
     return row;
   }
@@ -204,9 +208,7 @@ class History {
     }
     arena_.resize(arena_end);
     for (auto& src : lazy_) {
-      for (std::uint32_t& row : src.rows) {
-        if (row != kNone && row >= n) row = kNone;
-      }
+      src.count = n <= src.first_row ? 0 : std::min<std::uint32_t>(src.count, static_cast<std::uint32_t>(n - src.first_row));
     }
     while (!messages_.empty() && messages_.back().first >= n) messages_.pop_back();
     while (!extras_.empty() && extras_.back().first >= n) extras_.pop_back();
@@ -264,7 +266,8 @@ class History {
   struct LazySource {
     std::shared_ptr<const Bytes> body;  // the document chunk body; copies of a history share it
     std::size_t max_decoded_bytes = 0;  // the limit it loaded with
-    std::vector<std::uint32_t> rows;    // chunk row -> history row (kNone: not in the history)
+    std::uint32_t first_row = 0;        // chunk row r is history row first_row + r, for r < count
+    std::uint32_t count = 0;
   };
 
   // Builds the chunks of every not-yet-built change of the lazy source that holds row i, then
@@ -274,15 +277,15 @@ class History {
     if (!src.body) return;
     const std::shared_ptr<const Bytes> body = src.body;
     (void)storage::rebuild_change_chunks(*body, src.max_decoded_bytes, [&](std::size_t source_row, ByteView chunk) {
-      if (source_row >= src.rows.size()) return;
-      const std::uint32_t row = src.rows[source_row];
-      if (row == kNone || row >= entries_.size() || entries_[row].chunk_offset() != kLazyChunk) return;
+      if (source_row >= src.count) return;
+      const std::size_t row = src.first_row + source_row;
+      if (row >= entries_.size() || entries_[row].chunk_offset() != kLazyChunk) return;
       entries_[row].set_chunk_offset(arena_.size());
       entries_[row].chunk_size = static_cast<std::uint32_t>(chunk.size());
       arena_.insert(arena_.end(), chunk.begin(), chunk.end());
     });
     src.body.reset();
-    src.rows = {};
+    src.count = 0;
   }
 
   void insert_slot(std::uint32_t row) {
