@@ -85,7 +85,7 @@ struct Document::Impl {
 
   Value value_of(const Op& op) const {
     if (auto t = make_type(op.action)) return ObjectRef{*t, to_obj_id(op.id)};
-    if (op.is_counter()) return ScalarValue{Counter{op.value.int_value() + op.inc_total}};
+    if (op.is_counter()) return ScalarValue{Counter{op.value.int_value() + opset.inc_total(op)}};
     return op.value.get();
   }
 

@@ -44,12 +44,13 @@ class History {
  public:
   static constexpr std::uint32_t kNone = UINT32_MAX;
 
-  /// Entry::chunk_offset of a change whose chunk is not built yet (see append_lazy).
+  /// The chunk offset of a change whose chunk is not built yet (see append_lazy).
   static constexpr std::uint64_t kLazyChunk = UINT64_MAX;
 
-  /// 72 bytes: 64-bit fields as two halves so that nothing pads. A change's seq and op
-  /// counters fit 32 bits (applying checks), its deps end where the next change's begin, and
-  /// the rare message and extra bytes live in side tables.
+  /// 60 bytes: 64-bit fields as two halves so that nothing pads. A change's seq and op
+  /// counters fit 32 bits (applying checks), its deps end where the next change's begin, the
+  /// rare message and extra bytes live in side tables, and where its chunk is in locs_ (absent
+  /// while a loaded document's chunks are not built).
   struct Entry {
     ChangeHash hash;
     std::uint32_t author = 0;  // document actor index
@@ -57,17 +58,9 @@ class History {
     std::uint32_t start_op = 0;
     std::uint32_t op_count = 0;
     std::uint32_t deps_begin = 0;  // into deps_
-    std::uint32_t chunk_size = 0;  // a lazy chunk: the index of its source
-    std::uint32_t chunk_lo = 0;    // offset into the arena; all ones: lazy (kLazyChunk)
-    std::uint32_t chunk_hi = 0;
     std::uint32_t time_lo = 0;
     std::uint32_t time_hi = 0;
 
-    std::uint64_t chunk_offset() const { return (std::uint64_t{chunk_hi} << 32) | chunk_lo; }
-    void set_chunk_offset(std::uint64_t v) {
-      chunk_lo = static_cast<std::uint32_t>(v);
-      chunk_hi = static_cast<std::uint32_t>(v >> 32);
-    }
     std::int64_t time() const { return static_cast<std::int64_t>((std::uint64_t{time_hi} << 32) | time_lo); }
     void set_time(std::int64_t t) {
       const auto v = static_cast<std::uint64_t>(t);
@@ -77,7 +70,7 @@ class History {
     /// start_op - 1 for an empty change.
     std::uint64_t max_op() const { return std::uint64_t{start_op} + op_count - 1; }
   };
-  static_assert(sizeof(Entry) == 72, "History::Entry is meant to be 72 bytes");
+  static_assert(sizeof(Entry) == 60, "History::Entry is meant to be 60 bytes");
 
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -87,9 +80,9 @@ class History {
   /// use (all changes of that document at once). The view is valid until the next non-const
   /// call or the next chunk() of a change not built yet.
   ByteView chunk(std::size_t i) const {
-    if (entries_[i].chunk_offset() == kLazyChunk) materialize(i);
-    if (entries_[i].chunk_offset() == kLazyChunk) return {};  // cannot happen: it loaded before
-    return ByteView(arena_).subspan(static_cast<std::size_t>(entries_[i].chunk_offset()), entries_[i].chunk_size);
+    if (i >= locs_.size() || locs_[i].lazy()) materialize(i);
+    if (i >= locs_.size() || locs_[i].lazy()) return {};  // cannot happen: it loaded before
+    return ByteView(arena_).subspan(static_cast<std::size_t>(locs_[i].offset()), locs_[i].size);
   }
   Bytes chunk_copy(std::size_t i) const {
     const ByteView c = chunk(i);
@@ -147,8 +140,8 @@ class History {
     const auto row = static_cast<std::uint32_t>(entries_.size());
     Entry e = make_entry(sc.hash, author, c.seq, c.start_op, c.ops.size(), c.time, c.message,
                          c.extra_bytes, row);
-    e.set_chunk_offset(arena_.size());
-    e.chunk_size = static_cast<std::uint32_t>(sc.chunk.size());
+    if (locs_.size() < row) locs_.resize(row);  // the rows in between are lazy
+    locs_.push_back(ChunkLoc::at(arena_.size(), sc.chunk.size()));
     arena_.insert(arena_.end(), sc.chunk.begin(), sc.chunk.end());
     for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
     entries_.push_back(e);
@@ -176,8 +169,7 @@ class History {
                             std::span<const std::uint32_t> dep_rows, bool defer_index = false) {
     const auto row = static_cast<std::uint32_t>(entries_.size());
     Entry e = make_entry(hash, author, seq, start_op, op_count, time, message, extra, row);
-    e.set_chunk_offset(kLazyChunk);
-    e.chunk_size = source;
+    // No locs_ entry: a row past locs_ (or marked lazy there) is built from its lazy source.
     deps_.insert(deps_.end(), dep_rows.begin(), dep_rows.end());
     entries_.push_back(e);
     LazySource& src = lazy_[source];
@@ -200,11 +192,10 @@ class History {
     if (n >= entries_.size()) return;
     deps_.resize(entries_[n].deps_begin);
     entries_.resize(n);
+    if (locs_.size() > n) locs_.resize(n);
     std::size_t arena_end = 0;
-    for (const Entry& e : entries_) {
-      if (e.chunk_offset() != kLazyChunk) {
-        arena_end = std::max<std::size_t>(arena_end, static_cast<std::size_t>(e.chunk_offset()) + e.chunk_size);
-      }
+    for (const ChunkLoc& l : locs_) {
+      if (!l.lazy()) arena_end = std::max<std::size_t>(arena_end, static_cast<std::size_t>(l.offset()) + l.size);
     }
     arena_.resize(arena_end);
     for (auto& src : lazy_) {
@@ -263,6 +254,19 @@ class History {
     return it != table.end() && it->first == row ? &it->second : nullptr;
   }
 
+  // Where a chunk is in the arena; default: not built yet (lazy).
+  struct ChunkLoc {
+    std::uint32_t lo = UINT32_MAX;
+    std::uint32_t hi = UINT32_MAX;
+    std::uint32_t size = 0;
+    static ChunkLoc at(std::uint64_t offset, std::size_t size) {
+      return ChunkLoc{static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(offset >> 32),
+                      static_cast<std::uint32_t>(size)};
+    }
+    std::uint64_t offset() const { return (std::uint64_t{hi} << 32) | lo; }
+    bool lazy() const { return offset() == kLazyChunk; }
+  };
+
   struct LazySource {
     std::shared_ptr<const Bytes> body;  // the document chunk body; copies of a history share it
     std::size_t max_decoded_bytes = 0;  // the limit it loaded with
@@ -273,15 +277,19 @@ class History {
   // Builds the chunks of every not-yet-built change of the lazy source that holds row i, then
   // drops the source.
   void materialize(std::size_t i) const {
-    LazySource& src = lazy_[entries_[i].chunk_size];
-    if (!src.body) return;
+    LazySource* found = nullptr;
+    for (LazySource& l : lazy_) {
+      if (l.body && i >= l.first_row && i - l.first_row < l.count) found = &l;
+    }
+    if (found == nullptr) return;
+    LazySource& src = *found;
+    if (locs_.size() < entries_.size()) locs_.resize(entries_.size());
     const std::shared_ptr<const Bytes> body = src.body;
     (void)storage::rebuild_change_chunks(*body, src.max_decoded_bytes, [&](std::size_t source_row, ByteView chunk) {
       if (source_row >= src.count) return;
       const std::size_t row = src.first_row + source_row;
-      if (row >= entries_.size() || entries_[row].chunk_offset() != kLazyChunk) return;
-      entries_[row].set_chunk_offset(arena_.size());
-      entries_[row].chunk_size = static_cast<std::uint32_t>(chunk.size());
+      if (row >= locs_.size() || !locs_[row].lazy()) return;
+      locs_[row] = ChunkLoc::at(arena_.size(), chunk.size());
       arena_.insert(arena_.end(), chunk.begin(), chunk.end());
     });
     src.body.reset();
@@ -300,7 +308,8 @@ class History {
   }
 
   // Mutable: chunk() builds lazy chunks on first use.
-  mutable std::vector<Entry> entries_;
+  std::vector<Entry> entries_;
+  mutable std::vector<ChunkLoc> locs_;  // per row while built; rows past the end are lazy
   mutable Bytes arena_;
   mutable std::vector<LazySource> lazy_;
   std::vector<std::uint32_t> deps_;

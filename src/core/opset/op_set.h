@@ -417,15 +417,14 @@ struct Op {
   std::uint32_t mark_name = kNone32;
   std::uint32_t hiding_succ = 0; // successors that hide this op (all but increments of a counter)
   SmallVec<OpId> succ;           // every successor, in arrival order
-  OpValue value;
-  std::int64_t inc_total = 0;    // counters: sum of applied increments
+  OpValue value;                 // a counter's increments: OpSet::inc_total
 
   bool is_counter() const { return action == Action::kSet && value.is_counter(); }
   bool visible() const {
     return action != Action::kIncrement && action != Action::kMark && hiding_succ == 0;
   }
 };
-static_assert(sizeof(Op) == 64, "Op is meant to be 64 bytes");
+static_assert(sizeof(Op) == 56, "Op is meant to be 56 bytes");
 
 struct Element {
   std::uint32_t insert_op = kNone32;
@@ -544,9 +543,9 @@ class OpSet {
       Op& target = ops_[p];
       target.succ.push_back(r.id);
       if (r.action == Action::kIncrement && target.is_counter()) {
-        target.inc_total += std::holds_alternative<std::int64_t>(value)
-                                ? std::get<std::int64_t>(value)
-                                : static_cast<std::int64_t>(std::get<std::uint64_t>(value));
+        inc_totals_[pack(target.id)] += std::holds_alternative<std::int64_t>(value)
+                                            ? std::get<std::int64_t>(value)
+                                            : static_cast<std::int64_t>(std::get<std::uint64_t>(value));
       } else {
         target.hiding_succ += 1;
       }
@@ -603,6 +602,11 @@ class OpSet {
   }
   const Object& object(std::uint32_t oi) const { return objects_[oi]; }
   std::optional<std::uint32_t> op_index(const OpId& id) const { return op_index_.find(id); }
+  /// A counter's sum of applied increments (counters are rare: kept apart from the ops).
+  std::int64_t inc_total(const Op& op) const {
+    const auto it = inc_totals_.find(pack(op.id));
+    return it == inc_totals_.end() ? 0 : it->second;
+  }
   const Op& op(std::uint32_t idx) const { return ops_[idx]; }
   const std::string& key_name(std::uint32_t k) const { return keys_[k]; }
 
@@ -654,6 +658,8 @@ class OpSet {
     Object& o = objects_[oi];
     const OpId id = ops_[op_idx].id;
     const auto handle = static_cast<std::uint32_t>(o.elems.size());
+    // Grow by a quarter, not double: a long text has hundreds of thousands of elements.
+    if (o.elems.size() == o.elems.capacity()) o.elems.reserve(o.elems.size() + o.elems.size() / 4 + 16);
     o.elems.push_back(Element{op_idx, OpList{}});
     SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
     SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
@@ -685,6 +691,7 @@ class OpSet {
   std::vector<Op> ops_;
   std::vector<Object> objects_;
   OpIdIndex op_index_;
+  std::unordered_map<std::uint64_t, std::int64_t> inc_totals_;  // counter op id -> increments
   std::unordered_map<std::uint64_t, std::uint32_t> obj_index_;
   std::vector<std::string> keys_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;

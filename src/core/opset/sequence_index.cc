@@ -36,6 +36,9 @@ void SequenceIndex::set_parent(NodeId node, bool is_leaf, NodeId parent) {
 }
 
 SequenceIndex::NodeId SequenceIndex::new_leaf() {
+  // Grow by a quarter rather than doubling: leaves are big (784 bytes) and a long text has
+  // thousands, so doubling would leave up to half of a multi-megabyte pool unused.
+  if (leaves_.size() == leaves_.capacity()) leaves_.reserve(leaves_.size() + leaves_.size() / 4 + 4);
   leaves_.emplace_back();
   return static_cast<NodeId>(leaves_.size() - 1);
 }

@@ -355,7 +355,7 @@ struct ChangeKey {
   std::uint32_t max_op = 0;
 };
 
-// An op row (48 bytes, as a document has one per op): strings and values as offsets into their
+// An op row (40 bytes, as a document has one per op): strings and values as offsets into their
 // columns, mark names (rare) in a side table.
 struct DocOp {
   RawId id;
@@ -364,16 +364,17 @@ struct DocOp {
                              // as (offset, length) into the key string column
   std::uint32_t value_offset = 0;  // into the raw value column
   std::uint32_t value_len = 0;
-  std::uint32_t succ_begin = 0;
-  std::uint32_t succ_count = 0;
-  std::uint32_t change = 0;  // row of the change the op belongs to
+  // While the preds are built: where the op's successors begin in OpRows::succ (they end where
+  // the next stored op's begin). Afterwards: the row of the change the op belongs to.
+  std::uint32_t aux = 0;
   std::uint8_t value_type = enc::kValueNull;
   Action action = Action::kSet;
-  bool is_map = false;
-  bool insert = false;
-  bool expand = false;
-  bool has_mark_name = false;  // OpRows::mark_names holds it
+  bool is_map : 1 = false;
+  bool insert : 1 = false;
+  bool expand : 1 = false;
+  bool has_mark_name : 1 = false;  // OpRows::mark_names holds it
 };
+static_assert(sizeof(DocOp) == 40, "DocOp is meant to be 40 bytes");
 
 struct OpRows {
   std::vector<DocOp> ops;
@@ -771,7 +772,9 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, O
     AM_TRY_STATUS(enc::next_item(id_counter, true, s1, "op id counter", row, kRowErrors));
     AM_TRY_ASSIGN(op.id.counter, counter(s1, "op id counter", row));
 
-    AM_TRY_STATUS(enc::next_bool(insert, has_insert, op.insert, "op insert", row, kRowErrors));
+    bool flag = false;
+    AM_TRY_STATUS(enc::next_bool(insert, has_insert, flag, "op insert", row, kRowErrors));
+    op.insert = flag;
 
     if (has_values) {
       enc::RawValue value;
@@ -788,7 +791,7 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, O
 
     AM_TRY_STATUS(enc::next_item(succ_count, has_succ, u1, "op succ count", row, kRowErrors));
     const std::uint64_t nsucc = u1.value_or(0);
-    op.succ_begin = static_cast<std::uint32_t>(succ.size());
+    op.aux = static_cast<std::uint32_t>(succ.size());
     for (std::uint64_t k = 0; k < nsucc; ++k) {
       AM_TRY_STATUS(src.charge(kSuccCost));
       RawId id;
@@ -798,9 +801,9 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, O
       AM_TRY_ASSIGN(id.counter, counter(s1, "op succ counter", row));
       succ.push_back(id);
     }
-    op.succ_count = static_cast<std::uint32_t>(nsucc);
 
-    AM_TRY_STATUS(enc::next_bool(expand, has_expand, op.expand, "op expand", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_bool(expand, has_expand, flag, "op expand", row, kRowErrors));
+    op.expand = flag;
     AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "op mark name", row, kRowErrors));
     if (str) {
       op.has_mark_name = true;
@@ -906,8 +909,9 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
   edges.reserve(succ.size());
   for (std::size_t i = 0; i < num_stored; ++i) {
-    for (std::uint32_t k = 0; k < ops[i].succ_count; ++k) {
-      const RawId s = succ[ops[i].succ_begin + k];
+    const std::size_t succ_end = i + 1 < num_stored ? ops[i + 1].aux : succ.size();
+    for (std::size_t k = ops[i].aux; k < succ_end; ++k) {
+      const RawId s = succ[k];
       const DocOp& x = ops[i];
       // What a delete of x looks like: same object; key = x's element if x is an insert.
       DocOp del;
@@ -975,7 +979,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     const auto it = std::lower_bound(list.begin(), list.end(), op.id.counter,
                                      [&](std::uint32_t row, std::uint32_t ctr) { return rows[row].max_op < ctr; });
     if (it == list.end()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
-    op.change = *it;
+    op.aux = *it;  // the successors are no longer needed
     ++op_count[*it];
   }
   std::vector<std::uint32_t> start_op(num_changes);
@@ -995,11 +999,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   std::vector<std::uint32_t> slots(num_ops, kNone32);
   for (std::size_t i = 0; i < num_ops; ++i) {
     const DocOp& op = ops[i];
-    if (op.id.counter < start_op[op.change]) {
-      return fail(corrupt("the ops of the change at row " + std::to_string(op.change) +
+    if (op.id.counter < start_op[op.aux]) {
+      return fail(corrupt("the ops of the change at row " + std::to_string(op.aux) +
                           " do not have consecutive counters"));
     }
-    std::uint32_t& slot = slots[slot_begin[op.change] + (op.id.counter - start_op[op.change])];
+    std::uint32_t& slot = slots[slot_begin[op.aux] + (op.id.counter - start_op[op.aux])];
     if (slot != kNone32) return fail(corrupt("duplicate op id " + id_text(op.id)));
     slot = static_cast<std::uint32_t>(i);
   }
