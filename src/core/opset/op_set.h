@@ -367,7 +367,7 @@ class OpValue {
   }
   void put64(std::uint64_t v) { std::memcpy(b_ + 8, &v, sizeof v); }
   void put_inline(const void* data, std::size_t n) {
-    std::memcpy(b_ + 2, data, n);
+    if (n != 0) std::memcpy(b_ + 2, data, n);  // an empty vector's data() may be null
     b_[1] = static_cast<std::uint8_t>(n);
   }
   void set(const ScalarValue& v) {
