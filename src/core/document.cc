@@ -271,9 +271,11 @@ std::vector<ChangeHash> Document::heads() const {
   return std::vector<ChangeHash>(impl_->heads.begin(), impl_->heads.end());
 }
 
-Status Document::apply_changes(ByteView chunks) {
+namespace {
+
+// Decodes the chunks left in `r` and applies their changes atomically.
+Status apply_chunks(Document::Impl& doc, enc::ByteReader& r) {
   std::vector<storage::StoredChange> incoming;
-  enc::ByteReader r(chunks, "changes");
   while (!r.empty()) {
     AM_TRY_ASSIGN(const storage::ChunkView c, storage::read_chunk(r));
     if (c.type == storage::ChunkType::kDocument) {
@@ -285,7 +287,26 @@ Status Document::apply_changes(ByteView chunks) {
     AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(c.whole));
     incoming.push_back(std::move(sc));
   }
-  return impl_->apply_stored(std::move(incoming));
+  return doc.apply_stored(std::move(incoming));
+}
+
+}  // namespace
+
+Status Document::apply_changes(ByteView chunks) {
+  enc::ByteReader r(chunks, "changes");
+  // A whole document into an empty one (a sync peer's first message): stream it, as load does,
+  // and undo it if anything after it fails, so that the call stays atomic.
+  if (impl_->is_empty() && !r.empty()) {
+    enc::ByteReader peek(chunks, "changes");
+    auto first = storage::read_chunk(peek);
+    if (first && first->type == storage::ChunkType::kDocument) {
+      Status s = impl_->stream_document(first->body, /*verify_heads=*/true, util::kDefaultInflateLimit);
+      if (s) s = apply_chunks(*impl_, peek);
+      if (!s) impl_->reset_empty();
+      return s;
+    }
+  }
+  return apply_chunks(*impl_, r);
 }
 
 Status Document::apply_changes(const std::vector<Bytes>& changes) {

@@ -203,8 +203,8 @@ class Differ {
   }
 
   void splice(std::vector<Prop>& path, std::size_t index, const Op& op) {
-    const std::string s = (op.action == Action::kSet && std::holds_alternative<std::string>(op.value))
-                              ? std::get<std::string>(op.value)
+    const std::string s = (op.action == Action::kSet && op.value.is_string())
+                              ? std::string(op.value.str())
                               : std::string("\xef\xbf\xbc");
     if (!patches_.empty() && continues(patches_.back(), Patch::Kind::kSpliceText, path, index)) {
       patches_.back().text += s;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "am/document.h"
@@ -84,8 +85,8 @@ struct Document::Impl {
 
   Value value_of(const Op& op) const {
     if (auto t = make_type(op.action)) return ObjectRef{*t, to_obj_id(op.id)};
-    if (op.is_counter()) return ScalarValue{Counter{std::get<Counter>(op.value).value + op.inc_total}};
-    return op.value;
+    if (op.is_counter()) return ScalarValue{Counter{op.value.int_value() + opset.inc_total(op)}};
+    return op.value.get();
   }
 
   // ---- transactions ----
@@ -274,29 +275,34 @@ struct Document::Impl {
   }
 
   Status apply_stored_unchecked(std::vector<storage::StoredChange> incoming) {
+    std::unordered_set<ChangeHash, HashOfChangeHash> queued;
+    for (const auto& q : queue) queued.insert(q.hash);
     for (auto& sc : incoming) {
       if (history.contains(sc.hash)) continue;
-      bool queued = false;
-      for (const auto& q : queue) queued = queued || q.hash == sc.hash;
-      if (!queued) queue.push_back(std::move(sc));
+      if (queued.insert(sc.hash).second) queue.push_back(std::move(sc));
     }
-    // Apply whatever became ready, repeatedly.
+    // Apply whatever became ready, in queue order, pass after pass (one pass when the changes
+    // come in causal order).
+    std::vector<storage::StoredChange> waiting;
     for (bool progress = true; progress;) {
       progress = false;
-      for (std::size_t i = 0; i < queue.size();) {
-        if (history.contains(queue[i].hash)) {
-          queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
-          continue;
-        }
-        if (deps_present(queue[i].change)) {
-          storage::StoredChange sc = std::move(queue[i]);
-          queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
-          AM_TRY_STATUS(apply_ready(std::move(sc)));
+      waiting.clear();
+      for (std::size_t i = 0; i < queue.size(); ++i) {
+        storage::StoredChange& sc = queue[i];
+        if (history.contains(sc.hash)) continue;
+        if (deps_present(sc.change)) {
+          if (Status s = apply_ready(std::move(sc)); !s) {
+            // Keep what was not applied (the caller restores the queue anyway).
+            for (std::size_t j = i + 1; j < queue.size(); ++j) waiting.push_back(std::move(queue[j]));
+            queue = std::move(waiting);
+            return s;
+          }
           progress = true;
         } else {
-          ++i;
+          waiting.push_back(std::move(sc));
         }
       }
+      queue.swap(waiting);
     }
     return {};
   }
@@ -316,7 +322,7 @@ struct Document::Impl {
   static std::optional<OpId> obj_field(const Object& o) {
     return o.id.counter == 0 ? std::optional<OpId>() : std::optional<OpId>(o.id);
   }
-  void set_pred_visible(ResolvedOp& op, const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+  void set_pred_visible(ResolvedOp& op, std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
     std::vector<std::uint32_t> vis;
     opset.visible_ops(ops, insert_op, vis);
     for (auto i : vis) op.pred.push_back(opset.op(i).id);
@@ -392,6 +398,28 @@ struct Document::Impl {
     op.id = next_id();
     return local(std::move(op));
   }
+
+  // ---- load of a whole document (document_save_load.cc) ----
+  /// Loads a document chunk body into this document, which must be empty (no history, queue or
+  /// open transaction): each change is applied to the op set and the history as the decoder
+  /// rebuilds it, without a decoded Change; the history keeps the body and rebuilds the change
+  /// chunks only when they are first asked for. On error the document is partly loaded: call
+  /// reset_empty() (or discard it).
+  Status stream_document(ByteView body, bool verify_heads, std::size_t max_decoded_bytes);
+  /// Back to the empty document (the actor table keeps what was interned).
+  void reset_empty() {
+    opset = OpSet(&actors);
+    history = core::History();
+    heads.clear();
+    changes_by_actor.clear();
+    max_op = 0;
+    queue.clear();
+    last_local.reset();
+    tx_open = false;
+    tx_ops.clear();
+    saved_changes = 0;
+  }
+  bool is_empty() const { return history.empty() && queue.empty() && !tx_open; }
 
   // ---- save and load (issue 4): the save_incremental() cursor ----
   // Changes [0, saved_changes) were covered by the last save*(); `changes` only grows, in

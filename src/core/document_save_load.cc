@@ -2,6 +2,7 @@
 // am/document.h. The document chunk codec is core/storage/document_chunk.h; this file decides
 // which chunks go where and applies what was loaded through the normal apply path
 // (Document::Impl::apply_ready / apply_stored).
+#include <algorithm>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -158,9 +159,13 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
         // the decoded changes of a big document never all exist at once (peak memory). load()
         // discards the document if anything fails, so nothing half-applied survives.
         const bool stream = !apply_prefix && index == 0 && d.history.empty() && d.queue.empty();
-        doc_options.sink = nullptr;
         if (stream) {
-          doc_options.sink = [&d](storage::StoredChange&& sc) { return d.apply_ready(std::move(sc)); };
+          if (Status s = d.stream_document(chunk->body, options.verify_heads, options.max_inflated_bytes); !s) {
+            read_status = fail(s.error().with_context(context));
+            break;
+          }
+          if (first_is_document) *first_is_document = true;
+          break;
         }
         auto doc = storage::decode_document_body(chunk->body, doc_options);
         doc_options.sink = nullptr;
@@ -206,6 +211,100 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
 }
 
 }  // namespace
+
+Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::size_t max_decoded_bytes) {
+  storage::DocumentDecodeOptions o;
+  o.verify_heads = verify_heads;
+  o.max_decoded_bytes = max_decoded_bytes;
+  std::uint32_t source = 0;
+  o.on_sizes = [&](std::size_t changes, std::size_t stored_ops) {
+    history.reserve(changes, 0, /*index=*/false);
+    opset.reserve(stored_ops);
+    source = history.add_lazy_source(Bytes(body.begin(), body.end()), max_decoded_bytes);
+  };
+  std::vector<std::uint32_t> global;  // document actor -> actors index; kNone32 = not interned yet
+  std::vector<std::uint32_t> fresh;
+  std::vector<OpId> preds;
+  o.sink = [&](const storage::RebuiltChange& rc) -> Status {
+    if (global.size() < rc.actors.size()) global.resize(rc.actors.size(), kNone32);
+    auto intern = [&](std::uint32_t a) {
+      global[a] = actors.intern(Bytes(rc.actors[a].begin(), rc.actors[a].end()));
+    };
+    // Intern as applying the change would: the author, then its other actors in byte order.
+    if (global[rc.author] == kNone32) intern(rc.author);
+    fresh.clear();
+    auto note = [&](std::uint32_t a) {
+      if (global[a] == kNone32 && std::find(fresh.begin(), fresh.end(), a) == fresh.end()) fresh.push_back(a);
+    };
+    for (const storage::RebuiltOp& op : rc.ops) {
+      if (op.obj.counter != 0) note(op.obj.actor);
+      if (!op.is_map && op.elem.counter != 0) note(op.elem.actor);
+      for (const storage::DocOpId& p : op.pred) note(p.actor);
+    }
+    if (!fresh.empty()) {
+      std::sort(fresh.begin(), fresh.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return std::lexicographical_compare(rc.actors[a].begin(), rc.actors[a].end(), rc.actors[b].begin(),
+                                            rc.actors[b].end());
+      });
+      for (std::uint32_t a : fresh) intern(a);
+    }
+    const std::uint32_t author = global[rc.author];
+    const std::size_t have = author < changes_by_actor.size() ? changes_by_actor[author].size() : 0;
+    if (rc.seq != have + 1) {
+      if (rc.seq <= have) {
+        return fail(Error::corruption("change", "a different change with the same actor and seq " +
+                                                    std::to_string(rc.seq) + " exists"));
+      }
+      return fail(Error::corruption("change", "seq " + std::to_string(rc.seq) +
+                                                  " skips earlier changes of its actor"));
+    }
+    const std::uint64_t change_max_op = rc.start_op + rc.ops.size() - 1;
+    if (rc.start_op > UINT32_MAX || change_max_op > UINT32_MAX) {
+      return fail(Error::corruption("change", "op counter does not fit 32 bits"));
+    }
+    for (const storage::RebuiltOp& op : rc.ops) {
+      core::OpView v;
+      v.id = OpId{op.id.counter, global[op.id.actor]};
+      if (op.obj.counter != 0) v.obj = OpId{op.obj.counter, global[op.obj.actor]};
+      if (op.is_map) {
+        v.map_key = op.map_key;
+      } else {
+        v.elem = op.elem.counter == 0 ? OpId{} : OpId{op.elem.counter, global[op.elem.actor]};
+      }
+      v.insert = op.insert;
+      v.action = op.action;
+      v.value = op.value;
+      preds.clear();
+      for (const storage::DocOpId& p : op.pred) preds.push_back(OpId{p.counter, global[p.actor]});
+      v.pred = preds;
+      v.expand = op.expand;
+      v.mark_name = op.mark_name;
+      AM_TRY_STATUS(opset.apply(v));
+    }
+    // The history was empty, so history rows are document rows.
+    const std::uint32_t row = history.append_lazy(rc.hash, source, rc.row, author, rc.seq, rc.start_op,
+                                                  static_cast<std::uint32_t>(rc.ops.size()), rc.time,
+                                                  rc.message, rc.extra, rc.dep_rows, /*defer_index=*/true);
+    if (changes_by_actor.size() <= author) changes_by_actor.resize(author + 1);
+    changes_by_actor[author].push_back(row);
+    max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(change_max_op));
+    return {};
+  };
+  // The history was empty: its rows are the document's rows.
+  o.hash_of_row = [this](std::size_t row) -> const ChangeHash& { return history.hash(row); };
+  AM_TRY_STATUS(storage::decode_document_body(body, o));
+  history.reindex();
+  // Heads: the changes no other change depends on.
+  std::vector<std::uint8_t> referenced(history.size(), 0);
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    for (std::uint32_t dep : history.deps(i)) referenced[dep] = 1;
+  }
+  heads.clear();
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    if (!referenced[i]) heads.insert(history.hash(i));
+  }
+  return {};
+}
 
 Bytes Document::save() const { return save_document(*impl_, /*compress=*/true); }
 

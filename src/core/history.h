@@ -8,7 +8,10 @@
 // changes. Internal to am_core; not thread-safe.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +22,13 @@
 #include "am/bytes.h"
 #include "am/types.h"
 #include "core/storage/change.h"
+
+namespace am::storage {
+/// Rebuilds the change chunks of a document chunk body that loaded before (document_chunk.cc):
+/// calls `chunk(row, bytes)` for every change row, in row order.
+Status rebuild_change_chunks(ByteView document_body, std::size_t max_decoded_bytes,
+                             const std::function<void(std::size_t, ByteView)>& chunk);
+}  // namespace am::storage
 
 namespace am::core {
 
@@ -34,30 +44,45 @@ class History {
  public:
   static constexpr std::uint32_t kNone = UINT32_MAX;
 
+  /// The chunk offset of a change whose chunk is not built yet (see append_lazy).
+  static constexpr std::uint64_t kLazyChunk = UINT64_MAX;
+
+  /// 60 bytes: 64-bit fields as two halves so that nothing pads. A change's seq and op
+  /// counters fit 32 bits (applying checks), its deps end where the next change's begin, the
+  /// rare message and extra bytes live in side tables, and where its chunk is in locs_ (absent
+  /// while a loaded document's chunks are not built).
   struct Entry {
     ChangeHash hash;
-    std::uint64_t chunk_offset = 0;
-    std::uint32_t chunk_size = 0;
     std::uint32_t author = 0;  // document actor index
-    std::uint64_t seq = 0;
-    std::uint64_t start_op = 0;
+    std::uint32_t seq = 0;
+    std::uint32_t start_op = 0;
     std::uint32_t op_count = 0;
     std::uint32_t deps_begin = 0;  // into deps_
-    std::uint32_t deps_count = 0;
-    std::uint32_t message = kNone;  // into messages_; kNone = no message
-    std::uint32_t extra = kNone;    // into extras_; kNone = no extra bytes
-    std::int64_t time = 0;
+    std::uint32_t time_lo = 0;
+    std::uint32_t time_hi = 0;
 
+    std::int64_t time() const { return static_cast<std::int64_t>((std::uint64_t{time_hi} << 32) | time_lo); }
+    void set_time(std::int64_t t) {
+      const auto v = static_cast<std::uint64_t>(t);
+      time_lo = static_cast<std::uint32_t>(v);
+      time_hi = static_cast<std::uint32_t>(v >> 32);
+    }
     /// start_op - 1 for an empty change.
-    std::uint64_t max_op() const { return start_op + op_count - 1; }
+    std::uint64_t max_op() const { return std::uint64_t{start_op} + op_count - 1; }
   };
+  static_assert(sizeof(Entry) == 60, "History::Entry is meant to be 60 bytes");
 
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   const Entry& operator[](std::size_t i) const { return entries_[i]; }
   const ChangeHash& hash(std::size_t i) const { return entries_[i].hash; }
+  /// The change's chunk. A change loaded from a document chunk gets its chunk rebuilt on first
+  /// use (all changes of that document at once). The view is valid until the next non-const
+  /// call or the next chunk() of a change not built yet.
   ByteView chunk(std::size_t i) const {
-    return ByteView(arena_).subspan(static_cast<std::size_t>(entries_[i].chunk_offset), entries_[i].chunk_size);
+    if (i >= locs_.size() || locs_[i].lazy()) materialize(i);
+    if (i >= locs_.size() || locs_[i].lazy()) return {};  // cannot happen: it loaded before
+    return ByteView(arena_).subspan(static_cast<std::size_t>(locs_[i].offset()), locs_[i].size);
   }
   Bytes chunk_copy(std::size_t i) const {
     const ByteView c = chunk(i);
@@ -65,17 +90,19 @@ class History {
   }
   /// Row indexes of the change's deps, in the change's own (hash-sorted) dep order.
   std::span<const std::uint32_t> deps(std::size_t i) const {
-    return std::span<const std::uint32_t>(deps_).subspan(entries_[i].deps_begin, entries_[i].deps_count);
+    const std::size_t end = i + 1 < entries_.size() ? entries_[i + 1].deps_begin : deps_.size();
+    return std::span<const std::uint32_t>(deps_).subspan(entries_[i].deps_begin, end - entries_[i].deps_begin);
   }
   /// The message; an engaged empty string is a local commit with message "" (kept apart from
   /// no message, as the reference's documents do).
   std::optional<std::string_view> message(std::size_t i) const {
-    if (entries_[i].message == kNone) return std::nullopt;
-    return std::string_view(messages_[entries_[i].message]);
+    const auto* m = find_row(messages_, i);
+    if (m == nullptr) return std::nullopt;
+    return std::string_view(*m);
   }
   ByteView extra_bytes(std::size_t i) const {
-    if (entries_[i].extra == kNone) return {};
-    return extras_[entries_[i].extra];
+    const auto* x = find_row(extras_, i);
+    return x == nullptr ? ByteView{} : ByteView(*x);
   }
 
   std::optional<std::uint32_t> find(const ChangeHash& h) const {
@@ -106,68 +133,169 @@ class History {
     return seen;
   }
 
-  /// Appends a change. REQUIRES: its deps are present. Returns its row index.
+  /// Appends a change. REQUIRES: its deps are present; seq and op counters fit 32 bits.
+  /// Returns its row index.
   std::uint32_t append(const storage::StoredChange& sc, std::uint32_t author) {
-    Entry e;
     const storage::Change& c = sc.change;
-    e.hash = sc.hash;
-    e.chunk_offset = arena_.size();
-    e.chunk_size = static_cast<std::uint32_t>(sc.chunk.size());
-    arena_.insert(arena_.end(), sc.chunk.begin(), sc.chunk.end());
-    e.author = author;
-    e.seq = c.seq;
-    e.start_op = c.start_op;
-    e.op_count = static_cast<std::uint32_t>(c.ops.size());
-    e.time = c.time;
-    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
-    e.deps_count = static_cast<std::uint32_t>(c.deps.size());
-    for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
-    if (c.message) {
-      e.message = static_cast<std::uint32_t>(messages_.size());
-      messages_.push_back(*c.message);
-    }
-    if (!c.extra_bytes.empty()) {
-      e.extra = static_cast<std::uint32_t>(extras_.size());
-      extras_.push_back(c.extra_bytes);
-    }
     const auto row = static_cast<std::uint32_t>(entries_.size());
+    Entry e = make_entry(sc.hash, author, c.seq, c.start_op, c.ops.size(), c.time, c.message,
+                         c.extra_bytes, row);
+    if (locs_.size() < row) locs_.resize(row);  // the rows in between are lazy
+    locs_.push_back(ChunkLoc::at(arena_.size(), sc.chunk.size()));
+    arena_.insert(arena_.end(), sc.chunk.begin(), sc.chunk.end());
+    for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
     entries_.push_back(e);
-    if ((entries_.size()) * 2 > slots_.size()) {
-      rehash(std::max<std::size_t>(64, slots_.size() * 2));
-    } else {
-      insert_slot(row);
-    }
+    index_row(row);
     return row;
+  }
+
+  /// A document chunk whose changes are appended with append_lazy: their chunks are rebuilt
+  /// from it when first needed. Returns its id for append_lazy.
+  std::uint32_t add_lazy_source(Bytes document_body, std::size_t max_decoded_bytes) {
+    lazy_.push_back(LazySource{std::make_shared<const Bytes>(std::move(document_body)), max_decoded_bytes,
+                               static_cast<std::uint32_t>(entries_.size()), 0});
+    return static_cast<std::uint32_t>(lazy_.size() - 1);
+  }
+
+  /// Appends a change rebuilt from row `source_row` of lazy source `source`, without its chunk.
+  /// `dep_rows` are history rows, in the change's own (hash-sorted) dep order. REQUIRES: the
+  /// dep rows exist; the source's rows are appended in order (0, 1, ...) right after
+  /// add_lazy_source, with nothing else appended in between. With `defer_index` the change is not findable by hash until reindex()
+  /// (cheaper for a whole document: one pass at the end instead of a cache miss per change).
+  std::uint32_t append_lazy(const ChangeHash& hash, std::uint32_t source, std::uint32_t source_row,
+                            std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
+                            std::uint32_t op_count, std::int64_t time,
+                            std::optional<std::string_view> message, ByteView extra,
+                            std::span<const std::uint32_t> dep_rows, bool defer_index = false) {
+    const auto row = static_cast<std::uint32_t>(entries_.size());
+    Entry e = make_entry(hash, author, seq, start_op, op_count, time, message, extra, row);
+    // No locs_ entry: a row past locs_ (or marked lazy there) is built from its lazy source.
+    deps_.insert(deps_.end(), dep_rows.begin(), dep_rows.end());
+    entries_.push_back(e);
+    LazySource& src = lazy_[source];
+    assert(src.first_row + source_row == row && source_row == src.count);
+    (void)source_row;
+    src.count += 1;
+    if (!defer_index) index_row(row);
+    return row;
+  }
+
+  /// Rebuilds the hash index over every change (after append_lazy with defer_index).
+  void reindex() {
+    std::size_t want = 64;
+    while (want < entries_.size() * 2) want *= 2;
+    rehash(std::max(want, slots_.size()));
   }
 
   /// Drops every change from row `n` on (to undo a batch that failed part-way).
   void truncate(std::size_t n) {
     if (n >= entries_.size()) return;
+    deps_.resize(entries_[n].deps_begin);
     entries_.resize(n);
-    const Entry* last = entries_.empty() ? nullptr : &entries_.back();
-    arena_.resize(last ? static_cast<std::size_t>(last->chunk_offset) + last->chunk_size : 0);
-    deps_.resize(last ? std::size_t{last->deps_begin} + last->deps_count : 0);
-    std::size_t messages = 0, extras = 0;
-    for (const Entry& e : entries_) {
-      if (e.message != kNone) messages = e.message + 1u;
-      if (e.extra != kNone) extras = e.extra + 1u;
+    if (locs_.size() > n) locs_.resize(n);
+    std::size_t arena_end = 0;
+    for (const ChunkLoc& l : locs_) {
+      if (!l.lazy()) arena_end = std::max<std::size_t>(arena_end, static_cast<std::size_t>(l.offset()) + l.size);
     }
-    messages_.resize(messages);
-    extras_.resize(extras);
+    arena_.resize(arena_end);
+    for (auto& src : lazy_) {
+      src.count = n <= src.first_row ? 0 : std::min<std::uint32_t>(src.count, static_cast<std::uint32_t>(n - src.first_row));
+    }
+    while (!messages_.empty() && messages_.back().first >= n) messages_.pop_back();
+    while (!extras_.empty() && extras_.back().first >= n) extras_.pop_back();
     rehash(slots_.size());
   }
 
   /// Sizes the containers for `changes` more changes of about `chunk_bytes` bytes in all.
-  void reserve(std::size_t changes, std::size_t chunk_bytes) {
+  /// Without `index`, the hash index is left to grow (or to reindex()).
+  void reserve(std::size_t changes, std::size_t chunk_bytes, bool index = true) {
     entries_.reserve(entries_.size() + changes);
     std::size_t want = 64;
     while (want < (entries_.size() + changes) * 2) want *= 2;
-    if (want > slots_.size()) rehash(want);
+    if (index && want > slots_.size()) rehash(want);
     deps_.reserve(deps_.size() + changes);
     arena_.reserve(arena_.size() + chunk_bytes);
   }
 
  private:
+  Entry make_entry(const ChangeHash& hash, std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
+                   std::size_t op_count, std::int64_t time, const std::optional<std::string>& message,
+                   ByteView extra, std::uint32_t row) {
+    return make_entry(hash, author, seq, start_op, op_count, time,
+                      message ? std::optional<std::string_view>(*message) : std::nullopt, extra, row);
+  }
+  Entry make_entry(const ChangeHash& hash, std::uint32_t author, std::uint64_t seq, std::uint64_t start_op,
+                   std::size_t op_count, std::int64_t time, std::optional<std::string_view> message,
+                   ByteView extra, std::uint32_t row) {
+    Entry e;
+    e.hash = hash;
+    e.author = author;
+    e.seq = static_cast<std::uint32_t>(seq);
+    e.start_op = static_cast<std::uint32_t>(start_op);
+    e.op_count = static_cast<std::uint32_t>(op_count);
+    e.set_time(time);
+    e.deps_begin = static_cast<std::uint32_t>(deps_.size());
+    if (message) messages_.emplace_back(row, std::string(*message));
+    if (!extra.empty()) extras_.emplace_back(row, Bytes(extra.begin(), extra.end()));
+    return e;
+  }
+  void index_row(std::uint32_t row) {
+    if ((entries_.size()) * 2 > slots_.size()) {
+      rehash(std::max<std::size_t>(64, slots_.size() * 2));
+    } else {
+      insert_slot(row);
+    }
+  }
+  // The value for `row` in a side table sorted by row, or nullptr.
+  template <class T>
+  static const T* find_row(const std::vector<std::pair<std::uint32_t, T>>& table, std::size_t row) {
+    const auto it = std::lower_bound(table.begin(), table.end(), row,
+                                     [](const auto& e, std::size_t r) { return e.first < r; });
+    return it != table.end() && it->first == row ? &it->second : nullptr;
+  }
+
+  // Where a chunk is in the arena; default: not built yet (lazy).
+  struct ChunkLoc {
+    std::uint32_t lo = UINT32_MAX;
+    std::uint32_t hi = UINT32_MAX;
+    std::uint32_t size = 0;
+    static ChunkLoc at(std::uint64_t offset, std::size_t size) {
+      return ChunkLoc{static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(offset >> 32),
+                      static_cast<std::uint32_t>(size)};
+    }
+    std::uint64_t offset() const { return (std::uint64_t{hi} << 32) | lo; }
+    bool lazy() const { return offset() == kLazyChunk; }
+  };
+
+  struct LazySource {
+    std::shared_ptr<const Bytes> body;  // the document chunk body; copies of a history share it
+    std::size_t max_decoded_bytes = 0;  // the limit it loaded with
+    std::uint32_t first_row = 0;        // chunk row r is history row first_row + r, for r < count
+    std::uint32_t count = 0;
+  };
+
+  // Builds the chunks of every not-yet-built change of the lazy source that holds row i, then
+  // drops the source.
+  void materialize(std::size_t i) const {
+    LazySource* found = nullptr;
+    for (LazySource& l : lazy_) {
+      if (l.body && i >= l.first_row && i - l.first_row < l.count) found = &l;
+    }
+    if (found == nullptr) return;
+    LazySource& src = *found;
+    if (locs_.size() < entries_.size()) locs_.resize(entries_.size());
+    const std::shared_ptr<const Bytes> body = src.body;
+    (void)storage::rebuild_change_chunks(*body, src.max_decoded_bytes, [&](std::size_t source_row, ByteView chunk) {
+      if (source_row >= src.count) return;
+      const std::size_t row = src.first_row + source_row;
+      if (row >= locs_.size() || !locs_[row].lazy()) return;
+      locs_[row] = ChunkLoc::at(arena_.size(), chunk.size());
+      arena_.insert(arena_.end(), chunk.begin(), chunk.end());
+    });
+    src.body.reset();
+    src.count = 0;
+  }
+
   void insert_slot(std::uint32_t row) {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = HashOfChangeHash{}(entries_[row].hash) & mask;
@@ -179,11 +307,14 @@ class History {
     for (std::uint32_t row = 0; row < entries_.size(); ++row) insert_slot(row);
   }
 
+  // Mutable: chunk() builds lazy chunks on first use.
   std::vector<Entry> entries_;
-  Bytes arena_;
+  mutable std::vector<ChunkLoc> locs_;  // per row while built; rows past the end are lazy
+  mutable Bytes arena_;
+  mutable std::vector<LazySource> lazy_;
   std::vector<std::uint32_t> deps_;
-  std::vector<std::string> messages_;
-  std::vector<Bytes> extras_;
+  std::vector<std::pair<std::uint32_t, std::string>> messages_;  // (row, message), by row
+  std::vector<std::pair<std::uint32_t, Bytes>> extras_;          // (row, extra bytes), by row
   // Open addressing over row + 1 (0 = empty), at most half full: 4-8 bytes per change instead
   // of a ~70-byte hash-map node, and lookups touch one small array.
   std::vector<std::uint32_t> slots_;

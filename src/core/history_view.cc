@@ -40,7 +40,7 @@ bool StateView::visible(const Op& op) const {
   return true;
 }
 
-std::uint32_t StateView::winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+std::uint32_t StateView::winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
   std::uint32_t best = kNone32;
   auto consider = [&](std::uint32_t i) {
     const Op& op = d_.opset.op(i);
@@ -51,7 +51,7 @@ std::uint32_t StateView::winner(const std::vector<std::uint32_t>& ops, std::uint
   return best;
 }
 
-std::vector<std::uint32_t> StateView::visible_ops(const std::vector<std::uint32_t>& ops,
+std::vector<std::uint32_t> StateView::visible_ops(std::span<const std::uint32_t> ops,
                                                   std::uint32_t insert_op) const {
   std::vector<std::uint32_t> out;
   if (insert_op != kNone32 && visible(d_.opset.op(insert_op))) out.push_back(insert_op);
@@ -66,16 +66,14 @@ std::vector<std::uint32_t> StateView::visible_ops(const std::vector<std::uint32_
 
 Value StateView::value_of(const Op& op) const {
   if (clock_.current || !op.is_counter()) return d_.value_of(op);
-  std::int64_t total = std::get<Counter>(op.value).value;
+  std::int64_t total = op.value.int_value();
   for (const OpId& s : op.succ) {
     if (!clock_.covers(s)) continue;
     const auto idx = d_.opset.op_index(s);
     if (!idx) continue;
     const Op& inc = d_.opset.op(*idx);
     if (inc.action != Action::kIncrement) continue;
-    total += std::holds_alternative<std::int64_t>(inc.value)
-                 ? std::get<std::int64_t>(inc.value)
-                 : static_cast<std::int64_t>(std::get<std::uint64_t>(inc.value));
+    total += inc.value.int_value();  // an int or a uint (two's complement, as applying adds it)
   }
   return ScalarValue{Counter{total}};
 }
@@ -94,8 +92,8 @@ SeqWidth StateView::element_width(const Object& o, std::uint32_t handle) const {
   const std::uint32_t w = winner(e.ops, e.insert_op);
   if (w == kNone32) return {};
   const Op& op = d_.opset.op(w);
-  if (o.type == ObjType::kText && op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
-    return text_width(std::get<std::string>(op.value));
+  if (o.type == ObjType::kText && op.action == Action::kSet && op.value.is_string()) {
+    return text_width(op.value.str());
   }
   return {1, 1};
 }
@@ -136,8 +134,8 @@ std::string StateView::text(const Object& o) const {
     const std::uint32_t w = winner(e.ops, e.insert_op);
     if (w == kNone32) continue;
     const Op& op = d_.opset.op(w);
-    if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
-      s += std::get<std::string>(op.value);
+    if (op.action == Action::kSet && op.value.is_string()) {
+      s += op.value.str();
     } else {
       s += "\xef\xbf\xbc";  // U+FFFC
     }
@@ -195,7 +193,7 @@ void StateView::to_json(std::string& out, const Object& o) const {
 std::vector<Mark> StateView::marks(const Object& o) const {
   struct Active {
     OpId begin;
-    const ScalarValue* value;
+    ScalarValue value;
   };
   std::map<std::string, std::vector<Active>> active;  // name -> open marks
   std::map<std::string, std::vector<Mark>> out;
@@ -206,7 +204,7 @@ std::vector<Mark> StateView::marks(const Object& o) const {
     if (op.action == Action::kMark) {
       if (!exists(op)) continue;  // made after these heads
       if (op.mark_name != kNone32) {
-        active[d_.opset.key_name(op.mark_name)].push_back(Active{op.id, &op.value});
+        active[d_.opset.key_name(op.mark_name)].push_back(Active{op.id, op.value.get()});
       } else {
         // An end pairs with the begin whose counter is one less, same actor.
         for (auto& [name, list] : active) {
@@ -229,12 +227,12 @@ std::vector<Mark> StateView::marks(const Object& o) const {
       for (const Active& a : list) {
         if (!best || d_.actors.less(best->begin, a.begin)) best = &a;
       }
-      if (!best || std::holds_alternative<Null>(*best->value)) continue;
+      if (!best || std::holds_alternative<Null>(best->value)) continue;
       auto& spans = out[name];
-      if (!spans.empty() && spans.back().end == pos && spans.back().value == *best->value) {
+      if (!spans.empty() && spans.back().end == pos && spans.back().value == best->value) {
         spans.back().end = static_cast<std::size_t>(pos + w);
       } else {
-        spans.push_back(Mark{name, *best->value, static_cast<std::size_t>(pos),
+        spans.push_back(Mark{name, best->value, static_cast<std::size_t>(pos),
                              static_cast<std::size_t>(pos + w)});
       }
     }

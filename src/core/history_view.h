@@ -7,6 +7,7 @@
 // sequences linearly instead of using the positional index.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "core/document_impl.h"
@@ -35,8 +36,8 @@ class StateView {
   bool exists(const Op& op) const { return clock_.covers(op.id); }
   bool visible(const Op& op) const;
   /// The winning (greatest id) visible op among `ops` and `insert_op`, or kNone32.
-  std::uint32_t winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const;
-  std::vector<std::uint32_t> visible_ops(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const;
+  std::uint32_t winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const;
+  std::vector<std::uint32_t> visible_ops(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const;
   Value value_of(const Op& op) const;
   /// The object `id` in this state, or an error if it does not exist in it.
   Result<const Object*> object(const ObjId& id) const;

@@ -668,6 +668,40 @@ TEST(DocumentSaveLoad, RoundTripOfEditsWithDeletesCountersMarksAndConflicts) {
   }
 }
 
+TEST(DocumentSaveLoad, ChangesOfALoadedDocumentAreRebuiltWhenFirstAskedFor) {
+  Document a = doc_with("aaaa");
+  auto text = a.put_object(ObjId::root(), "text", ObjType::kText).value();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(a.splice_text(text, static_cast<std::size_t>(i), 0, "x"));
+    a.commit();
+  }
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::string("v")));
+  a.commit(CommitOptions{.message = std::string("m"), .time = 7});
+  const auto before = a.get_changes();
+  auto l = Document::load(a.save());
+  ASSERT_TRUE(l) << l.error().to_string();
+  // A local change after the load goes before the rebuilt ones in the chunk store.
+  ASSERT_TRUE(l->put(ObjId::root(), "after", std::int64_t{1}));
+  l->commit();
+  Document f = l->fork(actor("bbbb"));
+  // A batch that fails part-way rolls back (truncating the history) before any chunk is built:
+  // two different changes with the same actor and seq.
+  Bytes x, y;
+  for (Bytes* out : {&x, &y}) {
+    auto c = Document::load(a.save(), LoadOptions{.actor = actor("aaaa")});
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->put(ObjId::root(), "same", out == &x ? std::int64_t{1} : std::int64_t{2}));
+    c->commit();
+    *out = c->get_changes().back();
+  }
+  EXPECT_FALSE(l->apply_changes(std::vector<Bytes>{x, y}));
+  auto all = l->get_changes();
+  ASSERT_EQ(all.size(), before.size() + 1);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), all.begin()));
+  EXPECT_EQ(f.get_changes(), all);
+  EXPECT_EQ(l->save_incremental(), concat(all));
+}
+
 // ---- the shared-data document written by an independent encoder ----------------------------
 
 std::string shared_data_dir() {

@@ -6,10 +6,16 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -85,6 +91,321 @@ struct ResolvedOp {
   std::optional<std::string> mark_name;
 };
 
+/// An op to apply, by reference (ResolvedOp converts to it; the loader builds it directly).
+struct OpView {
+  OpId id;
+  std::optional<OpId> obj;  // nullopt = root
+  std::string_view map_key; // map ops
+  std::optional<OpId> elem; // sequence ops: element id; counter 0 = head
+  bool insert = false;
+  Action action = Action::kSet;
+  const ScalarValue* value = nullptr;  // REQUIRED: not null
+  std::span<const OpId> pred;
+  bool expand = false;
+  std::optional<std::string_view> mark_name;
+};
+
+inline OpView view_of(const ResolvedOp& r) {
+  OpView v;
+  v.id = r.id;
+  v.obj = r.obj;
+  v.map_key = r.map_key;
+  v.elem = r.elem;
+  v.insert = r.insert;
+  v.action = r.action;
+  v.value = &r.value;
+  v.pred = r.pred;
+  v.expand = r.expand;
+  if (r.mark_name) v.mark_name = std::string_view(*r.mark_name);
+  return v;
+}
+
+/// Op id -> op index, open addressing with linear probing, at most 3/4 full: 12 bytes per slot
+/// in one array (one cache miss per probe, 16-24 bytes per op) and no allocation per insert.
+class OpIdIndex {
+ public:
+  std::optional<std::uint32_t> find(OpId id) const {
+    if (slots_.empty() || id.counter == 0) return std::nullopt;
+    // Ops arrive with growing counters per actor: a new op's id is past every stored one.
+    if (id.actor >= max_counter_.size() || id.counter > max_counter_[id.actor]) return std::nullopt;
+    // Edits mostly refer to ops made shortly before (the previous character, the one just
+    // deleted): a small cache of recent inserts saves a cache miss in the big table.
+    if (const Slot& r = recent_[recent_slot(id)]; r.counter == id.counter && r.actor == id.actor) return r.value;
+    for (std::size_t i = slot(id);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.counter == id.counter && s.actor == id.actor) return s.value;
+      if (s.counter == 0) return std::nullopt;
+    }
+  }
+  bool contains(OpId id) const { return find(id).has_value(); }
+  /// Inserts id -> value unless id is present. Returns false (and changes nothing) if present.
+  /// REQUIRES: id.counter != 0.
+  bool insert(OpId id, std::uint32_t value) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow(std::max<std::size_t>(64, slots_.size() * 2));
+    std::size_t i = slot(id);
+    for (; slots_[i].counter != 0; i = (i + 1) & mask_) {
+      if (slots_[i].counter == id.counter && slots_[i].actor == id.actor) return false;
+    }
+    slots_[i] = Slot{id.counter, id.actor, value};
+    recent_[recent_slot(id)] = slots_[i];
+    if (max_counter_.size() <= id.actor) max_counter_.resize(std::size_t{id.actor} + 1, 0);
+    max_counter_[id.actor] = std::max(max_counter_[id.actor], id.counter);
+    ++size_;
+    return true;
+  }
+  void reserve(std::size_t n) {
+    std::size_t cap = 64;
+    while (cap * 3 < n * 4) cap *= 2;
+    if (cap > slots_.size()) grow(cap);
+  }
+  std::size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    std::uint32_t counter = 0;  // 0 = empty (no op has counter 0)
+    std::uint32_t actor = 0;
+    std::uint32_t value = 0;
+  };
+  static constexpr std::size_t kRecent = 1024;
+  static std::size_t recent_slot(OpId id) { return (id.counter ^ (id.actor * 0x9e3779b1u)) & (kRecent - 1); }
+  static std::size_t hash(OpId id) {
+    std::uint64_t key = pack(id);
+    key ^= key >> 33;  // murmur3's finaliser: every key bit reaches the low bits
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    return static_cast<std::size_t>(key);
+  }
+  std::size_t slot(OpId id) const { return hash(id) & mask_; }
+  void grow(std::size_t cap) {
+    std::vector<Slot> slots(cap);
+    const std::size_t mask = cap - 1;
+    for (const Slot& s : slots_) {
+      if (s.counter == 0) continue;
+      std::size_t i = hash(OpId{s.counter, s.actor}) & mask;
+      while (slots[i].counter != 0) i = (i + 1) & mask;
+      slots[i] = s;
+    }
+    slots_ = std::move(slots);
+    mask_ = mask;
+  }
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+  std::array<Slot, kRecent> recent_{};  // a key here is in slots_ with the same value
+  std::vector<std::uint32_t> max_counter_;  // per actor: the largest counter stored
+};
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+/// A short list of trivially copyable items in one heap block (size and capacity in front of
+/// the items), one pointer wide: empty lists (most sequence elements' op lists, most ops'
+/// successors) cost nothing.
+template <class T>
+class SmallVec {
+  static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
+
+ public:
+  SmallVec() = default;
+  SmallVec(const SmallVec& o) { copy_from(o); }
+  SmallVec(SmallVec&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  SmallVec& operator=(const SmallVec& o) {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  SmallVec& operator=(SmallVec&& o) noexcept {
+    if (this != &o) {
+      release();
+      h_ = o.h_;
+      o.h_ = nullptr;
+    }
+    return *this;
+  }
+  ~SmallVec() { release(); }
+
+  std::size_t size() const { return h_ ? h_->size : 0; }
+  bool empty() const { return size() == 0; }
+  const T* begin() const { return h_ ? data() : nullptr; }
+  const T* end() const { return h_ ? data() + h_->size : nullptr; }
+  const T& operator[](std::size_t i) const { return data()[i]; }
+  operator std::span<const T>() const { return {begin(), size()}; }
+
+  void insert(std::size_t pos, const T& v) {
+    const std::uint32_t n = static_cast<std::uint32_t>(size());
+    if (!h_ || h_->cap == n) {
+      Header* q = allocate(n == 0 ? 2 : n * 2);
+      q->size = n;
+      if (h_) std::copy(data(), data() + n, reinterpret_cast<T*>(q + 1));
+      release();
+      h_ = q;
+    }
+    T* d = data();
+    std::copy_backward(d + pos, d + n, d + n + 1);
+    d[pos] = v;
+    h_->size = n + 1;
+  }
+  void push_back(const T& v) { insert(size(), v); }
+
+ private:
+  struct alignas(8) Header {
+    std::uint32_t size = 0;
+    std::uint32_t cap = 0;
+  };
+  T* data() const { return reinterpret_cast<T*>(h_ + 1); }
+  static Header* allocate(std::uint32_t cap) {
+    auto* h = static_cast<Header*>(::operator new(sizeof(Header) + sizeof(T) * cap));
+    h->cap = cap;
+    h->size = 0;
+    return h;
+  }
+  void release() {
+    ::operator delete(h_);
+    h_ = nullptr;
+  }
+  void copy_from(const SmallVec& o) {
+    if (o.empty()) return;
+    h_ = allocate(static_cast<std::uint32_t>(o.size()));
+    h_->size = static_cast<std::uint32_t>(o.size());
+    std::copy(o.begin(), o.end(), data());
+  }
+  Header* h_ = nullptr;
+};
+using OpList = SmallVec<std::uint32_t>;
+
+/// An op's value in 16 bytes: numbers, and strings and bytes of up to 14 bytes, inline; anything
+/// bigger in a heap-allocated ScalarValue. Text is one character per op, so a text document's
+/// values never leave the op. Value type.
+class OpValue {
+ public:
+  OpValue() = default;  // null
+  explicit OpValue(const ScalarValue& v) { set(v); }
+  OpValue(const OpValue& o) { copy_from(o); }
+  OpValue(OpValue&& o) noexcept {
+    std::memcpy(b_, o.b_, sizeof b_);
+    o.b_[0] = o.b_[1] = 0;
+  }
+  OpValue& operator=(const OpValue& o) {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  OpValue& operator=(OpValue&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::memcpy(b_, o.b_, sizeof b_);
+      o.b_[0] = o.b_[1] = 0;
+    }
+    return *this;
+  }
+  ~OpValue() { release(); }
+
+  /// The ScalarValue alternative index.
+  std::size_t index() const { return b_[0]; }
+  bool is_null() const { return b_[0] == kNull; }
+  bool is_string() const { return b_[0] == kString; }
+  bool is_counter() const { return b_[0] == kCounter; }
+  /// REQUIRES: is_string().
+  std::string_view str() const {
+    if (on_heap()) return std::get<std::string>(*heap());
+    return {reinterpret_cast<const char*>(b_ + 2), b_[1]};
+  }
+  /// The payload of an int, counter or timestamp (uint: converted). REQUIRES: one of those.
+  std::int64_t int_value() const {
+    std::int64_t v = 0;
+    std::memcpy(&v, b_ + 8, sizeof v);
+    return v;
+  }
+  ScalarValue get() const {
+    if (on_heap()) return *heap();
+    switch (b_[0]) {
+      case kBool: return b_[8] != 0;
+      case kInt: return int_value();
+      case kUint: return static_cast<std::uint64_t>(int_value());
+      case kDouble: {
+        double d = 0;
+        std::memcpy(&d, b_ + 8, sizeof d);
+        return d;
+      }
+      case kString: return std::string(str());
+      case kBytes: return Bytes(b_ + 2, b_ + 2 + b_[1]);
+      case kCounter: return Counter{int_value()};
+      case kTimestamp: return Timestamp{int_value()};
+      default: return Null{};
+    }
+  }
+
+ private:
+  static constexpr std::uint8_t kNull = 0, kBool = 1, kInt = 2, kUint = 3, kDouble = 4, kString = 5,
+                                kBytes = 6, kCounter = 7, kTimestamp = 8;
+  static constexpr std::uint8_t kHeap = 0xff;  // b_[1]: the value is in a heap ScalarValue
+  static constexpr std::size_t kInline = 14;
+  static_assert(std::is_same_v<std::variant_alternative_t<kString, ScalarValue>, std::string> &&
+                std::is_same_v<std::variant_alternative_t<kBytes, ScalarValue>, Bytes> &&
+                std::is_same_v<std::variant_alternative_t<kCounter, ScalarValue>, Counter> &&
+                std::is_same_v<std::variant_alternative_t<kTimestamp, ScalarValue>, Timestamp> &&
+                std::is_same_v<std::variant_alternative_t<kDouble, ScalarValue>, double> &&
+                std::is_same_v<std::variant_alternative_t<kUint, ScalarValue>, std::uint64_t> &&
+                std::is_same_v<std::variant_alternative_t<kInt, ScalarValue>, std::int64_t>);
+
+  bool on_heap() const { return b_[1] == kHeap; }
+  ScalarValue* heap() const {
+    ScalarValue* p = nullptr;
+    std::memcpy(&p, b_ + 8, sizeof p);
+    return p;
+  }
+  void put_heap(const ScalarValue& v) {
+    ScalarValue* p = new ScalarValue(v);
+    std::memcpy(b_ + 8, &p, sizeof p);
+    b_[1] = kHeap;
+  }
+  void put64(std::uint64_t v) { std::memcpy(b_ + 8, &v, sizeof v); }
+  void put_inline(const void* data, std::size_t n) {
+    if (n != 0) std::memcpy(b_ + 2, data, n);  // an empty vector's data() may be null
+    b_[1] = static_cast<std::uint8_t>(n);
+  }
+  void set(const ScalarValue& v) {
+    b_[0] = static_cast<std::uint8_t>(v.index());
+    b_[1] = 0;
+    switch (v.index()) {
+      case kNull: break;
+      case kBool: b_[8] = std::get<bool>(v) ? 1 : 0; break;
+      case kInt: put64(static_cast<std::uint64_t>(std::get<std::int64_t>(v))); break;
+      case kUint: put64(std::get<std::uint64_t>(v)); break;
+      case kDouble: put64(std::bit_cast<std::uint64_t>(std::get<double>(v))); break;
+      case kString: {
+        const std::string& s = std::get<std::string>(v);
+        if (s.size() <= kInline) put_inline(s.data(), s.size()); else put_heap(v);
+        break;
+      }
+      case kBytes: {
+        const Bytes& b = std::get<Bytes>(v);
+        if (b.size() <= kInline) put_inline(b.data(), b.size()); else put_heap(v);
+        break;
+      }
+      case kCounter: put64(static_cast<std::uint64_t>(std::get<Counter>(v).value)); break;
+      case kTimestamp: put64(static_cast<std::uint64_t>(std::get<Timestamp>(v).millis)); break;
+      default: put_heap(v); break;  // unknown type codes
+    }
+  }
+  void release() {
+    if (on_heap()) delete heap();
+    b_[0] = b_[1] = 0;
+  }
+  void copy_from(const OpValue& o) {
+    std::memcpy(b_, o.b_, sizeof b_);
+    if (o.on_heap()) put_heap(*o.heap());
+  }
+
+  alignas(8) std::uint8_t b_[16] = {};
+};
+
 struct Op {
   OpId id;
   std::uint32_t obj = kRootObject;
@@ -94,22 +415,20 @@ struct Op {
   bool insert = false;
   bool expand = false;
   std::uint32_t mark_name = kNone32;
-  ScalarValue value = Null{};
-  std::vector<OpId> succ;        // every successor, in arrival order
   std::uint32_t hiding_succ = 0; // successors that hide this op (all but increments of a counter)
-  std::int64_t inc_total = 0;    // counters: sum of applied increments
+  SmallVec<OpId> succ;           // every successor, in arrival order
+  OpValue value;                 // a counter's increments: OpSet::inc_total
 
-  bool is_counter() const {
-    return action == Action::kSet && std::holds_alternative<Counter>(value);
-  }
+  bool is_counter() const { return action == Action::kSet && value.is_counter(); }
   bool visible() const {
     return action != Action::kIncrement && action != Action::kMark && hiding_succ == 0;
   }
 };
+static_assert(sizeof(Op) == 56, "Op is meant to be 56 bytes");
 
 struct Element {
   std::uint32_t insert_op = kNone32;
-  std::vector<std::uint32_t> ops;  // non-insert ops keyed on this element, ascending op id
+  OpList ops;  // non-insert ops keyed on this element, ascending op id
 };
 
 struct Object {
@@ -164,14 +483,22 @@ class OpSet {
 
   const ActorTable& actors() const { return *actors_; }
 
-  Status apply(const ResolvedOp& r) {
+  Status apply(const ResolvedOp& r) { return apply(view_of(r)); }
+
+  /// Sizes the containers for `n` more ops (a hint).
+  void reserve(std::size_t n) {
+    ops_.reserve(ops_.size() + n);
+    op_index_.reserve(op_index_.size() + n);
+  }
+
+  Status apply(const OpView& r) {
     std::uint32_t oi = kRootObject;
     if (r.obj) {
       auto it = obj_index_.find(pack(*r.obj));
       if (it == obj_index_.end()) return fail(Error::corruption("op", "refers to an unknown object"));
       oi = it->second;
     }
-    if (r.id.counter == 0 || op_index_.count(pack(r.id))) {
+    if (r.id.counter == 0 || op_index_.contains(r.id)) {
       return fail(Error::corruption("op", "duplicate or zero op id"));
     }
     Object& obj = objects_[oi];
@@ -186,28 +513,29 @@ class OpSet {
     std::uint32_t key = kNone32;
     if (seq) {
       if (r.elem->counter != 0) {
-        auto it = op_index_.find(pack(*r.elem));
-        if (it == op_index_.end() || ops_[it->second].obj != oi || ops_[it->second].elem == kNone32) {
+        const auto it = op_index_.find(*r.elem);
+        if (!it || ops_[*it].obj != oi || ops_[*it].elem == kNone32) {
           return fail(Error::corruption("op", "refers to an unknown list element"));
         }
-        key = ops_[it->second].elem;
+        key = ops_[*it].elem;
       } else if (!r.insert) {
         return fail(Error::corruption("op", "non-insert op on the list head"));
       }
     }
     // Resolve preds before changing anything.
-    std::vector<std::uint32_t> preds;
-    preds.reserve(r.pred.size());
+    std::vector<std::uint32_t>& preds = pred_scratch_;
+    preds.clear();
     for (const OpId& p : r.pred) {
-      auto it = op_index_.find(pack(p));
-      if (it == op_index_.end()) return fail(Error::corruption("op", "pred refers to an unknown op"));
+      const auto it = op_index_.find(p);
+      if (!it) return fail(Error::corruption("op", "pred refers to an unknown op"));
       // A pred elsewhere would make element bookkeeping touch the wrong sequence; no
       // document can express it either.
-      if (ops_[it->second].obj != oi) return fail(Error::corruption("op", "pred refers to an op in another object"));
-      preds.push_back(it->second);
+      if (ops_[*it].obj != oi) return fail(Error::corruption("op", "pred refers to an op in another object"));
+      preds.push_back(*it);
     }
-    if (r.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(r.value) &&
-        !std::holds_alternative<std::uint64_t>(r.value)) {
+    const ScalarValue& value = *r.value;
+    if (r.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(value) &&
+        !std::holds_alternative<std::uint64_t>(value)) {
       return fail(Error::corruption("op", "increment by a non-integer"));
     }
 
@@ -215,9 +543,9 @@ class OpSet {
       Op& target = ops_[p];
       target.succ.push_back(r.id);
       if (r.action == Action::kIncrement && target.is_counter()) {
-        target.inc_total += std::holds_alternative<std::int64_t>(r.value)
-                                ? std::get<std::int64_t>(r.value)
-                                : static_cast<std::int64_t>(std::get<std::uint64_t>(r.value));
+        inc_totals_[pack(target.id)] += std::holds_alternative<std::int64_t>(value)
+                                            ? std::get<std::int64_t>(value)
+                                            : static_cast<std::int64_t>(std::get<std::uint64_t>(value));
       } else {
         target.hiding_succ += 1;
       }
@@ -231,12 +559,13 @@ class OpSet {
       op.action = r.action;
       op.insert = r.insert;
       op.expand = r.expand;
-      op.value = r.value;
+      op.value = OpValue(value);
       if (r.mark_name) op.mark_name = intern(*r.mark_name);
       if (!seq) {
         op.key = intern(r.map_key);
-        auto& list = obj.props[r.map_key];
-        insert_sorted(list, idx, op.id);
+        auto at = obj.props.find(r.map_key);
+        if (at == obj.props.end()) at = obj.props.emplace(std::string(r.map_key), std::vector<std::uint32_t>{}).first;
+        insert_sorted(at->second, idx, op.id);
       } else if (r.insert) {
         op.key = key;
         op.elem = static_cast<std::uint32_t>(obj.elems.size());
@@ -245,7 +574,7 @@ class OpSet {
         insert_sorted(obj.elems[key].ops, idx, op.id);
       }
       ops_.push_back(std::move(op));
-      op_index_.emplace(pack(r.id), idx);
+      op_index_.insert(r.id, idx);
       if (auto t = make_type(r.action)) {
         const auto new_obj = static_cast<std::uint32_t>(objects_.size());
         objects_.emplace_back();
@@ -272,16 +601,17 @@ class OpSet {
     return it->second;
   }
   const Object& object(std::uint32_t oi) const { return objects_[oi]; }
-  std::optional<std::uint32_t> op_index(const OpId& id) const {
-    auto it = op_index_.find(pack(id));
-    if (it == op_index_.end()) return std::nullopt;
-    return it->second;
+  std::optional<std::uint32_t> op_index(const OpId& id) const { return op_index_.find(id); }
+  /// A counter's sum of applied increments (counters are rare: kept apart from the ops).
+  std::int64_t inc_total(const Op& op) const {
+    const auto it = inc_totals_.find(pack(op.id));
+    return it == inc_totals_.end() ? 0 : it->second;
   }
   const Op& op(std::uint32_t idx) const { return ops_[idx]; }
   const std::string& key_name(std::uint32_t k) const { return keys_[k]; }
 
   /// Visible ops among `ops` (ascending id), plus the insert op if given.
-  void visible_ops(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op,
+  void visible_ops(std::span<const std::uint32_t> ops, std::uint32_t insert_op,
                    std::vector<std::uint32_t>& out) const {
     out.clear();
     if (insert_op != kNone32 && ops_[insert_op].visible()) out.push_back(insert_op);
@@ -292,7 +622,7 @@ class OpSet {
       return actors_->less(ops_[a].id, ops_[b].id);
     });
   }
-  std::uint32_t winner(const std::vector<std::uint32_t>& ops, std::uint32_t insert_op) const {
+  std::uint32_t winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
     std::uint32_t best = kNone32;
     auto consider = [&](std::uint32_t i) {
       if (ops_[i].visible() && (best == kNone32 || actors_->less(ops_[best].id, ops_[i].id))) best = i;
@@ -303,17 +633,24 @@ class OpSet {
   }
 
  private:
-  std::uint32_t intern(const std::string& k) {
-    auto [it, added] = key_index_.emplace(k, static_cast<std::uint32_t>(keys_.size()));
-    if (added) keys_.push_back(k);
-    return it->second;
+  std::uint32_t intern(std::string_view k) {
+    if (auto it = key_index_.find(k); it != key_index_.end()) return it->second;
+    const auto idx = static_cast<std::uint32_t>(keys_.size());
+    keys_.emplace_back(k);
+    key_index_.emplace(std::string(k), idx);
+    return idx;
   }
 
-  void insert_sorted(std::vector<std::uint32_t>& list, std::uint32_t idx, OpId id) {
+  template <class List>
+  void insert_sorted(List& list, std::uint32_t idx, OpId id) {
     auto pos = std::upper_bound(list.begin(), list.end(), id, [&](OpId v, std::uint32_t e) {
       return actors_->less(v, ops_[e].id);
     });
-    list.insert(pos, idx);
+    if constexpr (std::is_same_v<List, OpList>) {
+      list.insert(static_cast<std::size_t>(pos - list.begin()), idx);
+    } else {
+      list.insert(pos, idx);
+    }
   }
 
   // RGA: place the new element after its reference, skipping elements with greater ids.
@@ -321,7 +658,9 @@ class OpSet {
     Object& o = objects_[oi];
     const OpId id = ops_[op_idx].id;
     const auto handle = static_cast<std::uint32_t>(o.elems.size());
-    o.elems.push_back(Element{op_idx, {}});
+    // Grow by a quarter, not double: a long text has hundreds of thousands of elements.
+    if (o.elems.size() == o.elems.capacity()) o.elems.reserve(o.elems.size() + o.elems.size() / 4 + 16);
+    o.elems.push_back(Element{op_idx, OpList{}});
     SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
     SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
     while (cur != SequenceIndex::kNone && actors_->less(id, ops_[o.elems[cur].insert_op].id)) {
@@ -336,8 +675,8 @@ class OpSet {
     if (w == kNone32) return {};
     if (o.type == ObjType::kText) {
       const Op& op = ops_[w];
-      if (op.action == Action::kSet && std::holds_alternative<std::string>(op.value)) {
-        return text_width(std::get<std::string>(op.value));
+      if (op.action == Action::kSet && op.value.is_string()) {
+        return text_width(op.value.str());
       }
     }
     return {1, 1};
@@ -351,10 +690,12 @@ class OpSet {
   const ActorTable* actors_;
   std::vector<Op> ops_;
   std::vector<Object> objects_;
-  std::unordered_map<std::uint64_t, std::uint32_t> op_index_;
+  OpIdIndex op_index_;
+  std::unordered_map<std::uint64_t, std::int64_t> inc_totals_;  // counter op id -> increments
   std::unordered_map<std::uint64_t, std::uint32_t> obj_index_;
   std::vector<std::string> keys_;
-  std::unordered_map<std::string, std::uint32_t> key_index_;
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;
+  std::vector<std::uint32_t> pred_scratch_;
 };
 
 

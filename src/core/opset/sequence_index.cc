@@ -1,5 +1,7 @@
 #include "core/opset/sequence_index.h"
 
+#include <algorithm>
+
 #include <cassert>
 #include <utility>
 
@@ -36,6 +38,9 @@ void SequenceIndex::set_parent(NodeId node, bool is_leaf, NodeId parent) {
 }
 
 SequenceIndex::NodeId SequenceIndex::new_leaf() {
+  // Grow by a quarter rather than doubling: leaves are big (784 bytes) and a long text has
+  // thousands, so doubling would leave up to half of a multi-megabyte pool unused.
+  if (leaves_.size() == leaves_.capacity()) leaves_.reserve(leaves_.size() + leaves_.size() / 4 + 4);
   leaves_.emplace_back();
   return static_cast<NodeId>(leaves_.size() - 1);
 }
@@ -98,8 +103,10 @@ void SequenceIndex::insert_in_leaf(NodeId leaf, std::uint32_t slot, Handle h, Se
 
   if (leaves_[leaf].size == kLeafCapacity) {
     // Split before inserting: the sums above stay valid, and the new element is added after.
-    const std::uint32_t mid =
-        slot == kLeafCapacity ? kLeafCapacity - kLeafCapacity / 8 : kLeafCapacity / 2;
+    // Split at the insertion point (within [1/8, 7/8] of the leaf): typing continues at the end
+    // of the left part, and the leaves it fills end up 7/8 full, where splitting in half would
+    // leave a half-full leaf behind every 32 characters typed mid-text.
+    const std::uint32_t mid = std::clamp(slot, kLeafCapacity / 8, kLeafCapacity - kLeafCapacity / 8);
     const NodeId right = split_leaf(leaf, mid);
     if (slot > mid) {
       leaf = right;

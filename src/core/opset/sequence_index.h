@@ -33,8 +33,9 @@ enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
 /// kInnerCapacity children with each child's element count and width sums in both units. Nodes
 /// live in two pools (vectors) and refer to each other by index; every node knows its parent and
 /// every leaf its neighbours; a handle -> leaf array makes index_of/offset_of a walk up the tree.
-/// A full node splits in half, except when the new entry goes at its very end (typing), where it
-/// keeps 7/8 of the entries so that sequential insertion leaves nodes 7/8 full.
+/// A full leaf splits at the insertion point, kept within [1/8, 7/8] of the leaf, so that typing
+/// (anywhere in the text) leaves leaves 7/8 full; a full inner node splits in half, or keeps 7/8
+/// when the new entry goes at its very end.
 ///
 /// Complexity (n elements, B = kLeafCapacity): insert, insert_after, set_width, index_of,
 /// offset_of, at, find_by_offset, last_visible_before: O(log n + B). size, total_width, contains,

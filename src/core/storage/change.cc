@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/encoding/byte_reader.h"
+#include "core/encoding/column_rows.h"
 #include "core/encoding/column_spec.h"
 #include "core/encoding/leb128.h"
 #include "core/encoding/rle.h"
@@ -71,85 +72,17 @@ ChangeColumns classify(const std::vector<enc::StoredColumn>& columns) {
   return c;
 }
 
-// Counts the items of an RLE column run by run, so a run claiming 2^60 items costs one step and
-// no memory. Fails with kResourceLimit as soon as the count exceeds `cap`.
-template <class Codec>
-Result<std::uint64_t> count_rle_items(ByteView data, std::uint64_t cap, std::string_view column,
-                                      std::string_view items_name) {
-  const std::uint8_t* begin = data.data();
-  const std::uint8_t* p = begin;
-  const std::uint8_t* end = begin + data.size();
-  auto corrupt = [&](const char* why) {
-    return Error::corruption(column, std::string(why) + " at offset " +
-                                         std::to_string(static_cast<std::size_t>(p - begin)));
-  };
-  std::uint64_t total = 0;
-  while (p != end) {
-    std::int64_t n = 0;
-    if (const enc::LebStatus s = enc::get_sleb(p, end, n); s != enc::LebStatus::kOk) {
-      return fail(corrupt(enc::leb_status_text(s)));
-    }
-    std::uint64_t items = 0;
-    typename Codec::value_type v{};
-    if (n > 0) {
-      items = static_cast<std::uint64_t>(n);
-      if (const char* e = Codec::read(p, end, v)) return fail(corrupt(e));
-    } else if (n < 0) {
-      items = std::uint64_t{0} - static_cast<std::uint64_t>(n);
-    } else if (const enc::LebStatus s = enc::get_uleb(p, end, items); s != enc::LebStatus::kOk) {
-      return fail(corrupt(enc::leb_status_text(s)));
-    }
-    if (items > cap - total) {
-      return fail(Error::resource_limit(
-          column, "more than " + std::to_string(cap) + " " + std::string(items_name)));
-    }
-    total += items;
-    if (n < 0) {
-      // Each literal value takes at least one byte, so this loop is bounded by the input size.
-      for (std::uint64_t i = 0; i < items; ++i) {
-        if (const char* e = Codec::read(p, end, v)) return fail(corrupt(e));
-      }
-    }
-  }
-  return total;
-}
-
 Error short_column(std::string_view column, std::uint64_t row) {
   return Error::corruption(column, "column ends at op " + std::to_string(row) +
                                        ", before the action column does");
 }
 
-// Reads one item of a column that must supply a value (null or not) for every row.
-template <class Reader, class T>
-Status next_item(Reader& r, std::optional<T>& out, std::string_view column, std::uint64_t row) {
-  if (r.next(out)) return {};
-  if (!r.ok()) return r.status(column);
-  return fail(short_column(column, row));
+Error extra_items(std::string_view column) {
+  return Error::corruption(column, "column has more items than the action column has ops");
 }
 
-// Like next_item, but an absent column reads as all nulls.
-template <class Reader, class T>
-Status next_optional(Reader& r, bool present, std::optional<T>& out, std::string_view column,
-                     std::uint64_t row) {
-  if (!present) {
-    out.reset();
-    return {};
-  }
-  return next_item(r, out, column, row);
-}
-
-Status next_bool(enc::BooleanReader& r, bool& out, std::string_view column, std::uint64_t row) {
-  if (r.next(out)) return {};
-  if (!r.ok()) return r.status(column);
-  return fail(short_column(column, row));
-}
-
-// After the last row: a present column must have no items left.
-template <class Reader>
-Status check_exhausted(const Reader& r, bool present, std::string_view column) {
-  if (!present || r.done()) return {};
-  return fail(Error::corruption(column, "column has more items than the action column has ops"));
-}
+// Row-wise reading: a reader's own error is reported as is.
+constexpr enc::RowErrors kRowErrors{short_column, extra_items, {}, false};
 
 Error op_error(std::uint64_t row, const std::string& detail) {
   return Error::corruption(kWhat, "op " + std::to_string(row) + ": " + detail);
@@ -161,7 +94,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
   // The action column defines the rows; count them first so that a tiny column claiming
   // billions of ops is refused before anything is built.
   AM_TRY_ASSIGN(const std::uint64_t rows,
-                count_rle_items<enc::UIntCodec>(c.action, limits.max_ops, "action column", "ops"));
+                enc::count_rle_items<enc::UIntCodec>(c.action, limits.max_ops, "action column", "ops"));
   if (rows > 0 && rows - 1 > kMaxCounter - start_op) {
     return fail(Error::corruption(kWhat, "op counters run past 2^32-1 (start_op " +
                                              std::to_string(start_op) + ", " +
@@ -169,7 +102,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
   }
   // Pred entries can also be claimed in bulk by one run; bound them by the same limit.
   AM_TRY_ASSIGN(const std::uint64_t total_preds,
-                count_rle_items<enc::UIntCodec>(c.pred_actor, limits.max_ops, "pred actor column",
+                enc::count_rle_items<enc::UIntCodec>(c.pred_actor, limits.max_ops, "pred actor column",
                                                 "pred entries"));
 
   const bool has_obj_actor = !c.obj_actor.empty();
@@ -207,8 +140,8 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     ChangeOp op;
 
     // obj: both null = root, else (actor index, counter).
-    AM_TRY_STATUS(next_optional(obj_actor, has_obj_actor, u1, "obj actor column", row));
-    AM_TRY_STATUS(next_optional(obj_counter, has_obj_counter, u2, "obj counter column", row));
+    AM_TRY_STATUS(enc::next_item(obj_actor, has_obj_actor, u1, "obj actor column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(obj_counter, has_obj_counter, u2, "obj counter column", row, kRowErrors));
     if (u1.has_value() != u2.has_value()) {
       return fail(op_error(row, "obj has only one of actor and counter"));
     }
@@ -223,9 +156,9 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     }
 
     // key: a string, or HEAD (counter 0, null actor), or an element id.
-    AM_TRY_STATUS(next_optional(key_actor, has_key_actor, u1, "key actor column", row));
-    AM_TRY_STATUS(next_optional(key_counter, has_key_counter, s1, "key counter column", row));
-    AM_TRY_STATUS(next_optional(key_string, has_key_string, str, "key string column", row));
+    AM_TRY_STATUS(enc::next_item(key_actor, has_key_actor, u1, "key actor column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_counter, has_key_counter, s1, "key counter column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_string, has_key_string, str, "key string column", row, kRowErrors));
     if (str) {
       if (u1 || s1) return fail(op_error(row, "key has both a string and an element id"));
       op.key = std::string(*str);
@@ -245,9 +178,9 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
       op.key = ElemKey{ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u1)}};
     }
 
-    AM_TRY_STATUS(next_bool(insert, op.insert, "insert column", row));
+    AM_TRY_STATUS(enc::next_bool(insert, true, op.insert, "insert column", row, kRowErrors));
 
-    AM_TRY_STATUS(next_item(action, u1, "action column", row));
+    AM_TRY_STATUS(enc::next_item(action, true, u1, "action column", row, kRowErrors));
     if (!u1) return fail(op_error(row, "null action"));
     if (*u1 >= kNumActions) return fail(op_error(row, "unknown action " + std::to_string(*u1)));
     op.action = static_cast<Action>(*u1);
@@ -265,7 +198,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
       return fail(op_error(row, "increment by a value that is not an int or uint"));
     }
 
-    AM_TRY_STATUS(next_item(pred_group, u1, "pred group column", row));
+    AM_TRY_STATUS(enc::next_item(pred_group, true, u1, "pred group column", row, kRowErrors));
     if (!u1) return fail(op_error(row, "null pred count"));
     if (*u1 > preds_left) {
       return fail(op_error(row, "pred count " + std::to_string(*u1) + " overruns the pred columns"));
@@ -273,8 +206,8 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     preds_left -= *u1;
     op.pred.reserve(static_cast<std::size_t>(*u1));
     for (std::uint64_t i = 0; i < *u1; ++i) {
-      AM_TRY_STATUS(next_item(pred_actor, u2, "pred actor column", row));
-      AM_TRY_STATUS(next_item(pred_counter, s1, "pred counter column", row));
+      AM_TRY_STATUS(enc::next_item(pred_actor, true, u2, "pred actor column", row, kRowErrors));
+      AM_TRY_STATUS(enc::next_item(pred_counter, true, s1, "pred counter column", row, kRowErrors));
       if (!u2 || !s1) return fail(op_error(row, "null pred id"));
       if (*u2 >= num_actors) {
         return fail(op_error(row, "pred actor index " + std::to_string(*u2) + " out of range"));
@@ -286,30 +219,30 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
           ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u2)});
     }
 
-    if (has_expand) AM_TRY_STATUS(next_bool(expand, op.expand, "expand column", row));
-    AM_TRY_STATUS(next_optional(mark_name, has_mark_name, str, "mark name column", row));
+    AM_TRY_STATUS(enc::next_bool(expand, has_expand, op.expand, "expand column", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "mark name column", row, kRowErrors));
     if (str) op.mark_name = std::string(*str);
 
     ops.push_back(std::move(op));
   }
 
-  AM_TRY_STATUS(check_exhausted(obj_actor, has_obj_actor, "obj actor column"));
-  AM_TRY_STATUS(check_exhausted(obj_counter, has_obj_counter, "obj counter column"));
-  AM_TRY_STATUS(check_exhausted(key_actor, has_key_actor, "key actor column"));
-  AM_TRY_STATUS(check_exhausted(key_counter, has_key_counter, "key counter column"));
-  AM_TRY_STATUS(check_exhausted(key_string, has_key_string, "key string column"));
-  AM_TRY_STATUS(check_exhausted(insert, !c.insert.empty(), "insert column"));
-  AM_TRY_STATUS(check_exhausted(values, !c.value_meta.empty(), "value metadata column"));
+  AM_TRY_STATUS(enc::check_done(obj_actor, has_obj_actor, "obj actor column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(obj_counter, has_obj_counter, "obj counter column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_actor, has_key_actor, "key actor column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_counter, has_key_counter, "key counter column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_string, has_key_string, "key string column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(insert, !c.insert.empty(), "insert column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(values, !c.value_meta.empty(), "value metadata column", kRowErrors));
   if (values.raw_remaining() != 0) {
     return fail(Error::corruption("value column", "bytes not claimed by any value metadata"));
   }
-  AM_TRY_STATUS(check_exhausted(pred_group, !c.pred_group.empty(), "pred group column"));
+  AM_TRY_STATUS(enc::check_done(pred_group, !c.pred_group.empty(), "pred group column", kRowErrors));
   if (preds_left != 0) {
     return fail(Error::corruption("pred actor column", "more pred ids than the pred counts claim"));
   }
-  AM_TRY_STATUS(check_exhausted(pred_counter, !c.pred_counter.empty(), "pred counter column"));
-  AM_TRY_STATUS(check_exhausted(expand, has_expand, "expand column"));
-  AM_TRY_STATUS(check_exhausted(mark_name, has_mark_name, "mark name column"));
+  AM_TRY_STATUS(enc::check_done(pred_counter, !c.pred_counter.empty(), "pred counter column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(expand, has_expand, "expand column", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(mark_name, has_mark_name, "mark name column", kRowErrors));
   return ops;
 }
 
@@ -389,129 +322,128 @@ void put_bytes(Bytes& out, ByteView b) {
   out.insert(out.end(), b.begin(), b.end());
 }
 
-// Encodes changes that are already canonical, reusing its column writers and buffers across
-// changes instead of allocating per column. Not thread-safe: encode_change() keeps one per thread.
-class ChangeEncoder {
- public:
-  StoredChange encode(Change c) {
-    for (const ChangeOp& op : c.ops) add(op);
-    for (Bytes& col : cols_) col.clear();
-    obj_actor_.finish(cols_[0]);
-    obj_counter_.finish(cols_[1]);
-    key_actor_.finish(cols_[2]);
-    key_counter_.finish(cols_[3]);
-    key_string_.finish(cols_[4]);
-    insert_.finish(cols_[5]);
-    action_.finish(cols_[6]);
-    values_.finish(cols_[7], cols_[8]);
-    pred_group_.finish(cols_[9]);
-    pred_actor_.finish(cols_[10]);
-    pred_counter_.finish(cols_[11]);
-    expand_.finish(cols_[12]);
-    if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
-    any_expand_ = false;
-    mark_name_.finish(cols_[13]);
+// The op columns of a change chunk (spec §2.3), in canonical order.
+constexpr std::array<ColumnSpec, 14> kSpecs{
+    ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
+    ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
+    ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
+    ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
+    ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
+    ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
+    ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
 
-    body_.clear();
-    enc::put_uleb(body_, c.deps.size());
-    for (const ChangeHash& h : c.deps) body_.insert(body_.end(), h.bytes.begin(), h.bytes.end());
-    put_bytes(body_, c.actors[0]);
-    enc::put_uleb(body_, c.seq);
-    enc::put_uleb(body_, c.start_op);
-    enc::put_sleb(body_, c.time);
-    put_bytes(body_, c.message ? as_bytes(*c.message) : ByteView{});
-    enc::put_uleb(body_, c.actors.size() - 1);
-    for (std::size_t i = 1; i < c.actors.size(); ++i) put_bytes(body_, c.actors[i]);
-    std::size_t present = 0;
-    for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
-    enc::put_uleb(body_, present);
-    for (std::size_t i = 0; i < cols_.size(); ++i) {
-      if (cols_[i].empty()) continue;
-      enc::put_uleb(body_, kSpecs[i].raw());
-      enc::put_uleb(body_, cols_[i].size());
-    }
-    for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
-    body_.insert(body_.end(), c.extra_bytes.begin(), c.extra_bytes.end());
-
-    StoredChange out;
-    out.hash = chunk_digest(ChunkType::kChange, body_);
-    out.chunk.reserve(body_.size() + 9 + enc::uleb_size(body_.size()));
-    out.chunk.insert(out.chunk.end(), kChunkMagic.begin(), kChunkMagic.end());
-    out.chunk.insert(out.chunk.end(), out.hash.bytes.begin(), out.hash.bytes.begin() + 4);
-    out.chunk.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
-    enc::put_uleb(out.chunk, body_.size());
-    out.chunk.insert(out.chunk.end(), body_.begin(), body_.end());
-    out.change = std::move(c);
-    return out;
+ChangeOpRef ref_of(const ChangeOp& op) {
+  ChangeOpRef r;
+  r.obj = op.obj;
+  if (const auto* s = std::get_if<std::string>(&op.key)) {
+    r.is_map = true;
+    r.map_key = *s;
+  } else {
+    r.elem = std::get<ElemKey>(op.key).elem;
   }
+  r.insert = op.insert;
+  r.action = op.action;
+  r.value = &op.value;
+  r.pred = op.pred;
+  r.expand = op.expand;
+  if (op.mark_name) r.mark_name = std::string_view(*op.mark_name);
+  return r;
+}
 
- private:
-  // The op columns of a change chunk (spec §2.3), in canonical order.
-  static constexpr std::array<ColumnSpec, 14> kSpecs{
-      ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
-      ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
-      ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
-      ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
-      ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
-      ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
-      ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
+}  // namespace
 
-  void add(const ChangeOp& op) {
-    if (op.obj) {
-      obj_actor_.append(std::uint64_t{op.obj->actor});
-      obj_counter_.append(op.obj->counter);
-    } else {
-      obj_actor_.append_null();
-      obj_counter_.append_null();
-    }
-    if (const auto* s = std::get_if<std::string>(&op.key)) {
+void CanonicalChangeEncoder::add(const ChangeOpRef& op) {
+  if (op.obj) {
+    obj_actor_.append(std::uint64_t{op.obj->actor});
+    obj_counter_.append(op.obj->counter);
+  } else {
+    obj_actor_.append_null();
+    obj_counter_.append_null();
+  }
+  if (op.is_map) {
+    key_actor_.append_null();
+    key_counter_.append_null();
+    key_string_.append(op.map_key);
+  } else {
+    if (op.elem.counter == 0) {
       key_actor_.append_null();
-      key_counter_.append_null();
-      key_string_.append(std::string_view(*s));
     } else {
-      const ElemKey& e = std::get<ElemKey>(op.key);
-      if (e.is_head()) {
-        key_actor_.append_null();
-      } else {
-        key_actor_.append(std::uint64_t{e.elem.actor});
-      }
-      key_counter_.append(static_cast<std::int64_t>(e.elem.counter));
-      key_string_.append_null();
+      key_actor_.append(std::uint64_t{op.elem.actor});
     }
-    insert_.append(op.insert);
-    action_.append(static_cast<std::uint64_t>(op.action));
-    values_.append(op.value);
-    pred_group_.append(std::uint64_t{op.pred.size()});
-    for (const ChangeOpId& p : op.pred) {
-      pred_actor_.append(std::uint64_t{p.actor});
-      pred_counter_.append(static_cast<std::int64_t>(p.counter));
-    }
-    expand_.append(op.expand);
-    any_expand_ = any_expand_ || op.expand;
-    if (op.mark_name) {
-      mark_name_.append(std::string_view(*op.mark_name));
-    } else {
-      mark_name_.append_null();
-    }
+    key_counter_.append(static_cast<std::int64_t>(op.elem.counter));
+    key_string_.append_null();
   }
+  insert_.append(op.insert);
+  action_.append(static_cast<std::uint64_t>(op.action));
+  if (op.value) {
+    values_.append(*op.value);
+  } else {
+    values_.append_null();
+  }
+  pred_group_.append(std::uint64_t{op.pred.size()});
+  for (const ChangeOpId& p : op.pred) {
+    pred_actor_.append(std::uint64_t{p.actor});
+    pred_counter_.append(static_cast<std::int64_t>(p.counter));
+  }
+  expand_.append(op.expand);
+  any_expand_ = any_expand_ || op.expand;
+  if (op.mark_name) {
+    mark_name_.append(*op.mark_name);
+  } else {
+    mark_name_.append_null();
+  }
+}
 
-  enc::UIntRleWriter obj_actor_;
-  enc::UIntRleWriter obj_counter_;
-  enc::UIntRleWriter key_actor_;
-  enc::DeltaWriter key_counter_;
-  enc::StringRleWriter key_string_;
-  enc::BooleanWriter insert_;
-  enc::UIntRleWriter action_;
-  enc::ValueWriter values_;
-  enc::UIntRleWriter pred_group_;
-  enc::UIntRleWriter pred_actor_;
-  enc::DeltaWriter pred_counter_;
-  enc::BooleanWriter expand_;
-  bool any_expand_ = false;
-  enc::StringRleWriter mark_name_;
-  std::array<Bytes, 14> cols_;
-  Bytes body_;
-};
+ByteView CanonicalChangeEncoder::finish(const ChangeHeaderRef& h, ChangeHash& hash) {
+  for (Bytes& col : cols_) col.clear();
+  obj_actor_.finish(cols_[0]);
+  obj_counter_.finish(cols_[1]);
+  key_actor_.finish(cols_[2]);
+  key_counter_.finish(cols_[3]);
+  key_string_.finish(cols_[4]);
+  insert_.finish(cols_[5]);
+  action_.finish(cols_[6]);
+  values_.finish(cols_[7], cols_[8]);
+  pred_group_.finish(cols_[9]);
+  pred_actor_.finish(cols_[10]);
+  pred_counter_.finish(cols_[11]);
+  expand_.finish(cols_[12]);
+  if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
+  any_expand_ = false;
+  mark_name_.finish(cols_[13]);
+
+  body_.clear();
+  enc::put_uleb(body_, h.deps.size());
+  for (const ChangeHash& d : h.deps) body_.insert(body_.end(), d.bytes.begin(), d.bytes.end());
+  put_bytes(body_, h.author);
+  enc::put_uleb(body_, h.seq);
+  enc::put_uleb(body_, h.start_op);
+  enc::put_sleb(body_, h.time);
+  put_bytes(body_, as_bytes(h.message));
+  enc::put_uleb(body_, h.others.size());
+  for (const ByteView a : h.others) put_bytes(body_, a);
+  std::size_t present = 0;
+  for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
+  enc::put_uleb(body_, present);
+  for (std::size_t i = 0; i < cols_.size(); ++i) {
+    if (cols_[i].empty()) continue;
+    enc::put_uleb(body_, kSpecs[i].raw());
+    enc::put_uleb(body_, cols_[i].size());
+  }
+  for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
+  body_.insert(body_.end(), h.extra.begin(), h.extra.end());
+
+  hash = chunk_digest(ChunkType::kChange, body_);
+  chunk_.clear();
+  chunk_.insert(chunk_.end(), kChunkMagic.begin(), kChunkMagic.end());
+  chunk_.insert(chunk_.end(), hash.bytes.begin(), hash.bytes.begin() + 4);
+  chunk_.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
+  enc::put_uleb(chunk_, body_.size());
+  chunk_.insert(chunk_.end(), body_.begin(), body_.end());
+  return chunk_;
+}
+
+namespace {
 
 }  // namespace
 
@@ -579,8 +511,25 @@ Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimit
 }
 
 StoredChange encode_canonical_change(Change change) {
-  thread_local ChangeEncoder encoder;
-  return encoder.encode(std::move(change));
+  thread_local CanonicalChangeEncoder encoder;
+  for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
+  std::vector<ByteView> others;
+  others.reserve(change.actors.size() - 1);
+  for (std::size_t i = 1; i < change.actors.size(); ++i) others.push_back(change.actors[i]);
+  ChangeHeaderRef h;
+  h.deps = change.deps;
+  h.author = change.actors[0];
+  h.others = others;
+  h.seq = change.seq;
+  h.start_op = change.start_op;
+  h.time = change.time;
+  if (change.message) h.message = *change.message;
+  h.extra = change.extra_bytes;
+  StoredChange out;
+  const ByteView chunk = encoder.finish(h, out.hash);
+  out.chunk.assign(chunk.begin(), chunk.end());
+  out.change = std::move(change);
+  return out;
 }
 
 StoredChange encode_change(Change change) {

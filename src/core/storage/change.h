@@ -7,8 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -16,6 +19,8 @@
 #include "am/result.h"
 #include "am/types.h"
 #include "am/value.h"
+#include "core/encoding/rle.h"
+#include "core/encoding/value_column.h"
 
 namespace am::storage {
 
@@ -100,6 +105,62 @@ struct ChangeDecodeLimits {
 /// Decodes one chunk that must be a change (type 1) or compressed change (type 2).
 [[nodiscard]] Result<StoredChange> decode_change_chunk(ByteView chunk,
                                                        const ChangeDecodeLimits& limits = {});
+
+/// One op as the canonical encoder takes it, by reference: actors are change-local indexes.
+struct ChangeOpRef {
+  std::optional<ChangeOpId> obj;      // nullopt = the root map
+  bool is_map = false;
+  std::string_view map_key;           // map ops
+  ChangeOpId elem;                    // sequence ops; counter 0 = _head
+  bool insert = false;
+  Action action = Action::kSet;
+  const ScalarValue* value = nullptr;  // nullptr = null
+  std::span<const ChangeOpId> pred;   // Lamport-sorted
+  bool expand = false;
+  std::optional<std::string_view> mark_name;
+};
+
+/// The header fields of a change, by reference.
+struct ChangeHeaderRef {
+  std::span<const ChangeHash> deps;     // sorted
+  ByteView author;
+  std::span<const ByteView> others;     // the other referenced actors, sorted by bytes
+  std::uint64_t seq = 0;
+  std::uint64_t start_op = 0;
+  std::int64_t time = 0;
+  std::string_view message;             // empty = none
+  ByteView extra;
+};
+
+/// The canonical change encoder (spec §2.3), reusable: add() every op in counter order, then
+/// finish(). Keeps its column writers and buffers across changes, so encoding allocates nothing
+/// in the steady state. Not thread-safe.
+class CanonicalChangeEncoder {
+ public:
+  void add(const ChangeOpRef& op);
+  /// Writes the chunk of the ops added since the last finish(). Returns the whole chunk
+  /// (header + body), valid until the next call on this encoder, and sets `hash`.
+  ByteView finish(const ChangeHeaderRef& header, ChangeHash& hash);
+
+ private:
+  enc::UIntRleWriter obj_actor_;
+  enc::UIntRleWriter obj_counter_;
+  enc::UIntRleWriter key_actor_;
+  enc::DeltaWriter key_counter_;
+  enc::StringRleWriter key_string_;
+  enc::BooleanWriter insert_;
+  enc::UIntRleWriter action_;
+  enc::ValueWriter values_;
+  enc::UIntRleWriter pred_group_;
+  enc::UIntRleWriter pred_actor_;
+  enc::DeltaWriter pred_counter_;
+  enc::BooleanWriter expand_;
+  bool any_expand_ = false;
+  enc::StringRleWriter mark_name_;
+  std::array<Bytes, 14> cols_;
+  Bytes body_;
+  Bytes chunk_;
+};
 
 /// Encodes a change in canonical form (spec §2.3): columns omitted per the table, canonical
 /// RLE, deps as given (callers keep them sorted). REQUIRES: ops reference actors in range.

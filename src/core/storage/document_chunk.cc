@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/encoding/byte_reader.h"
+#include "core/encoding/column_rows.h"
 #include "core/encoding/column_spec.h"
 #include "core/encoding/leb128.h"
 #include "core/encoding/rle.h"
@@ -94,7 +95,11 @@ class OpColumnsWriter {
     id_counter_.append(static_cast<std::int64_t>(id_counter));
     insert_.append(op.insert);
     action_.append(static_cast<std::uint64_t>(op.action));
-    values_.append(op.value);
+    if (op.value.is_string()) {
+      values_.append_raw(enc::kValueString, as_bytes(op.value.str()));
+    } else {
+      values_.append(op.value.get());
+    }
     expand_.append(op.expand);
     any_expand_ = any_expand_ || op.expand;
   }
@@ -193,7 +198,7 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
     ch_actor.append(std::uint64_t{row_author[i]});
     ch_seq.append(static_cast<std::int64_t>(c.seq));
     ch_max_op.append(static_cast<std::int64_t>(c.max_op()));
-    ch_time.append(c.time);
+    ch_time.append(c.time());
     if (const auto message = d.history.message(i)) {  // engaged but empty: see decode_document_body
       ch_message.append(*message);
     } else {
@@ -330,39 +335,68 @@ namespace {
 Error corrupt(const std::string& detail) { return Error::corruption(kWhat, detail); }
 
 // An op id as stored: counter and document actor index.
-struct RawId {
-  std::uint32_t counter = 0;
-  std::uint32_t actor = 0;
-};
+using RawId = DocOpId;
 inline std::uint64_t pack(RawId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
 
+// One change row as read from the change columns; views into the columns.
 struct ChangeRow {
   std::uint32_t actor = 0;
-  std::uint64_t seq = 0;
   std::uint32_t max_op = 0;
+  std::uint64_t seq = 0;
   std::int64_t time = 0;
-  std::string_view message;
-  bool has_message = false;  // a non-null message, possibly empty
-  std::uint32_t deps_begin = 0;
-  std::uint32_t deps_count = 0;
+  std::optional<std::string_view> message;  // engaged iff not null (possibly empty)
   ByteView extra;
 };
 
+// What the rebuild keeps of every change row (8 bytes); the rest is read again, row by row, by
+// a second ChangeCursor over the same columns.
+struct ChangeKey {
+  std::uint32_t actor = 0;
+  std::uint32_t max_op = 0;
+};
+
+// An op row (40 bytes, as a document has one per op): strings and values as offsets into their
+// columns, mark names (rare) in a side table.
 struct DocOp {
   RawId id;
   RawId obj;                 // counter 0: the root
-  RawId elem;                // the key of a sequence op (counter 0: _head)
-  std::string_view key;      // the key of a map op
-  std::string_view mark_name;
-  enc::RawValue value;
-  std::uint32_t succ_begin = 0;
-  std::uint32_t succ_count = 0;
-  std::uint32_t change = 0;  // row of the change the op belongs to
+  RawId elem;                // sequence op: the key (counter 0: _head); map op: the key string
+                             // as (offset, length) into the key string column
+  std::uint32_t value_offset = 0;  // into the raw value column
+  std::uint32_t value_len = 0;
+  // While the preds are built: where the op's successors begin in OpRows::succ (they end where
+  // the next stored op's begin). Afterwards: the row of the change the op belongs to.
+  std::uint32_t aux = 0;
+  std::uint8_t value_type = enc::kValueNull;
   Action action = Action::kSet;
-  bool is_map = false;
-  bool insert = false;
-  bool expand = false;
-  bool has_mark_name = false;
+  bool is_map : 1 = false;
+  bool insert : 1 = false;
+  bool expand : 1 = false;
+  bool has_mark_name : 1 = false;  // OpRows::mark_names holds it
+};
+static_assert(sizeof(DocOp) == 40, "DocOp is meant to be 40 bytes");
+
+struct OpRows {
+  std::vector<DocOp> ops;
+  std::vector<RawId> succ;  // every row's successors, flattened
+  std::vector<std::pair<std::uint32_t, std::string_view>> mark_names;  // (row, name), by row
+  ByteView keys;   // the key string column
+  ByteView raw;    // the raw value column
+
+  std::string_view key(const DocOp& op) const {
+    return std::string_view(reinterpret_cast<const char*>(keys.data()) + op.elem.counter, op.elem.actor);
+  }
+  enc::RawValue value(const DocOp& op) const {
+    enc::RawValue v;
+    v.type_code = op.value_type;
+    if (op.value_len != 0) v.bytes = raw.subspan(op.value_offset, op.value_len);
+    return v;
+  }
+  std::string_view mark_name(std::uint32_t row) const {
+    const auto it = std::lower_bound(mark_names.begin(), mark_names.end(), row,
+                                     [](const auto& e, std::uint32_t r) { return e.first < r; });
+    return it != mark_names.end() && it->first == row ? it->second : std::string_view{};
+  }
 };
 
 // Open-addressing map from packed op ids to op indexes; sized once, never grows.
@@ -438,38 +472,22 @@ class ColumnSource {
 
  private:
   std::size_t budget_;
-  std::vector<Bytes> buffers_;  // moving a Bytes keeps its data in place
+  std::vector<Bytes> buffers_;
+
+ public:
+  std::size_t budget() const { return budget_; }  // moving a Bytes keeps its data in place
 };
 
-template <class Reader, class T>
-Status next_opt(Reader& r, bool present, std::optional<T>& out, std::string_view column,
-                std::size_t row) {
-  if (!present) {
-    out.reset();
-    return {};
-  }
-  if (r.next(out)) return {};
-  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
-  return fail(corrupt(std::string(column) + " column ends at row " + std::to_string(row)));
+Error column_ends(std::string_view column, std::uint64_t row) {
+  return corrupt(std::string(column) + " column ends at row " + std::to_string(row));
 }
 
-Status next_bool(enc::BooleanReader& r, bool present, bool& out, std::string_view column,
-                 std::size_t row) {
-  if (!present) {
-    out = false;
-    return {};
-  }
-  if (r.next(out)) return {};
-  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
-  return fail(corrupt(std::string(column) + " column ends at row " + std::to_string(row)));
+Error column_has_more(std::string_view column) {
+  return corrupt(std::string(column) + " column has more items than there are rows");
 }
 
-template <class Reader>
-Status check_done(const Reader& r, bool present, std::string_view column) {
-  if (!present || r.done()) return {};
-  if (!r.ok()) return fail(r.status(column).error().with_context(std::string(kWhat)));
-  return fail(corrupt(std::string(column) + " column has more items than there are rows"));
-}
+// Row-wise reading: a reader's own error gets the chunk as context.
+constexpr enc::RowErrors kRowErrors{column_ends, column_has_more, kWhat, true};
 
 Result<std::uint32_t> actor_index(const std::optional<std::uint64_t>& v, std::size_t num_actors,
                                   std::string_view what, std::size_t row) {
@@ -547,65 +565,65 @@ Status classify_ops(const std::vector<enc::StoredColumn>& cols, ColumnSource& sr
   return {};
 }
 
-// Decodes the change rows. `dep_rows` receives every change's dep row indexes, flattened.
-Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src,
-                    std::vector<ChangeRow>& rows, std::vector<std::uint32_t>& dep_rows) {
-  enc::UIntRleReader actor(c.actor);
-  enc::DeltaReader seq(c.seq);
-  enc::DeltaReader max_op(c.max_op);
-  enc::DeltaReader time(c.time);
-  enc::StringRleReader message(c.message);
-  enc::UIntRleReader dep_count(c.dep_count);
-  enc::DeltaReader dep_index(c.dep_index);
-  enc::ValueReader extra(c.extra_meta, c.extra_raw);
-  const bool has_time = !c.time.empty();
-  const bool has_message = !c.message.empty();
-  const bool has_dep_count = !c.dep_count.empty();
-  const bool has_extra = !c.extra_meta.empty();
+// Sizes `v` for the rows an RLE column claims, if the decoding budget could pay for them (if
+// not, reading fails on the budget before long).
+template <class T>
+void reserve_rows(std::vector<T>& v, ByteView column, std::size_t extra, std::size_t budget,
+                  std::size_t row_cost) {
+  const std::uint64_t cap = budget / row_cost;
+  auto n = enc::count_rle_items<enc::UIntCodec>(column, cap, "", "");
+  if (n && *n + extra <= cap) v.reserve(static_cast<std::size_t>(*n + extra));
+}
 
-  std::optional<std::uint64_t> u;
-  std::optional<std::int64_t> s;
-  std::optional<std::string_view> str;
-  for (std::size_t row = 0;; ++row) {
-    if (!actor.next(u)) {
-      if (!actor.ok()) return fail(actor.status("change actor").error().with_context(std::string(kWhat)));
-      break;
+// Reads the change rows one at a time, validating each. The first pass (read_changes) charges
+// the budget and checks the columns end together; the rebuild reads the rows again with a
+// second cursor instead of keeping them.
+class ChangeCursor {
+ public:
+  ChangeCursor(const ChangeColumns& c, std::size_t num_actors)
+      : c_(c), num_actors_(num_actors), actor_(c.actor), seq_(c.seq), max_op_(c.max_op), time_(c.time),
+        message_(c.message), dep_count_(c.dep_count), dep_index_(c.dep_index), extra_(c.extra_meta, c.extra_raw),
+        has_time_(!c.time.empty()), has_message_(!c.message.empty()), has_dep_count_(!c.dep_count.empty()),
+        has_extra_(!c.extra_meta.empty()) {}
+
+  // Reads row `row` into `r` and its dep rows into `deps` (cleared first). False at the end.
+  // With a `src`, charges it for the row and its deps.
+  Result<bool> next(std::size_t row, ChangeRow& r, std::vector<std::uint32_t>& deps, ColumnSource* src) {
+    if (!actor_.next(u_)) {
+      if (!actor_.ok()) return fail(actor_.status("change actor").error().with_context(std::string(kWhat)));
+      return false;
     }
-    AM_TRY_STATUS(src.charge(kChangeRowCost));
-    ChangeRow r;
-    AM_TRY_ASSIGN(r.actor, actor_index(u, num_actors, "change actor", row));
-    AM_TRY_STATUS(next_opt(seq, true, s, "change seq", row));
-    if (!s || *s <= 0) return fail(corrupt("change seq missing or not positive at row " + std::to_string(row)));
-    r.seq = static_cast<std::uint64_t>(*s);
-    AM_TRY_STATUS(next_opt(max_op, true, s, "change max_op", row));
-    if (!s || *s < 0 || static_cast<std::uint64_t>(*s) > kMaxCounter) {
+    if (src) AM_TRY_STATUS(src->charge(kChangeRowCost));
+    AM_TRY_ASSIGN(r.actor, actor_index(u_, num_actors_, "change actor", row));
+    AM_TRY_STATUS(enc::next_item(seq_, true, s_, "change seq", row, kRowErrors));
+    if (!s_ || *s_ <= 0) return fail(corrupt("change seq missing or not positive at row " + std::to_string(row)));
+    r.seq = static_cast<std::uint64_t>(*s_);
+    AM_TRY_STATUS(enc::next_item(max_op_, true, s_, "change max_op", row, kRowErrors));
+    if (!s_ || *s_ < 0 || static_cast<std::uint64_t>(*s_) > kMaxCounter) {
       return fail(corrupt("change max_op missing or out of range at row " + std::to_string(row)));
     }
-    r.max_op = static_cast<std::uint32_t>(*s);
-    AM_TRY_STATUS(next_opt(time, has_time, s, "change time", row));
-    r.time = s.value_or(0);
-    AM_TRY_STATUS(next_opt(message, has_message, str, "change message", row));
-    if (str) {
-      r.has_message = true;
-      r.message = *str;
-    }
-    AM_TRY_STATUS(next_opt(dep_count, has_dep_count, u, "change deps count", row));
-    const std::uint64_t ndeps = u.value_or(0);
-    r.deps_begin = static_cast<std::uint32_t>(dep_rows.size());
+    r.max_op = static_cast<std::uint32_t>(*s_);
+    AM_TRY_STATUS(enc::next_item(time_, has_time_, s_, "change time", row, kRowErrors));
+    r.time = s_.value_or(0);
+    AM_TRY_STATUS(enc::next_item(message_, has_message_, str_, "change message", row, kRowErrors));
+    r.message = str_;
+    AM_TRY_STATUS(enc::next_item(dep_count_, has_dep_count_, u_, "change deps count", row, kRowErrors));
+    const std::uint64_t ndeps = u_.value_or(0);
+    deps.clear();
     for (std::uint64_t k = 0; k < ndeps; ++k) {
-      AM_TRY_STATUS(src.charge(sizeof(std::uint32_t)));
-      AM_TRY_STATUS(next_opt(dep_index, true, s, "change deps index", row));
-      if (!s || *s < 0 || static_cast<std::uint64_t>(*s) >= row) {
+      if (src) AM_TRY_STATUS(src->charge(sizeof(std::uint32_t)));
+      AM_TRY_STATUS(enc::next_item(dep_index_, true, s_, "change deps index", row, kRowErrors));
+      if (!s_ || *s_ < 0 || static_cast<std::uint64_t>(*s_) >= row) {
         return fail(corrupt("change at row " + std::to_string(row) +
                             " depends on a missing or later change row"));
       }
-      dep_rows.push_back(static_cast<std::uint32_t>(*s));
+      deps.push_back(static_cast<std::uint32_t>(*s_));
     }
-    r.deps_count = static_cast<std::uint32_t>(ndeps);
-    if (has_extra) {
+    r.extra = {};
+    if (has_extra_) {
       enc::RawValue raw;
-      if (!extra.next(raw)) {
-        if (!extra.ok()) return fail(extra.status("change extra bytes").error().with_context(std::string(kWhat)));
+      if (!extra_.next(raw)) {
+        if (!extra_.ok()) return fail(extra_.status("change extra bytes").error().with_context(std::string(kWhat)));
         return fail(corrupt("change extra bytes column ends at row " + std::to_string(row)));
       }
       if (raw.type_code != enc::kValueBytes && !(raw.type_code == enc::kValueNull && raw.bytes.empty())) {
@@ -613,24 +631,72 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
       }
       r.extra = raw.bytes;
     }
-    rows.push_back(r);
+    return true;
   }
-  AM_TRY_STATUS(check_done(seq, true, "change seq"));
-  AM_TRY_STATUS(check_done(max_op, true, "change max_op"));
-  AM_TRY_STATUS(check_done(time, has_time, "change time"));
-  AM_TRY_STATUS(check_done(message, has_message, "change message"));
-  AM_TRY_STATUS(check_done(dep_count, has_dep_count, "change deps count"));
-  AM_TRY_STATUS(check_done(dep_index, !c.dep_index.empty(), "change deps index"));
-  AM_TRY_STATUS(check_done(extra, has_extra, "change extra bytes"));
-  if (extra.raw_remaining() != 0 || (!has_extra && !c.extra_raw.empty())) {
-    return fail(corrupt("change extra bytes column has unclaimed bytes"));
+
+  // After the last row: every column must be used up.
+  Status check_done() const {
+    AM_TRY_STATUS(enc::check_done(seq_, true, "change seq", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(max_op_, true, "change max_op", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(time_, has_time_, "change time", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(message_, has_message_, "change message", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(dep_count_, has_dep_count_, "change deps count", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(dep_index_, !c_.dep_index.empty(), "change deps index", kRowErrors));
+    AM_TRY_STATUS(enc::check_done(extra_, has_extra_, "change extra bytes", kRowErrors));
+    if (extra_.raw_remaining() != 0 || (!has_extra_ && !c_.extra_raw.empty())) {
+      return fail(corrupt("change extra bytes column has unclaimed bytes"));
+    }
+    return {};
   }
-  return {};
+
+ private:
+  const ChangeColumns& c_;
+  std::size_t num_actors_;
+  enc::UIntRleReader actor_;
+  enc::DeltaReader seq_;
+  enc::DeltaReader max_op_;
+  enc::DeltaReader time_;
+  enc::StringRleReader message_;
+  enc::UIntRleReader dep_count_;
+  enc::DeltaReader dep_index_;
+  enc::ValueReader extra_;
+  bool has_time_, has_message_, has_dep_count_, has_extra_;
+  std::optional<std::uint64_t> u_;
+  std::optional<std::int64_t> s_;
+  std::optional<std::string_view> str_;
+};
+
+// Validates the change rows and keeps their actor and max_op.
+Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src, std::vector<ChangeKey>& keys) {
+  reserve_rows(keys, c.actor, 0, src.budget(), kChangeRowCost);
+  ChangeCursor cursor(c, num_actors);
+  ChangeRow r;
+  std::vector<std::uint32_t> deps;
+  for (std::size_t row = 0;; ++row) {
+    AM_TRY_ASSIGN(const bool more, cursor.next(row, r, deps, &src));
+    if (!more) break;
+    keys.push_back(ChangeKey{r.actor, r.max_op});
+  }
+  return cursor.check_done();
 }
 
-// Decodes the op rows (stored ops only) and their successor lists.
-Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
-                std::vector<DocOp>& ops, std::vector<RawId>& succ) {
+// Decodes the op rows (stored ops only) and their successor lists. Room is reserved for one
+// rebuilt delete per successor.
+Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, OpRows& out) {
+  std::vector<DocOp>& ops = out.ops;
+  std::vector<RawId>& succ = out.succ;
+  out.keys = c.key_string;
+  out.raw = c.value_raw;
+  if (c.key_string.size() > UINT32_MAX || c.value_raw.size() > UINT32_MAX) {
+    return fail(Error::resource_limit(kWhat, "a key or value column of 4 GiB or more"));
+  }
+  {
+    const std::uint64_t cap = src.budget() / kSuccCost;
+    auto nsucc = enc::count_rle_items<enc::UIntCodec>(c.succ_actor, cap, "", "");
+    const std::size_t deletes = nsucc ? static_cast<std::size_t>(*nsucc) : 0;
+    if (nsucc) succ.reserve(deletes);
+    reserve_rows(ops, c.action, deletes, src.budget(), kOpRowCost);
+  }
   const bool has_obj_actor = !c.obj_actor.empty();
   const bool has_obj_counter = !c.obj_counter.empty();
   const bool has_key_actor = !c.key_actor.empty();
@@ -676,21 +742,22 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
     op.action = static_cast<Action>(*u1);
     if (op.action == Action::kDelete) return bad("delete op stored in a document");
 
-    AM_TRY_STATUS(next_opt(obj_actor, has_obj_actor, u1, "op obj actor", row));
-    AM_TRY_STATUS(next_opt(obj_counter, has_obj_counter, u2, "op obj counter", row));
+    AM_TRY_STATUS(enc::next_item(obj_actor, has_obj_actor, u1, "op obj actor", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(obj_counter, has_obj_counter, u2, "op obj counter", row, kRowErrors));
     if (u1.has_value() != u2.has_value()) return bad("op obj has only one of actor and counter");
     if (u1) {
       AM_TRY_ASSIGN(op.obj.actor, actor_index(u1, num_actors, "op obj actor", row));
       AM_TRY_ASSIGN(op.obj.counter, counter(u2, "op obj counter", row));
     }
 
-    AM_TRY_STATUS(next_opt(key_actor, has_key_actor, u1, "op key actor", row));
-    AM_TRY_STATUS(next_opt(key_counter, has_key_counter, s1, "op key counter", row));
-    AM_TRY_STATUS(next_opt(key_string, has_key_string, str, "op key string", row));
+    AM_TRY_STATUS(enc::next_item(key_actor, has_key_actor, u1, "op key actor", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_counter, has_key_counter, s1, "op key counter", row, kRowErrors));
+    AM_TRY_STATUS(enc::next_item(key_string, has_key_string, str, "op key string", row, kRowErrors));
     if (str) {
       if (u1 || s1) return bad("op has both a map key and an element key");
       op.is_map = true;
-      op.key = *str;
+      op.elem.counter = static_cast<std::uint32_t>(reinterpret_cast<const std::uint8_t*>(str->data()) - out.keys.data());
+      op.elem.actor = static_cast<std::uint32_t>(str->size());
     } else if (!s1) {
       return bad("op has no key");
     } else if (*s1 == 0) {
@@ -700,59 +767,67 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src,
       AM_TRY_ASSIGN(op.elem.counter, counter(s1, "op key counter", row));
     }
 
-    AM_TRY_STATUS(next_opt(id_actor, true, u1, "op id actor", row));
+    AM_TRY_STATUS(enc::next_item(id_actor, true, u1, "op id actor", row, kRowErrors));
     AM_TRY_ASSIGN(op.id.actor, actor_index(u1, num_actors, "op id actor", row));
-    AM_TRY_STATUS(next_opt(id_counter, true, s1, "op id counter", row));
+    AM_TRY_STATUS(enc::next_item(id_counter, true, s1, "op id counter", row, kRowErrors));
     AM_TRY_ASSIGN(op.id.counter, counter(s1, "op id counter", row));
 
-    AM_TRY_STATUS(next_bool(insert, has_insert, op.insert, "op insert", row));
+    bool flag = false;
+    AM_TRY_STATUS(enc::next_bool(insert, has_insert, flag, "op insert", row, kRowErrors));
+    op.insert = flag;
 
     if (has_values) {
-      if (!values.next(op.value)) {
+      enc::RawValue value;
+      if (!values.next(value)) {
         if (!values.ok()) return fail(values.status("op value").error().with_context(std::string(kWhat)));
         return bad("op value column ends");
       }
+      op.value_type = value.type_code;
+      if (!value.bytes.empty()) {
+        op.value_offset = static_cast<std::uint32_t>(value.bytes.data() - out.raw.data());
+        op.value_len = static_cast<std::uint32_t>(value.bytes.size());
+      }
     }
 
-    AM_TRY_STATUS(next_opt(succ_count, has_succ, u1, "op succ count", row));
+    AM_TRY_STATUS(enc::next_item(succ_count, has_succ, u1, "op succ count", row, kRowErrors));
     const std::uint64_t nsucc = u1.value_or(0);
-    op.succ_begin = static_cast<std::uint32_t>(succ.size());
+    op.aux = static_cast<std::uint32_t>(succ.size());
     for (std::uint64_t k = 0; k < nsucc; ++k) {
       AM_TRY_STATUS(src.charge(kSuccCost));
       RawId id;
-      AM_TRY_STATUS(next_opt(succ_actor, true, u2, "op succ actor", row));
+      AM_TRY_STATUS(enc::next_item(succ_actor, true, u2, "op succ actor", row, kRowErrors));
       AM_TRY_ASSIGN(id.actor, actor_index(u2, num_actors, "op succ actor", row));
-      AM_TRY_STATUS(next_opt(succ_counter, true, s1, "op succ counter", row));
+      AM_TRY_STATUS(enc::next_item(succ_counter, true, s1, "op succ counter", row, kRowErrors));
       AM_TRY_ASSIGN(id.counter, counter(s1, "op succ counter", row));
       succ.push_back(id);
     }
-    op.succ_count = static_cast<std::uint32_t>(nsucc);
 
-    AM_TRY_STATUS(next_bool(expand, has_expand, op.expand, "op expand", row));
-    AM_TRY_STATUS(next_opt(mark_name, has_mark_name, str, "op mark name", row));
+    AM_TRY_STATUS(enc::next_bool(expand, has_expand, flag, "op expand", row, kRowErrors));
+    op.expand = flag;
+    AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "op mark name", row, kRowErrors));
     if (str) {
       op.has_mark_name = true;
-      op.mark_name = *str;
+      out.mark_names.emplace_back(static_cast<std::uint32_t>(row), *str);
     }
     ops.push_back(op);
   }
-  AM_TRY_STATUS(check_done(obj_actor, has_obj_actor, "op obj actor"));
-  AM_TRY_STATUS(check_done(obj_counter, has_obj_counter, "op obj counter"));
-  AM_TRY_STATUS(check_done(key_actor, has_key_actor, "op key actor"));
-  AM_TRY_STATUS(check_done(key_counter, has_key_counter, "op key counter"));
-  AM_TRY_STATUS(check_done(key_string, has_key_string, "op key string"));
-  AM_TRY_STATUS(check_done(id_actor, true, "op id actor"));
-  AM_TRY_STATUS(check_done(id_counter, true, "op id counter"));
-  AM_TRY_STATUS(check_done(insert, has_insert, "op insert"));
-  AM_TRY_STATUS(check_done(values, has_values, "op value"));
+  AM_TRY_STATUS(enc::check_done(obj_actor, has_obj_actor, "op obj actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(obj_counter, has_obj_counter, "op obj counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_actor, has_key_actor, "op key actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_counter, has_key_counter, "op key counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(key_string, has_key_string, "op key string", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(id_actor, true, "op id actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(id_counter, true, "op id counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(insert, has_insert, "op insert", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(values, has_values, "op value", kRowErrors));
   if (values.raw_remaining() != 0 || (!has_values && !c.value_raw.empty())) {
     return fail(corrupt("op value column has unclaimed bytes"));
   }
-  AM_TRY_STATUS(check_done(succ_count, has_succ, "op succ count"));
-  AM_TRY_STATUS(check_done(succ_actor, !c.succ_actor.empty(), "op succ actor"));
-  AM_TRY_STATUS(check_done(succ_counter, !c.succ_counter.empty(), "op succ counter"));
-  AM_TRY_STATUS(check_done(expand, has_expand, "op expand"));
-  AM_TRY_STATUS(check_done(mark_name, has_mark_name, "op mark name"));
+  AM_TRY_STATUS(enc::check_done(succ_count, has_succ, "op succ count", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(succ_actor, !c.succ_actor.empty(), "op succ actor", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(succ_counter, !c.succ_counter.empty(), "op succ counter", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(expand, has_expand, "op expand", kRowErrors));
+  AM_TRY_STATUS(enc::check_done(mark_name, has_mark_name, "op mark name", kRowErrors));
   return {};
 }
 
@@ -814,12 +889,12 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   OpColumns oc;
   AM_TRY_STATUS(classify_ops(op_stored, src, oc));
 
-  std::vector<ChangeRow> rows;
-  std::vector<std::uint32_t> dep_rows;
-  AM_TRY_STATUS(read_changes(cc, num_actors, src, rows, dep_rows));
-  std::vector<DocOp> ops;
-  std::vector<RawId> succ;
-  AM_TRY_STATUS(read_ops(oc, num_actors, src, ops, succ));
+  std::vector<ChangeKey> rows;
+  AM_TRY_STATUS(read_changes(cc, num_actors, src, rows));
+  OpRows op_rows;
+  AM_TRY_STATUS(read_ops(oc, num_actors, src, op_rows));
+  std::vector<DocOp>& ops = op_rows.ops;
+  std::vector<RawId>& succ = op_rows.succ;
   const std::size_t num_stored = ops.size();
   const std::size_t num_changes = rows.size();
 
@@ -834,16 +909,16 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
   edges.reserve(succ.size());
   for (std::size_t i = 0; i < num_stored; ++i) {
-    for (std::uint32_t k = 0; k < ops[i].succ_count; ++k) {
-      const RawId s = succ[ops[i].succ_begin + k];
+    const std::size_t succ_end = i + 1 < num_stored ? ops[i + 1].aux : succ.size();
+    for (std::size_t k = ops[i].aux; k < succ_end; ++k) {
+      const RawId s = succ[k];
       const DocOp& x = ops[i];
       // What a delete of x looks like: same object; key = x's element if x is an insert.
       DocOp del;
       del.id = s;
       del.obj = x.obj;
       del.is_map = x.is_map;
-      del.key = x.key;
-      del.elem = x.insert ? x.id : x.elem;
+      del.elem = !x.is_map && x.insert ? x.id : x.elem;  // a map op's: its key string
       del.action = Action::kDelete;
       const auto [j, added] = index.emplace(pack(s), static_cast<std::uint32_t>(ops.size()));
       if (added) {
@@ -857,7 +932,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
         // One delete of several ops: they must share its object and key, whatever the order.
         const DocOp& d = ops[j];
         if (d.obj.counter != del.obj.counter || d.obj.actor != del.obj.actor || d.is_map != del.is_map ||
-            (d.is_map ? d.key != del.key
+            (d.is_map ? op_rows.key(d) != op_rows.key(del)
                       : (d.elem.counter != del.elem.counter ||
                          (d.elem.counter != 0 && d.elem.actor != del.elem.actor)))) {
           return fail(corrupt("op " + id_text(s) + " deletes ops at different keys"));
@@ -885,6 +960,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     if (last - first > 1) std::sort(first, last, lamport_less);
   }
   edges = {};
+  index = IdMap(0);  // done with: free it before the op set and history grow
+  succ = {};
 
   // ---- ops to changes: the change of the op's actor with the smallest max_op >= counter ----
   std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
@@ -902,50 +979,76 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     const auto it = std::lower_bound(list.begin(), list.end(), op.id.counter,
                                      [&](std::uint32_t row, std::uint32_t ctr) { return rows[row].max_op < ctr; });
     if (it == list.end()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
-    op.change = *it;
+    op.aux = *it;  // the successors are no longer needed
     ++op_count[*it];
   }
-  std::vector<std::uint64_t> start_op(num_changes);
+  std::vector<std::uint32_t> start_op(num_changes);
   std::vector<std::uint32_t> slot_begin(num_changes + 1, 0);
   for (std::size_t row = 0; row < num_changes; ++row) {
     const std::uint32_t n = op_count[row];
     if (n > rows[row].max_op) {
       return fail(corrupt("change at row " + std::to_string(row) + " has more ops than its max_op"));
     }
-    start_op[row] = std::uint64_t{rows[row].max_op} - n + 1;
-    if (start_op[row] > kMaxCounter) {
+    const std::uint64_t first_op = std::uint64_t{rows[row].max_op} - n + 1;
+    if (first_op > kMaxCounter) {
       return fail(corrupt("change at row " + std::to_string(row) + " has start_op past 2^32-1"));
     }
+    start_op[row] = static_cast<std::uint32_t>(first_op);
     slot_begin[row + 1] = slot_begin[row] + n;
   }
   std::vector<std::uint32_t> slots(num_ops, kNone32);
   for (std::size_t i = 0; i < num_ops; ++i) {
     const DocOp& op = ops[i];
-    if (op.id.counter < start_op[op.change]) {
-      return fail(corrupt("the ops of the change at row " + std::to_string(op.change) +
+    if (op.id.counter < start_op[op.aux]) {
+      return fail(corrupt("the ops of the change at row " + std::to_string(op.aux) +
                           " do not have consecutive counters"));
     }
-    std::uint32_t& slot = slots[slot_begin[op.change] + (op.id.counter - start_op[op.change])];
+    std::uint32_t& slot = slots[slot_begin[op.aux] + (op.id.counter - start_op[op.aux])];
     if (slot != kNone32) return fail(corrupt("duplicate op id " + id_text(op.id)));
     slot = static_cast<std::uint32_t>(i);
   }
+  by_actor = {};
+  op_count = {};
+  rows = {};  // the rebuild reads the change rows again
+
+  if (options.on_sizes) options.on_sizes(num_changes, num_stored);
 
   // ---- rebuild, encode and hash every change, in row order ----
-  std::vector<ChangeHash> hashes(num_changes);
+  // The hash of every row built so far: kept here unless the sink keeps them (hash_of_row).
+  std::vector<ChangeHash> hashes(options.hash_of_row ? 0 : num_changes);
+  auto hash_of = [&](std::size_t row) -> const ChangeHash& {
+    return options.hash_of_row ? options.hash_of_row(row) : hashes[row];
+  };
   std::vector<std::uint8_t> referenced(num_changes, 0);
   std::vector<std::uint32_t> local(num_actors, kNone32);
   std::vector<std::uint32_t> others;
+  std::vector<ByteView> other_bytes;
+  std::vector<std::pair<ChangeHash, std::uint32_t>> dep_pairs;
+  std::vector<ChangeHash> dep_hashes;
+  std::vector<std::uint32_t> dep_sorted;
+  std::vector<ScalarValue> values;
+  std::vector<RebuiltOp> rops;
+  std::vector<ChangeOpId> local_preds;
+  CanonicalChangeEncoder encoder;
   if (!options.sink) out.changes.reserve(num_changes);
+  ChangeCursor cursor(cc, num_actors);
+  ChangeRow cr;
+  std::vector<std::uint32_t> row_deps;
   for (std::size_t row = 0; row < num_changes; ++row) {
-    const ChangeRow& cr = rows[row];
-    Change c;
-    c.deps.reserve(cr.deps_count);
-    for (std::uint32_t k = 0; k < cr.deps_count; ++k) {
-      const std::uint32_t dep = dep_rows[cr.deps_begin + k];
-      c.deps.push_back(hashes[dep]);
+    AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
+    if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
+    dep_pairs.clear();
+    for (const std::uint32_t dep : row_deps) {
+      dep_pairs.emplace_back(hash_of(dep), dep);
       referenced[dep] = 1;
     }
-    std::sort(c.deps.begin(), c.deps.end());
+    std::sort(dep_pairs.begin(), dep_pairs.end());
+    dep_hashes.clear();
+    dep_sorted.clear();
+    for (const auto& [h, dep] : dep_pairs) {
+      dep_hashes.push_back(h);
+      dep_sorted.push_back(dep);
+    }
 
     // Actor table: the author, then every other referenced actor in byte order.
     const std::uint32_t first = slot_begin[row];
@@ -958,70 +1061,114 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
         others.push_back(a);
       }
     };
+    std::size_t num_preds = 0;
     for (std::uint32_t s = first; s < last; ++s) {
       const DocOp& op = ops[slots[s]];
       if (op.obj.counter != 0) use(op.obj.actor);
       if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
       for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds[p].actor);
+      num_preds += pred_begin[slots[s] + 1] - pred_begin[slots[s]];
     }
     std::sort(others.begin(), others.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
-    c.actors.reserve(others.size() + 1);
-    c.actors.emplace_back(actors[cr.actor].begin(), actors[cr.actor].end());
+    other_bytes.clear();
     for (std::size_t k = 0; k < others.size(); ++k) {
       local[others[k]] = static_cast<std::uint32_t>(k + 1);
-      c.actors.emplace_back(actors[others[k]].begin(), actors[others[k]].end());
+      other_bytes.push_back(actors[others[k]]);
     }
 
-    c.seq = cr.seq;
-    c.start_op = start_op[row];
-    c.time = cr.time;
-    if (!cr.message.empty()) c.message = std::string(cr.message);
-    c.extra_bytes.assign(cr.extra.begin(), cr.extra.end());
-    c.ops.reserve(last - first);
+    // The ops: decoded values, encoded with change-local actor indexes.
+    values.clear();
+    values.reserve(last - first);  // no reallocation: rops point into it
+    rops.clear();
+    local_preds.clear();
+    local_preds.reserve(num_preds);  // no reallocation: the encoder's spans point into it
     for (std::uint32_t s = first; s < last; ++s) {
       const DocOp& op = ops[slots[s]];
-      ChangeOp co;
-      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
-      if (op.is_map) {
-        co.key = std::string(op.key);
+      RebuiltOp ro;
+      ro.id = op.id;
+      ro.obj = op.obj;
+      ro.is_map = op.is_map;
+      if (op.is_map) ro.map_key = op_rows.key(op);
+      ro.elem = op.elem;
+      ro.insert = op.insert;
+      ro.action = op.action;
+      if (op.action != Action::kDelete) {
+        auto value = enc::decode_scalar(op_rows.value(op));
+        if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
+        values.push_back(std::move(*value));
       } else {
-        co.key = ElemKey{op.elem.counter == 0 ? ChangeOpId{} : ChangeOpId{op.elem.counter, local[op.elem.actor]}};
+        values.emplace_back(Null{});
+      }
+      ro.value = &values.back();
+      const std::uint32_t pb = pred_begin[slots[s]];
+      const std::uint32_t pe = pred_begin[slots[s] + 1];
+      ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
+      ro.expand = op.expand;
+      if (op.has_mark_name) ro.mark_name = op_rows.mark_name(slots[s]);
+      rops.push_back(ro);
+
+      ChangeOpRef co;
+      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
+      co.is_map = op.is_map;
+      if (op.is_map) {
+        co.map_key = ro.map_key;
+      } else if (op.elem.counter != 0) {
+        co.elem = ChangeOpId{op.elem.counter, local[op.elem.actor]};
       }
       co.insert = op.insert;
       co.action = op.action;
-      if (op.action != Action::kDelete) {
-        auto value = enc::decode_scalar(op.value);
-        if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
-        co.value = std::move(*value);
-      }
-      const std::uint32_t pb = pred_begin[slots[s]];
-      const std::uint32_t pe = pred_begin[slots[s] + 1];
-      co.pred.reserve(pe - pb);
-      for (std::uint32_t p = pb; p < pe; ++p) co.pred.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
+      co.value = ro.value;
+      const std::size_t pfirst = local_preds.size();
+      for (std::uint32_t p = pb; p < pe; ++p) local_preds.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
+      co.pred = std::span<const ChangeOpId>(local_preds.data() + pfirst, pe - pb);
       co.expand = op.expand;
-      if (op.has_mark_name) co.mark_name = std::string(op.mark_name);
-      c.ops.push_back(std::move(co));
+      co.mark_name = ro.mark_name;
+      encoder.add(co);
     }
     local[cr.actor] = kNone32;
     for (std::uint32_t a : others) local[a] = kNone32;
 
-    StoredChange sc = encode_canonical_change(std::move(c));
-    // An empty message and no message encode alike in a change, but a document keeps them
-    // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
-    // engaged empty message so that saving writes it back.
-    if (cr.has_message && cr.message.empty()) sc.change.message = std::string();
-    hashes[row] = sc.hash;
+    RebuiltChange rc;
+    rc.row = static_cast<std::uint32_t>(row);
+    rc.actors = actors;
+    rc.author = cr.actor;
+    rc.seq = cr.seq;
+    rc.start_op = start_op[row];
+    rc.time = cr.time;
+    rc.message = cr.message;
+    rc.extra = cr.extra;
+    rc.dep_rows = dep_sorted;
+    rc.deps = dep_hashes;
+    rc.ops = rops;
+    ChangeHeaderRef h;
+    h.deps = dep_hashes;
+    h.author = actors[cr.actor];
+    h.others = other_bytes;
+    h.seq = cr.seq;
+    h.start_op = start_op[row];
+    h.time = cr.time;
+    h.message = rc.message.value_or(std::string_view{});
+    h.extra = rc.extra;
+    rc.chunk = encoder.finish(h, rc.hash);
+    if (!options.hash_of_row) hashes[row] = rc.hash;
     if (options.sink) {
-      AM_TRY_STATUS(options.sink(std::move(sc)));
+      AM_TRY_STATUS(options.sink(rc));
     } else {
-      out.changes.push_back(std::move(sc));
+      // The collected form: the change decoded from its canonical chunk.
+      auto sc = decode_change_chunk(rc.chunk);
+      if (!sc) return fail(sc.error().with_context(std::string(kWhat) + ": change at row " + std::to_string(row)));
+      // An empty message and no message encode alike in a change, but a document keeps them
+      // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
+      // engaged empty message so that saving writes it back.
+      if (rc.message && rc.message->empty()) sc->change.message = std::string();
+      out.changes.push_back(std::move(*sc));
     }
   }
 
   if (options.verify_heads) {
     std::vector<ChangeHash> computed;
     for (std::size_t row = 0; row < num_changes; ++row) {
-      if (!referenced[row]) computed.push_back(hashes[row]);
+      if (!referenced[row]) computed.push_back(hash_of(row));
     }
     std::sort(computed.begin(), computed.end());
     std::vector<ChangeHash> stored = out.heads;
@@ -1032,6 +1179,19 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     }
   }
   return out;
+}
+
+Status rebuild_change_chunks(ByteView document_body, std::size_t max_decoded_bytes,
+                             const std::function<void(std::size_t, ByteView)>& chunk) {
+  DocumentDecodeOptions options;
+  options.verify_heads = false;
+  options.max_decoded_bytes = max_decoded_bytes;
+  options.sink = [&](const RebuiltChange& rc) -> Status {
+    chunk(rc.row, rc.chunk);
+    return {};
+  };
+  AM_TRY_STATUS(decode_document_body(document_body, options));
+  return {};
 }
 
 }  // namespace am::storage

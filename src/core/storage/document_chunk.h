@@ -16,6 +16,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "am/bytes.h"
@@ -45,6 +48,47 @@ struct DocumentSource {
 /// reference's saveNoCompress() writes. Cost: O(ops + changes), plus O(log n) per sequence step.
 Bytes encode_document_chunk(const DocumentSource& doc, bool compress);
 
+/// An op id in a document chunk: counter and index into the chunk's actor table.
+struct DocOpId {
+  std::uint32_t counter = 0;
+  std::uint32_t actor = 0;
+};
+
+/// One op of a rebuilt change, by reference into the decoder's buffers.
+struct RebuiltOp {
+  DocOpId id;
+  DocOpId obj;                     // counter 0: the root
+  bool is_map = false;
+  std::string_view map_key;        // map ops
+  DocOpId elem;                    // sequence ops; counter 0: _head
+  bool insert = false;
+  Action action = Action::kSet;
+  const ScalarValue* value = nullptr;  // decoded value (Null for deletes)
+  std::span<const DocOpId> pred;   // Lamport-sorted
+  bool expand = false;
+  std::optional<std::string_view> mark_name;
+};
+
+/// A change rebuilt from a document chunk (§2.6), canonically encoded and hashed. Every view is
+/// valid only during the sink call.
+struct RebuiltChange {
+  std::uint32_t row = 0;
+  std::span<const ByteView> actors;  // the document's actor table
+  std::uint32_t author = 0;          // index into actors
+  std::uint64_t seq = 0;
+  std::uint64_t start_op = 0;
+  std::int64_t time = 0;
+  /// Engaged iff the document stores a message (an empty one is a local commit with "").
+  std::optional<std::string_view> message;
+  ByteView extra;
+  /// Rows of the deps (earlier rows of the same chunk), in the change's dep order (by hash).
+  std::span<const std::uint32_t> dep_rows;
+  std::span<const ChangeHash> deps;  // their hashes, sorted
+  std::span<const RebuiltOp> ops;    // in counter order
+  ByteView chunk;                    // the canonical change chunk
+  ChangeHash hash;
+};
+
 struct DocumentDecodeOptions {
   /// Fail (kCorruption) when the heads of the rebuilt changes differ from the stored heads.
   bool verify_heads = true;
@@ -57,7 +101,13 @@ struct DocumentDecodeOptions {
   /// holds all its decoded changes at once. An error from the sink stops the decoding. Heads
   /// are verified after the last change: a caller that streams must discard what it applied
   /// if decoding then fails.
-  std::function<Status(StoredChange&&)> sink;
+  std::function<Status(const RebuiltChange&)> sink;
+  /// With a sink that keeps every change's hash: the hash of an earlier row (which the sink was
+  /// handed), so that the decoder does not keep its own copy of every hash.
+  std::function<const ChangeHash&(std::size_t row)> hash_of_row;
+  /// Called once before the first change with the number of change rows and of stored (not
+  /// delete) op rows, so that a streaming caller can size its containers.
+  std::function<void(std::size_t changes, std::size_t stored_ops)> on_sizes;
 };
 
 struct DecodedDocument {

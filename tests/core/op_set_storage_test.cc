@@ -1,0 +1,122 @@
+// The compact storage of the op set: OpValue (values inline or on the heap), SmallVec (one-pointer
+// lists) and OpIdIndex (op id -> index).
+#include "core/opset/op_set.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace am::core {
+namespace {
+
+std::vector<ScalarValue> sample_values() {
+  return {Null{},
+          true,
+          false,
+          std::int64_t{0},
+          std::int64_t{-1},
+          std::numeric_limits<std::int64_t>::min(),
+          std::numeric_limits<std::uint64_t>::max(),
+          3.25,
+          -0.0,
+          std::string(),
+          std::string("a"),
+          std::string("\xf0\x9f\x98\x80"),
+          std::string(14, 'x'),
+          std::string(15, 'y'),
+          std::string(1000, 'z'),
+          Bytes{},
+          Bytes{1, 2, 3},
+          Bytes(14, 7),
+          Bytes(15, 8),
+          Counter{-5},
+          Counter{std::numeric_limits<std::int64_t>::max()},
+          Timestamp{1700000000000},
+          UnknownValue{12, Bytes{9, 9}}};
+}
+
+TEST(OpValue, EveryKindRoundTripsThroughCopiesAndMoves) {
+  for (const ScalarValue& v : sample_values()) {
+    SCOPED_TRACE(v.index());
+    const OpValue a(v);
+    EXPECT_EQ(a.get(), v);
+    EXPECT_EQ(a.index(), v.index());
+    EXPECT_EQ(a.is_string(), std::holds_alternative<std::string>(v));
+    EXPECT_EQ(a.is_counter(), std::holds_alternative<Counter>(v));
+    if (const auto* s = std::get_if<std::string>(&v)) {
+      EXPECT_EQ(a.str(), *s);
+    }
+    if (const auto* c = std::get_if<Counter>(&v)) {
+      EXPECT_EQ(a.int_value(), c->value);
+    }
+    OpValue b(a);  // copy
+    EXPECT_EQ(b.get(), v);
+    OpValue c(std::move(b));  // move
+    EXPECT_EQ(c.get(), v);
+    EXPECT_TRUE(b.is_null());  // NOLINT(bugprone-use-after-move): moved-from is null
+    OpValue d(ScalarValue{std::string(100, 'q')});
+    d = c;  // copy-assign over a heap value
+    EXPECT_EQ(d.get(), v);
+    d = OpValue(ScalarValue{std::int64_t{1}});  // move-assign
+    EXPECT_EQ(d.get(), ScalarValue{std::int64_t{1}});
+    d = d;  // self-assignment keeps the value
+    EXPECT_EQ(d.get(), ScalarValue{std::int64_t{1}});
+  }
+}
+
+TEST(SmallVec, InsertsKeepOrderAndCopiesAreIndependent) {
+  SmallVec<std::uint32_t> v;
+  EXPECT_TRUE(v.empty());
+  EXPECT_EQ(v.begin(), v.end());
+  std::vector<std::uint32_t> model;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    const std::size_t pos = (i * 7) % (model.size() + 1);
+    v.insert(pos, i);
+    model.insert(model.begin() + static_cast<std::ptrdiff_t>(pos), i);
+  }
+  EXPECT_EQ(std::vector<std::uint32_t>(v.begin(), v.end()), model);
+  SmallVec<std::uint32_t> copy(v);
+  copy.push_back(1000);
+  EXPECT_EQ(v.size(), 100u);
+  EXPECT_EQ(copy.size(), 101u);
+  SmallVec<std::uint32_t> moved(std::move(copy));
+  EXPECT_EQ(moved.size(), 101u);
+  v = moved;
+  EXPECT_EQ(std::vector<std::uint32_t>(v.begin(), v.end()),
+            std::vector<std::uint32_t>(moved.begin(), moved.end()));
+  const std::span<const std::uint32_t> s = v;
+  EXPECT_EQ(s.size(), 101u);
+}
+
+RC_GTEST_PROP(OpIdIndex, AgreesWithAMap, (const std::vector<std::pair<std::uint8_t, std::uint16_t>>& ids)) {
+  OpIdIndex index;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint32_t> model;
+  std::uint32_t next = 0;
+  for (const auto& [actor, counter] : ids) {
+    const OpId id{static_cast<std::uint32_t>(counter) + 1u, actor % 5u};
+    const bool added = index.insert(id, next);
+    RC_ASSERT(added == model.emplace(std::make_pair(id.counter, id.actor), next).second);
+    ++next;
+  }
+  RC_ASSERT(index.size() == model.size());
+  for (std::uint32_t a = 0; a < 6; ++a) {
+    for (std::uint32_t c = 0; c < 70000; c += 97) {
+      const auto it = model.find({c, a});
+      const auto found = index.find(OpId{c, a});
+      RC_ASSERT(found.has_value() == (it != model.end()));
+      if (found) RC_ASSERT(*found == it->second);
+    }
+  }
+  for (const auto& [key, value] : model) RC_ASSERT(index.find(OpId{key.first, key.second}) == std::optional<std::uint32_t>(value));
+}
+
+}  // namespace
+}  // namespace am::core
