@@ -315,11 +315,13 @@ class Fields {
     if (v == nullptr) return missing(key);
     return uint_value(key, *v);
   }
-  Result<std::uint64_t> uint_value(std::string_view key, const json& v) const {
+  // `fraction_ok`: a float with a fraction is truncated rather than refused (JS numbers are
+  // doubles; a timestamp of 1.7e12 + 0.5 is still a time).
+  Result<std::uint64_t> uint_value(std::string_view key, const json& v, bool fraction_ok = false) const {
     if (v.is_number_unsigned()) return v.get<std::uint64_t>();
     if (v.is_number_float()) {
       const double d = v.get<double>();
-      if (!std::isfinite(d) || d < 0 || d >= 18446744073709551616.0 || std::floor(d) != d) {
+      if (!std::isfinite(d) || d < 0 || d >= 18446744073709551616.0 || (!fraction_ok && std::floor(d) != d)) {
         return invalid(key, "float " + std::to_string(d) + " is not a non-negative integer");
       }
       return static_cast<std::uint64_t>(d);
@@ -387,7 +389,7 @@ class Fields {
       heads.heads = std::move(*list);
       const json* t = inner.find("timestamp");
       if (t == nullptr) return missing(where + ".timestamp");
-      AM_TRY_ASSIGN(heads.timestamp, uint_value(where + ".timestamp", *t));
+      AM_TRY_ASSIGN(heads.timestamp, uint_value(where + ".timestamp", *t, /*fraction_ok=*/true));
       out.emplace(StorageId(storage_id), std::move(heads));
     }
     return out;
