@@ -10,6 +10,7 @@ PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  chromium  # the browser case of the interop matrix (docs/interop.md), driven by playwright-core
 )
 
 missing=()

@@ -450,6 +450,79 @@ defineCase(9, "server restart mid-session: JS clients reconnect and finish; noth
   await waitFor(() => hb.doc().n === 10, "the JS clients to reconnect and sync again", 30000)
 })
 
+// Bundles browser/page.js for the browser (automerge's wasm inlined as base64, via the export
+// condition "webpack" that selects that build) and serves it over HTTP on 127.0.0.1.
+async function servePage() {
+  const { build } = await import("esbuild")
+  const dir = tmp()
+  const here = path.join(import.meta.dirname, "browser")
+  await build({
+    entryPoints: [path.join(here, "page.js")],
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    conditions: ["webpack"],
+    outfile: path.join(dir, "page.bundle.js"),
+    logLevel: "silent",
+  })
+  fs.copyFileSync(path.join(here, "index.html"), path.join(dir, "index.html"))
+  const http = await import("node:http")
+  const server = http.createServer((req, res) => {
+    const name = new URL(req.url, "http://x").pathname === "/" ? "index.html" : path.basename(new URL(req.url, "http://x").pathname)
+    const file = path.join(dir, name)
+    if (!fs.existsSync(file)) {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { "content-type": name.endsWith(".html") ? "text/html" : "text/javascript" })
+    res.end(fs.readFileSync(file))
+  })
+  await new Promise(r => server.listen(0, "127.0.0.1", r))
+  cleanups.push(() => new Promise(r => server.close(r)))
+  return `http://127.0.0.1:${server.address().port}/`
+}
+
+defineCase(10, "a browser page (headless Chromium) edits through the C++ server; a second page and a C++ client see it", async () => {
+  const chromiumPath = process.env.AM_CHROMIUM ?? "/usr/bin/chromium"
+  check(fs.existsSync(chromiumPath), `no Chromium at ${chromiumPath} (scripts/install-deps.sh installs Debian's chromium)`)
+  const { chromium } = await import("playwright-core")
+  const server = await startAmrepo(["--listen", "127.0.0.1:0", "--memory"])
+  const pageUrl = await servePage()
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] })
+  cleanups.push(() => browser.close())
+  const open = async doc => {
+    const page = await browser.newPage()
+    const errors = []
+    page.on("pageerror", e => errors.push(String(e)))
+    await page.goto(`${pageUrl}?server=${encodeURIComponent(server.url)}${doc ? `&doc=${encodeURIComponent(doc)}` : ""}`)
+    await waitFor(async () => {
+      check(errors.length === 0, `page error: ${errors[0]}`)
+      return page.evaluate(() => window.amrepoTest?.ready === true)
+    }, "the page's repo", 30000)
+    return page
+  }
+  const first = await open(null)
+  const docUrl = await first.evaluate(() => window.amrepoTest.url)
+  const second = await open(docUrl)
+  check(same(await second.evaluate(() => window.amrepoTest.doc()), { title: "made in a browser", edits: [] }),
+    "the second page does not see the first page's document")
+  await first.evaluate(() => window.amrepoTest.push("from page one"))
+  await second.evaluate(() => window.amrepoTest.set("reply", "from page two"))
+  const want = { title: "made in a browser", edits: ["from page one"], reply: "from page two" }
+  await waitFor(async () => same(await first.evaluate(() => window.amrepoTest.doc()), want) &&
+    same(await second.evaluate(() => window.amrepoTest.doc()), want), "both pages to converge")
+  const ours = JSON.parse(await runOk(["cat", "--server", server.url, docUrl]))
+  check(same(ours, want), `amrepo cat sees ${JSON.stringify(ours)}`)
+  // The C++ client's edit shows up in the browser.
+  await runOk(["set", "--server", server.url, docUrl, "/from_cpp", "true"])
+  await waitFor(async () => (await first.evaluate(() => window.amrepoTest.doc())).from_cpp === true, "the C++ edit in the page")
+  const shotDir = process.env.AM_ARTIFACT_DIR ?? path.join(import.meta.dirname, "../../build")
+  fs.mkdirSync(shotDir, { recursive: true })
+  const shot = path.join(shotDir, "interop-browser.png")
+  await first.screenshot({ path: shot })
+  console.log(`  screenshot: ${shot}`)
+})
+
 // --- runner ------------------------------------------------------------------------------------
 
 let failed = 0
