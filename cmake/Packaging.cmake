@@ -14,7 +14,9 @@ set(CPACK_STRIP_FILES ON)  # strips amrepo's debug info (CMake never strips stat
 set(CPACK_GENERATOR "DEB")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "libdevel")
+# The runtime libraries amrepo links (dpkg-shlibdeps, from dpkg-dev, computes the same list for
+# the binary; it is spelled out so the package does not depend on that tool being present).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libssl3 (>= 3.0.0), libdeflate0 (>= 1.0), zlib1g (>= 1:1.2.0)")
+  "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libssl3 (>= 3.0.0), libdeflate0 (>= 1.0), zlib1g (>= 1:1.2.0), libsqlite3-0 (>= 3.0), libboost-url1.81.0")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libssl-dev, libdeflate-dev, libexpected-dev, nlohmann-json3-dev, pkg-config")
 include(CPack)

@@ -25,7 +25,7 @@ echo "-- install into $prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/am/document.h include/am/sync.h include/am/result.h lib/libam_core.a \
          lib/cmake/am/amConfig.cmake lib/cmake/am/amConfigVersion.cmake \
-         lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc bin/amrepo; do
+         lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc bin/amrepo share/man/man1/amrepo.1; do
   [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
 done
 [ ! -e "$prefix/include/am/repo" ] || fail "include/am/repo installed without its libraries"
@@ -51,8 +51,15 @@ echo "-- .deb package"
 deb=$(ls "$tmp"/pkg/*.deb)
 info=$(dpkg-deb -I "$deb")
 contents=$(dpkg-deb -c "$deb")
-for dep in libssl3 libdeflate0 zlib1g libstdc++6 libc6; do
-  grep -q "Depends:.*$dep" <<<"$info" || fail ".deb Depends lacks $dep"
+# Every shared library amrepo needs must come from a package the .deb depends on.
+for lib in $(objdump -p "$build/tools/amrepo/amrepo" | awk '/NEEDED/ {print $2}'); do
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  [ -n "$path" ] || fail "cannot find $lib (needed by amrepo)"
+  real=$(readlink -f "$path")
+  pkg=$(dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null || dpkg -S "/usr$real" 2>/dev/null || true)
+  pkg=${pkg%%:*}
+  [ -n "$pkg" ] || fail "no package owns $real ($lib)"
+  grep -q "Depends:.*$pkg" <<<"$info" || fail ".deb Depends lacks $pkg (for $lib)"
 done
 for f in ./usr/bin/amrepo ./usr/include/am/document.h ./usr/lib/libam_core.a \
          ./usr/lib/cmake/am/amConfig.cmake ./usr/lib/pkgconfig/am.pc; do
