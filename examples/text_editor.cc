@@ -29,10 +29,11 @@ namespace {
 
 // CBOR for {"cursor": N, "name": S} and back (just this shape; a real app would use a library).
 void cbor_head(am::Bytes& out, std::uint8_t major, std::uint64_t n) {
+  const unsigned type_bits = static_cast<unsigned>(major) << 5;
   if (n < 24) {
-    out.push_back(static_cast<std::uint8_t>(major << 5 | n));
+    out.push_back(static_cast<std::uint8_t>(type_bits | static_cast<unsigned>(n)));
   } else {
-    out.push_back(static_cast<std::uint8_t>(major << 5 | 27));
+    out.push_back(static_cast<std::uint8_t>(type_bits | 27u));
     for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(n >> s));
   }
 }

@@ -28,7 +28,10 @@ for f in include/am/document.h include/am/sync.h include/am/result.h lib/libam_c
          lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc bin/amrepo share/man/man1/amrepo.1; do
   [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
 done
-[ ! -e "$prefix/include/am/repo" ] || fail "include/am/repo installed without its libraries"
+for f in include/am/repo/repo.h lib/libam_repo.a lib/libam_repo_core.a lib/libam_repo_net.a \
+         lib/libam_repo_storage.a; do
+  [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
+done
 
 echo "-- CMake consumer (find_package(am))"
 cmake -S "$root/tests/install/consumer" -B "$tmp/consumer" -G Ninja \
@@ -36,6 +39,9 @@ cmake -S "$root/tests/install/consumer" -B "$tmp/consumer" -G Ninja \
 cmake --build "$tmp/consumer" -- -j"${AM_JOBS:-2}" >/dev/null
 out=$("$tmp/consumer/consumer")
 [ "$out" = "$expected" ] || fail "CMake consumer printed '$out', expected '$expected'"
+[ -x "$tmp/consumer/repo_consumer" ] || fail "find_package(am) did not give am::repo"
+out=$("$tmp/consumer/repo_consumer")
+[ "$out" = '{"hello":"repo"}' ] || fail "repo consumer printed '$out'"
 
 echo "-- pkg-config consumer"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
