@@ -477,6 +477,11 @@ TEST_F(AmrepoCli, PeeredServersHealthAndMetrics) {
   EXPECT_NE(metrics.find("amrepo_messages_total{direction=\"in\"} "), std::string::npos);
   EXPECT_EQ(metrics.find("amrepo_messages_total{direction=\"in\"} 0\n"), std::string::npos) << "no messages counted";
   EXPECT_NE(http_get(port_of(a.url(0)), "/nothing-here").find("404"), std::string::npos);
+  // The sync reply latency histogram counted the answers a gave.
+  EXPECT_NE(metrics.find("# TYPE amrepo_sync_reply_seconds histogram"), std::string::npos);
+  EXPECT_NE(metrics.find("amrepo_sync_reply_seconds_bucket{le=\"+Inf\"} "), std::string::npos);
+  EXPECT_EQ(metrics.find("amrepo_sync_reply_seconds_count 0\n"), std::string::npos) << "no replies counted";
+  EXPECT_EQ(run_amrepo("serve --log-level chatty --memory", dir_).exit_code, 2);
 }
 
 // A long-running client (watch) outlives a server killed with SIGKILL right after acknowledging a

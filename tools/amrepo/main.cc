@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
                       "offer every document to every peer (default: only answer requests, as the JS sync server)");
   serve_cmd->add_option("--peer-id", serve_options.peer_id, "our PeerId (default amrepo-server-HOSTNAME)");
   serve_cmd->add_option("--io-threads", serve_options.io_threads, "event-loop threads (default min(4, cores))");
+  serve_cmd->add_option("--log-level", serve_options.log_level, "error, warn, info (peers coming and going) or debug")
+      ->capture_default_str();
   serve_cmd->add_flag("--trace-messages", serve_options.trace_messages,
                       "print every protocol message sent and received as one JSON line on stdout");
 

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include <map>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -156,6 +157,19 @@ std::string metrics_text(const am::repo::Repo& repo) {
              line("amrepo_messages_total{direction=\"out\"}", s.messages_out));
   metric("amrepo_bytes_total", "counter", "Protocol message bytes.",
          line("amrepo_bytes_total{direction=\"in\"}", s.bytes_in) + line("amrepo_bytes_total{direction=\"out\"}", s.bytes_out));
+  {
+    std::string samples;
+    for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) {
+      const std::string le = i < std::size(am::repo::kLatencyBucketsMs)
+                                 ? std::to_string(static_cast<double>(am::repo::kLatencyBucketsMs[i]) / 1000.0)
+                                 : "+Inf";
+      samples += line("amrepo_sync_reply_seconds_bucket{le=\"" + le + "\"}", s.latency_buckets[i]);
+    }
+    samples += "amrepo_sync_reply_seconds_sum " + std::to_string(static_cast<double>(s.latency_sum_ms) / 1000.0) + "\n";
+    samples += line("amrepo_sync_reply_seconds_count", s.latency_count);
+    metric("amrepo_sync_reply_seconds", "histogram",
+           "From receiving a sync message to sending the answer (after saving received changes).", samples);
+  }
   metric("amrepo_uptime_seconds", "gauge", "Seconds since start.",
          line("amrepo_uptime_seconds", static_cast<std::uint64_t>(s.uptime.count() / 1000)));
   return out;
@@ -164,7 +178,16 @@ std::string metrics_text(const am::repo::Repo& repo) {
 }  // namespace
 
 int serve(const ServeOptions& o) {
+  static const std::map<std::string, am::repo::LogLevel> kLevels{
+      {"error", am::repo::LogLevel::kError}, {"warn", am::repo::LogLevel::kWarn},
+      {"info", am::repo::LogLevel::kInfo}, {"debug", am::repo::LogLevel::kDebug}};
+  const auto level_it = kLevels.find(o.log_level);
+  if (level_it == kLevels.end()) return fail_with(kExitUsage, "--log-level must be error, warn, info or debug");
+  const am::repo::LogLevel level = level_it->second;
   am::repo::RepoOptions ro;
+  ro.log = [level](am::repo::LogLevel l, const std::string& text) {
+    if (l <= level) std::cerr << "amrepo: " << text << "\n";
+  };
   ro.peer_id = o.peer_id.empty() ? "amrepo-server-" + hostname() : o.peer_id;
   ro.share_policy = o.announce ? am::repo::share_everything() : am::repo::answer_requests_only();
   ro.io_threads = o.io_threads != 0 ? o.io_threads : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
@@ -223,8 +246,11 @@ int serve(const ServeOptions& o) {
     std::string error;
     if (!dial(**repo, peer, am::repo::Backoff{}, error)) return fail_with(kExitUsage, error);
   }
-  auto events = (*repo)->on_connection_event([](const am::repo::ConnectionEvent& e) {
-    if (e.kind == am::repo::ConnectionEvent::Kind::kHandshakeComplete) {
+  auto events = (*repo)->on_connection_event([level](const am::repo::ConnectionEvent& e) {
+    if (level < am::repo::LogLevel::kInfo) return;
+    if (e.kind == am::repo::ConnectionEvent::Kind::kConnected && level >= am::repo::LogLevel::kDebug) {
+      std::cerr << "amrepo: connection " << e.connection << " opened (" << e.description << ")\n";
+    } else if (e.kind == am::repo::ConnectionEvent::Kind::kHandshakeComplete) {
       std::cerr << "amrepo: peer " << e.peer->str() << " connected (" << e.description << ")\n";
     } else if (e.kind == am::repo::ConnectionEvent::Kind::kClosed && e.peer) {
       std::cerr << "amrepo: peer " << e.peer->str() << " disconnected: " << am::repo::to_string(e.reason)
@@ -269,7 +295,18 @@ int find_document(const ClientOptions& options, ClientSession& session, const st
                   am::repo::DocHandle& out) {
   auto id = am::repo::parse_document_id_loose(url);
   if (!id) return fail_with(kExitUsage, id.error().to_string());
-  auto handle = session.repo->find(*id, timeout_of(options)).get();
+  auto pending = session.repo->find(*id, timeout_of(options));
+  // Progress for long transfers, only for people watching a terminal.
+  if (isatty(STDERR_FILENO)) {
+    bool shown = false;
+    while (pending.wait_for(250ms) != std::future_status::ready) {
+      const auto s = session.repo->stats();
+      std::cerr << "\ramrepo: receiving " << url << ": " << s.bytes_in / 1024 << " KiB" << std::flush;
+      shown = true;
+    }
+    if (shown) std::cerr << "\n";
+  }
+  auto handle = pending.get();
   if (!handle) {
     const int code = handle.error().code == am::ErrorCode::kTimeout ? kExitNetwork : kExitUnavailable;
     return fail_with(code, handle.error().to_string());

@@ -17,6 +17,7 @@ struct ServeOptions {
   std::string peer_id;
   std::size_t io_threads = 0;  // 0 = min(4, cores)
   bool trace_messages = false;  // one JSON line per protocol message on stdout
+  std::string log_level = "info";  // error | warn | info | debug (stderr)
 };
 
 /// Runs the sync server until SIGINT/SIGTERM; prints "listening ws://HOST:PORT" when ready.

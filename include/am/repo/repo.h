@@ -168,6 +168,12 @@ struct MessageTrace {
   std::size_t data_bytes = 0;             // its `data` payload (sync message, ephemeral data)
 };
 
+/// Severity of a message the repo logs about something it handled itself.
+enum class LogLevel { kError, kWarn, kInfo, kDebug };
+
+/// Upper bounds (ms) of the sync reply latency histogram buckets in RepoStats.
+inline constexpr std::int64_t kLatencyBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+
 /// Counters of a running repo (for health and metrics endpoints).
 struct RepoStats {
   std::chrono::milliseconds uptime{0};
@@ -177,6 +183,11 @@ struct RepoStats {
   std::uint64_t messages_in = 0, messages_out = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t connections_accepted = 0;  // since the start, including closed ones
+  /// Sync reply latency: from receiving a peer's sync message to sending the answer (after the
+  /// durable save). Cumulative counts per bucket of kLatencyBucketsMs, plus the +Inf bucket last;
+  /// `latency_sum_ms` and `latency_count` as Prometheus histograms have them.
+  std::vector<std::uint64_t> latency_buckets;
+  std::uint64_t latency_sum_ms = 0, latency_count = 0;
 };
 
 /// Answers plain HTTP GETs on a WebSocket port: (content type, body) for a target, or nullopt
@@ -201,6 +212,10 @@ struct RepoOptions {
   std::chrono::milliseconds handshake_timeout{10'000};
   /// WebSocket servers ping every client this often and drop one that misses a pong; 0 = off.
   std::chrono::milliseconds ping_interval{5'000};
+  /// Where the repo reports what it handled itself (a storage write that failed and will be
+  /// retried, an unreadable chunk left in place, a peer dropped for a protocol error). Called
+  /// from io threads; must be thread-safe. Default: errors and warnings to stderr.
+  std::function<void(LogLevel, const std::string&)> log;
   /// Called for every message sent or received (from io threads, possibly concurrently; it must
   /// be thread-safe and quick). Costs a decode per frame when set.
   std::function<void(const MessageTrace&)> message_trace;

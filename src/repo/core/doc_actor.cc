@@ -347,6 +347,7 @@ void DocActor::remove_peer(const PeerId& id, Millis now) {
   if (it == peers_.end()) return;
   if (it->second->sync_state_dirty && persists_sync_state(it->second->info)) save_sync_states(now);
   parked_sync_states_[id] = it->second->sync.encode();
+  unanswered_since_.erase(id);
   peers_.erase(it);
   pump(now);
 }
@@ -407,6 +408,7 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
   }
   const std::vector<ChangeHash> before = doc_.heads();
   if (!receive_sync_message(doc_, p.sync, data)) return;  // all-or-nothing: nothing changed
+  unanswered_since_.try_emplace(p.info.peer_id, now);
   if (persists_sync_state(p.info) && config_.has_storage) {
     p.sync_state_dirty = true;
     if (!sync_save_due_) sync_save_due_ = now + config_.save_debounce_ms;
@@ -490,7 +492,15 @@ void DocActor::pump(Millis now) {
       }
     }
     auto message = generate_sync_message(doc_, p->sync);
-    if (!message) continue;
+    auto since = unanswered_since_.find(pid);
+    if (!message) {
+      if (since != unanswered_since_.end()) unanswered_since_.erase(since);  // nothing to answer
+      continue;
+    }
+    if (since != unanswered_since_.end()) {
+      effects_.reply_latencies_ms.push_back(now - since->second);
+      unanswered_since_.erase(since);
+    }
     if (as_request) {
       effects_.outgoing.emplace_back(wire::RequestMessage{config_.self, pid, config_.document_id, std::move(*message)});
     } else {

@@ -81,6 +81,9 @@ struct DocEffects {
   std::vector<DocEvent> events;
   /// Call tick() at (or after) this time; nullopt: no timer needed.
   std::optional<Millis> wake_at;
+  /// For each sync message answered: how long (ms) from receiving it to sending the answer
+  /// (includes the durable save before acknowledging).
+  std::vector<Millis> reply_latencies_ms;
 
   bool empty() const { return outgoing.empty() && storage.empty() && events.empty(); }
 };
@@ -185,6 +188,7 @@ class DocActor {
   std::map<PeerId, std::unique_ptr<Peer>> peers_;
   /// Sync states of disconnected peers, kept (as JS does) so a reconnect resumes cheaply.
   std::map<PeerId, Bytes> parked_sync_states_;
+  std::map<PeerId, Millis> unanswered_since_;  // a sync message from this peer awaits our reply
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;
   bool network_known_ = false;  // the hub has delivered the connected peers (open_document)

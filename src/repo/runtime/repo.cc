@@ -7,6 +7,8 @@
 #include "am/repo/repo.h"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -141,6 +143,17 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
   std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0}, accepted{0};
+  static constexpr std::size_t kBuckets = std::size(kLatencyBucketsMs) + 1;
+  std::array<std::atomic<std::uint64_t>, kBuckets> latency_buckets{};  // not cumulative here
+  std::atomic<std::uint64_t> latency_sum{0}, latency_count{0};
+
+  void log(LogLevel level, const std::string& text) const {
+    if (options.log) {
+      options.log(level, text);
+    } else if (level <= LogLevel::kWarn) {
+      log_line(text);
+    }
+  }
   std::mt19937_64 rng{std::random_device{}()};
 
   mutable std::mutex hub_mutex;
@@ -236,6 +249,9 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         pub.kind = ConnectionEvent::Kind::kClosed;
         pub.reason = public_reason(ce.reason);
         pub.detail = ce.detail;
+        if (ce.reason == core::DisconnectReason::kProtocolError) {
+          log(LogLevel::kWarn, "dropped " + pub.description + ": " + ce.detail);
+        }
         if (auto it = conns.find(ce.connection); it != conns.end() && it->second.finished) {
           it->second.finished->set_value(pub);
           it->second.finished.reset();
@@ -408,13 +424,20 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
           }
           break;
         case core::DocEvent::Kind::kStorageError:
-          log_line("storage: " + ev.message);
+          log(LogLevel::kError, "storage: " + ev.message);
           break;
         case core::DocEvent::Kind::kPeerStatus:
           break;
       }
     }
     entry.local_change_pending = false;
+    for (const core::Millis ms : e.reply_latencies_ms) {
+      std::size_t bucket = 0;
+      while (bucket < std::size(kLatencyBucketsMs) && ms > kLatencyBucketsMs[bucket]) ++bucket;
+      ++latency_buckets[bucket];
+      latency_sum += static_cast<std::uint64_t>(ms);
+      ++latency_count;
+    }
     if (e.wake_at && (!entry.wake_scheduled || *e.wake_at < *entry.wake_scheduled)) {
       entry.wake_scheduled = e.wake_at;
       timers.schedule(at(*e.wake_at), [self = shared_from_this(), entry_ptr] {
@@ -892,6 +915,13 @@ RepoStats Repo::stats() const {
   s.bytes_in = impl_->bytes_in;
   s.bytes_out = impl_->bytes_out;
   s.connections_accepted = impl_->accepted;
+  std::uint64_t cumulative = 0;
+  for (const auto& b : impl_->latency_buckets) {
+    cumulative += b;
+    s.latency_buckets.push_back(cumulative);
+  }
+  s.latency_sum_ms = impl_->latency_sum;
+  s.latency_count = impl_->latency_count;
   return s;
 }
 
@@ -1025,7 +1055,7 @@ Status Repo::flush(std::chrono::milliseconds timeout) {
 void Repo::stop() {
   if (!impl_ || impl_->stopped) return;
   if (impl_->options.storage) {
-    if (auto st = flush(std::chrono::seconds(10)); !st) log_line("stop: " + st.error().to_string());
+    if (auto st = flush(std::chrono::seconds(10)); !st) impl_->log(LogLevel::kError, "stop: " + st.error().to_string());
   }
   std::vector<std::shared_ptr<net::Connection>> connections;
   std::map<EndpointId, std::unique_ptr<net::Listener>> listeners;
