@@ -11,6 +11,7 @@ PACKAGES=(
   libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   chromium  # the browser case of the interop matrix (docs/interop.md), driven by playwright-core
+  doxygen   # the API reference (docs/Doxyfile), built without warnings by scripts/test.sh
 )
 
 missing=()

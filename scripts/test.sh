@@ -29,6 +29,9 @@ step "release build and tests"
 bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON
 ctest --test-dir build/release --output-on-failure -j2
 
+step "API reference (Doxygen; any warning, such as an undocumented public item, fails)"
+doxygen docs/Doxyfile
+
 step "install, package and consumer test"
 bash tests/install/consumer_test.sh
 

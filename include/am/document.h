@@ -29,12 +29,13 @@ namespace am {
 /// An actor id: opaque bytes (16 random bytes by default), written as hex.
 /// Ordered by bytes, which is the order Lamport ties are broken in.
 struct ActorId {
-  Bytes bytes;
+  Bytes bytes;  ///< the id's bytes (16 for ids this library makes)
 
   /// 16 random bytes.
   static ActorId random();
   /// Parses an even-length hex string; nullopt on anything else or when empty.
   static std::optional<ActorId> from_hex(std::string_view hex);
+  /// Lowercase hex of the bytes, as the JS API writes actor ids.
   std::string to_hex() const { return am::to_hex(bytes); }
   friend auto operator<=>(const ActorId&, const ActorId&) = default;
   friend bool operator==(const ActorId&, const ActorId&) = default;
@@ -42,19 +43,26 @@ struct ActorId {
 
 enum class ObjType : std::uint8_t { kMap, kList, kText, kTable };
 
-/// Identifies an object: the root map, or the id of the op that created it ("counter@actorhex").
+/// Identifies an object: the root map, or the id of the op that created it (`counter@actorhex`).
 /// Value type.
 class ObjId {
  public:
+  /// The root map of every document.
   static ObjId root() { return ObjId(); }
+  /// The root map.
   ObjId() = default;
+  /// The object created by the op with this counter and actor.
   ObjId(std::uint64_t counter, ActorId actor) : counter_(counter), actor_(std::move(actor)) {}
 
+  /// Whether this is the root map.
   bool is_root() const { return counter_ == 0; }
+  /// The creating op's counter (0 for the root).
   std::uint64_t counter() const { return counter_; }
+  /// The creating op's actor (empty for the root).
   const ActorId& actor() const { return actor_; }
-  /// "_root" or "counter@actorhex", as in the JS API.
+  /// `_root` or `counter@actorhex`, as in the JS API.
   std::string to_string() const;
+  /// Parses what to_string() writes; nullopt on anything else.
   static std::optional<ObjId> parse(std::string_view text);
 
   friend bool operator==(const ObjId&, const ObjId&) = default;
@@ -69,17 +77,18 @@ using Prop = std::variant<std::string, std::size_t>;
 
 /// A value read from a document: a scalar, or a reference to a nested object.
 struct ObjectRef {
-  ObjType type = ObjType::kMap;
-  ObjId id;
+  ObjType type = ObjType::kMap;  ///< what kind of object
+  ObjId id;                      ///< its id, for further reads and writes
   friend bool operator==(const ObjectRef&, const ObjectRef&) = default;
 };
+/// What a read returns at a key or index: a scalar or a nested object.
 using Value = std::variant<ScalarValue, ObjectRef>;
 
 /// One of several concurrent values at a key (get_all): the value and the id of the op that
-/// wrote it ("counter@actorhex").
+/// wrote it (`counter@actorhex`).
 struct Conflict {
-  Value value;
-  std::string op_id;
+  Value value;        ///< one of the concurrent values
+  std::string op_id;  ///< the op that wrote it, `counter@actorhex`
 };
 
 /// How list and text indexes are counted. JS counts UTF-16 code units; the Rust crate's
@@ -92,41 +101,44 @@ enum class ExpandMark : std::uint8_t { kBefore, kAfter, kBoth, kNone };
 
 /// A span of a text (or list) carrying a mark: [start, end) in the document's text unit.
 struct Mark {
-  std::string name;
-  ScalarValue value;
-  std::size_t start = 0;
-  std::size_t end = 0;
+  std::string name;       ///< e.g. "bold"
+  ScalarValue value;      ///< e.g. true, or a link's URL
+  std::size_t start = 0;  ///< first index covered
+  std::size_t end = 0;    ///< one past the last index covered
   friend bool operator==(const Mark&, const Mark&) = default;
 };
 
 /// One step of a diff, shaped like the JS reference's patches. Patches apply in order: each
 /// path is valid in the state left by the patches before it.
 struct Patch {
+  /// What the patch does (mirrors the JS patch actions).
   enum class Kind : std::uint8_t {
-    kPut,         // value (a new object appears as an ObjectRef to an empty object) and conflict
-    kInsert,      // list elements `values` inserted at the index that ends the path
-    kDelete,      // `length` elements or text units removed at the index (or the map key)
-    kSpliceText,  // `text` inserted at the index (text objects)
-    kIncrement,   // a counter grew by `increment`
+    kPut,         ///< value (a new object appears as an ObjectRef to an empty object) and conflict
+    kInsert,      ///< list elements `values` inserted at the index that ends the path
+    kDelete,      ///< `length` elements or text units removed at the index (or the map key)
+    kSpliceText,  ///< `text` inserted at the index (text objects)
+    kIncrement,   ///< a counter grew by `increment`
   };
-  Kind kind = Kind::kPut;
-  std::vector<Prop> path;  // from the root; the last entry is the key or index changed
-  Value value;
-  std::vector<Value> values;
-  std::string text;
-  std::int64_t increment = 0;
-  std::size_t length = 1;
-  bool conflict = false;
+  Kind kind = Kind::kPut;     ///< the action
+  std::vector<Prop> path;     ///< from the root; the last entry is the key or index changed
+  Value value;                ///< kPut: the new value
+  std::vector<Value> values;  ///< kInsert: the inserted elements
+  std::string text;           ///< kSpliceText: the inserted text (UTF-8)
+  std::int64_t increment = 0; ///< kIncrement: by how much
+  std::size_t length = 1;     ///< kDelete: how many elements or text units
+  bool conflict = false;      ///< kPut: other concurrent values exist at this key
 };
 
+/// How a new Document is set up.
 struct DocumentOptions {
-  std::optional<ActorId> actor;  // random when absent
-  TextUnit text_unit = TextUnit::kUtf16;
+  std::optional<ActorId> actor;           ///< random when absent
+  TextUnit text_unit = TextUnit::kUtf16;  ///< how text and list indexes count (JS: UTF-16)
 };
 
+/// What a commit records besides the ops.
 struct CommitOptions {
-  std::optional<std::string> message;
-  std::optional<std::int64_t> time;  // seconds since the epoch; 0 when absent (deterministic)
+  std::optional<std::string> message;  ///< the change's message, if any
+  std::optional<std::int64_t> time;  ///< seconds since the epoch; 0 when absent (deterministic)
 };
 
 /// Options for Document::load (issue 4).
@@ -138,40 +150,56 @@ struct LoadOptions {
   /// missing fail the load (kMissingDependency) unless this is set; they then wait in the
   /// queue. After a leading document chunk they always wait in the queue.
   bool allow_missing_deps = false;
-  std::optional<ActorId> actor;  // the loaded document's actor; random when absent
-  TextUnit text_unit = TextUnit::kUtf16;
+  std::optional<ActorId> actor;  ///< the loaded document's actor; random when absent
+  TextUnit text_unit = TextUnit::kUtf16;  ///< as DocumentOptions::text_unit
   /// Decoding budget per chunk: the bytes its columns inflate to, plus a small per-row charge
   /// for the changes and ops a document chunk claims (so a few bytes of repeat runs cannot claim
   /// gigabytes); also the cap for each compressed change. Exceeding it is kResourceLimit.
   std::size_t max_inflated_bytes = std::size_t{256} << 20;
 };
 
+/// An Automerge document: a JSON-like tree of maps, lists, text and scalars that merges
+/// concurrent edits from any number of actors.
+///
+/// Writes go into a pending transaction that commit() turns into a change. Reads include the
+/// pending transaction. Ownership: a value type that owns its whole state (move-only).
+/// Thread safety: none; use one Document from one thread at a time. Distinct documents are
+/// independent.
 class Document {
  public:
+  /// An empty document (no changes yet).
   explicit Document(DocumentOptions options = {});
   ~Document();
+  /// Moves the whole document; the source is left empty.
   Document(Document&&) noexcept;
   Document& operator=(Document&&) noexcept;
   Document(const Document&) = delete;
   Document& operator=(const Document&) = delete;
 
+  /// The actor whose changes commit() makes.
   const ActorId& actor() const;
   /// REQUIRES: no pending transaction.
   void set_actor(ActorId actor);
 
   // ---- writes: open a transaction implicitly; commit() closes it --------------------------
+  /// Sets a map key, or overwrites a list element, to a scalar.
   [[nodiscard]] Status put(const ObjId& obj, const Prop& prop, ScalarValue value);
+  /// Sets a map key, or overwrites a list element, to a new empty object; returns its id.
   [[nodiscard]] Result<ObjId> put_object(const ObjId& obj, const Prop& prop, ObjType type);
+  /// Inserts a scalar into a list before `index` (index == length appends).
   [[nodiscard]] Status insert(const ObjId& obj, std::size_t index, ScalarValue value);
+  /// Inserts a new empty object into a list before `index`; returns its id.
   [[nodiscard]] Result<ObjId> insert_object(const ObjId& obj, std::size_t index, ObjType type);
   /// Deletes a map key or a list element (Rust: `delete`). Deleting an absent key does nothing.
   [[nodiscard]] Status remove(const ObjId& obj, const Prop& prop);
-  // Index overloads: `doc.remove(list, 0)` would otherwise be ambiguous (0 also converts to a
-  // null `const char*`, i.e. a key).
+  /// remove() at a list index. The index overloads exist because `doc.remove(list, 0)` would
+  /// otherwise be ambiguous (0 also converts to a null `const char*`, i.e. a key).
   [[nodiscard]] Status remove(const ObjId& obj, std::size_t index) { return remove(obj, Prop(index)); }
+  /// put() at a list index (see remove(const ObjId&, std::size_t)).
   [[nodiscard]] Status put(const ObjId& obj, std::size_t index, ScalarValue value) {
     return put(obj, Prop(index), std::move(value));
   }
+  /// Adds `by` to the counter at a map key or list index.
   [[nodiscard]] Status increment(const ObjId& obj, const Prop& prop, std::int64_t by);
   /// Deletes `del` elements at `pos` of a list, then inserts `values` there.
   [[nodiscard]] Status splice(const ObjId& obj, std::size_t pos, std::size_t del,
@@ -198,14 +226,21 @@ class Document {
   std::size_t rollback();
 
   // ---- reads (include the pending transaction) -------------------------------------------
+  /// The value at a map key or list index (the winner of any conflict); nullopt if absent.
   [[nodiscard]] Result<std::optional<Value>> get(const ObjId& obj, const Prop& prop) const;
+  /// get() at a list index.
   [[nodiscard]] Result<std::optional<Value>> get(const ObjId& obj, std::size_t index) const {
     return get(obj, Prop(index));
   }
+  /// Every concurrent value at a key or index, the winner last (as JS getAll orders them).
   [[nodiscard]] Result<std::vector<Conflict>> get_all(const ObjId& obj, const Prop& prop) const;
+  /// The keys of a map, sorted.
   [[nodiscard]] Result<std::vector<std::string>> keys(const ObjId& obj) const;
+  /// Entries of a map, elements of a list, or units of a text.
   [[nodiscard]] Result<std::size_t> length(const ObjId& obj) const;
+  /// The content of a text object (UTF-8).
   [[nodiscard]] Result<std::string> text(const ObjId& obj) const;
+  /// Whether `obj` is a map, list, text or table.
   [[nodiscard]] Result<ObjType> object_type(const ObjId& obj) const;
   /// The marks of a text or list: maximal spans per name, sorted by name then start.
   [[nodiscard]] Result<std::vector<Mark>> marks(const ObjId& obj) const;
@@ -218,7 +253,7 @@ class Document {
   [[nodiscard]] Result<std::vector<Value>> list_range(const ObjId& obj, std::size_t begin = 0,
                                                       std::size_t end = SIZE_MAX) const;
   /// A stable reference to the element at `index` of a list or text: its element id
-  /// ("counter@actorhex"), as the JS getCursor. It keeps pointing at that element as others are
+  /// (`counter@actorhex`), as the JS getCursor. It keeps pointing at that element as others are
   /// inserted or deleted around it.
   [[nodiscard]] Result<std::string> get_cursor(const ObjId& obj, std::size_t index) const;
   /// The current index of a cursor's element (if it was deleted: of the next visible element).
@@ -229,19 +264,28 @@ class Document {
   // ---- reads at historical heads (as they were when the heads were current) ---------------
   // Objects are identified as now; an object created after `heads` is kInvalidArgument.
   // Unknown heads are kInvalidArgument. These walk sequences linearly.
+  /// get() as of `heads`.
   [[nodiscard]] Result<std::optional<Value>> get_at(const ObjId& obj, const Prop& prop,
                                                     const std::vector<ChangeHash>& heads) const;
+  /// get_all() as of `heads`.
   [[nodiscard]] Result<std::vector<Conflict>> get_all_at(const ObjId& obj, const Prop& prop,
                                                          const std::vector<ChangeHash>& heads) const;
+  /// keys() as of `heads`.
   [[nodiscard]] Result<std::vector<std::string>> keys_at(const ObjId& obj,
                                                          const std::vector<ChangeHash>& heads) const;
+  /// length() as of `heads`.
   [[nodiscard]] Result<std::size_t> length_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  /// text() as of `heads`.
   [[nodiscard]] Result<std::string> text_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  /// to_json() as of `heads`.
   [[nodiscard]] Result<std::string> to_json_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  /// marks() as of `heads`.
   [[nodiscard]] Result<std::vector<Mark>> marks_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  /// map_range() as of `heads`.
   [[nodiscard]] Result<std::vector<std::pair<std::string, Value>>> map_range_at(
       const ObjId& obj, std::string_view begin, std::string_view end,
       const std::vector<ChangeHash>& heads) const;
+  /// list_range() as of `heads`.
   [[nodiscard]] Result<std::vector<Value>> list_range_at(const ObjId& obj, std::size_t begin,
                                                          std::size_t end,
                                                          const std::vector<ChangeHash>& heads) const;
@@ -259,13 +303,17 @@ class Document {
   /// ignored. All or nothing: on any error the document is as it was before the call. Commits a
   /// pending transaction first.
   [[nodiscard]] Status apply_changes(ByteView chunks);
+  /// apply_changes() of chunks given one per element.
   [[nodiscard]] Status apply_changes(const std::vector<Bytes>& changes);
   /// Change chunks not reachable from `since` (all of them for an empty list), in application order.
   std::vector<Bytes> get_changes(const std::vector<ChangeHash>& since = {}) const;
+  /// The change chunk with this hash, if the document has it.
   std::optional<Bytes> get_change_by_hash(const ChangeHash& hash) const;
   /// Dependencies of queued changes that are not present, sorted.
   std::vector<ChangeHash> get_missing_deps() const;
+  /// The last change this document's actor committed, if any.
   std::optional<Bytes> get_last_local_change() const;
+  /// How many changes the document has applied.
   std::size_t change_count() const;
 
   /// Applies every change of `other` that this document lacks.

@@ -33,6 +33,7 @@ namespace am {
 /// Maximum nesting of JSON objects and arrays, counting the top-level object as level 1.
 inline constexpr std::size_t kJsonImportMaxDepth = 100;
 
+/// How import_json and document_from_json read their input.
 struct JsonImportOptions {
   /// Strings become text objects by default, as JS Automerge 3 does; scalar str on request.
   bool scalar_strings = false;

@@ -16,17 +16,17 @@ namespace am {
 
 /// The closed set of failure categories. Callers branch on the code, humans read the message.
 enum class ErrorCode {
-  kInvalidArgument,    // API misuse that depends on runtime data (bad index, foreign object id)
-  kCorruption,         // malformed or inconsistent stored bytes (chunks, columns, documents)
-  kNotFound,           // a requested item does not exist
-  kMissingDependency,  // a change refers to changes that are not present
-  kUnsupported,        // well-formed input using a feature this implementation does not handle
-  kIOError,            // the operating system refused a read or write
-  kProtocol,           // a peer sent something the protocol does not allow
-  kTimeout,            // a deadline passed
-  kCancelled,          // the operation was stopped on request
-  kResourceLimit,      // input exceeds a configured limit (size, depth, decompression cap)
-  kInternal,           // a bug in this library
+  kInvalidArgument,    ///< API misuse that depends on runtime data (bad index, foreign object id)
+  kCorruption,         ///< malformed or inconsistent stored bytes (chunks, columns, documents)
+  kNotFound,           ///< a requested item does not exist
+  kMissingDependency,  ///< a change refers to changes that are not present
+  kUnsupported,        ///< well-formed input using a feature this implementation does not handle
+  kIOError,            ///< the operating system refused a read or write
+  kProtocol,           ///< a peer sent something the protocol does not allow
+  kTimeout,            ///< a deadline passed
+  kCancelled,          ///< the operation was stopped on request
+  kResourceLimit,      ///< input exceeds a configured limit (size, depth, decompression cap)
+  kInternal,           ///< a bug in this library
 };
 
 /// Short lowercase name of a code, e.g. "corruption". Never returns null.
@@ -35,21 +35,26 @@ const char* error_code_name(ErrorCode code) noexcept;
 /// A failure: a code and a message. Value type, cheap to move.
 /// Thread safety: distinct objects safe; a shared const object safe.
 struct Error {
-  ErrorCode code = ErrorCode::kInternal;
-  std::string message;
+  ErrorCode code = ErrorCode::kInternal;  ///< what kind of failure, to branch on
+  std::string message;                    ///< what happened, for people
 
   Error() = default;
+  /// An error with this code and message.
   Error(ErrorCode c, std::string msg) : code(c), message(std::move(msg)) {}
 
-  static Error invalid_argument(std::string_view what, std::string_view detail = {});
-  static Error corruption(std::string_view what, std::string_view detail = {});
-  static Error not_found(std::string_view what, std::string_view detail = {});
-  static Error missing_dependency(std::string_view what, std::string_view detail = {});
-  static Error unsupported(std::string_view what, std::string_view detail = {});
-  static Error io_error(std::string_view what, std::string_view detail = {});
-  static Error protocol(std::string_view what, std::string_view detail = {});
-  static Error resource_limit(std::string_view what, std::string_view detail = {});
-  static Error internal(std::string_view what, std::string_view detail = {});
+  /// @name Factories
+  /// Each makes an error of its code with the message "what: detail" (or "what").
+  ///@{
+  static Error invalid_argument(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error corruption(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error not_found(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error missing_dependency(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error unsupported(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error io_error(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error protocol(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error resource_limit(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error internal(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  ///@}
 
   /// "corruption: change chunk: checksum mismatch"
   std::string to_string() const;

@@ -20,25 +20,25 @@ namespace am {
 
 /// What a peer says it has: changes since `last_sync`, summarised by a Bloom filter (encoded).
 struct SyncHave {
-  std::vector<ChangeHash> last_sync;
-  Bytes bloom;  // empty = an empty filter
+  std::vector<ChangeHash> last_sync;  ///< the heads the filter starts from
+  Bytes bloom;  ///< empty = an empty filter
   friend bool operator==(const SyncHave&, const SyncHave&) = default;
 };
 
 /// A decoded sync message. Value type.
 struct SyncMessage {
-  static constexpr std::uint8_t kV1 = 0x42;
-  static constexpr std::uint8_t kV2 = 0x43;
-  static constexpr std::uint8_t kFlagSyncReset = 0x01;
-  static constexpr std::uint8_t kFlagReadOnly = 0x02;
-  static constexpr std::uint8_t kFlagSupportsSyncReset = 0x04;
+  static constexpr std::uint8_t kV1 = 0x42;  ///< message type byte: changes as change chunks
+  static constexpr std::uint8_t kV2 = 0x43;  ///< message type byte: changes may be a document
+  static constexpr std::uint8_t kFlagSyncReset = 0x01;          ///< "forget what I sent"
+  static constexpr std::uint8_t kFlagReadOnly = 0x02;           ///< "I will not apply yours"
+  static constexpr std::uint8_t kFlagSupportsSyncReset = 0x04;  ///< "I understand kFlagSyncReset"
 
-  std::uint8_t version = kV1;
-  std::vector<ChangeHash> heads;
-  std::vector<ChangeHash> need;
-  std::vector<SyncHave> have;
-  std::vector<Bytes> changes;  // V1: change chunks; V2: at most one entry of chunks or a document
-  std::optional<Bytes> trailer;  // capability/flag bytes; present on every current peer's messages
+  std::uint8_t version = kV1;     ///< kV1 or kV2
+  std::vector<ChangeHash> heads;  ///< the sender's heads
+  std::vector<ChangeHash> need;   ///< changes the sender knows it lacks
+  std::vector<SyncHave> have;     ///< what the sender has, as Bloom filters
+  std::vector<Bytes> changes;  ///< V1: change chunks; V2: at most one entry of chunks or a document
+  std::optional<Bytes> trailer;  ///< capability/flag bytes; present on every current peer's messages
 
   /// Flag bits carried by the trailer (bytes with the high bit set).
   std::uint8_t flags() const;
@@ -46,27 +46,29 @@ struct SyncMessage {
   /// Parses a message; malformed input is kProtocol with the reason. Hash lists are checked for
   /// size (32 bytes each) and Bloom filters for consistency.
   [[nodiscard]] static Result<SyncMessage> decode(ByteView bytes);
+  /// The wire form (what decode() reads).
   Bytes encode() const;
 };
 
 /// Per-peer protocol state (format spec §4.3). Value type; not thread-safe.
 struct SyncState {
-  std::vector<ChangeHash> shared_heads;     // changes both peers are known to have
-  std::vector<ChangeHash> last_sent_heads;  // our heads when we last sent
-  std::optional<std::vector<ChangeHash>> their_heads;
-  std::optional<std::vector<ChangeHash>> their_need;
-  std::optional<std::vector<SyncHave>> their_have;
-  std::set<ChangeHash> sent_hashes;  // changes sent this session
-  bool in_flight = false;            // a message of ours awaits an answer
-  bool have_responded = false;
-  bool peer_supports_v2 = false;     // the peer has sent a trailer
-  bool peer_supports_reset = false;
-  bool read_only = false;            // we neither request nor apply the peer's changes
-  bool peer_read_only = false;       // the peer will not apply ours
-  bool needs_reset = false;          // ask the peer to forget what we sent (we lost data)
+  std::vector<ChangeHash> shared_heads;     ///< changes both peers are known to have
+  std::vector<ChangeHash> last_sent_heads;  ///< our heads when we last sent
+  std::optional<std::vector<ChangeHash>> their_heads;  ///< the peer's heads, from its last message
+  std::optional<std::vector<ChangeHash>> their_need;   ///< what the peer said it needs
+  std::optional<std::vector<SyncHave>> their_have;     ///< what the peer said it has
+  std::set<ChangeHash> sent_hashes;  ///< changes sent this session
+  bool in_flight = false;            ///< a message of ours awaits an answer
+  bool have_responded = false;       ///< we have answered the peer at least once
+  bool peer_supports_v2 = false;     ///< the peer has sent a trailer
+  bool peer_supports_reset = false;  ///< the peer understands the sync-reset flag
+  bool read_only = false;            ///< we neither request nor apply the peer's changes
+  bool peer_read_only = false;       ///< the peer will not apply ours
+  bool needs_reset = false;          ///< ask the peer to forget what we sent (we lost data)
 
   /// Persisted form: 0x43 || shared heads. Only shared heads survive a reconnect.
   Bytes encode() const;
+  /// Reads what encode() wrote; kProtocol/kCorruption for anything else.
   [[nodiscard]] static Result<SyncState> decode(ByteView bytes);
 };
 

@@ -40,11 +40,12 @@ Result<Bytes> bs58check_decode(std::string_view text);
 /// A document's identifier: 16 bytes.
 class DocumentId {
  public:
-  static constexpr std::size_t kSize = 16;
-  using Raw = std::array<std::uint8_t, kSize>;
+  static constexpr std::size_t kSize = 16;     ///< bytes in an id
+  using Raw = std::array<std::uint8_t, kSize>;  ///< the id's bytes
 
   /// The all-zero id (never produced by random()).
   DocumentId() = default;
+  /// The id with exactly these bytes.
   explicit DocumentId(const Raw& bytes) : bytes_(bytes) {}
 
   /// A fresh id from the operating system's random source, laid out as a UUID v4 (version
@@ -58,6 +59,7 @@ class DocumentId {
   /// bs58check text whose payload is 16 bytes (the only form sent on the wire).
   static Result<DocumentId> parse(std::string_view bs58check_text);
 
+  /// The 16 bytes.
   const Raw& bytes() const { return bytes_; }
   /// bs58check text, e.g. "42gwUifH6GMMHGEo9x2GKgHGRP1u".
   std::string to_string() const;
@@ -83,9 +85,9 @@ Result<ChangeHash> parse_head(std::string_view text);
 
 /// "automerge:<id>[#<head>|<head>...]".
 struct AutomergeUrl {
-  static constexpr std::string_view kPrefix = "automerge:";
+  static constexpr std::string_view kPrefix = "automerge:";  ///< every URL starts with it
 
-  DocumentId document_id;
+  DocumentId document_id;  ///< the document
   /// nullopt: no "#" section (the current version). A value, possibly empty (a bare "#"), pins
   /// the document to exactly these heads, kept in the order given.
   std::optional<std::vector<ChangeHash>> heads;
@@ -95,6 +97,7 @@ struct AutomergeUrl {
   /// and "|"-separated bs58check heads. Path segments ("automerge:<id>/a/b", JS 2.6) and legacy
   /// UUIDs are refused.
   static Result<AutomergeUrl> parse(std::string_view text);
+  /// The URL text (heads, if any, after "#", joined with "|").
   std::string to_string() const;
 
   friend bool operator==(const AutomergeUrl&, const AutomergeUrl&) = default;
@@ -105,6 +108,7 @@ template <class Tag>
 class TextId {
  public:
   TextId() = default;
+  /// Wraps `value` as is (see parse() for the checked form).
   explicit TextId(std::string value) : value_(std::move(value)) {}
 
   /// Any non-empty text.
@@ -113,7 +117,9 @@ class TextId {
     return TextId(std::string(text));
   }
 
+  /// The text.
   const std::string& str() const { return value_; }
+  /// Whether the text is empty (a default-constructed id).
   bool empty() const { return value_.empty(); }
 
   friend auto operator<=>(const TextId&, const TextId&) = default;
@@ -123,9 +129,11 @@ class TextId {
   std::string value_;
 };
 
+/// @cond INTERNAL
 struct PeerIdTag { static constexpr const char* kName = "PeerId"; };
 struct StorageIdTag { static constexpr const char* kName = "StorageId"; };
 struct SessionIdTag { static constexpr const char* kName = "SessionId"; };
+/// @endcond
 
 using PeerId = TextId<PeerIdTag>;
 using StorageId = TextId<StorageIdTag>;
@@ -137,6 +145,7 @@ std::string random_uuid_string();
 
 }  // namespace am::repo
 
+/// @cond INTERNAL
 template <>
 struct std::hash<am::repo::DocumentId> {
   std::size_t operator()(const am::repo::DocumentId& id) const noexcept {
@@ -152,3 +161,4 @@ struct std::hash<am::repo::TextId<Tag>> {
     return std::hash<std::string>{}(id.str());
   }
 };
+/// @endcond

@@ -46,25 +46,27 @@ const char* to_string(DocumentState state);
 
 /// One change of a document as observers see it.
 struct DocumentChange {
-  std::vector<ChangeHash> heads_before;
-  std::vector<ChangeHash> heads_after;
-  std::vector<Patch> patches;  // from heads_before to heads_after
-  bool local = false;          // made through DocHandle::change on this repo
+  std::vector<ChangeHash> heads_before;  ///< the document's heads before the change
+  std::vector<ChangeHash> heads_after;   ///< and after it
+  std::vector<Patch> patches;  ///< from heads_before to heads_after
+  bool local = false;          ///< made through DocHandle::change on this repo
 };
 
 /// What one connected peer has of a document.
 struct PeerDocumentStatus {
-  PeerId peer;
-  bool syncing = false;  // the document is synced with this peer (share policy)
-  bool has_document = false;
-  std::optional<std::vector<ChangeHash>> their_heads;  // from their last sync message
+  PeerId peer;           ///< the connected peer
+  bool syncing = false;  ///< the document is synced with this peer (share policy)
+  bool has_document = false;  ///< the peer has shown it has the document
+  std::optional<std::vector<ChangeHash>> their_heads;  ///< from their last sync message
 };
 
 /// Keeps an observer registered; destroying or reset()ing it unregisters. Move-only.
 class Subscription {
  public:
   Subscription() = default;
+  /// Calls `cancel` once, when destroyed or reset.
   explicit Subscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+  /// Takes over `other`'s registration.
   Subscription(Subscription&& other) noexcept : cancel_(std::move(other.cancel_)) { other.cancel_ = nullptr; }
   Subscription& operator=(Subscription&& other) noexcept {
     if (this != &other) {
@@ -77,6 +79,7 @@ class Subscription {
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
   ~Subscription() { reset(); }
+  /// Unregisters now (idempotent).
   void reset() {
     if (cancel_) cancel_();
     cancel_ = nullptr;
@@ -92,10 +95,13 @@ class Subscription {
 class DocHandle {
  public:
   DocHandle() = default;
+  /// The document's id. REQUIRES: a handle from the repo (not default-constructed).
   const DocumentId& id() const;
   /// "automerge:<id>".
   std::string url() const;
+  /// Where the document is in its life now.
   DocumentState state() const;
+  /// The document's current heads, sorted.
   std::vector<ChangeHash> heads() const;
 
   /// Runs `read` with the document locked (no concurrent change). Do not call into the repo
@@ -115,13 +121,17 @@ class DocHandle {
   /// Called for each ephemeral message from another peer: the originator's PeerId and the data.
   Subscription on_ephemeral(std::function<void(const PeerId& sender, const Bytes& data)> observer);
 
+  /// The connected peers and what each has of this document.
   std::vector<PeerDocumentStatus> peers() const;
   /// Blocks until `peer` reports heads equal to ours, or `timeout` (kTimeout).
   [[nodiscard]] Status wait_synced(const PeerId& peer, std::chrono::milliseconds timeout) const;
 
+  /// Whether this handle refers to a document (false when default-constructed).
   explicit operator bool() const { return entry_ != nullptr; }
+  /// @cond INTERNAL
   struct Entry;
   explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
+  /// @endcond
 
  private:
   std::shared_ptr<Entry> entry_;
@@ -129,43 +139,47 @@ class DocHandle {
 
 /// A connection's life, reported by Repo::on_connection_event.
 struct ConnectionEvent {
+  /// What happened.
   enum class Kind {
-    kConnected,          // the transport is open; the join/peer handshake starts
-    kHandshakeComplete,  // `peer` and its metadata are known; documents sync from now on
-    kClosed,             // `reason` says why; `detail` for people
+    kConnected,          ///< the transport is open; the join/peer handshake starts
+    kHandshakeComplete,  ///< `peer` and its metadata are known; documents sync from now on
+    kClosed,             ///< `reason` says why; `detail` for people
   };
+  /// Why a connection closed (kNone for the other kinds): they closed it, an I/O error, a
+  /// protocol error (ours or theirs), they sent `error`, a newer connection of the same peer
+  /// replaced it, no handshake in time, or we closed it.
   enum class Reason { kNone, kTheyClosed, kIoError, kProtocolError, kTheySentError, kReplaced,
                       kHandshakeTimeout, kLocalClose };
-  Kind kind = Kind::kConnected;
-  std::uint64_t connection = 0;  // unique per repo
-  std::string description;       // "ws://127.0.0.1:3030/", "tcp 127.0.0.1:5000"
-  std::optional<PeerId> peer;
-  std::optional<StorageId> peer_storage_id;
-  bool peer_is_ephemeral = true;
-  Reason reason = Reason::kNone;
-  std::string detail;
+  Kind kind = Kind::kConnected;  ///< what happened
+  std::uint64_t connection = 0;  ///< unique per repo
+  std::string description;       ///< "ws://127.0.0.1:3030/", "tcp 127.0.0.1:5000"
+  std::optional<PeerId> peer;                ///< once the handshake completed
+  std::optional<StorageId> peer_storage_id;  ///< the peer's store, if it has one
+  bool peer_is_ephemeral = true;             ///< the peer keeps nothing (JS isEphemeral)
+  Reason reason = Reason::kNone;             ///< kClosed: why
+  std::string detail;                        ///< kClosed: what happened, for people
 };
 const char* to_string(ConnectionEvent::Reason reason);
 
 /// How a dialer retries: exponential backoff from `initial` to `max`, +-`jitter` (a fraction),
 /// forever unless `max_attempts` (0 = unlimited).
 struct Backoff {
-  std::chrono::milliseconds initial{200};
-  std::chrono::milliseconds max{10'000};
-  double jitter = 0.25;
-  std::size_t max_attempts = 0;
+  std::chrono::milliseconds initial{200};  ///< the first wait
+  std::chrono::milliseconds max{10'000};   ///< the longest wait
+  double jitter = 0.25;                    ///< each wait varies by up to this fraction
+  std::size_t max_attempts = 0;            ///< give up after this many (0 = never)
 };
 
 /// One protocol message, for tracing (RepoOptions::message_trace).
 struct MessageTrace {
-  bool outgoing = false;
-  std::uint64_t connection = 0;
-  std::string type;                       // "sync", "request", "join", ...; "undecodable"
-  std::optional<std::string> sender;      // senderId
-  std::optional<std::string> target;      // targetId
-  std::optional<DocumentId> document;
-  std::size_t bytes = 0;                  // the whole frame
-  std::size_t data_bytes = 0;             // its `data` payload (sync message, ephemeral data)
+  bool outgoing = false;          ///< sent by us (false: received)
+  std::uint64_t connection = 0;   ///< as in ConnectionEvent
+  std::string type;                       ///< "sync", "request", "join", ...; "undecodable"
+  std::optional<std::string> sender;      ///< senderId
+  std::optional<std::string> target;      ///< targetId
+  std::optional<DocumentId> document;  ///< documentId, for document messages
+  std::size_t bytes = 0;                  ///< the whole frame
+  std::size_t data_bytes = 0;             ///< its `data` payload (sync message, ephemeral data)
 };
 
 /// Severity of a message the repo logs about something it handled itself.
@@ -176,24 +190,28 @@ inline constexpr std::int64_t kLatencyBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 2
 
 /// Counters of a running repo (for health and metrics endpoints).
 struct RepoStats {
-  std::chrono::milliseconds uptime{0};
-  std::size_t connections = 0;     // open transport connections
-  std::size_t peers = 0;           // connections with a completed handshake
-  std::size_t open_documents = 0;  // documents in memory
-  std::uint64_t messages_in = 0, messages_out = 0;
-  std::uint64_t bytes_in = 0, bytes_out = 0;
-  std::uint64_t connections_accepted = 0;  // since the start, including closed ones
+  std::chrono::milliseconds uptime{0};  ///< since Repo::open
+  std::size_t connections = 0;     ///< open transport connections
+  std::size_t peers = 0;           ///< connections with a completed handshake
+  std::size_t open_documents = 0;  ///< documents in memory
+  std::uint64_t messages_in = 0;   ///< protocol messages received
+  std::uint64_t messages_out = 0;  ///< protocol messages sent
+  std::uint64_t bytes_in = 0;      ///< their bytes
+  std::uint64_t bytes_out = 0;     ///< their bytes
+  std::uint64_t connections_accepted = 0;  ///< since the start, including closed ones
   /// Sync reply latency: from receiving a peer's sync message to sending the answer (after the
   /// durable save). Cumulative counts per bucket of kLatencyBucketsMs, plus the +Inf bucket last;
   /// `latency_sum_ms` and `latency_count` as Prometheus histograms have them.
   std::vector<std::uint64_t> latency_buckets;
-  std::uint64_t latency_sum_ms = 0, latency_count = 0;
+  std::uint64_t latency_sum_ms = 0;  ///< sum of all latencies
+  std::uint64_t latency_count = 0;   ///< how many were measured
 };
 
 /// Answers plain HTTP GETs on a WebSocket port: (content type, body) for a target, or nullopt
 /// for 404. Runs on an io thread; must not block.
 using HttpHandler = std::function<std::optional<std::pair<std::string, std::string>>(std::string_view target)>;
 
+/// How Repo::open sets up a repo. Every field has a default.
 struct RepoOptions {
   /// Our PeerId; "peer-<random>" when empty.
   std::string peer_id;
@@ -204,11 +222,12 @@ struct RepoOptions {
   std::shared_ptr<const SharePolicy> share_policy;
   /// Documents never loaded or served.
   std::vector<DocumentId> denylist;
-  std::size_t io_threads = 1;
-  std::size_t storage_threads = 2;
-  std::chrono::milliseconds save_debounce{100};
+  std::size_t io_threads = 1;       ///< event-loop threads (network and documents)
+  std::size_t storage_threads = 2;  ///< threads for blocking storage calls
+  std::chrono::milliseconds save_debounce{100};  ///< local changes are saved this long after the last one
   /// Largest frame accepted from a peer (a first sync message carries a whole document).
   std::size_t max_message_bytes = std::size_t{64} << 20;
+  /// The join/peer handshake (and a WebSocket upgrade) must finish in this time.
   std::chrono::milliseconds handshake_timeout{10'000};
   /// WebSocket servers ping every client this often and drop one that misses a pong; 0 = off.
   std::chrono::milliseconds ping_interval{5'000};
@@ -224,6 +243,10 @@ struct RepoOptions {
 /// Identifies a listener or dialer of a repo.
 using EndpointId = std::uint64_t;
 
+/// A store of Automerge documents that syncs with peers and persists to storage: the
+/// automerge-repo Repo. Create it with open(); it owns its threads (see the file comment).
+/// Ownership: unique; destroying it stops it. Thread safety: every member is safe from any
+/// thread; the blocking ones (find(...).get(), sync_all, flush, stop) not from its callbacks.
 class Repo {
  public:
   /// Starts the repo's threads and reads (or creates) the StorageId. kIOError if storage fails.
@@ -233,7 +256,9 @@ class Repo {
   Repo(const Repo&) = delete;
   Repo& operator=(const Repo&) = delete;
 
+  /// Our PeerId (RepoOptions::peer_id or the generated one).
   const PeerId& peer_id() const;
+  /// This repo's StorageId; nullopt for an ephemeral repo.
   std::optional<StorageId> storage_id() const;
 
   /// A new document holding one empty change (never an empty document, as JS create()).
@@ -246,6 +271,7 @@ class Repo {
   /// handle, kNotFound ("unavailable") when no reachable peer has it, or kTimeout.
   void find(const DocumentId& id, std::function<void(Result<DocHandle>)> callback,
             std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// find() as a future.
   std::future<Result<DocHandle>> find(const DocumentId& id,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// The saved bytes of a document (found as find() does).
@@ -272,11 +298,13 @@ class Repo {
   /// Stops a dialer (its connection closes) or a listener.
   void disconnect(EndpointId endpoint);
 
+  /// Calls `observer` for every connection event (on an io thread) while the subscription lives.
   Subscription on_connection_event(std::function<void(const ConnectionEvent&)> observer);
   /// Completes with the kClosed event of connection `connection` (automerge-repo-rs's
   /// ConnComplete). nullopt when no such connection is open (it never existed or already
   /// closed); ask from the kConnected event to never miss one.
   std::optional<std::shared_future<ConnectionEvent>> connection_finished(std::uint64_t connection) const;
+  /// Counters for health and metrics endpoints.
   RepoStats stats() const;
   /// Peers with a completed handshake.
   std::vector<PeerId> peers() const;
@@ -290,7 +318,9 @@ class Repo {
   /// Flushes saves, closes connections and listeners, stops the threads. Idempotent.
   void stop();
 
+  /// @cond INTERNAL
   struct Impl;
+  /// @endcond
 
  private:
   struct Threads;

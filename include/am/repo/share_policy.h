@@ -24,7 +24,9 @@ namespace am::repo {
 class SharePolicy {
  public:
   virtual ~SharePolicy() = default;
+  /// Offer `document` to `peer` unprompted (or ask it for the document)?
   virtual bool announce(const PeerId& peer, const DocumentId& document) const = 0;
+  /// Answer `peer` about `document` when it asks?
   virtual bool access(const PeerId& peer, const DocumentId& document) const = 0;
 };
 

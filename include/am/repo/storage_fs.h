@@ -39,6 +39,7 @@
 
 namespace am::repo {
 
+/// How open_fs_storage writes.
 struct FsStorageOptions {
   /// fsync files and directories on save and remove. Turning it off keeps atomicity (a reader
   /// never sees a partial value) but loses durability across power loss; for tests only.

@@ -22,6 +22,7 @@
 
 namespace am::repo {
 
+/// How open_sqlite_storage uses the database.
 struct SqliteStorageOptions {
   /// How long a call waits for another connection's (or process's) lock before failing with
   /// kIOError ("database is locked").
