@@ -53,5 +53,6 @@ bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
 
 step "benchmark smoke (reduced; no timing assertions)"
 bash bench/compare/run.sh --limit 2000 --reps 1
+bash bench/server/run.sh --docs 50
 
 step "all tests passed"

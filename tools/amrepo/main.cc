@@ -70,6 +70,19 @@ int main(int argc, char** argv) {
   load_cmd->add_option("FILE", load_options.file, "saved document")->required();
   load_cmd->add_flag("--unchecked", load_options.unchecked, "skip head verification");
 
+  amrepo::ServerBenchOptions server_bench;
+  auto* server_bench_cmd = bench_cmd->add_subcommand(
+      "server",
+      "The many-documents workload against a sync server (ws:// or tcp://): one client creates "
+      "--docs small documents and waits until the server has each, then a fresh client finds them "
+      "all at once. Prints one JSON line: docs, create_ms, find_ms, found. bench/server/run.sh "
+      "runs it against amrepo serve and the JS sync server side by side");
+  server_bench_cmd->add_option("URL", server_bench.url, "the server")->required();
+  server_bench_cmd->add_option("--docs", server_bench.docs, "how many documents")->capture_default_str();
+  server_bench_cmd->add_option("--ids-out", server_bench.ids_out, "write the created ids to this file");
+  server_bench_cmd->add_option("--ids-in", server_bench.ids_in, "only find the ids in this file");
+  server_bench_cmd->add_option("--timeout", server_bench.timeout_s, "seconds")->capture_default_str();
+
   amrepo::ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand(
       "serve", "Run a sync server that JS automerge-repo clients (and amrepo) talk to; prints "
@@ -193,5 +206,6 @@ int main(int argc, char** argv) {
   if (*ls_cmd) return amrepo::client_ls(client_options);
   if (*rm_cmd) return amrepo::client_rm(client_options, url);
   if (*load_cmd) return amrepo::bench_load(load_options);
+  if (*server_bench_cmd) return amrepo::bench_server(server_bench);
   return amrepo::kExitUsage;
 }

@@ -523,4 +523,67 @@ int client_rm(const ClientOptions& options, const std::string& url) {
   return kExitOk;
 }
 
+int bench_server(const ServerBenchOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
+  ClientOptions co;
+  co.server = o.url;
+  co.timeout_s = 30;
+  nlohmann::json out{{"impl_server", o.url}, {"docs", o.docs}};
+  std::vector<am::repo::DocumentId> ids;
+  if (o.ids_in.empty()) {
+    ClientSession writer;
+    if (int rc = open_client(co, writer); rc != kExitOk) return rc;
+    const auto start = Clock::now();
+    std::vector<am::repo::DocHandle> handles;
+    handles.reserve(o.docs);
+    for (std::size_t i = 0; i < o.docs; ++i) {
+      am::Document d;
+      (void)d.put(am::ObjId::root(), "n", static_cast<std::int64_t>(i));
+      (void)d.put(am::ObjId::root(), "title", std::string("document ") + std::to_string(i));
+      d.commit();
+      auto h = writer.repo->create(d);
+      if (!h) return fail_with(kExitFailure, h.error().to_string());
+      handles.push_back(*h);
+    }
+    // One deadline for the whole phase; documents the server has not acknowledged by then are
+    // reported and left out of the find phase.
+    const auto deadline = start + std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
+    for (auto& h : handles) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (h.wait_synced(*writer.server, std::max(left, std::chrono::milliseconds(1)))) ids.push_back(h.id());
+    }
+    out["create_ms"] = ms_since(start);
+    out["acknowledged"] = ids.size();
+    writer.repo->stop();
+    if (!o.ids_out.empty()) {
+      std::ofstream f(o.ids_out);
+      for (const auto& id : ids) f << id.to_string() << "\n";
+    }
+  } else {
+    std::ifstream f(o.ids_in);
+    for (std::string line; std::getline(f, line);) {
+      if (auto id = am::repo::DocumentId::parse(line)) ids.push_back(*id);
+    }
+    out["docs"] = ids.size();
+  }
+  ClientSession reader;
+  if (int rc = open_client(co, reader); rc != kExitOk) return rc;
+  const auto start = Clock::now();
+  std::vector<std::future<am::Result<am::repo::DocHandle>>> finds;
+  finds.reserve(ids.size());
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
+  for (const auto& id : ids) finds.push_back(reader.repo->find(id, timeout));
+  std::size_t found = 0;
+  for (auto& f : finds) found += f.get().has_value();
+  out["find_ms"] = ms_since(start);
+  out["found"] = found;
+  reader.repo->stop();
+  std::cout << out.dump() << std::endl;
+  const bool complete = found == ids.size() && ids.size() == (o.ids_in.empty() ? o.docs : ids.size());
+  return complete ? kExitOk : kExitUnavailable;
+}
+
 }  // namespace amrepo

@@ -62,3 +62,19 @@ int client_ls(const ClientOptions& options);
 int client_rm(const ClientOptions& options, const std::string& url);
 
 }  // namespace amrepo
+
+namespace amrepo {
+
+/// `amrepo bench server URL`: the "many documents" workload against a sync server (issue 11).
+/// Phase create: one client makes `docs` small documents and waits until the server has each.
+/// Phase find: a fresh client finds them all (concurrently). Prints one JSON line.
+struct ServerBenchOptions {
+  std::string url;
+  std::size_t docs = 1000;
+  std::string ids_out;  // write the created documents' ids here (one per line)
+  std::string ids_in;   // skip creating: find the ids in this file
+  double timeout_s = 300;
+};
+int bench_server(const ServerBenchOptions& options);
+
+}  // namespace amrepo
