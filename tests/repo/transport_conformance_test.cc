@@ -789,6 +789,21 @@ TEST_P(TransportConformanceTest, PeerResetWithoutCloseHandshakeIsReported) {
       << show(info);
 }
 
+TEST_P(TransportConformanceTest, PeerThatStopsReadingIsDroppedAtTheQueueCap) {
+  if (is_memory()) GTEST_SKIP() << "memory pairs have no backpressure";
+  TransportOptions options;
+  options.max_queued_bytes = 4u << 20;
+  auto raw = connect_raw(kind(), options);  // the raw peer never reads
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  // 64 MiB is far more than the kernel's socket buffers plus the 4 MiB cap.
+  for (std::uint32_t i = 0; i < 64 && !server->close_info(); ++i) raw->server->send(pattern(1u << 20, i));
+  const auto info = server->wait_for_close();
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->reason, CloseReason::kSlowPeer) << show(info);
+  EXPECT_NE(info->detail.find("not reading"), std::string::npos) << show(info);
+}
+
 TEST_P(TransportConformanceTest, PeerVanishingWhileWeSendIsReported) {
   if (is_memory()) GTEST_SKIP() << "no socket to reset";
   auto raw = connect_raw(kind());

@@ -231,6 +231,9 @@ struct RepoOptions {
   std::chrono::milliseconds handshake_timeout{10'000};
   /// WebSocket servers ping every client this often and drop one that misses a pong; 0 = off.
   std::chrono::milliseconds ping_interval{5'000};
+  /// A connection whose unsent frames exceed this many bytes (a peer that stopped reading) is
+  /// closed instead of growing memory; 0 = no limit.
+  std::size_t max_queued_bytes = std::size_t{256} << 20;
   /// Where the repo reports what it handled itself (a storage write that failed and will be
   /// retried, an unreadable chunk left in place, a peer dropped for a protocol error). Called
   /// from io threads; must be thread-safe. Default: errors and warnings to stderr.

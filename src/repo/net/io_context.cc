@@ -53,6 +53,7 @@ std::string_view to_string(CloseReason reason) {
     case CloseReason::kProtocolError: return "protocol-error";
     case CloseReason::kFrameTooLarge: return "frame-too-large";
     case CloseReason::kTimeout: return "timeout";
+    case CloseReason::kSlowPeer: return "slow-peer";
   }
   return "unknown";
 }

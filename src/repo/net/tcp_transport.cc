@@ -162,6 +162,11 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
                                                    std::to_string(frame.size()) +
                                                    " bytes: the length prefix holds 32 bits");
     }
+    queued_bytes_ += frame.size();
+    if (options_.max_queued_bytes != 0 && queued_bytes_ > options_.max_queued_bytes) {
+      return fail(CloseReason::kSlowPeer, std::to_string(queued_bytes_) +
+                                              " bytes waiting to be sent: the peer is not reading");
+    }
     send_queue_.push_back(std::move(frame));
     if (!writing_) write_next();
   }
@@ -197,6 +202,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
       return fail(CloseReason::kIoError,
                   "write: " + ec.message() + (injected ? " (injected fault)" : ""));
     }
+    queued_bytes_ -= send_queue_.front().size();
     send_queue_.pop_front();
     write_next();
   }
@@ -230,6 +236,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   void close_socket() {
     state_ = State::kDone;
     send_queue_.clear();
+    queued_bytes_ = 0;
     linger_timer_.cancel();
     error_code ignored;
     socket_.close(ignored);  // pending operations complete with operation_aborted
@@ -250,6 +257,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   Bytes body_in_;
   std::array<std::uint8_t, 4096> drain_buffer_{};
   std::deque<Bytes> send_queue_;  // front() is being written while writing_
+  std::size_t queued_bytes_ = 0;  // bytes in send_queue_
   std::array<std::uint8_t, kLengthPrefixBytes> header_out_{};
 };
 

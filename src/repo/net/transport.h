@@ -73,6 +73,7 @@ enum class CloseReason {
   kProtocolError,  // the peer broke the framing (bad WS frame, WS text message)
   kFrameTooLarge,  // the peer announced or sent a frame above TransportOptions::max_frame_bytes
   kTimeout,        // missed keepalive pong, or a handshake that took too long
+  kSlowPeer,       // the peer reads so slowly that max_queued_bytes of our frames piled up
 };
 
 /// Why a connection closed and, for people, what happened ("read: Connection reset by peer").
@@ -131,6 +132,10 @@ struct TransportOptions {
   /// WebSocket server only: ping interval; a client that has not answered the previous ping when
   /// the next one is due is closed with kTimeout. Zero turns keepalive off.
   std::chrono::milliseconds ping_interval{5000};
+  /// Frames queued for sending but not yet written, in bytes, above which the connection is
+  /// closed with kSlowPeer: a peer that stops reading cannot make us buffer without bound.
+  /// Zero means no limit.
+  std::size_t max_queued_bytes = std::size_t{256} << 20;
 
   /// Test-only fault injection. When nonzero, the connection's Nth received frame (counting from
   /// one) is treated as a failed read, and its Nth frame to send as a failed write: the error

@@ -114,6 +114,11 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   void send(Bytes frame) override {
     asio::post(executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
       if (self->state_ != State::kOpen) return;  // dropped after close
+      self->queued_bytes_ += frame.size();
+      if (self->options_.max_queued_bytes != 0 && self->queued_bytes_ > self->options_.max_queued_bytes) {
+        return self->fail(CloseReason::kSlowPeer, std::to_string(self->queued_bytes_) +
+                                                      " bytes waiting to be sent: the peer is not reading");
+      }
       self->send_queue_.push_back(std::move(frame));
       if (!self->writing_) self->write_next();
     });
@@ -318,6 +323,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       return fail(CloseReason::kIoError,
                   "write: " + ec.message() + (injected ? " (injected fault)" : ""));
     }
+    queued_bytes_ -= send_queue_.front().size();
     send_queue_.pop_front();
     write_next();
   }
@@ -386,7 +392,10 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   // Drops queued frames, except the one an in-flight write still points into.
   void drop_unsent() {
-    while (send_queue_.size() > (writing_ ? 1u : 0u)) send_queue_.pop_back();
+    while (send_queue_.size() > (writing_ ? 1u : 0u)) {
+      queued_bytes_ -= send_queue_.back().size();
+      send_queue_.pop_back();
+    }
   }
 
   WsStream ws_;
@@ -408,6 +417,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   websocket::close_code close_code_ = websocket::close_code::normal;
   beast::flat_buffer read_buffer_;
   std::deque<Bytes> send_queue_;  // front() is being written while writing_
+  std::size_t queued_bytes_ = 0;  // bytes in send_queue_
   // Handshake state.
   beast::flat_buffer http_buffer_;
   std::optional<http::request_parser<http::empty_body>> request_parser_;

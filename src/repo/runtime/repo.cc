@@ -90,6 +90,7 @@ core::DisconnectReason core_reason(net::CloseReason r) {
     case net::CloseReason::kProtocolError:
     case net::CloseReason::kFrameTooLarge: return core::DisconnectReason::kProtocolError;
     case net::CloseReason::kTimeout: return core::DisconnectReason::kHandshakeTimeout;
+    case net::CloseReason::kSlowPeer: return core::DisconnectReason::kIoError;
   }
   return core::DisconnectReason::kIoError;
 }
@@ -196,6 +197,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     t.max_frame_bytes = options.max_message_bytes;
     t.handshake_timeout = options.handshake_timeout;
     t.ping_interval = options.ping_interval;
+    t.max_queued_bytes = options.max_queued_bytes;
     return t;
   }
 
