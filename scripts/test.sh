@@ -2,11 +2,14 @@
 # Runs every test: the README's test command, and what .ci/run calls.
 #   1. installs missing Debian packages and the pinned npm packages,
 #   2. generates golden vectors from the JS reference,
-#   3. builds with -Werror and runs the unit/property tests (ctest),
-#   4. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
+#   3. builds with -Werror and runs ctest: unit/property tests, amrepo end-to-end tests, the
+#      examples and the JS interop matrix (tools/jsref/interop.mjs, incl. headless Chromium),
+#   4. the API reference (Doxygen; any warning fails), then the install/package/consumer test,
+#   5. the tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
 #      runtime and transport tests under ThreadSanitizer with 4 io threads,
-#   5. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
-#   6. a reduced C++-vs-JS benchmark run (bench/compare): checks both sides agree, not timings.
+#   6. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
+#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/server): both sides work, no
+#      timing assertions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -59,7 +59,8 @@ info=$(dpkg-deb -I "$deb")
 contents=$(dpkg-deb -c "$deb")
 # Every shared library amrepo needs must come from a package the .deb depends on.
 for lib in $(objdump -p "$build/tools/amrepo/amrepo" | awk '/NEEDED/ {print $2}'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  # awk reads everything (no early exit): an early exit would SIGPIPE ldconfig under pipefail
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && p == "" {p = $NF} END {print p}')
   [ -n "$path" ] || fail "cannot find $lib (needed by amrepo)"
   real=$(readlink -f "$path")
   pkg=$(dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null || dpkg -S "/usr$real" 2>/dev/null || true)
