@@ -588,3 +588,24 @@ TEST(DocEdit, TextDiffIsASpliceThatKeepsConcurrentEdits) {
   ASSERT_TRUE(as_json);
   EXPECT_EQ(json::parse(*as_json)["l"], json::parse("[1,5]"));
 }
+
+// `serve --storage sqlite`: a document survives a restart in DIR/amrepo.sqlite.
+TEST_F(AmrepoCli, ServeWithSqliteStorageKeepsDocumentsAcrossARestart) {
+  const std::string data = path("sqlite-data");
+  std::string url;
+  {
+    ServerProcess server("--listen 127.0.0.1:0 --storage sqlite --data " + data, 1);
+    ASSERT_EQ(server.urls(), 1u);
+    auto created = run_amrepo("new --server " + server.url(0) + " --json '{\"db\":\"sqlite\"}'", dir_);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    url = first_line(created.out);
+    EXPECT_EQ(server.stop(), 0);
+  }
+  EXPECT_TRUE(fs::exists(fs::path(data) / "amrepo.sqlite"));
+  ServerProcess restarted("--listen 127.0.0.1:0 --storage sqlite --data " + data, 1);
+  ASSERT_EQ(restarted.urls(), 1u);
+  auto cat = run_amrepo("cat --server " + restarted.url(0) + " " + url, dir_);
+  ASSERT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(json::parse(cat.out), json::parse(R"({"db":"sqlite"})"));
+  EXPECT_EQ(run_amrepo("serve --storage lmdb --data " + data, dir_).exit_code, 2);
+}
