@@ -309,6 +309,8 @@ class Document {
   std::vector<Bytes> get_changes(const std::vector<ChangeHash>& since = {}) const;
   /// The change chunk with this hash, if the document has it.
   std::optional<Bytes> get_change_by_hash(const ChangeHash& hash) const;
+  /// Whether the document has applied the change with this hash (no bytes are built or copied).
+  bool has_change(const ChangeHash& hash) const;
   /// Dependencies of queued changes that are not present, sorted.
   std::vector<ChangeHash> get_missing_deps() const;
   /// The last change this document's actor committed, if any.

@@ -334,6 +334,8 @@ std::optional<Bytes> Document::get_change_by_hash(const ChangeHash& hash) const 
   return impl_->history.chunk_copy(*row);
 }
 
+bool Document::has_change(const ChangeHash& hash) const { return impl_->history.contains(hash); }
+
 std::vector<ChangeHash> Document::get_missing_deps() const {
   std::set<ChangeHash> missing;
   std::set<ChangeHash> queued;

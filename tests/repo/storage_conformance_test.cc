@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_bytes.h"
 #include "am/repo/storage.h"
 #include "am/repo/storage_fs.h"
 #include "am/repo/storage_memory.h"
@@ -60,19 +61,8 @@ class TempDir {
 // ---- data helpers --------------------------------------------------------------------------
 
 // Deterministic pseudo-random bytes (xorshift32), different for each seed.
-Bytes pattern(std::size_t size, std::uint32_t seed) {
-  Bytes out(size);
-  std::uint32_t x = seed * 2654435761u + 0x9e3779b9u;
-  for (std::size_t i = 0; i < size; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    out[i] = static_cast<std::uint8_t>(x >> 24);
-  }
-  return out;
-}
-
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+using am::test::pattern;
+using am::test::text;
 
 // A 64-hex-digit string like the repo's chunk hashes.
 std::string hash_name(std::uint32_t n) { return to_hex(pattern(32, n + 1000)); }

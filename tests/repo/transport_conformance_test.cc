@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/test_bytes.h"
 #include "repo/net/transport.h"
 #include "repo/net/ws_url.h"
 
@@ -43,19 +44,8 @@ constexpr auto kWait = 10s;  // upper bound of every wait; tests normally take m
 // ---- data helpers --------------------------------------------------------------------------
 
 // Deterministic pseudo-random bytes (xorshift32), different for each seed.
-Bytes pattern(std::size_t size, std::uint32_t seed) {
-  Bytes out(size);
-  std::uint32_t x = seed * 2654435761u + 0x9e3779b9u;
-  for (std::size_t i = 0; i < size; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    out[i] = static_cast<std::uint8_t>(x >> 24);
-  }
-  return out;
-}
-
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+using am::test::pattern;
+using am::test::text;
 
 bool one_of(CloseReason r, std::initializer_list<CloseReason> allowed) {
   return std::find(allowed.begin(), allowed.end(), r) != allowed.end();

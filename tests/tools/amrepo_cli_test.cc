@@ -35,10 +35,10 @@ struct CliRun {
   std::string err;
 };
 
-// Runs `amrepo ARGS` through the shell, capturing stdout and stderr.
-CliRun run_amrepo(const std::string& args, const fs::path& dir) {
+// Runs `command ARGS` through the shell, capturing stdout and stderr (stderr via a file in `dir`).
+CliRun run_shell(const std::string& command, const std::string& args, const fs::path& dir) {
   const fs::path err_file = dir / "stderr.txt";
-  const std::string cmd = std::string(AM_AMREPO_PATH) + " " + args + " 2>" + err_file.string();
+  const std::string cmd = command + " " + args + " 2>" + err_file.string();
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -51,6 +51,9 @@ CliRun run_amrepo(const std::string& args, const fs::path& dir) {
   r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
   return r;
 }
+
+// Runs `amrepo ARGS`.
+CliRun run_amrepo(const std::string& args, const fs::path& dir) { return run_shell(AM_AMREPO_PATH, args, dir); }
 
 class AmrepoCli : public ::testing::Test {
  protected:
@@ -260,21 +263,9 @@ TEST_F(AmrepoCli, ServeNewAndCatOverWebSocketAndTcpAcrossARestart) {
 
 namespace {
 
-// `node tools/jsref/repo-peer.mjs ARGS` (a JS automerge-repo 2.5.6 peer), captured like run_amrepo().
+// `node tools/jsref/repo-peer.mjs ARGS` (a JS automerge-repo 2.5.6 peer).
 CliRun js_peer(const std::string& args, const fs::path& dir) {
-  const fs::path err_file = dir / "js-stderr.txt";
-  const std::string cmd = "node " + am::test::jsref_script("repo-peer.mjs") + " " + args + " 2>" + err_file.string();
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  return r;
+  return run_shell("node " + am::test::jsref_script("repo-peer.mjs"), args, dir);
 }
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }

@@ -290,18 +290,16 @@ int client_new(const ClientOptions& options, const std::string& json) {
 
 namespace {
 
-// Finds `url` through the session; prints the error and returns its exit code on failure.
-int find_document(const ClientOptions& options, ClientSession& session, const std::string& url,
+// Finds `id` through the session; prints the error and returns its exit code on failure.
+int find_document(const ClientOptions& options, ClientSession& session, const am::repo::DocumentId& id,
                   am::repo::DocHandle& out) {
-  auto id = am::repo::parse_document_id_loose(url);
-  if (!id) return fail_with(kExitUsage, id.error().to_string());
-  auto pending = session.repo->find(*id, timeout_of(options));
+  auto pending = session.repo->find(id, timeout_of(options));
   // Progress for long transfers, only for people watching a terminal.
   if (isatty(STDERR_FILENO)) {
     bool shown = false;
     while (pending.wait_for(250ms) != std::future_status::ready) {
       const auto s = session.repo->stats();
-      std::cerr << "\ramrepo: receiving " << url << ": " << s.bytes_in / 1024 << " KiB" << std::flush;
+      std::cerr << "\ramrepo: receiving " << id.to_string() << ": " << s.bytes_in / 1024 << " KiB" << std::flush;
       shown = true;
     }
     if (shown) std::cerr << "\n";
@@ -348,11 +346,12 @@ std::string heads_json(const std::vector<am::ChangeHash>& heads) {
 }  // namespace
 
 int client_cat(const ClientOptions& options, const std::string& url, const std::string& path) {
-  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  auto id = am::repo::parse_document_id_loose(url);  // before connecting: a typo fails fast
+  if (!id) return fail_with(kExitUsage, id.error().to_string());
   ClientSession session;
   if (int rc = open_client(options, session); rc != kExitOk) return rc;
   am::repo::DocHandle handle;
-  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  if (int rc = find_document(options, session, *id, handle); rc != kExitOk) return rc;
   am::Result<nlohmann::json> json = am::fail(am::Error::internal("cat"));
   handle.read([&](const am::Document& d) { json = document_json(d, path); });
   if (!json) return fail_with(json.error().code == am::ErrorCode::kInvalidArgument ? kExitUsage : kExitCorrupt,
@@ -368,11 +367,12 @@ int client_edit(const ClientOptions& options, const std::string& url, const Edit
     value = nlohmann::json::parse(edit.json, nullptr, false);
     if (value.is_discarded()) return fail_with(kExitUsage, "bad JSON value: " + edit.json);
   }
-  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  auto id = am::repo::parse_document_id_loose(url);  // before connecting: a typo fails fast
+  if (!id) return fail_with(kExitUsage, id.error().to_string());
   ClientSession session;
   if (int rc = open_client(options, session); rc != kExitOk) return rc;
   am::repo::DocHandle handle;
-  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  if (int rc = find_document(options, session, *id, handle); rc != kExitOk) return rc;
   am::Status result;
   auto st = handle.change([&](am::Document& d) {
     auto target = resolve_path(d, edit.path);
@@ -394,11 +394,12 @@ int client_edit(const ClientOptions& options, const std::string& url, const Edit
 }
 
 int client_editor(const ClientOptions& options, const std::string& url) {
-  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  auto id = am::repo::parse_document_id_loose(url);  // before connecting: a typo fails fast
+  if (!id) return fail_with(kExitUsage, id.error().to_string());
   ClientSession session;
   if (int rc = open_client(options, session); rc != kExitOk) return rc;
   am::repo::DocHandle handle;
-  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  if (int rc = find_document(options, session, *id, handle); rc != kExitOk) return rc;
   am::Result<nlohmann::json> before = am::fail(am::Error::internal("edit"));
   handle.read([&](const am::Document& d) { before = document_json(d, ""); });
   if (!before) return fail_with(kExitCorrupt, before.error().to_string());
@@ -435,7 +436,8 @@ int client_editor(const ClientOptions& options, const std::string& url) {
 }
 
 int client_watch(const ClientOptions& options, const std::string& url, bool ephemeral, std::size_t count) {
-  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  auto id = am::repo::parse_document_id_loose(url);  // before connecting: a typo fails fast
+  if (!id) return fail_with(kExitUsage, id.error().to_string());
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -444,7 +446,7 @@ int client_watch(const ClientOptions& options, const std::string& url, bool ephe
   ClientSession session;
   if (int rc = open_client(options, session); rc != kExitOk) return rc;
   am::repo::DocHandle handle;
-  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  if (int rc = find_document(options, session, *id, handle); rc != kExitOk) return rc;
   std::mutex out_mutex;
   std::size_t changes = 0;
   auto print_state = [&](const char* type, const am::Document& d, bool local) {
@@ -483,11 +485,12 @@ int client_watch(const ClientOptions& options, const std::string& url, bool ephe
 int client_broadcast(const ClientOptions& options, const std::string& url, const std::string& json) {
   nlohmann::json value = nlohmann::json::parse(json, nullptr, false);
   if (value.is_discarded()) return fail_with(kExitUsage, "bad JSON value: " + json);
-  if (!am::repo::parse_document_id_loose(url)) return fail_with(kExitUsage, am::repo::parse_document_id_loose(url).error().to_string());
+  auto id = am::repo::parse_document_id_loose(url);  // before connecting: a typo fails fast
+  if (!id) return fail_with(kExitUsage, id.error().to_string());
   ClientSession session;
   if (int rc = open_client(options, session); rc != kExitOk) return rc;
   am::repo::DocHandle handle;
-  if (int rc = find_document(options, session, url, handle); rc != kExitOk) return rc;
+  if (int rc = find_document(options, session, *id, handle); rc != kExitOk) return rc;
   if (session.server) (void)handle.wait_synced(*session.server, timeout_of(options));
   const std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(value);
   handle.broadcast(am::Bytes(cbor.begin(), cbor.end()));

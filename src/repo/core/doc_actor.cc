@@ -437,7 +437,7 @@ void DocActor::maybe_ready(Millis now) {
   for (const auto& [pid, p] : peers_) {
     if (!p->supplier_target) continue;
     const bool caught_up = std::all_of(p->supplier_target->begin(), p->supplier_target->end(),
-                                       [&](const ChangeHash& h) { return doc_.get_change_by_hash(h).has_value(); });
+                                       [&](const ChangeHash& h) { return doc_.has_change(h); });
     if (caught_up) {
       set_state(DocState::kReady);
       return;

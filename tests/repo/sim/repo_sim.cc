@@ -254,11 +254,11 @@ void Sim::route_hub_effects(int peer, core::HubEffects effects) {
     for (auto& l : links_) {
       if (!l->open) continue;
       if (l->a == peer && l->gen_a == gen && l->conn_a == conn) {
-        deliver(peer, l->b, l->conn_b, std::move(frame), 0);
+        deliver(peer, l->b, l->conn_b, std::move(frame));
         break;
       }
       if (l->b == peer && l->gen_b == gen && l->conn_b == conn) {
-        deliver(peer, l->a, l->conn_a, std::move(frame), 0);
+        deliver(peer, l->a, l->conn_a, std::move(frame));
         break;
       }
     }
@@ -371,7 +371,7 @@ void Sim::run_storage(int peer, std::optional<DocumentId> doc, core::StorageTask
   });
 }
 
-void Sim::deliver(int from, int to, ConnectionId to_conn, Bytes frame, Millis) {
+void Sim::deliver(int from, int to, ConnectionId to_conn, Bytes frame) {
   Link* l = link_between(from, to);
   if (l == nullptr) return;
   Millis& last = l->a == from ? l->last_to_b : l->last_to_a;

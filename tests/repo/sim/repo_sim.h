@@ -101,7 +101,7 @@ class Sim {
   void route_hub_effects(int peer, core::HubEffects effects);
   void route_actor_effects(int peer, const DocumentId& id, core::DocEffects effects);
   void run_storage(int peer, std::optional<DocumentId> doc, core::StorageTask task);
-  void deliver(int from, int to, core::ConnectionId to_conn, Bytes frame, Millis latency_floor);
+  void deliver(int from, int to, core::ConnectionId to_conn, Bytes frame);
   Link* link_between(int a, int b);
   Millis latency();
 
