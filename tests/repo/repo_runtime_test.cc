@@ -180,8 +180,9 @@ TEST_P(RepoOverTransport, ClientReconnectsAfterServerRestart) {
   // The first connection's completion future reports why it ended.
   std::mutex finished_mutex;
   std::optional<std::uint64_t> first_connection;
-  std::promise<ConnectionEvent> first_closed;
-  std::shared_future<ConnectionEvent> first_finished = first_closed.get_future().share();
+  // Shared with the waiting thread, which may outlive this test if an assertion ends it early.
+  auto first_closed = std::make_shared<std::promise<ConnectionEvent>>();
+  std::shared_future<ConnectionEvent> first_finished = first_closed->get_future().share();
   auto sub = client->on_connection_event([&](const ConnectionEvent& e) {
     if (e.kind != ConnectionEvent::Kind::kConnected) return;
     std::lock_guard<std::mutex> lock(finished_mutex);
@@ -189,7 +190,7 @@ TEST_P(RepoOverTransport, ClientReconnectsAfterServerRestart) {
     first_connection = e.connection;
     auto f = client->connection_finished(e.connection);
     ASSERT_TRUE(f.has_value());
-    std::thread([f = *f, &first_closed] { first_closed.set_value(f.get()); }).detach();
+    std::thread([f = *f, first_closed] { first_closed->set_value(f.get()); }).detach();
   });
   dial(*client, port, fast);
   ASSERT_TRUE(client->wait_for_peer(PeerId("server"), 10s));
