@@ -146,7 +146,10 @@ int main(int argc, char** argv) {
   std::condition_variable cv;
   std::map<std::string, std::uint64_t> cursors;  // other editors' cursors
   auto changes = doc.on_change([&](const am::repo::DocumentChange& change) {
-    if (!change.local) std::cout << "text: " << current_text(doc) << std::endl;
+    if (!change.local) {
+      std::lock_guard<std::mutex> lock(mutex);  // callbacks run on repo threads: one writer at a time
+      std::cout << "text: " << current_text(doc) << std::endl;
+    }
     cv.notify_all();
   });
   auto ephemera = doc.on_ephemeral([&](const am::repo::PeerId&, const am::Bytes& data) {
@@ -156,8 +159,8 @@ int main(int argc, char** argv) {
     {
       std::lock_guard<std::mutex> lock(mutex);
       cursors[who] = cursor;
+      std::cout << "cursor " << who << ": " << cursor << std::endl;
     }
-    std::cout << "cursor " << who << ": " << cursor << std::endl;
     cv.notify_all();
   });
 
