@@ -338,6 +338,44 @@ TEST(RepoSim, SharePolicyThatDenies) {
   EXPECT_GE(count_messages<wire::DocUnavailableMessage>(sim, a, mallory), 1u);
 }
 
+TEST(RepoSim, ReadOnlyPeerReceivesUpdatesButItsChangesAreDropped) {
+  class ReaderMayOnlyRead final : public SharePolicy {
+   public:
+    bool announce(const PeerId&, const DocumentId&) const override { return false; }
+    bool access(const PeerId&, const DocumentId&) const override { return true; }
+    DocumentAccess access_level(const PeerId& peer, const std::string&, const DocumentId&) const override {
+      return peer.str() == "reader" ? DocumentAccess::kRead : DocumentAccess::kWrite;
+    }
+  };
+  Sim sim(seed_for(22));
+  const int server = sim.add_peer({"server", true, std::make_shared<ReaderMayOnlyRead>()});
+  const int writer = sim.add_peer({"writer"});
+  const int reader = sim.add_peer({"reader"});
+  sim.connect(writer, server);
+  sim.connect(reader, server);
+  sim.run();
+  const DocumentId id = sim.create(writer, [](Document& d) { put_text(d, "title", "v1"); });
+  sim.run();
+  sim.find(reader, id);
+  sim.run();
+  ASSERT_EQ(sim.state(reader, id), DocState::kReady);
+  EXPECT_EQ(get_text(sim.document(reader, id), "title"), "v1");
+  // The reader's write stays local: neither the server nor the writer gets it ...
+  sim.change(reader, id, [](Document& d) { put_text(d, "forged", "yes"); });
+  sim.run();
+  EXPECT_EQ(get_text(sim.document(reader, id), "forged"), "yes");
+  EXPECT_FALSE(get_text(sim.document(server, id), "forged").has_value());
+  EXPECT_FALSE(get_text(sim.document(writer, id), "forged").has_value());
+  // ... the server never asks for it again and again (no resend loop) ...
+  const std::size_t to_server = count_messages<wire::SyncMessage>(sim, reader, server);
+  EXPECT_LE(to_server, 12u) << "sync messages from the read-only peer";
+  // ... and the reader still gets the writer's later changes.
+  sim.change(writer, id, [](Document& d) { put_text(d, "title", "v2"); });
+  sim.run();
+  EXPECT_EQ(get_text(sim.document(reader, id), "title"), "v2");
+  EXPECT_EQ(get_text(sim.document(server, id), "title"), "v2");
+}
+
 TEST(RepoSim, CompactionUnderManySmallSaves) {
   Sim sim(seed_for(11));
   const int a = sim.add_peer({"a"});

@@ -830,6 +830,117 @@ TEST_P(TransportConformanceTest, DescribeNamesTheTransport) {
   }
 }
 
+// ---- authentication and limits (network transports) ---------------------------------------
+
+constexpr std::string_view kGoodToken = "correct-horse-battery-staple";
+
+TransportOptions authenticating() {
+  TransportOptions options;
+  options.authenticate = [](std::string_view token) -> Result<std::string> {
+    if (token == kGoodToken) return std::string("alice");
+    return fail(Error(ErrorCode::kInvalidArgument, token.empty() ? "no token" : "bad token"));
+  };
+  return options;
+}
+
+TEST_P(TransportConformanceTest, AuthenticatedPeerCarriesItsPrincipal) {
+  if (is_memory()) GTEST_SKIP() << "memory pairs do not authenticate";
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(kind(), authenticating(), accepted);
+  TransportOptions client_options;
+  client_options.auth_token = std::string(kGoodToken);
+  auto client = dial(kind(), port, client_options);
+  ASSERT_TRUE(client) << client.error().to_string();
+  auto server = accepted->pop();
+  ASSERT_TRUE(server) << "the listener never delivered the authenticated connection";
+  track(*server);
+  EXPECT_EQ((*server)->principal(), "alice");
+  EXPECT_EQ((*client)->principal(), "");
+  auto at_server = start(*server);
+  auto at_client = start(*client);
+  (*client)->send(text("after auth"));
+  (*server)->send(text("welcome"));
+  ASSERT_TRUE(at_server->wait_for_frames(1));
+  ASSERT_TRUE(at_client->wait_for_frames(1));
+  // The credentials frame (TCP) is consumed by the transport, never delivered.
+  EXPECT_EQ(at_server->frames().at(0), text("after auth"));
+  EXPECT_EQ(at_client->frames().at(0), text("welcome"));
+}
+
+TEST_P(TransportConformanceTest, MissingOrWrongTokenIsRefusedWithTheReason) {
+  if (is_memory()) GTEST_SKIP() << "memory pairs do not authenticate";
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(kind(), authenticating(), accepted);
+  for (const std::string& token : {std::string(), std::string("not-the-token-at-all")}) {
+    SCOPED_TRACE(token.empty() ? "missing token" : "wrong token");
+    TransportOptions client_options;
+    client_options.auth_token = token;
+    auto client = dial(kind(), port, client_options);
+    const std::string expected = token.empty() ? "no token" : "bad token";
+    if (kind() == Kind::kWebSocket) {
+      ASSERT_FALSE(client) << "the upgrade must be refused";
+      EXPECT_EQ(client.error().code, ErrorCode::kProtocol) << client.error().to_string();
+      EXPECT_NE(client.error().message.find("401"), std::string::npos) << client.error().to_string();
+      EXPECT_NE(client.error().message.find(expected), std::string::npos) << client.error().to_string();
+    } else {
+      // TCP connects, then the server answers the credentials frame with an `error` message
+      // and closes.
+      ASSERT_TRUE(client) << client.error().to_string();
+      auto at_client = start(*client);
+      // Without a token the first frame is whatever the peer says first (a repo's `join`).
+      if (token.empty()) (*client)->send(text("join, without credentials"));
+      ASSERT_TRUE(at_client->wait_for_frames(1)) << "no error message from the server";
+      const Bytes error = at_client->frames().at(0);
+      const std::string error_text(error.begin(), error.end());
+      EXPECT_EQ(error.at(0), 0xa2) << "a CBOR map of two entries";
+      EXPECT_NE(error_text.find("error"), std::string::npos);
+      EXPECT_NE(error_text.find("unauthorized: " + expected), std::string::npos) << error_text;
+      const auto info = at_client->wait_for_close();
+      ASSERT_TRUE(info);
+      EXPECT_EQ(info->reason, CloseReason::kPeerClosed) << show(info);
+    }
+  }
+  EXPECT_FALSE(accepted->pop(std::chrono::milliseconds(200))) << "a refused peer reached the accept handler";
+}
+
+TEST_P(TransportConformanceTest, MaxConnectionsClosesTheOnesAboveTheLimit) {
+  if (is_memory()) GTEST_SKIP() << "memory pairs have no listener";
+  TransportOptions options;
+  options.max_connections = 2;
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(kind(), options, accepted);
+  std::vector<std::shared_ptr<Connection>> servers;
+  for (int i = 0; i < 2; ++i) {
+    auto client = dial(kind(), port, {});
+    ASSERT_TRUE(client) << client.error().to_string();
+    start(*client);
+    auto server = accepted->pop();
+    ASSERT_TRUE(server);
+    track(*server);
+    start(*server);
+    servers.push_back(*server);
+  }
+  auto third = dial(kind(), port, {});
+  if (third) {
+    // TCP connects before the server sees the socket; it is closed at once.
+    auto at_third = start(*third);
+    const auto info = at_third->wait_for_close();
+    ASSERT_TRUE(info);
+    EXPECT_TRUE(one_of(info->reason, {CloseReason::kPeerClosed, CloseReason::kIoError})) << show(info);
+  }
+  EXPECT_FALSE(accepted->pop(std::chrono::milliseconds(200))) << "a third connection was accepted";
+  // Closing one makes room again.
+  servers[0]->close();
+  std::optional<std::shared_ptr<Connection>> fourth;
+  for (int attempt = 0; attempt < 50 && !fourth; ++attempt) {
+    auto client = dial(kind(), port, {});
+    if (client) start(*client);
+    fourth = accepted->pop(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(fourth) << "no room after a connection closed";
+  track(*fourth);
+}
+
 // ---- TCP only ------------------------------------------------------------------------------
 
 class TcpTransportTest : public TransportTest<::testing::Test> {};
@@ -933,6 +1044,24 @@ TEST_F(TcpTransportTest, ClosedListenerStopsAccepting) {
 }
 
 // ---- WebSocket only ------------------------------------------------------------------------
+
+TEST_F(TcpTransportTest, PeerThatNeverSendsCredentialsIsDroppedAfterTheHandshakeTimeout) {
+  TransportOptions options = authenticating();
+  options.handshake_timeout = std::chrono::milliseconds(200);
+  auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
+  const std::uint16_t port = listen(Kind::kTcp, options, accepted);
+  RawSocket raw = RawSocket::connect_to(port);
+  ASSERT_TRUE(raw.ok());
+  // The server closes without a word: the read ends (EOF) long before kWait.
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(raw.read_exact(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, kWait / 2);
+  // A credentials frame above 4 KiB is refused before it is read.
+  RawSocket big = RawSocket::connect_to(port);
+  ASSERT_TRUE(big.send_all(Bytes{0x00, 0x10, 0x00, 0x00}));
+  EXPECT_FALSE(big.read_exact(1));
+  EXPECT_FALSE(accepted->pop(std::chrono::milliseconds(100)));
+}
 
 class WebSocketTransportTest : public TransportTest<::testing::Test> {};
 

@@ -600,3 +600,65 @@ TEST_F(AmrepoCli, ServeWithSqliteStorageKeepsDocumentsAcrossARestart) {
   EXPECT_EQ(json::parse(cat.out), json::parse(R"({"db":"sqlite"})"));
   EXPECT_EQ(run_amrepo("serve --storage lmdb --data " + data, dir_).exit_code, 2);
 }
+
+// `serve --auth-token-file --access-rules` over WebSocket and TCP: a writer, a read-only
+// reader, a principal the rules deny, a missing and a wrong token; and a JS client presenting
+// its token as ?token= (browsers cannot set headers on a WebSocket).
+TEST_F(AmrepoCli, TokensAndAccessRulesOverWebSocketAndTcp) {
+  const std::string writer = "writer-token-0123456789abcdef";
+  const std::string reader = "reader-token-0123456789abcdef";
+  const std::string outsider = "outsider-token-0123456789abc";
+  write("tokens", "# name token\nwriter " + writer + "\nreader " + reader + "\noutsider " + outsider + "\n");
+  write("rules", "writer write *\nreader read *\noutsider none *\n");
+  ServerProcess server("--listen 127.0.0.1:0 --tcp 127.0.0.1:0 --memory --auth-token-file " + path("tokens") +
+                           " --access-rules " + path("rules"),
+                       2);
+  ASSERT_EQ(server.urls(), 2u);
+  for (const std::string& url : {server.url(0), server.url(1)}) {
+    SCOPED_TRACE(url);
+    const std::string with = " --timeout 5 --server " + url + " --token ";
+    auto created = run_amrepo("new" + with + writer + " --json '{\"n\":1}'", dir_);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    const std::string doc = first_line(created.out);
+    // The reader reads; its write is dropped (never acknowledged) and the document is unchanged.
+    auto read_cat = run_amrepo("cat" + with + reader + " " + doc, dir_);
+    ASSERT_EQ(read_cat.exit_code, 0) << read_cat.err;
+    EXPECT_EQ(json::parse(read_cat.out), json::parse(R"({"n":1})"));
+    auto read_set = run_amrepo("set --timeout 2 --server " + url + " --token " + reader + " " + doc + " /n 2", dir_);
+    EXPECT_EQ(read_set.exit_code, 4) << read_set.err;
+    auto after = run_amrepo("cat" + with + writer + " " + doc, dir_);
+    ASSERT_EQ(after.exit_code, 0) << after.err;
+    EXPECT_EQ(json::parse(after.out), json::parse(R"({"n":1})")) << "a read-only peer's change got in";
+    // The writer writes.
+    ASSERT_EQ(run_amrepo("set" + with + writer + " " + doc + " /n 3", dir_).exit_code, 0);
+    auto written = run_amrepo("cat" + with + reader + " " + doc, dir_);
+    ASSERT_EQ(written.exit_code, 0) << written.err;
+    EXPECT_EQ(json::parse(written.out), json::parse(R"({"n":3})"));
+    // A valid token whose rules say none: the document is unavailable to it.
+    auto denied = run_amrepo("cat" + with + outsider + " " + doc, dir_);
+    EXPECT_EQ(denied.exit_code, 3) << denied.err;
+    // No token, or a wrong one: refused at once with the reason, exit code 6.
+    auto missing = run_amrepo("cat --timeout 5 --server " + url + " " + doc, dir_);
+    EXPECT_EQ(missing.exit_code, 6) << missing.err;
+    EXPECT_NE(missing.err.find("a bearer token is required"), std::string::npos) << missing.err;
+    auto wrong = run_amrepo("cat" + with + "not-a-valid-token-at-all " + doc, dir_);
+    EXPECT_EQ(wrong.exit_code, 6) << wrong.err;
+    EXPECT_NE(wrong.err.find("the token is not valid"), std::string::npos) << wrong.err;
+  }
+  // The JS reference client with ?token=: in with the writer's token, refused without one.
+  auto js_created = js_peer("create '" + server.url(0) + "/?token=" + writer + "' '{\"from\":\"js\"}'", dir_);
+  ASSERT_EQ(js_created.exit_code, 0) << js_created.err;
+  auto js_read = run_amrepo("cat --server " + server.url(0) + " --token " + reader + " " + first_line(js_created.out), dir_);
+  ASSERT_EQ(js_read.exit_code, 0) << js_read.err;
+  EXPECT_EQ(json::parse(js_read.out), json::parse(R"({"from":"js"})"));
+  // Bad configuration is a usage error naming the problem.
+  write("short", "alice tooshort\n");
+  auto short_token = run_amrepo("serve --memory --auth-token-file " + path("short"), dir_);
+  EXPECT_EQ(short_token.exit_code, 2);
+  EXPECT_NE(short_token.err.find("at least 16"), std::string::npos) << short_token.err;
+  write("typo", "wrtier write *\n");
+  auto typo = run_amrepo("serve --memory --auth-token-file " + path("tokens") + " --access-rules " + path("typo"), dir_);
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("no token is named wrtier"), std::string::npos) << typo.err;
+  EXPECT_EQ(run_amrepo("serve --memory --access-rules " + path("rules"), dir_).exit_code, 2);
+}

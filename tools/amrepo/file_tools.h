@@ -13,6 +13,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnavailable = 3;
 inline constexpr int kExitNetwork = 4;
 inline constexpr int kExitCorrupt = 5;
+inline constexpr int kExitUnauthorized = 6;  // the server refused our token (or lack of one)
 
 int export_json(const std::string& file, const std::string& out);
 int import_json(const std::string& in, const std::string& out, const std::string& actor_hex,

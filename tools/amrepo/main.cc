@@ -102,12 +102,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--trace-messages", serve_options.trace_messages,
                       "print every protocol message sent and received as one JSON line on stdout");
+  serve_cmd->add_option("--auth-token-file", serve_options.auth_token_file,
+                        "require a bearer token listed in this file (lines: [NAME] TOKEN); see docs/security.md");
+  serve_cmd->add_option("--access-rules", serve_options.access_rules,
+                        "which token names may read or write which documents (lines: NAME|* none|read|write DOC...|*)");
+  serve_cmd->add_option("--max-connections", serve_options.max_connections,
+                        "connections per listener above which new ones are closed at once (0 = no limit)")
+      ->capture_default_str();
+  serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
 
   amrepo::ClientOptions client_options;
   auto add_client_options = [&](CLI::App* cmd) {
     cmd->add_option("--server", client_options.server, "ws://HOST:PORT[/PATH] or tcp://HOST:PORT");
     cmd->add_option("--data", client_options.data, "a local repo directory");
     cmd->add_option("--timeout", client_options.timeout_s, "seconds to wait for the server")->capture_default_str();
+    cmd->add_option("--token", client_options.token,
+                    "bearer token for a server started with --auth-token-file (default: $AMREPO_TOKEN)");
   };
   std::string json_text, json_file, url;
   auto* new_cmd = app.add_subcommand("new", "Create a document and print its automerge: URL once the server has it");

@@ -1,5 +1,7 @@
 #include "network_tools.h"
 
+#include "access_rules.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -51,9 +53,10 @@ std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::
 }
 
 // Dials a ws:// or tcp:// URL on `repo`. false (with a message) for a malformed URL.
-bool dial(am::repo::Repo& repo, const std::string& url, am::repo::Backoff backoff, std::string& error) {
+bool dial(am::repo::Repo& repo, const std::string& url, am::repo::Backoff backoff, std::string& error,
+          const std::string& token = {}) {
   if (url.rfind("ws://", 0) == 0) {
-    repo.connect_websocket(url, backoff);
+    repo.connect_websocket(url, backoff, token);
     return true;
   }
   if (url.rfind("tcp://", 0) == 0) {
@@ -62,7 +65,7 @@ bool dial(am::repo::Repo& repo, const std::string& url, am::repo::Backoff backof
       error = "bad server URL " + url + " (expected tcp://HOST:PORT)";
       return false;
     }
-    repo.connect_tcp(hp->first, hp->second, backoff);
+    repo.connect_tcp(hp->first, hp->second, backoff, token);
     return true;
   }
   error = "bad server URL " + url + " (expected ws://HOST:PORT[/PATH] or tcp://HOST:PORT)";
@@ -108,8 +111,30 @@ int open_client(const ClientOptions& options, ClientSession& session) {
   am::repo::Backoff backoff;
   backoff.initial = 100ms;
   backoff.max = 1s;
+  // The last reason a connection attempt failed, to say why instead of just timing out; a
+  // refused token ends the wait at once (retrying cannot help).
+  struct Failure {
+    std::mutex mutex;
+    std::string last;
+    bool refused = false;
+  };
+  auto failure = std::make_shared<Failure>();
+  auto events = session.repo->on_connection_event([failure](const am::repo::ConnectionEvent& e) {
+    const bool failed = e.kind == am::repo::ConnectionEvent::Kind::kDialFailed ||
+                        (e.kind == am::repo::ConnectionEvent::Kind::kClosed && !e.detail.empty());
+    if (!failed) return;
+    std::lock_guard<std::mutex> lock(failure->mutex);
+    failure->last = e.detail;
+    if (e.detail.find("HTTP 401") != std::string::npos || e.detail.find("unauthorized") != std::string::npos) {
+      failure->refused = true;
+    }
+  });
   std::string error;
-  if (!dial(*session.repo, options.server, backoff, error)) return fail_with(kExitUsage, error);
+  std::string token = options.token;
+  if (token.empty()) {
+    if (const char* env = std::getenv("AMREPO_TOKEN"); env != nullptr) token = env;
+  }
+  if (!dial(*session.repo, options.server, backoff, error, token)) return fail_with(kExitUsage, error);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
     auto peers = session.repo->peers();
@@ -117,9 +142,14 @@ int open_client(const ClientOptions& options, ClientSession& session) {
       session.server = peers.front();
       return kExitOk;
     }
+    {
+      std::lock_guard<std::mutex> lock(failure->mutex);
+      if (failure->refused) return fail_with(kExitUnauthorized, options.server + " refused us: " + failure->last);
+    }
     std::this_thread::sleep_for(10ms);
   }
-  return fail_with(kExitNetwork, "cannot reach " + options.server);
+  std::lock_guard<std::mutex> lock(failure->mutex);
+  return fail_with(kExitNetwork, "cannot reach " + options.server + (failure->last.empty() ? "" : ": " + failure->last));
 }
 
 std::chrono::milliseconds timeout_of(const ClientOptions& o) {
@@ -199,6 +229,22 @@ int serve(const ServeOptions& o) {
     if (!storage) return fail_with(kExitFailure, storage.error().to_string());
     ro.storage = *storage;
   }
+  am::repo::ListenOptions listen_options;
+  listen_options.max_connections = o.max_connections;
+  if (!o.access_rules.empty() && o.auth_token_file.empty()) {
+    return fail_with(kExitUsage, "--access-rules needs --auth-token-file (rules name the tokens' principals)");
+  }
+  if (!o.auth_token_file.empty()) {
+    auto tokens = TokenTable::load(o.auth_token_file);
+    if (!tokens) return fail_with(kExitUsage, tokens.error().to_string());
+    if (!o.access_rules.empty()) {
+      auto rules = AccessRules::load(o.access_rules, tokens->principals());
+      if (!rules) return fail_with(kExitUsage, rules.error().to_string());
+      ro.share_policy = rules_policy(ro.share_policy, std::move(*rules));
+    }
+    auto table = std::make_shared<const TokenTable>(std::move(*tokens));
+    listen_options.authenticate = [table](std::string_view token) { return table->authenticate(token); };
+  }
   if (o.trace_messages) {
     auto out_mutex = std::make_shared<std::mutex>();
     ro.message_trace = [out_mutex](const am::repo::MessageTrace& t) {
@@ -225,26 +271,26 @@ int serve(const ServeOptions& o) {
     auto hp = split_host_port(o.listen);
     if (!hp) return fail_with(kExitUsage, "bad --listen " + o.listen + " (expected HOST:PORT)");
     am::repo::Repo* r = repo->get();
-    auto port = (*repo)->listen_websocket(
-        hp->first, hp->second, "/",
-        [r](std::string_view target) -> std::optional<std::pair<std::string, std::string>> {
-          if (target == "/health") return std::pair{std::string("application/json"), health_json(*r)};
-          if (target == "/metrics") return std::pair{std::string("text/plain; version=0.0.4"), metrics_text(*r)};
-          return std::nullopt;
-        });
+    am::repo::ListenOptions lo = listen_options;
+    lo.http_handler = [r](std::string_view target) -> std::optional<std::pair<std::string, std::string>> {
+      if (target == "/health") return std::pair{std::string("application/json"), health_json(*r)};
+      if (target == "/metrics") return std::pair{std::string("text/plain; version=0.0.4"), metrics_text(*r)};
+      return std::nullopt;
+    };
+    auto port = (*repo)->listen_websocket(hp->first, hp->second, std::move(lo));
     if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.listen + ": " + port.error().to_string());
     std::cout << "listening ws://" << hp->first << ":" << *port << std::endl;
   }
   if (!o.tcp.empty()) {
     auto hp = split_host_port(o.tcp);
     if (!hp) return fail_with(kExitUsage, "bad --tcp " + o.tcp + " (expected HOST:PORT)");
-    auto port = (*repo)->listen_tcp(hp->first, hp->second);
+    auto port = (*repo)->listen_tcp(hp->first, hp->second, listen_options);
     if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.tcp + ": " + port.error().to_string());
     std::cout << "listening tcp://" << hp->first << ":" << *port << std::endl;
   }
   for (const std::string& peer : o.peers) {
     std::string error;
-    if (!dial(**repo, peer, am::repo::Backoff{}, error)) return fail_with(kExitUsage, error);
+    if (!dial(**repo, peer, am::repo::Backoff{}, error, o.peer_token)) return fail_with(kExitUsage, error);
   }
   auto events = (*repo)->on_connection_event([level](const am::repo::ConnectionEvent& e) {
     if (level < am::repo::LogLevel::kInfo) return;

@@ -18,6 +18,10 @@ struct ServeOptions {
   std::size_t io_threads = 0;  // 0 = min(4, cores)
   bool trace_messages = false;  // one JSON line per protocol message on stdout
   std::string log_level = "info";  // error | warn | info | debug (stderr)
+  std::string auth_token_file;     // require a bearer token from these (access_rules.h)
+  std::string access_rules;        // per-principal, per-document access (needs auth_token_file)
+  std::size_t max_connections = 10000;  // per listener; 0 = no limit
+  std::string peer_token;          // presented to every --peer
 };
 
 /// Runs the sync server until SIGINT/SIGTERM; prints "listening ws://HOST:PORT" when ready.
@@ -27,6 +31,7 @@ struct ClientOptions {
   std::string server;  // ws://host:port[/path] or tcp://host:port
   std::string data;    // a local repo directory (optional)
   double timeout_s = 10;
+  std::string token;   // bearer token for a server that requires one
 };
 
 /// Creates a document (from JSON text, or empty) and prints its automerge: URL once the server

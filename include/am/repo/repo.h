@@ -144,6 +144,8 @@ struct ConnectionEvent {
     kConnected,          ///< the transport is open; the join/peer handshake starts
     kHandshakeComplete,  ///< `peer` and its metadata are known; documents sync from now on
     kClosed,             ///< `reason` says why; `detail` for people
+    kDialFailed,         ///< a dial attempt failed before any connection (`detail` says why, e.g.
+                         ///< HTTP 401); the dialer retries per its Backoff. `connection` is 0.
   };
   /// Why a connection closed (kNone for the other kinds): they closed it, an I/O error, a
   /// protocol error (ours or theirs), they sent `error`, a newer connection of the same peer
@@ -199,6 +201,8 @@ struct RepoStats {
   std::uint64_t bytes_in = 0;      ///< their bytes
   std::uint64_t bytes_out = 0;     ///< their bytes
   std::uint64_t connections_accepted = 0;  ///< since the start, including closed ones
+  /// Sync messages whose changes were dropped because the peer may only read the document.
+  std::uint64_t writes_refused = 0;
   /// Sync reply latency: from receiving a peer's sync message to sending the answer (after the
   /// durable save). Cumulative counts per bucket of kLatencyBucketsMs, plus the +Inf bucket last;
   /// `latency_sum_ms` and `latency_count` as Prometheus histograms have them.
@@ -210,6 +214,25 @@ struct RepoStats {
 /// Answers plain HTTP GETs on a WebSocket port: (content type, body) for a target, or nullopt
 /// for 404. Runs on an io thread; must not block.
 using HttpHandler = std::function<std::optional<std::pair<std::string, std::string>>(std::string_view target)>;
+
+/// How a listener admits peers (Repo::listen_websocket, Repo::listen_tcp). Every field has a
+/// default: any path, no HTTP endpoints, no authentication, no connection limit.
+struct ListenOptions {
+  /// WebSocket only: "/" accepts upgrades at any path; another value only at that path.
+  std::string path = "/";
+  /// WebSocket only: answers plain HTTP GETs (health, metrics).
+  HttpHandler http_handler;
+  /// Who may connect. Given the bearer token a peer presented (WebSocket `Authorization: Bearer`
+  /// header or `?token=` query parameter; TCP a first `Bearer <token>` frame; empty when it
+  /// presented none), returns the principal the share policy sees for this peer
+  /// (SharePolicy::access_level), or an error: the peer is refused (HTTP 401 / a TCP `error`
+  /// message) with the error's message. Unset: everyone, with an empty principal. Runs on an io
+  /// thread; must be thread-safe and not block.
+  std::function<Result<std::string>(std::string_view token)> authenticate;
+  /// Connections open at once on this listener above which new ones are closed at once; 0 = no
+  /// limit.
+  std::size_t max_connections = 0;
+};
 
 /// How Repo::open sets up a repo. Every field has a default.
 struct RepoOptions {
@@ -292,12 +315,19 @@ class Repo {
   [[nodiscard]] Result<std::uint16_t> listen_websocket(const std::string& host, std::uint16_t port,
                                                        const std::string& path = "/",
                                                        HttpHandler http_handler = {});
+  /// As above, with authentication and limits.
+  [[nodiscard]] Result<std::uint16_t> listen_websocket(const std::string& host, std::uint16_t port,
+                                                       ListenOptions options);
   /// Accepts length-prefixed TCP connections. Returns the bound port.
-  [[nodiscard]] Result<std::uint16_t> listen_tcp(const std::string& host, std::uint16_t port);
+  [[nodiscard]] Result<std::uint16_t> listen_tcp(const std::string& host, std::uint16_t port,
+                                                 ListenOptions options = {});
   /// Connects to ws://host:port/path and keeps reconnecting (with `backoff`) until stop().
-  EndpointId connect_websocket(const std::string& url, Backoff backoff = {});
-  /// Connects over length-prefixed TCP and keeps reconnecting until stop().
-  EndpointId connect_tcp(const std::string& host, std::uint16_t port, Backoff backoff = {});
+  /// A nonempty `auth_token` is presented as `Authorization: Bearer <token>`.
+  EndpointId connect_websocket(const std::string& url, Backoff backoff = {}, std::string auth_token = {});
+  /// Connects over length-prefixed TCP and keeps reconnecting until stop(). A nonempty
+  /// `auth_token` is sent as the first frame (see ListenOptions::authenticate).
+  EndpointId connect_tcp(const std::string& host, std::uint16_t port, Backoff backoff = {},
+                         std::string auth_token = {});
   /// Stops a dialer (its connection closes) or a listener.
   void disconnect(EndpointId endpoint);
 

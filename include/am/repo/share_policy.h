@@ -2,10 +2,18 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "am/repo/ids.h"
 
 namespace am::repo {
+
+/// What a peer may do with a document (SharePolicy::access_level).
+enum class DocumentAccess {
+  kNone,   ///< answered "doc-unavailable"; never sent the document
+  kRead,   ///< sent the document and its updates; changes it sends are dropped, not applied
+  kWrite,  ///< full two-way sync
+};
 
 /// Decides, per (peer, document), whether the repo offers a document to a peer unprompted and
 /// whether it answers a peer that asks for it.
@@ -28,6 +36,15 @@ class SharePolicy {
   virtual bool announce(const PeerId& peer, const DocumentId& document) const = 0;
   /// Answer `peer` about `document` when it asks?
   virtual bool access(const PeerId& peer, const DocumentId& document) const = 0;
+  /// What `peer` may do with `document`, knowing whom its connection authenticated as
+  /// (`principal`: the name ListenOptions::authenticate returned; empty when the listener does
+  /// not authenticate, and for connections we dialed). This is what the repo asks; the default
+  /// maps access() to kWrite or kNone. Override it for read-only peers or per-principal rules.
+  virtual DocumentAccess access_level(const PeerId& peer, const std::string& principal,
+                                      const DocumentId& document) const {
+    (void)principal;
+    return access(peer, document) ? DocumentAccess::kWrite : DocumentAccess::kNone;
+  }
 };
 
 /// The JS default for applications: announce every document to every peer, answer everyone.

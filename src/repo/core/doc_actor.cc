@@ -24,6 +24,8 @@ struct DocActor::Peer {
   PeerDocStatus status = PeerDocStatus::kUnknown;
   bool announce = false;
   bool access = false;
+  bool read_only = false;         // access, but its changes are dropped (DocumentAccess::kRead)
+  bool told_read_only = false;    // we reported its first refused write
   bool asked_us = false;          // the peer sent us a request or sync for this document
   bool requested = false;         // we sent it a request
   bool told_unavailable = false;  // we sent it doc-unavailable
@@ -327,7 +329,9 @@ void DocActor::add_peer(const PeerInfo& info, Millis now) {
   auto p = std::make_unique<Peer>();
   p->info = info;
   p->announce = config_.policy->announce(info.peer_id, config_.document_id);
-  p->access = config_.policy->access(info.peer_id, config_.document_id);
+  const DocumentAccess level = config_.policy->access_level(info.peer_id, info.principal, config_.document_id);
+  p->access = level != DocumentAccess::kNone;
+  p->read_only = level == DocumentAccess::kRead;
   if (auto parked = parked_sync_states_.find(info.peer_id); parked != parked_sync_states_.end()) {
     // Only the persisted part survives, so anything lost in flight is sent again (JS #206).
     if (auto decoded = SyncState::decode(parked->second)) p->sync = std::move(*decoded);
@@ -405,6 +409,23 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
   if (!decoded->heads.empty()) {
     set_status(p, PeerDocStatus::kHas);
     if (!p.supplier_target) p.supplier_target = decoded->heads;
+  }
+  Bytes without_changes;
+  if (p.read_only && !decoded->changes.empty()) {
+    // A read-only peer's writes are refused: the rest of its message still counts, so it keeps
+    // receiving ours. (We also never ask it for changes; see pump.)
+    decoded->changes.clear();
+    without_changes = decoded->encode();
+    data = without_changes;
+    // Every refusal is an event (for counters); the first per peer carries a message to log.
+    std::string message;
+    if (!p.told_read_only) {
+      p.told_read_only = true;
+      message = "peer " + p.info.peer_id.str() + " (" + p.info.principal + ") may only read document " +
+                config_.document_id.to_string() + "; its changes were dropped";
+    }
+    effects_.events.push_back(
+        DocEvent{DocEvent::Kind::kWriteRefused, state_, {}, {}, p.info.peer_id, {}, std::move(message)});
   }
   const std::vector<ChangeHash> before = doc_.heads();
   if (!receive_sync_message(doc_, p.sync, data)) return;  // all-or-nothing: nothing changed
@@ -491,7 +512,22 @@ void DocActor::pump(Millis now) {
         continue;  // requesters wait until we have caught up; others were asked already
       }
     }
+    std::optional<SyncState> state_before;
+    if (p->read_only) state_before = p->sync;
     auto message = generate_sync_message(doc_, p->sync);
+    if (message && p->read_only) {
+      // A read-only peer's heads never become ours (we drop its changes), so the protocol would
+      // answer each of its messages and it each of ours, forever. Say something only when we
+      // have changes for it or our heads moved; never ask it for changes we would drop.
+      auto m = SyncMessage::decode(*message);
+      if (m && m->changes.empty() && state_before->last_sent_heads == doc_.heads()) {
+        p->sync = std::move(*state_before);
+        message.reset();
+      } else if (m && !m->need.empty()) {
+        m->need.clear();
+        *message = m->encode();
+      }
+    }
     auto since = unanswered_since_.find(pid);
     if (!message) {
       if (since != unanswered_since_.end()) unanswered_since_.erase(since);  // nothing to answer

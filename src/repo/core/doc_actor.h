@@ -64,14 +64,15 @@ struct DocEvent {
     kEphemeral,      // an ephemeral message from `peer` (the originator), payload in data
     kPeerStatus,     // what `peer` has of the document changed (sync progress)
     kStorageError,   // a storage task failed; message says which; the actor retries saves
+    kWriteRefused,   // a read-only `peer` sent changes; they were dropped (message: first time only)
   };
   Kind kind;
   DocState state = DocState::kLoading;
   std::vector<ChangeHash> heads_before;  // kHeadsChanged
   std::vector<ChangeHash> heads;         // kHeadsChanged
-  PeerId peer;                           // kEphemeral, kPeerStatus
+  PeerId peer;                           // kEphemeral, kPeerStatus, kWriteRefused
   Bytes data;                            // kEphemeral
-  std::string message;                   // kStorageError
+  std::string message;                   // kStorageError, kWriteRefused
 };
 
 /// Everything the actor wants done since the last take_effects(), in order.

@@ -103,9 +103,9 @@ wire::PeerMetadata Hub::our_metadata() const {
   return wire::PeerMetadata{storage_id_, !config_.has_storage};
 }
 
-ConnectionId Hub::add_connection(ConnectionRole role, Millis now) {
+ConnectionId Hub::add_connection(ConnectionRole role, Millis now, std::string principal) {
   const ConnectionId id = next_connection_++;
-  connections_[id] = Connection{role, ConnState::kAwaitingReady, now, {}, {}};
+  connections_[id] = Connection{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal)};
   if (ready_) {
     if (role == ConnectionRole::kInitiator) {
       send_join(id);
@@ -209,7 +209,7 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
   wire::Message message = std::move(*decoded);
   Connection& conn = it->second;
   auto peer_info = [](const PeerId& sender, const std::optional<wire::PeerMetadata>& md) {
-    PeerInfo info{sender, std::nullopt, true};
+    PeerInfo info{sender, std::nullopt, true, {}};
     if (md) {
       info.storage_id = md->storage_id;
       info.is_ephemeral = md->is_ephemeral.value_or(!md->storage_id.has_value());
@@ -238,7 +238,8 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
         fail_protocol(id, "join without senderId");
         return;
       }
-      const PeerInfo info = peer_info(join->sender_id, join->peer_metadata);
+      PeerInfo info = peer_info(join->sender_id, join->peer_metadata);
+      info.principal = conn.principal;
       send_frame(id, wire::PeerMessage{config_.peer_id, join->sender_id, our_metadata(),
                                        std::string(wire::kProtocolVersion)});
       establish(id, info);
@@ -258,7 +259,9 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
         fail_protocol(id, "unsupported protocol version");
         return;
       }
-      establish(id, peer_info(peer->sender_id, peer->peer_metadata));
+      PeerInfo info = peer_info(peer->sender_id, peer->peer_metadata);
+      info.principal = conn.principal;
+      establish(id, std::move(info));
       return;
     }
     case ConnState::kEstablished:
@@ -309,7 +312,7 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   }
   if (!is_open(*doc)) {
     if (!asks) return;  // ephemera and answers about documents we do not have open
-    if (!config_.policy->access(from, *doc)) {
+    if (config_.policy->access_level(from, conn.principal, *doc) == DocumentAccess::kNone) {
       send_frame(id, wire::DocUnavailableMessage{config_.peer_id, from, *doc});
       return;
     }

@@ -119,7 +119,9 @@ class Hub {
   const PeerId& peer_id() const { return config_.peer_id; }
 
   /// A transport connection is open; an initiator sends `join` as soon as the hub is ready.
-  ConnectionId add_connection(ConnectionRole role, Millis now);
+  /// `principal`: whom the transport authenticated the peer as (empty: nobody); the share
+  /// policy sees it with every decision about this connection's peer.
+  ConnectionId add_connection(ConnectionRole role, Millis now, std::string principal = {});
   void receive_frame(ConnectionId connection, ByteView frame, Millis now);
   /// The transport ended (not needed for connections the hub asked to close).
   void connection_lost(ConnectionId connection, DisconnectReason reason, std::string detail, Millis now);
@@ -155,6 +157,7 @@ class Hub {
     Millis opened_at;
     PeerInfo peer;
     std::vector<Bytes> early_frames;  // arrived before we were ready; replayed then
+    std::string principal;
   };
 
   wire::PeerMetadata our_metadata() const;

@@ -51,6 +51,8 @@ struct PeerInfo {
   PeerId peer_id;
   std::optional<StorageId> storage_id;  // absent for a storage-less peer
   bool is_ephemeral = true;
+  /// Whom the transport authenticated the connection as (empty: no authentication).
+  std::string principal;
 
   friend bool operator==(const PeerInfo&, const PeerInfo&) = default;
 };

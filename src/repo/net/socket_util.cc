@@ -31,18 +31,21 @@ std::string host_port_text(std::string_view host, std::uint16_t port) {
   return host_text(host) + ":" + std::to_string(port);
 }
 
-AcceptLoop::AcceptLoop(asio::io_context& context, AcceptHandler on_accept, OnSocket on_socket)
+AcceptLoop::AcceptLoop(asio::io_context& context, AcceptHandler on_accept, OnSocket on_socket,
+                       std::size_t max_connections)
     : context_(context),
       strand_(asio::make_strand(context)),
       acceptor_(strand_),
       retry_timer_(strand_),
       on_accept_(std::move(on_accept)),
-      on_socket_(std::move(on_socket)) {}
+      on_socket_(std::move(on_socket)),
+      max_connections_(max_connections) {}
 
 Result<std::shared_ptr<AcceptLoop>> AcceptLoop::open(asio::io_context& context,
                                                      const std::string& host, std::uint16_t port,
                                                      AcceptHandler on_accept, OnSocket on_socket,
-                                                     std::string_view what) {
+                                                     std::string_view what,
+                                                     std::size_t max_connections) {
   const std::string where = std::string(what) + " listen on " + host_port_text(host, port);
   boost::system::error_code ec;
   tcp::resolver resolver(context);
@@ -53,7 +56,8 @@ Result<std::shared_ptr<AcceptLoop>> AcceptLoop::open(asio::io_context& context,
   if (endpoints.empty()) return fail(Error::io_error(where, "resolve: no address"));
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
 
-  auto loop = std::make_shared<AcceptLoop>(context, std::move(on_accept), std::move(on_socket));
+  auto loop = std::make_shared<AcceptLoop>(context, std::move(on_accept), std::move(on_socket),
+                                           max_connections);
   auto& acceptor = loop->acceptor_;
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return fail(Error::io_error(where, "open: " + ec.message()));
@@ -80,7 +84,15 @@ void AcceptLoop::accept_next() {
       [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
         if (self->closed_ || ec == asio::error::operation_aborted) return;
         if (!ec) {
-          self->on_socket_(std::move(socket), self);
+          if (self->max_connections_ != 0 && self->live_->load() >= self->max_connections_) {
+            boost::system::error_code ignored;
+            socket.close(ignored);  // over the limit: refused before any byte is read
+            self->accept_next();
+            return;
+          }
+          self->live_->fetch_add(1);
+          Lease lease(nullptr, [live = self->live_](void*) { live->fetch_sub(1); });
+          self->on_socket_(std::move(socket), self, std::move(lease));
           self->accept_next();
           return;
         }

@@ -33,7 +33,8 @@ std::string host_text(std::string_view host);
 /// "host:port", bracketing IPv6 literals.
 std::string host_port_text(std::string_view host, std::uint16_t port);
 
-/// Accepts TCP connections on one address, each socket on its own new strand, and hands them to
+/// Accepts TCP connections on one address (at most max_connections alive at once, when nonzero:
+/// a socket accepted beyond that is closed at once), each socket on its own new strand, and hands them to
 /// `on_socket` (on the loop's strand, one at a time). The transport turns a socket into a
 /// Connection (after a handshake, for WebSocket) and passes it to deliver(), which calls the
 /// user's AcceptHandler on the loop's strand unless the loop was closed.
@@ -41,7 +42,10 @@ std::string host_port_text(std::string_view host, std::uint16_t port);
 /// Thread safety: deliver(), close() and port() are safe from any thread.
 class AcceptLoop : public std::enable_shared_from_this<AcceptLoop> {
  public:
-  using OnSocket = std::function<void(boost::asio::ip::tcp::socket, std::shared_ptr<AcceptLoop>)>;
+  /// Held by a connection for as long as it lives: counts it against max_connections.
+  using Lease = std::shared_ptr<void>;
+  using OnSocket =
+      std::function<void(boost::asio::ip::tcp::socket, std::shared_ptr<AcceptLoop>, Lease)>;
 
   /// Resolves `host`, binds, listens and starts accepting. `what` names the transport in errors.
   [[nodiscard]] static Result<std::shared_ptr<AcceptLoop>> open(boost::asio::io_context& context,
@@ -49,9 +53,11 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop> {
                                                                 std::uint16_t port,
                                                                 AcceptHandler on_accept,
                                                                 OnSocket on_socket,
-                                                                std::string_view what);
+                                                                std::string_view what,
+                                                                std::size_t max_connections = 0);
 
-  AcceptLoop(boost::asio::io_context& context, AcceptHandler on_accept, OnSocket on_socket);
+  AcceptLoop(boost::asio::io_context& context, AcceptHandler on_accept, OnSocket on_socket,
+             std::size_t max_connections);
 
   /// Passes an accepted, ready connection to the AcceptHandler (posted to the loop's strand).
   void deliver(std::shared_ptr<Connection> connection);
@@ -70,6 +76,9 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop> {
   OnSocket on_socket_;
   std::uint16_t port_ = 0;
   std::atomic<bool> closed_{false};
+  const std::size_t max_connections_;  // 0: no limit
+  // Connections accepted and not yet destroyed; shared with their leases, which may outlive us.
+  std::shared_ptr<std::atomic<std::size_t>> live_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 /// The Listener facade over an AcceptLoop; its destructor closes the loop.

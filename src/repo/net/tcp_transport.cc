@@ -2,6 +2,8 @@
 // (automerge-repo-rs / samod framing, spec §1.1).
 //
 // A connection lives on its socket's strand; every member below is touched only there. States:
+//   authenticating  (listeners with TransportOptions::authenticate) reading the one credentials
+//            frame; nobody outside holds the connection yet; a timer bounds it
 //   open     reading frames, writing the queue
 //   closing  after close(): on_close(kLocalClose) reported; the queue is flushed, then the
 //            sending side is shut down, and incoming bytes are read and discarded until the peer
@@ -16,12 +18,14 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "repo/net/asio_io.h"
@@ -37,13 +41,45 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr std::size_t kLengthPrefixBytes = 4;
+constexpr std::size_t kMaxCredentialsFrameBytes = 4096;
+constexpr std::string_view kBearerPrefix = "Bearer ";
+
+void append_cbor_text(Bytes& out, std::string_view text) {
+  const std::size_t n = text.size();
+  if (n < 24) {
+    out.push_back(static_cast<std::uint8_t>(0x60 + n));
+  } else if (n < 256) {
+    out.push_back(0x78);
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    const std::size_t m = std::min<std::size_t>(n, 0xffff);
+    out.push_back(0x79);
+    out.push_back(static_cast<std::uint8_t>(m >> 8));
+    out.push_back(static_cast<std::uint8_t>(m));
+    text = text.substr(0, m);
+  }
+  out.insert(out.end(), text.begin(), text.end());
+}
+
+// The repo protocol's `error` message, {"type": "error", "message": text}, CBOR-encoded here so
+// that the transport needs no codec for the one message it sends itself.
+Bytes error_message_frame(std::string_view text) {
+  Bytes out{0xa2};
+  append_cbor_text(out, "type");
+  append_cbor_text(out, "error");
+  append_cbor_text(out, "message");
+  append_cbor_text(out, text);
+  return out;
+}
 
 class TcpConnection final : public Connection, public std::enable_shared_from_this<TcpConnection> {
  public:
   // REQUIRES: `socket` is connected and its executor is a strand used by nothing else.
-  TcpConnection(tcp::socket socket, const TransportOptions& options)
+  TcpConnection(tcp::socket socket, const TransportOptions& options,
+                AcceptLoop::Lease lease = nullptr)
       : socket_(std::move(socket)),
         options_(options),
+        lease_(std::move(lease)),
         description_("tcp " + remote_text(socket_)),
         linger_timer_(socket_.get_executor()),
         read_faults_(options.test_fail_read_at),
@@ -72,9 +108,45 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   }
 
   std::string describe() const override { return description_; }
+  std::string principal() const override { return principal_; }
+
+  // Listener side, with options.authenticate: reads the credentials frame, then hands the
+  // connection to `loop` or refuses it. REQUIRES: called once, before anyone else holds it.
+  void authenticate_then_deliver(std::shared_ptr<AcceptLoop> loop) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), loop = std::move(loop)]() mutable {
+      self->state_ = State::kAuthenticating;
+      self->accept_loop_ = std::move(loop);
+      self->linger_timer_.expires_after(self->options_.handshake_timeout);
+      self->linger_timer_.async_wait([self](error_code ec) {
+        if (!ec && self->state_ == State::kAuthenticating) self->close_socket();  // never said who
+      });
+      self->read_header();
+    });
+  }
 
  private:
-  enum class State { kOpen, kClosing, kDone };
+  enum class State { kAuthenticating, kOpen, kClosing, kDone };
+
+  bool receiving() const { return state_ == State::kOpen || state_ == State::kAuthenticating; }
+
+  void check_credentials(const Bytes& frame) {
+    linger_timer_.cancel();
+    auto loop = std::move(accept_loop_);
+    const std::string_view text(reinterpret_cast<const char*>(frame.data()), frame.size());
+    Result<std::string> who =
+        text.substr(0, kBearerPrefix.size()) == kBearerPrefix
+            ? options_.authenticate(text.substr(kBearerPrefix.size()))
+            : options_.authenticate(std::string_view());
+    if (!who) {
+      // Told why, then closed; the frame was not a credentials frame, or they were refused.
+      state_ = State::kOpen;
+      queue_frame(error_message_frame("unauthorized: " + who.error().message));
+      return close_gracefully();
+    }
+    principal_ = std::move(*who);
+    state_ = State::kOpen;  // reading resumes at start()
+    loop->deliver(shared_from_this());
+  }
 
   // ---- reading -----------------------------------------------------------------------------
 
@@ -88,7 +160,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   }
 
   void on_header(error_code ec, std::size_t bytes_read) {
-    if (state_ != State::kOpen) return keep_draining(ec);
+    if (!receiving()) return keep_draining(ec);
     if (ec == asio::error::eof && bytes_read == 0) {
       return fail(CloseReason::kPeerClosed, "peer closed the connection");
     }
@@ -99,6 +171,9 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
     const std::uint32_t length = (std::uint32_t{header_in_[0]} << 24) |
                                  (std::uint32_t{header_in_[1]} << 16) |
                                  (std::uint32_t{header_in_[2]} << 8) | std::uint32_t{header_in_[3]};
+    if (state_ == State::kAuthenticating && length > kMaxCredentialsFrameBytes) {
+      return fail(CloseReason::kFrameTooLarge, "a credentials frame of " + std::to_string(length) + " bytes");
+    }
     if (length > options_.max_frame_bytes) {
       // Refused before reading or allocating the body.
       return fail(CloseReason::kFrameTooLarge,
@@ -116,7 +191,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   }
 
   void on_body(error_code ec, std::size_t bytes_read) {
-    if (state_ != State::kOpen) return keep_draining(ec);
+    if (!receiving()) return keep_draining(ec);
     if (ec == asio::error::eof) {
       return fail(CloseReason::kIoError, "connection ended inside a frame (" +
                                              std::to_string(bytes_read) + " of " +
@@ -129,6 +204,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   }
 
   void deliver(Bytes frame) {
+    if (state_ == State::kAuthenticating) return check_credentials(frame);
     if (read_faults_.next_fails()) {
       return fail(CloseReason::kIoError, "read: " +
                                              asio::error::make_error_code(
@@ -235,6 +311,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
 
   void close_socket() {
     state_ = State::kDone;
+    lease_.reset();
     send_queue_.clear();
     queued_bytes_ = 0;
     linger_timer_.cancel();
@@ -244,7 +321,10 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
 
   tcp::socket socket_;
   const TransportOptions options_;
+  AcceptLoop::Lease lease_;  // counts us against the listener's max_connections until closed
   const std::string description_;
+  std::string principal_;  // set before the connection is handed out, constant afterwards
+  std::shared_ptr<AcceptLoop> accept_loop_;  // while authenticating
   asio::steady_timer linger_timer_;
   // Everything below is touched only on the socket's strand.
   State state_ = State::kOpen;
@@ -304,7 +384,10 @@ class TcpDial : public std::enable_shared_from_this<TcpDial> {
   void on_connected(error_code ec) {
     if (done_) return;
     if (ec) return finish(fail(Error::io_error(where(), "connect: " + ec.message())));
-    finish(std::shared_ptr<Connection>(std::make_shared<TcpConnection>(std::move(socket_), options_)));
+    auto connection = std::make_shared<TcpConnection>(std::move(socket_), options_);
+    // Queued before anyone else can send: the credentials go out as the first frame.
+    if (!options_.auth_token.empty()) connection->send(tcp_auth_frame(options_.auth_token));
+    finish(std::shared_ptr<Connection>(std::move(connection)));
   }
 
   void time_out() {
@@ -337,14 +420,23 @@ class TcpDial : public std::enable_shared_from_this<TcpDial> {
 
 }  // namespace
 
+Bytes tcp_auth_frame(std::string_view token) {
+  Bytes out(kBearerPrefix.begin(), kBearerPrefix.end());
+  out.insert(out.end(), token.begin(), token.end());
+  return out;
+}
+
 Result<std::unique_ptr<Listener>> listen_tcp(IoContext& io, const std::string& host,
                                              std::uint16_t port, AcceptHandler on_accept,
                                              TransportOptions options) {
-  auto on_socket = [options](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop) {
-    loop->deliver(std::make_shared<TcpConnection>(std::move(socket), options));
+  auto on_socket = [options](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
+                             AcceptLoop::Lease lease) {
+    auto connection = std::make_shared<TcpConnection>(std::move(socket), options, std::move(lease));
+    if (options.authenticate) return connection->authenticate_then_deliver(loop);
+    loop->deliver(std::move(connection));
   };
   AM_TRY_ASSIGN(auto loop, AcceptLoop::open(asio_context(io), host, port, std::move(on_accept),
-                                            std::move(on_socket), "tcp"));
+                                            std::move(on_socket), "tcp", options.max_connections));
   return make_listener(std::move(loop));
 }
 

@@ -119,6 +119,11 @@ class Connection {
 
   /// For logs: "tcp 127.0.0.1:5432", "ws://127.0.0.1:3030/", "memory #3 a".
   virtual std::string describe() const = 0;
+
+  /// Server side: whom TransportOptions::authenticate accepted the peer as (a name for access
+  /// rules and logs); empty when the listener does not authenticate, and on the client side.
+  /// Constant once the connection is handed out.
+  virtual std::string principal() const { return {}; }
 };
 
 /// Limits and timers of a connection. Each side of a connection applies its own options.
@@ -148,7 +153,26 @@ struct TransportOptions {
   /// of a 200 answer, or nullopt for 404. Without it such requests get 426. Runs on an io thread
   /// and must not block.
   std::function<std::optional<std::pair<std::string, std::string>>(std::string_view target)> http_handler;
+
+  /// Listener only: who may connect. Given the bearer token the peer presented (empty when it
+  /// presented none), returns the principal to record on the connection (Connection::principal)
+  /// or an error whose message tells the peer why it was refused. WebSocket: the token comes from
+  /// `Authorization: Bearer <token>` or, for browsers that cannot set headers, a `token` query
+  /// parameter; a refusal is HTTP 401 with the message as the body. TCP: the peer's first frame
+  /// must be the ASCII text `Bearer <token>` (see auth_token); a refusal is an `error` repo
+  /// message carrying the text, then close. A TCP peer that sends nothing is dropped after
+  /// handshake_timeout. Unset: every peer is accepted with an empty principal. Runs on an io
+  /// thread; must not block.
+  std::function<Result<std::string>(std::string_view token)> authenticate;
+  /// Dialing only: the bearer token to present (as above); empty presents none.
+  std::string auth_token;
+  /// Listener only: connections open at once (counting those still in their handshake) above
+  /// which a newly accepted socket is closed at once. Zero means no limit.
+  std::size_t max_connections = 0;
 };
+
+/// The first TCP frame that carries `token` (TransportOptions::auth_token): "Bearer " + token.
+Bytes tcp_auth_frame(std::string_view token);
 
 /// An open listening socket. close() or destruction stops accepting; connections it accepted
 /// earlier are unaffected.
@@ -184,8 +208,8 @@ void dial_tcp(IoContext& io, const std::string& host, std::uint16_t port, DialHa
               TransportOptions options = {});
 
 /// Listens for WebSocket upgrades. `path` "/" accepts any request target; any other value
-/// accepts only that exact target and answers others with HTTP 404. A handshake that does not
-/// finish within handshake_timeout is dropped. Errors as listen_tcp.
+/// accepts only that exact path (any query string aside) and answers others with HTTP 404. A
+/// handshake that does not finish within handshake_timeout is dropped. Errors as listen_tcp.
 [[nodiscard]] Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io,
                                                                 const std::string& host,
                                                                 std::uint16_t port,
@@ -194,7 +218,9 @@ void dial_tcp(IoContext& io, const std::string& host, std::uint16_t port, DialHa
                                                                 TransportOptions options = {});
 
 /// Connects to `url` = ws://host[:port][/path][?query] (port 80 when absent). wss:// fails with
-/// kUnsupported (no TLS yet); other malformed URLs with kInvalidArgument. The client answers the
+/// kUnsupported (no TLS yet); other malformed URLs with kInvalidArgument. A server that refuses
+/// the upgrade (HTTP 401, 404, ...) fails the dial with kProtocol naming the status and the
+/// server's reason. The client answers the
 /// server's pings and does not ping itself (like the JS client).
 void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed,
                     TransportOptions options = {});

@@ -15,9 +15,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/url/params_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <deque>
 #include <memory>
@@ -87,8 +89,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   enum class Role { kClient, kServer };
 
   // Server side: `socket` was just accepted; its executor is a strand used by nothing else.
-  WsConnection(tcp::socket socket, const TransportOptions& options)
-      : ws_(std::move(socket)), role_(Role::kServer), options_(options), ping_timer_(executor()),
+  WsConnection(tcp::socket socket, const TransportOptions& options, AcceptLoop::Lease lease)
+      : ws_(std::move(socket)), role_(Role::kServer), options_(options), lease_(std::move(lease)),
+        ping_timer_(executor()),
         linger_timer_(executor()), read_faults_(options.test_fail_read_at),
         write_faults_(options.test_fail_write_at) {}
 
@@ -133,6 +136,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   }
 
   std::string describe() const override { return description_; }
+  std::string principal() const override { return principal_; }
 
   // ---- handshakes (before anyone else holds the connection) --------------------------------
 
@@ -151,12 +155,13 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   // REQUIRES: the TCP connection is established. Calls `done` with the outcome.
   void handshake_as_client(const std::string& host_header, const std::string& target,
-                           std::function<void(error_code, int http_status)> done) {
+                           std::function<void(error_code, int http_status, const std::string& body)> done) {
     configure_stream();
     ws_.async_handshake(upgrade_response_, host_header, target,
                         [self = shared_from_this(), done = std::move(done)](error_code ec) {
                           if (!ec) self->state_ = State::kOpen;
-                          done(ec, static_cast<int>(self->upgrade_response_.result_int()));
+                          done(ec, static_cast<int>(self->upgrade_response_.result_int()),
+                               self->upgrade_response_.body());
                         });
   }
 
@@ -183,6 +188,30 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
     });
+    if (role_ == Role::kClient && !options_.auth_token.empty()) {
+      ws_.set_option(websocket::stream_base::decorator(
+          [token = options_.auth_token](websocket::request_type& request) {
+            request.set(http::field::authorization, "Bearer " + token);
+          }));
+    }
+  }
+
+  // The bearer token of an upgrade request: the Authorization header, else the `token` query
+  // parameter (browsers cannot set headers on a WebSocket). Empty when there is neither.
+  static std::string presented_token(const http::request<http::empty_body>& request) {
+    const auto header = request[http::field::authorization];
+    constexpr std::string_view kBearer = "bearer ";
+    if (header.size() > kBearer.size()) {
+      std::string scheme(header.substr(0, kBearer.size()));
+      for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (scheme == kBearer) return std::string(header.substr(kBearer.size()));
+    }
+    auto target = boost::urls::parse_origin_form(request.target());
+    if (!target) return {};
+    const auto params = target->params();
+    const auto it = params.find("token");
+    if (it == params.end() || !(*it).has_value) return {};
+    return std::string((*it).value);
   }
 
   void on_upgrade_request(error_code ec, std::shared_ptr<AcceptLoop> loop, const std::string& path) {
@@ -199,8 +228,13 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       return refuse(http::status::upgrade_required, "this endpoint accepts WebSocket upgrades only");
     }
     const std::string_view target(request.target().data(), request.target().size());
-    if (path != "/" && target != path) {
+    if (path != "/" && target.substr(0, target.find('?')) != path) {
       return refuse(http::status::not_found, "no WebSocket endpoint at this path");
+    }
+    if (options_.authenticate) {
+      Result<std::string> who = options_.authenticate(presented_token(request));
+      if (!who) return refuse(http::status::unauthorized, "unauthorized: " + who.error().message);
+      principal_ = std::move(*who);
     }
     description_ = "ws " + remote_text(beast::get_lowest_layer(ws_).socket()) + " " +
                    std::string(target);
@@ -219,6 +253,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   void respond(http::status status, const std::string& content_type, std::string body) {
     refusal_.emplace(status, request_parser_->get().version());
     refusal_->set(http::field::content_type, content_type);
+    if (status == http::status::unauthorized) refusal_->set(http::field::www_authenticate, "Bearer");
     refusal_->keep_alive(false);
     refusal_->body() = std::move(body);
     refusal_->prepare_payload();
@@ -384,6 +419,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   void abort_socket() {
     state_ = State::kDone;
+    lease_.reset();
     drop_unsent();
     ping_timer_.cancel();
     linger_timer_.cancel();
@@ -401,7 +437,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   WsStream ws_;
   const Role role_;
   const TransportOptions options_;
+  AcceptLoop::Lease lease_;  // counts us against the listener's max_connections until closed
   std::string description_;  // set before the connection is handed out, constant afterwards
+  std::string principal_;    // likewise
   asio::steady_timer ping_timer_;
   asio::steady_timer linger_timer_;
   // Everything below is touched only on the stream's strand.
@@ -472,16 +510,20 @@ class WsDial : public std::enable_shared_from_this<WsDial> {
     const std::string host_header =
         url_.port == 80 ? host_text(url_.host) : host_port_text(url_.host, url_.port);
     connection_->handshake_as_client(host_header, url_.target,
-                                     [self = shared_from_this()](error_code hs_ec, int status) {
-                                       self->on_upgraded(hs_ec, status);
+                                     [self = shared_from_this()](error_code hs_ec, int status,
+                                                                 const std::string& body) {
+                                       self->on_upgraded(hs_ec, status, body);
                                      });
   }
 
-  void on_upgraded(error_code ec, int http_status) {
+  void on_upgraded(error_code ec, int http_status, std::string body) {
     if (done_) return;
     if (ec == websocket::error::upgrade_declined) {
+      while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+      if (body.size() > 200) body.resize(200);
       return finish(fail(Error::protocol(
-          where(), "the server declined the upgrade (HTTP " + std::to_string(http_status) + ")")));
+          where(), "the server declined the upgrade (HTTP " + std::to_string(http_status) + ")" +
+                       (body.empty() ? std::string() : ": " + body))));
     }
     if (ec == beast::error::timeout) {
       return finish(fail(Error(ErrorCode::kTimeout, where() + ": upgrade timed out")));
@@ -526,11 +568,14 @@ Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io, const std::str
   if (path.empty() || path.front() != '/') {
     return fail(Error::invalid_argument("websocket listen", "path must start with '/': " + path));
   }
-  auto on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop) {
-    std::make_shared<WsConnection>(std::move(socket), options)->accept_upgrade(loop, path);
+  auto on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
+                                   AcceptLoop::Lease lease) {
+    std::make_shared<WsConnection>(std::move(socket), options, std::move(lease))
+        ->accept_upgrade(loop, path);
   };
   AM_TRY_ASSIGN(auto loop, AcceptLoop::open(asio_context(io), host, port, std::move(on_accept),
-                                            std::move(on_socket), "websocket"));
+                                            std::move(on_socket), "websocket",
+                                            options.max_connections));
   return make_listener(std::move(loop));
 }
 

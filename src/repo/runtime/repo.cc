@@ -134,6 +134,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     bool active = true;
     bool first_attempt_done = false;
     std::optional<core::ConnectionId> connection;
+    std::string auth_token;
   };
 
   RepoOptions options;
@@ -143,7 +144,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   TimerService timers;
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
-  std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0}, accepted{0};
+  std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0}, accepted{0},
+      writes_refused{0};
   static constexpr std::size_t kBuckets = std::size(kLatencyBucketsMs) + 1;
   std::array<std::atomic<std::uint64_t>, kBuckets> latency_buckets{};  // not cumulative here
   std::atomic<std::uint64_t> latency_sum{0}, latency_count{0};
@@ -428,6 +430,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         case core::DocEvent::Kind::kStorageError:
           log(LogLevel::kError, "storage: " + ev.message);
           break;
+        case core::DocEvent::Kind::kWriteRefused:
+          ++writes_refused;
+          if (!ev.message.empty()) log(LogLevel::kWarn, ev.message);
+          break;
         case core::DocEvent::Kind::kPeerStatus:
           break;
       }
@@ -492,7 +498,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   void attach(std::shared_ptr<net::Connection> connection, core::ConnectionRole role, std::optional<EndpointId> dialer) {
     if (role == core::ConnectionRole::kAcceptor) ++accepted;
     hub_post([self = shared_from_this(), connection, role, dialer](core::Hub& h) {
-      const core::ConnectionId id = h.add_connection(role, self->now());
+      const core::ConnectionId id = h.add_connection(role, self->now(), connection->principal());
       Conn conn;
       conn.connection = connection;
       conn.description = connection->describe();
@@ -599,17 +605,27 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         self->attach(std::move(*result), core::ConnectionRole::kInitiator, id);
         return;
       }
-      self->hub_post([self, id](core::Hub&) {
+      self->hub_post([self, id, error = result.error()](core::Hub&) {
         auto it = self->dialers.find(id);
         if (it == self->dialers.end()) return;
+        ConnectionEvent ev;
+        ev.kind = ConnectionEvent::Kind::kDialFailed;
+        ev.description = it->second.websocket ? it->second.url
+                                              : "tcp://" + it->second.host + ":" + std::to_string(it->second.port);
+        ev.detail = error.to_string();
+        std::vector<std::function<void()>> after;
+        self->notify_connection(ev, after);
+        for (auto& f : after) self->io.post(std::move(f));
         self->mark_first_attempt_done(it->second);
         if (it->second.active && !self->stopped) self->schedule_redial(id);
       });
     };
+    net::TransportOptions transport = transport_options();
+    transport.auth_token = d.auth_token;
     if (d.websocket) {
-      net::dial_websocket(io, d.url, on_dialed, transport_options());
+      net::dial_websocket(io, d.url, on_dialed, std::move(transport));
     } else {
-      net::dial_tcp(io, d.host, d.port, on_dialed, transport_options());
+      net::dial_tcp(io, d.host, d.port, on_dialed, std::move(transport));
     }
   }
 
@@ -887,10 +903,19 @@ Result<std::vector<DocumentId>> Repo::stored_documents() const {
 
 Result<std::uint16_t> Repo::listen_websocket(const std::string& host, std::uint16_t port, const std::string& path,
                                              HttpHandler http_handler) {
+  ListenOptions options;
+  options.path = path;
+  options.http_handler = std::move(http_handler);
+  return listen_websocket(host, port, std::move(options));
+}
+
+Result<std::uint16_t> Repo::listen_websocket(const std::string& host, std::uint16_t port, ListenOptions options) {
   std::weak_ptr<Impl> weak = impl_;
   net::TransportOptions transport = impl_->transport_options();
-  transport.http_handler = std::move(http_handler);
-  auto listener = net::listen_websocket(impl_->io, host, port, path, [weak](std::shared_ptr<net::Connection> c) {
+  transport.http_handler = std::move(options.http_handler);
+  transport.authenticate = std::move(options.authenticate);
+  transport.max_connections = options.max_connections;
+  auto listener = net::listen_websocket(impl_->io, host, port, options.path, [weak](std::shared_ptr<net::Connection> c) {
     if (auto s = weak.lock()) s->attach(std::move(c), core::ConnectionRole::kAcceptor, std::nullopt);
   }, transport);
   if (!listener) return fail(listener.error());
@@ -917,6 +942,7 @@ RepoStats Repo::stats() const {
   s.bytes_in = impl_->bytes_in;
   s.bytes_out = impl_->bytes_out;
   s.connections_accepted = impl_->accepted;
+  s.writes_refused = impl_->writes_refused;
   std::uint64_t cumulative = 0;
   for (const auto& b : impl_->latency_buckets) {
     cumulative += b;
@@ -927,11 +953,14 @@ RepoStats Repo::stats() const {
   return s;
 }
 
-Result<std::uint16_t> Repo::listen_tcp(const std::string& host, std::uint16_t port) {
+Result<std::uint16_t> Repo::listen_tcp(const std::string& host, std::uint16_t port, ListenOptions options) {
   std::weak_ptr<Impl> weak = impl_;
+  net::TransportOptions transport = impl_->transport_options();
+  transport.authenticate = std::move(options.authenticate);
+  transport.max_connections = options.max_connections;
   auto listener = net::listen_tcp(impl_->io, host, port, [weak](std::shared_ptr<net::Connection> c) {
     if (auto s = weak.lock()) s->attach(std::move(c), core::ConnectionRole::kAcceptor, std::nullopt);
-  }, impl_->transport_options());
+  }, std::move(transport));
   if (!listener) return fail(listener.error());
   const std::uint16_t bound = (*listener)->port();
   std::lock_guard<std::mutex> lock(impl_->hub_mutex);
@@ -939,20 +968,23 @@ Result<std::uint16_t> Repo::listen_tcp(const std::string& host, std::uint16_t po
   return bound;
 }
 
-EndpointId Repo::connect_websocket(const std::string& url, Backoff backoff) {
+EndpointId Repo::connect_websocket(const std::string& url, Backoff backoff, std::string auth_token) {
   Impl::Dialer d;
   d.websocket = true;
   d.url = url;
   d.backoff = backoff;
+  d.auth_token = std::move(auth_token);
   return impl_->add_dialer(std::move(d));
 }
 
-EndpointId Repo::connect_tcp(const std::string& host, std::uint16_t port, Backoff backoff) {
+EndpointId Repo::connect_tcp(const std::string& host, std::uint16_t port, Backoff backoff,
+                             std::string auth_token) {
   Impl::Dialer d;
   d.websocket = false;
   d.host = host;
   d.port = port;
   d.backoff = backoff;
+  d.auth_token = std::move(auth_token);
   return impl_->add_dialer(std::move(d));
 }
 
