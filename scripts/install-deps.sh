@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   clang libclang-rt-14-dev
   libssl-dev libdeflate-dev zlib1g-dev libexpected-dev
+  openssl   # the wss tests make a self-signed certificate
   libboost1.81-dev libboost-url1.81-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev

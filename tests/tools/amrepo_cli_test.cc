@@ -601,22 +601,32 @@ TEST_F(AmrepoCli, ServeWithSqliteStorageKeepsDocumentsAcrossARestart) {
   EXPECT_EQ(run_amrepo("serve --storage lmdb --data " + data, dir_).exit_code, 2);
 }
 
-// `serve --auth-token-file --access-rules` over WebSocket and TCP: a writer, a read-only
+// `serve --auth-token-file --access-rules` over ws, tcp and wss: a writer, a read-only
 // reader, a principal the rules deny, a missing and a wrong token; and a JS client presenting
 // its token as ?token= (browsers cannot set headers on a WebSocket).
-TEST_F(AmrepoCli, TokensAndAccessRulesOverWebSocketAndTcp) {
+TEST_F(AmrepoCli, TokensAndAccessRulesOverWebSocketTcpAndTls) {
   const std::string writer = "writer-token-0123456789abcdef";
   const std::string reader = "reader-token-0123456789abcdef";
   const std::string outsider = "outsider-token-0123456789abc";
   write("tokens", "# name token\nwriter " + writer + "\nreader " + reader + "\noutsider " + outsider + "\n");
   write("rules", "writer write *\nreader read *\noutsider none *\n");
-  ServerProcess server("--listen 127.0.0.1:0 --tcp 127.0.0.1:0 --memory --auth-token-file " + path("tokens") +
-                           " --access-rules " + path("rules"),
-                       2);
+  // A self-signed certificate for the wss:// server, its own CA for the clients.
+  ASSERT_EQ(run_shell("openssl", "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+                                 "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+                                     path("key.pem") + " -out " + path("cert.pem"), dir_)
+                .exit_code,
+            0);
+  const std::string auth = " --memory --auth-token-file " + path("tokens") + " --access-rules " + path("rules");
+  ServerProcess server("--listen 127.0.0.1:0 --tcp 127.0.0.1:0" + auth, 2);
   ASSERT_EQ(server.urls(), 2u);
-  for (const std::string& url : {server.url(0), server.url(1)}) {
+  ServerProcess secure("--listen 127.0.0.1:0 --tls-cert " + path("cert.pem") + " --tls-key " + path("key.pem") + auth, 1);
+  ASSERT_EQ(secure.urls(), 1u);
+  ASSERT_EQ(secure.url(0).rfind("wss://127.0.0.1:", 0), 0u) << secure.url(0);
+  for (const std::string& url : {server.url(0), server.url(1), secure.url(0)}) {
     SCOPED_TRACE(url);
-    const std::string with = " --timeout 5 --server " + url + " --token ";
+    const std::string server_args =
+        " --server " + url + (url.rfind("wss:", 0) == 0 ? " --ca-file " + path("cert.pem") : std::string());
+    const std::string with = " --timeout 5" + server_args + " --token ";
     auto created = run_amrepo("new" + with + writer + " --json '{\"n\":1}'", dir_);
     ASSERT_EQ(created.exit_code, 0) << created.err;
     const std::string doc = first_line(created.out);
@@ -624,7 +634,7 @@ TEST_F(AmrepoCli, TokensAndAccessRulesOverWebSocketAndTcp) {
     auto read_cat = run_amrepo("cat" + with + reader + " " + doc, dir_);
     ASSERT_EQ(read_cat.exit_code, 0) << read_cat.err;
     EXPECT_EQ(json::parse(read_cat.out), json::parse(R"({"n":1})"));
-    auto read_set = run_amrepo("set --timeout 2 --server " + url + " --token " + reader + " " + doc + " /n 2", dir_);
+    auto read_set = run_amrepo("set --timeout 2" + server_args + " --token " + reader + " " + doc + " /n 2", dir_);
     EXPECT_EQ(read_set.exit_code, 4) << read_set.err;
     auto after = run_amrepo("cat" + with + writer + " " + doc, dir_);
     ASSERT_EQ(after.exit_code, 0) << after.err;
@@ -638,19 +648,25 @@ TEST_F(AmrepoCli, TokensAndAccessRulesOverWebSocketAndTcp) {
     auto denied = run_amrepo("cat" + with + outsider + " " + doc, dir_);
     EXPECT_EQ(denied.exit_code, 3) << denied.err;
     // No token, or a wrong one: refused at once with the reason, exit code 6.
-    auto missing = run_amrepo("cat --timeout 5 --server " + url + " " + doc, dir_);
+    auto missing = run_amrepo("cat --timeout 5" + server_args + " " + doc, dir_);
     EXPECT_EQ(missing.exit_code, 6) << missing.err;
     EXPECT_NE(missing.err.find("a bearer token is required"), std::string::npos) << missing.err;
     auto wrong = run_amrepo("cat" + with + "not-a-valid-token-at-all " + doc, dir_);
     EXPECT_EQ(wrong.exit_code, 6) << wrong.err;
     EXPECT_NE(wrong.err.find("the token is not valid"), std::string::npos) << wrong.err;
   }
-  // The JS reference client with ?token=: in with the writer's token, refused without one.
+  // The JS reference client with ?token= (browsers cannot set headers), over ws and wss.
   auto js_created = js_peer("create '" + server.url(0) + "/?token=" + writer + "' '{\"from\":\"js\"}'", dir_);
   ASSERT_EQ(js_created.exit_code, 0) << js_created.err;
   auto js_read = run_amrepo("cat --server " + server.url(0) + " --token " + reader + " " + first_line(js_created.out), dir_);
   ASSERT_EQ(js_read.exit_code, 0) << js_read.err;
   EXPECT_EQ(json::parse(js_read.out), json::parse(R"({"from":"js"})"));
+  const std::string js_over_tls = "NODE_EXTRA_CA_CERTS=" + path("cert.pem") + " node " + am::test::jsref_script("repo-peer.mjs");
+  auto js_secure = run_shell(js_over_tls, "create '" + secure.url(0) + "/?token=" + writer + "' '{\"tls\":true}'", dir_);
+  ASSERT_EQ(js_secure.exit_code, 0) << js_secure.err;
+  auto js_secure_cat = run_shell(js_over_tls, "cat '" + secure.url(0) + "/?token=" + reader + "' " + first_line(js_secure.out), dir_);
+  ASSERT_EQ(js_secure_cat.exit_code, 0) << js_secure_cat.err;
+  EXPECT_EQ(json::parse(js_secure_cat.out), json::parse(R"({"tls":true})"));
   // Bad configuration is a usage error naming the problem.
   write("short", "alice tooshort\n");
   auto short_token = run_amrepo("serve --memory --auth-token-file " + path("short"), dir_);

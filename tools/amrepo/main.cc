@@ -110,12 +110,17 @@ int main(int argc, char** argv) {
                         "connections per listener above which new ones are closed at once (0 = no limit)")
       ->capture_default_str();
   serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
+  serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");
+  serve_cmd->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");
+  serve_cmd->add_option("--ca-file", serve_options.ca_file, "trust these CAs for wss:// --peer servers");
 
   amrepo::ClientOptions client_options;
   auto add_client_options = [&](CLI::App* cmd) {
-    cmd->add_option("--server", client_options.server, "ws://HOST:PORT[/PATH] or tcp://HOST:PORT");
+    cmd->add_option("--server", client_options.server, "ws[s]://HOST:PORT[/PATH] or tcp://HOST:PORT");
     cmd->add_option("--data", client_options.data, "a local repo directory");
     cmd->add_option("--timeout", client_options.timeout_s, "seconds to wait for the server")->capture_default_str();
+    cmd->add_option("--ca-file", client_options.ca_file,
+                    "trust these CAs (PEM) for a wss:// server (default: the system's)");
     cmd->add_option("--token", client_options.token,
                     "bearer token for a server started with --auth-token-file (default: $AMREPO_TOKEN)");
   };

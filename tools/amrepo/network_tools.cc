@@ -55,7 +55,7 @@ std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::
 // Dials a ws:// or tcp:// URL on `repo`. false (with a message) for a malformed URL.
 bool dial(am::repo::Repo& repo, const std::string& url, am::repo::Backoff backoff, std::string& error,
           const std::string& token = {}) {
-  if (url.rfind("ws://", 0) == 0) {
+  if (url.rfind("ws://", 0) == 0 || url.rfind("wss://", 0) == 0) {
     repo.connect_websocket(url, backoff, token);
     return true;
   }
@@ -68,7 +68,7 @@ bool dial(am::repo::Repo& repo, const std::string& url, am::repo::Backoff backof
     repo.connect_tcp(hp->first, hp->second, backoff, token);
     return true;
   }
-  error = "bad server URL " + url + " (expected ws://HOST:PORT[/PATH] or tcp://HOST:PORT)";
+  error = "bad server URL " + url + " (expected ws[s]://HOST:PORT[/PATH] or tcp://HOST:PORT)";
   return false;
 }
 
@@ -99,6 +99,7 @@ struct ClientSession {
 
 int open_client(const ClientOptions& options, ClientSession& session) {
   am::repo::RepoOptions ro;
+  ro.tls_ca_file = options.ca_file;
   if (!options.data.empty()) {
     auto storage = open_storage("fs", options.data);
     if (!storage) return fail_with(kExitFailure, storage.error().to_string());
@@ -231,6 +232,8 @@ int serve(const ServeOptions& o) {
   }
   am::repo::ListenOptions listen_options;
   listen_options.max_connections = o.max_connections;
+  ro.tls_ca_file = o.ca_file;
+  if (o.tls_cert.empty() != o.tls_key.empty()) return fail_with(kExitUsage, "--tls-cert and --tls-key go together");
   if (!o.access_rules.empty() && o.auth_token_file.empty()) {
     return fail_with(kExitUsage, "--access-rules needs --auth-token-file (rules name the tokens' principals)");
   }
@@ -272,6 +275,8 @@ int serve(const ServeOptions& o) {
     if (!hp) return fail_with(kExitUsage, "bad --listen " + o.listen + " (expected HOST:PORT)");
     am::repo::Repo* r = repo->get();
     am::repo::ListenOptions lo = listen_options;
+    lo.tls_cert_file = o.tls_cert;
+    lo.tls_key_file = o.tls_key;
     lo.http_handler = [r](std::string_view target) -> std::optional<std::pair<std::string, std::string>> {
       if (target == "/health") return std::pair{std::string("application/json"), health_json(*r)};
       if (target == "/metrics") return std::pair{std::string("text/plain; version=0.0.4"), metrics_text(*r)};
@@ -279,7 +284,7 @@ int serve(const ServeOptions& o) {
     };
     auto port = (*repo)->listen_websocket(hp->first, hp->second, std::move(lo));
     if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.listen + ": " + port.error().to_string());
-    std::cout << "listening ws://" << hp->first << ":" << *port << std::endl;
+    std::cout << "listening " << (o.tls_cert.empty() ? "ws://" : "wss://") << hp->first << ":" << *port << std::endl;
   }
   if (!o.tcp.empty()) {
     auto hp = split_host_port(o.tcp);

@@ -22,16 +22,20 @@ struct ServeOptions {
   std::string access_rules;        // per-principal, per-document access (needs auth_token_file)
   std::size_t max_connections = 10000;  // per listener; 0 = no limit
   std::string peer_token;          // presented to every --peer
+  std::string tls_cert;            // with tls_key: the WebSocket listener is wss://
+  std::string tls_key;
+  std::string ca_file;             // trust for wss:// peers (default: the system's CAs)
 };
 
 /// Runs the sync server until SIGINT/SIGTERM; prints "listening ws://HOST:PORT" when ready.
 int serve(const ServeOptions& options);
 
 struct ClientOptions {
-  std::string server;  // ws://host:port[/path] or tcp://host:port
+  std::string server;  // ws[s]://host:port[/path] or tcp://host:port
   std::string data;    // a local repo directory (optional)
   double timeout_s = 10;
   std::string token;   // bearer token for a server that requires one
+  std::string ca_file;  // trust for a wss:// server (default: the system's CAs)
 };
 
 /// Creates a document (from JSON text, or empty) and prints its automerge: URL once the server

@@ -232,6 +232,10 @@ struct ListenOptions {
   /// Connections open at once on this listener above which new ones are closed at once; 0 = no
   /// limit.
   std::size_t max_connections = 0;
+  /// WebSocket only: serve wss:// (TLS 1.2+) with this PEM certificate chain and private key;
+  /// listen_websocket fails (kInvalidArgument) when they do not load or do not match.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 /// How Repo::open sets up a repo. Every field has a default.
@@ -257,6 +261,9 @@ struct RepoOptions {
   /// A connection whose unsent frames exceed this many bytes (a peer that stopped reading) is
   /// closed instead of growing memory; 0 = no limit.
   std::size_t max_queued_bytes = std::size_t{256} << 20;
+  /// wss:// dials trust servers whose certificates this PEM file's CAs signed (a self-signed
+  /// server certificate can be its own CA); empty: the system's CA certificates.
+  std::string tls_ca_file;
   /// Where the repo reports what it handled itself (a storage write that failed and will be
   /// retried, an unreadable chunk left in place, a peer dropped for a protocol error). Called
   /// from io threads; must be thread-safe. Default: errors and warnings to stderr.
@@ -321,7 +328,7 @@ class Repo {
   /// Accepts length-prefixed TCP connections. Returns the bound port.
   [[nodiscard]] Result<std::uint16_t> listen_tcp(const std::string& host, std::uint16_t port,
                                                  ListenOptions options = {});
-  /// Connects to ws://host:port/path and keeps reconnecting (with `backoff`) until stop().
+  /// Connects to ws[s]://host:port/path and keeps reconnecting (with `backoff`) until stop().
   /// A nonempty `auth_token` is presented as `Authorization: Bearer <token>`.
   EndpointId connect_websocket(const std::string& url, Backoff backoff = {}, std::string auth_token = {});
   /// Connects over length-prefixed TCP and keeps reconnecting until stop(). A nonempty

@@ -169,6 +169,15 @@ struct TransportOptions {
   /// Listener only: connections open at once (counting those still in their handshake) above
   /// which a newly accepted socket is closed at once. Zero means no limit.
   std::size_t max_connections = 0;
+  /// WebSocket listener only: serve wss:// (TLS 1.2+) with this certificate chain and private key
+  /// (PEM files, read once by listen_websocket; kInvalidArgument when they do not load or match).
+  /// Both empty: plain ws://.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// Dialing wss:// only: trust server certificates signed by the CAs in this PEM file (e.g. a
+  /// self-signed certificate itself) instead of the system's. The server's certificate must name
+  /// the host of the URL (DNS name or IP address).
+  std::string tls_ca_file;
 };
 
 /// The first TCP frame that carries `token` (TransportOptions::auth_token): "Bearer " + token.
@@ -217,8 +226,9 @@ void dial_tcp(IoContext& io, const std::string& host, std::uint16_t port, DialHa
                                                                 AcceptHandler on_accept,
                                                                 TransportOptions options = {});
 
-/// Connects to `url` = ws://host[:port][/path][?query] (port 80 when absent). wss:// fails with
-/// kUnsupported (no TLS yet); other malformed URLs with kInvalidArgument. A server that refuses
+/// Connects to `url` = ws[s]://host[:port][/path][?query] (port 80 or 443 when absent); malformed
+/// URLs fail with kInvalidArgument, a TLS handshake or certificate check with kIOError naming the
+/// reason ("certificate verify failed"). A server that refuses
 /// the upgrade (HTTP 401, 404, ...) fails the dial with kProtocol naming the status and the
 /// server's reason. The client answers the
 /// server's pings and does not ping itself (like the JS client).

@@ -1,8 +1,10 @@
 // WebSocket transport (Beast): one binary message per frame, as the JS automerge-repo adapters
-// send them (spec §1.1, §1.5). This is the only translation unit that includes Beast.
+// send them (spec §1.1, §1.5), over plain TCP (ws://) or TLS (wss://, OpenSSL through Asio).
+// This is the only translation unit that includes Beast.
 //
 // A connection lives on its stream's strand; every member below is touched only there. States:
-//   handshake  HTTP upgrade in progress; nobody outside holds the connection yet
+//   handshake  TLS handshake (wss) and HTTP upgrade in progress; nobody outside holds the
+//              connection yet
 //   open       reading messages, writing the queue; the server pings every ping_interval
 //   closing    after close() (or a text message): on_close reported, the queue flushed, then
 //              Beast's close handshake; a timer (handshake_timeout) bounds the whole of it
@@ -14,10 +16,17 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <cctype>
 #include <charconv>
@@ -47,17 +56,15 @@ Result<WsUrl> parse_ws_url(std::string_view url) {
   auto parsed = boost::urls::parse_uri(boost::urls::string_view(url.data(), url.size()));
   if (!parsed) return fail(Error::invalid_argument(what, parsed.error().message()));
   const boost::urls::url_view& u = *parsed;
-  if (u.scheme_id() == boost::urls::scheme::wss) {
-    return fail(Error::unsupported(what, "wss:// (TLS) is not supported yet"));
-  }
-  if (u.scheme_id() != boost::urls::scheme::ws) {
-    return fail(Error::invalid_argument(what, "the scheme must be ws"));
+  if (u.scheme_id() != boost::urls::scheme::ws && u.scheme_id() != boost::urls::scheme::wss) {
+    return fail(Error::invalid_argument(what, "the scheme must be ws or wss"));
   }
   if (u.has_fragment()) return fail(Error::invalid_argument(what, "a fragment is not allowed"));
   WsUrl out;
+  out.tls = u.scheme_id() == boost::urls::scheme::wss;
   out.host = u.host_address();
   if (out.host.empty()) return fail(Error::invalid_argument(what, "no host"));
-  out.port = 80;
+  out.port = out.tls ? 443 : 80;
   if (u.has_port() && !u.port().empty()) {
     // Parsed here: Boost.URL 1.81's port_number() wraps values above 65535 instead of failing.
     const auto digits = u.port();
@@ -79,25 +86,70 @@ Result<WsUrl> parse_ws_url(std::string_view url) {
 
 namespace {
 
-using WsStream = websocket::stream<beast::tcp_stream>;
+namespace ssl = asio::ssl;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What differs between ws:// and wss://: how the stream is built and the TLS handshake.
+template <class NextLayer>
+struct StreamTraits;
+
+template <>
+struct StreamTraits<PlainStream> {
+  static constexpr bool kTls = false;
+  static websocket::stream<PlainStream> make(tcp::socket socket, ssl::context*) {
+    return websocket::stream<PlainStream>(std::move(socket));
+  }
+  static websocket::stream<PlainStream> make(const Strand& strand, ssl::context*) {
+    return websocket::stream<PlainStream>(strand);
+  }
+};
+
+template <>
+struct StreamTraits<TlsStream> {
+  static constexpr bool kTls = true;
+  static websocket::stream<TlsStream> make(tcp::socket socket, ssl::context* context) {
+    return websocket::stream<TlsStream>(std::move(socket), *context);
+  }
+  static websocket::stream<TlsStream> make(const Strand& strand, ssl::context* context) {
+    return websocket::stream<TlsStream>(strand, *context);
+  }
+};
+
+std::string tls_error_text(const error_code& ec) {
+  std::string text = ec.message();
+  if (ec.category() == asio::error::get_ssl_category()) {
+    // OpenSSL's reason string ("certificate verify failed") says more than the category's.
+    if (const char* reason = ::ERR_reason_error_string(static_cast<unsigned long>(ec.value())); reason != nullptr) text = reason;
+  }
+  return text;
+}
 
 constexpr std::size_t kMaxUpgradeRequestBytes = 16 * 1024;
 constexpr std::size_t kKeptReadBufferBytes = 1 << 20;  // larger buffers are freed after a message
 
-class WsConnection final : public Connection, public std::enable_shared_from_this<WsConnection> {
+template <class NextLayer>
+class WsConnection final : public Connection, public std::enable_shared_from_this<WsConnection<NextLayer>> {
  public:
   enum class Role { kClient, kServer };
+  using Traits = StreamTraits<NextLayer>;
+  using std::enable_shared_from_this<WsConnection<NextLayer>>::shared_from_this;
 
   // Server side: `socket` was just accepted; its executor is a strand used by nothing else.
-  WsConnection(tcp::socket socket, const TransportOptions& options, AcceptLoop::Lease lease)
-      : ws_(std::move(socket)), role_(Role::kServer), options_(options), lease_(std::move(lease)),
+  // `tls` (wss only) outlives the connection through the shared pointer.
+  WsConnection(tcp::socket socket, const TransportOptions& options, AcceptLoop::Lease lease,
+               std::shared_ptr<ssl::context> tls = nullptr)
+      : tls_(std::move(tls)), ws_(Traits::make(std::move(socket), tls_.get())), role_(Role::kServer),
+        options_(options), lease_(std::move(lease)),
         ping_timer_(executor()),
         linger_timer_(executor()), read_faults_(options.test_fail_read_at),
         write_faults_(options.test_fail_write_at) {}
 
   // Client side: a fresh stream on `strand`, to be connected by WsDial.
-  WsConnection(const Strand& strand, const TransportOptions& options, std::string description)
-      : ws_(strand), role_(Role::kClient), options_(options), description_(std::move(description)),
+  WsConnection(const Strand& strand, const TransportOptions& options, std::string description,
+               std::shared_ptr<ssl::context> tls = nullptr)
+      : tls_(std::move(tls)), ws_(Traits::make(strand, tls_.get())), role_(Role::kClient), options_(options),
+        description_(std::move(description)),
         ping_timer_(executor()), linger_timer_(executor()),
         read_faults_(options.test_fail_read_at), write_faults_(options.test_fail_write_at) {}
 
@@ -143,14 +195,46 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   // Reads the HTTP upgrade request, checks its target against `path`, accepts, then hands the
   // connection to `loop`. Failures just drop the socket.
   void accept_upgrade(std::shared_ptr<AcceptLoop> loop, std::string path) {
+    // One deadline for the TLS handshake and the upgrade request.
     beast::get_lowest_layer(ws_).expires_after(options_.handshake_timeout);
+    if constexpr (Traits::kTls) {
+      ws_.next_layer().async_handshake(
+          ssl::stream_base::server,
+          [self = shared_from_this(), loop = std::move(loop), path = std::move(path)](error_code ec) mutable {
+            if (ec) return;  // not TLS, a bad client certificate exchange, or a timeout: drop
+            self->read_upgrade_request(std::move(loop), std::move(path));
+          });
+    } else {
+      read_upgrade_request(std::move(loop), std::move(path));
+    }
+  }
+
+  void read_upgrade_request(std::shared_ptr<AcceptLoop> loop, std::string path) {
     request_parser_.emplace();
     request_parser_->header_limit(kMaxUpgradeRequestBytes);
-    http::async_read(beast::get_lowest_layer(ws_), http_buffer_, *request_parser_,
+    http::async_read(ws_.next_layer(), http_buffer_, *request_parser_,
                      [self = shared_from_this(), loop = std::move(loop), path = std::move(path)](
                          error_code ec, std::size_t) mutable {
                        self->on_upgrade_request(ec, std::move(loop), path);
                      });
+  }
+
+  // Client side, wss only: the TLS handshake, verifying the server's certificate against
+  // `host` (a name or an IP address). REQUIRES: the TCP connection is established.
+  void tls_handshake_as_client(const std::string& host, std::function<void(error_code)> done) {
+    if constexpr (Traits::kTls) {
+      auto& stream = ws_.next_layer();
+      error_code not_an_address;
+      (void)asio::ip::make_address(host, not_an_address);
+      // SNI names hosts, never addresses (RFC 6066 §3).
+      if (not_an_address && ::SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) {
+        return done(error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
+      }
+      stream.set_verify_callback(ssl::host_name_verification(host));
+      stream.async_handshake(ssl::stream_base::client, [done = std::move(done)](error_code ec) { done(ec); });
+    } else {
+      done({});
+    }
   }
 
   // REQUIRES: the TCP connection is established. Calls `done` with the outcome.
@@ -166,6 +250,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   }
 
   beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(ws_); }
+  static constexpr bool kTls = Traits::kTls;
 
   // Closes the socket at once (used by a dial that timed out).
   void abort() { abort_socket(); }
@@ -236,8 +321,8 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       if (!who) return refuse(http::status::unauthorized, "unauthorized: " + who.error().message);
       principal_ = std::move(*who);
     }
-    description_ = "ws " + remote_text(beast::get_lowest_layer(ws_).socket()) + " " +
-                   std::string(target);
+    description_ = std::string(Traits::kTls ? "wss " : "ws ") +
+                   remote_text(beast::get_lowest_layer(ws_).socket()) + " " + std::string(target);
     beast::get_lowest_layer(ws_).expires_never();  // Beast's own handshake timeout takes over
     configure_stream();
     ws_.async_accept(request, [self = shared_from_this(), loop = std::move(loop)](error_code accept_ec) {
@@ -257,7 +342,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     refusal_->keep_alive(false);
     refusal_->body() = std::move(body);
     refusal_->prepare_payload();
-    http::async_write(beast::get_lowest_layer(ws_), *refusal_,
+    http::async_write(ws_.next_layer(), *refusal_,
                       [self = shared_from_this()](error_code, std::size_t) {
                         error_code ignored;
                         self->tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -434,7 +519,8 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     }
   }
 
-  WsStream ws_;
+  std::shared_ptr<ssl::context> tls_;  // wss: the settings the stream was made with; before ws_
+  websocket::stream<NextLayer> ws_;
   const Role role_;
   const TransportOptions options_;
   AcceptLoop::Lease lease_;  // counts us against the listener's max_connections until closed
@@ -463,17 +549,22 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   websocket::response_type upgrade_response_;
 };
 
-// One dial: resolve, connect, upgrade, all under one deadline, on the new connection's strand.
-class WsDial : public std::enable_shared_from_this<WsDial> {
+// One dial: resolve, connect, TLS (wss), upgrade, all under one deadline, on the new
+// connection's strand.
+template <class NextLayer>
+class WsDial : public std::enable_shared_from_this<WsDial<NextLayer>> {
  public:
+  using std::enable_shared_from_this<WsDial<NextLayer>>::shared_from_this;
+
   WsDial(asio::io_context& context, WsUrl url, DialHandler on_dialed,
-         const TransportOptions& options)
+         const TransportOptions& options, std::shared_ptr<ssl::context> tls)
       : strand_(asio::make_strand(context)),
         resolver_(strand_),
         deadline_(strand_),
         url_(std::move(url)),
-        description_("ws://" + host_port_text(url_.host, url_.port) + url_.target),
-        connection_(std::make_shared<WsConnection>(strand_, options, description_)),
+        description_(std::string(url_.tls ? "wss://" : "ws://") + host_port_text(url_.host, url_.port) +
+                     url_.target),
+        connection_(std::make_shared<WsConnection<NextLayer>>(strand_, options, description_, std::move(tls))),
         on_dialed_(std::move(on_dialed)),
         timeout_(options.handshake_timeout) {}
 
@@ -506,9 +597,17 @@ class WsDial : public std::enable_shared_from_this<WsDial> {
   void on_connected(error_code ec) {
     if (done_) return;
     if (ec) return finish(fail(Error::io_error(where(), "connect: " + ec.message())));
+    connection_->tls_handshake_as_client(url_.host, [self = shared_from_this()](error_code tls_ec) {
+      self->on_secured(tls_ec);
+    });
+  }
+
+  void on_secured(error_code ec) {
+    if (done_) return;
+    if (ec) return finish(fail(Error::io_error(where(), "TLS handshake: " + tls_error_text(ec))));
     // The Host header carries the port unless it is the default one (RFC 7230 §5.4).
     const std::string host_header =
-        url_.port == 80 ? host_text(url_.host) : host_port_text(url_.host, url_.port);
+        url_.port == (url_.tls ? 443 : 80) ? host_text(url_.host) : host_port_text(url_.host, url_.port);
     connection_->handshake_as_client(host_header, url_.target,
                                      [self = shared_from_this()](error_code hs_ec, int status,
                                                                  const std::string& body) {
@@ -553,11 +652,48 @@ class WsDial : public std::enable_shared_from_this<WsDial> {
   asio::steady_timer deadline_;
   const WsUrl url_;
   const std::string description_;
-  std::shared_ptr<WsConnection> connection_;
+  std::shared_ptr<WsConnection<NextLayer>> connection_;
   DialHandler on_dialed_;
   const std::chrono::milliseconds timeout_;
   bool done_ = false;  // on strand_
 };
+
+// The server's TLS settings: TLS 1.2 or newer, its certificate chain and private key (PEM).
+Result<std::shared_ptr<ssl::context>> server_tls_context(const TransportOptions& options) {
+  const std::string where = "TLS certificate " + options.tls_cert_file + " / key " + options.tls_key_file;
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return fail(Error::invalid_argument(where, "both a certificate and a key file are needed"));
+  }
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  error_code ec;
+  context->use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) return fail(Error::invalid_argument(where, "certificate: " + tls_error_text(ec)));
+  context->use_private_key_file(options.tls_key_file, ssl::context::pem, ec);
+  if (ec) return fail(Error::invalid_argument(where, "private key: " + tls_error_text(ec)));
+  if (::SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return fail(Error::invalid_argument(where, "the private key does not match the certificate"));
+  }
+  return context;
+}
+
+// A client's TLS settings: verify the server against tls_ca_file, or the system's CAs.
+Result<std::shared_ptr<ssl::context>> client_tls_context(const TransportOptions& options) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  error_code ec;
+  if (!options.tls_ca_file.empty()) {
+    context->load_verify_file(options.tls_ca_file, ec);
+    if (ec) return fail(Error::invalid_argument("CA file " + options.tls_ca_file, tls_error_text(ec)));
+  } else {
+    context->set_default_verify_paths(ec);
+    if (ec) return fail(Error::io_error("the system's CA certificates", tls_error_text(ec)));
+  }
+  context->set_verify_mode(ssl::verify_peer);
+  return context;
+}
 
 }  // namespace
 
@@ -568,11 +704,21 @@ Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io, const std::str
   if (path.empty() || path.front() != '/') {
     return fail(Error::invalid_argument("websocket listen", "path must start with '/': " + path));
   }
-  auto on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
-                                   AcceptLoop::Lease lease) {
-    std::make_shared<WsConnection>(std::move(socket), options, std::move(lease))
-        ->accept_upgrade(loop, path);
-  };
+  AcceptLoop::OnSocket on_socket;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    AM_TRY_ASSIGN(auto tls, server_tls_context(options));
+    on_socket = [options, path, tls](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
+                                     AcceptLoop::Lease lease) {
+      std::make_shared<WsConnection<TlsStream>>(std::move(socket), options, std::move(lease), tls)
+          ->accept_upgrade(loop, path);
+    };
+  } else {
+    on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
+                                AcceptLoop::Lease lease) {
+      std::make_shared<WsConnection<PlainStream>>(std::move(socket), options, std::move(lease))
+          ->accept_upgrade(loop, path);
+    };
+  }
   AM_TRY_ASSIGN(auto loop, AcceptLoop::open(asio_context(io), host, port, std::move(on_accept),
                                             std::move(on_socket), "websocket",
                                             options.max_connections));
@@ -589,7 +735,19 @@ void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed
     });
     return;
   }
-  std::make_shared<WsDial>(asio_context(io), std::move(*parsed), std::move(on_dialed), options)
+  if (!parsed->tls) {
+    std::make_shared<WsDial<PlainStream>>(asio_context(io), std::move(*parsed), std::move(on_dialed), options,
+                                          nullptr)
+        ->run();
+    return;
+  }
+  auto tls = client_tls_context(options);
+  if (!tls) {
+    io.post([on_dialed = std::move(on_dialed), error = tls.error()]() mutable { on_dialed(fail(std::move(error))); });
+    return;
+  }
+  std::make_shared<WsDial<TlsStream>>(asio_context(io), std::move(*parsed), std::move(on_dialed), options,
+                                      std::move(*tls))
       ->run();
 }
 

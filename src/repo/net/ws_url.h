@@ -1,4 +1,4 @@
-// Parsing of ws:// URLs for dial_websocket, exposed for tests. No Boost in this header.
+// Parsing of ws:// and wss:// URLs for dial_websocket, exposed for tests. No Boost in this header.
 #pragma once
 
 #include <cstdint>
@@ -9,15 +9,16 @@
 
 namespace am::repo::net {
 
-/// The parts of a ws:// URL that a WebSocket client needs.
+/// The parts of a ws:// or wss:// URL that a WebSocket client needs.
 struct WsUrl {
+  bool tls = false;     // wss://
   std::string host;     // name or address; IPv6 without brackets
-  std::uint16_t port;   // 80 when the URL has none
+  std::uint16_t port;   // 80 (ws) or 443 (wss) when the URL has none
   std::string target;   // path (at least "/") plus "?query" when present
 };
 
-/// Parses ws://host[:port][/path][?query]. wss:// is kUnsupported (no TLS yet); any other
-/// scheme, a missing host, a port outside 1..65535 or a fragment is kInvalidArgument.
+/// Parses ws[s]://host[:port][/path][?query]. Any other scheme, a missing host, a port outside
+/// 1..65535 or a fragment is kInvalidArgument.
 [[nodiscard]] Result<WsUrl> parse_ws_url(std::string_view url);
 
 }  // namespace am::repo::net

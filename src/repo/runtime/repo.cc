@@ -200,6 +200,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     t.handshake_timeout = options.handshake_timeout;
     t.ping_interval = options.ping_interval;
     t.max_queued_bytes = options.max_queued_bytes;
+    t.tls_ca_file = options.tls_ca_file;
     return t;
   }
 
@@ -915,6 +916,8 @@ Result<std::uint16_t> Repo::listen_websocket(const std::string& host, std::uint1
   transport.http_handler = std::move(options.http_handler);
   transport.authenticate = std::move(options.authenticate);
   transport.max_connections = options.max_connections;
+  transport.tls_cert_file = std::move(options.tls_cert_file);
+  transport.tls_key_file = std::move(options.tls_key_file);
   auto listener = net::listen_websocket(impl_->io, host, port, options.path, [weak](std::shared_ptr<net::Connection> c) {
     if (auto s = weak.lock()) s->attach(std::move(c), core::ConnectionRole::kAcceptor, std::nullopt);
   }, transport);
