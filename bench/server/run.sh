@@ -27,7 +27,8 @@ trap cleanup EXIT
 start_server() {  # $1 = cpp|js, $2 = data dir; sets pid and url
   : >"$tmp/server.out"
   if [ "$1" = cpp ]; then
-    "$amrepo" serve --listen 127.0.0.1:0 --data "$2" >"$tmp/server.out" 2>/dev/null &
+    # No per-connection open budget: the JS server has none, and one client finds every document.
+    "$amrepo" serve --listen 127.0.0.1:0 --data "$2" --max-doc-opens 0 >"$tmp/server.out" 2>/dev/null &
   else
     node "$root/tools/jsref/repo-peer.mjs" serve 0 "$2" >"$tmp/server.out" 2>/dev/null &
   fi

@@ -250,3 +250,68 @@ TEST(Hub, EphemeralMessagesAreDeduplicatedBySession) {
 
 }  // namespace
 }  // namespace am::repo::core
+
+namespace am::repo::core {
+namespace {
+
+// The document-open budget: a flood of requests for new documents is served at the configured
+// rate, in order, and a peer that piles up too many waiting messages is dropped.
+TEST(Hub, DocumentOpensBeyondTheBudgetWaitInOrder) {
+  HubConfig c;
+  c.peer_id = PeerId("server");
+  c.has_storage = false;
+  c.policy = answer_requests_only();
+  c.session_id = SessionId("s");
+  c.max_document_opens_per_second = 2;
+  c.max_waiting_messages = 6;
+  Hub hub(std::move(c));
+  hub.start(0);
+  const ConnectionId conn = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(conn, frame(join("client")), 0);
+  (void)hub.take_effects();
+  auto spawned = [](const HubEffects& e) {
+    std::vector<DocumentId> out;
+    for (const ToActor& t : e.to_actors) {
+      if (t.kind == ToActor::Kind::kSpawn) out.push_back(t.document);
+    }
+    return out;
+  };
+  auto messages_for = [](const HubEffects& e, const DocumentId& d) {
+    std::size_t n = 0;
+    for (const ToActor& t : e.to_actors) n += t.kind == ToActor::Kind::kMessage && t.document == d;
+    return n;
+  };
+  for (std::uint8_t i = 1; i <= 5; ++i) {
+    hub.receive_frame(conn, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), doc_id(i), empty_sync_message()}), 10);
+  }
+  // A second message about a waiting document waits behind the first.
+  hub.receive_frame(conn, frame(wire::SyncMessage{PeerId("client"), PeerId("server"), doc_id(3), empty_sync_message()}), 10);
+  HubEffects first = hub.take_effects();
+  EXPECT_EQ(spawned(first), (std::vector<DocumentId>{doc_id(1), doc_id(2)})) << "a full bucket holds 2";
+  ASSERT_TRUE(first.wake_at);
+  EXPECT_LE(*first.wake_at, 10 + 500) << "one token refills in 500 ms";
+  hub.tick(510);
+  HubEffects second = hub.take_effects();
+  EXPECT_EQ(spawned(second), (std::vector<DocumentId>{doc_id(3)}));
+  EXPECT_EQ(messages_for(second, doc_id(3)), 2u) << "both messages about doc 3, in order";
+  hub.tick(1510);
+  HubEffects third = hub.take_effects();
+  EXPECT_EQ(spawned(third), (std::vector<DocumentId>{doc_id(4), doc_id(5)}));
+  EXPECT_TRUE(decode_frames(third, conn).empty()) << "nobody was refused";
+  // Now flood once the bucket is full again: 2 tokens, then 6 may wait, then the peer is
+  // dropped with an error.
+  for (std::uint8_t i = 10; i < 19; ++i) {
+    hub.receive_frame(conn, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), doc_id(i), empty_sync_message()}), 2510);
+  }
+  HubEffects flood = hub.take_effects();
+  EXPECT_EQ(spawned(flood).size(), 2u);
+  auto out = decode_frames(flood, conn);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* error = std::get_if<wire::ErrorMessage>(&out[0]);
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(error->message.find("too many document requests"), std::string::npos) << error->message;
+  EXPECT_EQ(flood.closes, std::vector<ConnectionId>{conn});
+}
+
+}  // namespace
+}  // namespace am::repo::core

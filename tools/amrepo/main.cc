@@ -109,6 +109,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-connections", serve_options.max_connections,
                         "connections per listener above which new ones are closed at once (0 = no limit)")
       ->capture_default_str();
+  serve_cmd->add_option("--max-doc-opens", serve_options.max_doc_opens,
+                        "documents one connection may open per second; beyond it its requests wait (0 = no limit)")
+      ->capture_default_str();
   serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
   serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");
   serve_cmd->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");

@@ -233,6 +233,7 @@ int serve(const ServeOptions& o) {
   am::repo::ListenOptions listen_options;
   listen_options.max_connections = o.max_connections;
   ro.tls_ca_file = o.ca_file;
+  ro.max_document_opens_per_second = o.max_doc_opens;
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail_with(kExitUsage, "--tls-cert and --tls-key go together");
   if (!o.access_rules.empty() && o.auth_token_file.empty()) {
     return fail_with(kExitUsage, "--access-rules needs --auth-token-file (rules name the tokens' principals)");

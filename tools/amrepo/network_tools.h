@@ -21,6 +21,7 @@ struct ServeOptions {
   std::string auth_token_file;     // require a bearer token from these (access_rules.h)
   std::string access_rules;        // per-principal, per-document access (needs auth_token_file)
   std::size_t max_connections = 10000;  // per listener; 0 = no limit
+  double max_doc_opens = 1000;          // per connection per second; 0 = no limit
   std::string peer_token;          // presented to every --peer
   std::string tls_cert;            // with tls_key: the WebSocket listener is wss://
   std::string tls_key;

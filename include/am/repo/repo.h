@@ -261,6 +261,11 @@ struct RepoOptions {
   /// A connection whose unsent frames exceed this many bytes (a peer that stopped reading) is
   /// closed instead of growing memory; 0 = no limit.
   std::size_t max_queued_bytes = std::size_t{256} << 20;
+  /// Documents one connection may open per second (requests or sync messages for documents
+  /// not in memory, each costing a storage read), with bursts of as many; above it that peer's
+  /// further such messages wait, in order, and a peer with 10,000 waiting is disconnected.
+  /// 0 = no limit (the library default; amrepo serve sets 1000).
+  double max_document_opens_per_second = 0;
   /// wss:// dials trust servers whose certificates this PEM file's CAs signed (a self-signed
   /// server certificate can be its own CA); empty: the system's CA certificates.
   std::string tls_ca_file;

@@ -1,6 +1,7 @@
 #include "repo/core/hub.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace am::repo::core {
@@ -105,7 +106,10 @@ wire::PeerMetadata Hub::our_metadata() const {
 
 ConnectionId Hub::add_connection(ConnectionRole role, Millis now, std::string principal) {
   const ConnectionId id = next_connection_++;
-  connections_[id] = Connection{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal)};
+  Connection conn{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal), 0, 0, {}, {}};
+  conn.open_tokens = config_.max_document_opens_per_second;  // a full bucket: one second's worth
+  conn.tokens_at = now;
+  connections_[id] = std::move(conn);
   if (ready_) {
     if (role == ConnectionRole::kInitiator) {
       send_join(id);
@@ -270,7 +274,44 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
   }
 }
 
-void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis now) {
+bool Hub::take_open_token(Connection& conn, Millis now) {
+  const double rate = config_.max_document_opens_per_second;
+  if (rate <= 0) return true;
+  conn.open_tokens = std::min(rate, conn.open_tokens + static_cast<double>(now - conn.tokens_at) * rate / 1000.0);
+  conn.tokens_at = now;
+  if (conn.open_tokens < 1) return false;
+  conn.open_tokens -= 1;
+  return true;
+}
+
+void Hub::release_waiting(Millis now) {
+  std::vector<ConnectionId> ids;
+  for (const auto& [id, conn] : connections_) {
+    if (!conn.waiting.empty()) ids.push_back(id);
+  }
+  for (ConnectionId id : ids) {
+    // Take out, in order, every message whose document is open or gets a token; the rest stay.
+    // A document's messages stay in order: while one of them waits, so do those after it.
+    std::deque<wire::Message> pending = std::move(connections_.at(id).waiting);
+    connections_.at(id).waiting.clear();
+    connections_.at(id).waiting_docs.clear();
+    for (auto& message : pending) {
+      auto it = connections_.find(id);
+      if (it == connections_.end()) return;  // routing dropped the connection
+      Connection& conn = it->second;
+      const std::optional<DocumentId> doc = document_of(message);
+      const bool held = doc && (conn.waiting_docs.count(*doc) != 0 || (!is_open(*doc) && !take_open_token(conn, now)));
+      if (held) {
+        if (doc) conn.waiting_docs.insert(*doc);
+        conn.waiting.push_back(std::move(message));
+        continue;
+      }
+      route(id, conn, std::move(message), now, /*gated=*/false);
+    }
+  }
+}
+
+void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis now, bool gated) {
   if (std::holds_alternative<wire::JoinMessage>(message) || std::holds_alternative<wire::PeerMessage>(message)) {
     fail_protocol(id, "unexpected join or peer message");
     return;
@@ -310,10 +351,28 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
     if (asks) send_frame(id, wire::DocUnavailableMessage{config_.peer_id, from, *doc});
     return;
   }
+  if (gated && conn.waiting_docs.count(*doc) != 0) {
+    // Earlier messages about this document wait for the open budget: stay behind them.
+    conn.waiting.push_back(std::move(message));
+    conn.waiting_docs.insert(*doc);
+    return;
+  }
   if (!is_open(*doc)) {
     if (!asks) return;  // ephemera and answers about documents we do not have open
     if (config_.policy->access_level(from, conn.principal, *doc) == DocumentAccess::kNone) {
       send_frame(id, wire::DocUnavailableMessage{config_.peer_id, from, *doc});
+      return;
+    }
+    if (gated && (!conn.waiting.empty() || !take_open_token(conn, now))) {
+      if (conn.waiting.size() >= config_.max_waiting_messages) {
+        fail_protocol(id, "too many document requests: more than " + std::to_string(config_.max_waiting_messages) +
+                              " waiting (the limit is " +
+                              std::to_string(static_cast<long long>(config_.max_document_opens_per_second)) +
+                              " new documents per second)");
+        return;
+      }
+      conn.waiting.push_back(std::move(message));
+      conn.waiting_docs.insert(*doc);
       return;
     }
     // Lazily open the document, as a JS server does: storage first, then whoever announces.
@@ -358,6 +417,7 @@ void Hub::send(const wire::Message& message) {
 }
 
 void Hub::tick(Millis now) {
+  release_waiting(now);
   std::vector<ConnectionId> expired;
   for (const auto& [id, conn] : connections_) {
     if (conn.state != ConnState::kEstablished && now - conn.opened_at >= config_.handshake_timeout_ms &&
@@ -406,6 +466,13 @@ HubEffects Hub::take_effects() {
   for (const auto& [id, conn] : connections_) {
     if (conn.state == ConnState::kEstablished || conn.state == ConnState::kAwaitingReady) continue;
     const Millis t = conn.opened_at + config_.handshake_timeout_ms;
+    if (!wake || t < *wake) wake = t;
+  }
+  for (const auto& [id, conn] : connections_) {
+    if (conn.waiting.empty()) continue;
+    // When the bucket holds one token again.
+    const double missing = std::max(0.0, 1.0 - conn.open_tokens);
+    const Millis t = conn.tokens_at + static_cast<Millis>(std::ceil(missing * 1000.0 / config_.max_document_opens_per_second));
     if (!wake || t < *wake) wake = t;
   }
   effects_.wake_at = wake;

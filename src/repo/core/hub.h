@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -105,6 +106,13 @@ struct HubConfig {
   /// The StorageId written when the store has none yet; random when empty (set in tests for
   /// determinism).
   StorageId new_storage_id;
+  /// Documents one connection may open per second (requests or sync messages for documents not
+  /// in memory, each costing a storage read and an actor), with bursts of as many. Above it the
+  /// connection's further such messages wait, in order, until the budget refills. 0 = no limit.
+  double max_document_opens_per_second = 0;
+  /// A connection with more messages than this waiting for that budget is dropped with an
+  /// `error` ("too many document requests").
+  std::size_t max_waiting_messages = 10'000;
 };
 
 class Hub {
@@ -158,6 +166,13 @@ class Hub {
     PeerInfo peer;
     std::vector<Bytes> early_frames;  // arrived before we were ready; replayed then
     std::string principal;
+    // The document-open budget (HubConfig::max_document_opens_per_second): tokens as of
+    // tokens_at, and the messages waiting for it (with their documents, to keep each
+    // document's messages in order).
+    double open_tokens = 0;
+    Millis tokens_at = 0;
+    std::deque<wire::Message> waiting;
+    std::multiset<DocumentId> waiting_docs;
   };
 
   wire::PeerMetadata our_metadata() const;
@@ -166,7 +181,9 @@ class Hub {
   void establish(ConnectionId id, PeerInfo peer);
   void drop(ConnectionId id, DisconnectReason reason, std::string detail, bool ask_close);
   void fail_protocol(ConnectionId id, const std::string& message);
-  void route(ConnectionId id, Connection& conn, wire::Message message, Millis now);
+  void route(ConnectionId id, Connection& conn, wire::Message message, Millis now, bool gated = true);
+  bool take_open_token(Connection& conn, Millis now);
+  void release_waiting(Millis now);
   void update_network_pending();
   bool network_pending() const;
   std::optional<ConnectionId> connection_of(const PeerId& peer) const;
