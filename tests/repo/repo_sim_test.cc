@@ -261,6 +261,37 @@ TEST(RepoSim, RestartFromStorageWithNewerChangesOnAPeer) {
   EXPECT_EQ(sim.heads(b, id), sim.heads(a, id));
 }
 
+TEST(RepoSim, UnreadableChunkIsMovedAsideAndTheRestLoads) {
+  Sim sim(seed_for(23));
+  const int a = sim.add_peer({"a"});
+  const DocumentId id = sim.create(a, [](Document& d) { put_text(d, "k", "kept"); });
+  sim.run();
+  const std::string doc = id.to_string();
+  const std::string name(64, 'e');
+  const Bytes garbage{0x85, 0x6f, 0x4a, 0x83, 0xde, 0xad, 0xbe, 0xef};  // chunk magic, then nonsense
+  ASSERT_TRUE(sim.storage(a).save({doc, "incremental", name}, garbage));
+  sim.restart(a);
+  const std::size_t errors_before = sim.storage_errors();
+  sim.find(a, id);
+  sim.run();
+  ASSERT_EQ(sim.state(a, id), DocState::kReady) << "the readable chunks still load";
+  EXPECT_EQ(get_text(sim.document(a, id), "k"), "kept");
+  EXPECT_EQ(sim.storage_errors(), errors_before + 1) << "one report for one bad chunk";
+  auto original = sim.storage(a).load({doc, "incremental", name});
+  ASSERT_TRUE(original);
+  EXPECT_FALSE(original->has_value()) << "the bad chunk is no longer where loaders look";
+  auto aside = sim.storage(a).load({doc, "quarantine", "incremental", name});
+  ASSERT_TRUE(aside);
+  ASSERT_TRUE(aside->has_value()) << "the bad chunk was kept, moved aside";
+  EXPECT_EQ(**aside, garbage);
+  // A second restart loads cleanly: nothing left to report.
+  sim.restart(a);
+  sim.find(a, id);
+  sim.run();
+  EXPECT_EQ(sim.state(a, id), DocState::kReady);
+  EXPECT_EQ(sim.storage_errors(), errors_before + 1);
+}
+
 TEST(RepoSim, ConcurrentFindsOfTheSameDocument) {
   Sim sim(seed_for(8));
   const int a = sim.add_peer({"a"}), b = sim.add_peer({"b"}), c = sim.add_peer({"c"});

@@ -105,10 +105,21 @@ void DocActor::finish_loading(Millis now) {
     const bool snapshot = entries == &loaded_snapshots_;
     for (auto& [key, bytes] : *entries) {
       if (auto st = doc_.load_incremental(bytes); !st) {
-        // A chunk we cannot read is left where it is (never superseded or removed by us).
+        // A chunk we cannot read is moved aside, not deleted: copied to
+        // {doc, "quarantine", kind, name} (which no loader reads), then removed once the copy is
+        // stored. It never stops the document (or the server) from loading what it can.
+        StorageKey aside{config_.document_id.to_string(), "quarantine"};
+        aside.insert(aside.end(), key.begin() + 1, key.end());
         effects_.events.push_back(DocEvent{DocEvent::Kind::kStorageError, state_, {}, {}, {}, {},
-                                           "unreadable chunk " + storage_key_to_string(key) +
-                                               " left in place: " + st.error().to_string()});
+                                           "unreadable chunk " + storage_key_to_string(key) + " (" +
+                                               st.error().to_string() + ") moved to " +
+                                               storage_key_to_string(aside)});
+        if (config_.has_storage) {
+          const TaskId t = add_task(StorageTask::Kind::kSave, aside, bytes);
+          PendingTask task = make_task(TaskPurpose::kQuarantineCopy, std::move(aside));
+          task.original = key;
+          tasks_[t] = std::move(task);
+        }
         continue;
       }
       known_chunks_[key] = {snapshot, bytes.size()};
@@ -158,8 +169,16 @@ void DocActor::storage_done(StorageOutcome outcome, Millis now) {
       pump(now);
       break;
     }
+    case TaskPurpose::kQuarantineCopy:
+      // Only a stored copy lets the original go; a failed copy leaves it where it was.
+      if (outcome.status && state_ != DocState::kDeleted) {
+        const TaskId t = add_task(StorageTask::Kind::kRemove, task.original);
+        tasks_[t] = make_task(TaskPurpose::kQuarantineRemove, task.original);
+      }
+      break;
     case TaskPurpose::kSaveSyncState:
     case TaskPurpose::kDelete:
+    case TaskPurpose::kQuarantineRemove:
       break;
   }
 }
@@ -192,7 +211,7 @@ void DocActor::start_save(Millis now) {
     data = doc_.save_after(last_saved_heads_);
     key = {id, "incremental", chunk_name(data)};
   }
-  PendingTask task{TaskPurpose::kSave, key, data.size(), std::move(heads), compact, {}};
+  PendingTask task{TaskPurpose::kSave, key, data.size(), std::move(heads), compact, {}, {}};
   const TaskId t = add_task(StorageTask::Kind::kSave, std::move(key), std::move(data));
   tasks_[t] = std::move(task);
   save_in_flight_ = true;
@@ -258,7 +277,7 @@ void DocActor::save_sync_states(Millis now) {
     p->sync_state_dirty = false;
     StorageKey key{id, "sync-state", p->info.storage_id->str()};
     const TaskId t = add_task(StorageTask::Kind::kSave, key, p->sync.encode());
-    tasks_[t] = PendingTask{TaskPurpose::kSaveSyncState, std::move(key), 0, {}, false, pid};
+    tasks_[t] = PendingTask{TaskPurpose::kSaveSyncState, std::move(key), 0, {}, false, pid, {}};
   }
 }
 
@@ -339,7 +358,7 @@ void DocActor::add_peer(const PeerInfo& info, Millis now) {
   } else if (config_.has_storage && persists_sync_state(info)) {
     StorageKey key{config_.document_id.to_string(), "sync-state", info.storage_id->str()};
     const TaskId t = add_task(StorageTask::Kind::kLoad, key);
-    tasks_[t] = PendingTask{TaskPurpose::kLoadSyncState, std::move(key), 0, {}, false, info.peer_id};
+    tasks_[t] = PendingTask{TaskPurpose::kLoadSyncState, std::move(key), 0, {}, false, info.peer_id, {}};
     p->sync_state_loading = true;
   }
   peers_[info.peer_id] = std::move(p);

@@ -169,7 +169,8 @@ class DocActor {
   void set_status(Peer& peer, PeerDocStatus status);
 
   enum class TaskPurpose { kLoadSnapshots, kLoadIncrementals, kSave, kRemoveSuperseded,
-                           kLoadSyncState, kSaveSyncState, kDelete };
+                           kLoadSyncState, kSaveSyncState, kDelete, kQuarantineCopy,
+                           kQuarantineRemove };
   struct PendingTask {
     TaskPurpose purpose;
     StorageKey key;
@@ -177,9 +178,10 @@ class DocActor {
     std::vector<ChangeHash> heads;  // kSave: heads the write covers
     bool snapshot = false;          // kSave
     PeerId peer;                    // sync-state tasks
+    StorageKey original;            // kQuarantineCopy: the unreadable chunk's key
   };
   static PendingTask make_task(TaskPurpose purpose, StorageKey key) {
-    PendingTask t{purpose, std::move(key), 0, {}, false, {}};
+    PendingTask t{purpose, std::move(key), 0, {}, false, {}, {}};
     return t;
   }
 
