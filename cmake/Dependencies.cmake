@@ -19,7 +19,7 @@ if(AM_BUILD_TESTS)
   find_package(SQLite3 REQUIRED)                                    # SQLite::SQLite3 (am_repo_storage)
   include(GoogleTest)
 endif()
-if(AM_BUILD_TESTS OR AM_BUILD_TOOLS)
+if(AM_BUILD_TESTS OR AM_BUILD_TOOLS OR AM_BUILD_FUZZ)
   # Asio/Beast are header-only; Boost.URL (ws:// parsing) is the one compiled component.
   # "1.81.0", not "1.81": Boost's package config rejects the two-part version with EXACT.
   find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS url)   # Boost::headers Boost::url

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "support/test_bytes.h"
+#include "repo/net/http_upgrade.h"
 #include "repo/net/transport.h"
 #include "repo/net/ws_url.h"
 
@@ -1262,6 +1263,29 @@ TEST_F(SecureWebSocketTest, PlainClientsAndBadKeyFilesAreRefused) {
   ASSERT_FALSE(listener);
   EXPECT_EQ(listener.error().code, ErrorCode::kInvalidArgument) << listener.error().to_string();
   EXPECT_NE(listener.error().message.find("private key"), std::string::npos) << listener.error().to_string();
+}
+
+TEST(HttpUpgradeRequest, ReadsPathUpgradeAndToken) {
+  auto r = parse_upgrade_request(
+      "GET /sync?x=1&token=abc%20def HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(r->is_get);
+  EXPECT_TRUE(r->is_websocket_upgrade);
+  EXPECT_EQ(r->target, "/sync?x=1&token=abc%20def");
+  EXPECT_EQ(r->path, "/sync");
+  EXPECT_EQ(r->bearer_token, "abc def") << "percent-decoded";
+  // The header wins over the query; the scheme is case-insensitive.
+  r = parse_upgrade_request("GET /?token=q HTTP/1.1\r\nHost: h\r\nAuthorization: BEARER s3cret\r\n\r\n");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_FALSE(r->is_websocket_upgrade);
+  EXPECT_EQ(r->bearer_token, "s3cret");
+  r = parse_upgrade_request("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dTpw\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->bearer_token, "") << "only bearer tokens count";
+  EXPECT_FALSE(parse_upgrade_request("GET / HTTP/1.1\r\nHost: h\r\n"));  // no end of head
+  EXPECT_FALSE(parse_upgrade_request("\x16\x03\x01 TLS hello"));
+  EXPECT_FALSE(parse_upgrade_request(std::string(20000, 'A')));
 }
 
 TEST(TransportWsUrl, ParsesHostPortAndTarget) {

@@ -21,7 +21,6 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <boost/url/params_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -38,6 +37,7 @@
 
 #include "repo/net/asio_io.h"
 #include "repo/net/connection_core.h"
+#include "repo/net/http_upgrade.h"
 #include "repo/net/socket_util.h"
 #include "repo/net/transport.h"
 #include "repo/net/ws_url.h"
@@ -125,7 +125,6 @@ std::string tls_error_text(const error_code& ec) {
   return text;
 }
 
-constexpr std::size_t kMaxUpgradeRequestBytes = 16 * 1024;
 constexpr std::size_t kKeptReadBufferBytes = 1 << 20;  // larger buffers are freed after a message
 
 template <class NextLayer>
@@ -281,43 +280,25 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     }
   }
 
-  // The bearer token of an upgrade request: the Authorization header, else the `token` query
-  // parameter (browsers cannot set headers on a WebSocket). Empty when there is neither.
-  static std::string presented_token(const http::request<http::empty_body>& request) {
-    const auto header = request[http::field::authorization];
-    constexpr std::string_view kBearer = "bearer ";
-    if (header.size() > kBearer.size()) {
-      std::string scheme(header.substr(0, kBearer.size()));
-      for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (scheme == kBearer) return std::string(header.substr(kBearer.size()));
-    }
-    auto target = boost::urls::parse_origin_form(request.target());
-    if (!target) return {};
-    const auto params = target->params();
-    const auto it = params.find("token");
-    if (it == params.end() || !(*it).has_value) return {};
-    return std::string((*it).value);
-  }
-
   void on_upgrade_request(error_code ec, std::shared_ptr<AcceptLoop> loop, const std::string& path) {
     if (ec) return;  // timeout, garbage or a closed socket: nothing to answer
     const auto& request = request_parser_->get();
-    if (!websocket::is_upgrade(request)) {
-      if (options_.http_handler && request.method() == http::verb::get) {
-        const std::string_view target(request.target().data(), request.target().size());
-        if (auto answer = options_.http_handler(target)) {
+    const UpgradeRequest upgrade = describe_upgrade_request(request);
+    if (!upgrade.is_websocket_upgrade) {
+      if (options_.http_handler && upgrade.is_get) {
+        if (auto answer = options_.http_handler(upgrade.target)) {
           return respond(http::status::ok, answer->first, std::move(answer->second));
         }
         return refuse(http::status::not_found, "not found");
       }
       return refuse(http::status::upgrade_required, "this endpoint accepts WebSocket upgrades only");
     }
-    const std::string_view target(request.target().data(), request.target().size());
-    if (path != "/" && target.substr(0, target.find('?')) != path) {
+    const std::string_view target = upgrade.target;
+    if (path != "/" && upgrade.path != path) {
       return refuse(http::status::not_found, "no WebSocket endpoint at this path");
     }
     if (options_.authenticate) {
-      Result<std::string> who = options_.authenticate(presented_token(request));
+      Result<std::string> who = options_.authenticate(upgrade.bearer_token);
       if (!who) return refuse(http::status::unauthorized, "unauthorized: " + who.error().message);
       principal_ = std::move(*who);
     }
