@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--data", serve_options.data, "storage directory")->capture_default_str();
   serve_cmd->add_flag("--memory", serve_options.memory, "keep documents in memory only");
   serve_cmd->add_option("--storage", serve_options.storage, "fs (JS nodefs layout) or sqlite")->capture_default_str();
-  serve_cmd->add_option("--peer", serve_options.peers, "dial another server (ws:// or tcp://), reconnecting");
+  serve_cmd->add_option("--peer", serve_options.peers, "dial another server (ws://, wss:// or tcp://), reconnecting");
   serve_cmd->add_flag("--announce", serve_options.announce,
                       "offer every document to every peer (default: only answer requests, as the JS sync server)");
   serve_cmd->add_option("--peer-id", serve_options.peer_id, "our PeerId (default amrepo-server-HOSTNAME)");
@@ -111,6 +111,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--max-doc-opens", serve_options.max_doc_opens,
                         "documents one connection may open per second; beyond it its requests wait (0 = no limit)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-message-bytes", serve_options.max_message_bytes,
+                        "largest message accepted from a peer (a first sync can carry a whole document)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-queued-bytes", serve_options.max_queued_bytes,
+                        "bytes waiting to be sent to one peer above which it is dropped as too slow")
+      ->capture_default_str();
+  serve_cmd->add_option("--handshake-timeout-ms", serve_options.handshake_timeout_ms,
+                        "time a new connection has for TLS, the upgrade and the join handshake")
       ->capture_default_str();
   serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
   serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");

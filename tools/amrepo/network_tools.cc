@@ -3,6 +3,7 @@
 #include "access_rules.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -230,10 +231,27 @@ int serve(const ServeOptions& o) {
     if (!storage) return fail_with(kExitFailure, storage.error().to_string());
     ro.storage = *storage;
   }
+  // Each connection is a file descriptor: take what the hard limit allows (often 1024 soft vs
+  // 1048576 hard), and say so when the connection cap cannot be reached.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      (void)setrlimit(RLIMIT_NOFILE, &files);
+      (void)getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (o.max_connections != 0 && files.rlim_cur < o.max_connections + 64) {
+      ro.log(am::repo::LogLevel::kWarn, "open files are limited to " + std::to_string(files.rlim_cur) +
+                                            ": fewer connections than --max-connections " +
+                                            std::to_string(o.max_connections) + " can be accepted (raise ulimit -n)");
+    }
+  }
   am::repo::ListenOptions listen_options;
   listen_options.max_connections = o.max_connections;
   ro.tls_ca_file = o.ca_file;
   ro.max_document_opens_per_second = o.max_doc_opens;
+  ro.max_message_bytes = o.max_message_bytes;
+  ro.max_queued_bytes = o.max_queued_bytes;
+  ro.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail_with(kExitUsage, "--tls-cert and --tls-key go together");
   if (!o.access_rules.empty() && o.auth_token_file.empty()) {
     return fail_with(kExitUsage, "--access-rules needs --auth-token-file (rules name the tokens' principals)");

@@ -22,6 +22,9 @@ struct ServeOptions {
   std::string access_rules;        // per-principal, per-document access (needs auth_token_file)
   std::size_t max_connections = 10000;  // per listener; 0 = no limit
   double max_doc_opens = 1000;          // per connection per second; 0 = no limit
+  std::size_t max_message_bytes = std::size_t{64} << 20;  // largest frame accepted from a peer
+  std::size_t max_queued_bytes = std::size_t{256} << 20;  // unsent bytes per peer before it is dropped
+  std::size_t handshake_timeout_ms = 10000;               // TLS + upgrade + join, or TCP credentials
   std::string peer_token;          // presented to every --peer
   std::string tls_cert;            // with tls_key: the WebSocket listener is wss://
   std::string tls_key;
