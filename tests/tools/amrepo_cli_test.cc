@@ -636,6 +636,11 @@ TEST_F(AmrepoCli, TokensAndAccessRulesOverWebSocketTcpAndTls) {
     EXPECT_EQ(json::parse(read_cat.out), json::parse(R"({"n":1})"));
     auto read_set = run_amrepo("set --timeout 2" + server_args + " --token " + reader + " " + doc + " /n 2", dir_);
     EXPECT_EQ(read_set.exit_code, 4) << read_set.err;
+    if (url == server.url(0)) {
+      const std::string metrics = http_body(http_get(port_of(url), "/metrics"));
+      EXPECT_EQ(metrics.find("amrepo_writes_refused_total 0\n"), std::string::npos) << metrics;
+      EXPECT_NE(metrics.find("amrepo_writes_refused_total "), std::string::npos) << metrics;
+    }
     auto after = run_amrepo("cat" + with + writer + " " + doc, dir_);
     ASSERT_EQ(after.exit_code, 0) << after.err;
     EXPECT_EQ(json::parse(after.out), json::parse(R"({"n":1})")) << "a read-only peer's change got in";

@@ -184,6 +184,8 @@ std::string metrics_text(const am::repo::Repo& repo) {
   metric("amrepo_open_documents", "gauge", "Documents in memory.", line("amrepo_open_documents", s.open_documents));
   metric("amrepo_connections_accepted_total", "counter", "Connections accepted since start.",
          line("amrepo_connections_accepted_total", s.connections_accepted));
+  metric("amrepo_writes_refused_total", "counter", "Sync messages whose changes were dropped: the peer may only read.",
+         line("amrepo_writes_refused_total", s.writes_refused));
   metric("amrepo_messages_total", "counter", "Protocol messages.",
          line("amrepo_messages_total{direction=\"in\"}", s.messages_in) +
              line("amrepo_messages_total{direction=\"out\"}", s.messages_out));
