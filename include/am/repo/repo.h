@@ -201,8 +201,7 @@ struct RepoStats {
   std::uint64_t bytes_in = 0;      ///< their bytes
   std::uint64_t bytes_out = 0;     ///< their bytes
   std::uint64_t connections_accepted = 0;  ///< since the start, including closed ones
-  /// Sync messages whose changes were dropped because the peer may only read the document.
-  std::uint64_t writes_refused = 0;
+  std::uint64_t writes_refused = 0;  ///< sync messages whose changes were dropped: the peer may only read
   /// Sync reply latency: from receiving a peer's sync message to sending the answer (after the
   /// durable save). Cumulative counts per bucket of kLatencyBucketsMs, plus the +Inf bucket last;
   /// `latency_sum_ms` and `latency_count` as Prometheus histograms have them.
@@ -232,10 +231,10 @@ struct ListenOptions {
   /// Connections open at once on this listener above which new ones are closed at once; 0 = no
   /// limit.
   std::size_t max_connections = 0;
-  /// WebSocket only: serve wss:// (TLS 1.2+) with this PEM certificate chain and private key;
+  /// WebSocket only: serve wss:// (TLS 1.2+) with this PEM certificate chain and tls_key_file;
   /// listen_websocket fails (kInvalidArgument) when they do not load or do not match.
   std::string tls_cert_file;
-  std::string tls_key_file;
+  std::string tls_key_file;  ///< the PEM private key of tls_cert_file
 };
 
 /// How Repo::open sets up a repo. Every field has a default.
