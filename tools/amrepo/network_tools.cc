@@ -23,6 +23,9 @@
 #include "am/repo/storage_fs.h"
 #include "am/repo/storage_memory.h"
 #include "am/repo/storage_sqlite.h"
+#ifdef AM_HAVE_POSTGRES
+#include "am/repo/storage_postgres.h"
+#endif
 #include "doc_edit.h"
 #include "file_tools.h"
 
@@ -75,7 +78,20 @@ std::string hostname() {
   return buf;
 }
 
-am::Result<std::shared_ptr<am::repo::StorageAdapter>> open_storage(const std::string& kind, const std::string& dir) {
+// `kind` is fs (files in `dir`), sqlite (`dir`/amrepo.sqlite) or postgres (the database of
+// libpq connection string `pg`; `dir` unused).
+am::Result<std::shared_ptr<am::repo::StorageAdapter>> open_storage(const std::string& kind, const std::string& dir,
+                                                                   const std::string& pg = "") {
+  if (kind == "postgres") {
+#ifdef AM_HAVE_POSTGRES
+    auto s = am::repo::open_postgres_storage(pg);
+    if (!s) return am::fail(s.error());
+    return std::shared_ptr<am::repo::StorageAdapter>(std::move(*s));
+#else
+    (void)pg;
+    return am::fail(am::Error::unsupported("--storage postgres", "this amrepo was built without libpq"));
+#endif
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (kind == "sqlite") {
@@ -194,8 +210,17 @@ int serve(const ServeOptions& o) {
   if (o.memory) {
     ro.storage = std::shared_ptr<am::repo::StorageAdapter>(am::repo::make_memory_storage());
   } else {
-    if (o.storage != "fs" && o.storage != "sqlite") return fail_with(kExitUsage, "--storage must be fs or sqlite");
-    auto storage = open_storage(o.storage, o.data);
+    if (o.storage != "fs" && o.storage != "sqlite" && o.storage != "postgres") {
+      return fail_with(kExitUsage, "--storage must be fs, sqlite or postgres");
+    }
+    if (o.storage == "postgres" && o.pg.empty()) {
+      return fail_with(kExitUsage, "--storage postgres needs --pg CONNINFO (e.g. \"host=127.0.0.1 dbname=amrepo\")");
+    }
+    if (o.storage != "postgres" && !o.pg.empty()) return fail_with(kExitUsage, "--pg needs --storage postgres");
+#ifndef AM_HAVE_POSTGRES
+    if (o.storage == "postgres") return fail_with(kExitUsage, "--storage postgres: this amrepo was built without libpq");
+#endif
+    auto storage = open_storage(o.storage, o.data, o.pg);
     if (!storage) return fail_with(kExitFailure, storage.error().to_string());
     ro.storage = *storage;
   }
