@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -1073,6 +1075,90 @@ TEST_F(PostgresStorageTest, OneConnectionServesManyThreads) {
   EXPECT_EQ(admin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'amrepo' "
                         "AND datname = current_database()"),
             std::vector<std::string>{"1"});
+}
+
+// Collects what a change feed reports.
+class FeedLog {
+ public:
+  std::function<void(const StorageKey&)> callback() {
+    return [this](const StorageKey& key) {
+      std::lock_guard lock(mutex_);
+      keys_.push_back(key);
+      cv_.notify_all();
+    };
+  }
+  // Waits (up to 10 s) until `key` was reported; true if it was.
+  bool wait_for(const StorageKey& key) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return std::find(keys_.begin(), keys_.end(), key) != keys_.end(); });
+  }
+  std::vector<StorageKey> keys() {
+    std::lock_guard lock(mutex_);
+    return keys_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<StorageKey> keys_;
+};
+
+TEST_F(PostgresStorageTest, ChangeFeedReportsOtherInstancesSavesOfTheSameTable) {
+  PostgresStorageOptions notifying;
+  notifying.notify_saves = true;
+  auto writer = open_postgres_storage(conninfo_, notifying);
+  auto watcher = open_postgres_storage(conninfo_, notifying);
+  notifying.table = "other_table";
+  auto elsewhere = open_postgres_storage(conninfo_, notifying);
+  ASSERT_TRUE(writer && watcher && elsewhere);
+  auto silent = open();  // notify_saves off
+  ASSERT_TRUE(silent);
+  ASSERT_NE((*watcher)->change_feed(), nullptr);
+  FeedLog log;
+  auto watch = (*watcher)->change_feed()->watch(log.callback());
+  ASSERT_TRUE(watch) << watch.error().to_string();
+
+  const StorageKey own{kDocA, "incremental", hash_name(1)};
+  const StorageKey other_table{kDocA, "incremental", hash_name(2)};
+  const StorageKey quiet{kDocA, "incremental", hash_name(3)};
+  const StorageKey theirs{kDocA, "snapshot", hash_name(4)};
+  save(**watcher, own, text("mine"));                 // its own save: not reported to itself
+  save(**elsewhere, other_table, text("elsewhere"));  // another table: not reported
+  save(*silent, quiet, text("quiet"));                // no NOTIFY at all
+  save(**writer, theirs, text("theirs"));             // committed last, so reported last
+  ASSERT_TRUE(log.wait_for(theirs));
+  EXPECT_EQ(log.keys(), std::vector<StorageKey>{theirs});
+  EXPECT_EQ(load(**watcher, theirs), text("theirs"));  // committed before it was reported
+}
+
+TEST_F(PostgresStorageTest, ChangeFeedReportsALostConnectionThenResumes) {
+  PostgresStorageOptions notifying;
+  notifying.notify_saves = true;
+  auto writer = open_postgres_storage(conninfo_, notifying);
+  auto watcher = open_postgres_storage(conninfo_);
+  ASSERT_TRUE(writer && watcher);
+  FeedLog log;
+  auto watch = (*watcher)->change_feed()->watch(log.callback());
+  ASSERT_TRUE(watch) << watch.error().to_string();
+  const StorageKey first{kDocA, "incremental", hash_name(1)};
+  save(**writer, first, text("1"));
+  ASSERT_TRUE(log.wait_for(first));
+  PgSession admin(conninfo_);
+  const auto killed = admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' "
+      "AND datname = current_database()");
+  ASSERT_EQ(killed, std::vector<std::string>{"t"});
+  ASSERT_TRUE(log.wait_for({})) << "no 'changes may have been missed' report";
+  const StorageKey second{kDocA, "incremental", hash_name(2)};
+  save(**writer, second, text("2"));
+  ASSERT_TRUE(log.wait_for(second));
+  watch->reset();  // stops reporting
+  const StorageKey third{kDocA, "incremental", hash_name(3)};
+  save(**writer, third, text("3"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto keys = log.keys();
+  EXPECT_EQ(std::find(keys.begin(), keys.end(), third), keys.end());
 }
 
 TEST(PostgresStorage, UnreachableServerIsAClearIOErrorWithoutThePassword) {

@@ -14,7 +14,11 @@
 // never fail; the last one wins. Keys and values travel as binary parameters and results.
 //
 // Several adapters, in this and other processes and machines, may share one table: this is the
-// storage for several `amrepo serve` instances behind one database.
+// storage for several `amrepo serve` instances behind one database. change_feed() reports the
+// saves of the other instances (those with notify_saves on) through LISTEN amrepo_changes on a
+// connection and thread of its own; the payload names the table, so stores in other tables of
+// the database are not reported. When that connection breaks, the feed reconnects (with backoff
+// up to 5 s) and then reports the empty key: saves in between were missed.
 //
 // Failures: a server that cannot be reached is kIOError "cannot connect to PostgreSQL (host=...
 // port=... dbname=...)" plus libpq's reason; the password is never part of a message. An error
@@ -50,6 +54,10 @@ struct PostgresStorageOptions {
   int connect_timeout_s = 10;
   /// How many times a statement runs when it keeps failing transiently (at least 1).
   int max_attempts = 4;
+  /// Every save also sends `NOTIFY amrepo_changes, 'TABLE<tab>ORIGIN<tab>KEY'` (in the same
+  /// statement, so it is delivered exactly when the save commits) for the change feeds of
+  /// other instances (see below). Off by default: a store nobody else watches needs none.
+  bool notify_saves = false;
 };
 
 /// kInvalidArgument unless `table` is a valid PostgresStorageOptions::table.

@@ -1,14 +1,22 @@
 // PostgreSQL StorageAdapter (see include/am/repo/storage_postgres.h): one table keyed by the
 // '/'-joined key, reached through a pool of libpq connections each used by one thread at a time.
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +28,9 @@ namespace am::repo {
 namespace {
 
 constexpr std::string_view kWhat = "postgres storage";
+
+// The NOTIFY channel of every store; the payload names the table (see notify_payload).
+constexpr const char* kChannel = "amrepo_changes";
 
 // Owns a PGresult.
 struct ResultDeleter {
@@ -107,13 +118,17 @@ struct Statements {
              "(key TEXT COLLATE \"C\" PRIMARY KEY, data BYTEA NOT NULL)";
     load = "SELECT data FROM " + t + " WHERE key = $1";
     save = "INSERT INTO " + t + "(key, data) VALUES($1, $2) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data";
+    // The same upsert, plus a notification ($3) that is sent when it commits.
+    save_notify = "WITH saved AS (" + save + " RETURNING key) SELECT pg_notify('" + kChannel +
+                  "', $3) FROM saved";
     remove = "DELETE FROM " + t + " WHERE key = $1";
     load_range = "SELECT key, data FROM " + t + range;
     load_all = "SELECT key, data FROM " + t;
     remove_range = "DELETE FROM " + t + range;
     remove_all = "DELETE FROM " + t;
   }
-  std::string schema, load, save, remove, load_range, load_all, remove_range, remove_all;
+  std::string schema, load, save, save_notify, remove, load_range, load_all, remove_range,
+      remove_all;
 };
 
 Bytes value_bytes(const PGresult* r, int row, int col) {
@@ -138,14 +153,17 @@ StorageKey split_key(std::string_view joined) {
 
 // Opens one connection: UTF-8 client encoding, notices silenced. kIOError naming the server
 // (never the password) when it cannot be reached.
+// TCP keepalives (on by default for the LISTEN connection, which may sit idle for hours) make a
+// vanished server show up as a broken connection within about a minute.
 Result<PgConn> connect(const std::string& conninfo, const PostgresStorageOptions& options) {
   const std::string timeout = std::to_string(options.connect_timeout_s);
   // Later keywords override earlier ones; `dbname` expands to the whole conninfo. So conninfo
-  // may override the timeout and application name, but not the client encoding.
-  const std::array<const char*, 5> keywords = {"connect_timeout", "application_name", "dbname",
+  // may override the timeout, keepalives and application name, but not the client encoding.
+  const std::array<const char*, 8> keywords = {"connect_timeout", "application_name", "keepalives_idle",
+                                               "keepalives_interval", "keepalives_count", "dbname",
                                                "client_encoding", nullptr};
-  const std::array<const char*, 5> values = {timeout.c_str(), "amrepo", conninfo.c_str(), "UTF8",
-                                             nullptr};
+  const std::array<const char*, 8> values = {timeout.c_str(), "amrepo", "30", "10", "3",
+                                             conninfo.c_str(), "UTF8", nullptr};
   PgConn c(PQconnectdbParams(keywords.data(), values.data(), 1));
   if (c == nullptr) return fail(Error::io_error(kWhat, "cannot connect to PostgreSQL: out of memory"));
   if (PQstatus(c.get()) != CONNECTION_OK) {
@@ -156,10 +174,126 @@ Result<PgConn> connect(const std::string& conninfo, const PostgresStorageOptions
   return c;
 }
 
-class PostgresStorage final : public StorageAdapter {
+// "TABLE\tORIGIN\tKEY": a save of KEY in TABLE by the adapter instance ORIGIN.
+std::string notify_payload(const std::string& table, const std::string& origin, const std::string& key) {
+  return table + "\t" + origin + "\t" + key;
+}
+
+// A LISTEN connection on its own thread (see StorageChangeFeed::watch).
+class PostgresWatch final : public StorageWatch {
+ public:
+  using Callback = std::function<void(const StorageKey&)>;
+
+  PostgresWatch(std::string conninfo, PostgresStorageOptions options, std::string origin, Callback on_saved)
+      : conninfo_(std::move(conninfo)), options_(std::move(options)), origin_(std::move(origin)),
+        on_saved_(std::move(on_saved)) {}
+
+  Status start() {
+    if (::pipe2(wake_.data(), O_CLOEXEC | O_NONBLOCK) != 0) {
+      return fail(Error::io_error(kWhat, "listen: cannot create a pipe"));
+    }
+    AM_TRY_ASSIGN(conn_, listen());
+    thread_ = std::thread([this] { run(); });
+    return {};
+  }
+
+  ~PostgresWatch() override {
+    if (thread_.joinable()) {
+      stop_ = true;
+      const char byte = 1;
+      [[maybe_unused]] const auto n = ::write(wake_[1], &byte, 1);
+      thread_.join();
+    }
+    for (int fd : wake_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+ private:
+  Result<PgConn> listen() {
+    AM_TRY_ASSIGN(PgConn c, connect(conninfo_, options_));
+    PgResult r(PQexec(c.get(), (std::string("LISTEN ") + kChannel).c_str()));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+      return fail(Error::io_error(kWhat, "LISTEN " + std::string(kChannel) + ": " +
+                                             trimmed(PQresultErrorMessage(r.get()))));
+    }
+    return c;
+  }
+
+  // Waits for the socket (or, with fd < 0, only for the wake pipe) up to `timeout_ms`
+  // (-1: forever). False when woken to stop.
+  bool wait(int fd, int timeout_ms) {
+    std::array<pollfd, 2> fds{pollfd{wake_[0], POLLIN, 0}, pollfd{fd, POLLIN, 0}};
+    ::poll(fds.data(), fd >= 0 ? 2 : 1, timeout_ms);
+    return !stop_;
+  }
+
+  void deliver() {
+    while (PGnotify* n = PQnotifies(conn_.get())) {
+      const std::string_view payload(n->extra != nullptr ? n->extra : "");
+      const auto tab1 = payload.find('\t');
+      const auto tab2 = tab1 == std::string_view::npos ? tab1 : payload.find('\t', tab1 + 1);
+      if (tab2 != std::string_view::npos && payload.substr(0, tab1) == options_.table &&
+          payload.substr(tab1 + 1, tab2 - tab1 - 1) != origin_ && tab2 + 1 < payload.size()) {
+        on_saved_(split_key(payload.substr(tab2 + 1)));
+      }
+      PQfreemem(n);
+    }
+  }
+
+  void run() {
+    int backoff_ms = 100;
+    while (!stop_) {
+      if (!conn_) {
+        if (!wait(-1, backoff_ms)) return;
+        backoff_ms = std::min(backoff_ms * 2, 5000);
+        auto c = listen();
+        if (!c) continue;
+        conn_ = std::move(*c);
+        backoff_ms = 100;
+        on_saved_({});  // saves made while we were away were not reported
+        continue;
+      }
+      deliver();  // including any that arrived with the reply to LISTEN
+      if (!wait(PQsocket(conn_.get()), -1)) return;
+      if (PQconsumeInput(conn_.get()) == 0) {
+        conn_.reset();  // lost: reconnect, then report that changes may have been missed
+        continue;
+      }
+    }
+  }
+
+  const std::string conninfo_;
+  const PostgresStorageOptions options_;
+  const std::string origin_;
+  const Callback on_saved_;
+  PgConn conn_;                  // used by the thread only, once started
+  std::array<int, 2> wake_{-1, -1};  // a byte in the pipe wakes the thread to stop
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A random name for one adapter instance, so that its feed can skip its own notifications.
+std::string random_origin() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
  public:
   PostgresStorage(std::string conninfo, PostgresStorageOptions options)
-      : conninfo_(std::move(conninfo)), options_(std::move(options)), sql_(options_.table) {}
+      : conninfo_(std::move(conninfo)), options_(std::move(options)), sql_(options_.table),
+        origin_(random_origin()) {}
+
+  StorageChangeFeed* change_feed() override { return this; }
+
+  Result<std::unique_ptr<StorageWatch>> watch(std::function<void(const StorageKey&)> on_saved) override {
+    auto w = std::make_unique<PostgresWatch>(conninfo_, options_, origin_, std::move(on_saved));
+    AM_TRY_STATUS(w->start());
+    return std::unique_ptr<StorageWatch>(std::move(w));
+  }
 
   // Creates the table on a first connection, which then goes to the pool.
   Status start() {
@@ -197,8 +331,11 @@ class PostgresStorage final : public StorageAdapter {
     Params p;
     p.add(joined);
     p.add(data);
+    const std::string payload = notify_payload(options_.table, origin_, joined);
+    if (options_.notify_saves) p.add(payload);
     AM_TRY_ASSIGN(Lease lease, acquire());
-    AM_TRY_ASSIGN(PgResult r, run(lease, "save " + joined, sql_.save, p));
+    AM_TRY_ASSIGN(PgResult r, run(lease, "save " + joined,
+                                  options_.notify_saves ? sql_.save_notify : sql_.save, p));
     return {};
   }
 
@@ -338,6 +475,7 @@ class PostgresStorage final : public StorageAdapter {
   const std::string conninfo_;
   const PostgresStorageOptions options_;
   const Statements sql_;
+  const std::string origin_;         // names this instance in its notifications
   std::mutex mutex_;                 // guards idle_ and open_
   std::condition_variable returned_; // a connection came back to idle_ or a slot was freed
   std::vector<PgConn> idle_;         // open connections no call is using
