@@ -660,6 +660,71 @@ TEST_F(AmrepoCli, ServeWithPostgresStorageKeepsDocumentsAcrossARestart) {
   EXPECT_EQ(json::parse(cat.out), json::parse(R"({"db":"postgres","n":7})"));
 }
 
+// Three `serve --storage postgres` processes on one database (fan-out through LISTEN/NOTIFY):
+// clients on different servers edit one document, every server ends up with every edit, and a
+// client watching on one server sees an edit made through another live.
+TEST_F(AmrepoCli, ServersSharingAPostgresDatabaseFanOutChanges) {
+  AM_REQUIRE_POSTGRES();
+  const auto db = am::test::PostgresTestServer::get().create_database();
+  ASSERT_TRUE(db) << db.error().to_string();
+  const std::string pg = " --storage postgres --pg '" + *db + "'";
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::string> ws;
+  for (int i = 1; i <= 3; ++i) {
+    servers.push_back(std::make_unique<ServerProcess>(
+        "--listen 127.0.0.1:0 --peer-id server-" + std::to_string(i) + pg, 1));
+    ASSERT_EQ(servers.back()->urls(), 1u) << "server " << i << " did not start";
+    ws.push_back(servers.back()->url(0));
+  }
+  // Waits (up to 15 s) until `cat` through server `i` prints `want`; the last output otherwise.
+  auto converges = [&](std::size_t i, const std::string& url, const json& want) -> std::string {
+    std::string last;
+    for (int tries = 0; tries < 75; ++tries) {
+      auto cat = run_amrepo("cat --server " + ws[i] + " " + url, dir_);
+      if (cat.exit_code == 0 && json::parse(cat.out) == want) return "";
+      last = "exit " + std::to_string(cat.exit_code) + ": " + cat.out + cat.err;
+      usleep(200000);
+    }
+    return last;
+  };
+  auto run_ok = [&](const std::string& args) {
+    auto r = run_amrepo(args, dir_);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    return r;
+  };
+
+  const std::string url = first_line(run_ok("new --server " + ws[0] + " --json '{\"from\":\"s1\"}'").out);
+  ASSERT_EQ(url.rfind("automerge:", 0), 0u) << url;
+  // Every server opens the document (from the database) and keeps it open.
+  for (std::size_t i = 1; i < 3; ++i) EXPECT_EQ(converges(i, url, json::parse(R"({"from":"s1"})")), "");
+  // A counter made through server 1 reaches servers 2 and 3, which have the document open.
+  run_ok("incr --server " + ws[0] + " " + url + " /n");
+  for (std::size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(converges(i, url, json::parse(R"({"from":"s1","n":1})")), "") << "server " << i + 1;
+  }
+
+  // A client watching through server 3 sees an edit made through server 1.
+  ServerProcess watcher(1, std::string(AM_AMREPO_PATH) + " watch --count 1 --timeout 20 --server " + ws[2] +
+                               " " + url + " | tee " + path("watch.txt"));
+  ASSERT_EQ(watcher.urls(), 1u) << "no snapshot line";
+  run_ok("set --server " + ws[0] + " " + url + " /a 1");
+  EXPECT_EQ(watcher.stop_after_exit(), 0);
+  std::vector<json> lines;
+  std::istringstream in(read("watch.txt"));
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  ASSERT_EQ(lines.size(), 2u) << read("watch.txt");
+  EXPECT_EQ(lines.back()["doc"]["a"], 1) << lines.back().dump();
+
+  // Edits through all three servers: the counter adds up and every key arrives everywhere.
+  run_ok("incr --server " + ws[1] + " " + url + " /n");
+  run_ok("incr --server " + ws[2] + " " + url + " /n");
+  run_ok("set --server " + ws[1] + " " + url + " /b 2");
+  run_ok("set --server " + ws[2] + " " + url + " /c 3");
+  const json want = json::parse(R"({"from":"s1","n":3,"a":1,"b":2,"c":3})");
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(converges(i, url, want), "") << "server " << i + 1;
+  for (auto& s : servers) EXPECT_EQ(s->stop(), 0);
+}
+
 TEST_F(AmrepoCli, ServeWithPostgresStorageUsageAndConnectionErrors) {
   // No --pg, or --pg without --storage postgres: usage errors (2), before anything is opened.
   auto no_pg = run_amrepo("serve --listen 127.0.0.1:0 --storage postgres", dir_);

@@ -84,7 +84,9 @@ am::Result<std::shared_ptr<am::repo::StorageAdapter>> open_storage(const std::st
                                                                    const std::string& pg = "") {
   if (kind == "postgres") {
 #ifdef AM_HAVE_POSTGRES
-    auto s = am::repo::open_postgres_storage(pg);
+    am::repo::PostgresStorageOptions options;
+    options.notify_saves = true;  // other servers on the database reload what we save
+    auto s = am::repo::open_postgres_storage(pg, options);
     if (!s) return am::fail(s.error());
     return std::shared_ptr<am::repo::StorageAdapter>(std::move(*s));
 #else
@@ -271,6 +273,22 @@ int serve(const ServeOptions& o) {
     std::string error;
     if (!dial(**repo, peer, am::repo::Backoff{}, error)) return fail_with(kExitUsage, error);
   }
+  // Fan-out between servers sharing a store (PostgreSQL): a document another server saved is
+  // reloaded here if open, and our clients get the new changes. Destroyed before the repo.
+  std::unique_ptr<am::repo::StorageWatch> shared_store_watch;
+  if (am::repo::StorageChangeFeed* feed = ro.storage->change_feed(); feed != nullptr && !o.memory) {
+    am::repo::Repo* r = repo->get();
+    auto watch = feed->watch([r](const am::repo::StorageKey& key) {
+      if (key.empty()) {  // reports were missed: reload everything open
+        for (const auto& id : r->open_documents()) r->reload_document(id);
+        return;
+      }
+      if (key.size() != 3 || (key[1] != "snapshot" && key[1] != "incremental")) return;
+      if (auto id = am::repo::DocumentId::parse(key[0])) r->reload_document(*id);
+    });
+    if (!watch) return fail_with(kExitFailure, watch.error().to_string());
+    shared_store_watch = std::move(*watch);
+  }
   auto events = (*repo)->on_connection_event([level](const am::repo::ConnectionEvent& e) {
     if (level < am::repo::LogLevel::kInfo) return;
     if (e.kind == am::repo::ConnectionEvent::Kind::kConnected && level >= am::repo::LogLevel::kDebug) {
@@ -286,6 +304,7 @@ int serve(const ServeOptions& o) {
   sigwait(&signals, &signal_number);
   std::cerr << "amrepo: signal " << signal_number << ", saving and stopping\n";
   events.reset();
+  shared_store_watch.reset();
   (*repo)->stop();
   return kExitOk;
 }
