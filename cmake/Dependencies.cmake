@@ -20,6 +20,9 @@ if(AM_BUILD_TESTS)
   include(GoogleTest)
 endif()
 if(AM_BUILD_TESTS OR AM_BUILD_TOOLS OR AM_BUILD_FUZZ)
+  # Optional: libpq (libpq-dev) adds the PostgreSQL storage adapter to am_repo_storage, and
+  # AM_HAVE_POSTGRES to its users. Its tests also need the server (postgresql-15).
+  find_package(PostgreSQL 15)                                       # PostgreSQL::PostgreSQL
   # Asio/Beast are header-only; Boost.URL (ws:// parsing) is the one compiled component.
   # "1.81.0", not "1.81": Boost's package config rejects the two-part version with EXACT.
   find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS url)   # Boost::headers Boost::url

@@ -18,5 +18,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "libdevel")
 # the binary; it is spelled out so the package does not depend on that tool being present).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
   "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libssl3 (>= 3.0.0), libdeflate0 (>= 1.0), zlib1g (>= 1:1.2.0), libsqlite3-0 (>= 3.0), libboost-url1.81.0")
+if(TARGET PostgreSQL::PostgreSQL)  # amrepo then links libpq (the postgres storage adapter)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libpq5 (>= 15)")
+endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libssl-dev, libdeflate-dev, libexpected-dev, nlohmann-json3-dev, pkg-config")
 include(CPack)

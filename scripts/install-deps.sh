@@ -10,6 +10,7 @@ PACKAGES=(
   openssl   # the wss tests make a self-signed certificate
   libboost1.81-dev libboost-url1.81-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpq-dev
+  postgresql-15  # the server the PostgreSQL storage tests start on 127.0.0.1 (tests/support/pg_test_server.h)
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   chromium  # the browser case of the interop matrix (docs/interop.md), driven by playwright-core
   doxygen   # the API reference (docs/Doxyfile), built without warnings by scripts/test.sh

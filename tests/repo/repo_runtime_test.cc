@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -281,6 +282,59 @@ TEST(Repo, ImportExportAndStorageRoundTrip) {
     auto s = repo->stored_documents();
     return s && std::find(s->begin(), s->end(), id) == s->end();
   }));
+}
+
+// Two repos on one store (as two servers on one PostgreSQL database): reload_document merges
+// what the other saved, tells observers, and writes nothing itself.
+TEST(Repo, ReloadDocumentMergesWhatAnotherRepoSavedWithoutSavingItAgain) {
+  std::shared_ptr<StorageAdapter> store(make_memory_storage());
+  auto one = open_repo("one", store);
+  auto two = open_repo("two", store);
+  ASSERT_TRUE(one && two);
+  DocHandle a = one->create();
+  ASSERT_TRUE(put_string(a, "k", "v1"));
+  ASSERT_TRUE(one->flush(10s));
+  auto found = two->find(a.id(), 10s).get();
+  ASSERT_TRUE(found) << found.error().to_string();
+  DocHandle b = *found;
+  EXPECT_EQ(get_string(b, "k"), "v1");
+  std::atomic<int> remote_changes{0};
+  auto obs = b.on_change([&](const DocumentChange& c) {
+    if (!c.local && !c.patches.empty()) ++remote_changes;
+  });
+
+  ASSERT_TRUE(put_string(a, "k", "v2"));
+  ASSERT_TRUE(one->flush(10s));
+  auto keys = [&] {
+    std::set<StorageKey> out;
+    auto r = store->load_range({a.id().to_string()});
+    EXPECT_TRUE(r);
+    if (r) {
+      for (const auto& [k, v] : *r) out.insert(k);
+    }
+    return out;
+  };
+  const auto written_by_one = keys();
+  EXPECT_EQ(get_string(b, "k"), "v1");  // nothing tells two by itself
+  two->reload_document(a.id());
+  ASSERT_TRUE(eventually([&] { return get_string(b, "k") == "v2"; }));
+  EXPECT_TRUE(eventually([&] { return remote_changes.load() == 1; }));
+  EXPECT_EQ(b.heads(), a.heads());
+  ASSERT_TRUE(two->flush(10s));
+  EXPECT_EQ(keys(), written_by_one);  // two saved nothing: the changes were in storage already
+
+  // Unknown and unopened documents are ignored; a second reload changes nothing.
+  two->reload_document(DocumentId::random());
+  two->reload_document(a.id());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(remote_changes.load(), 1);
+
+  // And the other way round, after two compacts what it now knows.
+  ASSERT_TRUE(put_string(b, "k", "v3"));
+  ASSERT_TRUE(two->flush(10s));
+  one->reload_document(a.id());
+  ASSERT_TRUE(eventually([&] { return get_string(a, "k") == "v3"; }));
+  EXPECT_EQ(a.heads(), b.heads());
 }
 
 }  // namespace

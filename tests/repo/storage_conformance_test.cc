@@ -1,8 +1,11 @@
 // One conformance suite for every StorageAdapter (house style rule 11, after automerge-repo's
 // helpers/tests/storage-adapter-tests.ts), then what only one adapter promises: the nodefs
 // layout on disk, crashed writes, several instances and processes on one directory or file.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,13 +15,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,6 +36,12 @@
 #include "am/repo/storage_fs.h"
 #include "am/repo/storage_memory.h"
 #include "am/repo/storage_sqlite.h"
+#ifdef AM_HAVE_POSTGRES
+#include <libpq-fe.h>
+
+#include "am/repo/storage_postgres.h"
+#include "support/pg_test_server.h"
+#endif
 
 namespace am::repo {
 namespace {
@@ -131,6 +143,7 @@ struct AdapterCase {
   std::string name;
   bool persistent;  // a second open() of the same dir sees the first one's data
   std::function<Result<std::unique_ptr<StorageAdapter>>(const std::string& dir)> open;
+  bool needs_postgres = false;  // uses the test binary's PostgreSQL server (support/pg_test_server.h)
 };
 
 std::ostream& operator<<(std::ostream& os, const AdapterCase& c) { return os << c.name; }
@@ -144,9 +157,39 @@ const AdapterCase kSqlite{"sqlite", true, [](const std::string& dir) {
                             return open_sqlite_storage(dir + "/store.sqlite");
                           }};
 
+#ifdef AM_HAVE_POSTGRES
+// A table of its own for each test, named after the test's temporary directory, so that tests
+// do not see each other's data; open() twice with one directory opens the same table.
+std::string table_for(const std::string& dir) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016zx", std::hash<std::string>{}(dir));
+  return std::string("conformance_") + hex;
+}
+
+const AdapterCase kPostgres{"postgres", true,
+                            [](const std::string& dir) {
+                              PostgresStorageOptions options;
+                              options.table = table_for(dir);
+                              return open_postgres_storage(
+                                  am::test::PostgresTestServer::get().conninfo(), options);
+                            },
+                            true};
+#endif
+
+std::vector<AdapterCase> all_adapters() {
+  std::vector<AdapterCase> out{kMemory, kFs, kSqlite};
+#ifdef AM_HAVE_POSTGRES
+  out.push_back(kPostgres);
+#endif
+  return out;
+}
+
 class StorageConformanceTest : public ::testing::TestWithParam<AdapterCase> {
  protected:
   void SetUp() override {
+#ifdef AM_HAVE_POSTGRES
+    if (GetParam().needs_postgres) AM_REQUIRE_POSTGRES();
+#endif
     auto s = open_another();
     ASSERT_TRUE(s) << s.error().to_string();
     store_ = std::move(*s);
@@ -161,7 +204,7 @@ class StorageConformanceTest : public ::testing::TestWithParam<AdapterCase> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Adapters, StorageConformanceTest,
-                         ::testing::Values(kMemory, kFs, kSqlite),
+                         ::testing::ValuesIn(all_adapters()),
                          [](const ::testing::TestParamInfo<AdapterCase>& info) {
                            return info.param.name;
                          });
@@ -854,6 +897,310 @@ TEST(SqliteStorage, RefusesFilesThatAreNotDatabases) {
   ASSERT_FALSE(missing_dir);
   EXPECT_EQ(missing_dir.error().code, ErrorCode::kIOError);
 }
+
+#ifdef AM_HAVE_POSTGRES
+// ---- the PostgreSQL adapter ----------------------------------------------------------------
+
+// A libpq connection of the test itself, to look at and tamper with what the adapter sees.
+class PgSession {
+ public:
+  explicit PgSession(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {}
+  ~PgSession() { PQfinish(c_); }
+  PgSession(const PgSession&) = delete;
+  PgSession& operator=(const PgSession&) = delete;
+  bool ok() const { return PQstatus(c_) == CONNECTION_OK; }
+  // The rows of `sql` as text (one string per row, columns joined with '|'); fails the test on
+  // an error.
+  std::vector<std::string> query(const std::string& sql) {
+    PGresult* r = PQexec(c_, sql.c_str());
+    const auto st = PQresultStatus(r);
+    EXPECT_TRUE(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) << sql << ": " << PQresultErrorMessage(r);
+    std::vector<std::string> rows;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      std::string row;
+      for (int j = 0; j < PQnfields(r); ++j) row += (j ? "|" : "") + std::string(PQgetvalue(r, i, j));
+      rows.push_back(row);
+    }
+    PQclear(r);
+    return rows;
+  }
+
+ private:
+  PGconn* c_;
+};
+
+class PostgresStorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AM_REQUIRE_POSTGRES();
+    auto db = am::test::PostgresTestServer::get().create_database();
+    ASSERT_TRUE(db) << db.error().to_string();
+    conninfo_ = *db;
+  }
+  std::unique_ptr<StorageAdapter> open(const std::string& table = "automerge_chunks",
+                                       std::size_t max_connections = 8) {
+    PostgresStorageOptions options;
+    options.table = table;
+    options.max_connections = max_connections;
+    auto s = open_postgres_storage(conninfo_, options);
+    EXPECT_TRUE(s) << s.error().to_string();
+    return s ? std::move(*s) : nullptr;
+  }
+  std::string conninfo_;
+};
+
+TEST_F(PostgresStorageTest, TableHasTheDocumentedSchemaAndJoinedKeys) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  save(*store, {kDocA, "snapshot", hash_name(1)}, text("S"));
+  save(*store, {"storage-adapter-id"}, text("id"));
+  PgSession db(conninfo_);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(db.query("SELECT column_name, data_type, collation_name, is_nullable FROM "
+                     "information_schema.columns WHERE table_name = 'automerge_chunks' "
+                     "ORDER BY ordinal_position"),
+            (std::vector<std::string>{"key|text|C|NO", "data|bytea||NO"}));
+  EXPECT_EQ(db.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                     "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = "
+                     "'automerge_chunks'::regclass AND i.indisprimary"),
+            std::vector<std::string>{"key"});
+  EXPECT_EQ(db.query("SELECT key, encode(data, 'escape') FROM automerge_chunks ORDER BY key"),
+            (std::vector<std::string>{kDocA + "/snapshot/" + hash_name(1) + "|S", "storage-adapter-id|id"}));
+}
+
+TEST_F(PostgresStorageTest, TablesInOneDatabaseAreSeparateStores) {
+  auto a = open("store_a");
+  auto b = open("store_b");
+  ASSERT_TRUE(a && b);
+  const StorageKey key{kDocA, "incremental", hash_name(1)};
+  save(*a, key, text("in a"));
+  EXPECT_EQ(load(*b, key), std::nullopt);
+  save(*b, key, text("in b"));
+  ASSERT_TRUE(a->remove_range({}));
+  EXPECT_EQ(load(*b, key), text("in b"));
+  EXPECT_EQ(load(*a, key), std::nullopt);
+}
+
+TEST_F(PostgresStorageTest, ManyProcessesCreatingTheTableAtOnceAllSucceed) {
+  // Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog; the adapter retries.
+  constexpr int kProcs = 6;
+  std::vector<pid_t> pids;
+  std::fflush(nullptr);
+  for (int i = 0; i < kProcs; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      PostgresStorageOptions options;
+      options.table = "created_at_once";
+      auto s = open_postgres_storage(conninfo_, options);
+      if (!s) {
+        std::fprintf(stderr, "process %d: %s\n", i, s.error().to_string().c_str());
+        _exit(1);
+      }
+      const auto saved = (*s)->save({"p" + std::to_string(i), "x"}, text("v"));
+      if (!saved) std::fprintf(stderr, "process %d: %s\n", i, saved.error().to_string().c_str());
+      _exit(saved ? 0 : 2);
+    }
+    ASSERT_GT(pid, 0);
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  auto store = open("created_at_once");
+  ASSERT_TRUE(store);
+  EXPECT_EQ(range(*store, {}).size(), std::size_t{kProcs});
+}
+
+TEST_F(PostgresStorageTest, ReconnectsAfterTheServerDropsItsConnections) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const StorageKey key{kDocA, "snapshot", hash_name(1)};
+  save(*store, key, text("before"));
+  PgSession admin(conninfo_);
+  ASSERT_TRUE(admin.ok());
+  // What a server restart or an idle-connection reaper does to the pooled connection.
+  const auto killed = admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'amrepo' "
+      "AND datname = current_database()");
+  ASSERT_EQ(killed, std::vector<std::string>{"t"});
+  EXPECT_EQ(load(*store, key), text("before"));
+  save(*store, key, text("after"));
+  EXPECT_EQ(load(*store, key), text("after"));
+
+  // Without retries the same cut is an error, and the call after it works on a new connection.
+  store.reset();
+  PostgresStorageOptions once;
+  once.max_attempts = 1;
+  auto no_retry = open_postgres_storage(conninfo_, once);
+  ASSERT_TRUE(no_retry) << no_retry.error().to_string();
+  ASSERT_EQ(admin.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                "'amrepo' AND datname = current_database()"),
+            std::vector<std::string>{"t"});
+  const auto failed = (*no_retry)->load(key);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kIOError);
+  EXPECT_EQ(load(**no_retry, key), text("after"));
+}
+
+TEST_F(PostgresStorageTest, ServerErrorsCarryTheServersMessage) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  PgSession admin(conninfo_);
+  ASSERT_TRUE(admin.ok());
+  admin.query("DROP TABLE automerge_chunks");
+  const auto saved = store->save({kDocA, "snapshot", "h"}, text("x"));
+  ASSERT_FALSE(saved);
+  EXPECT_EQ(saved.error().code, ErrorCode::kIOError);
+  EXPECT_NE(saved.error().message.find("\"automerge_chunks\" does not exist"), std::string::npos)
+      << saved.error().message;
+  EXPECT_NE(saved.error().message.find("42P01"), std::string::npos) << saved.error().message;
+  EXPECT_NE(saved.error().message.find(kDocA + "/snapshot/h"), std::string::npos) << saved.error().message;
+}
+
+TEST_F(PostgresStorageTest, OneConnectionServesManyThreads) {
+  auto store = open("automerge_chunks", 1);
+  ASSERT_TRUE(store);
+  std::vector<std::thread> threads;
+  for (std::uint32_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::uint32_t i = 0; i < 25; ++i) save(*store, {kDocA, "incremental", hash_name(t * 100 + i)}, pattern(8, i));
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(range(*store, {kDocA}).size(), 100u);
+  PgSession admin(conninfo_);
+  EXPECT_EQ(admin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'amrepo' "
+                        "AND datname = current_database()"),
+            std::vector<std::string>{"1"});
+}
+
+// Collects what a change feed reports.
+class FeedLog {
+ public:
+  std::function<void(const StorageKey&)> callback() {
+    return [this](const StorageKey& key) {
+      std::lock_guard lock(mutex_);
+      keys_.push_back(key);
+      cv_.notify_all();
+    };
+  }
+  // Waits (up to 10 s) until `key` was reported; true if it was.
+  bool wait_for(const StorageKey& key) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return std::find(keys_.begin(), keys_.end(), key) != keys_.end(); });
+  }
+  std::vector<StorageKey> keys() {
+    std::lock_guard lock(mutex_);
+    return keys_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<StorageKey> keys_;
+};
+
+TEST_F(PostgresStorageTest, ChangeFeedReportsOtherInstancesSavesOfTheSameTable) {
+  PostgresStorageOptions notifying;
+  notifying.notify_saves = true;
+  auto writer = open_postgres_storage(conninfo_, notifying);
+  auto watcher = open_postgres_storage(conninfo_, notifying);
+  notifying.table = "other_table";
+  auto elsewhere = open_postgres_storage(conninfo_, notifying);
+  ASSERT_TRUE(writer && watcher && elsewhere);
+  auto silent = open();  // notify_saves off
+  ASSERT_TRUE(silent);
+  ASSERT_NE((*watcher)->change_feed(), nullptr);
+  FeedLog log;
+  auto watch = (*watcher)->change_feed()->watch(log.callback());
+  ASSERT_TRUE(watch) << watch.error().to_string();
+
+  const StorageKey own{kDocA, "incremental", hash_name(1)};
+  const StorageKey other_table{kDocA, "incremental", hash_name(2)};
+  const StorageKey quiet{kDocA, "incremental", hash_name(3)};
+  const StorageKey theirs{kDocA, "snapshot", hash_name(4)};
+  save(**watcher, own, text("mine"));                 // its own save: not reported to itself
+  save(**elsewhere, other_table, text("elsewhere"));  // another table: not reported
+  save(*silent, quiet, text("quiet"));                // no NOTIFY at all
+  save(**writer, theirs, text("theirs"));             // committed last, so reported last
+  ASSERT_TRUE(log.wait_for(theirs));
+  EXPECT_EQ(log.keys(), std::vector<StorageKey>{theirs});
+  EXPECT_EQ(load(**watcher, theirs), text("theirs"));  // committed before it was reported
+}
+
+TEST_F(PostgresStorageTest, ChangeFeedReportsALostConnectionThenResumes) {
+  PostgresStorageOptions notifying;
+  notifying.notify_saves = true;
+  auto writer = open_postgres_storage(conninfo_, notifying);
+  auto watcher = open_postgres_storage(conninfo_);
+  ASSERT_TRUE(writer && watcher);
+  FeedLog log;
+  auto watch = (*watcher)->change_feed()->watch(log.callback());
+  ASSERT_TRUE(watch) << watch.error().to_string();
+  const StorageKey first{kDocA, "incremental", hash_name(1)};
+  save(**writer, first, text("1"));
+  ASSERT_TRUE(log.wait_for(first));
+  PgSession admin(conninfo_);
+  const auto killed = admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' "
+      "AND datname = current_database()");
+  ASSERT_EQ(killed, std::vector<std::string>{"t"});
+  ASSERT_TRUE(log.wait_for({})) << "no 'changes may have been missed' report";
+  const StorageKey second{kDocA, "incremental", hash_name(2)};
+  save(**writer, second, text("2"));
+  ASSERT_TRUE(log.wait_for(second));
+  watch->reset();  // stops reporting
+  const StorageKey third{kDocA, "incremental", hash_name(3)};
+  save(**writer, third, text("3"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto keys = log.keys();
+  EXPECT_EQ(std::find(keys.begin(), keys.end(), third), keys.end());
+}
+
+TEST(PostgresStorage, UnreachableServerIsAClearIOErrorWithoutThePassword) {
+  // A port nobody listens on: bind one, note it, close it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  ::close(fd);
+  const auto store = open_postgres_storage("host=127.0.0.1 port=" + port +
+                                           " dbname=nowhere user=someone password=s3cret-pw");
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kIOError);
+  const std::string& m = store.error().message;
+  EXPECT_NE(m.find("cannot connect to PostgreSQL"), std::string::npos) << m;
+  EXPECT_NE(m.find("host=127.0.0.1 port=" + port + " dbname=nowhere user=someone"), std::string::npos) << m;
+  EXPECT_NE(m.find("refused"), std::string::npos) << m;
+  EXPECT_EQ(m.find("s3cret-pw"), std::string::npos) << m;
+}
+
+TEST(PostgresStorage, BadOptionsAreInvalidArguments) {
+  for (const std::string& table : std::vector<std::string>{"", "Chunks", "1chunks", "chunks;drop", "a-b", "\"q\"",
+                                  std::string(64, 'a')}) {
+    PostgresStorageOptions options;
+    options.table = table;
+    const auto store = open_postgres_storage("host=127.0.0.1", options);
+    ASSERT_FALSE(store) << table;
+    EXPECT_EQ(store.error().code, ErrorCode::kInvalidArgument) << table;
+  }
+  EXPECT_TRUE(validate_postgres_table_name("automerge_chunks_2"));
+  EXPECT_TRUE(validate_postgres_table_name("select"));  // quoted in SQL
+  EXPECT_TRUE(validate_postgres_table_name(std::string(63, 'a')));
+  const auto bad = open_postgres_storage("host=127.0.0.1 no_such_option=1");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument) << bad.error().to_string();
+  EXPECT_NE(bad.error().message.find("no_such_option"), std::string::npos) << bad.error().message;
+}
+#endif  // AM_HAVE_POSTGRES
 
 }  // namespace
 }  // namespace am::repo

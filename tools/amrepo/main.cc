@@ -92,7 +92,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tcp", serve_options.tcp, "also accept length-prefixed TCP on HOST:PORT");
   serve_cmd->add_option("--data", serve_options.data, "storage directory")->capture_default_str();
   serve_cmd->add_flag("--memory", serve_options.memory, "keep documents in memory only");
-  serve_cmd->add_option("--storage", serve_options.storage, "fs (JS nodefs layout) or sqlite")->capture_default_str();
+  serve_cmd->add_option("--storage", serve_options.storage,
+                        "fs (JS nodefs layout in --data), sqlite (--data/amrepo.sqlite) or postgres (--pg)")
+      ->capture_default_str();
+  serve_cmd->add_option("--pg", serve_options.pg,
+                        "PostgreSQL connection string for --storage postgres, e.g. \"host=db dbname=amrepo user=amrepo\"");
   serve_cmd->add_option("--peer", serve_options.peers, "dial another server (ws://, wss:// or tcp://), reconnecting");
   serve_cmd->add_flag("--announce", serve_options.announce,
                       "offer every document to every peer (default: only answer requests, as the JS sync server)");

@@ -26,6 +26,9 @@
 #include "am/repo/storage_fs.h"
 #include "am/repo/storage_memory.h"
 #include "am/repo/storage_sqlite.h"
+#ifdef AM_HAVE_POSTGRES
+#include "am/repo/storage_postgres.h"
+#endif
 #include "doc_edit.h"
 #include "file_tools.h"
 
@@ -79,7 +82,22 @@ std::string hostname() {
   return buf;
 }
 
-am::Result<std::shared_ptr<am::repo::StorageAdapter>> open_storage(const std::string& kind, const std::string& dir) {
+// `kind` is fs (files in `dir`), sqlite (`dir`/amrepo.sqlite) or postgres (the database of
+// libpq connection string `pg`; `dir` unused).
+am::Result<std::shared_ptr<am::repo::StorageAdapter>> open_storage(const std::string& kind, const std::string& dir,
+                                                                   const std::string& pg = "") {
+  if (kind == "postgres") {
+#ifdef AM_HAVE_POSTGRES
+    am::repo::PostgresStorageOptions options;
+    options.notify_saves = true;  // other servers on the database reload what we save
+    auto s = am::repo::open_postgres_storage(pg, options);
+    if (!s) return am::fail(s.error());
+    return std::shared_ptr<am::repo::StorageAdapter>(std::move(*s));
+#else
+    (void)pg;
+    return am::fail(am::Error::unsupported("--storage postgres", "this amrepo was built without libpq"));
+#endif
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (kind == "sqlite") {
@@ -228,8 +246,17 @@ int serve(const ServeOptions& o) {
   if (o.memory) {
     ro.storage = std::shared_ptr<am::repo::StorageAdapter>(am::repo::make_memory_storage());
   } else {
-    if (o.storage != "fs" && o.storage != "sqlite") return fail_with(kExitUsage, "--storage must be fs or sqlite");
-    auto storage = open_storage(o.storage, o.data);
+    if (o.storage != "fs" && o.storage != "sqlite" && o.storage != "postgres") {
+      return fail_with(kExitUsage, "--storage must be fs, sqlite or postgres");
+    }
+    if (o.storage == "postgres" && o.pg.empty()) {
+      return fail_with(kExitUsage, "--storage postgres needs --pg CONNINFO (e.g. \"host=127.0.0.1 dbname=amrepo\")");
+    }
+    if (o.storage != "postgres" && !o.pg.empty()) return fail_with(kExitUsage, "--pg needs --storage postgres");
+#ifndef AM_HAVE_POSTGRES
+    if (o.storage == "postgres") return fail_with(kExitUsage, "--storage postgres: this amrepo was built without libpq");
+#endif
+    auto storage = open_storage(o.storage, o.data, o.pg);
     if (!storage) return fail_with(kExitFailure, storage.error().to_string());
     ro.storage = *storage;
   }
@@ -318,6 +345,22 @@ int serve(const ServeOptions& o) {
     std::string error;
     if (!dial(**repo, peer, am::repo::Backoff{}, error, o.peer_token)) return fail_with(kExitUsage, error);
   }
+  // Fan-out between servers sharing a store (PostgreSQL): a document another server saved is
+  // reloaded here if open, and our clients get the new changes. Destroyed before the repo.
+  std::unique_ptr<am::repo::StorageWatch> shared_store_watch;
+  if (am::repo::StorageChangeFeed* feed = ro.storage->change_feed(); feed != nullptr && !o.memory) {
+    am::repo::Repo* r = repo->get();
+    auto watch = feed->watch([r](const am::repo::StorageKey& key) {
+      if (key.empty()) {  // reports were missed: reload everything open
+        for (const auto& id : r->open_documents()) r->reload_document(id);
+        return;
+      }
+      if (key.size() != 3 || (key[1] != "snapshot" && key[1] != "incremental")) return;
+      if (auto id = am::repo::DocumentId::parse(key[0])) r->reload_document(*id);
+    });
+    if (!watch) return fail_with(kExitFailure, watch.error().to_string());
+    shared_store_watch = std::move(*watch);
+  }
   auto events = (*repo)->on_connection_event([level](const am::repo::ConnectionEvent& e) {
     if (level < am::repo::LogLevel::kInfo) return;
     if (e.kind == am::repo::ConnectionEvent::Kind::kConnected && level >= am::repo::LogLevel::kDebug) {
@@ -333,6 +376,7 @@ int serve(const ServeOptions& o) {
   sigwait(&signals, &signal_number);
   std::cerr << "amrepo: signal " << signal_number << ", saving and stopping\n";
   events.reset();
+  shared_store_watch.reset();
   (*repo)->stop();
   return kExitOk;
 }

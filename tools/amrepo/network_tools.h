@@ -11,7 +11,8 @@ struct ServeOptions {
   std::string tcp;                        // length-prefixed TCP; empty = off
   std::string data = "amrepo-data";
   bool memory = false;
-  std::string storage = "fs";  // fs | sqlite
+  std::string storage = "fs";  // fs | sqlite | postgres
+  std::string pg;              // libpq connection string, for storage == "postgres"
   std::vector<std::string> peers;
   bool announce = false;
   std::string peer_id;

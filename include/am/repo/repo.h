@@ -320,6 +320,12 @@ class Repo {
   std::vector<DocumentId> open_documents() const;
   /// Documents in storage (reads the store's keys; may be slow for big stores).
   [[nodiscard]] Result<std::vector<DocumentId>> stored_documents() const;
+  /// Reads an open, ready document's chunks from storage again and merges what another process
+  /// sharing the store saved (for servers behind one database; see StorageChangeFeed). New
+  /// changes reach observers and peers as changes received from a peer do, and are not saved
+  /// again. Asynchronous; does nothing for a document that is not open, that is unavailable,
+  /// or in an ephemeral repo; a document still loading or saving is read again shortly after.
+  void reload_document(const DocumentId& id);
 
   /// Accepts WebSocket clients (JS WebSocketClientAdapter, or connect_websocket) on host:port
   /// (port 0 picks one). Returns the bound port.

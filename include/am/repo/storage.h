@@ -14,6 +14,8 @@
 // Implementations: storage_memory.h, storage_fs.h (the JS nodefs directory layout), storage_sqlite.h.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -30,6 +32,30 @@ using StorageKey = std::vector<std::string>;
 
 /// One entry returned by StorageAdapter::load_range.
 using StorageEntry = std::pair<StorageKey, Bytes>;
+
+/// Stops a StorageChangeFeed::watch when destroyed.
+class StorageWatch {
+ public:
+  virtual ~StorageWatch() = default;
+};
+
+/// Reports saves that *other* adapter instances (other processes, other machines) made to the
+/// same store, so that a server sharing the store with other servers can reload what they
+/// wrote (the PostgreSQL adapter: LISTEN/NOTIFY). Optional: StorageAdapter::change_feed() is
+/// null for stores without one.
+class StorageChangeFeed {
+ public:
+  virtual ~StorageChangeFeed() = default;
+
+  /// Calls `on_saved(key)` for each key another instance saved, after its save committed, from
+  /// a thread of the feed (one call at a time; it must be quick and must not call back into the
+  /// feed). The empty key means "changes may have been missed" (the feed lost its connection
+  /// and got it back): the receiver should reload everything it holds. Reporting stops when the
+  /// returned watch is destroyed (which waits for a running call to return). kIOError if the
+  /// feed cannot start.
+  [[nodiscard]] virtual Result<std::unique_ptr<StorageWatch>> watch(
+      std::function<void(const StorageKey& key)> on_saved) = 0;
+};
 
 /// A key/value store with prefix ranges.
 ///
@@ -71,6 +97,10 @@ class StorageAdapter {
 
   /// Removes every entry whose key has the prefix `prefix`. The empty prefix removes everything.
   [[nodiscard]] virtual Status remove_range(const StorageKey& prefix) = 0;
+
+  /// The store's feed of other instances' saves, or null (the default) when it has none. Owned
+  /// by the adapter and valid as long as it is.
+  virtual StorageChangeFeed* change_feed() { return nullptr; }
 };
 
 /// kInvalidArgument (naming the key and the offending component) unless `key` has at least one

@@ -314,6 +314,35 @@ void DocActor::remove(Millis now) {
   }
 }
 
+bool DocActor::merge_stored(std::vector<StorageEntry> chunks, Millis now) {
+  if (state_ == DocState::kLoading || save_in_flight_) return false;
+  if (state_ != DocState::kReady) return true;
+  std::sort(chunks.begin(), chunks.end(), [](const StorageEntry& a, const StorageEntry& b) { return a.first < b.first; });
+  const std::vector<ChangeHash> before = doc_.heads();
+  const bool all_saved = before == last_saved_heads_;
+  for (auto& [key, bytes] : chunks) {
+    if (key.size() < 2 || known_chunks_.count(key) != 0) continue;
+    if (auto st = doc_.load_incremental(bytes); !st) {
+      effects_.events.push_back(DocEvent{DocEvent::Kind::kStorageError, state_, {}, {}, {}, {},
+                                         "unreadable chunk " + storage_key_to_string(key) +
+                                             " (saved by another process): " + st.error().to_string()});
+      continue;
+    }
+    // Known from now on, so a later snapshot of ours (which contains it) supersedes it.
+    known_chunks_[key] = {key[1] == "snapshot", bytes.size()};
+  }
+  const std::vector<ChangeHash> after = doc_.heads();
+  if (after == before) return true;
+  if (all_saved) {
+    last_saved_heads_ = after;  // everything we have is in storage
+  } else {
+    schedule_save(now);
+  }
+  effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, before, after, {}, {}, {}});
+  pump(now);
+  return true;
+}
+
 DocEffects DocActor::take_effects() {
   update_wake();
   DocEffects out = std::move(effects_);

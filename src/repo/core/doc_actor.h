@@ -129,6 +129,11 @@ class DocActor {
   void flush(Millis now);
   /// Removes the document from storage and memory; the state becomes kDeleted.
   void remove(Millis now);
+  /// This document's chunks as another process sharing the store saved them (the repo's
+  /// reload_document): those not known yet are loaded; new heads reach peers as received
+  /// changes do, and are not saved again (they are in storage). Nothing happens unless the
+  /// document is ready. False, changing nothing, while loading or saving: call again later.
+  bool merge_stored(std::vector<StorageEntry> chunks, Millis now);
 
   DocEffects take_effects();
 

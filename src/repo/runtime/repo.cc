@@ -486,6 +486,31 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     });
   }
 
+  // Repo::reload_document: reads the chunks on the storage pool, merges them on the document's
+  // queue; while the document is loading or saving, tries again 100 ms later (up to 50 times).
+  void reload(const DocumentId& id, int attempt) {
+    if (stopped || !storage_io) return;
+    auto entry = entry_of(id);
+    if (!entry) return;
+    storage_io->post([self = shared_from_this(), entry, attempt] {
+      std::vector<StorageEntry> chunks;
+      const std::string doc = entry->id.to_string();
+      for (const char* kind : {"snapshot", "incremental"}) {
+        auto r = self->options.storage->load_range({doc, kind});
+        if (!r) {
+          self->log(LogLevel::kError, "storage: reload " + doc + ": " + r.error().to_string());
+          return;
+        }
+        std::move(r->begin(), r->end(), std::back_inserter(chunks));
+      }
+      self->actor_post(entry, [self, entry, attempt, chunks = std::move(chunks)](core::DocActor& a) mutable {
+        if (a.merge_stored(std::move(chunks), self->now()) || attempt >= 50) return;
+        self->timers.schedule(Clock::now() + std::chrono::milliseconds(100),
+                              [self, id = entry->id, attempt] { self->reload(id, attempt + 1); });
+      });
+    });
+  }
+
   DocHandle open_new(const DocumentId& id, Document doc) {
     auto [entry, created] = get_or_create(id, [&] { return core::DocActor::create(actor_config(id), std::move(doc), now()); });
     if (created) {
@@ -883,6 +908,8 @@ Status Repo::remove(const DocumentId& id) {
   impl_->hub_post([id](core::Hub& h) { h.close_document(id); });
   return {};
 }
+
+void Repo::reload_document(const DocumentId& id) { impl_->reload(id, 0); }
 
 std::vector<DocumentId> Repo::open_documents() const {
   std::lock_guard<std::mutex> lock(impl_->docs_mutex);
