@@ -170,6 +170,41 @@ TEST_P(RepoOverTransport, UnknownDocumentIsUnavailable) {
   EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
 }
 
+// Documents nobody has are released from memory (a flood of random ids must not grow the
+// server), and one that appears later is found as usual.
+TEST_P(RepoOverTransport, UnavailableDocumentsAreReleasedAndCanAppearLater) {
+  auto server = open_repo("server", std::shared_ptr<StorageAdapter>(make_memory_storage()), answer_requests_only());
+  auto client = open_repo("client", nullptr);
+  const std::uint16_t port = listen(*server);
+  dial(*client, port);
+  ASSERT_TRUE(client->wait_for_peer(PeerId("server"), 10s));
+  std::vector<DocumentId> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(DocumentId::random());
+  std::vector<std::future<Result<DocHandle>>> finds;
+  for (const DocumentId& id : ids) finds.push_back(client->find(id, 10s));
+  for (auto& f : finds) {
+    auto r = f.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kNotFound) << r.error().to_string();
+  }
+  EXPECT_TRUE(eventually([&] { return server->open_documents().empty(); }))
+      << server->open_documents().size() << " unavailable documents still in the server's memory";
+  EXPECT_TRUE(eventually([&] { return client->open_documents().empty(); }));
+  // Someone else creates one of them under that id: the client finds it through the server.
+  auto creator = open_repo("creator", nullptr);
+  dial(*creator, port);
+  ASSERT_TRUE(creator->wait_for_peer(PeerId("server"), 10s));
+  Document initial;
+  (void)initial.put(ObjId::root(), "k", std::string("appeared"));
+  initial.commit();
+  auto made = creator->import(initial.save(), ids[7]);
+  ASSERT_TRUE(made) << made.error().to_string();
+  ASSERT_TRUE(made->wait_synced(PeerId("server"), 10s));
+  auto found = client->find(ids[7], 10s).get();
+  ASSERT_TRUE(found) << found.error().to_string();
+  EXPECT_EQ(get_string(*found, "k"), "appeared");
+}
+
 TEST_P(RepoOverTransport, ClientReconnectsAfterServerRestart) {
   TempDir dir;
   auto server = open_repo("server", fs_storage(dir.path / "server"), answer_requests_only());

@@ -42,6 +42,7 @@ using boost::system::error_code;
 
 constexpr std::size_t kLengthPrefixBytes = 4;
 constexpr std::size_t kMaxCredentialsFrameBytes = 4096;
+constexpr std::size_t kFirstBodyChunk = 64 * 1024;
 constexpr std::string_view kBearerPrefix = "Bearer ";
 
 void append_cbor_text(Bytes& out, std::string_view text) {
@@ -181,12 +182,23 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
                       std::to_string(options_.max_frame_bytes));
     }
     if (length == 0) return deliver(Bytes{});
-    body_in_.resize(length);
+    body_length_ = length;
+    body_in_.clear();
+    read_body();
+  }
+
+  // The body arrives in pieces into a buffer that grows with what actually arrived (at most
+  // doubling), so a peer announcing a large frame and then sending nothing pins 64 KiB, not the
+  // announced size.
+  void read_body() {
+    const std::size_t have = body_in_.size();
+    const std::size_t want = std::min(body_length_, std::max<std::size_t>(kFirstBodyChunk, 2 * have));
+    body_in_.resize(want);
     reading_ = true;
-    asio::async_read(socket_, asio::buffer(body_in_),
-                     [self = shared_from_this()](error_code body_ec, std::size_t n) {
+    asio::async_read(socket_, asio::buffer(body_in_.data() + have, want - have),
+                     [self = shared_from_this(), have](error_code body_ec, std::size_t n) {
                        self->reading_ = false;
-                       self->on_body(body_ec, n);
+                       self->on_body(body_ec, have + n);
                      });
   }
 
@@ -195,9 +207,10 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
     if (ec == asio::error::eof) {
       return fail(CloseReason::kIoError, "connection ended inside a frame (" +
                                              std::to_string(bytes_read) + " of " +
-                                             std::to_string(body_in_.size()) + " bytes)");
+                                             std::to_string(body_length_) + " bytes)");
     }
     if (ec) return fail(CloseReason::kIoError, "read: " + ec.message());
+    if (bytes_read < body_length_) return read_body();
     Bytes frame = std::move(body_in_);
     body_in_ = Bytes();
     deliver(std::move(frame));
@@ -334,7 +347,8 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   bool reading_ = false;
   bool writing_ = false;
   std::array<std::uint8_t, kLengthPrefixBytes> header_in_{};
-  Bytes body_in_;
+  Bytes body_in_;                // the part of the current frame's body read so far
+  std::size_t body_length_ = 0;  // the current frame's announced length
   std::array<std::uint8_t, 4096> drain_buffer_{};
   std::deque<Bytes> send_queue_;  // front() is being written while writing_
   std::size_t queued_bytes_ = 0;  // bytes in send_queue_

@@ -114,6 +114,8 @@ struct DocHandle::Entry {
   std::map<std::uint64_t, std::function<void(Result<DocHandle>)>> find_waiters;
   std::optional<core::Millis> wake_scheduled;
   bool local_change_pending = false;
+  /// The actor's state is kUnavailable (read by the eviction check without the entry mutex).
+  std::atomic<bool> unavailable{false};
 };
 
 struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
@@ -398,6 +400,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
       switch (ev.kind) {
         case core::DocEvent::Kind::kStateChanged: {
           const core::DocState s = ev.state;
+          entry.unavailable = s == core::DocState::kUnavailable;
+          if (s == core::DocState::kUnavailable) {
+            after.push_back([self = shared_from_this(), id = entry.id] { self->schedule_eviction(id, 0); });
+          }
           if (s == core::DocState::kReady || s == core::DocState::kUnavailable || s == core::DocState::kDeleted) {
             auto waiters = std::move(entry.find_waiters);
             entry.find_waiters.clear();
@@ -457,6 +463,33 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         });
       });
     }
+  }
+
+  // A document nobody has (kUnavailable) holds no data, but each costs an actor: a peer asking
+  // for random ids would otherwise grow memory without bound. Once no handle, timer or queued
+  // work refers to it any more (only the map does), it is dropped; a later message about it
+  // opens it afresh. Decided on the hub's queue, after which the hub routes no message to the
+  // old actor, so nothing sent to it is lost.
+  void schedule_eviction(const DocumentId& id, int attempt) {
+    if (stopped || attempt > 60) return;
+    timers.schedule(Clock::now() + std::chrono::milliseconds(attempt == 0 ? 200 : 1000),
+                    [self = shared_from_this(), id, attempt] {
+                      self->hub_post([self, id, attempt](core::Hub& h) {
+                        bool retry = false;
+                        {
+                          std::lock_guard<std::mutex> lock(self->docs_mutex);
+                          auto it = self->docs.find(id);
+                          if (it == self->docs.end() || !it->second->unavailable) return;
+                          if (it->second.use_count() > 1) {
+                            retry = true;  // a handle, a timer or queued work still refers to it
+                          } else {
+                            self->docs.erase(it);
+                          }
+                        }
+                        if (retry) return self->schedule_eviction(id, attempt + 1);
+                        h.close_document(id);
+                      });
+                    });
   }
 
   void route_to_actor(core::ToActor t) {
@@ -872,14 +905,18 @@ void Repo::find(const DocumentId& id, std::function<void(Result<DocHandle>)> cal
       return;
     }
   }
-  impl.timers.schedule(Clock::now() + timeout, [entry = entry, waiter, id] {
+  // Weak: a pending timeout must not keep a released document (see schedule_eviction) alive;
+  // a released one has answered its waiters already.
+  impl.timers.schedule(Clock::now() + timeout, [weak = std::weak_ptr<DocHandle::Entry>(entry), waiter, id] {
+    auto held = weak.lock();
+    if (!held) return;
     std::function<void(Result<DocHandle>)> cb;
     {
-      std::lock_guard<std::mutex> lock(entry->mutex);
-      auto it = entry->find_waiters.find(waiter);
-      if (it == entry->find_waiters.end()) return;
+      std::lock_guard<std::mutex> lock(held->mutex);
+      auto it = held->find_waiters.find(waiter);
+      if (it == held->find_waiters.end()) return;
       cb = std::move(it->second);
-      entry->find_waiters.erase(it);
+      held->find_waiters.erase(it);
     }
     cb(fail(Error(ErrorCode::kTimeout, "finding " + id.to_string() + " timed out")));
   });
