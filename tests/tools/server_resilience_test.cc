@@ -195,6 +195,25 @@ class Writer {
     return std::vector<am::ChangeHash>(hashes_.begin(), hashes_.begin() + static_cast<std::ptrdiff_t>(count));
   }
   std::size_t failed_changes() const { return failed_changes_; }
+  // What this writer knows of its sync with the server, for failure messages.
+  std::string describe() {
+    std::string out = name_ + ": " + std::to_string(written()) + " written, " + std::to_string(acked()) +
+                      " acknowledged, " + std::to_string(handshakes()) + " handshakes; our heads";
+    for (const auto& h : doc_.heads()) out += " " + h.to_hex().substr(0, 8);
+    out += "; repo peers:";
+    for (const auto& p : repo_->peers()) out += " " + p.str();
+    for (const auto& p : doc_.peers()) {
+      out += "; document peer " + p.peer.str() + (p.syncing ? " syncing" : " not syncing") +
+             (p.has_document ? ", has it" : "") + ", their heads";
+      if (!p.their_heads) out += " unknown";
+      for (const auto& h : p.their_heads.value_or(std::vector<am::ChangeHash>{})) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = seq_of_.find(h);
+        out += " " + h.to_hex().substr(0, 8) + (it == seq_of_.end() ? "(?)" : "(#" + std::to_string(it->second) + ")");
+      }
+    }
+    return out;
+  }
 
  private:
   void run() {
@@ -347,7 +366,8 @@ TEST(ServerResilience, CrashLoopKeepsEveryAcknowledgedChange) {
   for (auto& w : writers) w->stop();
   std::vector<std::size_t> all;
   for (auto& w : writers) {
-    EXPECT_TRUE(w->doc().wait_synced(am::repo::PeerId(server_id), std::chrono::milliseconds(20'000 * kSlow)));
+    EXPECT_TRUE(w->doc().wait_synced(am::repo::PeerId(server_id), std::chrono::milliseconds(20'000 * kSlow)))
+        << w->describe();
     all.push_back(w->acked());
     EXPECT_EQ(all.back(), w->written()) << "the server did not acknowledge everything in the end";
   }
