@@ -1197,9 +1197,11 @@ TEST(ServerResilience, HostilePeersDoNotHurtWellBehavedClients) {
               static_cast<unsigned long long>(counters.requests.load()),
               static_cast<unsigned long long>(counters.idle_open.load()),
               static_cast<unsigned long long>(counters.idle_reopened.load()));
-  // Measured peaks are 70-95 MiB (mostly oversized WebSocket messages, buffered up to the 64 MiB
-  // limit before they are refused); a few such at once fit, unbounded growth does not.
-  constexpr std::size_t kRssBoundKb = 256 * 1024;
+  // Measured peaks are 65-130 MiB: an oversized WebSocket message is buffered up to the 64 MiB
+  // limit before it is refused, and a garbage TCP frame whose (random) length is under the limit
+  // gets its whole body allocated up front (DISABLED_AnnouncedButUnsentFramesDoNotPinMemory).
+  // A few of those at once fit; unbounded growth (the fresh-id request flood: 600+ MiB) does not.
+  constexpr std::size_t kRssBoundKb = 320 * 1024;
   std::printf("[ memory   ] server RSS %zu MiB with the clients, %zu MiB under attack, peak (VmHWM) %zu MiB; bound "
               "%zu MiB; %.1f s\n",
               rss_clients_kb / 1024, rss_attack_kb / 1024, hwm_kb / 1024, kRssBoundKb / 1024,
