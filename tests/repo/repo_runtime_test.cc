@@ -372,5 +372,35 @@ TEST(Repo, ReloadDocumentMergesWhatAnotherRepoSavedWithoutSavingItAgain) {
   EXPECT_EQ(a.heads(), b.heads());
 }
 
+// stop() waits a second for the connections to close; when the io threads are busy longer than
+// that (here an observer holds the only one; in amrepo serve, after a request flood, the closes
+// were queued behind thousands of documents) connections are still registered when the event
+// loop stops. They must not outlive it: destroyed later with the repo, a WebSocket stream
+// touched Beast's websocket service after its io_context had gone (SIGSEGV on SIGTERM).
+TEST(Repo, StopsWhenTheConnectionsCannotCloseInTime) {
+  RepoOptions so;
+  so.peer_id = "server";
+  so.io_threads = 1;
+  auto server = Repo::open(so);
+  ASSERT_TRUE(server);
+  auto port = (*server)->listen_websocket("127.0.0.1", 0);
+  ASSERT_TRUE(port);
+  auto client = open_repo("client", nullptr);
+  client->connect_websocket("ws://127.0.0.1:" + std::to_string(*port) + "/");
+  ASSERT_TRUE(eventually([&] { return (*server)->stats().peers == 1; }));
+  DocHandle doc = (*server)->create();
+  std::atomic<bool> busy{false};
+  Subscription sub = doc.on_change([&busy](const DocumentChange&) {
+    busy = true;
+    std::this_thread::sleep_for(1500ms);
+  });
+  ASSERT_TRUE(doc.change([](Document& d) { (void)d.put(ObjId::root(), "k", std::int64_t{1}); }));
+  ASSERT_TRUE(eventually([&] { return busy.load(); }));
+  (*server)->stop();
+  EXPECT_EQ((*server)->stats().connections, 0u);
+  server->reset();  // crashed here: use after free in the WebSocket stream's destructor
+  sub.reset();
+}
+
 }  // namespace
 }  // namespace am::repo

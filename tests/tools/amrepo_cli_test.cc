@@ -1,19 +1,15 @@
 // Runs the amrepo binary as a user would: file tools on real files, the sync server and client
 // commands as separate processes on 127.0.0.1, and the pinned JS automerge-repo as a peer.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +19,7 @@
 #include "doc_edit.h"
 #include "support/node_process.h"
 #include "support/vectors.h"
+#include "tools/server_process.h"
 #ifdef AM_HAVE_POSTGRES
 #include <libpq-fe.h>
 
@@ -33,32 +30,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `command ARGS` through the shell, capturing stdout and stderr (stderr via a file in `dir`).
-CliRun run_shell(const std::string& command, const std::string& args, const fs::path& dir) {
-  const fs::path err_file = dir / "stderr.txt";
-  const std::string cmd = command + " " + args + " 2>" + err_file.string();
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  return r;
-}
-
-// Runs `amrepo ARGS`.
-CliRun run_amrepo(const std::string& args, const fs::path& dir) { return run_shell(AM_AMREPO_PATH, args, dir); }
+using am::test::CliRun;
+using am::test::http_body;
+using am::test::http_get;
+using am::test::port_of;
+using am::test::run_amrepo;
+using am::test::run_shell;
+using am::test::ServerProcess;
 
 class AmrepoCli : public ::testing::Test {
  protected:
@@ -152,88 +130,6 @@ TEST_F(AmrepoCli, ExportsWhatTheJsReferenceSaved) {
 
 }  // namespace
 
-namespace {
-
-// A server as a child process (`amrepo serve ...`, or any command given with `command`); reads
-// the "listening URL" lines it prints.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& args, int listening_lines)
-      : ServerProcess(listening_lines, std::string(AM_AMREPO_PATH) + " serve " + args) {}
-  ServerProcess(int listening_lines, const std::string& command) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Its own process group, so that stopping it stops every process of a pipeline; stderr
-      // of all of them to /dev/null, so none holds the test runner's output open.
-      setpgid(0, 0);
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      const int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) dup2(devnull, 2);
-      execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    setpgid(pid_, pid_);
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[512];
-    for (int i = 0; i < listening_lines && f != nullptr && fgets(line, sizeof line, f) != nullptr; ++i) {
-      std::string text(line);
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-      lines_.push_back(text.substr(text.find(' ') + 1));  // "listening URL" -> URL
-    }
-    out_ = f;  // kept open: a child writing more lines must not get SIGPIPE
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) stop();
-    if (out_ != nullptr) fclose(out_);
-  }
-  const std::string& url(std::size_t i) const { return lines_.at(i); }
-  std::size_t urls() const { return lines_.size(); }
-  // Waits (at most 30 s) for the process to exit by itself; its exit code (SIGKILL after 30 s).
-  int stop_after_exit() {
-    if (pid_ <= 0) return -1;
-    int status = 0;
-    for (int i = 0; i < 3000; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      usleep(10000);
-    }
-    kill(-pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return 128 + SIGKILL;
-  }
-  // SIGKILL: no chance to save or say goodbye.
-  void kill_now() {
-    if (pid_ <= 0) return;
-    kill(-pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-  // SIGTERM, then the exit code.
-  int stop() {
-    if (pid_ <= 0) return -1;
-    kill(-pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-  std::vector<std::string> lines_;
-};
-
-}  // namespace
 
 TEST_F(AmrepoCli, ServeNewAndCatOverWebSocketAndTcpAcrossARestart) {
   const std::string data = path("server-data");
@@ -402,36 +298,6 @@ TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
   EXPECT_EQ(run_amrepo("rm --data " + path("local") + " " + first_line(local.out), dir_).exit_code, 3);
 }
 
-namespace {
-
-// GET http://127.0.0.1:PORT/TARGET with a raw socket; the whole response text ("" on failure).
-std::string http_get(std::uint16_t port, const std::string& target) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  close(fd);
-  return response;
-}
-
-std::uint16_t port_of(const std::string& url) { return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))); }
-
-std::string http_body(const std::string& response) {
-  const auto split = response.find("\r\n\r\n");
-  return split == std::string::npos ? "" : response.substr(split + 4);
-}
-
-}  // namespace
 
 TEST_F(AmrepoCli, PeeredServersHealthAndMetrics) {
   ServerProcess a("--listen 127.0.0.1:0 --memory --announce --peer-id server-a", 1);

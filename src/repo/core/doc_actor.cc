@@ -476,7 +476,14 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
         DocEvent{DocEvent::Kind::kWriteRefused, state_, {}, {}, p.info.peer_id, {}, std::move(message)});
   }
   const std::vector<ChangeHash> before = doc_.heads();
+  // A change-less message whose heads equal ours makes receive_sync_message take our heads as
+  // known to the peer (Automerge: last_sent_heads = their heads), so that we do not answer it.
+  // While our answers wait for a durable save we have not sent our heads, and the peer, whose
+  // message is in flight, waits for an answer it would never get: keep what we really sent.
+  const std::optional<std::vector<ChangeHash>> held_back =
+      awaiting_durable_ ? std::optional(p.sync.last_sent_heads) : std::nullopt;
   if (!receive_sync_message(doc_, p.sync, data)) return;  // all-or-nothing: nothing changed
+  if (held_back) p.sync.last_sent_heads = *held_back;
   unanswered_since_.try_emplace(p.info.peer_id, now);
   if (persists_sync_state(p.info) && config_.has_storage) {
     p.sync_state_dirty = true;

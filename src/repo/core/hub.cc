@@ -436,8 +436,12 @@ void Hub::set_pending_dials(std::size_t count, Millis now) {
 
 bool Hub::network_pending() const {
   if (pending_dials_ > 0) return true;
-  return std::any_of(connections_.begin(), connections_.end(),
-                     [](const auto& c) { return c.second.state != ConnState::kEstablished; });
+  // Only our own dials: an inbound connection still in its handshake is anyone on the network,
+  // and waiting for those would let one idle socket hold every "unavailable" answer (and the
+  // documents behind it) until its handshake timeout.
+  return std::any_of(connections_.begin(), connections_.end(), [](const auto& c) {
+    return c.second.state != ConnState::kEstablished && c.second.role == ConnectionRole::kInitiator;
+  });
 }
 
 void Hub::update_network_pending() {

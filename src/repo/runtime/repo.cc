@@ -1180,6 +1180,25 @@ void Repo::stop() {
   if (impl_->storage_io) impl_->storage_io->stop();
   // Tasks that never ran hold the impl (and the entries) alive: drop them, then the entries.
   impl_->hub_queue->clear();
+  // Connections whose close did not get through in the second above (busy io threads) are
+  // still registered. Drop them now, while the IoContext they belong to still exists: left in
+  // the impl they would be destroyed after it (threads_ goes first), and a WebSocket stream
+  // destroyed after its io_context touches Beast's freed websocket service.
+  std::map<core::ConnectionId, Impl::Conn> leftover;
+  {
+    std::lock_guard<std::mutex> lock(impl_->hub_mutex);
+    leftover.swap(impl_->conns);
+  }
+  for (auto& [id, conn] : leftover) {
+    if (!conn.finished) continue;
+    ConnectionEvent ev;
+    ev.kind = ConnectionEvent::Kind::kClosed;
+    ev.connection = id;
+    ev.description = conn.description;
+    ev.reason = ConnectionEvent::Reason::kLocalClose;
+    conn.finished->set_value(ev);
+  }
+  leftover.clear();
   std::map<DocumentId, std::shared_ptr<DocHandle::Entry>> docs;
   {
     std::lock_guard<std::mutex> lock(impl_->docs_mutex);
