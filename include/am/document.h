@@ -133,6 +133,9 @@ struct Patch {
 struct DocumentOptions {
   std::optional<ActorId> actor;           ///< random when absent
   TextUnit text_unit = TextUnit::kUtf16;  ///< how text and list indexes count (JS: UTF-16)
+  /// What one chunk received later (apply_changes, load_incremental) may inflate to, as
+  /// LoadOptions::max_inflated_bytes; exceeding it is kResourceLimit and changes nothing.
+  std::size_t max_inflated_bytes = std::size_t{256} << 20;
 };
 
 /// What a commit records besides the ops.

@@ -280,11 +280,15 @@ Status apply_chunks(Document::Impl& doc, enc::ByteReader& r) {
     AM_TRY_ASSIGN(const storage::ChunkView c, storage::read_chunk(r));
     if (c.type == storage::ChunkType::kDocument) {
       // A whole document (as a V2 sync message carries): its changes, rebuilt and verified.
-      AM_TRY_ASSIGN(storage::DecodedDocument d, storage::decode_document_body(c.body));
+      storage::DocumentDecodeOptions decode;
+      decode.max_decoded_bytes = doc.options.max_inflated_bytes;
+      AM_TRY_ASSIGN(storage::DecodedDocument d, storage::decode_document_body(c.body, decode));
       for (auto& sc : d.changes) incoming.push_back(std::move(sc));
       continue;
     }
-    AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(c.whole));
+    storage::ChangeDecodeLimits limits;
+    limits.max_inflated_bytes = doc.options.max_inflated_bytes;
+    AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(c.whole, limits));
     incoming.push_back(std::move(sc));
   }
   return doc.apply_stored(std::move(incoming));
@@ -300,7 +304,7 @@ Status Document::apply_changes(ByteView chunks) {
     enc::ByteReader peek(chunks, "changes");
     auto first = storage::read_chunk(peek);
     if (first && first->type == storage::ChunkType::kDocument) {
-      Status s = impl_->stream_document(first->body, /*verify_heads=*/true, util::kDefaultInflateLimit);
+      Status s = impl_->stream_document(first->body, /*verify_heads=*/true, impl_->options.max_inflated_bytes);
       if (s) s = apply_chunks(*impl_, peek);
       if (!s) impl_->reset_empty();
       return s;
@@ -311,8 +315,10 @@ Status Document::apply_changes(ByteView chunks) {
 
 Status Document::apply_changes(const std::vector<Bytes>& changes) {
   std::vector<storage::StoredChange> incoming;
+  storage::ChangeDecodeLimits limits;
+  limits.max_inflated_bytes = impl_->options.max_inflated_bytes;
   for (const Bytes& b : changes) {
-    AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(b));
+    AM_TRY_ASSIGN(storage::StoredChange sc, storage::decode_change_chunk(b, limits));
     incoming.push_back(std::move(sc));
   }
   return impl_->apply_stored(std::move(incoming));

@@ -329,7 +329,8 @@ Bytes Document::save_after(const std::vector<ChangeHash>& heads) const {
 }
 
 Result<Document> Document::load(ByteView bytes, const LoadOptions& options) {
-  Document doc(DocumentOptions{.actor = options.actor, .text_unit = options.text_unit});
+  Document doc(DocumentOptions{
+      .actor = options.actor, .text_unit = options.text_unit, .max_inflated_bytes = options.max_inflated_bytes});
   if (bytes.empty()) return doc;
   bool first_is_document = false;
   AM_TRY_STATUS(ingest(*doc.impl_, bytes, options, /*apply_prefix=*/false, &first_is_document));
@@ -344,7 +345,9 @@ Result<Document> Document::load(ByteView bytes, const LoadOptions& options) {
 Status Document::load_incremental(ByteView bytes) {
   Impl& d = *impl_;
   if (d.tx_open && !d.tx_ops.empty()) d.commit({});
-  return ingest(d, bytes, LoadOptions{}, /*apply_prefix=*/true, nullptr);
+  LoadOptions options;
+  options.max_inflated_bytes = d.options.max_inflated_bytes;
+  return ingest(d, bytes, options, /*apply_prefix=*/true, nullptr);
 }
 
 }  // namespace am

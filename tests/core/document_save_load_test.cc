@@ -745,3 +745,33 @@ TEST(DocumentSaveLoadSharedData, PerfTextDocLoads) {
 
 }  // namespace
 }  // namespace am
+
+namespace am {
+namespace {
+
+// DocumentOptions::max_inflated_bytes caps what later chunks (load_incremental, apply_changes:
+// storage and sync) may inflate to; beyond it they are refused and the document is unchanged.
+TEST(DocumentDecompressionCap, LaterChunksThatInflateBeyondTheCapAreRefused) {
+  Document big;
+  auto text = big.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(big.splice_text(text, 0, 0, std::string(200000, 'a')));
+  big.commit();
+  const Bytes saved = big.save();
+  ASSERT_LT(saved.size(), 20000u) << "the text compresses well";
+  for (const bool via_sync : {false, true}) {
+    SCOPED_TRACE(via_sync ? "apply_changes" : "load_incremental");
+    DocumentOptions tight;
+    tight.max_inflated_bytes = 64 * 1024;
+    Document capped(tight);
+    Status s = via_sync ? capped.apply_changes(saved) : capped.load_incremental(saved);
+    ASSERT_FALSE(s) << "200 KB of text inflated past a 64 KiB cap";
+    EXPECT_EQ(s.error().code, ErrorCode::kResourceLimit) << s.error().to_string();
+    EXPECT_TRUE(capped.heads().empty()) << "a refused chunk changes nothing";
+    Document roomy;
+    ASSERT_TRUE(via_sync ? roomy.apply_changes(saved) : roomy.load_incremental(saved));
+    EXPECT_EQ(roomy.heads(), big.heads());
+  }
+}
+
+}  // namespace
+}  // namespace am

@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--handshake-timeout-ms", serve_options.handshake_timeout_ms,
                         "time a new connection has for TLS, the upgrade and the join handshake")
       ->capture_default_str();
+  serve_cmd->add_option("--max-inflated-bytes", serve_options.max_inflated_bytes,
+                        "what one compressed chunk from a peer or storage may inflate to (decompression cap)")
+      ->capture_default_str();
   serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
   serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");
   serve_cmd->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");

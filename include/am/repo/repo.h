@@ -265,6 +265,9 @@ struct RepoOptions {
   /// further such messages wait, in order, and a peer with 10,000 waiting is disconnected.
   /// 0 = no limit (the library default; amrepo serve sets 1000).
   double max_document_opens_per_second = 0;
+  /// What one chunk of a document found through storage or peers may inflate to (the
+  /// decompression cap); beyond it the chunk or message is refused (kResourceLimit).
+  std::size_t max_inflated_bytes = std::size_t{256} << 20;
   /// wss:// dials trust servers whose certificates this PEM file's CAs signed (a self-signed
   /// server certificate can be its own CA); empty: the system's CA certificates.
   std::string tls_ca_file;

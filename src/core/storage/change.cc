@@ -499,7 +499,7 @@ Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimit
     case ChunkType::kChange:
       return decode_change_body(view.body, limits);
     case ChunkType::kCompressedChange: {
-      AM_TRY_ASSIGN(const Bytes body, inflate_compressed_change(view));
+      AM_TRY_ASSIGN(const Bytes body, inflate_compressed_change(view, limits.max_inflated_bytes));
       return decode_change_body(body, limits);
     }
     case ChunkType::kDocument:

@@ -6,6 +6,7 @@
 // Change built in memory produces the canonical bytes the reference produces.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <array>
 #include <optional>
@@ -91,6 +92,7 @@ struct StoredChange {
 /// Limits applied while decoding untrusted changes.
 struct ChangeDecodeLimits {
   std::uint64_t max_ops = std::uint64_t{1} << 24;  // rows per change, and pred entries per change
+  std::size_t max_inflated_bytes = std::size_t{256} << 20;  // a compressed change's inflated body
 };
 
 /// Decodes the body of a type-1 change chunk. The result's `chunk` is rebuilt from `body`

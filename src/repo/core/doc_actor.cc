@@ -69,7 +69,9 @@ std::unique_ptr<DocActor> DocActor::create(DocActorConfig config, Document docum
 }
 
 std::unique_ptr<DocActor> DocActor::find(DocActorConfig config, Millis now) {
-  std::unique_ptr<DocActor> actor(new DocActor(std::move(config), Document(), DocState::kLoading));
+  DocumentOptions options;
+  options.max_inflated_bytes = config.max_inflated_bytes;
+  std::unique_ptr<DocActor> actor(new DocActor(std::move(config), Document(options), DocState::kLoading));
   actor->start_loading(now);
   return actor;
 }

@@ -54,6 +54,9 @@ struct DocActorConfig {
   /// peers our new heads, i.e. acknowledge them) leaves until that save completed: after a
   /// crash at any moment, every change a peer saw acknowledged is in storage.
   bool durable_acks = true;
+  /// What one chunk from storage or a peer may inflate to (DocumentOptions::max_inflated_bytes)
+  /// in documents this actor finds.
+  std::size_t max_inflated_bytes = std::size_t{256} << 20;
 };
 
 /// A document event for the application (the runtime turns these into handle callbacks).

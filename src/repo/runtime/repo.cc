@@ -341,6 +341,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     c.policy = options.share_policy;
     c.has_storage = options.storage != nullptr;
     c.save_debounce_ms = options.save_debounce.count();
+    c.max_inflated_bytes = options.max_inflated_bytes;
     return c;
   }
 
