@@ -476,7 +476,15 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
         DocEvent{DocEvent::Kind::kWriteRefused, state_, {}, {}, p.info.peer_id, {}, std::move(message)});
   }
   const std::vector<ChangeHash> before = doc_.heads();
+  // While a durable save holds our answers back, this peer's earlier message is unanswered.
+  // The sync protocol takes a message without changes whose heads equal ours to mean the peer
+  // knows our heads, and records them as sent (so no answer goes out); but the peer cannot know
+  // we have the changes it sent before until that held-back answer, which would then never be
+  // sent, and the peer would wait for the acknowledgement forever. Keep what we really sent.
+  const bool answer_held = awaiting_durable_;
+  const std::vector<ChangeHash> really_sent = p.sync.last_sent_heads;
   if (!receive_sync_message(doc_, p.sync, data)) return;  // all-or-nothing: nothing changed
+  if (answer_held && !p.sync.last_sent_heads.empty()) p.sync.last_sent_heads = really_sent;
   unanswered_since_.try_emplace(p.info.peer_id, now);
   if (persists_sync_state(p.info) && config_.has_storage) {
     p.sync_state_dirty = true;
