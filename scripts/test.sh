@@ -8,8 +8,8 @@
 #   5. the tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
 #      runtime and transport tests under ThreadSanitizer with 4 io threads,
 #   6. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
-#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/server): both sides work, no
-#      timing assertions.
+#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/server) and the PostgreSQL
+#      cluster benchmark (bench/cluster): everything works, no timing assertions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -57,5 +57,6 @@ bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
 step "benchmark smoke (reduced; no timing assertions)"
 bash bench/compare/run.sh --limit 2000 --reps 1
 bash bench/server/run.sh --docs 50
+bash bench/cluster/run.sh --docs 20 --edits 10  # says "skipped" without PostgreSQL server binaries
 
 step "all tests passed"

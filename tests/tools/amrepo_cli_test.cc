@@ -5,6 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <numeric>
+#include <random>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "am/document.h"
+#include "am/repo/repo.h"
 #include "am/json_import.h"
 #include "doc_edit.h"
 #include "support/node_process.h"
@@ -671,6 +678,316 @@ TEST_F(AmrepoCli, ServersSharingAPostgresDatabaseFanOutChanges) {
   const json want = json::parse(R"({"from":"s1","n":3,"a":1,"b":2,"c":3})");
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(converges(i, url, want), "") << "server " << i + 1;
   for (auto& s : servers) EXPECT_EQ(s->stop(), 0);
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// An in-process client of `amrepo serve` (an am::repo::Repo without storage, on its own
+// threads): keeps every change it made in memory, so it can move to another server.
+struct ClusterClient {
+  std::unique_ptr<am::repo::Repo> repo;
+  std::optional<am::repo::EndpointId> endpoint;
+  am::repo::PeerId server;
+  // Dials `url` (whose server is `server_peer`) instead of the current server; false if the
+  // handshake does not complete within 60 s.
+  bool connect(const std::string& url, const std::string& server_peer) {
+    if (endpoint) repo->disconnect(*endpoint);
+    am::repo::Backoff backoff;
+    backoff.initial = 50ms;
+    backoff.max = 1s;
+    endpoint = repo->connect_websocket(url, backoff);
+    server = am::repo::PeerId(server_peer);
+    return static_cast<bool>(repo->wait_for_peer(server, 60s));
+  }
+};
+
+// The id of the root's "items" list.
+am::ObjId items_list(const am::Document& d) {
+  auto v = d.get(am::ObjId::root(), "items");
+  if (!v || !*v || !std::holds_alternative<am::ObjectRef>(**v)) return am::ObjId::root();
+  return std::get<am::ObjectRef>(**v).id;
+}
+
+// The counter "n" and the length of "items"; -1 each when missing.
+std::pair<std::int64_t, std::int64_t> counter_and_items(const am::repo::DocHandle& h) {
+  std::pair<std::int64_t, std::int64_t> out{-1, -1};
+  h.read([&](const am::Document& d) {
+    if (auto v = d.get(am::ObjId::root(), "n"); v && *v && std::holds_alternative<am::ScalarValue>(**v)) {
+      if (const auto* c = std::get_if<am::Counter>(&std::get<am::ScalarValue>(**v))) out.first = c->value;
+    }
+    const am::ObjId items = items_list(d);
+    if (!(items == am::ObjId::root())) {
+      if (auto n = d.length(items)) out.second = static_cast<std::int64_t>(*n);
+    }
+  });
+  return out;
+}
+
+std::string heads_text(const std::vector<am::ChangeHash>& heads) {
+  std::string s;
+  for (const auto& h : heads) s += h.to_hex().substr(0, 8) + " ";
+  return s;
+}
+
+}  // namespace
+
+// Issue #13's acceptance: three `serve --storage postgres` processes on one database; clients
+// of different servers edit the same documents at the same time (each edit increments a
+// counter and inserts a list item at a random place) and everything converges everywhere. Then
+// one server dies by SIGKILL: every change its clients saw acknowledged reaches the other
+// servers' clients through the database, its clients carry on through the other servers, and
+// a server started afterwards finds everything in the database.
+TEST_F(AmrepoCli, ServersSharingAPostgresDatabaseConvergeUnderConcurrentEditsAndASigkill) {
+  AM_REQUIRE_POSTGRES();
+  const auto db = am::test::PostgresTestServer::get().create_database();
+  ASSERT_TRUE(db) << db.error().to_string();
+  const std::string pg = " --storage postgres --pg '" + *db + "'";
+  std::uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("AM_TEST_SEED"); s != nullptr) seed = std::stoull(s);
+  std::cout << "seed " << seed << " (AM_TEST_SEED=" << seed << " repeats this run)" << std::endl;
+  SCOPED_TRACE("AM_TEST_SEED=" + std::to_string(seed));
+
+  constexpr std::size_t kServers = 3, kClients = 6, kDocs = 3;
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::string> ws;
+  for (std::size_t i = 1; i <= kServers; ++i) {
+    servers.push_back(std::make_unique<ServerProcess>(
+        "--listen 127.0.0.1:0 --peer-id server-" + std::to_string(i) + pg, 1));
+    ASSERT_EQ(servers.back()->urls(), 1u) << "server " << i << " did not start";
+    ws.push_back(servers.back()->url(0));
+  }
+  auto server_name = [](std::size_t s) { return "server-" + std::to_string(s + 1); };
+  // Client c starts on server c % 3 (clients 0 and 3 on server-1, the one killed later).
+  std::vector<ClusterClient> clients(kClients);
+  std::vector<std::size_t> server_of(kClients);
+  for (std::size_t c = 0; c < kClients; ++c) {
+    am::repo::RepoOptions ro;
+    ro.peer_id = "client-" + std::to_string(c);
+    auto repo = am::repo::Repo::open(ro);
+    ASSERT_TRUE(repo) << repo.error().to_string();
+    clients[c].repo = std::move(*repo);
+    server_of[c] = c % kServers;
+    ASSERT_TRUE(clients[c].connect(ws[server_of[c]], server_name(server_of[c]))) << "client " << c;
+  }
+
+  // The documents: {"n": counter 0, "items": []}, made by client 0 and saved by server-1, then
+  // opened by every client through its own server (which loads them from the database).
+  std::vector<std::vector<am::repo::DocHandle>> handles(kClients, std::vector<am::repo::DocHandle>(kDocs));
+  for (std::size_t d = 0; d < kDocs; ++d) {
+    am::Document initial;
+    ASSERT_TRUE(initial.put(am::ObjId::root(), "n", am::Counter{0}));
+    ASSERT_TRUE(initial.put_object(am::ObjId::root(), "items", am::ObjType::kList));
+    initial.commit();
+    auto h = clients[0].repo->create(initial);
+    ASSERT_TRUE(h) << h.error().to_string();
+    ASSERT_TRUE(h->wait_synced(clients[0].server, 60s)) << "server-1 did not acknowledge document " << d;
+    handles[0][d] = *h;
+  }
+  for (std::size_t c = 1; c < kClients; ++c) {
+    for (std::size_t d = 0; d < kDocs; ++d) {
+      auto found = clients[c].repo->find(handles[0][d].id(), 60s).get();
+      ASSERT_TRUE(found) << "client " << c << " through " << server_name(server_of[c]) << ": "
+                         << found.error().to_string();
+      handles[c][d] = *found;
+    }
+  }
+
+  std::array<std::atomic<std::int64_t>, kDocs> edits{};  // per document, made by anyone
+  // One edit by client c: increments "n" and inserts an item at a random index of "items".
+  auto edit = [&](std::size_t c, std::size_t d, std::mt19937_64& rng, const std::string& label) {
+    const auto st = handles[c][d].change([&](am::Document& doc) {
+      const am::ObjId items = items_list(doc);
+      const std::size_t len = doc.length(items).value_or(0);
+      if (!doc.increment(am::ObjId::root(), "n", 1) || !doc.insert(items, rng() % (len + 1), label)) doc.rollback();
+    });
+    if (st) ++edits[d];
+    return st;
+  };
+  // Waits (up to 120 s) until the clients `who` have identical heads for every document, the
+  // counter and the list count every edit, and each client's server reports those heads.
+  auto converged = [&](const std::vector<std::size_t>& who) -> std::string {
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    std::string why;
+    while (std::chrono::steady_clock::now() < deadline) {
+      why.clear();
+      for (std::size_t d = 0; d < kDocs && why.empty(); ++d) {
+        const auto heads = handles[who[0]][d].heads();
+        for (std::size_t c : who) {
+          const auto [n, items] = counter_and_items(handles[c][d]);
+          if (handles[c][d].heads() != heads || n != edits[d] || items != edits[d]) {
+            why = "document " + std::to_string(d) + ": client " + std::to_string(c) + " has n=" + std::to_string(n) +
+                  " items=" + std::to_string(items) + " heads " + heads_text(handles[c][d].heads()) + "; client " +
+                  std::to_string(who[0]) + " heads " + heads_text(heads) + "; edits " + std::to_string(edits[d]);
+            break;
+          }
+        }
+      }
+      if (why.empty()) {
+        for (std::size_t c : who) {
+          for (std::size_t d = 0; d < kDocs; ++d) {
+            if (!handles[c][d].wait_synced(clients[c].server, 10s)) {
+              why += "document " + std::to_string(d) + ": client " + std::to_string(c) + " has heads " +
+                     heads_text(handles[c][d].heads()) + "but " + clients[c].server.str() + " reports ";
+              for (const auto& p : handles[c][d].peers()) {
+                if (p.peer == clients[c].server) why += p.their_heads ? heads_text(*p.their_heads) : "nothing ";
+              }
+              why += "; ";
+            }
+          }
+        }
+        if (why.empty()) return "";
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return why;
+  };
+  std::vector<std::size_t> everyone(kClients);
+  std::iota(everyone.begin(), everyone.end(), 0);
+
+  // Phase 1: all six clients edit at once, 30 edits each, waiting for their server's
+  // acknowledgement every 5 edits.
+  {
+    std::vector<std::string> errors(kClients);
+    std::vector<std::thread> threads;
+    for (std::size_t c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        std::mt19937_64 rng(seed + c);
+        for (int k = 0; k < 30; ++k) {
+          const std::size_t d = rng() % kDocs;
+          if (auto st = edit(c, d, rng, "p1-c" + std::to_string(c) + "-" + std::to_string(k)); !st) {
+            errors[c] += st.error().to_string() + "; ";
+          }
+          if (k % 5 == 4 && !handles[c][d].wait_synced(clients[c].server, 60s)) {
+            errors[c] += "no acknowledgement of edit " + std::to_string(k) + "; ";
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (std::size_t c = 0; c < kClients; ++c) EXPECT_EQ(errors[c], "") << "client " << c;
+  }
+  EXPECT_EQ(edits[0] + edits[1] + edits[2], 180);
+  ASSERT_EQ(converged(everyone), "") << "after concurrent edits through three servers";
+
+  // Phase 2: everyone edits again; server-1 is killed (SIGKILL) once each of its clients has
+  // had a few edits acknowledged. Its clients remember the heads they had before every
+  // acknowledged wait_synced: those changes must survive.
+  const std::vector<std::size_t> on_killed{0, 3};
+  std::vector<std::vector<std::vector<am::ChangeHash>>> acked(kClients, std::vector<std::vector<am::ChangeHash>>(kDocs));
+  {
+    std::atomic<bool> stop{false};
+    std::atomic<int> acks_on_killed{0};
+    std::vector<std::string> errors(kClients);
+    std::vector<std::thread> threads;
+    for (std::size_t c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        std::mt19937_64 rng(seed + 100 + c);
+        const bool doomed = server_of[c] == 0;
+        for (int k = 0; k < 40 && !stop; ++k) {
+          const std::size_t d = rng() % kDocs;
+          if (auto st = edit(c, d, rng, "p2-c" + std::to_string(c) + "-" + std::to_string(k)); !st) {
+            errors[c] += st.error().to_string() + "; ";
+          }
+          if (k % 2 == 1) {
+            const auto heads = handles[c][d].heads();
+            if (handles[c][d].wait_synced(clients[c].server, doomed ? 5s : 60s)) {
+              acked[c][d] = heads;
+              if (doomed) ++acks_on_killed;
+            } else if (!doomed) {
+              errors[c] += "no acknowledgement of edit " + std::to_string(k) + "; ";
+            }
+          }
+        }
+      });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (acks_on_killed < 8 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    EXPECT_GE(acks_on_killed, 8) << "server-1's clients got too few acknowledgements before the kill";
+    servers[0]->kill_now();
+    stop = true;
+    for (auto& t : threads) t.join();
+    for (std::size_t c = 0; c < kClients; ++c) EXPECT_EQ(errors[c], "") << "client " << c;
+  }
+  // What server-1 acknowledged reaches the clients of server-2 and server-3: only through the
+  // database, since server-1 talked to nothing else.
+  {
+    std::size_t checked = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    std::string missing = "?";
+    while (!missing.empty() && std::chrono::steady_clock::now() < deadline) {
+      missing.clear();
+      checked = 0;
+      for (std::size_t c = 0; c < kClients; ++c) {
+        if (server_of[c] == 0) continue;
+        for (std::size_t from : on_killed) {
+          for (std::size_t d = 0; d < kDocs; ++d) {
+            handles[c][d].read([&](const am::Document& doc) {
+              for (const auto& h : acked[from][d]) {
+                ++checked;
+                if (!doc.has_change(h)) missing += "client " + std::to_string(c) + " lacks " + h.to_hex().substr(0, 8) + "; ";
+              }
+            });
+          }
+        }
+      }
+      if (!missing.empty()) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(missing, "") << "changes server-1 acknowledged before it was killed";
+    EXPECT_GT(checked, 0u);
+  }
+
+  // Phase 3: server-1's clients move to server-2 and server-3 and edit on, with everyone.
+  ASSERT_TRUE(clients[0].connect(ws[1], server_name(1)));
+  server_of[0] = 1;
+  ASSERT_TRUE(clients[3].connect(ws[2], server_name(2)));
+  server_of[3] = 2;
+  {
+    std::vector<std::string> errors(kClients);
+    std::vector<std::thread> threads;
+    for (std::size_t c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        std::mt19937_64 rng(seed + 200 + c);
+        for (int k = 0; k < 10; ++k) {
+          const std::size_t d = rng() % kDocs;
+          if (auto st = edit(c, d, rng, "p3-c" + std::to_string(c) + "-" + std::to_string(k)); !st) {
+            errors[c] += st.error().to_string() + "; ";
+          }
+          if (k % 5 == 4 && !handles[c][d].wait_synced(clients[c].server, 60s)) {
+            errors[c] += "no acknowledgement of edit " + std::to_string(k) + "; ";
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (std::size_t c = 0; c < kClients; ++c) EXPECT_EQ(errors[c], "") << "client " << c;
+  }
+  ASSERT_EQ(converged(everyone), "") << "after server-1 was killed and its clients moved";
+
+  // A server started now has exactly that in the database.
+  ServerProcess fresh("--listen 127.0.0.1:0 --peer-id server-4" + pg, 1);
+  ASSERT_EQ(fresh.urls(), 1u);
+  ClusterClient reader;
+  {
+    am::repo::RepoOptions ro;
+    ro.peer_id = "client-reader";
+    auto repo = am::repo::Repo::open(ro);
+    ASSERT_TRUE(repo) << repo.error().to_string();
+    reader.repo = std::move(*repo);
+  }
+  ASSERT_TRUE(reader.connect(fresh.url(0), "server-4"));
+  for (std::size_t d = 0; d < kDocs; ++d) {
+    auto found = reader.repo->find(handles[1][d].id(), 60s).get();
+    ASSERT_TRUE(found) << found.error().to_string();
+    EXPECT_EQ(found->heads(), handles[1][d].heads()) << "document " << d;
+    EXPECT_EQ(counter_and_items(*found), std::make_pair(edits[d].load(), edits[d].load())) << "document " << d;
+  }
+  std::cout << "edits per document: " << edits[0] << " " << edits[1] << " " << edits[2] << std::endl;
+  reader.repo->stop();
+  for (auto& c : clients) c.repo->stop();
+  for (std::size_t s = 1; s < kServers; ++s) EXPECT_EQ(servers[s]->stop(), 0);
+  EXPECT_EQ(fresh.stop(), 0);
 }
 
 TEST_F(AmrepoCli, ServeWithPostgresStorageUsageAndConnectionErrors) {

@@ -83,6 +83,19 @@ int main(int argc, char** argv) {
   server_bench_cmd->add_option("--ids-in", server_bench.ids_in, "only find the ids in this file");
   server_bench_cmd->add_option("--timeout", server_bench.timeout_s, "seconds")->capture_default_str();
 
+  amrepo::ClusterBenchOptions cluster_bench;
+  auto* cluster_bench_cmd = bench_cmd->add_subcommand(
+      "cluster",
+      "Servers sharing one store (amrepo serve --storage postgres), one client per server: "
+      "--docs documents created round-robin through them, each acknowledged (documents per "
+      "second), then --edits changes by a client of the first server, each seen by a client of "
+      "the second (of the first when alone) through on_change (p50/p99/max ms). Prints one JSON "
+      "line per phase. bench/cluster/run.sh runs it against 1 and 3 servers");
+  cluster_bench_cmd->add_option("URL", cluster_bench.urls, "the servers")->required();
+  cluster_bench_cmd->add_option("--docs", cluster_bench.docs, "how many documents")->capture_default_str();
+  cluster_bench_cmd->add_option("--edits", cluster_bench.edits, "how many fan-out edits")->capture_default_str();
+  cluster_bench_cmd->add_option("--timeout", cluster_bench.timeout_s, "seconds")->capture_default_str();
+
   amrepo::ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand(
       "serve", "Run a sync server that JS automerge-repo clients (and amrepo) talk to; prints "
@@ -241,5 +254,6 @@ int main(int argc, char** argv) {
   if (*rm_cmd) return amrepo::client_rm(client_options, url);
   if (*load_cmd) return amrepo::bench_load(load_options);
   if (*server_bench_cmd) return amrepo::bench_server(server_bench);
+  if (*cluster_bench_cmd) return amrepo::bench_cluster(cluster_bench);
   return amrepo::kExitUsage;
 }

@@ -92,4 +92,18 @@ struct ServerBenchOptions {
 };
 int bench_server(const ServerBenchOptions& options);
 
+/// `amrepo bench cluster URL...`: servers sharing one store (amrepo serve --storage postgres),
+/// one client per server. Phase create: `docs` small documents made round-robin through the
+/// clients, each waited for until its server acknowledged it (documents per second). Phase
+/// fanout: a client of the first server changes one document `edits` times, one at a time; a
+/// client of the second server (of the first when there is one) sees each change through
+/// on_change: p50/p99/max latency. Prints one JSON line per phase.
+struct ClusterBenchOptions {
+  std::vector<std::string> urls;
+  std::size_t docs = 500;
+  std::size_t edits = 200;
+  double timeout_s = 300;
+};
+int bench_cluster(const ClusterBenchOptions& options);
+
 }  // namespace amrepo
