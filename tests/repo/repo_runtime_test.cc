@@ -205,6 +205,45 @@ TEST_P(RepoOverTransport, UnavailableDocumentsAreReleasedAndCanAppearLater) {
   EXPECT_EQ(get_string(*found, "k"), "appeared");
 }
 
+// RepoOptions::idle_timeout: a document leaves the server's memory once no connected peer uses
+// it and it has been idle that long, and comes back from storage when asked for again.
+TEST_P(RepoOverTransport, IdleDocumentsLeaveMemoryAndComeBackFromStorage) {
+  TempDir dir;
+  RepoOptions so;
+  so.peer_id = "server";
+  so.storage = fs_storage(dir.path / "server");
+  so.share_policy = answer_requests_only();
+  so.io_threads = io_threads();
+  so.save_debounce = 10ms;
+  so.idle_timeout = 150ms;
+  auto opened = Repo::open(so);
+  ASSERT_TRUE(opened) << opened.error().to_string();
+  auto server = std::move(*opened);
+  const std::uint16_t port = listen(*server);
+  auto client = open_repo("client", nullptr);
+  dial(*client, port);
+  ASSERT_TRUE(client->wait_for_peer(PeerId("server"), 10s));
+  DocHandle doc = client->create();
+  ASSERT_TRUE(put_string(doc, "k", "kept on disk"));
+  ASSERT_TRUE(doc.wait_synced(PeerId("server"), 10s));
+  const DocumentId id = doc.id();
+  ASSERT_EQ(server->open_documents(), std::vector<DocumentId>{id});
+  // In use by a connected peer: stays, however long it is idle.
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(server->open_documents(), std::vector<DocumentId>{id}) << "dropped while a peer syncs it";
+  client->stop();
+  client.reset();
+  EXPECT_TRUE(eventually([&] { return server->open_documents().empty(); })) << "an idle document stayed in memory";
+  // Asked for again: loaded from storage, content intact.
+  auto reader = open_repo("reader", nullptr);
+  dial(*reader, port);
+  ASSERT_TRUE(reader->wait_for_peer(PeerId("server"), 10s));
+  auto found = reader->find(id, 10s).get();
+  ASSERT_TRUE(found) << found.error().to_string();
+  EXPECT_EQ(get_string(*found, "k"), "kept on disk");
+  EXPECT_EQ(server->open_documents(), std::vector<DocumentId>{id});
+}
+
 TEST_P(RepoOverTransport, ClientReconnectsAfterServerRestart) {
   TempDir dir;
   auto server = open_repo("server", fs_storage(dir.path / "server"), answer_requests_only());

@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-inflated-bytes", serve_options.max_inflated_bytes,
                         "what one compressed chunk from a peer or storage may inflate to (decompression cap)")
       ->capture_default_str();
+  serve_cmd->add_option("--idle-timeout", serve_options.idle_timeout_s,
+                        "seconds after which a saved document no connected peer uses leaves memory (0 = never)")
+      ->capture_default_str();
   serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
   serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");
   serve_cmd->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");

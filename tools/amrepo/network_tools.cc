@@ -284,6 +284,7 @@ int serve(const ServeOptions& o) {
   ro.max_queued_bytes = o.max_queued_bytes;
   ro.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
   ro.max_inflated_bytes = o.max_inflated_bytes;
+  ro.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail_with(kExitUsage, "--tls-cert and --tls-key go together");
   if (!o.access_rules.empty() && o.auth_token_file.empty()) {
     return fail_with(kExitUsage, "--access-rules needs --auth-token-file (rules name the tokens' principals)");

@@ -265,6 +265,10 @@ struct RepoOptions {
   /// further such messages wait, in order, and a peer with 10,000 waiting is disconnected.
   /// 0 = no limit (the library default; amrepo serve sets 1000).
   double max_document_opens_per_second = 0;
+  /// Documents untouched this long, fully saved and synced with no connected peer (no handle
+  /// held either) are dropped from memory and loaded again from storage when next needed.
+  /// 0 = keep every document in memory (the default); ignored without storage.
+  std::chrono::milliseconds idle_timeout{0};
   /// What one chunk of a document found through storage or peers may inflate to (the
   /// decompression cap); beyond it the chunk or message is refused (kResourceLimit).
   std::size_t max_inflated_bytes = std::size_t{256} << 20;

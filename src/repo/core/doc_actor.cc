@@ -303,6 +303,15 @@ bool DocActor::pending_io() const {
   return config_.has_storage && state_ == DocState::kReady && doc_.heads() != last_saved_heads_;
 }
 
+bool DocActor::quiescent() const {
+  if (state_ != DocState::kReady && state_ != DocState::kUnavailable) return false;
+  if (pending_io() || awaiting_durable_) return false;
+  return std::none_of(peers_.begin(), peers_.end(), [this](const auto& entry) {
+    const Peer& p = *entry.second;
+    return is_active(p) || (p.announce && p.access) || p.sync_state_dirty || p.sync_state_loading;
+  });
+}
+
 void DocActor::remove(Millis now) {
   (void)now;
   if (state_ == DocState::kDeleted) return;

@@ -149,6 +149,9 @@ class DocActor {
   std::vector<PeerSyncInfo> peers() const;
   /// Storage tasks are outstanding or a save is due.
   bool pending_io() const;
+  /// Nothing would be lost or missed if this actor were dropped now: ready (or unavailable),
+  /// everything saved, no answer held back, no storage work, and no peer it syncs with.
+  bool quiescent() const;
 
  private:
   struct Peer;

@@ -116,6 +116,9 @@ struct DocHandle::Entry {
   bool local_change_pending = false;
   /// The actor's state is kUnavailable (read by the eviction check without the entry mutex).
   std::atomic<bool> unavailable{false};
+  /// DocActor::quiescent() after its last event, and when that was (for the idle sweep).
+  std::atomic<bool> quiescent{false};
+  std::atomic<core::Millis> last_event{0};
 };
 
 struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
@@ -385,6 +388,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     DocHandle::Entry& entry = *entry_ptr;
     core::DocActor& actor = *entry.actor;
     core::DocEffects e = actor.take_effects();
+    entry.quiescent = actor.quiescent();
+    entry.last_event = now();
     if (!e.outgoing.empty()) {
       hub_post([messages = std::move(e.outgoing)](core::Hub& h) {
         for (const auto& m : messages) h.send(m);
@@ -491,6 +496,34 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
                         h.close_document(id);
                       });
                     });
+  }
+
+  // RepoOptions::idle_timeout: every half timeout, documents that have been quiescent that long
+  // and that nothing else refers to are dropped from memory, on the hub's queue as in
+  // schedule_eviction; the next message or find about one loads it from storage again.
+  void schedule_idle_sweep() {
+    if (stopped || options.idle_timeout.count() <= 0 || !options.storage) return;
+    const auto period = std::max(options.idle_timeout / 2, std::chrono::milliseconds(50));
+    timers.schedule(Clock::now() + period, [self = shared_from_this()] {
+      self->hub_post([self](core::Hub& h) {
+        const core::Millis cutoff = self->now() - self->options.idle_timeout.count();
+        std::vector<DocumentId> dropped;
+        {
+          std::lock_guard<std::mutex> lock(self->docs_mutex);
+          for (auto it = self->docs.begin(); it != self->docs.end();) {
+            const auto& entry = it->second;
+            if (entry->quiescent && entry->last_event <= cutoff && entry.use_count() == 1) {
+              dropped.push_back(it->first);
+              it = self->docs.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        }
+        for (const DocumentId& id : dropped) h.close_document(id);
+        self->schedule_idle_sweep();
+      });
+    });
   }
 
   void route_to_actor(core::ToActor t) {
@@ -826,6 +859,7 @@ Result<std::unique_ptr<Repo>> Repo::open(RepoOptions options) {
   if (options.storage) threads->storage = std::make_unique<net::IoContext>(std::max<std::size_t>(1, options.storage_threads));
   auto impl = std::make_shared<Impl>(std::move(options), *threads->io, threads->storage.get());
   impl->hub_post([impl](core::Hub& h) { h.start(impl->now()); });
+  impl->schedule_idle_sweep();
   {
     std::unique_lock<std::mutex> lock(impl->hub_mutex);
     if (!impl->hub_cv.wait_for(lock, std::chrono::seconds(30), [&] { return impl->hub.ready(); })) {
