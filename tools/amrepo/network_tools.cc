@@ -2,6 +2,7 @@
 
 #include "access_rules.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -376,9 +377,39 @@ int serve(const ServeOptions& o) {
                 << (e.detail.empty() ? "" : " (" + e.detail + ")") << "\n";
     }
   });
+  // Documents leaving memory (idle or unavailable) free their memory to the allocator, which
+  // keeps it; when the number of open documents has fallen, hand what is free back to the
+  // system so that an idle server's RSS falls too.
+  std::mutex trim_mutex;
+  std::condition_variable trim_cv;
+  bool stopping = false;
+  std::thread trimmer([&, r = repo->get()] {
+    std::size_t last_open = 0;
+    bool trim_when_settled = false;
+    std::unique_lock<std::mutex> lock(trim_mutex);
+    while (!trim_cv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) {
+      const std::size_t open = r->stats().open_documents;
+      // Once at the drop and once more when the count has settled (connections and buffers
+      // of the peers that left are gone by then too).
+      const bool trim = open < last_open || (trim_when_settled && open == last_open);
+      trim_when_settled = open < last_open;
+#ifdef __GLIBC__
+      if (trim) malloc_trim(0);
+#else
+      (void)trim;
+#endif
+      last_open = open;
+    }
+  });
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   std::cerr << "amrepo: signal " << signal_number << ", saving and stopping\n";
+  {
+    std::lock_guard<std::mutex> lock(trim_mutex);
+    stopping = true;
+  }
+  trim_cv.notify_all();
+  trimmer.join();
   events.reset();
   shared_store_watch.reset();
   (*repo)->stop();
