@@ -25,6 +25,7 @@ amrepo=${AMREPO:-$root/build/release/tools/amrepo/amrepo}
 [ -x "$amrepo" ] || { echo "build amrepo first (scripts/build.sh release)" >&2; exit 2; }
 tmp=$(mktemp -d)
 pid=""
+restarts=0
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
@@ -41,9 +42,18 @@ start_server() {  # $1 = cpp|js, $2 = data dir; sets pid and url
   for _ in $(seq 200); do grep -q listening "$tmp/server.out" && break; sleep 0.05; done
   url=$(sed -n 's/^listening //p' "$tmp/server.out")
   [ -n "$url" ] || { echo "the $1 server did not start" >&2; exit 1; }
+  sleep 0.3
+  if ! kill -0 "$pid" 2>/dev/null; then
+    # Seen once in CI: the JS server said "listening" and was gone a moment later.
+    restarts=$((restarts + 1))
+    [ "$restarts" -le 2 ] || { echo "the $1 server keeps exiting right after it starts" >&2; exit 1; }
+    echo "the $1 server exited right after starting; starting it again" >&2
+    start_server "$@"
+  fi
 }
-peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# 0 when the server process has gone (the run then fails at its next request, saying so).
+peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0; }
 stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 
 declare -A result
