@@ -4,18 +4,7 @@
 set -euo pipefail
 amrepo=$1
 editor=$2
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-"$amrepo" serve --listen 127.0.0.1:0 --memory >"$tmp/server.out" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do grep -q listening "$tmp/server.out" 2>/dev/null && break; sleep 0.05; done
-url=$(sed -n 's/^listening //p' "$tmp/server.out")
-[ -n "$url" ] || { echo "the server did not start"; exit 1; }
+source "$(dirname "$0")/test_server.sh"
 printf 'type hello\nwait hello world\nmove 5\nwait-cursor bob 11\nshow\nquit\n' >"$tmp/alice.in"
 printf 'wait hello\nmove 5\ntype  world\nwait-cursor alice 5\nshow\nquit\n' >"$tmp/bob.in"
 timeout 40 "$editor" "$url" --name alice <"$tmp/alice.in" >"$tmp/alice.out" &

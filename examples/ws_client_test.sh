@@ -3,18 +3,7 @@
 set -euo pipefail
 amrepo=$1
 client=$2
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-"$amrepo" serve --listen 127.0.0.1:0 --memory >"$tmp/server.out" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do grep -q listening "$tmp/server.out" 2>/dev/null && break; sleep 0.05; done
-url=$(sed -n 's/^listening //p' "$tmp/server.out")
-[ -n "$url" ] || { echo "the server did not start"; exit 1; }
+source "$(dirname "$0")/test_server.sh"
 # The first client creates the document and waits for one remote change (the second's hello).
 timeout 30 "$client" "$url" --changes 1 >"$tmp/first.out" &
 first=$!

@@ -677,6 +677,15 @@ int client_rm(const ClientOptions& options, const std::string& url) {
   return kExitOk;
 }
 
+// The small document number `i` of the server benchmarks.
+am::Document bench_document(std::size_t i) {
+  am::Document d;
+  (void)d.put(am::ObjId::root(), "n", static_cast<std::int64_t>(i));
+  (void)d.put(am::ObjId::root(), "title", std::string("document ") + std::to_string(i));
+  d.commit();
+  return d;
+}
+
 int bench_server(const ServerBenchOptions& o) {
   using Clock = std::chrono::steady_clock;
   auto ms_since = [](Clock::time_point t) {
@@ -694,10 +703,7 @@ int bench_server(const ServerBenchOptions& o) {
     std::vector<am::repo::DocHandle> handles;
     handles.reserve(o.docs);
     for (std::size_t i = 0; i < o.docs; ++i) {
-      am::Document d;
-      (void)d.put(am::ObjId::root(), "n", static_cast<std::int64_t>(i));
-      (void)d.put(am::ObjId::root(), "title", std::string("document ") + std::to_string(i));
-      d.commit();
+      const am::Document d = bench_document(i);
       auto h = writer.repo->create(d);
       if (!h) return fail_with(kExitFailure, h.error().to_string());
       handles.push_back(*h);
@@ -763,10 +769,7 @@ int bench_cluster(const ClusterBenchOptions& o) {
     std::vector<std::pair<std::size_t, am::repo::DocHandle>> handles;
     handles.reserve(o.docs);
     for (std::size_t i = 0; i < o.docs; ++i) {
-      am::Document d;
-      (void)d.put(am::ObjId::root(), "n", static_cast<std::int64_t>(i));
-      (void)d.put(am::ObjId::root(), "title", std::string("document ") + std::to_string(i));
-      d.commit();
+      const am::Document d = bench_document(i);
       const std::size_t c = i % servers;
       auto h = clients[c].repo->create(d);
       if (!h) return fail_with(kExitFailure, h.error().to_string());

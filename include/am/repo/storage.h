@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -116,5 +117,9 @@ bool storage_key_has_prefix(const StorageKey& key, const StorageKey& prefix);
 /// The components joined with '/', for messages and for stores keyed by text: {"a","b"} -> "a/b".
 /// Since valid components contain no '/', the joined text of valid keys is unique.
 std::string storage_key_to_string(const StorageKey& key);
+
+/// The inverse of storage_key_to_string for valid keys (stores keyed by text read keys back
+/// with it): "a/b" -> {"a","b"}.
+StorageKey storage_key_from_string(std::string_view joined);
 
 }  // namespace am::repo

@@ -90,6 +90,18 @@ std::string storage_key_to_string(const StorageKey& key) {
   return out;
 }
 
+StorageKey storage_key_from_string(std::string_view joined) {
+  StorageKey key;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = joined.find('/', start);
+    key.emplace_back(joined.substr(start, slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return key;
+}
+
 namespace storage {
 
 std::string printable_key(const StorageKey& key) {

@@ -131,24 +131,29 @@ struct Statements {
       remove_all;
 };
 
+// The parameters of a prefix query (see Statements) for `prefix`, none for the empty prefix:
+// the joined key P itself, and the range [P + '/', P + '0') of the keys below it. Params points
+// into the strings here, so this object stays where it was made.
+struct PrefixRange {
+  explicit PrefixRange(const StorageKey& prefix)
+      : joined(storage_key_to_string(prefix)), lo(joined + "/"), hi(joined + "0") {
+    if (prefix.empty()) return;
+    params.add(joined);
+    params.add(lo);
+    params.add(hi);
+  }
+  PrefixRange(const PrefixRange&) = delete;
+  PrefixRange& operator=(const PrefixRange&) = delete;
+  const std::string joined, lo, hi;
+  Params params;
+};
+
 Bytes value_bytes(const PGresult* r, int row, int col) {
   const char* data = PQgetvalue(r, row, col);
   const int n = PQgetlength(r, row, col);
   if (data == nullptr || n <= 0) return {};
   const auto* p = reinterpret_cast<const std::uint8_t*>(data);
   return Bytes(p, p + n);
-}
-
-StorageKey split_key(std::string_view joined) {
-  StorageKey key;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t slash = joined.find('/', start);
-    key.emplace_back(joined.substr(start, slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return key;
 }
 
 // Opens one connection: UTF-8 client encoding, notices silenced. kIOError naming the server
@@ -235,7 +240,7 @@ class PostgresWatch final : public StorageWatch {
       const auto tab2 = tab1 == std::string_view::npos ? tab1 : payload.find('\t', tab1 + 1);
       if (tab2 != std::string_view::npos && payload.substr(0, tab1) == options_.table &&
           payload.substr(tab1 + 1, tab2 - tab1 - 1) != origin_ && tab2 + 1 < payload.size()) {
-        on_saved_(split_key(payload.substr(tab2 + 1)));
+        on_saved_(storage_key_from_string(payload.substr(tab2 + 1)));
       }
       PQfreemem(n);
     }
@@ -351,25 +356,17 @@ class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
 
   Result<std::vector<StorageEntry>> load_range(const StorageKey& prefix) override {
     AM_TRY_STATUS(validate_storage_prefix(prefix));
-    const std::string joined = storage_key_to_string(prefix);
-    const std::string lo = joined + "/";
-    const std::string hi = joined + "0";
-    Params p;
-    if (!prefix.empty()) {
-      p.add(joined);
-      p.add(lo);
-      p.add(hi);
-    }
+    const PrefixRange range(prefix);
     AM_TRY_ASSIGN(Lease lease, acquire());
-    AM_TRY_ASSIGN(PgResult r, run(lease, "load_range " + joined,
-                                  prefix.empty() ? sql_.load_all : sql_.load_range, p));
+    AM_TRY_ASSIGN(PgResult r, run(lease, "load_range " + range.joined,
+                                  prefix.empty() ? sql_.load_all : sql_.load_range, range.params));
     std::vector<StorageEntry> out;
     const int rows = PQntuples(r.get());
     out.reserve(static_cast<std::size_t>(rows));
     for (int i = 0; i < rows; ++i) {
       const int len = PQgetlength(r.get(), i, 0);
       if (len <= 0) continue;
-      out.emplace_back(split_key(std::string_view(PQgetvalue(r.get(), i, 0),
+      out.emplace_back(storage_key_from_string(std::string_view(PQgetvalue(r.get(), i, 0),
                                                    static_cast<std::size_t>(len))),
                        value_bytes(r.get(), i, 1));
     }
@@ -378,18 +375,10 @@ class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
 
   Status remove_range(const StorageKey& prefix) override {
     AM_TRY_STATUS(validate_storage_prefix(prefix));
-    const std::string joined = storage_key_to_string(prefix);
-    const std::string lo = joined + "/";
-    const std::string hi = joined + "0";
-    Params p;
-    if (!prefix.empty()) {
-      p.add(joined);
-      p.add(lo);
-      p.add(hi);
-    }
+    const PrefixRange range(prefix);
     AM_TRY_ASSIGN(Lease lease, acquire());
-    AM_TRY_ASSIGN(PgResult r, run(lease, "remove_range " + joined,
-                                  prefix.empty() ? sql_.remove_all : sql_.remove_range, p));
+    AM_TRY_ASSIGN(PgResult r, run(lease, "remove_range " + range.joined,
+                                  prefix.empty() ? sql_.remove_all : sql_.remove_range, range.params));
     return {};
   }
 

@@ -144,18 +144,6 @@ Bytes column_bytes(sqlite3_stmt* s, int col) {
   return Bytes(data, data + n);
 }
 
-StorageKey split_key(std::string_view joined) {
-  StorageKey key;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t slash = joined.find('/', start);
-    key.emplace_back(joined.substr(start, slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return key;
-}
-
 class SqliteStorage final : public StorageAdapter {
  public:
   SqliteStorage(std::string path, SqliteStorageOptions options,
@@ -219,7 +207,7 @@ class SqliteStorage final : public StorageAdapter {
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(use.get(), 0));
       const int len = sqlite3_column_bytes(use.get(), 0);
       if (text == nullptr || len <= 0) continue;
-      out.emplace_back(split_key(std::string_view(text, static_cast<std::size_t>(len))),
+      out.emplace_back(storage_key_from_string(std::string_view(text, static_cast<std::size_t>(len))),
                        column_bytes(use.get(), 1));
     }
   }
