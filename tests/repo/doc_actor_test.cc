@@ -2,6 +2,8 @@
 // saves and messages is chosen exactly.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "am/repo/share_policy.h"
 #include "am/sync.h"
 #include "repo/core/doc_actor.h"
@@ -121,6 +123,84 @@ TEST(DocActor, AnswersAfterTheDurableSaveEvenIfThePeerRepeatedItsHeadsMeanwhile)
   ASSERT_TRUE(s.client_state.their_heads);
   EXPECT_EQ(*s.client_state.their_heads, s.client.heads());
   s.settle();
+}
+
+// A change from one peer reaches the document's other peers before it is on disk; only the
+// answer to its author (which acknowledges it) waits for the durable save. Holding everyone's
+// messages would add a disk flush to every fan-out (p50 0.7 ms -> 3.2 ms, p99 1.4 -> 25 ms with
+// 100 clients on 10 documents: `amrepo bench clients`).
+TEST(DocActor, OtherPeersGetAChangeBeforeItsDurableSaveAndItsAuthorAfter) {
+  const PeerId server_id{"server"}, writer_id{"writer"}, reader_id{"reader"};
+  Document initial;
+  (void)initial.put(ObjId::root(), "n", std::int64_t{0});
+  initial.commit();
+  Document writer = initial.fork(), reader = initial.fork();
+  SyncState writer_state, reader_state;
+  DocActorConfig config;
+  config.document_id = DocumentId::random();
+  config.self = server_id;
+  config.policy = share_everything();
+  auto server = DocActor::create(config, std::move(initial), 0);
+  server->add_peer(PeerInfo{writer_id, std::nullopt, true, {}}, 0);
+  server->add_peer(PeerInfo{reader_id, std::nullopt, true, {}}, 0);
+
+  bool hold_saves = false;
+  std::vector<TaskId> held;
+  // Runs the actor's storage tasks (saves held when asked) and returns its sync messages by target.
+  auto run = [&] {
+    std::map<PeerId, std::vector<Bytes>> out;
+    for (int round = 0; round < 100; ++round) {
+      DocEffects e = server->take_effects();
+      for (auto& m : e.outgoing) {
+        if (auto* sm = std::get_if<wire::SyncMessage>(&m)) out[sm->target_id].push_back(sm->data);
+      }
+      if (e.storage.empty()) break;
+      for (const StorageTask& t : e.storage) {
+        if (t.kind == StorageTask::Kind::kSave && hold_saves) {
+          held.push_back(t.id);
+          continue;
+        }
+        server->storage_done(StorageOutcome{t.id, {}, std::nullopt, {}}, 0);
+      }
+    }
+    return out;
+  };
+  auto deliver = [&](std::map<PeerId, std::vector<Bytes>> messages) {
+    for (const Bytes& m : messages[writer_id]) ASSERT_TRUE(receive_sync_message(writer, writer_state, m));
+    for (const Bytes& m : messages[reader_id]) ASSERT_TRUE(receive_sync_message(reader, reader_state, m));
+  };
+  auto send = [&](const PeerId& from, Document& doc, SyncState& state) {
+    if (auto m = generate_sync_message(doc, state)) {
+      server->receive(from, wire::SyncMessage{from, server_id, server->document_id(), *m}, 0);
+    }
+  };
+  for (int round = 0; round < 10; ++round) {  // everyone in sync first
+    deliver(run());
+    send(writer_id, writer, writer_state);
+    send(reader_id, reader, reader_state);
+  }
+  deliver(run());
+  ASSERT_EQ(reader.heads(), server->document().heads());
+  ASSERT_EQ(writer.heads(), server->document().heads());
+
+  (void)writer.put(ObjId::root(), "n", std::int64_t{1});
+  writer.commit();
+  hold_saves = true;
+  send(writer_id, writer, writer_state);
+  auto before_save = run();
+  ASSERT_EQ(held.size(), 1u) << "the change is being saved";
+  EXPECT_TRUE(before_save[writer_id].empty()) << "no acknowledgement before the change is on disk";
+  ASSERT_FALSE(before_save[reader_id].empty()) << "the reader was not sent the change";
+  deliver(before_save);
+  EXPECT_EQ(reader.heads(), writer.heads());
+
+  hold_saves = false;
+  for (TaskId t : held) server->storage_done(StorageOutcome{t, {}, std::nullopt, {}}, 0);
+  auto after_save = run();
+  ASSERT_FALSE(after_save[writer_id].empty()) << "the author is answered once the save completed";
+  deliver(after_save);
+  ASSERT_TRUE(writer_state.their_heads);
+  EXPECT_EQ(*writer_state.their_heads, writer.heads());
 }
 
 }  // namespace

@@ -246,7 +246,7 @@ void DocActor::save_done(const PendingTask& task, const StorageOutcome& outcome,
   known_chunks_[task.key] = {task.snapshot, task.size};
   if (doc_.heads() == last_saved_heads_) {
     release_acks(now);
-  } else if (awaiting_durable_) {
+  } else if (!awaiting_durable_.empty()) {
     start_save(now);  // changes arrived during the write: save them before acknowledging
   } else {
     schedule_save(now);
@@ -254,8 +254,8 @@ void DocActor::save_done(const PendingTask& task, const StorageOutcome& outcome,
 }
 
 void DocActor::release_acks(Millis now) {
-  if (!awaiting_durable_) return;
-  awaiting_durable_ = false;
+  if (awaiting_durable_.empty()) return;
+  awaiting_durable_.clear();
   pump(now);
 }
 
@@ -305,7 +305,7 @@ bool DocActor::pending_io() const {
 
 bool DocActor::quiescent() const {
   if (state_ != DocState::kReady && state_ != DocState::kUnavailable) return false;
-  if (pending_io() || awaiting_durable_) return false;
+  if (pending_io() || !awaiting_durable_.empty()) return false;
   return std::none_of(peers_.begin(), peers_.end(), [this](const auto& entry) {
     const Peer& p = *entry.second;
     return is_active(p) || (p.announce && p.access) || p.sync_state_dirty || p.sync_state_loading;
@@ -489,10 +489,11 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
   const std::vector<ChangeHash> before = doc_.heads();
   // A change-less message whose heads equal ours makes receive_sync_message take our heads as
   // known to the peer (Automerge: last_sent_heads = their heads), so that we do not answer it.
-  // While our answers wait for a durable save we have not sent our heads, and the peer, whose
-  // message is in flight, waits for an answer it would never get: keep what we really sent.
+  // While our answers to this peer wait for a durable save we have not sent our heads, and the
+  // peer, whose message is in flight, waits for an answer it would never get: keep what we
+  // really sent.
   const std::optional<std::vector<ChangeHash>> held_back =
-      awaiting_durable_ ? std::optional(p.sync.last_sent_heads) : std::nullopt;
+      awaiting_durable_.count(p.info.peer_id) != 0 ? std::optional(p.sync.last_sent_heads) : std::nullopt;
   if (!receive_sync_message(doc_, p.sync, data)) return;  // all-or-nothing: nothing changed
   if (held_back) p.sync.last_sent_heads = *held_back;
   unanswered_since_.try_emplace(p.info.peer_id, now);
@@ -504,7 +505,7 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
   if (after != before) {
     effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, before, after, {}, {}, {}});
     if (config_.durable_acks && config_.has_storage) {
-      awaiting_durable_ = true;
+      awaiting_durable_.insert(p.info.peer_id);
       save_due_ = now;  // no debounce: replies wait for this save
       if (!save_in_flight_) {
         save_due_.reset();
@@ -561,12 +562,12 @@ void DocActor::local_change(const std::vector<ChangeHash>& heads_before, Millis 
 
 void DocActor::pump(Millis now) {
   if (state_ == DocState::kLoading || state_ == DocState::kDeleted) return;
-  if (awaiting_durable_) return;  // released when the save completes
   const bool have_doc = !doc_.heads().empty();
   bool supplied = false;
   for (const auto& [pid, p] : peers_) supplied |= p->status == PeerDocStatus::kHas && is_active(*p);
   for (auto& [pid, p] : peers_) {
     if (p->sync_state_loading || !is_active(*p)) continue;
+    if (awaiting_durable_.count(pid) != 0) continue;  // released when the save completes
     bool as_request = false;
     if (state_ != DocState::kReady) {
       if (p->status == PeerDocStatus::kHas) {

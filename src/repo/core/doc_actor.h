@@ -22,6 +22,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -206,7 +207,10 @@ class DocActor {
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;
   bool network_known_ = false;  // the hub has delivered the connected peers (open_document)
-  bool awaiting_durable_ = false;  // received changes are not saved yet: hold sync messages
+  // Peers whose changes we received but have not saved yet: our answers to them wait for the
+  // save (an answer acknowledges). Other peers get those changes at once: a crash before the
+  // save loses nothing the originator was told we keep, and it sends them again.
+  std::set<PeerId> awaiting_durable_;
 
   // storage
   std::map<TaskId, PendingTask> tasks_;
