@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "load_bench.h"
 #include "file_tools.h"
 #include "network_tools.h"
 
@@ -95,6 +96,37 @@ int main(int argc, char** argv) {
   cluster_bench_cmd->add_option("--docs", cluster_bench.docs, "how many documents")->capture_default_str();
   cluster_bench_cmd->add_option("--edits", cluster_bench.edits, "how many fan-out edits")->capture_default_str();
   cluster_bench_cmd->add_option("--timeout", cluster_bench.timeout_s, "seconds")->capture_default_str();
+
+  amrepo::ClientsBenchOptions clients_bench;
+  auto* clients_bench_cmd = bench_cmd->add_subcommand(
+      "clients",
+      "The many-clients workload against a sync server (ws://): --clients WebSocket clients on "
+      "--docs shared documents, each setting its own key every --interval-ms for --seconds; every "
+      "other client of the document measures edit-to-visible latency; then waits until each "
+      "document's clients have the same heads. Prints one JSON line (p50/p99/max ms, converged, "
+      "and with --server-pid the server's CPU seconds and peak RSS). bench/server/run.sh runs it "
+      "against amrepo serve and the JS sync server");
+  clients_bench_cmd->add_option("URL", clients_bench.url, "the server")->required();
+  clients_bench_cmd->add_option("--clients", clients_bench.clients, "WebSocket clients")->capture_default_str();
+  clients_bench_cmd->add_option("--docs", clients_bench.docs, "shared documents")->capture_default_str();
+  clients_bench_cmd->add_option("--interval-ms", clients_bench.interval_ms, "each client's time between edits")->capture_default_str();
+  clients_bench_cmd->add_option("--seconds", clients_bench.seconds, "how long the clients edit")->capture_default_str();
+  clients_bench_cmd->add_option("--timeout", clients_bench.timeout_s, "seconds for set-up and for convergence")->capture_default_str();
+  clients_bench_cmd->add_option("--server-pid", clients_bench.server_pid, "read this local server's CPU time and peak RSS");
+
+  amrepo::BigDocBenchOptions bigdoc_bench;
+  auto* bigdoc_bench_cmd = bench_cmd->add_subcommand(
+      "bigdoc",
+      "The big-document workload against a sync server (ws://): uploads FILE (a saved document), "
+      "then --fetchers fresh clients find it at once (ms to the first and the last complete copy) "
+      "while a probe edits a small document every --probe-interval-ms and another client times "
+      "each edit (p50/p99/max ms before and during the fetch). Prints one JSON line");
+  bigdoc_bench_cmd->add_option("URL", bigdoc_bench.url, "the server")->required();
+  bigdoc_bench_cmd->add_option("FILE", bigdoc_bench.file, "saved document, e.g. from `bench trace --save-to`")->required();
+  bigdoc_bench_cmd->add_option("--fetchers", bigdoc_bench.fetchers, "fresh clients fetching it at once")->capture_default_str();
+  bigdoc_bench_cmd->add_option("--probe-interval-ms", bigdoc_bench.probe_interval_ms, "time between probe edits")->capture_default_str();
+  bigdoc_bench_cmd->add_option("--timeout", bigdoc_bench.timeout_s, "seconds")->capture_default_str();
+  bigdoc_bench_cmd->add_option("--server-pid", bigdoc_bench.server_pid, "read this local server's CPU time and peak RSS");
 
   amrepo::ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand(
@@ -258,5 +290,7 @@ int main(int argc, char** argv) {
   if (*load_cmd) return amrepo::bench_load(load_options);
   if (*server_bench_cmd) return amrepo::bench_server(server_bench);
   if (*cluster_bench_cmd) return amrepo::bench_cluster(cluster_bench);
+  if (*clients_bench_cmd) return amrepo::bench_clients(clients_bench);
+  if (*bigdoc_bench_cmd) return amrepo::bench_bigdoc(bigdoc_bench);
   return amrepo::kExitUsage;
 }

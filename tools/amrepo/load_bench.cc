@@ -1,0 +1,462 @@
+#include "load_bench.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "am/repo/repo.h"
+#include "file_tools.h"
+
+namespace amrepo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+int fail(int code, const std::string& message) {
+  std::cerr << "amrepo bench: " << message << "\n";
+  return code;
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// One load-generator client: its own repo (no storage, one io thread) dialled to the server.
+struct Client {
+  std::unique_ptr<am::repo::Repo> repo;
+  am::repo::PeerId server;
+};
+
+// Opens `count` clients of a ws[s]:// server at once and waits for every handshake.
+am::Result<std::vector<Client>> open_clients(const std::string& url, std::size_t count, std::chrono::milliseconds timeout) {
+  if (url.rfind("ws://", 0) != 0 && url.rfind("wss://", 0) != 0) {
+    return am::fail(am::Error::invalid_argument("the load generators dial ws:// or wss:// servers, not " + url));
+  }
+  std::vector<Client> clients(count);
+  am::repo::Backoff backoff;
+  backoff.initial = 100ms;
+  backoff.max = 1s;
+  for (auto& c : clients) {
+    auto repo = am::repo::Repo::open({});
+    if (!repo) return am::fail(repo.error());
+    c.repo = std::move(*repo);
+    c.repo->connect_websocket(url, backoff);
+  }
+  const auto deadline = Clock::now() + timeout;
+  for (auto& c : clients) {
+    while (true) {
+      auto peers = c.repo->peers();
+      if (!peers.empty()) {
+        c.server = peers.front();
+        break;
+      }
+      if (Clock::now() > deadline) return am::fail(am::Error::io_error("cannot reach " + url + " with every client", "handshake timeout"));
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  return clients;
+}
+
+void stop_all(std::vector<Client>& clients) {
+  for (auto& c : clients) {
+    if (c.repo) c.repo->stop();
+  }
+}
+
+// A server process's CPU time and peak RSS, read from /proc (same machine).
+struct ServerUsage {
+  double cpu_s = 0;
+  long peak_rss_kb = 0;
+};
+std::optional<ServerUsage> server_usage(int pid) {
+  if (pid <= 0) return std::nullopt;
+  ServerUsage usage;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return std::nullopt;
+  // Fields after the command name: state is field 3, utime 14, stime 15.
+  std::istringstream fields(text.substr(close_paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14 || n == 15) ticks += std::stod(field);
+  }
+  usage.cpu_s = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) usage.peak_rss_kb = std::stol(line.substr(6));
+  }
+  return usage;
+}
+
+// When each edit of one writer was made, by sequence number, for observers on other threads.
+class EditTimes {
+ public:
+  explicit EditTimes(std::size_t capacity) : sent_ns_(capacity) {}
+  std::size_t capacity() const { return sent_ns_.size(); }
+  void mark(std::size_t seq) { sent_ns_[seq].store(now_ns(), std::memory_order_release); }
+  // ns since the edit was made; nullopt for an edit this writer never made.
+  std::optional<std::int64_t> age_ns(std::size_t seq, std::int64_t now) const {
+    if (seq >= sent_ns_.size()) return std::nullopt;
+    const std::int64_t sent = sent_ns_[seq].load(std::memory_order_acquire);
+    if (sent == 0) return std::nullopt;
+    return now - sent;
+  }
+  std::int64_t sent_at(std::size_t seq) const { return sent_ns_[seq].load(std::memory_order_acquire); }
+
+ private:
+  std::vector<std::atomic<std::int64_t>> sent_ns_;
+};
+
+std::string writer_key(std::size_t writer) { return "c" + std::to_string(writer); }
+
+std::int64_t int_at(const am::Document& d, const std::string& key) {
+  auto v = d.get(am::ObjId::root(), key);
+  if (v && *v && std::holds_alternative<am::ScalarValue>(**v)) {
+    if (const auto* i = std::get_if<std::int64_t>(&std::get<am::ScalarValue>(**v))) return *i;
+  }
+  return -1;
+}
+
+// What one client has seen of the other writers of its document: for each writer, the latest
+// sequence number seen, and a latency sample (with the edit's send time) for every sequence
+// number that became visible.
+struct Watch {
+  struct Sample {
+    std::int64_t sent_ns;
+    double latency_ms;
+  };
+  std::mutex mutex;
+  std::vector<std::size_t> writers;       // the document's writers other than this client
+  std::vector<std::int64_t> last_seen;    // per writer
+  std::vector<Sample> samples;
+
+  void observe(const am::Document& d, const std::vector<EditTimes>& times) {
+    const std::int64_t now = now_ns();
+    std::lock_guard<std::mutex> lock(mutex);
+    for (std::size_t w = 0; w < writers.size(); ++w) {
+      const std::int64_t seq = int_at(d, writer_key(writers[w]));
+      for (std::int64_t k = last_seen[w] + 1; k <= seq; ++k) {
+        if (auto age = times[writers[w]].age_ns(static_cast<std::size_t>(k), now)) {
+          samples.push_back({times[writers[w]].sent_at(static_cast<std::size_t>(k)), static_cast<double>(*age) / 1e6});
+        }
+      }
+      last_seen[w] = std::max(last_seen[w], seq);
+    }
+  }
+};
+
+struct LatencySummary {
+  std::size_t count = 0;
+  double p50 = 0, p99 = 0, max = 0;
+};
+LatencySummary summarize(std::vector<double> latencies) {
+  LatencySummary s;
+  s.count = latencies.size();
+  if (latencies.empty()) return s;
+  std::sort(latencies.begin(), latencies.end());
+  auto quantile = [&](double q) {
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(latencies.size())));
+    return latencies[std::min(latencies.size(), std::max<std::size_t>(rank, 1)) - 1];
+  };
+  s.p50 = quantile(0.5);
+  s.p99 = quantile(0.99);
+  s.max = latencies.back();
+  return s;
+}
+
+void put_latency(nlohmann::json& out, const std::string& prefix, const LatencySummary& s) {
+  out[prefix + "samples"] = s.count;
+  out[prefix + "p50_ms"] = s.p50;
+  out[prefix + "p99_ms"] = s.p99;
+  out[prefix + "max_ms"] = s.max;
+}
+
+// Lowers the calling thread's CPU priority; threads it creates afterwards inherit it (Linux).
+void lower_this_threads_priority(int nice_value) {
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_value);
+}
+
+}  // namespace
+
+int bench_clients(const ClientsBenchOptions& o) {
+  if (o.clients < 2 || o.docs == 0 || o.docs > o.clients / 2) {
+    return fail(kExitUsage, "bench clients needs at least two clients per document (--clients >= 2 x --docs)");
+  }
+  if (o.interval_ms <= 0 || o.seconds <= 0) return fail(kExitUsage, "--interval-ms and --seconds must be positive");
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
+  nlohmann::json out{{"workload", "clients"}, {"server", o.url}, {"clients", o.clients}, {"docs", o.docs},
+                     {"interval_ms", o.interval_ms}, {"seconds", o.seconds}};
+
+  // The shared documents, made by a client that leaves before the edits start.
+  std::vector<am::repo::DocumentId> ids;
+  {
+    auto creator = open_clients(o.url, 1, timeout);
+    if (!creator) return fail(kExitNetwork, creator.error().to_string());
+    std::vector<am::repo::DocHandle> made;
+    for (std::size_t d = 0; d < o.docs; ++d) {
+      am::Document initial;
+      (void)initial.put(am::ObjId::root(), "title", std::string("shared document ") + std::to_string(d));
+      initial.commit();
+      auto h = (*creator)[0].repo->create(initial);
+      if (!h) return fail(kExitFailure, h.error().to_string());
+      made.push_back(*h);
+    }
+    for (auto& h : made) {
+      if (auto st = h.wait_synced((*creator)[0].server, timeout); !st) {
+        return fail(kExitNetwork, "the server did not acknowledge a shared document: " + st.error().to_string());
+      }
+      ids.push_back(h.id());
+    }
+    stop_all(*creator);
+  }
+
+  const auto setup_start = Clock::now();
+  auto opened = open_clients(o.url, o.clients, timeout);
+  if (!opened) return fail(kExitNetwork, opened.error().to_string());
+  std::vector<Client>& clients = *opened;
+  std::vector<std::future<am::Result<am::repo::DocHandle>>> finds;
+  for (std::size_t i = 0; i < o.clients; ++i) finds.push_back(clients[i].repo->find(ids[i % o.docs], timeout));
+  std::vector<am::repo::DocHandle> handles;
+  for (auto& f : finds) {
+    auto h = f.get();
+    if (!h) {
+      stop_all(clients);
+      return fail(kExitUnavailable, "a client cannot find its shared document: " + h.error().to_string());
+    }
+    handles.push_back(*h);
+  }
+  out["setup_ms"] = ms_between(setup_start, Clock::now());
+
+  const auto interval = std::chrono::duration<double, std::milli>(o.interval_ms);
+  const std::size_t rounds = static_cast<std::size_t>(o.seconds * 1000 / o.interval_ms);
+  std::vector<EditTimes> times;
+  times.reserve(o.clients);
+  for (std::size_t i = 0; i < o.clients; ++i) times.emplace_back(rounds + 1);
+  std::vector<std::unique_ptr<Watch>> watches;
+  std::vector<am::repo::Subscription> subscriptions;
+  for (std::size_t i = 0; i < o.clients; ++i) {
+    auto watch = std::make_unique<Watch>();
+    for (std::size_t w = i % o.docs; w < o.clients; w += o.docs) {
+      if (w != i) watch->writers.push_back(w);
+    }
+    watch->last_seen.assign(watch->writers.size(), -1);
+    Watch* raw = watch.get();
+    am::repo::DocHandle handle = handles[i];
+    subscriptions.push_back(handles[i].on_change([raw, handle, &times](const am::repo::DocumentChange& change) {
+      if (change.local) return;
+      handle.read([&](const am::Document& d) { raw->observe(d, times); });
+    }));
+    watches.push_back(std::move(watch));
+  }
+
+  // The edits: client k % clients makes round k / clients, spread evenly over each interval.
+  const auto usage_before = server_usage(o.server_pid);
+  const auto edit_start = Clock::now();
+  const auto step = interval / static_cast<double>(o.clients);
+  double worst_lag_ms = 0;
+  std::size_t edits = 0;
+  for (std::size_t k = 0; k < rounds * o.clients; ++k) {
+    const auto due = edit_start + std::chrono::duration_cast<Clock::duration>(step * static_cast<double>(k));
+    std::this_thread::sleep_until(due);
+    worst_lag_ms = std::max(worst_lag_ms, ms_between(due, Clock::now()));
+    const std::size_t i = k % o.clients;
+    const std::size_t seq = k / o.clients;
+    times[i].mark(seq);
+    const std::string key = writer_key(i);
+    if (auto st = handles[i].change([&](am::Document& d) { (void)d.put(am::ObjId::root(), key, static_cast<std::int64_t>(seq)); }); !st) {
+      stop_all(clients);
+      return fail(kExitFailure, "an edit failed: " + st.error().to_string());
+    }
+    ++edits;
+  }
+  out["edit_ms"] = ms_between(edit_start, Clock::now());
+  out["edits"] = edits;
+  out["generator_worst_lag_ms"] = worst_lag_ms;
+
+  // Convergence: every document's clients end with the same heads.
+  const auto converge_start = Clock::now();
+  bool converged = false;
+  while (Clock::now() - converge_start < timeout) {
+    converged = true;
+    for (std::size_t d = 0; d < o.docs && converged; ++d) {
+      const auto heads = handles[d].heads();
+      for (std::size_t i = d + o.docs; i < o.clients; i += o.docs) {
+        if (handles[i].heads() != heads) {
+          converged = false;
+          break;
+        }
+      }
+    }
+    if (converged) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  out["converged"] = converged;
+  out["converge_ms"] = ms_between(converge_start, Clock::now());
+  if (const auto usage_after = server_usage(o.server_pid); usage_before && usage_after) {
+    out["server_cpu_s"] = usage_after->cpu_s - usage_before->cpu_s;
+    out["server_peak_rss_kb"] = usage_after->peak_rss_kb;
+  }
+  subscriptions.clear();
+
+  std::vector<double> latencies;
+  std::size_t expected = 0;
+  for (std::size_t i = 0; i < o.clients; ++i) {
+    std::lock_guard<std::mutex> lock(watches[i]->mutex);
+    expected += watches[i]->writers.size() * rounds;
+    for (const auto& s : watches[i]->samples) latencies.push_back(s.latency_ms);
+  }
+  out["samples_expected"] = expected;
+  put_latency(out, "", summarize(std::move(latencies)));
+  stop_all(clients);
+  std::cout << out.dump() << std::endl;
+  return converged && out["samples"].get<std::size_t>() == expected ? kExitOk : kExitUnavailable;
+}
+
+int bench_bigdoc(const BigDocBenchOptions& o) {
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) return fail(kExitUsage, "cannot read " + o.file);
+  const am::Bytes saved((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  nlohmann::json out{{"workload", "bigdoc"}, {"server", o.url}, {"file_bytes", saved.size()}, {"fetchers", o.fetchers}};
+
+  // Upload, until the server acknowledges the whole document.
+  am::repo::DocumentId id;
+  std::vector<am::ChangeHash> heads;
+  {
+    auto uploader = open_clients(o.url, 1, timeout);
+    if (!uploader) return fail(kExitNetwork, uploader.error().to_string());
+    auto h = (*uploader)[0].repo->import(saved);
+    if (!h) return fail(kExitCorrupt, "cannot load " + o.file + ": " + h.error().to_string());
+    const auto start = Clock::now();
+    if (auto st = h->wait_synced((*uploader)[0].server, timeout); !st) {
+      return fail(kExitNetwork, "the server did not acknowledge the big document: " + st.error().to_string());
+    }
+    out["upload_ms"] = ms_between(start, Clock::now());
+    id = h->id();
+    heads = h->heads();
+    stop_all(*uploader);
+  }
+
+  // The probe: one client edits a small document, another sees each edit.
+  auto probes = open_clients(o.url, 2, timeout);
+  if (!probes) return fail(kExitNetwork, probes.error().to_string());
+  am::Document initial;
+  (void)initial.put(am::ObjId::root(), writer_key(0), std::int64_t{-1});
+  initial.commit();
+  auto probe_doc = (*probes)[0].repo->create(initial);
+  if (!probe_doc) return fail(kExitFailure, probe_doc.error().to_string());
+  if (auto st = probe_doc->wait_synced((*probes)[0].server, timeout); !st) return fail(kExitNetwork, st.error().to_string());
+  auto probe_seen = (*probes)[1].repo->find(probe_doc->id(), timeout).get();
+  if (!probe_seen) return fail(kExitUnavailable, "the probe cannot find its document: " + probe_seen.error().to_string());
+  const std::size_t max_probe_edits = static_cast<std::size_t>(o.timeout_s * 1000 / o.probe_interval_ms) + 1;
+  std::vector<EditTimes> probe_times;
+  probe_times.emplace_back(max_probe_edits);
+  Watch probe_watch;
+  probe_watch.writers = {0};
+  probe_watch.last_seen = {-1};
+  am::repo::DocHandle seen_handle = *probe_seen;
+  auto probe_subscription = seen_handle.on_change([&probe_watch, seen_handle, &probe_times](const am::repo::DocumentChange&) {
+    seen_handle.read([&](const am::Document& d) { probe_watch.observe(d, probe_times); });
+  });
+  std::atomic<bool> probing{true};
+  std::thread prober([&] {
+    const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(o.probe_interval_ms));
+    auto next = Clock::now();
+    for (std::size_t seq = 0; probing.load() && seq < max_probe_edits; ++seq) {
+      std::this_thread::sleep_until(next);
+      next += interval;
+      probe_times[0].mark(seq);
+      (void)probe_doc->change([&](am::Document& d) { (void)d.put(am::ObjId::root(), writer_key(0), static_cast<std::int64_t>(seq)); });
+    }
+  });
+  std::this_thread::sleep_for(500ms);  // the probe's latency before the fetch, for comparison
+
+  // The fetch, from a thread (and so its clients' threads) at a lower priority than the probe.
+  std::vector<double> done_ms(o.fetchers, -1);
+  std::int64_t fetch_start_ns = 0, fetch_end_ns = 0;
+  std::string fetch_error;
+  std::thread fetch_driver([&] {
+    lower_this_threads_priority(10);
+    auto fetchers = open_clients(o.url, o.fetchers, timeout);
+    if (!fetchers) {
+      fetch_error = fetchers.error().to_string();
+      return;
+    }
+    const auto start = Clock::now();
+    fetch_start_ns = now_ns();
+    std::vector<std::thread> waiting;
+    for (std::size_t f = 0; f < o.fetchers; ++f) {
+      waiting.emplace_back([&, f] {
+        auto h = (*fetchers)[f].repo->find(id, timeout).get();
+        if (!h) return;
+        while (h->heads() != heads && Clock::now() - start < timeout) std::this_thread::sleep_for(1ms);
+        if (h->heads() == heads) done_ms[f] = ms_between(start, Clock::now());
+      });
+    }
+    for (auto& t : waiting) t.join();
+    fetch_end_ns = now_ns();
+    stop_all(*fetchers);
+  });
+  const auto usage_before = server_usage(o.server_pid);
+  fetch_driver.join();
+  const auto usage_after = server_usage(o.server_pid);
+  std::this_thread::sleep_for(200ms);  // the last probe edits of the fetch window arrive
+  probing = false;
+  prober.join();
+  probe_subscription.reset();
+  stop_all(*probes);
+  if (!fetch_error.empty()) return fail(kExitNetwork, fetch_error);
+
+  std::size_t fetched = 0;
+  double first = -1, last = 0;
+  for (double ms : done_ms) {
+    if (ms < 0) continue;
+    ++fetched;
+    first = first < 0 ? ms : std::min(first, ms);
+    last = std::max(last, ms);
+  }
+  out["fetched"] = fetched;
+  out["first_copy_ms"] = first;
+  out["all_copies_ms"] = last;
+  std::vector<double> before, during;
+  {
+    std::lock_guard<std::mutex> lock(probe_watch.mutex);
+    for (const auto& s : probe_watch.samples) {
+      if (s.sent_ns < fetch_start_ns) before.push_back(s.latency_ms);
+      else if (s.sent_ns <= fetch_end_ns) during.push_back(s.latency_ms);
+    }
+  }
+  put_latency(out, "probe_before_", summarize(std::move(before)));
+  put_latency(out, "probe_during_", summarize(std::move(during)));
+  if (usage_before && usage_after) {
+    out["server_cpu_s"] = usage_after->cpu_s - usage_before->cpu_s;
+    out["server_peak_rss_kb"] = usage_after->peak_rss_kb;
+  }
+  std::cout << out.dump() << std::endl;
+  return fetched == o.fetchers ? kExitOk : kExitUnavailable;
+}
+
+}  // namespace amrepo

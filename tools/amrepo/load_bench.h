@@ -1,0 +1,49 @@
+// Load generators for sync servers under live collaboration (issue 11, workloads 2 and 3):
+// many WebSocket clients editing shared documents, and many fresh clients fetching one big
+// document while small edits go on elsewhere. They speak the wire protocol through am::repo
+// clients (one Repo per client, as real applications are), so the same program drives
+// `amrepo serve` and the JS sync server. bench/server/run.sh runs both against both servers.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace amrepo {
+
+/// `amrepo bench clients URL`: `clients` WebSocket clients, client i on document i % `docs`
+/// (documents made first by another client). Each client sets its own key of its document to
+/// its next sequence number every `interval_ms`, staggered, for `seconds`. Every other client
+/// of that document measures edit-to-visible latency for every sequence number (one it never
+/// saw on its own because a later one arrived first counts as seen then). Afterwards it waits
+/// until every document's clients have identical heads. Prints one JSON line: edits, latency
+/// samples (expected and seen), p50/p99/max, converged, converge_ms, and with `server_pid` the
+/// server's CPU seconds during the edit phase and its peak RSS.
+struct ClientsBenchOptions {
+  std::string url;
+  std::size_t clients = 500;
+  std::size_t docs = 50;
+  double interval_ms = 200;
+  double seconds = 30;
+  double timeout_s = 120;  // setup and convergence, each
+  int server_pid = 0;      // 0 = do not read the server's CPU and memory
+};
+int bench_clients(const ClientsBenchOptions& options);
+
+/// `amrepo bench bigdoc URL FILE`: one client uploads the saved document FILE through the
+/// server (until acknowledged); then `fetchers` fresh clients find it at the same moment (time
+/// to the first and to the last complete copy: heads equal to the upload's), while a probe
+/// client edits a small document every `probe_interval_ms` and a second probe client measures
+/// each edit's latency. The fetchers run at a lower CPU priority (nice 10) than the probes, so
+/// that on a small machine the probe measures the server rather than the load generator
+/// competing with it. Prints one JSON line.
+struct BigDocBenchOptions {
+  std::string url;
+  std::string file;
+  std::size_t fetchers = 20;
+  double probe_interval_ms = 20;
+  double timeout_s = 300;
+  int server_pid = 0;
+};
+int bench_bigdoc(const BigDocBenchOptions& options);
+
+}  // namespace amrepo
