@@ -56,7 +56,7 @@ bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
 
 step "benchmark smoke (reduced; no timing assertions)"
 bash bench/compare/run.sh --limit 2000 --reps 1
-bash bench/server/run.sh --docs 50
+bash bench/server/run.sh --docs 50 --clients 20 --client-docs 5 --seconds 2 --fetchers 3 --big-edits 2000
 bash bench/cluster/run.sh --docs 20 --edits 10  # says "skipped" without PostgreSQL server binaries
 
 step "all tests passed"
