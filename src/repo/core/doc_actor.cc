@@ -421,14 +421,32 @@ void DocActor::set_network_pending(bool pending, Millis now) {
   pump(now);
 }
 
-void DocActor::receive(const PeerId& from, const wire::Message& message, Millis now) {
+void DocActor::receive(const PeerId& from, const wire::Message& message, Millis now, bool more_coming) {
   if (state_ == DocState::kDeleted) return;
   if (state_ == DocState::kLoading) {
     queued_.emplace_back(from, message);
     return;
   }
+  const std::vector<ChangeHash> heads_before = doc_.heads();
+  const DocState state_before = state_;
   process(from, message, now);
-  pump(now);
+  // A message that changed neither our document nor our state only changed what we know of its
+  // sender: the other peers' messages would be what they were. (With many peers on a busy
+  // document, answering every acknowledgement by generating a message for every peer made the
+  // work per change grow with the square of the peers.)
+  if (state_ == DocState::kReady && state_before == DocState::kReady && doc_.heads() == heads_before) {
+    deferred_pump_peers_.insert(from);
+  } else {
+    deferred_pump_all_ = true;
+  }
+  if (more_coming) return;
+  if (deferred_pump_all_) {
+    pump(now);
+    return;
+  }
+  std::set<PeerId> senders;
+  senders.swap(deferred_pump_peers_);
+  for (const PeerId& sender : senders) pump(now, &sender);
 }
 
 void DocActor::process(const PeerId& from, const wire::Message& message, Millis now) {
@@ -560,12 +578,25 @@ void DocActor::local_change(const std::vector<ChangeHash>& heads_before, Millis 
   pump(now);
 }
 
-void DocActor::pump(Millis now) {
+void DocActor::pump(Millis now, const PeerId* only) {
+  if (only == nullptr) {
+    deferred_pump_all_ = false;
+    deferred_pump_peers_.clear();
+  }
   if (state_ == DocState::kLoading || state_ == DocState::kDeleted) return;
   const bool have_doc = !doc_.heads().empty();
   bool supplied = false;
-  for (const auto& [pid, p] : peers_) supplied |= p->status == PeerDocStatus::kHas && is_active(*p);
-  for (auto& [pid, p] : peers_) {
+  if (state_ != DocState::kReady) {
+    for (const auto& [pid, p] : peers_) supplied |= p->status == PeerDocStatus::kHas && is_active(*p);
+  }
+  auto first = peers_.begin(), last = peers_.end();
+  if (only != nullptr) {
+    first = peers_.find(*only);
+    last = first == peers_.end() ? first : std::next(first);
+  }
+  for (auto it = first; it != last; ++it) {
+    const PeerId& pid = it->first;
+    const std::unique_ptr<Peer>& p = it->second;
     if (p->sync_state_loading || !is_active(*p)) continue;
     if (awaiting_durable_.count(pid) != 0) continue;  // released when the save completes
     bool as_request = false;

@@ -118,7 +118,10 @@ class DocActor {
   void remove_peer(const PeerId& peer, Millis now);
   /// A request, sync, doc-unavailable, ephemeral or remote-heads-changed message for this
   /// document that arrived over the connection of `from` (already checked by the hub).
-  void receive(const PeerId& from, const wire::Message& message, Millis now);
+  /// With `more_coming` (more messages for this document are queued behind this one), the sync
+  /// messages it would send are left to the next call without it (or to any other event), so a
+  /// backlog of N messages costs one round of answers instead of N.
+  void receive(const PeerId& from, const wire::Message& message, Millis now, bool more_coming = false);
   void storage_done(StorageOutcome outcome, Millis now);
   void tick(Millis now);
   /// While true (connections are still handshaking), a missing document is not yet declared
@@ -163,7 +166,8 @@ class DocActor {
   void process(const PeerId& from, const wire::Message& message, Millis now);
   void receive_sync(Peer& peer, ByteView data, bool is_request, Millis now);
   void relay_ephemeral(const PeerId& from, const wire::EphemeralMessage& message);
-  void pump(Millis now);
+  // Generates and queues sync messages for every active peer (or only for `only`).
+  void pump(Millis now, const PeerId* only = nullptr);
   void evaluate_availability(Millis now);
   void maybe_ready(Millis now);
   void set_state(DocState state);
@@ -211,6 +215,10 @@ class DocActor {
   // save (an answer acknowledges). Other peers get those changes at once: a crash before the
   // save loses nothing the originator was told we keep, and it sends them again.
   std::set<PeerId> awaiting_durable_;
+  // Sync messages not generated yet because more messages were queued (receive's more_coming):
+  // for every active peer, or only for these senders (whose messages changed nothing else).
+  bool deferred_pump_all_ = false;
+  std::set<PeerId> deferred_pump_peers_;
 
   // storage
   std::map<TaskId, PendingTask> tasks_;

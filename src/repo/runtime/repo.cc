@@ -119,6 +119,8 @@ struct DocHandle::Entry {
   /// DocActor::quiescent() after its last event, and when that was (for the idle sweep).
   std::atomic<bool> quiescent{false};
   std::atomic<core::Millis> last_event{0};
+  /// Protocol messages posted to the queue and not yet handed to the actor.
+  std::atomic<int> queued_messages{0};
 };
 
 struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
@@ -535,11 +537,16 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     }
     auto entry = entry_of(t.document);
     if (!entry) return;
-    actor_post(entry, [self = shared_from_this(), t = std::move(t)](core::DocActor& a) {
+    if (t.kind == K::kMessage) ++entry->queued_messages;
+    actor_post(entry, [self = shared_from_this(), entry, t = std::move(t)](core::DocActor& a) {
       switch (t.kind) {
         case K::kPeerAdded: a.add_peer(t.peer, self->now()); break;
         case K::kPeerRemoved: a.remove_peer(t.peer.peer_id, self->now()); break;
-        case K::kMessage: a.receive(t.from, *t.message, self->now()); break;
+        case K::kMessage: {
+          const bool more_coming = --entry->queued_messages > 0;
+          a.receive(t.from, *t.message, self->now(), more_coming);
+          break;
+        }
         case K::kNetworkPending: a.set_network_pending(t.pending, self->now()); break;
         case K::kSpawn: break;
       }
