@@ -151,37 +151,33 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
     blooms.push_back(BloomFilter::decode(h.bloom).value_or(BloomFilter()));
   }
   const auto candidates = changes_since(d, sorted_unique(std::move(last_sync)));
-  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> dependents;
-  std::vector<bool> send(d.history.size(), false);
-  std::vector<std::uint32_t> stack;
-  for (auto i : candidates) {
-    for (auto dep : d.history.deps(i)) dependents[dep].push_back(i);
-    const ChangeHash& h = d.history.hash(i);
-    if (std::none_of(blooms.begin(), blooms.end(), [&](const BloomFilter& b) { return b.contains(h); })) {
-      send[i] = true;
-      stack.push_back(i);
+  // Candidates are in application order, so a change's deps come before it: one forward pass
+  // marks what their filters lack and, with it, whatever depends on that (they lack it too).
+  std::vector<bool> send(candidates.size(), false);
+  auto candidate_index = [&](std::uint32_t row) -> std::optional<std::size_t> {
+    const auto it = std::lower_bound(candidates.begin(), candidates.end(), row);
+    if (it == candidates.end() || *it != row) return std::nullopt;
+    return static_cast<std::size_t>(it - candidates.begin());
+  };
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    const ChangeHash& h = d.history.hash(candidates[k]);
+    bool lacks = std::none_of(blooms.begin(), blooms.end(), [&](const BloomFilter& b) { return b.contains(h); });
+    for (std::uint32_t dep : d.history.deps(candidates[k])) {
+      if (lacks) break;
+      const auto j = candidate_index(dep);
+      lacks = j && send[*j];
     }
-  }
-  // Whatever depends on a change they lack, they lack too.
-  while (!stack.empty()) {
-    const auto i = stack.back();
-    stack.pop_back();
-    if (auto it = dependents.find(i); it != dependents.end()) {
-      for (auto dep : it->second) {
-        if (!send[dep]) {
-          send[dep] = true;
-          stack.push_back(dep);
-        }
-      }
-    }
+    send[k] = lacks;
   }
   std::vector<ChangeHash> out;
   for (const auto& h : need) {
     const auto row = d.history.find(h);
-    if (row && !send[*row]) out.push_back(h);
+    if (!row) continue;
+    const auto k = candidate_index(*row);
+    if (!k || !send[*k]) out.push_back(h);
   }
-  for (auto i : candidates) {
-    if (send[i]) out.push_back(d.history.hash(i));
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    if (send[k]) out.push_back(d.history.hash(candidates[k]));
   }
   return out;
 }
@@ -191,10 +187,11 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
 // sent and acknowledged, that is every change.
 void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& heads, std::set<ChangeHash>& sent) {
   if (sent.empty()) return;
-  const std::vector<bool> acked = d.history.ancestors(heads);
+  // What is not acknowledged is what came after `heads`: usually the last few changes.
+  const std::vector<std::uint32_t> unacknowledged = changes_since(d, heads);
   for (auto it = sent.begin(); it != sent.end();) {
     const auto row = d.history.find(*it);
-    if (row && acked[*row]) {
+    if (row && !std::binary_search(unacknowledged.begin(), unacknowledged.end(), *row)) {
       it = sent.erase(it);
     } else {
       ++it;
@@ -301,6 +298,13 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
   (void)doc.commit_if_pending();
   const Document::Impl& d = *doc.internal();
   const std::vector<ChangeHash> our_heads = doc.heads();
+  // The common answer to an acknowledgement: both sides have the same heads, we said so already
+  // and they asked for nothing. The work below (Bloom filter, graph walks) would find nothing
+  // to send either: their filter covers every change after their last sync point.
+  if (state.have_responded && state.last_sent_heads == our_heads && state.their_heads &&
+      *state.their_heads == our_heads && state.their_need && state.their_need->empty() && state.their_have) {
+    return std::nullopt;
+  }
   const std::vector<ChangeHash> their_heads = state.their_heads.value_or(std::vector<ChangeHash>{});
   const std::vector<ChangeHash> our_need = state.read_only ? std::vector<ChangeHash>{} : missing_deps(d, their_heads);
 

@@ -255,8 +255,10 @@ void DocActor::save_done(const PendingTask& task, const StorageOutcome& outcome,
 
 void DocActor::release_acks(Millis now) {
   if (awaiting_durable_.empty()) return;
-  awaiting_durable_.clear();
-  pump(now);
+  // The other peers were sent the changes when they arrived; only the authors wait for this.
+  std::set<PeerId> held;
+  held.swap(awaiting_durable_);
+  for (const PeerId& peer : held) pump(now, &peer);
 }
 
 void DocActor::update_wake() {
