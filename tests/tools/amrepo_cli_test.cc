@@ -257,42 +257,45 @@ TEST_F(AmrepoCli, JsEphemeralMessagesThroughOurServer) {
 // set/del/incr/splice by path, watched live by another client, plus ls/rm on a --data repo and
 // an ephemeral message from amrepo broadcast to amrepo watch --ephemeral.
 TEST_F(AmrepoCli, EditCommandsAreSeenByAWatcher) {
-  ServerProcess server("--listen 127.0.0.1:0 --memory", 1);
-  ASSERT_EQ(server.urls(), 1u);
-  const std::string ws = server.url(0);
-  auto created = run_amrepo("new --server " + ws + " --json '{\"todos\":[{\"title\":\"a\"}],\"n\":1}'", dir_);
-  ASSERT_EQ(created.exit_code, 0) << created.err;
-  const std::string url = first_line(created.out);
-  // The watcher prints a snapshot, then one line per change; it exits after 5 changes.
-  ServerProcess watcher(1, std::string(AM_AMREPO_PATH) + " watch --ephemeral --count 5 --server " + ws + " " + url +
-                               " | tee " + path("watch.txt"));
-  ASSERT_EQ(watcher.urls(), 1u) << "no snapshot line";
-  for (const std::string& cmd : {"set --server " + ws + " " + url + " /todos/1 '{\"title\":\"b\",\"done\":true}'",
-                                 "incr --server " + ws + " " + url + " /hits 5",
-                                 "splice --server " + ws + " " + url + " /todos/0/title 1 0 bc",
-                                 "del --server " + ws + " " + url + " /n",
-                                 "broadcast --server " + ws + " " + url + " '{\"cursor\":3}'",
-                                 "incr --server " + ws + " " + url + " /hits"}) {
-    auto r = run_amrepo(cmd, dir_);
-    ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+  ServerProcess server("--listen 127.0.0.1:0 --tcp 127.0.0.1:0 --memory", 2);
+  ASSERT_EQ(server.urls(), 2u);
+  // The same commands and watcher over WebSocket, then over length-prefixed TCP.
+  for (const std::string& ws : {server.url(0), server.url(1)}) {
+    SCOPED_TRACE(ws);
+    auto created = run_amrepo("new --server " + ws + " --json '{\"todos\":[{\"title\":\"a\"}],\"n\":1}'", dir_);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    const std::string url = first_line(created.out);
+    // The watcher prints a snapshot, then one line per change; it exits after 5 changes.
+    ServerProcess watcher(1, std::string(AM_AMREPO_PATH) + " watch --ephemeral --count 5 --server " + ws + " " + url +
+                                 " | tee " + path("watch.txt"));
+    ASSERT_EQ(watcher.urls(), 1u) << "no snapshot line";
+    for (const std::string& cmd : {"set --server " + ws + " " + url + " /todos/1 '{\"title\":\"b\",\"done\":true}'",
+                                   "incr --server " + ws + " " + url + " /hits 5",
+                                   "splice --server " + ws + " " + url + " /todos/0/title 1 0 bc",
+                                   "del --server " + ws + " " + url + " /n",
+                                   "broadcast --server " + ws + " " + url + " '{\"cursor\":3}'",
+                                   "incr --server " + ws + " " + url + " /hits"}) {
+      auto r = run_amrepo(cmd, dir_);
+      ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+    }
+    EXPECT_EQ(watcher.stop_after_exit(), 0);
+    auto cat = run_amrepo("cat --server " + ws + " " + url, dir_);
+    ASSERT_EQ(cat.exit_code, 0) << cat.err;
+    EXPECT_EQ(json::parse(cat.out), json::parse(R"({"hits":6,"todos":[{"title":"abc"},{"title":"b","done":true}]})"));
+    std::vector<json> lines;
+    std::istringstream in(read("watch.txt"));
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    ASSERT_GE(lines.size(), 6u);
+    EXPECT_EQ(lines.front()["type"], "snapshot");
+    bool saw_ephemeral = false;
+    for (const auto& l : lines) saw_ephemeral |= l["type"] == "ephemeral" && l["message"] == json::parse(R"({"cursor":3})");
+    EXPECT_TRUE(saw_ephemeral);
+    EXPECT_EQ(lines.back()["doc"], json::parse(cat.out));
+    // Bad paths and values are usage errors and change nothing.
+    EXPECT_EQ(run_amrepo("set --server " + ws + " " + url + " /missing/x 1", dir_).exit_code, 2);
+    EXPECT_EQ(run_amrepo("set --server " + ws + " " + url + " /k '{bad'", dir_).exit_code, 2);
+    EXPECT_EQ(run_amrepo("splice --server " + ws + " " + url + " /hits 0 0 x", dir_).exit_code, 2);
   }
-  EXPECT_EQ(watcher.stop_after_exit(), 0);
-  auto cat = run_amrepo("cat --server " + ws + " " + url, dir_);
-  ASSERT_EQ(cat.exit_code, 0) << cat.err;
-  EXPECT_EQ(json::parse(cat.out), json::parse(R"({"hits":6,"todos":[{"title":"abc"},{"title":"b","done":true}]})"));
-  std::vector<json> lines;
-  std::istringstream in(read("watch.txt"));
-  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-  ASSERT_GE(lines.size(), 6u);
-  EXPECT_EQ(lines.front()["type"], "snapshot");
-  bool saw_ephemeral = false;
-  for (const auto& l : lines) saw_ephemeral |= l["type"] == "ephemeral" && l["message"] == json::parse(R"({"cursor":3})");
-  EXPECT_TRUE(saw_ephemeral);
-  EXPECT_EQ(lines.back()["doc"], json::parse(cat.out));
-  // Bad paths and values are usage errors and change nothing.
-  EXPECT_EQ(run_amrepo("set --server " + ws + " " + url + " /missing/x 1", dir_).exit_code, 2);
-  EXPECT_EQ(run_amrepo("set --server " + ws + " " + url + " /k '{bad'", dir_).exit_code, 2);
-  EXPECT_EQ(run_amrepo("splice --server " + ws + " " + url + " /hits 0 0 x", dir_).exit_code, 2);
 
   // A local repo: new with --data only, then ls and rm.
   auto local = run_amrepo("new --data " + path("local") + " --json '{\"x\":1}'", dir_);
