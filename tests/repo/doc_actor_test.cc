@@ -139,14 +139,17 @@ struct ServerAndClients {
   std::vector<TaskId> held;
 
   explicit ServerAndClients(const std::vector<std::string>& names) {
-    Document initial;
+    // Fixed actors and document id: the same hashes, Bloom filters and messages in every run.
+    Document initial(DocumentOptions{*ActorId::from_hex("00aa"), TextUnit::kUtf16});
     (void)initial.put(ObjId::root(), "n", std::int64_t{0});
     initial.commit();
     DocActorConfig config;
-    config.document_id = DocumentId::random();
+    config.document_id = *DocumentId::parse("42gwUifH6GMMHGEo9x2GKgHGRP1u");
     config.self = server_id;
     config.policy = share_everything();
-    for (const auto& name : names) clients[PeerId{name}].doc = initial.fork();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      clients[PeerId{names[i]}].doc = initial.fork(*ActorId::from_hex("0" + std::to_string(i + 1) + "bb"));
+    }
     server = DocActor::create(config, std::move(initial), 0);
     for (const auto& name : names) server->add_peer(PeerInfo{PeerId{name}, std::nullopt, true, {}}, 0);
   }

@@ -37,6 +37,14 @@ struct DocActor::Peer {
 
 namespace {
 
+// Flow control: while a message that carried changes to a peer is unanswered, further changes
+// for it wait and go together in one message when it answers. A peer applying changes always
+// answers (its heads moved), so under light load this costs nothing; under heavy load it keeps
+// the messages per peer at one per round trip instead of one per change, and every message's
+// cost (a Bloom filter over the changes since the last sync point) from growing with the
+// backlog. Should an answer never come, the changes go after this long anyway.
+constexpr Millis kChangesInFlightTimeoutMs = 1000;
+
 // JS names a snapshot by SHA-256 of its heads' hex strings, concatenated (heads sorted).
 std::string snapshot_name(const std::vector<ChangeHash>& heads) {
   std::string joined;
@@ -268,6 +276,7 @@ void DocActor::update_wake() {
   };
   if (!save_in_flight_) consider(save_due_);
   consider(sync_save_due_);
+  for (const auto& [pid, since] : changes_in_flight_) consider(since + kChangesInFlightTimeoutMs);
   effects_.wake_at = wake;
 }
 
@@ -291,6 +300,14 @@ void DocActor::tick(Millis now) {
     start_save(now);
   }
   if (sync_save_due_ && *sync_save_due_ <= now) save_sync_states(now);
+  std::vector<PeerId> unanswered;
+  for (const auto& [pid, since] : changes_in_flight_) {
+    if (now - since >= kChangesInFlightTimeoutMs) unanswered.push_back(pid);
+  }
+  for (const PeerId& pid : unanswered) {
+    changes_in_flight_.erase(pid);
+    pump(now, &pid);
+  }
 }
 
 void DocActor::flush(Millis now) {
@@ -413,6 +430,7 @@ void DocActor::remove_peer(const PeerId& id, Millis now) {
   if (it->second->sync_state_dirty && persists_sync_state(it->second->info)) save_sync_states(now);
   parked_sync_states_[id] = it->second->sync.encode();
   unanswered_since_.erase(id);
+  changes_in_flight_.erase(id);
   peers_.erase(it);
   pump(now);
 }
@@ -484,6 +502,7 @@ void DocActor::process(const PeerId& from, const wire::Message& message, Millis 
 void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now) {
   auto decoded = SyncMessage::decode(data);
   if (!decoded) return;  // a malformed sync message changes nothing
+  changes_in_flight_.erase(p.info.peer_id);
   if (is_request && p.status == PeerDocStatus::kUnknown) set_status(p, PeerDocStatus::kWants);
   if (!decoded->heads.empty()) {
     set_status(p, PeerDocStatus::kHas);
@@ -601,6 +620,9 @@ void DocActor::pump(Millis now, const PeerId* only) {
     const std::unique_ptr<Peer>& p = it->second;
     if (p->sync_state_loading || !is_active(*p)) continue;
     if (awaiting_durable_.count(pid) != 0) continue;  // released when the save completes
+    if (auto f = changes_in_flight_.find(pid); f != changes_in_flight_.end() && now - f->second < kChangesInFlightTimeoutMs) {
+      continue;  // sent when it answers (or by tick after the timeout)
+    }
     bool as_request = false;
     if (state_ != DocState::kReady) {
       if (p->status == PeerDocStatus::kHas) {
@@ -614,7 +636,9 @@ void DocActor::pump(Millis now, const PeerId* only) {
     }
     std::optional<SyncState> state_before;
     if (p->read_only) state_before = p->sync;
+    const std::size_t sent_before = p->sync.sent_hashes.size();
     auto message = generate_sync_message(doc_, p->sync);
+    if (message && p->sync.sent_hashes.size() > sent_before) changes_in_flight_[pid] = now;
     if (message && p->read_only) {
       // A read-only peer's heads never become ours (we drop its changes), so the protocol would
       // answer each of its messages and it each of ours, forever. Say something only when we

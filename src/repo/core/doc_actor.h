@@ -219,6 +219,9 @@ class DocActor {
   // for every active peer, or only for these senders (whose messages changed nothing else).
   bool deferred_pump_all_ = false;
   std::set<PeerId> deferred_pump_peers_;
+  // Peers we sent changes they have not answered yet, and since when (flow control; see
+  // kChangesInFlightTimeoutMs in doc_actor.cc).
+  std::map<PeerId, Millis> changes_in_flight_;
 
   // storage
   std::map<TaskId, PendingTask> tasks_;
