@@ -32,7 +32,8 @@ const fail = msg => {
   process.stderr.write(`repo-peer: ${msg}\n`)
   process.exit(1)
 }
-setTimeout(() => fail(`${command}: timed out`), 20000).unref()
+// Client commands give up after 20 s; a server runs until it is told to stop.
+const deadline = setTimeout(() => fail(`${command}: timed out`), 20000).unref()
 
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 
@@ -71,6 +72,7 @@ async function confirmThroughServer(url, docUrl, pred) {
 async function main() {
   switch (command) {
     case "serve": {
+      clearTimeout(deadline)
       const [port, dir] = args
       const wss = new WebSocketServer({ host: "127.0.0.1", port: Number(port) })
       await new Promise(resolve => wss.on("listening", resolve))
