@@ -85,7 +85,14 @@ start_server() {  # $1 = cpp|js, $2 = data dir; sets pid and url
 # 0 when the server process has gone (the run then fails at its next request, saying so).
 peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0; }
-stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+# SIGTERM, then SIGKILL after 10 s: a JS server far behind can take minutes to flush its backlog.
+stop_server() {
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
 
 declare -A result
 if runs docs; then

@@ -399,7 +399,7 @@ int bench_bigdoc(const BigDocBenchOptions& o) {
   std::int64_t fetch_start_ns = 0, fetch_end_ns = 0;
   std::string fetch_error;
   std::thread fetch_driver([&] {
-    lower_this_threads_priority(10);
+    lower_this_threads_priority(19);
     auto fetchers = open_clients(o.url, o.fetchers, timeout);
     if (!fetchers) {
       fetch_error = fetchers.error().to_string();

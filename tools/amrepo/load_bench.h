@@ -33,7 +33,7 @@ int bench_clients(const ClientsBenchOptions& options);
 /// server (until acknowledged); then `fetchers` fresh clients find it at the same moment (time
 /// to the first and to the last complete copy: heads equal to the upload's), while a probe
 /// client edits a small document every `probe_interval_ms` and a second probe client measures
-/// each edit's latency. The fetchers run at a lower CPU priority (nice 10) than the probes, so
+/// each edit's latency. The fetchers run at a lower CPU priority (nice 19) than the probes, so
 /// that on a small machine the probe measures the server rather than the load generator
 /// competing with it. Prints one JSON line.
 struct BigDocBenchOptions {
