@@ -271,5 +271,37 @@ TEST(DocActor, QueuedMessagesAreAnsweredOnceAfterTheLast) {
   }
 }
 
+// Flow control: while changes sent to a peer are unanswered, newer changes wait for its answer
+// and go in one message; a peer that never answers gets them after the timeout (1 s), and a
+// timeout with nothing new sends nothing.
+TEST(DocActor, ChangesWaitForTheAnswerToTheLastChangesOrTheTimeout) {
+  const PeerId writer{"writer"}, slow{"slow"};
+  ServerAndClients s({"writer", "slow"});
+  s.settle();
+  s.edit(writer, 1);
+  ASSERT_TRUE(s.send(writer));
+  auto first = s.run();
+  ASSERT_EQ(first[slow].size(), 1u) << "the first change goes at once";
+  // The slow peer does not answer; two more changes arrive.
+  s.deliver({{writer, first[writer]}});
+  s.edit(writer, 2);
+  ASSERT_TRUE(s.send(writer));
+  s.edit(writer, 3);
+  ASSERT_TRUE(s.send(writer));
+  auto held = s.run();
+  EXPECT_TRUE(held[slow].empty()) << "newer changes wait for the slow peer's answer";
+  s.server->tick(999);
+  EXPECT_TRUE(s.run()[slow].empty()) << "not before the timeout";
+  s.server->tick(1000);
+  auto after_timeout = s.run();
+  ASSERT_EQ(after_timeout[slow].size(), 1u) << "one message with both changes after the timeout";
+  s.deliver({{slow, first[slow]}});
+  s.deliver({{slow, after_timeout[slow]}});
+  EXPECT_EQ(s.clients.at(slow).doc.heads(), s.server->document().heads());
+  // Unanswered again, but nothing newer: the next timeout sends nothing.
+  s.server->tick(2000);
+  EXPECT_TRUE(s.run()[slow].empty());
+}
+
 }  // namespace
 }  // namespace am::repo::core

@@ -306,7 +306,10 @@ void DocActor::tick(Millis now) {
   }
   for (const PeerId& pid : unanswered) {
     changes_in_flight_.erase(pid);
-    pump(now, &pid);
+    // A slow peer (one loading a big document) has all we have sent; only newer changes need a
+    // message, and generating one for nothing costs a walk of what it lacks.
+    const Peer* p = peer(pid);
+    if (p != nullptr && p->sync.last_sent_heads != doc_.heads()) pump(now, &pid);
   }
 }
 
