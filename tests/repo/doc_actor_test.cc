@@ -241,5 +241,27 @@ TEST(DocActor, ChangesWaitForTheAnswerToTheLastChangesOrTheTimeout) {
   EXPECT_TRUE(s.run()[slow].empty());
 }
 
+// A document that stays open while peers come and go keeps a bounded number of their sync
+// states, and a peer that comes back soon still resumes from its own.
+TEST(DocActor, ParkedSyncStatesOfDepartedPeersAreBounded) {
+  const PeerId client_id{"client"};
+  ServerAndClients s({"client"});
+  s.settle();
+  const std::size_t visits = DocActor::kMaxParkedSyncStates + 50;
+  for (std::size_t i = 0; i < visits; ++i) {
+    const PeerId visitor("visitor-" + std::to_string(i));
+    s.server->add_peer(PeerInfo{visitor, std::nullopt, true, {}}, 0);
+    s.server->remove_peer(visitor, 0);
+  }
+  (void)s.run();
+  EXPECT_EQ(s.server->parked_sync_states(), DocActor::kMaxParkedSyncStates);
+  // The client leaves and returns: its state is the newest parked one, so it is still there.
+  s.server->remove_peer(client_id, 0);
+  const std::size_t parked = s.server->parked_sync_states();
+  s.server->add_peer(PeerInfo{client_id, std::nullopt, true, {}}, 0);
+  EXPECT_EQ(s.server->parked_sync_states(), parked - 1);
+  s.settle();
+}
+
 }  // namespace
 }  // namespace am::repo::core

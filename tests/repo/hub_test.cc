@@ -248,6 +248,40 @@ TEST(Hub, EphemeralMessagesAreDeduplicatedBySession) {
   EXPECT_EQ(delivered, 4u);  // s1:1, s1:2, s2:1, s1:3
 }
 
+// The dedup table must not grow with every client that ever sent an ephemeral message (issue
+// 11, idle memory): a sender's sessions go with its connection, and sessions relayed for
+// senders that are not connected here go once they have been quiet long enough.
+TEST(Hub, EphemeralSessionsAreForgottenWhenTheirSenderLeavesOrFallsQuiet) {
+  Hub hub = ready_hub();
+  const DocumentId doc = doc_id(3);
+  hub.open_document(doc, 0);
+  auto eph = [&](const std::string& sender, const std::string& session, std::uint64_t count) {
+    return frame(wire::EphemeralMessage{PeerId(sender), PeerId("server"), doc, count, SessionId(session), Bytes{1}});
+  };
+  const ConnectionId relay = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(relay, frame(join("relay")), 0);
+  for (int visit = 0; visit < 5; ++visit) {
+    const std::string client = "client-" + std::to_string(visit);
+    const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 1);
+    hub.receive_frame(c, frame(join(client)), 1);
+    hub.receive_frame(c, eph(client, "session-" + std::to_string(visit), 1), 1);
+    hub.receive_frame(c, eph(client, "session-" + std::to_string(visit), 2), 1);
+    EXPECT_EQ(hub.remembered_ephemeral_sessions(), 1u);
+    hub.connection_lost(c, DisconnectReason::kTheyClosed, {}, 2);
+    EXPECT_EQ(hub.remembered_ephemeral_sessions(), 0u);
+  }
+  // Relayed: the originator is not connected here, so only time forgets it.
+  hub.receive_frame(relay, eph("far-away", "far-session", 1), 10);
+  EXPECT_EQ(hub.remembered_ephemeral_sessions(), 1u);
+  hub.receive_frame(relay, eph("far-away", "far-session", 1), 20);  // still a duplicate
+  std::size_t delivered = 0;
+  for (const auto& t : hub.take_effects().to_actors) delivered += t.kind == ToActor::Kind::kMessage;
+  EXPECT_EQ(delivered, 1u + 5u * 2u);
+  const Millis later = 10 + Hub::kEphemeralSessionMemoryMs;
+  hub.receive_frame(relay, eph("relay", "relay-session", 1), later);
+  EXPECT_EQ(hub.remembered_ephemeral_sessions(), 1u);  // far-away forgotten, relay's own kept
+}
+
 }  // namespace
 }  // namespace am::repo::core
 

@@ -256,7 +256,10 @@ int main(int argc, char** argv) {
   if (*merge_cmd) return amrepo::merge(files, out);
   if (*inspect_cmd) return amrepo::inspect(file);
   if (*trace_cmd) return amrepo::bench_trace(trace_options);
-  if (*serve_cmd) return amrepo::serve(serve_options);
+  if (*serve_cmd) {
+    amrepo::restart_with_server_malloc_settings(argv);
+    return amrepo::serve(serve_options);
+  }
   if (*new_cmd) {
     if (!json_file.empty()) {
       std::ifstream in(json_file);

@@ -232,7 +232,42 @@ std::string metrics_text(const am::repo::Repo& repo) {
 
 }  // namespace
 
+void restart_with_server_malloc_settings(char** argv) {
+#ifdef __GLIBC__
+  // Why: glibc keeps up to 7 freed blocks of each small size in every thread's cache (tcache),
+  // and malloc_trim cannot return them. After a burst of documents those few hundred blocks
+  // sit scattered over the heap and keep ~1.5 MB of it resident for good (measured, 3000
+  // documents: 363 pages held only by cached blocks). Without the caches an idle server's heap
+  // shrinks back to its size at start; document loading costs ~5% more CPU.
+  static constexpr const char* kRestartedMarker = "AMREPO_SERVE_MALLOC_SET";
+  if (std::getenv(kRestartedMarker) != nullptr) return;
+  const char* existing = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = existing != nullptr ? existing : "";
+  if (tunables.find("glibc.malloc.tcache_count") != std::string::npos) return;
+  tunables += (tunables.empty() ? "" : ":") + std::string("glibc.malloc.tcache_count=0");
+  if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0 || setenv(kRestartedMarker, "1", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // Still here: the restart failed; serve with the default caches, and restore the environment
+  // that any child would see.
+  if (existing != nullptr) {
+    setenv("GLIBC_TUNABLES", existing, 1);
+  } else {
+    unsetenv("GLIBC_TUNABLES");
+  }
+#else
+  (void)argv;
+#endif
+}
+
 int serve(const ServeOptions& o) {
+#ifdef __GLIBC__
+  // Why: glibc gives each thread that meets contention its own arena (up to 8 per core), and
+  // malloc_trim cannot shrink the top of those arenas; after a burst on the io and storage
+  // threads several MB stay resident in them. Two arenas keep the io and storage threads from
+  // waiting on one lock while an idle server's heap still shrinks back (measured, 5000
+  // documents: RssAnon 1.9 MB after idle, 1.7 MB at start). Set before the repo starts threads.
+  mallopt(M_ARENA_MAX, 2);
+#endif
   static const std::map<std::string, am::repo::LogLevel> kLevels{
       {"error", am::repo::LogLevel::kError}, {"warn", am::repo::LogLevel::kWarn},
       {"info", am::repo::LogLevel::kInfo}, {"debug", am::repo::LogLevel::kDebug}};
@@ -387,7 +422,7 @@ int serve(const ServeOptions& o) {
     std::size_t last_open = 0;
     bool trim_when_settled = false;
     std::unique_lock<std::mutex> lock(trim_mutex);
-    while (!trim_cv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) {
+    while (!trim_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
       const std::size_t open = r->stats().open_documents;
       // Once at the drop and once more when the count has settled (connections and buffers
       // of the peers that left are gone by then too).

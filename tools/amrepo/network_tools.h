@@ -37,6 +37,14 @@ struct ServeOptions {
 /// Runs the sync server until SIGINT/SIGTERM; prints "listening ws://HOST:PORT" when ready.
 int serve(const ServeOptions& options);
 
+/// Before `serve`, with main's argv: on glibc, starts this program again (same pid, same
+/// arguments) with the allocator's per-thread caches off (GLIBC_TUNABLES
+/// glibc.malloc.tcache_count=0), which only the environment at start can set, so that an idle
+/// server can hand its memory back (docs/benchmarks.md, idle memory). Returns without doing
+/// anything when GLIBC_TUNABLES already sets tcache_count (the operator's choice wins), when
+/// this is the restarted process, or when the restart fails.
+void restart_with_server_malloc_settings(char** argv);
+
 struct ClientOptions {
   std::string server;  // ws[s]://host:port[/path] or tcp://host:port
   std::string data;    // a local repo directory (optional)

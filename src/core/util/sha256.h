@@ -12,8 +12,8 @@ namespace am::util {
 
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
-/// SHA-256 of the concatenation of `parts`, without concatenating them. Uses a per-thread
-/// reusable context (about 200 ns for a change-sized input). Thread-safe.
+/// SHA-256 of the concatenation of `parts`, without concatenating them. Allocates nothing
+/// (about 150 ns for a change-sized input). Thread-safe.
 Sha256Digest sha256(std::initializer_list<ByteView> parts);
 inline Sha256Digest sha256(ByteView data) { return sha256({data}); }
 

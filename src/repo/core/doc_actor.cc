@@ -415,7 +415,7 @@ void DocActor::add_peer(const PeerInfo& info, Millis now) {
   p->read_only = level == DocumentAccess::kRead;
   if (auto parked = parked_sync_states_.find(info.peer_id); parked != parked_sync_states_.end()) {
     // Only the persisted part survives, so anything lost in flight is sent again (JS #206).
-    if (auto decoded = SyncState::decode(parked->second)) p->sync = std::move(*decoded);
+    if (auto decoded = SyncState::decode(parked->second.encoded)) p->sync = std::move(*decoded);
     parked_sync_states_.erase(parked);
   } else if (config_.has_storage && persists_sync_state(info)) {
     StorageKey key{config_.document_id.to_string(), "sync-state", info.storage_id->str()};
@@ -431,7 +431,14 @@ void DocActor::remove_peer(const PeerId& id, Millis now) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
   if (it->second->sync_state_dirty && persists_sync_state(it->second->info)) save_sync_states(now);
-  parked_sync_states_[id] = it->second->sync.encode();
+  parked_sync_states_[id] = ParkedSyncState{it->second->sync.encode(), next_parked_order_++};
+  if (parked_sync_states_.size() > kMaxParkedSyncStates) {
+    // A document that never goes idle (someone is always on it) would otherwise keep one for
+    // every peer that ever visited: JS clients usually come back with a new PeerId.
+    parked_sync_states_.erase(std::min_element(
+        parked_sync_states_.begin(), parked_sync_states_.end(),
+        [](const auto& a, const auto& b) { return a.second.parked_order < b.second.parked_order; }));
+  }
   unanswered_since_.erase(id);
   changes_in_flight_.erase(id);
   peers_.erase(it);

@@ -156,6 +156,10 @@ class DocActor {
   /// Nothing would be lost or missed if this actor were dropped now: ready (or unavailable),
   /// everything saved, no answer held back, no storage work, and no peer it syncs with.
   bool quiescent() const;
+  /// Sync states kept for disconnected peers, so that a reconnect resumes cheaply; at most
+  /// kMaxParkedSyncStates, the oldest forgotten first (that peer then syncs from scratch).
+  std::size_t parked_sync_states() const { return parked_sync_states_.size(); }
+  static constexpr std::size_t kMaxParkedSyncStates = 256;
 
  private:
   struct Peer;
@@ -205,8 +209,14 @@ class DocActor {
   Document doc_;
   DocState state_;
   std::map<PeerId, std::unique_ptr<Peer>> peers_;
-  /// Sync states of disconnected peers, kept (as JS does) so a reconnect resumes cheaply.
-  std::map<PeerId, Bytes> parked_sync_states_;
+  /// Sync states of disconnected peers, kept (as JS does) so a reconnect resumes cheaply, with
+  /// the order they were parked in (to forget the oldest).
+  struct ParkedSyncState {
+    Bytes encoded;
+    std::uint64_t parked_order = 0;
+  };
+  std::map<PeerId, ParkedSyncState> parked_sync_states_;
+  std::uint64_t next_parked_order_ = 0;
   std::map<PeerId, Millis> unanswered_since_;  // a sync message from this peer awaits our reply
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;

@@ -147,6 +147,15 @@ void Hub::drop(ConnectionId id, DisconnectReason reason, std::string detail, boo
   ConnectionEvent e{ConnectionEvent::Kind::kClosed, id, {}, reason, std::move(detail)};
   if (conn.state == ConnState::kEstablished) {
     e.peer = conn.peer;
+    // Its ephemeral sessions end with it (a JS client starts a new session, and usually a new
+    // PeerId, every time it connects): without this the table grew by one entry per client
+    // visit for the life of the server.
+    if (!connection_of(conn.peer.peer_id)) {
+      auto first = ephemeral_seen_.lower_bound({conn.peer.peer_id, SessionId()});
+      auto last = first;
+      while (last != ephemeral_seen_.end() && last->first.first == conn.peer.peer_id) ++last;
+      ephemeral_seen_.erase(first, last);
+    }
     for (const DocumentId& doc : open_docs_) {
       ToActor t;
       t.kind = ToActor::Kind::kPeerRemoved;
@@ -157,6 +166,15 @@ void Hub::drop(ConnectionId id, DisconnectReason reason, std::string detail, boo
   }
   effects_.connection_events.push_back(std::move(e));
   update_network_pending();
+}
+
+void Hub::forget_quiet_ephemeral_sessions(Millis now) {
+  // At most once per memory period, so that the sweep costs O(1) per message on average.
+  if (now - ephemeral_swept_at_ < kEphemeralSessionMemoryMs) return;
+  ephemeral_swept_at_ = now;
+  std::erase_if(ephemeral_seen_, [now](const auto& entry) {
+    return now - entry.second.last_seen >= kEphemeralSessionMemoryMs;
+  });
 }
 
 void Hub::connection_lost(ConnectionId id, DisconnectReason reason, std::string detail, Millis now) {
@@ -338,10 +356,11 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   if (!doc) return;
   if (ephemeral) {
     const auto& m = std::get<wire::EphemeralMessage>(message);
-    auto [seen, inserted] = ephemeral_seen_.try_emplace({m.sender_id, m.session_id}, m.count);
+    forget_quiet_ephemeral_sessions(now);
+    auto [seen, inserted] = ephemeral_seen_.try_emplace({m.sender_id, m.session_id}, EphemeralSession{m.count, now});
     if (!inserted) {
-      if (m.count <= seen->second) return;  // a duplicate or a stale reordering
-      seen->second = m.count;
+      if (m.count <= seen->second.last_count) return;  // a duplicate or a stale reordering
+      seen->second = EphemeralSession{m.count, now};
     }
     if (m.sender_id == config_.peer_id) return;  // our own message came back
   }

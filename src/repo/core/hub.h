@@ -154,6 +154,11 @@ class Hub {
 
   std::vector<PeerInfo> peers() const;
   std::size_t connection_count() const { return connections_.size(); }
+  /// Ephemeral sessions (sender, session) whose last count the hub remembers to drop
+  /// duplicates. A session is forgotten when its sender's connection ends, or once it has
+  /// sent nothing for kEphemeralSessionMemoryMs (senders relayed through another peer).
+  std::size_t remembered_ephemeral_sessions() const { return ephemeral_seen_.size(); }
+  static constexpr Millis kEphemeralSessionMemoryMs = 10 * 60 * 1000;
 
   HubEffects take_effects();
 
@@ -196,7 +201,13 @@ class Hub {
   std::map<ConnectionId, Connection> connections_;
   ConnectionId next_connection_ = 1;
   std::set<DocumentId> open_docs_;
-  std::map<std::pair<PeerId, SessionId>, std::uint64_t> ephemeral_seen_;
+  struct EphemeralSession {
+    std::uint64_t last_count = 0;
+    Millis last_seen = 0;
+  };
+  void forget_quiet_ephemeral_sessions(Millis now);
+  std::map<std::pair<PeerId, SessionId>, EphemeralSession> ephemeral_seen_;
+  Millis ephemeral_swept_at_ = 0;
   std::uint64_t ephemeral_count_ = 0;
   std::size_t pending_dials_ = 0;
   bool last_pending_ = false;
