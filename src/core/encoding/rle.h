@@ -67,6 +67,17 @@ struct StringCodec {
   }
 };
 
+/// Moves a writer's encoded bytes to the end of `out` (without a copy when `out` is empty) and
+/// leaves `written` empty.
+inline void append_output(Bytes& out, Bytes& written) {
+  if (out.empty()) {
+    out.swap(written);
+  } else {
+    out.insert(out.end(), written.begin(), written.end());
+  }
+  written.clear();
+}
+
 // ---- RLE ---------------------------------------------------------------------------------------
 
 /// Canonical RLE writer. Not thread-safe. Cost: amortised O(1) per item, no allocation per item
@@ -76,7 +87,91 @@ class RleWriter {
  public:
   using value_type = typename Codec::value_type;
 
+  // The common cases (a value repeating the current run, a null extending a null run) are
+  // inlined; everything else goes through append_slow/append_null_slow.
   void append(value_type v) {
+    if (state_ == State::kRun && v == value_) {
+      ++count_;
+      return;
+    }
+    append_slow(v);
+  }
+
+  void append_null() {
+    if (state_ == State::kNulls || state_ == State::kInitialNulls) {
+      ++count_;
+      return;
+    }
+    append_null_slow();
+  }
+
+  /// Appends `n` copies of v: the same column as n calls of append(v).
+  void append_repeated(value_type v, std::uint64_t n) {
+    if (n == 0) return;
+    append(v);
+    if (n == 1) return;
+    if (state_ == State::kRun) {  // v continued a run
+      count_ += n - 1;
+      return;
+    }
+    append(v);  // v is now the lone or literal-pending value: a second copy starts a run
+    count_ += n - 2;
+  }
+
+  /// Appends `n` nulls: the same column as n calls of append_null().
+  void append_nulls(std::uint64_t n) {
+    if (n == 0) return;
+    append_null();
+    count_ += n - 1;
+  }
+
+  void append(const std::optional<value_type>& v) {
+    if (v) {
+      append(*v);
+    } else {
+      append_null();
+    }
+  }
+
+  /// Appends the encoded column to `out` and resets the writer to empty.
+  void finish(Bytes& out) {
+    switch (state_) {
+      case State::kEmpty:
+      case State::kInitialNulls:  // all nulls: the column is empty
+        break;
+      case State::kNulls:
+        write_null_run();
+        break;
+      case State::kLone:
+        Codec::write(literal_, value_);
+        literal_count_ = 1;
+        write_literal_run();
+        break;
+      case State::kRun:
+        write_repeat_run();
+        break;
+      case State::kLiteral:
+        Codec::write(literal_, value_);
+        ++literal_count_;
+        write_literal_run();
+        break;
+    }
+    append_output(out, out_);
+    state_ = State::kEmpty;
+    count_ = 0;
+  }
+
+  Bytes finish() {
+    Bytes out;
+    finish(out);
+    return out;
+  }
+
+ private:
+  enum class State : std::uint8_t { kEmpty, kInitialNulls, kNulls, kLone, kRun, kLiteral };
+  using stored_type = typename Codec::stored_type;
+
+  [[gnu::noinline]] void append_slow(value_type v) {
     switch (state_) {
       case State::kEmpty:
         break;
@@ -119,7 +214,7 @@ class RleWriter {
     value_ = stored(v);
   }
 
-  void append_null() {
+  [[gnu::noinline]] void append_null_slow() {
     switch (state_) {
       case State::kEmpty:
         state_ = State::kInitialNulls;
@@ -146,53 +241,6 @@ class RleWriter {
     state_ = State::kNulls;
     count_ = 1;
   }
-
-  void append(const std::optional<value_type>& v) {
-    if (v) {
-      append(*v);
-    } else {
-      append_null();
-    }
-  }
-
-  /// Appends the encoded column to `out` and resets the writer to empty.
-  void finish(Bytes& out) {
-    switch (state_) {
-      case State::kEmpty:
-      case State::kInitialNulls:  // all nulls: the column is empty
-        break;
-      case State::kNulls:
-        write_null_run();
-        break;
-      case State::kLone:
-        Codec::write(literal_, value_);
-        literal_count_ = 1;
-        write_literal_run();
-        break;
-      case State::kRun:
-        write_repeat_run();
-        break;
-      case State::kLiteral:
-        Codec::write(literal_, value_);
-        ++literal_count_;
-        write_literal_run();
-        break;
-    }
-    out.insert(out.end(), out_.begin(), out_.end());
-    out_.clear();
-    state_ = State::kEmpty;
-    count_ = 0;
-  }
-
-  Bytes finish() {
-    Bytes out;
-    finish(out);
-    return out;
-  }
-
- private:
-  enum class State : std::uint8_t { kEmpty, kInitialNulls, kNulls, kLone, kRun, kLiteral };
-  using stored_type = typename Codec::stored_type;
 
   static stored_type stored(value_type v) { return stored_type(v); }
 
@@ -386,8 +434,7 @@ class BooleanWriter {
   }
   void finish(Bytes& out) {
     if (count_ > 0) put_uleb(out_, count_);
-    out.insert(out.end(), out_.begin(), out_.end());
-    out_.clear();
+    append_output(out, out_);
     last_ = false;
     count_ = 0;
   }
