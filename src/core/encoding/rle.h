@@ -135,28 +135,14 @@ class RleWriter {
 
   /// Appends the encoded column to `out` and resets the writer to empty.
   void finish(Bytes& out) {
-    switch (state_) {
-      case State::kEmpty:
-      case State::kInitialNulls:  // all nulls: the column is empty
-        break;
-      case State::kNulls:
-        write_null_run();
-        break;
-      case State::kLone:
-        Codec::write(literal_, value_);
-        literal_count_ = 1;
-        write_literal_run();
-        break;
-      case State::kRun:
-        write_repeat_run();
-        break;
-      case State::kLiteral:
-        Codec::write(literal_, value_);
-        ++literal_count_;
-        write_literal_run();
-        break;
+    // With nothing written yet (a short column, e.g. a change of one op) the pending run goes
+    // straight to `out`; otherwise it closes out_, which then moves to `out`.
+    if (out_.empty()) {
+      write_pending(out);
+    } else {
+      write_pending(out_);
+      append_output(out, out_);
     }
-    append_output(out, out_);
     state_ = State::kEmpty;
     count_ = 0;
   }
@@ -244,20 +230,47 @@ class RleWriter {
 
   static stored_type stored(value_type v) { return stored_type(v); }
 
-  void write_null_run() {
-    out_.push_back(0);
-    put_uleb(out_, count_);
+  // Writes the run still pending at the end of the column to `dst`.
+  void write_pending(Bytes& dst) {
+    switch (state_) {
+      case State::kEmpty:
+      case State::kInitialNulls:  // all nulls: the column is empty
+        break;
+      case State::kNulls:
+        write_null_run(dst);
+        break;
+      case State::kLone:
+        put_sleb(dst, -1);
+        Codec::write(dst, value_);
+        break;
+      case State::kRun:
+        write_repeat_run(dst);
+        break;
+      case State::kLiteral:
+        Codec::write(literal_, value_);
+        ++literal_count_;
+        write_literal_run(dst);
+        break;
+    }
   }
-  void write_repeat_run() {
-    put_sleb(out_, static_cast<std::int64_t>(count_));
-    Codec::write(out_, value_);
+
+  void write_null_run(Bytes& dst) {
+    dst.push_back(0);
+    put_uleb(dst, count_);
   }
-  void write_literal_run() {
-    put_sleb(out_, -static_cast<std::int64_t>(literal_count_));
-    out_.insert(out_.end(), literal_.begin(), literal_.end());
+  void write_null_run() { write_null_run(out_); }
+  void write_repeat_run(Bytes& dst) {
+    put_sleb(dst, static_cast<std::int64_t>(count_));
+    Codec::write(dst, value_);
+  }
+  void write_repeat_run() { write_repeat_run(out_); }
+  void write_literal_run(Bytes& dst) {
+    put_sleb(dst, -static_cast<std::int64_t>(literal_count_));
+    dst.insert(dst.end(), literal_.begin(), literal_.end());
     literal_.clear();
     literal_count_ = 0;
   }
+  void write_literal_run() { write_literal_run(out_); }
 
   State state_ = State::kEmpty;
   std::uint64_t count_ = 0;  // nulls pending, or length of the current repeat run

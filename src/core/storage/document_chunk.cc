@@ -1138,6 +1138,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     }
 
     // The ops: decoded values, encoded with change-local actor indexes.
+    ChangeOpRef single_op;
     values.clear();
     values.reserve(last - first);  // no reallocation: rops point into it
     rops.clear();
@@ -1184,7 +1185,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       co.pred = std::span<const ChangeOpId>(local_preds.data() + pfirst, pe - pb);
       co.expand = op.expand;
       co.mark_name = ro.mark_name;
-      encoder.add(co);
+      if (last - first == 1) {
+        single_op = co;  // most changes: encoded by the one-op fast path below
+      } else {
+        encoder.add(co);
+      }
     }
     local[cr.actor] = kNone32;
     for (std::uint32_t a : others) local[a] = kNone32;
@@ -1210,7 +1215,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     h.time = cr.time;
     h.message = rc.message.value_or(std::string_view{});
     h.extra = rc.extra;
-    rc.chunk = encoder.finish(h, rc.hash);
+    rc.chunk = last - first == 1 ? encoder.finish_single(single_op, h, rc.hash) : encoder.finish(h, rc.hash);
     if (!options.hash_of_row) hashes[row] = rc.hash;
     if (options.sink) {
       AM_TRY_STATUS(options.sink(rc));
