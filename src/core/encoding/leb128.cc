@@ -33,15 +33,6 @@ void put_sleb_multibyte(Bytes& out, std::int64_t value) {
   }
 }
 
-std::size_t uleb_size(std::uint64_t value) noexcept {
-  std::size_t n = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 std::size_t sleb_size(std::int64_t value) noexcept {
   std::size_t n = 1;
   for (;;) {

@@ -5,6 +5,7 @@
 // meaning and re-encodes to itself.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,7 +36,10 @@ inline void put_sleb(Bytes& out, std::int64_t value) {
     put_sleb_multibyte(out, value);
   }
 }
-std::size_t uleb_size(std::uint64_t value) noexcept;
+/// Bytes in the uLEB of value: 7 bits per byte.
+inline std::size_t uleb_size(std::uint64_t value) noexcept {
+  return (static_cast<std::size_t>(std::bit_width(value | 1)) + 6) / 7;
+}
 std::size_t sleb_size(std::int64_t value) noexcept;
 
 /// Decodes one uLEB from [p, end). On kOk advances p past it; otherwise p is unspecified.

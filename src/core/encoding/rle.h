@@ -293,6 +293,26 @@ class RleReader {
   /// Reads the next item into `out` (nullopt for a null). Returns false at the end of the column
   /// or on malformed data, which ok() then reports.
   bool next(std::optional<value_type>& out) {
+    if (left_ != 0 && run_ == Run::kRepeat) {  // inside a repeat run: the common case, inline
+      --left_;
+      out = repeat_;
+      return true;
+    }
+    return next_slow(out);
+  }
+
+  /// True once every item has been read without error.
+  bool done() const noexcept { return err_ == nullptr && left_ == 0 && p_ == end_; }
+  bool ok() const noexcept { return err_ == nullptr; }
+  /// Describes the failure, if any, naming `column` and the offset.
+  Status status(std::string_view column) const {
+    return column_status(column, err_, static_cast<std::size_t>(p_ - begin_));
+  }
+
+ private:
+  enum class Run : std::uint8_t { kNull, kRepeat, kLiteral };
+
+  [[gnu::noinline]] bool next_slow(std::optional<value_type>& out) {
     while (left_ == 0) {
       if (p_ == end_ || err_) return false;
       if (!start_run()) return false;
@@ -314,17 +334,6 @@ class RleReader {
     }
     return false;
   }
-
-  /// True once every item has been read without error.
-  bool done() const noexcept { return err_ == nullptr && left_ == 0 && p_ == end_; }
-  bool ok() const noexcept { return err_ == nullptr; }
-  /// Describes the failure, if any, naming `column` and the offset.
-  Status status(std::string_view column) const {
-    return column_status(column, err_, static_cast<std::size_t>(p_ - begin_));
-  }
-
- private:
-  enum class Run : std::uint8_t { kNull, kRepeat, kLiteral };
 
   bool set_error(const char* e) {
     err_ = e;

@@ -1025,24 +1025,38 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   succ = {};
 
   // ---- ops to changes: the change of the op's actor with the smallest max_op >= counter ----
+  // Per actor: its rows and, alongside, their max_ops (searched as one compact array).
   std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
+  std::vector<std::vector<std::uint32_t>> max_ops_by_actor(num_actors);
   for (std::size_t row = 0; row < num_changes; ++row) {
     auto& list = by_actor[rows[row].actor];
-    if (!list.empty() && rows[list.back()].max_op > rows[row].max_op) {
+    auto& max_ops = max_ops_by_actor[rows[row].actor];
+    if (!max_ops.empty() && max_ops.back() > rows[row].max_op) {
       return fail(corrupt("change rows of an actor are not in max_op order (row " +
                           std::to_string(row) + ")"));
     }
     list.push_back(static_cast<std::uint32_t>(row));
+    max_ops.push_back(rows[row].max_op);
   }
   std::vector<std::uint32_t> op_count(num_changes, 0);
+  // Ops come in document order, where consecutive ops are often of the same or the next change
+  // (typing): try the previous answer for the actor and its successor before a binary search.
+  std::vector<std::size_t> last_found(num_actors, 0);
   for (DocOp& op : ops) {
-    const auto& list = by_actor[op.id.actor];
-    const auto it = std::lower_bound(list.begin(), list.end(), op.id.counter,
-                                     [&](std::uint32_t row, std::uint32_t ctr) { return rows[row].max_op < ctr; });
-    if (it == list.end()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
-    op.aux = *it;  // the successors are no longer needed
-    ++op_count[*it];
+    const auto& max_ops = max_ops_by_actor[op.id.actor];
+    const std::uint32_t ctr = op.id.counter;
+    auto is_answer = [&](std::size_t k) { return k < max_ops.size() && max_ops[k] >= ctr && (k == 0 || max_ops[k - 1] < ctr); };
+    std::size_t k = last_found[op.id.actor];
+    if (!is_answer(k) && !is_answer(++k)) {
+      k = static_cast<std::size_t>(std::lower_bound(max_ops.begin(), max_ops.end(), ctr) - max_ops.begin());
+      if (k == max_ops.size()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
+    }
+    last_found[op.id.actor] = k;
+    const std::uint32_t row = by_actor[op.id.actor][k];
+    op.aux = row;  // the successors are no longer needed
+    ++op_count[row];
   }
+  max_ops_by_actor = {};
   std::vector<std::uint32_t> start_op(num_changes);
   std::vector<std::uint32_t> slot_begin(num_changes + 1, 0);
   for (std::size_t row = 0; row < num_changes; ++row) {

@@ -2,7 +2,6 @@
 #include "am/sync.h"
 
 #include <algorithm>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "core/document_impl.h"
@@ -90,11 +89,24 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
     blooms.push_back(BloomFilter::decode(h.bloom).value_or(BloomFilter()));
   }
   const auto candidates = changes_since(d, sorted_unique(std::move(last_sync)));
-  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> dependents;
-  std::vector<bool> send(d.history.size(), false);
+  // The candidates that depend on each row, as one flat array (rows in dependents_begin order):
+  // a whole document's worth of candidates would otherwise be a map of small vectors.
+  const std::size_t num_rows = d.history.size();
+  std::vector<std::uint32_t> dependents_begin(num_rows + 1, 0);
+  for (auto i : candidates) {
+    for (auto dep : d.history.deps(i)) ++dependents_begin[dep + 1];
+  }
+  for (std::size_t r = 0; r < num_rows; ++r) dependents_begin[r + 1] += dependents_begin[r];
+  std::vector<std::uint32_t> dependents(dependents_begin[num_rows]);
+  {
+    std::vector<std::uint32_t> next_slot(dependents_begin.begin(), dependents_begin.end() - 1);
+    for (auto i : candidates) {
+      for (auto dep : d.history.deps(i)) dependents[next_slot[dep]++] = i;
+    }
+  }
+  std::vector<bool> send(num_rows, false);
   std::vector<std::uint32_t> stack;
   for (auto i : candidates) {
-    for (auto dep : d.history.deps(i)) dependents[dep].push_back(i);
     const ChangeHash& h = d.history.hash(i);
     if (std::none_of(blooms.begin(), blooms.end(), [&](const BloomFilter& b) { return b.contains(h); })) {
       send[i] = true;
@@ -105,12 +117,11 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
   while (!stack.empty()) {
     const auto i = stack.back();
     stack.pop_back();
-    if (auto it = dependents.find(i); it != dependents.end()) {
-      for (auto dep : it->second) {
-        if (!send[dep]) {
-          send[dep] = true;
-          stack.push_back(dep);
-        }
+    for (std::uint32_t k = dependents_begin[i]; k < dependents_begin[i + 1]; ++k) {
+      const std::uint32_t dependent = dependents[k];
+      if (!send[dependent]) {
+        send[dependent] = true;
+        stack.push_back(dependent);
       }
     }
   }
