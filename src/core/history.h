@@ -100,6 +100,9 @@ class History {
     if (m == nullptr) return std::nullopt;
     return std::string_view(*m);
   }
+  /// Whether any change has a message / extra bytes (both side tables are usually empty).
+  bool any_message() const { return !messages_.empty(); }
+  bool any_extra_bytes() const { return !extras_.empty(); }
   ByteView extra_bytes(std::size_t i) const {
     const auto* x = find_row(extras_, i);
     return x == nullptr ? ByteView{} : ByteView(*x);

@@ -923,5 +923,58 @@ RC_GTEST_PROP(ChangeProperty, EncodeDecodeRoundTrip, ()) {
   RC_ASSERT(again.chunk == s.chunk);
 }
 
+ChangeOpRef op_ref(const ChangeOp& op) {
+  ChangeOpRef r;
+  r.obj = op.obj;
+  if (const auto* key = std::get_if<std::string>(&op.key)) {
+    r.is_map = true;
+    r.map_key = *key;
+  } else {
+    r.elem = std::get<ElemKey>(op.key).elem;
+  }
+  r.insert = op.insert;
+  r.action = op.action;
+  r.value = &op.value;
+  r.pred = op.pred;
+  r.expand = op.expand;
+  if (op.mark_name) r.mark_name = std::string_view(*op.mark_name);
+  return r;
+}
+
+// The one-op fast path (finish_single) writes the same chunk and hash as add() + finish(), on
+// one encoder reused across changes as the loader does.
+RC_GTEST_PROP(ChangeProperty, SingleOpFastPathMatchesGeneralEncoder, ()) {
+  Change c = gen_change();
+  RC_PRE(!c.ops.empty());
+  c.ops.resize(1);
+  const Change canonical = encode_change(c).change;  // canonical actors and preds
+  std::vector<ByteView> others;
+  for (std::size_t i = 1; i < canonical.actors.size(); ++i) others.push_back(canonical.actors[i]);
+  ChangeHeaderRef h;
+  h.deps = canonical.deps;
+  h.author = canonical.actors[0];
+  h.others = others;
+  h.seq = canonical.seq;
+  h.start_op = canonical.start_op;
+  h.time = canonical.time;
+  if (canonical.message) h.message = *canonical.message;
+  h.extra = canonical.extra_bytes;
+  const ChangeOpRef op = op_ref(canonical.ops[0]);
+
+  static CanonicalChangeEncoder encoder;  // reused: no state may leak between changes
+  ChangeHash general_hash;
+  encoder.add(op);
+  const ByteView general_view = encoder.finish(h, general_hash);
+  const Bytes general(general_view.begin(), general_view.end());
+  ChangeHash single_hash;
+  const ByteView single_view = encoder.finish_single(op, h, single_hash);
+  const Bytes single(single_view.begin(), single_view.end());
+  RC_ASSERT(single == general);
+  RC_ASSERT(single_hash == general_hash);
+  const auto decoded = decode_change_chunk(single);
+  RC_ASSERT(decoded.has_value());
+  RC_ASSERT(decoded->change == canonical);
+}
+
 }  // namespace
 }  // namespace am::storage

@@ -87,6 +87,26 @@ std::optional<std::vector<bool>> decode_bool(const Bytes& b) {
 
 // ---- worked examples from the format spec ----------------------------------------------------
 
+// append_repeated(v, n) and append_nulls(n), the bulk appends the document encoder uses for
+// one object's ops, must write exactly what n single appends write, whatever came before.
+RC_GTEST_PROP(Rle, BulkAppendsEqualSingleAppends, ()) {
+  // (0 = null, else value + 1; count): few distinct values, so runs and literals both occur.
+  const auto runs = *rc::gen::container<std::vector<std::pair<std::uint8_t, std::uint8_t>>>(
+      rc::gen::pair(rc::gen::inRange<std::uint8_t>(0, 4), rc::gen::inRange<std::uint8_t>(0, 5)));
+  UIntRleWriter bulk;
+  UIntRleWriter single;
+  for (const auto& [code, n] : runs) {
+    const OptU value = code == 0 ? std::nullopt : OptU(code - 1u);
+    if (value) {
+      bulk.append_repeated(*value, n);
+    } else {
+      bulk.append_nulls(n);
+    }
+    for (std::uint8_t i = 0; i < n; ++i) single.append(value);
+  }
+  RC_ASSERT(bulk.finish() == single.finish());
+}
+
 TEST(Rle, PairAfterLoneValueClosesTheLiteral) {
   EXPECT_EQ(encode_uint({1, 2, 2}), hex("7f 01 02 02"));
 }

@@ -62,6 +62,9 @@ std::string check_all(const SequenceIndex& idx, const Model& m) {
   if (idx.size() != n) return "size";
   if (idx.first() != (n == 0 ? kNone : m.order[0])) return "first";
   if (idx.at(n) != kNone || idx.at(n + 100) != kNone) return "at past the end";
+  std::vector<Handle> walked;
+  idx.for_each([&](Handle h) { walked.push_back(h); });
+  if (walked != m.order) return "for_each order";
   std::uint64_t off[2] = {0, 0};
   for (std::size_t i = 0; i < n; ++i) {
     const Handle h = m.order[i];

@@ -34,16 +34,23 @@ struct RowErrors {
 
 /// Reads the next item of a column that supplies one (null or not) per row. An absent column
 /// (`present` false) reads as all nulls.
+template <class Reader>
+[[gnu::noinline]] Status item_missing(const Reader& r, std::string_view column, std::uint64_t row,
+                                      const RowErrors& errors) {
+  if (!r.ok()) return errors.reader_error(r.status(column));
+  return fail(errors.ends_early(column, row));
+}
+
+// Called per row per column: the success path is kept small enough to inline.
 template <class Reader, class T>
-Status next_item(Reader& r, bool present, std::optional<T>& out, std::string_view column,
-                 std::uint64_t row, const RowErrors& errors) {
+inline Status next_item(Reader& r, bool present, std::optional<T>& out, std::string_view column,
+                        std::uint64_t row, const RowErrors& errors) {
   if (!present) {
     out.reset();
     return {};
   }
-  if (r.next(out)) return {};
-  if (!r.ok()) return errors.reader_error(r.status(column));
-  return fail(errors.ends_early(column, row));
+  if (r.next(out)) [[likely]] return {};
+  return item_missing(r, column, row, errors);
 }
 
 /// Reads the next flag of a boolean column; an absent column reads as all false.

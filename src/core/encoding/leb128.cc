@@ -12,7 +12,7 @@ const char* leb_status_text(LebStatus s) noexcept {
   return "bad LEB128";
 }
 
-void put_uleb(Bytes& out, std::uint64_t value) {
+void put_uleb_multibyte(Bytes& out, std::uint64_t value) {
   while (value >= 0x80) {
     out.push_back(static_cast<std::uint8_t>(value | 0x80));
     value >>= 7;
@@ -20,7 +20,7 @@ void put_uleb(Bytes& out, std::uint64_t value) {
   out.push_back(static_cast<std::uint8_t>(value));
 }
 
-void put_sleb(Bytes& out, std::int64_t value) {
+void put_sleb_multibyte(Bytes& out, std::int64_t value) {
   for (;;) {
     const auto byte = static_cast<std::uint8_t>(value & 0x7f);
     value >>= 7;  // arithmetic shift: sign-extends
@@ -31,15 +31,6 @@ void put_sleb(Bytes& out, std::int64_t value) {
     }
     out.push_back(static_cast<std::uint8_t>(byte | 0x80));
   }
-}
-
-std::size_t uleb_size(std::uint64_t value) noexcept {
-  std::size_t n = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++n;
-  }
-  return n;
 }
 
 std::size_t sleb_size(std::int64_t value) noexcept {

@@ -5,6 +5,7 @@
 // meaning and re-encodes to itself.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -17,9 +18,28 @@ enum class LebStatus : std::uint8_t { kOk, kTruncated, kOverlong, kOverflow };
 /// Human-readable reason for a non-kOk status.
 const char* leb_status_text(LebStatus s) noexcept;
 
-void put_uleb(Bytes& out, std::uint64_t value);
-void put_sleb(Bytes& out, std::int64_t value);
-std::size_t uleb_size(std::uint64_t value) noexcept;
+void put_uleb_multibyte(Bytes& out, std::uint64_t value);
+void put_sleb_multibyte(Bytes& out, std::int64_t value);
+
+// Most values written (counts, small deltas, actor indexes) take one byte: that case is inline.
+inline void put_uleb(Bytes& out, std::uint64_t value) {
+  if (value < 0x80) {
+    out.push_back(static_cast<std::uint8_t>(value));
+  } else {
+    put_uleb_multibyte(out, value);
+  }
+}
+inline void put_sleb(Bytes& out, std::int64_t value) {
+  if (value >= -64 && value < 64) {
+    out.push_back(static_cast<std::uint8_t>(value & 0x7f));
+  } else {
+    put_sleb_multibyte(out, value);
+  }
+}
+/// Bytes in the uLEB of value: 7 bits per byte.
+inline std::size_t uleb_size(std::uint64_t value) noexcept {
+  return (static_cast<std::size_t>(std::bit_width(value | 1)) + 6) / 7;
+}
 std::size_t sleb_size(std::int64_t value) noexcept;
 
 /// Decodes one uLEB from [p, end). On kOk advances p past it; otherwise p is unspecified.

@@ -67,6 +67,17 @@ struct StringCodec {
   }
 };
 
+/// Moves a writer's encoded bytes to the end of `out` (without a copy when `out` is empty) and
+/// leaves `written` empty.
+inline void append_output(Bytes& out, Bytes& written) {
+  if (out.empty()) {
+    out.swap(written);
+  } else {
+    out.insert(out.end(), written.begin(), written.end());
+  }
+  written.clear();
+}
+
 // ---- RLE ---------------------------------------------------------------------------------------
 
 /// Canonical RLE writer. Not thread-safe. Cost: amortised O(1) per item, no allocation per item
@@ -76,7 +87,77 @@ class RleWriter {
  public:
   using value_type = typename Codec::value_type;
 
+  // The common cases (a value repeating the current run, a null extending a null run) are
+  // inlined; everything else goes through append_slow/append_null_slow.
   void append(value_type v) {
+    if (state_ == State::kRun && v == value_) {
+      ++count_;
+      return;
+    }
+    append_slow(v);
+  }
+
+  void append_null() {
+    if (state_ == State::kNulls || state_ == State::kInitialNulls) {
+      ++count_;
+      return;
+    }
+    append_null_slow();
+  }
+
+  /// Appends `n` copies of v: the same column as n calls of append(v).
+  void append_repeated(value_type v, std::uint64_t n) {
+    if (n == 0) return;
+    append(v);
+    if (n == 1) return;
+    if (state_ == State::kRun) {  // v continued a run
+      count_ += n - 1;
+      return;
+    }
+    append(v);  // v is now the lone or literal-pending value: a second copy starts a run
+    count_ += n - 2;
+  }
+
+  /// Appends `n` nulls: the same column as n calls of append_null().
+  void append_nulls(std::uint64_t n) {
+    if (n == 0) return;
+    append_null();
+    count_ += n - 1;
+  }
+
+  void append(const std::optional<value_type>& v) {
+    if (v) {
+      append(*v);
+    } else {
+      append_null();
+    }
+  }
+
+  /// Appends the encoded column to `out` and resets the writer to empty.
+  void finish(Bytes& out) {
+    // With nothing written yet (a short column, e.g. a change of one op) the pending run goes
+    // straight to `out`; otherwise it closes out_, which then moves to `out`.
+    if (out_.empty()) {
+      write_pending(out);
+    } else {
+      write_pending(out_);
+      append_output(out, out_);
+    }
+    state_ = State::kEmpty;
+    count_ = 0;
+  }
+
+  Bytes finish() {
+    Bytes out;
+    finish(out);
+    return out;
+  }
+
+ private:
+  enum class State : std::uint8_t { kEmpty, kInitialNulls, kNulls, kLone, kRun, kLiteral };
+  using stored_type = typename Codec::stored_type;
+
+  [[gnu::noinline]] void append_slow(value_type v) {
     switch (state_) {
       case State::kEmpty:
         break;
@@ -119,7 +200,7 @@ class RleWriter {
     value_ = stored(v);
   }
 
-  void append_null() {
+  [[gnu::noinline]] void append_null_slow() {
     switch (state_) {
       case State::kEmpty:
         state_ = State::kInitialNulls;
@@ -147,69 +228,49 @@ class RleWriter {
     count_ = 1;
   }
 
-  void append(const std::optional<value_type>& v) {
-    if (v) {
-      append(*v);
-    } else {
-      append_null();
-    }
-  }
+  static stored_type stored(value_type v) { return stored_type(v); }
 
-  /// Appends the encoded column to `out` and resets the writer to empty.
-  void finish(Bytes& out) {
+  // Writes the run still pending at the end of the column to `dst`.
+  void write_pending(Bytes& dst) {
     switch (state_) {
       case State::kEmpty:
       case State::kInitialNulls:  // all nulls: the column is empty
         break;
       case State::kNulls:
-        write_null_run();
+        write_null_run(dst);
         break;
       case State::kLone:
-        Codec::write(literal_, value_);
-        literal_count_ = 1;
-        write_literal_run();
+        put_sleb(dst, -1);
+        Codec::write(dst, value_);
         break;
       case State::kRun:
-        write_repeat_run();
+        write_repeat_run(dst);
         break;
       case State::kLiteral:
         Codec::write(literal_, value_);
         ++literal_count_;
-        write_literal_run();
+        write_literal_run(dst);
         break;
     }
-    out.insert(out.end(), out_.begin(), out_.end());
-    out_.clear();
-    state_ = State::kEmpty;
-    count_ = 0;
   }
 
-  Bytes finish() {
-    Bytes out;
-    finish(out);
-    return out;
+  void write_null_run(Bytes& dst) {
+    dst.push_back(0);
+    put_uleb(dst, count_);
   }
-
- private:
-  enum class State : std::uint8_t { kEmpty, kInitialNulls, kNulls, kLone, kRun, kLiteral };
-  using stored_type = typename Codec::stored_type;
-
-  static stored_type stored(value_type v) { return stored_type(v); }
-
-  void write_null_run() {
-    out_.push_back(0);
-    put_uleb(out_, count_);
+  void write_null_run() { write_null_run(out_); }
+  void write_repeat_run(Bytes& dst) {
+    put_sleb(dst, static_cast<std::int64_t>(count_));
+    Codec::write(dst, value_);
   }
-  void write_repeat_run() {
-    put_sleb(out_, static_cast<std::int64_t>(count_));
-    Codec::write(out_, value_);
-  }
-  void write_literal_run() {
-    put_sleb(out_, -static_cast<std::int64_t>(literal_count_));
-    out_.insert(out_.end(), literal_.begin(), literal_.end());
+  void write_repeat_run() { write_repeat_run(out_); }
+  void write_literal_run(Bytes& dst) {
+    put_sleb(dst, -static_cast<std::int64_t>(literal_count_));
+    dst.insert(dst.end(), literal_.begin(), literal_.end());
     literal_.clear();
     literal_count_ = 0;
   }
+  void write_literal_run() { write_literal_run(out_); }
 
   State state_ = State::kEmpty;
   std::uint64_t count_ = 0;  // nulls pending, or length of the current repeat run
@@ -232,6 +293,26 @@ class RleReader {
   /// Reads the next item into `out` (nullopt for a null). Returns false at the end of the column
   /// or on malformed data, which ok() then reports.
   bool next(std::optional<value_type>& out) {
+    if (left_ != 0 && run_ == Run::kRepeat) {  // inside a repeat run: the common case, inline
+      --left_;
+      out = repeat_;
+      return true;
+    }
+    return next_slow(out);
+  }
+
+  /// True once every item has been read without error.
+  bool done() const noexcept { return err_ == nullptr && left_ == 0 && p_ == end_; }
+  bool ok() const noexcept { return err_ == nullptr; }
+  /// Describes the failure, if any, naming `column` and the offset.
+  Status status(std::string_view column) const {
+    return column_status(column, err_, static_cast<std::size_t>(p_ - begin_));
+  }
+
+ private:
+  enum class Run : std::uint8_t { kNull, kRepeat, kLiteral };
+
+  [[gnu::noinline]] bool next_slow(std::optional<value_type>& out) {
     while (left_ == 0) {
       if (p_ == end_ || err_) return false;
       if (!start_run()) return false;
@@ -253,17 +334,6 @@ class RleReader {
     }
     return false;
   }
-
-  /// True once every item has been read without error.
-  bool done() const noexcept { return err_ == nullptr && left_ == 0 && p_ == end_; }
-  bool ok() const noexcept { return err_ == nullptr; }
-  /// Describes the failure, if any, naming `column` and the offset.
-  Status status(std::string_view column) const {
-    return column_status(column, err_, static_cast<std::size_t>(p_ - begin_));
-  }
-
- private:
-  enum class Run : std::uint8_t { kNull, kRepeat, kLiteral };
 
   bool set_error(const char* e) {
     err_ = e;
@@ -386,8 +456,7 @@ class BooleanWriter {
   }
   void finish(Bytes& out) {
     if (count_ > 0) put_uleb(out_, count_);
-    out.insert(out.end(), out_.begin(), out_.end());
-    out_.clear();
+    append_output(out, out_);
     last_ = false;
     count_ = 0;
   }

@@ -113,15 +113,9 @@ void ValueWriter::append(const ScalarValue& value) {
              value);
 }
 
-void ValueWriter::append_raw(std::uint8_t type_code, ByteView bytes) {
-  append_meta(type_code & 0x0f, bytes.size());
-  raw_.insert(raw_.end(), bytes.begin(), bytes.end());
-}
-
 void ValueWriter::finish(Bytes& meta_out, Bytes& raw_out) {
   meta_.finish(meta_out);
-  raw_out.insert(raw_out.end(), raw_.begin(), raw_.end());
-  raw_.clear();
+  append_output(raw_out, raw_);
 }
 
 bool ValueReader::next(RawValue& out) {

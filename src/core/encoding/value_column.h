@@ -45,7 +45,18 @@ class ValueWriter {
   void append(const ScalarValue& v);
   void append_null() { meta_.append(kValueNull); }
   /// Appends a value given by type code and raw bytes (used to re-emit unknown types verbatim).
-  void append_raw(std::uint8_t type_code, ByteView bytes);
+  void append_raw(std::uint8_t type_code, ByteView bytes) {
+    append_meta(type_code & 0x0f, bytes.size());
+    if (bytes.size() == 1) {  // most text is one character per op
+      raw_.push_back(bytes[0]);
+    } else {
+      raw_.insert(raw_.end(), bytes.begin(), bytes.end());
+    }
+  }
+  /// Appends n empty values of one type (e.g. no extra bytes on every change): n append_raw calls.
+  void append_empty_repeated(std::uint8_t type_code, std::uint64_t n) {
+    meta_.append_repeated(type_code & 0x0f, n);
+  }
   /// Appends the metadata column to `meta_out` and the raw column to `raw_out`; resets.
   void finish(Bytes& meta_out, Bytes& raw_out);
 

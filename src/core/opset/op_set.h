@@ -601,6 +601,8 @@ class OpSet {
     return it->second;
   }
   const Object& object(std::uint32_t oi) const { return objects_[oi]; }
+  /// Number of objects, the root (index 0) included; every applied make op made one.
+  std::size_t object_count() const { return objects_.size(); }
   std::optional<std::uint32_t> op_index(const OpId& id) const { return op_index_.find(id); }
   /// A counter's sum of applied increments (counters are rare: kept apart from the ops).
   std::int64_t inc_total(const Op& op) const {

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,23 @@ class SequenceIndex {
   /// The element after / before h; kNone at the ends. REQUIRES: contains(h).
   Handle next(Handle h) const;
   Handle prev(Handle h) const;
+  /// Calls f(handles) with the elements of each leaf in turn, in order: every element once,
+  /// O(n) in all, unlike n calls of next(); a caller can prefetch ahead within a leaf.
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    if (size_ == 0) return;
+    for (NodeId n = 0; n != kNoNode; n = leaves_[n].next) {  // leaves_[0] is the leftmost leaf
+      const Leaf& leaf = leaves_[n];
+      f(std::span<const Handle>(leaf.items.data(), leaf.size));
+    }
+  }
+  /// Calls f(h) for every element in order.
+  template <class F>
+  void for_each(F&& f) const {
+    for_each_leaf([&](std::span<const Handle> handles) {
+      for (const Handle h : handles) f(h);
+    });
+  }
 
   /// The element that holds visible offset `off`: the first element e with width(e, u) > 0 and
   /// offset_of(e, u) <= off < offset_of(e, u) + width(e, u). kNone if off >= total_width(u).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "core/encoding/rle.h"
 #include "core/encoding/value_column.h"
 #include "core/storage/chunk.h"
+#include "core/util/sha256.h"
 
 namespace am::storage {
 namespace {
@@ -317,11 +319,6 @@ void canonicalise(Change& c) {
   if (c.message && c.message->empty()) c.message.reset();
 }
 
-void put_bytes(Bytes& out, ByteView b) {
-  enc::put_uleb(out, b.size());
-  out.insert(out.end(), b.begin(), b.end());
-}
-
 // The op columns of a change chunk (spec §2.3), in canonical order.
 constexpr std::array<ColumnSpec, 14> kSpecs{
     ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
@@ -411,41 +408,157 @@ ByteView CanonicalChangeEncoder::finish(const ChangeHeaderRef& h, ChangeHash& ha
   if (!any_expand_) cols_[12].clear();  // an all-false expand column is omitted
   any_expand_ = false;
   mark_name_.finish(cols_[13]);
-
-  body_.clear();
-  enc::put_uleb(body_, h.deps.size());
-  for (const ChangeHash& d : h.deps) body_.insert(body_.end(), d.bytes.begin(), d.bytes.end());
-  put_bytes(body_, h.author);
-  enc::put_uleb(body_, h.seq);
-  enc::put_uleb(body_, h.start_op);
-  enc::put_sleb(body_, h.time);
-  put_bytes(body_, as_bytes(h.message));
-  enc::put_uleb(body_, h.others.size());
-  for (const ByteView a : h.others) put_bytes(body_, a);
-  std::size_t present = 0;
-  for (const Bytes& col : cols_) present += col.empty() ? 0u : 1u;
-  enc::put_uleb(body_, present);
-  for (std::size_t i = 0; i < cols_.size(); ++i) {
-    if (cols_[i].empty()) continue;
-    enc::put_uleb(body_, kSpecs[i].raw());
-    enc::put_uleb(body_, cols_[i].size());
-  }
-  for (const Bytes& col : cols_) body_.insert(body_.end(), col.begin(), col.end());
-  body_.insert(body_.end(), h.extra.begin(), h.extra.end());
-
-  hash = chunk_digest(ChunkType::kChange, body_);
-  chunk_.clear();
-  chunk_.insert(chunk_.end(), kChunkMagic.begin(), kChunkMagic.end());
-  chunk_.insert(chunk_.end(), hash.bytes.begin(), hash.bytes.begin() + 4);
-  chunk_.push_back(static_cast<std::uint8_t>(ChunkType::kChange));
-  enc::put_uleb(chunk_, body_.size());
-  chunk_.insert(chunk_.end(), body_.begin(), body_.end());
-  return chunk_;
+  return write_chunk(h, hash);
 }
 
 namespace {
 
+// One-item columns, as the RLE writers would write them: a lone value is a literal run of one
+// (sLEB -1 = 0x7f), a lone null leaves the column empty.
+void put_lone_uint(Bytes& col, std::uint64_t v) {
+  col.push_back(0x7f);
+  enc::put_uleb(col, v);
+}
+void put_lone_int(Bytes& col, std::int64_t v) {
+  col.push_back(0x7f);
+  enc::put_sleb(col, v);
+}
+void put_lone_string(Bytes& col, std::string_view v) {
+  col.push_back(0x7f);
+  enc::put_uleb(col, v.size());
+  col.insert(col.end(), v.begin(), v.end());
+}
+// A boolean column of one item: runs alternate starting with false.
+void put_lone_bool(Bytes& col, bool v) {
+  if (v) col.push_back(0);
+  col.push_back(1);
+}
+
 }  // namespace
+
+ByteView CanonicalChangeEncoder::finish_single(const ChangeOpRef& op, const ChangeHeaderRef& h,
+                                               ChangeHash& hash) {
+  for (Bytes& col : cols_) col.clear();
+  if (op.obj) {
+    put_lone_uint(cols_[0], op.obj->actor);
+    put_lone_uint(cols_[1], op.obj->counter);
+  }
+  if (op.is_map) {
+    put_lone_string(cols_[4], op.map_key);
+  } else {
+    if (op.elem.counter != 0) put_lone_uint(cols_[2], op.elem.actor);
+    put_lone_int(cols_[3], static_cast<std::int64_t>(op.elem.counter));  // the delta from 0
+  }
+  put_lone_bool(cols_[5], op.insert);
+  put_lone_uint(cols_[6], static_cast<std::uint64_t>(op.action));
+  if (op.value) {
+    values_.append(*op.value);
+  } else {
+    values_.append_null();
+  }
+  values_.finish(cols_[7], cols_[8]);
+  put_lone_uint(cols_[9], op.pred.size());
+  if (op.pred.size() == 1) {
+    put_lone_uint(cols_[10], op.pred[0].actor);
+    put_lone_int(cols_[11], static_cast<std::int64_t>(op.pred[0].counter));
+  } else if (!op.pred.empty()) {
+    for (const ChangeOpId& p : op.pred) {
+      pred_actor_.append(std::uint64_t{p.actor});
+      pred_counter_.append(static_cast<std::int64_t>(p.counter));
+    }
+    pred_actor_.finish(cols_[10]);
+    pred_counter_.finish(cols_[11]);
+  }
+  if (op.expand) put_lone_bool(cols_[12], true);  // an all-false expand column is omitted
+  if (op.mark_name) put_lone_string(cols_[13], *op.mark_name);
+  return write_chunk(h, hash);
+}
+
+namespace {
+
+// Writes into a buffer sized in advance (no capacity check per byte).
+struct RawWriter {
+  std::uint8_t* p;
+  void uleb(std::uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<std::uint8_t>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<std::uint8_t>(v);
+  }
+  void sleb(std::int64_t v) {
+    for (;;) {
+      const auto byte = static_cast<std::uint8_t>(v & 0x7f);
+      v >>= 7;  // arithmetic shift: sign-extends
+      if ((v == 0 && (byte & 0x40) == 0) || (v == -1 && (byte & 0x40) != 0)) {
+        *p++ = byte;
+        return;
+      }
+      *p++ = static_cast<std::uint8_t>(byte | 0x80);
+    }
+  }
+  void bytes(ByteView b) {
+    if (!b.empty()) std::memcpy(p, b.data(), b.size());
+    p += b.size();
+  }
+  void prefixed(ByteView b) {
+    uleb(b.size());
+    bytes(b);
+  }
+};
+
+std::size_t prefixed_size(ByteView b) { return enc::uleb_size(b.size()) + b.size(); }
+
+}  // namespace
+
+// The chunk is written in one pass into one buffer sized first: header, then the body; the
+// hash covers the type byte, the length and the body, which are contiguous in the chunk.
+ByteView CanonicalChangeEncoder::write_chunk(const ChangeHeaderRef& h, ChangeHash& hash) {
+  std::size_t present = 0;
+  std::size_t body_size = enc::uleb_size(h.deps.size()) + 32 * h.deps.size() + prefixed_size(h.author) +
+                          enc::uleb_size(h.seq) + enc::uleb_size(h.start_op) + enc::sleb_size(h.time) +
+                          prefixed_size(as_bytes(h.message)) + enc::uleb_size(h.others.size()) +
+                          h.extra.size();
+  for (const ByteView a : h.others) body_size += prefixed_size(a);
+  for (std::size_t i = 0; i < cols_.size(); ++i) {
+    if (cols_[i].empty()) continue;
+    ++present;
+    body_size += enc::uleb_size(kSpecs[i].raw()) + enc::uleb_size(cols_[i].size()) + cols_[i].size();
+  }
+  body_size += enc::uleb_size(present);
+
+  const std::size_t header_size = kChunkMagic.size() + 4 + 1 + enc::uleb_size(body_size);
+  chunk_.resize(header_size + body_size);
+  RawWriter w{chunk_.data()};
+  w.bytes(kChunkMagic);
+  w.p += 4;  // the checksum, once the hash is known
+  const std::uint8_t* hashed = w.p;
+  *w.p++ = static_cast<std::uint8_t>(ChunkType::kChange);
+  w.uleb(body_size);
+  w.uleb(h.deps.size());
+  for (const ChangeHash& d : h.deps) w.bytes(d.bytes);
+  w.prefixed(h.author);
+  w.uleb(h.seq);
+  w.uleb(h.start_op);
+  w.sleb(h.time);
+  w.prefixed(as_bytes(h.message));
+  w.uleb(h.others.size());
+  for (const ByteView a : h.others) w.prefixed(a);
+  w.uleb(present);
+  for (std::size_t i = 0; i < cols_.size(); ++i) {
+    if (cols_[i].empty()) continue;
+    w.uleb(kSpecs[i].raw());
+    w.uleb(cols_[i].size());
+  }
+  for (const Bytes& col : cols_) w.bytes(col);
+  w.bytes(h.extra);
+  assert(w.p == chunk_.data() + chunk_.size());
+
+  hash.bytes = util::sha256({ByteView(hashed, static_cast<std::size_t>(chunk_.data() + chunk_.size() - hashed))});
+  std::memcpy(chunk_.data() + kChunkMagic.size(), hash.bytes.data(), 4);
+  return chunk_;
+}
+
 
 Result<StoredChange> decode_change_body(ByteView body, const ChangeDecodeLimits& limits) {
   enc::ByteReader r(body, kWhat);
@@ -512,7 +625,9 @@ Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimit
 
 StoredChange encode_canonical_change(Change change) {
   thread_local CanonicalChangeEncoder encoder;
-  for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
+  if (change.ops.size() != 1) {
+    for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
+  }
   std::vector<ByteView> others;
   others.reserve(change.actors.size() - 1);
   for (std::size_t i = 1; i < change.actors.size(); ++i) others.push_back(change.actors[i]);
@@ -526,7 +641,8 @@ StoredChange encode_canonical_change(Change change) {
   if (change.message) h.message = *change.message;
   h.extra = change.extra_bytes;
   StoredChange out;
-  const ByteView chunk = encoder.finish(h, out.hash);
+  const ByteView chunk = change.ops.size() == 1 ? encoder.finish_single(ref_of(change.ops[0]), h, out.hash)
+                                                 : encoder.finish(h, out.hash);
   out.chunk.assign(chunk.begin(), chunk.end());
   out.change = std::move(change);
   return out;

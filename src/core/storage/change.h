@@ -143,8 +143,14 @@ class CanonicalChangeEncoder {
   /// Writes the chunk of the ops added since the last finish(). Returns the whole chunk
   /// (header + body), valid until the next call on this encoder, and sets `hash`.
   ByteView finish(const ChangeHeaderRef& header, ChangeHash& hash);
+  /// The same bytes as add(op) then finish(header, hash), for a change of exactly this one op
+  /// (most changes), written straight into the columns without the RLE machinery.
+  /// REQUIRES: nothing added since the last finish().
+  ByteView finish_single(const ChangeOpRef& op, const ChangeHeaderRef& header, ChangeHash& hash);
 
  private:
+  ByteView write_chunk(const ChangeHeaderRef& header, ChangeHash& hash);
+
   enc::UIntRleWriter obj_actor_;
   enc::UIntRleWriter obj_counter_;
   enc::UIntRleWriter key_actor_;
@@ -160,7 +166,6 @@ class CanonicalChangeEncoder {
   bool any_expand_ = false;
   enc::StringRleWriter mark_name_;
   std::array<Bytes, 14> cols_;
-  Bytes body_;
   Bytes chunk_;
 };
 

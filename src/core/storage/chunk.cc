@@ -1,5 +1,7 @@
 #include "core/storage/chunk.h"
 
+#include <array>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -20,11 +22,16 @@ const char* chunk_type_name(ChunkType t) noexcept {
 }
 
 ChangeHash chunk_digest(ChunkType type, ByteView body) {
-  Bytes header;
-  header.push_back(static_cast<std::uint8_t>(type));
-  enc::put_uleb(header, body.size());
+  // Type byte + uLEB length (at most 10 bytes): on the stack, since this runs once per change.
+  std::array<std::uint8_t, 11> header{};
+  header[0] = static_cast<std::uint8_t>(type);
+  std::size_t len = 1;
+  for (std::uint64_t v = body.size();; v >>= 7) {
+    header[len++] = static_cast<std::uint8_t>(v < 0x80 ? v : (v & 0x7f) | 0x80);
+    if (v < 0x80) break;
+  }
   ChangeHash h;
-  h.bytes = util::sha256({header, body});
+  h.bytes = util::sha256({ByteView(header.data(), len), body});
   return h;
 }
 

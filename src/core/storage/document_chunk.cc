@@ -52,6 +52,9 @@ constexpr ColumnSpec kOpExpand{9, ColumnType::kBoolean};
 constexpr ColumnSpec kOpMarkName{10, ColumnType::kString};
 
 constexpr std::size_t kDeflateThreshold = 256;
+// How far ahead (in elements) saving prefetches an element and its insert op.
+constexpr std::size_t kPrefetchElems = 16;
+constexpr std::size_t kPrefetchOps = 8;
 constexpr std::uint64_t kMaxCounter = UINT32_MAX;
 constexpr std::uint64_t kNumActions = 8;
 constexpr std::string_view kWhat = "document chunk";
@@ -85,10 +88,26 @@ class OpColumnsWriter {
     key_counter_.append_null();
     key_string_.append(key);
   }
-  void add_elem_key(std::optional<std::uint32_t> actor, std::uint32_t counter) {
-    key_actor_.append(actor ? std::optional<std::uint64_t>(*actor) : std::nullopt);
+  // The ops of one sequence object, n of them, share the object and have no key string: those
+  // columns take one run per object (add_sequence_ops) and each op adds only its element.
+  void add_sequence_ops(std::optional<std::pair<std::uint32_t, std::uint32_t>> actor_counter,
+                        std::uint64_t n) {
+    if (actor_counter) {
+      obj_actor_.append_repeated(std::uint64_t{actor_counter->first}, n);
+      obj_counter_.append_repeated(std::uint64_t{actor_counter->second}, n);
+    } else {
+      obj_actor_.append_nulls(n);
+      obj_counter_.append_nulls(n);
+    }
+    key_string_.append_nulls(n);
+  }
+  void add_head_elem() {
+    key_actor_.append_null();
+    key_counter_.append(std::int64_t{0});
+  }
+  void add_elem(std::uint32_t actor, std::uint32_t counter) {
+    key_actor_.append(std::uint64_t{actor});
     key_counter_.append(static_cast<std::int64_t>(counter));
-    key_string_.append_null();
   }
   void add_rest(std::uint32_t id_actor, std::uint32_t id_counter, const core::Op& op) {
     id_actor_.append(std::uint64_t{id_actor});
@@ -109,6 +128,12 @@ class OpColumnsWriter {
       succ_actor_.append(std::uint64_t{actor});
       succ_counter_.append(static_cast<std::int64_t>(counter));
     }
+  }
+  void add_no_succ() { succ_count_.append(std::uint64_t{0}); }
+  void add_one_succ(std::uint32_t actor, std::uint32_t counter) {
+    succ_count_.append(std::uint64_t{1});
+    succ_actor_.append(std::uint64_t{actor});
+    succ_counter_.append(static_cast<std::int64_t>(counter));
   }
   void add_mark_name(const std::string* name) {
     if (name) {
@@ -176,10 +201,14 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
             [&](std::uint32_t a, std::uint32_t b) { return actors.rank(a) < actors.rank(b); });
   std::vector<std::uint32_t> doc_actor(actors.size(), 0);
   for (std::size_t i = 0; i < authors.size(); ++i) doc_actor[authors[i]] = static_cast<std::uint32_t>(i);
-  std::vector<std::uint32_t> row_author(num_changes, 0);
-  for (std::uint32_t a : authors) {
-    for (std::uint32_t idx : d.changes_by_actor[a]) {
-      if (idx < num_changes) row_author[idx] = doc_actor[a];
+  // With one author (the common case) every row's author is 0: no per-row table.
+  const bool one_author = authors.size() <= 1;
+  std::vector<std::uint32_t> row_author(one_author ? 0 : num_changes, 0);
+  if (!one_author) {
+    for (std::uint32_t a : authors) {
+      for (std::uint32_t idx : d.changes_by_actor[a]) {
+        if (idx < num_changes) row_author[idx] = doc_actor[a];
+      }
     }
   }
 
@@ -193,16 +222,20 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
   enc::DeltaWriter ch_dep_index;
   enc::ValueWriter ch_extra;
   std::vector<std::uint8_t> referenced(num_changes, 0);
+  const bool any_message = d.history.any_message();
+  const bool any_extra = d.history.any_extra_bytes();
   for (std::size_t i = 0; i < num_changes; ++i) {
     const core::History::Entry& c = d.history[i];
-    ch_actor.append(std::uint64_t{row_author[i]});
+    if (!one_author) ch_actor.append(std::uint64_t{row_author[i]});
     ch_seq.append(static_cast<std::int64_t>(c.seq));
     ch_max_op.append(static_cast<std::int64_t>(c.max_op()));
     ch_time.append(c.time());
-    if (const auto message = d.history.message(i)) {  // engaged but empty: see decode_document_body
-      ch_message.append(*message);
-    } else {
-      ch_message.append_null();
+    if (any_message) {
+      if (const auto message = d.history.message(i)) {  // engaged but empty: see decode_document_body
+        ch_message.append(*message);
+      } else {
+        ch_message.append_null();
+      }
     }
     const auto deps = d.history.deps(i);
     ch_dep_count.append(std::uint64_t{deps.size()});
@@ -210,8 +243,12 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
       ch_dep_index.append(static_cast<std::int64_t>(dep));
       if (dep < num_changes) referenced[dep] = 1;
     }
-    ch_extra.append_raw(enc::kValueBytes, d.history.extra_bytes(i));
+    if (any_extra) ch_extra.append_raw(enc::kValueBytes, d.history.extra_bytes(i));
   }
+  // Usually no change has a message or extra bytes: those columns are one run each.
+  if (one_author) ch_actor.append_repeated(0, num_changes);
+  if (!any_message) ch_message.append_nulls(num_changes);
+  if (!any_extra) ch_extra.append_empty_repeated(enc::kValueBytes, num_changes);
   enc::ColumnSetWriter change_cols;
   change_cols.add(kChActor, ch_actor.finish());
   change_cols.add(kChSeq, ch_seq.finish());
@@ -239,24 +276,14 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
   const std::uint32_t max_op = d.max_op;
   auto committed = [&](const core::OpId& id) { return id.counter <= max_op; };
 
-  // Every object, found from the root through the make ops; then root first, others by op id.
+  // Every object made by a committed op, root first, others by op id. The op set holds exactly
+  // the objects of applied make ops (a rollback rebuilds it), and a committed op's object was
+  // made by an earlier committed op, so these are the objects reachable from the root; listing
+  // them needs no pass over the ops.
   std::vector<std::uint32_t> objects{core::kRootObject};
-  auto visit = [&](std::uint32_t op_idx) {
-    const core::Op& op = opset.op(op_idx);
-    if (!committed(op.id) || !core::make_type(op.action)) return;
-    if (auto oi = opset.object_index(op.id)) objects.push_back(*oi);
-  };
-  for (std::size_t k = 0; k < objects.size(); ++k) {
-    const core::Object& o = opset.object(objects[k]);
-    if (core::is_sequence(o.type)) {
-      for (auto h = o.seq.first(); h != core::SequenceIndex::kNone; h = o.seq.next(h)) {
-        visit(o.elems[h].insert_op);
-        for (std::uint32_t i : o.elems[h].ops) visit(i);
-      }
-    } else {
-      for (const auto& entry : o.props) {
-        for (std::uint32_t i : entry.second) visit(i);
-      }
+  for (std::size_t oi = 0; oi < opset.object_count(); ++oi) {
+    if (oi != core::kRootObject && committed(opset.object(static_cast<std::uint32_t>(oi)).id)) {
+      objects.push_back(static_cast<std::uint32_t>(oi));
     }
   }
   std::sort(objects.begin() + 1, objects.end(), [&](std::uint32_t a, std::uint32_t b) {
@@ -266,23 +293,40 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
   OpColumnsWriter w;
   std::vector<core::OpId> succ_ids;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> succ;  // (doc actor, counter)
+  // Emits one op; returns false for an uncommitted one (left out). A sequence op's object and
+  // key string columns are left to add_sequence_ops.
+  // Sequence ops in document order mostly key on the element just before them (typing): its id
+  // is remembered here, which saves two dependent loads from the op and element arrays.
+  core::SequenceIndex::Handle prev_elem = core::SequenceIndex::kNone;
+  core::OpId prev_elem_id{};
   auto emit = [&](const core::Object& o, std::uint32_t op_idx, const std::string* map_key) {
     const core::Op& op = opset.op(op_idx);
-    if (!committed(op.id)) return;
-    if (o.id.counter == 0) {
-      w.add_obj(std::nullopt);
-    } else {
-      w.add_obj(std::make_pair(doc_actor[o.id.actor], o.id.counter));
-    }
+    if (!committed(op.id)) return false;
     if (map_key) {
+      if (o.id.counter == 0) {
+        w.add_obj(std::nullopt);
+      } else {
+        w.add_obj(std::make_pair(doc_actor[o.id.actor], o.id.counter));
+      }
       w.add_map_key(*map_key);
     } else if (op.key == kNone32) {
-      w.add_elem_key(std::nullopt, 0);  // _head
+      w.add_head_elem();
     } else {
-      const core::OpId e = opset.op(o.elems[op.key].insert_op).id;
-      w.add_elem_key(doc_actor[e.actor], e.counter);
+      const core::OpId e =
+          op.key == prev_elem ? prev_elem_id : opset.op(o.elems[op.key].insert_op).id;
+      w.add_elem(doc_actor[e.actor], e.counter);
     }
     w.add_rest(doc_actor[op.id.actor], op.id.counter, op);
+    // Most ops have no successor or one (a deleted character): no sorting needed.
+    if (op.succ.size() <= 1) {
+      if (op.succ.size() == 1 && committed(op.succ[0])) {
+        w.add_one_succ(doc_actor[op.succ[0].actor], op.succ[0].counter);
+      } else {
+        w.add_no_succ();
+      }
+      w.add_mark_name(op.mark_name == kNone32 ? nullptr : &opset.key_name(op.mark_name));
+      return true;
+    }
     succ_ids.clear();
     for (const core::OpId& s : op.succ) {
       if (committed(s)) succ_ids.push_back(s);
@@ -293,14 +337,31 @@ Bytes encode_document_chunk(const DocumentSource& d, bool compress) {
     for (const core::OpId& s : succ_ids) succ.emplace_back(doc_actor[s.actor], s.counter);
     w.add_succ(succ);
     w.add_mark_name(op.mark_name == kNone32 ? nullptr : &opset.key_name(op.mark_name));
+    return true;
   };
   for (std::uint32_t oi : objects) {
     const core::Object& o = opset.object(oi);
     if (core::is_sequence(o.type)) {
-      for (auto h = o.seq.first(); h != core::SequenceIndex::kNone; h = o.seq.next(h)) {
-        emit(o, o.elems[h].insert_op, nullptr);
-        for (std::uint32_t i : o.elems[h].ops) emit(o, i, nullptr);
+      std::uint64_t emitted = 0;
+      o.seq.for_each_leaf([&](std::span<const core::SequenceIndex::Handle> handles) {
+       for (std::size_t k = 0; k < handles.size(); ++k) {
+        // Document order jumps around the op and element arrays (megabytes): fetch ahead.
+        if (k + kPrefetchElems < handles.size()) __builtin_prefetch(&o.elems[handles[k + kPrefetchElems]]);
+        if (k + kPrefetchOps < handles.size()) __builtin_prefetch(&opset.op(o.elems[handles[k + kPrefetchOps]].insert_op));
+        const core::SequenceIndex::Handle h = handles[k];
+        const std::uint32_t insert_op = o.elems[h].insert_op;
+        emitted += emit(o, insert_op, nullptr) ? 1u : 0u;
+        prev_elem = h;
+        prev_elem_id = opset.op(insert_op).id;
+        for (std::uint32_t i : o.elems[h].ops) emitted += emit(o, i, nullptr) ? 1u : 0u;
+       }
+      });
+      if (o.id.counter == 0) {
+        w.add_sequence_ops(std::nullopt, emitted);
+      } else {
+        w.add_sequence_ops(std::make_pair(doc_actor[o.id.actor], o.id.counter), emitted);
       }
+      prev_elem = core::SequenceIndex::kNone;
     } else {
       for (const auto& [key, ops] : o.props) {
         for (std::uint32_t i : ops) emit(o, i, &key);
@@ -964,24 +1025,38 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   succ = {};
 
   // ---- ops to changes: the change of the op's actor with the smallest max_op >= counter ----
+  // Per actor: its rows and, alongside, their max_ops (searched as one compact array).
   std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
+  std::vector<std::vector<std::uint32_t>> max_ops_by_actor(num_actors);
   for (std::size_t row = 0; row < num_changes; ++row) {
     auto& list = by_actor[rows[row].actor];
-    if (!list.empty() && rows[list.back()].max_op > rows[row].max_op) {
+    auto& max_ops = max_ops_by_actor[rows[row].actor];
+    if (!max_ops.empty() && max_ops.back() > rows[row].max_op) {
       return fail(corrupt("change rows of an actor are not in max_op order (row " +
                           std::to_string(row) + ")"));
     }
     list.push_back(static_cast<std::uint32_t>(row));
+    max_ops.push_back(rows[row].max_op);
   }
   std::vector<std::uint32_t> op_count(num_changes, 0);
+  // Ops come in document order, where consecutive ops are often of the same or the next change
+  // (typing): try the previous answer for the actor and its successor before a binary search.
+  std::vector<std::size_t> last_found(num_actors, 0);
   for (DocOp& op : ops) {
-    const auto& list = by_actor[op.id.actor];
-    const auto it = std::lower_bound(list.begin(), list.end(), op.id.counter,
-                                     [&](std::uint32_t row, std::uint32_t ctr) { return rows[row].max_op < ctr; });
-    if (it == list.end()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
-    op.aux = *it;  // the successors are no longer needed
-    ++op_count[*it];
+    const auto& max_ops = max_ops_by_actor[op.id.actor];
+    const std::uint32_t ctr = op.id.counter;
+    auto is_answer = [&](std::size_t k) { return k < max_ops.size() && max_ops[k] >= ctr && (k == 0 || max_ops[k - 1] < ctr); };
+    std::size_t k = last_found[op.id.actor];
+    if (!is_answer(k) && !is_answer(++k)) {
+      k = static_cast<std::size_t>(std::lower_bound(max_ops.begin(), max_ops.end(), ctr) - max_ops.begin());
+      if (k == max_ops.size()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
+    }
+    last_found[op.id.actor] = k;
+    const std::uint32_t row = by_actor[op.id.actor][k];
+    op.aux = row;  // the successors are no longer needed
+    ++op_count[row];
   }
+  max_ops_by_actor = {};
   std::vector<std::uint32_t> start_op(num_changes);
   std::vector<std::uint32_t> slot_begin(num_changes + 1, 0);
   for (std::size_t row = 0; row < num_changes; ++row) {
@@ -1077,6 +1152,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     }
 
     // The ops: decoded values, encoded with change-local actor indexes.
+    ChangeOpRef single_op;
     values.clear();
     values.reserve(last - first);  // no reallocation: rops point into it
     rops.clear();
@@ -1123,7 +1199,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       co.pred = std::span<const ChangeOpId>(local_preds.data() + pfirst, pe - pb);
       co.expand = op.expand;
       co.mark_name = ro.mark_name;
-      encoder.add(co);
+      if (last - first == 1) {
+        single_op = co;  // most changes: encoded by the one-op fast path below
+      } else {
+        encoder.add(co);
+      }
     }
     local[cr.actor] = kNone32;
     for (std::uint32_t a : others) local[a] = kNone32;
@@ -1149,7 +1229,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     h.time = cr.time;
     h.message = rc.message.value_or(std::string_view{});
     h.extra = rc.extra;
-    rc.chunk = encoder.finish(h, rc.hash);
+    rc.chunk = last - first == 1 ? encoder.finish_single(single_op, h, rc.hash) : encoder.finish(h, rc.hash);
     if (!options.hash_of_row) hashes[row] = rc.hash;
     if (options.sink) {
       AM_TRY_STATUS(options.sink(rc));

@@ -11,6 +11,14 @@ std::uint64_t u32le(const ChangeHash& h, std::size_t at) {
 }
 }  // namespace
 
+namespace {
+// (a + b) % m for a, b < m, without a division.
+inline std::uint64_t add_mod(std::uint64_t a, std::uint64_t b, std::uint64_t m) {
+  const std::uint64_t sum = a + b;
+  return sum >= m ? sum - m : sum;
+}
+}  // namespace
+
 void BloomFilter::probes(const ChangeHash& hash, std::vector<std::uint64_t>& out) const {
   out.clear();
   const std::uint64_t m = std::uint64_t{bits_.size()} * 8;
@@ -19,8 +27,8 @@ void BloomFilter::probes(const ChangeHash& hash, std::vector<std::uint64_t>& out
   const std::uint64_t z = u32le(hash, 8) % m;
   out.push_back(x);
   for (std::uint32_t i = 1; i < probes_; ++i) {
-    x = (x + y) % m;
-    y = (y + z) % m;
+    x = add_mod(x, y, m);
+    y = add_mod(y, z, m);
     out.push_back(x);
   }
 }
@@ -73,12 +81,20 @@ Bytes BloomFilter::encode() const {
   return out;
 }
 
+// The same probes as probes(), computed one at a time so that a miss stops early; asked once
+// per change when a peer's filter is checked, so it allocates nothing.
 bool BloomFilter::contains(const ChangeHash& hash) const {
   if (entries_ == 0 || bits_.empty()) return false;
-  std::vector<std::uint64_t> p;
-  probes(hash, p);
-  for (std::uint64_t bit : p) {
-    if ((bits_[bit >> 3] & (1u << (bit & 7))) == 0) return false;
+  const std::uint64_t m = std::uint64_t{bits_.size()} * 8;
+  auto is_set = [&](std::uint64_t bit) { return (bits_[bit >> 3] & (1u << (bit & 7))) != 0; };
+  std::uint64_t x = u32le(hash, 0) % m;
+  if (!is_set(x)) return false;
+  std::uint64_t y = u32le(hash, 4) % m;
+  const std::uint64_t z = u32le(hash, 8) % m;
+  for (std::uint32_t i = 1; i < probes_; ++i) {
+    x = add_mod(x, y, m);
+    y = add_mod(y, z, m);
+    if (!is_set(x)) return false;
   }
   return true;
 }
