@@ -93,6 +93,11 @@ class SequenceIndex {
     if (size_ == 0) return;
     for (NodeId n = 0; n != kNoNode; n = leaves_[n].next) {  // leaves_[0] is the leftmost leaf
       const Leaf& leaf = leaves_[n];
+      if (leaf.next != kNoNode) {  // leaves are scattered in their pool: fetch the next one's items
+        const Leaf& next = leaves_[leaf.next];
+        for (std::uint32_t i = 0; i < kLeafCapacity; i += 16) __builtin_prefetch(&next.items[i]);
+        __builtin_prefetch(&next.size);
+      }
       f(std::span<const Handle>(leaf.items.data(), leaf.size));
     }
   }
