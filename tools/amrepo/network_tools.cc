@@ -262,11 +262,18 @@ void restart_with_server_malloc_settings(char** argv) {
 int serve(const ServeOptions& o) {
 #ifdef __GLIBC__
   // Why: glibc gives each thread that meets contention its own arena (up to 8 per core), and
-  // malloc_trim cannot shrink the top of those arenas; after a burst on the io and storage
-  // threads several MB stay resident in them. Two arenas keep the io and storage threads from
-  // waiting on one lock while an idle server's heap still shrinks back (measured, 5000
-  // documents: RssAnon 1.9 MB after idle, 1.7 MB at start). Set before the repo starts threads.
-  mallopt(M_ARENA_MAX, 2);
+  // malloc_trim never shrinks the top of those arenas: seen here, an idle server kept a 10 MB
+  // free top in its second arena (1 run in 10 with M_ARENA_MAX=2; the blocks freed last were
+  // merged into it by malloc_trim itself, which then leaves it). One arena, whose top
+  // malloc_trim does shrink, brings an idle server's heap back to its size at start (measured,
+  // 1000 and 5000 documents: RssAnon 1.8-1.9 MB after idle, 1.7 MB at start). The price is one
+  // allocator lock for the io and storage threads. Set before the repo starts threads.
+  mallopt(M_ARENA_MAX, 1);
+  // Why: by default glibc raises its mmap threshold to the size of any large block freed (up
+  // to 32 MB), after which such buffers come from the heap and fragment it. A fixed threshold
+  // keeps them in their own mappings, returned when freed.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 #endif
   static const std::map<std::string, am::repo::LogLevel> kLevels{
       {"error", am::repo::LogLevel::kError}, {"warn", am::repo::LogLevel::kWarn},
@@ -412,28 +419,29 @@ int serve(const ServeOptions& o) {
                 << (e.detail.empty() ? "" : " (" + e.detail + ")") << "\n";
     }
   });
-  // Documents leaving memory (idle or unavailable) free their memory to the allocator, which
-  // keeps it; when the number of open documents has fallen, hand what is free back to the
-  // system so that an idle server's RSS falls too.
+  // Documents leaving memory (idle or unavailable) and connections ending free their memory to
+  // the allocator, which keeps it; when the number of open documents or of connections has
+  // fallen, hand what is free back to the system so that an idle server's RSS falls too.
   std::mutex trim_mutex;
   std::condition_variable trim_cv;
   bool stopping = false;
   std::thread trimmer([&, r = repo->get()] {
-    std::size_t last_open = 0;
-    bool trim_when_settled = false;
+    // Trims at the fall and at the next few polls: what the documents and connections that
+    // just ended still held (queued tasks, storage and socket buffers) is freed a little later.
+    constexpr int kTrimsAfterAFall = 4;
+    std::size_t last_open = 0, last_connections = 0;
+    int trims_left = 0;
     std::unique_lock<std::mutex> lock(trim_mutex);
     while (!trim_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
-      const std::size_t open = r->stats().open_documents;
-      // Once at the drop and once more when the count has settled (connections and buffers
-      // of the peers that left are gone by then too).
-      const bool trim = open < last_open || (trim_when_settled && open == last_open);
-      trim_when_settled = open < last_open;
+      const am::repo::RepoStats stats = r->stats();
+      if (stats.open_documents < last_open || stats.connections < last_connections) trims_left = kTrimsAfterAFall;
+      last_open = stats.open_documents;
+      last_connections = stats.connections;
+      if (trims_left == 0) continue;
+      --trims_left;
 #ifdef __GLIBC__
-      if (trim) malloc_trim(0);
-#else
-      (void)trim;
+      malloc_trim(0);
 #endif
-      last_open = open;
     }
   });
   int signal_number = 0;
