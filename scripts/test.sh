@@ -8,7 +8,8 @@
 #   5. the tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
 #      runtime and transport tests under ThreadSanitizer with 4 io threads,
 #   6. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
-#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/server) and the PostgreSQL
+#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/server), the Google Benchmark
+#      micro-benchmarks (bench/*.cc, one short pass) and the PostgreSQL
 #      cluster benchmark (bench/cluster): everything works, no timing assertions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +30,7 @@ node tools/jsref/gen-vectors.mjs build/vectors >/dev/null
 export AM_VECTORS_DIR="$root/build/vectors"
 
 step "release build and tests"
-bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON
+bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON -DAM_BUILD_BENCH=ON
 ctest --test-dir build/release --output-on-failure -j2
 
 step "API reference (Doxygen; any warning, such as an undocumented public item, fails)"
@@ -56,6 +57,8 @@ bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
 
 step "benchmark smoke (reduced; no timing assertions)"
 bash bench/compare/run.sh --limit 2000 --reps 1
+build/release/bench/am_core_bench --benchmark_min_time=0.01
+build/release/bench/am_sequence_index_bench --benchmark_min_time=0.01
 bash bench/server/run.sh --docs 50 --clients 20 --client-docs 5 --seconds 2 --fetchers 3 --big-edits 2000
 bash bench/cluster/run.sh --docs 20 --edits 10  # says "skipped" without PostgreSQL server binaries
 
