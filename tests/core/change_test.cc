@@ -923,24 +923,6 @@ RC_GTEST_PROP(ChangeProperty, EncodeDecodeRoundTrip, ()) {
   RC_ASSERT(again.chunk == s.chunk);
 }
 
-ChangeOpRef op_ref(const ChangeOp& op) {
-  ChangeOpRef r;
-  r.obj = op.obj;
-  if (const auto* key = std::get_if<std::string>(&op.key)) {
-    r.is_map = true;
-    r.map_key = *key;
-  } else {
-    r.elem = std::get<ElemKey>(op.key).elem;
-  }
-  r.insert = op.insert;
-  r.action = op.action;
-  r.value = &op.value;
-  r.pred = op.pred;
-  r.expand = op.expand;
-  if (op.mark_name) r.mark_name = std::string_view(*op.mark_name);
-  return r;
-}
-
 // The one-op fast path (finish_single) writes the same chunk and hash as add() + finish(), on
 // one encoder reused across changes as the loader does.
 RC_GTEST_PROP(ChangeProperty, SingleOpFastPathMatchesGeneralEncoder, ()) {
@@ -959,7 +941,7 @@ RC_GTEST_PROP(ChangeProperty, SingleOpFastPathMatchesGeneralEncoder, ()) {
   h.time = canonical.time;
   if (canonical.message) h.message = *canonical.message;
   h.extra = canonical.extra_bytes;
-  const ChangeOpRef op = op_ref(canonical.ops[0]);
+  const ChangeOpRef op = ref_of(canonical.ops[0]);
 
   static CanonicalChangeEncoder encoder;  // reused: no state may leak between changes
   ChangeHash general_hash;

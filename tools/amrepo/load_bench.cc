@@ -168,25 +168,6 @@ struct Watch {
   }
 };
 
-struct LatencySummary {
-  std::size_t count = 0;
-  double p50 = 0, p99 = 0, max = 0;
-};
-LatencySummary summarize(std::vector<double> latencies) {
-  LatencySummary s;
-  s.count = latencies.size();
-  if (latencies.empty()) return s;
-  std::sort(latencies.begin(), latencies.end());
-  auto quantile = [&](double q) {
-    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(latencies.size())));
-    return latencies[std::min(latencies.size(), std::max<std::size_t>(rank, 1)) - 1];
-  };
-  s.p50 = quantile(0.5);
-  s.p99 = quantile(0.99);
-  s.max = latencies.back();
-  return s;
-}
-
 void put_latency(nlohmann::json& out, const std::string& prefix, const LatencySummary& s) {
   out[prefix + "samples"] = s.count;
   out[prefix + "p50_ms"] = s.p50;
@@ -200,6 +181,21 @@ void lower_this_threads_priority(int nice_value) {
 }
 
 }  // namespace
+
+LatencySummary summarize_latencies(std::vector<double> latencies) {
+  LatencySummary s;
+  s.count = latencies.size();
+  if (latencies.empty()) return s;
+  std::sort(latencies.begin(), latencies.end());
+  auto quantile = [&](double q) {
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(latencies.size())));
+    return latencies[std::min(latencies.size(), std::max<std::size_t>(rank, 1)) - 1];
+  };
+  s.p50 = quantile(0.5);
+  s.p99 = quantile(0.99);
+  s.max = latencies.back();
+  return s;
+}
 
 int bench_clients(const ClientsBenchOptions& o) {
   if (o.clients < 2 || o.docs == 0 || o.docs > o.clients / 2) {
@@ -329,7 +325,7 @@ int bench_clients(const ClientsBenchOptions& o) {
     for (const auto& s : watches[i]->samples) latencies.push_back(s.latency_ms);
   }
   out["samples_expected"] = expected;
-  put_latency(out, "", summarize(std::move(latencies)));
+  put_latency(out, "", summarize_latencies(std::move(latencies)));
   stop_all(clients);
   std::cout << out.dump() << std::endl;
   return converged && out["samples"].get<std::size_t>() == expected ? kExitOk : kExitUnavailable;
@@ -449,8 +445,8 @@ int bench_bigdoc(const BigDocBenchOptions& o) {
       else if (s.sent_ns <= fetch_end_ns) during.push_back(s.latency_ms);
     }
   }
-  put_latency(out, "probe_before_", summarize(std::move(before)));
-  put_latency(out, "probe_during_", summarize(std::move(during)));
+  put_latency(out, "probe_before_", summarize_latencies(std::move(before)));
+  put_latency(out, "probe_during_", summarize_latencies(std::move(during)));
   if (usage_before && usage_after) {
     out["server_cpu_s"] = usage_after->cpu_s - usage_before->cpu_s;
     out["server_peak_rss_kb"] = usage_after->peak_rss_kb;

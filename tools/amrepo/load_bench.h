@@ -8,7 +8,16 @@
 #include <cstddef>
 #include <string>
 
+#include <vector>
+
 namespace amrepo {
+
+/// Nearest-rank percentiles of latencies in ms (all zero when there are none).
+struct LatencySummary {
+  std::size_t count = 0;
+  double p50 = 0, p99 = 0, max = 0;
+};
+LatencySummary summarize_latencies(std::vector<double> latencies_ms);
 
 /// `amrepo bench clients URL`: `clients` WebSocket clients, client i on document i % `docs`
 /// (documents made first by another client). Each client sets its own key of its document to

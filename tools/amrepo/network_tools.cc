@@ -34,6 +34,7 @@
 #endif
 #include "doc_edit.h"
 #include "file_tools.h"
+#include "load_bench.h"
 
 namespace amrepo {
 namespace {
@@ -882,15 +883,10 @@ int bench_cluster(const ClusterBenchOptions& o) {
     }
   }
   subscription.reset();
-  std::sort(latencies.begin(), latencies.end());
-  auto quantile = [&](double q) {
-    if (latencies.empty()) return 0.0;
-    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(latencies.size())));
-    return latencies[std::min(latencies.size(), std::max<std::size_t>(rank, 1)) - 1];
-  };
+  const LatencySummary latency = summarize_latencies(latencies);
   std::cout << nlohmann::json{{"phase", "fanout"}, {"servers", servers}, {"edits", o.edits},
-                              {"seen", latencies.size()}, {"lost", lost}, {"p50_ms", quantile(0.5)},
-                              {"p99_ms", quantile(0.99)}, {"max_ms", latencies.empty() ? 0.0 : latencies.back()}}
+                              {"seen", latency.count}, {"lost", lost}, {"p50_ms", latency.p50},
+                              {"p99_ms", latency.p99}, {"max_ms", latency.max}}
                    .dump()
             << std::endl;
   for (auto& c : clients) c.repo->stop();

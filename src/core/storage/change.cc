@@ -329,6 +329,8 @@ constexpr std::array<ColumnSpec, 14> kSpecs{
     ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
     ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
 
+}  // namespace
+
 ChangeOpRef ref_of(const ChangeOp& op) {
   ChangeOpRef r;
   r.obj = op.obj;
@@ -346,8 +348,6 @@ ChangeOpRef ref_of(const ChangeOp& op) {
   if (op.mark_name) r.mark_name = std::string_view(*op.mark_name);
   return r;
 }
-
-}  // namespace
 
 void CanonicalChangeEncoder::add(const ChangeOpRef& op) {
   if (op.obj) {

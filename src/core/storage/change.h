@@ -122,6 +122,9 @@ struct ChangeOpRef {
   std::optional<std::string_view> mark_name;
 };
 
+/// `op` as the encoder takes it; refers into `op`, which must outlive the result.
+ChangeOpRef ref_of(const ChangeOp& op);
+
 /// The header fields of a change, by reference.
 struct ChangeHeaderRef {
   std::span<const ChangeHash> deps;     // sorted
