@@ -25,7 +25,7 @@ function usage(msg) {
       "  --reps N      repetitions of every workload on each side (default 3); medians are shown\n" +
       "  --amrepo P    the amrepo binary (default build/release/tools/amrepo/amrepo)\n" +
       "  --trace F     editing trace (default $AM_TRACE, else automerge-paper.json.gz in\n" +
-      "                $AM_SHARED_DATA_DIR, else in ../shared/data next to the clone)\n" +
+      "                $AM_SHARED_DATA_DIR, else in data/ of the clone)\n" +
       "  --json F      also write every raw measurement to F\n",
   )
   process.exit(2)
@@ -37,7 +37,7 @@ const opts = {
   amrepo: join(root, "build/release/tools/amrepo/amrepo"),
   trace:
     process.env.AM_TRACE ||
-    join(process.env.AM_SHARED_DATA_DIR || resolve(root, "../shared/data"), "automerge-paper.json.gz"),
+    join(process.env.AM_SHARED_DATA_DIR || resolve(root, "data"), "automerge-paper.json.gz"),
   json: "",
 }
 {

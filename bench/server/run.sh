@@ -28,7 +28,7 @@ seconds=30
 interval_ms=200
 fetchers=20
 big_edits=all
-trace=${AM_TRACE:-${AM_SHARED_DATA_DIR:-$root/../shared/data}/automerge-paper.json.gz}
+trace=${AM_TRACE:-${AM_SHARED_DATA_DIR:-$root/data}/automerge-paper.json.gz}
 usage() {
   echo "usage: $0 [--workloads docs,clients,bigdoc] [--docs N] [--idle-wait S] [--clients N] [--client-docs N]" >&2
   echo "          [--seconds S] [--interval-ms MS] [--fetchers N] [--big-edits N|all] [--trace FILE]" >&2

@@ -706,7 +706,7 @@ TEST(DocumentSaveLoad, ChangesOfALoadedDocumentAreRebuiltWhenFirstAskedFor) {
 
 std::string shared_data_dir() {
   if (const char* env = std::getenv("AM_SHARED_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  return std::string(AM_SOURCE_DIR) + "/../shared/data";
+  return std::string(AM_SOURCE_DIR) + "/data";
 }
 
 TEST(DocumentSaveLoadSharedData, PerfTextDocLoads) {

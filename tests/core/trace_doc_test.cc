@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 std::string shared_data_dir() {
   if (const char* env = std::getenv("AM_SHARED_DATA_DIR"); env && *env) return env;
-  return std::string(AM_SOURCE_DIR) + "/../shared/data";
+  return std::string(AM_SOURCE_DIR) + "/data";
 }
 
 Bytes read_all(const fs::path& p) {

@@ -23,7 +23,7 @@ if (!amrepo) {
   console.error("usage: node interop.mjs AMREPO_BINARY [CASE...]")
   process.exit(2)
 }
-const sharedData = process.env.AM_SHARED_DATA_DIR ?? path.resolve(import.meta.dirname, "../../../shared/data")
+const sharedData = process.env.AM_SHARED_DATA_DIR ?? path.resolve(import.meta.dirname, "../../data")
 
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "am-interop-"))
