@@ -263,5 +263,59 @@ TEST(DocActor, ParkedSyncStatesOfDepartedPeersAreBounded) {
   s.settle();
 }
 
+// A server that does not announce is told of a peer only by its first message (the hub adds
+// no peer to documents it never asks about). With a persisted sync state, the message waits
+// for that state to load and is then answered on top of it.
+TEST(DocActor, AnUnannouncedPeerIsMetByItsFirstMessageAfterItsSyncStateLoads) {
+  Document initial(DocumentOptions{*ActorId::from_hex("00aa"), TextUnit::kUtf16});
+  (void)initial.put(ObjId::root(), "n", std::int64_t{1});
+  initial.commit();
+  DocActorConfig config;
+  config.document_id = *DocumentId::parse("42gwUifH6GMMHGEo9x2GKgHGRP1u");
+  config.self = PeerId("server");
+  config.policy = answer_requests_only();
+  auto server = DocActor::create(config, initial.fork(*ActorId::from_hex("00bb")), 0);
+  for (const StorageTask& t : server->take_effects().storage) server->storage_done(StorageOutcome{t.id, {}, std::nullopt, {}}, 0);
+  (void)server->take_effects();
+  EXPECT_TRUE(server->peers().empty());
+
+  const PeerInfo client{PeerId("client"), StorageId("client-store"), false, {}};
+  Document client_doc;
+  SyncState client_state;
+  const Bytes first = *generate_sync_message(client_doc, client_state);
+  server->receive(client, wire::RequestMessage{client.peer_id, config.self, config.document_id, first}, 1);
+  DocEffects loading = server->take_effects();
+  EXPECT_TRUE(loading.outgoing.empty()) << "no answer before the stored sync state is read";
+  ASSERT_EQ(loading.storage.size(), 1u);
+  EXPECT_EQ(loading.storage[0].kind, StorageTask::Kind::kLoad);
+  EXPECT_EQ(loading.storage[0].key, (StorageKey{config.document_id.to_string(), "sync-state", "client-store"}));
+  ASSERT_EQ(server->peers().size(), 1u);
+
+  server->storage_done(StorageOutcome{loading.storage[0].id, {}, std::nullopt, {}}, 2);  // nothing stored
+  DocEffects answered = server->take_effects();
+  ASSERT_EQ(answered.outgoing.size(), 1u);
+  const auto* reply = std::get_if<wire::SyncMessage>(&answered.outgoing[0]);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->target_id, client.peer_id);
+  ASSERT_TRUE(receive_sync_message(client_doc, client_state, reply->data));
+  // The client ends with the document after the usual rounds.
+  for (int round = 0; round < 10 && client_doc.heads() != server->document().heads(); ++round) {
+    auto m = generate_sync_message(client_doc, client_state);
+    if (!m) break;
+    server->receive(client, wire::SyncMessage{client.peer_id, config.self, config.document_id, *m}, 3);
+    DocEffects e = server->take_effects();
+    for (const StorageTask& t : e.storage) server->storage_done(StorageOutcome{t.id, {}, std::nullopt, {}}, 3);
+    DocEffects after = server->take_effects();
+    for (const DocEffects* effects : {&e, &after}) {
+      for (const auto& out : effects->outgoing) {
+        if (const auto* sm = std::get_if<wire::SyncMessage>(&out)) {
+          ASSERT_TRUE(receive_sync_message(client_doc, client_state, sm->data));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(client_doc.heads(), server->document().heads());
+}
+
 }  // namespace
 }  // namespace am::repo::core

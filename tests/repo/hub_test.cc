@@ -1,6 +1,8 @@
 // The hub's handshake and routing rules, frame by frame (spec §1.5).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "am/sync.h"
 #include "repo/core/hub.h"
 #include "repo/core/wire/cbor_codec.h"
@@ -131,13 +133,16 @@ TEST(Hub, EstablishedConnectionRules) {
   EXPECT_TRUE(quiet.frames.empty());
   EXPECT_TRUE(quiet.to_actors.empty());
   EXPECT_TRUE(quiet.closes.empty());
-  // A real request opens the document lazily and is delivered after the peer.
+  // A real request opens the document lazily. The policy does not announce documents, so the
+  // peer is not added to the actor: it meets it with the message, which carries its details.
   hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), doc, empty_sync_message()}), 3);
   HubEffects e = hub.take_effects();
-  ASSERT_GE(e.to_actors.size(), 3u);
+  ASSERT_GE(e.to_actors.size(), 2u);
   EXPECT_EQ(e.to_actors.front().kind, ToActor::Kind::kSpawn);
-  EXPECT_EQ(e.to_actors[1].kind, ToActor::Kind::kPeerAdded);
+  for (const ToActor& t : e.to_actors) EXPECT_NE(t.kind, ToActor::Kind::kPeerAdded);
   EXPECT_EQ(e.to_actors.back().kind, ToActor::Kind::kMessage);
+  EXPECT_EQ(e.to_actors.back().peer.peer_id, PeerId("client"));
+  EXPECT_EQ(e.to_actors.back().peer.storage_id, StorageId("client-store"));
   EXPECT_TRUE(hub.is_open(doc));
   // A second join on an established connection is a protocol error.
   hub.receive_frame(c, frame(join("client")), 4);
@@ -345,6 +350,91 @@ TEST(Hub, DocumentOpensBeyondTheBudgetWaitInOrder) {
   ASSERT_NE(error, nullptr);
   EXPECT_NE(error->message.find("too many document requests"), std::string::npos) << error->message;
   EXPECT_EQ(flood.closes, std::vector<ConnectionId>{conn});
+}
+
+}  // namespace
+}  // namespace am::repo::core
+
+namespace am::repo::core {
+namespace {
+
+HubEffects join_client(Hub& hub, const std::string& name, Millis now) {
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, now);
+  hub.receive_frame(c, frame(join(name)), now);
+  return hub.take_effects();
+}
+
+std::size_t count_kind(const HubEffects& e, ToActor::Kind kind) {
+  return static_cast<std::size_t>(
+      std::count_if(e.to_actors.begin(), e.to_actors.end(), [kind](const ToActor& t) { return t.kind == kind; }));
+}
+
+TEST(Hub, JoiningCostsNothingInDocumentsNotAnnouncedToThePeer) {
+  // A server that does not announce (as the JS sync server): with many documents open, a join
+  // delivers nothing to their actors, and a leave tells only the documents the peer used.
+  Hub hub = ready_hub();
+  for (std::uint8_t i = 1; i <= 100; ++i) hub.open_document(doc_id(i), 0);
+  (void)hub.take_effects();
+  for (int i = 0; i < 1000; ++i) {
+    HubEffects e = join_client(hub, "client-" + std::to_string(i), 1);
+    ASSERT_EQ(e.connection_events.size(), 1u);
+    EXPECT_TRUE(e.to_actors.empty()) << "join " << i << " delivered " << e.to_actors.size() << " actor events";
+  }
+  const ConnectionId last = hub.add_connection(ConnectionRole::kAcceptor, 2);
+  hub.receive_frame(last, frame(join("user")), 2);
+  (void)hub.take_effects();
+  hub.receive_frame(last, frame(wire::SyncMessage{PeerId("user"), PeerId("server"), doc_id(5), empty_sync_message()}), 3);
+  HubEffects sent = hub.take_effects();
+  ASSERT_EQ(sent.to_actors.size(), 1u);
+  EXPECT_EQ(sent.to_actors[0].kind, ToActor::Kind::kMessage);
+  EXPECT_EQ(sent.to_actors[0].peer.peer_id, PeerId("user"));
+  hub.connection_lost(last, DisconnectReason::kTheyClosed, "", 4);
+  HubEffects gone = hub.take_effects();
+  ASSERT_EQ(count_kind(gone, ToActor::Kind::kPeerRemoved), 1u);
+  EXPECT_EQ(gone.to_actors[0].document, doc_id(5));
+  EXPECT_EQ(hub.peers().size(), 1000u);
+}
+
+TEST(Hub, AnnouncedDocumentsLearnOfPeersAtOnce) {
+  HubConfig c;
+  c.peer_id = PeerId("client");
+  c.has_storage = false;
+  c.session_id = SessionId("s");  // default policy: share (announce) everything
+  Hub hub(std::move(c));
+  hub.start(0);
+  hub.open_document(doc_id(1), 0);
+  hub.open_document(doc_id(2), 0);
+  (void)hub.take_effects();
+  HubEffects e = join_client(hub, "server", 1);
+  EXPECT_EQ(count_kind(e, ToActor::Kind::kPeerAdded), 2u);
+  hub.open_document(doc_id(3), 2);
+  EXPECT_EQ(count_kind(hub.take_effects(), ToActor::Kind::kPeerAdded), 1u);
+}
+
+TEST(Hub, HandshakeDeadlinesFollowEachConnection) {
+  // Many connections in their handshake, some finishing: only the silent ones time out, each
+  // at its own deadline, and the wake-up time is the earliest deadline left.
+  Hub hub = ready_hub();
+  std::vector<ConnectionId> silent;
+  for (int i = 0; i < 50; ++i) {
+    const ConnectionId id = hub.add_connection(ConnectionRole::kAcceptor, i * 10);
+    if (i % 2 == 0) {
+      hub.receive_frame(id, frame(join("c" + std::to_string(i))), i * 10 + 1);
+    } else {
+      silent.push_back(id);
+    }
+  }
+  HubEffects e = hub.take_effects();
+  ASSERT_TRUE(e.wake_at);
+  EXPECT_EQ(*e.wake_at, 10 + 10'000);
+  hub.tick(10'000 + 250);
+  HubEffects t = hub.take_effects();
+  EXPECT_EQ(t.closes.size(), 13u);  // opened at 10, 30, ..., 250
+  ASSERT_TRUE(t.wake_at);
+  EXPECT_EQ(*t.wake_at, 270 + 10'000);
+  hub.tick(100'000);
+  EXPECT_EQ(hub.take_effects().closes.size(), silent.size() - 13);
+  EXPECT_EQ(hub.connection_count(), 25u);
 }
 
 }  // namespace

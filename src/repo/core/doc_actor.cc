@@ -31,6 +31,9 @@ struct DocActor::Peer {
   bool told_unavailable = false;  // we sent it doc-unavailable
   bool sync_state_loading = false;
   bool sync_state_dirty = false;
+  /// Sync and request messages that arrived while its persisted sync state was loading;
+  /// processed, in order, once it is loaded.
+  std::vector<wire::Message> held;
   /// The heads the peer advertised when it first showed it has the document.
   std::optional<std::vector<ChangeHash>> supplier_target;
 };
@@ -176,6 +179,8 @@ void DocActor::storage_done(StorageOutcome outcome, Millis now) {
       if (outcome.status && outcome.value) {
         if (auto decoded = SyncState::decode(*outcome.value)) p->sync = std::move(*decoded);
       }
+      std::vector<wire::Message> held = std::move(p->held);
+      for (const wire::Message& m : held) process(task.peer, m, now);
       pump(now);
       break;
     }
@@ -407,6 +412,12 @@ void DocActor::set_state(DocState state) {
 
 void DocActor::add_peer(const PeerInfo& info, Millis now) {
   if (state_ == DocState::kDeleted) return;
+  meet_peer(info);
+  // Only this peer can have something new to send or ask; the others are as they were.
+  pump(now, &info.peer_id);
+}
+
+DocActor::Peer& DocActor::meet_peer(const PeerInfo& info) {
   auto p = std::make_unique<Peer>();
   p->info = info;
   p->announce = config_.policy->announce(info.peer_id, config_.document_id);
@@ -423,8 +434,14 @@ void DocActor::add_peer(const PeerInfo& info, Millis now) {
     tasks_[t] = PendingTask{TaskPurpose::kLoadSyncState, std::move(key), 0, {}, false, info.peer_id, {}};
     p->sync_state_loading = true;
   }
+  Peer& added = *p;
   peers_[info.peer_id] = std::move(p);
-  pump(now);
+  return added;
+}
+
+void DocActor::receive(const PeerInfo& from, const wire::Message& message, Millis now, bool more_coming) {
+  if (state_ != DocState::kDeleted && peers_.find(from.peer_id) == peers_.end()) meet_peer(from);
+  receive(from.peer_id, message, now, more_coming);
 }
 
 void DocActor::remove_peer(const PeerId& id, Millis now) {
@@ -482,6 +499,11 @@ void DocActor::receive(const PeerId& from, const wire::Message& message, Millis 
 void DocActor::process(const PeerId& from, const wire::Message& message, Millis now) {
   Peer* p = peer(from);
   if (p == nullptr) return;
+  if (p->sync_state_loading && (std::holds_alternative<wire::SyncMessage>(message) ||
+                                std::holds_alternative<wire::RequestMessage>(message))) {
+    p->held.push_back(message);  // processed on top of the stored sync state, once loaded
+    return;
+  }
   if (const auto* m = std::get_if<wire::EphemeralMessage>(&message)) {
     if (!p->access) return;
     effects_.events.push_back(DocEvent{DocEvent::Kind::kEphemeral, state_, {}, {}, m->sender_id, m->data, {}});
@@ -646,9 +668,9 @@ void DocActor::pump(Millis now, const PeerId* only) {
     }
     std::optional<SyncState> state_before;
     if (p->read_only) state_before = p->sync;
-    const std::size_t sent_before = p->sync.sent_hashes.size();
+    const std::uint64_t sent_before = p->sync.changes_sent;
     auto message = generate_sync_message(doc_, p->sync);
-    if (message && p->sync.sent_hashes.size() > sent_before) changes_in_flight_[pid] = now;
+    if (message && p->sync.changes_sent > sent_before) changes_in_flight_[pid] = now;
     if (message && p->read_only) {
       // A read-only peer's heads never become ours (we drop its changes), so the protocol would
       // answer each of its messages and it each of ours, forever. Say something only when we

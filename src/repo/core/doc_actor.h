@@ -122,6 +122,10 @@ class DocActor {
   /// messages it would send are left to the next call without it (or to any other event), so a
   /// backlog of N messages costs one round of answers instead of N.
   void receive(const PeerId& from, const wire::Message& message, Millis now, bool more_coming = false);
+  /// receive() from a peer that may not have been added: the hub adds only peers the share
+  /// policy announces the document to, and the others meet the actor with their first message
+  /// about it (so a join costs nothing in documents the peer never asks about).
+  void receive(const PeerInfo& from, const wire::Message& message, Millis now, bool more_coming = false);
   void storage_done(StorageOutcome outcome, Millis now);
   void tick(Millis now);
   /// While true (connections are still handshaking), a missing document is not yet declared
@@ -163,6 +167,7 @@ class DocActor {
 
  private:
   struct Peer;
+  Peer& meet_peer(const PeerInfo& info);
   explicit DocActor(DocActorConfig config, Document doc, DocState state);
 
   void start_loading(Millis now);

@@ -93,6 +93,7 @@ void Hub::storage_done(StorageOutcome outcome, Millis now) {
     } else {
       conn.state = ConnState::kWaitingForJoin;
     }
+    start_handshake_clock(id, conn);
     replay.emplace_back(id, std::move(conn.early_frames));
   }
   for (auto& [id, frames] : replay) {
@@ -106,19 +107,38 @@ wire::PeerMetadata Hub::our_metadata() const {
 
 ConnectionId Hub::add_connection(ConnectionRole role, Millis now, std::string principal) {
   const ConnectionId id = next_connection_++;
-  Connection conn{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal), 0, 0, {}, {}};
+  Connection conn{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal), 0, 0, {}, {}, {}};
   conn.open_tokens = config_.max_document_opens_per_second;  // a full bucket: one second's worth
   conn.tokens_at = now;
   connections_[id] = std::move(conn);
+  if (role == ConnectionRole::kInitiator) ++initiators_handshaking_;
   if (ready_) {
     if (role == ConnectionRole::kInitiator) {
       send_join(id);
     } else {
       connections_[id].state = ConnState::kWaitingForJoin;
     }
+    start_handshake_clock(id, connections_[id]);
   }
   update_network_pending();
   return id;
+}
+
+// Handshake deadlines exist for connections past kAwaitingReady and not yet established.
+void Hub::start_handshake_clock(ConnectionId id, const Connection& conn) {
+  handshake_deadlines_.emplace(conn.opened_at + config_.handshake_timeout_ms, id);
+}
+
+void Hub::stop_handshake_clock(ConnectionId id, const Connection& conn) {
+  handshake_deadlines_.erase({conn.opened_at + config_.handshake_timeout_ms, id});
+}
+
+void Hub::set_waiting(ConnectionId id, const Connection& conn) {
+  if (conn.waiting.empty()) {
+    waiting_connections_.erase(id);
+  } else {
+    waiting_connections_.insert(id);
+  }
 }
 
 void Hub::send_join(ConnectionId id) {
@@ -143,6 +163,13 @@ void Hub::drop(ConnectionId id, DisconnectReason reason, std::string detail, boo
   if (it == connections_.end()) return;
   Connection conn = std::move(it->second);
   connections_.erase(it);
+  waiting_connections_.erase(id);
+  if (conn.state == ConnState::kEstablished) {
+    if (auto e = established_.find(conn.peer.peer_id); e != established_.end() && e->second == id) established_.erase(e);
+  } else {
+    stop_handshake_clock(id, conn);
+    if (conn.role == ConnectionRole::kInitiator) --initiators_handshaking_;
+  }
   if (ask_close) effects_.closes.push_back(id);
   ConnectionEvent e{ConnectionEvent::Kind::kClosed, id, {}, reason, std::move(detail)};
   if (conn.state == ConnState::kEstablished) {
@@ -156,7 +183,8 @@ void Hub::drop(ConnectionId id, DisconnectReason reason, std::string detail, boo
       while (last != ephemeral_seen_.end() && last->first.first == conn.peer.peer_id) ++last;
       ephemeral_seen_.erase(first, last);
     }
-    for (const DocumentId& doc : open_docs_) {
+    for (const DocumentId& doc : conn.docs) {
+      if (!is_open(doc)) continue;
       ToActor t;
       t.kind = ToActor::Kind::kPeerRemoved;
       t.document = doc;
@@ -188,10 +216,9 @@ void Hub::close_connection(ConnectionId id, Millis now) {
 }
 
 std::optional<ConnectionId> Hub::connection_of(const PeerId& peer) const {
-  for (const auto& [id, conn] : connections_) {
-    if (conn.state == ConnState::kEstablished && conn.peer.peer_id == peer) return id;
-  }
-  return std::nullopt;
+  auto it = established_.find(peer);
+  if (it == established_.end()) return std::nullopt;
+  return it->second;
 }
 
 void Hub::establish(ConnectionId id, PeerInfo peer) {
@@ -200,10 +227,17 @@ void Hub::establish(ConnectionId id, PeerInfo peer) {
     drop(*old, DisconnectReason::kReplaced, "a newer connection with the same peer id", true);
   }
   Connection& conn = connections_.at(id);
+  stop_handshake_clock(id, conn);
+  if (conn.role == ConnectionRole::kInitiator) --initiators_handshaking_;
   conn.state = ConnState::kEstablished;
   conn.peer = peer;
+  established_[peer.peer_id] = id;
   effects_.connection_events.push_back(ConnectionEvent{ConnectionEvent::Kind::kEstablished, id, peer, {}, {}});
+  // Only documents we announce to this peer learn of it now (JS: beginSync for the documents
+  // the share policy shares); the others when it first sends a message about them.
   for (const DocumentId& doc : open_docs_) {
+    if (!config_.policy->announce(peer.peer_id, doc)) continue;
+    conn.docs.insert(doc);
     ToActor t;
     t.kind = ToActor::Kind::kPeerAdded;
     t.document = doc;
@@ -303,10 +337,7 @@ bool Hub::take_open_token(Connection& conn, Millis now) {
 }
 
 void Hub::release_waiting(Millis now) {
-  std::vector<ConnectionId> ids;
-  for (const auto& [id, conn] : connections_) {
-    if (!conn.waiting.empty()) ids.push_back(id);
-  }
+  const std::vector<ConnectionId> ids(waiting_connections_.begin(), waiting_connections_.end());
   for (ConnectionId id : ids) {
     // Take out, in order, every message whose document is open or gets a token; the rest stay.
     // A document's messages stay in order: while one of them waits, so do those after it.
@@ -326,6 +357,7 @@ void Hub::release_waiting(Millis now) {
       }
       route(id, conn, std::move(message), now, /*gated=*/false);
     }
+    if (auto it = connections_.find(id); it != connections_.end()) set_waiting(id, it->second);
   }
 }
 
@@ -374,6 +406,7 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
     // Earlier messages about this document wait for the open budget: stay behind them.
     conn.waiting.push_back(std::move(message));
     conn.waiting_docs.insert(*doc);
+    waiting_connections_.insert(id);
     return;
   }
   if (!is_open(*doc)) {
@@ -392,6 +425,7 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
       }
       conn.waiting.push_back(std::move(message));
       conn.waiting_docs.insert(*doc);
+      waiting_connections_.insert(id);
       return;
     }
     // Lazily open the document, as a JS server does: storage first, then whoever announces.
@@ -405,6 +439,8 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   t.kind = ToActor::Kind::kMessage;
   t.document = *doc;
   t.from = from;
+  t.peer = conn.peer;  // the actor meets a peer it was not announced to here
+  conn.docs.insert(*doc);
   t.message = std::move(message);
   effects_.to_actors.push_back(std::move(t));
 }
@@ -412,8 +448,9 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
 void Hub::open_document(const DocumentId& document, Millis now) {
   (void)now;
   if (!open_docs_.insert(document).second) return;
-  for (const auto& [id, conn] : connections_) {
-    if (conn.state != ConnState::kEstablished) continue;
+  for (auto& [id, conn] : connections_) {
+    if (conn.state != ConnState::kEstablished || !config_.policy->announce(conn.peer.peer_id, document)) continue;
+    conn.docs.insert(document);
     ToActor t;
     t.kind = ToActor::Kind::kPeerAdded;
     t.document = document;
@@ -438,11 +475,9 @@ void Hub::send(const wire::Message& message) {
 void Hub::tick(Millis now) {
   release_waiting(now);
   std::vector<ConnectionId> expired;
-  for (const auto& [id, conn] : connections_) {
-    if (conn.state != ConnState::kEstablished && now - conn.opened_at >= config_.handshake_timeout_ms &&
-        conn.state != ConnState::kAwaitingReady) {
-      expired.push_back(id);
-    }
+  for (const auto& [deadline, id] : handshake_deadlines_) {
+    if (deadline > now) break;
+    expired.push_back(id);
   }
   for (ConnectionId id : expired) drop(id, DisconnectReason::kHandshakeTimeout, "no handshake", true);
 }
@@ -458,9 +493,7 @@ bool Hub::network_pending() const {
   // Only our own dials: an inbound connection still in its handshake is anyone on the network,
   // and waiting for those would let one idle socket hold every "unavailable" answer (and the
   // documents behind it) until its handshake timeout.
-  return std::any_of(connections_.begin(), connections_.end(), [](const auto& c) {
-    return c.second.state != ConnState::kEstablished && c.second.role == ConnectionRole::kInitiator;
-  });
+  return initiators_handshaking_ > 0;
 }
 
 void Hub::update_network_pending() {
@@ -486,13 +519,9 @@ std::vector<PeerInfo> Hub::peers() const {
 
 HubEffects Hub::take_effects() {
   std::optional<Millis> wake;
-  for (const auto& [id, conn] : connections_) {
-    if (conn.state == ConnState::kEstablished || conn.state == ConnState::kAwaitingReady) continue;
-    const Millis t = conn.opened_at + config_.handshake_timeout_ms;
-    if (!wake || t < *wake) wake = t;
-  }
-  for (const auto& [id, conn] : connections_) {
-    if (conn.waiting.empty()) continue;
+  if (!handshake_deadlines_.empty()) wake = handshake_deadlines_.begin()->first;
+  for (ConnectionId id : waiting_connections_) {
+    const Connection& conn = connections_.at(id);
     // When the bucket holds one token again.
     const double missing = std::max(0.0, 1.0 - conn.open_tokens);
     const Millis t = conn.tokens_at + static_cast<Millis>(std::ceil(missing * 1000.0 / config_.max_document_opens_per_second));

@@ -67,9 +67,9 @@ struct ConnectionEvent {
 struct ToActor {
   enum class Kind {
     kSpawn,           // open an actor that finds the document (storage, then peers)
-    kPeerAdded,       // `peer` is connected
+    kPeerAdded,       // `peer` is connected and the share policy announces the document to it
     kPeerRemoved,     // `peer.peer_id` disconnected
-    kMessage,         // `message` arrived over the connection of `from`
+    kMessage,         // `message` arrived over the connection of `from` (= peer.peer_id)
     kNetworkPending,  // `pending` (connections still handshaking) changed
   };
   Kind kind = Kind::kMessage;
@@ -178,6 +178,10 @@ class Hub {
     Millis tokens_at = 0;
     std::deque<wire::Message> waiting;
     std::multiset<DocumentId> waiting_docs;
+    // Documents whose actors know this peer (announced to, or sent a message about): the
+    // ones told when it leaves. Actors learn of a peer only then, so that a join costs
+    // O(documents announced to it), not a Peer in every open document.
+    std::set<DocumentId> docs;
   };
 
   wire::PeerMetadata our_metadata() const;
@@ -192,6 +196,9 @@ class Hub {
   void update_network_pending();
   bool network_pending() const;
   std::optional<ConnectionId> connection_of(const PeerId& peer) const;
+  void set_waiting(ConnectionId id, const Connection& conn);
+  void start_handshake_clock(ConnectionId id, const Connection& conn);
+  void stop_handshake_clock(ConnectionId id, const Connection& conn);
 
   HubConfig config_;
   bool ready_ = false;
@@ -200,6 +207,14 @@ class Hub {
   TaskId next_task_ = 1;
   std::map<ConnectionId, Connection> connections_;
   ConnectionId next_connection_ = 1;
+  // Indexes kept beside connections_ so that no event walks every connection (with thousands
+  // of connections, per-event walks made accepting them cost the square of their number):
+  // established connections by PeerId; handshake deadlines of connections in their handshake;
+  // connections with messages waiting for the open budget; our own dials still handshaking.
+  std::map<PeerId, ConnectionId> established_;
+  std::set<std::pair<Millis, ConnectionId>> handshake_deadlines_;
+  std::set<ConnectionId> waiting_connections_;
+  std::size_t initiators_handshaking_ = 0;
   std::set<DocumentId> open_docs_;
   struct EphemeralSession {
     std::uint64_t last_count = 0;

@@ -544,7 +544,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         case K::kPeerRemoved: a.remove_peer(t.peer.peer_id, self->now()); break;
         case K::kMessage: {
           const bool more_coming = --entry->queued_messages > 0;
-          a.receive(t.from, *t.message, self->now(), more_coming);
+          a.receive(t.peer, *t.message, self->now(), more_coming);
           break;
         }
         case K::kNetworkPending: a.set_network_pending(t.pending, self->now()); break;

@@ -298,7 +298,7 @@ void Sim::route_hub_effects(int peer, core::HubEffects effects) {
     switch (t.kind) {
       case K::kPeerAdded: actor.add_peer(t.peer, now_); break;
       case K::kPeerRemoved: actor.remove_peer(t.peer.peer_id, now_); break;
-      case K::kMessage: actor.receive(t.from, *t.message, now_); break;
+      case K::kMessage: actor.receive(t.peer, *t.message, now_); break;
       case K::kNetworkPending: actor.set_network_pending(t.pending, now_); break;
       case K::kSpawn: break;
     }
