@@ -57,7 +57,14 @@ struct SyncState {
   std::optional<std::vector<ChangeHash>> their_heads;  ///< the peer's heads, from its last message
   std::optional<std::vector<ChangeHash>> their_need;   ///< what the peer said it needs
   std::optional<std::vector<SyncHave>> their_have;     ///< what the peer said it has
-  std::set<ChangeHash> sent_hashes;  ///< changes sent this session
+  std::set<ChangeHash> sent_hashes;  ///< changes sent this session (one by one)
+  /// Our heads when we last sent the whole document (a fresh peer's first answer): every change
+  /// we had then counts as sent, without an entry per change in sent_hashes, so a peer that
+  /// fetched a big document costs O(heads) here, not O(history). Empty when we have not.
+  std::vector<ChangeHash> sent_whole_at;
+  /// How many changes we have sent this session, whole documents included (for flow control:
+  /// it grows exactly when a message carried changes).
+  std::uint64_t changes_sent = 0;
   bool in_flight = false;            ///< a message of ours awaits an answer
   bool have_responded = false;       ///< we have answered the peer at least once
   bool peer_supports_v2 = false;     ///< the peer has sent a trailer

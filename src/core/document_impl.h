@@ -426,6 +426,15 @@ struct Document::Impl {
   // application order, so the count is a cursor. Bookkeeping, not document state: the const
   // save() updates it. 0 after load(), so the first save_incremental() returns everything.
   std::size_t saved_changes = 0;
+
+  // ---- sync: the whole document sent to fresh peers ----
+  // Every peer that starts from nothing gets the same save(); with many of them fetching a big
+  // document at once, one save serves them all while the heads stay the same. Only kept for
+  // documents with at least kWholeSaveCacheMinChanges changes (cheap to save otherwise).
+  static constexpr std::size_t kWholeSaveCacheMinChanges = 256;
+  // A cache, not document state: filled from the const path of generate_sync_message.
+  mutable std::vector<ChangeHash> whole_save_heads;
+  mutable Bytes whole_save;
 };
 
 }  // namespace am

@@ -185,10 +185,16 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
 // Removes from `sent` every hash that is one of `heads` or their ancestor. One pass over `sent`
 // (erasing by position) rather than one tree search per ancestor: after a whole document was
 // sent and acknowledged, that is every change.
-void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& heads, std::set<ChangeHash>& sent) {
-  if (sent.empty()) return;
+void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& heads, SyncState& state) {
+  std::set<ChangeHash>& sent = state.sent_hashes;
+  if (sent.empty() && state.sent_whole_at.empty()) return;
   // What is not acknowledged is what came after `heads`: usually the last few changes.
   const std::vector<std::uint32_t> unacknowledged = changes_since(d, heads);
+  const bool whole_acknowledged = std::all_of(state.sent_whole_at.begin(), state.sent_whole_at.end(), [&](const ChangeHash& h) {
+    const auto row = d.history.find(h);
+    return row && !std::binary_search(unacknowledged.begin(), unacknowledged.end(), *row);
+  });
+  if (whole_acknowledged) state.sent_whole_at.clear();
   for (auto it = sent.begin(); it != sent.end();) {
     const auto row = d.history.find(*it);
     if (row && !std::binary_search(unacknowledged.begin(), unacknowledged.end(), *row)) {
@@ -197,6 +203,33 @@ void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& h
       ++it;
     }
   }
+}
+
+void forget_sent(SyncState& state) {
+  state.sent_hashes.clear();
+  state.sent_whole_at.clear();
+}
+
+// Rows [0, n) of the history were all sent with a whole document: n is one past the newest of
+// the heads we had then (history is append-only, so what we had then is a prefix of it, and
+// its last change was one of those heads).
+std::size_t rows_sent_whole(const Document::Impl& d, const SyncState& state) {
+  std::size_t n = 0;
+  for (const ChangeHash& h : state.sent_whole_at) {
+    if (auto row = d.history.find(h)) n = std::max<std::size_t>(n, *row + 1);
+  }
+  return n;
+}
+
+// The whole document as a fresh peer gets it; shared by every such peer while heads stay put.
+Bytes whole_document_bytes(Document& doc, const std::vector<ChangeHash>& heads) {
+  const Document::Impl& d = *doc.internal();
+  if (d.history.size() < Document::Impl::kWholeSaveCacheMinChanges) return doc.save();
+  if (d.whole_save.empty() || d.whole_save_heads != heads) {
+    d.whole_save = doc.save();
+    d.whole_save_heads = heads;
+  }
+  return d.whole_save;
 }
 
 }  // namespace
@@ -332,20 +365,26 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
 
   std::vector<Bytes> changes;
   std::vector<ChangeHash> sending;
+  bool whole = false;  // changes holds the whole document
   const std::uint8_t version = state.peer_supports_v2 ? SyncMessage::kV2 : SyncMessage::kV1;
   if (state.their_have && state.their_need && !state.peer_read_only) {
     auto whole_document = [&] {
       changes.clear();
       sending.clear();
       if (d.history.empty()) return;
-      changes.push_back(doc.save());
-      for (std::size_t i = 0; i < d.history.size(); ++i) sending.push_back(d.history.hash(i));
+      changes.push_back(whole_document_bytes(doc, our_heads));
+      whole = true;
     };
     if (state.peer_supports_v2 && state.their_heads && state.their_heads->empty()) {
       whole_document();
     } else {
+      const std::size_t sent_whole_rows = rows_sent_whole(d, state);
       for (const auto& h : hashes_to_send(d, *state.their_have, *state.their_need)) {
-        if (!state.sent_hashes.count(h)) sending.push_back(h);
+        if (state.sent_hashes.count(h)) continue;
+        if (sent_whole_rows != 0) {
+          if (auto row = d.history.find(h); row && *row < sent_whole_rows) continue;
+        }
+        sending.push_back(h);
       }
       if (state.peer_supports_v2 && sending.size() > d.history.size() / 3) {
         whole_document();
@@ -367,16 +406,23 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
   const bool heads_unchanged = state.last_sent_heads == our_heads;
   const bool heads_equal = state.their_heads && *state.their_heads == our_heads;
   if (heads_unchanged && state.have_responded) {
-    if (sending.empty() && (heads_equal || state.read_only)) return std::nullopt;
+    if (sending.empty() && !whole && (heads_equal || state.read_only)) return std::nullopt;
     if (state.in_flight) return std::nullopt;
   }
 
   state.have_responded = true;
   state.last_sent_heads = our_heads;
-  // Sorted first, so that each insert lands next to the previous one (a whole document's worth
-  // of hashes goes into an empty set in linear time).
-  std::sort(sending.begin(), sending.end());
-  for (const ChangeHash& h : sending) state.sent_hashes.insert(state.sent_hashes.end(), h);
+  if (whole) {
+    // Everything we have counts as sent: one entry instead of one per change.
+    state.sent_hashes.clear();
+    state.sent_whole_at = our_heads;
+    state.changes_sent += d.history.size();
+  } else {
+    // Sorted first, so that each insert lands next to the previous one.
+    std::sort(sending.begin(), sending.end());
+    for (const ChangeHash& h : sending) state.sent_hashes.insert(state.sent_hashes.end(), h);
+    state.changes_sent += sending.size();
+  }
 
   SyncMessage m;
   m.version = version;
@@ -414,7 +460,7 @@ Status receive_sync_message(Document& doc, SyncState& state, ByteView bytes) {
     const std::uint8_t bits = m.flags();
     state.peer_supports_v2 = true;
     state.peer_supports_reset = (bits & SyncMessage::kFlagSupportsSyncReset) != 0;
-    if (bits & SyncMessage::kFlagSyncReset) state.sent_hashes.clear();
+    if (bits & SyncMessage::kFlagSyncReset) forget_sent(state);
     state.peer_read_only = (bits & SyncMessage::kFlagReadOnly) != 0;
   }
   const Document::Impl& d = *doc.internal();
@@ -429,7 +475,7 @@ Status receive_sync_message(Document& doc, SyncState& state, ByteView bytes) {
     }
     state.shared_heads = sorted_unique(std::move(advanced));
   }
-  drop_acknowledged(d, m.heads, state.sent_hashes);
+  drop_acknowledged(d, m.heads, state);
   if (m.changes.empty() && m.heads == before_heads) state.last_sent_heads = m.heads;
   std::vector<ChangeHash> known;
   for (const auto& h : m.heads) {
@@ -439,7 +485,7 @@ Status receive_sync_message(Document& doc, SyncState& state, ByteView bytes) {
     state.shared_heads = m.heads;
     if (m.heads.empty()) {  // the peer lost its data: start over
       state.last_sent_heads.clear();
-      state.sent_hashes.clear();
+      forget_sent(state);
     }
   } else {
     known.insert(known.end(), state.shared_heads.begin(), state.shared_heads.end());
