@@ -59,7 +59,8 @@ step "benchmark smoke (reduced; no timing assertions)"
 bash bench/compare/run.sh --limit 2000 --reps 1
 build/release/bench/am_core_bench --benchmark_min_time=0.01
 build/release/bench/am_sequence_index_bench --benchmark_min_time=0.01
-bash bench/server/run.sh --docs 50 --clients 20 --client-docs 5 --seconds 2 --fetchers 3 --big-edits 2000
+bash bench/server/run.sh --workloads docs,clients,bigdoc,connections --docs 50 --clients 20 --client-docs 5 --seconds 2 \
+  --fetchers 3 --big-edits 2000 --connections 200 --conn-docs 10 --conn-idle 1
 bash bench/cluster/run.sh --docs 20 --edits 10  # says "skipped" without PostgreSQL server binaries
 
 step "all tests passed"

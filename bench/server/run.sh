@@ -11,6 +11,9 @@
 #   clients  many clients (`bench clients`): --clients WebSocket clients on --client-docs shared
 #            documents, each editing every --interval-ms for --seconds: edit-to-visible latency,
 #            convergence, the server's CPU seconds and peak RSS
+#   connections  idle connections (`bench connections`): --connections WebSocket clients each
+#            open one of --conn-docs documents and sit idle --conn-idle seconds, then close: the
+#            server's RSS and CPU per connection, and its RSS after they left (issue 20)
 #   bigdoc   big document (`bench bigdoc`): the trace document (--big-edits edits of the editing
 #            trace, one change each; default all 259,778) uploaded, then fetched by --fetchers
 #            fresh clients at once while a probe times small edits of another document
@@ -28,10 +31,14 @@ seconds=30
 interval_ms=200
 fetchers=20
 big_edits=all
+connections=10000
+conn_docs=100
+conn_idle=10
 trace=${AM_TRACE:-${AM_SHARED_DATA_DIR:-$root/data}/automerge-paper.json.gz}
 usage() {
   echo "usage: $0 [--workloads docs,clients,bigdoc] [--docs N] [--idle-wait S] [--clients N] [--client-docs N]" >&2
   echo "          [--seconds S] [--interval-ms MS] [--fetchers N] [--big-edits N|all] [--trace FILE]" >&2
+  echo "          [--connections N] [--conn-docs N] [--conn-idle S]   (workload connections, not in the default set)" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -47,6 +54,9 @@ while [ $# -gt 0 ]; do
     --fetchers) fetchers=$2 ;;
     --big-edits) big_edits=$2 ;;
     --trace) trace=$2 ;;
+    --connections) connections=$2 ;;
+    --conn-docs) conn_docs=$2 ;;
+    --conn-idle) conn_idle=$2 ;;
     *) usage ;;
   esac
   shift 2
@@ -143,6 +153,18 @@ if runs clients; then
   done
 fi
 
+if runs connections; then
+  for impl in cpp js; do
+    start_server "$impl" "$tmp/connections-$impl"
+    line=$("$amrepo" bench connections "$url" --connections "$connections" --docs "$conn_docs" \
+      --idle "$conn_idle" --server-pid "$pid") || true  # a run where some failed still reports
+    grep -q '"opened"' <<<"$line" || { echo "the $impl connections run produced no result" >&2; exit 1; }
+    echo "{\"server\":\"$impl\",\"phase\":\"connections\",\"run\":$line}"
+    result[$impl.connections]=$line
+    stop_server
+  done
+fi
+
 if runs bigdoc; then
   [ -f "$trace" ] || { echo "no editing trace at $trace (--trace, AM_TRACE or AM_SHARED_DATA_DIR)" >&2; exit 2; }
   limit=()
@@ -181,6 +203,22 @@ if runs clients; then
     "$(sed -n 's/.*"converged":\([a-z]*\).*/\1/p' <<<"$j") ($(field "$j" converge_ms))" ""
   row "  server CPU seconds (edits + convergence)" "$(field "$c" server_cpu_s)" "$(field "$j" server_cpu_s)"
   row "  server peak RSS, KiB" "$(field "$c" server_peak_rss_kb | cut -d. -f1)" "$(field "$j" server_peak_rss_kb | cut -d. -f1)"
+fi
+if runs connections; then
+  c=${result[cpp.connections]}; j=${result[js.connections]}
+  echo "idle connections ($connections WebSocket clients on $conn_docs documents, $conn_idle s idle)"
+  row "  opened / failed" "$(field "$c" opened | cut -d. -f1)/$(field "$c" failed | cut -d. -f1)" \
+    "$(field "$j" opened | cut -d. -f1)/$(field "$j" failed | cut -d. -f1)" ""
+  row "  time to open all, ms" "$(field "$c" open_ms)" "$(field "$j" open_ms)"
+  row "  server CPU to accept and open, s" "$(field "$c" cpu_open_s)" "$(field "$j" cpu_open_s)"
+  row "  server CPU per connection, ms" "$(field "$c" cpu_per_connection_ms)" "$(field "$j" cpu_per_connection_ms)"
+  row "  server CPU while idle, s" "$(field "$c" cpu_idle_s)" "$(field "$j" cpu_idle_s)"
+  row "  server RSS before, KiB" "$(field "$c" rss_before_kb | cut -d. -f1)" "$(field "$j" rss_before_kb | cut -d. -f1)"
+  row "  server RSS open, KiB" "$(field "$c" rss_open_kb | cut -d. -f1)" "$(field "$j" rss_open_kb | cut -d. -f1)"
+  row "  server RSS per connection, KiB" "$(field "$c" rss_per_connection_kb)" "$(field "$j" rss_per_connection_kb)"
+  row "  server RSS after all closed, KiB" "$(field "$c" rss_closed_kb | cut -d. -f1)" "$(field "$j" rss_closed_kb | cut -d. -f1)"
+  row "  after closing vs before" "$(pct "$(field "$c" rss_before_kb)" "$(field "$c" rss_closed_kb)")" \
+    "$(pct "$(field "$j" rss_before_kb)" "$(field "$j" rss_closed_kb)")" ""
 fi
 if runs bigdoc; then
   c=${result[cpp.bigdoc]}; j=${result[js.bigdoc]}

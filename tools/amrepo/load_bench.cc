@@ -84,14 +84,11 @@ void stop_all(std::vector<Client>& clients) {
   }
 }
 
-// A server process's CPU time and peak RSS, read from /proc (same machine).
-struct ServerUsage {
-  double cpu_s = 0;
-  long peak_rss_kb = 0;
-};
-std::optional<ServerUsage> server_usage(int pid) {
+}  // namespace
+
+std::optional<ProcessUsage> process_usage(int pid) {
   if (pid <= 0) return std::nullopt;
-  ServerUsage usage;
+  ProcessUsage usage;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   const auto close_paren = text.rfind(')');
@@ -107,9 +104,36 @@ std::optional<ServerUsage> server_usage(int pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmHWM:", 0) == 0) usage.peak_rss_kb = std::stol(line.substr(6));
+    if (line.rfind("VmRSS:", 0) == 0) usage.rss_kb = std::stol(line.substr(6));
   }
   return usage;
 }
+
+am::Result<std::vector<am::repo::DocumentId>> create_shared_documents(const std::string& url, std::size_t count,
+                                                                      std::chrono::milliseconds timeout) {
+  auto creator = open_clients(url, 1, timeout);
+  if (!creator) return am::fail(creator.error());
+  std::vector<am::repo::DocHandle> made;
+  for (std::size_t d = 0; d < count; ++d) {
+    am::Document initial;
+    (void)initial.put(am::ObjId::root(), "title", std::string("shared document ") + std::to_string(d));
+    initial.commit();
+    auto h = (*creator)[0].repo->create(initial);
+    if (!h) return am::fail(h.error());
+    made.push_back(*h);
+  }
+  std::vector<am::repo::DocumentId> ids;
+  for (auto& h : made) {
+    if (auto st = h.wait_synced((*creator)[0].server, timeout); !st) {
+      return am::fail(am::Error::io_error("the server did not acknowledge a shared document", st.error().to_string()));
+    }
+    ids.push_back(h.id());
+  }
+  stop_all(*creator);
+  return ids;
+}
+
+namespace {
 
 // When each edit of one writer was made, by sequence number, for observers on other threads.
 class EditTimes {
@@ -207,27 +231,9 @@ int bench_clients(const ClientsBenchOptions& o) {
                      {"interval_ms", o.interval_ms}, {"seconds", o.seconds}};
 
   // The shared documents, made by a client that leaves before the edits start.
-  std::vector<am::repo::DocumentId> ids;
-  {
-    auto creator = open_clients(o.url, 1, timeout);
-    if (!creator) return fail(kExitNetwork, creator.error().to_string());
-    std::vector<am::repo::DocHandle> made;
-    for (std::size_t d = 0; d < o.docs; ++d) {
-      am::Document initial;
-      (void)initial.put(am::ObjId::root(), "title", std::string("shared document ") + std::to_string(d));
-      initial.commit();
-      auto h = (*creator)[0].repo->create(initial);
-      if (!h) return fail(kExitFailure, h.error().to_string());
-      made.push_back(*h);
-    }
-    for (auto& h : made) {
-      if (auto st = h.wait_synced((*creator)[0].server, timeout); !st) {
-        return fail(kExitNetwork, "the server did not acknowledge a shared document: " + st.error().to_string());
-      }
-      ids.push_back(h.id());
-    }
-    stop_all(*creator);
-  }
+  auto shared = create_shared_documents(o.url, o.docs, timeout);
+  if (!shared) return fail(kExitNetwork, shared.error().to_string());
+  const std::vector<am::repo::DocumentId> ids = std::move(*shared);
 
   const auto setup_start = Clock::now();
   auto opened = open_clients(o.url, o.clients, timeout);
@@ -269,7 +275,7 @@ int bench_clients(const ClientsBenchOptions& o) {
   }
 
   // The edits: client k % clients makes round k / clients, spread evenly over each interval.
-  const auto usage_before = server_usage(o.server_pid);
+  const auto usage_before = process_usage(o.server_pid);
   const auto edit_start = Clock::now();
   const auto step = interval / static_cast<double>(o.clients);
   double worst_lag_ms = 0;
@@ -311,7 +317,7 @@ int bench_clients(const ClientsBenchOptions& o) {
   }
   out["converged"] = converged;
   out["converge_ms"] = ms_between(converge_start, Clock::now());
-  if (const auto usage_after = server_usage(o.server_pid); usage_before && usage_after) {
+  if (const auto usage_after = process_usage(o.server_pid); usage_before && usage_after) {
     out["server_cpu_s"] = usage_after->cpu_s - usage_before->cpu_s;
     out["server_peak_rss_kb"] = usage_after->peak_rss_kb;
   }
@@ -416,9 +422,9 @@ int bench_bigdoc(const BigDocBenchOptions& o) {
     fetch_end_ns = now_ns();
     stop_all(*fetchers);
   });
-  const auto usage_before = server_usage(o.server_pid);
+  const auto usage_before = process_usage(o.server_pid);
   fetch_driver.join();
-  const auto usage_after = server_usage(o.server_pid);
+  const auto usage_after = process_usage(o.server_pid);
   std::this_thread::sleep_for(200ms);  // the last probe edits of the fetch window arrive
   probing = false;
   prober.join();

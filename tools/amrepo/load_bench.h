@@ -5,10 +5,14 @@
 // `amrepo serve` and the JS sync server. bench/server/run.sh runs both against both servers.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
-
 #include <vector>
+
+#include "am/repo/ids.h"
+#include "am/result.h"
 
 namespace amrepo {
 
@@ -18,6 +22,20 @@ struct LatencySummary {
   double p50 = 0, p99 = 0, max = 0;
 };
 LatencySummary summarize_latencies(std::vector<double> latencies_ms);
+
+/// A process's CPU time (user + system) and resident memory now and at its peak, read from
+/// /proc (same machine). nullopt for pid <= 0 or a process that is gone.
+struct ProcessUsage {
+  double cpu_s = 0;
+  long rss_kb = 0;
+  long peak_rss_kb = 0;
+};
+std::optional<ProcessUsage> process_usage(int pid);
+
+/// Makes `count` small documents through the server at `url` (a client that leaves
+/// afterwards) and waits until the server has acknowledged each.
+am::Result<std::vector<am::repo::DocumentId>> create_shared_documents(const std::string& url, std::size_t count,
+                                                                      std::chrono::milliseconds timeout);
 
 /// `amrepo bench clients URL`: `clients` WebSocket clients, client i on document i % `docs`
 /// (documents made first by another client). Each client sets its own key of its document to

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "connections_bench.h"
 #include "load_bench.h"
 #include "file_tools.h"
 #include "network_tools.h"
@@ -127,6 +128,22 @@ int main(int argc, char** argv) {
   bigdoc_bench_cmd->add_option("--probe-interval-ms", bigdoc_bench.probe_interval_ms, "time between probe edits")->capture_default_str();
   bigdoc_bench_cmd->add_option("--timeout", bigdoc_bench.timeout_s, "seconds")->capture_default_str();
   bigdoc_bench_cmd->add_option("--server-pid", bigdoc_bench.server_pid, "read this local server's CPU time and peak RSS");
+
+  amrepo::ConnectionsBenchOptions connections_bench;
+  auto* connections_bench_cmd = bench_cmd->add_subcommand(
+      "connections",
+      "What idle connections cost a local sync server: --connections WebSocket clients (one thread, "
+      "epoll) connect, handshake and each open one of --docs shared documents, sit idle for --idle "
+      "seconds, then close. Prints one JSON line with the server's RSS before, open, idle and after "
+      "closing, RSS and CPU per connection");
+  connections_bench_cmd->add_option("URL", connections_bench.url, "the server (ws://)")->required();
+  connections_bench_cmd->add_option("--server-pid", connections_bench.server_pid, "the server's process id")->required();
+  connections_bench_cmd->add_option("--connections", connections_bench.connections, "clients")->capture_default_str();
+  connections_bench_cmd->add_option("--docs", connections_bench.docs, "shared documents")->capture_default_str();
+  connections_bench_cmd->add_option("--in-flight", connections_bench.in_flight, "clients in their handshake at once")->capture_default_str();
+  connections_bench_cmd->add_option("--idle", connections_bench.idle_s, "seconds idle before closing")->capture_default_str();
+  connections_bench_cmd->add_option("--after-close", connections_bench.after_close_s, "seconds to wait after closing")->capture_default_str();
+  connections_bench_cmd->add_option("--timeout", connections_bench.timeout_s, "seconds for the opening phase")->capture_default_str();
 
   amrepo::ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand(
@@ -295,5 +312,6 @@ int main(int argc, char** argv) {
   if (*cluster_bench_cmd) return amrepo::bench_cluster(cluster_bench);
   if (*clients_bench_cmd) return amrepo::bench_clients(clients_bench);
   if (*bigdoc_bench_cmd) return amrepo::bench_bigdoc(bigdoc_bench);
+  if (*connections_bench_cmd) return amrepo::bench_connections(connections_bench);
   return amrepo::kExitUsage;
 }
