@@ -341,7 +341,7 @@ void Hub::release_waiting(Millis now) {
   for (ConnectionId id : ids) {
     // Take out, in order, every message whose document is open or gets a token; the rest stay.
     // A document's messages stay in order: while one of them waits, so do those after it.
-    std::deque<wire::Message> pending = std::move(connections_.at(id).waiting);
+    std::list<wire::Message> pending = std::move(connections_.at(id).waiting);
     connections_.at(id).waiting.clear();
     connections_.at(id).waiting_docs.clear();
     for (auto& message : pending) {

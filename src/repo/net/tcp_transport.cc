@@ -22,6 +22,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <limits>
 #include <memory>
 #include <string>
@@ -350,7 +351,8 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   Bytes body_in_;                // the part of the current frame's body read so far
   std::size_t body_length_ = 0;  // the current frame's announced length
   std::array<std::uint8_t, 4096> drain_buffer_{};
-  std::deque<Bytes> send_queue_;  // front() is being written while writing_
+  std::list<Bytes> send_queue_;  // front() is being written while writing_ (a list: an empty
+                                 // deque costs ~600 bytes, and idle connections are the norm)
   std::size_t queued_bytes_ = 0;  // bytes in send_queue_
   std::array<std::uint8_t, kLengthPrefixBytes> header_out_{};
 };
