@@ -187,7 +187,8 @@ std::vector<ChangeHash> hashes_to_send(const Document::Impl& d, const std::vecto
 // sent and acknowledged, that is every change.
 void drop_acknowledged(const Document::Impl& d, const std::vector<ChangeHash>& heads, SyncState& state) {
   std::set<ChangeHash>& sent = state.sent_hashes;
-  if (sent.empty() && state.sent_whole_at.empty()) return;
+  // Empty heads acknowledge nothing (and their changes_since would be the whole history).
+  if (heads.empty() || (sent.empty() && state.sent_whole_at.empty())) return;
   // What is not acknowledged is what came after `heads`: usually the last few changes.
   const std::vector<std::uint32_t> unacknowledged = changes_since(d, heads);
   const bool whole_acknowledged = std::all_of(state.sent_whole_at.begin(), state.sent_whole_at.end(), [&](const ChangeHash& h) {
