@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "battery.h"
 #include "bench.h"
 #include "connections_bench.h"
+#include "doc_bench.h"
 #include "load_bench.h"
 #include "file_tools.h"
 #include "network_tools.h"
@@ -144,6 +146,31 @@ int main(int argc, char** argv) {
   connections_bench_cmd->add_option("--idle", connections_bench.idle_s, "seconds idle before closing")->capture_default_str();
   connections_bench_cmd->add_option("--after-close", connections_bench.after_close_s, "seconds to wait after closing")->capture_default_str();
   connections_bench_cmd->add_option("--timeout", connections_bench.timeout_s, "seconds for the opening phase")->capture_default_str();
+
+  amrepo::BatteryOptions battery_options;
+  auto* battery_cmd = bench_cmd->add_subcommand(
+      "battery",
+      "The reference's benchmark battery (rust/benchmark-battery) on this implementation: writes its "
+      "schema-2 JSON (sampled / series / memory / not_run results). bench/battery/run.sh runs it and "
+      "the JS twin side by side");
+  battery_cmd->add_option("--filter", battery_options.filter, "only benchmarks whose group or name contains this");
+  battery_cmd->add_option("--tier", battery_options.tier, "fast, slow or all")->capture_default_str();
+  battery_cmd->add_option("--output", battery_options.output, "JSON file to write (default: stdout)");
+  battery_cmd->add_option("--data", battery_options.data_dir, "the data/ folder (default $AM_SHARED_DATA_DIR, else ./data)");
+  battery_cmd->add_option("--sample-count", battery_options.sample_count, "samples per sampled benchmark")->capture_default_str();
+  battery_cmd->add_option("--warmup-count", battery_options.warmup_count, "unmeasured iterations first")->capture_default_str();
+  battery_cmd->add_option("--max-seconds", battery_options.max_seconds,
+                          "stop sampling one benchmark after this long (>= 3 samples)")->capture_default_str();
+  battery_cmd->add_flag("--list", battery_options.list, "list the benchmarks (name, kind, tier) instead");
+
+  amrepo::DocBenchOptions doc_bench;
+  auto* doc_bench_cmd = bench_cmd->add_subcommand(
+      "doc",
+      "Load one document in this fresh process (full verification), save it and sync it to an empty "
+      "peer; prints one JSON line: load_ms, save_ms, save_bytes, sync_ms, sync_bytes, sync_round_trips, "
+      "rss_before_kb, rss_after_load_kb, peak_rss_kb, heap_after_load_bytes, heap_peak_bytes. "
+      "bench/battery/docs.sh runs it and the JS twin over data/battery");
+  doc_bench_cmd->add_option("FILE", doc_bench.file, "saved document")->required();
 
   amrepo::ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand(
@@ -313,5 +340,7 @@ int main(int argc, char** argv) {
   if (*clients_bench_cmd) return amrepo::bench_clients(clients_bench);
   if (*bigdoc_bench_cmd) return amrepo::bench_bigdoc(bigdoc_bench);
   if (*connections_bench_cmd) return amrepo::bench_connections(connections_bench);
+  if (*battery_cmd) return amrepo::bench_battery(battery_options);
+  if (*doc_bench_cmd) return amrepo::bench_doc(doc_bench);
   return amrepo::kExitUsage;
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/battery/docs.sh [--amrepo PATH] [FILE...]
+# `amrepo bench doc` and its JS twin (doc.mjs, pinned @automerge/automerge) over every document of
+# data/battery (or the FILEs given), each in a fresh process, then a Markdown table of both with
+# ratios (docs_table.mjs). A file that one side refuses to load gets a row saying so; one that
+# neither loads (the fuzz crashers, the sync message) is left out. Prepares the npm packages and
+# amrepo as bench/compare/run.sh does. See docs/benchmarks.md.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+amrepo=build/release/tools/amrepo/amrepo
+files=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --amrepo) amrepo="$2"; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) files+=("$1"); shift ;;
+  esac
+done
+[ ${#files[@]} -gt 0 ] || files=(data/battery/*.am data/battery/*.amrg data/battery/*.automerge)
+bash scripts/npm-deps.sh bench/compare
+if [ "$amrepo" = build/release/tools/amrepo/amrepo ]; then
+  if [ -f build/release/build.ninja ]; then
+    cmake --build build/release --target amrepo -- -j"${AM_JOBS:-$(nproc)}" >/dev/null
+  else
+    bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON >/dev/null
+  fi
+fi
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+# One side's result as JSON, or {"error": "..."} with the first line of its complaint.
+side() {
+  local out err rc
+  err=$(mktemp)
+  set +e
+  out=$("$@" 2>"$err")
+  rc=$?
+  set -e
+  if [ $rc -eq 0 ]; then
+    printf '%s' "$out"
+  else
+    node -e 'const m=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").pop()||"exit "+process.argv[2]; process.stdout.write(JSON.stringify({error: m.slice(0,120)}))' "$err" "$rc"
+  fi
+  rm -f "$err"
+}
+for f in "${files[@]}"; do
+  cpp=$(side "$amrepo" bench doc "$f")
+  js=$(side node --expose-gc bench/battery/doc.mjs "$f")
+  if [[ "$cpp" == '{"error"'* && "$js" == '{"error"'* ]]; then
+    echo "docs.sh: neither side loads $f; left out" >&2
+    continue
+  fi
+  printf '{"file":"%s","cpp":%s,"js":%s}\n' "$f" "$cpp" "$js" >>"$results"
+done
+[ -s "$results" ] || { echo "docs.sh: no document loaded on either side" >&2; exit 1; }
+node bench/battery/docs_table.mjs "$results"
