@@ -223,15 +223,14 @@ function lengthGroup() {
   ]
 }
 
+// Run on neither side: the C++ side has list cursors, but JS getCursor refuses lists.
+const LIST_CURSOR = "needs cursors on a list; @automerge/automerge 3.5.0 getCursor works on text only (\"cursors only valid on text\")"
+
 function listGroup() {
   const g = "list"
   const noAt = "needs a transaction at historical heads (Rust transaction_at, JS changeAt), which our API lacks"
   return [
-    sampled(g, "list/list_cursor_now", () => {
-      const rng = new Rng(12)
-      const d = listSplice100(N, rng)
-      return whole(() => A.getCursorPosition(d, ["content"], A.getCursor(d, ["content"], rng.below(N))))
-    }),
+    notRun(g, "list/list_cursor_now", LIST_CURSOR),
     notRun(g, "list/list_cursor_at", "needs get_cursor/get_cursor_position at historical heads, which our API lacks"),
     notRun(g, "list/list_update_at", noAt),
     sampled(g, "list/list_update_now", () => {

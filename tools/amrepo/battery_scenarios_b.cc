@@ -113,16 +113,9 @@ void add_length(std::vector<Scenario>& out) {
 
 void add_list(std::vector<Scenario>& out) {
   const std::string g = "list";
-  out.push_back(sampled(g, "list/list_cursor_now", [] {
-    auto rng = shared(Rng(12));
-    auto doc = shared(list_splice_100(kN, *rng));
-    const am::ObjId list = root_obj(*doc, "content");
-    return whole([rng, doc, list] {
-      auto cursor = doc->get_cursor(list, rng->below(kN));
-      if (!cursor) throw std::runtime_error("get_cursor: " + cursor.error().to_string());
-      keep(must(doc->get_cursor_position(list, *cursor), "get_cursor_position"));
-    });
-  }));
+  // Our API has list cursors, but the JS twin's getCursor refuses lists, so neither side runs it.
+  out.push_back(not_run(g, "list/list_cursor_now",
+                        "needs cursors on a list; @automerge/automerge 3.5.0 getCursor works on text only (\"cursors only valid on text\")"));
   out.push_back(not_run(g, "list/list_cursor_at",
                         "needs get_cursor/get_cursor_position at historical heads, which our API lacks"));
   out.push_back(not_run(g, "list/list_update_at",
