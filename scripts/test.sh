@@ -8,7 +8,7 @@
 #   5. the tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
 #      runtime and transport tests under ThreadSanitizer with 4 io threads,
 #   6. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
-#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/server), the Google Benchmark
+#   7. reduced C++-vs-JS benchmark runs (bench/compare, bench/battery, bench/server), the Google Benchmark
 #      micro-benchmarks (bench/*.cc, one short pass) and the PostgreSQL
 #      cluster benchmark (bench/cluster): everything works, no timing assertions.
 set -euo pipefail
@@ -57,6 +57,11 @@ bash scripts/fuzz-smoke.sh build/fuzz "${AM_FUZZ_SECONDS:-20}"
 
 step "benchmark smoke (reduced; no timing assertions)"
 bash bench/compare/run.sh --limit 2000 --reps 1
+# The upstream battery, fast tier reduced to the real-document benchmarks (godot-modeled: load,
+# reload, fork, save), one sample each; and the per-document table on two small documents. Both
+# sides must run and write valid JSON (compare.mjs and docs_table.mjs check the shape).
+bash bench/battery/run.sh --tier fast --filter godot-modeled --sample-count 1 --warmup-count 0 --min-ran 4
+bash bench/battery/docs.sh --require-both data/battery/interop-exemplar.automerge data/battery/c-brave-ape-49.automerge
 build/release/bench/am_core_bench --benchmark_min_time=0.01
 build/release/bench/am_sequence_index_bench --benchmark_min_time=0.01
 bash bench/server/run.sh --workloads docs,clients,bigdoc,connections --docs 50 --clients 20 --client-docs 5 --seconds 2 \

@@ -5,9 +5,10 @@
 // exits 1 when either is malformed, so CI can use it as the check that both sides produced
 // valid output. It never judges timings.
 //
-//   node bench/battery/compare.mjs CPP.json JS.json [--all]
+//   node bench/battery/compare.mjs CPP.json JS.json [--all] [--min-ran N]
 //
-// --all also lists benchmarks that neither side selected (tier/filter).
+// --all also lists benchmarks that neither side selected (tier/filter); --min-ran N exits 1
+// when fewer than N benchmarks ran on both sides (CI's check that both sides really ran).
 import { readFileSync } from "node:fs"
 
 function die(msg) {
@@ -66,9 +67,14 @@ function rows(name, c, j) {
 
 function main() {
   const args = process.argv.slice(2)
-  const all = args.includes("--all")
-  const files = args.filter((a) => a !== "--all")
-  if (files.length !== 2) die("usage: node compare.mjs CPP.json JS.json [--all]")
+  let all = false, minRan = 0
+  const files = []
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--all") all = true
+    else if (args[i] === "--min-ran") minRan = Number(args[++i])
+    else files.push(args[i])
+  }
+  if (files.length !== 2 || !(minRan >= 0)) die("usage: node compare.mjs CPP.json JS.json [--all] [--min-ran N]")
   const runs = files.map((f) => {
     let run
     try { run = JSON.parse(readFileSync(f, "utf8")) } catch (e) { die(`${f}: ${e.message}`) }
@@ -87,6 +93,7 @@ function main() {
   }
   console.log(out.join("\n"))
   console.log(`\n${ran} benchmarks ran on both sides.`)
+  if (ran < minRan) die(`only ${ran} benchmarks ran on both sides; expected at least ${minRan}`)
 }
 
 main()

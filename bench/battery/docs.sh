@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# bench/battery/docs.sh [--amrepo PATH] [FILE...]
+# bench/battery/docs.sh [--amrepo PATH] [--require-both] [FILE...]
 # `amrepo bench doc` and its JS twin (doc.mjs, pinned @automerge/automerge) over every document of
 # data/battery (or the FILEs given), each in a fresh process, then a Markdown table of both with
 # ratios (docs_table.mjs). A file that one side refuses to load gets a row saying so; one that
 # neither loads (the fuzz crashers, the sync message) is left out. Prepares the npm packages and
-# amrepo as bench/compare/run.sh does. See docs/benchmarks.md.
+# amrepo as bench/compare/run.sh does. --require-both (CI): exit 1 unless both sides load every
+# FILE. Timings are never judged. See docs/benchmarks.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 amrepo=build/release/tools/amrepo/amrepo
 files=()
+require_both=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --amrepo) amrepo="$2"; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --require-both) require_both=1; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) files+=("$1"); shift ;;
   esac
 done
@@ -46,6 +49,10 @@ side() {
 for f in "${files[@]}"; do
   cpp=$(side "$amrepo" bench doc "$f")
   js=$(side node --expose-gc bench/battery/doc.mjs "$f")
+  if [ "$require_both" = 1 ] && [[ "$cpp" == '{"error"'* || "$js" == '{"error"'* ]]; then
+    echo "docs.sh: $f does not load on both sides: C++ $cpp; JS $js" >&2
+    exit 1
+  fi
   if [[ "$cpp" == '{"error"'* && "$js" == '{"error"'* ]]; then
     echo "docs.sh: neither side loads $f; left out" >&2
     continue
