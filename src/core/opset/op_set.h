@@ -586,9 +586,13 @@ class OpSet {
     }
     if (seq) {
       Object& o = objects_[oi];  // objects_ may have grown
-      if (key != kNone32) refresh_width(o, key);
+      // An insert leaves the element it follows as it was; a delete's key is usually its pred's
+      // element too: each element is refreshed once.
+      const std::uint32_t keyed = r.insert ? kNone32 : key;
+      if (keyed != kNone32) refresh_width(o, keyed);
       for (std::uint32_t p : preds) {
-        if (ops_[p].elem != kNone32) refresh_width(o, ops_[p].elem);
+        const std::uint32_t e = ops_[p].elem;
+        if (e != kNone32 && e != keyed) refresh_width(o, e);
       }
     }
     return {};
@@ -685,8 +689,7 @@ class OpSet {
   }
 
   void refresh_width(Object& o, std::uint32_t handle) {
-    const SeqWidth w = element_width(o, o.elems[handle]);
-    if (!(o.seq.width_of(handle) == w)) o.seq.set_width(handle, w);
+    o.seq.set_width(handle, element_width(o, o.elems[handle]));  // a no-op when unchanged
   }
 
   const ActorTable* actors_;
