@@ -223,31 +223,16 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
     source = history.add_lazy_source(Bytes(body.begin(), body.end()), max_decoded_bytes);
   };
   std::vector<std::uint32_t> global;  // document actor -> actors index; kNone32 = not interned yet
-  std::vector<std::uint32_t> fresh;
   std::vector<OpId> preds;
-  o.sink = [&](const storage::RebuiltChange& rc) -> Status {
+  // Interns the change's actors as applying it would (the author, then its other actors in byte
+  // order) and checks its seq, before its ops arrive.
+  o.change_begin = [&](const storage::RebuiltChange& rc) -> Status {
     if (global.size() < rc.actors.size()) global.resize(rc.actors.size(), kNone32);
     auto intern = [&](std::uint32_t a) {
-      global[a] = actors.intern(Bytes(rc.actors[a].begin(), rc.actors[a].end()));
+      if (global[a] == kNone32) global[a] = actors.intern(Bytes(rc.actors[a].begin(), rc.actors[a].end()));
     };
-    // Intern as applying the change would: the author, then its other actors in byte order.
-    if (global[rc.author] == kNone32) intern(rc.author);
-    fresh.clear();
-    auto note = [&](std::uint32_t a) {
-      if (global[a] == kNone32 && std::find(fresh.begin(), fresh.end(), a) == fresh.end()) fresh.push_back(a);
-    };
-    for (const storage::RebuiltOp& op : rc.ops) {
-      if (op.obj.counter != 0) note(op.obj.actor);
-      if (!op.is_map && op.elem.counter != 0) note(op.elem.actor);
-      for (const storage::DocOpId& p : op.pred) note(p.actor);
-    }
-    if (!fresh.empty()) {
-      std::sort(fresh.begin(), fresh.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return std::lexicographical_compare(rc.actors[a].begin(), rc.actors[a].end(), rc.actors[b].begin(),
-                                            rc.actors[b].end());
-      });
-      for (std::uint32_t a : fresh) intern(a);
-    }
+    intern(rc.author);
+    for (std::uint32_t a : rc.others) intern(a);
     const std::uint32_t author = global[rc.author];
     const std::size_t have = author < changes_by_actor.size() ? changes_by_actor[author].size() : 0;
     if (rc.seq != have + 1) {
@@ -258,11 +243,14 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
       return fail(Error::corruption("change", "seq " + std::to_string(rc.seq) +
                                                   " skips earlier changes of its actor"));
     }
-    const std::uint64_t change_max_op = rc.start_op + rc.ops.size() - 1;
+    const std::uint64_t change_max_op = rc.start_op + rc.op_count - 1;
     if (rc.start_op > UINT32_MAX || change_max_op > UINT32_MAX) {
       return fail(Error::corruption("change", "op counter does not fit 32 bits"));
     }
-    for (const storage::RebuiltOp& op : rc.ops) {
+    return {};
+  };
+  o.op_sink = [&](std::span<const storage::RebuiltOp> ops) -> Status {
+    for (const storage::RebuiltOp& op : ops) {
       core::OpView v;
       v.id = OpId{op.id.counter, global[op.id.actor]};
       if (op.obj.counter != 0) v.obj = OpId{op.obj.counter, global[op.obj.actor]};
@@ -281,9 +269,14 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
       v.mark_name = op.mark_name;
       AM_TRY_STATUS(opset.apply(v));
     }
+    return {};
+  };
+  o.sink = [&](const storage::RebuiltChange& rc) -> Status {
+    const std::uint32_t author = global[rc.author];
+    const std::uint64_t change_max_op = rc.start_op + rc.op_count - 1;
     // The history was empty, so history rows are document rows.
     const std::uint32_t row = history.append_lazy(rc.hash, source, rc.row, author, rc.seq, rc.start_op,
-                                                  static_cast<std::uint32_t>(rc.ops.size()), rc.time,
+                                                  rc.op_count, rc.time,
                                                   rc.message, rc.extra, rc.dep_rows, /*defer_index=*/true);
     if (changes_by_actor.size() <= author) changes_by_actor.resize(author + 1);
     changes_by_actor[author].push_back(row);

@@ -9,6 +9,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -277,6 +278,110 @@ class SmallVec {
 };
 using OpList = SmallVec<std::uint32_t>;
 
+/// An op's successors in one word: none, or one op id held inline (most ops that have any: a
+/// deleted character has its delete), or more in a heap block of size, capacity and items. Ids
+/// are read by value. Value type.
+class SuccList {
+ public:
+  SuccList() = default;
+  SuccList(const SuccList& o) { copy_from(o); }
+  SuccList(SuccList&& o) noexcept : w_(o.w_) { o.w_ = 0; }
+  SuccList& operator=(const SuccList& o) {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  SuccList& operator=(SuccList&& o) noexcept {
+    if (this != &o) {
+      release();
+      w_ = o.w_;
+      o.w_ = 0;
+    }
+    return *this;
+  }
+  ~SuccList() { release(); }
+
+  std::size_t size() const { return w_ == 0 ? 0 : inline_one() ? 1 : heap()->size; }
+  bool empty() const { return w_ == 0; }
+  OpId operator[](std::size_t i) const {
+    if (inline_one()) return OpId{static_cast<std::uint32_t>(w_ >> 1), static_cast<std::uint32_t>(w_ >> 33)};
+    return items()[i];
+  }
+  void push_back(OpId id) {
+    if (w_ == 0 && id.actor < (1u << 31)) {
+      w_ = (std::uint64_t{id.actor} << 33) | (std::uint64_t{id.counter} << 1) | 1u;
+      return;
+    }
+    const std::uint32_t n = static_cast<std::uint32_t>(size());
+    if (w_ == 0 || inline_one() || heap()->cap == n) {
+      Header* q = allocate(n < 2 ? 4 : n * 2);
+      for (std::uint32_t i = 0; i < n; ++i) reinterpret_cast<OpId*>(q + 1)[i] = (*this)[i];
+      q->size = n;
+      release();
+      w_ = reinterpret_cast<std::uintptr_t>(q);
+    }
+    items()[n] = id;
+    heap()->size = n + 1;
+  }
+
+  class Iterator {
+   public:
+    using value_type = OpId;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    Iterator(const SuccList* l, std::size_t i) : l_(l), i_(i) {}
+    OpId operator*() const { return (*l_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator t = *this;
+      ++i_;
+      return t;
+    }
+    friend bool operator==(const Iterator& a, const Iterator& b) { return a.i_ == b.i_; }
+
+   private:
+    const SuccList* l_ = nullptr;
+    std::size_t i_ = 0;
+  };
+  Iterator begin() const { return Iterator(this, 0); }
+  Iterator end() const { return Iterator(this, size()); }
+
+ private:
+  struct alignas(8) Header {
+    std::uint32_t size = 0;
+    std::uint32_t cap = 0;
+  };
+  bool inline_one() const { return (w_ & 1u) != 0; }
+  Header* heap() const { return reinterpret_cast<Header*>(static_cast<std::uintptr_t>(w_)); }
+  OpId* items() const { return reinterpret_cast<OpId*>(heap() + 1); }
+  static Header* allocate(std::uint32_t cap) {
+    auto* h = static_cast<Header*>(::operator new(sizeof(Header) + sizeof(OpId) * cap));
+    h->cap = cap;
+    h->size = 0;
+    return h;
+  }
+  void release() {
+    if (w_ != 0 && !inline_one()) ::operator delete(heap());
+    w_ = 0;
+  }
+  void copy_from(const SuccList& o) {
+    if (o.w_ == 0 || o.inline_one()) {
+      w_ = o.w_;
+      return;
+    }
+    Header* q = allocate(o.heap()->size);
+    q->size = o.heap()->size;
+    std::copy(o.items(), o.items() + q->size, reinterpret_cast<OpId*>(q + 1));
+    w_ = reinterpret_cast<std::uintptr_t>(q);
+  }
+  std::uint64_t w_ = 0;  // 0: empty; low bit 1: one id (counter << 1, actor << 33); else a Header*
+};
+
 /// An op's value in 16 bytes: numbers, and strings and bytes of up to 14 bytes, inline; anything
 /// bigger in a heap-allocated ScalarValue. Text is one character per op, so a text document's
 /// values never leave the op. Value type.
@@ -416,7 +521,7 @@ struct Op {
   bool expand = false;
   std::uint32_t mark_name = kNone32;
   std::uint32_t hiding_succ = 0; // successors that hide this op (all but increments of a counter)
-  SmallVec<OpId> succ;           // every successor, in arrival order
+  SuccList succ;                 // every successor, in arrival order
   OpValue value;                 // a counter's increments: OpSet::inc_total
 
   bool is_counter() const { return action == Action::kSet && value.is_counter(); }
@@ -586,9 +691,13 @@ class OpSet {
     }
     if (seq) {
       Object& o = objects_[oi];  // objects_ may have grown
-      if (key != kNone32) refresh_width(o, key);
+      // An insert leaves the element it follows as it was; a delete's key is usually its pred's
+      // element too: each element is refreshed once.
+      const std::uint32_t keyed = r.insert ? kNone32 : key;
+      if (keyed != kNone32) refresh_width(o, keyed);
       for (std::uint32_t p : preds) {
-        if (ops_[p].elem != kNone32) refresh_width(o, ops_[p].elem);
+        const std::uint32_t e = ops_[p].elem;
+        if (e != kNone32 && e != keyed) refresh_width(o, e);
       }
     }
     return {};
@@ -685,8 +794,7 @@ class OpSet {
   }
 
   void refresh_width(Object& o, std::uint32_t handle) {
-    const SeqWidth w = element_width(o, o.elems[handle]);
-    if (!(o.seq.width_of(handle) == w)) o.seq.set_width(handle, w);
+    o.seq.set_width(handle, element_width(o, o.elems[handle]));  // a no-op when unchanged
   }
 
   const ActorTable* actors_;

@@ -5,14 +5,34 @@
 #include <cassert>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace am::core {
 
 // ---- small helpers ----------------------------------------------------------------------------
 
 std::uint32_t SequenceIndex::slot_in_leaf(const Leaf& leaf, Handle h) {
+#if defined(__SSE2__)
+  // 16 items per step, compared four at a time without a branch per item (every step reads
+  // inside items: kLeafCapacity is a multiple of 16); items past size are masked off.
+  static_assert(kLeafCapacity % 16 == 0);
+  const __m128i key = _mm_set1_epi32(static_cast<int>(h));
+  for (std::uint32_t i = 0; i < leaf.size; i += 16) {
+    unsigned mask = 0;
+    for (unsigned k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(leaf.items.data() + i + 4 * k));
+      mask |= static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, key)))) << (4 * k);
+    }
+    if (leaf.size - i < 16) mask &= (1u << (leaf.size - i)) - 1;
+    if (mask != 0) return i + static_cast<std::uint32_t>(__builtin_ctz(mask));
+  }
+#else
   for (std::uint32_t i = 0; i < leaf.size; ++i) {
     if (leaf.items[i] == h) return i;
   }
+#endif
   assert(false && "SequenceIndex: handle missing from its leaf");
   return leaf.size;
 }
@@ -138,6 +158,7 @@ void SequenceIndex::set_width(Handle h, SeqWidth w) {
   const NodeId leaf = leaf_of_[h];
   Leaf& l = leaves_[leaf];
   const std::uint32_t slot = slot_in_leaf(l, h);
+  if (l.width[0][slot] == w.chars && l.width[1][slot] == w.utf16) return;
   // Differences modulo 2^64: adding them to the unsigned sums gives the exact new sums.
   const std::uint64_t dchars = std::uint64_t{w.chars} - std::uint64_t{l.width[0][slot]};
   const std::uint64_t dutf16 = std::uint64_t{w.utf16} - std::uint64_t{l.width[1][slot]};

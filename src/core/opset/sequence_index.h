@@ -68,7 +68,8 @@ class SequenceIndex {
   /// Inserts h directly after prev, or at the front when prev == kNone.
   /// REQUIRES: prev == kNone or contains(prev); h != kNone, !contains(h).
   void insert_after(Handle prev, Handle h, SeqWidth w);
-  /// Changes the width of an element (e.g. to 0 when it is deleted). REQUIRES: contains(h).
+  /// Changes the width of an element (e.g. to 0 when it is deleted); O(1) beyond finding h when
+  /// the width is unchanged. REQUIRES: contains(h).
   void set_width(Handle h, SeqWidth w);
 
   /// REQUIRES: contains(h).

@@ -63,6 +63,8 @@ constexpr std::string_view kWhat = "document chunk";
 constexpr std::size_t kChangeRowCost = 32;
 constexpr std::size_t kOpRowCost = 16;
 constexpr std::size_t kSuccCost = 16;
+// Ops of one change decoded and handed on at a time: a change can hold a whole document.
+constexpr std::uint32_t kOpBatch = 4096;
 
 void put_bytes(Bytes& out, ByteView b) {
   enc::put_uleb(out, b.size());
@@ -1136,13 +1138,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
         others.push_back(a);
       }
     };
-    std::size_t num_preds = 0;
     for (std::uint32_t s = first; s < last; ++s) {
       const DocOp& op = ops[slots[s]];
       if (op.obj.counter != 0) use(op.obj.actor);
       if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
       for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds[p].actor);
-      num_preds += pred_begin[slots[s] + 1] - pred_begin[slots[s]];
     }
     std::sort(others.begin(), others.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
     other_bytes.clear();
@@ -1151,75 +1151,85 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
       other_bytes.push_back(actors[others[k]]);
     }
 
-    // The ops: decoded values, encoded with change-local actor indexes.
-    ChangeOpRef single_op;
-    values.clear();
-    values.reserve(last - first);  // no reallocation: rops point into it
-    rops.clear();
-    local_preds.clear();
-    local_preds.reserve(num_preds);  // no reallocation: the encoder's spans point into it
-    for (std::uint32_t s = first; s < last; ++s) {
-      const DocOp& op = ops[slots[s]];
-      RebuiltOp ro;
-      ro.id = op.id;
-      ro.obj = op.obj;
-      ro.is_map = op.is_map;
-      if (op.is_map) ro.map_key = op_rows.key(op);
-      ro.elem = op.elem;
-      ro.insert = op.insert;
-      ro.action = op.action;
-      if (op.action != Action::kDelete) {
-        auto value = enc::decode_scalar(op_rows.value(op));
-        if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
-        values.push_back(std::move(*value));
-      } else {
-        values.emplace_back(Null{});
-      }
-      ro.value = &values.back();
-      const std::uint32_t pb = pred_begin[slots[s]];
-      const std::uint32_t pe = pred_begin[slots[s] + 1];
-      ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
-      ro.expand = op.expand;
-      if (op.has_mark_name) ro.mark_name = op_rows.mark_name(slots[s]);
-      rops.push_back(ro);
-
-      ChangeOpRef co;
-      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
-      co.is_map = op.is_map;
-      if (op.is_map) {
-        co.map_key = ro.map_key;
-      } else if (op.elem.counter != 0) {
-        co.elem = ChangeOpId{op.elem.counter, local[op.elem.actor]};
-      }
-      co.insert = op.insert;
-      co.action = op.action;
-      co.value = ro.value;
-      const std::size_t pfirst = local_preds.size();
-      for (std::uint32_t p = pb; p < pe; ++p) local_preds.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
-      co.pred = std::span<const ChangeOpId>(local_preds.data() + pfirst, pe - pb);
-      co.expand = op.expand;
-      co.mark_name = ro.mark_name;
-      if (last - first == 1) {
-        single_op = co;  // most changes: encoded by the one-op fast path below
-      } else {
-        encoder.add(co);
-      }
-    }
-    local[cr.actor] = kNone32;
-    for (std::uint32_t a : others) local[a] = kNone32;
-
     RebuiltChange rc;
     rc.row = static_cast<std::uint32_t>(row);
     rc.actors = actors;
     rc.author = cr.actor;
+    rc.others = others;
     rc.seq = cr.seq;
     rc.start_op = start_op[row];
+    rc.op_count = last - first;
     rc.time = cr.time;
     rc.message = cr.message;
     rc.extra = cr.extra;
+    if (options.change_begin) AM_TRY_STATUS(options.change_begin(rc));
+
+    // The ops, at most kOpBatch at a time (a change can hold most of a document's ops): decoded
+    // values, handed to op_sink, encoded with change-local actor indexes.
+    ChangeOpRef single_op;
+    for (std::uint32_t batch = first; batch < last; batch += kOpBatch) {
+      const std::uint32_t batch_end = std::min<std::uint32_t>(last, batch + kOpBatch);
+      std::size_t batch_preds = 0;
+      for (std::uint32_t s = batch; s < batch_end; ++s) batch_preds += pred_begin[slots[s] + 1] - pred_begin[slots[s]];
+      values.clear();
+      values.reserve(batch_end - batch);  // no reallocation: rops point into it
+      rops.clear();
+      local_preds.clear();
+      local_preds.reserve(batch_preds);  // no reallocation: the encoder's spans point into it
+      for (std::uint32_t s = batch; s < batch_end; ++s) {
+        const DocOp& op = ops[slots[s]];
+        RebuiltOp ro;
+        ro.id = op.id;
+        ro.obj = op.obj;
+        ro.is_map = op.is_map;
+        if (op.is_map) ro.map_key = op_rows.key(op);
+        ro.elem = op.elem;
+        ro.insert = op.insert;
+        ro.action = op.action;
+        if (op.action != Action::kDelete) {
+          auto value = enc::decode_scalar(op_rows.value(op));
+          if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
+          values.push_back(std::move(*value));
+        } else {
+          values.emplace_back(Null{});
+        }
+        ro.value = &values.back();
+        const std::uint32_t pb = pred_begin[slots[s]];
+        const std::uint32_t pe = pred_begin[slots[s] + 1];
+        ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
+        ro.expand = op.expand;
+        if (op.has_mark_name) ro.mark_name = op_rows.mark_name(slots[s]);
+        if (options.op_sink) rops.push_back(ro);
+
+        ChangeOpRef co;
+        if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local[op.obj.actor]};
+        co.is_map = op.is_map;
+        if (op.is_map) {
+          co.map_key = ro.map_key;
+        } else if (op.elem.counter != 0) {
+          co.elem = ChangeOpId{op.elem.counter, local[op.elem.actor]};
+        }
+        co.insert = op.insert;
+        co.action = op.action;
+        co.value = ro.value;
+        const std::size_t pfirst = local_preds.size();
+        for (std::uint32_t p = pb; p < pe; ++p) local_preds.push_back(ChangeOpId{preds[p].counter, local[preds[p].actor]});
+        co.pred = std::span<const ChangeOpId>(local_preds.data() + pfirst, pe - pb);
+        co.expand = op.expand;
+        co.mark_name = ro.mark_name;
+        if (last - first == 1) {
+          single_op = co;  // most changes: encoded by the one-op fast path below
+        } else {
+          encoder.add(co);
+        }
+      }
+      if (options.op_sink) AM_TRY_STATUS(options.op_sink(rops));
+    }
+    local[cr.actor] = kNone32;
+    for (std::uint32_t a : others) local[a] = kNone32;
+
     rc.dep_rows = dep_sorted;
     rc.deps = dep_hashes;
-    rc.ops = rops;
     ChangeHeaderRef h;
     h.deps = dep_hashes;
     h.author = actors[cr.actor];

@@ -70,13 +70,17 @@ struct RebuiltOp {
 };
 
 /// A change rebuilt from a document chunk (§2.6), canonically encoded and hashed. Every view is
-/// valid only during the sink call.
+/// valid only during the callback it is passed to. change_begin sees the fields up to op_count;
+/// sink sees them all.
 struct RebuiltChange {
   std::uint32_t row = 0;
   std::span<const ByteView> actors;  // the document's actor table
   std::uint32_t author = 0;          // index into actors
+  /// The other actors the change's ops refer to, in byte order (its actor table after the author).
+  std::span<const std::uint32_t> others;
   std::uint64_t seq = 0;
   std::uint64_t start_op = 0;
+  std::uint32_t op_count = 0;
   std::int64_t time = 0;
   /// Engaged iff the document stores a message (an empty one is a local commit with "").
   std::optional<std::string_view> message;
@@ -84,7 +88,6 @@ struct RebuiltChange {
   /// Rows of the deps (earlier rows of the same chunk), in the change's dep order (by hash).
   std::span<const std::uint32_t> dep_rows;
   std::span<const ChangeHash> deps;  // their hashes, sorted
-  std::span<const RebuiltOp> ops;    // in counter order
   ByteView chunk;                    // the canonical change chunk
   ChangeHash hash;
 };
@@ -96,6 +99,12 @@ struct DocumentDecodeOptions {
   /// plus 32 bytes per change row, 16 per op row and 16 per successor entry. Exceeding it is
   /// kResourceLimit, so a few bytes cannot claim gigabytes.
   std::size_t max_decoded_bytes = util::kDefaultInflateLimit;
+  /// Streaming, per change in row order: change_begin(change), then op_sink with its ops in
+  /// counter order, a bounded batch at a time (so that a change of a million ops never exists
+  /// as a million decoded ops), then sink(change) once it is encoded and hashed. Each is
+  /// optional; an error from any stops the decoding.
+  std::function<Status(const RebuiltChange&)> change_begin;
+  std::function<Status(std::span<const RebuiltOp>)> op_sink;
   /// When set, each rebuilt change is handed to `sink` as soon as it is built (in row order)
   /// instead of being collected in DecodedDocument::changes, so that a big document never
   /// holds all its decoded changes at once. An error from the sink stops the decoding. Heads
