@@ -210,9 +210,10 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   }
 
   void read_upgrade_request(std::shared_ptr<AcceptLoop> loop, std::string path) {
-    request_parser_.emplace();
-    request_parser_->header_limit(kMaxUpgradeRequestBytes);
-    http::async_read(ws_.next_layer(), http_buffer_, *request_parser_,
+    Handshake& hs = handshake();
+    hs.request_parser.emplace();
+    hs.request_parser->header_limit(kMaxUpgradeRequestBytes);
+    http::async_read(ws_.next_layer(), hs.http_buffer, *hs.request_parser,
                      [self = shared_from_this(), loop = std::move(loop), path = std::move(path)](
                          error_code ec, std::size_t) mutable {
                        self->on_upgrade_request(ec, std::move(loop), path);
@@ -241,11 +242,12 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   void handshake_as_client(const std::string& host_header, const std::string& target,
                            std::function<void(error_code, int http_status, const std::string& body)> done) {
     configure_stream();
-    ws_.async_handshake(upgrade_response_, host_header, target,
+    ws_.async_handshake(handshake().upgrade_response, host_header, target,
                         [self = shared_from_this(), done = std::move(done)](error_code ec) {
                           if (!ec) self->state_ = State::kOpen;
-                          done(ec, static_cast<int>(self->upgrade_response_.result_int()),
-                               self->upgrade_response_.body());
+                          const auto& response = self->handshake_->upgrade_response;
+                          done(ec, static_cast<int>(response.result_int()), response.body());
+                          if (!ec) self->handshake_.reset();
                         });
   }
 
@@ -283,7 +285,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   void on_upgrade_request(error_code ec, std::shared_ptr<AcceptLoop> loop, const std::string& path) {
     if (ec) return;  // timeout, garbage or a closed socket: nothing to answer
-    const auto& request = request_parser_->get();
+    const auto& request = handshake_->request_parser->get();
     const UpgradeRequest upgrade = describe_upgrade_request(request);
     if (!upgrade.is_websocket_upgrade) {
       if (options_.http_handler && upgrade.is_get) {
@@ -311,8 +313,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       if (accept_ec) return;
       // The upgrade request is answered: its parser and buffer are not needed for the life of
       // the connection.
-      self->request_parser_.reset();
-      self->http_buffer_ = beast::flat_buffer{};
+      self->handshake_.reset();
       self->state_ = State::kOpen;
       loop->deliver(self);
     });
@@ -322,13 +323,14 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   // One HTTP answer, then the connection closes.
   void respond(http::status status, const std::string& content_type, std::string body) {
-    refusal_.emplace(status, request_parser_->get().version());
-    refusal_->set(http::field::content_type, content_type);
-    if (status == http::status::unauthorized) refusal_->set(http::field::www_authenticate, "Bearer");
-    refusal_->keep_alive(false);
-    refusal_->body() = std::move(body);
-    refusal_->prepare_payload();
-    http::async_write(ws_.next_layer(), *refusal_,
+    Handshake& hs = *handshake_;
+    hs.refusal.emplace(status, hs.request_parser->get().version());
+    hs.refusal->set(http::field::content_type, content_type);
+    if (status == http::status::unauthorized) hs.refusal->set(http::field::www_authenticate, "Bearer");
+    hs.refusal->keep_alive(false);
+    hs.refusal->body() = std::move(body);
+    hs.refusal->prepare_payload();
+    http::async_write(ws_.next_layer(), *hs.refusal,
                       [self = shared_from_this()](error_code, std::size_t) {
                         error_code ignored;
                         self->tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -530,10 +532,19 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
                                  // deque costs ~600 bytes, and idle connections are the norm)
   std::size_t queued_bytes_ = 0;  // bytes in send_queue_
   // Handshake state.
-  beast::flat_buffer http_buffer_;
-  std::optional<http::request_parser<http::empty_body>> request_parser_;
-  std::optional<http::response<http::string_body>> refusal_;
-  websocket::response_type upgrade_response_;
+  // Handshake state, allocated apart and freed once the connection is open: an HTTP parser, a
+  // response and a buffer are over a kilobyte, and most connections live long after it.
+  struct Handshake {
+    beast::flat_buffer http_buffer;
+    std::optional<http::request_parser<http::empty_body>> request_parser;
+    std::optional<http::response<http::string_body>> refusal;
+    websocket::response_type upgrade_response;
+  };
+  Handshake& handshake() {
+    if (!handshake_) handshake_ = std::make_unique<Handshake>();
+    return *handshake_;
+  }
+  std::unique_ptr<Handshake> handshake_;
 };
 
 // One dial: resolve, connect, TLS (wss), upgrade, all under one deadline, on the new
