@@ -219,7 +219,7 @@ struct Document::Impl {
   }
 
   // Applies one change whose deps are present.
-  Status apply_ready(storage::StoredChange sc) {
+  Status apply_ready(const storage::StoredChange& sc) {
     const std::uint32_t author = actors.intern(sc.change.actors[0]);
     const std::size_t have = author < changes_by_actor.size() ? changes_by_actor[author].size() : 0;
     if (sc.change.seq != have + 1) {
@@ -264,19 +264,20 @@ struct Document::Impl {
     rebuild();
   }
 
-  // Applies a batch atomically: on any error the document is as it was before the call.
+  // Applies a batch atomically: on any error the document is as it was before the call. The
+  // queue is not copied for that (it may hold many big changes): the batch only appends to it,
+  // and a failed apply_ready_queue() leaves it whole.
   Status apply_stored(std::vector<storage::StoredChange> incoming) {
     if (tx_open) commit({});
     const std::size_t rows_before = history.size();
-    std::vector<storage::StoredChange> queue_before = queue;
-    Status s = apply_stored_unchecked(std::move(incoming));
-    if (!s) restore(rows_before, std::move(queue_before));
-    return s;
-  }
-
-  Status apply_stored_unchecked(std::vector<storage::StoredChange> incoming) {
+    const std::size_t queued_before = queue.size();
     enqueue(std::move(incoming));
-    return apply_ready_queue([](std::size_t, const storage::StoredChange&) { return Status{}; });
+    Status s = apply_ready_queue([](std::size_t, const storage::StoredChange&) { return Status{}; });
+    if (!s) {
+      queue.resize(queued_before);
+      restore(rows_before, std::move(queue));
+    }
+    return s;
   }
 
   // Appends the changes that are neither applied nor queued (nor repeated) to the queue, in order.
@@ -318,29 +319,32 @@ struct Document::Impl {
     return order;
   }
 
-  // Applies the ready queued changes in ready_order() and keeps the others queued, in order.
-  // `before_apply(i, change)` runs before queue[i] is applied; an error from it or from applying
-  // stops there (the failed change is dropped, the ones not reached stay queued).
+  // Applies the ready queued changes in ready_order() and drops them from the queue; the others
+  // stay queued, in order. `before_apply(i, change)` runs before queue[i] is applied. An error
+  // from it or from applying stops there and leaves the queue as it was (the changes applied so
+  // far included: the caller undoes or drops them); *failed is then the failed change's index.
   template <class BeforeApply>
-  Status apply_ready_queue(BeforeApply&& before_apply) {
+  Status apply_ready_queue(BeforeApply&& before_apply, std::size_t* failed = nullptr) {
     if (queue.empty()) return {};
     const std::vector<std::size_t> order = ready_order();
     if (order.empty()) return {};
-    std::vector<std::uint8_t> taken(queue.size(), 0);
-    Status s;
     for (std::size_t i : order) {
-      taken[i] = 1;
-      s = before_apply(i, queue[i]);
-      if (s) s = apply_ready(std::move(queue[i]));
-      if (!s) break;
+      Status s = before_apply(i, queue[i]);
+      if (s) s = apply_ready(queue[i]);
+      if (!s) {
+        if (failed) *failed = i;
+        return s;
+      }
     }
+    std::vector<std::uint8_t> taken(queue.size(), 0);
+    for (std::size_t i : order) taken[i] = 1;
     std::vector<storage::StoredChange> rest;
     rest.reserve(queue.size() - order.size());
     for (std::size_t i = 0; i < queue.size(); ++i) {
       if (!taken[i]) rest.push_back(std::move(queue[i]));
     }
     queue = std::move(rest);
-    return s;
+    return {};
   }
 
   // ---- reads ----

@@ -119,9 +119,21 @@ Status apply_in_order(Document::Impl& d, Batch batch) {
     d.queue.push_back(std::move(sc));
     external.push_back(batch.external[i]);
   }
-  return d.apply_ready_queue([&](std::size_t i, const storage::StoredChange& sc) {
-    return external[i] != 0 ? check_pred_objects(d, sc) : Status{};
-  });
+  std::size_t failed = 0;
+  Status s = d.apply_ready_queue(
+      [&](std::size_t i, const storage::StoredChange& sc) {
+        return external[i] != 0 ? check_pred_objects(d, sc) : Status{};
+      },
+      &failed);
+  if (!s) {
+    // Keep what was applied before the error (load() discards the document anyway); drop the
+    // change that failed, so that it does not fail every later call again.
+    const ChangeHash bad = d.queue[failed].hash;
+    std::erase_if(d.queue, [&](const storage::StoredChange& sc) {
+      return sc.hash == bad || d.history.contains(sc.hash);
+    });
+  }
+  return s;
 }
 
 // Reads every chunk of `bytes` and applies their changes. A malformed chunk stops the reading;

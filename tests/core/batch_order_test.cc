@@ -24,9 +24,10 @@ Bytes concat(const std::vector<Bytes>& parts) {
   return out;
 }
 
-// Three changes: a, then b depending on a (actor aa), and c, concurrent with both (actor cc).
+// Four changes: a, then b depending on a (actor aa); c, concurrent with both, then d depending on
+// c (actor cc).
 struct Abc {
-  Bytes a, b, c;
+  Bytes a, b, c, d;
 };
 Abc make_abc() {
   Document one(DocumentOptions{actor("aa")});
@@ -37,11 +38,13 @@ Abc make_abc() {
   Document two(DocumentOptions{actor("cc")});
   EXPECT_TRUE(two.put(ObjId::root(), "y", std::int64_t{3}));
   two.commit();
+  EXPECT_TRUE(two.put(ObjId::root(), "y", std::int64_t{4}));
+  two.commit();
   const auto ab = one.get_changes();
-  const auto c = two.get_changes();
+  const auto cd = two.get_changes();
   EXPECT_EQ(ab.size(), 2u);
-  EXPECT_EQ(c.size(), 1u);
-  return Abc{ab.at(0), ab.at(1), c.at(0)};
+  EXPECT_EQ(cd.size(), 2u);
+  return Abc{ab.at(0), ab.at(1), cd.at(0), cd.at(1)};
 }
 
 // The reference applies a batch in Kahn order: first every change whose dependencies were
@@ -69,15 +72,32 @@ TEST(BatchOrder, LoadOfChangeChunksUsesTheBatchOrder) {
   EXPECT_EQ(incremental.get_changes(), (std::vector<Bytes>{x.a, x.c, x.b}));
 }
 
-// A queued change and the ones arriving later form one batch: queued ones come first among the
-// ready ones, in queue order.
+// A queued change and the ones arriving later form one batch: d, queued first, is taken as soon
+// as c is, before b (arrival order, pass after pass, would give c, a, b, d).
 TEST(BatchOrder, QueuedChangesJoinTheNextBatchInQueueOrder) {
   const Abc x = make_abc();
   Document doc;
-  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.b}));  // waits for a
+  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.d}));  // waits for c
   EXPECT_TRUE(doc.get_changes().empty());
-  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.c, x.a}));
-  // Ready at first: c and a (queue order b, c, a; b waits for a), then b.
+  ASSERT_EQ(doc.get_missing_deps().size(), 1u);
+  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.c, x.a, x.b}));
+  EXPECT_EQ(doc.get_changes(), (std::vector<Bytes>{x.c, x.a, x.d, x.b}));
+  EXPECT_TRUE(doc.get_missing_deps().empty());
+}
+
+// A failed batch leaves the document and its queue as they were.
+TEST(BatchOrder, FailedBatchKeepsTheQueue) {
+  const Abc x = make_abc();
+  Document doc;
+  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.c}));
+  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.b}));  // waits for a
+  // A change with c's actor and seq but other content: applying it must fail, after a.
+  Document clash(DocumentOptions{actor("cc")});
+  ASSERT_TRUE(clash.put(ObjId::root(), "other", std::int64_t{9}));
+  clash.commit();
+  EXPECT_FALSE(doc.apply_changes(std::vector<Bytes>{x.a, clash.get_changes().at(0)}));
+  EXPECT_EQ(doc.get_changes(), (std::vector<Bytes>{x.c}));
+  ASSERT_TRUE(doc.apply_changes(std::vector<Bytes>{x.a}));  // b still waited: both apply
   EXPECT_EQ(doc.get_changes(), (std::vector<Bytes>{x.c, x.a, x.b}));
 }
 

@@ -43,10 +43,14 @@ Bytes read_all(const fs::path& p) {
   return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-std::vector<std::string> corpus_files() {
+// The corpus files; AM_CORPUS_ONLY=NAME narrows the checks to one of them.
+std::vector<std::string> corpus_files(bool all = false) {
   std::vector<std::string> names;
+  const char* only = all ? nullptr : std::getenv("AM_CORPUS_ONLY");
   for (const auto& e : fs::directory_iterator(corpus_dir())) {
-    if (e.is_regular_file() && e.path().extension() != ".md") names.push_back(e.path().filename().string());
+    if (!e.is_regular_file() || e.path().extension() == ".md") continue;
+    if (only && *only && e.path().filename().string() != only) continue;
+    names.push_back(e.path().filename().string());
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -59,7 +63,7 @@ fs::path reference_dir() {
     util::Sha256 h;
     h.update(read_all(script));
     h.update(read_all(fs::path(AM_SOURCE_DIR) / "tools" / "jsref" / "package-lock.json"));
-    for (const std::string& name : corpus_files()) {
+    for (const std::string& name : corpus_files(/*all=*/true)) {
       h.update(as_bytes(name));
       h.update(read_all(corpus_dir() / name));
     }
@@ -130,7 +134,7 @@ TEST(Corpus, EveryFileLoadsOrIsRefusedAsTheReferenceDoes) {
   const fs::path ref = reference_dir();
   ASSERT_FALSE(ref.empty());
   const auto files = corpus_files();
-  ASSERT_GE(files.size(), 30u) << corpus_dir();
+  ASSERT_FALSE(files.empty()) << corpus_dir();
   std::size_t loaded = 0, refused = 0;
   for (const std::string& name : files) {
     SCOPED_TRACE(name);
