@@ -219,7 +219,7 @@ struct Document::Impl {
   }
 
   // Applies one change whose deps are present.
-  Status apply_ready(storage::StoredChange sc) {
+  Status apply_ready(const storage::StoredChange& sc) {
     const std::uint32_t author = actors.intern(sc.change.actors[0]);
     const std::size_t have = author < changes_by_actor.size() ? changes_by_actor[author].size() : 0;
     if (sc.change.seq != have + 1) {
@@ -264,46 +264,86 @@ struct Document::Impl {
     rebuild();
   }
 
-  // Applies a batch atomically: on any error the document is as it was before the call.
+  // Applies a batch atomically: on any error the document is as it was before the call. The
+  // queue is not copied for that (it may hold many big changes): the batch only appends to it,
+  // and a failed apply_ready_queue() leaves it whole.
   Status apply_stored(std::vector<storage::StoredChange> incoming) {
     if (tx_open) commit({});
     const std::size_t rows_before = history.size();
-    std::vector<storage::StoredChange> queue_before = queue;
-    Status s = apply_stored_unchecked(std::move(incoming));
-    if (!s) restore(rows_before, std::move(queue_before));
+    const std::size_t queued_before = queue.size();
+    enqueue(std::move(incoming));
+    Status s = apply_ready_queue([](std::size_t, const storage::StoredChange&) { return Status{}; });
+    if (!s) {
+      queue.resize(queued_before);
+      restore(rows_before, std::move(queue));
+    }
     return s;
   }
 
-  Status apply_stored_unchecked(std::vector<storage::StoredChange> incoming) {
+  // Appends the changes that are neither applied nor queued (nor repeated) to the queue, in order.
+  void enqueue(std::vector<storage::StoredChange> incoming) {
     std::unordered_set<ChangeHash, HashOfChangeHash> queued;
     for (const auto& q : queue) queued.insert(q.hash);
     for (auto& sc : incoming) {
       if (history.contains(sc.hash)) continue;
       if (queued.insert(sc.hash).second) queue.push_back(std::move(sc));
     }
-    // Apply whatever became ready, in queue order, pass after pass (one pass when the changes
-    // come in causal order).
-    std::vector<storage::StoredChange> waiting;
-    for (bool progress = true; progress;) {
-      progress = false;
-      waiting.clear();
-      for (std::size_t i = 0; i < queue.size(); ++i) {
-        storage::StoredChange& sc = queue[i];
-        if (history.contains(sc.hash)) continue;
-        if (deps_present(sc.change)) {
-          if (Status s = apply_ready(std::move(sc)); !s) {
-            // Keep what was not applied (the caller restores the queue anyway).
-            for (std::size_t j = i + 1; j < queue.size(); ++j) waiting.push_back(std::move(queue[j]));
-            queue = std::move(waiting);
-            return s;
-          }
-          progress = true;
-        } else {
-          waiting.push_back(std::move(sc));
-        }
+  }
+
+  // The queued changes that can be applied now, in the order the reference applies a batch
+  // (rust/automerge change_queue.rs, pop_topo_sorted_ready): Kahn's algorithm with a FIFO, seeded
+  // with the changes whose dependencies are all applied, in queue order; a change becomes ready
+  // when its last queued dependency is taken. The apply order decides the saved change order.
+  std::vector<std::size_t> ready_order() const {
+    std::vector<std::uint32_t> unsatisfied(queue.size(), 0);
+    std::unordered_map<ChangeHash, std::vector<std::size_t>, HashOfChangeHash> waiting_on;
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      for (const ChangeHash& dep : queue[i].change.deps) {
+        if (history.contains(dep)) continue;
+        ++unsatisfied[i];
+        waiting_on[dep].push_back(i);
       }
-      queue.swap(waiting);
     }
+    std::vector<std::size_t> order;  // also the FIFO: entries past `next` are still to be taken
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      if (unsatisfied[i] == 0) order.push_back(i);
+    }
+    for (std::size_t next = 0; next < order.size() && !waiting_on.empty(); ++next) {
+      const auto it = waiting_on.find(queue[order[next]].hash);
+      if (it == waiting_on.end()) continue;
+      for (std::size_t j : it->second) {
+        if (--unsatisfied[j] == 0) order.push_back(j);
+      }
+      waiting_on.erase(it);
+    }
+    return order;
+  }
+
+  // Applies the ready queued changes in ready_order() and drops them from the queue; the others
+  // stay queued, in order. `before_apply(i, change)` runs before queue[i] is applied. An error
+  // from it or from applying stops there and leaves the queue as it was (the changes applied so
+  // far included: the caller undoes or drops them); *failed is then the failed change's index.
+  template <class BeforeApply>
+  Status apply_ready_queue(BeforeApply&& before_apply, std::size_t* failed = nullptr) {
+    if (queue.empty()) return {};
+    const std::vector<std::size_t> order = ready_order();
+    if (order.empty()) return {};
+    for (std::size_t i : order) {
+      Status s = before_apply(i, queue[i]);
+      if (s) s = apply_ready(queue[i]);
+      if (!s) {
+        if (failed) *failed = i;
+        return s;
+      }
+    }
+    std::vector<std::uint8_t> taken(queue.size(), 0);
+    for (std::size_t i : order) taken[i] = 1;
+    std::vector<storage::StoredChange> rest;
+    rest.reserve(queue.size() - order.size());
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      if (!taken[i]) rest.push_back(std::move(queue[i]));
+    }
+    queue = std::move(rest);
     return {};
   }
 

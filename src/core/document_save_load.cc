@@ -67,10 +67,12 @@ Status check_pred_objects(const Document::Impl& d, const storage::StoredChange& 
   return {};
 }
 
-// Changes to apply, in order. external[i] marks a change from a change chunk: it needs
-// check_pred_objects and may lack dependencies. A document chunk's changes depend only on changes
-// before them in the same chunk, which by then are applied or were already known.
+// What a load read. `direct`: the changes of a first document chunk loaded into an empty document
+// (not streamed), applied in their stored order as the reference rebuilds such a document. The
+// rest (`changes`, external[i] marking a change from a change chunk, which needs
+// check_pred_objects) is one batch, applied as Document::apply_changes applies one.
 struct Batch {
+  std::vector<storage::StoredChange> direct;
   std::vector<storage::StoredChange> changes;
   std::vector<std::uint8_t> external;
 
@@ -89,49 +91,49 @@ struct Batch {
   }
 };
 
-// Applies changes in the given order: known ones are skipped, ones whose dependencies are
-// missing wait in the queue, which is then drained. A loaded document's changes come in
-// application (topological) order, so each applies directly, in O(its ops).
+// Applies `direct` in order, then queues the batch behind what already waited and applies every
+// ready change in the reference's batch order (Document::Impl::ready_order): a change chunk
+// that arrives before its dependencies is applied after them, and the saved order is the
+// reference's.
 Status apply_in_order(Document::Impl& d, Batch batch) {
-  std::unordered_set<ChangeHash, core::HashOfChangeHash> queued;
-  for (const storage::StoredChange& q : d.queue) queued.insert(q.hash);
   // A whole document arrives at once: size the history for it up front (only for big batches,
   // so that many small loads keep the containers' geometric growth).
-  if (batch.changes.size() >= 1024) {
+  if (const std::size_t n = batch.direct.size() + batch.changes.size(); n >= 1024) {
     std::size_t bytes = 0;
+    for (const auto& sc : batch.direct) bytes += sc.chunk.size();
     for (const auto& sc : batch.changes) bytes += sc.chunk.size();
-    d.history.reserve(batch.changes.size(), bytes);
+    d.history.reserve(n, bytes);
   }
+  // A document's changes depend only on changes before them in the same chunk.
+  for (storage::StoredChange& sc : batch.direct) {
+    if (d.history.contains(sc.hash)) continue;
+    AM_TRY_STATUS(d.apply_ready(std::move(sc)));
+  }
+  // Queue entries from earlier calls came from change chunks; mark what this batch adds.
+  std::vector<std::uint8_t> external(d.queue.size(), 1);
+  std::unordered_set<ChangeHash, core::HashOfChangeHash> queued;
+  for (const storage::StoredChange& q : d.queue) queued.insert(q.hash);
   for (std::size_t i = 0; i < batch.changes.size(); ++i) {
     storage::StoredChange& sc = batch.changes[i];
-    const bool external = batch.external[i] != 0;
-    if (d.history.contains(sc.hash)) continue;
-    if (!external || d.deps_present(sc.change)) {
-      if (external) AM_TRY_STATUS(check_pred_objects(d, sc));
-      AM_TRY_STATUS(d.apply_ready(std::move(sc)));
-    } else if (queued.insert(sc.hash).second) {
-      d.queue.push_back(std::move(sc));
-    }
+    if (d.history.contains(sc.hash) || !queued.insert(sc.hash).second) continue;
+    d.queue.push_back(std::move(sc));
+    external.push_back(batch.external[i]);
   }
-  // Drain the queue (also what waited before this call) until nothing more is ready.
-  for (bool progress = !d.queue.empty(); progress;) {
-    progress = false;
-    for (std::size_t i = 0; i < d.queue.size();) {
-      const auto at = d.queue.begin() + static_cast<std::ptrdiff_t>(i);
-      if (d.history.contains(at->hash)) {
-        d.queue.erase(at);
-      } else if (d.deps_present(at->change)) {
-        storage::StoredChange sc = std::move(*at);
-        d.queue.erase(at);
-        AM_TRY_STATUS(check_pred_objects(d, sc));
-        AM_TRY_STATUS(d.apply_ready(std::move(sc)));
-        progress = true;
-      } else {
-        ++i;
-      }
-    }
+  std::size_t failed = 0;
+  Status s = d.apply_ready_queue(
+      [&](std::size_t i, const storage::StoredChange& sc) {
+        return external[i] != 0 ? check_pred_objects(d, sc) : Status{};
+      },
+      &failed);
+  if (!s) {
+    // Keep what was applied before the error (load() discards the document anyway); drop the
+    // change that failed, so that it does not fail every later call again.
+    const ChangeHash bad = d.queue[failed].hash;
+    std::erase_if(d.queue, [&](const storage::StoredChange& sc) {
+      return sc.hash == bad || d.history.contains(sc.hash);
+    });
   }
-  return {};
+  return s;
 }
 
 // Reads every chunk of `bytes` and applies their changes. A malformed chunk stops the reading;
@@ -174,7 +176,11 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
           break;
         }
         if (index == 0 && first_is_document) *first_is_document = true;
-        batch.add(std::move(doc->changes), /*from_change_chunks=*/false);
+        if (index == 0 && d.history.empty() && d.queue.empty()) {
+          batch.direct = std::move(doc->changes);
+        } else {
+          batch.add(std::move(doc->changes), /*from_change_chunks=*/false);
+        }
         break;
       }
       case storage::ChunkType::kChange: {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "core/encoding/byte_reader.h"
@@ -743,6 +744,37 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
   return cursor.check_done();
 }
 
+std::string id_text(RawId id) {
+  return std::to_string(id.counter) + "@actor" + std::to_string(id.actor);
+}
+
+// In document order, every mark end (a mark op without a name) must come after its begin (the
+// named mark op whose counter is one less, same actor) and be in the same object. The reference
+// refuses documents that break this ("invalid mark operation order"); a buggy writer made some
+// (upstream fixture broken_zero_width_mark), and a re-save of one cannot be loaded by JS.
+Status check_mark_order(const OpRows& rows) {
+  std::unordered_map<std::uint64_t, RawId> begins;  // begin op id -> its object
+  for (std::size_t row = 0; row < rows.ops.size(); ++row) {
+    const DocOp& op = rows.ops[row];
+    if (op.action != Action::kMark) continue;
+    if (op.has_mark_name) {
+      begins[pack(op.id)] = op.obj;
+      continue;
+    }
+    const RawId begin{op.id.counter - 1, op.id.actor};
+    const auto it = op.id.counter == 0 ? begins.end() : begins.find(pack(begin));
+    if (it == begins.end()) {
+      return fail(corrupt("invalid mark operation order: mark end " + id_text(op.id) +
+                          " occurs before mark begin " + id_text(begin) + " (op row " + std::to_string(row) + ")"));
+    }
+    if (pack(it->second) != pack(op.obj)) {  // the root is (0, 0)
+      return fail(corrupt("invalid mark operation order: mark end " + id_text(op.id) +
+                          " is in another object than mark begin " + id_text(begin)));
+    }
+  }
+  return {};
+}
+
 // Decodes the op rows (stored ops only) and their successor lists. Room is reserved for one
 // rebuilt delete per successor.
 Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, OpRows& out) {
@@ -891,11 +923,8 @@ Status read_ops(const OpColumns& c, std::size_t num_actors, ColumnSource& src, O
   AM_TRY_STATUS(enc::check_done(succ_counter, !c.succ_counter.empty(), "op succ counter", kRowErrors));
   AM_TRY_STATUS(enc::check_done(expand, has_expand, "op expand", kRowErrors));
   AM_TRY_STATUS(enc::check_done(mark_name, has_mark_name, "op mark name", kRowErrors));
+  if (has_mark_name) AM_TRY_STATUS(check_mark_order(out));
   return {};
-}
-
-std::string id_text(RawId id) {
-  return std::to_string(id.counter) + "@actor" + std::to_string(id.actor);
 }
 
 
