@@ -21,7 +21,7 @@ start=$(date +%s)
 step() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
 step "dependencies"
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test
 bash scripts/npm-deps.sh tools/jsref
 
 step "golden vectors from the JS reference"
