@@ -1,5 +1,5 @@
 # CPack: `cpack -G DEB` in a build directory makes a .deb of everything `cmake --install`
-# installs (amrepo, the static libraries, headers, CMake package and am.pc) under /usr.
+# installs (amrepo, the static libraries, headers, CMake package, am.pc and am-repo.pc) under /usr.
 # Depends lists the Debian 12 runtime packages of the shared libraries amrepo links with
 # (ldd: libz.so.1, libcrypto.so.3, libdeflate.so.0, libstdc++.so.6, libgcc_s.so.1, libc.so.6,
 # libm.so.6). The -dev packages a C++ consumer needs to link the static libraries are Recommends.
@@ -21,5 +21,9 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS
 if(TARGET PostgreSQL::PostgreSQL)  # amrepo then links libpq (the postgres storage adapter)
   string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libpq5 (>= 15)")
 endif()
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libssl-dev, libdeflate-dev, libexpected-dev, nlohmann-json3-dev, pkg-config")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
+  "libssl-dev, libdeflate-dev, libexpected-dev, nlohmann-json3-dev, pkg-config, libsqlite3-dev, libboost-url1.81-dev")
+if(TARGET PostgreSQL::PostgreSQL)  # am_repo_storage then needs libpq when a consumer links it
+  string(APPEND CPACK_DEBIAN_PACKAGE_RECOMMENDS ", libpq-dev")
+endif()
 include(CPack)

@@ -3,7 +3,8 @@
 # from an already built release tree (default build/release):
 #   a. installs into a temporary prefix,
 #   b. builds tests/install/consumer with find_package(am) against it and runs it,
-#   c. builds the same main.cc with g++ and `pkg-config --static --cflags --libs am`, runs it,
+#   c. builds the same programs with g++ and `pkg-config --static --cflags --libs am` (main.cc)
+#      and `... am-repo` (repo_main.cc), runs them,
 #   d. makes the .deb with cpack, checks its metadata and contents, and (as root, when dpkg is
 #      available) installs it, runs `amrepo --help` and removes it again.
 # Everything goes to a temporary directory that is removed on exit.
@@ -25,7 +26,7 @@ echo "-- install into $prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/am/document.h include/am/sync.h include/am/result.h lib/libam_core.a \
          lib/cmake/am/amConfig.cmake lib/cmake/am/amConfigVersion.cmake \
-         lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc bin/amrepo share/man/man1/amrepo.1; do
+         lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc lib/pkgconfig/am-repo.pc bin/amrepo share/man/man1/amrepo.1; do
   [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
 done
 for f in include/am/repo/repo.h lib/libam_repo.a lib/libam_repo_core.a lib/libam_repo_net.a \
@@ -51,6 +52,12 @@ g++ -std=c++20 -O1 -o "$tmp/pc_consumer" "$root/tests/install/consumer/main.cc" 
   $(pkg-config --static --cflags --libs am)
 out=$("$tmp/pc_consumer")
 [ "$out" = "$expected" ] || fail "pkg-config consumer printed '$out', expected '$expected'"
+pkg-config --exists am-repo || fail "pkg-config does not find am-repo"
+# shellcheck disable=SC2046
+g++ -std=c++20 -O1 -o "$tmp/pc_repo_consumer" "$root/tests/install/consumer/repo_main.cc" \
+  $(pkg-config --static --cflags --libs am-repo)
+out=$("$tmp/pc_repo_consumer")
+[ "$out" = '{"hello":"repo"}' ] || fail "pkg-config repo consumer printed '$out'"
 
 echo "-- .deb package"
 (cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >/dev/null)
@@ -69,7 +76,7 @@ for lib in $(objdump -p "$build/tools/amrepo/amrepo" | awk '/NEEDED/ {print $2}'
   grep -q "Depends:.*$pkg" <<<"$info" || fail ".deb Depends lacks $pkg (for $lib)"
 done
 for f in ./usr/bin/amrepo ./usr/include/am/document.h ./usr/lib/libam_core.a \
-         ./usr/lib/cmake/am/amConfig.cmake ./usr/lib/pkgconfig/am.pc; do
+         ./usr/lib/cmake/am/amConfig.cmake ./usr/lib/pkgconfig/am.pc ./usr/lib/pkgconfig/am-repo.pc; do
   grep -q " $f\$" <<<"$contents" || fail ".deb lacks $f"
 done
 if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && [ "${AM_SKIP_DPKG_INSTALL:-0}" != 1 ]; then
