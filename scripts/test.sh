@@ -5,6 +5,7 @@
 #   3. builds with -Werror and runs ctest: unit/property tests, amrepo end-to-end tests, the
 #      examples and the JS interop matrix (tools/jsref/interop.mjs, incl. headless Chromium),
 #   4. the API reference (Doxygen; any warning fails), then the install/package/consumer test,
+#      and the README's run command on a fresh clone (tests/install/first_run_test.sh),
 #   5. the tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the repo core,
 #      runtime and transport tests under ThreadSanitizer with 4 io threads,
 #   6. a short libFuzzer run of every fuzz target (AM_FUZZ_SECONDS each, default 20),
@@ -21,7 +22,7 @@ start=$(date +%s)
 step() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
 step "dependencies"
-bash scripts/install-deps.sh test
+bash scripts/install-deps.sh test  # the run set and the test set
 bash scripts/npm-deps.sh tools/jsref
 
 step "golden vectors from the JS reference"
@@ -38,6 +39,9 @@ doxygen docs/Doxyfile
 
 step "install, package and consumer test"
 bash tests/install/consumer_test.sh
+
+step "first run: scripts/run.sh on a fresh clone with an empty compiler cache (time printed, not asserted)"
+bash tests/install/first_run_test.sh
 
 step "ASan+UBSan build and tests"
 bash scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
