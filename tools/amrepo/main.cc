@@ -11,6 +11,7 @@
 
 #include "battery.h"
 #include "bench.h"
+#include "client_server.h"
 #include "connections_bench.h"
 #include "doc_bench.h"
 #include "load_bench.h"
@@ -227,7 +228,9 @@ int main(int argc, char** argv) {
 
   amrepo::ClientOptions client_options;
   auto add_client_options = [&](CLI::App* cmd) {
-    cmd->add_option("--server", client_options.server, "ws[s]://HOST:PORT[/PATH] or tcp://HOST:PORT");
+    cmd->add_option("--server", client_options.server,
+                    "ws[s]://HOST:PORT[/PATH] or tcp://HOST:PORT (default: $AMREPO_SERVER, else " +
+                        amrepo::default_server_url() + "; none with --data alone)");
     cmd->add_option("--data", client_options.data, "a local repo directory");
     cmd->add_option("--timeout", client_options.timeout_s, "seconds to wait for the server")->capture_default_str();
     cmd->add_option("--ca-file", client_options.ca_file,
@@ -238,8 +241,10 @@ int main(int argc, char** argv) {
   std::string json_text, json_file, url;
   auto* new_cmd = app.add_subcommand("new", "Create a document and print its automerge: URL once the server has it");
   add_client_options(new_cmd);
-  new_cmd->add_option("--json", json_text, "initial content (a JSON object)");
-  new_cmd->add_option("--file", json_file, "initial content from a JSON file")->excludes("--json");
+  std::string json_arg;
+  auto* json_positional = new_cmd->add_option("JSON", json_arg, "initial content (a JSON object), as --json");
+  new_cmd->add_option("--json", json_text, "initial content (a JSON object)")->excludes(json_positional);
+  new_cmd->add_option("--file", json_file, "initial content from a JSON file")->excludes("--json")->excludes(json_positional);
   std::string doc_path;
   auto* cat_cmd = app.add_subcommand("cat", "Print a document as JSON");
   add_client_options(cat_cmd);
@@ -288,6 +293,15 @@ int main(int argc, char** argv) {
   add_client_options(rm_cmd);
   rm_cmd->add_option("URL", url, "document")->required();
 
+  // Set last: subcommands created before it do not inherit it (their help stays their own).
+  app.footer("\nGetting started:\n"
+             "  amrepo serve                           a sync server on " + amrepo::default_server_url() +
+             " (documents in ./amrepo-data)\n"
+             "  URL=$(amrepo new '{\"title\":\"hello\"}')  create a document there; prints its automerge: URL\n"
+             "  amrepo cat \"$URL\"                      print it as JSON\n"
+             "  amrepo set \"$URL\" /title '\"hi\"'        change it; `amrepo watch \"$URL\"` shows changes live\n"
+             "Client commands talk to --server URL, else $AMREPO_SERVER, else " + amrepo::default_server_url() +
+             ".\nMore: `amrepo COMMAND --help`, docs/cli.md, man amrepo.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -305,6 +319,7 @@ int main(int argc, char** argv) {
     return amrepo::serve(serve_options);
   }
   if (*new_cmd) {
+    if (!json_arg.empty()) json_text = json_arg;
     if (!json_file.empty()) {
       std::ifstream in(json_file);
       if (!in) {

@@ -1,6 +1,7 @@
 #include "network_tools.h"
 
 #include "access_rules.h"
+#include "client_server.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -131,49 +132,35 @@ int open_client(const ClientOptions& options, ClientSession& session) {
   auto repo = am::repo::Repo::open(ro);
   if (!repo) return fail_with(kExitFailure, repo.error().to_string());
   session.repo = std::move(*repo);
-  if (options.server.empty()) return kExitOk;
+  const ServerChoice server = choose_server(options.server, options.data);
+  if (server.url.empty()) return kExitOk;
   am::repo::Backoff backoff;
   backoff.initial = 100ms;
   backoff.max = 1s;
-  // The last reason a connection attempt failed, to say why instead of just timing out; a
-  // refused token ends the wait at once (retrying cannot help).
-  struct Failure {
-    std::mutex mutex;
-    std::string last;
-    bool refused = false;
-  };
-  auto failure = std::make_shared<Failure>();
-  auto events = session.repo->on_connection_event([failure](const am::repo::ConnectionEvent& e) {
-    const bool failed = e.kind == am::repo::ConnectionEvent::Kind::kDialFailed ||
-                        (e.kind == am::repo::ConnectionEvent::Kind::kClosed && !e.detail.empty());
-    if (!failed) return;
-    std::lock_guard<std::mutex> lock(failure->mutex);
-    failure->last = e.detail;
-    if (e.detail.find("HTTP 401") != std::string::npos || e.detail.find("unauthorized") != std::string::npos) {
-      failure->refused = true;
-    }
-  });
+  // Why connection attempts failed, to say so instead of just timing out. A refused token ends
+  // the wait at once (retrying cannot help); so does nothing listening for 2 s (no server).
+  const DialFailures failures(*session.repo);
   std::string error;
   std::string token = options.token;
   if (token.empty()) {
     if (const char* env = std::getenv("AMREPO_TOKEN"); env != nullptr) token = env;
   }
-  if (!dial(*session.repo, options.server, backoff, error, token)) return fail_with(kExitUsage, error);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_s);
+  if (!dial(*session.repo, server.url, backoff, error, token)) return fail_with(kExitUsage, error + " (" + server.source + ")");
+  const auto start = std::chrono::steady_clock::now();
+  const auto timeout = std::chrono::duration<double>(options.timeout_s);
+  const auto deadline = start + timeout;
+  const auto refused_deadline = start + std::min<std::chrono::duration<double>>(timeout, 2s);
   while (std::chrono::steady_clock::now() < deadline) {
     auto peers = session.repo->peers();
     if (!peers.empty()) {
       session.server = peers.front();
       return kExitOk;
     }
-    {
-      std::lock_guard<std::mutex> lock(failure->mutex);
-      if (failure->refused) return fail_with(kExitUnauthorized, options.server + " refused us: " + failure->last);
-    }
+    if (failures.unauthorized()) return fail_with(kExitUnauthorized, server.url + " refused us: " + failures.last());
+    if (failures.nothing_listening() && std::chrono::steady_clock::now() >= refused_deadline) break;
     std::this_thread::sleep_for(10ms);
   }
-  std::lock_guard<std::mutex> lock(failure->mutex);
-  return fail_with(kExitNetwork, "cannot reach " + options.server + (failure->last.empty() ? "" : ": " + failure->last));
+  return fail_with(kExitNetwork, unreachable_message(server, failures.last()));
 }
 
 std::chrono::milliseconds timeout_of(const ClientOptions& o) {
