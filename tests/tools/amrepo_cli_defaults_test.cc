@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -118,7 +119,8 @@ TEST_F(AmrepoCliDefaultServer, AmrepoServerEnvironmentVariableNamesTheServer) {
 
 TEST_F(AmrepoCliDefaultServer, NothingListeningSaysHowToStartAServerAndExits4) {
   const std::string doc = "automerge:42gwUifH6GMMHGEo9x2GKgHGRP1u";
-  for (const std::string& command : {"cat " + doc, "set " + doc + " /a 1", "new", "watch " + doc}) {
+  const std::vector<std::string> commands{"cat " + doc, "set " + doc + " /a 1", "new", "watch " + doc};
+  for (const std::string& command : commands) {
     const auto start = std::chrono::steady_clock::now();
     // A long --timeout: a refused connection must end the wait long before it.
     const CliRun r = amrepo_with_env("ws://127.0.0.1:1", command + " --timeout 60");
