@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,36 @@ std::uint64_t time_ns(F&& op) {
 template <class T>
 void keep(const T& value) {
   asm volatile("" : : "r"(&value) : "memory");
+}
+
+/// A sampled scenario: `setup` runs once (timed as its set-up) and returns the iteration.
+inline Scenario sampled(std::string group, std::string name, std::function<SampleFn()> setup) {
+  Scenario s;
+  s.group = std::move(group);
+  s.name = std::move(name);
+  s.sampled = std::move(setup);
+  return s;
+}
+
+/// A scenario recorded as not run, with the reason (both sides record the same).
+inline Scenario not_run(std::string group, std::string name, std::string reason, Kind kind = Kind::kSampled) {
+  Scenario s;
+  s.group = std::move(group);
+  s.name = std::move(name);
+  s.kind = kind;
+  s.not_run_reason = std::move(reason);
+  return s;
+}
+
+/// An iteration that needs no per-iteration preparation: the time of `op`.
+inline SampleFn whole(std::function<void()> op) {
+  return [op = std::move(op)] { return time_ns(op); };
+}
+
+/// Shares a prepared input between iterations.
+template <class T>
+std::shared_ptr<T> shared(T value) {
+  return std::make_shared<T>(std::move(value));
 }
 
 }  // namespace battery

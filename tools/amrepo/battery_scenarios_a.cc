@@ -15,28 +15,6 @@ namespace {
 
 constexpr std::uint64_t kN = 100'000;
 
-Scenario sampled(std::string group, std::string name, std::function<SampleFn()> setup) {
-  Scenario s;
-  s.group = std::move(group);
-  s.name = std::move(name);
-  s.sampled = std::move(setup);
-  return s;
-}
-
-Scenario not_run(std::string group, std::string name, Kind kind, std::string reason) {
-  Scenario s;
-  s.group = std::move(group);
-  s.name = std::move(name);
-  s.kind = kind;
-  s.not_run_reason = std::move(reason);
-  return s;
-}
-
-// Wraps an operation that needs no per-iteration preparation.
-SampleFn whole(std::function<void()> op) {
-  return [op = std::move(op)] { return time_ns(op); };
-}
-
 void add_apply(std::vector<Scenario>& out) {
   Scenario s;
   s.group = "apply";
@@ -76,10 +54,10 @@ void add_bestiary(std::vector<Scenario>& out, const DataFiles& data) {
     auto doc = std::make_shared<am::Document>(must_load(read_file(file)));
     return whole([doc] { keep(doc->save()); });
   }));
-  out.push_back(not_run(g, "bestiary/iter/godot-modeled", Kind::kSampled,
+  out.push_back(not_run(g, "bestiary/iter/godot-modeled",
                         "needs a whole-document iterator (Rust Automerge::iter); neither our API nor the JS API has one"));
   for (const char* op : {"load", "reload", "fork", "save", "iter"}) {
-    out.push_back(not_run(g, std::string("bestiary/") + op + "/godot-thread", Kind::kSampled,
+    out.push_back(not_run(g, std::string("bestiary/") + op + "/godot-thread",
                           "input godot-thread.amrg is not in data/battery (see its SOURCES.md)"));
   }
 }
@@ -172,7 +150,7 @@ void add_apply_to_edit_trace(std::vector<Scenario>& out, const DataFiles& data) 
   add_apply(out);
   add_bestiary(out, data);
   add_build(out);
-  out.push_back(not_run("diff", "diff/diff", Kind::kSampled,
+  out.push_back(not_run("diff", "diff/diff",
                         "input essay.amrg is not in data/battery (see its SOURCES.md)"));
   add_edit_trace(out, data);
 }

@@ -10,31 +10,6 @@ namespace {
 
 constexpr std::uint64_t kN = 100'000;
 
-Scenario sampled(std::string group, std::string name, std::function<SampleFn()> setup) {
-  Scenario s;
-  s.group = std::move(group);
-  s.name = std::move(name);
-  s.sampled = std::move(setup);
-  return s;
-}
-
-Scenario not_run(std::string group, std::string name, std::string reason) {
-  Scenario s;
-  s.group = std::move(group);
-  s.name = std::move(name);
-  s.not_run_reason = std::move(reason);
-  return s;
-}
-
-SampleFn whole(std::function<void()> op) {
-  return [op = std::move(op)] { return time_ns(op); };
-}
-
-template <class T>
-std::shared_ptr<T> shared(T value) {
-  return std::make_shared<T>(std::move(value));
-}
-
 std::size_t must(am::Result<std::size_t> r, const char* what) {
   if (!r) throw std::runtime_error(std::string(what) + ": " + r.error().to_string());
   return *r;

@@ -13,23 +13,6 @@ namespace {
 
 constexpr std::uint64_t kN = 100'000;
 
-Scenario sampled(std::string group, std::string name, std::function<SampleFn()> setup) {
-  Scenario s;
-  s.group = std::move(group);
-  s.name = std::move(name);
-  s.sampled = std::move(setup);
-  return s;
-}
-
-SampleFn whole(std::function<void()> op) {
-  return [op = std::move(op)] { return time_ns(op); };
-}
-
-template <class T>
-std::shared_ptr<T> shared(T value) {
-  return std::make_shared<T>(std::move(value));
-}
-
 using Builder = am::Document (*)(std::uint64_t);
 
 am::Document repeated_increment_doc(std::uint64_t n) {

@@ -10,14 +10,6 @@ namespace {
 
 constexpr std::uint64_t kInitial = 100'000;
 
-Scenario sampled(std::string group, std::string name, std::function<SampleFn()> setup) {
-  Scenario s;
-  s.group = std::move(group);
-  s.name = std::move(name);
-  s.sampled = std::move(setup);
-  return s;
-}
-
 Scenario series(std::string group, std::string name, std::size_t steps, std::function<StepFn()> setup) {
   Scenario s;
   s.group = std::move(group);
@@ -26,11 +18,6 @@ Scenario series(std::string group, std::string name, std::size_t steps, std::fun
   s.steps = steps;
   s.series = std::move(setup);
   return s;
-}
-
-template <class T>
-std::shared_ptr<T> shared(T value) {
-  return std::make_shared<T>(std::move(value));
 }
 
 am::Document one_tx_increasing_put(std::uint64_t n) {
