@@ -22,13 +22,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#files[@]} -gt 0 ] || files=(data/battery/*.am data/battery/*.amrg data/battery/*.automerge)
 bash scripts/npm-deps.sh bench/compare
-if [ "$amrepo" = build/release/tools/amrepo/amrepo ]; then
-  if [ -f build/release/build.ninja ]; then
-    cmake --build build/release --target amrepo -- -j"${AM_JOBS:-$(nproc)}" >/dev/null
-  else
-    bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON >/dev/null
-  fi
-fi
+if [ "$amrepo" = build/release/tools/amrepo/amrepo ]; then bash scripts/release-amrepo.sh; fi
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 # One side's result as JSON, or {"error": "..."} with the first line of its complaint.

@@ -26,13 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bash scripts/npm-deps.sh bench/compare
-if [ "$amrepo" = build/release/tools/amrepo/amrepo ]; then
-  if [ -f build/release/build.ninja ]; then
-    cmake --build build/release --target amrepo -- -j"${AM_JOBS:-$(nproc)}" >/dev/null
-  else
-    bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON >/dev/null
-  fi
-fi
+if [ "$amrepo" = build/release/tools/amrepo/amrepo ]; then bash scripts/release-amrepo.sh; fi
 [ -n "$out" ] || out=$(mktemp -d)
 mkdir -p "$out"
 echo "battery: load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -9,12 +9,5 @@ cd "$root"
 bash scripts/npm-deps.sh bench/compare
 custom_amrepo=0
 for a in "$@"; do [ "$a" = "--amrepo" ] && custom_amrepo=1; done
-if [ "$custom_amrepo" = 0 ]; then
-  if [ -f build/release/build.ninja ]; then
-    # Bring an existing release build's amrepo up to date (a no-op when it is).
-    cmake --build build/release --target amrepo -- -j"${AM_JOBS:-$(nproc)}" >/dev/null
-  else
-    bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON >/dev/null
-  fi
-fi
+if [ "$custom_amrepo" = 0 ]; then bash scripts/release-amrepo.sh; fi
 exec node bench/compare/compare.mjs "$@"
