@@ -26,4 +26,9 @@ set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
 if(TARGET PostgreSQL::PostgreSQL)  # am_repo_storage then needs libpq when a consumer links it
   string(APPEND CPACK_DEBIAN_PACKAGE_RECOMMENDS ", libpq-dev")
 endif()
+# The amrepo service: its system user, /var/lib/amrepo and /etc/amrepo/amrepo.toml (packaging/).
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+  "${PROJECT_SOURCE_DIR}/packaging/postinst;${PROJECT_SOURCE_DIR}/packaging/prerm;${PROJECT_SOURCE_DIR}/packaging/postrm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", passwd")  # useradd in postinst
 include(CPack)

@@ -17,6 +17,7 @@ RUN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libssl-dev libdeflate-dev zlib1g-dev libexpected-dev
   libboost1.81-dev libboost-url1.81-dev nlohmann-json3-dev libcli11-dev
+  libtomlplusplus-dev   # header-only TOML parser: amrepo serve --config
   libsqlite3-dev libpq-dev   # the SQLite and PostgreSQL stores of `amrepo serve --storage`
 )
 TEST_PACKAGES=(

@@ -59,6 +59,35 @@ g++ -std=c++20 -O1 -o "$tmp/pc_repo_consumer" "$root/tests/install/consumer/repo
 out=$("$tmp/pc_repo_consumer")
 [ "$out" = '{"hello":"repo"}' ] || fail "pkg-config repo consumer printed '$out'"
 
+# The service the .deb installs: its user, directories and configuration, the unit
+# (systemd-analyze verify), and the server started as that user with that configuration.
+check_service() {
+  echo "   service: amrepo user, /var/lib/amrepo, /etc/amrepo/amrepo.toml, unit, serve as amrepo"
+  getent passwd amrepo >/dev/null || fail "the .deb did not create the amrepo user"
+  [ "$(stat -c %U:%a /var/lib/amrepo)" = amrepo:750 ] || fail "/var/lib/amrepo is $(stat -c %U:%a /var/lib/amrepo)"
+  grep -q '^data = "/var/lib/amrepo/data"$' /etc/amrepo/amrepo.toml || fail "/etc/amrepo/amrepo.toml lacks the data key"
+  /usr/bin/amrepo serve --config /etc/amrepo/amrepo.toml --print-config | grep -q '^listen = "127.0.0.1:3030"$' ||
+    fail "the installed configuration does not read back"
+  unit=/usr/lib/systemd/system/amrepo.service
+  [ -f "$unit" ] || fail "no $unit"
+  if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
+  else
+    echo "   (systemd-analyze not on this machine: the unit is not verified)"
+  fi
+  log="$tmp/service.log"
+  setpriv --reuid=amrepo --regid=amrepo --init-groups --reset-env \
+    /usr/bin/amrepo serve --config /etc/amrepo/amrepo.toml --listen 127.0.0.1:0 >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q '^listening ' "$log" && break; sleep 0.1; done
+  grep -q '^listening ws://127.0.0.1:' "$log" || { kill "$pid" 2>/dev/null; fail "serve as amrepo did not listen: $(cat "$log")"; }
+  kill -TERM "$pid"
+  wait "$pid" || fail "serve as amrepo did not stop cleanly: $(cat "$log")"
+  [ "$(stat -c %U /var/lib/amrepo/data)" = amrepo ] || fail "serve as amrepo did not make /var/lib/amrepo/data"
+}
+created_user=0
+getent passwd amrepo >/dev/null || created_user=1
+
 echo "-- .deb package"
 (cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >/dev/null)
 deb=$(ls "$tmp"/pkg/*.deb)
@@ -76,7 +105,9 @@ for lib in $(objdump -p "$build/tools/amrepo/amrepo" | awk '/NEEDED/ {print $2}'
   grep -q "Depends:.*$pkg" <<<"$info" || fail ".deb Depends lacks $pkg (for $lib)"
 done
 for f in ./usr/bin/amrepo ./usr/include/am/document.h ./usr/lib/libam_core.a \
-         ./usr/lib/cmake/am/amConfig.cmake ./usr/lib/pkgconfig/am.pc ./usr/lib/pkgconfig/am-repo.pc; do
+         ./usr/lib/cmake/am/amConfig.cmake ./usr/lib/pkgconfig/am.pc ./usr/lib/pkgconfig/am-repo.pc \
+         ./usr/lib/systemd/system/amrepo.service ./usr/share/amrepo/amrepo.toml \
+         ./usr/share/doc/automerge-repo-cpp/deploy.md; do
   grep -q " $f\$" <<<"$contents" || fail ".deb lacks $f"
 done
 if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && [ "${AM_SKIP_DPKG_INSTALL:-0}" != 1 ]; then
@@ -93,9 +124,14 @@ if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && [ "${AM_SKIP_DPKG_INSTALL
       $(PKG_CONFIG_PATH= pkg-config --static --cflags --libs am)
     out=$("$tmp/sys_consumer")
     [ "$out" = "$expected" ] || fail "consumer of the .deb printed '$out', expected '$expected'"
-    dpkg -r "$name" >/dev/null
+    check_service
+    dpkg -P "$name" >/dev/null
     deb_installed=""
-    [ ! -e /usr/bin/amrepo ] || fail "dpkg -r left /usr/bin/amrepo"
+    [ ! -e /usr/bin/amrepo ] || fail "dpkg -P left /usr/bin/amrepo"
+    [ ! -e /etc/amrepo/amrepo.toml ] || fail "dpkg -P left /etc/amrepo/amrepo.toml"
+    [ -d /var/lib/amrepo/data ] || fail "dpkg -P removed the documents in /var/lib/amrepo"
+    # Leave the machine as it was (a purge keeps data and user on purpose).
+    if [ "$created_user" = 1 ]; then rm -rf /var/lib/amrepo; userdel amrepo; fi
   fi
 fi
 echo "consumer_test: ok"

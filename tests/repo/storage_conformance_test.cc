@@ -337,6 +337,14 @@ TEST_P(StorageConformanceTest, EveryNestedPrefixAgreesWithAModel) {
       if (storage_key_has_prefix(k, prefix)) want.emplace(k, v);
     }
     EXPECT_EQ(range(store(), prefix), want) << "prefix " << show(prefix);
+    // list_keys names exactly the keys load_range returns, each once.
+    auto listed = store().list_keys(prefix);
+    ASSERT_TRUE(listed) << show(prefix) << ": " << listed.error().to_string();
+    std::set<StorageKey> listed_set(listed->begin(), listed->end());
+    EXPECT_EQ(listed_set.size(), listed->size()) << "a key listed twice under " << show(prefix);
+    std::set<StorageKey> want_keys;
+    for (const auto& [k, v] : want) want_keys.insert(k);
+    EXPECT_EQ(listed_set, want_keys) << "prefix " << show(prefix);
   }
 }
 

@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "network_tools.h"
+#include "client_commands.h"
+#include "serve.h"
+#include "server_bench.h"
 
 namespace amrepo {
 

@@ -15,8 +15,12 @@
 #include "connections_bench.h"
 #include "doc_bench.h"
 #include "load_bench.h"
+#include "migrate.h"
 #include "file_tools.h"
-#include "network_tools.h"
+#include "client_commands.h"
+#include "serve.h"
+#include "serve_options.h"
+#include "server_bench.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"amrepo: Automerge documents and repositories, compatible with the JS reference"};
@@ -174,64 +178,14 @@ int main(int argc, char** argv) {
   doc_bench_cmd->add_option("FILE", doc_bench.file, "saved document")->required();
 
   amrepo::ServeOptions serve_options;
-  auto* serve_cmd = app.add_subcommand(
-      "serve", "Run a sync server that JS automerge-repo clients (and amrepo) talk to; prints "
-               "`listening ws://HOST:PORT` when ready; GET /health (JSON) and /metrics (Prometheus) on "
-               "the WebSocket port; SIGINT/SIGTERM save and exit 0");
-  serve_cmd->add_option("--listen", serve_options.listen, "WebSocket HOST:PORT (port 0 picks one)")->capture_default_str();
-  serve_cmd->add_option("--tcp", serve_options.tcp, "also accept length-prefixed TCP on HOST:PORT");
-  serve_cmd->add_option("--data", serve_options.data, "storage directory")->capture_default_str();
-  serve_cmd->add_flag("--memory", serve_options.memory, "keep documents in memory only");
-  serve_cmd->add_option("--storage", serve_options.storage,
-                        "fs (JS nodefs layout in --data), sqlite (--data/amrepo.sqlite) or postgres (--pg)")
-      ->capture_default_str();
-  serve_cmd->add_option("--pg", serve_options.pg,
-                        "PostgreSQL connection string for --storage postgres, e.g. \"host=db dbname=amrepo user=amrepo\"");
-  serve_cmd->add_option("--peer", serve_options.peers, "dial another server (ws://, wss:// or tcp://), reconnecting");
-  serve_cmd->add_flag("--announce", serve_options.announce,
-                      "offer every document to every peer (default: only answer requests, as the JS sync server)");
-  serve_cmd->add_option("--peer-id", serve_options.peer_id, "our PeerId (default amrepo-server-HOSTNAME)");
-  serve_cmd->add_option("--io-threads", serve_options.io_threads, "event-loop threads (default min(4, cores))");
-  serve_cmd->add_option("--log-level", serve_options.log_level, "error, warn, info (peers coming and going) or debug")
-      ->capture_default_str();
-  serve_cmd->add_flag("--trace-messages", serve_options.trace_messages,
-                      "print every protocol message sent and received as one JSON line on stdout");
-  serve_cmd->add_option("--auth-token-file", serve_options.auth_token_file,
-                        "require a bearer token listed in this file (lines: [NAME] TOKEN); see docs/security.md");
-  serve_cmd->add_option("--access-rules", serve_options.access_rules,
-                        "which token names may read or write which documents (lines: NAME|* none|read|write DOC...|*)");
-  serve_cmd->add_option("--max-connections", serve_options.max_connections,
-                        "connections per listener above which new ones are closed at once (0 = no limit)")
-      ->capture_default_str();
-  serve_cmd->add_option("--max-doc-opens", serve_options.max_doc_opens,
-                        "documents one connection may open per second; beyond it its requests wait (0 = no limit)")
-      ->capture_default_str();
-  serve_cmd->add_option("--max-message-bytes", serve_options.max_message_bytes,
-                        "largest message accepted from a peer (a first sync can carry a whole document)")
-      ->capture_default_str();
-  serve_cmd->add_option("--max-queued-bytes", serve_options.max_queued_bytes,
-                        "bytes waiting to be sent to one peer above which it is dropped as too slow")
-      ->capture_default_str();
-  serve_cmd->add_option("--handshake-timeout-ms", serve_options.handshake_timeout_ms,
-                        "time a new connection has for TLS, the upgrade and the join handshake")
-      ->capture_default_str();
-  serve_cmd->add_option("--max-inflated-bytes", serve_options.max_inflated_bytes,
-                        "what one compressed chunk from a peer or storage may inflate to (decompression cap)")
-      ->capture_default_str();
-  serve_cmd->add_option("--idle-timeout", serve_options.idle_timeout_s,
-                        "seconds after which a saved document no connected peer uses leaves memory (0 = never)")
-      ->capture_default_str();
-  serve_cmd->add_option("--peer-token", serve_options.peer_token, "bearer token presented to every --peer");
-  serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");
-  serve_cmd->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");
-  serve_cmd->add_option("--ca-file", serve_options.ca_file, "trust these CAs for wss:// --peer servers");
+  CLI::App* serve_cmd = amrepo::add_serve_command(app, serve_options);
 
   amrepo::ClientOptions client_options;
   auto add_client_options = [&](CLI::App* cmd) {
     cmd->add_option("--server", client_options.server,
                     "ws[s]://HOST:PORT[/PATH] or tcp://HOST:PORT (default: $AMREPO_SERVER, else " +
                         amrepo::default_server_url() + "; none with --data alone)");
-    cmd->add_option("--data", client_options.data, "a local repo directory");
+    cmd->add_option("--data", client_options.data, "a local repo: DIR, sqlite:FILE or postgres:CONNINFO");
     cmd->add_option("--timeout", client_options.timeout_s, "seconds to wait for the server")->capture_default_str();
     cmd->add_option("--ca-file", client_options.ca_file,
                     "trust these CAs (PEM) for a wss:// server (default: the system's)");
@@ -293,6 +247,22 @@ int main(int argc, char** argv) {
   add_client_options(rm_cmd);
   rm_cmd->add_option("URL", url, "document")->required();
 
+  amrepo::MigrateOptions migrate_options;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate",
+      "Copy every document of one store into another (files, SQLite, PostgreSQL), checking each "
+      "document's heads at the destination. Safe to interrupt and run again (what is already there "
+      "is skipped) and to run while a server uses the source (run it again afterwards for what the "
+      "server wrote meanwhile)");
+  migrate_cmd->add_option("--from", migrate_options.from, "source store: DIR, sqlite:FILE or postgres:CONNINFO")->required();
+  migrate_cmd->add_option("--to", migrate_options.to, "destination store (created when missing)")->required();
+  bool drop_sync_states = false;
+  migrate_cmd->add_flag("--drop-sync-states", drop_sync_states,
+                        "do not copy peers' sync states (they only spare a first sync some round trips)");
+  migrate_cmd->add_option("--progress", migrate_options.progress,
+                          "auto (a live line on a terminal), always (a line every 5 s otherwise too) or never")
+      ->capture_default_str();
+
   // Set last: subcommands created before it do not inherit it (their help stays their own).
   app.footer("\nGetting started:\n"
              "  amrepo serve                           a sync server on " + amrepo::default_server_url() +
@@ -315,6 +285,11 @@ int main(int argc, char** argv) {
   if (*inspect_cmd) return amrepo::inspect(file);
   if (*trace_cmd) return amrepo::bench_trace(trace_options);
   if (*serve_cmd) {
+    if (int rc = amrepo::complete_serve_options(serve_cmd, serve_options); rc != amrepo::kExitOk) return rc;
+    if (serve_options.print_config) {
+      std::cout << amrepo::effective_serve_config(serve_cmd);
+      return amrepo::kExitOk;
+    }
     amrepo::restart_with_server_malloc_settings(argv);
     return amrepo::serve(serve_options);
   }
@@ -347,6 +322,10 @@ int main(int argc, char** argv) {
   if (*edit_cmd) return amrepo::client_editor(client_options, url);
   if (*watch_cmd) return amrepo::client_watch(client_options, url, watch_ephemeral, watch_count);
   if (*broadcast_cmd) return amrepo::client_broadcast(client_options, url, json_text);
+  if (*migrate_cmd) {
+    migrate_options.keep_sync_states = !drop_sync_states;
+    return amrepo::migrate(migrate_options);
+  }
   if (*ls_cmd) return amrepo::client_ls(client_options);
   if (*rm_cmd) return amrepo::client_rm(client_options, url);
   if (*load_cmd) return amrepo::bench_load(load_options);

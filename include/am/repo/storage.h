@@ -99,6 +99,11 @@ class StorageAdapter {
   /// Removes every entry whose key has the prefix `prefix`. The empty prefix removes everything.
   [[nodiscard]] virtual Status remove_range(const StorageKey& prefix) = 0;
 
+  /// The keys of the entries `load_range(prefix)` would return, without their values, in no
+  /// particular order (for listing and copying large stores). The default calls load_range and
+  /// drops the values; the built-in adapters read keys only.
+  [[nodiscard]] virtual Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix);
+
   /// The store's feed of other instances' saves, or null (the default) when it has none. Owned
   /// by the adapter and valid as long as it is.
   virtual StorageChangeFeed* change_feed() { return nullptr; }

@@ -64,6 +64,14 @@ Status validate_components(const StorageKey& key, std::string_view what) {
 
 }  // namespace
 
+Result<std::vector<StorageKey>> StorageAdapter::list_keys(const StorageKey& prefix) {
+  AM_TRY_ASSIGN(auto entries, load_range(prefix));
+  std::vector<StorageKey> keys;
+  keys.reserve(entries.size());
+  for (auto& entry : entries) keys.push_back(std::move(entry.first));
+  return keys;
+}
+
 Status validate_storage_key(const StorageKey& key) {
   if (key.empty()) return fail(Error::invalid_argument("storage key", "no components"));
   return validate_components(key, "storage key");

@@ -275,6 +275,19 @@ class FsStorage final : public StorageAdapter {
   }
 
   Result<std::vector<StorageEntry>> load_range(const StorageKey& prefix) override {
+    return scan(prefix, true);
+  }
+
+  Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix) override {
+    AM_TRY_ASSIGN(auto entries, scan(prefix, false));
+    std::vector<StorageKey> keys;
+    keys.reserve(entries.size());
+    for (auto& entry : entries) keys.push_back(std::move(entry.first));
+    return keys;
+  }
+
+  // The entries under `prefix`, with their values or (with_data false) empty values.
+  Result<std::vector<StorageEntry>> scan(const StorageKey& prefix, bool with_data) {
     AM_TRY_STATUS(validate_storage_prefix(prefix));
     std::vector<StorageEntry> out;
     if (prefix.empty()) {
@@ -288,7 +301,7 @@ class FsStorage final : public StorageAdapter {
         for (const DirEntry& second : *seconds) {
           StorageKey key{first.name + second.name};
           if (!validate_storage_key(key) || !layout_segments(key)) continue;
-          AM_TRY_STATUS(walk(first_path + "/" + second.name, second.type, key, out));
+          AM_TRY_STATUS(walk(first_path + "/" + second.name, second.type, key, out, with_data));
         }
       }
       return out;
@@ -296,7 +309,7 @@ class FsStorage final : public StorageAdapter {
     const auto segs = layout_segments(prefix);
     if (!segs) return out;
     StorageKey key = prefix;
-    AM_TRY_STATUS(walk(join_path(base_, *segs, segs->size()), DT_UNKNOWN, key, out));
+    AM_TRY_STATUS(walk(join_path(base_, *segs, segs->size()), DT_UNKNOWN, key, out, with_data));
     return out;
   }
 
@@ -416,11 +429,15 @@ class FsStorage final : public StorageAdapter {
 
   // Adds the entry at `path` (key `key`) to `out`: a file is one entry, a directory every file
   // below it. Things that vanish meanwhile, and names that are not valid key components, are
-  // skipped.
+  // skipped. Without `with_data` files are not read and their entries have empty values.
   Status walk(const std::string& path, unsigned char dtype, StorageKey& key,
-              std::vector<StorageEntry>& out) {
+              std::vector<StorageEntry>& out, bool with_data) {
     AM_TRY_ASSIGN(const Kind kind, kind_of(path, dtype, true));
     if (kind == Kind::kFile) {
+      if (!with_data) {
+        out.emplace_back(key, Bytes{});
+        return {};
+      }
       AM_TRY_ASSIGN(auto data, read_file(path));
       if (data) out.emplace_back(key, std::move(*data));
       return {};
@@ -431,7 +448,7 @@ class FsStorage final : public StorageAdapter {
     for (const DirEntry& e : *entries) {
       key.push_back(e.name);
       if (validate_storage_key(key)) {
-        if (auto st = walk(path + "/" + e.name, e.type, key, out); !st) return st;
+        if (auto st = walk(path + "/" + e.name, e.type, key, out, with_data); !st) return st;
       }
       key.pop_back();
     }

@@ -124,10 +124,12 @@ struct Statements {
     remove = "DELETE FROM " + t + " WHERE key = $1";
     load_range = "SELECT key, data FROM " + t + range;
     load_all = "SELECT key, data FROM " + t;
+    keys_range = "SELECT key FROM " + t + range;
+    keys_all = "SELECT key FROM " + t;
     remove_range = "DELETE FROM " + t + range;
     remove_all = "DELETE FROM " + t;
   }
-  std::string schema, load, save, save_notify, remove, load_range, load_all, remove_range,
+  std::string schema, load, save, save_notify, remove, load_range, load_all, keys_range, keys_all, remove_range,
       remove_all;
 };
 
@@ -355,11 +357,26 @@ class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
   }
 
   Result<std::vector<StorageEntry>> load_range(const StorageKey& prefix) override {
+    return scan(prefix, true);
+  }
+
+  Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix) override {
+    AM_TRY_ASSIGN(auto entries, scan(prefix, false));
+    std::vector<StorageKey> keys;
+    keys.reserve(entries.size());
+    for (auto& entry : entries) keys.push_back(std::move(entry.first));
+    return keys;
+  }
+
+  // The entries under `prefix`, with their values or (with_data false) empty values.
+  Result<std::vector<StorageEntry>> scan(const StorageKey& prefix, bool with_data) {
     AM_TRY_STATUS(validate_storage_prefix(prefix));
     const PrefixRange range(prefix);
     AM_TRY_ASSIGN(Lease lease, acquire());
     AM_TRY_ASSIGN(PgResult r, run(lease, "load_range " + range.joined,
-                                  prefix.empty() ? sql_.load_all : sql_.load_range, range.params));
+                                  with_data ? (prefix.empty() ? sql_.load_all : sql_.load_range)
+                                            : (prefix.empty() ? sql_.keys_all : sql_.keys_range),
+                                  range.params));
     std::vector<StorageEntry> out;
     const int rows = PQntuples(r.get());
     out.reserve(static_cast<std::size_t>(rows));
@@ -368,7 +385,7 @@ class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
       if (len <= 0) continue;
       out.emplace_back(storage_key_from_string(std::string_view(PQgetvalue(r.get(), i, 0),
                                                    static_cast<std::size_t>(len))),
-                       value_bytes(r.get(), i, 1));
+                       with_data ? value_bytes(r.get(), i, 1) : Bytes{});
     }
     return out;
   }

@@ -15,7 +15,7 @@
 namespace am::repo {
 namespace {
 
-enum Stmt : std::size_t { kLoad, kSave, kRemove, kRange, kAll, kRemoveRange, kRemoveAll, kCount };
+enum Stmt : std::size_t { kLoad, kSave, kRemove, kRange, kAll, kRemoveRange, kRemoveAll, kKeysRange, kKeysAll, kCount };
 
 // ?1 = joined prefix P, ?2 = P + "/", ?3 = P + "0" ('0' is '/' + 1): the keys equal to P or
 // starting with P + "/", i.e. the component-wise prefix P, as two primary-key range scans.
@@ -27,6 +27,8 @@ constexpr std::array<const char*, kCount> kSql = {
     "SELECT key, data FROM chunks",
     "DELETE FROM chunks WHERE key = ?1 OR (key >= ?2 AND key < ?3)",
     "DELETE FROM chunks",
+    "SELECT key, NULL FROM chunks WHERE key = ?1 OR (key >= ?2 AND key < ?3)",
+    "SELECT key, NULL FROM chunks",
 };
 
 constexpr const char* kSchema =
@@ -188,12 +190,25 @@ class SqliteStorage final : public StorageAdapter {
   }
 
   Result<std::vector<StorageEntry>> load_range(const StorageKey& prefix) override {
+    return scan(prefix, true);
+  }
+
+  Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix) override {
+    AM_TRY_ASSIGN(auto entries, scan(prefix, false));
+    std::vector<StorageKey> keys;
+    keys.reserve(entries.size());
+    for (auto& entry : entries) keys.push_back(std::move(entry.first));
+    return keys;
+  }
+
+  // The entries under `prefix`, with their values or (with_data false) empty values.
+  Result<std::vector<StorageEntry>> scan(const StorageKey& prefix, bool with_data) {
     AM_TRY_STATUS(validate_storage_prefix(prefix));
     AM_TRY_ASSIGN(Lease lease, acquire());
     const std::string joined = storage_key_to_string(prefix);
     const std::string lo = joined + "/";
     const std::string hi = joined + "0";
-    StmtUse use(lease.conn->stmt(prefix.empty() ? kAll : kRange));
+    StmtUse use(lease.conn->stmt(with_data ? (prefix.empty() ? kAll : kRange) : (prefix.empty() ? kKeysAll : kKeysRange)));
     if (!prefix.empty()) {
       bind_text(use.get(), 1, joined);
       bind_text(use.get(), 2, lo);
@@ -203,12 +218,12 @@ class SqliteStorage final : public StorageAdapter {
     for (;;) {
       const int rc = sqlite3_step(use.get());
       if (rc == SQLITE_DONE) return out;
-      if (rc != SQLITE_ROW) return fail(error(lease, "load_range " + joined, rc));
+      if (rc != SQLITE_ROW) return fail(error(lease, "scan " + joined, rc));
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(use.get(), 0));
       const int len = sqlite3_column_bytes(use.get(), 0);
       if (text == nullptr || len <= 0) continue;
       out.emplace_back(storage_key_from_string(std::string_view(text, static_cast<std::size_t>(len))),
-                       column_bytes(use.get(), 1));
+                       with_data ? column_bytes(use.get(), 1) : Bytes{});
     }
   }
 

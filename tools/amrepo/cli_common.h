@@ -1,0 +1,28 @@
+// Small helpers shared by amrepo's network commands: error exits, HOST:PORT parsing, dialing a
+// server URL on a repo.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "am/repo/repo.h"
+
+namespace amrepo {
+
+/// Prints "amrepo: MESSAGE" on stderr and returns `code` (an exit code of file_tools.h).
+int fail_with(int code, const std::string& message);
+
+/// "HOST:PORT" -> (host, port); nullopt when malformed.
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text);
+
+/// Dials a ws://, wss:// or tcp:// URL on `repo`, reconnecting with `backoff`. false (with a
+/// message in `error`) for a malformed URL.
+bool dial(am::repo::Repo& repo, const std::string& url, am::repo::Backoff backoff, std::string& error,
+          const std::string& token = {});
+
+/// This machine's host name ("localhost" when unknown).
+std::string hostname();
+
+}  // namespace amrepo
