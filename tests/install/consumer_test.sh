@@ -13,8 +13,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build/release}" && pwd)
 tmp=$(mktemp -d)
 deb_installed=""
+created_user=0
+getent passwd amrepo >/dev/null 2>&1 || created_user=1
 cleanup() {
-  if [ -n "$deb_installed" ]; then dpkg -r "$deb_installed" >/dev/null 2>&1 || true; fi
+  if [ -n "$deb_installed" ]; then dpkg -P "$deb_installed" >/dev/null 2>&1 || true; fi
+  # The package's postinst made the amrepo user and /var/lib/amrepo; leave the machine as it was.
+  if [ "$created_user" = 1 ] && getent passwd amrepo >/dev/null 2>&1; then
+    rm -rf /var/lib/amrepo
+    userdel amrepo 2>/dev/null || true
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -85,9 +92,6 @@ check_service() {
   wait "$pid" || fail "serve as amrepo did not stop cleanly: $(cat "$log")"
   [ "$(stat -c %U /var/lib/amrepo/data)" = amrepo ] || fail "serve as amrepo did not make /var/lib/amrepo/data"
 }
-created_user=0
-getent passwd amrepo >/dev/null || created_user=1
-
 echo "-- .deb package"
 (cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >/dev/null)
 deb=$(ls "$tmp"/pkg/*.deb)
@@ -130,8 +134,7 @@ if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && [ "${AM_SKIP_DPKG_INSTALL
     [ ! -e /usr/bin/amrepo ] || fail "dpkg -P left /usr/bin/amrepo"
     [ ! -e /etc/amrepo/amrepo.toml ] || fail "dpkg -P left /etc/amrepo/amrepo.toml"
     [ -d /var/lib/amrepo/data ] || fail "dpkg -P removed the documents in /var/lib/amrepo"
-    # Leave the machine as it was (a purge keeps data and user on purpose).
-    if [ "$created_user" = 1 ]; then rm -rf /var/lib/amrepo; userdel amrepo; fi
+    # (A purge keeps data and user on purpose; cleanup removes them when this test made them.)
   fi
 fi
 echo "consumer_test: ok"

@@ -98,6 +98,11 @@ TEST_F(AmrepoService, EveryFlagHasAConfigKey) {
     if (name == "help" || name == "config" || name == "print-config") continue;
     EXPECT_NE(printed.out.find("\n" + name + " = "), std::string::npos) << "no key for --" << name;
   }
+  // The defaults (empty strings and arrays included) read back as they are.
+  write("defaults.toml", printed.out);
+  CliRun again = run_amrepo("serve --config " + path("defaults.toml") + " --print-config", dir_);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, printed.out);
 }
 
 TEST_F(AmrepoService, BadConfigFilesAreUsageErrorsThatSayWhere) {

@@ -82,7 +82,10 @@ bool tokens_equal(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-int serve(const ServeOptions& o) {
+namespace {
+
+// glibc malloc settings for a long-running server that should give memory back when idle.
+void set_up_malloc() {
 #ifdef __GLIBC__
   // Why: glibc gives each thread that meets contention its own arena (up to 8 per core), and
   // malloc_trim never shrinks the top of those arenas: seen here, an idle server kept a 10 MB
@@ -98,14 +101,12 @@ int serve(const ServeOptions& o) {
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 #endif
-  static const std::map<std::string, am::repo::LogLevel> kLevels{
-      {"error", am::repo::LogLevel::kError}, {"warn", am::repo::LogLevel::kWarn},
-      {"info", am::repo::LogLevel::kInfo}, {"debug", am::repo::LogLevel::kDebug}};
-  const auto level_it = kLevels.find(o.log_level);
-  if (level_it == kLevels.end()) return fail_with(kExitUsage, "--log-level must be error, warn, info or debug");
-  const am::repo::LogLevel level = level_it->second;
-  auto log = std::make_shared<const ServerLog>(o.log_format == "json", level);
-  am::repo::RepoOptions ro;
+}
+
+// RepoOptions and ListenOptions from the flags: storage, file limit, limits, tokens and rules,
+// message tracing. Returns an exit code, having printed the error.
+int configure(const ServeOptions& o, const std::shared_ptr<const ServerLog>& log, am::repo::RepoOptions& ro,
+              am::repo::ListenOptions& listen_options) {
   ro.log = [log](am::repo::LogLevel l, const std::string& text) { log->write(l, "repo", text); };
   ro.peer_id = o.peer_id.empty() ? "amrepo-server-" + hostname() : o.peer_id;
   ro.share_policy = o.announce ? am::repo::share_everything() : am::repo::answer_requests_only();
@@ -139,7 +140,6 @@ int serve(const ServeOptions& o) {
                                             std::to_string(o.max_connections) + " can be accepted (raise ulimit -n)");
     }
   }
-  am::repo::ListenOptions listen_options;
   listen_options.max_connections = o.max_connections;
   ro.tls_ca_file = o.ca_file;
   ro.max_document_opens_per_second = o.max_doc_opens;
@@ -176,6 +176,132 @@ int serve(const ServeOptions& o) {
       std::cout << line.dump() << std::endl;
     };
   }
+  return kExitOk;
+}
+
+// The WebSocket page and endpoints besides the upgrade: the status page, /status.json, /health, /metrics.
+am::repo::HttpHandler http_endpoints(am::repo::Repo* r, std::string admin_token) {
+  return [r, admin_token](std::string_view target) -> std::optional<std::pair<std::string, std::string>> {
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/health") return std::pair{std::string("application/json"), health_json(*r)};
+    if (path == "/metrics") return std::pair{std::string("text/plain; version=0.0.4"), metrics_text(*r)};
+    if (path == "/" || path == "/index.html") return std::pair{std::string("text/html; charset=utf-8"), status_page_html()};
+    if (path == "/status.json") {
+      const auto token = token_parameter(target);
+      const bool admin = !admin_token.empty() && token && tokens_equal(*token, admin_token);
+      return std::pair{std::string("application/json"), status_json(*r, admin)};
+    }
+    return std::nullopt;
+  };
+}
+
+// Binds the listeners (printing "listening URL" for each) and dials the --peer servers.
+int start_listening(am::repo::Repo& repo, const ServeOptions& o, const am::repo::ListenOptions& listen_options,
+                    const std::string& admin_token) {
+  if (!o.listen.empty()) {
+    auto hp = split_host_port(o.listen);
+    if (!hp) return fail_with(kExitUsage, "bad --listen " + o.listen + " (expected HOST:PORT)");
+        am::repo::ListenOptions lo = listen_options;
+    lo.tls_cert_file = o.tls_cert;
+    lo.tls_key_file = o.tls_key;
+    lo.http_handler = http_endpoints(&repo, admin_token);
+    auto port = repo.listen_websocket(hp->first, hp->second, std::move(lo));
+    if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.listen + ": " + port.error().to_string());
+    std::cout << "listening " << (o.tls_cert.empty() ? "ws://" : "wss://") << hp->first << ":" << *port << std::endl;
+  }
+  if (!o.tcp.empty()) {
+    auto hp = split_host_port(o.tcp);
+    if (!hp) return fail_with(kExitUsage, "bad --tcp " + o.tcp + " (expected HOST:PORT)");
+    auto port = repo.listen_tcp(hp->first, hp->second, listen_options);
+    if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.tcp + ": " + port.error().to_string());
+    std::cout << "listening tcp://" << hp->first << ":" << *port << std::endl;
+  }
+  for (const std::string& peer : o.peers) {
+    std::string error;
+    if (!dial(repo, peer, am::repo::Backoff{}, error, o.peer_token)) return fail_with(kExitUsage, error);
+  }
+  return kExitOk;
+}
+
+// One log line per connection opened, peer connected and peer disconnected.
+am::repo::Subscription log_connection_events(am::repo::Repo& repo, const std::shared_ptr<const ServerLog>& log) {
+  return repo.on_connection_event([log](const am::repo::ConnectionEvent& e) {
+    using am::repo::LogLevel;
+    const std::string connection = std::to_string(e.connection);
+    if (e.kind == am::repo::ConnectionEvent::Kind::kConnected) {
+      log->write(LogLevel::kDebug, "connection_opened", "connection " + connection + " opened (" + e.description + ")",
+                 {{"connection", connection}, {"remote", e.description}});
+    } else if (e.kind == am::repo::ConnectionEvent::Kind::kHandshakeComplete) {
+      log->write(LogLevel::kInfo, "peer_connected", "peer " + e.peer->str() + " connected (" + e.description + ")",
+                 {{"peer", e.peer->str()}, {"connection", connection}, {"remote", e.description}});
+    } else if (e.kind == am::repo::ConnectionEvent::Kind::kClosed && e.peer) {
+      const std::string reason = am::repo::to_string(e.reason);
+      log->write(LogLevel::kInfo, "peer_disconnected",
+                 "peer " + e.peer->str() + " disconnected: " + reason + (e.detail.empty() ? "" : " (" + e.detail + ")"),
+                 {{"peer", e.peer->str()}, {"connection", connection}, {"reason", reason}, {"detail", e.detail}});
+    }
+  });
+}
+
+// Documents leaving memory (idle or unavailable) and connections ending free their memory to
+// the allocator, which keeps it; when the number of open documents or of connections has
+// fallen, this hands what is free back to the system so that an idle server's RSS falls too.
+// Polls the repo once a second on its own thread until destroyed.
+class MemoryTrimmer {
+ public:
+  explicit MemoryTrimmer(const am::repo::Repo& repo) : thread_([this, &repo] { run(repo); }) {}
+  MemoryTrimmer(const MemoryTrimmer&) = delete;
+  MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
+  ~MemoryTrimmer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run(const am::repo::Repo& repo) {
+    // Trims at the fall and at the next few polls: what the documents and connections that
+    // just ended still held (queued tasks, storage and socket buffers) is freed a little later.
+    constexpr int kTrimsAfterAFall = 4;
+    std::size_t last_open = 0, last_connections = 0;
+    int trims_left = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) {
+      const am::repo::RepoStats stats = repo.stats();
+      if (stats.open_documents < last_open || stats.connections < last_connections) trims_left = kTrimsAfterAFall;
+      last_open = stats.open_documents;
+      last_connections = stats.connections;
+      if (trims_left == 0) continue;
+      --trims_left;
+#ifdef __GLIBC__
+      malloc_trim(0);
+#endif
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int serve(const ServeOptions& o) {
+  set_up_malloc();
+  static const std::map<std::string, am::repo::LogLevel> kLevels{
+      {"error", am::repo::LogLevel::kError}, {"warn", am::repo::LogLevel::kWarn},
+      {"info", am::repo::LogLevel::kInfo}, {"debug", am::repo::LogLevel::kDebug}};
+  const auto level_it = kLevels.find(o.log_level);
+  if (level_it == kLevels.end()) return fail_with(kExitUsage, "--log-level must be error, warn, info or debug");
+  const am::repo::LogLevel level = level_it->second;
+  auto log = std::make_shared<const ServerLog>(o.log_format == "json", level);
+  am::repo::RepoOptions ro;
+  am::repo::ListenOptions listen_options;
+  if (int rc = configure(o, log, ro, listen_options); rc != kExitOk) return rc;
   // Signals are taken by sigwait below; block them before any thread starts so none gets them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -191,40 +317,7 @@ int serve(const ServeOptions& o) {
   }
   auto repo = am::repo::Repo::open(ro);
   if (!repo) return fail_with(kExitFailure, repo.error().to_string());
-  if (!o.listen.empty()) {
-    auto hp = split_host_port(o.listen);
-    if (!hp) return fail_with(kExitUsage, "bad --listen " + o.listen + " (expected HOST:PORT)");
-    am::repo::Repo* r = repo->get();
-    am::repo::ListenOptions lo = listen_options;
-    lo.tls_cert_file = o.tls_cert;
-    lo.tls_key_file = o.tls_key;
-    lo.http_handler = [r, admin_token](std::string_view target) -> std::optional<std::pair<std::string, std::string>> {
-      const std::string_view path = target.substr(0, target.find('?'));
-      if (path == "/health") return std::pair{std::string("application/json"), health_json(*r)};
-      if (path == "/metrics") return std::pair{std::string("text/plain; version=0.0.4"), metrics_text(*r)};
-      if (path == "/" || path == "/index.html") return std::pair{std::string("text/html; charset=utf-8"), status_page_html()};
-      if (path == "/status.json") {
-        const auto token = token_parameter(target);
-        const bool admin = !admin_token.empty() && token && tokens_equal(*token, admin_token);
-        return std::pair{std::string("application/json"), status_json(*r, admin)};
-      }
-      return std::nullopt;
-    };
-    auto port = (*repo)->listen_websocket(hp->first, hp->second, std::move(lo));
-    if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.listen + ": " + port.error().to_string());
-    std::cout << "listening " << (o.tls_cert.empty() ? "ws://" : "wss://") << hp->first << ":" << *port << std::endl;
-  }
-  if (!o.tcp.empty()) {
-    auto hp = split_host_port(o.tcp);
-    if (!hp) return fail_with(kExitUsage, "bad --tcp " + o.tcp + " (expected HOST:PORT)");
-    auto port = (*repo)->listen_tcp(hp->first, hp->second, listen_options);
-    if (!port) return fail_with(kExitNetwork, "cannot listen on " + o.tcp + ": " + port.error().to_string());
-    std::cout << "listening tcp://" << hp->first << ":" << *port << std::endl;
-  }
-  for (const std::string& peer : o.peers) {
-    std::string error;
-    if (!dial(**repo, peer, am::repo::Backoff{}, error, o.peer_token)) return fail_with(kExitUsage, error);
-  }
+  if (int rc = start_listening(**repo, o, listen_options, admin_token); rc != kExitOk) return rc;
   // Fan-out between servers sharing a store (PostgreSQL): a document another server saved is
   // reloaded here if open, and our clients get the new changes. Destroyed before the repo.
   std::unique_ptr<am::repo::StorageWatch> shared_store_watch;
@@ -241,47 +334,8 @@ int serve(const ServeOptions& o) {
     if (!watch) return fail_with(kExitFailure, watch.error().to_string());
     shared_store_watch = std::move(*watch);
   }
-  auto events = (*repo)->on_connection_event([log](const am::repo::ConnectionEvent& e) {
-    using am::repo::LogLevel;
-    const std::string connection = std::to_string(e.connection);
-    if (e.kind == am::repo::ConnectionEvent::Kind::kConnected) {
-      log->write(LogLevel::kDebug, "connection_opened", "connection " + connection + " opened (" + e.description + ")",
-                 {{"connection", connection}, {"remote", e.description}});
-    } else if (e.kind == am::repo::ConnectionEvent::Kind::kHandshakeComplete) {
-      log->write(LogLevel::kInfo, "peer_connected", "peer " + e.peer->str() + " connected (" + e.description + ")",
-                 {{"peer", e.peer->str()}, {"connection", connection}, {"remote", e.description}});
-    } else if (e.kind == am::repo::ConnectionEvent::Kind::kClosed && e.peer) {
-      const std::string reason = am::repo::to_string(e.reason);
-      log->write(LogLevel::kInfo, "peer_disconnected",
-                 "peer " + e.peer->str() + " disconnected: " + reason + (e.detail.empty() ? "" : " (" + e.detail + ")"),
-                 {{"peer", e.peer->str()}, {"connection", connection}, {"reason", reason}, {"detail", e.detail}});
-    }
-  });
-  // Documents leaving memory (idle or unavailable) and connections ending free their memory to
-  // the allocator, which keeps it; when the number of open documents or of connections has
-  // fallen, hand what is free back to the system so that an idle server's RSS falls too.
-  std::mutex trim_mutex;
-  std::condition_variable trim_cv;
-  bool stopping = false;
-  std::thread trimmer([&, r = repo->get()] {
-    // Trims at the fall and at the next few polls: what the documents and connections that
-    // just ended still held (queued tasks, storage and socket buffers) is freed a little later.
-    constexpr int kTrimsAfterAFall = 4;
-    std::size_t last_open = 0, last_connections = 0;
-    int trims_left = 0;
-    std::unique_lock<std::mutex> lock(trim_mutex);
-    while (!trim_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
-      const am::repo::RepoStats stats = r->stats();
-      if (stats.open_documents < last_open || stats.connections < last_connections) trims_left = kTrimsAfterAFall;
-      last_open = stats.open_documents;
-      last_connections = stats.connections;
-      if (trims_left == 0) continue;
-      --trims_left;
-#ifdef __GLIBC__
-      malloc_trim(0);
-#endif
-    }
-  });
+  auto events = log_connection_events(**repo, log);
+  auto trimmer = std::make_unique<MemoryTrimmer>(**repo);
   // Listening, dialing, watching: a Type=notify service is up now (packaging/amrepo.service).
   if (!notify_systemd("READY=1\nSTATUS=serving")) {
     log->write(am::repo::LogLevel::kWarn, "notify_failed", "could not tell systemd we are ready ($NOTIFY_SOCKET)");
@@ -291,12 +345,7 @@ int serve(const ServeOptions& o) {
   (void)notify_systemd("STOPPING=1\nSTATUS=saving and stopping");
   log->write(am::repo::LogLevel::kInfo, "stopping", "signal " + std::to_string(signal_number) + ", saving and stopping",
              {{"signal", std::to_string(signal_number)}});
-  {
-    std::lock_guard<std::mutex> lock(trim_mutex);
-    stopping = true;
-  }
-  trim_cv.notify_all();
-  trimmer.join();
+  trimmer.reset();
   events.reset();
   shared_store_watch.reset();
   (*repo)->stop();

@@ -204,6 +204,7 @@ int complete_serve_options(CLI::App* serve, ServeOptions& options) {
       }
       try {
         if (is_flag(o) && results == std::vector<std::string>{"false"}) continue;  // the default
+        if (results.empty()) continue;  // an empty array: the default, no value
         o->add_result(results);
         o->run_callback();
       } catch (const CLI::ParseError& e) {
