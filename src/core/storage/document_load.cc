@@ -204,7 +204,9 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
     auto last = preds.begin() + pred_begin[i + 1];
     if (last - first > 1) std::sort(first, last, lamport_less);
   }
-  // Done with: freed before the op set and history grow (the index goes out of scope).
+  // Done with: freed before the op set and history grow.
+  edges = {};
+  index = IdMap(0);
   succ = {};
   return {};
 }
