@@ -23,6 +23,7 @@
 
 #include "am/document.h"
 #include "am/result.h"
+#include "core/encoding/utf8.h"
 #include "core/history.h"
 #include "core/opset/sequence_index.h"
 #include "core/storage/change.h"
@@ -569,10 +570,9 @@ inline Action make_action(ObjType t) {
 inline SeqWidth text_width(std::string_view s) {
   SeqWidth w;
   for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    const std::size_t len = enc::utf8_sequence_length(s[i]);
     w.chars += 1;
-    w.utf16 += len == 4 ? 2 : 1;
+    w.utf16 += static_cast<std::uint32_t>(enc::utf16_units(len));
     i += len;
   }
   return w;
