@@ -75,11 +75,12 @@ struct OpColumnLayout {
   enc::RowErrors errors;
 };
 
-/// Reads op rows one column group at a time, in row order. Absent optional columns read as
-/// nulls (false for flags); the action, value, insert (changes) and reference columns must
-/// supply an item for every row. Every read returns an error naming the column when the column
-/// ends early or is malformed. Views refer into the column bytes. REQUIRES: the column bytes
-/// and `layout` outlive the reader.
+/// Reads op rows one column group at a time, in row order. An absent column reads as nulls
+/// (false for flags), except the ones every row needs: the action and op id columns, and in a
+/// change the insert, value and pred count columns; the pred or successor ids must supply as
+/// many items as the counts claim. Every read returns an error naming the column when the
+/// column ends early or is malformed. Views refer into the column bytes. REQUIRES: the column
+/// bytes and `layout` outlive the reader.
 class OpColumnReader {
  public:
   OpColumnReader(const OpColumnData& c, const OpColumnLayout& layout)
