@@ -24,7 +24,7 @@
 #include "core/storage/change.h"
 
 namespace am::storage {
-/// Rebuilds the change chunks of a document chunk body that loaded before (document_chunk.cc):
+/// Rebuilds the change chunks of a document chunk body that loaded before (document_load.cc):
 /// calls `chunk(row, bytes)` for every change row, in row order.
 Status rebuild_change_chunks(ByteView document_body, std::size_t max_decoded_bytes,
                              const std::function<void(std::size_t, ByteView)>& chunk);

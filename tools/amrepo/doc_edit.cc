@@ -3,6 +3,8 @@
 #include <charconv>
 #include <vector>
 
+#include "core/encoding/utf8.h"
+
 namespace amrepo {
 namespace {
 
@@ -97,52 +99,6 @@ am::Status write_into(am::Document& doc, const ObjId& obj, ObjType type, const P
   return put_scalar(value.get<double>());
 }
 
-std::u16string to_utf16(const std::string& s) {
-  std::u16string out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::uint32_t cp = c;
-    std::size_t n = 1;
-    if (c >= 0xf0) { cp = c & 0x07u; n = 4; }
-    else if (c >= 0xe0) { cp = c & 0x0fu; n = 3; }
-    else if (c >= 0xc0) { cp = c & 0x1fu; n = 2; }
-    for (std::size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3fu);
-    i += n;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      out.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
-      out.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
-    } else {
-      out.push_back(static_cast<char16_t>(cp));
-    }
-  }
-  return out;
-}
-
-std::string to_utf8(std::u16string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    std::uint32_t cp = s[i];
-    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < s.size()) cp = 0x10000 + ((cp - 0xd800) << 10) + (s[++i] - 0xdc00u);
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-  }
-  return out;
-}
-
 bool is_high_surrogate(char16_t c) { return c >= 0xd800 && c < 0xdc00; }
 
 am::Result<std::size_t> diff_into(am::Document& doc, const ObjId& obj, ObjType type, const Prop& prop,
@@ -197,8 +153,8 @@ am::Result<std::size_t> diff_into(am::Document& doc, const ObjId& obj, ObjType t
   if (ref != nullptr) {
     if (ref->type == ObjType::kText && before.is_string() && after.is_string()) {
       // One splice: keep the common prefix and suffix (in UTF-16 units, as the document counts).
-      const std::u16string a = to_utf16(before.get<std::string>());
-      const std::u16string b = to_utf16(after.get<std::string>());
+      const std::u16string a = am::enc::utf8_to_utf16(before.get<std::string>());
+      const std::u16string b = am::enc::utf8_to_utf16(after.get<std::string>());
       std::size_t prefix = 0;
       while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) ++prefix;
       if (prefix > 0 && is_high_surrogate(a[prefix - 1])) --prefix;  // never split a pair
@@ -209,7 +165,7 @@ am::Result<std::size_t> diff_into(am::Document& doc, const ObjId& obj, ObjType t
       }
       if (suffix > 0 && suffix < a.size() - prefix && is_high_surrogate(a[a.size() - suffix - 1])) --suffix;
       const std::size_t del = a.size() - prefix - suffix;
-      const std::string insert = to_utf8(std::u16string_view(b).substr(prefix, b.size() - prefix - suffix));
+      const std::string insert = am::enc::utf16_to_utf8(std::u16string_view(b).substr(prefix, b.size() - prefix - suffix));
       if (auto st = doc.splice_text(ref->id, prefix, del, insert); !st) return am::fail(st.error());
       return std::size_t{1};
     }

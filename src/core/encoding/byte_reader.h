@@ -11,6 +11,7 @@
 #include "am/bytes.h"
 #include "am/result.h"
 #include "core/encoding/leb128.h"
+#include "core/encoding/utf8.h"  // is_valid_utf8, which utf8() checks with
 
 namespace am::enc {
 
@@ -60,7 +61,5 @@ class ByteReader {
 /// column readers, which record a static error text instead of allocating while decoding.
 Status column_status(std::string_view column, const char* err, std::size_t offset);
 
-/// True if `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view s) noexcept;
 
 }  // namespace am::enc

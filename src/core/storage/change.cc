@@ -14,29 +14,13 @@
 #include "core/encoding/rle.h"
 #include "core/encoding/value_column.h"
 #include "core/storage/chunk.h"
+#include "core/storage/op_columns.h"
 #include "core/util/sha256.h"
 
 namespace am::storage {
 namespace {
 
 using enc::ColumnSpec;
-using enc::ColumnType;
-
-// The op columns of a change chunk (spec §2.3), in canonical order.
-constexpr ColumnSpec kObjActor{0, ColumnType::kActor};
-constexpr ColumnSpec kObjCounter{0, ColumnType::kInteger};
-constexpr ColumnSpec kKeyActor{1, ColumnType::kActor};
-constexpr ColumnSpec kKeyCounter{1, ColumnType::kDeltaInteger};
-constexpr ColumnSpec kKeyString{1, ColumnType::kString};
-constexpr ColumnSpec kInsert{3, ColumnType::kBoolean};
-constexpr ColumnSpec kAction{4, ColumnType::kInteger};
-constexpr ColumnSpec kValueMeta{5, ColumnType::kValueMetadata};
-constexpr ColumnSpec kValueRaw{5, ColumnType::kValue};
-constexpr ColumnSpec kPredGroup{7, ColumnType::kGroup};
-constexpr ColumnSpec kPredActor{7, ColumnType::kActor};
-constexpr ColumnSpec kPredCounter{7, ColumnType::kDeltaInteger};
-constexpr ColumnSpec kExpand{9, ColumnType::kBoolean};
-constexpr ColumnSpec kMarkName{10, ColumnType::kString};
 
 constexpr std::uint64_t kMaxCounter = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint64_t kNumActions = 8;
@@ -44,32 +28,11 @@ constexpr std::string_view kWhat = "change chunk";
 
 // ---- decoding ---------------------------------------------------------------------------------
 
-// The known columns of one change; an absent column is an empty view. A column listed with zero
-// bytes means the same as an absent one (the canonical form omits empty columns).
-struct ChangeColumns {
-  ByteView obj_actor, obj_counter, key_actor, key_counter, key_string, insert, action, value_meta,
-      value_raw, pred_group, pred_actor, pred_counter, expand, mark_name;
-};
-
-ChangeColumns classify(const std::vector<enc::StoredColumn>& columns) {
-  ChangeColumns c;
+OpColumnData classify(const std::vector<enc::StoredColumn>& columns) {
+  OpColumnData c;
   for (const enc::StoredColumn& col : columns) {
-    const std::uint32_t spec = col.spec.normalized();
     // Unknown (id, type) pairs are ignored: the chunk bytes, kept verbatim, still carry them.
-    if (spec == kObjActor.raw()) c.obj_actor = col.data;
-    else if (spec == kObjCounter.raw()) c.obj_counter = col.data;
-    else if (spec == kKeyActor.raw()) c.key_actor = col.data;
-    else if (spec == kKeyCounter.raw()) c.key_counter = col.data;
-    else if (spec == kKeyString.raw()) c.key_string = col.data;
-    else if (spec == kInsert.raw()) c.insert = col.data;
-    else if (spec == kAction.raw()) c.action = col.data;
-    else if (spec == kValueMeta.raw()) c.value_meta = col.data;
-    else if (spec == kValueRaw.raw()) c.value_raw = col.data;
-    else if (spec == kPredGroup.raw()) c.pred_group = col.data;
-    else if (spec == kPredActor.raw()) c.pred_actor = col.data;
-    else if (spec == kPredCounter.raw()) c.pred_counter = col.data;
-    else if (spec == kExpand.raw()) c.expand = col.data;
-    else if (spec == kMarkName.raw()) c.mark_name = col.data;
+    if (ByteView* slot = op_column_slot(c, col.spec.normalized(), OpChunkKind::kChange)) *slot = col.data;
   }
   return c;
 }
@@ -84,13 +47,31 @@ Error extra_items(std::string_view column) {
 }
 
 // Row-wise reading: a reader's own error is reported as is.
-constexpr enc::RowErrors kRowErrors{short_column, extra_items, {}, false};
+constexpr OpColumnLayout kLayout{
+    OpChunkKind::kChange,
+    {.obj_actor = "obj actor column",
+     .obj_counter = "obj counter column",
+     .key_actor = "key actor column",
+     .key_counter = "key counter column",
+     .key_string = "key string column",
+     .id_actor = {},
+     .id_counter = {},
+     .insert = "insert column",
+     .action = "action column",
+     .value = "value column",
+     .value_items = "value metadata column",
+     .ref_count = "pred group column",
+     .ref_actor = "pred actor column",
+     .ref_counter = "pred counter column",
+     .expand = "expand column",
+     .mark_name = "mark name column"},
+    {short_column, extra_items, {}, false}};
 
 Error op_error(std::uint64_t row, const std::string& detail) {
   return Error::corruption(kWhat, "op " + std::to_string(row) + ": " + detail);
 }
 
-Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num_actors,
+Result<std::vector<ChangeOp>> decode_ops(const OpColumnData& c, std::size_t num_actors,
                                          std::uint64_t start_op,
                                          const ChangeDecodeLimits& limits) {
   // The action column defines the rows; count them first so that a tiny column claiming
@@ -104,31 +85,10 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
   }
   // Pred entries can also be claimed in bulk by one run; bound them by the same limit.
   AM_TRY_ASSIGN(const std::uint64_t total_preds,
-                enc::count_rle_items<enc::UIntCodec>(c.pred_actor, limits.max_ops, "pred actor column",
+                enc::count_rle_items<enc::UIntCodec>(c.ref_actor, limits.max_ops, "pred actor column",
                                                 "pred entries"));
 
-  const bool has_obj_actor = !c.obj_actor.empty();
-  const bool has_obj_counter = !c.obj_counter.empty();
-  const bool has_key_actor = !c.key_actor.empty();
-  const bool has_key_counter = !c.key_counter.empty();
-  const bool has_key_string = !c.key_string.empty();
-  const bool has_expand = !c.expand.empty();
-  const bool has_mark_name = !c.mark_name.empty();
-
-  enc::UIntRleReader obj_actor(c.obj_actor);
-  enc::UIntRleReader obj_counter(c.obj_counter);
-  enc::UIntRleReader key_actor(c.key_actor);
-  enc::DeltaReader key_counter(c.key_counter);
-  enc::StringRleReader key_string(c.key_string);
-  enc::BooleanReader insert(c.insert);
-  enc::UIntRleReader action(c.action);
-  enc::ValueReader values(c.value_meta, c.value_raw);
-  enc::UIntRleReader pred_group(c.pred_group);
-  enc::UIntRleReader pred_actor(c.pred_actor);
-  enc::DeltaReader pred_counter(c.pred_counter);
-  enc::BooleanReader expand(c.expand);
-  enc::StringRleReader mark_name(c.mark_name);
-
+  OpColumnReader in(c, kLayout);
   std::vector<ChangeOp> ops;
   // Reserve only what the input size can plausibly back; growth covers the rest.
   ops.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(rows, 4096)));
@@ -142,8 +102,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     ChangeOp op;
 
     // obj: both null = root, else (actor index, counter).
-    AM_TRY_STATUS(enc::next_item(obj_actor, has_obj_actor, u1, "obj actor column", row, kRowErrors));
-    AM_TRY_STATUS(enc::next_item(obj_counter, has_obj_counter, u2, "obj counter column", row, kRowErrors));
+    AM_TRY_STATUS(in.obj(row, u1, u2));
     if (u1.has_value() != u2.has_value()) {
       return fail(op_error(row, "obj has only one of actor and counter"));
     }
@@ -158,9 +117,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     }
 
     // key: a string, or HEAD (counter 0, null actor), or an element id.
-    AM_TRY_STATUS(enc::next_item(key_actor, has_key_actor, u1, "key actor column", row, kRowErrors));
-    AM_TRY_STATUS(enc::next_item(key_counter, has_key_counter, s1, "key counter column", row, kRowErrors));
-    AM_TRY_STATUS(enc::next_item(key_string, has_key_string, str, "key string column", row, kRowErrors));
+    AM_TRY_STATUS(in.key(row, u1, s1, str));
     if (str) {
       if (u1 || s1) return fail(op_error(row, "key has both a string and an element id"));
       op.key = std::string(*str);
@@ -180,18 +137,15 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
       op.key = ElemKey{ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u1)}};
     }
 
-    AM_TRY_STATUS(enc::next_bool(insert, true, op.insert, "insert column", row, kRowErrors));
+    AM_TRY_STATUS(in.insert(row, op.insert));
 
-    AM_TRY_STATUS(enc::next_item(action, true, u1, "action column", row, kRowErrors));
+    AM_TRY_STATUS(in.action(row, u1));
     if (!u1) return fail(op_error(row, "null action"));
     if (*u1 >= kNumActions) return fail(op_error(row, "unknown action " + std::to_string(*u1)));
     op.action = static_cast<Action>(*u1);
 
     enc::RawValue raw;
-    if (!values.next(raw)) {
-      if (!values.ok()) return fail(values.status("value column").error());
-      return fail(short_column("value metadata column", row));
-    }
+    AM_TRY_STATUS(in.value(row, raw));
     auto value = enc::decode_scalar(raw);
     if (!value) return fail(op_error(row, value.error().message));
     op.value = std::move(*value);
@@ -200,7 +154,7 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
       return fail(op_error(row, "increment by a value that is not an int or uint"));
     }
 
-    AM_TRY_STATUS(enc::next_item(pred_group, true, u1, "pred group column", row, kRowErrors));
+    AM_TRY_STATUS(in.ref_count(row, u1));
     if (!u1) return fail(op_error(row, "null pred count"));
     if (*u1 > preds_left) {
       return fail(op_error(row, "pred count " + std::to_string(*u1) + " overruns the pred columns"));
@@ -208,8 +162,8 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
     preds_left -= *u1;
     op.pred.reserve(static_cast<std::size_t>(*u1));
     for (std::uint64_t i = 0; i < *u1; ++i) {
-      AM_TRY_STATUS(enc::next_item(pred_actor, true, u2, "pred actor column", row, kRowErrors));
-      AM_TRY_STATUS(enc::next_item(pred_counter, true, s1, "pred counter column", row, kRowErrors));
+      AM_TRY_STATUS(in.ref_actor(row, u2));
+      AM_TRY_STATUS(in.ref_counter(row, s1));
       if (!u2 || !s1) return fail(op_error(row, "null pred id"));
       if (*u2 >= num_actors) {
         return fail(op_error(row, "pred actor index " + std::to_string(*u2) + " out of range"));
@@ -221,30 +175,13 @@ Result<std::vector<ChangeOp>> decode_ops(const ChangeColumns& c, std::size_t num
           ChangeOpId{static_cast<std::uint64_t>(*s1), static_cast<std::uint32_t>(*u2)});
     }
 
-    AM_TRY_STATUS(enc::next_bool(expand, has_expand, op.expand, "expand column", row, kRowErrors));
-    AM_TRY_STATUS(enc::next_item(mark_name, has_mark_name, str, "mark name column", row, kRowErrors));
+    AM_TRY_STATUS(in.expand(row, op.expand));
+    AM_TRY_STATUS(in.mark_name(row, str));
     if (str) op.mark_name = std::string(*str);
 
     ops.push_back(std::move(op));
   }
-
-  AM_TRY_STATUS(enc::check_done(obj_actor, has_obj_actor, "obj actor column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(obj_counter, has_obj_counter, "obj counter column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(key_actor, has_key_actor, "key actor column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(key_counter, has_key_counter, "key counter column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(key_string, has_key_string, "key string column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(insert, !c.insert.empty(), "insert column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(values, !c.value_meta.empty(), "value metadata column", kRowErrors));
-  if (values.raw_remaining() != 0) {
-    return fail(Error::corruption("value column", "bytes not claimed by any value metadata"));
-  }
-  AM_TRY_STATUS(enc::check_done(pred_group, !c.pred_group.empty(), "pred group column", kRowErrors));
-  if (preds_left != 0) {
-    return fail(Error::corruption("pred actor column", "more pred ids than the pred counts claim"));
-  }
-  AM_TRY_STATUS(enc::check_done(pred_counter, !c.pred_counter.empty(), "pred counter column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(expand, has_expand, "expand column", kRowErrors));
-  AM_TRY_STATUS(enc::check_done(mark_name, has_mark_name, "mark name column", kRowErrors));
+  AM_TRY_STATUS(in.check_done(preds_left));
   return ops;
 }
 
@@ -320,14 +257,9 @@ void canonicalise(Change& c) {
 }
 
 // The op columns of a change chunk (spec §2.3), in canonical order.
-constexpr std::array<ColumnSpec, 14> kSpecs{
-    ColumnSpec{0, ColumnType::kActor},        ColumnSpec{0, ColumnType::kInteger},
-    ColumnSpec{1, ColumnType::kActor},        ColumnSpec{1, ColumnType::kDeltaInteger},
-    ColumnSpec{1, ColumnType::kString},       ColumnSpec{3, ColumnType::kBoolean},
-    ColumnSpec{4, ColumnType::kInteger},      ColumnSpec{5, ColumnType::kValueMetadata},
-    ColumnSpec{5, ColumnType::kValue},        ColumnSpec{7, ColumnType::kGroup},
-    ColumnSpec{7, ColumnType::kActor},        ColumnSpec{7, ColumnType::kDeltaInteger},
-    ColumnSpec{9, ColumnType::kBoolean},      ColumnSpec{10, ColumnType::kString}};
+constexpr std::array<ColumnSpec, 14> kSpecs{kOpObjActor,  kOpObjCounter, kOpKeyActor,   kOpKeyCounter, kOpKeyString,
+                                            kOpInsert,    kOpAction,     kOpValueMeta,  kOpValueRaw,   kOpPredGroup,
+                                            kOpPredActor, kOpPredCounter, kOpExpand,    kOpMarkName};
 
 }  // namespace
 

@@ -5,50 +5,18 @@
 #include <string_view>
 
 #include "am/repo/storage.h"
+#include "core/encoding/utf8.h"
 #include "repo/storage/storage_util.h"
 
 namespace am::repo {
 namespace {
-
-// Whether `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b0 = static_cast<std::uint8_t>(s[i]);
-    if (b0 < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t min = 0;
-    if ((b0 & 0xe0) == 0xc0) {
-      len = 2, cp = b0 & 0x1fu, min = 0x80;
-    } else if ((b0 & 0xf0) == 0xe0) {
-      len = 3, cp = b0 & 0x0fu, min = 0x800;
-    } else if ((b0 & 0xf8) == 0xf0) {
-      len = 4, cp = b0 & 0x07u, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (s.size() - i < len) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<std::uint8_t>(s[i + k]);
-      if ((b & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
 
 const char* component_problem(std::string_view c) {
   if (c.empty()) return "empty component";
   if (c == "." || c == "..") return "component \".\" or \"..\"";
   if (c.find('/') != std::string_view::npos) return "component contains '/'";
   if (c.find('\0') != std::string_view::npos) return "component contains NUL";
-  if (!valid_utf8(c)) return "component is not valid UTF-8";
+  if (!enc::is_valid_utf8(c)) return "component is not valid UTF-8";
   return nullptr;
 }
 

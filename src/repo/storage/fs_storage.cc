@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "am/repo/storage_fs.h"
+#include "core/encoding/utf8.h"
 #include "repo/storage/storage_util.h"
 
 namespace am::repo {
@@ -41,15 +42,6 @@ Error conflict_error(const StorageKey& key, const std::string& path) {
                         " and a file or directory on its path)");
 }
 
-// Byte length of the UTF-8 sequence starting with `lead` (the text is valid UTF-8).
-std::size_t utf8_length(char lead) {
-  const auto b = static_cast<std::uint8_t>(lead);
-  if (b < 0x80) return 1;
-  if ((b & 0xe0) == 0xc0) return 2;
-  if ((b & 0xf0) == 0xe0) return 3;
-  return 4;
-}
-
 // The byte offset just after the first two UTF-16 code units of valid UTF-8 text `s` (where JS
 // `s.slice(0, 2)` ends), or npos if `s` has fewer units or the cut would split a surrogate pair.
 std::size_t js_splay_offset(std::string_view s) {
@@ -57,8 +49,8 @@ std::size_t js_splay_offset(std::string_view s) {
   int units = 0;
   while (units < 2) {
     if (offset >= s.size()) return std::string_view::npos;
-    const std::size_t len = utf8_length(s[offset]);
-    units += len == 4 ? 2 : 1;  // code points above U+FFFF take two UTF-16 units
+    const std::size_t len = enc::utf8_sequence_length(s[offset]);
+    units += static_cast<int>(enc::utf16_units(len));  // code points above U+FFFF take two
     offset += len;
   }
   return units == 2 ? offset : std::string_view::npos;

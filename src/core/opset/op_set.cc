@@ -1,0 +1,170 @@
+// OpSet::apply: the one place where ops take effect (format spec §3), and its helpers.
+#include "core/opset/op_set.h"
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+#include <variant>
+
+namespace am::core {
+
+std::uint32_t OpSet::intern(std::string_view k) {
+  if (auto it = key_index_.find(k); it != key_index_.end()) return it->second;
+  const auto idx = static_cast<std::uint32_t>(keys_.size());
+  keys_.emplace_back(k);
+  key_index_.emplace(std::string(k), idx);
+  return idx;
+}
+
+template <class List>
+void OpSet::insert_sorted(List& list, std::uint32_t idx, OpId id) {
+  auto pos = std::upper_bound(list.begin(), list.end(), id, [&](OpId v, std::uint32_t e) {
+    return actors_->less(v, ops_[e].id);
+  });
+  if constexpr (std::is_same_v<List, OpList>) {
+    list.insert(static_cast<std::size_t>(pos - list.begin()), idx);
+  } else {
+    list.insert(pos, idx);
+  }
+}
+
+void OpSet::integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32_t ref) {
+  Object& o = objects_[oi];
+  const OpId id = ops_[op_idx].id;
+  const auto handle = static_cast<std::uint32_t>(o.elems.size());
+  // Grow by a quarter, not double: a long text has hundreds of thousands of elements.
+  if (o.elems.size() == o.elems.capacity()) o.elems.reserve(o.elems.size() + o.elems.size() / 4 + 16);
+  o.elems.push_back(Element{op_idx, OpList{}});
+  SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
+  SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
+  while (cur != SequenceIndex::kNone && actors_->less(id, ops_[o.elems[cur].insert_op].id)) {
+    prev = cur;
+    cur = o.seq.next(cur);
+  }
+  o.seq.insert_after(prev, handle, element_width(o, o.elems[handle]));
+}
+
+SeqWidth OpSet::element_width(const Object& o, const Element& e) const {
+  const std::uint32_t w = winner(e.ops, e.insert_op);
+  if (w == kNone32) return {};
+  if (o.type == ObjType::kText) {
+    const Op& op = ops_[w];
+    if (op.action == Action::kSet && op.value.is_string()) {
+      return text_width(op.value.str());
+    }
+  }
+  return {1, 1};
+}
+
+void OpSet::refresh_width(Object& o, std::uint32_t handle) {
+  o.seq.set_width(handle, element_width(o, o.elems[handle]));  // a no-op when unchanged
+}
+
+Status OpSet::apply(const OpView& r) {
+  std::uint32_t oi = kRootObject;
+  if (r.obj) {
+    auto it = obj_index_.find(pack(*r.obj));
+    if (it == obj_index_.end()) return fail(Error::corruption("op", "refers to an unknown object"));
+    oi = it->second;
+  }
+  if (r.id.counter == 0 || op_index_.contains(r.id)) {
+    return fail(Error::corruption("op", "duplicate or zero op id"));
+  }
+  Object& obj = objects_[oi];
+  const bool seq = is_sequence(obj.type);
+  if (seq != r.elem.has_value()) {
+    return fail(Error::corruption("op", seq ? "map key on a sequence" : "element key on a map"));
+  }
+  if (r.insert && !seq) return fail(Error::corruption("op", "insert into a map"));
+  if (r.action == Action::kMark && !seq) return fail(Error::corruption("op", "mark on a map"));
+
+  // Resolve the key.
+  std::uint32_t key = kNone32;
+  if (seq) {
+    if (r.elem->counter != 0) {
+      const auto it = op_index_.find(*r.elem);
+      if (!it || ops_[*it].obj != oi || ops_[*it].elem == kNone32) {
+        return fail(Error::corruption("op", "refers to an unknown list element"));
+      }
+      key = ops_[*it].elem;
+    } else if (!r.insert) {
+      return fail(Error::corruption("op", "non-insert op on the list head"));
+    }
+  }
+  // Resolve preds before changing anything.
+  std::vector<std::uint32_t>& preds = pred_scratch_;
+  preds.clear();
+  for (const OpId& p : r.pred) {
+    const auto it = op_index_.find(p);
+    if (!it) return fail(Error::corruption("op", "pred refers to an unknown op"));
+    // A pred elsewhere would make element bookkeeping touch the wrong sequence; no
+    // document can express it either.
+    if (ops_[*it].obj != oi) return fail(Error::corruption("op", "pred refers to an op in another object"));
+    preds.push_back(*it);
+  }
+  const ScalarValue& value = *r.value;
+  if (r.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(value) &&
+      !std::holds_alternative<std::uint64_t>(value)) {
+    return fail(Error::corruption("op", "increment by a non-integer"));
+  }
+
+  for (std::uint32_t p : preds) {
+    Op& target = ops_[p];
+    target.succ.push_back(r.id);
+    if (r.action == Action::kIncrement && target.is_counter()) {
+      inc_totals_[pack(target.id)] += std::holds_alternative<std::int64_t>(value)
+                                          ? std::get<std::int64_t>(value)
+                                          : static_cast<std::int64_t>(std::get<std::uint64_t>(value));
+    } else {
+      target.hiding_succ += 1;
+    }
+  }
+
+  if (r.action != Action::kDelete) {
+    const auto idx = static_cast<std::uint32_t>(ops_.size());
+    Op op;
+    op.id = r.id;
+    op.obj = oi;
+    op.action = r.action;
+    op.insert = r.insert;
+    op.expand = r.expand;
+    op.value = OpValue(value);
+    if (r.mark_name) op.mark_name = intern(*r.mark_name);
+    if (!seq) {
+      op.key = intern(r.map_key);
+      auto at = obj.props.find(r.map_key);
+      if (at == obj.props.end()) at = obj.props.emplace(std::string(r.map_key), std::vector<std::uint32_t>{}).first;
+      insert_sorted(at->second, idx, op.id);
+    } else if (r.insert) {
+      op.key = key;
+      op.elem = static_cast<std::uint32_t>(obj.elems.size());
+    } else {
+      op.key = key;
+      insert_sorted(obj.elems[key].ops, idx, op.id);
+    }
+    ops_.push_back(std::move(op));
+    op_index_.insert(r.id, idx);
+    if (auto t = make_type(r.action)) {
+      const auto new_obj = static_cast<std::uint32_t>(objects_.size());
+      objects_.emplace_back();
+      objects_.back().type = *t;
+      objects_.back().id = r.id;
+      obj_index_.emplace(pack(r.id), new_obj);
+    }
+    if (seq && r.insert) integrate_insert(oi, idx, key);
+  }
+  if (seq) {
+    Object& o = objects_[oi];  // objects_ may have grown
+    // An insert leaves the element it follows as it was; a delete's key is usually its pred's
+    // element too: each element is refreshed once.
+    const std::uint32_t keyed = r.insert ? kNone32 : key;
+    if (keyed != kNone32) refresh_width(o, keyed);
+    for (std::uint32_t p : preds) {
+      const std::uint32_t e = ops_[p].elem;
+      if (e != kNone32 && e != keyed) refresh_width(o, e);
+    }
+  }
+  return {};
+}
+
+}  // namespace am::core

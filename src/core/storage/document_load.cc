@@ -1,0 +1,573 @@
+// Reading a document chunk (format spec §2.6): decode_document_body rebuilds the changes from
+// the rows that document_rows.cc reads. Writing one is document_save.cc.
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/encoding/byte_reader.h"
+#include "core/encoding/column_spec.h"
+#include "core/encoding/value_column.h"
+#include "core/storage/document_chunk.h"
+#include "core/storage/document_rows.h"
+
+namespace am::storage {
+namespace {
+
+using core::kNone32;
+using doc::ChangeColumns;
+using doc::ChangeCursor;
+using doc::ChangeKey;
+using doc::ChangeRow;
+using doc::ColumnSource;
+using doc::corrupt;
+using doc::DocOp;
+using doc::id_text;
+using doc::kMaxCounter;
+using doc::kWhat;
+using doc::OpRows;
+using doc::pack;
+using doc::RawId;
+
+// Ops of one change decoded and handed on at a time: a change can hold a whole document.
+constexpr std::uint32_t kOpBatch = 4096;
+
+// Open-addressing map from packed op ids to op indexes; sized once, never grows.
+class IdMap {
+ public:
+  explicit IdMap(std::size_t max_entries) {
+    std::size_t cap = 16;
+    while (cap < 2 * max_entries + 16) cap <<= 1;
+    keys_.assign(cap, kEmpty);
+    values_.resize(cap);
+    mask_ = cap - 1;
+  }
+  // Returns the value stored for `key`, inserting `value` if absent.
+  std::pair<std::uint32_t, bool> emplace(std::uint64_t key, std::uint32_t value) {
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return {values_[i], false};
+      if (keys_[i] == kEmpty) {
+        keys_[i] = key;
+        values_[i] = value;
+        return {value, true};
+      }
+    }
+  }
+  std::uint32_t find(std::uint64_t key) const {
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return values_[i];
+      if (keys_[i] == kEmpty) return kNone32;
+    }
+  }
+
+ private:
+  // Counters are at least 1, so no valid id packs to all ones.
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+  std::size_t slot(std::uint64_t key) const {
+    key ^= key >> 33;  // murmur3's finaliser: every key bit reaches the low bits
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    return static_cast<std::size_t>(key) & mask_;
+  }
+  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint32_t> values_;
+  std::size_t mask_ = 0;
+};
+
+// The document's actors and their rank in byte order (Lamport ties), whatever order they are
+// stored in.
+struct Actors {
+  std::vector<ByteView> bytes;
+  std::vector<std::uint32_t> rank;
+};
+
+// Reads the body up to and including the columns: actors, heads (into `out`), the change and
+// op columns (inflated by `src`, which then holds them), and the head indexes.
+Status read_body(ByteView body, ColumnSource& src, Actors& actors, DecodedDocument& out, ChangeColumns& cc,
+                 OpColumnData& oc) {
+  enc::ByteReader r(body, kWhat);
+  AM_TRY_ASSIGN(const std::uint64_t num_actors64, r.uleb());
+  if (num_actors64 > r.remaining()) return fail(r.error("actor count exceeds the data"));
+  const auto num_actors = static_cast<std::size_t>(num_actors64);
+  std::vector<ByteView>& bytes = actors.bytes;
+  bytes.reserve(num_actors);
+  for (std::size_t i = 0; i < num_actors; ++i) {
+    AM_TRY_ASSIGN(const ByteView a, r.length_prefixed());
+    bytes.push_back(a);
+  }
+  std::vector<std::uint32_t> by_bytes(num_actors);
+  for (std::size_t i = 0; i < num_actors; ++i) by_bytes[i] = static_cast<std::uint32_t>(i);
+  auto bytes_less = [&](std::uint32_t a, std::uint32_t b) {
+    return std::lexicographical_compare(bytes[a].begin(), bytes[a].end(), bytes[b].begin(), bytes[b].end());
+  };
+  std::sort(by_bytes.begin(), by_bytes.end(), bytes_less);
+  actors.rank.resize(num_actors);
+  for (std::size_t i = 0; i < num_actors; ++i) {
+    if (i > 0 && !bytes_less(by_bytes[i - 1], by_bytes[i])) return fail(corrupt("duplicate actor id"));
+    actors.rank[by_bytes[i]] = static_cast<std::uint32_t>(i);
+  }
+
+  AM_TRY_ASSIGN(const std::uint64_t num_heads, r.uleb());
+  if (num_heads > r.remaining() / 32) return fail(r.error("head count exceeds the data"));
+  out.heads.resize(static_cast<std::size_t>(num_heads));
+  for (ChangeHash& h : out.heads) {
+    AM_TRY_ASSIGN(const ByteView b, r.bytes(32));
+    std::copy(b.begin(), b.end(), h.bytes.begin());
+  }
+
+  AM_TRY_ASSIGN(const auto change_meta, enc::read_column_metadata(r, /*allow_deflate=*/true));
+  AM_TRY_ASSIGN(const auto op_meta, enc::read_column_metadata(r, /*allow_deflate=*/true));
+  AM_TRY_ASSIGN(const auto change_stored, enc::read_column_data(r, change_meta));
+  AM_TRY_ASSIGN(const auto op_stored, enc::read_column_data(r, op_meta));
+  // Head indexes follow (absent in old documents). Like the reference, they are read but not
+  // relied on: the heads are recomputed from the rebuilt changes.
+  if (!r.empty()) {
+    for (std::uint64_t i = 0; i < num_heads; ++i) AM_TRY_STATUS(r.uleb());
+  }
+  AM_TRY_STATUS(doc::classify_changes(change_stored, src, cc));
+  return doc::classify_ops(op_stored, src, oc);
+}
+
+// Every op's preds, Lamport-sorted: ids[begin[i]] .. ids[begin[i + 1]] for op row i.
+struct Preds {
+  std::vector<std::uint32_t> begin;
+  std::vector<RawId> ids;
+};
+
+// Turns the successor lists into preds, adding a delete op to `rows` for every successor that
+// is not a stored op, and frees the successor lists.
+Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out) {
+  std::vector<DocOp>& ops = rows.ops;
+  std::vector<RawId>& succ = rows.succ;
+  const std::size_t num_stored = ops.size();
+  IdMap index(num_stored + succ.size());
+  for (std::size_t i = 0; i < num_stored; ++i) {
+    if (!index.emplace(pack(ops[i].id), static_cast<std::uint32_t>(i)).second) {
+      return fail(corrupt("duplicate op id " + id_text(ops[i].id)));
+    }
+  }
+  ops.reserve(num_stored + succ.size());  // no reallocation while deletes are added
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
+  edges.reserve(succ.size());
+  for (std::size_t i = 0; i < num_stored; ++i) {
+    const std::size_t succ_end = i + 1 < num_stored ? ops[i + 1].aux : succ.size();
+    for (std::size_t k = ops[i].aux; k < succ_end; ++k) {
+      const RawId s = succ[k];
+      const DocOp& x = ops[i];
+      // What a delete of x looks like: same object; key = x's element if x is an insert.
+      DocOp del;
+      del.id = s;
+      del.obj = x.obj;
+      del.is_map = x.is_map;
+      del.elem = !x.is_map && x.insert ? x.id : x.elem;  // a map op's: its key string
+      del.action = Action::kDelete;
+      const auto [j, added] = index.emplace(pack(s), static_cast<std::uint32_t>(ops.size()));
+      if (added) {
+        ops.push_back(del);
+      } else if (j < num_stored) {
+        // Applying assumes an op and its preds share an object.
+        if (ops[j].obj.counter != x.obj.counter || (x.obj.counter != 0 && ops[j].obj.actor != x.obj.actor)) {
+          return fail(corrupt("op " + id_text(s) + " succeeds an op in another object"));
+        }
+      } else {
+        // One delete of several ops: they must share its object and key, whatever the order.
+        const DocOp& d = ops[j];
+        if (d.obj.counter != del.obj.counter || d.obj.actor != del.obj.actor || d.is_map != del.is_map ||
+            (d.is_map ? rows.key(d) != rows.key(del)
+                      : (d.elem.counter != del.elem.counter ||
+                         (d.elem.counter != 0 && d.elem.actor != del.elem.actor)))) {
+          return fail(corrupt("op " + id_text(s) + " deletes ops at different keys"));
+        }
+      }
+      edges.emplace_back(j, static_cast<std::uint32_t>(i));
+    }
+  }
+  const std::size_t num_ops = ops.size();
+  std::vector<std::uint32_t>& pred_begin = out.begin;
+  pred_begin.assign(num_ops + 1, 0);
+  for (const auto& e : edges) ++pred_begin[e.first + 1];
+  for (std::size_t i = 0; i < num_ops; ++i) pred_begin[i + 1] += pred_begin[i];
+  std::vector<RawId>& preds = out.ids;
+  preds.resize(edges.size());
+  {
+    std::vector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
+    for (const auto& e : edges) preds[fill[e.first]++] = ops[e.second].id;
+  }
+  auto lamport_less = [&](RawId a, RawId b) {
+    if (a.counter != b.counter) return a.counter < b.counter;
+    return rank[a.actor] < rank[b.actor];
+  };
+  for (std::size_t i = 0; i < num_ops; ++i) {
+    auto first = preds.begin() + pred_begin[i];
+    auto last = preds.begin() + pred_begin[i + 1];
+    if (last - first > 1) std::sort(first, last, lamport_less);
+  }
+  // Done with: freed before the op set and history grow.
+  edges = {};
+  index = IdMap(0);
+  succ = {};
+  return {};
+}
+
+// Where each change's ops are: change row r has the op rows slots[begin[r]] .. slots[begin[r + 1]]
+// in counter order, from start_op[r].
+struct ChangeSlots {
+  std::vector<std::uint32_t> start_op;
+  std::vector<std::uint32_t> begin;
+  std::vector<std::uint32_t> slots;
+};
+
+// Assigns every op to the change of its actor with the smallest max_op >= its counter (the op's
+// aux becomes that row) and checks that each change's ops have consecutive counters ending at
+// its max_op.
+Status assign_ops(std::vector<DocOp>& ops, const std::vector<ChangeKey>& rows, std::size_t num_actors,
+                  ChangeSlots& out) {
+  const std::size_t num_changes = rows.size();
+  const std::size_t num_ops = ops.size();
+  // Per actor: its rows and, alongside, their max_ops (searched as one compact array).
+  std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
+  std::vector<std::vector<std::uint32_t>> max_ops_by_actor(num_actors);
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    auto& list = by_actor[rows[row].actor];
+    auto& max_ops = max_ops_by_actor[rows[row].actor];
+    if (!max_ops.empty() && max_ops.back() > rows[row].max_op) {
+      return fail(corrupt("change rows of an actor are not in max_op order (row " +
+                          std::to_string(row) + ")"));
+    }
+    list.push_back(static_cast<std::uint32_t>(row));
+    max_ops.push_back(rows[row].max_op);
+  }
+  std::vector<std::uint32_t> op_count(num_changes, 0);
+  // Ops come in document order, where consecutive ops are often of the same or the next change
+  // (typing): try the previous answer for the actor and its successor before a binary search.
+  std::vector<std::size_t> last_found(num_actors, 0);
+  for (DocOp& op : ops) {
+    const auto& max_ops = max_ops_by_actor[op.id.actor];
+    const std::uint32_t ctr = op.id.counter;
+    auto is_answer = [&](std::size_t k) { return k < max_ops.size() && max_ops[k] >= ctr && (k == 0 || max_ops[k - 1] < ctr); };
+    std::size_t k = last_found[op.id.actor];
+    if (!is_answer(k) && !is_answer(++k)) {
+      k = static_cast<std::size_t>(std::lower_bound(max_ops.begin(), max_ops.end(), ctr) - max_ops.begin());
+      if (k == max_ops.size()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
+    }
+    last_found[op.id.actor] = k;
+    const std::uint32_t row = by_actor[op.id.actor][k];
+    op.aux = row;  // the successors are no longer needed
+    ++op_count[row];
+  }
+  max_ops_by_actor = {};
+  std::vector<std::uint32_t>& start_op = out.start_op;
+  std::vector<std::uint32_t>& slot_begin = out.begin;
+  start_op.resize(num_changes);
+  slot_begin.assign(num_changes + 1, 0);
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    const std::uint32_t n = op_count[row];
+    if (n > rows[row].max_op) {
+      return fail(corrupt("change at row " + std::to_string(row) + " has more ops than its max_op"));
+    }
+    const std::uint64_t first_op = std::uint64_t{rows[row].max_op} - n + 1;
+    if (first_op > kMaxCounter) {
+      return fail(corrupt("change at row " + std::to_string(row) + " has start_op past 2^32-1"));
+    }
+    start_op[row] = static_cast<std::uint32_t>(first_op);
+    slot_begin[row + 1] = slot_begin[row] + n;
+  }
+  std::vector<std::uint32_t>& slots = out.slots;
+  slots.assign(num_ops, kNone32);
+  for (std::size_t i = 0; i < num_ops; ++i) {
+    const DocOp& op = ops[i];
+    if (op.id.counter < start_op[op.aux]) {
+      return fail(corrupt("the ops of the change at row " + std::to_string(op.aux) +
+                          " do not have consecutive counters"));
+    }
+    std::uint32_t& slot = slots[slot_begin[op.aux] + (op.id.counter - start_op[op.aux])];
+    if (slot != kNone32) return fail(corrupt("duplicate op id " + id_text(op.id)));
+    slot = static_cast<std::uint32_t>(i);
+  }
+  return {};
+}
+
+// Rebuilds, encodes and hashes the changes one row at a time, in row order (§2.6): the actor
+// table of each change, its ops with change-local actor indexes, its deps by hash. Keeps its
+// scratch buffers across changes.
+class ChangeRebuilder {
+ public:
+  ChangeRebuilder(const Actors& actors, const OpRows& rows, const Preds& preds, const ChangeSlots& slots,
+                  const DocumentDecodeOptions& options, std::size_t num_changes)
+      : actors_(actors), rows_(rows), preds_(preds), slots_(slots), options_(options),
+        hashes_(options.hash_of_row ? 0 : num_changes), referenced_(num_changes, 0),
+        local_(actors.bytes.size(), kNone32) {}
+
+  // Rebuilds change row `row` (`cr`, with dep rows `row_deps`) and hands it on: to the sink, or
+  // decoded into out.changes.
+  Status rebuild(std::size_t row, const ChangeRow& cr, const std::vector<std::uint32_t>& row_deps,
+                 DecodedDocument& out);
+
+  // The heads of the rebuilt changes must be the stored heads.
+  Status verify_heads(const std::vector<ChangeHash>& stored_heads) const;
+
+ private:
+  // The hash of every row built so far: kept here unless the sink keeps them (hash_of_row).
+  const ChangeHash& hash_of(std::size_t row) const {
+    return options_.hash_of_row ? options_.hash_of_row(row) : hashes_[row];
+  }
+  void sort_deps(const std::vector<std::uint32_t>& row_deps);
+  void actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last);
+  Status add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op);
+
+  const Actors& actors_;
+  const OpRows& rows_;
+  const Preds& preds_;
+  const ChangeSlots& slots_;
+  const DocumentDecodeOptions& options_;
+  std::vector<ChangeHash> hashes_;
+  std::vector<std::uint8_t> referenced_;
+  std::vector<std::uint32_t> local_;  // document actor -> change-local index; kNone32 outside
+  std::vector<std::uint32_t> others_;
+  std::vector<ByteView> other_bytes_;
+  std::vector<std::pair<ChangeHash, std::uint32_t>> dep_pairs_;
+  std::vector<ChangeHash> dep_hashes_;
+  std::vector<std::uint32_t> dep_sorted_;
+  std::vector<ScalarValue> values_;
+  std::vector<RebuiltOp> rops_;
+  std::vector<ChangeOpId> local_preds_;
+  CanonicalChangeEncoder encoder_;
+};
+
+void ChangeRebuilder::sort_deps(const std::vector<std::uint32_t>& row_deps) {
+  dep_pairs_.clear();
+  for (const std::uint32_t dep : row_deps) {
+    dep_pairs_.emplace_back(hash_of(dep), dep);
+    referenced_[dep] = 1;
+  }
+  std::sort(dep_pairs_.begin(), dep_pairs_.end());
+  dep_hashes_.clear();
+  dep_sorted_.clear();
+  for (const auto& [h, dep] : dep_pairs_) {
+    dep_hashes_.push_back(h);
+    dep_sorted_.push_back(dep);
+  }
+}
+
+// Actor table: the author, then every other referenced actor in byte order. Sets local_ for
+// them; rebuild() resets it.
+void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last) {
+  const std::vector<DocOp>& ops = rows_.ops;
+  const std::vector<std::uint32_t>& slots = slots_.slots;
+  const std::vector<std::uint32_t>& pred_begin = preds_.begin;
+  others_.clear();
+  local_[author] = 0;
+  auto use = [&](std::uint32_t a) {
+    if (local_[a] == kNone32) {
+      local_[a] = 0;
+      others_.push_back(a);
+    }
+  };
+  for (std::uint32_t s = first; s < last; ++s) {
+    const DocOp& op = ops[slots[s]];
+    if (op.obj.counter != 0) use(op.obj.actor);
+    if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
+    for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds_.ids[p].actor);
+  }
+  const std::vector<std::uint32_t>& rank = actors_.rank;
+  std::sort(others_.begin(), others_.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
+  other_bytes_.clear();
+  for (std::size_t k = 0; k < others_.size(); ++k) {
+    local_[others_[k]] = static_cast<std::uint32_t>(k + 1);
+    other_bytes_.push_back(actors_.bytes[others_[k]]);
+  }
+}
+
+// The ops, at most kOpBatch at a time (a change can hold most of a document's ops): decoded
+// values, handed to op_sink, encoded with change-local actor indexes. A change of one op is left
+// in `single_op` for the encoder's one-op fast path.
+Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op) {
+  const std::vector<DocOp>& ops = rows_.ops;
+  const std::vector<std::uint32_t>& slots = slots_.slots;
+  const std::vector<std::uint32_t>& pred_begin = preds_.begin;
+  const std::vector<RawId>& preds = preds_.ids;
+  for (std::uint32_t batch = first; batch < last; batch += kOpBatch) {
+    const std::uint32_t batch_end = std::min<std::uint32_t>(last, batch + kOpBatch);
+    std::size_t batch_preds = 0;
+    for (std::uint32_t s = batch; s < batch_end; ++s) batch_preds += pred_begin[slots[s] + 1] - pred_begin[slots[s]];
+    values_.clear();
+    values_.reserve(batch_end - batch);  // no reallocation: rops point into it
+    rops_.clear();
+    local_preds_.clear();
+    local_preds_.reserve(batch_preds);  // no reallocation: the encoder's spans point into it
+    for (std::uint32_t s = batch; s < batch_end; ++s) {
+      const DocOp& op = ops[slots[s]];
+      RebuiltOp ro;
+      ro.id = op.id;
+      ro.obj = op.obj;
+      ro.is_map = op.is_map;
+      if (op.is_map) ro.map_key = rows_.key(op);
+      ro.elem = op.elem;
+      ro.insert = op.insert;
+      ro.action = op.action;
+      if (op.action != Action::kDelete) {
+        auto value = enc::decode_scalar(rows_.value(op));
+        if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
+        values_.push_back(std::move(*value));
+      } else {
+        values_.emplace_back(Null{});
+      }
+      ro.value = &values_.back();
+      const std::uint32_t pb = pred_begin[slots[s]];
+      const std::uint32_t pe = pred_begin[slots[s] + 1];
+      ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
+      ro.expand = op.expand;
+      if (op.has_mark_name) ro.mark_name = rows_.mark_name(slots[s]);
+      if (options_.op_sink) rops_.push_back(ro);
+
+      ChangeOpRef co;
+      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local_[op.obj.actor]};
+      co.is_map = op.is_map;
+      if (op.is_map) {
+        co.map_key = ro.map_key;
+      } else if (op.elem.counter != 0) {
+        co.elem = ChangeOpId{op.elem.counter, local_[op.elem.actor]};
+      }
+      co.insert = op.insert;
+      co.action = op.action;
+      co.value = ro.value;
+      const std::size_t pfirst = local_preds_.size();
+      for (std::uint32_t p = pb; p < pe; ++p) local_preds_.push_back(ChangeOpId{preds[p].counter, local_[preds[p].actor]});
+      co.pred = std::span<const ChangeOpId>(local_preds_.data() + pfirst, pe - pb);
+      co.expand = op.expand;
+      co.mark_name = ro.mark_name;
+      if (last - first == 1) {
+        single_op = co;  // most changes: encoded by the one-op fast path
+      } else {
+        encoder_.add(co);
+      }
+    }
+    if (options_.op_sink) AM_TRY_STATUS(options_.op_sink(rops_));
+  }
+  return {};
+}
+
+Status ChangeRebuilder::rebuild(std::size_t row, const ChangeRow& cr, const std::vector<std::uint32_t>& row_deps,
+                                DecodedDocument& out) {
+  sort_deps(row_deps);
+  const std::uint32_t first = slots_.begin[row];
+  const std::uint32_t last = slots_.begin[row + 1];
+  actor_table(cr.actor, first, last);
+
+  RebuiltChange rc;
+  rc.row = static_cast<std::uint32_t>(row);
+  rc.actors = actors_.bytes;
+  rc.author = cr.actor;
+  rc.others = others_;
+  rc.seq = cr.seq;
+  rc.start_op = slots_.start_op[row];
+  rc.op_count = last - first;
+  rc.time = cr.time;
+  rc.message = cr.message;
+  rc.extra = cr.extra;
+  if (options_.change_begin) AM_TRY_STATUS(options_.change_begin(rc));
+
+  ChangeOpRef single_op;
+  AM_TRY_STATUS(add_ops(first, last, single_op));
+  local_[cr.actor] = kNone32;
+  for (std::uint32_t a : others_) local_[a] = kNone32;
+
+  rc.dep_rows = dep_sorted_;
+  rc.deps = dep_hashes_;
+  ChangeHeaderRef h;
+  h.deps = dep_hashes_;
+  h.author = actors_.bytes[cr.actor];
+  h.others = other_bytes_;
+  h.seq = cr.seq;
+  h.start_op = slots_.start_op[row];
+  h.time = cr.time;
+  h.message = rc.message.value_or(std::string_view{});
+  h.extra = rc.extra;
+  rc.chunk = last - first == 1 ? encoder_.finish_single(single_op, h, rc.hash) : encoder_.finish(h, rc.hash);
+  if (!options_.hash_of_row) hashes_[row] = rc.hash;
+  if (options_.sink) return options_.sink(rc);
+  // The collected form: the change decoded from its canonical chunk.
+  auto sc = decode_change_chunk(rc.chunk);
+  if (!sc) return fail(sc.error().with_context(std::string(kWhat) + ": change at row " + std::to_string(row)));
+  // An empty message and no message encode alike in a change, but a document keeps them
+  // apart ("" for a local commit with an empty message, null otherwise): keep "" as an
+  // engaged empty message so that saving writes it back.
+  if (rc.message && rc.message->empty()) sc->change.message = std::string();
+  out.changes.push_back(std::move(*sc));
+  return {};
+}
+
+Status ChangeRebuilder::verify_heads(const std::vector<ChangeHash>& stored_heads) const {
+  std::vector<ChangeHash> computed;
+  for (std::size_t row = 0; row < referenced_.size(); ++row) {
+    if (!referenced_[row]) computed.push_back(hash_of(row));
+  }
+  std::sort(computed.begin(), computed.end());
+  std::vector<ChangeHash> stored = stored_heads;
+  std::sort(stored.begin(), stored.end());
+  if (computed != stored) {
+    return fail(corrupt("the heads of the rebuilt changes (" + std::to_string(computed.size()) +
+                        ") do not match the stored heads (" + std::to_string(stored.size()) + ")"));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecodeOptions& options) {
+  ColumnSource src(options.max_decoded_bytes);
+  Actors actors;
+  DecodedDocument out;
+  ChangeColumns cc;
+  OpColumnData oc;
+  AM_TRY_STATUS(read_body(body, src, actors, out, cc, oc));
+  const std::size_t num_actors = actors.bytes.size();
+
+  std::vector<ChangeKey> rows;
+  AM_TRY_STATUS(doc::read_changes(cc, num_actors, src, rows));
+  OpRows op_rows;
+  AM_TRY_STATUS(doc::read_ops(oc, num_actors, src, op_rows));
+  const std::size_t num_stored = op_rows.ops.size();
+  const std::size_t num_changes = rows.size();
+
+  // Preds from succs; a delete op for every successor that is not a stored op.
+  Preds preds;
+  AM_TRY_STATUS(build_preds(op_rows, actors.rank, preds));
+  // Ops to changes: the change of the op's actor with the smallest max_op >= counter.
+  ChangeSlots slots;
+  AM_TRY_STATUS(assign_ops(op_rows.ops, rows, num_actors, slots));
+  rows = {};  // the rebuild reads the change rows again
+
+  if (options.on_sizes) options.on_sizes(num_changes, num_stored);
+
+  // Rebuild, encode and hash every change, in row order.
+  ChangeRebuilder rebuilder(actors, op_rows, preds, slots, options, num_changes);
+  if (!options.sink) out.changes.reserve(num_changes);
+  ChangeCursor cursor(cc, num_actors);
+  ChangeRow cr;
+  std::vector<std::uint32_t> row_deps;
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
+    if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
+    AM_TRY_STATUS(rebuilder.rebuild(row, cr, row_deps, out));
+  }
+  if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
+  return out;
+}
+
+Status rebuild_change_chunks(ByteView document_body, std::size_t max_decoded_bytes,
+                             const std::function<void(std::size_t, ByteView)>& chunk) {
+  DocumentDecodeOptions options;
+  options.verify_heads = false;
+  options.max_decoded_bytes = max_decoded_bytes;
+  options.sink = [&](const RebuiltChange& rc) -> Status {
+    chunk(rc.row, rc.chunk);
+    return {};
+  };
+  AM_TRY_STATUS(decode_document_body(document_body, options));
+  return {};
+}
+
+}  // namespace am::storage
