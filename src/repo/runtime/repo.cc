@@ -142,6 +142,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     bool first_attempt_done = false;
     std::optional<core::ConnectionId> connection;
     std::string auth_token;
+    Connector connector;      // set: an application's transport (Repo::connect)
+    std::string description;  // with connector: names it in kDialFailed events
   };
 
   RepoOptions options;
@@ -711,8 +713,9 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         if (it == self->dialers.end()) return;
         ConnectionEvent ev;
         ev.kind = ConnectionEvent::Kind::kDialFailed;
-        ev.description = it->second.websocket ? it->second.url
-                                              : "tcp://" + it->second.host + ":" + std::to_string(it->second.port);
+        ev.description = it->second.connector ? it->second.description
+                         : it->second.websocket ? it->second.url
+                                                : "tcp://" + it->second.host + ":" + std::to_string(it->second.port);
         ev.detail = error.to_string();
         std::vector<std::function<void()>> after;
         self->notify_connection(ev, after);
@@ -721,6 +724,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         if (it->second.active && !self->stopped) self->schedule_redial(id);
       });
     };
+    if (d.connector) {
+      d.connector(DialCallback(std::move(on_dialed)));
+      return;
+    }
     net::TransportOptions transport = transport_options();
     transport.auth_token = d.auth_token;
     if (d.websocket) {
@@ -1095,6 +1102,27 @@ EndpointId Repo::connect_tcp(const std::string& host, std::uint16_t port, Backof
   d.port = port;
   d.backoff = backoff;
   d.auth_token = std::move(auth_token);
+  return impl_->add_dialer(std::move(d));
+}
+
+void Repo::add_connection(std::shared_ptr<Connection> connection, ConnectionRole role) {
+  if (!connection) return;
+  if (impl_->stopped) {
+    connection->start(Connection::Handler{[](Bytes) {}, [](const CloseInfo&) {}});
+    connection->close();
+    return;
+  }
+  impl_->attach(std::move(connection),
+                role == ConnectionRole::kDialer ? core::ConnectionRole::kInitiator : core::ConnectionRole::kAcceptor,
+                std::nullopt);
+}
+
+EndpointId Repo::connect(Connector connector, std::string description, Backoff backoff) {
+  Impl::Dialer d;
+  d.websocket = false;
+  d.connector = std::move(connector);
+  d.description = std::move(description);
+  d.backoff = backoff;
   return impl_->add_dialer(std::move(d));
 }
 
