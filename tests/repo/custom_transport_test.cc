@@ -1,7 +1,7 @@
 // The public transport seam (am/repo/transport.h) with a transport written outside the library:
-// the example's Unix-socket connection (examples/socket_transport.h). A Repo must run the same
-// handshake, limits, share policy and connection events over it (Repo::add_connection,
-// Repo::connect) as over its built-in transports.
+// the example's Unix-socket connection (examples/socket_transport.h). It must pass the same
+// conformance suite as the built-in transports, and a Repo must run the same handshake, limits,
+// share policy and connection events over it (Repo::add_connection, Repo::connect).
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -21,6 +21,33 @@
 #include "am/repo/repo.h"
 #include "am/repo/storage_memory.h"
 #include "socket_transport.h"
+#include "support/transport_conformance.h"
+
+namespace am::test {
+namespace {
+
+// Pairs of the example's transport, from socketpair(2). Its threads end when its connections
+// close, so there is nothing to shut down.
+class SocketPairs : public PairFactory {
+ public:
+  std::optional<ConnectedPair> connect(const PairOptions& options) override {
+    example::SocketOptions socket_options;
+    if (options.max_frame_bytes != 0) socket_options.max_frame_bytes = options.max_frame_bytes;
+    auto [a, b] = example::socket_pair("unix-pair", socket_options);
+    EXPECT_TRUE(a && b) << "socketpair failed";
+    if (!a || !b) return std::nullopt;
+    return ConnectedPair{a, b};
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Example, TransportConformance,
+                         ::testing::Values(TransportUnderTest{"unix_socket", [] {
+                           return std::make_unique<SocketPairs>();
+                         }}),
+                         transport_name);
+
+}  // namespace
+}  // namespace am::test
 
 namespace am::repo {
 namespace {

@@ -90,12 +90,6 @@ struct TransportOptions {
   /// Zero means no limit.
   std::size_t max_queued_bytes = std::size_t{256} << 20;
 
-  /// Test-only fault injection. When nonzero, the connection's Nth received frame (counting from
-  /// one) is treated as a failed read, and its Nth frame to send as a failed write: the error
-  /// runs through the same path as a real socket error (the socket is dropped without a close
-  /// handshake, then on_close(kIoError)). The failed frame is neither delivered nor sent.
-  std::size_t test_fail_read_at = 0;
-  std::size_t test_fail_write_at = 0;
   /// WebSocket server only: answers plain HTTP GET requests that are not upgrades (health and
   /// metrics endpoints). Given the request target ("/health"), returns the content type and body
   /// of a 200 answer, or nullopt for 404. Without it such requests get 426. Runs on an io thread
@@ -185,7 +179,7 @@ void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed
 
 /// Two connected in-memory endpoints: a frame sent on one arrives at the other via
 /// IoContext::post. Closing one reports kPeerClosed on the other. `options` applies to both:
-/// max_frame_bytes and the test faults; the timers are unused.
+/// max_frame_bytes; the timers are unused.
 std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> memory_pair(
     IoContext& io, TransportOptions options = {});
 
