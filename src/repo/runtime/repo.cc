@@ -29,6 +29,32 @@ using runtime::SerialQueue;
 using runtime::TimerService;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Timings of the runtime's own housekeeping (not RepoOptions), named so they can be found.
+// An unavailable document that something still refers to is retried for eviction
+// kFirstEvictionDelay after it became unavailable, then every kEvictionRetry, giving up after
+// attempt kMaxEvictionAttempts (about a minute).
+constexpr std::chrono::milliseconds kFirstEvictionDelay{200};
+constexpr std::chrono::milliseconds kEvictionRetry{1000};
+constexpr int kMaxEvictionAttempts = 60;
+// The idle sweep runs every idle_timeout / 2, but not more often than this.
+constexpr std::chrono::milliseconds kMinIdleSweepPeriod{50};
+// reload_document on a document still loading or saving tries again after kReloadRetry, up to
+// attempt kMaxReloadAttempts (about five seconds).
+constexpr std::chrono::milliseconds kReloadRetry{100};
+constexpr int kMaxReloadAttempts = 50;
+// Repo::open waits this long for the hub to be ready (the StorageId read or created).
+constexpr std::chrono::seconds kStorageIdWait{30};
+// Repo::stop: the final flush, then the grace for close handshakes before the threads stop.
+constexpr std::chrono::seconds kStopFlushTimeout{10};
+constexpr std::chrono::seconds kStopCloseGrace{1};
+// Backoff: the wait doubles per attempt up to Backoff::max; the exponent is capped here so the
+// shift cannot overflow.
+constexpr std::size_t kMaxBackoffDoublings = 20;
+
+}  // namespace
+
 const char* to_string(DocumentState state) {
   switch (state) {
     case DocumentState::kLoading: return "loading";
@@ -481,8 +507,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   // opens it afresh. Decided on the hub's queue, after which the hub routes no message to the
   // old actor, so nothing sent to it is lost.
   void schedule_eviction(const DocumentId& id, int attempt) {
-    if (stopped || attempt > 60) return;
-    timers.schedule(Clock::now() + std::chrono::milliseconds(attempt == 0 ? 200 : 1000),
+    if (stopped || attempt > kMaxEvictionAttempts) return;
+    timers.schedule(Clock::now() + (attempt == 0 ? kFirstEvictionDelay : kEvictionRetry),
                     [self = shared_from_this(), id, attempt] {
                       self->hub_post([self, id, attempt](core::Hub& h) {
                         bool retry = false;
@@ -507,7 +533,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   // schedule_eviction; the next message or find about one loads it from storage again.
   void schedule_idle_sweep() {
     if (stopped || options.idle_timeout.count() <= 0 || !options.storage) return;
-    const auto period = std::max(options.idle_timeout / 2, std::chrono::milliseconds(50));
+    const auto period = std::max(options.idle_timeout / 2, kMinIdleSweepPeriod);
     timers.schedule(Clock::now() + period, [self = shared_from_this()] {
       self->hub_post([self](core::Hub& h) {
         const core::Millis cutoff = self->now() - self->options.idle_timeout.count();
@@ -580,8 +606,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         std::move(r->begin(), r->end(), std::back_inserter(chunks));
       }
       self->actor_post(entry, [self, entry, attempt, chunks = std::move(chunks)](core::DocActor& a) mutable {
-        if (a.merge_stored(std::move(chunks), self->now()) || attempt >= 50) return;
-        self->timers.schedule(Clock::now() + std::chrono::milliseconds(100),
+        if (a.merge_stored(std::move(chunks), self->now()) || attempt >= kMaxReloadAttempts) return;
+        self->timers.schedule(Clock::now() + kReloadRetry,
                               [self, id = entry->id, attempt] { self->reload(id, attempt + 1); });
       });
     });
@@ -673,7 +699,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     }
     const double base = std::min<double>(static_cast<double>(d.backoff.max.count()),
                                          static_cast<double>(d.backoff.initial.count()) *
-                                             static_cast<double>(1ULL << std::min<std::size_t>(d.attempts, 20)));
+                                             static_cast<double>(1ULL << std::min<std::size_t>(d.attempts, kMaxBackoffDoublings)));
     std::uniform_real_distribution<double> jitter(1.0 - d.backoff.jitter, 1.0 + d.backoff.jitter);
     const auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(base * jitter(rng)));
     ++d.attempts;
@@ -876,7 +902,7 @@ Result<std::unique_ptr<Repo>> Repo::open(RepoOptions options) {
   impl->schedule_idle_sweep();
   {
     std::unique_lock<std::mutex> lock(impl->hub_mutex);
-    if (!impl->hub_cv.wait_for(lock, std::chrono::seconds(30), [&] { return impl->hub.ready(); })) {
+    if (!impl->hub_cv.wait_for(lock, kStorageIdWait, [&] { return impl->hub.ready(); })) {
       lock.unlock();
       impl->stopped = true;
       impl->timers.stop();
@@ -1227,7 +1253,7 @@ Status Repo::flush(std::chrono::milliseconds timeout) {
 void Repo::stop() {
   if (!impl_ || impl_->stopped) return;
   if (impl_->options.storage) {
-    if (auto st = flush(std::chrono::seconds(10)); !st) impl_->log(LogLevel::kError, "stop: " + st.error().to_string());
+    if (auto st = flush(kStopFlushTimeout); !st) impl_->log(LogLevel::kError, "stop: " + st.error().to_string());
   }
   std::vector<std::shared_ptr<net::Connection>> connections;
   std::map<EndpointId, std::unique_ptr<net::Listener>> listeners;
@@ -1242,7 +1268,7 @@ void Repo::stop() {
   {
     // Give the close handshakes a moment, so peers see a clean close rather than a reset.
     std::unique_lock<std::mutex> lock(impl_->hub_mutex);
-    impl_->hub_cv.wait_for(lock, std::chrono::seconds(1), [&] { return impl_->conns.empty(); });
+    impl_->hub_cv.wait_for(lock, kStopCloseGrace, [&] { return impl_->conns.empty(); });
   }
   impl_->stopped = true;
   impl_->timers.stop();
