@@ -118,7 +118,9 @@ using DialCallback = std::function<void(Result<std::shared_ptr<Connection>>)>;
 
 /// Makes one attempt to open a connection, reporting the outcome to the callback (later, from
 /// any thread, or before returning). Repo::connect calls it again, after a backoff wait, each
-/// time the previous connection closed or the attempt failed. Must not block.
+/// time the previous connection closed or the attempt failed: the first time on the thread
+/// calling Repo::connect, later on one of the repo's threads. Must not block: a slow dial runs
+/// on a thread of its own and calls the callback from there.
 using Connector = std::function<void(DialCallback on_dialed)>;
 
 }  // namespace am::repo
