@@ -21,6 +21,7 @@
 #include "repo/core/hub.h"
 #include "repo/core/wire/cbor_codec.h"
 #include "repo/net/transport.h"
+#include "repo/runtime/backoff.h"
 #include "repo/runtime/serial_queue.h"
 
 namespace am::repo {
@@ -49,9 +50,6 @@ constexpr std::chrono::seconds kStorageIdWait{30};
 // Repo::stop: the final flush, then the grace for close handshakes before the threads stop.
 constexpr std::chrono::seconds kStopFlushTimeout{10};
 constexpr std::chrono::seconds kStopCloseGrace{1};
-// Backoff: the wait doubles per attempt up to Backoff::max; the exponent is capped here so the
-// shift cannot overflow.
-constexpr std::size_t kMaxBackoffDoublings = 20;
 
 }  // namespace
 
@@ -697,11 +695,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
       hub.set_pending_dials(pending_dials(), now());
       return;
     }
-    const double base = std::min<double>(static_cast<double>(d.backoff.max.count()),
-                                         static_cast<double>(d.backoff.initial.count()) *
-                                             static_cast<double>(1ULL << std::min<std::size_t>(d.attempts, kMaxBackoffDoublings)));
-    std::uniform_real_distribution<double> jitter(1.0 - d.backoff.jitter, 1.0 + d.backoff.jitter);
-    const auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(base * jitter(rng)));
+    const auto delay = runtime::backoff_delay(d.backoff, d.attempts, rng);
     ++d.attempts;
     timers.schedule(Clock::now() + delay, [self = shared_from_this(), id] { self->dial(id); });
   }
