@@ -36,7 +36,7 @@ for f in include/am/document.h include/am/sync.h include/am/result.h lib/libam_c
          lib/cmake/am/amTargets.cmake lib/pkgconfig/am.pc lib/pkgconfig/am-repo.pc bin/amrepo share/man/man1/amrepo.1; do
   [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
 done
-for f in include/am/repo/repo.h lib/libam_repo.a lib/libam_repo_core.a lib/libam_repo_net.a \
+for f in include/am/repo/repo.h include/am/repo/transport.h lib/libam_repo.a lib/libam_repo_core.a lib/libam_repo_net.a \
          lib/libam_repo_storage.a; do
   [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
 done

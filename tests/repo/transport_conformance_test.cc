@@ -1,6 +1,9 @@
-// One conformance suite for every transport (house style rule 11): memory pairs, TCP with the
-// 4-byte length prefix, and WebSocket run the same cases; then what only one transport promises
-// (TCP framing on the wire, WebSocket text frames, keepalive, upgrade paths, URL parsing).
+// One conformance suite for every transport (house style rule 11): the Connection contract
+// (support/transport_conformance.{h,cc}, which also runs against the example's Unix-socket
+// transport) instantiated here for memory pairs, TCP with the 4-byte length prefix, WebSocket
+// and wss; then what the network transports promise beyond it (resets, slow peers, names,
+// authentication, connection limits) and what only one transport promises (TCP framing on the
+// wire, WebSocket text frames, keepalive, upgrade paths, URL parsing).
 //
 // Raw peers (a plain POSIX socket, speaking the framing by hand) stand in for misbehaving
 // peers: truncated frames, resets without a close handshake, clients that never answer pings.
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "support/test_bytes.h"
+#include "support/transport_conformance.h"
 #include "repo/net/http_upgrade.h"
 #include "repo/net/transport.h"
 #include "repo/net/ws_url.h"
@@ -40,128 +44,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto kWait = 10s;  // upper bound of every wait; tests normally take milliseconds
-
 // ---- data helpers --------------------------------------------------------------------------
 
 // Deterministic pseudo-random bytes (xorshift32), different for each seed.
 using am::test::pattern;
 using am::test::text;
 
-bool one_of(CloseReason r, std::initializer_list<CloseReason> allowed) {
-  return std::find(allowed.begin(), allowed.end(), r) != allowed.end();
-}
-
-std::string show(const std::optional<CloseInfo>& info) {
-  if (!info) return "(no close)";
-  return std::string(to_string(info->reason)) + ": " + info->detail;
-}
-
-// A thread-safe queue with a bounded wait, for handing results out of io-thread callbacks.
-template <class T>
-class Mailbox {
- public:
-  void push(T value) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(std::move(value));
-    }
-    cv_.notify_all();
-  }
-  std::optional<T> pop(std::chrono::milliseconds timeout = kWait) {
-    std::unique_lock lock(mutex_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty(); })) return std::nullopt;
-    T value = std::move(items_.front());
-    items_.pop_front();
-    return value;
-  }
-  std::size_t size() {
-    std::lock_guard lock(mutex_);
-    return items_.size();
-  }
-
- private:
-  std::mutex mutex_;  // guards items_
-  std::condition_variable cv_;
-  std::deque<T> items_;
-};
-
-// Records what one connection's handler receives and checks the handler contract on the way:
-// callbacks never overlap, on_close at most once, no frame after on_close.
-class Recorder : public std::enable_shared_from_this<Recorder> {
- public:
-  Connection::Handler handler() {
-    auto self = shared_from_this();
-    return {[self](Bytes frame) { self->on_frame(std::move(frame)); },
-            [self](const CloseInfo& info) { self->on_close(info); }};
-  }
-
-  bool wait_for_frames(std::size_t n, std::chrono::milliseconds timeout = kWait) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] { return frames_.size() >= n; });
-  }
-  std::optional<CloseInfo> wait_for_close(std::chrono::milliseconds timeout = kWait) {
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, timeout, [&] { return close_count_ > 0; });
-    return close_;
-  }
-  std::vector<Bytes> frames() {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
-  std::size_t frame_count() {
-    std::lock_guard lock(mutex_);
-    return frames_.size();
-  }
-  std::optional<CloseInfo> close_info() {
-    std::lock_guard lock(mutex_);
-    return close_;
-  }
-  int close_count() {
-    std::lock_guard lock(mutex_);
-    return close_count_;
-  }
-  int frames_after_close() {
-    std::lock_guard lock(mutex_);
-    return frames_after_close_;
-  }
-  bool callbacks_overlapped() const { return overlapped_; }
-  // Called on each frame, on the io thread, before it is recorded.
-  void set_on_frame(std::function<void(const Bytes&)> hook) { on_frame_hook_ = std::move(hook); }
-
- private:
-  void on_frame(Bytes frame) {
-    if (in_callback_.exchange(true)) overlapped_ = true;
-    if (on_frame_hook_) on_frame_hook_(frame);
-    {
-      std::lock_guard lock(mutex_);
-      if (close_count_ > 0) ++frames_after_close_;
-      frames_.push_back(std::move(frame));
-    }
-    in_callback_ = false;
-    cv_.notify_all();
-  }
-  void on_close(const CloseInfo& info) {
-    if (in_callback_.exchange(true)) overlapped_ = true;
-    {
-      std::lock_guard lock(mutex_);
-      ++close_count_;
-      if (!close_) close_ = info;
-    }
-    in_callback_ = false;
-    cv_.notify_all();
-  }
-
-  std::mutex mutex_;  // guards frames_, close_, close_count_, frames_after_close_
-  std::condition_variable cv_;
-  std::vector<Bytes> frames_;
-  std::optional<CloseInfo> close_;
-  int close_count_ = 0;
-  int frames_after_close_ = 0;
-  std::atomic<bool> in_callback_{false};
-  std::atomic<bool> overlapped_{false};
-  std::function<void(const Bytes&)> on_frame_hook_;  // set before start()
-};
+using am::test::kWait;
+using am::test::Mailbox;
+using am::test::one_of;
+using am::test::Recorder;
+using am::test::show;
 
 // ---- raw POSIX sockets: peers that misbehave on purpose ------------------------------------
 
@@ -393,38 +286,10 @@ std::size_t io_threads() {
   return n > 0 ? static_cast<std::size_t>(n) : 2;
 }
 
-// Owns the IoContext (see io_threads()), the listeners, and every
-// connection and recorder a test makes; TearDown closes them all and checks the handler
-// contract on every recorder. `GTestBase` is ::testing::Test or ::testing::TestWithParam<...>.
-template <class GTestBase>
-class TransportTest : public GTestBase {
- protected:
-  TransportTest() : io_(std::make_unique<IoContext>(io_threads())) {}
-
-  void TearDown() override {
-    for (auto& connection : connections_) connection->close();
-    for (auto& recorder : recorders_) {
-      EXPECT_TRUE(recorder->wait_for_close()) << "a started connection never reported on_close";
-    }
-    listeners_.clear();
-    io_->stop();  // every callback that will ever run has run
-    for (auto& recorder : recorders_) {
-      EXPECT_EQ(recorder->close_count(), 1) << "on_close must run exactly once";
-      EXPECT_EQ(recorder->frames_after_close(), 0) << "on_frame after on_close";
-      EXPECT_FALSE(recorder->callbacks_overlapped()) << "callbacks of one connection overlapped";
-    }
-  }
-
-  // Starts `connection` with a new Recorder, tracked for the end-of-test checks.
-  std::shared_ptr<Recorder> start(const std::shared_ptr<Connection>& connection,
-                                  std::function<void(const Bytes&)> on_frame_hook = {}) {
-    auto recorder = std::make_shared<Recorder>();
-    recorder->set_on_frame(std::move(on_frame_hook));
-    recorders_.push_back(recorder);
-    connection->start(recorder->handler());
-    return recorder;
-  }
-
+// The built-in transports' endpoints for one test: an IoContext (see io_threads()), the
+// listeners, and every connection made, so that the test can close them all.
+class Endpoints {
+ public:
   void track(const std::shared_ptr<Connection>& connection) { connections_.push_back(connection); }
 
   // A listener on 127.0.0.1 (ephemeral port) whose accepted connections go to `accepted`.
@@ -517,11 +382,85 @@ class TransportTest : public GTestBase {
                                            : ws_client_frame(0x2, payload));
   }
 
-  std::unique_ptr<IoContext> io_;
+  std::unique_ptr<IoContext> io_ = std::make_unique<IoContext>(io_threads());
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::shared_ptr<Connection>> connections_;
+};
+
+
+// Owns the Endpoints and every recorder a test makes; TearDown closes every connection and checks
+// the handler contract on every recorder. `GTestBase` is ::testing::Test or
+// ::testing::TestWithParam<...>.
+template <class GTestBase>
+class TransportTest : public GTestBase, public Endpoints {
+ protected:
+  void TearDown() override {
+    for (auto& connection : connections_) connection->close();
+    for (auto& recorder : recorders_) {
+      EXPECT_TRUE(recorder->wait_for_close()) << "a started connection never reported on_close";
+    }
+    listeners_.clear();
+    io_->stop();  // every callback that will ever run has run
+    for (auto& recorder : recorders_) {
+      EXPECT_EQ(recorder->close_count(), 1) << "on_close must run exactly once";
+      EXPECT_EQ(recorder->frames_after_close(), 0) << "on_frame after on_close";
+      EXPECT_FALSE(recorder->callbacks_overlapped()) << "callbacks of one connection overlapped";
+    }
+  }
+
+  // Starts `connection` with a new Recorder, tracked for the end-of-test checks.
+  std::shared_ptr<Recorder> start(const std::shared_ptr<Connection>& connection,
+                                  std::function<void(const Bytes&)> on_frame_hook = {}) {
+    auto recorder = std::make_shared<Recorder>();
+    recorder->set_on_frame(std::move(on_frame_hook));
+    recorders_.push_back(recorder);
+    connection->start(recorder->handler());
+    return recorder;
+  }
+
   std::vector<std::shared_ptr<Recorder>> recorders_;
 };
+
+// The built-in transports as the shared conformance suite sees them.
+class BuiltinPairs : public am::test::PairFactory {
+ public:
+  explicit BuiltinPairs(Kind kind) : kind_(kind) {}
+  std::optional<am::test::ConnectedPair> connect(const am::test::PairOptions& options) override {
+    TransportOptions transport;
+    if (options.max_frame_bytes != 0) transport.max_frame_bytes = options.max_frame_bytes;
+    auto pair = endpoints_.connect(kind_, transport);
+    if (!pair) return std::nullopt;
+    return am::test::ConnectedPair{pair->client, pair->server};
+  }
+  bool frame_too_large_may_be_io_error() const override { return kind_ == Kind::kSecureWebSocket; }
+  void shutdown() override {
+    endpoints_.listeners_.clear();
+    endpoints_.io_->stop();
+  }
+
+ private:
+  Kind kind_;
+  Endpoints endpoints_;
+};
+
+am::test::TransportUnderTest builtin(Kind kind) {
+  return {kind_name(kind), [kind] { return std::make_unique<BuiltinPairs>(kind); }};
+}
+
+}  // namespace
+}  // namespace am::repo::net
+
+namespace am::test {
+INSTANTIATE_TEST_SUITE_P(Builtin, TransportConformance,
+                         ::testing::Values(repo::net::builtin(repo::net::Kind::kMemory),
+                                           repo::net::builtin(repo::net::Kind::kTcp),
+                                           repo::net::builtin(repo::net::Kind::kWebSocket),
+                                           repo::net::builtin(repo::net::Kind::kSecureWebSocket)),
+                         transport_name);
+}  // namespace am::test
+
+namespace am::repo::net {
+namespace {
 
 class TransportConformanceTest : public TransportTest<::testing::TestWithParam<Kind>> {
  protected:
@@ -539,278 +478,6 @@ INSTANTIATE_TEST_SUITE_P(Transports, TransportConformanceTest,
                          });
 
 // ---- the conformance cases -----------------------------------------------------------------
-
-TEST_P(TransportConformanceTest, ThousandFramesArriveInOrderBothWays) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  std::vector<Bytes> to_server;
-  std::vector<Bytes> to_client;
-  for (std::uint32_t i = 0; i < 1000; ++i) {
-    to_server.push_back(pattern((i * 37) % 700, i));  // sizes vary, including zero
-    to_client.push_back(pattern((i * 53) % 900, i + 5000));
-  }
-  for (std::size_t i = 0; i < 1000; ++i) {
-    pair->client->send(to_server[i]);
-    pair->server->send(to_client[i]);
-  }
-  ASSERT_TRUE(server->wait_for_frames(1000)) << server->frame_count();
-  ASSERT_TRUE(client->wait_for_frames(1000)) << client->frame_count();
-  EXPECT_TRUE(server->frames() == to_server);
-  EXPECT_TRUE(client->frames() == to_client);
-  EXPECT_FALSE(server->close_info()) << show(server->close_info());
-}
-
-TEST_P(TransportConformanceTest, LargeFramesArriveIntact) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  const Bytes big_up = pattern(20u << 20, 1);
-  const Bytes big_down = pattern((20u << 20) + 3, 2);
-  pair->client->send(big_up);
-  pair->client->send(text("after"));
-  pair->server->send(big_down);
-  ASSERT_TRUE(server->wait_for_frames(2)) << show(server->close_info());
-  ASSERT_TRUE(client->wait_for_frames(1)) << show(client->close_info());
-  const auto up = server->frames();
-  EXPECT_TRUE(up[0] == big_up);
-  EXPECT_EQ(up[1], text("after"));
-  EXPECT_TRUE(client->frames()[0] == big_down);
-}
-
-TEST_P(TransportConformanceTest, ZeroLengthFrameIsDelivered) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto server = start(pair->server);
-  start(pair->client);
-  pair->client->send(Bytes{});
-  pair->client->send(text("x"));
-  ASSERT_TRUE(server->wait_for_frames(2));
-  EXPECT_EQ(server->frames(), (std::vector<Bytes>{Bytes{}, text("x")}));
-}
-
-TEST_P(TransportConformanceTest, LocalCloseHereIsPeerClosedThere) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  pair->client->close();
-  const auto mine = client->wait_for_close();
-  const auto theirs = server->wait_for_close();
-  ASSERT_TRUE(mine);
-  ASSERT_TRUE(theirs);
-  EXPECT_EQ(mine->reason, CloseReason::kLocalClose) << show(mine);
-  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
-}
-
-TEST_P(TransportConformanceTest, ServerCloseIsPeerClosedAtTheClient) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  pair->server->close();
-  const auto theirs = client->wait_for_close();
-  ASSERT_TRUE(theirs);
-  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
-  const auto mine = server->wait_for_close();
-  ASSERT_TRUE(mine);
-  EXPECT_EQ(mine->reason, CloseReason::kLocalClose) << show(mine);
-}
-
-TEST_P(TransportConformanceTest, FramesSentBeforeCloseAreFlushed) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  start(pair->client);
-  auto server = start(pair->server);
-  for (std::uint32_t i = 0; i < 100; ++i) pair->client->send(pattern(1000, i));
-  pair->client->close();
-  const auto theirs = server->wait_for_close();
-  ASSERT_TRUE(theirs);
-  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
-  const auto frames = server->frames();
-  ASSERT_EQ(frames.size(), 100u);
-  for (std::uint32_t i = 0; i < 100; ++i) EXPECT_TRUE(frames[i] == pattern(1000, i)) << i;
-}
-
-TEST_P(TransportConformanceTest, CloseIsIdempotentFromManyThreads) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 10; ++i) pair->client->close();
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  ASSERT_TRUE(client->wait_for_close());
-  EXPECT_EQ(client->close_info()->reason, CloseReason::kLocalClose);
-  ASSERT_TRUE(server->wait_for_close());
-  pair->client->close();
-  pair->server->close();
-  // The destructor checks that each side saw on_close exactly once.
-}
-
-TEST_P(TransportConformanceTest, SendAfterCloseIsDroppedSilently) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  pair->client->close();
-  pair->client->send(text("too late"));
-  ASSERT_TRUE(client->wait_for_close());
-  pair->client->send(text("much too late"));
-  ASSERT_TRUE(server->wait_for_close());
-  pair->server->send(text("to a closed peer"));  // the receiving side closed too: also dropped
-  EXPECT_EQ(server->frame_count(), 0u);
-  EXPECT_EQ(client->frame_count(), 0u);
-}
-
-TEST_P(TransportConformanceTest, BothSidesClosingAtOnceEachReportOnce) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  for (int i = 0; i < 50; ++i) {
-    pair->client->send(pattern(100, static_cast<std::uint32_t>(i)));
-    pair->server->send(pattern(100, static_cast<std::uint32_t>(i)));
-  }
-  std::thread other([&] { pair->server->close(); });
-  pair->client->close();
-  other.join();
-  for (auto* recorder : {client.get(), server.get()}) {
-    const auto info = recorder->wait_for_close();
-    ASSERT_TRUE(info);
-    EXPECT_TRUE(one_of(info->reason, {CloseReason::kLocalClose, CloseReason::kPeerClosed}))
-        << show(info);
-  }
-}
-
-TEST_P(TransportConformanceTest, FramesSentBeforeStartAreDeliveredAfterIt) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  start(pair->client);
-  for (std::uint32_t i = 0; i < 3; ++i) pair->client->send(pattern(10, i));
-  pair->client->send(text("marker"));
-  auto server = start(pair->server);
-  ASSERT_TRUE(server->wait_for_frames(4));
-  const auto frames = server->frames();
-  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_TRUE(frames[i] == pattern(10, i));
-  EXPECT_EQ(frames[3], text("marker"));
-}
-
-TEST_P(TransportConformanceTest, CloseBeforeStartIsReportedByStart) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  pair->server->close();
-  auto server = start(pair->server);
-  const auto info = server->wait_for_close();
-  ASSERT_TRUE(info);
-  EXPECT_EQ(info->reason, CloseReason::kLocalClose);
-  const auto theirs = client->wait_for_close();
-  ASSERT_TRUE(theirs);
-  EXPECT_EQ(theirs->reason, CloseReason::kPeerClosed) << show(theirs);
-}
-
-TEST_P(TransportConformanceTest, CallbacksOfOneConnectionNeverOverlap) {
-  auto pair = connect(kind());
-  ASSERT_TRUE(pair);
-  start(pair->client);
-  // The hook widens the window in which an overlapping callback would be caught.
-  auto server = start(pair->server, [](const Bytes&) { std::this_thread::yield(); });
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 250;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        pair->client->send(Bytes{static_cast<std::uint8_t>(t), static_cast<std::uint8_t>(i >> 8),
-                                 static_cast<std::uint8_t>(i)});
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  ASSERT_TRUE(server->wait_for_frames(kThreads * kPerThread));
-  // Each sending thread's frames arrive in the order it sent them.
-  std::vector<int> next(kThreads, 0);
-  for (const Bytes& f : server->frames()) {
-    ASSERT_EQ(f.size(), 3u);
-    const int t = f[0];
-    EXPECT_EQ((f[1] << 8) | f[2], next[static_cast<std::size_t>(t)]++) << "thread " << t;
-  }
-  EXPECT_FALSE(server->callbacks_overlapped());
-}
-
-TEST_P(TransportConformanceTest, OversizedFrameClosesWithFrameTooLarge) {
-  TransportOptions options;
-  options.max_frame_bytes = 1024;
-  auto pair = connect(kind(), options);
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  pair->client->send(pattern(1024, 1));  // exactly the limit: accepted
-  pair->client->send(pattern(1025, 2));
-  pair->client->send(pattern(10, 3));  // never delivered: the connection is gone
-  const auto info = server->wait_for_close();
-  ASSERT_TRUE(info);
-  if (kind() == Kind::kSecureWebSocket) {
-    // Beast fails the connection the same way but reports the error of its TLS teardown (the
-    // peer's data after our close_notify) instead of message_too_big.
-    EXPECT_TRUE(one_of(info->reason, {CloseReason::kFrameTooLarge, CloseReason::kIoError})) << show(info);
-  } else {
-    EXPECT_EQ(info->reason, CloseReason::kFrameTooLarge) << show(info);
-  }
-  ASSERT_EQ(server->frame_count(), 1u);
-  EXPECT_TRUE(server->frames()[0] == pattern(1024, 1));
-  const auto theirs = client->wait_for_close();
-  ASSERT_TRUE(theirs);
-  EXPECT_TRUE(one_of(theirs->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
-      << show(theirs);
-}
-
-TEST_P(TransportConformanceTest, FailedReadClosesWithIoError) {
-  TransportOptions options;
-  options.test_fail_read_at = 5;
-  auto pair = connect(kind(), options);
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  for (std::uint32_t i = 0; i < 10; ++i) pair->client->send(pattern(100, i));
-  const auto info = server->wait_for_close();
-  ASSERT_TRUE(info);
-  EXPECT_EQ(info->reason, CloseReason::kIoError) << show(info);
-  const auto frames = server->frames();
-  ASSERT_EQ(frames.size(), 4u);  // the fifth read failed
-  for (std::uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(frames[i] == pattern(100, i));
-  const auto theirs = client->wait_for_close();
-  ASSERT_TRUE(theirs);
-  EXPECT_TRUE(one_of(theirs->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
-      << show(theirs);
-}
-
-TEST_P(TransportConformanceTest, FailedWriteClosesWithIoError) {
-  TransportOptions options;
-  options.test_fail_write_at = 5;
-  auto pair = connect(kind(), options);
-  ASSERT_TRUE(pair);
-  auto client = start(pair->client);
-  auto server = start(pair->server);
-  for (std::uint32_t i = 0; i < 10; ++i) pair->client->send(pattern(100, i));
-  const auto info = client->wait_for_close();
-  ASSERT_TRUE(info);
-  EXPECT_EQ(info->reason, CloseReason::kIoError) << show(info);
-  const auto theirs = server->wait_for_close();
-  ASSERT_TRUE(theirs);
-  EXPECT_TRUE(one_of(theirs->reason, {CloseReason::kPeerClosed, CloseReason::kIoError}))
-      << show(theirs);
-  const auto frames = server->frames();
-  ASSERT_EQ(frames.size(), 4u);  // the fifth write failed, so nothing after it went out
-  for (std::uint32_t i = 0; i < 4; ++i) EXPECT_TRUE(frames[i] == pattern(100, i));
-}
 
 TEST_P(TransportConformanceTest, PeerResetWithoutCloseHandshakeIsReported) {
   if (!has_raw_peer()) GTEST_SKIP() << "no raw peer for this transport";

@@ -34,6 +34,7 @@
 #include "am/repo/ids.h"
 #include "am/repo/share_policy.h"
 #include "am/repo/storage.h"
+#include "am/repo/transport.h"
 #include "am/result.h"
 
 namespace am::repo {
@@ -352,6 +353,18 @@ class Repo {
   /// `auth_token` is sent as the first frame (see ListenOptions::authenticate).
   EndpointId connect_tcp(const std::string& host, std::uint16_t port, Backoff backoff = {},
                          std::string auth_token = {});
+  /// Syncs over a connection the application made itself (am/repo/transport.h,
+  /// docs/transports.md), exactly as over a built-in transport's: the same join/peer handshake
+  /// (and its handshake_timeout), the same limits (max_message_bytes, document-open rate), the
+  /// share policy sees Connection::principal(), and the same ConnectionEvents and stats. `role`
+  /// says which side we are: kDialer sends `join`, kAcceptor answers it. The repo starts the
+  /// connection, keeps it until its on_close, and closes it on stop(); it does not redial (see
+  /// connect()). After stop() the connection is closed at once.
+  void add_connection(std::shared_ptr<Connection> connection, ConnectionRole role);
+  /// Dials through `connector` as the dialing side and keeps reconnecting with `backoff` until
+  /// disconnect() or stop(), like connect_tcp: a new attempt after each failed dial and after
+  /// each connection closes. `description` names the endpoint in kDialFailed events.
+  EndpointId connect(Connector connector, std::string description, Backoff backoff = {});
   /// Stops a dialer (its connection closes) or a listener.
   void disconnect(EndpointId endpoint);
 

@@ -1,5 +1,5 @@
 // Pieces every Connection implementation shares, free of Boost: the handler and its close-once
-// bookkeeping, and the test-only fault counters.
+// bookkeeping. (Fault injection for tests is a Connection decorator: tests/support/faulty_connection.h.)
 #pragma once
 
 #include <cstddef>
@@ -59,20 +59,6 @@ class HandlerSlot {
   bool closed_ = false;
   CloseInfo info_;
   Connection::Handler handler_;
-};
-
-/// Counts reads or writes and says when the configured one (TransportOptions::test_fail_*_at)
-/// is reached. Zero never fires.
-/// Thread safety: none; used from the connection's strand.
-class FaultCounter {
- public:
-  explicit FaultCounter(std::size_t fail_at) : fail_at_(fail_at) {}
-  /// Counts one operation; true if it is the one that must fail.
-  bool next_fails() { return fail_at_ != 0 && ++count_ == fail_at_; }
-
- private:
-  std::size_t fail_at_;
-  std::size_t count_ = 0;
 };
 
 }  // namespace am::repo::net

@@ -45,6 +45,12 @@ void IoContext::stop() {
 
 IoContext::Impl& IoContext::impl() { return *impl_; }
 
+Listener::~Listener() = default;
+
+}  // namespace am::repo::net
+
+namespace am::repo {
+
 std::string_view to_string(CloseReason reason) {
   switch (reason) {
     case CloseReason::kLocalClose: return "local-close";
@@ -58,6 +64,4 @@ std::string_view to_string(CloseReason reason) {
   return "unknown";
 }
 
-Listener::~Listener() = default;
-
-}  // namespace am::repo::net
+}  // namespace am::repo

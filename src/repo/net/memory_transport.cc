@@ -24,8 +24,6 @@ class MemoryEndpoint final : public Connection, public std::enable_shared_from_t
   MemoryEndpoint(asio::io_context& context, const TransportOptions& options, std::string name)
       : strand_(asio::make_strand(context)),
         max_frame_bytes_(options.max_frame_bytes),
-        read_faults_(options.test_fail_read_at),
-        write_faults_(options.test_fail_write_at),
         name_(std::move(name)) {}
 
   // REQUIRES: called once, before either endpoint is shared.
@@ -57,10 +55,6 @@ class MemoryEndpoint final : public Connection, public std::enable_shared_from_t
  private:
   void send_on_strand(Bytes frame) {
     if (slot_.closed()) return;
-    if (write_faults_.next_fails()) {
-      close_and_tell_peer(CloseReason::kIoError, "write failed (injected fault)");
-      return;
-    }
     if (auto peer = peer_.lock()) {
       asio::post(peer->strand_, [peer, frame = std::move(frame)]() mutable {
         peer->receive(std::move(frame));
@@ -74,10 +68,6 @@ class MemoryEndpoint final : public Connection, public std::enable_shared_from_t
       close_and_tell_peer(CloseReason::kFrameTooLarge,
                           "received a frame of " + std::to_string(frame.size()) +
                               " bytes; the limit is " + std::to_string(max_frame_bytes_));
-      return;
-    }
-    if (read_faults_.next_fails()) {
-      close_and_tell_peer(CloseReason::kIoError, "read failed (injected fault)");
       return;
     }
     if (slot_.started()) {
@@ -100,8 +90,6 @@ class MemoryEndpoint final : public Connection, public std::enable_shared_from_t
   std::weak_ptr<MemoryEndpoint> peer_;  // weak: the two endpoints would otherwise keep each other
   HandlerSlot slot_;
   std::deque<Bytes> inbox_;  // frames received before start()
-  FaultCounter read_faults_;
-  FaultCounter write_faults_;
   const std::string name_;
 };
 

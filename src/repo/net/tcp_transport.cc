@@ -83,9 +83,7 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
         options_(options),
         lease_(std::move(lease)),
         description_("tcp " + remote_text(socket_)),
-        linger_timer_(socket_.get_executor()),
-        read_faults_(options.test_fail_read_at),
-        write_faults_(options.test_fail_write_at) {
+        linger_timer_(socket_.get_executor()) {
     error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);  // small sync messages go out at once
   }
@@ -219,13 +217,6 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
 
   void deliver(Bytes frame) {
     if (state_ == State::kAuthenticating) return check_credentials(frame);
-    if (read_faults_.next_fails()) {
-      return fail(CloseReason::kIoError, "read: " +
-                                             asio::error::make_error_code(
-                                                 asio::error::connection_reset)
-                                                 .message() +
-                                             " (injected fault)");
-    }
     slot_.frame(std::move(frame));
     // The handler cannot have changed state_ (close() and send() are posted), but stay safe.
     if (state_ == State::kOpen) read_header();
@@ -267,30 +258,22 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
       return;
     }
     writing_ = true;
-    if (write_faults_.next_fails()) {
-      // Completes like a failed write, through the same handler.
-      asio::post(socket_.get_executor(), [self = shared_from_this()] {
-        self->on_written(asio::error::make_error_code(asio::error::broken_pipe), true);
-      });
-      return;
-    }
     const auto size = static_cast<std::uint32_t>(send_queue_.front().size());
     header_out_ = {static_cast<std::uint8_t>(size >> 24), static_cast<std::uint8_t>(size >> 16),
                    static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)};
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(header_out_),
                                                      asio::buffer(send_queue_.front())};
     asio::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
-      self->on_written(ec, false);
+      self->on_written(ec);
     });
   }
 
-  void on_written(error_code ec, bool injected) {
+  void on_written(error_code ec) {
     writing_ = false;
     if (state_ == State::kDone) return;
     if (ec) {
       if (state_ == State::kClosing) return close_socket();  // the flush failed; stop lingering
-      return fail(CloseReason::kIoError,
-                  "write: " + ec.message() + (injected ? " (injected fault)" : ""));
+      return fail(CloseReason::kIoError, "write: " + ec.message());
     }
     queued_bytes_ -= send_queue_.front().size();
     send_queue_.pop_front();
@@ -343,8 +326,6 @@ class TcpConnection final : public Connection, public std::enable_shared_from_th
   // Everything below is touched only on the socket's strand.
   State state_ = State::kOpen;
   HandlerSlot slot_;
-  FaultCounter read_faults_;
-  FaultCounter write_faults_;
   bool reading_ = false;
   bool writing_ = false;
   std::array<std::uint8_t, kLengthPrefixBytes> header_in_{};

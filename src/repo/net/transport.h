@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "am/bytes.h"
+#include "am/repo/transport.h"
 #include "am/result.h"
 
 namespace am::repo::net {
@@ -65,66 +66,13 @@ class IoContext {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Why a connection closed.
-enum class CloseReason {
-  kLocalClose,     // Connection::close() was called on this side
-  kPeerClosed,     // the peer closed cleanly (TCP end of stream between frames, WS close frame)
-  kIoError,        // the socket failed or was reset, or the stream ended abruptly
-  kProtocolError,  // the peer broke the framing (bad WS frame, WS text message)
-  kFrameTooLarge,  // the peer announced or sent a frame above TransportOptions::max_frame_bytes
-  kTimeout,        // missed keepalive pong, or a handshake that took too long
-  kSlowPeer,       // the peer reads so slowly that max_queued_bytes of our frames piled up
-};
-
-/// Why a connection closed and, for people, what happened ("read: Connection reset by peer").
-struct CloseInfo {
-  CloseReason reason = CloseReason::kLocalClose;
-  std::string detail;
-};
-
-/// "local-close", "peer-closed", "io-error", "protocol-error", "frame-too-large", "timeout".
-std::string_view to_string(CloseReason reason);
-
-/// One established, ordered, reliable connection carrying whole frames.
-///
-/// Lifetime: the object stays alive while its socket is open (pending operations hold it), so
-/// dropping the last user reference does not close it: call close(). The handler is released
-/// right after on_close, which breaks cycles through handlers that capture the connection.
-/// Thread safety: send(), close() and describe() are safe from any thread, also from inside the
-/// handler's callbacks. start() is called once.
-class Connection {
- public:
-  /// Callbacks; both must be set. They run on an io thread, serialized (see the file comment).
-  struct Handler {
-    /// One received frame, in the order the peer sent them.
-    std::function<void(Bytes)> on_frame;
-    /// Called exactly once (unless the IoContext is stopped first); no on_frame after it.
-    std::function<void(const CloseInfo&)> on_close;
-  };
-
-  virtual ~Connection() = default;
-
-  /// Starts delivering frames; frames that arrived earlier are delivered first, in order. If the
-  /// connection closed before start(), on_close is delivered after start(). REQUIRES: called once.
-  virtual void start(Handler handler) = 0;
-
-  /// Queues `frame` for sending; frames go out in the order send() was called, one write in
-  /// flight at a time. A frame sent after the connection closed is dropped silently. The size is
-  /// not checked against max_frame_bytes here (the receiver enforces its own limit).
-  virtual void send(Bytes frame) = 0;
-
-  /// Closes the connection; on_close(kLocalClose) follows unless it already closed for another
-  /// reason. Frames queued earlier are flushed best-effort, for a bounded time. Idempotent.
-  virtual void close() = 0;
-
-  /// For logs: "tcp 127.0.0.1:5432", "ws://127.0.0.1:3030/", "memory #3 a".
-  virtual std::string describe() const = 0;
-
-  /// Server side: whom TransportOptions::authenticate accepted the peer as (a name for access
-  /// rules and logs); empty when the listener does not authenticate, and on the client side.
-  /// Constant once the connection is handed out.
-  virtual std::string principal() const { return {}; }
-};
+// The connection interface is public (am/repo/transport.h): the built-in transports below
+// implement am::repo::Connection, the same interface an application implements for its own
+// channel. These names keep src/repo's spelling (net::Connection, net::CloseReason, ...).
+using am::repo::CloseInfo;
+using am::repo::CloseReason;
+using am::repo::Connection;
+using am::repo::to_string;
 
 /// Limits and timers of a connection. Each side of a connection applies its own options.
 struct TransportOptions {
@@ -142,12 +90,6 @@ struct TransportOptions {
   /// Zero means no limit.
   std::size_t max_queued_bytes = std::size_t{256} << 20;
 
-  /// Test-only fault injection. When nonzero, the connection's Nth received frame (counting from
-  /// one) is treated as a failed read, and its Nth frame to send as a failed write: the error
-  /// runs through the same path as a real socket error (the socket is dropped without a close
-  /// handshake, then on_close(kIoError)). The failed frame is neither delivered nor sent.
-  std::size_t test_fail_read_at = 0;
-  std::size_t test_fail_write_at = 0;
   /// WebSocket server only: answers plain HTTP GET requests that are not upgrades (health and
   /// metrics endpoints). Given the request target ("/health"), returns the content type and body
   /// of a 200 answer, or nullopt for 404. Without it such requests get 426. Runs on an io thread
@@ -237,7 +179,7 @@ void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed
 
 /// Two connected in-memory endpoints: a frame sent on one arrives at the other via
 /// IoContext::post. Closing one reports kPeerClosed on the other. `options` applies to both:
-/// max_frame_bytes and the test faults; the timers are unused.
+/// max_frame_bytes; the timers are unused.
 std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> memory_pair(
     IoContext& io, TransportOptions options = {});
 

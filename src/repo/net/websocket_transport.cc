@@ -142,16 +142,14 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       : tls_(std::move(tls)), ws_(Traits::make(std::move(socket), tls_.get())), role_(Role::kServer),
         options_(options), lease_(std::move(lease)),
         ping_timer_(executor()),
-        linger_timer_(executor()), read_faults_(options.test_fail_read_at),
-        write_faults_(options.test_fail_write_at) {}
+        linger_timer_(executor()) {}
 
   // Client side: a fresh stream on `strand`, to be connected by WsDial.
   WsConnection(const Strand& strand, const TransportOptions& options, std::string description,
                std::shared_ptr<ssl::context> tls = nullptr)
       : tls_(std::move(tls)), ws_(Traits::make(strand, tls_.get())), role_(Role::kClient), options_(options),
         description_(std::move(description)),
-        ping_timer_(executor()), linger_timer_(executor()),
-        read_faults_(options.test_fail_read_at), write_faults_(options.test_fail_write_at) {}
+        ping_timer_(executor()), linger_timer_(executor()) {}
 
   // ---- Connection --------------------------------------------------------------------------
 
@@ -369,11 +367,6 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     asio::buffer_copy(asio::buffer(frame), read_buffer_.data());
     read_buffer_.consume(read_buffer_.size());
     if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
-    if (read_faults_.next_fails()) {
-      return fail(CloseReason::kIoError,
-                  "read: " + asio::error::make_error_code(asio::error::connection_reset).message() +
-                      " (injected fault)");
-    }
     slot_.frame(std::move(frame));
     if (state_ == State::kOpen) read_next();
   }
@@ -410,26 +403,18 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       return;
     }
     writing_ = true;
-    if (write_faults_.next_fails()) {
-      // Completes like a failed write, through the same handler.
-      asio::post(executor(), [self = shared_from_this()] {
-        self->on_written(asio::error::make_error_code(asio::error::broken_pipe), true);
-      });
-      return;
-    }
     ws_.async_write(asio::buffer(send_queue_.front()),
                     [self = shared_from_this()](error_code ec, std::size_t) {
-                      self->on_written(ec, false);
+                      self->on_written(ec);
                     });
   }
 
-  void on_written(error_code ec, bool injected) {
+  void on_written(error_code ec) {
     writing_ = false;
     if (state_ == State::kDone) return;
     if (ec) {
       if (state_ == State::kClosing) return abort_socket();  // the flush failed
-      return fail(CloseReason::kIoError,
-                  "write: " + ec.message() + (injected ? " (injected fault)" : ""));
+      return fail(CloseReason::kIoError, "write: " + ec.message());
     }
     queued_bytes_ -= send_queue_.front().size();
     send_queue_.pop_front();
@@ -519,8 +504,6 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   // Everything below is touched only on the stream's strand.
   State state_ = State::kHandshake;
   HandlerSlot slot_;
-  FaultCounter read_faults_;
-  FaultCounter write_faults_;
   bool reading_ = false;
   bool writing_ = false;
   bool close_started_ = false;

@@ -21,6 +21,7 @@
 #include "repo/core/hub.h"
 #include "repo/core/wire/cbor_codec.h"
 #include "repo/net/transport.h"
+#include "repo/runtime/backoff.h"
 #include "repo/runtime/serial_queue.h"
 
 namespace am::repo {
@@ -28,6 +29,29 @@ namespace am::repo {
 using runtime::SerialQueue;
 using runtime::TimerService;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Timings of the runtime's own housekeeping (not RepoOptions), named so they can be found.
+// An unavailable document that something still refers to is retried for eviction
+// kFirstEvictionDelay after it became unavailable, then every kEvictionRetry, giving up after
+// attempt kMaxEvictionAttempts (about a minute).
+constexpr std::chrono::milliseconds kFirstEvictionDelay{200};
+constexpr std::chrono::milliseconds kEvictionRetry{1000};
+constexpr int kMaxEvictionAttempts = 60;
+// The idle sweep runs every idle_timeout / 2, but not more often than this.
+constexpr std::chrono::milliseconds kMinIdleSweepPeriod{50};
+// reload_document on a document still loading or saving tries again after kReloadRetry, up to
+// attempt kMaxReloadAttempts (about five seconds).
+constexpr std::chrono::milliseconds kReloadRetry{100};
+constexpr int kMaxReloadAttempts = 50;
+// Repo::open waits this long for the hub to be ready (the StorageId read or created).
+constexpr std::chrono::seconds kStorageIdWait{30};
+// Repo::stop: the final flush, then the grace for close handshakes before the threads stop.
+constexpr std::chrono::seconds kStopFlushTimeout{10};
+constexpr std::chrono::seconds kStopCloseGrace{1};
+
+}  // namespace
 
 const char* to_string(DocumentState state) {
   switch (state) {
@@ -142,6 +166,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     bool first_attempt_done = false;
     std::optional<core::ConnectionId> connection;
     std::string auth_token;
+    Connector connector;      // set: an application's transport (Repo::connect)
+    std::string description;  // with connector: names it in kDialFailed events
   };
 
   RepoOptions options;
@@ -479,8 +505,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   // opens it afresh. Decided on the hub's queue, after which the hub routes no message to the
   // old actor, so nothing sent to it is lost.
   void schedule_eviction(const DocumentId& id, int attempt) {
-    if (stopped || attempt > 60) return;
-    timers.schedule(Clock::now() + std::chrono::milliseconds(attempt == 0 ? 200 : 1000),
+    if (stopped || attempt > kMaxEvictionAttempts) return;
+    timers.schedule(Clock::now() + (attempt == 0 ? kFirstEvictionDelay : kEvictionRetry),
                     [self = shared_from_this(), id, attempt] {
                       self->hub_post([self, id, attempt](core::Hub& h) {
                         bool retry = false;
@@ -505,7 +531,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   // schedule_eviction; the next message or find about one loads it from storage again.
   void schedule_idle_sweep() {
     if (stopped || options.idle_timeout.count() <= 0 || !options.storage) return;
-    const auto period = std::max(options.idle_timeout / 2, std::chrono::milliseconds(50));
+    const auto period = std::max(options.idle_timeout / 2, kMinIdleSweepPeriod);
     timers.schedule(Clock::now() + period, [self = shared_from_this()] {
       self->hub_post([self](core::Hub& h) {
         const core::Millis cutoff = self->now() - self->options.idle_timeout.count();
@@ -578,8 +604,8 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         std::move(r->begin(), r->end(), std::back_inserter(chunks));
       }
       self->actor_post(entry, [self, entry, attempt, chunks = std::move(chunks)](core::DocActor& a) mutable {
-        if (a.merge_stored(std::move(chunks), self->now()) || attempt >= 50) return;
-        self->timers.schedule(Clock::now() + std::chrono::milliseconds(100),
+        if (a.merge_stored(std::move(chunks), self->now()) || attempt >= kMaxReloadAttempts) return;
+        self->timers.schedule(Clock::now() + kReloadRetry,
                               [self, id = entry->id, attempt] { self->reload(id, attempt + 1); });
       });
     });
@@ -669,11 +695,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
       hub.set_pending_dials(pending_dials(), now());
       return;
     }
-    const double base = std::min<double>(static_cast<double>(d.backoff.max.count()),
-                                         static_cast<double>(d.backoff.initial.count()) *
-                                             static_cast<double>(1ULL << std::min<std::size_t>(d.attempts, 20)));
-    std::uniform_real_distribution<double> jitter(1.0 - d.backoff.jitter, 1.0 + d.backoff.jitter);
-    const auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(base * jitter(rng)));
+    const auto delay = runtime::backoff_delay(d.backoff, d.attempts, rng);
     ++d.attempts;
     timers.schedule(Clock::now() + delay, [self = shared_from_this(), id] { self->dial(id); });
   }
@@ -711,8 +733,9 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         if (it == self->dialers.end()) return;
         ConnectionEvent ev;
         ev.kind = ConnectionEvent::Kind::kDialFailed;
-        ev.description = it->second.websocket ? it->second.url
-                                              : "tcp://" + it->second.host + ":" + std::to_string(it->second.port);
+        ev.description = it->second.connector ? it->second.description
+                         : it->second.websocket ? it->second.url
+                                                : "tcp://" + it->second.host + ":" + std::to_string(it->second.port);
         ev.detail = error.to_string();
         std::vector<std::function<void()>> after;
         self->notify_connection(ev, after);
@@ -721,6 +744,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
         if (it->second.active && !self->stopped) self->schedule_redial(id);
       });
     };
+    if (d.connector) {
+      d.connector(DialCallback(std::move(on_dialed)));
+      return;
+    }
     net::TransportOptions transport = transport_options();
     transport.auth_token = d.auth_token;
     if (d.websocket) {
@@ -869,7 +896,7 @@ Result<std::unique_ptr<Repo>> Repo::open(RepoOptions options) {
   impl->schedule_idle_sweep();
   {
     std::unique_lock<std::mutex> lock(impl->hub_mutex);
-    if (!impl->hub_cv.wait_for(lock, std::chrono::seconds(30), [&] { return impl->hub.ready(); })) {
+    if (!impl->hub_cv.wait_for(lock, kStorageIdWait, [&] { return impl->hub.ready(); })) {
       lock.unlock();
       impl->stopped = true;
       impl->timers.stop();
@@ -1098,6 +1125,27 @@ EndpointId Repo::connect_tcp(const std::string& host, std::uint16_t port, Backof
   return impl_->add_dialer(std::move(d));
 }
 
+void Repo::add_connection(std::shared_ptr<Connection> connection, ConnectionRole role) {
+  if (!connection) return;
+  if (impl_->stopped) {
+    connection->start(Connection::Handler{[](Bytes) {}, [](const CloseInfo&) {}});
+    connection->close();
+    return;
+  }
+  impl_->attach(std::move(connection),
+                role == ConnectionRole::kDialer ? core::ConnectionRole::kInitiator : core::ConnectionRole::kAcceptor,
+                std::nullopt);
+}
+
+EndpointId Repo::connect(Connector connector, std::string description, Backoff backoff) {
+  Impl::Dialer d;
+  d.websocket = false;
+  d.connector = std::move(connector);
+  d.description = std::move(description);
+  d.backoff = backoff;
+  return impl_->add_dialer(std::move(d));
+}
+
 void Repo::disconnect(EndpointId endpoint) {
   std::unique_ptr<net::Listener> listener;
   std::shared_ptr<net::Connection> connection;
@@ -1199,7 +1247,7 @@ Status Repo::flush(std::chrono::milliseconds timeout) {
 void Repo::stop() {
   if (!impl_ || impl_->stopped) return;
   if (impl_->options.storage) {
-    if (auto st = flush(std::chrono::seconds(10)); !st) impl_->log(LogLevel::kError, "stop: " + st.error().to_string());
+    if (auto st = flush(kStopFlushTimeout); !st) impl_->log(LogLevel::kError, "stop: " + st.error().to_string());
   }
   std::vector<std::shared_ptr<net::Connection>> connections;
   std::map<EndpointId, std::unique_ptr<net::Listener>> listeners;
@@ -1214,7 +1262,7 @@ void Repo::stop() {
   {
     // Give the close handshakes a moment, so peers see a clean close rather than a reset.
     std::unique_lock<std::mutex> lock(impl_->hub_mutex);
-    impl_->hub_cv.wait_for(lock, std::chrono::seconds(1), [&] { return impl_->conns.empty(); });
+    impl_->hub_cv.wait_for(lock, kStopCloseGrace, [&] { return impl_->conns.empty(); });
   }
   impl_->stopped = true;
   impl_->timers.stop();

@@ -1,7 +1,9 @@
 // A downstream program using the installed am::repo: two repos in this process sync a document
-// over TCP on 127.0.0.1; prints the JSON the second one sees.
+// over TCP on 127.0.0.1; prints the JSON the second one sees. It also uses the public transport
+// seam's header (am/repo/transport.h), which must be installed and link.
 #include <am/repo/repo.h>
 #include <am/repo/storage_memory.h>
+#include <am/repo/transport.h>
 
 #include <chrono>
 #include <cstdio>
@@ -9,6 +11,7 @@
 using namespace std::chrono_literals;
 
 int main() {
+  if (am::repo::to_string(am::repo::CloseReason::kPeerClosed) != "peer-closed") return 1;
   am::repo::RepoOptions a_options;
   a_options.peer_id = "a";
   a_options.storage = am::repo::make_memory_storage();
