@@ -144,7 +144,7 @@ struct CommitOptions {
   std::optional<std::int64_t> time;  ///< seconds since the epoch; 0 when absent (deterministic)
 };
 
-/// Options for Document::load (issue 4).
+/// Options for Document::load.
 struct LoadOptions {
   /// Require the heads of the changes rebuilt from a document chunk to equal the heads stored
   /// in it (kCorruption otherwise). Off = the JS `load(bytes, {unchecked: true})`.
@@ -160,6 +160,12 @@ struct LoadOptions {
   /// gigabytes); also the cap for each compressed change. Exceeding it is kResourceLimit.
   std::size_t max_inflated_bytes = std::size_t{256} << 20;
 };
+
+/// @cond INTERNAL
+namespace detail {
+struct DocumentAccess;  // defined inside the library only (src/core/document_impl.h)
+}  // namespace detail
+/// @endcond
 
 /// An Automerge document: a JSON-like tree of maps, lists, text and scalars that merges
 /// concurrent edits from any number of actors.
@@ -326,7 +332,7 @@ class Document {
   /// A copy with a new random actor (or `actor`).
   Document fork(std::optional<ActorId> actor = std::nullopt) const;
 
-  // ---- save and load (issue 4) ----------------------------------------------------------------
+  // ---- save and load ----------------------------------------------------------------------------
   // Format: spec §2.4-§2.7. Saving leaves out the ops of a pending transaction (commit first).
 
   /// The whole document: one document chunk with every column of >= 256 bytes raw-DEFLATEd,
@@ -355,14 +361,14 @@ class Document {
   /// malformed chunk the chunks before it stay applied (the reference's partial load) and the
   /// error is returned.
   [[nodiscard]] Status load_incremental(ByteView bytes);
-  // ---- end of save and load (issue 4) ---------------------------------------------------------
+  // ---- end of save and load ---------------------------------------------------------------------
 
-  /// The internal state, opaque outside the library (defined in src/core/document_impl.h).
-  struct Impl;
-  /// For the library's own modules (sync, storage); opaque to users.
-  const Impl* internal() const { return impl_.get(); }
+  /// @cond INTERNAL
+  struct Impl;  // the state, opaque outside the library (src/core/document_impl.h)
+  /// @endcond
 
  private:
+  friend struct detail::DocumentAccess;  // the library's own modules (sync) reach Impl through it
   std::unique_ptr<Impl> impl_;
 };
 

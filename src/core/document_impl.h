@@ -477,4 +477,11 @@ struct Document::Impl {
   mutable Bytes whole_save;
 };
 
+namespace detail {
+/// The library's way to the state behind a Document (Document befriends it; users never see it).
+struct DocumentAccess {
+  static const Document::Impl& impl(const Document& d) { return *d.impl_; }
+};
+}  // namespace detail
+
 }  // namespace am

@@ -344,7 +344,7 @@ RC_GTEST_PROP(SyncChangeGraph, BoundedWalkFindsTheSameChangesAsAFullWalk, ()) {
   }
   Document all = replicas[0].fork();
   for (auto& r : replicas) RC_ASSERT(all.merge(r));
-  const Document::Impl& impl = *all.internal();
+  const Document::Impl& impl = detail::DocumentAccess::impl(all);
   const std::size_t n = impl.history.size();
   for (int trial = 0; trial < 20; ++trial) {
     std::vector<ChangeHash> base;

@@ -130,11 +130,12 @@ class DocHandle {
   /// Whether this handle refers to a document (false when default-constructed).
   explicit operator bool() const { return entry_ != nullptr; }
   /// @cond INTERNAL
-  struct Entry;
-  explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
+  struct Entry;  // the repo's record of an open document (src/repo/runtime)
   /// @endcond
 
  private:
+  friend class Repo;  // the only maker of handles
+  explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
   std::shared_ptr<Entry> entry_;
 };
 

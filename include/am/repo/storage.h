@@ -11,7 +11,10 @@
 // repo stays correct because chunk names are content hashes and it removes only exact keys it
 // knows were superseded.
 //
-// Implementations: storage_memory.h, storage_fs.h (the JS nodefs directory layout), storage_sqlite.h.
+// Implementations: storage_memory.h, storage_fs.h (the JS nodefs directory layout),
+// storage_sqlite.h, storage_postgres.h (when built with libpq; several servers may share one
+// database). Your own: implement StorageAdapter and pass it in RepoOptions::storage; run the
+// conformance suite (tests/repo/storage_conformance_test.cc) against it.
 #pragma once
 
 #include <functional>

@@ -224,7 +224,7 @@ std::size_t rows_sent_whole(const Document::Impl& d, const SyncState& state) {
 
 // The whole document as a fresh peer gets it; shared by every such peer while heads stay put.
 Bytes whole_document_bytes(Document& doc, const std::vector<ChangeHash>& heads) {
-  const Document::Impl& d = *doc.internal();
+  const Document::Impl& d = detail::DocumentAccess::impl(doc);
   if (d.history.size() < Document::Impl::kWholeSaveCacheMinChanges) return doc.save();
   if (d.whole_save.empty() || d.whole_save_heads != heads) {
     d.whole_save = doc.save();
@@ -330,7 +330,7 @@ Bytes trailer_with(std::uint8_t bits) { return Bytes{0x02, static_cast<std::uint
 
 std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
   (void)doc.commit_if_pending();
-  const Document::Impl& d = *doc.internal();
+  const Document::Impl& d = detail::DocumentAccess::impl(doc);
   const std::vector<ChangeHash> our_heads = doc.heads();
   // The common answer to an acknowledgement: both sides have the same heads, we said so already
   // and they asked for nothing. The work below (Bloom filter, graph walks) would find nothing
@@ -464,7 +464,7 @@ Status receive_sync_message(Document& doc, SyncState& state, ByteView bytes) {
     if (bits & SyncMessage::kFlagSyncReset) forget_sent(state);
     state.peer_read_only = (bits & SyncMessage::kFlagReadOnly) != 0;
   }
-  const Document::Impl& d = *doc.internal();
+  const Document::Impl& d = detail::DocumentAccess::impl(doc);
   if (!m.changes.empty() && !state.read_only) {
     const std::vector<ChangeHash> after = doc.heads();
     std::vector<ChangeHash> advanced;
