@@ -57,7 +57,8 @@ std::optional<DocumentId> document_of(const wire::Message& m) {
 }  // namespace
 
 Hub::Hub(HubConfig config) : config_(std::move(config)) {
-  if (config_.session_id.empty()) config_.session_id = SessionId(random_uuid_string());
+  if (config_.session_id.empty()) config_.session_id = SessionId("session-" + config_.peer_id.str());
+  if (config_.new_storage_id.empty()) config_.new_storage_id = StorageId("storage-" + config_.peer_id.str());
   if (!config_.policy) config_.policy = share_everything();
 }
 
@@ -79,7 +80,7 @@ void Hub::storage_done(StorageOutcome outcome, Millis now) {
     storage_id_ = StorageId(std::string(outcome.value->begin(), outcome.value->end()));
   } else {
     // Missing (or unreadable: we then start a new identity rather than refuse to run).
-    storage_id_ = config_.new_storage_id.empty() ? StorageId(random_uuid_string()) : config_.new_storage_id;
+    storage_id_ = config_.new_storage_id;
     const std::string& text = storage_id_->str();
     effects_.storage.push_back(
         StorageTask{next_task_++, StorageTask::Kind::kSave, kStorageIdKey, Bytes(text.begin(), text.end())});

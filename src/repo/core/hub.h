@@ -101,10 +101,11 @@ struct HubConfig {
   std::set<DocumentId> denylist;
   Millis handshake_timeout_ms = 10'000;
   wire::DecodeLimits limits;
-  /// Session id for ephemeral messages; random when empty.
+  /// Session id for ephemeral messages. The hub draws no randomness (the runtime passes a random
+  /// one); when empty it is derived from peer_id, so simulations stay deterministic.
   SessionId session_id;
-  /// The StorageId written when the store has none yet; random when empty (set in tests for
-  /// determinism).
+  /// The StorageId written when the store has none yet. As session_id: the runtime passes a
+  /// random UUID; when empty it is derived from peer_id.
   StorageId new_storage_id;
   /// Documents one connection may open per second (requests or sync messages for documents not
   /// in memory, each costing a storage read and an actor), with bursts of as many. Above it the

@@ -218,8 +218,18 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     return c;
   }
 
+  // The hub's config with the ids it would otherwise have no source for: the runtime, not the
+  // sans-IO hub, draws the operating system's randomness.
+  static core::HubConfig hub_config_with_fresh_ids(const RepoOptions& o) {
+    core::HubConfig c = hub_config(o);
+    c.session_id = SessionId(random_uuid_string());
+    c.new_storage_id = StorageId(random_uuid_string());
+    return c;
+  }
+
   Impl(RepoOptions o, net::IoContext& io_context, net::IoContext* storage_context)
-      : options(std::move(o)), io(io_context), storage_io(storage_context), timers(io), hub(hub_config(options)) {
+      : options(std::move(o)), io(io_context), storage_io(storage_context), timers(io),
+        hub(hub_config_with_fresh_ids(options)) {
     hub_queue = std::make_shared<SerialQueue>(io);
   }
 
