@@ -134,7 +134,10 @@ TEST_F(AmrepoService, JsonLogsAreOneObjectPerLine) {
     for (int i = 0; i < 500 && client->peers().empty(); ++i) std::this_thread::sleep_for(10ms);
     ASSERT_FALSE(client->peers().empty());
     client->stop();
-    std::this_thread::sleep_for(200ms);
+    // The server logs the disconnection once it has seen the close: wait for that line.
+    for (int i = 0; i < 1000 && read("log.jsonl").find("peer_disconnected") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
     EXPECT_EQ(server.stop(), 0);
   }
   std::istringstream lines(read("log.jsonl"));
