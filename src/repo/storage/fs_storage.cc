@@ -272,10 +272,7 @@ class FsStorage final : public StorageAdapter {
 
   Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix) override {
     AM_TRY_ASSIGN(auto entries, scan(prefix, false));
-    std::vector<StorageKey> keys;
-    keys.reserve(entries.size());
-    for (auto& entry : entries) keys.push_back(std::move(entry.first));
-    return keys;
+    return storage::keys_of(std::move(entries));
   }
 
   // The entries under `prefix`, with their values or (with_data false) empty values.

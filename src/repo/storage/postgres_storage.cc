@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "am/repo/storage_postgres.h"
+#include "repo/storage/storage_util.h"
 
 namespace am::repo {
 namespace {
@@ -362,10 +363,7 @@ class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
 
   Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix) override {
     AM_TRY_ASSIGN(auto entries, scan(prefix, false));
-    std::vector<StorageKey> keys;
-    keys.reserve(entries.size());
-    for (auto& entry : entries) keys.push_back(std::move(entry.first));
-    return keys;
+    return storage::keys_of(std::move(entries));
   }
 
   // The entries under `prefix`, with their values or (with_data false) empty values.

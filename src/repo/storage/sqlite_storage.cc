@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "am/repo/storage_sqlite.h"
+#include "repo/storage/storage_util.h"
 
 namespace am::repo {
 namespace {
@@ -195,10 +196,7 @@ class SqliteStorage final : public StorageAdapter {
 
   Result<std::vector<StorageKey>> list_keys(const StorageKey& prefix) override {
     AM_TRY_ASSIGN(auto entries, scan(prefix, false));
-    std::vector<StorageKey> keys;
-    keys.reserve(entries.size());
-    for (auto& entry : entries) keys.push_back(std::move(entry.first));
-    return keys;
+    return storage::keys_of(std::move(entries));
   }
 
   // The entries under `prefix`, with their values or (with_data false) empty values.
