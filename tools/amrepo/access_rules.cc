@@ -37,17 +37,6 @@ am::Result<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-// Equal in time that depends only on the lengths, not on where the bytes differ.
-bool same_secret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::max(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
-    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
-    diff = static_cast<unsigned char>(diff | (x ^ y));
-  }
-  return diff == 0;
-}
 
 class RulesPolicy final : public am::repo::SharePolicy {
  public:
@@ -71,6 +60,17 @@ class RulesPolicy final : public am::repo::SharePolicy {
 };
 
 }  // namespace
+
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    diff = static_cast<unsigned char>(diff | (x ^ y));
+  }
+  return diff == 0;
+}
 
 am::Result<TokenTable> TokenTable::parse(std::string_view text) {
   constexpr std::string_view kFile = "token file";

@@ -27,6 +27,10 @@
 
 namespace amrepo {
 
+/// Whether two secrets are equal, in time that depends only on their lengths (not on where
+/// the bytes differ): for bearer and admin tokens.
+bool same_secret(std::string_view a, std::string_view b);
+
 /// The tokens a server accepts and the principal each stands for. Value type.
 class TokenTable {
  public:

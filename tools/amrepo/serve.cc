@@ -72,13 +72,6 @@ am::Result<std::string> read_admin_token(const std::string& file) {
   return am::fail(am::Error::invalid_argument("--admin-token-file", file + " holds no token"));
 }
 
-// Compares in time independent of where the strings differ.
-bool tokens_equal(std::string_view a, std::string_view b) {
-  if (b.empty()) return false;
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % b.size()]);
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -188,7 +181,7 @@ am::repo::HttpHandler http_endpoints(am::repo::Repo* r, std::string admin_token)
     if (path == "/" || path == "/index.html") return std::pair{std::string("text/html; charset=utf-8"), status_page_html()};
     if (path == "/status.json") {
       const auto token = token_parameter(target);
-      const bool admin = !admin_token.empty() && token && tokens_equal(*token, admin_token);
+      const bool admin = !admin_token.empty() && token && same_secret(*token, admin_token);
       return std::pair{std::string("application/json"), status_json(*r, admin)};
     }
     return std::nullopt;
