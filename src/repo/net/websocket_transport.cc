@@ -1,6 +1,7 @@
 // WebSocket transport (Beast): one binary message per frame, as the JS automerge-repo adapters
 // send them (spec §1.1, §1.5), over plain TCP (ws://) or TLS (wss://, OpenSSL through Asio).
-// This is the only translation unit that includes Beast.
+// This is the only translation unit that instantiates Beast's WebSocket: over one next layer
+// (websocket_layer.h) that is plain TCP or TLS, chosen at run time.
 //
 // A connection lives on its stream's strand; every member below is touched only there. States:
 //   handshake  TLS handshake (wss) and HTTP upgrade in progress; nobody outside holds the
@@ -16,16 +17,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <cctype>
 #include <charconv>
@@ -41,6 +35,7 @@
 #include "repo/net/http_upgrade.h"
 #include "repo/net/socket_util.h"
 #include "repo/net/transport.h"
+#include "repo/net/websocket_layer.h"
 #include "repo/net/ws_url.h"
 
 namespace am::repo::net {
@@ -87,68 +82,28 @@ Result<WsUrl> parse_ws_url(std::string_view url) {
 
 namespace {
 
-namespace ssl = asio::ssl;
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-// What differs between ws:// and wss://: how the stream is built and the TLS handshake.
-template <class NextLayer>
-struct StreamTraits;
-
-template <>
-struct StreamTraits<PlainStream> {
-  static constexpr bool kTls = false;
-  static websocket::stream<PlainStream> make(tcp::socket socket, ssl::context*) {
-    return websocket::stream<PlainStream>(std::move(socket));
-  }
-  static websocket::stream<PlainStream> make(const Strand& strand, ssl::context*) {
-    return websocket::stream<PlainStream>(strand);
-  }
-};
-
-template <>
-struct StreamTraits<TlsStream> {
-  static constexpr bool kTls = true;
-  static websocket::stream<TlsStream> make(tcp::socket socket, ssl::context* context) {
-    return websocket::stream<TlsStream>(std::move(socket), *context);
-  }
-  static websocket::stream<TlsStream> make(const Strand& strand, ssl::context* context) {
-    return websocket::stream<TlsStream>(strand, *context);
-  }
-};
-
-std::string tls_error_text(const error_code& ec) {
-  std::string text = ec.message();
-  if (ec.category() == asio::error::get_ssl_category()) {
-    // OpenSSL's reason string ("certificate verify failed") says more than the category's.
-    if (const char* reason = ::ERR_reason_error_string(static_cast<unsigned long>(ec.value())); reason != nullptr) text = reason;
-  }
-  return text;
-}
+using ws::Layer;
+using ws::tls_error_text;
+// permessage-deflate compiled out: the JS adapters do not negotiate it (the `ws` server has it
+// off by default) and we never offered it, so Beast's zlib and its compressing paths would only
+// cost compile time.
+using WsStream = websocket::stream<Layer, /*deflateSupported=*/false>;
 
 constexpr std::size_t kKeptReadBufferBytes = 1 << 20;  // larger buffers are freed after a message
 
-template <class NextLayer>
-class WsConnection final : public Connection, public std::enable_shared_from_this<WsConnection<NextLayer>> {
+class WsConnection final : public Connection, public std::enable_shared_from_this<WsConnection> {
  public:
   enum class Role { kClient, kServer };
-  using Traits = StreamTraits<NextLayer>;
-  using std::enable_shared_from_this<WsConnection<NextLayer>>::shared_from_this;
 
-  // Server side: `socket` was just accepted; its executor is a strand used by nothing else.
-  // `tls` (wss only) outlives the connection through the shared pointer.
-  WsConnection(tcp::socket socket, const TransportOptions& options, AcceptLoop::Lease lease,
-               std::shared_ptr<ssl::context> tls = nullptr)
-      : tls_(std::move(tls)), ws_(Traits::make(std::move(socket), tls_.get())), role_(Role::kServer),
-        options_(options), lease_(std::move(lease)),
-        ping_timer_(executor()),
-        linger_timer_(executor()) {}
+  // Server side: `stream` wraps a socket just accepted; its executor is a strand used by
+  // nothing else.
+  WsConnection(std::unique_ptr<Layer::Stream> stream, const TransportOptions& options, AcceptLoop::Lease lease)
+      : ws_(std::move(stream)), role_(Role::kServer), options_(options), lease_(std::move(lease)),
+        ping_timer_(executor()), linger_timer_(executor()) {}
 
-  // Client side: a fresh stream on `strand`, to be connected by WsDial.
-  WsConnection(const Strand& strand, const TransportOptions& options, std::string description,
-               std::shared_ptr<ssl::context> tls = nullptr)
-      : tls_(std::move(tls)), ws_(Traits::make(strand, tls_.get())), role_(Role::kClient), options_(options),
-        description_(std::move(description)),
+  // Client side: `stream` is fresh, on its strand, to be connected by WsDial.
+  WsConnection(std::unique_ptr<Layer::Stream> stream, const TransportOptions& options, std::string description)
+      : ws_(std::move(stream)), role_(Role::kClient), options_(options), description_(std::move(description)),
         ping_timer_(executor()), linger_timer_(executor()) {}
 
   // ---- Connection --------------------------------------------------------------------------
@@ -194,10 +149,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   // connection to `loop`. Failures just drop the socket.
   void accept_upgrade(std::shared_ptr<AcceptLoop> loop, std::string path) {
     // One deadline for the TLS handshake and the upgrade request.
-    beast::get_lowest_layer(ws_).expires_after(options_.handshake_timeout);
-    if constexpr (Traits::kTls) {
-      ws_.next_layer().async_handshake(
-          ssl::stream_base::server,
+    tcp_stream().expires_after(options_.handshake_timeout);
+    if (ws_.next_layer().tls()) {
+      ws_.next_layer().handshake_as_server(
           [self = shared_from_this(), loop = std::move(loop), path = std::move(path)](error_code ec) mutable {
             if (ec) return;  // not TLS, a bad client certificate exchange, or a timeout: drop
             self->read_upgrade_request(std::move(loop), std::move(path));
@@ -221,19 +175,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   // Client side, wss only: the TLS handshake, verifying the server's certificate against
   // `host` (a name or an IP address). REQUIRES: the TCP connection is established.
   void tls_handshake_as_client(const std::string& host, std::function<void(error_code)> done) {
-    if constexpr (Traits::kTls) {
-      auto& stream = ws_.next_layer();
-      error_code not_an_address;
-      (void)asio::ip::make_address(host, not_an_address);
-      // SNI names hosts, never addresses (RFC 6066 §3).
-      if (not_an_address && ::SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) {
-        return done(error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
-      }
-      stream.set_verify_callback(ssl::host_name_verification(host));
-      stream.async_handshake(ssl::stream_base::client, [done = std::move(done)](error_code ec) { done(ec); });
-    } else {
-      done({});
-    }
+    ws_.next_layer().handshake_as_client(host, [done = std::move(done)](error_code ec) { done(ec); });
   }
 
   // REQUIRES: the TCP connection is established. Calls `done` with the outcome.
@@ -249,8 +191,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
                         });
   }
 
-  beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(ws_); }
-  static constexpr bool kTls = Traits::kTls;
+  beast::tcp_stream& tcp_stream() { return ws_.next_layer().tcp(); }
 
   // Closes the socket at once (used by a dial that timed out).
   void abort() { abort_socket(); }
@@ -303,9 +244,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       if (!who) return refuse(http::status::unauthorized, "unauthorized: " + who.error().message);
       principal_ = std::move(*who);
     }
-    description_ = std::string(Traits::kTls ? "wss " : "ws ") +
-                   remote_text(beast::get_lowest_layer(ws_).socket()) + " " + std::string(target);
-    beast::get_lowest_layer(ws_).expires_never();  // Beast's own handshake timeout takes over
+    description_ = std::string(ws_.next_layer().tls() ? "wss " : "ws ") + remote_text(tcp_stream().socket()) +
+                   " " + std::string(target);
+    tcp_stream().expires_never();  // Beast's own handshake timeout takes over
     configure_stream();
     ws_.async_accept(request, [self = shared_from_this(), loop = std::move(loop)](error_code accept_ec) {
       if (accept_ec) return;
@@ -481,7 +422,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     drop_unsent();
     ping_timer_.cancel();
     linger_timer_.cancel();
-    beast::get_lowest_layer(ws_).close();  // pending operations complete with operation_aborted
+    tcp_stream().close();  // pending operations complete with operation_aborted
   }
 
   // Drops queued frames, except the one an in-flight write still points into.
@@ -492,8 +433,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     }
   }
 
-  std::shared_ptr<ssl::context> tls_;  // wss: the settings the stream was made with; before ws_
-  websocket::stream<NextLayer> ws_;
+  WsStream ws_;
   const Role role_;
   const TransportOptions options_;
   AcceptLoop::Lease lease_;  // counts us against the listener's max_connections until closed
@@ -532,20 +472,19 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
 // One dial: resolve, connect, TLS (wss), upgrade, all under one deadline, on the new
 // connection's strand.
-template <class NextLayer>
-class WsDial : public std::enable_shared_from_this<WsDial<NextLayer>> {
+class WsDial : public std::enable_shared_from_this<WsDial> {
  public:
-  using std::enable_shared_from_this<WsDial<NextLayer>>::shared_from_this;
-
+  // `tls` is null for ws:// urls.
   WsDial(asio::io_context& context, WsUrl url, DialHandler on_dialed,
-         const TransportOptions& options, std::shared_ptr<ssl::context> tls)
+         const TransportOptions& options, std::shared_ptr<asio::ssl::context> tls)
       : strand_(asio::make_strand(context)),
         resolver_(strand_),
         deadline_(strand_),
         url_(std::move(url)),
         description_(std::string(url_.tls ? "wss://" : "ws://") + host_port_text(url_.host, url_.port) +
                      url_.target),
-        connection_(std::make_shared<WsConnection<NextLayer>>(strand_, options, description_, std::move(tls))),
+        connection_(std::make_shared<WsConnection>(
+            tls ? ws::tls_stream(strand_, std::move(tls)) : ws::plain_stream(strand_), options, description_)),
         on_dialed_(std::move(on_dialed)),
         timeout_(options.handshake_timeout) {}
 
@@ -633,48 +572,11 @@ class WsDial : public std::enable_shared_from_this<WsDial<NextLayer>> {
   asio::steady_timer deadline_;
   const WsUrl url_;
   const std::string description_;
-  std::shared_ptr<WsConnection<NextLayer>> connection_;
+  std::shared_ptr<WsConnection> connection_;
   DialHandler on_dialed_;
   const std::chrono::milliseconds timeout_;
   bool done_ = false;  // on strand_
 };
-
-// The server's TLS settings: TLS 1.2 or newer, its certificate chain and private key (PEM).
-Result<std::shared_ptr<ssl::context>> server_tls_context(const TransportOptions& options) {
-  const std::string where = "TLS certificate " + options.tls_cert_file + " / key " + options.tls_key_file;
-  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-    return fail(Error::invalid_argument(where, "both a certificate and a key file are needed"));
-  }
-  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-  error_code ec;
-  context->use_certificate_chain_file(options.tls_cert_file, ec);
-  if (ec) return fail(Error::invalid_argument(where, "certificate: " + tls_error_text(ec)));
-  context->use_private_key_file(options.tls_key_file, ssl::context::pem, ec);
-  if (ec) return fail(Error::invalid_argument(where, "private key: " + tls_error_text(ec)));
-  if (::SSL_CTX_check_private_key(context->native_handle()) != 1) {
-    return fail(Error::invalid_argument(where, "the private key does not match the certificate"));
-  }
-  return context;
-}
-
-// A client's TLS settings: verify the server against tls_ca_file, or the system's CAs.
-Result<std::shared_ptr<ssl::context>> client_tls_context(const TransportOptions& options) {
-  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  error_code ec;
-  if (!options.tls_ca_file.empty()) {
-    context->load_verify_file(options.tls_ca_file, ec);
-    if (ec) return fail(Error::invalid_argument("CA file " + options.tls_ca_file, tls_error_text(ec)));
-  } else {
-    context->set_default_verify_paths(ec);
-    if (ec) return fail(Error::io_error("the system's CA certificates", tls_error_text(ec)));
-  }
-  context->set_verify_mode(ssl::verify_peer);
-  return context;
-}
 
 }  // namespace
 
@@ -687,16 +589,16 @@ Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io, const std::str
   }
   AcceptLoop::OnSocket on_socket;
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    AM_TRY_ASSIGN(auto tls, server_tls_context(options));
+    AM_TRY_ASSIGN(auto tls, ws::server_tls_context(options));
     on_socket = [options, path, tls](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
                                      AcceptLoop::Lease lease) {
-      std::make_shared<WsConnection<TlsStream>>(std::move(socket), options, std::move(lease), tls)
+      std::make_shared<WsConnection>(ws::tls_stream(std::move(socket), tls), options, std::move(lease))
           ->accept_upgrade(loop, path);
     };
   } else {
     on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
                                 AcceptLoop::Lease lease) {
-      std::make_shared<WsConnection<PlainStream>>(std::move(socket), options, std::move(lease))
+      std::make_shared<WsConnection>(ws::plain_stream(std::move(socket)), options, std::move(lease))
           ->accept_upgrade(loop, path);
     };
   }
@@ -717,18 +619,15 @@ void dial_websocket(IoContext& io, const std::string& url, DialHandler on_dialed
     return;
   }
   if (!parsed->tls) {
-    std::make_shared<WsDial<PlainStream>>(asio_context(io), std::move(*parsed), std::move(on_dialed), options,
-                                          nullptr)
-        ->run();
+    std::make_shared<WsDial>(asio_context(io), std::move(*parsed), std::move(on_dialed), options, nullptr)->run();
     return;
   }
-  auto tls = client_tls_context(options);
+  auto tls = ws::client_tls_context(options);
   if (!tls) {
     io.post([on_dialed = std::move(on_dialed), error = tls.error()]() mutable { on_dialed(fail(std::move(error))); });
     return;
   }
-  std::make_shared<WsDial<TlsStream>>(asio_context(io), std::move(*parsed), std::move(on_dialed), options,
-                                      std::move(*tls))
+  std::make_shared<WsDial>(asio_context(io), std::move(*parsed), std::move(on_dialed), options, std::move(*tls))
       ->run();
 }
 
