@@ -30,6 +30,9 @@ mkdir -p build/vectors
 node tools/jsref/gen-vectors.mjs build/vectors >/dev/null
 export AM_VECTORS_DIR="$root/build/vectors"
 
+step "house limits: files within 900 lines, functions within 150 (tools/checks/sizes.mjs)"
+node tools/checks/sizes.mjs
+
 step "release build and tests"
 bash scripts/build.sh release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_WARNINGS_AS_ERRORS=ON -DAM_BUILD_BENCH=ON
 ctest --test-dir build/release --output-on-failure -j2

@@ -8,10 +8,14 @@
 // blocks and lambdas count toward the function that holds them.
 import fs from "node:fs"
 import path from "node:path"
+import { fileURLToPath } from "node:url"
+
+// import.meta.dirname needs Node 20.11; Debian 12 has Node 18.
+const scriptDir = path.dirname(fileURLToPath(import.meta.url))
 
 const kMaxFileLines = 900
 const kMaxFunctionLines = 150
-const root = path.resolve(import.meta.dirname, "../..")
+const root = path.resolve(scriptDir, "../..")
 const dirs = process.argv.length > 2 ? process.argv.slice(2) : ["src", "tools"]
 
 function* sources(dir) {

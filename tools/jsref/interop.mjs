@@ -17,13 +17,17 @@ import os from "node:os"
 import path from "node:path"
 import zlib from "node:zlib"
 import WebSocket, { WebSocketServer } from "ws"
+import { fileURLToPath } from "node:url"
+
+// import.meta.dirname needs Node 20.11; Debian 12 has Node 18.
+const scriptDir = path.dirname(fileURLToPath(import.meta.url))
 
 const [amrepo, ...only] = process.argv.slice(2)
 if (!amrepo) {
   console.error("usage: node interop.mjs AMREPO_BINARY [CASE...]")
   process.exit(2)
 }
-const sharedData = process.env.AM_SHARED_DATA_DIR ?? path.resolve(import.meta.dirname, "../../data")
+const sharedData = process.env.AM_SHARED_DATA_DIR ?? path.resolve(scriptDir, "../../data")
 
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "am-interop-"))
@@ -455,7 +459,7 @@ defineCase(9, "server restart mid-session: JS clients reconnect and finish; noth
 async function servePage() {
   const { build } = await import("esbuild")
   const dir = tmp()
-  const here = path.join(import.meta.dirname, "browser")
+  const here = path.join(scriptDir, "browser")
   await build({
     entryPoints: [path.join(here, "page.js")],
     bundle: true,
@@ -516,7 +520,7 @@ defineCase(10, "a browser page (headless Chromium) edits through the C++ server;
   // The C++ client's edit shows up in the browser.
   await runOk(["set", "--server", server.url, docUrl, "/from_cpp", "true"])
   await waitFor(async () => (await first.evaluate(() => window.amrepoTest.doc())).from_cpp === true, "the C++ edit in the page")
-  const shotDir = process.env.AM_ARTIFACT_DIR ?? path.join(import.meta.dirname, "../../build")
+  const shotDir = process.env.AM_ARTIFACT_DIR ?? path.join(scriptDir, "../../build")
   fs.mkdirSync(shotDir, { recursive: true })
   const shot = path.join(shotDir, "interop-browser.png")
   await first.screenshot({ path: shot })
