@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "am/bytes.h"
+#include "am/limits.h"
 #include "am/result.h"
 #include "am/types.h"
 #include "am/value.h"
@@ -135,7 +136,7 @@ struct DocumentOptions {
   TextUnit text_unit = TextUnit::kUtf16;  ///< how text and list indexes count (JS: UTF-16)
   /// What one chunk received later (apply_changes, load_incremental) may inflate to, as
   /// LoadOptions::max_inflated_bytes; exceeding it is kResourceLimit and changes nothing.
-  std::size_t max_inflated_bytes = std::size_t{256} << 20;
+  std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
 };
 
 /// What a commit records besides the ops.
@@ -158,7 +159,7 @@ struct LoadOptions {
   /// Decoding budget per chunk: the bytes its columns inflate to, plus a small per-row charge
   /// for the changes and ops a document chunk claims (so a few bytes of repeat runs cannot claim
   /// gigabytes); also the cap for each compressed change. Exceeding it is kResourceLimit.
-  std::size_t max_inflated_bytes = std::size_t{256} << 20;
+  std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
 };
 
 /// @cond INTERNAL

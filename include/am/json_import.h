@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "am/document.h"
+#include "am/limits.h"
 #include "am/result.h"
 
 namespace am {
@@ -38,7 +39,7 @@ struct JsonImportOptions {
   /// Strings become text objects by default, as JS Automerge 3 does; scalar str on request.
   bool scalar_strings = false;
   /// Inputs longer than this many bytes are rejected before parsing (64 MiB by default).
-  std::size_t max_bytes = std::size_t{64} << 20;
+  std::size_t max_bytes = kDefaultMaxJsonImportBytes;
 };
 
 /// Parses `json_text`, which must be a JSON object, and puts each of its keys into the map

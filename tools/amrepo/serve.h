@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "am/limits.h"
+
 namespace amrepo {
 
 struct ServeOptions {
@@ -24,10 +26,10 @@ struct ServeOptions {
   std::string access_rules;        // per-principal, per-document access (needs auth_token_file)
   std::size_t max_connections = 10000;  // per listener; 0 = no limit
   double max_doc_opens = 1000;          // per connection per second; 0 = no limit
-  std::size_t max_message_bytes = std::size_t{64} << 20;  // largest frame accepted from a peer
-  std::size_t max_queued_bytes = std::size_t{256} << 20;  // unsent bytes per peer before it is dropped
+  std::size_t max_message_bytes = am::kDefaultMaxMessageBytes;  // largest frame accepted from a peer
+  std::size_t max_queued_bytes = am::kDefaultMaxQueuedBytes;  // unsent bytes per peer before it is dropped
   std::size_t handshake_timeout_ms = 10000;               // TLS + upgrade + join, or TCP credentials
-  std::size_t max_inflated_bytes = std::size_t{256} << 20;  // decompression cap per chunk
+  std::size_t max_inflated_bytes = am::kDefaultMaxInflatedBytes;  // decompression cap per chunk
   std::size_t idle_timeout_s = 300;  // documents idle this long with no peer leave memory; 0 = never
   std::string peer_token;          // presented to every --peer
   std::string tls_cert;            // with tls_key: the WebSocket listener is wss://

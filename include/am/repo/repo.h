@@ -31,6 +31,7 @@
 
 #include "am/bytes.h"
 #include "am/document.h"
+#include "am/limits.h"
 #include "am/repo/ids.h"
 #include "am/repo/share_policy.h"
 #include "am/repo/storage.h"
@@ -254,14 +255,14 @@ struct RepoOptions {
   std::size_t storage_threads = 2;  ///< threads for blocking storage calls
   std::chrono::milliseconds save_debounce{100};  ///< local changes are saved this long after the last one
   /// Largest frame accepted from a peer (a first sync message carries a whole document).
-  std::size_t max_message_bytes = std::size_t{64} << 20;
+  std::size_t max_message_bytes = kDefaultMaxMessageBytes;
   /// The join/peer handshake (and a WebSocket upgrade) must finish in this time.
   std::chrono::milliseconds handshake_timeout{10'000};
   /// WebSocket servers ping every client this often and drop one that misses a pong; 0 = off.
   std::chrono::milliseconds ping_interval{5'000};
   /// A connection whose unsent frames exceed this many bytes (a peer that stopped reading) is
   /// closed instead of growing memory; 0 = no limit.
-  std::size_t max_queued_bytes = std::size_t{256} << 20;
+  std::size_t max_queued_bytes = kDefaultMaxQueuedBytes;
   /// Documents one connection may open per second (requests or sync messages for documents
   /// not in memory, each costing a storage read), with bursts of as many; above it that peer's
   /// further such messages wait, in order, and a peer with 10,000 waiting is disconnected.
@@ -273,7 +274,7 @@ struct RepoOptions {
   std::chrono::milliseconds idle_timeout{0};
   /// What one chunk of a document found through storage or peers may inflate to (the
   /// decompression cap); beyond it the chunk or message is refused (kResourceLimit).
-  std::size_t max_inflated_bytes = std::size_t{256} << 20;
+  std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
   /// wss:// dials trust servers whose certificates this PEM file's CAs signed (a self-signed
   /// server certificate can be its own CA); empty: the system's CA certificates.
   std::string tls_ca_file;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "am/bytes.h"
+#include "am/limits.h"
 #include "am/result.h"
 #include "am/types.h"
 #include "am/value.h"
@@ -92,7 +93,7 @@ struct StoredChange {
 /// Limits applied while decoding untrusted changes.
 struct ChangeDecodeLimits {
   std::uint64_t max_ops = std::uint64_t{1} << 24;  // rows per change, and pred entries per change
-  std::size_t max_inflated_bytes = std::size_t{256} << 20;  // a compressed change's inflated body
+  std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;  // a compressed change's inflated body
 };
 
 /// Decodes the body of a type-1 change chunk. The result's `chunk` is rebuilt from `body`

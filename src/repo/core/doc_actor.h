@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "am/document.h"
+#include "am/limits.h"
 #include "am/repo/ids.h"
 #include "am/repo/share_policy.h"
 #include "am/sync.h"
@@ -57,7 +58,7 @@ struct DocActorConfig {
   bool durable_acks = true;
   /// What one chunk from storage or a peer may inflate to (DocumentOptions::max_inflated_bytes)
   /// in documents this actor finds.
-  std::size_t max_inflated_bytes = std::size_t{256} << 20;
+  std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
 };
 
 /// A document event for the application (the runtime turns these into handle callbacks).

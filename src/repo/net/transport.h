@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "am/bytes.h"
+#include "am/limits.h"
 #include "am/repo/transport.h"
 #include "am/result.h"
 
@@ -78,7 +79,7 @@ using am::repo::to_string;
 struct TransportOptions {
   /// Largest frame accepted from the peer. TCP rejects a larger announced length before reading
   /// or allocating the body; WebSocket sets Beast's read_message_max to it.
-  std::size_t max_frame_bytes = std::size_t{64} << 20;
+  std::size_t max_frame_bytes = kDefaultMaxMessageBytes;
   /// Bounds connecting (TCP and WebSocket dial), the HTTP upgrade (WebSocket, both sides), and
   /// the flush and close handshake after close().
   std::chrono::milliseconds handshake_timeout{10000};
@@ -88,7 +89,7 @@ struct TransportOptions {
   /// Frames queued for sending but not yet written, in bytes, above which the connection is
   /// closed with kSlowPeer: a peer that stops reading cannot make us buffer without bound.
   /// Zero means no limit.
-  std::size_t max_queued_bytes = std::size_t{256} << 20;
+  std::size_t max_queued_bytes = kDefaultMaxQueuedBytes;
 
   /// WebSocket server only: answers plain HTTP GET requests that are not upgrades (health and
   /// metrics endpoints). Given the request target ("/health"), returns the content type and body

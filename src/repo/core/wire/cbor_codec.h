@@ -12,6 +12,7 @@
 #include <cstddef>
 
 #include "am/bytes.h"
+#include "am/limits.h"
 #include "am/result.h"
 #include "repo/core/wire/messages.h"
 
@@ -20,7 +21,7 @@ namespace am::repo::wire {
 struct DecodeLimits {
   /// Larger frames are refused unread. A first sync message carries a whole document, so this is
   /// generous; JS itself has no limit.
-  std::size_t max_frame_bytes = std::size_t{64} << 20;
+  std::size_t max_frame_bytes = kDefaultMaxMessageBytes;
   /// Maximum nesting of arrays, maps, tags and indefinite-length strings (real frames nest at
   /// most 4 deep). Values above 256 act as 256.
   std::size_t max_depth = 16;
