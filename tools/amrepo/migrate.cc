@@ -27,17 +27,16 @@ constexpr auto kReadRetryPause = std::chrono::milliseconds(50);
 constexpr auto kTerminalRefresh = std::chrono::milliseconds(200);
 constexpr auto kLogLineEvery = std::chrono::seconds(5);
 
-bool is_chunk_key(const am::repo::StorageKey& key) {
-  return key.size() == 3 && (key[1] == "snapshot" || key[1] == "incremental");
-}
-bool is_sync_state_key(const am::repo::StorageKey& key) { return key.size() == 3 && key[1] == "sync-state"; }
+using am::repo::is_document_chunk_key;
+using am::repo::is_snapshot_key;
+using am::repo::is_sync_state_key;
 
 // The document the chunks among `entries` make (snapshots first, as the repo loads them).
 am::Result<am::Document> load_chunks(const std::vector<StorageEntry>& entries) {
   am::Document doc;
   for (const bool snapshots : {true, false}) {
     for (const auto& [key, bytes] : entries) {
-      if (!is_chunk_key(key) || (key[1] == "snapshot") != snapshots) continue;
+      if (!is_document_chunk_key(key) || is_snapshot_key(key) != snapshots) continue;
       if (auto st = doc.load_incremental(bytes); !st) {
         return am::fail(am::Error(st.error().code, "chunk " + key[1] + "/" + key[2] + ": " + st.error().to_string()));
       }
@@ -71,7 +70,7 @@ am::Result<SourceDocument> read_source(StorageAdapter& source, const std::string
     SourceDocument out;
     out.heads = doc->heads();
     for (const auto& [key, bytes] : *entries) {
-      if (is_chunk_key(key)) out.chunk_bytes += bytes.size();
+      if (is_document_chunk_key(key)) out.chunk_bytes += bytes.size();
     }
     out.entries = std::move(*entries);
     return out;
@@ -200,7 +199,7 @@ bool migrate_document(StorageAdapter& source, StorageAdapter& destination, const
     return true;
   }
   for (const auto& [key, bytes] : doc->entries) {
-    if (!is_chunk_key(key) && !(options.keep_sync_states && is_sync_state_key(key))) continue;
+    if (!is_document_chunk_key(key) && !(options.keep_sync_states && is_sync_state_key(key))) continue;
     if (auto st = destination.save(key, bytes); !st) return report("cannot be written: " + st.error().to_string());
   }
   auto verified = destination_has(destination, name, doc->heads);

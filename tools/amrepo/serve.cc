@@ -321,7 +321,7 @@ int serve(const ServeOptions& o) {
         for (const auto& id : r->open_documents()) r->reload_document(id);
         return;
       }
-      if (key.size() != 3 || (key[1] != "snapshot" && key[1] != "incremental")) return;
+      if (!am::repo::is_document_chunk_key(key)) return;
       if (auto id = am::repo::DocumentId::parse(key[0])) r->reload_document(*id);
     });
     if (!watch) return fail_with(kExitFailure, watch.error().to_string());

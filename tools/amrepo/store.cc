@@ -127,7 +127,7 @@ am::Result<std::vector<am::repo::DocumentId>> list_store_documents(am::repo::Sto
   if (!keys) return am::fail(keys.error());
   std::set<std::string> names;
   for (const auto& key : *keys) {
-    if (key.size() >= 2 && (key[1] == "snapshot" || key[1] == "incremental")) names.insert(key[0]);
+    if (am::repo::is_document_chunk_key(key)) names.insert(key[0]);
   }
   std::vector<am::repo::DocumentId> out;
   for (const auto& name : names) {

@@ -130,4 +130,21 @@ std::string storage_key_to_string(const StorageKey& key);
 /// with it): "a/b" -> {"a","b"}.
 StorageKey storage_key_from_string(std::string_view joined);
 
+/// @name The repo's storage layout
+/// The keys automerge-repo (JS, every storage adapter) and this library write: a document's
+/// chunks are {document id, "snapshot", SHA-256 of its heads} and {document id, "incremental",
+/// SHA-256 of the chunk}; a peer's sync state is {document id, "sync-state", its storage id}.
+/// @{
+inline constexpr std::string_view kSnapshotKeyKind = "snapshot";
+inline constexpr std::string_view kIncrementalKeyKind = "incremental";
+inline constexpr std::string_view kSyncStateKeyKind = "sync-state";
+
+/// Whether `key` names a snapshot: three components, the second "snapshot".
+bool is_snapshot_key(const StorageKey& key);
+/// Whether `key` names a document chunk, snapshot or incremental.
+bool is_document_chunk_key(const StorageKey& key);
+/// Whether `key` names a peer's sync state.
+bool is_sync_state_key(const StorageKey& key);
+/// @}
+
 }  // namespace am::repo

@@ -78,6 +78,14 @@ StorageKey storage_key_from_string(std::string_view joined) {
   return key;
 }
 
+bool is_snapshot_key(const StorageKey& key) { return key.size() == 3 && key[1] == kSnapshotKeyKind; }
+
+bool is_document_chunk_key(const StorageKey& key) {
+  return key.size() == 3 && (key[1] == kSnapshotKeyKind || key[1] == kIncrementalKeyKind);
+}
+
+bool is_sync_state_key(const StorageKey& key) { return key.size() == 3 && key[1] == kSyncStateKeyKind; }
+
 namespace storage {
 
 std::string printable_key(const StorageKey& key) {

@@ -75,8 +75,8 @@ void Repo::Impl::reload(const DocumentId& id, int attempt) {
   storage_io->post([self = shared_from_this(), entry, attempt] {
     std::vector<StorageEntry> chunks;
     const std::string doc = entry->id.to_string();
-    for (const char* kind : {"snapshot", "incremental"}) {
-      auto r = self->options.storage->load_range({doc, kind});
+    for (const std::string_view kind : {kSnapshotKeyKind, kIncrementalKeyKind}) {
+      auto r = self->options.storage->load_range({doc, std::string(kind)});
       if (!r) {
         self->log(LogLevel::kError, "storage: reload " + doc + ": " + r.error().to_string());
         return;

@@ -188,7 +188,7 @@ Result<std::vector<DocumentId>> Repo::stored_documents() const {
   if (!entries) return fail(entries.error());
   std::set<DocumentId> ids;
   for (const auto& [key, value] : *entries) {
-    if (key.size() < 2 || (key[1] != "snapshot" && key[1] != "incremental")) continue;
+    if (!is_document_chunk_key(key)) continue;
     if (auto id = DocumentId::parse(key[0])) ids.insert(*id);
   }
   return std::vector<DocumentId>(ids.begin(), ids.end());
