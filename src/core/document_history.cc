@@ -3,6 +3,7 @@
 
 #include "am/document.h"
 #include "core/document_impl.h"
+#include "core/encoding/utf8.h"
 #include "core/history_view.h"
 
 namespace am {
@@ -205,7 +206,7 @@ class Differ {
   void splice(std::vector<Prop>& path, std::size_t index, const Op& op) {
     const std::string s = (op.action == Action::kSet && op.value.is_string())
                               ? std::string(op.value.str())
-                              : std::string("\xef\xbf\xbc");
+                              : std::string(enc::kObjectReplacementUtf8);
     if (!patches_.empty() && continues(patches_.back(), Patch::Kind::kSpliceText, path, index)) {
       patches_.back().text += s;
       return;

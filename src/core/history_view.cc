@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "core/encoding/utf8.h"
+
 namespace am::core {
 
 Result<Clock> clock_at(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
@@ -137,7 +139,7 @@ std::string StateView::text(const Object& o) const {
     if (op.action == Action::kSet && op.value.is_string()) {
       s += op.value.str();
     } else {
-      s += "\xef\xbf\xbc";  // U+FFFC
+      s += enc::kObjectReplacementUtf8;
     }
   }
   return s;

@@ -11,6 +11,11 @@
 
 namespace am::enc {
 
+/// What a text shows for an element that is not a string (an object, a number, a block marker
+/// inside text): U+FFFC OBJECT REPLACEMENT CHARACTER, one element wide. The reference's quirk,
+/// followed byte for byte: JS `Automerge.text()` and its splice patches show these elements so.
+inline constexpr std::string_view kObjectReplacementUtf8 = "\xef\xbf\xbc";
+
 /// True if `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
 
