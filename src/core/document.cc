@@ -184,7 +184,7 @@ Result<std::optional<Value>> Document::get(const ObjId& obj, const Prop& prop) c
     if (is_sequence(o->type)) return std::optional<Value>();
     auto it = o->props.find(*key);
     if (it == o->props.end()) return std::optional<Value>();
-    const std::uint32_t w = ops.winner(it->second, kNone32);
+    const std::uint32_t w = ops.winner(it->second.live(), kNone32);
     if (w == kNone32) return std::optional<Value>();
     return std::optional<Value>(impl_->value_of(ops.op(w)));
   }
@@ -201,7 +201,7 @@ Result<std::vector<Conflict>> Document::get_all(const ObjId& obj, const Prop& pr
   std::vector<std::uint32_t> vis;
   if (const auto* key = std::get_if<std::string>(&prop)) {
     if (auto it = o->props.find(*key); it != o->props.end() && !is_sequence(o->type)) {
-      ops.visible_ops(it->second, kNone32, vis);
+      ops.visible_ops(it->second.live(), kNone32, vis);
     }
   } else if (is_sequence(o->type)) {
     const std::uint32_t h = impl_->element_at(*o, std::get<std::size_t>(prop));
@@ -216,7 +216,7 @@ Result<std::vector<std::string>> Document::keys(const ObjId& obj) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
   std::vector<std::string> out;
   for (const auto& [key, ops] : o->props) {
-    if (impl_->opset.winner(ops, kNone32) != kNone32) out.push_back(key);
+    if (impl_->opset.winner(ops.live(), kNone32) != kNone32) out.push_back(key);
   }
   return out;
 }
@@ -383,7 +383,22 @@ Document Document::fork(std::optional<ActorId> actor) const {
   DocumentOptions o = impl_->options;
   o.actor = actor ? std::move(actor) : std::optional<ActorId>(ActorId::random());
   Document copy(o);
-  (void)copy.impl_->apply_stored(missing_from(*copy.impl_, *impl_));  // they applied here already
+  const Impl& from = *impl_;
+  if (from.tx_open) {
+    // The op set holds the open transaction's ops, which the fork must not see: replay the
+    // committed changes instead (they applied here already).
+    (void)copy.impl_->apply_stored(missing_from(*copy.impl_, from));
+    return copy;
+  }
+  // Copy the committed state as it is: the same document as replaying every change, without
+  // decoding and applying them again. The queue of changes waiting for deps stays here.
+  Impl& to = *copy.impl_;
+  to.actors = from.actors;
+  to.opset = core::OpSet(from.opset, &to.actors);
+  to.history = from.history;
+  to.heads = from.heads;
+  to.changes_by_actor = from.changes_by_actor;
+  to.max_op = from.max_op;
   return copy;
 }
 

@@ -25,7 +25,7 @@ Result<std::optional<Value>> get_in(const StateView& v, const ObjId& obj, const 
     if (is_sequence(o->type)) return std::optional<Value>();
     auto it = o->props.find(*key);
     if (it == o->props.end()) return std::optional<Value>();
-    const std::uint32_t w = v.winner(it->second, kNone32);
+    const std::uint32_t w = v.winner(v.candidates(it->second), kNone32);
     if (w == kNone32) return std::optional<Value>();
     return std::optional<Value>(v.value_of(ops.op(w)));
   }
@@ -84,8 +84,8 @@ class Differ {
 
   void map(const Object& o, std::vector<Prop>& path, bool fresh) {
     for (const auto& [key, list] : o.props) {
-      const std::uint32_t wb = fresh ? kNone32 : before_.winner(list, kNone32);
-      const std::uint32_t wa = after_.winner(list, kNone32);
+      const std::uint32_t wb = fresh ? kNone32 : before_.winner(before_.candidates(list), kNone32);
+      const std::uint32_t wa = after_.winner(after_.candidates(list), kNone32);
       path.push_back(key);
       if (wa == kNone32) {
         if (wb != kNone32) {
@@ -95,8 +95,8 @@ class Differ {
           patches_.push_back(std::move(p));
         }
       } else {
-        const bool conflict_after = after_.visible_ops(list, kNone32).size() > 1;
-        const bool conflict_before = !fresh && before_.visible_ops(list, kNone32).size() > 1;
+        const bool conflict_after = after_.visible_ops(after_.candidates(list), kNone32).size() > 1;
+        const bool conflict_before = !fresh && before_.visible_ops(before_.candidates(list), kNone32).size() > 1;
         if (wa != wb || conflict_after != conflict_before) {
           put_value(ops().op(wa), path, conflict_after);
         } else {
@@ -232,7 +232,7 @@ Result<std::vector<std::pair<std::string, Value>>> map_range_in(const StateView&
   std::vector<std::pair<std::string, Value>> out;
   for (auto it = o->props.lower_bound(begin); it != o->props.end(); ++it) {
     if (!end.empty() && it->first >= end) break;
-    const std::uint32_t w = v.winner(it->second, kNone32);
+    const std::uint32_t w = v.winner(v.candidates(it->second), kNone32);
     if (w != kNone32) out.emplace_back(it->first, v.value_of(v.doc().opset.op(w)));
   }
   return out;
@@ -299,7 +299,7 @@ Result<std::vector<Conflict>> Document::get_all_at(const ObjId& obj, const Prop&
   std::vector<std::uint32_t> vis;
   if (const auto* key = std::get_if<std::string>(&prop)) {
     if (auto it = o->props.find(*key); it != o->props.end() && !is_sequence(o->type)) {
-      vis = v.visible_ops(it->second, kNone32);
+      vis = v.visible_ops(v.candidates(it->second), kNone32);
     }
   } else if (is_sequence(o->type)) {
     const std::uint32_t h = v.element_at(*o, std::get<std::size_t>(prop));
@@ -319,7 +319,7 @@ Result<std::vector<std::string>> Document::keys_at(const ObjId& obj,
   AM_TRY_ASSIGN(const Object* o, v.object(obj));
   std::vector<std::string> out;
   for (const auto& [key, ops] : o->props) {
-    if (v.winner(ops, kNone32) != kNone32) out.push_back(key);
+    if (v.winner(v.candidates(ops), kNone32) != kNone32) out.push_back(key);
   }
   return out;
 }

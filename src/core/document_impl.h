@@ -380,7 +380,7 @@ struct Document::Impl {
     if (const auto* key = std::get_if<std::string>(&prop)) {
       if (is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is a sequence; use an index"));
       op.map_key = *key;
-      if (auto it = o->props.find(*key); it != o->props.end()) set_pred_visible(op, it->second, kNone32);
+      if (auto it = o->props.find(*key); it != o->props.end()) set_pred_visible(op, it->second.live(), kNone32);
     } else {
       if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is a map; use a key"));
       const std::size_t index = std::get<std::size_t>(prop);

@@ -117,7 +117,7 @@ std::size_t StateView::length(const Object& o) const {
   if (clock_.current) return d_.length_of(o);
   if (!is_sequence(o.type)) {
     std::size_t n = 0;
-    for (const auto& [key, ops] : o.props) n += winner(ops, kNone32) != kNone32 ? 1u : 0u;
+    for (const auto& [key, ops] : o.props) n += winner(candidates(ops), kNone32) != kNone32 ? 1u : 0u;
     return n;
   }
   const WidthUnit unit = d_.unit_for(o);
@@ -159,7 +159,7 @@ void StateView::to_json(std::string& out, const Object& o) const {
       out.push_back('{');
       bool first = true;
       for (const auto& [key, ops] : o.props) {
-        const std::uint32_t w = winner(ops, kNone32);
+        const std::uint32_t w = winner(candidates(ops), kNone32);
         if (w == kNone32) continue;
         if (!first) out.push_back(',');
         first = false;

@@ -38,6 +38,11 @@ class StateView {
   /// The winning (greatest id) visible op among `ops` and `insert_op`, or kNone32.
   std::uint32_t winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const;
   std::vector<std::uint32_t> visible_ops(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const;
+  /// The ops of a map key that can be visible in this state: the live ones now, all of them at
+  /// other heads (an op hidden now may not be hidden yet there).
+  std::span<const std::uint32_t> candidates(const KeyOps& key) const {
+    return clock_.current ? key.live() : std::span<const std::uint32_t>(key.ops);
+  }
   Value value_of(const Op& op) const;
   /// The object `id` in this state, or an error if it does not exist in it.
   Result<const Object*> object(const ObjId& id) const;

@@ -118,5 +118,41 @@ RC_GTEST_PROP(OpIdIndex, AgreesWithAMap, (const std::vector<std::pair<std::uint8
   for (const auto& [key, value] : model) RC_ASSERT(index.find(OpId{key.first, key.second}) == std::optional<std::uint32_t>(value));
 }
 
+// The shapes real histories give: per actor, runs of consecutive counters with short gaps
+// (deletes are not stored), long gaps (other actors' ops in between), interleaved actors, and
+// the ids no valid history gives (below an actor's latest run) which still must be found.
+TEST(OpIdIndex, RunsGapsAndIdsOutOfOrder) {
+  OpIdIndex index;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint32_t> model;
+  std::uint32_t next = 0;
+  auto add = [&](std::uint32_t actor, std::uint32_t counter) {
+    const bool added = index.insert(OpId{counter, actor}, next);
+    EXPECT_EQ(added, model.emplace(std::make_pair(counter, actor), next).second) << actor << " " << counter;
+    ++next;
+  };
+  for (std::uint32_t c = 1; c <= 100; ++c) add(0, c);          // one run
+  for (std::uint32_t c = 103; c <= 110; ++c) add(0, c);        // a short gap: same run
+  for (std::uint32_t c = 111; c <= 150; ++c) add(1, c);        // another actor
+  for (std::uint32_t c = 500; c <= 520; c += 2) add(0, c);     // a long gap, then holes
+  add(0, 101);                                                  // a gap's slot, filled late
+  add(0, 300);                                                  // between runs: out of order
+  add(0, 300);                                                  // and a duplicate of it
+  add(0, 50);                                                   // a duplicate in a run
+  add(0, UINT32_MAX);                                           // the last counter there is
+  add(2, 7);
+  EXPECT_EQ(index.size(), model.size());
+  for (std::uint32_t a = 0; a < 4; ++a) {
+    for (std::uint32_t c : {0u, 1u, 2u, 50u, 100u, 101u, 102u, 103u, 110u, 111u, 150u, 151u, 299u, 300u,
+                            301u, 499u, 500u, 501u, 520u, 521u, 1000u, UINT32_MAX - 1, UINT32_MAX}) {
+      const auto it = model.find({c, a});
+      const auto found = index.find(OpId{c, a});
+      EXPECT_EQ(found.has_value(), it != model.end()) << a << " " << c;
+      if (found && it != model.end()) {
+        EXPECT_EQ(*found, it->second);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace am::core

@@ -17,15 +17,21 @@ std::uint32_t OpSet::intern(std::string_view k) {
 }
 
 template <class List>
-void OpSet::insert_sorted(List& list, std::uint32_t idx, OpId id) {
+std::size_t OpSet::insert_sorted(List& list, std::uint32_t idx, OpId id) {
   auto pos = std::upper_bound(list.begin(), list.end(), id, [&](OpId v, std::uint32_t e) {
     return actors_->less(v, ops_[e].id);
   });
+  const auto at = static_cast<std::size_t>(pos - list.begin());
   if constexpr (std::is_same_v<List, OpList>) {
-    list.insert(static_cast<std::size_t>(pos - list.begin()), idx);
+    list.insert(at, idx);
   } else {
     list.insert(pos, idx);
   }
+  return at;
+}
+
+void OpSet::skip_hidden(KeyOps& key) const {
+  while (key.live_from < key.ops.size() && !ops_[key.ops[key.live_from]].visible()) ++key.live_from;
 }
 
 void OpSet::integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32_t ref) {
@@ -120,6 +126,10 @@ Status OpSet::apply(const OpView& r) {
     }
   }
 
+  KeyOps* key_ops = nullptr;  // the map key's ops (node-based map: stable while objects_ grows)
+  if (r.action == Action::kDelete && !seq) {
+    if (auto at = obj.props.find(r.map_key); at != obj.props.end()) skip_hidden(at->second);
+  }
   if (r.action != Action::kDelete) {
     const auto idx = static_cast<std::uint32_t>(ops_.size());
     Op op;
@@ -133,8 +143,11 @@ Status OpSet::apply(const OpView& r) {
     if (!seq) {
       op.key = intern(r.map_key);
       auto at = obj.props.find(r.map_key);
-      if (at == obj.props.end()) at = obj.props.emplace(std::string(r.map_key), std::vector<std::uint32_t>{}).first;
-      insert_sorted(at->second, idx, op.id);
+      if (at == obj.props.end()) at = obj.props.emplace(std::string(r.map_key), KeyOps{}).first;
+      key_ops = &at->second;
+      const auto pos = static_cast<std::uint32_t>(insert_sorted(key_ops->ops, idx, op.id));
+      // A late op that sorts before the live ones may be visible: they begin at it at the latest.
+      key_ops->live_from = std::min(key_ops->live_from, pos);
     } else if (r.insert) {
       op.key = key;
       op.elem = static_cast<std::uint32_t>(obj.elems.size());
@@ -144,6 +157,7 @@ Status OpSet::apply(const OpView& r) {
     }
     ops_.push_back(std::move(op));
     op_index_.insert(r.id, idx);
+    if (key_ops != nullptr) skip_hidden(*key_ops);  // its preds are hidden, it is stored
     if (auto t = make_type(r.action)) {
       const auto new_obj = static_cast<std::uint32_t>(objects_.size());
       objects_.emplace_back();

@@ -25,6 +25,7 @@
 #include "am/result.h"
 #include "core/encoding/utf8.h"
 #include "core/history.h"
+#include "core/opset/op_id_index.h"
 #include "core/opset/sequence_index.h"
 #include "core/storage/change.h"
 
@@ -34,14 +35,6 @@ using storage::Action;
 
 inline constexpr std::uint32_t kNone32 = UINT32_MAX;
 inline constexpr std::uint32_t kRootObject = 0;
-
-/// An op id with the actor as an index into the document's actor table.
-struct OpId {
-  std::uint32_t counter = 0;
-  std::uint32_t actor = 0;
-  friend bool operator==(const OpId&, const OpId&) = default;
-};
-inline std::uint64_t pack(OpId id) { return (std::uint64_t{id.counter} << 32) | id.actor; }
 
 /// Actors seen by a document, with their rank in byte order for Lamport comparisons.
 class ActorTable {
@@ -121,81 +114,6 @@ inline OpView view_of(const ResolvedOp& r) {
   if (r.mark_name) v.mark_name = std::string_view(*r.mark_name);
   return v;
 }
-
-/// Op id -> op index, open addressing with linear probing, at most 3/4 full: 12 bytes per slot
-/// in one array (one cache miss per probe, 16-24 bytes per op) and no allocation per insert.
-class OpIdIndex {
- public:
-  std::optional<std::uint32_t> find(OpId id) const {
-    if (slots_.empty() || id.counter == 0) return std::nullopt;
-    // Ops arrive with growing counters per actor: a new op's id is past every stored one.
-    if (id.actor >= max_counter_.size() || id.counter > max_counter_[id.actor]) return std::nullopt;
-    // Edits mostly refer to ops made shortly before (the previous character, the one just
-    // deleted): a small cache of recent inserts saves a cache miss in the big table.
-    if (const Slot& r = recent_[recent_slot(id)]; r.counter == id.counter && r.actor == id.actor) return r.value;
-    for (std::size_t i = slot(id);; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (s.counter == id.counter && s.actor == id.actor) return s.value;
-      if (s.counter == 0) return std::nullopt;
-    }
-  }
-  bool contains(OpId id) const { return find(id).has_value(); }
-  /// Inserts id -> value unless id is present. Returns false (and changes nothing) if present.
-  /// REQUIRES: id.counter != 0.
-  bool insert(OpId id, std::uint32_t value) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow(std::max<std::size_t>(64, slots_.size() * 2));
-    std::size_t i = slot(id);
-    for (; slots_[i].counter != 0; i = (i + 1) & mask_) {
-      if (slots_[i].counter == id.counter && slots_[i].actor == id.actor) return false;
-    }
-    slots_[i] = Slot{id.counter, id.actor, value};
-    recent_[recent_slot(id)] = slots_[i];
-    if (max_counter_.size() <= id.actor) max_counter_.resize(std::size_t{id.actor} + 1, 0);
-    max_counter_[id.actor] = std::max(max_counter_[id.actor], id.counter);
-    ++size_;
-    return true;
-  }
-  void reserve(std::size_t n) {
-    std::size_t cap = 64;
-    while (cap * 3 < n * 4) cap *= 2;
-    if (cap > slots_.size()) grow(cap);
-  }
-  std::size_t size() const { return size_; }
-
- private:
-  struct Slot {
-    std::uint32_t counter = 0;  // 0 = empty (no op has counter 0)
-    std::uint32_t actor = 0;
-    std::uint32_t value = 0;
-  };
-  static constexpr std::size_t kRecent = 1024;
-  static std::size_t recent_slot(OpId id) { return (id.counter ^ (id.actor * 0x9e3779b1u)) & (kRecent - 1); }
-  static std::size_t hash(OpId id) {
-    std::uint64_t key = pack(id);
-    key ^= key >> 33;  // murmur3's finaliser: every key bit reaches the low bits
-    key *= 0xff51afd7ed558ccdull;
-    key ^= key >> 33;
-    return static_cast<std::size_t>(key);
-  }
-  std::size_t slot(OpId id) const { return hash(id) & mask_; }
-  void grow(std::size_t cap) {
-    std::vector<Slot> slots(cap);
-    const std::size_t mask = cap - 1;
-    for (const Slot& s : slots_) {
-      if (s.counter == 0) continue;
-      std::size_t i = hash(OpId{s.counter, s.actor}) & mask;
-      while (slots[i].counter != 0) i = (i + 1) & mask;
-      slots[i] = s;
-    }
-    slots_ = std::move(slots);
-    mask_ = mask;
-  }
-  std::vector<Slot> slots_;
-  std::size_t mask_ = 0;
-  std::size_t size_ = 0;
-  std::array<Slot, kRecent> recent_{};  // a key here is in slots_ with the same value
-  std::vector<std::uint32_t> max_counter_;  // per actor: the largest counter stored
-};
 
 struct StringHash {
   using is_transparent = void;
@@ -537,10 +455,22 @@ struct Element {
   OpList ops;  // non-insert ops keyed on this element, ascending op id
 };
 
+/// The ops at one map key, ascending op id, and where the visible ones begin. An op is only ever
+/// hidden, never shown again, so everything before `live_from` stays hidden: reads of the
+/// current value skip the key's overwritten history (n writes to one key would cost n^2 otherwise).
+/// History views (reads at other heads) and save walk all of `ops`.
+struct KeyOps {
+  std::vector<std::uint32_t> ops;
+  std::uint32_t live_from = 0;  // every op in ops[0, live_from) is hidden
+  std::span<const std::uint32_t> live() const {
+    return std::span<const std::uint32_t>(ops).subspan(live_from);
+  }
+};
+
 struct Object {
   ObjType type = ObjType::kMap;
   OpId id;  // counter 0 for the root
-  std::map<std::string, std::vector<std::uint32_t>, std::less<>> props;  // key -> ops, ascending id
+  std::map<std::string, KeyOps, std::less<>> props;  // key -> its ops
   SequenceIndex seq;
   std::vector<Element> elems;
 };
@@ -585,16 +515,17 @@ class OpSet {
     objects_.emplace_back();  // the root map
     obj_index_.emplace(0, kRootObject);
   }
+  /// A copy of `other` that reads actors from `actors` (a copy of other's table).
+  OpSet(const OpSet& other, const ActorTable* actors) : OpSet(other) { actors_ = actors; }
+  OpSet(OpSet&&) = default;
+  OpSet& operator=(OpSet&&) = default;
 
   const ActorTable& actors() const { return *actors_; }
 
   Status apply(const ResolvedOp& r) { return apply(view_of(r)); }
 
   /// Sizes the containers for `n` more ops (a hint).
-  void reserve(std::size_t n) {
-    ops_.reserve(ops_.size() + n);
-    op_index_.reserve(op_index_.size() + n);
-  }
+  void reserve(std::size_t n) { ops_.reserve(ops_.size() + n); }
 
   /// Applies one op (format spec §3): checks it against the document (known object, unique
   /// id, key kind, element and preds in the same object, integer increments), then records it:
@@ -645,13 +576,19 @@ class OpSet {
 
  private:
   std::uint32_t intern(std::string_view k);
-  // Inserts op `idx` (id `id`) into `list`, which is sorted by op id.
+  // Inserts op `idx` (id `id`) into `list`, which is sorted by op id; returns its position.
   template <class List>
-  void insert_sorted(List& list, std::uint32_t idx, OpId id);
+  std::size_t insert_sorted(List& list, std::uint32_t idx, OpId id);
+  // Moves `key.live_from` past the ops that are hidden now.
+  void skip_hidden(KeyOps& key) const;
   // RGA: place the new element after its reference, skipping elements with greater ids.
   void integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32_t ref);
   SeqWidth element_width(const Object& o, const Element& e) const;
   void refresh_width(Object& o, std::uint32_t handle);
+
+  // Copies go through the constructor that names the copy's actor table.
+  OpSet(const OpSet&) = default;
+  OpSet& operator=(const OpSet&) = delete;
 
   const ActorTable* actors_;
   std::vector<Op> ops_;

@@ -334,7 +334,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       prev_elem = core::SequenceIndex::kNone;
     } else {
       for (const auto& [key, ops] : o.props) {
-        for (std::uint32_t i : ops) emit(o, i, &key);
+        for (std::uint32_t i : ops.ops) emit(o, i, &key);
       }
     }
   }
