@@ -66,6 +66,75 @@ TEST(Document, ConcurrentMapPutsGreatestOpIdWinsAndAllAreExposed) {
   EXPECT_EQ(json_of(a), "{}");
 }
 
+// Writes to one key keep their whole history (save, reads at old heads) while current reads
+// skip the overwritten part; a late concurrent write that sorts before the live ops shows.
+TEST(Document, ALateConcurrentWriteToAKeyWithLongHistoryIsSeen) {
+  Document a = doc_with("aaaa");
+  ASSERT_TRUE(a.put(ObjId::root(), "k", std::int64_t{0}));
+  a.commit();
+  Document b = a.fork(actor("bbbb"));
+  const auto start = a.heads();
+  for (std::int64_t i = 1; i <= 100; ++i) {
+    ASSERT_TRUE(a.put(ObjId::root(), "k", i));
+    a.commit();
+  }
+  ASSERT_TRUE(b.put(ObjId::root(), "k", std::string("B")));  // counter 2: sorts before a's latest
+  b.commit();
+  ASSERT_TRUE(a.merge(b));
+  ASSERT_TRUE(b.merge(a));
+  for (const Document* d : {&a, &b}) {
+    EXPECT_EQ(json_of(*d), R"({"k":100})");
+    const auto all = d->get_all(ObjId::root(), "k").value();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].op_id, "2@bbbb");
+    EXPECT_EQ(all[1].op_id, "101@aaaa");
+    EXPECT_EQ(d->get_at(ObjId::root(), "k", start).value(), std::optional<Value>(ScalarValue{std::int64_t{0}}));
+  }
+  ASSERT_TRUE(b.put(ObjId::root(), "k", std::string("last")));  // preds: both live ops
+  b.commit();
+  EXPECT_EQ(b.get_all(ObjId::root(), "k").value().size(), 1u);
+  ASSERT_TRUE(a.merge(b));
+  EXPECT_EQ(json_of(a), R"({"k":"last"})");
+  auto loaded = Document::load(a.save());
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(json_of(*loaded), R"({"k":"last"})");
+}
+
+// fork copies the committed state; it equals replaying the changes, and the two then diverge.
+TEST(Document, ForkIsTheCommittedStateAndThenIndependent) {
+  Document a = doc_with("aaaa");
+  auto text = a.put_object(ObjId::root(), "t", ObjType::kText);
+  ASSERT_TRUE(text);
+  ASSERT_TRUE(a.splice_text(*text, 0, 0, "hello"));
+  ASSERT_TRUE(a.put(ObjId::root(), "n", std::int64_t{1}));
+  a.commit();
+  auto loaded = Document::load(a.save());  // a loaded history builds its change chunks lazily
+  ASSERT_TRUE(loaded);
+  for (Document* d : {&a, &*loaded}) {
+    Document f = d->fork(actor("ffff"));
+    EXPECT_EQ(f.heads(), d->heads());
+    // Nothing of the fork is saved yet: its first incremental save holds every change.
+    auto from_increment = Document::load(f.save_incremental());
+    ASSERT_TRUE(from_increment);
+    EXPECT_EQ(json_of(*from_increment), json_of(*d));
+    EXPECT_EQ(f.save(), d->save());
+    EXPECT_EQ(f.get_changes(), d->get_changes());
+    ASSERT_TRUE(f.splice_text(*text, 5, 0, " fork"));
+    f.commit();
+    ASSERT_TRUE(d->put(ObjId::root(), "n", std::int64_t{2}));
+    d->commit();
+    EXPECT_EQ(json_of(f), R"({"n":1,"t":"hello fork"})");
+    ASSERT_TRUE(d->merge(f));
+    EXPECT_EQ(json_of(*d), R"({"n":2,"t":"hello fork"})");
+  }
+  // An open transaction stays out of the fork.
+  ASSERT_TRUE(a.put(ObjId::root(), "uncommitted", true));
+  Document f = a.fork();
+  EXPECT_EQ(json_of(f), R"({"n":2,"t":"hello fork"})");
+  a.commit();
+  EXPECT_NE(f.heads(), a.heads());
+}
+
 TEST(Document, CountersAddConcurrentIncrements) {
   Document a = doc_with("aaaa");
   ASSERT_TRUE(a.put(ObjId::root(), "c", Counter{10}));
