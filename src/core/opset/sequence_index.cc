@@ -57,26 +57,11 @@ void SequenceIndex::set_parent(NodeId node, bool is_leaf, NodeId parent) {
   }
 }
 
-SequenceIndex::NodeId SequenceIndex::new_leaf() {
-  // Grow by a quarter rather than doubling: leaves are big (784 bytes) and a long text has
-  // thousands, so doubling would leave up to half of a multi-megabyte pool unused.
-  if (leaves_.size() == leaves_.capacity()) leaves_.reserve(leaves_.size() + leaves_.size() / 4 + 4);
-  leaves_.emplace_back();
-  return static_cast<NodeId>(leaves_.size() - 1);
-}
+SequenceIndex::NodeId SequenceIndex::new_leaf() { return static_cast<NodeId>(leaves_.emplace_back()); }
 
-SequenceIndex::NodeId SequenceIndex::new_inner() {
-  inners_.emplace_back();
-  return static_cast<NodeId>(inners_.size() - 1);
-}
+SequenceIndex::NodeId SequenceIndex::new_inner() { return static_cast<NodeId>(inners_.emplace_back()); }
 
-void SequenceIndex::reserve(std::size_t n) {
-  leaf_of_.reserve(n);
-  // Random insertion leaves nodes about 3/4 full, sequential insertion 7/8.
-  const std::size_t leaves = n / (kLeafCapacity / 2) + 1;
-  leaves_.reserve(leaves);
-  inners_.reserve(leaves / (kInnerCapacity / 2) + 2);
-}
+void SequenceIndex::reserve(std::size_t n) { leaf_of_.reserve(n); }  // the node pools never move
 
 // ---- updates ----------------------------------------------------------------------------------
 

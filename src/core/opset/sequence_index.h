@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "core/opset/node_pool.h"
+
 namespace am::core {
 
 /// The width of one sequence element in both units. Value type.
@@ -32,7 +34,7 @@ enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
 ///
 /// Leaves hold up to kLeafCapacity handles with their widths; inner nodes hold up to
 /// kInnerCapacity children with each child's element count and width sums in both units. Nodes
-/// live in two pools (vectors) and refer to each other by index; every node knows its parent and
+/// live in two pools (NodePool: blocks that never move) and refer to each other by index; every node knows its parent and
 /// every leaf its neighbours; a handle -> leaf array makes index_of/offset_of a walk up the tree.
 /// A full leaf splits at the insertion point, kept within [1/8, 7/8] of the leaf, so that typing
 /// (anywhere in the text) leaves leaves 7/8 full; a full inner node splits in half, or keeps 7/8
@@ -41,8 +43,8 @@ enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
 /// Complexity (n elements, B = kLeafCapacity): insert, insert_after, set_width, index_of,
 /// offset_of, at, find_by_offset, last_visible_before: O(log n + B). size, total_width, contains,
 /// first: O(1). width_of, next, prev: O(B), independent of n. Memory: about 20-30 bytes per
-/// element. Nothing is allocated per operation in the steady state: the pools grow geometrically
-/// (reserve() can size them up front).
+/// element. Nothing is allocated per operation in the steady state: the pools add blocks of
+/// doubling size, and reserve() sizes the handle map up front.
 ///
 /// Handles are chosen by the caller and used as array indexes: keep them dense. Preconditions
 /// (REQUIRES below) are internal-API contracts checked only by debug assertions.
@@ -117,7 +119,7 @@ class SequenceIndex {
   /// when inserting at visible offset off. kNone when off == 0 or off > total_width(u).
   Handle last_visible_before(std::uint64_t off, WidthUnit u) const;
 
-  /// Sizes the pools for n elements (a hint; the index grows past it as needed).
+  /// Sizes the handle map for n elements (a hint; the index grows past it as needed).
   void reserve(std::size_t n);
 
   /// For tests: checks every structural invariant (counts, sums, parent and sibling links, the
@@ -167,8 +169,8 @@ class SequenceIndex {
   void add_to_ancestors(NodeId leaf, std::uint32_t dcount, std::uint64_t dchars,
                         std::uint64_t dutf16);
 
-  std::vector<Leaf> leaves_;      // leaves_[0], once created, is always the leftmost leaf
-  std::vector<Inner> inners_;
+  NodePool<Leaf, 1> leaves_;      // leaves_[0], once created, is always the leftmost leaf
+  NodePool<Inner, 1> inners_;
   std::vector<NodeId> leaf_of_;   // handle -> leaf holding it, kNoNode if absent
   NodeId root_ = kNoNode;
   std::uint32_t height_ = 0;      // levels of inner nodes above the leaves
