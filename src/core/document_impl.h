@@ -424,7 +424,7 @@ struct Document::Impl {
          next != SequenceIndex::kNone; next = o->seq.next(next)) {
       const Op& m = opset.op(o->elems[next].insert_op);
       if (m.action != Action::kMark) break;
-      const bool is_begin = m.mark_name != kNone32;
+      const bool is_begin = m.has_mark_name;
       if (is_begin != m.expand) break;
       h = next;
     }

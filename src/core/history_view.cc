@@ -205,8 +205,8 @@ std::vector<Mark> StateView::marks(const Object& o) const {
     const Op& op = d_.opset.op(o.elems[h].insert_op);
     if (op.action == Action::kMark) {
       if (!exists(op)) continue;  // made after these heads
-      if (op.mark_name != kNone32) {
-        active[d_.opset.key_name(op.mark_name)].push_back(Active{op.id, op.value.get()});
+      if (op.has_mark_name) {
+        active[d_.opset.key_name(d_.opset.mark_name(op))].push_back(Active{op.id, op.value.get()});
       } else {
         // An end pairs with the begin whose counter is one less, same actor.
         for (auto& [name, list] : active) {

@@ -122,7 +122,7 @@ Status OpSet::apply(const OpView& r) {
                                           ? std::get<std::int64_t>(value)
                                           : static_cast<std::int64_t>(std::get<std::uint64_t>(value));
     } else {
-      target.hiding_succ += 1;
+      if (target.hiding_succ != UINT16_MAX) target.hiding_succ += 1;
     }
   }
 
@@ -139,7 +139,10 @@ Status OpSet::apply(const OpView& r) {
     op.insert = r.insert;
     op.expand = r.expand;
     op.value = OpValue(value);
-    if (r.mark_name) op.mark_name = intern(*r.mark_name);
+    if (r.mark_name) {
+      op.has_mark_name = true;
+      mark_names_[pack(r.id)] = intern(*r.mark_name);
+    }
     if (!seq) {
       op.key = intern(r.map_key);
       auto at = obj.props.find(r.map_key);

@@ -435,20 +435,23 @@ struct Op {
   std::uint32_t obj = kRootObject;
   std::uint32_t key = kNone32;   // map: interned key; sequence: element handle (kNone32 = head)
   std::uint32_t elem = kNone32;  // insert ops: the handle of the element they create
+  // Successors that hide this op (all but increments of a counter). Only ever compared with 0,
+  // and an op is never shown again, so it saturates instead of growing the op.
+  std::uint16_t hiding_succ = 0;
   Action action = Action::kSet;
-  bool insert = false;
-  bool expand = false;
-  std::uint32_t mark_name = kNone32;
-  std::uint32_t hiding_succ = 0; // successors that hide this op (all but increments of a counter)
-  SuccList succ;                 // every successor, in arrival order
-  OpValue value;                 // a counter's increments: OpSet::inc_total
+  bool insert : 1 = false;
+  bool expand : 1 = false;
+  bool has_mark_name : 1 = false;  // a mark begin: OpSet::mark_name has the name
+  SuccList succ;                   // every successor, in arrival order
+  OpValue value;                   // a counter's increments: OpSet::inc_total
 
   bool is_counter() const { return action == Action::kSet && value.is_counter(); }
   bool visible() const {
     return action != Action::kIncrement && action != Action::kMark && hiding_succ == 0;
   }
 };
-static_assert(sizeof(Op) == 56, "Op is meant to be 56 bytes");
+// A document holds one per op that is not a delete: every byte here is a byte per character.
+static_assert(sizeof(Op) == 48, "Op is meant to be 48 bytes");
 
 struct Element {
   std::uint32_t insert_op = kNone32;
@@ -550,6 +553,12 @@ class OpSet {
     return it == inc_totals_.end() ? 0 : it->second;
   }
   const Op& op(std::uint32_t idx) const { return ops_[idx]; }
+  /// A mark begin's name as an interned key (key_name), or kNone32 for any other op.
+  std::uint32_t mark_name(const Op& op) const {
+    if (!op.has_mark_name) return kNone32;
+    const auto it = mark_names_.find(pack(op.id));
+    return it == mark_names_.end() ? kNone32 : it->second;
+  }
   const std::string& key_name(std::uint32_t k) const { return keys_[k]; }
 
   /// Visible ops among `ops` (ascending id), plus the insert op if given.
@@ -595,6 +604,7 @@ class OpSet {
   std::vector<Object> objects_;
   OpIdIndex op_index_;
   std::unordered_map<std::uint64_t, std::int64_t> inc_totals_;  // counter op id -> increments
+  std::unordered_map<std::uint64_t, std::uint32_t> mark_names_; // mark begin op id -> name key (rare)
   std::unordered_map<std::uint64_t, std::uint32_t> obj_index_;
   std::vector<std::string> keys_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;

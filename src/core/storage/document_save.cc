@@ -269,6 +269,10 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // is remembered here, which saves two dependent loads from the op and element arrays.
   core::SequenceIndex::Handle prev_elem = core::SequenceIndex::kNone;
   core::OpId prev_elem_id{};
+  auto mark_name_of = [&](const core::Op& op) -> const std::string* {
+    const std::uint32_t name = opset.mark_name(op);
+    return name == kNone32 ? nullptr : &opset.key_name(name);
+  };
   auto emit = [&](const core::Object& o, std::uint32_t op_idx, const std::string* map_key) {
     const core::Op& op = opset.op(op_idx);
     if (!committed(op.id)) return false;
@@ -294,7 +298,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       } else {
         w.add_no_succ();
       }
-      w.add_mark_name(op.mark_name == kNone32 ? nullptr : &opset.key_name(op.mark_name));
+      w.add_mark_name(mark_name_of(op));
       return true;
     }
     succ_ids.clear();
@@ -306,7 +310,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
     succ.clear();
     for (const core::OpId& s : succ_ids) succ.emplace_back(doc_actor[s.actor], s.counter);
     w.add_succ(succ);
-    w.add_mark_name(op.mark_name == kNone32 ? nullptr : &opset.key_name(op.mark_name));
+    w.add_mark_name(mark_name_of(op));
     return true;
   };
   for (std::uint32_t oi : objects) {
