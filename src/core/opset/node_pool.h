@@ -11,13 +11,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/util/big_alloc.h"
+
 namespace am::core {
 
 /// Nodes by index in blocks that double in size (kFirst, kFirst, 2 kFirst, 4 kFirst, ...): a
 /// sequence with a few elements costs one small block, a long text a handful of big ones. Growing
 /// never copies a node (a vector of 784-byte leaves copied them all on every growth, which was a
 /// tenth of loading a long text) and a block's unused tail is never written, so it costs address
-/// space, not memory. Index arithmetic: one bit_width and two loads. Copies are deep. Value type.
+/// space, not memory; big blocks are huge pages (allocate_big). Index arithmetic: one bit_width and two loads. Copies are deep. Value type.
 template <class T, std::size_t kFirst = 1>
 class NodePool {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
@@ -46,7 +48,7 @@ class NodePool {
     const std::size_t i = size_;
     const std::size_t b = block_of(i);
     if (b == blocks_.size()) {
-      blocks_.emplace_back(static_cast<T*>(::operator new(sizeof(T) * block_size(b), std::align_val_t{alignof(T)})));
+      blocks_.emplace_back(static_cast<T*>(allocate_block(b)), Free{sizeof(T) * block_size(b)});
     }
     ::new (&blocks_[b][offset_in_block(i)]) T();
     ++size_;
@@ -54,9 +56,13 @@ class NodePool {
   }
 
  private:
+  static_assert(alignof(T) <= alignof(std::max_align_t));
+  // Blocks come from allocate_big, whose free needs the size.
   struct Free {
-    void operator()(T* p) const { ::operator delete(p, std::align_val_t{alignof(T)}); }
+    std::size_t bytes = 0;
+    void operator()(T* p) const { free_big(p, bytes); }
   };
+  static void* allocate_block(std::size_t b) { return allocate_big(sizeof(T) * block_size(b)); }
   static constexpr std::size_t kShift = std::bit_width(kFirst) - 1;
 
   // Block 0 holds [0, kFirst); block b >= 1 holds [kFirst 2^(b-1), kFirst 2^b).
@@ -70,7 +76,7 @@ class NodePool {
 
   void copy_from(const NodePool& o) {
     for (std::size_t b = 0; b < o.blocks_.size(); ++b) {
-      blocks_.emplace_back(static_cast<T*>(::operator new(sizeof(T) * block_size(b), std::align_val_t{alignof(T)})));
+      blocks_.emplace_back(static_cast<T*>(allocate_block(b)), Free{sizeof(T) * block_size(b)});
       const std::size_t first = b == 0 ? 0 : kFirst << (b - 1);
       const std::size_t used = o.size_ - first < block_size(b) ? o.size_ - first : block_size(b);
       std::memcpy(static_cast<void*>(blocks_[b].get()), o.blocks_[b].get(), sizeof(T) * used);

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/util/big_alloc.h"
+
 namespace am::core {
 
 /// An op id with the actor as an index into the document's actor table.
@@ -74,7 +76,7 @@ class OpIdIndex {
 
   struct PerActor {
     std::vector<Run> runs;  // ascending first_counter
-    std::vector<std::uint32_t> slots;
+    BigVector<std::uint32_t> slots;
 
     static constexpr std::size_t kNoSlot = SIZE_MAX;
 

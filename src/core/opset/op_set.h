@@ -28,6 +28,7 @@
 #include "core/opset/op_id_index.h"
 #include "core/opset/sequence_index.h"
 #include "core/storage/change.h"
+#include "core/util/big_alloc.h"
 
 namespace am::core {
 
@@ -475,7 +476,7 @@ struct Object {
   OpId id;  // counter 0 for the root
   std::map<std::string, KeyOps, std::less<>> props;  // key -> its ops
   SequenceIndex seq;
-  std::vector<Element> elems;
+  BigVector<Element> elems;
 };
 
 inline bool is_sequence(ObjType t) { return t == ObjType::kList || t == ObjType::kText; }
@@ -600,7 +601,7 @@ class OpSet {
   OpSet& operator=(const OpSet&) = delete;
 
   const ActorTable* actors_;
-  std::vector<Op> ops_;
+  BigVector<Op> ops_;
   std::vector<Object> objects_;
   OpIdIndex op_index_;
   std::unordered_map<std::uint64_t, std::int64_t> inc_totals_;  // counter op id -> increments

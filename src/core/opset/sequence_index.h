@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/opset/node_pool.h"
+#include "core/util/big_alloc.h"
 
 namespace am::core {
 
@@ -171,7 +172,7 @@ class SequenceIndex {
 
   NodePool<Leaf, 1> leaves_;      // leaves_[0], once created, is always the leftmost leaf
   NodePool<Inner, 1> inners_;
-  std::vector<NodeId> leaf_of_;   // handle -> leaf holding it, kNoNode if absent
+  BigVector<NodeId> leaf_of_;   // handle -> leaf holding it, kNoNode if absent
   NodeId root_ = kNoNode;
   std::uint32_t height_ = 0;      // levels of inner nodes above the leaves
   std::size_t size_ = 0;

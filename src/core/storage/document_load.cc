@@ -30,6 +30,7 @@ using doc::kWhat;
 using doc::OpRows;
 using doc::pack;
 using doc::RawId;
+using core::BigVector;
 
 // Ops of one change decoded and handed on at a time: a change can hold a whole document.
 constexpr std::uint32_t kOpBatch = 4096;
@@ -71,8 +72,8 @@ class IdMap {
     key ^= key >> 33;
     return static_cast<std::size_t>(key) & mask_;
   }
-  std::vector<std::uint64_t> keys_;
-  std::vector<std::uint32_t> values_;
+  BigVector<std::uint64_t> keys_;
+  BigVector<std::uint32_t> values_;
   std::size_t mask_ = 0;
 };
 
@@ -132,15 +133,15 @@ Status read_body(ByteView body, ColumnSource& src, Actors& actors, DecodedDocume
 
 // Every op's preds, Lamport-sorted: ids[begin[i]] .. ids[begin[i + 1]] for op row i.
 struct Preds {
-  std::vector<std::uint32_t> begin;
-  std::vector<RawId> ids;
+  BigVector<std::uint32_t> begin;
+  BigVector<RawId> ids;
 };
 
 // Turns the successor lists into preds, adding a delete op to `rows` for every successor that
 // is not a stored op, and frees the successor lists.
 Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out) {
-  std::vector<DocOp>& ops = rows.ops;
-  std::vector<RawId>& succ = rows.succ;
+  BigVector<DocOp>& ops = rows.ops;
+  BigVector<RawId>& succ = rows.succ;
   const std::size_t num_stored = ops.size();
   IdMap index(num_stored + succ.size());
   for (std::size_t i = 0; i < num_stored; ++i) {
@@ -185,14 +186,14 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
     }
   }
   const std::size_t num_ops = ops.size();
-  std::vector<std::uint32_t>& pred_begin = out.begin;
+  BigVector<std::uint32_t>& pred_begin = out.begin;
   pred_begin.assign(num_ops + 1, 0);
   for (const auto& e : edges) ++pred_begin[e.first + 1];
   for (std::size_t i = 0; i < num_ops; ++i) pred_begin[i + 1] += pred_begin[i];
-  std::vector<RawId>& preds = out.ids;
+  BigVector<RawId>& preds = out.ids;
   preds.resize(edges.size());
   {
-    std::vector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
+    BigVector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
     for (const auto& e : edges) preds[fill[e.first]++] = ops[e.second].id;
   }
   auto lamport_less = [&](RawId a, RawId b) {
@@ -214,15 +215,15 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
 // Where each change's ops are: change row r has the op rows slots[begin[r]] .. slots[begin[r + 1]]
 // in counter order, from start_op[r].
 struct ChangeSlots {
-  std::vector<std::uint32_t> start_op;
-  std::vector<std::uint32_t> begin;
-  std::vector<std::uint32_t> slots;
+  BigVector<std::uint32_t> start_op;
+  BigVector<std::uint32_t> begin;
+  BigVector<std::uint32_t> slots;
 };
 
 // Assigns every op to the change of its actor with the smallest max_op >= its counter (the op's
 // aux becomes that row) and checks that each change's ops have consecutive counters ending at
 // its max_op.
-Status assign_ops(std::vector<DocOp>& ops, const std::vector<ChangeKey>& rows, std::size_t num_actors,
+Status assign_ops(BigVector<DocOp>& ops, const std::vector<ChangeKey>& rows, std::size_t num_actors,
                   ChangeSlots& out) {
   const std::size_t num_changes = rows.size();
   const std::size_t num_ops = ops.size();
@@ -258,8 +259,8 @@ Status assign_ops(std::vector<DocOp>& ops, const std::vector<ChangeKey>& rows, s
     ++op_count[row];
   }
   max_ops_by_actor = {};
-  std::vector<std::uint32_t>& start_op = out.start_op;
-  std::vector<std::uint32_t>& slot_begin = out.begin;
+  BigVector<std::uint32_t>& start_op = out.start_op;
+  BigVector<std::uint32_t>& slot_begin = out.begin;
   start_op.resize(num_changes);
   slot_begin.assign(num_changes + 1, 0);
   for (std::size_t row = 0; row < num_changes; ++row) {
@@ -274,7 +275,7 @@ Status assign_ops(std::vector<DocOp>& ops, const std::vector<ChangeKey>& rows, s
     start_op[row] = static_cast<std::uint32_t>(first_op);
     slot_begin[row + 1] = slot_begin[row] + n;
   }
-  std::vector<std::uint32_t>& slots = out.slots;
+  BigVector<std::uint32_t>& slots = out.slots;
   slots.assign(num_ops, kNone32);
   for (std::size_t i = 0; i < num_ops; ++i) {
     const DocOp& op = ops[i];
@@ -354,9 +355,9 @@ void ChangeRebuilder::sort_deps(const std::vector<std::uint32_t>& row_deps) {
 // Actor table: the author, then every other referenced actor in byte order. Sets local_ for
 // them; rebuild() resets it.
 void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last) {
-  const std::vector<DocOp>& ops = rows_.ops;
-  const std::vector<std::uint32_t>& slots = slots_.slots;
-  const std::vector<std::uint32_t>& pred_begin = preds_.begin;
+  const BigVector<DocOp>& ops = rows_.ops;
+  const BigVector<std::uint32_t>& slots = slots_.slots;
+  const BigVector<std::uint32_t>& pred_begin = preds_.begin;
   others_.clear();
   local_[author] = 0;
   auto use = [&](std::uint32_t a) {
@@ -384,10 +385,10 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
 // values, handed to op_sink, encoded with change-local actor indexes. A change of one op is left
 // in `single_op` for the encoder's one-op fast path.
 Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op) {
-  const std::vector<DocOp>& ops = rows_.ops;
-  const std::vector<std::uint32_t>& slots = slots_.slots;
-  const std::vector<std::uint32_t>& pred_begin = preds_.begin;
-  const std::vector<RawId>& preds = preds_.ids;
+  const BigVector<DocOp>& ops = rows_.ops;
+  const BigVector<std::uint32_t>& slots = slots_.slots;
+  const BigVector<std::uint32_t>& pred_begin = preds_.begin;
+  const BigVector<RawId>& preds = preds_.ids;
   for (std::uint32_t batch = first; batch < last; batch += kOpBatch) {
     const std::uint32_t batch_end = std::min<std::uint32_t>(last, batch + kOpBatch);
     std::size_t batch_preds = 0;

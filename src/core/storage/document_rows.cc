@@ -67,7 +67,7 @@ constexpr OpColumnLayout kOpLayout{
 // Sizes `v` for the rows an RLE column claims, if the decoding budget could pay for them (if
 // not, reading fails on the budget before long).
 template <class T>
-void reserve_rows(std::vector<T>& v, ByteView column, std::size_t extra, std::size_t budget,
+void reserve_rows(T& v, ByteView column, std::size_t extra, std::size_t budget,
                   std::size_t row_cost) {
   const std::uint64_t cap = budget / row_cost;
   auto n = enc::count_rle_items<enc::UIntCodec>(column, cap, "", "");
@@ -230,8 +230,8 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
 }
 
 Status read_ops(const OpColumnData& c, std::size_t num_actors, ColumnSource& src, OpRows& out) {
-  std::vector<DocOp>& ops = out.ops;
-  std::vector<RawId>& succ = out.succ;
+  BigVector<DocOp>& ops = out.ops;
+  BigVector<RawId>& succ = out.succ;
   out.keys = c.key_string;
   out.raw = c.value_raw;
   if (c.key_string.size() > UINT32_MAX || c.value_raw.size() > UINT32_MAX) {

@@ -23,6 +23,7 @@
 #include "core/storage/change.h"
 #include "core/storage/document_chunk.h"
 #include "core/storage/op_columns.h"
+#include "core/util/big_alloc.h"
 
 namespace am::storage::doc {
 
@@ -79,9 +80,12 @@ struct DocOp {
 };
 static_assert(sizeof(DocOp) == 40, "DocOp is meant to be 40 bytes");
 
+using core::BigVector;
+
+// The op rows: one per stored op (a long text has millions), in big-block storage.
 struct OpRows {
-  std::vector<DocOp> ops;
-  std::vector<RawId> succ;  // every row's successors, flattened
+  BigVector<DocOp> ops;
+  BigVector<RawId> succ;  // every row's successors, flattened
   std::vector<std::pair<std::uint32_t, std::string_view>> mark_names;  // (row, name), by row
   ByteView keys;   // the key string column
   ByteView raw;    // the raw value column
