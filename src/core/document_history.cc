@@ -112,7 +112,7 @@ class Differ {
     const WidthUnit unit = after_.doc().unit_for(o);
     std::size_t index = 0;
     auto units = [&](SeqWidth w) -> std::size_t { return unit == WidthUnit::kUtf16 ? w.utf16 : w.chars; };
-    for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+    for (const SequenceIndex::Handle h : o.seq) {
       const Element& e = o.elems[h];
       const std::uint32_t wb = fresh ? kNone32 : before_.winner(e.ops, e.insert_op);
       const std::uint32_t wa = after_.winner(e.ops, e.insert_op);
@@ -244,7 +244,8 @@ Result<std::vector<Value>> list_range_in(const StateView& v, const ObjId& obj, s
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
   std::vector<Value> out;
   std::size_t index = 0;
-  for (auto h = o->seq.first(); h != SequenceIndex::kNone && index < end; h = o->seq.next(h)) {
+  for (const SequenceIndex::Handle h : o->seq) {
+    if (index >= end) break;
     const Element& e = o->elems[h];
     const std::uint32_t w = v.winner(e.ops, e.insert_op);
     if (w == kNone32) continue;

@@ -104,7 +104,7 @@ std::uint32_t StateView::element_at(const Object& o, std::size_t index) const {
   if (clock_.current) return d_.element_at(o, index);
   const WidthUnit unit = d_.unit_for(o);
   std::size_t pos = 0;
-  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+  for (const SequenceIndex::Handle h : o.seq) {
     const SeqWidth sw = element_width(o, h);
     const std::size_t w = unit == WidthUnit::kUtf16 ? sw.utf16 : sw.chars;
     if (w > 0 && index < pos + w) return h;
@@ -122,7 +122,7 @@ std::size_t StateView::length(const Object& o) const {
   }
   const WidthUnit unit = d_.unit_for(o);
   std::size_t n = 0;
-  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+  for (const SequenceIndex::Handle h : o.seq) {
     const SeqWidth sw = element_width(o, h);
     n += unit == WidthUnit::kUtf16 ? sw.utf16 : sw.chars;
   }
@@ -131,8 +131,11 @@ std::size_t StateView::length(const Object& o) const {
 
 std::string StateView::text(const Object& o) const {
   std::string s;
-  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
-    const Element& e = o.elems[h];
+  for (auto it = o.seq.begin(); it != o.seq.end(); ++it) {
+    // Now, an element without width shows nothing: skip it without reading its ops (most of a
+    // long-edited text is deleted characters).
+    if (clock_.current && it.width().chars == 0) continue;
+    const Element& e = o.elems[*it];
     const std::uint32_t w = winner(e.ops, e.insert_op);
     if (w == kNone32) continue;
     const Op& op = d_.opset.op(w);
@@ -173,8 +176,9 @@ void StateView::to_json(std::string& out, const Object& o) const {
     case ObjType::kList: {
       out.push_back('[');
       bool first = true;
-      for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
-        const Element& e = o.elems[h];
+      for (auto it = o.seq.begin(); it != o.seq.end(); ++it) {
+        if (clock_.current && it.width().chars == 0) continue;  // not visible now
+        const Element& e = o.elems[*it];
         const std::uint32_t w = winner(e.ops, e.insert_op);
         if (w == kNone32) continue;
         if (!first) out.push_back(',');
@@ -201,7 +205,7 @@ std::vector<Mark> StateView::marks(const Object& o) const {
   std::map<std::string, std::vector<Mark>> out;
   const WidthUnit unit = d_.unit_for(o);
   std::uint64_t pos = 0;
-  for (auto h = o.seq.first(); h != SequenceIndex::kNone; h = o.seq.next(h)) {
+  for (const SequenceIndex::Handle h : o.seq) {
     const Op& op = d_.opset.op(o.elems[h].insert_op);
     if (op.action == Action::kMark) {
       if (!exists(op)) continue;  // made after these heads

@@ -90,6 +90,41 @@ class SequenceIndex {
   /// The element after / before h; kNone at the ends. REQUIRES: contains(h).
   Handle next(Handle h) const;
   Handle prev(Handle h) const;
+  /// Walks the elements in order, leaf by leaf: every step O(1), unlike next(), which finds its
+  /// element's slot first (O(B), and a cache miss in the handle map). Invalidated by any change.
+  class Iterator {
+   public:
+    using value_type = Handle;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    Handle operator*() const { return index_->leaves_[leaf_].items[slot_]; }
+    /// The element's width (what width_of would return), without a lookup.
+    SeqWidth width() const {
+      const Leaf& l = index_->leaves_[leaf_];
+      return SeqWidth{l.width[0][slot_], l.width[1][slot_]};
+    }
+    Iterator& operator++() {
+      const Leaf& l = index_->leaves_[leaf_];
+      if (++slot_ == l.size) {
+        leaf_ = l.next;
+        slot_ = 0;
+      }
+      return *this;
+    }
+    friend bool operator==(const Iterator& a, const Iterator& b) {
+      return a.leaf_ == b.leaf_ && a.slot_ == b.slot_;
+    }
+
+   private:
+    friend class SequenceIndex;
+    Iterator(const SequenceIndex* index, std::uint32_t leaf) : index_(index), leaf_(leaf) {}
+    const SequenceIndex* index_ = nullptr;
+    std::uint32_t leaf_ = UINT32_MAX;  // kNoNode at the end
+    std::uint32_t slot_ = 0;
+  };
+  Iterator begin() const { return Iterator(this, size_ == 0 ? kNoNode : 0); }  // leaf 0 is leftmost
+  Iterator end() const { return Iterator(this, kNoNode); }
+
   /// Calls f(handles) with the elements of each leaf in turn, in order: every element once,
   /// O(n) in all, unlike n calls of next(); a caller can prefetch ahead within a leaf.
   template <class F>
