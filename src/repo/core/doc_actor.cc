@@ -21,13 +21,13 @@ const char* to_string(DocState state) {
 }
 
 DocActor::DocActor(DocActorConfig config, Document doc, DocState state)
-    : config_(std::move(config)), doc_(std::move(doc)), state_(state) {}
+    : config_(std::move(config)), doc_(std::move(doc)), state_(state), storage_(context()) {}
 
 DocActor::~DocActor() = default;
 
 std::unique_ptr<DocActor> DocActor::create(DocActorConfig config, Document document, Millis now) {
   std::unique_ptr<DocActor> actor(new DocActor(std::move(config), std::move(document), DocState::kReady));
-  if (actor->config_.has_storage) actor->save_due_ = now;  // JS saves a new document at once
+  actor->storage_.save_at(now);  // JS saves a new document at once
   return actor;
 }
 
@@ -44,18 +44,14 @@ void DocActor::update_wake() {
   auto consider = [&](std::optional<Millis> t) {
     if (t && (!wake || *t < *wake)) wake = t;
   };
-  if (!save_in_flight_) consider(save_due_);
-  consider(sync_save_due_);
+  consider(storage_.next_wake());
   for (const auto& [pid, since] : changes_in_flight_) consider(since + kChangesInFlightTimeoutMs);
   effects_.wake_at = wake;
 }
 
 void DocActor::tick(Millis now) {
-  if (save_due_ && *save_due_ <= now && !save_in_flight_) {
-    save_due_.reset();
-    start_save(now);
-  }
-  if (sync_save_due_ && *sync_save_due_ <= now) save_sync_states(now);
+  if (storage_.take_due_save(now)) save_or_release(now);
+  if (storage_.sync_states_due(now)) save_sync_states();
   std::vector<PeerId> unanswered;
   for (const auto& [pid, since] : changes_in_flight_) {
     if (now - since >= kChangesInFlightTimeoutMs) unanswered.push_back(pid);
@@ -70,16 +66,10 @@ void DocActor::tick(Millis now) {
 }
 
 void DocActor::flush(Millis now) {
-  if (!config_.has_storage || state_ == DocState::kDeleted || state_ == DocState::kLoading) return;
-  if (doc_.heads() != last_saved_heads_ && !save_in_flight_) save_due_ = now;
-  if (sync_save_due_) sync_save_due_ = now;
-  tick(now);
+  if (storage_.flush(now)) tick(now);
 }
 
-bool DocActor::pending_io() const {
-  if (!tasks_.empty() || save_due_ || sync_save_due_) return true;
-  return config_.has_storage && state_ == DocState::kReady && doc_.heads() != last_saved_heads_;
-}
+bool DocActor::pending_io() const { return storage_.pending_io(); }
 
 bool DocActor::quiescent() const {
   if (state_ != DocState::kReady && state_ != DocState::kUnavailable) return false;

@@ -47,9 +47,7 @@ DocActor::Peer& DocActor::meet_peer(const PeerInfo& info) {
     if (auto decoded = SyncState::decode(parked->second.encoded)) p->sync = std::move(*decoded);
     parked_sync_states_.erase(parked);
   } else if (config_.has_storage && persists_sync_state(info)) {
-    StorageKey key{config_.document_id.to_string(), std::string(kSyncStateKeyKind), info.storage_id->str()};
-    const TaskId t = add_task(StorageTask::Kind::kLoad, key);
-    tasks_[t] = PendingTask{TaskPurpose::kLoadSyncState, std::move(key), 0, {}, false, info.peer_id, {}};
+    storage_.load_sync_state(info.peer_id, *info.storage_id);
     p->sync_state_loading = true;
   }
   Peer& added = *p;
@@ -65,7 +63,7 @@ void DocActor::receive(const PeerInfo& from, const wire::Message& message, Milli
 void DocActor::remove_peer(const PeerId& id, Millis now) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  if (it->second->sync_state_dirty && persists_sync_state(it->second->info)) save_sync_states(now);
+  if (it->second->sync_state_dirty && persists_sync_state(it->second->info)) save_sync_states();
   parked_sync_states_[id] = ParkedSyncState{it->second->sync.encode(), next_parked_order_++};
   if (parked_sync_states_.size() > kMaxParkedSyncStates) {
     // A document that never goes idle (someone is always on it) would otherwise keep one for
@@ -188,20 +186,16 @@ void DocActor::receive_sync(Peer& p, ByteView data, bool is_request, Millis now)
   unanswered_since_.try_emplace(p.info.peer_id, now);
   if (persists_sync_state(p.info) && config_.has_storage) {
     p.sync_state_dirty = true;
-    if (!sync_save_due_) sync_save_due_ = now + config_.save_debounce_ms;
+    storage_.sync_state_changed(now);
   }
   std::vector<ChangeHash> after = doc_.heads();
   if (after != before) {
     effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, before, after, {}, {}, {}});
     if (config_.durable_acks && config_.has_storage) {
       awaiting_durable_.insert(p.info.peer_id);
-      save_due_ = now;  // no debounce: replies wait for this save
-      if (!save_in_flight_) {
-        save_due_.reset();
-        start_save(now);
-      }
+      if (!storage_.save_without_debounce(now)) release_acks(now);
     } else {
-      schedule_save(now);
+      storage_.schedule_save(now);
     }
   }
   maybe_ready(now);
@@ -245,7 +239,7 @@ void DocActor::local_change(const std::vector<ChangeHash>& heads_before, Millis 
   std::vector<ChangeHash> after = doc_.heads();
   if (after == heads_before) return;
   effects_.events.push_back(DocEvent{DocEvent::Kind::kHeadsChanged, state_, heads_before, after, {}, {}, {}});
-  schedule_save(now);
+  storage_.schedule_save(now);
   pump(now);
 }
 
