@@ -1,10 +1,12 @@
 // DocActor: everything the repo does for one document, without IO (spec §3.2-§3.6, §4.3-§4.5).
 //
-// It owns the am::Document, one Automerge sync state per peer and the find state machine
-// (loading -> requesting -> ready | unavailable, deleted), and delegates the document's storage
-// (load, throttled saves with the JS compaction rule, quarantine, sync-state persistence) to the
-// DocStorage it owns. Events come in as method calls carrying the current time; effects
-// accumulate and are drained with take_effects().
+// It owns the am::Document and the find state machine (loading -> requesting -> ready |
+// unavailable, deleted), and delegates to two parts it owns: DocStorage (load, throttled saves
+// with the JS compaction rule, quarantine, chunks of other processes, sync-state persistence) and
+// DocPeers (share policy, one Automerge sync state per peer, flow control, read-only peers,
+// ephemeral relay). The parts append effects and report back in return values; the actor decides
+// what follows (events, saves, answers, state). Events come in as method calls carrying the
+// current time; effects accumulate and are drained with take_effects().
 //
 // Durable acknowledgements (DocActorConfig::durable_acks): changes received from a peer are
 // saved before any sync message goes out, so heads we advertise are on disk.
@@ -22,15 +24,16 @@
 // Thread safety: none; the runtime calls one actor from one strand at a time.
 #pragma once
 
-#include <map>
 #include <set>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "am/document.h"
 #include "am/sync.h"
+#include "repo/core/doc_peers.h"
 #include "repo/core/doc_storage.h"
 #include "repo/core/doc_types.h"
 #include "repo/core/io_types.h"
@@ -98,19 +101,17 @@ class DocActor {
   bool quiescent() const;
   /// Sync states kept for disconnected peers, so that a reconnect resumes cheaply; at most
   /// kMaxParkedSyncStates, the oldest forgotten first (that peer then syncs from scratch).
-  std::size_t parked_sync_states() const { return parked_sync_states_.size(); }
-  static constexpr std::size_t kMaxParkedSyncStates = 256;
+  std::size_t parked_sync_states() const { return peers_.parked_sync_states(); }
+  static constexpr std::size_t kMaxParkedSyncStates = DocPeers::kMaxParkedSyncStates;
 
  private:
-  struct Peer;
-  Peer& meet_peer(const PeerInfo& info);
   explicit DocActor(DocActorConfig config, Document doc, DocState state);
+  DocPartContext context() { return DocPartContext{config_, doc_, state_, effects_}; }
 
+  void meet_peer(const PeerInfo& info);
   void start_loading(Millis now);
   void finish_loading(Millis now);
   void process(const PeerId& from, const wire::Message& message, Millis now);
-  void receive_sync(Peer& peer, ByteView data, bool is_request, Millis now);
-  void relay_ephemeral(const PeerId& from, const wire::EphemeralMessage& message);
   // Generates and queues sync messages for every active peer (or only for `only`).
   void pump(Millis now, const PeerId* only = nullptr);
   void evaluate_availability(Millis now);
@@ -121,11 +122,6 @@ class DocActor {
   void save_sync_states();
   void release_acks(Millis now);
   void update_wake();
-  bool is_active(const Peer& peer) const;
-  Peer* peer(const PeerId& id);
-  void set_status(Peer& peer, PeerDocStatus status);
-
-  DocPartContext context() { return DocPartContext{config_, doc_, state_, effects_}; }
 
   // The parts hold references to these four (DocPartContext): declared before the parts.
   DocActorConfig config_;
@@ -133,30 +129,14 @@ class DocActor {
   DocState state_;
   DocEffects effects_;
   DocStorage storage_;
-  std::map<PeerId, std::unique_ptr<Peer>> peers_;
-  /// Sync states of disconnected peers, kept (as JS does) so a reconnect resumes cheaply, with
-  /// the order they were parked in (to forget the oldest).
-  struct ParkedSyncState {
-    Bytes encoded;
-    std::uint64_t parked_order = 0;
-  };
-  std::map<PeerId, ParkedSyncState> parked_sync_states_;
-  std::uint64_t next_parked_order_ = 0;
-  std::map<PeerId, Millis> unanswered_since_;  // a sync message from this peer awaits our reply
+  DocPeers peers_;
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;
   bool network_known_ = false;  // the hub has delivered the connected peers (open_document)
-  // Peers whose changes we received but have not saved yet: our answers to them wait for the
-  // save (an answer acknowledges). Other peers get those changes at once: a crash before the
-  // save loses nothing the originator was told we keep, and it sends them again.
-  std::set<PeerId> awaiting_durable_;
   // Sync messages not generated yet because more messages were queued (receive's more_coming):
   // for every active peer, or only for these senders (whose messages changed nothing else).
   bool deferred_pump_all_ = false;
   std::set<PeerId> deferred_pump_peers_;
-  // Peers we sent changes they have not answered yet, and since when (flow control; see
-  // kChangesInFlightTimeoutMs in doc_actor.cc).
-  std::map<PeerId, Millis> changes_in_flight_;
 };
 
 }  // namespace am::repo::core
