@@ -52,6 +52,8 @@ struct Error {
   static Error unsupported(std::string_view what, std::string_view detail = {});  ///< an error of this code
   static Error io_error(std::string_view what, std::string_view detail = {});  ///< an error of this code
   static Error protocol(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error timeout(std::string_view what, std::string_view detail = {});  ///< an error of this code
+  static Error cancelled(std::string_view what, std::string_view detail = {});  ///< an error of this code
   static Error resource_limit(std::string_view what, std::string_view detail = {});  ///< an error of this code
   static Error internal(std::string_view what, std::string_view detail = {});  ///< an error of this code
   ///@}

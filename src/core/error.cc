@@ -41,6 +41,8 @@ Error Error::missing_dependency(std::string_view w, std::string_view d) { return
 Error Error::unsupported(std::string_view w, std::string_view d) { return make(ErrorCode::kUnsupported, w, d); }
 Error Error::io_error(std::string_view w, std::string_view d) { return make(ErrorCode::kIOError, w, d); }
 Error Error::protocol(std::string_view w, std::string_view d) { return make(ErrorCode::kProtocol, w, d); }
+Error Error::timeout(std::string_view w, std::string_view d) { return make(ErrorCode::kTimeout, w, d); }
+Error Error::cancelled(std::string_view w, std::string_view d) { return make(ErrorCode::kCancelled, w, d); }
 Error Error::resource_limit(std::string_view w, std::string_view d) { return make(ErrorCode::kResourceLimit, w, d); }
 Error Error::internal(std::string_view w, std::string_view d) { return make(ErrorCode::kInternal, w, d); }
 

@@ -103,12 +103,12 @@ am::Result<TokenTable> TokenTable::load(const std::string& path) {
 }
 
 am::Result<std::string> TokenTable::authenticate(std::string_view token) const {
-  if (token.empty()) return am::fail(am::Error(am::ErrorCode::kInvalidArgument, "a bearer token is required"));
+  if (token.empty()) return am::fail(am::Error::invalid_argument("a bearer token is required"));
   const std::string* found = nullptr;
   for (const auto& [known, principal] : entries_) {
     if (same_secret(known, token) && found == nullptr) found = &principal;  // no early exit
   }
-  if (found == nullptr) return am::fail(am::Error(am::ErrorCode::kInvalidArgument, "the token is not valid"));
+  if (found == nullptr) return am::fail(am::Error::invalid_argument("the token is not valid"));
   return *found;
 }
 

@@ -1,9 +1,12 @@
 // DocActor: everything the repo does for one document, without IO (spec §3.2-§3.6, §4.3-§4.5).
 //
-// It owns the am::Document, one Automerge sync state per peer, the find state machine
-// (loading -> requesting -> ready | unavailable, deleted) and the document's storage logic
-// (load, throttled saves with the JS compaction rule, sync-state persistence). Events come in as
-// method calls carrying the current time; effects accumulate and are drained with take_effects().
+// It owns the am::Document and the find state machine (loading -> requesting -> ready |
+// unavailable, deleted), and delegates to two parts it owns: DocStorage (load, throttled saves
+// with the JS compaction rule, quarantine, chunks of other processes, sync-state persistence) and
+// DocPeers (share policy, one Automerge sync state per peer, flow control, read-only peers,
+// ephemeral relay). The parts append effects and report back in return values; the actor decides
+// what follows (events, saves, answers, state). Events come in as method calls carrying the
+// current time; effects accumulate and are drained with take_effects().
 //
 // Durable acknowledgements (DocActorConfig::durable_acks): changes received from a peer are
 // saved before any sync message goes out, so heads we advertise are on disk.
@@ -21,87 +24,22 @@
 // Thread safety: none; the runtime calls one actor from one strand at a time.
 #pragma once
 
-#include <map>
 #include <set>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "am/document.h"
-#include "am/limits.h"
-#include "am/repo/ids.h"
-#include "am/repo/share_policy.h"
 #include "am/sync.h"
+#include "repo/core/doc_peers.h"
+#include "repo/core/doc_storage.h"
+#include "repo/core/doc_types.h"
 #include "repo/core/io_types.h"
 #include "repo/core/wire/messages.h"
 
 namespace am::repo::core {
-
-enum class DocState { kLoading, kRequesting, kReady, kUnavailable, kDeleted };
-const char* to_string(DocState state);
-
-/// What a peer is known to have of this document (JS DocSynchronizer's peer status).
-enum class PeerDocStatus { kUnknown, kHas, kWants, kUnavailable };
-
-struct DocActorConfig {
-  DocumentId document_id;
-  PeerId self;
-  std::shared_ptr<const SharePolicy> policy;  // never null
-  bool has_storage = true;                    // false: an ephemeral repo, nothing is written
-  Millis save_debounce_ms = 100;              // JS saveDebounceRate
-  /// JS compaction threshold: a snapshot smaller than this is rewritten on every save.
-  std::size_t compact_below_bytes = 1024;
-  /// Changes received from peers are saved at once, and no sync message (which would tell
-  /// peers our new heads, i.e. acknowledge them) leaves until that save completed: after a
-  /// crash at any moment, every change a peer saw acknowledged is in storage.
-  bool durable_acks = true;
-  /// What one chunk from storage or a peer may inflate to (DocumentOptions::max_inflated_bytes)
-  /// in documents this actor finds.
-  std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
-};
-
-/// A document event for the application (the runtime turns these into handle callbacks).
-struct DocEvent {
-  enum class Kind {
-    kStateChanged,   // state() changed
-    kHeadsChanged,   // the document changed (remote changes or a local change); see heads
-    kEphemeral,      // an ephemeral message from `peer` (the originator), payload in data
-    kPeerStatus,     // what `peer` has of the document changed (sync progress)
-    kStorageError,   // a storage task failed; message says which; the actor retries saves
-    kWriteRefused,   // a read-only `peer` sent changes; they were dropped (message: first time only)
-  };
-  Kind kind;
-  DocState state = DocState::kLoading;
-  std::vector<ChangeHash> heads_before;  // kHeadsChanged
-  std::vector<ChangeHash> heads;         // kHeadsChanged
-  PeerId peer;                           // kEphemeral, kPeerStatus, kWriteRefused
-  Bytes data;                            // kEphemeral
-  std::string message;                   // kStorageError, kWriteRefused
-};
-
-/// Everything the actor wants done since the last take_effects(), in order.
-struct DocEffects {
-  std::vector<wire::Message> outgoing;  // every message has targetId set; the hub routes by it
-  std::vector<StorageTask> storage;
-  std::vector<DocEvent> events;
-  /// Call tick() at (or after) this time; nullopt: no timer needed.
-  std::optional<Millis> wake_at;
-  /// For each sync message answered: how long (ms) from receiving it to sending the answer
-  /// (includes the durable save before acknowledging).
-  std::vector<Millis> reply_latencies_ms;
-
-  bool empty() const { return outgoing.empty() && storage.empty() && events.empty(); }
-};
-
-/// Sync progress with one peer (for DocHandle::peers and wait_synced).
-struct PeerSyncInfo {
-  PeerId peer;
-  PeerDocStatus status = PeerDocStatus::kUnknown;
-  bool active = false;                             // we sync this document with the peer
-  std::optional<std::vector<ChangeHash>> their_heads;  // as of their last message
-  std::vector<ChangeHash> shared_heads;
-};
 
 class DocActor {
  public:
@@ -163,95 +101,42 @@ class DocActor {
   bool quiescent() const;
   /// Sync states kept for disconnected peers, so that a reconnect resumes cheaply; at most
   /// kMaxParkedSyncStates, the oldest forgotten first (that peer then syncs from scratch).
-  std::size_t parked_sync_states() const { return parked_sync_states_.size(); }
-  static constexpr std::size_t kMaxParkedSyncStates = 256;
+  std::size_t parked_sync_states() const { return peers_.parked_sync_states(); }
+  static constexpr std::size_t kMaxParkedSyncStates = DocPeers::kMaxParkedSyncStates;
 
  private:
-  struct Peer;
-  Peer& meet_peer(const PeerInfo& info);
   explicit DocActor(DocActorConfig config, Document doc, DocState state);
+  DocPartContext context() { return DocPartContext{config_, doc_, state_, effects_}; }
 
+  void meet_peer(const PeerInfo& info);
   void start_loading(Millis now);
   void finish_loading(Millis now);
   void process(const PeerId& from, const wire::Message& message, Millis now);
-  void receive_sync(Peer& peer, ByteView data, bool is_request, Millis now);
-  void relay_ephemeral(const PeerId& from, const wire::EphemeralMessage& message);
   // Generates and queues sync messages for every active peer (or only for `only`).
   void pump(Millis now, const PeerId* only = nullptr);
   void evaluate_availability(Millis now);
   void maybe_ready(Millis now);
   void set_state(DocState state);
-  void heads_changed(const std::vector<ChangeHash>& before, Millis now);
-  void schedule_save(Millis now);
-  void start_save(Millis now);
-  struct PendingTask;
-  void save_done(const PendingTask& task, const StorageOutcome& outcome, Millis now);
-  void save_sync_states(Millis now);
+  // Saves what is unsaved now; with nothing unsaved, the answers held for a save go instead.
+  void save_or_release(Millis now);
+  void save_sync_states();
   void release_acks(Millis now);
   void update_wake();
-  TaskId add_task(StorageTask::Kind kind, StorageKey key, Bytes data = {});
-  bool is_active(const Peer& peer) const;
-  Peer* peer(const PeerId& id);
-  void set_status(Peer& peer, PeerDocStatus status);
 
-  enum class TaskPurpose { kLoadSnapshots, kLoadIncrementals, kSave, kRemoveSuperseded,
-                           kLoadSyncState, kSaveSyncState, kDelete, kQuarantineCopy,
-                           kQuarantineRemove };
-  struct PendingTask {
-    TaskPurpose purpose;
-    StorageKey key;
-    std::size_t size = 0;           // kSave: bytes written
-    std::vector<ChangeHash> heads;  // kSave: heads the write covers
-    bool snapshot = false;          // kSave
-    PeerId peer;                    // sync-state tasks
-    StorageKey original;            // kQuarantineCopy: the unreadable chunk's key
-  };
-  static PendingTask make_task(TaskPurpose purpose, StorageKey key) {
-    PendingTask t{purpose, std::move(key), 0, {}, false, {}, {}};
-    return t;
-  }
-
+  // The parts hold references to these four (DocPartContext): declared before the parts.
   DocActorConfig config_;
   Document doc_;
   DocState state_;
-  std::map<PeerId, std::unique_ptr<Peer>> peers_;
-  /// Sync states of disconnected peers, kept (as JS does) so a reconnect resumes cheaply, with
-  /// the order they were parked in (to forget the oldest).
-  struct ParkedSyncState {
-    Bytes encoded;
-    std::uint64_t parked_order = 0;
-  };
-  std::map<PeerId, ParkedSyncState> parked_sync_states_;
-  std::uint64_t next_parked_order_ = 0;
-  std::map<PeerId, Millis> unanswered_since_;  // a sync message from this peer awaits our reply
+  DocEffects effects_;
+  DocStorage storage_;
+  DocPeers peers_;
   std::vector<std::pair<PeerId, wire::Message>> queued_;  // arrived while loading
   bool network_pending_ = false;
   bool network_known_ = false;  // the hub has delivered the connected peers (open_document)
-  // Peers whose changes we received but have not saved yet: our answers to them wait for the
-  // save (an answer acknowledges). Other peers get those changes at once: a crash before the
-  // save loses nothing the originator was told we keep, and it sends them again.
-  std::set<PeerId> awaiting_durable_;
   // Sync messages not generated yet because more messages were queued (receive's more_coming):
   // for every active peer, or only for these senders (whose messages changed nothing else).
   bool deferred_pump_all_ = false;
   std::set<PeerId> deferred_pump_peers_;
-  // Peers we sent changes they have not answered yet, and since when (flow control; see
-  // kChangesInFlightTimeoutMs in doc_actor.cc).
-  std::map<PeerId, Millis> changes_in_flight_;
-
-  // storage
-  std::map<TaskId, PendingTask> tasks_;
-  TaskId next_task_ = 1;
-  std::vector<StorageEntry> loaded_snapshots_, loaded_incrementals_;
-  int loads_outstanding_ = 0;
-  std::map<StorageKey, std::pair<bool, std::size_t>> known_chunks_;  // key -> (snapshot?, size)
-  std::vector<ChangeHash> last_saved_heads_;
-  std::optional<Millis> save_due_;
-  bool save_in_flight_ = false;
-  int removes_outstanding_ = 0;
-  std::optional<Millis> sync_save_due_;
-
-  DocEffects effects_;
 };
 
 }  // namespace am::repo::core

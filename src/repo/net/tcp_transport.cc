@@ -392,9 +392,8 @@ class TcpDial : public std::enable_shared_from_this<TcpDial> {
     resolver_.cancel();
     error_code ignored;
     socket_.close(ignored);
-    finish(fail(Error(ErrorCode::kTimeout,
-                      where() + ": no connection within " +
-                          std::to_string(options_.handshake_timeout.count()) + " ms")));
+    finish(fail(Error::timeout(
+        where(), "no connection within " + std::to_string(options_.handshake_timeout.count()) + " ms")));
   }
 
   void finish(Result<std::shared_ptr<Connection>> result) {

@@ -545,7 +545,7 @@ class WsDial : public std::enable_shared_from_this<WsDial> {
                        (body.empty() ? std::string() : ": " + body))));
     }
     if (ec == beast::error::timeout) {
-      return finish(fail(Error(ErrorCode::kTimeout, where() + ": upgrade timed out")));
+      return finish(fail(Error::timeout(where(), "upgrade timed out")));
     }
     if (ec) return finish(fail(Error::io_error(where(), "upgrade: " + ec.message())));
     finish(std::shared_ptr<Connection>(connection_));
@@ -555,8 +555,7 @@ class WsDial : public std::enable_shared_from_this<WsDial> {
     if (done_) return;
     resolver_.cancel();
     connection_->abort();
-    finish(fail(Error(ErrorCode::kTimeout, where() + ": no connection within " +
-                                               std::to_string(timeout_.count()) + " ms")));
+    finish(fail(Error::timeout(where(), "no connection within " + std::to_string(timeout_.count()) + " ms")));
   }
 
   void finish(Result<std::shared_ptr<Connection>> result) {

@@ -30,7 +30,7 @@ Bytes DocHandle::save() const {
 
 Status DocHandle::change(const std::function<void(Document&)>& edit, const CommitOptions& options) {
   auto repo = entry_->repo.lock();
-  if (!repo || repo->stopped) return fail(Error(ErrorCode::kCancelled, "the repo has stopped"));
+  if (!repo || repo->stopped) return fail(Error::cancelled("the repo has stopped"));
   std::vector<ChangeHash> before;
   {
     std::lock_guard<std::mutex> lock(entry_->mutex);
@@ -93,7 +93,7 @@ std::vector<PeerDocumentStatus> DocHandle::peers() const {
 Status DocHandle::wait_synced(const PeerId& peer, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(entry_->mutex);
   const bool ok = entry_->cv.wait_for(lock, timeout, [&] { return Repo::Impl::synced_with(*entry_->actor, peer); });
-  if (!ok) return fail(Error(ErrorCode::kTimeout, "not in sync with " + peer.str() + " for " + entry_->id.to_string()));
+  if (!ok) return fail(Error::timeout("not in sync with " + peer.str() + " for " + entry_->id.to_string()));
   return {};
 }
 

@@ -62,7 +62,7 @@ Result<std::unique_ptr<Repo>> Repo::open(RepoOptions options) {
       if (impl->storage_io) impl->storage_io->stop();
       impl.reset();
       threads.reset();
-      return fail(Error(ErrorCode::kTimeout, "storage did not answer while reading the StorageId"));
+      return fail(Error::timeout("storage did not answer while reading the StorageId"));
     }
   }
   return std::unique_ptr<Repo>(new Repo(std::move(impl), std::move(threads)));
@@ -104,7 +104,7 @@ Result<DocHandle> Repo::import(ByteView saved, std::optional<DocumentId> id) {
 void Repo::find(const DocumentId& id, std::function<void(Result<DocHandle>)> callback, std::chrono::milliseconds timeout) {
   auto& impl = *impl_;
   if (impl.stopped) {
-    callback(fail(Error(ErrorCode::kCancelled, "the repo has stopped")));
+    callback(fail(Error::cancelled("the repo has stopped")));
     return;
   }
   auto [entry, created] = impl.get_or_create(id, [&] { return core::DocActor::find(impl.actor_config(id), impl.now()); });
@@ -145,7 +145,7 @@ void Repo::find(const DocumentId& id, std::function<void(Result<DocHandle>)> cal
       cb = std::move(it->second);
       held->find_waiters.erase(it);
     }
-    cb(fail(Error(ErrorCode::kTimeout, "finding " + id.to_string() + " timed out")));
+    cb(fail(Error::timeout("finding " + id.to_string() + " timed out")));
   });
 }
 
@@ -360,7 +360,7 @@ Status Repo::wait_for_peer(const PeerId& peer, std::chrono::milliseconds timeout
     }
     return false;
   });
-  if (!ok) return fail(Error(ErrorCode::kTimeout, "peer " + peer.str() + " did not connect"));
+  if (!ok) return fail(Error::timeout("peer " + peer.str() + " did not connect"));
   return {};
 }
 
@@ -380,7 +380,7 @@ Status Repo::sync_all(std::chrono::milliseconds timeout) {
       }
       return true;
     });
-    if (!ok) return fail(Error(ErrorCode::kTimeout, "document " + entry->id.to_string() + " is not in sync"));
+    if (!ok) return fail(Error::timeout("document " + entry->id.to_string() + " is not in sync"));
   }
   return {};
 }
@@ -396,7 +396,7 @@ Status Repo::flush(std::chrono::milliseconds timeout) {
   for (const auto& entry : entries) {
     std::unique_lock<std::mutex> lock(entry->mutex);
     if (!entry->cv.wait_until(lock, deadline, [&] { return !entry->actor->pending_io(); })) {
-      return fail(Error(ErrorCode::kTimeout, "saving " + entry->id.to_string() + " did not finish"));
+      return fail(Error::timeout("saving " + entry->id.to_string() + " did not finish"));
     }
   }
   return {};
