@@ -53,7 +53,7 @@ Result<BloomFilter> BloomFilter::decode(ByteView bytes) {
     return f;
   }
   enc::ByteReader r(bytes, "bloom filter");
-  auto as_protocol = [](Error e) { return Error(ErrorCode::kProtocol, std::move(e.message)); };
+  auto as_protocol = [](const Error& e) { return Error::protocol(e.message); };
   auto entries = r.uleb32();
   auto bits_per_entry = entries ? r.uleb32() : entries;
   auto probe_count = bits_per_entry ? r.uleb32() : bits_per_entry;

@@ -88,7 +88,7 @@ constexpr std::uint8_t kSyncStateType = 0x43;
 // The largest hash list we accept in one message: far more than any real document has heads.
 constexpr std::uint64_t kMaxHashes = std::uint64_t{1} << 20;
 
-Error protocol(const Error& e) { return Error(ErrorCode::kProtocol, e.message); }
+Error protocol(const Error& e) { return Error::protocol(e.message); }
 
 Result<std::vector<ChangeHash>> read_hashes(enc::ByteReader& r) {
   auto n = r.uleb();
