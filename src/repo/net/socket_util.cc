@@ -9,6 +9,10 @@
 namespace am::repo::net {
 
 namespace asio = boost::asio;
+
+// After an accept error that is not the listener closing (out of file descriptors, a connection
+// reset while queued): how long to pause before accepting again, so a lasting one does not spin.
+constexpr std::chrono::milliseconds kAcceptRetryPause{100};
 using tcp = asio::ip::tcp;
 
 std::string endpoint_text(const tcp::endpoint& endpoint) {
@@ -96,9 +100,8 @@ void AcceptLoop::accept_next() {
           self->accept_next();
           return;
         }
-        // Other accept errors (out of file descriptors, a connection reset while queued) are
-        // not the end of the listener; pause briefly so a persistent one does not spin.
-        self->retry_timer_.expires_after(std::chrono::milliseconds(100));
+        // Other accept errors are not the end of the listener.
+        self->retry_timer_.expires_after(kAcceptRetryPause);
         self->retry_timer_.async_wait([self](boost::system::error_code) { self->accept_next(); });
       });
 }

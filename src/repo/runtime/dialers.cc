@@ -29,6 +29,11 @@ std::size_t Repo::Impl::pending_dials() const {
 void Repo::Impl::attach(std::shared_ptr<net::Connection> connection, core::ConnectionRole role, std::optional<EndpointId> dialer) {
   if (role == core::ConnectionRole::kAcceptor) ++accepted;
   hub_post([self = shared_from_this(), connection, role, dialer](core::Hub& h) {
+    if (self->closing) {  // stop() has begun: it would not close this one
+      connection->start(net::Connection::Handler{[](Bytes) {}, [](const net::CloseInfo&) {}});
+      connection->close();
+      return;
+    }
     const core::ConnectionId id = h.add_connection(role, self->now(), connection->principal());
     Conn conn;
     conn.connection = connection;

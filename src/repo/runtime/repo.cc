@@ -411,6 +411,7 @@ void Repo::stop() {
   std::map<EndpointId, std::unique_ptr<net::Listener>> listeners;
   {
     std::lock_guard<std::mutex> lock(impl_->hub_mutex);
+    impl_->closing = true;
     for (auto& [id, d] : impl_->dialers) d.active = false;
     for (auto& [id, c] : impl_->conns) connections.push_back(c.connection);
     listeners = std::move(impl_->listeners);

@@ -147,6 +147,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   TimerService timers;
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
+  // Set by stop() (under hub_mutex) when it takes the list of connections to close: a connection
+  // that reaches the hub after that (a dial or add_connection racing with stop) is closed at
+  // once instead of registered, so none is left open, or waited for, past the snapshot.
+  bool closing = false;
   std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0}, accepted{0},
       writes_refused{0};
   static constexpr std::size_t kBuckets = std::size(kLatencyBucketsMs) + 1;

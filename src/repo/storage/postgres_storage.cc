@@ -29,6 +29,8 @@ namespace am::repo {
 namespace {
 
 constexpr std::string_view kWhat = "postgres storage";
+// Pause before retry n (n from 1) of a transient failure: kRetryBasePause << n (40, 80, 160 ms...).
+constexpr std::chrono::milliseconds kRetryBasePause{20};
 
 // The NOTIFY channel of every store; the payload names the table (see notify_payload).
 constexpr const char* kChannel = "amrepo_changes";
@@ -472,7 +474,7 @@ class PostgresStorage final : public StorageAdapter, public StorageChangeFeed {
         if (!retry) return fail(std::move(last));
       }
       if (attempt >= attempts) return fail(std::move(last));
-      std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
+      std::this_thread::sleep_for(kRetryBasePause * (1 << attempt));
     }
   }
 
