@@ -234,6 +234,31 @@ TEST(Hub, DenylistedAndDeniedDocumentsAreUnavailable) {
   EXPECT_FALSE(hub.is_open(bad));
 }
 
+// A message for another peer, or claiming another sender, is dropped as before, and the hub says
+// so: the runtime logs these lines at debug level (an older peer deriving ids of its own, issue 24).
+TEST(Hub, MessagesDroppedForTheirRoutingAreReported) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client")), 1);
+  (void)hub.take_effects();
+  const DocumentId doc = doc_id(4);
+  hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("someone-else"), doc, empty_sync_message()}), 2);
+  HubEffects e = hub.take_effects();
+  EXPECT_TRUE(decode_frames(e, c).empty());
+  EXPECT_TRUE(e.to_actors.empty());
+  ASSERT_EQ(e.dropped.size(), 1u);
+  EXPECT_EQ(e.dropped[0], "dropped a request message from client (connection " + std::to_string(c) +
+                              "): its targetId is someone-else, not server");
+  hub.receive_frame(c, frame(wire::RequestMessage{PeerId("mallory"), PeerId("server"), doc, empty_sync_message()}), 3);
+  e = hub.take_effects();
+  EXPECT_TRUE(e.to_actors.empty());
+  ASSERT_EQ(e.dropped.size(), 1u);
+  EXPECT_NE(e.dropped[0].find("its senderId is mallory, not client"), std::string::npos) << e.dropped[0];
+  // A well-addressed message is not reported.
+  hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), doc, empty_sync_message()}), 4);
+  EXPECT_TRUE(hub.take_effects().dropped.empty());
+}
+
 TEST(Hub, EphemeralMessagesAreDeduplicatedBySession) {
   Hub hub = ready_hub();
   const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);

@@ -383,8 +383,20 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   const bool ephemeral = std::holds_alternative<wire::EphemeralMessage>(message);
   // A relayed ephemeral message keeps its originator's senderId; everything else must come
   // from the peer bound to this connection.
-  if (!ephemeral && routing_sender(message) != std::optional<PeerId>(from)) return;
-  if (routing_target(message) != std::optional<PeerId>(config_.peer_id)) return;
+  auto dropped = [&](std::string_view field, const std::optional<PeerId>& got, const PeerId& want) {
+    effects_.dropped.push_back("dropped a " + std::string(wire::message_type(message)) + " message from " +
+                               from.str() + " (connection " + std::to_string(id) + "): its " +
+                               std::string(field) + " is " + (got ? got->str() : std::string("missing")) +
+                               ", not " + want.str());
+  };
+  if (const auto sender = routing_sender(message); !ephemeral && sender != std::optional<PeerId>(from)) {
+    dropped("senderId", sender, from);
+    return;
+  }
+  if (const auto target = routing_target(message); target != std::optional<PeerId>(config_.peer_id)) {
+    dropped("targetId", target, config_.peer_id);
+    return;
+  }
   const std::optional<DocumentId> doc = document_of(message);
   if (!doc) return;
   if (ephemeral) {

@@ -90,6 +90,10 @@ struct HubEffects {
   std::vector<ToActor> to_actors;
   std::vector<StorageTask> storage;
   std::optional<Millis> wake_at;
+  /// Messages dropped for their routing, one line each saying which and why: a senderId that is
+  /// not the connection's peer, or a targetId that is not this repo (an older peer that derives
+  /// ids of its own, a misrouted relay). Diagnostics only; the runtime logs them at debug level.
+  std::vector<std::string> dropped;
 };
 
 struct HubConfig {
