@@ -445,7 +445,17 @@ struct Document::Impl {
   /// rebuilds it, without a decoded Change; the history keeps the body and rebuilds the change
   /// chunks only when they are first asked for. On error the document is partly loaded: call
   /// reset_empty() (or discard it).
+  ///
+  /// The op set is built from the stored ops in document order once the changes are rebuilt
+  /// (core/opset/op_set_builder.h); a document whose order the builder refuses is loaded again
+  /// by applying each change's ops.
   Status stream_document(ByteView body, bool verify_heads, std::size_t max_decoded_bytes);
+  /// One pass of stream_document: in document order (setting *not_in_order when refused, the
+  /// document then partly loaded) or by applying each change's ops.
+  /// Whether the last stream_document built the op set in document order (for tests).
+  bool loaded_in_document_order = false;
+  Status stream_document_pass(ByteView body, bool verify_heads, std::size_t max_decoded_bytes, bool in_document_order,
+                              bool* not_in_order);
   /// Back to the empty document (the actor table keeps what was interned).
   void reset_empty() {
     opset = OpSet(&actors);
@@ -458,6 +468,7 @@ struct Document::Impl {
     tx_open = false;
     tx_ops.clear();
     saved_changes = 0;
+    loaded_in_document_order = false;
   }
   bool is_empty() const { return history.empty() && queue.empty() && !tx_open; }
 
@@ -481,6 +492,7 @@ namespace detail {
 /// The library's way to the state behind a Document (Document befriends it; users never see it).
 struct DocumentAccess {
   static const Document::Impl& impl(const Document& d) { return *d.impl_; }
+  static Document::Impl& impl_mut(Document& d) { return *d.impl_; }
 };
 }  // namespace detail
 

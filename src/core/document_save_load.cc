@@ -11,6 +11,8 @@
 #include "am/document.h"
 #include "core/document_impl.h"
 #include "core/encoding/byte_reader.h"
+#include "core/encoding/value_column.h"
+#include "core/opset/op_set_builder.h"
 #include "core/storage/chunk.h"
 #include "core/storage/document_chunk.h"
 
@@ -216,9 +218,69 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
   return read_status;
 }
 
+bool same_id(storage::DocOpId a, storage::DocOpId b) { return a.counter == b.counter && a.actor == b.actor; }
+
+// Builds `out` from a document's stored ops in document order (core/opset/op_set_builder.h);
+// `global` maps the chunk's actors to `actors`. False when the builder refuses the order.
+bool build_in_document_order(const core::ActorTable& actors, const storage::StoredOps& stored,
+                             const std::vector<std::uint32_t>& global, core::OpSet& out) {
+  core::DocOrderBuilder builder(&actors, stored.size());
+  // The number of inserts in each run of ops of one object: its elements, sized once.
+  std::vector<std::uint32_t> run_inserts;
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const auto [obj, insert] = stored.object_and_insert(i);
+    if (i == 0 || !same_id(obj, stored.object_and_insert(i - 1).first)) run_inserts.push_back(0);
+    run_inserts.back() += insert ? 1 : 0;
+  }
+  std::size_t run = 0;
+  std::vector<OpId> succ;
+  bool known = true;  // every actor the op names was interned
+  auto id_of = [&](storage::DocOpId id) {
+    const std::uint32_t a = id.actor < global.size() ? global[id.actor] : kNone32;
+    known = known && a != kNone32;
+    return OpId{id.counter, a};
+  };
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const storage::StoredOp op = stored[i];
+    if (i == 0 || !same_id(op.obj, stored.object_and_insert(i - 1).first)) builder.expect_elements(run_inserts[run++]);
+    auto value = enc::decode_scalar(op.value);
+    if (!value) return false;
+    core::OpView v;
+    v.id = id_of(op.id);
+    if (op.obj.counter != 0) v.obj = id_of(op.obj);
+    if (op.is_map) {
+      v.map_key = op.map_key;
+    } else {
+      v.elem = op.elem.counter == 0 ? OpId{} : id_of(op.elem);
+    }
+    v.insert = op.insert;
+    v.action = op.action;
+    v.value = &*value;
+    v.expand = op.expand;
+    v.mark_name = op.mark_name;
+    succ.clear();
+    for (const storage::DocOpId& s : op.succ) succ.push_back(id_of(s));
+    if (!known || !builder.add(v, succ)) return false;
+  }
+  return builder.finish(out);
+}
+
 }  // namespace
 
 Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::size_t max_decoded_bytes) {
+  bool not_in_order = false;
+  Status s = stream_document_pass(body, verify_heads, max_decoded_bytes, /*in_document_order=*/true, &not_in_order);
+  if (!not_in_order) {
+    loaded_in_document_order = static_cast<bool>(s);
+    return s;
+  }
+  // A document no correct writer makes: apply its changes instead, which checks them op by op.
+  reset_empty();
+  return stream_document_pass(body, verify_heads, max_decoded_bytes, /*in_document_order=*/false, nullptr);
+}
+
+Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, std::size_t max_decoded_bytes,
+                                           bool in_document_order, bool* not_in_order) {
   storage::DocumentDecodeOptions o;
   o.verify_heads = verify_heads;
   o.max_decoded_bytes = max_decoded_bytes;
@@ -255,28 +317,35 @@ Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::si
     }
     return {};
   };
-  o.op_sink = [&](std::span<const storage::RebuiltOp> ops) -> Status {
-    for (const storage::RebuiltOp& op : ops) {
-      core::OpView v;
-      v.id = OpId{op.id.counter, global[op.id.actor]};
-      if (op.obj.counter != 0) v.obj = OpId{op.obj.counter, global[op.obj.actor]};
-      if (op.is_map) {
-        v.map_key = op.map_key;
-      } else {
-        v.elem = op.elem.counter == 0 ? OpId{} : OpId{op.elem.counter, global[op.elem.actor]};
+  if (in_document_order) {
+    o.stored_ops = [&](const storage::StoredOps& stored) -> Status {
+      if (!build_in_document_order(actors, stored, global, opset)) *not_in_order = true;
+      return {};
+    };
+  } else {
+    o.op_sink = [&](std::span<const storage::RebuiltOp> ops) -> Status {
+      for (const storage::RebuiltOp& op : ops) {
+        core::OpView v;
+        v.id = OpId{op.id.counter, global[op.id.actor]};
+        if (op.obj.counter != 0) v.obj = OpId{op.obj.counter, global[op.obj.actor]};
+        if (op.is_map) {
+          v.map_key = op.map_key;
+        } else {
+          v.elem = op.elem.counter == 0 ? OpId{} : OpId{op.elem.counter, global[op.elem.actor]};
+        }
+        v.insert = op.insert;
+        v.action = op.action;
+        v.value = op.value;
+        preds.clear();
+        for (const storage::DocOpId& p : op.pred) preds.push_back(OpId{p.counter, global[p.actor]});
+        v.pred = preds;
+        v.expand = op.expand;
+        v.mark_name = op.mark_name;
+        AM_TRY_STATUS(opset.apply(v));
       }
-      v.insert = op.insert;
-      v.action = op.action;
-      v.value = op.value;
-      preds.clear();
-      for (const storage::DocOpId& p : op.pred) preds.push_back(OpId{p.counter, global[p.actor]});
-      v.pred = preds;
-      v.expand = op.expand;
-      v.mark_name = op.mark_name;
-      AM_TRY_STATUS(opset.apply(v));
-    }
-    return {};
-  };
+      return {};
+    };
+  }
   o.sink = [&](const storage::RebuiltChange& rc) -> Status {
     const std::uint32_t author = global[rc.author];
     const std::uint64_t change_max_op = rc.start_op + rc.op_count - 1;

@@ -130,6 +130,39 @@ SeqWidth w1() { return SeqWidth{1, 1}; }
 
 // ---- unit tests -------------------------------------------------------------------------------
 
+TEST(SequenceIndex, AssignInOrderBuildsEveryLevelAndTakesEditsAfter) {
+  // Sizes around a leaf's fill (56), an inner node's fill (28 leaves), and a third level.
+  const std::uint32_t fill = kLeaf - kLeaf / 8;
+  const std::uint32_t inner_fill = kInner - kInner / 8;
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{fill}, std::size_t{fill + 1},
+                              std::size_t{fill * inner_fill}, std::size_t{fill * inner_fill + 1},
+                              std::size_t{fill * inner_fill * inner_fill + 3}}) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    SequenceIndex idx;
+    Model m;
+    auto width_of = [](Handle h) { return h % 5 == 0 ? w(0, 0) : (h % 7 == 0 ? w(1, 2) : w1()); };
+    idx.assign_in_order(n, width_of);
+    for (Handle h = 0; h < n; ++h) m.add(h, h, width_of(h));
+    if (n <= 2000) {
+      ASSERT_EQ(check_all(idx, m), "");
+    } else {
+      ASSERT_EQ(idx.check_invariants(), "");
+      for (std::size_t i = 0; i < n; i += n / 97) ASSERT_EQ(check_sample(idx, m, i), "");
+    }
+    // Edits after the build: inserts at the front, the end and the middle, and a width change.
+    std::mt19937 rng(static_cast<std::uint32_t>(n));
+    for (Handle h = static_cast<Handle>(n); h < n + 300; ++h) {
+      const std::size_t pos = h % 3 == 0 ? 0 : (h % 3 == 1 ? m.order.size() : rng() % (m.order.size() + 1));
+      idx.insert(pos, h, w1());
+      m.add(pos, h, w1());
+    }
+    idx.set_width(static_cast<Handle>(n / 2), w(3, 3));
+    m.width[n / 2] = w(3, 3);
+    ASSERT_EQ(idx.check_invariants(), "");
+    for (std::size_t i = 0; i < m.order.size(); i += 1 + m.order.size() / 61) ASSERT_EQ(check_sample(idx, m, i), "");
+  }
+}
+
 TEST(SequenceIndex, EmptyIndex) {
   const SequenceIndex idx;
   EXPECT_EQ(idx.size(), 0u);

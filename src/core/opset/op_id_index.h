@@ -61,6 +61,14 @@ class OpIdIndex {
   }
   std::size_t size() const { return size_; }
 
+  /// Replaces the contents with id_at(i) -> i for every i < n, the ids in any order (a document's
+  /// ops in document order): per actor, one run over its counters when they are dense (at most
+  /// four counters per id), else runs of sorted counters. O(n) for dense actors, where n inserts
+  /// in that order would send most ids to the hash map. Returns false on a duplicate or zero id,
+  /// leaving the index empty. REQUIRES: n < UINT32_MAX.
+  template <class IdAt>
+  bool assign(std::size_t n, IdAt&& id_at);
+
  private:
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
   // A gap of up to this many counters extends the latest run (kEmpty slots) instead of starting
@@ -123,5 +131,73 @@ class OpIdIndex {
   std::unordered_map<std::uint64_t, std::uint32_t> stray_;
   std::size_t size_ = 0;
 };
+
+template <class IdAt>
+bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
+  actors_.clear();
+  stray_.clear();
+  size_ = 0;
+  struct Span {
+    std::uint32_t min = UINT32_MAX;
+    std::uint32_t max = 0;
+    std::size_t count = 0;
+  };
+  std::vector<Span> spans;
+  for (std::size_t i = 0; i < n; ++i) {
+    const OpId id = id_at(i);
+    if (id.counter == 0) return false;
+    if (spans.size() <= id.actor) spans.resize(std::size_t{id.actor} + 1);
+    Span& s = spans[id.actor];
+    s.min = std::min(s.min, id.counter);
+    s.max = std::max(s.max, id.counter);
+    ++s.count;
+  }
+  actors_.resize(spans.size());
+  auto dense = [](const Span& s) { return s.count != 0 && s.max - s.min < 4 * s.count; };
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> sparse(spans.size());
+  for (std::size_t a = 0; a < spans.size(); ++a) {
+    if (dense(spans[a])) {
+      actors_[a].runs.push_back(Run{spans[a].min, 0});
+      actors_[a].slots.assign(std::size_t{spans[a].max - spans[a].min} + 1, kEmpty);
+    } else {
+      sparse[a].reserve(spans[a].count);
+    }
+  }
+  bool ok = true;
+  for (std::size_t i = 0; i < n && ok; ++i) {
+    const OpId id = id_at(i);
+    PerActor& a = actors_[id.actor];
+    if (dense(spans[id.actor])) {
+      std::uint32_t& slot = a.slots[id.counter - spans[id.actor].min];
+      ok = slot == kEmpty;
+      slot = static_cast<std::uint32_t>(i);
+    } else {
+      sparse[id.actor].emplace_back(id.counter, static_cast<std::uint32_t>(i));
+    }
+  }
+  for (std::size_t a = 0; a < sparse.size() && ok; ++a) {
+    auto& pairs = sparse[a];
+    std::sort(pairs.begin(), pairs.end());
+    PerActor& per = actors_[a];
+    for (std::size_t k = 0; k < pairs.size() && ok; ++k) {
+      const std::uint32_t counter = pairs[k].first;
+      if (k > 0 && pairs[k - 1].first == counter) {
+        ok = false;
+      } else if (k > 0 && counter - pairs[k - 1].first <= kMaxGap) {
+        per.slots.insert(per.slots.end(), counter - pairs[k - 1].first - 1, kEmpty);
+        per.slots.push_back(pairs[k].second);
+      } else {
+        per.runs.push_back(Run{counter, static_cast<std::uint32_t>(per.slots.size())});
+        per.slots.push_back(pairs[k].second);
+      }
+    }
+  }
+  if (!ok) {
+    actors_.clear();
+    return false;
+  }
+  size_ = n;
+  return true;
+}
 
 }  // namespace am::core

@@ -585,6 +585,8 @@ class OpSet {
   }
 
  private:
+  friend class DocOrderBuilder;  // builds a loaded document's op set in document order
+
   std::uint32_t intern(std::string_view k);
   // Inserts op `idx` (id `id`) into `list`, which is sorted by op id; returns its position.
   template <class List>

@@ -65,6 +65,54 @@ void SequenceIndex::reserve(std::size_t n) { leaf_of_.reserve(n); }  // the node
 
 // ---- updates ----------------------------------------------------------------------------------
 
+void SequenceIndex::build_levels_over_leaves() {
+  constexpr std::uint32_t kFill = kInnerCapacity - kInnerCapacity / 8;
+  // The nodes of the level being grouped, with their totals.
+  std::vector<NodeId> level(leaves_.size());
+  std::vector<Totals> totals(leaves_.size());
+  for (NodeId id = 0; id < leaves_.size(); ++id) {
+    const Leaf& leaf = leaves_[id];
+    level[id] = id;
+    totals[id].count = leaf.size;
+    for (std::uint32_t i = 0; i < leaf.size; ++i) {
+      totals[id].sum[0] += leaf.width[0][i];
+      totals[id].sum[1] += leaf.width[1][i];
+    }
+  }
+  bool children_are_leaves = true;
+  height_ = 0;
+  while (level.size() > 1) {
+    std::vector<NodeId> up;
+    std::vector<Totals> up_totals;
+    for (std::size_t first = 0; first < level.size(); first += kFill) {
+      const NodeId id = new_inner();
+      Inner& node = inners_[id];
+      node.leaf_children = children_are_leaves;
+      Totals t;
+      const auto count = static_cast<std::uint32_t>(std::min<std::size_t>(kFill, level.size() - first));
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const Totals& c = totals[first + i];
+        node.child[i] = level[first + i];
+        node.count[i] = c.count;
+        node.sum[0][i] = c.sum[0];
+        node.sum[1][i] = c.sum[1];
+        set_parent(level[first + i], children_are_leaves, id);
+        t.count += c.count;
+        t.sum[0] += c.sum[0];
+        t.sum[1] += c.sum[1];
+      }
+      node.size = count;
+      up.push_back(id);
+      up_totals.push_back(t);
+    }
+    level = std::move(up);
+    totals = std::move(up_totals);
+    children_are_leaves = false;
+    ++height_;
+  }
+  root_ = level.front();
+}
+
 void SequenceIndex::insert(std::size_t pos, Handle h, SeqWidth w) {
   assert(pos <= size_);
   if (root_ == kNoNode) {

@@ -8,6 +8,7 @@
 // visible offsets in either unit.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -155,6 +156,12 @@ class SequenceIndex {
   /// when inserting at visible offset off. kNone when off == 0 or off > total_width(u).
   Handle last_visible_before(std::uint64_t off, WidthUnit u) const;
 
+  /// Fills an empty index with the handles 0 .. n-1 in that order, handle h with width_at(h):
+  /// leaves 7/8 full (room to type without splitting at once), every level built once, O(n),
+  /// where n insert_after calls would walk up the tree each. REQUIRES: empty(), no node yet.
+  template <class WidthAt>
+  void assign_in_order(std::size_t n, WidthAt&& width_at);
+
   /// Sizes the handle map for n elements (a hint; the index grows past it as needed).
   void reserve(std::size_t n);
 
@@ -202,6 +209,8 @@ class SequenceIndex {
   NodeId split_leaf(NodeId leaf, std::uint32_t mid);
   NodeId split_inner(NodeId node, std::uint32_t mid);
   void insert_child_after(NodeId left, bool is_leaf, NodeId right, const Totals& moved);
+  // assign_in_order, above the leaves: the inner levels over leaves 0 .. leaves_.size()-1.
+  void build_levels_over_leaves();
   void add_to_ancestors(NodeId leaf, std::uint32_t dcount, std::uint64_t dchars,
                         std::uint64_t dutf16);
 
@@ -213,5 +222,34 @@ class SequenceIndex {
   std::size_t size_ = 0;
   std::array<std::uint64_t, 2> total_{};
 };
+
+template <class WidthAt>
+void SequenceIndex::assign_in_order(std::size_t n, WidthAt&& width_at) {
+  if (n == 0) return;
+  constexpr std::uint32_t kFill = kLeafCapacity - kLeafCapacity / 8;
+  leaf_of_.assign(n, kNoNode);
+  NodeId prev = kNoNode;
+  for (std::size_t first = 0; first < n; first += kFill) {
+    const NodeId id = new_leaf();
+    Leaf& leaf = leaves_[id];
+    leaf.prev = prev;
+    if (prev != kNoNode) leaves_[prev].next = id;
+    const auto count = static_cast<std::uint32_t>(std::min<std::size_t>(kFill, n - first));
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const auto h = static_cast<Handle>(first + i);
+      const SeqWidth w = width_at(h);
+      leaf.items[i] = h;
+      leaf.width[0][i] = w.chars;
+      leaf.width[1][i] = w.utf16;
+      total_[0] += w.chars;
+      total_[1] += w.utf16;
+      leaf_of_[h] = id;
+    }
+    leaf.size = count;
+    prev = id;
+  }
+  size_ = n;
+  build_levels_over_leaves();
+}
 
 }  // namespace am::core

@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "am/bytes.h"
@@ -26,7 +27,9 @@
 #include "am/types.h"
 #include "core/history.h"
 #include "core/opset/op_set.h"
+#include "core/encoding/value_column.h"
 #include "core/storage/change.h"
+#include "core/util/big_alloc.h"
 #include "core/util/deflate.h"
 
 namespace am::storage {
@@ -92,6 +95,46 @@ struct RebuiltChange {
   ChangeHash hash;
 };
 
+/// A stored op of a document chunk (every op but deletes), by reference into the decoder's
+/// buffers.
+struct StoredOp {
+  DocOpId id;
+  DocOpId obj;                     // counter 0: the root
+  bool is_map = false;
+  std::string_view map_key;        // map ops
+  DocOpId elem;                    // sequence ops; counter 0: _head
+  bool insert = false;
+  Action action = Action::kSet;
+  enc::RawValue value;             // as stored; the rebuild has validated it
+  std::span<const DocOpId> succ;   // as stored
+  bool expand = false;
+  std::optional<std::string_view> mark_name;
+};
+
+namespace doc {
+struct OpRows;
+}
+
+/// The stored ops of a document chunk in document order (§2.5). Valid only during the callback
+/// it is passed to.
+class StoredOps {
+ public:
+  StoredOps(const doc::OpRows& rows, std::size_t count, const core::BigVector<std::uint32_t>& succ_begin,
+            std::span<const DocOpId> succ)
+      : rows_(rows), count_(count), succ_begin_(succ_begin), succ_(succ) {}
+  std::size_t size() const { return count_; }
+  /// REQUIRES: i < size().
+  StoredOp operator[](std::size_t i) const;
+  /// Op i's object and whether it is an insert, without the rest. REQUIRES: i < size().
+  std::pair<DocOpId, bool> object_and_insert(std::size_t i) const;
+
+ private:
+  const doc::OpRows& rows_;
+  std::size_t count_;
+  const core::BigVector<std::uint32_t>& succ_begin_;  // op i: succ_[succ_begin_[i], succ_begin_[i + 1])
+  std::span<const DocOpId> succ_;
+};
+
 struct DocumentDecodeOptions {
   /// Fail (kCorruption) when the heads of the rebuilt changes differ from the stored heads.
   bool verify_heads = true;
@@ -117,6 +160,11 @@ struct DocumentDecodeOptions {
   /// Called once before the first change with the number of change rows and of stored (not
   /// delete) op rows, so that a streaming caller can size its containers.
   std::function<void(std::size_t changes, std::size_t stored_ops)> on_sizes;
+  /// Called once, after the last change was rebuilt and the heads verified, with the stored ops
+  /// in document order, for a caller that builds its state from that order instead of from
+  /// op_sink. The decoder keeps every op's successors for it (8 bytes each) and frees the preds
+  /// and change slots first.
+  std::function<Status(const StoredOps&)> stored_ops;
 };
 
 struct DecodedDocument {

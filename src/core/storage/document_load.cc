@@ -197,8 +197,8 @@ struct Preds {
 };
 
 // Turns the successor lists into preds, adding a delete op to `rows` for every successor that
-// is not a stored op, and frees the successor lists.
-Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out) {
+// is not a stored op, and frees the successor lists unless `keep_succ`.
+Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out, bool keep_succ) {
   BigVector<DocOp>& ops = rows.ops;
   BigVector<RawId>& succ = rows.succ;
   const std::size_t num_stored = ops.size();
@@ -270,7 +270,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
   // Done with: freed before the op set and history grow.
   edges = {};
   index = OpRowIndex(0, [](auto&&) {});
-  succ = {};
+  if (!keep_succ) succ = {};
   return {};
 }
 
@@ -579,6 +579,31 @@ Status ChangeRebuilder::verify_heads(const std::vector<ChangeHash>& stored_heads
 
 }  // namespace
 
+StoredOp StoredOps::operator[](std::size_t i) const {
+  const DocOp& op = rows_.ops[i];
+  StoredOp s;
+  s.id = op.id;
+  s.obj = op.obj;
+  s.is_map = op.is_map;
+  if (op.is_map) {
+    s.map_key = rows_.key(op);
+  } else {
+    s.elem = op.elem;
+  }
+  s.insert = op.insert;
+  s.action = op.action;
+  s.value = rows_.value(op);
+  s.succ = succ_.subspan(succ_begin_[i], succ_begin_[i + 1] - succ_begin_[i]);
+  s.expand = op.expand;
+  if (op.has_mark_name) s.mark_name = rows_.mark_name(static_cast<std::uint32_t>(i));
+  return s;
+}
+
+std::pair<DocOpId, bool> StoredOps::object_and_insert(std::size_t i) const {
+  const DocOp& op = rows_.ops[i];
+  return {op.obj, op.insert};
+}
+
 Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecodeOptions& options) {
   ColumnSource src(options.max_decoded_bytes);
   Actors actors;
@@ -595,28 +620,40 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   const std::size_t num_stored = op_rows.ops.size();
   const std::size_t num_changes = rows.size();
 
-  // Preds from succs; a delete op for every successor that is not a stored op.
-  Preds preds;
-  AM_TRY_STATUS(build_preds(op_rows, actors.rank, preds));
-  // Ops to changes: the change of the op's actor with the smallest max_op >= counter.
-  ChangeSlots slots;
-  AM_TRY_STATUS(assign_ops(op_rows.ops, rows, num_actors, slots));
-  rows = {};  // the rebuild reads the change rows again
-
-  if (options.on_sizes) options.on_sizes(num_changes, num_stored);
-
-  // Rebuild, encode and hash every change, in row order.
-  ChangeRebuilder rebuilder(actors, op_rows, preds, slots, options, num_changes);
-  if (!options.sink) out.changes.reserve(num_changes);
-  ChangeCursor cursor(cc, num_actors);
-  ChangeRow cr;
-  std::vector<std::uint32_t> row_deps;
-  for (std::size_t row = 0; row < num_changes; ++row) {
-    AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
-    if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
-    AM_TRY_STATUS(rebuilder.rebuild(row, cr, row_deps, out));
+  // Where each stored op's successors begin, for stored_ops: assign_ops reuses the field.
+  BigVector<std::uint32_t> succ_begin;
+  if (options.stored_ops) {
+    succ_begin.resize(num_stored + 1);
+    for (std::size_t i = 0; i < num_stored; ++i) succ_begin[i] = op_rows.ops[i].aux;
+    succ_begin[num_stored] = static_cast<std::uint32_t>(op_rows.succ.size());
   }
-  if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
+  {
+    // Preds from succs; a delete op for every successor that is not a stored op.
+    Preds preds;
+    AM_TRY_STATUS(build_preds(op_rows, actors.rank, preds, /*keep_succ=*/static_cast<bool>(options.stored_ops)));
+    // Ops to changes: the change of the op's actor with the smallest max_op >= counter.
+    ChangeSlots slots;
+    AM_TRY_STATUS(assign_ops(op_rows.ops, rows, num_actors, slots));
+    rows = {};  // the rebuild reads the change rows again
+
+    if (options.on_sizes) options.on_sizes(num_changes, num_stored);
+
+    // Rebuild, encode and hash every change, in row order.
+    ChangeRebuilder rebuilder(actors, op_rows, preds, slots, options, num_changes);
+    if (!options.sink) out.changes.reserve(num_changes);
+    ChangeCursor cursor(cc, num_actors);
+    ChangeRow cr;
+    std::vector<std::uint32_t> row_deps;
+    for (std::size_t row = 0; row < num_changes; ++row) {
+      AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
+      if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
+      AM_TRY_STATUS(rebuilder.rebuild(row, cr, row_deps, out));
+    }
+    if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
+  }  // the preds and slots are freed before the caller builds from the stored ops
+  if (options.stored_ops) {
+    AM_TRY_STATUS(options.stored_ops(StoredOps(op_rows, num_stored, succ_begin, op_rows.succ)));
+  }
   return out;
 }
 

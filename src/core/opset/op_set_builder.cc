@@ -1,0 +1,170 @@
+// DocOrderBuilder: see op_set_builder.h.
+#include "core/opset/op_set_builder.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace am::core {
+
+DocOrderBuilder::DocOrderBuilder(const ActorTable* actors, std::size_t num_ops) : set_(actors) {
+  set_.ops_.reserve(num_ops);
+  object_done_.push_back(0);  // the root
+}
+
+bool DocOrderBuilder::enter_object(std::uint32_t oi) {
+  if (oi == current_object_) return true;
+  if (object_done_[oi] != 0) return false;  // an object's ops are one run
+  if (current_object_ != kNone32) object_done_[current_object_] = 1;
+  current_object_ = oi;
+  path_.clear();
+  path_.push_back(PathEntry{});  // the list head
+  last_key_ = nullptr;
+  if (is_sequence(set_.objects_[oi].type)) {
+    set_.objects_[oi].elems.reserve(expected_elements_);
+    path_.reserve(expected_elements_ + 1);
+  }
+  expected_elements_ = 0;
+  return true;
+}
+
+bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ) {
+  if (failed_) return false;
+  failed_ = true;  // until the op is placed
+  if (op.id.counter == 0 || op.action == Action::kDelete) return false;
+  std::uint32_t oi = kRootObject;
+  if (op.obj) {
+    const auto it = set_.obj_index_.find(pack(*op.obj));
+    if (it == set_.obj_index_.end() || op.obj->counter >= op.id.counter) return false;
+    oi = it->second;
+  }
+  if (!enter_object(oi)) return false;
+  const bool seq = is_sequence(set_.objects_[oi].type);
+  if (seq != op.elem.has_value()) return false;
+  if (!seq && (op.insert || op.action == Action::kMark)) return false;
+  const ScalarValue& value = *op.value;
+  if (op.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(value) &&
+      !std::holds_alternative<std::uint64_t>(value)) {
+    return false;
+  }
+
+  const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
+  Op& rec = set_.ops_.emplace_back();
+  rec.id = op.id;
+  rec.obj = oi;
+  rec.action = op.action;
+  rec.insert = op.insert;
+  rec.expand = op.expand;
+  rec.value = OpValue(value);
+  if (op.mark_name) {
+    rec.has_mark_name = true;
+    set_.mark_names_[pack(op.id)] = set_.intern(*op.mark_name);
+  }
+  for (const OpId& s : succ) {
+    if (s.counter <= op.id.counter) return false;  // a successor comes later
+    rec.succ.push_back(s);
+  }
+  // Every successor hides, except an increment of a counter: finish() settles counters.
+  rec.hiding_succ = static_cast<std::uint16_t>(std::min<std::size_t>(succ.size(), UINT16_MAX));
+  if (rec.is_counter() && !succ.empty()) counters_.push_back(idx);
+
+  Object& o = set_.objects_[oi];
+  if (!(seq ? place_in_sequence(o, idx, op) : place_in_map(o, idx, op))) return false;
+  if (const auto t = make_type(op.action)) {
+    const auto made = static_cast<std::uint32_t>(set_.objects_.size());
+    if (!set_.obj_index_.emplace(pack(op.id), made).second) return false;
+    Object& child = set_.objects_.emplace_back();  // `o` is invalid from here
+    child.type = *t;
+    child.id = op.id;
+    object_done_.push_back(0);
+  }
+  failed_ = false;
+  return true;
+}
+
+bool DocOrderBuilder::place_in_map(Object& o, std::uint32_t idx, const OpView& op) {
+  Op& rec = set_.ops_[idx];
+  // A key's ops are consecutive: look the key up once per key, not once per op.
+  if (last_key_ == nullptr || last_key_name_ != op.map_key) {
+    auto it = o.props.find(op.map_key);
+    if (it == o.props.end()) it = o.props.emplace(std::string(op.map_key), KeyOps{}).first;
+    last_key_ = &it->second;
+    last_key_name_ = it->first;  // the map's node: stable
+    last_key_index_ = set_.intern(op.map_key);
+  }
+  KeyOps& key = *last_key_;
+  if (!key.ops.empty() && !set_.actors_->less(set_.ops_[key.ops.back()].id, op.id)) return false;
+  key.ops.push_back(idx);
+  rec.key = last_key_index_;
+  return true;
+}
+
+bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpView& op) {
+  Op& rec = set_.ops_[idx];
+  const OpId ref = *op.elem;
+  if (!op.insert) {
+    // An op on an element follows its insert and the element's earlier ops.
+    const std::uint32_t at = path_.back().handle;
+    if (ref.counter == 0 || at == kNone32 || !(element_id(o, at) == ref)) return false;
+    Element& e = o.elems[at];
+    const OpId last = e.ops.empty() ? ref : set_.ops_[e.ops[e.ops.size() - 1]].id;
+    if (!set_.actors_->less(last, op.id)) return false;
+    e.ops.push_back(idx);
+    rec.key = at;
+    return true;
+  }
+  // RGA order is a preorder of the insert tree, siblings by descending id: the new element's
+  // parent (the element it was inserted after) is on the path to the previous element.
+  auto is_parent = [&](const PathEntry& p) {
+    return p.handle == kNone32 ? ref.counter == 0 : ref.counter != 0 && element_id(o, p.handle) == ref;
+  };
+  while (path_.size() > 1 && !is_parent(path_.back())) path_.pop_back();
+  PathEntry& parent = path_.back();
+  if (!is_parent(parent)) return false;
+  if (ref.counter != 0 && ref.counter >= op.id.counter) return false;
+  if (parent.last_child != kNone32 && !set_.actors_->less(op.id, element_id(o, parent.last_child))) return false;
+  const auto handle = static_cast<std::uint32_t>(o.elems.size());
+  o.elems.push_back(Element{idx, OpList{}});
+  rec.key = parent.handle;
+  rec.elem = handle;
+  parent.last_child = handle;
+  path_.push_back(PathEntry{handle, kNone32});
+  return true;
+}
+
+void DocOrderBuilder::build_sequence(Object& o) {
+  o.seq.assign_in_order(o.elems.size(), [&](std::uint32_t h) { return set_.element_width(o, o.elems[h]); });
+}
+
+bool DocOrderBuilder::finish(OpSet& out) {
+  if (failed_) return false;
+  failed_ = true;
+  BigVector<Op>& ops = set_.ops_;
+  if (!set_.op_index_.assign(ops.size(), [&](std::size_t i) { return ops[i].id; })) return false;
+  for (const std::uint32_t idx : counters_) {
+    Op& c = ops[idx];
+    std::uint32_t hiding = 0;
+    for (const OpId s : c.succ) {
+      const auto f = set_.op_index_.find(s);
+      if (f && ops[*f].obj != c.obj) return false;  // a pred in another object
+      if (f && ops[*f].action == Action::kIncrement) {
+        set_.inc_totals_[pack(c.id)] += ops[*f].value.int_value();
+      } else {
+        ++hiding;
+      }
+    }
+    c.hiding_succ = static_cast<std::uint16_t>(std::min<std::uint32_t>(hiding, UINT16_MAX));
+  }
+  for (Object& o : set_.objects_) {
+    if (is_sequence(o.type)) {
+      build_sequence(o);
+    } else {
+      for (auto& [name, key] : o.props) set_.skip_hidden(key);
+    }
+  }
+  out = std::move(set_);
+  return true;
+}
+
+}  // namespace am::core
