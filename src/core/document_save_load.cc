@@ -218,19 +218,24 @@ Status ingest(Document::Impl& d, ByteView bytes, const LoadOptions& options, boo
   return read_status;
 }
 
+// Ops between two hand-backs of consumed rows (a few huge blocks of rows).
+constexpr std::size_t kReleaseEvery = std::size_t{1} << 16;
+
 bool same_id(storage::DocOpId a, storage::DocOpId b) { return a.counter == b.counter && a.actor == b.actor; }
 
 // Builds `out` from a document's stored ops in document order (core/opset/op_set_builder.h);
 // `global` maps the chunk's actors to `actors`. False when the builder refuses the order.
-bool build_in_document_order(const core::ActorTable& actors, const storage::StoredOps& stored,
+bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps& stored,
                              const std::vector<std::uint32_t>& global, core::OpSet& out) {
   core::DocOrderBuilder builder(&actors, stored.size());
   // The number of inserts in each run of ops of one object: its elements, sized once.
   std::vector<std::uint32_t> run_inserts;
+  storage::DocOpId prev_obj;
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const auto [obj, insert] = stored.object_and_insert(i);
-    if (i == 0 || !same_id(obj, stored.object_and_insert(i - 1).first)) run_inserts.push_back(0);
+    if (i == 0 || !same_id(obj, prev_obj)) run_inserts.push_back(0);
     run_inserts.back() += insert ? 1 : 0;
+    prev_obj = obj;
   }
   std::size_t run = 0;
   std::vector<OpId> succ;
@@ -242,7 +247,8 @@ bool build_in_document_order(const core::ActorTable& actors, const storage::Stor
   };
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const storage::StoredOp op = stored[i];
-    if (i == 0 || !same_id(op.obj, stored.object_and_insert(i - 1).first)) builder.expect_elements(run_inserts[run++]);
+    if (i == 0 || !same_id(op.obj, prev_obj)) builder.expect_elements(run_inserts[run++]);
+    prev_obj = op.obj;
     auto value = enc::decode_scalar(op.value);
     if (!value) return false;
     core::OpView v;
@@ -261,6 +267,8 @@ bool build_in_document_order(const core::ActorTable& actors, const storage::Stor
     succ.clear();
     for (const storage::DocOpId& s : op.succ) succ.push_back(id_of(s));
     if (!known || !builder.add(v, succ)) return false;
+    // The rows behind us are not read again: give back their memory while the op set grows.
+    if (i % kReleaseEvery == 0 && i > 0) stored.release_before(i);
   }
   return builder.finish(out);
 }
@@ -318,7 +326,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
     return {};
   };
   if (in_document_order) {
-    o.stored_ops = [&](const storage::StoredOps& stored) -> Status {
+    o.stored_ops = [&](storage::StoredOps& stored) -> Status {
       if (!build_in_document_order(actors, stored, global, opset)) *not_in_order = true;
       return {};
     };

@@ -119,20 +119,22 @@ struct OpRows;
 /// it is passed to.
 class StoredOps {
  public:
-  StoredOps(const doc::OpRows& rows, std::size_t count, const core::BigVector<std::uint32_t>& succ_begin,
-            std::span<const DocOpId> succ)
-      : rows_(rows), count_(count), succ_begin_(succ_begin), succ_(succ) {}
+  StoredOps(doc::OpRows& rows, std::size_t count, core::BigVector<std::uint32_t>& succ_begin)
+      : rows_(rows), count_(count), succ_begin_(succ_begin) {}
   std::size_t size() const { return count_; }
   /// REQUIRES: i < size().
   StoredOp operator[](std::size_t i) const;
   /// Op i's object and whether it is an insert, without the rest. REQUIRES: i < size().
   std::pair<DocOpId, bool> object_and_insert(std::size_t i) const;
+  /// The caller is done with ops [0, i): their memory goes back to the system (whole huge
+  /// blocks), so that the loaded state need not exist beside every decoded row. Reading them
+  /// afterwards is undefined. REQUIRES: i <= size().
+  void release_before(std::size_t i);
 
  private:
-  const doc::OpRows& rows_;
+  doc::OpRows& rows_;
   std::size_t count_;
-  const core::BigVector<std::uint32_t>& succ_begin_;  // op i: succ_[succ_begin_[i], succ_begin_[i + 1])
-  std::span<const DocOpId> succ_;
+  core::BigVector<std::uint32_t>& succ_begin_;  // op i: rows_.succ[succ_begin_[i], succ_begin_[i + 1])
 };
 
 struct DocumentDecodeOptions {
@@ -162,9 +164,9 @@ struct DocumentDecodeOptions {
   std::function<void(std::size_t changes, std::size_t stored_ops)> on_sizes;
   /// Called once, after the last change was rebuilt and the heads verified, with the stored ops
   /// in document order, for a caller that builds its state from that order instead of from
-  /// op_sink. The decoder keeps every op's successors for it (8 bytes each) and frees the preds
-  /// and change slots first.
-  std::function<Status(const StoredOps&)> stored_ops;
+  /// op_sink. The decoder keeps every op's successors for it (8 bytes each), frees the preds
+  /// and change slots first, and hands back the rows of the rebuilt deletes.
+  std::function<Status(StoredOps&)> stored_ops;
 };
 
 struct DecodedDocument {

@@ -593,7 +593,7 @@ StoredOp StoredOps::operator[](std::size_t i) const {
   s.insert = op.insert;
   s.action = op.action;
   s.value = rows_.value(op);
-  s.succ = succ_.subspan(succ_begin_[i], succ_begin_[i + 1] - succ_begin_[i]);
+  s.succ = std::span<const DocOpId>(rows_.succ.data() + succ_begin_[i], succ_begin_[i + 1] - succ_begin_[i]);
   s.expand = op.expand;
   if (op.has_mark_name) s.mark_name = rows_.mark_name(static_cast<std::uint32_t>(i));
   return s;
@@ -602,6 +602,12 @@ StoredOp StoredOps::operator[](std::size_t i) const {
 std::pair<DocOpId, bool> StoredOps::object_and_insert(std::size_t i) const {
   const DocOp& op = rows_.ops[i];
   return {op.obj, op.insert};
+}
+
+void StoredOps::release_before(std::size_t i) {
+  core::release_elements(rows_.ops, 0, i);
+  core::release_elements(rows_.succ, 0, succ_begin_[i]);
+  core::release_elements(succ_begin_, 0, i);
 }
 
 Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecodeOptions& options) {
@@ -652,7 +658,10 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
   }  // the preds and slots are freed before the caller builds from the stored ops
   if (options.stored_ops) {
-    AM_TRY_STATUS(options.stored_ops(StoredOps(op_rows, num_stored, succ_begin, op_rows.succ)));
+    // The rebuilt deletes (after the stored rows) were for the changes only.
+    core::release_elements(op_rows.ops, num_stored, op_rows.ops.size());
+    StoredOps stored(op_rows, num_stored, succ_begin);
+    AM_TRY_STATUS(options.stored_ops(stored));
   }
   return out;
 }

@@ -27,4 +27,16 @@ void free_big(void* p, std::size_t bytes) noexcept {
   }
 }
 
+void release_big_range(void* p, std::size_t bytes, std::size_t from, std::size_t to) noexcept {
+  if (p == nullptr || bytes < kHugeBlockBytes) return;
+  to = to < bytes ? to : bytes;
+  // p is 2 MiB-aligned: release the whole blocks inside [from, to).
+  const std::size_t first = (from + kHugeBlockBytes - 1) & ~(kHugeBlockBytes - 1);
+  const std::size_t last = to & ~(kHugeBlockBytes - 1);
+  if (first >= last) return;
+#if defined(MADV_DONTNEED)
+  (void)::madvise(static_cast<char*>(p) + first, last - first, MADV_DONTNEED);
+#endif
+}
+
 }  // namespace am::core

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 namespace am::core {
@@ -18,6 +19,11 @@ inline constexpr std::size_t kHugeBlockBytes = std::size_t{2} << 20;
 /// virtual machine (egwalker-S1: load 0.9 s with, 0.4 s without). Free with free_big(p, bytes).
 void* allocate_big(std::size_t bytes);
 void free_big(void* p, std::size_t bytes) noexcept;
+
+/// Hands back to the system the memory of bytes [from, to) of a block from allocate_big(bytes),
+/// where it covers whole huge blocks (a block under kHugeBlockBytes is left alone). Those bytes
+/// read as zero afterwards: the caller must never read them again (a consumed input array).
+void release_big_range(void* p, std::size_t bytes, std::size_t from, std::size_t to) noexcept;
 
 /// A std allocator over allocate_big / free_big. Stateless: all instances are equal.
 template <class T>
@@ -37,5 +43,13 @@ struct BigAllocator {
 /// A vector whose storage comes from BigAllocator.
 template <class T>
 using BigVector = std::vector<T, BigAllocator<T>>;
+
+/// release_big_range for the elements [from, to) of v. REQUIRES: they are never read again
+/// (their bytes become zero); T trivially destructible.
+template <class T>
+void release_elements(BigVector<T>& v, std::size_t from, std::size_t to) noexcept {
+  static_assert(std::is_trivially_destructible_v<T>);
+  release_big_range(v.data(), v.capacity() * sizeof(T), from * sizeof(T), to * sizeof(T));
+}
 
 }  // namespace am::core
