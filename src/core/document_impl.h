@@ -117,6 +117,7 @@ struct Document::Impl {
     auto local_id = [&](OpId id) {
       return storage::ChangeOpId{id.counter, id.actor == author ? 0u : id.actor + 1};
     };
+    c.ops.reserve(tx_ops.size());
     for (const ResolvedOp& r : tx_ops) {
       storage::ChangeOp op;
       if (r.obj) op.obj = local_id(*r.obj);
