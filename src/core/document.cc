@@ -126,10 +126,9 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
     removed += width;
   }
   // Insert one element per code point, each after the previous one. A paste is one op per
-  // character: size the transaction once rather than moving every pending op as it grows.
-  if (const std::size_t need = d.tx_ops.size() + text.size(); need > d.tx_ops.capacity()) {
-    d.tx_ops.reserve(std::max(need, 2 * d.tx_ops.capacity()));  // geometric: many splices stay linear
-  }
+  // character: size the transaction once rather than moving every pending op as it grows
+  // (PendingOps::reserve grows geometrically, so many small splices stay linear).
+  d.tx_ops.reserve(d.tx_ops.size() + text.size());
   std::size_t at = pos;
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);

@@ -11,6 +11,7 @@
 #include "am/document.h"
 #include "core/json.h"
 #include "core/opset/op_set.h"
+#include "core/pending_ops.h"
 #include "core/storage/change.h"
 
 namespace am {
@@ -53,7 +54,7 @@ struct Document::Impl {
   // Pending transaction.
   bool tx_open = false;
   std::uint32_t tx_start_op = 0;
-  std::vector<ResolvedOp> tx_ops;
+  core::PendingOps tx_ops;
 
   explicit Impl(DocumentOptions o) : options(std::move(o)) {
     actor = options.actor ? *options.actor : ActorId::random();
@@ -100,9 +101,9 @@ struct Document::Impl {
     open_tx();
     return OpId{tx_start_op + static_cast<std::uint32_t>(tx_ops.size()), actors.intern(actor.bytes)};
   }
-  Status local(ResolvedOp op) {
+  Status local(const ResolvedOp& op) {
     AM_TRY_STATUS(opset.apply(op));
-    tx_ops.push_back(std::move(op));
+    tx_ops.push(op);
     return {};
   }
 
@@ -118,20 +119,22 @@ struct Document::Impl {
       return storage::ChangeOpId{id.counter, id.actor == author ? 0u : id.actor + 1};
     };
     c.ops.reserve(tx_ops.size());
-    for (const ResolvedOp& r : tx_ops) {
+    for (std::size_t i = 0; i < tx_ops.size(); ++i) {
+      const core::PendingOp& p = tx_ops[i];
       storage::ChangeOp op;
-      if (r.obj) op.obj = local_id(*r.obj);
-      if (r.elem) {
-        op.key = storage::ElemKey{r.elem->counter == 0 ? storage::ChangeOpId{} : local_id(*r.elem)};
+      if (p.obj.counter != 0) op.obj = local_id(p.obj);
+      if (p.is_map) {
+        op.key = std::string(tx_ops.key(p));
       } else {
-        op.key = r.map_key;
+        op.key = storage::ElemKey{p.elem.counter == 0 ? storage::ChangeOpId{} : local_id(p.elem)};
       }
-      op.insert = r.insert;
-      op.action = r.action;
-      op.value = r.value;
-      for (const OpId& p : r.pred) op.pred.push_back(local_id(p));
-      op.expand = r.expand;
-      op.mark_name = r.mark_name;
+      op.insert = p.insert;
+      op.action = p.action;
+      op.value = p.value.get();
+      op.pred.reserve(p.pred.size());
+      for (const OpId q : p.pred) op.pred.push_back(local_id(q));
+      op.expand = p.expand;
+      if (p.has_mark_name) op.mark_name = std::string(tx_ops.mark_name(p));
       c.ops.push_back(std::move(op));
     }
     c.seq = (author < changes_by_actor.size() ? changes_by_actor[author].size() : 0) + 1;
@@ -437,7 +440,7 @@ struct Document::Impl {
     op.action = action;
     op.value = std::move(value);
     op.id = next_id();
-    return local(std::move(op));
+    return local(op);
   }
 
   // ---- load of a whole document (document_save_load.cc) ----
