@@ -369,6 +369,10 @@ class Repo {
   EndpointId connect(Connector connector, std::string description, Backoff backoff = {});
   /// Stops a dialer (its connection closes) or a listener.
   void disconnect(EndpointId endpoint);
+  /// Posts tasks to this repo's io threads (for transports that deliver on the repo's threads,
+  /// e.g. InProcessTransport::connect). The executor may outlive the repo: after stop() it drops
+  /// what it is given. Tasks posted from one thread may run concurrently when io_threads > 1.
+  Executor executor() const;
 
   /// Calls `observer` for every connection event (on an io thread) while the subscription lives.
   Subscription on_connection_event(std::function<void(const ConnectionEvent&)> observer);

@@ -295,6 +295,13 @@ void Repo::add_connection(std::shared_ptr<Connection> connection, ConnectionRole
                 std::nullopt);
 }
 
+Executor Repo::executor() const {
+  return [gate = impl_->executor_gate](std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    if (gate->io) gate->io->post(std::move(task));
+  };
+}
+
 EndpointId Repo::connect(Connector connector, std::string description, Backoff backoff) {
   Impl::Dialer d;
   d.websocket = false;
@@ -424,6 +431,10 @@ void Repo::stop() {
     impl_->hub_cv.wait_for(lock, kStopCloseGrace, [&] { return impl_->conns.empty(); });
   }
   impl_->stopped = true;
+  {
+    std::lock_guard<std::mutex> lock(impl_->executor_gate->mutex);
+    impl_->executor_gate->io = nullptr;
+  }
   impl_->timers.stop();
   impl_->io.stop();
   if (impl_->storage_io) impl_->storage_io->stop();

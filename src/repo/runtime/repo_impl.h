@@ -140,11 +140,19 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     std::string description;  // with connector: names it in kDialFailed events
   };
 
+  // Repo::executor()'s way onto the io threads: executors may outlive the repo, so they post
+  // through this gate, which stop() shuts before the IoContext goes.
+  struct ExecutorGate {
+    std::mutex mutex;
+    net::IoContext* io = nullptr;  // null once stopped
+  };
+
   RepoOptions options;
   Clock::time_point epoch = Clock::now();
   net::IoContext& io;            // owned by Repo::Threads, which outlives every use here
   net::IoContext* storage_io;    // likewise; null without storage
   TimerService timers;
+  std::shared_ptr<ExecutorGate> executor_gate = std::make_shared<ExecutorGate>();
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
   // Set by stop() (under hub_mutex) when it takes the list of connections to close: a connection
@@ -205,6 +213,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
       : options(std::move(o)), io(io_context), storage_io(storage_context), timers(io),
         hub(hub_config_with_fresh_ids(options)) {
     hub_queue = std::make_shared<SerialQueue>(io);
+    executor_gate->io = &io;
   }
 
   core::Millis now() const {
