@@ -479,6 +479,23 @@ void Hub::open_document(const DocumentId& document, Millis now) {
 
 void Hub::close_document(const DocumentId& document) { open_docs_.erase(document); }
 
+void Hub::share_policy_changed(Millis now) {
+  (void)now;
+  for (auto& [id, conn] : connections_) {
+    if (conn.state != ConnState::kEstablished) continue;
+    for (const DocumentId& doc : open_docs_) {
+      const bool known = conn.docs.count(doc) != 0;
+      if (!known && !config_.policy->announce(conn.peer.peer_id, doc)) continue;
+      conn.docs.insert(doc);
+      ToActor t;
+      t.kind = ToActor::Kind::kPeerAdded;
+      t.document = doc;
+      t.peer = conn.peer;
+      effects_.to_actors.push_back(std::move(t));
+    }
+  }
+}
+
 void Hub::send(const wire::Message& message) {
   const std::optional<PeerId> target = routing_target(message);
   if (!target) return;

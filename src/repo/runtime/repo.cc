@@ -13,6 +13,7 @@ const char* to_string(DocumentState state) {
     case DocumentState::kReady: return "ready";
     case DocumentState::kUnavailable: return "unavailable";
     case DocumentState::kDeleted: return "deleted";
+    case DocumentState::kUnloaded: return "unloaded";
   }
   return "?";
 }
@@ -110,7 +111,7 @@ void Repo::find(const DocumentId& id, std::function<void(Result<DocHandle>)> cal
   auto [entry, created] = impl.get_or_create(id, [&] { return core::DocActor::find(impl.actor_config(id), impl.now()); });
   if (created) {
     impl.hub_post([id, self = impl_](core::Hub& h) { h.open_document(id, self->now()); });
-    impl.actor_post(entry, [](core::DocActor&) {});
+    impl.opened(entry);
   }
   std::uint64_t waiter = 0;
   {
@@ -170,6 +171,7 @@ Status Repo::remove(const DocumentId& id) {
   }
   impl_->actor_post(entry, [self = impl_](core::DocActor& a) { a.remove(self->now()); });
   impl_->hub_post([id](core::Hub& h) { h.close_document(id); });
+  impl_->post_document_event(entry, DocumentEvent::Kind::kDeleted);
   return {};
 }
 
