@@ -70,12 +70,16 @@ Subscription Repo::on_document_event(std::function<void(const DocumentEvent&)> o
 namespace {
 
 // One find_with_progress: turns the actor's state changes into the JS steps. Touched only on
-// the document's queue (its steps run there, one at a time), except `done` (also the timer).
+// the document's queue (its initial step and the state observer's calls run there, in order).
+// Every state emits the whole sequence up to it, skipping steps already reported, so the
+// initial step and the first state changes may arrive in either order.
 struct ProgressTracker {
   std::function<void(const FindProgress&)> on_progress;
   DocHandle handle;
+  std::weak_ptr<DocHandle::Entry> entry;  // the handle's, for the timeout
+  bool cached = false;     // final when find_with_progress was called: one step only (JS)
   int last_progress = -1;  // the last loading percentage reported
-  std::atomic<bool> done{false};
+  bool done = false;
   std::uint64_t observer = 0;
 
   void step(FindState state, int progress, std::optional<Error> error = std::nullopt) {
@@ -89,27 +93,22 @@ struct ProgressTracker {
     on_progress(FindProgress{state, progress, handle, std::move(error)});
   }
 
-  // The JS sequence for the actor's state `s`: loading 0, 25 while storage is read; 50 when
-  // storage had it, 75 (requesting) when it asks peers; then ready, unavailable or failed.
+  // loading 0, 25 while storage is read; 50 when storage had it, or requesting 75 when it asks
+  // peers; then ready, unavailable or failed.
   void on_state(core::DocState s) {
+    const bool final_state = s == core::DocState::kReady || s == core::DocState::kUnavailable ||
+                             s == core::DocState::kDeleted;
+    if (!(cached && final_state) && s != core::DocState::kDeleted) {
+      step(FindState::kLoading, 0);
+      step(FindState::kLoading, 25);
+      if (s == core::DocState::kRequesting || s == core::DocState::kUnavailable) step(FindState::kRequesting, 75);
+      if (s == core::DocState::kReady && last_progress < 75) step(FindState::kLoading, 50);  // from storage
+    }
     switch (s) {
       case core::DocState::kLoading:
-        step(FindState::kLoading, 0);
-        step(FindState::kLoading, 25);
-        break;
-      case core::DocState::kRequesting:
-        step(FindState::kLoading, 0);
-        step(FindState::kLoading, 25);
-        step(FindState::kRequesting, 75);
-        break;
-      case core::DocState::kReady:
-        if (last_progress >= 0 && last_progress < 50) step(FindState::kLoading, 50);  // from storage
-        step(FindState::kReady, 100);
-        break;
-      case core::DocState::kUnavailable:
-        if (last_progress >= 0) step(FindState::kRequesting, 75);  // JS asks before giving up
-        step(FindState::kUnavailable, 100);
-        break;
+      case core::DocState::kRequesting: break;
+      case core::DocState::kReady: step(FindState::kReady, 100); break;
+      case core::DocState::kUnavailable: step(FindState::kUnavailable, 100); break;
       case core::DocState::kDeleted:
         step(FindState::kFailed, 100, Error::not_found("document " + handle.id().to_string() + " was deleted"));
         break;
@@ -127,39 +126,50 @@ void Repo::find_with_progress(const DocumentId& id, std::function<void(const Fin
     return;
   }
   auto [entry, created] = impl.get_or_create(id, [&] { return core::DocActor::find(impl.actor_config(id), impl.now()); });
-  if (created) {
-    impl.hub_post([id, self = impl_](core::Hub& h) { h.open_document(id, self->now()); });
-    impl.opened(entry);
-  }
   auto tracker = std::make_shared<ProgressTracker>();
   tracker->on_progress = std::move(on_progress);
   tracker->handle = DocHandle(entry);
-  // On the document's queue, so that no state change falls between reading the state and
-  // registering for the next ones. A cached handle in a final state answers with one step (JS).
-  entry->queue->post([entry = entry, tracker] {
-    core::DocState s;
+  tracker->entry = entry;
+  // Registers for the actor's state changes, reading the state under the same lock so none is
+  // missed, then reports the steps up to that state; a final state answers with that one step,
+  // as JS's handle cache does.
+  auto start = [tracker](DocHandle::Entry& e) {
+    core::DocState state;
     {
-      std::lock_guard<std::mutex> lock(entry->mutex);
-      s = entry->actor->state();
-      if (s == core::DocState::kLoading || s == core::DocState::kRequesting) {
-        tracker->observer = entry->next_observer++;
-        entry->state_observers[tracker->observer] = [tracker](core::DocState next) { tracker->on_state(next); };
+      std::lock_guard<std::mutex> lock(e.mutex);
+      state = e.actor->state();
+      if (state == core::DocState::kLoading || state == core::DocState::kRequesting) {
+        tracker->observer = e.next_observer++;
+        e.state_observers[tracker->observer] = [tracker](core::DocState next) { tracker->on_state(next); };
+      } else {
+        tracker->cached = true;
       }
     }
-    if (s == core::DocState::kReady || s == core::DocState::kUnavailable || s == core::DocState::kDeleted) {
-      tracker->last_progress = -1;  // no loading steps before a cached answer
-    }
-    tracker->on_state(s);
-  });
-  impl.timers.schedule(Clock::now() + timeout, [weak = std::weak_ptr<DocHandle::Entry>(entry), tracker, id] {
-    auto held = weak.lock();
+    return state;
+  };
+  if (created) {
+    // Before the actor's first turn, so not even its first state change is missed.
+    const core::DocState initial = start(*entry);
+    impl.hub_post([id, self = impl_](core::Hub& h) { h.open_document(id, self->now()); });
+    impl.opened(entry);
+    entry->queue->post([tracker, initial] { tracker->on_state(initial); });
+  } else {
+    // On the document's queue, after what is queued for it (a remove() just made, say).
+    entry->queue->post([tracker, start, entry = entry] { tracker->on_state(start(*entry)); });
+  }
+  // Weak: a pending timeout must keep neither the tracker nor (through its handle) the document
+  // alive; a tracker that reported its final step is gone by then.
+  impl.timers.schedule(Clock::now() + timeout, [weak = std::weak_ptr<ProgressTracker>(tracker), id] {
+    auto pending = weak.lock();
+    if (!pending) return;
+    auto held = pending->entry.lock();
     if (!held) return;
-    held->queue->post([held, tracker, id] {
+    held->queue->post([held, pending, id] {
       {
         std::lock_guard<std::mutex> lock(held->mutex);
-        held->state_observers.erase(tracker->observer);
+        held->state_observers.erase(pending->observer);
       }
-      tracker->step(FindState::kFailed, tracker->last_progress,
+      pending->step(FindState::kFailed, pending->last_progress,
                     Error::timeout("finding " + id.to_string() + " timed out"));
     });
   });
