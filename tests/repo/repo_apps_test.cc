@@ -13,10 +13,14 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <deque>
+
+#include <nlohmann/json.hpp>
 
 #include "am/repo/in_process_transport.h"
 #include "am/repo/repo.h"
 #include "am/repo/storage_memory.h"
+#include "am/sync.h"
 
 namespace am::repo {
 namespace {
@@ -297,6 +301,91 @@ TEST(RepoSharePolicyChange, SetSharePolicyReplacesItAndStartsSyncing) {
   auto found = b->find(doc.id(), 10s).get();
   ASSERT_TRUE(found) << found.error().to_string();
   EXPECT_EQ(get_string(*found, "title"), "now shared");
+}
+
+// Legacy UUID document ids (issue 24, item 4), end to end: a raw peer names a document by its
+// UUID in `request` messages and gets our `sync` answer under the bs58check id of the same
+// bytes (what the reference answers); find() of the UUID text finds it too. The deprecation
+// warning is logged once per repo.
+class RawPeer {
+ public:
+  explicit RawPeer(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {
+    // The inbox is shared with the callbacks, which may run after this object is gone.
+    connection_->start(Connection::Handler{
+        [inbox = inbox_](Bytes frame) {
+          std::lock_guard<std::mutex> lock(inbox->mutex);
+          inbox->frames.push_back(nlohmann::json::from_cbor(frame));
+          inbox->cv.notify_all();
+        },
+        [](const CloseInfo&) {}});
+  }
+  ~RawPeer() { connection_->close(); }
+  void send(const nlohmann::json& message) { connection_->send(nlohmann::json::to_cbor(message)); }
+  // The next received message of `type`, skipping others.
+  std::optional<nlohmann::json> next(const std::string& type) {
+    std::unique_lock<std::mutex> lock(inbox_->mutex);
+    for (;;) {
+      if (!inbox_->cv.wait_for(lock, 10s, [&] { return !inbox_->frames.empty(); })) return std::nullopt;
+      nlohmann::json j = std::move(inbox_->frames.front());
+      inbox_->frames.pop_front();
+      if (j.value("type", "") == type) return j;
+    }
+  }
+
+ private:
+  struct Inbox {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<nlohmann::json> frames;
+  };
+  std::shared_ptr<Connection> connection_;
+  std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
+};
+
+TEST(RepoLegacyUuid, ARequestByUuidIsAnsweredUnderTheBs58IdAndFindAcceptsIt) {
+  auto warnings = std::make_shared<std::vector<std::string>>();
+  auto warnings_mutex = std::make_shared<std::mutex>();
+  RepoOptions o;
+  o.peer_id = "server";
+  o.storage = std::shared_ptr<StorageAdapter>(make_memory_storage());
+  o.share_policy = answer_requests_only();
+  o.log = [warnings, warnings_mutex](LogLevel level, const std::string& line) {
+    std::lock_guard<std::mutex> lock(*warnings_mutex);
+    if (level == LogLevel::kWarn && line.find("legacy UUID") != std::string::npos) warnings->push_back(line);
+  };
+  auto opened = Repo::open(std::move(o));
+  ASSERT_TRUE(opened);
+  auto& server = *opened;
+  DocHandle doc = server->create();
+  set_title(doc, "by uuid");
+
+  auto [ours, theirs] = InProcessTransport::pair(server->executor(), server->executor());
+  server->add_connection(ours, ConnectionRole::kAcceptor);
+  RawPeer raw(theirs);
+  raw.send({{"type", "join"}, {"senderId", "raw"}, {"supportedProtocolVersions", {"1"}},
+            {"peerMetadata", {{"isEphemeral", true}}}});
+  ASSERT_TRUE(raw.next("peer"));
+  // An empty Automerge sync message (no heads, no have): "send me everything".
+  Document empty;
+  SyncState state;
+  const Bytes ask = *generate_sync_message(empty, state);
+  const nlohmann::json request = {{"type", "request"}, {"senderId", "raw"}, {"targetId", "server"},
+                                  {"documentId", doc.id().to_uuid_string()},
+                                  {"data", nlohmann::json::binary_t(std::vector<std::uint8_t>(ask.begin(), ask.end()))}};
+  raw.send(request);
+  auto answer = raw.next("sync");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ((*answer)["documentId"], doc.id().to_string());
+  raw.send(request);  // a second UUID message: still one warning
+  ASSERT_TRUE(raw.next("sync"));
+
+  auto found = server->find(doc.id().to_uuid_string(), 10s).get();
+  ASSERT_TRUE(found) << found.error().to_string();
+  EXPECT_EQ(found->id(), doc.id());
+  EXPECT_EQ(get_string(*found, "title"), "by uuid");
+  EXPECT_FALSE(server->find(std::string("automerge:") + doc.id().to_uuid_string(), 10s).get());
+  std::lock_guard<std::mutex> lock(*warnings_mutex);
+  EXPECT_EQ(warnings->size(), 1u);
 }
 
 }  // namespace

@@ -361,6 +361,11 @@ class Repo {
   /// find() as a future.
   std::future<Result<DocHandle>> find(const DocumentId& id,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// find() of an id as text (JS find(id)): an automerge: URL (heads ignored), bs58check text,
+  /// or a legacy UUID (parse_document_id_loose; the first UUID logs a deprecation warning, as
+  /// the reference does). Text that is none of these completes with kInvalidArgument.
+  std::future<Result<DocHandle>> find(std::string_view id_or_url,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// The saved bytes of a document (found as find() does).
   [[nodiscard]] Result<Bytes> export_document(const DocumentId& id,
                                               std::chrono::milliseconds timeout = std::chrono::seconds(60));

@@ -264,6 +264,9 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
     return;
   }
   wire::Message message = std::move(*decoded);
+  std::visit([this](const auto& m) {
+    if constexpr (requires { m.legacy_uuid; }) effects_.legacy_uuid_document_id |= m.legacy_uuid;
+  }, message);
   Connection& conn = it->second;
   auto peer_info = [](const PeerId& sender, const std::optional<wire::PeerMetadata>& md) {
     PeerInfo info{sender, std::nullopt, true, {}};

@@ -94,6 +94,9 @@ struct HubEffects {
   /// not the connection's peer, or a targetId that is not this repo (an older peer that derives
   /// ids of its own, a misrouted relay). Diagnostics only; the runtime logs them at debug level.
   std::vector<std::string> dropped;
+  /// A message in this batch named its document by a legacy UUID (accepted, as the reference
+  /// does; the runtime logs a deprecation warning once).
+  bool legacy_uuid_document_id = false;
 };
 
 struct HubConfig {

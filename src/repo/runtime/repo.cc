@@ -157,6 +157,17 @@ std::future<Result<DocHandle>> Repo::find(const DocumentId& id, std::chrono::mil
   return future;
 }
 
+std::future<Result<DocHandle>> Repo::find(std::string_view id_or_url, std::chrono::milliseconds timeout) {
+  auto id = parse_document_id_loose(id_or_url);
+  if (!id) {
+    std::promise<Result<DocHandle>> refused;
+    refused.set_value(fail(std::move(id).error()));
+    return refused.get_future();
+  }
+  if (parse_legacy_uuid(id_or_url)) impl_->warn_legacy_uuid("find(\"" + std::string(id_or_url) + "\")");
+  return find(*id, timeout);
+}
+
 Result<Bytes> Repo::export_document(const DocumentId& id, std::chrono::milliseconds timeout) {
   auto handle = find(id, timeout).get();
   if (!handle) return fail(handle.error());

@@ -19,6 +19,9 @@ void Repo::Impl::hub_post(std::function<void(core::Hub&)> fn) {
 }
 
 void Repo::Impl::dispatch_hub(core::HubEffects e, std::vector<std::function<void()>>& after) {
+  if (e.legacy_uuid_document_id) {
+    after.push_back([self = shared_from_this()] { self->warn_legacy_uuid("a peer's message"); });
+  }
   if (!e.dropped.empty()) {  // logged outside the hub mutex, as the log callback may be slow
     after.push_back([self = shared_from_this(), lines = std::move(e.dropped)] {
       for (const std::string& line : lines) self->log(LogLevel::kDebug, line);

@@ -197,6 +197,15 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   }
   std::mt19937_64 rng{std::random_device{}()};
 
+  // One deprecation warning per repo for legacy UUID document ids (the reference warns on
+  // every conversion).
+  std::atomic<bool> legacy_uuid_warned{false};
+  void warn_legacy_uuid(const std::string& where) {
+    if (legacy_uuid_warned.exchange(true)) return;
+    log(LogLevel::kWarn, where + " named a document by a legacy UUID; future versions will not support "
+                                 "UUIDs as document ids, use automerge: URLs instead (logged once)");
+  }
+
   mutable std::mutex hub_mutex;
   mutable std::condition_variable hub_cv;  // ready, peers
   core::Hub hub;
