@@ -498,5 +498,46 @@ TEST(Hub, LegacyUuidDocumentIdsReachTheSameDocument) {
   for (const ToActor& t : e2.to_actors) EXPECT_NE(t.kind, ToActor::Kind::kSpawn);
 }
 
+// JS shareConfigChanged: every open document is re-evaluated for every established peer.
+class SwitchPolicy : public SharePolicy {
+ public:
+  bool announce(const PeerId&, const DocumentId&) const override { return announce_all; }
+  bool access(const PeerId&, const DocumentId&) const override { return true; }
+  bool announce_all = false;
+};
+
+TEST(Hub, SharePolicyChangedAnnouncesOpenDocumentsAndRefreshesKnownOnes) {
+  auto policy = std::make_shared<SwitchPolicy>();
+  HubConfig c;
+  c.peer_id = PeerId("server");
+  c.has_storage = false;
+  c.policy = policy;
+  c.session_id = SessionId("s");
+  Hub hub(std::move(c));
+  hub.start(0);
+  const ConnectionId conn = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(conn, frame(join("client")), 1);
+  const DocumentId quiet = doc_id(1);
+  const DocumentId asked = doc_id(2);
+  hub.open_document(quiet, 2);
+  hub.receive_frame(conn, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), asked, empty_sync_message()}), 3);
+  (void)hub.take_effects();
+
+  auto added = [&](const HubEffects& e) {
+    std::set<DocumentId> docs;
+    for (const ToActor& t : e.to_actors) {
+      if (t.kind == ToActor::Kind::kPeerAdded && t.peer.peer_id == PeerId("client")) docs.insert(t.document);
+    }
+    return docs;
+  };
+  // Nothing announced yet: only the document the peer asked about is re-read.
+  hub.share_policy_changed(4);
+  EXPECT_EQ(added(hub.take_effects()), (std::set<DocumentId>{asked}));
+  // Now announced: both.
+  policy->announce_all = true;
+  hub.share_policy_changed(5);
+  EXPECT_EQ(added(hub.take_effects()), (std::set<DocumentId>{quiet, asked}));
+}
+
 }  // namespace
 }  // namespace am::repo::core
