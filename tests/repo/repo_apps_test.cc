@@ -256,6 +256,23 @@ TEST(RepoRemoveFromCache, RefusesADocumentNotInMemoryOrNotReady) {
       << u.error().to_string();
 }
 
+TEST(RepoRemoveFromCache, AfterStopBothCallsAreCancelled) {
+  auto repo = open_repo("stopped");
+  ASSERT_TRUE(repo);
+  DocHandle doc = repo->create();
+  repo->stop();
+  auto r = repo->remove_from_cache(doc.id());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+  Steps steps;
+  repo->find_with_progress(doc.id(), steps.callback());
+  auto last = wait_final(steps);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->state, FindState::kFailed);
+  ASSERT_TRUE(last->error.has_value());
+  EXPECT_EQ(last->error->code, ErrorCode::kCancelled);
+}
+
 // A policy whose answers the test flips: announce (and access) to `peer` only once allowed.
 class SwitchedPolicy : public SharePolicy {
  public:

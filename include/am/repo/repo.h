@@ -167,7 +167,7 @@ enum class FindState {
   kRequesting,   ///< not in storage: asking peers (75)
   kReady,        ///< found; the handle is ready (final)
   kUnavailable,  ///< nobody has it (final)
-  kFailed,       ///< deleted, timed out or the repo stopped; `error` says which (final)
+  kFailed,       ///< deleted, timed out, or called after stop(); `error` says which (final)
 };
 /// "loading", "requesting", "ready", "unavailable", "failed".
 const char* to_string(FindState state);
@@ -374,6 +374,7 @@ class Repo {
   /// already in memory in a final state answers with that one step; otherwise the steps are
   /// loading 0, loading 25, then loading 50 (found in storage) or requesting 75 (asking
   /// peers), then the final one. After `timeout` without a final step: kFailed with kTimeout.
+  /// A find still running when the repo stops reports nothing more.
   void find_with_progress(const DocumentId& id, std::function<void(const FindProgress&)> on_progress,
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// Deletes a document from this repo and its storage (local only, as in JS).
@@ -382,7 +383,8 @@ class Repo {
   /// ready and saved, then forgets it, so peers' messages and the next find() load it from
   /// storage into a new handle; handles still held report kUnloaded and refuse changes. Blocks
   /// (not from a callback). kNotFound when it is not in memory, kInvalidArgument when it is
-  /// unavailable or deleted (JS only logs these two; so do we, at warn level), kTimeout.
+  /// unavailable or deleted (JS only logs these two; so do we, at warn level), kTimeout,
+  /// kCancelled after stop().
   [[nodiscard]] Status remove_from_cache(const DocumentId& id,
                                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Calls `observer` for every DocumentEvent (on an io thread; those of one document in

@@ -178,6 +178,7 @@ void Repo::find_with_progress(const DocumentId& id, std::function<void(const Fin
 // --- remove from cache --------------------------------------------------------------------------
 
 Status Repo::remove_from_cache(const DocumentId& id, std::chrono::milliseconds timeout) {
+  if (impl_->stopped) return fail(Error::cancelled("the repo has stopped"));
   auto entry = impl_->entry_of(id);
   if (!entry) {
     impl_->log(LogLevel::kWarn, "remove_from_cache: " + id.to_string() + " is not in memory");
