@@ -317,5 +317,70 @@ TEST(DocActor, AnUnannouncedPeerIsMetByItsFirstMessageAfterItsSyncStateLoads) {
   EXPECT_EQ(client_doc.heads(), server->document().heads());
 }
 
+// The share policy changed (Hub::share_policy_changed sends kPeerAdded for a peer the actor
+// knows): the actor reads the policy for it again, keeping its sync state. A peer no longer
+// given access stops being synced; given it again, it is synced again (JS endSync/beginSync).
+class FlippedPolicy : public SharePolicy {
+ public:
+  bool announce(const PeerId&, const DocumentId&) const override { return allowed; }
+  bool access(const PeerId&, const DocumentId&) const override { return allowed; }
+  bool allowed = true;
+};
+
+TEST(DocActor, AddingAKnownPeerAgainReadsTheSharePolicyAgain) {
+  auto policy = std::make_shared<FlippedPolicy>();
+  Document initial;
+  (void)initial.put(ObjId::root(), "n", std::int64_t{1});
+  initial.commit();
+  DocActorConfig config;
+  config.document_id = DocumentId::uuid_v4({});
+  config.self = PeerId("self");
+  config.policy = policy;
+  config.has_storage = false;
+  auto actor = DocActor::create(config, std::move(initial), 0);
+  const PeerInfo peer{PeerId("p"), std::nullopt, true, {}};
+  actor->add_peer(peer, 0);
+  auto active = [&] {
+    for (const auto& p : actor->peers()) {
+      if (p.peer == peer.peer_id) return p.active;
+    }
+    return false;
+  };
+  EXPECT_TRUE(active());
+  // One exchange, so the actor knows the peer's heads.
+  DocEffects offer = actor->take_effects();
+  ASSERT_FALSE(offer.outgoing.empty());  // it offers the document
+  Document theirs;
+  SyncState their_state;
+  for (const auto& m : offer.outgoing) {
+    if (const auto* sm = std::get_if<wire::SyncMessage>(&m)) {
+      ASSERT_TRUE(receive_sync_message(theirs, their_state, sm->data));
+    }
+  }
+  auto reply = generate_sync_message(theirs, their_state);
+  ASSERT_TRUE(reply);
+  actor->receive(peer.peer_id, wire::SyncMessage{peer.peer_id, config.self, config.document_id, *reply}, 0);
+  (void)actor->take_effects();
+  auto their_heads = [&]() -> std::optional<std::vector<ChangeHash>> {
+    for (const auto& p : actor->peers()) {
+      if (p.peer == peer.peer_id) return p.their_heads;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(their_heads().has_value());
+  actor->add_peer(peer, 1);  // re-evaluated, unchanged: the peer's sync state is kept
+  EXPECT_TRUE(active());
+  EXPECT_TRUE(their_heads().has_value());
+
+  policy->allowed = false;
+  actor->add_peer(peer, 1);
+  EXPECT_FALSE(active());
+  EXPECT_TRUE(actor->take_effects().outgoing.empty());
+
+  policy->allowed = true;
+  actor->add_peer(peer, 2);
+  EXPECT_TRUE(active());
+}
+
 }  // namespace
 }  // namespace am::repo::core

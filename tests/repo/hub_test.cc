@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "am/sync.h"
 #include "repo/core/hub.h"
 #include "repo/core/wire/cbor_codec.h"
@@ -460,6 +462,81 @@ TEST(Hub, HandshakeDeadlinesFollowEachConnection) {
   hub.tick(100'000);
   EXPECT_EQ(hub.take_effects().closes.size(), silent.size() - 13);
   EXPECT_EQ(hub.connection_count(), 25u);
+}
+
+// A legacy UUID documentId (issue 24): routed to the document with the same 16 bytes, and
+// reported so the runtime can log its deprecation warning.
+TEST(Hub, LegacyUuidDocumentIdsReachTheSameDocument) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client")), 1);
+  (void)hub.take_effects();
+  const DocumentId id = doc_id(7);
+  const Bytes data = empty_sync_message();
+  nlohmann::json request = {{"type", "request"}, {"senderId", "client"}, {"targetId", "server"},
+                            {"documentId", id.to_uuid_string()},
+                            {"data", nlohmann::json::binary_t(std::vector<std::uint8_t>(data.begin(), data.end()))}};
+  hub.receive_frame(c, nlohmann::json::to_cbor(request), 2);
+  HubEffects e = hub.take_effects();
+  EXPECT_TRUE(e.legacy_uuid_document_id);
+  EXPECT_TRUE(hub.is_open(id));
+  bool delivered = false;
+  for (const ToActor& t : e.to_actors) {
+    if (t.kind != ToActor::Kind::kMessage) continue;
+    EXPECT_EQ(t.document, id);
+    ASSERT_TRUE(t.message);
+    const auto* r = std::get_if<wire::RequestMessage>(&*t.message);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->document_id, id);
+    delivered = true;
+  }
+  EXPECT_TRUE(delivered);
+  // The same document by its bs58check id: no new open, no flag.
+  hub.receive_frame(c, frame(wire::SyncMessage{PeerId("client"), PeerId("server"), id, data}), 3);
+  HubEffects e2 = hub.take_effects();
+  EXPECT_FALSE(e2.legacy_uuid_document_id);
+  for (const ToActor& t : e2.to_actors) EXPECT_NE(t.kind, ToActor::Kind::kSpawn);
+}
+
+// JS shareConfigChanged: every open document is re-evaluated for every established peer.
+class SwitchPolicy : public SharePolicy {
+ public:
+  bool announce(const PeerId&, const DocumentId&) const override { return announce_all; }
+  bool access(const PeerId&, const DocumentId&) const override { return true; }
+  bool announce_all = false;
+};
+
+TEST(Hub, SharePolicyChangedAnnouncesOpenDocumentsAndRefreshesKnownOnes) {
+  auto policy = std::make_shared<SwitchPolicy>();
+  HubConfig c;
+  c.peer_id = PeerId("server");
+  c.has_storage = false;
+  c.policy = policy;
+  c.session_id = SessionId("s");
+  Hub hub(std::move(c));
+  hub.start(0);
+  const ConnectionId conn = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(conn, frame(join("client")), 1);
+  const DocumentId quiet = doc_id(1);
+  const DocumentId asked = doc_id(2);
+  hub.open_document(quiet, 2);
+  hub.receive_frame(conn, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), asked, empty_sync_message()}), 3);
+  (void)hub.take_effects();
+
+  auto added = [&](const HubEffects& e) {
+    std::set<DocumentId> docs;
+    for (const ToActor& t : e.to_actors) {
+      if (t.kind == ToActor::Kind::kPeerAdded && t.peer.peer_id == PeerId("client")) docs.insert(t.document);
+    }
+    return docs;
+  };
+  // Nothing announced yet: only the document the peer asked about is re-read.
+  hub.share_policy_changed(4);
+  EXPECT_EQ(added(hub.take_effects()), (std::set<DocumentId>{asked}));
+  // Now announced: both.
+  policy->announce_all = true;
+  hub.share_policy_changed(5);
+  EXPECT_EQ(added(hub.take_effects()), (std::set<DocumentId>{quiet, asked}));
 }
 
 }  // namespace

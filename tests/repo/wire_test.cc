@@ -698,5 +698,59 @@ TEST(WireMalformed, MissingRequiredFields) {
   }
 }
 
+// Legacy UUID document ids (issue 24): the reference's repo.find converts UUID text in the
+// documentId of request, sync, ephemeral and doc-unavailable messages to the same 16 bytes
+// (interpretAsDocumentId); other fields and malformed UUIDs stay refused.
+TEST(WireLegacyUuid, DocumentMessagesAcceptUuidTextAsTheSameId) {
+  const std::string uuid = "d96d229b-86ff-4685-ba12-31fedc76637a";
+  const DocumentId id = *parse_legacy_uuid(uuid);
+  const json::binary_t data(std::vector<std::uint8_t>{0x42});
+  for (const std::string type : {"request", "sync", "doc-unavailable", "ephemeral"}) {
+    json j = {{"type", type}, {"senderId", "a"}, {"targetId", "b"}, {"documentId", uuid}};
+    if (type != "doc-unavailable") j["data"] = data;
+    if (type == "ephemeral") {
+      j["count"] = 1;
+      j["sessionId"] = "s";
+    }
+    auto m = decode(cbor(j));
+    ASSERT_TRUE(m) << type << ": " << m.error().to_string();
+    std::visit([&](const auto& msg) {
+      if constexpr (requires { msg.legacy_uuid; }) {
+        EXPECT_EQ(msg.document_id, id) << type;
+        EXPECT_EQ(msg.document_id.to_string(), DocumentId(id.bytes()).to_string());
+        EXPECT_TRUE(msg.legacy_uuid) << type;
+        // Re-encoded (our answers), the id is bs58check text, as the reference answers.
+        auto again = decode(encode(msg));
+        ASSERT_TRUE(again);
+        EXPECT_NE(to_hex(encode(msg)).find(to_hex(as_bytes(id.to_string()))), std::string::npos);
+      } else {
+        ADD_FAILURE() << type << " decoded as " << message_type(*m);
+      }
+    }, *m);
+    // The bs58check form is not flagged.
+    j["documentId"] = id.to_string();
+    auto plain = decode(cbor(j));
+    ASSERT_TRUE(plain);
+    std::visit([&](const auto& msg) {
+      if constexpr (requires { msg.legacy_uuid; }) {
+        EXPECT_FALSE(msg.legacy_uuid) << type;
+      }
+    }, *plain);
+  }
+}
+
+TEST(WireLegacyUuid, MalformedUuidsAndOtherMessagesAreRefused) {
+  const json::binary_t data(std::vector<std::uint8_t>{0x42});
+  // Version nibble 0 and variant nibble 7: uuid 9.0.1's validate() refuses both.
+  for (const std::string bad : {"d96d229b-86ff-0685-ba12-31fedc76637a", "d96d229b-86ff-4685-7a12-31fedc76637a",
+                                "d96d229b86ff4685ba1231fedc76637a", "automerge:d96d229b-86ff-4685-ba12-31fedc76637a"}) {
+    json j = {{"type", "request"}, {"senderId", "a"}, {"targetId", "b"}, {"documentId", bad}, {"data", data}};
+    EXPECT_FALSE(decode(cbor(j))) << bad;
+  }
+  json heads = {{"type", "remote-heads-changed"}, {"senderId", "a"}, {"targetId", "b"},
+                {"documentId", "d96d229b-86ff-4685-ba12-31fedc76637a"}, {"newHeads", json::object()}};
+  EXPECT_FALSE(decode(cbor(heads)));  // the reference does not convert it there either
+}
+
 }  // namespace
 }  // namespace am::repo::wire

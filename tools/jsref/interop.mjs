@@ -7,7 +7,7 @@
 // Prints "ok N - name" or "not ok N - name" per case (TAP-like); a failure prints the reason and
 // the protocol messages our server traced (amrepo serve --trace-messages). Exit 1 if any failed.
 import * as A from "@automerge/automerge"
-import { Repo } from "@automerge/automerge-repo"
+import { Repo, documentIdToBinary } from "@automerge/automerge-repo"
 import { BrowserWebSocketClientAdapter, NodeWSServerAdapter } from "@automerge/automerge-repo-network-websocket"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { encode as cborEncode, decode as cborDecode } from "cbor-x"
@@ -525,6 +525,48 @@ defineCase(10, "a browser page (headless Chromium) edits through the C++ server;
   const shot = path.join(shotDir, "interop-browser.png")
   await first.screenshot({ path: shot })
   console.log(`  screenshot: ${shot}`)
+})
+
+// The reference converts a UUID given to repo.find (interpretAsDocumentId, with a warning) and
+// so finds the document on the wire's behalf too, but 2.5.6's DocSynchronizer then throws
+// "channelId doesn't match documentId" for a sync/request/ephemeral whose documentId is the
+// UUID: the message is dropped, the connection stays up. Ours answers it under the bs58check
+// id (docs/interop.md).
+defineCase(11, "legacy UUID document ids: found by UUID through ours; a request by UUID is answered under the bs58check id", async () => {
+  const ours = await startAmrepo(["--listen", "127.0.0.1:0", "--memory"])
+  const theirs = await startJsServer(null)
+  const uuidOf = documentId => {
+    const h = Buffer.from(documentIdToBinary(documentId)).toString("hex")
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+  }
+  for (const [name, server] of [["ours", ours], ["JS", theirs]]) {
+    const a = jsClient(server.url)
+    const handle = a.create({ title: `legacy via ${name}` })
+    const uuid = uuidOf(handle.documentId)
+    // A JS client finds it by the UUID (converted on the client, with the reference's warning).
+    const found = await findReady(jsClient(server.url), uuid)
+    check(found.documentId === handle.documentId, `${name}: found ${found.documentId}, want ${handle.documentId}`)
+    check(same(plain(found.doc()), { title: `legacy via ${name}` }), `${name}: found ${JSON.stringify(found.doc())}`)
+    // A raw peer names the document by the UUID itself on the wire.
+    const raw = await rawSocket(server.url)
+    raw.send({ type: "join", senderId: "raw-uuid", peerMetadata: { isEphemeral: true }, supportedProtocolVersions: ["1"] })
+    await waitFor(() => raw.frames.some(f => f.type === "peer"), "peer", 5000)
+    const serverId = raw.frames.find(f => f.type === "peer").senderId
+    const [, msg] = A.generateSyncMessage(A.init(), A.initSyncState())
+    raw.send({ type: "request", senderId: "raw-uuid", targetId: serverId, documentId: uuid, data: msg })
+    if (name === "JS") {
+      // Dropped by the reference; the same request by the bs58check id on the same connection
+      // is answered, so the UUID neither closed it nor broke the document.
+      raw.send({ type: "request", senderId: "raw-uuid", targetId: serverId, documentId: handle.documentId, data: msg })
+    }
+    const answered = () => raw.frames.find(f => f.type === "sync" || f.type === "doc-unavailable" || f.type === "error")
+    await waitFor(() => answered() || raw.closed, "an answer to the request", 5000)
+    const answer = answered()
+    check(answer?.type === "sync" && answer.documentId === handle.documentId && !raw.closed,
+      `${name} answered ${JSON.stringify(answer ? { type: answer.type, documentId: answer.documentId } : { closed: raw.closed })}`)
+    check(!raw.frames.some(f => f.documentId === uuid), `${name} sent a frame naming the UUID`)
+    raw.close()
+  }
 })
 
 // --- runner ------------------------------------------------------------------------------------

@@ -74,9 +74,15 @@ class DocumentId {
 };
 
 /// What JS `interpretAsDocumentId` accepts from an application: an automerge: URL (its heads are
-/// ignored), bs58check text, or — deprecated, pre-1.0 repos — UUID text (8-4-4-4-12 hex digits,
-/// either case; version and variant nibbles are not checked). Never use this for wire input.
+/// ignored), bs58check text, or — deprecated, pre-1.0 repos — UUID text (see parse_legacy_uuid).
+/// An `automerge:` URL never holds a UUID (the reference's URL pattern refuses the dashes).
 Result<DocumentId> parse_document_id_loose(std::string_view text);
+
+/// A legacy UUID document id: 8-4-4-4-12 hex digits, either case, as the reference's uuid 9.0.1
+/// `validate` accepts them (version nibble 1-5 and variant 8, 9, a or b; or the nil UUID). The
+/// id is its 16 bytes, the same id as the bs58check text of those bytes (JS
+/// interpretAsDocumentId). nullopt for anything else.
+std::optional<DocumentId> parse_legacy_uuid(std::string_view text);
 
 /// bs58check text of a change hash, the form heads take in URLs and remote-heads gossip.
 std::string encode_head(const ChangeHash& head);

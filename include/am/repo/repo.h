@@ -42,8 +42,10 @@ namespace am::repo {
 
 class Repo;
 
-/// Where a document handle is in its life (JS DocHandle states).
-enum class DocumentState { kLoading, kRequesting, kReady, kUnavailable, kDeleted };
+/// Where a document handle is in its life (JS DocHandle states). kUnloaded: the document was
+/// dropped from memory by Repo::remove_from_cache (JS "unloaded"); find() loads it again into a
+/// new handle, and this one refuses changes.
+enum class DocumentState { kLoading, kRequesting, kReady, kUnavailable, kDeleted, kUnloaded };
 const char* to_string(DocumentState state);
 
 /// One change of a document as observers see it.
@@ -138,6 +140,44 @@ class DocHandle {
   friend class Repo;  // the only maker of handles
   explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
   std::shared_ptr<Entry> entry_;
+};
+
+/// A document entering or leaving a repo, reported by Repo::on_document_event: the JS Repo's
+/// events "document", "delete-document" and "unavailable-document" (automerge-repo 2.5.6 still
+/// declares all three in RepoEvents but emits only "delete-document"; these follow the declared
+/// meanings, as 1.x emitted them). A plain value.
+struct DocumentEvent {
+  /// What happened.
+  enum class Kind {
+    kAdded,        ///< JS "document": a document was created or discovered, i.e. a handle for it
+                   ///< was made in memory: create(), import(), find() or find_with_progress() of
+                   ///< one not in memory, or a peer's request or sync message that opened it
+    kDeleted,      ///< JS "delete-document": Repo::remove() deleted it
+    kUnavailable,  ///< JS "unavailable-document": nobody has it (not in storage, and every
+                   ///< peer asked answered unavailable), so a find of it fails
+  };
+  Kind kind = Kind::kAdded;  ///< what happened
+  DocumentId document;       ///< to which document
+};
+
+/// The steps of Repo::find_with_progress (JS FindProgress states; JS reports kRequesting as
+/// state "loading" with progress 75, the step where its handle enters "requesting").
+enum class FindState {
+  kLoading,      ///< started (progress 0), reading storage (25), found in storage (50)
+  kRequesting,   ///< not in storage: asking peers (75)
+  kReady,        ///< found; the handle is ready (final)
+  kUnavailable,  ///< nobody has it (final)
+  kFailed,       ///< deleted, timed out, or called after stop(); `error` says which (final)
+};
+/// "loading", "requesting", "ready", "unavailable", "failed".
+const char* to_string(FindState state);
+
+/// One step of Repo::find_with_progress. A plain value.
+struct FindProgress {
+  FindState state = FindState::kLoading;  ///< the step
+  int progress = 0;     ///< JS's loading percentage: 0, 25, 50, 75; 100 on a final step
+  DocHandle handle;     ///< the document's handle (empty only when the repo had stopped)
+  std::optional<Error> error;  ///< kFailed: why
 };
 
 /// A connection's life, reported by Repo::on_connection_event.
@@ -321,11 +361,42 @@ class Repo {
   /// find() as a future.
   std::future<Result<DocHandle>> find(const DocumentId& id,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// find() of an id as text (JS find(id)): an automerge: URL (heads ignored), bs58check text,
+  /// or a legacy UUID (parse_document_id_loose; the first UUID logs a deprecation warning, as
+  /// the reference does). Text that is none of these completes with kInvalidArgument.
+  std::future<Result<DocHandle>> find(std::string_view id_or_url,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// The saved bytes of a document (found as find() does).
   [[nodiscard]] Result<Bytes> export_document(const DocumentId& id,
                                               std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// find() with each step reported (JS findWithProgress): `on_progress` runs on an io thread,
+  /// in order, ending with exactly one final step (kReady, kUnavailable or kFailed). A document
+  /// already in memory in a final state answers with that one step; otherwise the steps are
+  /// loading 0, loading 25, then loading 50 (found in storage) or requesting 75 (asking
+  /// peers), then the final one. After `timeout` without a final step: kFailed with kTimeout.
+  /// A find still running when the repo stops reports nothing more.
+  void find_with_progress(const DocumentId& id, std::function<void(const FindProgress&)> on_progress,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// Deletes a document from this repo and its storage (local only, as in JS).
   [[nodiscard]] Status remove(const DocumentId& id);
+  /// Drops a document from memory without deleting it (JS removeFromCache): waits until it is
+  /// ready and saved, then forgets it, so peers' messages and the next find() load it from
+  /// storage into a new handle; handles still held report kUnloaded and refuse changes. Blocks
+  /// (not from a callback). kNotFound when it is not in memory, kInvalidArgument when it is
+  /// unavailable or deleted (JS only logs these two; so do we, at warn level), kTimeout,
+  /// kCancelled after stop().
+  [[nodiscard]] Status remove_from_cache(const DocumentId& id,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// Calls `observer` for every DocumentEvent (on an io thread; those of one document in
+  /// order) while the subscription lives.
+  Subscription on_document_event(std::function<void(const DocumentEvent&)> observer);
+  /// Replaces the share policy (null: share_everything()) and re-evaluates it as
+  /// share_policy_changed() does.
+  void set_share_policy(std::shared_ptr<const SharePolicy> policy);
+  /// The share policy's answers changed (JS shareConfigChanged): every open document is
+  /// re-evaluated for every connected peer. A peer it now announces to starts syncing the
+  /// document; a peer it no longer gives access to stops. Asynchronous.
+  void share_policy_changed();
   /// Documents open in memory.
   std::vector<DocumentId> open_documents() const;
   /// Documents in storage (reads the store's keys; may be slow for big stores).
@@ -369,6 +440,10 @@ class Repo {
   EndpointId connect(Connector connector, std::string description, Backoff backoff = {});
   /// Stops a dialer (its connection closes) or a listener.
   void disconnect(EndpointId endpoint);
+  /// Posts tasks to this repo's io threads (for transports that deliver on the repo's threads,
+  /// e.g. InProcessTransport::connect). The executor may outlive the repo: after stop() it drops
+  /// what it is given. Tasks posted from one thread may run concurrently when io_threads > 1.
+  Executor executor() const;
 
   /// Calls `observer` for every connection event (on an io thread) while the subscription lives.
   Subscription on_connection_event(std::function<void(const ConnectionEvent&)> observer);

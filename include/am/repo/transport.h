@@ -104,6 +104,11 @@ class Connection {
   virtual std::string principal() const { return {}; }
 };
 
+/// Runs a task later on some thread it owns, never inside the call (Repo::executor() posts to a
+/// repo's io threads; InProcessTransport delivers through one). An executor that was shut down
+/// may drop tasks. Must be thread-safe.
+using Executor = std::function<void(std::function<void()> task)>;
+
 /// Which side of a connection we are. The automerge-repo handshake is asymmetric: the dialer
 /// (kDialer) sends `join` first and the acceptor (kAcceptor) answers with `peer`.
 enum class ConnectionRole {

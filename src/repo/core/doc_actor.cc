@@ -103,7 +103,11 @@ void DocActor::meet_peer(const PeerInfo& info) {
 
 void DocActor::add_peer(const PeerInfo& info, Millis now) {
   if (state_ == DocState::kDeleted) return;
-  meet_peer(info);
+  if (peers_.knows(info.peer_id)) {
+    peers_.refresh_policy(info.peer_id);  // the share policy changed (Hub::share_policy_changed)
+  } else {
+    meet_peer(info);
+  }
   // Only this peer can have something new to send or ask; the others are as they were.
   pump(now, &info.peer_id);
 }

@@ -60,6 +60,17 @@ void DocPeers::set_status(Peer& p, PeerDocStatus status) {
   ctx_.effects.events.push_back(std::move(e));
 }
 
+void DocPeers::refresh_policy(const PeerId& id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  Peer& p = *it->second;
+  const DocActorConfig& config = ctx_.config;
+  p.announce = config.policy->announce(id, config.document_id);
+  const DocumentAccess level = config.policy->access_level(id, p.info.principal, config.document_id);
+  p.access = level != DocumentAccess::kNone;
+  p.read_only = level == DocumentAccess::kRead;
+}
+
 bool DocPeers::meet(const PeerInfo& info) {
   const DocActorConfig& config = ctx_.config;
   auto p = std::make_unique<Peer>();

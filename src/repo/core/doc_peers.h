@@ -58,6 +58,9 @@ class DocPeers {
   /// messages are held.
   bool meet(const PeerInfo& info);
   bool knows(const PeerId& id) const { return peers_.count(id) != 0; }
+  /// Reads the share policy's answers for a known peer again (announce, access, read-only);
+  /// its sync state and what it asked are kept.
+  void refresh_policy(const PeerId& id);
   /// The peer's sync state changed since it was saved, and is one we persist.
   bool has_unsaved_sync_state(const PeerId& id) const;
   /// Stops tracking a peer; its sync state is parked.

@@ -264,6 +264,9 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
     return;
   }
   wire::Message message = std::move(*decoded);
+  std::visit([this](const auto& m) {
+    if constexpr (requires { m.legacy_uuid; }) effects_.legacy_uuid_document_id |= m.legacy_uuid;
+  }, message);
   Connection& conn = it->second;
   auto peer_info = [](const PeerId& sender, const std::optional<wire::PeerMetadata>& md) {
     PeerInfo info{sender, std::nullopt, true, {}};
@@ -478,6 +481,23 @@ void Hub::open_document(const DocumentId& document, Millis now) {
 }
 
 void Hub::close_document(const DocumentId& document) { open_docs_.erase(document); }
+
+void Hub::share_policy_changed(Millis now) {
+  (void)now;
+  for (auto& [id, conn] : connections_) {
+    if (conn.state != ConnState::kEstablished) continue;
+    for (const DocumentId& doc : open_docs_) {
+      const bool known = conn.docs.count(doc) != 0;
+      if (!known && !config_.policy->announce(conn.peer.peer_id, doc)) continue;
+      conn.docs.insert(doc);
+      ToActor t;
+      t.kind = ToActor::Kind::kPeerAdded;
+      t.document = doc;
+      t.peer = conn.peer;
+      effects_.to_actors.push_back(std::move(t));
+    }
+  }
+}
 
 void Hub::send(const wire::Message& message) {
   const std::optional<PeerId> target = routing_target(message);

@@ -94,6 +94,9 @@ struct HubEffects {
   /// not the connection's peer, or a targetId that is not this repo (an older peer that derives
   /// ids of its own, a misrouted relay). Diagnostics only; the runtime logs them at debug level.
   std::vector<std::string> dropped;
+  /// A message in this batch named its document by a legacy UUID (accepted, as the reference
+  /// does; the runtime logs a deprecation warning once).
+  bool legacy_uuid_document_id = false;
 };
 
 struct HubConfig {
@@ -149,6 +152,11 @@ class Hub {
   /// delivers every connected peer and the network state to its actor.
   void open_document(const DocumentId& document, Millis now);
   void close_document(const DocumentId& document);
+  /// The share policy's answers may have changed (JS shareConfigChanged): every open document
+  /// is re-evaluated for every established peer. kPeerAdded goes to each document the policy
+  /// now announces to a peer and to each whose actor already knows the peer (which re-reads
+  /// the policy for it). O(connections x open documents), on the application's request only.
+  void share_policy_changed(Millis now);
   bool is_open(const DocumentId& document) const { return open_docs_.count(document) != 0; }
 
   /// Sends a message from an actor to its targetId's connection (dropped if not connected).

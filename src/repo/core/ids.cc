@@ -106,7 +106,8 @@ int hex_value(char c) {
   return -1;
 }
 
-// 8-4-4-4-12 hex digits, either case.
+// 8-4-4-4-12 hex digits, either case, as uuid 9.0.1's validate(): version 1-5 and variant
+// 8-b, or the nil UUID.
 std::optional<DocumentId::Raw> parse_uuid_text(std::string_view text) {
   if (text.size() != 36) return std::nullopt;
   DocumentId::Raw raw{};
@@ -123,6 +124,10 @@ std::optional<DocumentId::Raw> parse_uuid_text(std::string_view text) {
     raw[byte] = static_cast<std::uint8_t>(raw[byte] | (nibble % 2 == 0 ? v << 4 : v));
     ++nibble;
   }
+  if (raw == DocumentId::Raw{}) return raw;  // the nil UUID
+  const int version = raw[6] >> 4;
+  const int variant = raw[8] >> 4;
+  if (version < 1 || version > 5 || variant < 8 || variant > 0xb) return std::nullopt;
   return raw;
 }
 
@@ -201,6 +206,11 @@ std::string DocumentId::to_uuid_string() const {
   const std::string h = to_hex(bytes_);
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
          h.substr(20);
+}
+
+std::optional<DocumentId> parse_legacy_uuid(std::string_view text) {
+  if (auto raw = parse_uuid_text(text)) return DocumentId(*raw);
+  return std::nullopt;
 }
 
 Result<DocumentId> parse_document_id_loose(std::string_view text) {

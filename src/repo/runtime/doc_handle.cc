@@ -10,6 +10,7 @@ std::string DocHandle::url() const { return std::string(AutomergeUrl::kPrefix) +
 
 DocumentState DocHandle::state() const {
   std::lock_guard<std::mutex> lock(entry_->mutex);
+  if (entry_->unloaded) return DocumentState::kUnloaded;
   return public_state(entry_->actor->state());
 }
 
@@ -35,6 +36,7 @@ Status DocHandle::change(const std::function<void(Document&)>& edit, const Commi
   {
     std::lock_guard<std::mutex> lock(entry_->mutex);
     core::DocActor& actor = *entry_->actor;
+    if (entry_->unloaded) return fail(Error::invalid_argument("change", "document is unloaded (remove_from_cache)"));
     if (actor.state() != core::DocState::kReady) {
       return fail(Error::invalid_argument("change", std::string("document is ") + core::to_string(actor.state())));
     }

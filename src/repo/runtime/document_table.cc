@@ -95,7 +95,7 @@ DocHandle Repo::Impl::open_new(const DocumentId& id, Document doc) {
   auto [entry, created] = get_or_create(id, [&] { return core::DocActor::create(actor_config(id), std::move(doc), now()); });
   if (created) {
     hub_post([id, self = shared_from_this()](core::Hub& h) { h.open_document(id, self->now()); });
-    actor_post(entry, [](core::DocActor&) {});
+    opened(entry);
   }
   return DocHandle(entry);
 }

@@ -13,6 +13,7 @@ const char* to_string(DocumentState state) {
     case DocumentState::kReady: return "ready";
     case DocumentState::kUnavailable: return "unavailable";
     case DocumentState::kDeleted: return "deleted";
+    case DocumentState::kUnloaded: return "unloaded";
   }
   return "?";
 }
@@ -110,7 +111,7 @@ void Repo::find(const DocumentId& id, std::function<void(Result<DocHandle>)> cal
   auto [entry, created] = impl.get_or_create(id, [&] { return core::DocActor::find(impl.actor_config(id), impl.now()); });
   if (created) {
     impl.hub_post([id, self = impl_](core::Hub& h) { h.open_document(id, self->now()); });
-    impl.actor_post(entry, [](core::DocActor&) {});
+    impl.opened(entry);
   }
   std::uint64_t waiter = 0;
   {
@@ -156,6 +157,17 @@ std::future<Result<DocHandle>> Repo::find(const DocumentId& id, std::chrono::mil
   return future;
 }
 
+std::future<Result<DocHandle>> Repo::find(std::string_view id_or_url, std::chrono::milliseconds timeout) {
+  auto id = parse_document_id_loose(id_or_url);
+  if (!id) {
+    std::promise<Result<DocHandle>> refused;
+    refused.set_value(fail(std::move(id).error()));
+    return refused.get_future();
+  }
+  if (parse_legacy_uuid(id_or_url)) impl_->warn_legacy_uuid("find(\"" + std::string(id_or_url) + "\")");
+  return find(*id, timeout);
+}
+
 Result<Bytes> Repo::export_document(const DocumentId& id, std::chrono::milliseconds timeout) {
   auto handle = find(id, timeout).get();
   if (!handle) return fail(handle.error());
@@ -170,6 +182,7 @@ Status Repo::remove(const DocumentId& id) {
   }
   impl_->actor_post(entry, [self = impl_](core::DocActor& a) { a.remove(self->now()); });
   impl_->hub_post([id](core::Hub& h) { h.close_document(id); });
+  impl_->post_document_event(entry, DocumentEvent::Kind::kDeleted);
   return {};
 }
 
@@ -293,6 +306,13 @@ void Repo::add_connection(std::shared_ptr<Connection> connection, ConnectionRole
   impl_->attach(std::move(connection),
                 role == ConnectionRole::kDialer ? core::ConnectionRole::kInitiator : core::ConnectionRole::kAcceptor,
                 std::nullopt);
+}
+
+Executor Repo::executor() const {
+  return [gate = impl_->executor_gate](std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    if (gate->io) gate->io->post(std::move(task));
+  };
 }
 
 EndpointId Repo::connect(Connector connector, std::string description, Backoff backoff) {
@@ -424,6 +444,10 @@ void Repo::stop() {
     impl_->hub_cv.wait_for(lock, kStopCloseGrace, [&] { return impl_->conns.empty(); });
   }
   impl_->stopped = true;
+  {
+    std::lock_guard<std::mutex> lock(impl_->executor_gate->mutex);
+    impl_->executor_gate->io = nullptr;
+  }
   impl_->timers.stop();
   impl_->io.stop();
   if (impl_->storage_io) impl_->storage_io->stop();

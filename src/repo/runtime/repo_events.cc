@@ -19,6 +19,9 @@ void Repo::Impl::hub_post(std::function<void(core::Hub&)> fn) {
 }
 
 void Repo::Impl::dispatch_hub(core::HubEffects e, std::vector<std::function<void()>>& after) {
+  if (e.legacy_uuid_document_id) {
+    after.push_back([self = shared_from_this()] { self->warn_legacy_uuid("a peer's message"); });
+  }
   if (!e.dropped.empty()) {  // logged outside the hub mutex, as the log callback may be slow
     after.push_back([self = shared_from_this(), lines = std::move(e.dropped)] {
       for (const std::string& line : lines) self->log(LogLevel::kDebug, line);
@@ -157,7 +160,14 @@ void Repo::Impl::take_and_dispatch(const std::shared_ptr<DocHandle::Entry>& entr
         const core::DocState s = ev.state;
         entry.unavailable = s == core::DocState::kUnavailable;
         if (s == core::DocState::kUnavailable) {
-          after.push_back([self = shared_from_this(), id = entry.id] { self->schedule_eviction(id, 0); });
+          after.push_back([self = shared_from_this(), id = entry.id] {
+            self->notify_document(DocumentEvent::Kind::kUnavailable, id);
+            self->schedule_eviction(id, 0);
+          });
+        }
+        for (const auto& [oid, observer] : entry.state_observers) after.push_back([observer, s] { observer(s); });
+        if (s == core::DocState::kReady || s == core::DocState::kUnavailable || s == core::DocState::kDeleted) {
+          entry.state_observers.clear();  // each has reported its final step
         }
         if (s == core::DocState::kReady || s == core::DocState::kUnavailable || s == core::DocState::kDeleted) {
           auto waiters = std::move(entry.find_waiters);
@@ -224,7 +234,7 @@ void Repo::Impl::route_to_actor(core::ToActor t) {
   using K = core::ToActor::Kind;
   if (t.kind == K::kSpawn) {
     auto [entry, created] = get_or_create(t.document, [&] { return core::DocActor::find(actor_config(t.document), now()); });
-    if (created) actor_post(entry, [](core::DocActor&) {});  // dispatch its storage loads
+    if (created) opened(entry);  // dispatch its storage loads, report kAdded
     return;
   }
   auto entry = entry_of(t.document);

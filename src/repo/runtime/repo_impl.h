@@ -115,6 +115,26 @@ struct DocHandle::Entry {
   std::atomic<core::Millis> last_event{0};
   /// Protocol messages posted to the queue and not yet handed to the actor.
   std::atomic<int> queued_messages{0};
+  /// find_with_progress steps waiting for the actor's next states (called after its turn).
+  std::map<std::uint64_t, std::function<void(core::DocState)>> state_observers;
+  /// Repo::remove_from_cache dropped this entry: its handles report kUnloaded.
+  std::atomic<bool> unloaded{false};
+};
+
+// The share policy the hub and every actor hold: it forwards to the current one, which
+// Repo::set_share_policy swaps while they run.
+class SwitchablePolicy final : public SharePolicy {
+ public:
+  explicit SwitchablePolicy(std::shared_ptr<const SharePolicy> policy) : current_(std::move(policy)) {}
+  bool announce(const PeerId& peer, const DocumentId& document) const override;
+  bool access(const PeerId& peer, const DocumentId& document) const override;
+  DocumentAccess access_level(const PeerId& peer, const std::string& principal,
+                              const DocumentId& document) const override;
+  void set(std::shared_ptr<const SharePolicy> policy) { current_.store(std::move(policy)); }
+
+ private:
+  std::shared_ptr<const SharePolicy> current() const { return current_.load(); }
+  std::atomic<std::shared_ptr<const SharePolicy>> current_;
 };
 
 struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
@@ -140,11 +160,22 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     std::string description;  // with connector: names it in kDialFailed events
   };
 
+  // Repo::executor()'s way onto the io threads: executors may outlive the repo, so they post
+  // through this gate, which stop() shuts before the IoContext goes.
+  struct ExecutorGate {
+    std::mutex mutex;
+    net::IoContext* io = nullptr;  // null once stopped
+  };
+
+  // options.share_policy is this one (the constructor wraps the application's); declared
+  // before options, which the constructor fills through wrap_policy.
+  std::shared_ptr<SwitchablePolicy> policy;
   RepoOptions options;
   Clock::time_point epoch = Clock::now();
   net::IoContext& io;            // owned by Repo::Threads, which outlives every use here
   net::IoContext* storage_io;    // likewise; null without storage
   TimerService timers;
+  std::shared_ptr<ExecutorGate> executor_gate = std::make_shared<ExecutorGate>();
   std::shared_ptr<SerialQueue> hub_queue;
   std::atomic<bool> stopped{false};
   // Set by stop() (under hub_mutex) when it takes the list of connections to close: a connection
@@ -166,6 +197,15 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   }
   std::mt19937_64 rng{std::random_device{}()};
 
+  // One deprecation warning per repo for legacy UUID document ids (the reference warns on
+  // every conversion).
+  std::atomic<bool> legacy_uuid_warned{false};
+  void warn_legacy_uuid(const std::string& where) {
+    if (legacy_uuid_warned.exchange(true)) return;
+    log(LogLevel::kWarn, where + " named a document by a legacy UUID; future versions will not support "
+                                 "UUIDs as document ids, use automerge: URLs instead (logged once)");
+  }
+
   mutable std::mutex hub_mutex;
   mutable std::condition_variable hub_cv;  // ready, peers
   core::Hub hub;
@@ -179,6 +219,22 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
 
   mutable std::mutex docs_mutex;
   std::map<DocumentId, std::shared_ptr<DocHandle::Entry>> docs;
+
+  std::mutex document_observers_mutex;
+  std::uint64_t next_document_observer = 1;
+  std::map<std::uint64_t, std::function<void(const DocumentEvent&)>> document_observers;
+  // Calls the document observers now (on an io thread, no lock held).
+  void notify_document(DocumentEvent::Kind kind, const DocumentId& id);
+  // Posts notify_document to the document's queue, behind what is queued for it.
+  void post_document_event(const std::shared_ptr<DocHandle::Entry>& entry, DocumentEvent::Kind kind);
+  // A new entry: dispatches its actor's first effects and reports kAdded.
+  void opened(const std::shared_ptr<DocHandle::Entry>& entry);
+
+  static RepoOptions wrap_policy(RepoOptions o, std::shared_ptr<SwitchablePolicy>& out) {
+    out = std::make_shared<SwitchablePolicy>(o.share_policy ? o.share_policy : share_everything());
+    o.share_policy = out;
+    return o;
+  }
 
   static core::HubConfig hub_config(const RepoOptions& o) {
     core::HubConfig c;
@@ -202,9 +258,10 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   }
 
   Impl(RepoOptions o, net::IoContext& io_context, net::IoContext* storage_context)
-      : options(std::move(o)), io(io_context), storage_io(storage_context), timers(io),
+      : options(wrap_policy(std::move(o), policy)), io(io_context), storage_io(storage_context), timers(io),
         hub(hub_config_with_fresh_ids(options)) {
     hub_queue = std::make_shared<SerialQueue>(io);
+    executor_gate->io = &io;
   }
 
   core::Millis now() const {

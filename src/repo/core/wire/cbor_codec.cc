@@ -275,12 +275,21 @@ class Fields {
     return Id(std::move(v));
   }
 
-  // bs58check text; a 16-byte byte string is accepted too (samod does).
-  Result<DocumentId> document_id(std::string_view key) const {
+  // bs58check text; a 16-byte byte string is accepted too (samod does). With `legacy_uuid`
+  // set, legacy UUID text too (the reference's repo.find converts it, with a deprecation
+  // warning, to the same 16 bytes), and *legacy_uuid says whether it was one.
+  Result<DocumentId> document_id(std::string_view key, bool* legacy_uuid = nullptr) const {
     const json* v = find(key);
     if (v == nullptr) return missing(key);
     if (v->is_string()) {
-      auto id = DocumentId::parse(v->get_ref<const std::string&>());
+      const std::string& text = v->get_ref<const std::string&>();
+      auto id = DocumentId::parse(text);
+      if (!id && legacy_uuid != nullptr) {
+        if (auto uuid = parse_legacy_uuid(text)) {
+          *legacy_uuid = true;
+          return *uuid;
+        }
+      }
       if (!id) return invalid(key, id.error().message);
       return *id;
     }
@@ -443,24 +452,24 @@ Result<Message> message_from_map(const json& map) {
     SyncMessage m;
     AM_TRY_ASSIGN(m.sender_id, f.id<PeerId>("senderId"));
     AM_TRY_ASSIGN(m.target_id, f.id<PeerId>("targetId"));
-    AM_TRY_ASSIGN(m.document_id, f.document_id("documentId"));
+    AM_TRY_ASSIGN(m.document_id, f.document_id("documentId", &m.legacy_uuid));
     AM_TRY_ASSIGN(m.data, f.bytes("data"));
     if (type == "sync") return m;
     return RequestMessage{std::move(m.sender_id), std::move(m.target_id), m.document_id,
-                          std::move(m.data)};
+                          std::move(m.data), m.legacy_uuid};
   }
   if (type == "doc-unavailable") {
     DocUnavailableMessage m;
     AM_TRY_ASSIGN(m.sender_id, f.id<PeerId>("senderId"));
     AM_TRY_ASSIGN(m.target_id, f.id<PeerId>("targetId"));
-    AM_TRY_ASSIGN(m.document_id, f.document_id("documentId"));
+    AM_TRY_ASSIGN(m.document_id, f.document_id("documentId", &m.legacy_uuid));
     return m;
   }
   if (type == "ephemeral") {
     EphemeralMessage m;
     AM_TRY_ASSIGN(m.sender_id, f.id<PeerId>("senderId"));
     AM_TRY_ASSIGN(m.target_id, f.id<PeerId>("targetId"));
-    AM_TRY_ASSIGN(m.document_id, f.document_id("documentId"));
+    AM_TRY_ASSIGN(m.document_id, f.document_id("documentId", &m.legacy_uuid));
     AM_TRY_ASSIGN(m.count, f.uint("count"));
     AM_TRY_ASSIGN(m.session_id, f.id<SessionId>("sessionId"));
     AM_TRY_ASSIGN(m.data, f.bytes("data"));

@@ -71,6 +71,7 @@ struct RequestMessage {
   PeerId target_id;         // targetId
   DocumentId document_id;   // documentId (bs58check text)
   Bytes data;               // data: one Automerge sync message
+  bool legacy_uuid = false;  // decoded only: documentId arrived as legacy UUID text
 
   friend bool operator==(const RequestMessage&, const RequestMessage&) = default;
 };
@@ -81,6 +82,7 @@ struct SyncMessage {
   PeerId target_id;        // targetId
   DocumentId document_id;  // documentId
   Bytes data;              // data: one Automerge sync message
+  bool legacy_uuid = false;  // decoded only: documentId arrived as legacy UUID text
 
   friend bool operator==(const SyncMessage&, const SyncMessage&) = default;
 };
@@ -90,6 +92,7 @@ struct DocUnavailableMessage {
   PeerId sender_id;        // senderId
   PeerId target_id;        // targetId
   DocumentId document_id;  // documentId
+  bool legacy_uuid = false;  // decoded only: documentId arrived as legacy UUID text
 
   friend bool operator==(const DocUnavailableMessage&, const DocUnavailableMessage&) = default;
 };
@@ -103,6 +106,7 @@ struct EphemeralMessage {
   std::uint64_t count = 0;  // count: per-session sequence number (uint or float on the wire)
   SessionId session_id;     // sessionId
   Bytes data;               // data: application payload (JS: CBOR of the broadcast value)
+  bool legacy_uuid = false;  // decoded only: documentId arrived as legacy UUID text
 
   friend bool operator==(const EphemeralMessage&, const EphemeralMessage&) = default;
 };
