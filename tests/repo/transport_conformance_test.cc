@@ -37,6 +37,7 @@
 #include "support/test_bytes.h"
 #include "support/transport_conformance.h"
 #include "repo/net/http_upgrade.h"
+#include "repo/net/socket_util.h"
 #include "repo/net/transport.h"
 #include "repo/net/ws_url.h"
 
@@ -1041,6 +1042,32 @@ TEST(TransportWsUrl, RejectsWhatItCannotDial) {
 }
 
 // ---- IoContext -----------------------------------------------------------------------------
+
+// Asio's per-socket records reserved in a run serve the next sockets: opening as many sockets as
+// were reserved allocates (almost) nothing, opening as many again allocates a record each.
+TEST(TransportSocketStates, ReservedRecordsServeTheNextSockets) {
+  constexpr std::size_t kSockets = 200;
+  boost::asio::io_context context;
+  std::vector<boost::asio::ip::tcp::socket> sockets;
+  sockets.reserve(2 * kSockets);
+  const auto open = [&](std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      boost::asio::ip::tcp::socket socket(context);
+      socket.open(boost::asio::ip::tcp::v4());
+      sockets.push_back(std::move(socket));
+    }
+  };
+  open(1);  // the reactor itself
+  sockets.clear();
+  reserve_socket_states(context, kSockets);
+  const std::size_t start = mallinfo2().uordblks;
+  open(kSockets);
+  const std::size_t reserved = mallinfo2().uordblks;
+  open(kSockets);
+  const std::size_t beyond = mallinfo2().uordblks;
+  EXPECT_LT(reserved - start, kSockets * 16) << "the reserved records were not used";
+  EXPECT_GT(beyond - reserved, kSockets * 64) << "opening a socket allocates no record: the check sees nothing";
+}
 
 TEST(TransportIoContext, PostRunsTasksOnItsThreads) {
   IoContext io(3);
