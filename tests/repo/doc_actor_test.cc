@@ -263,6 +263,35 @@ TEST(DocActor, ParkedSyncStatesOfDepartedPeersAreBounded) {
   s.settle();
 }
 
+// A parked sync state is kept for its lifetime only: the next departure after it ran out forgets
+// it, as does a tick. A peer that returns before resumes from it. No timer is asked for: it would
+// keep an idle document in memory.
+TEST(DocActor, ParkedSyncStatesExpireAfterTheirLifetime) {
+  constexpr Millis kLifetime = DocActor::kParkedSyncStateLifetimeMs;
+  ServerAndClients s({"client"});
+  s.settle();
+  const PeerId early("early"), late("late");
+  s.server->add_peer(PeerInfo{early, std::nullopt, true, {}}, 0);
+  s.server->remove_peer(early, 0);
+  s.server->add_peer(PeerInfo{late, std::nullopt, true, {}}, 1000);
+  s.server->remove_peer(late, 1000);
+  (void)s.run();
+  ASSERT_EQ(s.server->parked_sync_states(), 2u);
+  s.server->tick(kLifetime - 1);  // whatever else was due (flow control) is done by now
+  (void)s.run();
+  EXPECT_EQ(s.server->parked_sync_states(), 2u);
+  EXPECT_FALSE(s.server->take_effects().wake_at) << "no wake for parked states";
+  // Another peer leaves once the first state has run out: that one is forgotten.
+  const PeerId leaver("leaver");
+  s.server->add_peer(PeerInfo{leaver, std::nullopt, true, {}}, kLifetime);
+  s.server->remove_peer(leaver, kLifetime);
+  EXPECT_EQ(s.server->parked_sync_states(), 2u) << "late and leaver; early expired";
+  s.server->tick(kLifetime + 1000);
+  EXPECT_EQ(s.server->parked_sync_states(), 1u) << "late expired at the tick";
+  s.server->add_peer(PeerInfo{leaver, std::nullopt, true, {}}, kLifetime + 1000);
+  EXPECT_EQ(s.server->parked_sync_states(), 0u) << "leaver resumed in time";
+}
+
 // A server that does not announce is told of a peer only by its first message (the hub adds
 // no peer to documents it never asks about). With a persisted sync state, the message waits
 // for that state to load and is then answered on top of it.

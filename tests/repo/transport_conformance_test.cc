@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -36,6 +37,7 @@
 #include "support/test_bytes.h"
 #include "support/transport_conformance.h"
 #include "repo/net/http_upgrade.h"
+#include "repo/net/socket_util.h"
 #include "repo/net/transport.h"
 #include "repo/net/ws_url.h"
 
@@ -838,6 +840,47 @@ TEST_F(WebSocketTransportTest, ClientAnswersPingsAndStaysConnected) {
   EXPECT_FALSE(client->close_info()) << show(client->close_info());
 }
 
+// A connection keeps no read buffer between messages: after a 256 KiB message each way on each
+// connection, the heap in use is back near where it was (it used to keep buffers up to 1 MiB).
+TEST_F(WebSocketTransportTest, ReadBuffersAreReleasedAfterEachMessage) {
+  constexpr std::size_t kPairs = 8;
+  constexpr std::size_t kMessageBytes = 256 * 1024;
+  TransportOptions options;
+  options.ping_interval = 60s;
+  auto received = std::make_shared<std::atomic<std::size_t>>(0);
+  std::vector<Pair> pairs;
+  for (std::size_t i = 0; i < kPairs; ++i) {
+    auto pair = connect(Kind::kWebSocket, options);
+    ASSERT_TRUE(pair);
+    for (const auto& side : {pair->client, pair->server}) {
+      side->start(Connection::Handler{[received](Bytes) { ++*received; }, [](const CloseInfo&) {}});
+    }
+    pairs.push_back(*pair);
+  }
+  const auto exchange = [&](std::size_t bytes) {
+    const std::size_t target = received->load() + 2 * kPairs;
+    for (const Pair& pair : pairs) {
+      pair.client->send(pattern(bytes, 1));
+      pair.server->send(pattern(bytes, 2));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (received->load() < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return received->load() == target;
+  };
+  ASSERT_TRUE(exchange(100));  // whatever a first message allocates for good
+  const std::size_t before = mallinfo2().uordblks;
+  ASSERT_TRUE(exchange(kMessageBytes));
+  // The senders free their copies after the write completes, a moment after the peer read it.
+  const std::size_t limit = before + kPairs * kMessageBytes / 4;
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (mallinfo2().uordblks > limit && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_LE(mallinfo2().uordblks, limit) << "in use before the big messages: " << before;
+}
+
 TEST_F(WebSocketTransportTest, UpgradeToAnotherPathIsRefused) {
   auto accepted = std::make_shared<Mailbox<std::shared_ptr<Connection>>>();
   const std::uint16_t port = listen(Kind::kWebSocket, {}, accepted, "/sync");
@@ -999,6 +1042,32 @@ TEST(TransportWsUrl, RejectsWhatItCannotDial) {
 }
 
 // ---- IoContext -----------------------------------------------------------------------------
+
+// Asio's per-socket records reserved in a run serve the next sockets: opening as many sockets as
+// were reserved allocates (almost) nothing, opening as many again allocates a record each.
+TEST(TransportSocketStates, ReservedRecordsServeTheNextSockets) {
+  constexpr std::size_t kSockets = 200;
+  boost::asio::io_context context;
+  std::vector<boost::asio::ip::tcp::socket> sockets;
+  sockets.reserve(2 * kSockets);
+  const auto open = [&](std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      boost::asio::ip::tcp::socket socket(context);
+      socket.open(boost::asio::ip::tcp::v4());
+      sockets.push_back(std::move(socket));
+    }
+  };
+  open(1);  // the reactor itself
+  sockets.clear();
+  reserve_socket_states(context, kSockets);
+  const std::size_t start = mallinfo2().uordblks;
+  open(kSockets);
+  const std::size_t reserved = mallinfo2().uordblks;
+  open(kSockets);
+  const std::size_t beyond = mallinfo2().uordblks;
+  EXPECT_LT(reserved - start, kSockets * 16) << "the reserved records were not used";
+  EXPECT_GT(beyond - reserved, kSockets * 64) << "opening a socket allocates no record: the check sees nothing";
+}
 
 TEST(TransportIoContext, PostRunsTasksOnItsThreads) {
   IoContext io(3);

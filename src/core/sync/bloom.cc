@@ -34,13 +34,17 @@ void BloomFilter::probes(const ChangeHash& hash, std::vector<std::uint64_t>& out
 }
 
 BloomFilter BloomFilter::from_hashes(const std::vector<ChangeHash>& hashes) {
+  return from_hashes(hashes.size(), [&hashes](std::size_t i) -> const ChangeHash& { return hashes[i]; });
+}
+
+BloomFilter BloomFilter::from_hashes(std::size_t count, const std::function<const ChangeHash&(std::size_t)>& hash_at) {
   BloomFilter f;
-  f.entries_ = static_cast<std::uint32_t>(hashes.size());
+  f.entries_ = static_cast<std::uint32_t>(count);
   f.bits_.assign((std::uint64_t{f.entries_} * f.bits_per_entry_ + 7) / 8, 0);
   if (f.bits_.empty()) return f;
   std::vector<std::uint64_t> p;
-  for (const ChangeHash& h : hashes) {
-    f.probes(h, p);
+  for (std::size_t i = 0; i < count; ++i) {
+    f.probes(hash_at(i), p);
     for (std::uint64_t bit : p) f.bits_[bit >> 3] = static_cast<std::uint8_t>(f.bits_[bit >> 3] | (1u << (bit & 7)));
   }
   return f;

@@ -2,7 +2,9 @@
 // 7 probes derived from bytes 0-12 of each hash.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "am/bytes.h"
@@ -22,6 +24,9 @@ class BloomFilter {
 
   BloomFilter() = default;
   static BloomFilter from_hashes(const std::vector<ChangeHash>& hashes);
+  /// The filter of `count` hashes, the i-th being hash_at(i): no vector of them is made (a
+  /// fresh peer's first message covers every change of the document).
+  static BloomFilter from_hashes(std::size_t count, const std::function<const ChangeHash&(std::size_t)>& hash_at);
   /// Empty input is the empty filter. Errors are kProtocol.
   [[nodiscard]] static Result<BloomFilter> decode(ByteView bytes);
   /// Zero bytes for an empty filter, else uLEB(n) uLEB(bits per entry) uLEB(probes) bits.

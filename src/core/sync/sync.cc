@@ -346,9 +346,11 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
   if (std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
         return std::find(their_heads.begin(), their_heads.end(), h) != their_heads.end();
       })) {
-    std::vector<ChangeHash> since;
-    for (auto i : changes_since(d, state.shared_heads)) since.push_back(d.history.hash(i));
-    our_have.push_back(SyncHave{state.shared_heads, BloomFilter::from_hashes(since).encode()});
+    // Hashed from the history in place: for a fresh peer this is every change, and a vector of
+    // them (8 MB for 260,000) grown one hash at a time was most of a big document's fetch (perf).
+    const std::vector<std::uint32_t> since = changes_since(d, state.shared_heads);
+    const auto hash_at = [&](std::size_t k) -> const ChangeHash& { return d.history.hash(since[k]); };
+    our_have.push_back(SyncHave{state.shared_heads, BloomFilter::from_hashes(since.size(), hash_at).encode()});
   }
 
   // They report a sync point we do not have: we lost data. Ask them to start over.

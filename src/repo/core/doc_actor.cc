@@ -115,7 +115,7 @@ void DocActor::add_peer(const PeerInfo& info, Millis now) {
 void DocActor::remove_peer(const PeerId& id, Millis now) {
   if (!peers_.knows(id)) return;
   if (peers_.has_unsaved_sync_state(id)) save_sync_states();
-  peers_.remove(id);
+  peers_.remove(id, now);
   pump(now);
 }
 
@@ -255,6 +255,7 @@ void DocActor::flush(Millis now) {
 void DocActor::tick(Millis now) {
   if (storage_.take_due_save(now)) save_or_release(now);
   if (storage_.sync_states_due(now)) save_sync_states();
+  peers_.forget_expired_parked(now);
   for (const PeerId& pid : peers_.overdue(now)) {
     peers_.forget_in_flight(pid);
     // A slow peer (one loading a big document) has all we have sent; only newer changes need a

@@ -100,9 +100,11 @@ class DocActor {
   /// everything saved, no answer held back, no storage work, and no peer it syncs with.
   bool quiescent() const;
   /// Sync states kept for disconnected peers, so that a reconnect resumes cheaply; at most
-  /// kMaxParkedSyncStates, the oldest forgotten first (that peer then syncs from scratch).
+  /// kMaxParkedSyncStates, the oldest forgotten first (that peer then syncs from scratch), each
+  /// for kParkedSyncStateLifetimeMs (then forgotten when another peer leaves, or at a tick).
   std::size_t parked_sync_states() const { return peers_.parked_sync_states(); }
   static constexpr std::size_t kMaxParkedSyncStates = DocPeers::kMaxParkedSyncStates;
+  static constexpr Millis kParkedSyncStateLifetimeMs = DocPeers::kParkedSyncStateLifetimeMs;
 
  private:
   explicit DocActor(DocActorConfig config, Document doc, DocState state);

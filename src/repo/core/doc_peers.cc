@@ -96,10 +96,11 @@ bool DocPeers::has_unsaved_sync_state(const PeerId& id) const {
   return it != peers_.end() && it->second->sync_state_dirty && persists_sync_state(it->second->info);
 }
 
-void DocPeers::remove(const PeerId& id) {
+void DocPeers::remove(const PeerId& id, Millis now) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  parked_sync_states_[id] = ParkedSyncState{it->second->sync.encode(), next_parked_order_++};
+  forget_expired_parked(now);
+  parked_sync_states_[id] = ParkedSyncState{it->second->sync.encode(), next_parked_order_++, now};
   if (parked_sync_states_.size() > kMaxParkedSyncStates) {
     // A document that never goes idle (someone is always on it) would otherwise keep one for
     // every peer that ever visited: JS clients usually come back with a new PeerId.
@@ -110,6 +111,12 @@ void DocPeers::remove(const PeerId& id) {
   unanswered_since_.erase(id);
   changes_in_flight_.erase(id);
   peers_.erase(it);
+}
+
+void DocPeers::forget_expired_parked(Millis now) {
+  std::erase_if(parked_sync_states_, [now](const auto& entry) {
+    return entry.second.parked_at + kParkedSyncStateLifetimeMs <= now;
+  });
 }
 
 std::optional<std::vector<wire::Message>> DocPeers::sync_state_loaded(const PeerId& id,

@@ -51,6 +51,10 @@ class DocPeers {
 
   /// Sync states of disconnected peers kept at most; the oldest is forgotten first.
   static constexpr std::size_t kMaxParkedSyncStates = 256;
+  /// How long a disconnected peer's sync state is kept: long enough for a reconnect after a
+  /// network blip (JS clients retry within seconds); a document that stays open does not keep
+  /// the states of every peer that ever left.
+  static constexpr Millis kParkedSyncStateLifetimeMs = 5 * 60 * 1000;
 
   // --- membership ----------------------------------------------------------------------------
   /// Starts tracking a peer, resuming its parked sync state. True when its sync state is in
@@ -63,8 +67,12 @@ class DocPeers {
   void refresh_policy(const PeerId& id);
   /// The peer's sync state changed since it was saved, and is one we persist.
   bool has_unsaved_sync_state(const PeerId& id) const;
-  /// Stops tracking a peer; its sync state is parked.
-  void remove(const PeerId& id);
+  /// Stops tracking a peer; its sync state is parked until now + kParkedSyncStateLifetimeMs.
+  /// Expired ones are forgotten here, as peers leave, and at ticks: no timer of their own, which
+  /// would keep an idle document in memory (the idle sweep takes it with its parked states).
+  void remove(const PeerId& id, Millis now);
+  /// Forgets parked sync states whose lifetime has run out.
+  void forget_expired_parked(Millis now);
   /// A peer's stored sync state (if one was read) arrived: the messages held meanwhile, to
   /// process in order. Nullopt when the peer is gone or was not waiting for it.
   std::optional<std::vector<wire::Message>> sync_state_loaded(const PeerId& id,
@@ -125,6 +133,7 @@ class DocPeers {
   struct ParkedSyncState {
     Bytes encoded;
     std::uint64_t parked_order = 0;
+    Millis parked_at = 0;
   };
   std::map<PeerId, ParkedSyncState> parked_sync_states_;
   std::uint64_t next_parked_order_ = 0;

@@ -4,7 +4,10 @@
 #include <boost/asio/post.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <memory>
 #include <utility>
+#include <vector>
 
 namespace am::repo::net {
 
@@ -13,7 +16,31 @@ namespace asio = boost::asio;
 // After an accept error that is not the listener closing (out of file descriptors, a connection
 // reset while queued): how long to pause before accepting again, so a lasting one does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryPause{100};
+// Asio socket records reserved at a time (see reserve_socket_states): ~40 KB.
+constexpr std::size_t kSocketStatesPerReserve = 256;
 using tcp = asio::ip::tcp;
+
+void reserve_socket_states(asio::io_context& context, std::size_t count) {
+  std::vector<tcp::socket> sockets;
+  sockets.reserve(count);
+#if defined(BOOST_ASIO_HAS_EPOLL)
+  // Blocks of a record's size taken first fill the scattered holes of that size that malloc
+  // would otherwise hand out for the records (glibc serves an exact fit first), so the records
+  // come one after another. Freed once the records are made.
+  std::vector<std::unique_ptr<std::byte[]>> fillers(count);
+  for (auto& filler : fillers) {
+    filler = std::make_unique_for_overwrite<std::byte[]>(sizeof(asio::detail::epoll_reactor::descriptor_state));
+  }
+#endif
+  for (std::size_t i = 0; i < count; ++i) {
+    tcp::socket socket(context);
+    boost::system::error_code ec;
+    socket.open(tcp::v4(), ec);  // registers the descriptor: takes a record from the pool or makes one
+    if (ec) break;
+    sockets.push_back(std::move(socket));
+  }
+  // Closing returns every record to the pool, where the next sockets take them from.
+}
 
 std::string endpoint_text(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
@@ -94,7 +121,11 @@ void AcceptLoop::accept_next() {
             self->accept_next();
             return;
           }
-          self->live_->fetch_add(1);
+          const std::size_t live = self->live_->fetch_add(1) + 1;
+          if (live > self->reserved_socket_states_) {
+            reserve_socket_states(self->context_, kSocketStatesPerReserve);
+            self->reserved_socket_states_ = live + kSocketStatesPerReserve;
+          }
           Lease lease(nullptr, [live = self->live_](void*) { live->fetch_sub(1); });
           self->on_socket_(std::move(socket), self, std::move(lease));
           self->accept_next();

@@ -21,12 +21,15 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstddef>
 #include <deque>
 #include <list>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -89,7 +92,42 @@ using ws::tls_error_text;
 // cost compile time.
 using WsStream = websocket::stream<Layer, /*deflateSupported=*/false>;
 
-constexpr std::size_t kKeptReadBufferBytes = 1 << 20;  // larger buffers are freed after a message
+// Beast's DynamicBuffer (v1) over the Bytes a message is read into, so the message is handed on
+// without a copy. Room for the whole announced frame is reserved at once (pages nobody touched
+// cost no memory) but is zeroed and handed to Beast only kStep at a time as bytes arrive: a peer
+// that announces a huge frame and then stalls pins little.
+class MessageBuffer {
+ public:
+  using const_buffers_type = asio::const_buffer;
+  using mutable_buffers_type = asio::mutable_buffer;
+
+  explicit MessageBuffer(Bytes& bytes) : bytes_(bytes), size_(bytes.size()) {}
+
+  std::size_t size() const { return size_; }
+  std::size_t max_size() const { return bytes_.max_size(); }
+  std::size_t capacity() const { return bytes_.capacity(); }
+  const_buffers_type data() const { return asio::buffer(bytes_.data(), size_); }
+  mutable_buffers_type prepare(std::size_t n) {
+    if (n > max_size() - size_) throw std::length_error("websocket message buffer overflow");
+    if (bytes_.capacity() < size_ + n) bytes_.reserve(size_ + n);
+    bytes_.resize(size_ + std::min(n, kStep));
+    return asio::buffer(bytes_.data() + size_, bytes_.size() - size_);
+  }
+  void commit(std::size_t n) {
+    size_ += std::min(n, bytes_.size() - size_);
+    bytes_.resize(size_);
+  }
+  void consume(std::size_t n) {
+    n = std::min(n, size_);
+    bytes_.erase(bytes_.begin(), bytes_.begin() + static_cast<std::ptrdiff_t>(n));
+    size_ -= n;
+  }
+
+ private:
+  static constexpr std::size_t kStep = 64 * 1024;
+  Bytes& bytes_;
+  std::size_t size_;
+};
 
 class WsConnection final : public Connection, public std::enable_shared_from_this<WsConnection> {
  public:
@@ -97,14 +135,17 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   // Server side: `stream` wraps a socket just accepted; its executor is a strand used by
   // nothing else.
-  WsConnection(std::unique_ptr<Layer::Stream> stream, const TransportOptions& options, AcceptLoop::Lease lease)
-      : ws_(std::move(stream)), role_(Role::kServer), options_(options), lease_(std::move(lease)),
-        ping_timer_(executor()), linger_timer_(executor()) {}
+  // `options` are the listener's, shared by all its connections.
+  WsConnection(std::unique_ptr<Layer::Stream> stream, std::shared_ptr<const TransportOptions> options,
+               AcceptLoop::Lease lease)
+      : ws_(std::move(stream)), role_(Role::kServer), options_(std::move(options)), lease_(std::move(lease)),
+        timer_(executor()) {}
 
   // Client side: `stream` is fresh, on its strand, to be connected by WsDial.
-  WsConnection(std::unique_ptr<Layer::Stream> stream, const TransportOptions& options, std::string description)
-      : ws_(std::move(stream)), role_(Role::kClient), options_(options), description_(std::move(description)),
-        ping_timer_(executor()), linger_timer_(executor()) {}
+  WsConnection(std::unique_ptr<Layer::Stream> stream, std::shared_ptr<const TransportOptions> options,
+               std::string description)
+      : ws_(std::move(stream)), role_(Role::kClient), options_(std::move(options)),
+        description_(std::move(description)), timer_(executor()) {}
 
   // ---- Connection --------------------------------------------------------------------------
 
@@ -113,7 +154,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       self->slot_.start(std::move(handler));
       if (self->state_ != State::kOpen || self->reading_) return;
       self->read_next();
-      if (self->role_ == Role::kServer && self->options_.ping_interval.count() > 0) {
+      if (self->role_ == Role::kServer && self->options_->ping_interval.count() > 0) {
         self->schedule_ping();
       }
     });
@@ -123,7 +164,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     asio::post(executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
       if (self->state_ != State::kOpen) return;  // dropped after close
       self->queued_bytes_ += frame.size();
-      if (self->options_.max_queued_bytes != 0 && self->queued_bytes_ > self->options_.max_queued_bytes) {
+      if (self->options_->max_queued_bytes != 0 && self->queued_bytes_ > self->options_->max_queued_bytes) {
         return self->fail(CloseReason::kSlowPeer, std::to_string(self->queued_bytes_) +
                                                       " bytes waiting to be sent: the peer is not reading");
       }
@@ -149,7 +190,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   // connection to `loop`. Failures just drop the socket.
   void accept_upgrade(std::shared_ptr<AcceptLoop> loop, std::string path) {
     // One deadline for the TLS handshake and the upgrade request.
-    tcp_stream().expires_after(options_.handshake_timeout);
+    tcp_stream().expires_after(options_->handshake_timeout);
     if (ws_.next_layer().tls()) {
       ws_.next_layer().handshake_as_server(
           [self = shared_from_this(), loop = std::move(loop), path = std::move(path)](error_code ec) mutable {
@@ -204,9 +245,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   void configure_stream() {
     // Beast bounds the upgrade and the close handshake with handshake_timeout; idle time is
     // unbounded (the server's own pings detect dead clients, as the JS server does).
-    ws_.set_option(websocket::stream_base::timeout{options_.handshake_timeout,
+    ws_.set_option(websocket::stream_base::timeout{options_->handshake_timeout,
                                                    websocket::stream_base::none(), false});
-    ws_.read_message_max(options_.max_frame_bytes);
+    ws_.read_message_max(options_->max_frame_bytes);
     ws_.binary(true);
     ws_.auto_fragment(false);  // one WebSocket frame per message, as the JS adapters send
     error_code ignored;
@@ -214,9 +255,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
     });
-    if (role_ == Role::kClient && !options_.auth_token.empty()) {
+    if (role_ == Role::kClient && !options_->auth_token.empty()) {
       ws_.set_option(websocket::stream_base::decorator(
-          [token = options_.auth_token](websocket::request_type& request) {
+          [token = options_->auth_token](websocket::request_type& request) {
             request.set(http::field::authorization, "Bearer " + token);
           }));
     }
@@ -227,8 +268,8 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     const auto& request = handshake_->request_parser->get();
     const UpgradeRequest upgrade = describe_upgrade_request(request);
     if (!upgrade.is_websocket_upgrade) {
-      if (options_.http_handler && upgrade.is_get) {
-        if (auto answer = options_.http_handler(upgrade.target)) {
+      if (options_->http_handler && upgrade.is_get) {
+        if (auto answer = options_->http_handler(upgrade.target)) {
           return respond(http::status::ok, answer->first, std::move(answer->second));
         }
         return refuse(http::status::not_found, "not found");
@@ -239,8 +280,8 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     if (path != "/" && upgrade.path != path) {
       return refuse(http::status::not_found, "no WebSocket endpoint at this path");
     }
-    if (options_.authenticate) {
-      Result<std::string> who = options_.authenticate(upgrade.bearer_token);
+    if (options_->authenticate) {
+      Result<std::string> who = options_->authenticate(upgrade.bearer_token);
       if (!who) return refuse(http::status::unauthorized, "unauthorized: " + who.error().message);
       principal_ = std::move(*who);
     }
@@ -279,12 +320,38 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   // ---- reading -----------------------------------------------------------------------------
 
+  // Waits for the next message with no buffer of ours but one byte, then reads the rest into
+  // one of its size: an idle connection holds no read buffer (Beast's async_read would size one
+  // at 1.5 KB before any byte arrives). The one-byte read returns once a data frame has begun,
+  // having answered pings and closes meanwhile. (Not zero bytes: Beast's UTF-8 check of a text
+  // frame reads the buffer even when it is empty.)
   void read_next() {
     reading_ = true;
-    ws_.async_read(read_buffer_, [self = shared_from_this()](error_code ec, std::size_t) {
+    ws_.async_read_some(asio::buffer(&first_byte_, 1), [self = shared_from_this()](error_code ec, std::size_t n) {
+      self->incoming_.assign(&self->first_byte_, &self->first_byte_ + n);
+      if (ec || self->ws_.is_message_done()) {  // an error, or a message of at most one byte
+        self->reading_ = false;
+        return self->on_read(ec);
+      }
+      self->read_message();
+    });
+  }
+
+  // The rest of the message, after its first byte.
+  void read_message() {
+    incoming_buffer_.emplace(incoming_);
+    ws_.async_read(*incoming_buffer_, [self = shared_from_this()](error_code ec, std::size_t) {
       self->reading_ = false;
       self->on_read(ec);
     });
+  }
+
+  // The message just read (empty after an error); the connection keeps no buffer.
+  Bytes take_incoming() {
+    incoming_buffer_.reset();
+    Bytes message = std::move(incoming_);
+    incoming_ = Bytes();
+    return message;
   }
 
   void on_read(error_code ec) {
@@ -294,20 +361,16 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
       // blocked on us. Once async_close runs, it does the reading.
       if (close_started_) return;
       if (ec) return abort_socket();
-      read_buffer_.consume(read_buffer_.size());
+      (void)take_incoming();
       return read_next();
     }
+    Bytes frame = take_incoming();
     if (ec) return fail_after_read_error(ec);
     if (ws_.got_text()) {
-      read_buffer_.consume(read_buffer_.size());
       return begin_close(CloseReason::kProtocolError,
                          "peer sent a text message; the protocol uses binary messages only",
                          websocket::close_code::unknown_data, /*flush=*/false);
     }
-    Bytes frame(read_buffer_.size());
-    asio::buffer_copy(asio::buffer(frame), read_buffer_.data());
-    read_buffer_.consume(read_buffer_.size());
-    if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
     slot_.frame(std::move(frame));
     if (state_ == State::kOpen) read_next();
   }
@@ -323,7 +386,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     }
     if (ec == websocket::error::message_too_big) {
       return fail(CloseReason::kFrameTooLarge, "peer sent a message above the limit of " +
-                                                   std::to_string(options_.max_frame_bytes) +
+                                                   std::to_string(options_->max_frame_bytes) +
                                                    " bytes");
     }
     if (ec == beast::error::timeout) return fail(CloseReason::kTimeout, "read: " + ec.message());
@@ -365,8 +428,8 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   // ---- keepalive (server) ------------------------------------------------------------------
 
   void schedule_ping() {
-    ping_timer_.expires_after(options_.ping_interval);
-    ping_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    timer_.expires_after(options_->ping_interval);
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->on_ping_due();
     });
   }
@@ -376,7 +439,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     if (state_ != State::kOpen) return;
     if (awaiting_pong_) {
       return fail(CloseReason::kTimeout, "no pong within " +
-                                             std::to_string(options_.ping_interval.count()) +
+                                             std::to_string(options_->ping_interval.count()) +
                                              " ms of a ping");
     }
     awaiting_pong_ = true;
@@ -394,11 +457,11 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   void begin_close(CloseReason reason, std::string detail, websocket::close_code code, bool flush) {
     state_ = State::kClosing;
     slot_.close(reason, std::move(detail));
-    ping_timer_.cancel();
     close_code_ = code;
     if (!flush) drop_unsent();
-    linger_timer_.expires_after(options_.handshake_timeout);
-    linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    // The ping timer now bounds the close (a ping already due finds the state kClosing).
+    timer_.expires_after(options_->handshake_timeout);
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->abort_socket();  // the flush or the close handshake took too long
     });
     if (!writing_) write_next();  // an empty queue starts the close handshake at once
@@ -420,8 +483,7 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     state_ = State::kDone;
     lease_.reset();
     drop_unsent();
-    ping_timer_.cancel();
-    linger_timer_.cancel();
+    timer_.cancel();
     tcp_stream().close();  // pending operations complete with operation_aborted
   }
 
@@ -435,12 +497,13 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
 
   WsStream ws_;
   const Role role_;
-  const TransportOptions options_;
+  const std::shared_ptr<const TransportOptions> options_;  // the listener's or the dial's
   AcceptLoop::Lease lease_;  // counts us against the listener's max_connections until closed
   std::string description_;  // set before the connection is handed out, constant afterwards
   std::string principal_;    // likewise
-  asio::steady_timer ping_timer_;
-  asio::steady_timer linger_timer_;
+  // One timer, each connection holding few: the next ping while open, the deadline of the
+  // flush and close handshake while closing.
+  asio::steady_timer timer_;
   // Everything below is touched only on the stream's strand.
   State state_ = State::kHandshake;
   HandlerSlot slot_;
@@ -450,7 +513,10 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
   bool awaiting_pong_ = false;
   bool ping_in_flight_ = false;
   websocket::close_code close_code_ = websocket::close_code::normal;
-  beast::flat_buffer read_buffer_;
+  // The message being read, and Beast's view of it; both empty between messages.
+  std::uint8_t first_byte_ = 0;
+  Bytes incoming_;
+  std::optional<MessageBuffer> incoming_buffer_;
   std::list<Bytes> send_queue_;  // front() is being written while writing_ (a list: an empty
                                  // deque costs ~600 bytes, and idle connections are the norm)
   std::size_t queued_bytes_ = 0;  // bytes in send_queue_
@@ -484,7 +550,8 @@ class WsDial : public std::enable_shared_from_this<WsDial> {
         description_(std::string(url_.tls ? "wss://" : "ws://") + host_port_text(url_.host, url_.port) +
                      url_.target),
         connection_(std::make_shared<WsConnection>(
-            tls ? ws::tls_stream(strand_, std::move(tls)) : ws::plain_stream(strand_), options, description_)),
+            tls ? ws::tls_stream(strand_, std::move(tls)) : ws::plain_stream(strand_),
+            std::make_shared<const TransportOptions>(options), description_)),
         on_dialed_(std::move(on_dialed)),
         timeout_(options.handshake_timeout) {}
 
@@ -587,17 +654,19 @@ Result<std::unique_ptr<Listener>> listen_websocket(IoContext& io, const std::str
     return fail(Error::invalid_argument("websocket listen", "path must start with '/': " + path));
   }
   AcceptLoop::OnSocket on_socket;
+  // One copy of the options for all the listener's connections.
+  auto shared_options = std::make_shared<const TransportOptions>(options);
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
     AM_TRY_ASSIGN(auto tls, ws::server_tls_context(options));
-    on_socket = [options, path, tls](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
-                                     AcceptLoop::Lease lease) {
-      std::make_shared<WsConnection>(ws::tls_stream(std::move(socket), tls), options, std::move(lease))
+    on_socket = [shared_options, path, tls](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
+                                            AcceptLoop::Lease lease) {
+      std::make_shared<WsConnection>(ws::tls_stream(std::move(socket), tls), shared_options, std::move(lease))
           ->accept_upgrade(loop, path);
     };
   } else {
-    on_socket = [options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
-                                AcceptLoop::Lease lease) {
-      std::make_shared<WsConnection>(ws::plain_stream(std::move(socket)), options, std::move(lease))
+    on_socket = [shared_options, path](tcp::socket socket, const std::shared_ptr<AcceptLoop>& loop,
+                                       AcceptLoop::Lease lease) {
+      std::make_shared<WsConnection>(ws::plain_stream(std::move(socket)), shared_options, std::move(lease))
           ->accept_upgrade(loop, path);
     };
   }
