@@ -261,6 +261,39 @@ TEST(Hub, MessagesDroppedForTheirRoutingAreReported) {
   EXPECT_TRUE(hub.take_effects().dropped.empty());
 }
 
+// A flood of misaddressed messages costs a counter, not a line each: the first few lines, then
+// one per kDropLineEvery with the count.
+TEST(Hub, AFloodOfMisaddressedMessagesIsReportedSampled) {
+  Hub hub = ready_hub();
+  const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
+  hub.receive_frame(c, frame(join("client")), 1);
+  (void)hub.take_effects();
+  const Bytes misaddressed =
+      frame(wire::RequestMessage{PeerId("client"), PeerId("someone-else"), doc_id(4), empty_sync_message()});
+  std::vector<std::string> lines;
+  const std::uint64_t sent = 2 * kDropLineEvery + 5;
+  for (std::uint64_t i = 0; i < sent; ++i) {
+    hub.receive_frame(c, misaddressed, 2);
+    HubEffects e = hub.take_effects();
+    EXPECT_TRUE(e.to_actors.empty());
+    lines.insert(lines.end(), e.dropped.begin(), e.dropped.end());
+  }
+  ASSERT_EQ(lines.size(), kDropLinesPerConnection + 2);
+  EXPECT_EQ(lines[kDropLinesPerConnection - 1].find("dropped on this connection"), std::string::npos);
+  EXPECT_NE(lines[kDropLinesPerConnection].find("(" + std::to_string(kDropLineEvery) + " dropped on this connection)"),
+            std::string::npos)
+      << lines[kDropLinesPerConnection];
+  EXPECT_NE(lines.back().find("(" + std::to_string(2 * kDropLineEvery) + " dropped on this connection)"),
+            std::string::npos)
+      << lines.back();
+  // Another connection has its own count.
+  const ConnectionId d = hub.add_connection(ConnectionRole::kAcceptor, 3);
+  hub.receive_frame(d, frame(join("other")), 3);
+  (void)hub.take_effects();
+  hub.receive_frame(d, frame(wire::RequestMessage{PeerId("other"), PeerId("nobody"), doc_id(4), empty_sync_message()}), 4);
+  EXPECT_EQ(hub.take_effects().dropped.size(), 1u);
+}
+
 TEST(Hub, EphemeralMessagesAreDeduplicatedBySession) {
   Hub hub = ready_hub();
   const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);

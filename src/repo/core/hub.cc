@@ -108,7 +108,7 @@ wire::PeerMetadata Hub::our_metadata() const {
 
 ConnectionId Hub::add_connection(ConnectionRole role, Millis now, std::string principal) {
   const ConnectionId id = next_connection_++;
-  Connection conn{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal), 0, 0, {}, {}, {}};
+  Connection conn{role, ConnState::kAwaitingReady, now, {}, {}, std::move(principal), 0, 0, {}, {}, {}, 0};
   conn.open_tokens = config_.max_document_opens_per_second;  // a full bucket: one second's worth
   conn.tokens_at = now;
   connections_[id] = std::move(conn);
@@ -386,11 +386,16 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   const bool ephemeral = std::holds_alternative<wire::EphemeralMessage>(message);
   // A relayed ephemeral message keeps its originator's senderId; everything else must come
   // from the peer bound to this connection.
+  // A peer controls how many it sends: the first few of a connection get a line each, then one
+  // in kDropLineEvery, with the count, so a flood costs a counter, not a string per message.
   auto dropped = [&](std::string_view field, const std::optional<PeerId>& got, const PeerId& want) {
-    effects_.dropped.push_back("dropped a " + std::string(wire::message_type(message)) + " message from " +
-                               from.str() + " (connection " + std::to_string(id) + "): its " +
-                               std::string(field) + " is " + (got ? got->str() : std::string("missing")) +
-                               ", not " + want.str());
+    const std::uint64_t n = ++conn.routing_drops;
+    if (n > kDropLinesPerConnection && n % kDropLineEvery != 0) return;
+    std::string line = "dropped a " + std::string(wire::message_type(message)) + " message from " + from.str() +
+                       " (connection " + std::to_string(id) + "): its " + std::string(field) + " is " +
+                       (got ? got->str() : std::string("missing")) + ", not " + want.str();
+    if (n > kDropLinesPerConnection) line += " (" + std::to_string(n) + " dropped on this connection)";
+    effects_.dropped.push_back(std::move(line));
   };
   if (const auto sender = routing_sender(message); !ephemeral && sender != std::optional<PeerId>(from)) {
     dropped("senderId", sender, from);

@@ -63,6 +63,11 @@ struct ConnectionEvent {
   std::string detail;                                       // kClosed
 };
 
+/// Routing drops reported per connection (HubEffects::dropped): a line for each of the first
+/// kDropLinesPerConnection, then one for every kDropLineEvery.
+inline constexpr std::uint64_t kDropLinesPerConnection = 10;
+inline constexpr std::uint64_t kDropLineEvery = 1000;
+
 /// A delivery to the actor of `document` (the driver spawns the actor for kSpawn).
 struct ToActor {
   enum class Kind {
@@ -90,7 +95,8 @@ struct HubEffects {
   std::vector<ToActor> to_actors;
   std::vector<StorageTask> storage;
   std::optional<Millis> wake_at;
-  /// Messages dropped for their routing, one line each saying which and why: a senderId that is
+  /// Messages dropped for their routing, a line saying which and why (each of a connection's
+  /// first kDropLinesPerConnection, then one in kDropLineEvery, with the count): a senderId that is
   /// not the connection's peer, or a targetId that is not this repo (an older peer that derives
   /// ids of its own, a misrouted relay). Diagnostics only; the runtime logs them at debug level.
   std::vector<std::string> dropped;
@@ -197,6 +203,7 @@ class Hub {
     // ones told when it leaves. Actors learn of a peer only then, so that a join costs
     // O(documents announced to it), not a Peer in every open document.
     std::set<DocumentId> docs;
+    std::uint64_t routing_drops = 0;  // messages dropped for their senderId or targetId
   };
 
   wire::PeerMetadata our_metadata() const;

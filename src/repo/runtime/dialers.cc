@@ -30,8 +30,7 @@ void Repo::Impl::attach(std::shared_ptr<net::Connection> connection, core::Conne
   if (role == core::ConnectionRole::kAcceptor) ++accepted;
   hub_post([self = shared_from_this(), connection, role, dialer](core::Hub& h) {
     if (self->closing) {  // stop() has begun: it would not close this one
-      connection->start(net::Connection::Handler{[](Bytes) {}, [](const net::CloseInfo&) {}});
-      connection->close();
+      close_without_attaching(connection);
       return;
     }
     const core::ConnectionId id = h.add_connection(role, self->now(), connection->principal());

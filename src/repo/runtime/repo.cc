@@ -299,8 +299,7 @@ EndpointId Repo::connect_tcp(const std::string& host, std::uint16_t port, Backof
 void Repo::add_connection(std::shared_ptr<Connection> connection, ConnectionRole role) {
   if (!connection) return;
   if (impl_->stopped) {
-    connection->start(Connection::Handler{[](Bytes) {}, [](const CloseInfo&) {}});
-    connection->close();
+    close_without_attaching(connection);
     return;
   }
   impl_->attach(std::move(connection),

@@ -55,6 +55,13 @@ inline constexpr std::chrono::seconds kStorageIdWait{30};
 inline constexpr std::chrono::seconds kStopFlushTimeout{10};
 inline constexpr std::chrono::seconds kStopCloseGrace{1};
 
+/// Closes a connection the repo will not attach (it has stopped, or is stopping): a
+/// connection must be started before it can close, so it gets handlers that ignore everything.
+inline void close_without_attaching(const std::shared_ptr<net::Connection>& connection) {
+  connection->start(net::Connection::Handler{[](Bytes) {}, [](const net::CloseInfo&) {}});
+  connection->close();
+}
+
 inline DocumentState public_state(core::DocState s) {
   switch (s) {
     case core::DocState::kLoading: return DocumentState::kLoading;
