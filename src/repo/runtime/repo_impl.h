@@ -252,6 +252,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     c.handshake_timeout_ms = o.handshake_timeout.count();
     c.limits.max_frame_bytes = o.max_message_bytes;
     c.max_document_opens_per_second = o.max_document_opens_per_second;
+    c.accept_go_peers = o.accept_go_peers;
     return c;
   }
 
