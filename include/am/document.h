@@ -100,6 +100,13 @@ enum class TextUnit : std::uint8_t { kUtf16, kCodePoint };
 /// its start, kAfter (the JS default) at its end, kBoth at either, kNone at neither.
 enum class ExpandMark : std::uint8_t { kBefore, kAfter, kBoth, kNone };
 
+/// Where a cursor goes when its element is deleted (JS MoveCursor): to the next visible element
+/// (kAfter, the default) or to the previous one (kBefore).
+enum class CursorMove : std::uint8_t { kAfter, kBefore };
+/// The cursors of the start and the end of a sequence, as JS getCursor(.., "start" | "end").
+inline constexpr std::string_view kCursorStart = "s";
+inline constexpr std::string_view kCursorEnd = "e";
+
 /// A span of a text (or list) carrying a mark: [start, end) in the document's text unit.
 struct Mark {
   std::string name;       ///< e.g. "bold"
@@ -262,12 +269,19 @@ class Document {
   /// [begin, end), clamped to the length.
   [[nodiscard]] Result<std::vector<Value>> list_range(const ObjId& obj, std::size_t begin = 0,
                                                       std::size_t end = SIZE_MAX) const;
-  /// A stable reference to the element at `index` of a list or text: its element id
-  /// (`counter@actorhex`), as the JS getCursor. It keeps pointing at that element as others are
-  /// inserted or deleted around it.
-  [[nodiscard]] Result<std::string> get_cursor(const ObjId& obj, std::size_t index) const;
-  /// The current index of a cursor's element (if it was deleted: of the next visible element).
+  /// A stable reference to the position before the element at `index` of a list or text, in the
+  /// JS getCursor's forms: the element id (`counter@actorhex`); `-counter@actorhex` with
+  /// CursorMove::kBefore; kCursorEnd ("e") at or past the end, which stays at the end. It keeps
+  /// pointing at that element as others are inserted or deleted around it; when the element is
+  /// deleted, get_cursor_position() gives the index of the next visible element (kAfter) or of
+  /// the previous one (kBefore). kCursorStart ("s") is the start, as JS getCursor(.., "start").
+  [[nodiscard]] Result<std::string> get_cursor(const ObjId& obj, std::size_t index,
+                                               CursorMove move = CursorMove::kAfter) const;
+  /// The current index of a cursor of any form get_cursor() or the JS getCursor produces.
   [[nodiscard]] Result<std::size_t> get_cursor_position(const ObjId& obj, std::string_view cursor) const;
+  /// splice_text() at a cursor's current position (JS splice with a cursor as the position).
+  [[nodiscard]] Status splice_text_at_cursor(const ObjId& obj, std::string_view cursor, std::size_t del,
+                                             std::string_view text);
   /// The document (or the object `obj`) as JSON text, using the mapping of docs/format.md.
   [[nodiscard]] Result<std::string> to_json(const ObjId& obj = ObjId::root()) const;
 
@@ -332,6 +346,10 @@ class Document {
   [[nodiscard]] Status merge(const Document& other);
   /// A copy with a new random actor (or `actor`).
   Document fork(std::optional<ActorId> actor = std::nullopt) const;
+  /// A copy as of `heads` (JS forkAt): the changes that are `heads` or their ancestors, with a
+  /// new random actor (or `actor`). An unknown hash is kInvalidArgument.
+  [[nodiscard]] Result<Document> fork_at(const std::vector<ChangeHash>& heads,
+                                         std::optional<ActorId> actor = std::nullopt) const;
 
   // ---- save and load ----------------------------------------------------------------------------
   // Format: spec §2.4-§2.7. Saving leaves out the ops of a pending transaction (commit first).

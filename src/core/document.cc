@@ -242,25 +242,45 @@ Result<ObjType> Document::object_type(const ObjId& obj) const {
   return o->type;
 }
 
-Result<std::string> Document::get_cursor(const ObjId& obj, std::size_t index) const {
+Result<std::string> Document::get_cursor(const ObjId& obj, std::size_t index, CursorMove move) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
   const std::uint32_t h = impl_->element_at(*o, index);
-  if (h == SequenceIndex::kNone) return fail(Error::invalid_argument("index", std::to_string(index) + " is out of range"));
-  return impl_->op_id_string(impl_->opset.op(o->elems[h].insert_op).id);
+  if (h == SequenceIndex::kNone) return std::string(kCursorEnd);  // at or past the end, as JS
+  std::string id = impl_->op_id_string(impl_->opset.op(o->elems[h].insert_op).id);
+  return move == CursorMove::kBefore ? "-" + id : id;
 }
 
 Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_view cursor) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
-  const auto id = ObjId::parse(cursor);
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  if (cursor == kCursorStart) return std::size_t{0};
+  if (cursor == kCursorEnd) return impl_->length_of(*o);
+  const bool before = cursor.starts_with('-');
+  const std::string_view element = before ? cursor.substr(1) : cursor;
+  const auto id = ObjId::parse(element);
   const auto actor = id && !id->is_root() ? impl_->actors.find(id->actor().bytes) : std::nullopt;
-  if (!actor || id->counter() > UINT32_MAX) return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element id of this document"));
+  if (!actor || id->counter() > UINT32_MAX) return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not a cursor of this document"));
   const auto idx = impl_->opset.op_index(OpId{static_cast<std::uint32_t>(id->counter()), *actor});
   const Op* op = idx ? &impl_->opset.op(*idx) : nullptr;
-  if (op && op->elem != kNone32 && &impl_->opset.object(op->obj) == o) {
-    return static_cast<std::size_t>(o->seq.offset_of(op->elem, impl_->unit_for(*o)));
+  if (!op || op->elem == kNone32 || &impl_->opset.object(op->obj) != o) {
+    return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element of " + obj.to_string()));
   }
-  return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element of " + obj.to_string()));
+  const WidthUnit unit = impl_->unit_for(*o);
+  const std::uint64_t offset = o->seq.offset_of(op->elem, unit);
+  const SeqWidth width = o->seq.width_of(op->elem);
+  const bool visible = (unit == WidthUnit::kUtf16 ? width.utf16 : width.chars) != 0;
+  if (visible || !before) return static_cast<std::size_t>(offset);
+  // A deleted element with a "before" cursor: the start of the previous visible element.
+  const std::uint32_t previous = o->seq.last_visible_before(offset, unit);
+  if (previous == SequenceIndex::kNone) return std::size_t{0};
+  return static_cast<std::size_t>(o->seq.offset_of(previous, unit));
+}
+
+Status Document::splice_text_at_cursor(const ObjId& obj, std::string_view cursor, std::size_t del,
+                                       std::string_view text) {
+  AM_TRY_ASSIGN(const std::size_t at, get_cursor_position(obj, cursor));
+  return splice_text(obj, at, del, text);
 }
 
 Result<std::string> Document::to_json(const ObjId& obj) const {
@@ -380,6 +400,24 @@ std::vector<storage::StoredChange> missing_from(const Document::Impl& to, const 
 Status Document::merge(const Document& other) {
   if (impl_->tx_open) impl_->commit({});
   return impl_->apply_stored(missing_from(*impl_, *other.impl_));
+}
+
+Result<Document> Document::fork_at(const std::vector<ChangeHash>& heads, std::optional<ActorId> actor) const {
+  const core::History& history = impl_->history;
+  for (const ChangeHash& h : heads) {
+    if (!history.contains(h)) return fail(Error::invalid_argument("heads", h.to_hex() + " is not a change of this document"));
+  }
+  DocumentOptions o = impl_->options;
+  o.actor = actor ? std::move(actor) : std::optional<ActorId>(ActorId::random());
+  Document copy(o);
+  // History rows are in application order, so every change comes after its deps.
+  const std::vector<bool> wanted = history.ancestors(heads);
+  std::vector<Bytes> changes;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    if (wanted[i]) changes.push_back(history.chunk_copy(i));
+  }
+  AM_TRY_STATUS(copy.apply_changes(changes));
+  return copy;
 }
 
 Document Document::fork(std::optional<ActorId> actor) const {

@@ -24,6 +24,7 @@
 #include "am/repo/repo.h"
 #include "am/json_import.h"
 #include "doc_edit.h"
+#include "support/hex.h"
 #include "support/node_process.h"
 #include "support/vectors.h"
 #include "tools/server_process.h"
@@ -92,6 +93,37 @@ TEST_F(AmrepoCli, ResaveMergeAndInspect) {
   EXPECT_NE(r.out.find("2 change(s)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("actors: 2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("heads:"), std::string::npos) << r.out;
+}
+
+// `amrepo cursor` on the reference's own document (golden vector "cursors"): the cursors JS
+// getCursor gave when only its first change existed (--at those heads), and the positions JS
+// getCursorPosition gives them at the end.
+TEST_F(AmrepoCli, CursorGivesAndResolvesTheReferencesCursors) {
+  const json v = am::test::load_vector("cursors");
+  ASSERT_TRUE(v.is_object());
+  const am::Bytes saved = am::test::hex(v["save_hex"].get<std::string>());
+  write("doc.am", std::string(saved.begin(), saved.end()));
+  const std::string first = v["changes"][0]["hash"];
+  const json& cursors = v["extra"]["cursors"];
+  for (std::size_t i = 0; i < cursors.size(); ++i) {
+    const json& c = cursors[i];
+    if (!c["index"].is_number()) continue;
+    const std::string move = c.value("move", "after");
+    CliRun r = run_amrepo("cursor " + path("doc.am") + " /text " + std::to_string(c["index"].get<int>()) +
+                              " --move " + move + " --at " + first,
+                          dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, c["cursor"].get<std::string>() + "\n") << "index " << c["index"] << " " << move;
+    r = run_amrepo("cursor " + path("doc.am") + " /text --resolve " + c["cursor"].get<std::string>(), dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, std::to_string(v["extra"]["positions"]["at_end"][i].get<int>()) + "\n") << c["cursor"];
+  }
+  CliRun r = run_amrepo("cursor " + path("doc.am") + " /text --resolve 99@ab", dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("99@ab"), std::string::npos) << r.err;
+  r = run_amrepo("cursor " + path("doc.am") + " /text 1 --at " + std::string(64, '0'), dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not a change of this document"), std::string::npos) << r.err;
 }
 
 TEST_F(AmrepoCli, BadInputGivesOneLineErrorsAndDocumentedExitCodes) {

@@ -14,9 +14,8 @@
 #include "core/storage/chunk.h"
 
 namespace amrepo {
-namespace {
 
-int fail_with(const am::Error& e) {
+int fail_with_error(const am::Error& e) {
   std::cerr << "amrepo: " << e.to_string() << "\n";
   switch (e.code) {
     case am::ErrorCode::kIOError: return kExitFailure;
@@ -25,6 +24,12 @@ int fail_with(const am::Error& e) {
     default: return kExitCorrupt;
   }
 }
+
+am::Result<am::Document> load_file(const std::string& path);
+
+namespace {
+
+int fail_with(const am::Error& e) { return fail_with_error(e); }
 
 am::Result<am::Bytes> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -53,14 +58,14 @@ am::Status write_file(const std::string& path, am::ByteView data) {
   return {};
 }
 
+}  // namespace
+
 am::Result<am::Document> load_file(const std::string& path) {
   AM_TRY_ASSIGN(am::Bytes data, read_file(path));
   auto doc = am::Document::load(data);
   if (!doc) return am::fail(doc.error().with_context(path));
   return doc;
 }
-
-}  // namespace
 
 int export_json(const std::string& file, const std::string& out) {
   auto doc = load_file(file);

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "am/document.h"
+
 namespace amrepo {
 
 // Exit codes shared by every command (docs/cli.md).
@@ -14,6 +16,11 @@ inline constexpr int kExitUnavailable = 3;
 inline constexpr int kExitNetwork = 4;
 inline constexpr int kExitCorrupt = 5;
 inline constexpr int kExitUnauthorized = 6;  // the server refused our token (or lack of one)
+
+/// Prints "amrepo: ERROR" and returns the exit code for the error's kind.
+int fail_with_error(const am::Error& e);
+/// Loads an Automerge file (errors name the file).
+am::Result<am::Document> load_file(const std::string& path);
 
 int export_json(const std::string& file, const std::string& out);
 int import_json(const std::string& in, const std::string& out, const std::string& actor_hex,

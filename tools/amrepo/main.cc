@@ -10,6 +10,7 @@
 #include "cli_registry.h"
 #include "client_cli.h"
 #include "client_server.h"
+#include "doc_query_cli.h"
 #include "file_tools.h"
 #include "migrate.h"
 #include "serve.h"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   amrepo::ServeOptions serve_options;
   CLI::App* serve_cmd = amrepo::add_serve_command(app, serve_options);
   amrepo::add_client_commands(app, runners);
+  amrepo::add_document_query_commands(app, runners);
 
   amrepo::MigrateOptions migrate_options;
   auto* migrate_cmd = app.add_subcommand(

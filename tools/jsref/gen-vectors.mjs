@@ -608,6 +608,30 @@ scenario("text_blocks", "Text with block markers (A.splitBlock: a makeMap inside
     return { doc: a, extra: { text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])), marks: marksJson(a, ["text"]) } };
   });
 
+scenario("cursors", "Cursors (A.getCursor) of \"abcdef\" after change 1 at every index 0..7 with move \"after\" and " +
+  "\"before\", and of \"start\"/\"end\"; change 2 deletes \"ab\" and \"ef\"; a concurrent change by B inserts \"XY\" " +
+  "at 3; change 4 (by A, after the merge) splices \"Z\" at the cursor of index 3 moving before. extra.positions: " +
+  "A.getCursorPosition of every cursor after change 2 (doc of A alone) and at the end.",
+  function cursors() {
+    let a = A.init({ actor: ACT_A });
+    a = A.change(a, T, (d) => { d.text = "abcdef"; });
+    const cursors = [];
+    for (let index = 0; index <= 7; index++) {
+      for (const move of ["after", "before"]) cursors.push({ index, move, cursor: A.getCursor(a, ["text"], index, move) });
+    }
+    cursors.push({ index: "start", cursor: A.getCursor(a, ["text"], "start") });
+    cursors.push({ index: "end", cursor: A.getCursor(a, ["text"], "end") });
+    let b = A.merge(A.init({ actor: ACT_B }), a);
+    a = A.change(a, T, (d) => { A.splice(d, ["text"], 0, 2); A.splice(d, ["text"], 2, 2); });
+    const after_delete = cursors.map((c) => A.getCursorPosition(a, ["text"], c.cursor));
+    b = A.change(b, T, (d) => { A.splice(d, ["text"], 3, 0, "XY"); });
+    a = A.merge(a, b);
+    const splice_cursor = A.getCursor(a, ["text"], 3, "before");
+    a = A.change(a, T, (d) => { A.splice(d, ["text"], splice_cursor, 0, "Z"); });
+    const at_end = cursors.map((c) => A.getCursorPosition(a, ["text"], c.cursor));
+    return { doc: a, extra: { cursors, positions: { after_delete, at_end }, splice_cursor, text: A.toJS(a).text } };
+  });
+
 scenario("unicode_keys", "Map keys that sort differently in UTF-8 and UTF-16 (document op order is by UTF-8 bytes).",
   function unicode_keys() {
     let a = A.init({ actor: ACT_A });

@@ -1,0 +1,93 @@
+#include "doc_query_cli.h"
+
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "doc_edit.h"
+#include "file_tools.h"
+
+namespace amrepo {
+namespace {
+
+// HEADS: comma-separated hex change hashes, as the reference's heads.
+am::Result<std::vector<am::ChangeHash>> parse_heads(const std::string& text) {
+  std::vector<am::ChangeHash> heads;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto hash = am::ChangeHash::from_hex(item);
+    if (!hash) return am::fail(am::Error::invalid_argument("--at", "\"" + item + "\" is not a hex change hash"));
+    heads.push_back(*hash);
+  }
+  return heads;
+}
+
+// The text or list PATH names (as in `amrepo set`).
+am::Result<am::ObjId> sequence_at(const am::Document& doc, const std::string& path) {
+  AM_TRY_ASSIGN(const PathTarget target, resolve_path(doc, path));
+  if (!target.prop) return am::fail(am::Error::invalid_argument(path, "the root is no list or text"));
+  AM_TRY_ASSIGN(const auto value, doc.get(target.parent, *target.prop));
+  const auto* obj = value ? std::get_if<am::ObjectRef>(&*value) : nullptr;
+  if (obj == nullptr || (obj->type != am::ObjType::kList && obj->type != am::ObjType::kText)) {
+    return am::fail(am::Error::invalid_argument(path, "is no list or text"));
+  }
+  return obj->id;
+}
+
+struct CursorOptions {
+  std::string file;
+  std::string path;
+  std::optional<std::size_t> index;
+  std::string move = "after";
+  std::string resolve;
+  std::string at;
+};
+
+int run_cursor(const CursorOptions& o) {
+  auto loaded = load_file(o.file);
+  if (!loaded) return fail_with_error(loaded.error());
+  am::Document doc = std::move(*loaded);
+  if (!o.at.empty()) {
+    auto heads = parse_heads(o.at);
+    if (!heads) return fail_with_error(heads.error());
+    auto then = doc.fork_at(*heads);
+    if (!then) return fail_with_error(then.error());
+    doc = std::move(*then);
+  }
+  auto obj = sequence_at(doc, o.path);
+  if (!obj) return fail_with_error(obj.error());
+  if (!o.resolve.empty()) {
+    auto position = doc.get_cursor_position(*obj, o.resolve);
+    if (!position) return fail_with_error(position.error());
+    std::cout << *position << "\n";
+    return kExitOk;
+  }
+  if (!o.index) return fail_with_error(am::Error::invalid_argument("cursor", "give INDEX or --resolve CURSOR"));
+  const am::CursorMove move = o.move == "before" ? am::CursorMove::kBefore : am::CursorMove::kAfter;
+  auto cursor = doc.get_cursor(*obj, *o.index, move);
+  if (!cursor) return fail_with_error(cursor.error());
+  std::cout << *cursor << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_document_query_commands(CLI::App& app, CommandRunners& runners) {
+  auto o = std::make_shared<CursorOptions>();
+  CLI::App* cursor = app.add_subcommand(
+      "cursor", "Print the cursor of INDEX in the text or list at PATH of FILE (as JS getCursor), or with "
+                "--resolve the index a cursor points at now (as JS getCursorPosition)");
+  cursor->add_option("FILE", o->file, "Automerge file")->required();
+  cursor->add_option("PATH", o->path, "the text or list, as in amrepo set (\"/notes/0/body\")")->required();
+  cursor->add_option("INDEX", o->index, "position (at or past the length: the end cursor \"e\")");
+  cursor->add_option("--move", o->move, "where the cursor goes when its element is deleted: after (next element) "
+                                        "or before (previous element)")
+      ->check(CLI::IsMember({"after", "before"}))
+      ->capture_default_str();
+  cursor->add_option("--resolve", o->resolve, "a cursor (\"s\", \"e\", \"COUNTER@ACTOR\" or \"-COUNTER@ACTOR\")");
+  cursor->add_option("--at", o->at, "read the document as of these heads (comma-separated hex hashes)");
+  runners.emplace_back(cursor, [o] { return run_cursor(*o); });
+}
+
+}  // namespace amrepo

@@ -1,0 +1,11 @@
+// Offline commands that read a document as editors need it (docs/cli.md): `amrepo cursor`.
+#pragma once
+
+#include "cli_registry.h"
+
+namespace amrepo {
+
+/// Adds `cursor` to the app.
+void add_document_query_commands(CLI::App& app, CommandRunners& runners);
+
+}  // namespace amrepo
