@@ -12,6 +12,7 @@
 #include "client_server.h"
 #include "file_tools.h"
 #include "migrate.h"
+#include "presence_cli.h"
 #include "serve.h"
 #include "serve_options.h"
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   amrepo::ServeOptions serve_options;
   CLI::App* serve_cmd = amrepo::add_serve_command(app, serve_options);
   amrepo::add_client_commands(app, runners);
+  amrepo::add_presence_command(app, runners);
 
   amrepo::MigrateOptions migrate_options;
   auto* migrate_cmd = app.add_subcommand(
