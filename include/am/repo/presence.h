@@ -46,9 +46,10 @@
 
 namespace am::repo {
 
-/// The reference's defaults (src/presence/constants.ts).
+/// The reference's default heartbeat interval (DEFAULT_HEARTBEAT_INTERVAL_MS).
 inline constexpr std::chrono::milliseconds kPresenceHeartbeatInterval{15000};
-inline constexpr std::chrono::milliseconds kPresencePeerTtl{3 * 15000};
+/// The reference's default peer TTL, three heartbeat intervals (DEFAULT_PEER_TTL_MS).
+inline constexpr std::chrono::milliseconds kPresencePeerTtl{3 * kPresenceHeartbeatInterval};
 /// The reference waits this long before answering an unknown peer with our snapshot (it
 /// hard-codes it, so that the new peer is ready to receive).
 inline constexpr std::chrono::milliseconds kPresenceAnnounceDelay{500};
