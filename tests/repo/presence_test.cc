@@ -153,6 +153,25 @@ TEST_F(PresenceTest, HeartbeatsKeepAQuietPeer) {
   EXPECT_EQ(state_of(pa, "b"), json::parse(R"({"here":true})"));
 }
 
+// As the reference's resetHeartbeats: a heartbeat goes out only after a whole interval without
+// state, so a peer sending updates faster than that sends no heartbeats.
+TEST_F(PresenceTest, UpdatesPostponeHeartbeats) {
+  Presence pa(doc_a_), pb(doc_b_);
+  Events eb(pb);
+  ASSERT_TRUE(pb.start("{}", fast(1s, 10s)));
+  ASSERT_TRUE(pa.start(R"({"cursor":0})", fast(300ms, 10s)));
+  ASSERT_TRUE(eb.wait_for(Kind::kSnapshot, "a"));
+  const std::size_t before = eb.count(Kind::kHeartbeat);
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(pa.broadcast("cursor", std::to_string(i)));
+    std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_TRUE(eb.wait_for([](const PresenceEvent& e) { return e.kind == Kind::kUpdate && e.value == "20"; }));
+  EXPECT_EQ(eb.count(Kind::kHeartbeat), before) << "a heartbeat went out between updates 25 ms apart";
+  // Quiet again: heartbeats resume.
+  ASSERT_TRUE(eb.wait_count(Kind::kHeartbeat, before + 2, 3s));
+}
+
 TEST_F(PresenceTest, ASilentPeerExpiresAfterTheTtl) {
   Presence pa(doc_a_), pb(doc_b_);
   Events ea(pa);

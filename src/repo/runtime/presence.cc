@@ -144,9 +144,10 @@ struct Presence::State : std::enable_shared_from_this<Presence::State> {
   bool running = false;
   // Bumped by start() and stop(): a timer of an earlier run finds a different value and stops.
   std::uint64_t run = 0;
-  // Bumped whenever we send state: the pending heartbeat timer finds a different value and
-  // stops, and a new one starts (JS resetHeartbeats).
-  std::uint64_t heartbeat_generation = 0;
+  // The next heartbeat is due then; sending state moves it (JS resetHeartbeats). One timer at a
+  // time chases it, whatever the rate of updates: the run it was started for, 0 if none.
+  Clock::time_point heartbeat_due;
+  std::uint64_t heartbeat_timer_run = 0;
   PresenceOptions options;
   json local = json::object();
   std::map<PeerId, Peer> peers;
@@ -168,7 +169,10 @@ struct Presence::State : std::enable_shared_from_this<Presence::State> {
 
   void reset_heartbeats_locked() {
     if (!running) return;
-    schedule_heartbeat(run, ++heartbeat_generation);
+    heartbeat_due = Clock::now() + options.heartbeat_interval;
+    if (heartbeat_timer_run == run) return;  // the pending timer will find the new time
+    heartbeat_timer_run = run;
+    schedule_heartbeat(run, options.heartbeat_interval);
   }
 
   // --- timers ---------------------------------------------------------------------------------
@@ -182,12 +186,22 @@ struct Presence::State : std::enable_shared_from_this<Presence::State> {
     });
   }
 
-  void schedule_heartbeat(std::uint64_t for_run, std::uint64_t generation) {
-    after(options.heartbeat_interval, [for_run, generation](State& s) {
+  void schedule_heartbeat(std::uint64_t for_run, std::chrono::milliseconds delay) {
+    after(delay, [for_run](State& s) {
       std::lock_guard<std::mutex> lock(s.mutex);
-      if (!s.running || s.run != for_run || s.heartbeat_generation != generation) return;
+      if (s.heartbeat_timer_run != for_run) return;  // a later run has its own timer
+      if (!s.running || s.run != for_run) {
+        s.heartbeat_timer_run = 0;
+        return;
+      }
+      const Clock::time_point now = Clock::now();
+      if (now < s.heartbeat_due) {  // state went out meanwhile: wait for the new time
+        s.schedule_heartbeat(for_run, std::chrono::ceil<std::chrono::milliseconds>(s.heartbeat_due - now));
+        return;
+      }
       s.send_locked(json{{"type", kHeartbeat}});
-      s.schedule_heartbeat(for_run, generation);
+      s.heartbeat_due = now + s.options.heartbeat_interval;
+      s.schedule_heartbeat(for_run, s.options.heartbeat_interval);
     });
   }
 
