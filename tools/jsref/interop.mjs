@@ -679,6 +679,10 @@ defineCase(12, "presence: JS Presence and amrepo presence see each other's state
   await waitFor(() => cpp.seen(l => l.event === "update" && l.peer === owner.peerId && l.channel === "cursor"), "C++ to see the JS update")
   const upd = cpp.seen(l => l.event === "update" && l.peer === owner.peerId && l.channel === "cursor")
   check(same(upd.value, jsValue) && same(upd.state, { name: "js", cursor: jsValue }), `C++ saw the update as ${JSON.stringify(upd)}`)
+  // A JS undefined (CBOR 0xf7) arrives as null.
+  jsA.presence.broadcast("gone", undefined)
+  await waitFor(() => cpp.seen(l => l.event === "update" && l.peer === owner.peerId && l.channel === "gone"), "C++ to see the undefined update")
+  check(cpp.seen(l => l.event === "update" && l.channel === "gone").value === null, "undefined did not arrive as null")
   const cppValue = { y: 2, big: 1099511627776, s: "é", neg: -5000000000 }
   cpp.send({ cursor: cppValue })
   await waitFor(() => jsA.events.some(e => e.type === "update" && e.peerId === cppPeer && e.channel === "cursor"), "JS to see the C++ update")

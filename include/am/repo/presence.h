@@ -21,7 +21,9 @@
 // Values. Given and returned as JSON text (objects, arrays, strings, numbers, booleans, null).
 // On the wire each message is the CBOR map {"__presence": {type, ...}} that JS handle.broadcast
 // writes with cbor-x: integers beyond 32 bits go as float64 (as cbor-x writes JS numbers), so JS
-// reads numbers, never BigInts. What a peer sends that is not a presence message is ignored.
+// reads numbers, never BigInts. From a peer, a JS undefined reads as null and a byte string
+// (Uint8Array) as an array of its byte values. What a peer sends that is not a presence message
+// (or nests deeper than 32 levels) is ignored.
 //
 // Ownership. A Presence holds its DocHandle; destroying it stops it (sending goodbye). Timers run
 // on the repo's timer and io threads; once the repo stops, nothing more is sent or received.

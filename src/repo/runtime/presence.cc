@@ -62,37 +62,113 @@ Bytes encode_envelope(json message) {
   return Bytes(cbor.begin(), cbor.end());
 }
 
-// A first pass over a peer's CBOR that refuses deep nesting and huge item counts before the
-// DOM builder sees it (the DOM builder recurses, and trusts declared lengths).
-class CborGuard : public nlohmann::json_sax<json> {
+// A first pass over a peer's CBOR, before nlohmann's DOM builder (which recurses, and trusts
+// declared lengths) sees it: checks the structure, refuses deep nesting and huge item counts,
+// and turns each `undefined` (0xf7, what cbor-x writes for a JS undefined, which nlohmann does
+// not read) into null, as JSON.stringify does in an array.
+class CborPrepass {
  public:
-  bool null() override { return item(); }
-  bool boolean(bool) override { return item(); }
-  bool number_integer(number_integer_t) override { return item(); }
-  bool number_unsigned(number_unsigned_t) override { return item(); }
-  bool number_float(number_float_t, const string_t&) override { return item(); }
-  bool string(string_t&) override { return item(); }
-  bool binary(binary_t&) override { return item(); }
-  bool start_object(std::size_t) override { return item() && ++depth_ <= kMaxDepth; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return --depth_, true; }
-  bool start_array(std::size_t) override { return item() && ++depth_ <= kMaxDepth; }
-  bool end_array() override { return --depth_, true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+  explicit CborPrepass(Bytes& data) : data_(data) {}
+  bool run() {
+    std::size_t pos = 0;
+    return item(pos, 0) && pos == data_.size();
+  }
 
  private:
-  bool item() { return ++items_ <= kMaxItems; }
-  std::size_t depth_ = 0;
+  // One item's initial byte and argument; `info` 31 is an indefinite length.
+  bool head(std::size_t& pos, std::uint8_t& major, std::uint8_t& info, std::uint64_t& arg) const {
+    if (pos >= data_.size()) return false;
+    const std::uint8_t b = data_[pos++];
+    major = static_cast<std::uint8_t>(b >> 5);
+    info = static_cast<std::uint8_t>(b & 0x1f);
+    arg = info;
+    if (info < 24) return true;
+    if (info > 27) return info == 31;  // 28-30 are reserved
+    const std::size_t n = std::size_t{1} << (info - 24);
+    if (data_.size() - pos < n) return false;
+    arg = 0;
+    for (std::size_t i = 0; i < n; ++i) arg = (arg << 8) | data_[pos++];
+    return true;
+  }
+
+  bool at_break(std::size_t& pos) {
+    if (pos < data_.size() && data_[pos] == 0xff) {
+      ++pos;
+      return true;
+    }
+    return false;
+  }
+
+  bool item(std::size_t& pos, std::size_t depth) {
+    if (++items_ > kMaxItems || depth > kMaxDepth) return false;
+    const std::size_t start = pos;
+    std::uint8_t major = 0, info = 0;
+    std::uint64_t arg = 0;
+    if (!head(pos, major, info, arg)) return false;
+    switch (major) {
+      case 0:
+      case 1: return info != 31;
+      case 2:
+      case 3:
+        if (info == 31) {  // chunks of the same major type up to a break
+          while (!at_break(pos)) {
+            std::uint8_t chunk_major = 0, chunk_info = 0;
+            std::uint64_t length = 0;
+            if (!head(pos, chunk_major, chunk_info, length) || chunk_major != major || chunk_info == 31 ||
+                data_.size() - pos < length) {
+              return false;
+            }
+            pos += static_cast<std::size_t>(length);
+          }
+          return true;
+        }
+        if (data_.size() - pos < arg) return false;
+        pos += static_cast<std::size_t>(arg);
+        return true;
+      case 4:
+      case 5: {
+        const std::uint64_t per_entry = major == 5 ? 2 : 1;
+        if (info == 31) {
+          while (!at_break(pos)) {
+            if (pos >= data_.size()) return false;
+            for (std::uint64_t k = 0; k < per_entry; ++k) {
+              if (!item(pos, depth + 1)) return false;
+            }
+          }
+          return true;
+        }
+        if (arg > kMaxItems) return false;
+        for (std::uint64_t k = 0; k < arg * per_entry; ++k) {
+          if (!item(pos, depth + 1)) return false;
+        }
+        return true;
+      }
+      case 6: return info != 31 && item(pos, depth + 1);  // a tag: its item follows
+      default:  // 7: simple values and floats (head() took their bytes)
+        if (info == 23) data_[start] = 0xf6;
+        return info != 31;  // a break outside an indefinite-length item
+    }
+  }
+
+  Bytes& data_;
   std::size_t items_ = 0;
 };
 
+// Byte strings (a JS Uint8Array) have no JSON form: they become arrays of byte values.
+void bytes_to_arrays(json& value) {
+  if (value.is_binary()) {
+    const std::vector<std::uint8_t>& bytes = value.get_binary();
+    value = json(std::vector<unsigned>(bytes.begin(), bytes.end()));
+  } else if (value.is_structured()) {
+    for (auto& child : value) bytes_to_arrays(child);
+  }
+}
+
 // The presence message inside a peer's ephemeral data, or nullopt if it is not one.
-std::optional<json> decode_presence_message(const Bytes& data) {
+std::optional<json> decode_presence_message(const Bytes& received) {
+  Bytes data = received;
+  if (!CborPrepass(data).run()) return std::nullopt;
   try {
-    CborGuard guard;
-    if (!json::sax_parse(data.begin(), data.end(), &guard, json::input_format_t::cbor, /*strict=*/true)) {
-      return std::nullopt;
-    }
     json envelope = json::from_cbor(data.begin(), data.end(), /*strict=*/true, /*allow_exceptions=*/false,
                                     json::cbor_tag_handler_t::ignore);
     if (!envelope.is_object()) return std::nullopt;
@@ -100,6 +176,7 @@ std::optional<json> decode_presence_message(const Bytes& data) {
     if (it == envelope.end() || !it->is_object()) return std::nullopt;
     auto type = it->find("type");
     if (type == it->end() || !type->is_string()) return std::nullopt;
+    bytes_to_arrays(*it);
     return std::move(*it);
   } catch (const json::exception&) {  // declared lengths too large for the DOM builder, etc.
     return std::nullopt;
