@@ -284,6 +284,9 @@ TEST_F(PresenceTest, WireFormatIsTheReferences) {
   // Not a presence message: ignored.
   const std::vector<std::uint8_t> other = json::to_cbor(json::parse(R"({"cursor":1})"));
   doc_a_.broadcast(Bytes(other.begin(), other.end()));
+  // Messages arrive in order: once this one is here, the two above were handled.
+  const std::vector<std::uint8_t> last = json::to_cbor(json::parse(R"({"__presence":{"type":"update","channel":"end","value":1}})"));
+  doc_a_.broadcast(Bytes(last.begin(), last.end()));
   ASSERT_TRUE(eb.wait_for([](const PresenceEvent& e) {
     return e.kind == Kind::kUpdate && e.peer.str() == "a" && e.channel == "c" && e.value == R"([1,"x"])";
   }));
@@ -293,6 +296,9 @@ TEST_F(PresenceTest, WireFormatIsTheReferences) {
   EXPECT_TRUE(u[0].is_null());
   EXPECT_EQ(u[1], json::parse("[247]")) << "a byte string is an array of its bytes";
   EXPECT_EQ(state_of(pb, "a")["c"], json::parse(R"([1,"x"])"));
+  ASSERT_TRUE(eb.wait_for([](const PresenceEvent& e) { return e.kind == Kind::kUpdate && e.channel == "end"; }));
+  EXPECT_EQ(eb.count(Kind::kUpdate), 3u) << "the deep and the non-presence messages must be dropped";
+  EXPECT_EQ(state_of(pb, "a"), json::parse(R"({"c":[1,"x"],"u":[null,[247]],"end":1})"));
 }
 
 TEST_F(PresenceTest, RefusesWhatIsNotJson) {
