@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,6 +209,12 @@ TEST_F(PresenceTest, GoodbyeForgetsThePeerAtOnce) {
   EXPECT_EQ(json::parse(pb.local_state()), json::parse(R"({"name":"quiet"})"));
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(pa.peer_state(PeerId("b")));
+  // Started again: a new run, b joins again with its new initial state.
+  ASSERT_TRUE(pb.start(R"({"name":"back"})", fast(1s, 60s)));
+  ASSERT_TRUE(ea.wait_for([](const PresenceEvent& e) {
+    return e.kind == Kind::kSnapshot && e.peer.str() == "b" && e.joined && e.value == R"({"name":"back"})";
+  }));
+  EXPECT_EQ(state_of(pa, "b"), json::parse(R"({"name":"back"})"));
 }
 
 TEST_F(PresenceTest, DestroyingAPresenceSaysGoodbye) {
@@ -299,6 +306,36 @@ TEST_F(PresenceTest, WireFormatIsTheReferences) {
   ASSERT_TRUE(eb.wait_for([](const PresenceEvent& e) { return e.kind == Kind::kUpdate && e.channel == "end"; }));
   EXPECT_EQ(eb.count(Kind::kUpdate), 3u) << "the deep and the non-presence messages must be dropped";
   EXPECT_EQ(state_of(pb, "a"), json::parse(R"({"c":[1,"x"],"u":[null,[247]],"end":1})"));
+}
+
+// Hostile or broken bytes from a peer: mutations of a real message (fixed seed) are read or
+// dropped, never crash (the ASan run checks the CBOR pre-pass's bounds), and later messages still
+// arrive.
+TEST_F(PresenceTest, MutatedMessagesAreReadOrDropped) {
+  Presence pb(doc_b_);
+  Events eb(pb);
+  ASSERT_TRUE(pb.start("{}", fast(1s, 10s)));
+  const std::vector<std::uint8_t> valid = json::to_cbor(json::parse(
+      R"({"__presence":{"type":"snapshot","state":{"name":"x","list":[1,-2,3.5,"s",null,true,{"k":[]}]}}})"));
+  std::mt19937 rng(24);
+  for (int i = 0; i < 300; ++i) {
+    Bytes mutated(valid.begin(), valid.end());
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits; ++k) {
+      const std::size_t at = rng() % mutated.size();
+      switch (rng() % 3) {
+        case 0: mutated[at] = static_cast<std::uint8_t>(rng()); break;
+        case 1: mutated.erase(mutated.begin() + static_cast<std::ptrdiff_t>(at)); break;
+        default: mutated.resize(at + 1); break;
+      }
+      if (mutated.empty()) mutated.push_back(0xf7);
+    }
+    doc_a_.broadcast(std::move(mutated));
+  }
+  const std::vector<std::uint8_t> last = json::to_cbor(json::parse(R"({"__presence":{"type":"update","channel":"end","value":1}})"));
+  doc_a_.broadcast(Bytes(last.begin(), last.end()));
+  ASSERT_TRUE(eb.wait_for([](const PresenceEvent& e) { return e.kind == Kind::kUpdate && e.channel == "end"; }, 10s));
+  EXPECT_EQ(state_of(pb, "a")["end"], 1);
 }
 
 TEST_F(PresenceTest, RefusesWhatIsNotJson) {
