@@ -619,7 +619,8 @@ defineCase(15, "Go-port peers (CBOR, and its first version's JSON; TCP and WebSo
 // JS Presence (the pinned package's) and ours (`amrepo presence`) through our server: each sees
 // the other's initial state and per-channel updates (JSON-like values, numbers beyond 32 bits
 // included), heartbeats keep both alive past the TTL, a silent peer expires on both sides, and a
-// goodbye (JS stop(), amrepo's SIGINT) removes the peer at once.
+// goodbye (JS stop(), amrepo's SIGINT) removes the peer at once. Two `amrepo presence` also see
+// each other through the JS sync server.
 defineCase(12, "presence: JS Presence and amrepo presence see each other's states, updates, heartbeats, expiry and goodbye", async () => {
   const { Presence } = await import("@automerge/automerge-repo")
   const server = await startAmrepo(["--listen", "127.0.0.1:0", "--memory"])
@@ -630,8 +631,8 @@ defineCase(12, "presence: JS Presence and amrepo presence see each other's state
   // The server has it before anyone else looks for it.
   await waitFor(async () => (await run(["cat", "--server", server.url, doc.url])).code === 0, "the server to have the document")
   // `amrepo presence` with its JSON lines; stdin lines go out as updates.
-  const startCpp = args => {
-    const proc = spawn(amrepo, ["presence", "--server", server.url, doc.url, "--heartbeats", "--stdin", ...cppTiming, ...args],
+  const startCpp = (args, serverUrl = server.url, docUrl = doc.url) => {
+    const proc = spawn(amrepo, ["presence", "--server", serverUrl, docUrl, "--heartbeats", "--stdin", ...cppTiming, ...args],
       { stdio: ["pipe", "pipe", "pipe"] })
     const cpp = { proc, lines: [], exit: null, err: "" }
     cleanups.push(() => cpp.exit === null && proc.kill("SIGKILL"))
@@ -733,6 +734,18 @@ defineCase(12, "presence: JS Presence and amrepo presence see each other's state
   const doomedGone = Date.now() - killedAt
   check(doomedGone < timing.peerTtlMs + 2 * timing.heartbeatMs + 500, `the killed C++ peer expired after ${doomedGone} ms`)
   check(!jsC.peers()[doomed], "JS still lists the killed C++ peer")
+
+  // C++ to C++ through the JS sync server (which relays the ephemeral messages).
+  const theirs = await startJsServer(null)
+  const theirDoc = await runOk(["new", "--server", theirs.url, '{"title":"presence via JS"}'])
+  const left = startCpp(["--set", JSON.stringify({ side: "left" })], theirs.url, theirDoc)
+  const right = startCpp(["--set", JSON.stringify({ side: "right" })], theirs.url, theirDoc)
+  await waitFor(() => left.seen(l => l.event === "local") && right.seen(l => l.event === "local"), "both to start", 15000)
+  const seesOther = (me, other, side) => me.seen(l => l.event === "snapshot" && l.peer === other.lines[0].peer && same(l.state, { side }))
+  await waitFor(() => seesOther(left, right, "right") && seesOther(right, left, "left"), "each C++ peer to see the other through the JS server")
+  right.proc.kill("SIGTERM")
+  await waitFor(() => left.seen(l => l.event === "goodbye" && l.peer === right.lines[0].peer), "the goodbye through the JS server", 3000)
+  left.proc.kill("SIGTERM")
 })
 
 // --- runner ------------------------------------------------------------------------------------
