@@ -13,6 +13,7 @@
 #include "doc_query_cli.h"
 #include "file_tools.h"
 #include "migrate.h"
+#include "presence_cli.h"
 #include "serve.h"
 #include "serve_options.h"
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   CLI::App* serve_cmd = amrepo::add_serve_command(app, serve_options);
   amrepo::add_client_commands(app, runners);
   amrepo::add_document_query_commands(app, runners);
+  amrepo::add_presence_command(app, runners);
 
   amrepo::MigrateOptions migrate_options;
   auto* migrate_cmd = app.add_subcommand(

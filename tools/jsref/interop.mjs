@@ -616,6 +616,138 @@ defineCase(15, "Go-port peers (CBOR, and its first version's JSON; TCP and WebSo
   }
 })
 
+// JS Presence (the pinned package's) and ours (`amrepo presence`) through our server: each sees
+// the other's initial state and per-channel updates (JSON-like values, numbers beyond 32 bits
+// included), heartbeats keep both alive past the TTL, a silent peer expires on both sides, and a
+// goodbye (JS stop(), amrepo's SIGINT) removes the peer at once. Two `amrepo presence` also see
+// each other through the JS sync server.
+defineCase(12, "presence: JS Presence and amrepo presence see each other's states, updates, heartbeats, expiry and goodbye", async () => {
+  const { Presence } = await import("@automerge/automerge-repo")
+  const server = await startAmrepo(["--listen", "127.0.0.1:0", "--memory"])
+  const timing = { heartbeatMs: 200, peerTtlMs: 1000 }
+  const cppTiming = ["--heartbeat-ms", "200", "--ttl-ms", "1000"]
+  const owner = jsClient(server.url)
+  const doc = owner.create({ title: "presence" })
+  // The server has it before anyone else looks for it.
+  await waitFor(async () => (await run(["cat", "--server", server.url, doc.url])).code === 0, "the server to have the document")
+  // `amrepo presence` with its JSON lines; stdin lines go out as updates.
+  const startCpp = (args, serverUrl = server.url, docUrl = doc.url) => {
+    const proc = spawn(amrepo, ["presence", "--server", serverUrl, docUrl, "--heartbeats", "--stdin", ...cppTiming, ...args],
+      { stdio: ["pipe", "pipe", "pipe"] })
+    const cpp = { proc, lines: [], exit: null, err: "" }
+    cleanups.push(() => cpp.exit === null && proc.kill("SIGKILL"))
+    let buffer = ""
+    proc.stdout.on("data", chunk => {
+      buffer += chunk
+      let nl
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        cpp.lines.push(JSON.parse(buffer.slice(0, nl)))
+        buffer = buffer.slice(nl + 1)
+      }
+    })
+    proc.stderr.on("data", c => (cpp.err += c))
+    proc.on("exit", (code, signal) => (cpp.exit = { code, signal }))
+    cpp.seen = pred => cpp.lines.find(pred)
+    cpp.send = obj => proc.stdin.write(JSON.stringify(obj) + "\n")
+    return cpp
+  }
+  // A JS Presence on a handle, with its events recorded.
+  const startJs = (handle, initialState, options = timing) => {
+    const presence = new Presence({ handle })
+    const events = []
+    for (const type of ["snapshot", "update", "heartbeat", "goodbye", "pruning"]) {
+      presence.on(type, e => events.push({ ...e, type }))
+    }
+    presence.start({ initialState, ...options })
+    cleanups.push(() => presence.stop())
+    return { presence, events, peers: () => presence.getPeerStates().value }
+  }
+
+  // Initial states, both ways.
+  const cpp = startCpp(["--set", JSON.stringify({ name: "cpp", n: 1 })])
+  await waitFor(() => cpp.seen(l => l.event === "local"), "amrepo presence to start", 15000)
+  const cppPeer = cpp.lines[0].peer
+  const jsA = startJs(doc, { name: "js", cursor: null })
+  await waitFor(() => cpp.seen(l => l.event === "snapshot" && l.peer === owner.peerId), "C++ to see the JS snapshot")
+  check(same(cpp.seen(l => l.event === "snapshot" && l.peer === owner.peerId).state, { name: "js", cursor: null }),
+    `C++ saw ${JSON.stringify(cpp.lines)}`)
+  await waitFor(() => jsA.peers()[cppPeer], "JS to see the C++ state")
+  check(same(jsA.peers()[cppPeer].value, { name: "cpp", n: 1 }), `JS saw ${JSON.stringify(jsA.peers()[cppPeer])}`)
+
+  // Updates, both ways, one channel at a time; the other channels stay.
+  const jsValue = { x: 1, big: 2 ** 40, f: 1.5, list: [1, "a", null, true, { deep: [] }] }
+  jsA.presence.broadcast("cursor", jsValue)
+  await waitFor(() => cpp.seen(l => l.event === "update" && l.peer === owner.peerId && l.channel === "cursor"), "C++ to see the JS update")
+  const upd = cpp.seen(l => l.event === "update" && l.peer === owner.peerId && l.channel === "cursor")
+  check(same(upd.value, jsValue) && same(upd.state, { name: "js", cursor: jsValue }), `C++ saw the update as ${JSON.stringify(upd)}`)
+  // A JS undefined (CBOR 0xf7) arrives as null.
+  jsA.presence.broadcast("gone", undefined)
+  await waitFor(() => cpp.seen(l => l.event === "update" && l.peer === owner.peerId && l.channel === "gone"), "C++ to see the undefined update")
+  check(cpp.seen(l => l.event === "update" && l.channel === "gone").value === null, "undefined did not arrive as null")
+  const cppValue = { y: 2, big: 1099511627776, s: "é", neg: -5000000000 }
+  cpp.send({ cursor: cppValue })
+  await waitFor(() => jsA.events.some(e => e.type === "update" && e.peerId === cppPeer && e.channel === "cursor"), "JS to see the C++ update")
+  const jsUpd = jsA.events.find(e => e.type === "update" && e.peerId === cppPeer)
+  check(same(jsUpd.value, cppValue) && typeof jsUpd.value.big === "number" && typeof jsUpd.value.neg === "number",
+    `JS saw the update as ${JSON.stringify(jsUpd.value)}`)
+  check(same(jsA.peers()[cppPeer].value, { name: "cpp", n: 1, cursor: cppValue }), `JS state ${JSON.stringify(jsA.peers()[cppPeer].value)}`)
+
+  // Heartbeats only, for twice the TTL: nobody expires.
+  const heartbeatsBefore = jsA.events.filter(e => e.type === "heartbeat" && e.peerId === cppPeer).length
+  await sleep(2 * timing.peerTtlMs)
+  check(jsA.events.filter(e => e.type === "heartbeat" && e.peerId === cppPeer).length >= heartbeatsBefore + 5, "JS got too few C++ heartbeats")
+  check(cpp.lines.filter(l => l.event === "heartbeat" && l.peer === owner.peerId).length >= 5, "C++ got too few JS heartbeats")
+  check(jsA.peers()[cppPeer] && !jsA.events.some(e => e.type === "pruning"), "JS expired the C++ peer despite its heartbeats")
+  check(!cpp.seen(l => l.event === "expired"), `C++ expired a peer despite its heartbeats: ${JSON.stringify(cpp.seen(l => l.event === "expired"))}`)
+
+  // A JS peer that falls silent (heartbeats far apart) expires at ours after the TTL.
+  const quiet = jsClient(server.url)
+  const quietHandle = await findReady(quiet, doc.url)
+  startJs(quietHandle, { name: "quiet" }, { heartbeatMs: 60000, peerTtlMs: 60000 })
+  await waitFor(() => cpp.seen(l => l.event === "snapshot" && l.peer === quiet.peerId), "C++ to see the quiet JS peer")
+  const quietSeen = Date.now()
+  await waitFor(() => cpp.seen(l => l.event === "expired" && l.peer === quiet.peerId), "C++ to expire the quiet JS peer", 5000)
+  const quietGone = Date.now() - quietSeen
+  check(quietGone >= timing.peerTtlMs - 100 && quietGone < timing.peerTtlMs + 1500, `the quiet peer expired after ${quietGone} ms`)
+
+  // Goodbye, JS to C++: the peer goes at once.
+  jsA.presence.stop()
+  await waitFor(() => cpp.seen(l => l.event === "goodbye" && l.peer === owner.peerId), "C++ to see the JS goodbye", 3000)
+
+  // Goodbye, C++ to JS (SIGINT; exit 0).
+  const jsC = startJs(doc, { name: "js again" })
+  await waitFor(() => jsC.peers()[cppPeer], "the new JS Presence to learn the C++ state")
+  cpp.proc.kill("SIGINT")
+  await waitFor(() => jsC.events.some(e => e.type === "goodbye" && e.peerId === cppPeer), "JS to see the C++ goodbye", 3000)
+  check(!jsC.peers()[cppPeer], "JS still lists the C++ peer after its goodbye")
+  await waitFor(() => cpp.exit, "amrepo presence to exit", 5000)
+  check(cpp.exit.code === 0, `amrepo presence exited ${JSON.stringify(cpp.exit)}: ${cpp.err}`)
+
+  // A C++ peer that dies without goodbye expires at JS after the TTL.
+  const cpp2 = startCpp(["--set", JSON.stringify({ name: "doomed" })])
+  await waitFor(() => cpp2.seen(l => l.event === "local"), "the second amrepo presence to start", 15000)
+  const doomed = cpp2.lines[0].peer
+  await waitFor(() => jsC.peers()[doomed], "JS to see the second C++ peer")
+  cpp2.proc.kill("SIGKILL")
+  const killedAt = Date.now()
+  await waitFor(() => jsC.events.some(e => e.type === "pruning" && e.pruned.includes(doomed)), "JS to expire the killed C++ peer", 5000)
+  const doomedGone = Date.now() - killedAt
+  check(doomedGone < timing.peerTtlMs + 2 * timing.heartbeatMs + 500, `the killed C++ peer expired after ${doomedGone} ms`)
+  check(!jsC.peers()[doomed], "JS still lists the killed C++ peer")
+
+  // C++ to C++ through the JS sync server (which relays the ephemeral messages).
+  const theirs = await startJsServer(null)
+  const theirDoc = await runOk(["new", "--server", theirs.url, '{"title":"presence via JS"}'])
+  const left = startCpp(["--set", JSON.stringify({ side: "left" })], theirs.url, theirDoc)
+  const right = startCpp(["--set", JSON.stringify({ side: "right" })], theirs.url, theirDoc)
+  await waitFor(() => left.seen(l => l.event === "local") && right.seen(l => l.event === "local"), "both to start", 15000)
+  const seesOther = (me, other, side) => me.seen(l => l.event === "snapshot" && l.peer === other.lines[0].peer && same(l.state, { side }))
+  await waitFor(() => seesOther(left, right, "right") && seesOther(right, left, "left"), "each C++ peer to see the other through the JS server")
+  right.proc.kill("SIGTERM")
+  await waitFor(() => left.seen(l => l.event === "goodbye" && l.peer === right.lines[0].peer), "the goodbye through the JS server", 3000)
+  left.proc.kill("SIGTERM")
+})
+
 // --- runner ------------------------------------------------------------------------------------
 
 let failed = 0

@@ -41,6 +41,7 @@
 namespace am::repo {
 
 class Repo;
+class Presence;
 
 /// Where a document handle is in its life (JS DocHandle states). kUnloaded: the document was
 /// dropped from memory by Repo::remove_from_cache (JS "unloaded"); find() loads it again into a
@@ -137,7 +138,8 @@ class DocHandle {
   /// @endcond
 
  private:
-  friend class Repo;  // the only maker of handles
+  friend class Repo;      // the only maker of handles
+  friend class Presence;  // reaches the repo's timers through the handle
   explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
   std::shared_ptr<Entry> entry_;
 };
