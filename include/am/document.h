@@ -337,6 +337,9 @@ class Document {
   bool has_change(const ChangeHash& hash) const;
   /// Dependencies of queued changes that are not present, sorted.
   std::vector<ChangeHash> get_missing_deps() const;
+  /// As JS getMissingDeps(doc, heads): get_missing_deps() and the hashes of `heads` this document
+  /// has not applied, without the changes waiting in its queue, sorted.
+  std::vector<ChangeHash> get_missing_deps(const std::vector<ChangeHash>& heads) const;
   /// The last change this document's actor committed, if any.
   std::optional<Bytes> get_last_local_change() const;
   /// How many changes the document has applied.

@@ -83,6 +83,10 @@ struct SyncState {
 /// in sync). Commits a pending transaction of `doc` first.
 std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state);
 
+/// Whether the peer of `state` is known to have every change of `doc` (JS hasOurChanges): each of
+/// doc's heads is among the state's shared heads.
+bool has_our_changes(const Document& doc, const SyncState& state);
+
 /// Applies a message from the peer. On error (kProtocol for a malformed message, kCorruption
 /// for changes that do not decode or apply) neither the document nor the state changes.
 [[nodiscard]] Status receive_sync_message(Document& doc, SyncState& state, ByteView message);

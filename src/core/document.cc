@@ -365,15 +365,19 @@ std::optional<Bytes> Document::get_change_by_hash(const ChangeHash& hash) const 
 
 bool Document::has_change(const ChangeHash& hash) const { return impl_->history.contains(hash); }
 
-std::vector<ChangeHash> Document::get_missing_deps() const {
+std::vector<ChangeHash> Document::get_missing_deps() const { return get_missing_deps({}); }
+
+std::vector<ChangeHash> Document::get_missing_deps(const std::vector<ChangeHash>& heads) const {
   std::set<ChangeHash> missing;
   std::set<ChangeHash> queued;
   for (const auto& q : impl_->queue) queued.insert(q.hash);
+  auto want = [&](const ChangeHash& h) {
+    if (!impl_->history.contains(h) && !queued.count(h)) missing.insert(h);
+  };
   for (const auto& q : impl_->queue) {
-    for (const ChangeHash& d : q.change.deps) {
-      if (!impl_->history.contains(d) && !queued.count(d)) missing.insert(d);
-    }
+    for (const ChangeHash& d : q.change.deps) want(d);
   }
+  for (const ChangeHash& h : heads) want(h);
   return std::vector<ChangeHash>(missing.begin(), missing.end());
 }
 

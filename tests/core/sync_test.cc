@@ -1,6 +1,8 @@
 #include "am/sync.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <rapidcheck/gtest.h>
 
 #include <map>
@@ -51,6 +53,47 @@ std::vector<std::pair<std::string, Bytes>> run_sync(Peer& a, Peer& b, int max_ro
   }
   ADD_FAILURE() << "sync did not terminate";
   return log;
+}
+
+// JS hasOurChanges: true once the peer has acknowledged every one of our heads; a new local
+// change makes it false until the next round trip.
+TEST(SyncState, HasOurChangesFollowsTheSharedHeads) {
+  Document a = doc_with("aaaa");
+  Document b = doc_with("bbbb");
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{1}));
+  a.commit();
+  Peer pa{&a, {}};
+  Peer pb{&b, {}};
+  EXPECT_FALSE(has_our_changes(a, pa.state));
+  run_sync(pa, pb);
+  EXPECT_TRUE(has_our_changes(a, pa.state));
+  EXPECT_TRUE(has_our_changes(b, pb.state));
+  ASSERT_TRUE(a.put(ObjId::root(), "x", std::int64_t{2}));
+  a.commit();
+  EXPECT_FALSE(has_our_changes(a, pa.state));
+  EXPECT_TRUE(has_our_changes(b, pb.state));  // b has nothing a lacks
+  run_sync(pa, pb);
+  EXPECT_TRUE(has_our_changes(a, pa.state));
+}
+
+// JS getMissingDeps(doc, heads): the queue's missing deps plus unknown heads, never a queued one.
+TEST(SyncState, MissingDepsOfHeadsLeaveOutKnownAndQueuedChanges) {
+  Document source = doc_with("aaaa");
+  ASSERT_TRUE(source.put(ObjId::root(), "x", std::int64_t{1}));
+  const ChangeHash first = source.commit();
+  ASSERT_TRUE(source.put(ObjId::root(), "x", std::int64_t{2}));
+  const ChangeHash second = source.commit();
+  Document other = doc_with("cccc");
+  ASSERT_TRUE(other.put(ObjId::root(), "y", std::int64_t{1}));
+  const ChangeHash unknown = other.commit();
+  Document d = doc_with("bbbb");
+  ASSERT_TRUE(d.apply_changes(std::vector<Bytes>{*source.get_change_by_hash(second)}));  // queued
+  EXPECT_EQ(d.get_missing_deps(), std::vector<ChangeHash>{first});
+  std::vector<ChangeHash> want{first, unknown};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(d.get_missing_deps({second, unknown}), want);
+  ASSERT_TRUE(d.apply_changes(std::vector<Bytes>{*source.get_change_by_hash(first)}));
+  EXPECT_EQ(d.get_missing_deps({first, second, unknown}), std::vector<ChangeHash>{unknown});
 }
 
 TEST(SyncBloom, MatchesTheReference) {

@@ -328,6 +328,13 @@ namespace {
 Bytes trailer_with(std::uint8_t bits) { return Bytes{0x02, static_cast<std::uint8_t>(0x80 | bits)}; }
 }  // namespace
 
+bool has_our_changes(const Document& doc, const SyncState& state) {
+  for (const ChangeHash& head : doc.heads()) {
+    if (std::find(state.shared_heads.begin(), state.shared_heads.end(), head) == state.shared_heads.end()) return false;
+  }
+  return true;
+}
+
 std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
   (void)doc.commit_if_pending();
   const Document::Impl& d = detail::DocumentAccess::impl(doc);
