@@ -63,12 +63,10 @@ void RemoteHeadsGossip::forget_document(const DocumentId& document) {
 
 void RemoteHeadsGossip::receive(const wire::RemoteSubscriptionChangeMessage& message) {
   const PeerId& from = message.sender_id;
-  std::vector<StorageId> forward_add, forward_remove, newly_theirs;
+  std::vector<StorageId> forward_add, forward_remove;
   if (message.add) {
     for (const StorageId& id : *message.add) {
       auto [subs, created] = theirs_.try_emplace(id);
-      // Heads we may already know are worth sending to it: it asks for something we follow.
-      if (!created || ours_.count(id) != 0) newly_theirs.push_back(id);
       if (created && ours_.count(id) == 0) forward_add.push_back(id);
       subs->second.insert(from);
     }
@@ -95,7 +93,11 @@ void RemoteHeadsGossip::receive(const wire::RemoteSubscriptionChangeMessage& mes
   }
   auto open = open_docs_.find(from);
   if (open == open_docs_.end()) return;
-  for (const StorageId& id : newly_theirs) {
+  // What we already know of those stores, for the documents it has open. (The reference sends it
+  // only for stores someone here followed before; we keep heads of connected peers' stores
+  // either way, as it does, so a first subscriber gets them too.)
+  if (!message.add) return;
+  for (const StorageId& id : *message.add) {
     for (const DocumentId& document : open->second) {
       auto doc = known_.find(document);
       if (doc == known_.end()) continue;

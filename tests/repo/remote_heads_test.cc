@@ -1,0 +1,331 @@
+// Remote-heads gossip (issue 24, item 2): the sans-IO RemoteHeadsGossip, and real repos joined by
+// the in-process transport (a client, a server, another client). The runtime tests wait on
+// events with timeouts; no sleeps.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "am/repo/in_process_transport.h"
+#include "am/repo/repo.h"
+#include "am/repo/storage_memory.h"
+#include "repo/core/remote_heads.h"
+
+namespace am::repo {
+namespace {
+
+using namespace std::chrono_literals;
+using core::RemoteHeadsGossip;
+using core::RemoteHeadsUpdate;
+
+// --- the sans-IO gossip ---------------------------------------------------------------------
+
+const PeerId kSelf("self");
+const PeerId kAlice("alice"), kBob("bob"), kCarol("carol");
+const StorageId kStoreX("store-x"), kStoreY("store-y");
+const DocumentId kDoc = DocumentId::random();
+const DocumentId kOtherDoc = DocumentId::random();
+
+// The outgoing messages of one batch, by kind.
+struct Sent {
+  std::vector<wire::RemoteSubscriptionChangeMessage> subs;
+  std::vector<wire::RemoteHeadsChangedMessage> heads;
+  std::vector<RemoteHeadsUpdate> updates;
+};
+
+Sent take(RemoteHeadsGossip& g) {
+  Sent out;
+  auto e = g.take_effects();
+  for (auto& m : e.outgoing) {
+    if (auto* s = std::get_if<wire::RemoteSubscriptionChangeMessage>(&m)) out.subs.push_back(*s);
+    if (auto* h = std::get_if<wire::RemoteHeadsChangedMessage>(&m)) out.heads.push_back(*h);
+  }
+  out.updates = std::move(e.updates);
+  return out;
+}
+
+wire::RemoteSubscriptionChangeMessage subscription(const PeerId& from, std::vector<StorageId> add,
+                                                   std::vector<StorageId> remove = {}) {
+  wire::RemoteSubscriptionChangeMessage m{from, kSelf, std::nullopt, std::nullopt};
+  if (!add.empty()) m.add = std::move(add);
+  if (!remove.empty()) m.remove = std::move(remove);
+  return m;
+}
+
+wire::RemoteHeadsChangedMessage heads_message(const PeerId& from, const DocumentId& doc, const StorageId& storage,
+                                              std::vector<std::string> heads, std::uint64_t timestamp) {
+  wire::RemoteHeadsChangedMessage m{from, kSelf, doc, {}};
+  m.new_heads.emplace(storage, wire::RemoteHeads{std::move(heads), timestamp});
+  return m;
+}
+
+TEST(RemoteHeadsGossip, OurSubscriptionsGoToGenerousPeersOnlyAndToThoseThatConnectLater) {
+  RemoteHeadsGossip g(kSelf);
+  g.peer_connected(kAlice, /*generous=*/true);
+  g.peer_connected(kBob, /*generous=*/false);
+  EXPECT_TRUE(take(g).subs.empty());  // nothing to say yet
+  g.subscribe({kStoreX});
+  Sent s = take(g);
+  ASSERT_EQ(s.subs.size(), 1u);
+  EXPECT_EQ(s.subs[0].target_id, kAlice);
+  EXPECT_EQ(s.subs[0].sender_id, kSelf);
+  EXPECT_EQ(s.subs[0].add, std::optional(std::vector<StorageId>{kStoreX}));
+  EXPECT_FALSE(s.subs[0].remove.has_value());
+  g.subscribe({kStoreX});  // already subscribed: nothing new
+  EXPECT_TRUE(take(g).subs.empty());
+  g.peer_connected(kCarol, true);
+  s = take(g);
+  ASSERT_EQ(s.subs.size(), 1u);
+  EXPECT_EQ(s.subs[0].target_id, kCarol);
+  g.unsubscribe({kStoreX});
+  s = take(g);
+  ASSERT_EQ(s.subs.size(), 2u);  // alice and carol
+  EXPECT_EQ(s.subs[0].remove, std::optional(std::vector<StorageId>{kStoreX}));
+  EXPECT_FALSE(g.subscribed(kStoreX));
+}
+
+TEST(RemoteHeadsGossip, ASubscriptionIsRelayedOnceAndWithdrawnWhenTheLastSubscriberLeaves) {
+  RemoteHeadsGossip g(kSelf);
+  g.peer_connected(kAlice, true);
+  g.peer_connected(kCarol, true);
+  g.receive(subscription(kBob, {kStoreX}));
+  Sent s = take(g);
+  ASSERT_EQ(s.subs.size(), 2u);  // relayed to both generous peers, not back to bob
+  for (const auto& m : s.subs) EXPECT_NE(m.target_id, kBob);
+  g.receive(subscription(kAlice, {kStoreX}));
+  s = take(g);
+  EXPECT_TRUE(s.subs.empty());  // already relayed
+  EXPECT_EQ(g.subscribers(kStoreX), 2u);
+  g.receive(subscription(kAlice, {}, {kStoreX}));
+  EXPECT_TRUE(take(g).subs.empty());  // bob still wants it
+  g.peer_disconnected(kBob);
+  s = take(g);
+  ASSERT_EQ(s.subs.size(), 2u);
+  EXPECT_EQ(s.subs[0].remove, std::optional(std::vector<StorageId>{kStoreX}));
+  EXPECT_EQ(g.subscribers(kStoreX), 0u);
+}
+
+TEST(RemoteHeadsGossip, AConnectedPeersHeadsReachSubscribersThatHaveTheDocumentOpen) {
+  RemoteHeadsGossip g(kSelf);
+  g.peer_connected(kAlice, false);
+  g.peer_connected(kBob, false);
+  g.receive(subscription(kAlice, {kStoreX}));
+  g.receive(subscription(kBob, {kStoreX}));
+  g.peer_opened_document(kAlice, kDoc);
+  (void)take(g);
+  g.peer_heads_changed(kDoc, kStoreX, {"h1"}, 1000);
+  Sent s = take(g);
+  ASSERT_EQ(s.heads.size(), 1u);  // bob has not opened the document
+  EXPECT_EQ(s.heads[0].target_id, kAlice);
+  EXPECT_EQ(s.heads[0].document_id, kDoc);
+  EXPECT_EQ(s.heads[0].new_heads.at(kStoreX), (wire::RemoteHeads{{"h1"}, 1000}));
+  EXPECT_TRUE(s.updates.empty());  // not our subscription
+  // Bob opens it later and is sent what we know.
+  g.peer_opened_document(kBob, kDoc);
+  s = take(g);
+  ASSERT_EQ(s.heads.size(), 1u);
+  EXPECT_EQ(s.heads[0].target_id, kBob);
+  EXPECT_EQ(s.heads[0].new_heads.at(kStoreX).heads, std::vector<std::string>{"h1"});
+  // Heads of a store nobody subscribes to are kept, not sent.
+  g.peer_heads_changed(kDoc, kStoreY, {"h2"}, 1001);
+  EXPECT_TRUE(take(g).heads.empty());
+  EXPECT_EQ(g.known_heads(), 2u);
+  // A late subscriber with the document open is sent the kept heads at once.
+  g.receive(subscription(kAlice, {kStoreY}));
+  s = take(g);
+  ASSERT_EQ(s.heads.size(), 1u);
+  EXPECT_EQ(s.heads[0].new_heads.count(kStoreY), 1u);
+  g.forget_document(kDoc);
+  EXPECT_EQ(g.known_heads(), 0u);
+}
+
+TEST(RemoteHeadsGossip, RelayedHeadsUpdateOurHandlesOnlyWhenNewer) {
+  RemoteHeadsGossip g(kSelf);
+  g.peer_connected(kAlice, true);
+  g.subscribe({kStoreX});
+  (void)take(g);
+  g.receive(heads_message(kAlice, kDoc, kStoreX, {"h1"}, 2000));
+  Sent s = take(g);
+  ASSERT_EQ(s.updates.size(), 1u);
+  EXPECT_EQ(s.updates[0], (RemoteHeadsUpdate{kDoc, kStoreX, {"h1"}, 2000}));
+  EXPECT_TRUE(s.heads.empty());  // not back to alice, its sender
+  g.receive(heads_message(kAlice, kDoc, kStoreX, {"h0"}, 1999));  // older
+  EXPECT_TRUE(take(g).updates.empty());
+  g.receive(heads_message(kAlice, kDoc, kStoreX, {"h0"}, 2000));  // not newer either
+  EXPECT_TRUE(take(g).updates.empty());
+  g.receive(heads_message(kAlice, kDoc, kStoreX, {"h2", "h3"}, 2001));
+  s = take(g);
+  ASSERT_EQ(s.updates.size(), 1u);
+  EXPECT_EQ(s.updates[0].heads, (std::vector<std::string>{"h2", "h3"}));
+  // A store nobody here wants is ignored.
+  g.receive(heads_message(kAlice, kOtherDoc, kStoreY, {"h9"}, 5000));
+  s = take(g);
+  EXPECT_TRUE(s.updates.empty());
+  EXPECT_TRUE(s.heads.empty());
+}
+
+TEST(RemoteHeadsGossip, RelayedHeadsGoToGenerousPeersAndSubscribersOnceEach) {
+  RemoteHeadsGossip g(kSelf);
+  g.peer_connected(kAlice, true);   // generous and subscribed
+  g.peer_connected(kBob, false);    // subscribed, document open
+  g.peer_connected(kCarol, false);  // subscribed, document not open
+  g.receive(subscription(kAlice, {kStoreX}));
+  g.receive(subscription(kBob, {kStoreX}));
+  g.receive(subscription(kCarol, {kStoreX}));
+  g.peer_opened_document(kAlice, kDoc);
+  g.peer_opened_document(kBob, kDoc);
+  (void)take(g);
+  g.receive(heads_message(PeerId("dave"), kDoc, kStoreX, {"h1"}, 10));
+  Sent s = take(g);
+  std::vector<PeerId> targets;
+  for (const auto& m : s.heads) targets.push_back(m.target_id);
+  EXPECT_EQ(targets, (std::vector<PeerId>{kAlice, kBob}));
+  EXPECT_TRUE(s.updates.empty());
+  // A generous peer that connects later is sent everything we know.
+  g.peer_connected(PeerId("erin"), true);
+  s = take(g);
+  ASSERT_EQ(s.heads.size(), 1u);
+  EXPECT_EQ(s.heads[0].target_id, PeerId("erin"));
+}
+
+// --- real repos ------------------------------------------------------------------------------
+
+std::unique_ptr<Repo> open_repo(const std::string& name, bool gossip, std::shared_ptr<const SharePolicy> policy) {
+  RepoOptions o;
+  o.peer_id = name;
+  o.storage = std::shared_ptr<StorageAdapter>(make_memory_storage());
+  o.share_policy = std::move(policy);
+  o.save_debounce = 10ms;
+  o.enable_remote_heads_gossiping = gossip;
+  auto repo = Repo::open(std::move(o));
+  EXPECT_TRUE(repo) << (repo ? "" : repo.error().to_string());
+  return repo ? std::move(*repo) : nullptr;
+}
+
+// Collects a handle's remote-heads events; waits for one matching a predicate.
+class RemoteHeadsEvents {
+ public:
+  explicit RemoteHeadsEvents(DocHandle& handle)
+      : sub_(handle.on_remote_heads([this](const RemoteHeads& r) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          events_.push_back(r);
+          cv_.notify_all();
+        })) {}
+  std::optional<RemoteHeads> wait_for(const std::function<bool(const RemoteHeads&)>& match,
+                                      std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    std::optional<RemoteHeads> found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (const auto& e : events_) {
+        if (match(e)) found = e;
+      }
+      return found.has_value();
+    });
+    return found;
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return events_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<RemoteHeads> events_;
+  Subscription sub_;
+};
+
+void set_title(DocHandle& doc, const std::string& title) {
+  ASSERT_TRUE(doc.change([&](Document& d) { (void)d.put(ObjId::root(), "title", title); }));
+}
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// alice -- server -- bob: alice and bob share everything (the JS default), the server answers
+// requests only (amrepo serve). Bob made a document; alice has it open.
+struct Triangle {
+  std::unique_ptr<Repo> server, alice, bob;
+  DocHandle at_bob, at_alice;
+
+  explicit Triangle(bool gossip) {
+    server = open_repo("server", gossip, answer_requests_only());
+    alice = open_repo("alice", gossip, nullptr);
+    bob = open_repo("bob", /*gossip=*/false, nullptr);  // a plain client: only syncs
+    InProcessTransport::connect(*bob, *server);
+    at_bob = bob->create();
+    set_title(at_bob, "first");
+    EXPECT_TRUE(at_bob.wait_synced(PeerId("server"), 10s));
+    InProcessTransport::connect(*alice, *server);
+    auto found = alice->find(at_bob.id(), 10s).get();
+    EXPECT_TRUE(found) << (found ? "" : found.error().to_string());
+    if (found) at_alice = *found;
+  }
+};
+
+TEST(RemoteHeadsRepo, ASubscriberHearsTheServersHeadsWhenAnotherClientEdits) {
+  Triangle t(/*gossip=*/true);
+  ASSERT_TRUE(t.at_alice);
+  const StorageId server_store = *t.server->storage_id();
+  RemoteHeadsEvents events(t.at_alice);
+  t.alice->subscribe_to_remotes({server_store});
+  const std::uint64_t before = wall_ms();
+  set_title(t.at_bob, "second");
+  const std::vector<ChangeHash> bob_heads = t.at_bob.heads();
+  auto got = events.wait_for([&](const RemoteHeads& r) { return r.storage_id == server_store && r.heads == bob_heads; });
+  ASSERT_TRUE(got) << "alice heard no heads of the server's store matching bob's edit";
+  EXPECT_GE(got->timestamp_ms, before);
+  EXPECT_LE(got->timestamp_ms, wall_ms());
+  auto kept = t.at_alice.remote_heads(server_store);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->heads, bob_heads);
+}
+
+TEST(RemoteHeadsRepo, TheServerRelaysTheHeadsOfAnotherClientsStoreToASubscriber) {
+  Triangle t(/*gossip=*/true);
+  ASSERT_TRUE(t.at_alice);
+  const StorageId bob_store = *t.bob->storage_id();
+  RemoteHeadsEvents events(t.at_alice);
+  t.alice->subscribe_to_remotes({bob_store});
+  // Alice is not connected to bob: only the server's remote-heads-changed can tell her. Bob keeps
+  // editing until she hears (her subscription may reach the server after the first edit).
+  std::optional<RemoteHeads> got;
+  for (int i = 0; i < 20 && !got; ++i) {
+    set_title(t.at_bob, "edit " + std::to_string(i));
+    const std::vector<ChangeHash> bob_heads = t.at_bob.heads();
+    got = events.wait_for([&](const RemoteHeads& r) { return r.storage_id == bob_store && r.heads == bob_heads; },
+                          500ms);
+  }
+  ASSERT_TRUE(got) << "the server did not relay bob's heads to alice";
+  EXPECT_EQ(t.at_alice.remote_heads(bob_store)->heads, got->heads);
+}
+
+TEST(RemoteHeadsRepo, OffByDefaultNothingIsHeardOrKept) {
+  Triangle t(/*gossip=*/false);
+  ASSERT_TRUE(t.at_alice);
+  const StorageId server_store = *t.server->storage_id();
+  RemoteHeadsEvents events(t.at_alice);
+  t.alice->subscribe_to_remotes({server_store});  // logs a warning, does nothing
+  set_title(t.at_bob, "second");
+  ASSERT_TRUE(t.at_bob.wait_synced(PeerId("server"), 10s));
+  const std::vector<ChangeHash> bob_heads = t.at_bob.heads();
+  // Alice receives bob's edit (sync is unaffected) ...
+  for (int i = 0; i < 200 && t.at_alice.heads() != bob_heads; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(t.at_alice.heads(), bob_heads);
+  // ... and no remote heads.
+  EXPECT_EQ(events.count(), 0u);
+  EXPECT_FALSE(t.at_alice.remote_heads(server_store).has_value());
+}
+
+}  // namespace
+}  // namespace am::repo
