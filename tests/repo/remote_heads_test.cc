@@ -16,7 +16,10 @@
 #include "am/repo/in_process_transport.h"
 #include "am/repo/repo.h"
 #include "am/repo/storage_memory.h"
+#include "am/sync.h"
+#include "repo/core/hub.h"
 #include "repo/core/remote_heads.h"
+#include "repo/core/wire/cbor_codec.h"
 
 namespace am::repo {
 namespace {
@@ -193,6 +196,127 @@ TEST(RemoteHeadsGossip, RelayedHeadsGoToGenerousPeersAndSubscribersOnceEach) {
   s = take(g);
   ASSERT_EQ(s.heads.size(), 1u);
   EXPECT_EQ(s.heads[0].target_id, PeerId("erin"));
+}
+
+// --- the hub's hooks --------------------------------------------------------------------------
+
+core::Hub gossip_hub(bool gossip, std::shared_ptr<const SharePolicy> policy) {
+  core::HubConfig c;
+  c.peer_id = PeerId("server");
+  c.has_storage = false;
+  c.policy = std::move(policy);
+  c.session_id = SessionId("s");
+  c.remote_heads_gossip = gossip;
+  core::Hub hub(std::move(c));
+  hub.start(0);
+  return hub;
+}
+
+std::vector<wire::Message> frames_to(const core::HubEffects& e, core::ConnectionId conn) {
+  std::vector<wire::Message> out;
+  for (const auto& [c, bytes] : e.frames) {
+    if (c != conn) continue;
+    auto m = wire::decode(bytes);
+    EXPECT_TRUE(m);
+    if (m) out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+core::ConnectionId join_client(core::Hub& hub, const std::string& who, core::Millis now) {
+  const core::ConnectionId c = hub.add_connection(core::ConnectionRole::kAcceptor, now);
+  wire::JoinMessage join{PeerId(who), wire::PeerMetadata{StorageId(who + "-store"), false}, std::vector<std::string>{"1"}};
+  hub.receive_frame(c, wire::encode(join), now);
+  return c;
+}
+
+Bytes first_sync_message() {
+  Document empty;
+  SyncState state;
+  return *generate_sync_message(empty, state);
+}
+
+TEST(RemoteHeadsHub, OffTheGossipMessagesAreIgnoredAndNothingIsSent) {
+  core::Hub hub = gossip_hub(/*gossip=*/false, share_everything());
+  hub.subscribe_to_remotes({kStoreX});  // does nothing when off
+  const core::ConnectionId c = join_client(hub, "alice", 1);
+  (void)hub.take_effects();
+  wire::RemoteSubscriptionChangeMessage sub{PeerId("alice"), PeerId("server"), std::vector<StorageId>{kStoreX}, std::nullopt};
+  hub.receive_frame(c, wire::encode(sub), 2);
+  hub.receive_frame(c, wire::encode(heads_message(PeerId("alice"), kDoc, kStoreX, {"h"}, 5)), 3);
+  hub.peer_heads_changed(kDoc, kStoreX, {}, 4);
+  core::HubEffects e = hub.take_effects();
+  EXPECT_TRUE(e.frames.empty());
+  EXPECT_TRUE(e.to_actors.empty());
+  EXPECT_TRUE(e.closes.empty());
+  EXPECT_TRUE(e.remote_heads.empty());
+  EXPECT_EQ(hub.remote_heads_gossip(), nullptr);
+  EXPECT_EQ(hub.connection_count(), 1u);
+}
+
+TEST(RemoteHeadsHub, AServerSendsASubscriberTheHeadsOfAnotherClientsStore) {
+  core::Hub hub = gossip_hub(/*gossip=*/true, answer_requests_only());
+  const core::ConnectionId alice = join_client(hub, "alice", 1);
+  (void)join_client(hub, "bob", 1);
+  // Alice opens the document (a request), then subscribes to bob's store.
+  hub.receive_frame(alice, wire::encode(wire::RequestMessage{PeerId("alice"), PeerId("server"), kDoc, first_sync_message()}), 2);
+  wire::RemoteSubscriptionChangeMessage sub{PeerId("alice"), PeerId("server"),
+                                            std::vector<StorageId>{StorageId("bob-store")}, std::nullopt};
+  hub.receive_frame(alice, wire::encode(sub), 3);
+  core::HubEffects e = hub.take_effects();
+  for (const auto& m : frames_to(e, alice)) {
+    EXPECT_FALSE(std::holds_alternative<wire::RemoteSubscriptionChangeMessage>(m)) << "echoed back";
+  }
+  ASSERT_NE(hub.remote_heads_gossip(), nullptr);
+  EXPECT_EQ(hub.remote_heads_gossip()->subscribers(StorageId("bob-store")), 1u);
+  // Bob's actor saw new heads from bob.
+  Document d;
+  ASSERT_TRUE(d.put(ObjId::root(), "k", std::int64_t{1}));
+  d.commit();
+  const std::vector<ChangeHash> heads = d.heads();
+  hub.peer_heads_changed(kDoc, StorageId("bob-store"), heads, 1'700'000'000'000);
+  e = hub.take_effects();
+  auto out = frames_to(e, alice);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* rh = std::get_if<wire::RemoteHeadsChangedMessage>(&out[0]);
+  ASSERT_NE(rh, nullptr);
+  EXPECT_EQ(rh->sender_id, PeerId("server"));
+  EXPECT_EQ(rh->target_id, PeerId("alice"));
+  EXPECT_EQ(rh->document_id, kDoc);
+  const wire::RemoteHeads& got = rh->new_heads.at(StorageId("bob-store"));
+  EXPECT_EQ(got.timestamp, 1'700'000'000'000u);
+  ASSERT_EQ(got.heads.size(), 1u);
+  EXPECT_EQ(parse_head(got.heads[0]).value(), heads[0]);
+  // A subscription whose senderId is not the connection's peer is dropped, as any message.
+  wire::RemoteSubscriptionChangeMessage forged{PeerId("mallory"), PeerId("server"),
+                                               std::vector<StorageId>{kStoreY}, std::nullopt};
+  hub.receive_frame(alice, wire::encode(forged), 5);
+  (void)hub.take_effects();
+  EXPECT_EQ(hub.remote_heads_gossip()->subscribers(kStoreY), 0u);
+}
+
+TEST(RemoteHeadsHub, OurSubscriptionsReachAGenerousPeerWhenItJoinsAndRelayedHeadsReachUs) {
+  core::Hub hub = gossip_hub(/*gossip=*/true, share_everything());
+  hub.subscribe_to_remotes({kStoreX});
+  const core::ConnectionId c = join_client(hub, "relay", 1);
+  core::HubEffects e = hub.take_effects();
+  auto out = frames_to(e, c);
+  ASSERT_EQ(out.size(), 2u);  // peer, then our subscription
+  EXPECT_TRUE(std::holds_alternative<wire::PeerMessage>(out[0]));
+  const auto* sub = std::get_if<wire::RemoteSubscriptionChangeMessage>(&out[1]);
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(sub->add, std::optional(std::vector<StorageId>{kStoreX}));
+  wire::RemoteHeadsChangedMessage m{PeerId("relay"), PeerId("server"), kDoc, {}};
+  m.new_heads.emplace(kStoreX, wire::RemoteHeads{{"h1"}, 42});
+  hub.receive_frame(c, wire::encode(m), 2);
+  e = hub.take_effects();
+  ASSERT_EQ(e.remote_heads.size(), 1u);
+  EXPECT_EQ(e.remote_heads[0], (RemoteHeadsUpdate{kDoc, kStoreX, {"h1"}, 42}));
+  EXPECT_TRUE(e.to_actors.empty());  // not an actor's business
+  // The relay leaves: its subscription state goes with it, ours stays.
+  hub.close_connection(c, 3);
+  (void)hub.take_effects();
+  EXPECT_TRUE(hub.remote_heads_gossip()->subscribed(kStoreX));
 }
 
 // --- real repos ------------------------------------------------------------------------------
