@@ -185,14 +185,20 @@ int client_watch(const ClientOptions& options, const std::string& url, const Wat
   }
   am::repo::Subscription heads_sub;
   if (watch.remote_heads) {
-    heads_sub = handle.on_remote_heads([&](const am::repo::RemoteHeads& r) {
+    auto print_heads = [&](const am::repo::RemoteHeads& r) {
       std::lock_guard<std::mutex> lock(out_mutex);
       std::cout << R"({"type":"remote-heads","storageId":)" << nlohmann::json(r.storage_id.str()).dump()
                 << R"(,"heads":)" << heads_json(r.heads) << R"(,"timestamp":)" << r.timestamp_ms << "}" << std::endl;
-    });
+    };
+    heads_sub = handle.on_remote_heads(print_heads);
     std::vector<am::repo::StorageId> stores;
     for (const std::string& id : watch.storage_ids) stores.emplace_back(id);
     if (stores.empty() && session.server_storage_id) stores.push_back(*session.server_storage_id);
+    // What was heard while the document was being found (the server's heads, from its first
+    // sync message), before the observer was there; a line may repeat, never go missing.
+    for (const am::repo::StorageId& id : stores) {
+      if (auto known = handle.remote_heads(id)) print_heads(*known);
+    }
     if (stores.empty()) std::cerr << "amrepo: the server has no StorageId; give --storage-id to watch remote heads\n";
     session.repo->subscribe_to_remotes(std::move(stores));
   }
