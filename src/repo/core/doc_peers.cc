@@ -203,7 +203,8 @@ std::optional<SyncApplied> DocPeers::receive_sync(Peer& p, ByteView data, bool i
   // really sent.
   const std::optional<std::vector<ChangeHash>> held_back =
       awaiting_durable_.count(p.info.peer_id) != 0 ? std::optional(p.sync.last_sent_heads) : std::nullopt;
-  const std::optional<std::vector<ChangeHash>> their_heads_before = p.sync.their_heads;
+  std::optional<std::vector<ChangeHash>> their_heads_before;  // copied only when reported
+  if (ctx_.config.report_peer_heads) their_heads_before = p.sync.their_heads;
   if (!receive_sync_message(ctx_.doc, p.sync, data)) return std::nullopt;  // all-or-nothing
   if (held_back) p.sync.last_sent_heads = *held_back;
   if (ctx_.config.report_peer_heads && p.info.storage_id && p.sync.their_heads &&
