@@ -412,7 +412,9 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
     return;
   }
   if (const auto* m = std::get_if<wire::RemoteHeadsChangedMessage>(&message)) {
-    if (gossip_) gossip_->receive(*m);  // not the actors' business: heads of other stores
+    // Not the actors' business: heads of other stores. Only of documents in memory here, so
+    // that a peer cannot grow what the gossip keeps with made-up document ids.
+    if (gossip_ && is_open(m->document_id)) gossip_->receive(*m);
     return;
   }
   const std::optional<DocumentId> doc = document_of(message);

@@ -33,6 +33,7 @@ void RemoteHeadsGossip::peer_connected(const PeerId& peer, bool generous) {
 void RemoteHeadsGossip::peer_disconnected(const PeerId& peer) {
   generous_.erase(peer);
   open_docs_.erase(peer);
+  subscription_counts_.erase(peer);
   std::vector<StorageId> removed;
   for (auto it = theirs_.begin(); it != theirs_.end();) {
     if (it->second.erase(peer) != 0 && it->second.empty()) {
@@ -64,18 +65,24 @@ void RemoteHeadsGossip::forget_document(const DocumentId& document) {
 void RemoteHeadsGossip::receive(const wire::RemoteSubscriptionChangeMessage& message) {
   const PeerId& from = message.sender_id;
   std::vector<StorageId> forward_add, forward_remove;
+  std::size_t& count = subscription_counts_[from];
   if (message.add) {
     for (const StorageId& id : *message.add) {
-      auto [subs, created] = theirs_.try_emplace(id);
+      auto subs = theirs_.find(id);
+      if (subs != theirs_.end() && subs->second.count(from) != 0) continue;  // already
+      if (count >= kMaxSubscriptionsPerPeer) break;
+      const bool created = subs == theirs_.end();
+      if (created) subs = theirs_.emplace(id, std::set<PeerId>{}).first;
       if (created && ours_.count(id) == 0) forward_add.push_back(id);
       subs->second.insert(from);
+      ++count;
     }
   }
   if (message.remove) {
     for (const StorageId& id : *message.remove) {
       auto subs = theirs_.find(id);
-      if (subs == theirs_.end()) continue;
-      subs->second.erase(from);
+      if (subs == theirs_.end() || subs->second.erase(from) == 0) continue;
+      --count;
       if (subs->second.empty()) {
         theirs_.erase(subs);
         if (ours_.count(id) == 0) forward_remove.push_back(id);

@@ -24,7 +24,8 @@
 //
 // Heads travel as the bs58check text they were sent as; they are not parsed here. Memory: what
 // is known per (document, StorageId) is forgotten when the hub closes the document (it leaves
-// memory), and a peer's subscriptions when it disconnects.
+// memory; the hub passes on only heads of documents in memory), and a peer's subscriptions, at
+// most kMaxSubscriptionsPerPeer, when it disconnects.
 //
 // Thread safety: none; the hub calls it from its strand.
 #pragma once
@@ -59,6 +60,10 @@ struct RemoteHeadsEffects {
 
 class RemoteHeadsGossip {
  public:
+  /// StorageIds one peer may subscribe to through us; further ones are ignored (a peer would
+  /// otherwise grow our memory without bound while it stays connected).
+  static constexpr std::size_t kMaxSubscriptionsPerPeer = 1024;
+
   explicit RemoteHeadsGossip(PeerId self) : self_(std::move(self)) {}
 
   /// Repo::subscribe_to_remotes: the new ones are sent to the generous peers.
@@ -109,6 +114,7 @@ class RemoteHeadsGossip {
   std::map<StorageId, std::set<PeerId>> theirs_;  // never holds an empty set
   std::set<PeerId> generous_;
   std::map<PeerId, std::set<DocumentId>> open_docs_;
+  std::map<PeerId, std::size_t> subscription_counts_;  // entries of theirs_ per peer
   RemoteHeadsEffects effects_;
 };
 
