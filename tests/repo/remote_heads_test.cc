@@ -367,21 +367,22 @@ std::unique_ptr<Repo> open_repo(const std::string& name, bool gossip, std::share
   return repo ? std::move(*repo) : nullptr;
 }
 
-// Collects a handle's remote-heads events; waits for one matching a predicate.
+// Collects a handle's remote-heads events; waits for one matching a predicate. The state is
+// shared with the observer: a call already on its way when this is destroyed still finds it.
 class RemoteHeadsEvents {
  public:
   explicit RemoteHeadsEvents(DocHandle& handle)
-      : sub_(handle.on_remote_heads([this](const RemoteHeads& r) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          events_.push_back(r);
-          cv_.notify_all();
+      : state_(std::make_shared<State>()), sub_(handle.on_remote_heads([state = state_](const RemoteHeads& r) {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          state->events.push_back(r);
+          state->cv.notify_all();
         })) {}
   std::optional<RemoteHeads> wait_for(const std::function<bool(const RemoteHeads&)>& match,
                                       std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(state_->mutex);
     std::optional<RemoteHeads> found;
-    cv_.wait_for(lock, timeout, [&] {
-      for (const auto& e : events_) {
+    state_->cv.wait_for(lock, timeout, [&] {
+      for (const auto& e : state_->events) {
         if (match(e)) found = e;
       }
       return found.has_value();
@@ -389,14 +390,17 @@ class RemoteHeadsEvents {
     return found;
   }
   std::size_t count() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return events_.size();
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->events.size();
   }
 
  private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<RemoteHeads> events_;
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<RemoteHeads> events;
+  };
+  std::shared_ptr<State> state_;
   Subscription sub_;
 };
 
