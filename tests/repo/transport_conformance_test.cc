@@ -789,11 +789,21 @@ TEST_F(TcpTransportTest, PeerThatNeverSendsCredentialsIsDroppedAfterTheHandshake
 
 class WebSocketTransportTest : public TransportTest<::testing::Test> {};
 
-TEST_F(WebSocketTransportTest, TextMessageIsAProtocolError) {
+TEST_F(WebSocketTransportTest, JsonTextMessageIsDeliveredForTheHubToJudge) {
+  // The Go port's first version sent JSON as text messages (repo/core/wire/go_dialect.h).
   auto raw = connect_raw(Kind::kWebSocket);
   ASSERT_TRUE(raw);
   auto server = start(raw->server);
   ASSERT_TRUE(raw->raw.send_all(ws_client_frame(0x1, text("{\"type\":\"join\"}"))));
+  ASSERT_TRUE(server->wait_for_frames(1));
+  EXPECT_EQ(server->frames().at(0), text("{\"type\":\"join\"}"));
+}
+
+TEST_F(WebSocketTransportTest, TextMessageIsAProtocolError) {
+  auto raw = connect_raw(Kind::kWebSocket);
+  ASSERT_TRUE(raw);
+  auto server = start(raw->server);
+  ASSERT_TRUE(raw->raw.send_all(ws_client_frame(0x1, text("hello"))));
   const auto info = server->wait_for_close();
   ASSERT_TRUE(info);
   EXPECT_EQ(info->reason, CloseReason::kProtocolError) << show(info);

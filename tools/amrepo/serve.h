@@ -31,6 +31,7 @@ struct ServeOptions {
   std::size_t max_queued_bytes = am::kDefaultMaxQueuedBytes;  // unsent bytes per peer before it is dropped
   std::size_t handshake_timeout_ms = 10000;               // TLS + upgrade + join, or TCP credentials
   std::size_t max_inflated_bytes = am::kDefaultMaxInflatedBytes;  // decompression cap per chunk
+  std::string legacy_peers = "go";  // "go": speak the Go port's dialect to its peers; "off"
   std::size_t idle_timeout_s = 300;  // documents idle this long with no peer leave memory; 0 = never
   std::string peer_token;          // presented to every --peer
   std::string tls_cert;            // with tls_key: the WebSocket listener is wss://

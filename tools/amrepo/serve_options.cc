@@ -160,6 +160,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   serve_cmd->add_option("--max-inflated-bytes", o.max_inflated_bytes,
                         "what one compressed chunk from a peer or storage may inflate to (decompression cap)")
       ->capture_default_str();
+  serve_cmd->add_option("--legacy-peers", o.legacy_peers,
+                        "go: peers of the Go port automerge-repo-go (UUID ids, `message` payloads, JSON framing of its "
+                        "first version) are recognised by their join and spoken to in their dialect; off: refused")
+      ->check(CLI::IsMember({"go", "off"}))
+      ->capture_default_str();
   serve_cmd->add_option("--idle-timeout", o.idle_timeout_s,
                         "seconds after which a saved document no connected peer uses leaves memory (0 = never)")
       ->capture_default_str();

@@ -11,6 +11,7 @@ import { Repo, documentIdToBinary } from "@automerge/automerge-repo"
 import { BrowserWebSocketClientAdapter, NodeWSServerAdapter } from "@automerge/automerge-repo-network-websocket"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { encode as cborEncode, decode as cborDecode } from "cbor-x"
+import bs58check from "bs58check"
 import { spawn } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
@@ -18,6 +19,7 @@ import path from "node:path"
 import zlib from "node:zlib"
 import WebSocket, { WebSocketServer } from "ws"
 import { fileURLToPath } from "node:url"
+import { connectGoPeer, uuidText } from "./go-peer.mjs"
 
 // import.meta.dirname needs Node 20.11; Debian 12 has Node 18.
 const scriptDir = path.dirname(fileURLToPath(import.meta.url))
@@ -67,7 +69,9 @@ async function startAmrepo(args) {
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl)
       buffer = buffer.slice(nl + 1)
-      if (line.startsWith("listening ")) {
+      if (line.startsWith("listening tcp://")) {
+        server.tcp = line.slice(16)
+      } else if (line.startsWith("listening ")) {
         if (!server.url) resolveUrl((server.url = line.slice(10)))
       } else if (line.startsWith("{")) {
         traces.push(line)
@@ -655,6 +659,49 @@ defineCase(14, "remote heads: amrepo watch --remote-heads hears them from a JS s
   const line = lines.find(l => l.type === "remote-heads" && l.storageId === editorStore)
   check(Math.abs(line.timestamp - Date.now()) < 60000, `timestamp ${line.timestamp}`)
   proc.kill("SIGTERM")
+})
+
+// The Go port's peers (go-peer.mjs: its dialect written from its documented format) against
+// amrepo serve, each framing over each transport: a document the Go peer creates is read by
+// `amrepo cat`, one `amrepo new` creates is fetched by the Go peer, and an edit made on our side
+// reaches it. The Go peer never receives a frame it could not read.
+defineCase(15, "Go-port peers (CBOR, and its first version's JSON; TCP and WebSocket) create and fetch documents through amrepo serve", async () => {
+  const server = await startAmrepo(["--listen", "127.0.0.1:0", "--tcp", "127.0.0.1:0", "--data", tmp()])
+  await waitFor(() => server.tcp, "the TCP listener", 5000)
+  const urlOf = uuid => `automerge:${bs58check.encode(Buffer.from(uuid.replace(/-/g, ""), "hex"))}`
+  const uuidOf = url => uuidText(bs58check.decode(url.slice("automerge:".length)))
+  for (const [transport, framing] of [["tcp", "cbor"], ["ws", "cbor"], ["tcp", "json"], ["ws", "json"]]) {
+    const name = `${framing} over ${transport}`
+    const where = transport === "tcp" ? { tcp: server.tcp } : { ws: server.url }
+    const go = await connectGoPeer({ ...where, framing })
+    check(/^[0-9a-f-]{36}$/.test(go.remote), `${name}: the server's peer answer names it ${go.remote}, not by UUID text`)
+
+    // Created by the Go peer, read by amrepo cat.
+    const content = { made_by: "go", framing, transport, items: [1, 2] }
+    const created = go.create(content)
+    let seen
+    await waitFor(async () => {
+      const r = await run(["cat", "--server", server.url, urlOf(created)])
+      if (r.code === 0) seen = JSON.parse(r.out)
+      return seen && same(seen, content)
+    }, `${name}: amrepo cat to read the Go peer's document (last saw ${JSON.stringify(seen)})`)
+
+    // Created by amrepo new, fetched by the Go peer; then an edit on our side reaches it.
+    const url = await runOk(["new", "--server", server.url, "--json", JSON.stringify({ made_by: "amrepo", name })])
+    const fetched = uuidOf(url)
+    go.fetch(fetched)
+    await waitFor(() => same(plain(go.doc(fetched) ?? {}), { made_by: "amrepo", name }),
+      `${name}: the Go peer to fetch ${url} (has ${JSON.stringify(go.doc(fetched))})`)
+    await runOk(["set", "--server", server.url, url, "/edited", "true"])
+    await waitFor(() => go.doc(fetched)?.edited === true, `${name}: our edit to reach the Go peer`)
+    // And the Go peer's edit comes back.
+    go.change(fetched, d => (d.from_go = framing))
+    await waitFor(async () => JSON.parse(await runOk(["cat", "--server", server.url, url])).from_go === framing,
+      `${name}: the Go peer's edit to reach amrepo cat`)
+    check(go.unexpected.length === 0, `${name}: the Go peer got frames it cannot read: ${JSON.stringify(go.unexpected).slice(0, 300)}`)
+    check(!go.closed, `${name}: the server closed the Go peer's connection`)
+    go.close()
+  }
 })
 
 // --- runner ------------------------------------------------------------------------------------

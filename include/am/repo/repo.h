@@ -334,6 +334,11 @@ struct RepoOptions {
   /// What one chunk of a document found through storage or peers may inflate to (the
   /// decompression cap); beyond it the chunk or message is refused (kResourceLimit).
   std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
+  /// Peers of the Go port automerge-repo-go (UUID ids, `message` payloads, a join without
+  /// metadata or versions; its first version's JSON framing too) are recognised by their join
+  /// and spoken to in their dialect (docs/interop.md, "Legacy peers"). Current peers never send
+  /// such a join. false: such a join is taken as a current one and the peer's frames fail.
+  bool accept_go_peers = true;
   /// wss:// dials trust servers whose certificates this PEM file's CAs signed (a self-signed
   /// server certificate can be its own CA); empty: the system's CA certificates.
   std::string tls_ca_file;

@@ -56,7 +56,7 @@ std::optional<DocumentId> document_of(const wire::Message& m) {
 }
 }  // namespace
 
-Hub::Hub(HubConfig config) : config_(std::move(config)) {
+Hub::Hub(HubConfig config) : config_(std::move(config)), go_alias_(wire::go_peer_alias(config_.peer_id)) {
   if (config_.session_id.empty()) config_.session_id = SessionId("session-" + config_.peer_id.str());
   if (config_.new_storage_id.empty()) config_.new_storage_id = StorageId("storage-" + config_.peer_id.str());
   if (!config_.policy) config_.policy = share_everything();
@@ -149,7 +149,78 @@ void Hub::send_join(ConnectionId id) {
 }
 
 void Hub::send_frame(ConnectionId id, const wire::Message& message) {
-  effects_.frames.emplace_back(id, wire::encode(message));
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second.dialect == wire::Dialect::kCurrent) {
+    effects_.frames.emplace_back(id, wire::encode(message));
+    return;
+  }
+  // A Go peer parses every id as a UUID: we, and the originators of relayed ephemeral
+  // messages, go by our aliases there.
+  wire::Message translated = message;
+  std::visit([this](auto& m) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(m.sender_id)>, PeerId>) {
+      m.sender_id = m.sender_id == config_.peer_id ? go_alias_ : wire::go_peer_alias(m.sender_id);
+    }
+  }, translated);
+  std::optional<Bytes> frame = wire::encode_go(translated, it->second.dialect);
+  if (frame) {
+    effects_.frames.emplace_back(id, std::move(*frame));
+    return;
+  }
+  const bool routed = !std::holds_alternative<wire::ErrorMessage>(message);  // an error precedes a close
+  if (routed && count_drop(it->second)) {
+    effects_.dropped.push_back("not sent to " + it->second.peer.peer_id.str() + " (connection " + std::to_string(id) +
+                               ", " + wire::to_string(it->second.dialect) + " dialect): a " +
+                               std::string(wire::message_type(message)) + " message, which it cannot read (" +
+                               std::to_string(it->second.routing_drops) + " dropped on this connection)");
+  }
+}
+
+bool Hub::count_drop(Connection& conn) {
+  const std::uint64_t n = ++conn.routing_drops;
+  return n <= kDropLinesPerConnection || n % kDropLineEvery == 0;
+}
+
+// Decodes a frame in the connection's dialect; a join (or, dialling, a peer answer) decides it.
+Result<wire::Message> Hub::decode_frame(ConnectionId id, Connection& conn, ByteView frame) {
+  const bool deciding = config_.accept_go_peers && conn.dialect == wire::Dialect::kCurrent &&
+                        (conn.state == ConnState::kWaitingForJoin || conn.state == ConnState::kWaitingForPeer);
+  if (deciding && wire::looks_like_json(frame)) conn.dialect = wire::Dialect::kGoJson;
+  if (conn.dialect == wire::Dialect::kCurrent) {
+    Result<wire::Message> decoded = wire::decode(frame, config_.limits);
+    if (deciding && decoded && conn.state == ConnState::kWaitingForJoin) {
+      if (const auto* join = std::get_if<wire::JoinMessage>(&*decoded); join && wire::is_go_join(*join)) {
+        conn.dialect = wire::Dialect::kGoCbor;
+      }
+    }
+    if (deciding && !decoded && conn.state == ConnState::kWaitingForPeer) {
+      // A Go server answers our join with {type:"peer", senderId} alone.
+      Result<wire::Message> go = wire::decode_go(frame, wire::Dialect::kGoCbor, config_.limits);
+      if (go && std::holds_alternative<wire::PeerMessage>(*go)) {
+        conn.dialect = wire::Dialect::kGoCbor;
+        return go;
+      }
+    }
+    return decoded;
+  }
+  Result<wire::Message> decoded = wire::decode_go(frame, conn.dialect, config_.limits);
+  if (decoded) translate_from_go(id, conn, *decoded);
+  return decoded;
+}
+
+// A Go peer names us by our alias and numbers no ephemeral messages: make its messages look
+// like a current peer's, so routing and deduplication treat both alike.
+void Hub::translate_from_go(ConnectionId id, Connection& conn, wire::Message& message) {
+  std::visit([&](auto& m) {
+    using T = std::decay_t<decltype(m)>;
+    if constexpr (requires { m.target_id == go_alias_; }) {
+      if (m.target_id == go_alias_) m.target_id = config_.peer_id;
+    }
+    if constexpr (std::is_same_v<T, wire::EphemeralMessage>) {
+      m.count = ++conn.go_ephemeral_count;
+      m.session_id = SessionId("go-connection-" + std::to_string(id));
+    }
+  }, message);
 }
 
 void Hub::fail_protocol(ConnectionId id, const std::string& message) {
@@ -262,7 +333,7 @@ void Hub::receive_frame(ConnectionId id, ByteView frame, Millis now) {
     if (it->second.early_frames.size() < 16) it->second.early_frames.emplace_back(frame.begin(), frame.end());
     return;
   }
-  auto decoded = wire::decode(frame, config_.limits);
+  auto decoded = decode_frame(id, it->second, frame);
   if (!decoded) {
     // JS closes the socket on undecodable frames; we also say why.
     fail_protocol(id, "undecodable message: " + decoded.error().message);

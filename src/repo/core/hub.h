@@ -34,6 +34,7 @@
 #include "repo/core/io_types.h"
 #include "repo/core/remote_heads.h"
 #include "repo/core/wire/cbor_codec.h"
+#include "repo/core/wire/go_dialect.h"
 #include "repo/core/wire/messages.h"
 
 namespace am::repo::core {
@@ -134,6 +135,9 @@ struct HubConfig {
   /// Remote-heads gossip (JS enableRemoteHeadsGossiping; remote_heads.h). Off: the gossip
   /// messages are dropped unread, as before, and nothing is sent.
   bool remote_heads_gossip = false;
+  /// Peers of the Go port (wire/go_dialect.h) are recognised by their join and spoken to in
+  /// their dialect. false: their joins are taken as current ones (their frames then fail).
+  bool accept_go_peers = true;
 };
 
 class Hub {
@@ -220,10 +224,17 @@ class Hub {
     // O(documents announced to it), not a Peer in every open document.
     std::set<DocumentId> docs;
     std::uint64_t routing_drops = 0;  // messages dropped for their senderId or targetId
+    // What the peer speaks (decided by its join) and, for a Go peer, the count given to its
+    // next ephemeral message (it sends none).
+    wire::Dialect dialect = wire::Dialect::kCurrent;
+    std::uint64_t go_ephemeral_count = 0;
   };
 
   wire::PeerMetadata our_metadata() const;
   void send_frame(ConnectionId id, const wire::Message& message);
+  Result<wire::Message> decode_frame(ConnectionId id, Connection& conn, ByteView frame);
+  void translate_from_go(ConnectionId id, Connection& conn, wire::Message& message);
+  bool count_drop(Connection& conn);
   void send_join(ConnectionId id);
   void establish(ConnectionId id, PeerInfo peer);
   void drop(ConnectionId id, DisconnectReason reason, std::string detail, bool ask_close);
@@ -241,6 +252,7 @@ class Hub {
   void note_peer_document(Connection& conn, const DocumentId& doc);
 
   HubConfig config_;
+  PeerId go_alias_;  // our PeerId as Go peers name us (wire::go_peer_alias)
   bool ready_ = false;
   std::optional<StorageId> storage_id_;
   std::optional<TaskId> storage_id_load_;

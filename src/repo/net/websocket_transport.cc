@@ -366,7 +366,9 @@ class WsConnection final : public Connection, public std::enable_shared_from_thi
     }
     Bytes frame = take_incoming();
     if (ec) return fail_after_read_error(ec);
-    if (ws_.got_text()) {
+    // Text is refused, except a JSON object: the Go port's first version sent its messages as
+    // JSON text (the hub decides whether the connection may speak it, wire/go_dialect.h).
+    if (ws_.got_text() && (frame.empty() || frame.front() != '{')) {
       return begin_close(CloseReason::kProtocolError,
                          "peer sent a text message; the protocol uses binary messages only",
                          websocket::close_code::unknown_data, /*flush=*/false);

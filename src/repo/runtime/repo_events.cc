@@ -94,6 +94,11 @@ void Repo::Impl::trace(bool outgoing, core::ConnectionId id, const Bytes& frame)
   t.bytes = frame.size();
   auto decoded = wire::decode(frame, hub_config(options).limits);
   if (!decoded) {
+    // A Go-dialect peer's frame (wire/go_dialect.h): CBOR with `message`, or JSON.
+    const auto dialect = wire::looks_like_json(frame) ? wire::Dialect::kGoJson : wire::Dialect::kGoCbor;
+    if (auto go = wire::decode_go(frame, dialect, hub_config(options).limits)) decoded = std::move(go);
+  }
+  if (!decoded) {
     t.type = "undecodable";
   } else {
     t.type = std::string(wire::message_type(*decoded));

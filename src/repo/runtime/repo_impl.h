@@ -257,6 +257,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     c.limits.max_frame_bytes = o.max_message_bytes;
     c.max_document_opens_per_second = o.max_document_opens_per_second;
     c.remote_heads_gossip = o.enable_remote_heads_gossiping;
+    c.accept_go_peers = o.accept_go_peers;
     return c;
   }
 

@@ -1,4 +1,5 @@
 #include "repo/core/wire/cbor_codec.h"
+#include "repo/core/wire/cbor_map.h"
 
 #include <algorithm>
 #include <cmath>
@@ -701,7 +702,7 @@ std::string_view message_type(const Message& message) {
   return std::visit(Visitor{}, message);
 }
 
-Result<Message> decode(ByteView frame, const DecodeLimits& limits) {
+Result<nlohmann::json> read_cbor_map(ByteView frame, const DecodeLimits& limits) {
   if (frame.size() > limits.max_frame_bytes) {
     return fail(Error::resource_limit(
         "wire frame", std::to_string(frame.size()) + " bytes exceeds the limit of " +
@@ -728,11 +729,20 @@ Result<Message> decode(ByteView frame, const DecodeLimits& limits) {
     return fail(Error::protocol("wire frame", std::string("top-level CBOR item is ") +
                                                   cbor_type_name(value) + ", not a map"));
   }
+  return value;
+}
+
+Result<Message> message_from_decoded_map(const nlohmann::json& map) {
   try {
-    return message_from_map(value);
+    return message_from_map(map);
   } catch (const json::exception& e) {  // not expected: every access is type-checked first
     return fail(Error::internal("wire decode", e.what()));
   }
+}
+
+Result<Message> decode(ByteView frame, const DecodeLimits& limits) {
+  AM_TRY_ASSIGN(const json map, read_cbor_map(frame, limits));
+  return message_from_decoded_map(map);
 }
 
 Bytes encode(const Message& message) {
