@@ -16,8 +16,7 @@ void add_client_commands(CLI::App& app, CommandRunners& runners) {
     ClientOptions options;
     std::string json_text, json_file, url, json_arg, doc_path;
     EditCommand edit;
-    bool watch_ephemeral = false;
-    std::size_t watch_count = 0;
+    WatchOptions watch;
   };
   auto s = std::make_shared<State>();
   auto add_client_options = [s](CLI::App* cmd) {
@@ -68,8 +67,13 @@ void add_client_commands(CLI::App& app, CommandRunners& runners) {
   auto* watch_cmd = app.add_subcommand("watch", "Print one JSON line per change (snapshot first) until Ctrl-C");
   add_client_options(watch_cmd);
   watch_cmd->add_option("URL", s->url, "document")->required();
-  watch_cmd->add_flag("--ephemeral", s->watch_ephemeral, "also print ephemeral messages");
-  watch_cmd->add_option("--count", s->watch_count, "exit after this many changes");
+  watch_cmd->add_flag("--ephemeral", s->watch.ephemeral, "also print ephemeral messages");
+  watch_cmd->add_option("--count", s->watch.count, "exit after this many changes");
+  watch_cmd->add_flag("--remote-heads", s->watch.remote_heads,
+                      "also print remote heads: subscribe (remote-heads gossip) to the server's StorageId, or to "
+                      "those of --storage-id, and print each store's heads as they are heard");
+  watch_cmd->add_option("--storage-id", s->watch.storage_ids, "with --remote-heads: subscribe to this StorageId (repeatable)")
+      ->needs("--remote-heads");
   auto* broadcast_cmd = app.add_subcommand("broadcast", "Send an ephemeral message (JSON, CBOR on the wire)");
   add_client_options(broadcast_cmd);
   broadcast_cmd->add_option("URL", s->url, "document")->required();
@@ -104,7 +108,10 @@ void add_client_commands(CLI::App& app, CommandRunners& runners) {
   runners.emplace_back(incr_cmd, edit_as(EditCommand::Kind::kIncrement));
   runners.emplace_back(splice_cmd, edit_as(EditCommand::Kind::kSplice));
   runners.emplace_back(edit_cmd, [s] { return client_editor(s->options, s->url); });
-  runners.emplace_back(watch_cmd, [s] { return client_watch(s->options, s->url, s->watch_ephemeral, s->watch_count); });
+  runners.emplace_back(watch_cmd, [s] {
+    s->options.remote_heads = s->watch.remote_heads;
+    return client_watch(s->options, s->url, s->watch);
+  });
   runners.emplace_back(broadcast_cmd, [s] { return client_broadcast(s->options, s->url, s->json_text); });
   runners.emplace_back(ls_cmd, [s] { return client_ls(s->options); });
   runners.emplace_back(rm_cmd, [s] { return client_rm(s->options, s->url); });

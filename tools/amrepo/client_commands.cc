@@ -145,7 +145,9 @@ int client_editor(const ClientOptions& options, const std::string& url) {
   return finish(session, handle, options);
 }
 
-int client_watch(const ClientOptions& options, const std::string& url, bool ephemeral, std::size_t count) {
+int client_watch(const ClientOptions& options, const std::string& url, const WatchOptions& watch) {
+  const bool ephemeral = watch.ephemeral;
+  const std::size_t count = watch.count;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -181,10 +183,30 @@ int client_watch(const ClientOptions& options, const std::string& url, bool ephe
                 << std::endl;
     });
   }
+  am::repo::Subscription heads_sub;
+  if (watch.remote_heads) {
+    auto print_heads = [&](const am::repo::RemoteHeads& r) {
+      std::lock_guard<std::mutex> lock(out_mutex);
+      std::cout << R"({"type":"remote-heads","storageId":)" << nlohmann::json(r.storage_id.str()).dump()
+                << R"(,"heads":)" << heads_json(r.heads) << R"(,"timestamp":)" << r.timestamp_ms << "}" << std::endl;
+    };
+    heads_sub = handle.on_remote_heads(print_heads);
+    std::vector<am::repo::StorageId> stores;
+    for (const std::string& id : watch.storage_ids) stores.emplace_back(id);
+    if (stores.empty() && session.server_storage_id) stores.push_back(*session.server_storage_id);
+    // What was heard while the document was being found (the server's heads, from its first
+    // sync message), before the observer was there; a line may repeat, never go missing.
+    for (const am::repo::StorageId& id : stores) {
+      if (auto known = handle.remote_heads(id)) print_heads(*known);
+    }
+    if (stores.empty()) std::cerr << "amrepo: the server has no StorageId; give --storage-id to watch remote heads\n";
+    session.repo->subscribe_to_remotes(std::move(stores));
+  }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   change_sub.reset();
   eph_sub.reset();
+  heads_sub.reset();
   session.repo->stop();
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace amrepo {
 
@@ -13,6 +14,16 @@ struct ClientOptions {
   double timeout_s = 10;
   std::string token;   // bearer token for a server that requires one
   std::string ca_file;  // trust for a wss:// server (default: the system's CAs)
+  bool remote_heads = false;  // RepoOptions::enable_remote_heads_gossiping (watch --remote-heads)
+};
+
+/// What `watch` prints besides changes.
+struct WatchOptions {
+  bool ephemeral = false;   // ephemeral messages
+  std::size_t count = 0;    // exit after this many changes (0: at Ctrl-C)
+  bool remote_heads = false;  // remote-heads events (ClientOptions::remote_heads must be set too)
+  /// StorageIds to subscribe to with remote_heads; empty: the server's.
+  std::vector<std::string> storage_ids;
 };
 
 /// Creates a document (from JSON text, or empty) and prints its automerge: URL once the server
@@ -36,9 +47,10 @@ int client_edit(const ClientOptions& options, const std::string& url, const Edit
 /// ops (see apply_json_diff). Invalid JSON changes nothing and keeps the edited file.
 int client_editor(const ClientOptions& options, const std::string& url);
 
-/// Prints one JSON line per change (and, with `ephemeral`, per ephemeral message) until
+/// Prints one JSON line per change (and, as `watch` asks, per ephemeral message and per
+/// remote-heads event: {"type":"remote-heads","storageId":...,"heads":[...],"timestamp":...}) until
 /// SIGINT/SIGTERM, or until `count` change lines (0 = no limit).
-int client_watch(const ClientOptions& options, const std::string& url, bool ephemeral, std::size_t count);
+int client_watch(const ClientOptions& options, const std::string& url, const WatchOptions& watch);
 
 /// Sends one ephemeral message (CBOR of the JSON value, as JS handle.broadcast does).
 int client_broadcast(const ClientOptions& options, const std::string& url, const std::string& json);

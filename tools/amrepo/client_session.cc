@@ -4,6 +4,7 @@
 
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "cli_common.h"
@@ -18,6 +19,7 @@ using namespace std::chrono_literals;
 int open_client(const ClientOptions& options, ClientSession& session) {
   am::repo::RepoOptions ro;
   ro.tls_ca_file = options.ca_file;
+  ro.enable_remote_heads_gossiping = options.remote_heads;
   if (!options.data.empty()) {
     auto spec = parse_store(options.data);
     if (!spec) return fail_with(kExitUsage, "--data: " + spec.error().to_string());
@@ -36,6 +38,19 @@ int open_client(const ClientOptions& options, ClientSession& session) {
   // Why connection attempts failed, to say so instead of just timing out. A refused token ends
   // the wait at once (retrying cannot help); so does nothing listening for 2 s (no server).
   const DialFailures failures(*session.repo);
+  // The server's StorageId comes with its handshake (watch --remote-heads subscribes to it).
+  struct ServerStore {
+    std::mutex mutex;
+    std::optional<am::repo::StorageId> id;
+    bool handshake_seen = false;  // peers() may list the server before the observer ran
+  };
+  auto server_store = std::make_shared<ServerStore>();
+  am::repo::Subscription store_sub = session.repo->on_connection_event([server_store](const am::repo::ConnectionEvent& e) {
+    if (e.kind != am::repo::ConnectionEvent::Kind::kHandshakeComplete) return;
+    std::lock_guard<std::mutex> lock(server_store->mutex);
+    server_store->id = e.peer_storage_id;
+    server_store->handshake_seen = true;
+  });
   std::string error;
   std::string token = options.token;
   if (token.empty()) {
@@ -49,8 +64,12 @@ int open_client(const ClientOptions& options, ClientSession& session) {
   while (std::chrono::steady_clock::now() < deadline) {
     auto peers = session.repo->peers();
     if (!peers.empty()) {
-      session.server = peers.front();
-      return kExitOk;
+      std::lock_guard<std::mutex> lock(server_store->mutex);
+      if (server_store->handshake_seen) {
+        session.server = peers.front();
+        session.server_storage_id = server_store->id;
+        return kExitOk;
+      }
     }
     if (failures.unauthorized()) return fail_with(kExitUnauthorized, server.url + " refused us: " + failures.last());
     if (failures.nothing_listening() && std::chrono::steady_clock::now() >= refused_deadline) break;

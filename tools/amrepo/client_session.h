@@ -17,10 +17,12 @@
 
 namespace amrepo {
 
-/// A client repo and, once the handshake completed, the server's PeerId (none without a server).
+/// A client repo and, once the handshake completed, the server's PeerId and StorageId (none
+/// without a server).
 struct ClientSession {
   std::unique_ptr<am::repo::Repo> repo;
   std::optional<am::repo::PeerId> server;
+  std::optional<am::repo::StorageId> server_storage_id;  // the server's store, if it has one
 };
 
 /// Opens the session's repo (on --data when given) and connects to the chosen server, waiting for

@@ -142,6 +142,7 @@ int configure(const ServeOptions& o, const std::shared_ptr<const ServerLog>& log
   ro.max_inflated_bytes = o.max_inflated_bytes;
   ro.accept_go_peers = o.legacy_peers == "go";
   ro.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
+  ro.enable_remote_heads_gossiping = o.remote_heads;
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail_with(kExitUsage, "--tls-cert and --tls-key go together");
   if (!o.access_rules.empty() && o.auth_token_file.empty()) {
     return fail_with(kExitUsage, "--access-rules needs --auth-token-file (rules name the tokens' principals)");

@@ -18,6 +18,7 @@ struct ServeOptions {
   std::string pg;              // libpq connection string, for storage == "postgres"
   std::vector<std::string> peers;
   bool announce = false;
+  bool remote_heads = false;  // remote-heads gossip (RepoOptions::enable_remote_heads_gossiping)
   std::string peer_id;
   std::size_t io_threads = 0;  // 0 = min(4, cores)
   bool trace_messages = false;  // one JSON line per protocol message on stdout

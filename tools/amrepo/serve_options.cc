@@ -129,6 +129,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   serve_cmd->add_option("--peer", o.peers, "dial another server (ws://, wss:// or tcp://), reconnecting")->capture_default_str();
   serve_cmd->add_flag("--announce", o.announce,
                       "offer every document to every peer (default: only answer requests, as the JS sync server)");
+  serve_cmd->add_flag("--remote-heads", o.remote_heads,
+                      "remote-heads gossip, as JS enableRemoteHeadsGossiping: relay clients' subscriptions to "
+                      "StorageIds and send them the heads this server sees (docs/remote-heads.md)");
   serve_cmd->add_option("--peer-id", o.peer_id, "our PeerId (default amrepo-server-HOSTNAME)")->capture_default_str();
   serve_cmd->add_option("--io-threads", o.io_threads, "event-loop threads (default min(4, cores))")->capture_default_str();
   serve_cmd->add_option("--log-level", o.log_level, "error, warn, info (peers coming and going) or debug")

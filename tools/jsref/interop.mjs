@@ -573,6 +573,94 @@ defineCase(11, "legacy UUID document ids: found by UUID through ours; a request 
   }
 })
 
+// Remote-heads gossip (docs/remote-heads.md). Case 13: JS clients through our server with
+// --remote-heads; a subscriber learns the heads of another client's store only from our
+// server's remote-heads-changed, and the server's own from its sync with it. Case 14: our
+// `amrepo watch --remote-heads` against a JS server with enableRemoteHeadsGossiping.
+const sameHeads = (a, b) => JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort())
+
+defineCase(13, "remote heads: a JS subscriber hears through our server of a document another client edits", async () => {
+  const server = await startAmrepo(["--listen", "127.0.0.1:0", "--data", tmp(), "--remote-heads"])
+  const editor = jsClient(server.url, { storage: new NodeFSStorageAdapter(tmp()) })
+  const subscriber = jsClient(server.url, { enableRemoteHeadsGossiping: true })
+  const handle = editor.create({ title: "remote heads" })
+  // Only after the handshake: a first storageId() racing the repo's own creates a second id.
+  await waitFor(() => editor.peers.length > 0, "the editor's connection")
+  const editorStore = await editor.storageId()
+  const seen = await findReady(subscriber, handle.url)
+  await waitFor(() => subscriber.peers.length > 0 && subscriber.getStorageIdOfPeer(subscriber.peers[0]), "the server's StorageId")
+  const serverStore = subscriber.getStorageIdOfPeer(subscriber.peers[0])
+  const events = []
+  seen.on("remote-heads", e => events.push(e))
+  subscriber.subscribeToRemotes([serverStore, editorStore])
+  // The editor keeps editing until the subscriber has heard its latest heads from both stores
+  // (its subscription may reach our server after the first edit).
+  let n = 0
+  await waitFor(async () => {
+    handle.change(d => (d.n = ++n))
+    await sleep(150)
+    const want = handle.heads()
+    return events.some(e => e.storageId === editorStore && sameHeads(e.heads, want)) &&
+      events.some(e => e.storageId === serverStore && sameHeads(e.heads, want))
+  }, "remote-heads events for the editor's and the server's stores")
+  const relayed = events.find(e => e.storageId === editorStore)
+  check(typeof relayed.timestamp === "number" && Math.abs(relayed.timestamp - Date.now()) < 60000,
+    `timestamp ${relayed.timestamp} is not our clock's`)
+  check(sameHeads(seen.getRemoteHeads(editorStore), handle.heads()), `getRemoteHeads ${JSON.stringify(seen.getRemoteHeads(editorStore))}`)
+  check(traces.some(l => l.includes('"remote-subscription-change"') && l.includes('"in"')), "our server traced no subscription")
+  check(traces.some(l => l.includes('"remote-heads-changed"') && l.includes('"out"')), "our server sent no remote-heads-changed")
+})
+
+defineCase(14, "remote heads: amrepo watch --remote-heads hears them from a JS server with gossiping on", async () => {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+  await new Promise(r => wss.on("listening", r))
+  const jsServer = new Repo({
+    network: [new NodeWSServerAdapter(wss)],
+    storage: new NodeFSStorageAdapter(tmp()),
+    sharePolicy: async () => false,
+    peerId: "js-gossip-server",
+    enableRemoteHeadsGossiping: true,
+  })
+  cleanups.push(async () => {
+    for (const c of wss.clients) c.terminate()
+    await new Promise(r => wss.close(r))
+  })
+  const url = `ws://127.0.0.1:${wss.address().port}`
+  const editor = jsClient(url, { storage: new NodeFSStorageAdapter(tmp()) })
+  // Only after the handshake: a first storageId() racing the repo's own creates a second id.
+  await waitFor(() => editor.peers.length > 0, "the editor's connection")
+  const serverStore = await jsServer.storageId()
+  const editorStore = await editor.storageId()
+  const handle = editor.create({ title: "watched" })
+  await findReady(jsServer, handle.url)
+  const proc = spawn(amrepo, ["watch", "--remote-heads", "--storage-id", serverStore, "--storage-id", editorStore,
+    "--server", url, handle.url], { stdio: ["ignore", "pipe", "ignore"] })
+  cleanups.push(() => proc.kill("SIGKILL"))
+  const lines = []
+  let buffer = ""
+  proc.stdout.on("data", chunk => {
+    buffer += chunk
+    let nl
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      lines.push(JSON.parse(buffer.slice(0, nl)))
+      buffer = buffer.slice(nl + 1)
+    }
+  })
+  await waitFor(() => lines.some(l => l.type === "snapshot"), "the watcher's snapshot")
+  // watch prints heads as hex, as A.getHeads gives them.
+  let n = 0
+  await waitFor(async () => {
+    handle.change(d => (d.n = ++n))
+    await sleep(150)
+    const want = A.getHeads(handle.doc())
+    const heard = store => lines.some(l => l.type === "remote-heads" && l.storageId === store && sameHeads(l.heads, want))
+    return heard(editorStore) && heard(serverStore)
+  }, "remote-heads lines for the editor's store (relayed by the JS server) and the server's")
+  const line = lines.find(l => l.type === "remote-heads" && l.storageId === editorStore)
+  check(Math.abs(line.timestamp - Date.now()) < 60000, `timestamp ${line.timestamp}`)
+  proc.kill("SIGTERM")
+})
+
 // The Go port's peers (go-peer.mjs: its dialect written from its documented format) against
 // amrepo serve, each framing over each transport: a document the Go peer creates is read by
 // `amrepo cat`, one `amrepo new` creates is fetched by the Go peer, and an edit made on our side

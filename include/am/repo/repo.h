@@ -65,6 +65,16 @@ struct PeerDocumentStatus {
   std::optional<std::vector<ChangeHash>> their_heads;  ///< from their last sync message
 };
 
+/// What one store (a StorageId) is known to have of a document: remote-heads gossip (JS
+/// DocHandle's syncInfo: `lastHeads`, `lastSyncTimestamp`). A plain value.
+struct RemoteHeads {
+  StorageId storage_id;          ///< whose heads
+  std::vector<ChangeHash> heads;  ///< that store's heads of the document, as last heard
+  /// When they were seen, ms since the Unix epoch, by the repo connected to that store (our
+  /// clock for a peer we sync with directly; the relaying repo's for gossip).
+  std::uint64_t timestamp_ms = 0;
+};
+
 /// Keeps an observer registered; destroying or reset()ing it unregisters. Move-only.
 class Subscription {
  public:
@@ -128,6 +138,15 @@ class DocHandle {
 
   /// The connected peers and what each has of this document.
   std::vector<PeerDocumentStatus> peers() const;
+  /// The last heads heard of `storage_id` for this document (JS getSyncInfo/getRemoteHeads):
+  /// from a peer with that StorageId we sync with, or from remote-heads gossip for a StorageId
+  /// the repo subscribes to (Repo::subscribe_to_remotes). nullopt when none were heard, and
+  /// always when RepoOptions::enable_remote_heads_gossiping is off.
+  std::optional<RemoteHeads> remote_heads(const StorageId& storage_id) const;
+  /// Called whenever remote_heads() of some StorageId changes (JS handle event `remote-heads`),
+  /// on an io thread, in order with this document's other events. Only with
+  /// RepoOptions::enable_remote_heads_gossiping.
+  Subscription on_remote_heads(std::function<void(const RemoteHeads&)> observer);
   /// Blocks until `peer` reports heads equal to ours, or `timeout` (kTimeout).
   [[nodiscard]] Status wait_synced(const PeerId& peer, std::chrono::milliseconds timeout) const;
 
@@ -329,6 +348,11 @@ struct RepoOptions {
   /// retried, an unreadable chunk left in place, a peer dropped for a protocol error). Called
   /// from io threads; must be thread-safe. Default: errors and warnings to stderr.
   std::function<void(LogLevel, const std::string&)> log;
+  /// Remote-heads gossip (JS enableRemoteHeadsGossiping; docs/remote-heads.md): keep the heads
+  /// peers with a StorageId report (DocHandle::remote_heads), relay subscriptions to StorageIds
+  /// to the peers the share policy announces to, and send subscribers the heads we learn.
+  /// Off (the default, as in JS): gossip messages are ignored and none are sent.
+  bool enable_remote_heads_gossiping = false;
   /// Called for every message sent or received (from io threads, possibly concurrently; it must
   /// be thread-safe and quick). Costs a decode per frame when set.
   std::function<void(const MessageTrace&)> message_trace;
@@ -404,6 +428,14 @@ class Repo {
   /// re-evaluated for every connected peer. A peer it now announces to starts syncing the
   /// document; a peer it no longer gives access to stops. Asynchronous.
   void share_policy_changed();
+  /// Asks to hear the heads of these stores (JS subscribeToRemotes) for the documents open here:
+  /// the subscription goes to every connected peer the share policy announces to (and to those
+  /// that connect later), which relay it on; their answers reach DocHandle::on_remote_heads.
+  /// Asynchronous. Without RepoOptions::enable_remote_heads_gossiping it only logs a warning,
+  /// as JS does.
+  void subscribe_to_remotes(std::vector<StorageId> storage_ids);
+  /// Ends subscribe_to_remotes for these stores (JS unsubscribeFromRemotes).
+  void unsubscribe_from_remotes(std::vector<StorageId> storage_ids);
   /// Documents open in memory.
   std::vector<DocumentId> open_documents() const;
   /// Documents in storage (reads the store's keys; may be slow for big stores).

@@ -203,8 +203,14 @@ std::optional<SyncApplied> DocPeers::receive_sync(Peer& p, ByteView data, bool i
   // really sent.
   const std::optional<std::vector<ChangeHash>> held_back =
       awaiting_durable_.count(p.info.peer_id) != 0 ? std::optional(p.sync.last_sent_heads) : std::nullopt;
+  std::optional<std::vector<ChangeHash>> their_heads_before;  // copied only when reported
+  if (ctx_.config.report_peer_heads) their_heads_before = p.sync.their_heads;
   if (!receive_sync_message(ctx_.doc, p.sync, data)) return std::nullopt;  // all-or-nothing
   if (held_back) p.sync.last_sent_heads = *held_back;
+  if (ctx_.config.report_peer_heads && p.info.storage_id && p.sync.their_heads &&
+      p.sync.their_heads != their_heads_before) {
+    ctx_.effects.peer_heads.push_back(PeerHeadsSeen{p.info.peer_id, *p.info.storage_id, *p.sync.their_heads});
+  }
   unanswered_since_.try_emplace(p.info.peer_id, now);
   if (persists_sync_state(p.info) && ctx_.config.has_storage) {
     p.sync_state_dirty = true;

@@ -40,6 +40,8 @@ struct DocActorConfig {
   /// What one chunk from storage or a peer may inflate to (DocumentOptions::max_inflated_bytes)
   /// in documents this actor finds.
   std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
+  /// Report kPeerHeads events (remote-heads gossip is on; JS reports them always).
+  bool report_peer_heads = false;
 };
 
 /// A document event for the application (the runtime turns these into handle callbacks).
@@ -61,6 +63,14 @@ struct DocEvent {
   std::string message;                   // kStorageError, kWriteRefused
 };
 
+/// A connected peer with a store told us new heads of the document (reported only with
+/// DocActorConfig::report_peer_heads; remote-heads gossip passes them on).
+struct PeerHeadsSeen {
+  PeerId peer;
+  StorageId storage_id;          // the peer's store
+  std::vector<ChangeHash> heads;  // its heads, from its last sync message
+};
+
 /// Everything the actor wants done since the last take_effects(), in order.
 struct DocEffects {
   std::vector<wire::Message> outgoing;  // every message has targetId set; the hub routes by it
@@ -71,8 +81,9 @@ struct DocEffects {
   /// For each sync message answered: how long (ms) from receiving it to sending the answer
   /// (includes the durable save before acknowledging).
   std::vector<Millis> reply_latencies_ms;
+  std::vector<PeerHeadsSeen> peer_heads;
 
-  bool empty() const { return outgoing.empty() && storage.empty() && events.empty(); }
+  bool empty() const { return outgoing.empty() && storage.empty() && events.empty() && peer_heads.empty(); }
 };
 
 /// Sync progress with one peer (for DocHandle::peers and wait_synced).

@@ -60,6 +60,7 @@ Hub::Hub(HubConfig config) : config_(std::move(config)), go_alias_(wire::go_peer
   if (config_.session_id.empty()) config_.session_id = SessionId("session-" + config_.peer_id.str());
   if (config_.new_storage_id.empty()) config_.new_storage_id = StorageId("storage-" + config_.peer_id.str());
   if (!config_.policy) config_.policy = share_everything();
+  if (config_.remote_heads_gossip) gossip_.emplace(config_.peer_id);
 }
 
 void Hub::start(Millis now) {
@@ -254,6 +255,7 @@ void Hub::drop(ConnectionId id, DisconnectReason reason, std::string detail, boo
       auto last = first;
       while (last != ephemeral_seen_.end() && last->first.first == conn.peer.peer_id) ++last;
       ephemeral_seen_.erase(first, last);
+      if (gossip_) gossip_->peer_disconnected(conn.peer.peer_id);
     }
     for (const DocumentId& doc : conn.docs) {
       if (!is_open(doc)) continue;
@@ -305,11 +307,14 @@ void Hub::establish(ConnectionId id, PeerInfo peer) {
   conn.peer = peer;
   established_[peer.peer_id] = id;
   effects_.connection_events.push_back(ConnectionEvent{ConnectionEvent::Kind::kEstablished, id, peer, {}, {}});
+  // JS asks its share policy with no document whether a peer is "generous" (gets our
+  // subscriptions and every heads we know); the nil DocumentId stands for none.
+  if (gossip_) gossip_->peer_connected(peer.peer_id, config_.policy->announce(peer.peer_id, DocumentId()));
   // Only documents we announce to this peer learn of it now (JS: beginSync for the documents
   // the share policy shares); the others when it first sends a message about them.
   for (const DocumentId& doc : open_docs_) {
     if (!config_.policy->announce(peer.peer_id, doc)) continue;
-    conn.docs.insert(doc);
+    note_peer_document(conn, doc);
     ToActor t;
     t.kind = ToActor::Kind::kPeerAdded;
     t.document = doc;
@@ -449,10 +454,7 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
     drop(id, DisconnectReason::kTheyClosed, "leave", true);
     return;
   }
-  if (std::holds_alternative<wire::UnknownMessage>(message) ||
-      std::holds_alternative<wire::RemoteSubscriptionChangeMessage>(message)) {
-    return;  // JS drops unknown types; remote-heads gossip is tolerated, not implemented
-  }
+  if (std::holds_alternative<wire::UnknownMessage>(message)) return;  // JS drops unknown types
   const PeerId& from = conn.peer.peer_id;
   const bool ephemeral = std::holds_alternative<wire::EphemeralMessage>(message);
   // A relayed ephemeral message keeps its originator's senderId; everything else must come
@@ -474,6 +476,16 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   }
   if (const auto target = routing_target(message); target != std::optional<PeerId>(config_.peer_id)) {
     dropped("targetId", target, config_.peer_id);
+    return;
+  }
+  if (const auto* m = std::get_if<wire::RemoteSubscriptionChangeMessage>(&message)) {
+    if (gossip_) gossip_->receive(*m);  // off: tolerated and ignored, as JS does
+    return;
+  }
+  if (const auto* m = std::get_if<wire::RemoteHeadsChangedMessage>(&message)) {
+    // Not the actors' business: heads of other stores. Only of documents in memory here, so
+    // that a peer cannot grow what the gossip keeps with made-up document ids.
+    if (gossip_ && is_open(m->document_id)) gossip_->receive(*m);
     return;
   }
   const std::optional<DocumentId> doc = document_of(message);
@@ -532,7 +544,7 @@ void Hub::route(ConnectionId id, Connection& conn, wire::Message message, Millis
   t.document = *doc;
   t.from = from;
   t.peer = conn.peer;  // the actor meets a peer it was not announced to here
-  conn.docs.insert(*doc);
+  note_peer_document(conn, *doc);
   t.message = std::move(message);
   effects_.to_actors.push_back(std::move(t));
 }
@@ -542,7 +554,7 @@ void Hub::open_document(const DocumentId& document, Millis now) {
   if (!open_docs_.insert(document).second) return;
   for (auto& [id, conn] : connections_) {
     if (conn.state != ConnState::kEstablished || !config_.policy->announce(conn.peer.peer_id, document)) continue;
-    conn.docs.insert(document);
+    note_peer_document(conn, document);
     ToActor t;
     t.kind = ToActor::Kind::kPeerAdded;
     t.document = document;
@@ -556,7 +568,32 @@ void Hub::open_document(const DocumentId& document, Millis now) {
   effects_.to_actors.push_back(std::move(pending));
 }
 
-void Hub::close_document(const DocumentId& document) { open_docs_.erase(document); }
+void Hub::close_document(const DocumentId& document) {
+  open_docs_.erase(document);
+  if (gossip_) gossip_->forget_document(document);
+}
+
+void Hub::note_peer_document(Connection& conn, const DocumentId& doc) {
+  conn.docs.insert(doc);
+  if (gossip_) gossip_->peer_opened_document(conn.peer.peer_id, doc);
+}
+
+void Hub::subscribe_to_remotes(const std::vector<StorageId>& storage_ids) {
+  if (gossip_) gossip_->subscribe(storage_ids);
+}
+
+void Hub::unsubscribe_from_remotes(const std::vector<StorageId>& storage_ids) {
+  if (gossip_) gossip_->unsubscribe(storage_ids);
+}
+
+void Hub::peer_heads_changed(const DocumentId& document, const StorageId& storage_id,
+                             const std::vector<ChangeHash>& heads, std::uint64_t wall_ms) {
+  if (!gossip_) return;
+  std::vector<std::string> text;
+  text.reserve(heads.size());
+  for (const ChangeHash& h : heads) text.push_back(encode_head(h));
+  gossip_->peer_heads_changed(document, storage_id, std::move(text), wall_ms);
+}
 
 void Hub::share_policy_changed(Millis now) {
   (void)now;
@@ -565,7 +602,7 @@ void Hub::share_policy_changed(Millis now) {
     for (const DocumentId& doc : open_docs_) {
       const bool known = conn.docs.count(doc) != 0;
       if (!known && !config_.policy->announce(conn.peer.peer_id, doc)) continue;
-      conn.docs.insert(doc);
+      note_peer_document(conn, doc);
       ToActor t;
       t.kind = ToActor::Kind::kPeerAdded;
       t.document = doc;
@@ -627,6 +664,11 @@ std::vector<PeerInfo> Hub::peers() const {
 }
 
 HubEffects Hub::take_effects() {
+  if (gossip_) {
+    RemoteHeadsEffects gossip = gossip_->take_effects();
+    for (const wire::Message& m : gossip.outgoing) send(m);
+    for (RemoteHeadsUpdate& u : gossip.updates) effects_.remote_heads.push_back(std::move(u));
+  }
   std::optional<Millis> wake;
   if (!handshake_deadlines_.empty()) wake = handshake_deadlines_.begin()->first;
   for (ConnectionId id : waiting_connections_) {

@@ -32,6 +32,7 @@
 #include "am/repo/ids.h"
 #include "am/repo/share_policy.h"
 #include "repo/core/io_types.h"
+#include "repo/core/remote_heads.h"
 #include "repo/core/wire/cbor_codec.h"
 #include "repo/core/wire/go_dialect.h"
 #include "repo/core/wire/messages.h"
@@ -104,6 +105,9 @@ struct HubEffects {
   /// A message in this batch named its document by a legacy UUID (accepted, as the reference
   /// does; the runtime logs a deprecation warning once).
   bool legacy_uuid_document_id = false;
+  /// Remote-heads gossip (HubConfig::remote_heads_gossip): heads of StorageIds this repo
+  /// subscribes to, for its handles of those documents.
+  std::vector<RemoteHeadsUpdate> remote_heads;
 };
 
 struct HubConfig {
@@ -128,6 +132,9 @@ struct HubConfig {
   /// A connection with more messages than this waiting for that budget is dropped with an
   /// `error` ("too many document requests").
   std::size_t max_waiting_messages = 10'000;
+  /// Remote-heads gossip (JS enableRemoteHeadsGossiping; remote_heads.h). Off: the gossip
+  /// messages are dropped unread, as before, and nothing is sent.
+  bool remote_heads_gossip = false;
   /// Peers of the Go port (wire/go_dialect.h) are recognised by their join and spoken to in
   /// their dialect. false: their joins are taken as current ones (their frames then fail).
   bool accept_go_peers = true;
@@ -183,6 +190,15 @@ class Hub {
   std::size_t remembered_ephemeral_sessions() const { return ephemeral_seen_.size(); }
   static constexpr Millis kEphemeralSessionMemoryMs = 10 * 60 * 1000;
 
+  /// Remote-heads gossip (remote_heads.h); these do nothing unless HubConfig::remote_heads_gossip.
+  void subscribe_to_remotes(const std::vector<StorageId>& storage_ids);
+  void unsubscribe_from_remotes(const std::vector<StorageId>& storage_ids);
+  /// A document's actor saw new heads from a connected peer whose store is `storage_id`;
+  /// `wall_ms`: the wall clock (ms since the epoch), the timestamp subscribers are sent.
+  void peer_heads_changed(const DocumentId& document, const StorageId& storage_id,
+                          const std::vector<ChangeHash>& heads, std::uint64_t wall_ms);
+  const RemoteHeadsGossip* remote_heads_gossip() const { return gossip_ ? &*gossip_ : nullptr; }
+
   HubEffects take_effects();
 
  private:
@@ -232,6 +248,8 @@ class Hub {
   void set_waiting(ConnectionId id, const Connection& conn);
   void start_handshake_clock(ConnectionId id, const Connection& conn);
   void stop_handshake_clock(ConnectionId id, const Connection& conn);
+  // conn.docs.insert, telling the remote-heads gossip that the peer has the document open.
+  void note_peer_document(Connection& conn, const DocumentId& doc);
 
   HubConfig config_;
   PeerId go_alias_;  // our PeerId as Go peers name us (wire::go_peer_alias)
@@ -260,6 +278,7 @@ class Hub {
   std::uint64_t ephemeral_count_ = 0;
   std::size_t pending_dials_ = 0;
   bool last_pending_ = false;
+  std::optional<RemoteHeadsGossip> gossip_;  // set when HubConfig::remote_heads_gossip
   HubEffects effects_;
 };
 

@@ -12,6 +12,7 @@ core::DocActorConfig Repo::Impl::actor_config(const DocumentId& id) const {
   c.has_storage = options.storage != nullptr;
   c.save_debounce_ms = options.save_debounce.count();
   c.max_inflated_bytes = options.max_inflated_bytes;
+  c.report_peer_heads = options.enable_remote_heads_gossiping;
   return c;
 }
 

@@ -70,6 +70,7 @@ void Repo::Impl::dispatch_hub(core::HubEffects e, std::vector<std::function<void
     notify_connection(pub, after);
   }
   for (auto& t : e.to_actors) route_to_actor(std::move(t));
+  if (!e.remote_heads.empty()) deliver_remote_heads(std::move(e.remote_heads));
   for (auto& task : e.storage) {
     run_storage(std::move(task), [self = shared_from_this()](core::StorageOutcome out) {
       self->hub_post([out = std::move(out), self](core::Hub& h) mutable { h.storage_done(std::move(out), self->now()); });
@@ -214,8 +215,10 @@ void Repo::Impl::take_and_dispatch(const std::shared_ptr<DocHandle::Entry>& entr
         break;
       case core::DocEvent::Kind::kPeerStatus:
         break;
+
     }
   }
+  for (const core::PeerHeadsSeen& seen : e.peer_heads) peer_heads_changed(entry, seen, after);
   entry.local_change_pending = false;
   for (const core::Millis ms : e.reply_latencies_ms) {
     std::size_t bucket = 0;

@@ -126,6 +126,10 @@ struct DocHandle::Entry {
   std::map<std::uint64_t, std::function<void(core::DocState)>> state_observers;
   /// Repo::remove_from_cache dropped this entry: its handles report kUnloaded.
   std::atomic<bool> unloaded{false};
+  /// Remote-heads gossip (RepoOptions::enable_remote_heads_gossiping): the last heads heard per
+  /// StorageId, and DocHandle::on_remote_heads observers.
+  std::map<StorageId, RemoteHeads> remote_heads;
+  std::map<std::uint64_t, std::function<void(const RemoteHeads&)>> remote_heads_observers;
 };
 
 // The share policy the hub and every actor hold: it forwards to the current one, which
@@ -252,6 +256,7 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     c.handshake_timeout_ms = o.handshake_timeout.count();
     c.limits.max_frame_bytes = o.max_message_bytes;
     c.max_document_opens_per_second = o.max_document_opens_per_second;
+    c.remote_heads_gossip = o.enable_remote_heads_gossiping;
     c.accept_go_peers = o.accept_go_peers;
     return c;
   }
@@ -333,6 +338,20 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
   void schedule_idle_sweep();
 
   void route_to_actor(core::ToActor t);
+
+  // --- remote heads (remote_heads.cc) ---------------------------------------------------------
+
+  // With entry.mutex held: keeps `heads` as the entry's latest of its StorageId and queues the
+  // observers' calls on `after`; `only_if_changed` (heads from a directly connected peer, as JS
+  // compares them) skips heads equal to the ones kept.
+  bool record_remote_heads(DocHandle::Entry& entry, RemoteHeads heads, bool only_if_changed,
+                           std::vector<std::function<void()>>& after);
+  // A connected peer's heads (DocEffects::peer_heads), with entry.mutex held: recorded, and the
+  // hub's gossip told (stamped with the wall clock).
+  void peer_heads_changed(DocHandle::Entry& entry, const core::PeerHeadsSeen& seen,
+                          std::vector<std::function<void()>>& after);
+  // Gossip for our subscriptions (HubEffects::remote_heads): to each document's queue.
+  void deliver_remote_heads(std::vector<core::RemoteHeadsUpdate> updates);
 
   void run_storage(core::StorageTask task, std::function<void(core::StorageOutcome)> done);
 
