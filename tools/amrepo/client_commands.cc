@@ -148,11 +148,7 @@ int client_editor(const ClientOptions& options, const std::string& url) {
 int client_watch(const ClientOptions& options, const std::string& url, const WatchOptions& watch) {
   const bool ephemeral = watch.ephemeral;
   const std::size_t count = watch.count;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = block_stop_signals();
   ClientSession session;
   am::repo::DocHandle handle;
   if (int rc = open_remote_document(options, url, session, handle); rc != kExitOk) return rc;

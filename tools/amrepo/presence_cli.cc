@@ -80,11 +80,7 @@ int run_presence(const PresenceCommand& c) {
   auto initial = presence_initial_state(c);
   if (!initial) return fail_with(kExitUsage, initial.error().to_string());
   // Signals are taken by sigwait below, so every thread (the repo's too) must block them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = block_stop_signals();
   ClientSession session;
   am::repo::DocHandle handle;
   if (int rc = open_remote_document(c.client, c.url, session, handle); rc != kExitOk) return rc;

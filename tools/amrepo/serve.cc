@@ -298,11 +298,7 @@ int serve(const ServeOptions& o) {
   am::repo::ListenOptions listen_options;
   if (int rc = configure(o, log, ro, listen_options); rc != kExitOk) return rc;
   // Signals are taken by sigwait below; block them before any thread starts so none gets them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = block_stop_signals();
 
   std::string admin_token;
   if (!o.admin_token_file.empty()) {
