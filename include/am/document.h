@@ -11,6 +11,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -305,6 +306,14 @@ class Document {
   [[nodiscard]] Result<std::string> to_json_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
   /// marks() as of `heads`.
   [[nodiscard]] Result<std::vector<Mark>> marks_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const;
+  /// The marks on the element at `element_index` of a text or list, by name (JS marksAt): the
+  /// index counts elements (an emoji or a block is one), not text units; past the end, none.
+  /// O(elements before it).
+  [[nodiscard]] Result<std::map<std::string, ScalarValue>> get_marks(const ObjId& obj,
+                                                                     std::size_t element_index) const;
+  /// get_marks() as of `heads`.
+  [[nodiscard]] Result<std::map<std::string, ScalarValue>> get_marks_at(const ObjId& obj, std::size_t element_index,
+                                                                        const std::vector<ChangeHash>& heads) const;
   /// map_range() as of `heads`.
   [[nodiscard]] Result<std::vector<std::pair<std::string, Value>>> map_range_at(
       const ObjId& obj, std::string_view begin, std::string_view end,

@@ -280,6 +280,49 @@ Result<std::vector<Value>> Document::list_range_at(const ObjId& obj, std::size_t
   return list_range_in(v, obj, begin, end);
 }
 
+namespace {
+
+// JS marksAt: the marks spanning the element at `element_index`, found by its offset in the
+// object's unit (the widths of the visible elements before it).
+Result<std::map<std::string, ScalarValue>> marks_on_element(const StateView& v, const ObjId& obj,
+                                                            std::size_t element_index) {
+  AM_TRY_ASSIGN(const Object* o, v.object(obj));
+  if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  const WidthUnit unit = v.doc().unit_for(*o);
+  std::uint64_t offset = 0;
+  std::size_t seen = 0;
+  bool found = false;
+  for (const std::uint32_t handle : o->seq) {
+    const SeqWidth w = v.element_width(*o, handle);
+    const std::uint32_t width = unit == WidthUnit::kUtf16 ? w.utf16 : w.chars;
+    if (width == 0) continue;
+    if (seen == element_index) {
+      found = true;
+      break;
+    }
+    offset += width;
+    ++seen;
+  }
+  std::map<std::string, ScalarValue> out;
+  if (!found) return out;
+  for (const Mark& m : v.marks(*o)) {
+    if (m.start <= offset && offset < m.end) out[m.name] = m.value;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::map<std::string, ScalarValue>> Document::get_marks(const ObjId& obj, std::size_t element_index) const {
+  return marks_on_element(StateView(*impl_, Clock{}), obj, element_index);
+}
+
+Result<std::map<std::string, ScalarValue>> Document::get_marks_at(const ObjId& obj, std::size_t element_index,
+                                                                  const std::vector<ChangeHash>& heads) const {
+  AM_TRY_ASSIGN(const StateView v, view_at(*impl_, heads));
+  return marks_on_element(v, obj, element_index);
+}
+
 Result<std::vector<Mark>> Document::marks_at(const ObjId& obj, const std::vector<ChangeHash>& heads) const {
   AM_TRY_ASSIGN(const StateView v, view_at(*impl_, heads));
   AM_TRY_ASSIGN(const Object* o, v.object(obj));

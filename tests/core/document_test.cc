@@ -277,6 +277,7 @@ std::vector<Bytes> vector_changes(const json& v) {
 TEST(DocumentVectors, ApplyingJsChangesGivesJsJsonHeadsAndMarksInAnyOrder) {
   int checked = 0;
   int marks_checked = 0;
+  int marks_at_checked = 0;
   for (const std::string& name : test::vector_names()) {
     const json v = test::load_vector(name);
     if (!v.contains("changes") || v["changes"].empty() || uses_unimplemented(v)) continue;
@@ -296,19 +297,28 @@ TEST(DocumentVectors, ApplyingJsChangesGivesJsJsonHeadsAndMarksInAnyOrder) {
       EXPECT_EQ(json(got), v["heads"]);
       if (v["extra"].contains("marks") && v["json"].contains("text")) {
         const ObjId text = std::get<ObjectRef>(*d.get(ObjId::root(), "text").value()).id;
+        // A value as the vectors map it (through a document's JSON).
+        auto value_json = [](const ScalarValue& value) {
+          Document tmp;
+          (void)tmp.put(ObjId::root(), "v", value);
+          return json::parse(tmp.to_json().value())["v"];
+        };
         json marks = json::array();
         const std::vector<Mark> got_marks = d.marks(text).value();
         for (const Mark& m : got_marks) {
-          std::string value_json = "[";
-          {
-            Document tmp;
-            (void)tmp.put(ObjId::root(), "v", m.value);
-            value_json = tmp.to_json().value();
-          }
-          marks.push_back({{"name", m.name}, {"value", json::parse(value_json)["v"]},
-                           {"start", m.start}, {"end", m.end}});
+          marks.push_back({{"name", m.name}, {"value", value_json(m.value)}, {"start", m.start}, {"end", m.end}});
         }
         EXPECT_EQ(normalise(marks), normalise(v["extra"]["marks"])) << "order " << order;
+        // JS marksAt at every element index, past the end included.
+        const json& want_at = v["extra"].value("marks_at", json::array());
+        for (std::size_t i = 0; i < want_at.size(); ++i) {
+          json got_at = json::object();
+          const auto got_marks_here = d.get_marks(text, i);
+          ASSERT_TRUE(got_marks_here) << got_marks_here.error().to_string();
+          for (const auto& [name, value] : *got_marks_here) got_at[name] = value_json(value);
+          EXPECT_EQ(normalise(got_at), normalise(want_at[i])) << v["name"] << " marksAt " << i;
+        }
+        if (!want_at.empty()) ++marks_at_checked;
         ++marks_checked;
       }
     }
@@ -316,6 +326,7 @@ TEST(DocumentVectors, ApplyingJsChangesGivesJsJsonHeadsAndMarksInAnyOrder) {
   }
   EXPECT_GE(checked, 20);
   EXPECT_GE(marks_checked, 5);
+  EXPECT_GE(marks_at_checked, 6);
 }
 
 ScalarValue value_from(const json& v) {

@@ -126,6 +126,27 @@ TEST_F(AmrepoCli, CursorGivesAndResolvesTheReferencesCursors) {
   EXPECT_NE(r.err.find("is not a change of this document"), std::string::npos) << r.err;
 }
 
+// `amrepo marks` on the reference's documents: JS marks, and marksAt at every element index.
+TEST_F(AmrepoCli, MarksPrintsWhatTheReferencesMarksAndMarksAtGive) {
+  for (const char* name : {"marks_unmark", "text_blocks"}) {
+    SCOPED_TRACE(name);
+    const json v = am::test::load_vector(name);
+    ASSERT_TRUE(v.is_object());
+    const am::Bytes saved = am::test::hex(v["save_hex"].get<std::string>());
+    write("doc.am", std::string(saved.begin(), saved.end()));
+    CliRun r = run_amrepo("marks " + path("doc.am") + " /text", dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(v["extra"]["marks"]));
+    const json& at = v["extra"]["marks_at"];
+    ASSERT_FALSE(at.empty());
+    for (std::size_t i = 0; i < at.size(); ++i) {
+      r = run_amrepo("marks " + path("doc.am") + " /text --index " + std::to_string(i), dir_);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(at[i])) << "index " << i;
+    }
+  }
+}
+
 TEST_F(AmrepoCli, BadInputGivesOneLineErrorsAndDocumentedExitCodes) {
   write("garbage.am", "this is not automerge");
   CliRun r = run_amrepo("export " + path("garbage.am"), dir_);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include "core/json.h"
 #include "doc_edit.h"
 #include "file_tools.h"
 
@@ -71,6 +72,56 @@ int run_cursor(const CursorOptions& o) {
   return kExitOk;
 }
 
+struct MarksOptions {
+  std::string file;
+  std::string path;
+  std::optional<std::size_t> index;
+  std::string at;
+};
+
+// JS marks (an array of {name, value, start, end}) or, with --index, marksAt ({name: value}),
+// values mapped as `amrepo export` maps them.
+int run_marks(const MarksOptions& o) {
+  auto doc = load_file(o.file);
+  if (!doc) return fail_with_error(doc.error());
+  auto obj = sequence_at(*doc, o.path);
+  if (!obj) return fail_with_error(obj.error());
+  std::vector<am::ChangeHash> heads;
+  if (!o.at.empty()) {
+    auto parsed = parse_heads(o.at);
+    if (!parsed) return fail_with_error(parsed.error());
+    heads = std::move(*parsed);
+  }
+  std::string out;
+  if (o.index) {
+    auto marks = o.at.empty() ? doc->get_marks(*obj, *o.index) : doc->get_marks_at(*obj, *o.index, heads);
+    if (!marks) return fail_with_error(marks.error());
+    out = "{";
+    for (const auto& [name, value] : *marks) {
+      if (out.size() > 1) out += ",";
+      am::core::json_string(out, name);
+      out += ":";
+      am::core::json_scalar(out, value);
+    }
+    out += "}";
+  } else {
+    auto marks = o.at.empty() ? doc->marks(*obj) : doc->marks_at(*obj, heads);
+    if (!marks) return fail_with_error(marks.error());
+    out = "[";
+    for (const am::Mark& m : *marks) {
+      if (out.size() > 1) out += ",";
+      out += "{\"name\":";
+      am::core::json_string(out, m.name);
+      out += ",\"value\":";
+      am::core::json_scalar(out, m.value);
+      out += ",\"start\":" + std::to_string(m.start) + ",\"end\":" + std::to_string(m.end) + "}";
+    }
+    out += "]";
+  }
+  std::cout << out << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_document_query_commands(CLI::App& app, CommandRunners& runners) {
@@ -88,6 +139,16 @@ void add_document_query_commands(CLI::App& app, CommandRunners& runners) {
   cursor->add_option("--resolve", o->resolve, "a cursor (\"s\", \"e\", \"COUNTER@ACTOR\" or \"-COUNTER@ACTOR\")");
   cursor->add_option("--at", o->at, "read the document as of these heads (comma-separated hex hashes)");
   runners.emplace_back(cursor, [o] { return run_cursor(*o); });
+
+  auto m = std::make_shared<MarksOptions>();
+  CLI::App* marks = app.add_subcommand(
+      "marks", "Print the marks of the text or list at PATH of FILE as JSON (JS marks), or with --index the "
+               "marks on one element (JS marksAt)");
+  marks->add_option("FILE", m->file, "Automerge file")->required();
+  marks->add_option("PATH", m->path, "the text or list, as in amrepo set")->required();
+  marks->add_option("--index", m->index, "an element index (an emoji or a block counts one)");
+  marks->add_option("--at", m->at, "read the document as of these heads (comma-separated hex hashes)");
+  runners.emplace_back(marks, [m] { return run_marks(*m); });
 }
 
 }  // namespace amrepo

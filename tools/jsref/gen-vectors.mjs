@@ -150,6 +150,15 @@ function conflictsJson(obj, prop) {
   const c = A.getConflicts(obj, prop);
   return c === undefined ? null : toJson(c);
 }
+// A.marksAt at every element index 0..n+1 (past the end gives {}), values as toJson maps them.
+function marksAtJson(doc, p, n) {
+  const out = [];
+  for (let i = 0; i <= n + 1; i++) {
+    const set = A.marksAt(doc, p, i);
+    out.push(Object.fromEntries(Object.entries(set).map(([k, v]) => [k, toJson(v)])));
+  }
+  return out;
+}
 function marksJson(doc, p) {
   return A.marks(doc, p).map((m) => ({ name: m.name, value: toJson(m.value), start: m.start, end: m.end }));
 }
@@ -572,6 +581,7 @@ function marksScenario(expand) {
     const marks_after_end_insert = marksJson(a, ["text"]);
     a = A.change(a, T, (d) => { A.splice(d, ["text"], 2, 0, "S"); });   // at the start boundary
     return { doc: a, extra: { expand, marks_initial, marks_after_end_insert, marks: marksJson(a, ["text"]),
+      marks_at: marksAtJson(a, ["text"], [...A.toJS(a).text].length),
       text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])) } };
   };
 }
@@ -594,7 +604,8 @@ scenario("marks_unmark", "Marks with string/int values, unmark of a sub-range, a
     a = A.change(a, T, (d) => { A.mark(d, ["text"], { start: 0, end: 10 }, "color", "red"); });
     b = A.change(b, T, (d) => { A.mark(d, ["text"], { start: 5, end: 15 }, "color", 7); });
     a = A.merge(a, b);
-    return { doc: a, extra: { marks: marksJson(a, ["text"]), text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])) } };
+    return { doc: a, extra: { marks: marksJson(a, ["text"]), marks_at: marksAtJson(a, ["text"], [...A.toJS(a).text].length),
+      text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])) } };
   });
 
 scenario("text_blocks", "Text with block markers (A.splitBlock: a makeMap inside the text) and a mark across a block.",
@@ -605,7 +616,8 @@ scenario("text_blocks", "Text with block markers (A.splitBlock: a makeMap inside
       A.splitBlock(d, ["text"], 5, { type: new A.RawString("paragraph"), parents: [], attrs: {} });
       A.mark(d, ["text"], { start: 3, end: 8 }, "em", true);
     });
-    return { doc: a, extra: { text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])), marks: marksJson(a, ["text"]) } };
+    return { doc: a, extra: { text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])), marks: marksJson(a, ["text"]),
+      marks_at: marksAtJson(a, ["text"], [...A.toJS(a).text].length) } };
   });
 
 scenario("cursors", "Cursors (A.getCursor) of \"abcdef\" after change 1 at every index 0..7 with move \"after\" and " +
