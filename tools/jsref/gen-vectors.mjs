@@ -571,79 +571,6 @@ scenario("empty_change", "A.emptyChange on an empty doc (start_op 1, max_op 0), 
     return { doc: a };
   });
 
-function marksScenario(expand) {
-  return function marks_expand() {
-    let a = A.init({ actor: ACT_A });
-    a = A.change(a, T, (d) => { d.text = "hello world"; });
-    a = A.change(a, T, (d) => { A.mark(d, ["text"], { start: 2, end: 5, expand }, "bold", true); });
-    const marks_initial = marksJson(a, ["text"]);
-    a = A.change(a, T, (d) => { A.splice(d, ["text"], 5, 0, "E"); });   // at the end boundary
-    const marks_after_end_insert = marksJson(a, ["text"]);
-    a = A.change(a, T, (d) => { A.splice(d, ["text"], 2, 0, "S"); });   // at the start boundary
-    return { doc: a, extra: { expand, marks_initial, marks_after_end_insert, marks: marksJson(a, ["text"]),
-      marks_at: marksAtJson(a, ["text"], [...A.toJS(a).text].length),
-      text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])) } };
-  };
-}
-for (const e of ["before", "after", "both", "none"]) {
-  scenario(`marks_${e}`, `A.mark "bold"=true on [2,5) of "hello world" with expand "${e}", then insert "E" at 5 and "S" at 2; ` +
-    "extra records A.marks after each step.", marksScenario(e));
-}
-
-scenario("marks_unmark", "Marks with string/int values, unmark of a sub-range, and overlapping concurrent marks of the same " +
-  "name from two actors (greater op id wins).",
-  function marks_unmark() {
-    let a = A.init({ actor: ACT_A });
-    a = A.change(a, T, (d) => { d.text = "the quick brown fox"; });
-    a = A.change(a, T, (d) => {
-      A.mark(d, ["text"], { start: 0, end: 19, expand: "after" }, "bold", true);
-      A.mark(d, ["text"], { start: 4, end: 9, expand: "none" }, "link", "https://example.com/é");
-    });
-    a = A.change(a, T, (d) => { A.unmark(d, ["text"], { start: 2, end: 7, expand: "both" }, "bold"); });
-    let b = A.merge(A.init({ actor: ACT_B }), a);
-    a = A.change(a, T, (d) => { A.mark(d, ["text"], { start: 0, end: 10 }, "color", "red"); });
-    b = A.change(b, T, (d) => { A.mark(d, ["text"], { start: 5, end: 15 }, "color", 7); });
-    a = A.merge(a, b);
-    return { doc: a, extra: { marks: marksJson(a, ["text"]), marks_at: marksAtJson(a, ["text"], [...A.toJS(a).text].length),
-      text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])) } };
-  });
-
-scenario("text_blocks", "Text with block markers (A.splitBlock: a makeMap inside the text) and a mark across a block.",
-  function text_blocks() {
-    let a = A.init({ actor: ACT_A });
-    a = A.change(a, T, (d) => { d.text = "Hello world"; });
-    a = A.change(a, T, (d) => {
-      A.splitBlock(d, ["text"], 5, { type: new A.RawString("paragraph"), parents: [], attrs: {} });
-      A.mark(d, ["text"], { start: 3, end: 8 }, "em", true);
-    });
-    return { doc: a, extra: { text: A.toJS(a).text, spans: toJson(A.spans(a, ["text"])), marks: marksJson(a, ["text"]),
-      marks_at: marksAtJson(a, ["text"], [...A.toJS(a).text].length) } };
-  });
-
-scenario("cursors", "Cursors (A.getCursor) of \"abcdef\" after change 1 at every index 0..7 with move \"after\" and " +
-  "\"before\", and of \"start\"/\"end\"; change 2 deletes \"ab\" and \"ef\"; a concurrent change by B inserts \"XY\" " +
-  "at 3; change 4 (by A, after the merge) splices \"Z\" at the cursor of index 3 moving before. extra.positions: " +
-  "A.getCursorPosition of every cursor after change 2 (doc of A alone) and at the end.",
-  function cursors() {
-    let a = A.init({ actor: ACT_A });
-    a = A.change(a, T, (d) => { d.text = "abcdef"; });
-    const cursors = [];
-    for (let index = 0; index <= 7; index++) {
-      for (const move of ["after", "before"]) cursors.push({ index, move, cursor: A.getCursor(a, ["text"], index, move) });
-    }
-    cursors.push({ index: "start", cursor: A.getCursor(a, ["text"], "start") });
-    cursors.push({ index: "end", cursor: A.getCursor(a, ["text"], "end") });
-    let b = A.merge(A.init({ actor: ACT_B }), a);
-    a = A.change(a, T, (d) => { A.splice(d, ["text"], 0, 2); A.splice(d, ["text"], 2, 2); });
-    const after_delete = cursors.map((c) => A.getCursorPosition(a, ["text"], c.cursor));
-    b = A.change(b, T, (d) => { A.splice(d, ["text"], 3, 0, "XY"); });
-    a = A.merge(a, b);
-    const splice_cursor = A.getCursor(a, ["text"], 3, "before");
-    a = A.change(a, T, (d) => { A.splice(d, ["text"], splice_cursor, 0, "Z"); });
-    const at_end = cursors.map((c) => A.getCursorPosition(a, ["text"], c.cursor));
-    return { doc: a, extra: { cursors, positions: { after_delete, at_end }, splice_cursor, text: A.toJS(a).text } };
-  });
-
 scenario("unicode_keys", "Map keys that sort differently in UTF-8 and UTF-16 (document op order is by UTF-8 bytes).",
   function unicode_keys() {
     let a = A.init({ actor: ACT_A });
@@ -1104,9 +1031,24 @@ function formatJson(v, ind = "") {
   return "{\n" + keys.map((k) => inner + JSON.stringify(k) + ": " + formatJson(v[k], inner)).join(",\n") + "\n" + ind + "}";
 }
 
+// ------------------------------------------------------------------------------------------- topic modules
+
+// Every tools/jsref/vectors/*.mjs exports register(ctx) and adds its scenarios through ctx.scenario; files are
+// loaded in name order so index.json stays stable. ctx carries the reference module and the shared helpers.
+async function loadTopicModules() {
+  const dir = path.join(HERE, "vectors");
+  const ctx = { A, T, ACT_A, ACT_B, ACT_C, ACT_FRESH, scenario, fail, hex, mulberry32, randInt, pick, toJson,
+    docJson, conflictsJson, marksJson, marksAtJson };
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".mjs")).sort()) {
+    const mod = await import(path.join(dir, file));
+    if (typeof mod.register !== "function") fail(`${file}: no register(ctx) export`);
+    mod.register(ctx);
+  }
+}
+
 // ------------------------------------------------------------------------------------------- main
 
-function main() {
+async function main() {
   const args = process.argv.slice(2);
   let seed = 0x5eed2024;
   const si = args.indexOf("--seed");
@@ -1114,6 +1056,7 @@ function main() {
   const outDir = args[0];
   if (!outDir) { console.error("usage: node gen-vectors.mjs OUTDIR [--seed N]"); process.exit(2); }
   console.log(`@automerge/automerge ${REF_VERSION}; random_trace seed ${seed} (0x${seed.toString(16)})`);
+  await loadTopicModules();
   scenario("random_trace", `Seeded (mulberry32, seed ${seed}) random trace: 4 actors, 60 steps, each a change of 1-3 ` +
     "random ops (text splice incl. emoji, marks/unmarks, list insert/delete/set, map put/delete, counter inc, " +
     "conflicting root puts) or a merge from another actor; finally all merged into actor 0's doc. extra.log lists the " +
@@ -1142,4 +1085,4 @@ function main() {
     (warnings.length ? `; ${warnings.length} warning(s) about spec mismatches (see stderr)` : ""));
 }
 
-main();
+await main();
