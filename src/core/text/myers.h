@@ -1,5 +1,5 @@
 // Myers' O((N+M)·D) diff in linear space (divide and conquer on the middle snake), in the variant the
-// reference's update_text uses (it took its from the `similar` crate): the same prefix/suffix trimming,
+// reference's update_text uses (adapted there from the `similar` crate): the same prefix/suffix trimming,
 // middle-snake search and tie-breaking, so the edit script, and hence the ops, come out identical.
 #pragma once
 
@@ -25,7 +25,8 @@ class DiffSink {
 };
 
 /// Diffs `old_seq` against `new_seq` (elements compared by value) into `sink`.
-/// Time O((N+M)·D), memory O(N+M) plus recursion depth O(log) in practice.
+/// Time O((N+M)·D), memory O(N+M). Like the reference it has no cut-off heuristic: two long,
+/// wholly different sequences take time proportional to the product of their lengths.
 Status myers_diff(std::span<const std::string_view> old_seq, std::span<const std::string_view> new_seq,
                   DiffSink& sink);
 
