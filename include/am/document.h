@@ -238,6 +238,12 @@ class Document {
   /// Deletes `del` units at `pos` of a text object, then inserts `text` (UTF-8) there.
   [[nodiscard]] Status splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
                                    std::string_view text);
+  /// Makes a text object's content `new_text` (UTF-8) with the fewest element edits, as the JS
+  /// updateText / Rust update_text: a Myers diff over extended grapheme clusters of the old and new
+  /// text, applied left to right as splice_text calls (the same ops as the reference). Equal text
+  /// changes nothing. kInvalidArgument if `text` is not a text object or `new_text` is not UTF-8.
+  /// Cost O((n + m) * d) in clusters (d = clusters changed): a small edit of a long text is linear.
+  [[nodiscard]] Status update_text(const ObjId& text, std::string_view new_text);
 
   /// Marks [start, end) of a text or list with `name` = `value` (rich text formatting).
   /// REQUIRES start < end <= length.

@@ -22,7 +22,9 @@
 
 #include "am/document.h"
 #include "am/repo/repo.h"
+#include "am/repo/storage_fs.h"
 #include "am/json_import.h"
+#include "core/storage/change.h"
 #include "doc_edit.h"
 #include "support/hex.h"
 #include "support/node_process.h"
@@ -238,6 +240,49 @@ TEST_F(AmrepoCli, JsEphemeralMessagesThroughOurServer) {
   const std::string text = read("ephemeral.txt");
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(json::parse(text)["message"], json::parse(R"({"cursor":5})"));
+}
+
+// `set` of a string where a text object is edits that text with update_text: the change holds only
+// the ops of the minimal splice (here six inserts into the same text object), not a new text.
+TEST_F(AmrepoCli, SetOfAStringOverATextMakesOnlyTheMinimalSplice) {
+  const std::string data = path("repo");
+  const CliRun created = run_amrepo("new --data " + data + " --json '{\"t\":\"hello world\"}'", dir_);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string url = first_line(created.out);
+  ASSERT_EQ(url.rfind("automerge:", 0), 0u) << url;
+  const CliRun set = run_amrepo("set --data " + data + " " + url + " /t '\"hello brave world\"'", dir_);
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+
+  auto storage = am::repo::open_fs_storage(data);
+  ASSERT_TRUE(storage) << storage.error().message;
+  auto entries = (*storage)->load_range({url.substr(std::string_view("automerge:").size())});
+  ASSERT_TRUE(entries) << entries.error().message;
+  am::Bytes all;
+  for (const auto& [key, bytes] : *entries) all.insert(all.end(), bytes.begin(), bytes.end());
+  auto doc = am::Document::load(all);
+  ASSERT_TRUE(doc) << doc.error().message;
+  const auto t = doc->get(am::ObjId::root(), "t");
+  ASSERT_TRUE(t && *t);
+  const am::ObjId text = std::get<am::ObjectRef>(**t).id;
+  EXPECT_EQ(doc->text(text).value(), "hello brave world");
+
+  const std::vector<am::Bytes> changes = doc->get_changes();
+  ASSERT_EQ(changes.size(), 2u);  // the creation and the set
+  auto last = am::storage::decode_change_chunk(changes.back());
+  ASSERT_TRUE(last) << last.error().message;
+  std::string inserted;
+  for (const am::storage::ChangeOp& op : last->change.ops) {
+    EXPECT_TRUE(op.insert);
+    EXPECT_EQ(op.action, am::storage::Action::kSet);
+    ASSERT_TRUE(op.obj.has_value());  // into the text, not a new object at the root
+    ASSERT_TRUE(std::holds_alternative<std::string>(op.value));
+    inserted += std::get<std::string>(op.value);
+  }
+  EXPECT_EQ(inserted, "brave ");
+  EXPECT_EQ(last->change.ops.size(), 6u);
+
+  // A non-string value still replaces the text.
+  ASSERT_EQ(run_amrepo("set --data " + data + " " + url + " /t 42", dir_).exit_code, 0);
 }
 
 // set/del/incr/splice by path, watched live by another client, plus ls/rm on a --data repo and

@@ -221,6 +221,14 @@ am::Status set_json(am::Document& doc, const PathTarget& target, const nlohmann:
     if (!len) return am::fail(len.error());
     append = *index == *len;
   }
+  if (value.is_string() && !append) {
+    // A string over an existing text edits that text in place with the fewest splices (update_text),
+    // so peers merge it with their concurrent edits. JS `d[key] = "..."` would replace the object.
+    auto current = doc.get(target.parent, *target.prop);
+    if (!current) return am::fail(current.error());
+    const auto* ref = *current ? std::get_if<am::ObjectRef>(&**current) : nullptr;
+    if (ref != nullptr && ref->type == ObjType::kText) return doc.update_text(ref->id, value.get<std::string>());
+  }
   return write_into(doc, target.parent, target.parent_type, *target.prop, value, append);
 }
 

@@ -28,8 +28,10 @@ struct PathTarget {
 am::Result<PathTarget> resolve_path(const am::Document& doc, std::string_view path);
 
 /// Writes `value` at the target: scalars as scalars (strings as text objects, as JS Automerge
-/// 3 does), objects and arrays as new maps and lists. In a list, an index equal to the length
-/// appends. The root takes only an object (its keys are written, others kept).
+/// 3 does), objects and arrays as new maps and lists. A string where a text object already is
+/// edits that text with Document::update_text (minimal splices) instead of replacing it. In a
+/// list, an index equal to the length appends. The root takes only an object (its keys are
+/// written, others kept).
 am::Status set_json(am::Document& doc, const PathTarget& target, const nlohmann::json& value);
 
 /// Deletes the key or element at the target.
