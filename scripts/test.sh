@@ -55,7 +55,7 @@ step "ThreadSanitizer: repo core, runtime and transport tests with 4 io threads"
 AM_BUILD_TARGET=am_repo_tests bash scripts/build.sh tsan -DCMAKE_BUILD_TYPE=Debug -DAM_WARNINGS_AS_ERRORS=ON \
   -DAM_SANITIZE=thread -DAM_BUILD_TOOLS=OFF -DAM_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS=-O1
 AM_TEST_IO_THREADS=4 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  build/tsan/tests/am_repo_tests --gtest_filter='*RepoOverTransport*:Repo.*:*Transport*:RepoSim.*:Hub.*:PresenceTest.*:RemoteHeads*'
+  build/tsan/tests/am_repo_tests --gtest_filter='*RepoOverTransport*:Repo.*:*Transport*:RepoSim.*:Hub.*:PresenceTest.*:RemoteHeads*:DocHandleHistory.*'
 
 step "fuzz smoke (${AM_FUZZ_SECONDS:-20}s per target)"
 CXX=clang++ bash scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAM_BUILD_FUZZ=ON -DAM_BUILD_EXAMPLES=OFF \
