@@ -174,9 +174,12 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
     return steps;
   }
 
-  const SEED = 0xb10c5;
-  scenario("rich_text_random", `Seeded (mulberry32, seed ${SEED}) random history of two actors, 40 steps: changes of ` +
-    "1-3 calls (splice incl. emoji and skin-tone sequences, splitBlock/joinBlock/updateBlock with small random " +
-    "blocks, mark/unmark with random expand) or merges; spans after every step. See rich_text.mjs.",
-    () => { const r = run(randomScenario(SEED, 40)); r.extra.seed = SEED; return r; });
+  // Several seeds: each is one vector (a vector holds the changes of one merged document).
+  const SEEDS = [0xb10c5, 0x5eed01, 0x5eed02, 0x5eed03, 0x5eed04, 0x5eed05];
+  SEEDS.forEach((seed, i) => {
+    scenario(`rich_text_random_${i}`, `Seeded (mulberry32, seed ${seed}) random history of two actors, 40 steps: ` +
+      "changes of 1-3 calls (splice incl. emoji and skin-tone sequences, splitBlock/joinBlock/updateBlock with small " +
+      "random blocks, mark/unmark with random expand) or merges; spans after every step. See rich_text.mjs.",
+      () => { const r = run(randomScenario(seed, 40)); r.extra.seed = seed; return r; });
+  });
 }
