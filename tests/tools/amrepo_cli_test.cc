@@ -147,6 +147,33 @@ TEST_F(AmrepoCli, MarksPrintsWhatTheReferencesMarksAndMarksAtGive) {
   }
 }
 
+// `amrepo spans` on the reference's documents: JS spans now, and as of the heads after every step
+// of the scripted history (golden vectors of tools/jsref/vectors/rich_text.mjs).
+TEST_F(AmrepoCli, SpansPrintsWhatTheReferencesSpansGive) {
+  for (const char* name : {"blocks_split_join_update", "blocks_concurrent"}) {
+    SCOPED_TRACE(name);
+    const json v = am::test::load_vector(name);
+    ASSERT_TRUE(v.is_object());
+    const am::Bytes saved = am::test::hex(v["save_hex"].get<std::string>());
+    write("doc.am", std::string(saved.begin(), saved.end()));
+    CliRun r = run_amrepo("spans " + path("doc.am") + " /text", dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(v["extra"]["spans"]));
+    for (const json& step : v["extra"]["steps"]) {
+      std::string heads;
+      for (const json& h : step["heads"]) heads += (heads.empty() ? "" : ",") + h.get<std::string>();
+      r = run_amrepo("spans " + path("doc.am") + " /text --at " + heads, dir_);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(step["spans"])) << heads;
+    }
+  }
+  write("in.json", R"({"l":[1,2]})");
+  ASSERT_EQ(run_amrepo("import " + path("in.json") + " -o " + path("list.am"), dir_).exit_code, 0);
+  const CliRun r = run_amrepo("spans " + path("list.am") + " /l", dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not text"), std::string::npos) << r.err;
+}
+
 TEST_F(AmrepoCli, BadInputGivesOneLineErrorsAndDocumentedExitCodes) {
   write("garbage.am", "this is not automerge");
   CliRun r = run_amrepo("export " + path("garbage.am"), dir_);
