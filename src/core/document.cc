@@ -105,8 +105,9 @@ Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) 
 
 Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
                         const std::vector<ScalarValue>& values) {
-  for (std::size_t i = 0; i < del; ++i) AM_TRY_STATUS(remove(obj, pos));
+  // Inserts first, then deletes after them, as the reference (see splice_text).
   for (std::size_t i = 0; i < values.size(); ++i) AM_TRY_STATUS(insert(obj, pos + i, values[i]));
+  for (std::size_t i = 0; i < del; ++i) AM_TRY_STATUS(remove(obj, pos + values.size()));
   return {};
 }
 

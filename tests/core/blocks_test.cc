@@ -88,6 +88,18 @@ Status call(Document& d, const json& c) {
     return d.mark(text, c["start"], c["end"], expand_of(c["expand"].get<std::string>()), c["name"].get<std::string>(), mark_value(c["value"]));
   }
   if (fn == "unmark") return d.unmark(text, c["start"], c["end"], expand_of(c["expand"].get<std::string>()), c["name"].get<std::string>());
+  if (fn == "initList") {
+    AM_TRY_ASSIGN(const ObjId list, d.put_object(ObjId::root(), "list", ObjType::kList));
+    for (std::size_t i = 0; i < c["values"].size(); ++i) AM_TRY_STATUS(d.insert(list, i, c["values"][i].get<std::int64_t>()));
+    return {};
+  }
+  if (fn == "listSplice") {
+    const auto list = d.get(ObjId::root(), "list");
+    if (!list || !*list) return fail(Error::invalid_argument("listSplice", "no list"));
+    std::vector<ScalarValue> values;
+    for (const json& x : c["values"]) values.emplace_back(x.get<std::int64_t>());
+    return d.splice(std::get<ObjectRef>(**list).id, c["index"], c["del"], values);
+  }
   return fail(Error::unsupported(fn));
 }
 
@@ -152,6 +164,7 @@ void replay_vector(const std::string& name) {
 
 TEST(BlocksVectors, SplitJoinUpdateGiveTheReferencesBytesAndSpans) { replay_vector("blocks_split_join_update"); }
 TEST(BlocksVectors, ConcurrentBlockEditsMergeAsTheReferenceMergesThem) { replay_vector("blocks_concurrent"); }
+TEST(BlocksVectors, SplicesInsertBeforeTheyDeleteAsTheReferenceDoes) { replay_vector("splice_insert_then_delete"); }
 TEST(BlocksVectors, SeededRandomHistoriesMatchTheReferenceAtEveryStep) {
   int replayed = 0;
   for (const std::string& name : test::vector_names()) {

@@ -6,7 +6,8 @@
 //   {doc: "a"|"b", merge: "b"|"a", heads, spans, text}       A.merge(doc, other)
 // A call is {fn: "init", text} (d.text = text) | {fn: "splice", index, del, text} | {fn: "splitBlock", index, block}
 // | {fn: "joinBlock", index} | {fn: "updateBlock", index, block} | {fn: "mark", start, end, expand, name, value}
-// | {fn: "unmark", start, end, expand, name}. Block values are tagged JSON, so that a RawString stays apart from a
+// | {fn: "unmark", start, end, expand, name} | {fn: "initList", values} (d.list = values) | {fn: "listSplice",
+// index, del, values} (positive integers). Block values are tagged JSON, so that a RawString stays apart from a
 // text: {"$raw": s} is A.RawString(s), a plain string is a text, {"$date": ms} a Date, {"$bytes": hex} a
 // Uint8Array, an integer an int, another number a float64, arrays lists, other objects maps.
 // extra.blocks: A.block at every index of the final text (null where there is no block).
@@ -35,6 +36,8 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
       case "updateBlock": A.updateBlock(d, ["text"], c.index, untag(c.block)); return;
       case "mark": A.mark(d, ["text"], range(), c.name, c.value); return;
       case "unmark": A.unmark(d, ["text"], range(), c.name); return;
+      case "initList": d.list = c.values; return;
+      case "listSplice": A.splice(d, ["list"], c.index, c.del, c.values); return;
       default: fail(`rich_text: unknown call ${c.fn}`);
     }
   }
@@ -100,6 +103,15 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
       { doc: "b", calls: [{ fn: "joinBlock", index: 0 }, { fn: "splice", index: 0, del: 1, text: "Z" }] },
       { doc: "b", merge: "a" },
       { doc: "a", merge: "b" },
+    ]));
+
+  scenario("splice_insert_then_delete", "A splice that deletes and inserts writes the inserts first, then the deletes " +
+    "after them (text and list alike), also next to a block and over an emoji. See rich_text.mjs for the step format.",
+    () => run([
+      { doc: "a", calls: [{ fn: "init", text: "abcdef😀g" }, { fn: "initList", values: [1, 2, 3, 4] }] },
+      { doc: "a", calls: [{ fn: "splice", index: 1, del: 2, text: "XY" }, { fn: "listSplice", index: 1, del: 2, values: [7, 8, 9] }] },
+      { doc: "a", calls: [{ fn: "splitBlock", index: 2, block: P }, { fn: "splice", index: 2, del: 2, text: "Z" }] },
+      { doc: "a", calls: [{ fn: "splice", index: 5, del: 2, text: "éé" }, { fn: "listSplice", index: 0, del: 1, values: [5] }] },
     ]));
 
   // Random histories: each step is a change of 1-3 calls on one actor's doc, or a merge. Positions are taken
