@@ -7,7 +7,9 @@
 // A call is {fn: "init", text} (d.text = text) | {fn: "splice", index, del, text} | {fn: "splitBlock", index, block}
 // | {fn: "joinBlock", index} | {fn: "updateBlock", index, block} | {fn: "mark", start, end, expand, name, value}
 // | {fn: "unmark", start, end, expand, name} | {fn: "initList", values} (d.list = values) | {fn: "listSplice",
-// index, del, values} (positive integers). Block values are tagged JSON, so that a RawString stays apart from a
+// index, del, values} (positive integers) | {fn: "updateSpans", spans, config?} (A.updateSpans; block values tagged;
+// config {defaultExpand?, perMarkExpand?}) | {fn: "updateSpansRoundTrip"} (A.updateSpans(d, A.spans(d))).
+// A change step whose calls wrote nothing has hash null (JS makes no change then). Block values are tagged JSON, so that a RawString stays apart from a
 // text: {"$raw": s} is A.RawString(s), a plain string is a text, {"$date": ms} a Date, {"$bytes": hex} a
 // Uint8Array, an integer an int, another number a float64, arrays lists, other objects maps.
 // extra.blocks: A.block at every index of the final text (null where there is no block).
@@ -38,6 +40,11 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
       case "unmark": A.unmark(d, ["text"], range(), c.name); return;
       case "initList": d.list = c.values; return;
       case "listSplice": A.splice(d, ["list"], c.index, c.del, c.values); return;
+      case "updateSpans":
+        A.updateSpans(d, ["text"], c.spans.map((x) => (x.type === "block" ? { type: "block", value: untag(x.value) } : x)),
+          c.config);
+        return;
+      case "updateSpansRoundTrip": A.updateSpans(d, ["text"], A.spans(d, ["text"])); return;
       default: fail(`rich_text: unknown call ${c.fn}`);
     }
   }
@@ -54,9 +61,11 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
         out.push({ doc: s.doc, merge: s.merge, ...read(docs[s.doc]) });
         continue;
       }
+      const before = A.getHeads(docs[s.doc]).join();
       docs[s.doc] = A.change(docs[s.doc], T, (d) => { for (const c of s.calls) apply(d, c); });
-      const change = A.getLastLocalChange(docs[s.doc]);
-      out.push({ doc: s.doc, calls: s.calls, hash: A.decodeChange(change).hash, ...read(docs[s.doc]) });
+      const changed = A.getHeads(docs[s.doc]).join() !== before;
+      const hash = changed ? A.decodeChange(A.getLastLocalChange(docs[s.doc])).hash : null;
+      out.push({ doc: s.doc, calls: s.calls, hash, ...read(docs[s.doc]) });
     }
     const doc = A.merge(docs.a, docs.b);
     const len = doc.text === undefined ? 0 : A.toJS(doc).text.length;
@@ -112,6 +121,64 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
       { doc: "a", calls: [{ fn: "splice", index: 1, del: 2, text: "XY" }, { fn: "listSplice", index: 1, del: 2, values: [7, 8, 9] }] },
       { doc: "a", calls: [{ fn: "splitBlock", index: 2, block: P }, { fn: "splice", index: 2, del: 2, text: "Z" }] },
       { doc: "a", calls: [{ fn: "splice", index: 5, del: 2, text: "éé" }, { fn: "listSplice", index: 0, del: 1, values: [5] }] },
+    ]));
+
+  // updateSpans: design note §4 and §9 items 2-4. The base text is "⟨p⟩hello⟨h1 ul⟩world" with "world" bold.
+  const RAW = (x) => ({ $raw: x });
+  const BP = { type: "block", value: { type: RAW("p"), parents: [], attrs: {} } };
+  const BH = (t, parents) => ({ type: "block", value: { type: RAW(t), parents: parents.map(RAW), attrs: {} } });
+  const TX = (value, marks) => (marks ? { type: "text", value, marks } : { type: "text", value });
+  const base = [{ fn: "init", text: "helloworld" }, { fn: "splitBlock", index: 0, block: BP.value },
+    { fn: "splitBlock", index: 6, block: BH("h1", ["ul"]).value },
+    { fn: "mark", start: 7, end: 12, expand: "after", name: "b", value: true }];
+  scenario("update_spans_basic", "A.updateSpans: desired == current (no change), block type h1 -> h2 (in place), " +
+    "\"hello\" -> \"help\", a mark added on \"he\", a bold run given as two equal runs (unmark + two marks), the " +
+    "second block removed, marks with defaultExpand and perMarkExpand, text and blocks from an empty text.",
+    () => run([
+      { doc: "a", calls: base },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("hello"), BH("h1", ["ul"]), TX("world", { b: true })] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("hello"), BH("h2", ["ul"]), TX("world", { b: true })] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("help"), BH("h2", ["ul"]), TX("world", { b: true })] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("he", { i: true }), TX("lp"), BH("h2", ["ul"]),
+        TX("world", { b: true })] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("he", { i: true }), TX("lp"), BH("h2", ["ul"]),
+        TX("wo", { b: true }), TX("rld", { b: true })] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("he", { i: true }), TX("lp"), TX("world", { b: true })] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BP, TX("he", { i: true, u: "x" }), TX("lpwo", { c: 2 }),
+        TX("rld", { b: true })], config: { defaultExpand: "both", perMarkExpand: { c: "none", i: "before" } } }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [BH("li", ["ol", "ul"]), TX("new "), TX("text", { b: true }),
+        { type: "block", value: { type: "heading", attrs: { level: 1 } } }, TX("end")] }] },
+    ]));
+
+  scenario("update_spans_bugs", "A.updateSpans reproducing two reference bugs that decide the ops: a deleted or " +
+    "replaced grapheme cluster loses only its first code point (skin tone, combining accent, ZWJ family, flag), and " +
+    "a list that shrinks loses its first elements (parents 3 -> 1), plus parents 1 -> 3, reordered, RawString vs text.",
+    () => run([
+      { doc: "a", calls: [{ fn: "init", text: "a👍🏽b" }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [TX("ab")] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [TX("e\u0301x👍🏽y👨‍👩‍👧🇩🇪")] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [TX("e\u0300x👍🏿y👨‍👩‍👦🇫🇷")] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [{ type: "block", value: { type: RAW("p"), parents: [RAW("a"), RAW("b"), RAW("c")] } }, TX("z")] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [{ type: "block", value: { type: RAW("p"), parents: [RAW("x")] } }, TX("z")] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [{ type: "block", value: { type: RAW("p"), parents: [RAW("x"), RAW("y"), "z"] } }, TX("z")] }] },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [{ type: "block", value: { type: "p", parents: ["z", RAW("y"), RAW("x")] } }, TX("z")] }] },
+    ]));
+
+  scenario("update_spans_round_trip", "A.updateSpans(doc, A.spans(doc)): nothing on plain marked text, but a mark " +
+    "covering a block is split around it (not idempotent); then concurrent in-place block updates through updateSpans " +
+    "merge key by key.",
+    () => run([
+      { doc: "a", calls: [{ fn: "init", text: "abcd" }, { fn: "splitBlock", index: 2, block: { type: RAW("p") } },
+        { fn: "mark", start: 0, end: 2, expand: "after", name: "i", value: true }] },
+      { doc: "a", calls: [{ fn: "updateSpansRoundTrip" }] },
+      { doc: "a", calls: [{ fn: "mark", start: 1, end: 4, expand: "after", name: "b", value: true }] },
+      { doc: "a", calls: [{ fn: "updateSpansRoundTrip" }] },
+      { doc: "b", merge: "a" },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [TX("ab", { i: true }), { type: "block", value: { type: RAW("p"), attrs: { k: 1 } } }, TX("cd")] }] },
+      { doc: "b", calls: [{ fn: "updateSpans", spans: [TX("ab", { i: true }), { type: "block", value: { type: RAW("h") } }, TX("cd")] }] },
+      { doc: "a", merge: "b" },
+      { doc: "b", merge: "a" },
     ]));
 
   // Random histories: each step is a change of 1-3 calls on one actor's doc, or a merge. Positions are taken
