@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "am/bytes.h"
+#include "am/change.h"
 #include "am/limits.h"
 #include "am/result.h"
 #include "am/rich_text.h"
@@ -128,6 +129,7 @@ struct Patch {
     kDelete,      ///< `length` elements or text units removed at the index (or the map key)
     kSpliceText,  ///< `text` inserted at the index (text objects)
     kIncrement,   ///< a counter grew by `increment`
+    kMark,        ///< `marks` changed on elements that were there before (a null value: removed)
   };
   Kind kind = Kind::kPut;     ///< the action
   std::vector<Prop> path;     ///< from the root; the last entry is the key or index changed
@@ -137,7 +139,18 @@ struct Patch {
   std::int64_t increment = 0; ///< kIncrement: by how much
   std::size_t length = 1;     ///< kDelete: how many elements or text units
   bool conflict = false;      ///< kPut: other concurrent values exist at this key
+  /// kInsert: per inserted value, whether it has concurrent values; empty when none has.
+  std::vector<bool> conflicts;
+  /// kMark: the spans whose marks changed, in the document's indexes after this patch.
+  std::vector<Mark> marks;
+  /// kSpliceText and kInsert: the marks on the inserted elements (JS `marks`), if any.
+  std::map<std::string, ScalarValue> inserted_marks;
 };
+
+/// Patches as the JSON array the JS reference's diff and patch callbacks give (`put`, `insert`,
+/// `del`, `splice`, `inc`), values mapped as docs/format.md maps them; a new object appears as
+/// `{}`, `[]` or `""` and its contents follow as patches of their own.
+std::string patches_to_json(const std::vector<Patch>& patches);
 
 /// How a new Document is set up.
 struct DocumentOptions {
@@ -379,6 +392,11 @@ class Document {
   std::optional<Bytes> get_last_local_change() const;
   /// How many changes the document has applied.
   std::size_t change_count() const;
+  /// Every applied change in application order (JS getHistory / getAllChanges order), with its
+  /// metadata and, with `with_ops`, its ops (decoded again from the chunks: O(history)).
+  std::vector<ChangeInfo> history(bool with_ops = false) const;
+  /// One change's metadata and ops (JS inspectChange); nullopt when the document lacks it.
+  std::optional<ChangeInfo> inspect_change(const ChangeHash& hash) const;
 
   /// Applies every change of `other` that this document lacks.
   [[nodiscard]] Status merge(const Document& other);

@@ -55,7 +55,8 @@ class StateView {
   void to_json(std::string& out, const Object& o) const;
   /// Marks as maximal spans per name with a non-null winning value, sorted by name then start;
   /// where spans of one name overlap, the begin op with the greatest id wins.
-  std::vector<Mark> marks(const Object& o) const;
+  /// With `include_unmarked`, spans whose winning value is null (unmarked) are kept too.
+  std::vector<Mark> marks(const Object& o, bool include_unmarked = false) const;
 
  private:
   bool hides(const Op& target, const OpId& succ) const;
@@ -63,5 +64,9 @@ class StateView {
   const Document::Impl& d_;
   Clock clock_;
 };
+
+/// The patches that turn `before` into `after` (two states of one document), as the reference's
+/// diff orders them: object by object in object id order, each object's in key or index order.
+std::vector<Patch> diff_states(const StateView& before, const StateView& after);
 
 }  // namespace am::core

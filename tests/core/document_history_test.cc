@@ -188,6 +188,8 @@ void apply_patch(json& root, const Patch& p) {
       target = target.get<std::int64_t>() + p.increment;
       break;
     }
+    case Patch::Kind::kMark:
+      break;  // marks do not show in the JSON
   }
 }
 

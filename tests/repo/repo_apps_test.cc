@@ -21,23 +21,13 @@
 #include "am/repo/repo.h"
 #include "am/repo/storage_memory.h"
 #include "am/sync.h"
+#include "support/test_repo.h"
 
 namespace am::repo {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::unique_ptr<Repo> open_repo(const std::string& name, std::shared_ptr<const SharePolicy> policy = nullptr,
-                                std::shared_ptr<StorageAdapter> storage = nullptr) {
-  RepoOptions o;
-  o.peer_id = name;
-  o.storage = storage ? std::move(storage) : std::shared_ptr<StorageAdapter>(make_memory_storage());
-  o.share_policy = std::move(policy);
-  o.save_debounce = 10ms;
-  auto repo = Repo::open(std::move(o));
-  EXPECT_TRUE(repo) << (repo ? "" : repo.error().to_string());
-  return repo ? std::move(*repo) : nullptr;
-}
+using test::open_repo;
 
 std::optional<std::string> get_string(const DocHandle& h, const std::string& key) {
   std::optional<std::string> out;

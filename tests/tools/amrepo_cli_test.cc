@@ -27,6 +27,7 @@
 #include "support/hex.h"
 #include "support/node_process.h"
 #include "support/vectors.h"
+#include "tools/cli_test_dir.h"
 #include "tools/server_process.h"
 #ifdef AM_HAVE_POSTGRES
 #include <libpq-fe.h>
@@ -46,24 +47,8 @@ using am::test::run_amrepo;
 using am::test::run_shell;
 using am::test::ServerProcess;
 
-class AmrepoCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("amrepo-cli-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(dir_ / name, std::ios::binary) << content;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir_ / name, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  fs::path dir_;
-};
+// A fresh directory per test (tools/cli_test_dir.h).
+class AmrepoCli : public am::test::CliTestDir {};
 
 TEST_F(AmrepoCli, ImportExportRoundTrip) {
   write("in.json", R"({"title":"hello","n":3,"tags":["a","b"],"nested":{"ok":true}})");
@@ -93,85 +78,6 @@ TEST_F(AmrepoCli, ResaveMergeAndInspect) {
   EXPECT_NE(r.out.find("2 change(s)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("actors: 2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("heads:"), std::string::npos) << r.out;
-}
-
-// `amrepo cursor` on the reference's own document (golden vector "cursors"): the cursors JS
-// getCursor gave when only its first change existed (--at those heads), and the positions JS
-// getCursorPosition gives them at the end.
-TEST_F(AmrepoCli, CursorGivesAndResolvesTheReferencesCursors) {
-  const json v = am::test::load_vector("cursors");
-  ASSERT_TRUE(v.is_object());
-  const am::Bytes saved = am::test::hex(v["save_hex"].get<std::string>());
-  write("doc.am", std::string(saved.begin(), saved.end()));
-  const std::string first = v["changes"][0]["hash"];
-  const json& cursors = v["extra"]["cursors"];
-  for (std::size_t i = 0; i < cursors.size(); ++i) {
-    const json& c = cursors[i];
-    if (!c["index"].is_number()) continue;
-    const std::string move = c.value("move", "after");
-    CliRun r = run_amrepo("cursor " + path("doc.am") + " /text " + std::to_string(c["index"].get<int>()) +
-                              " --move " + move + " --at " + first,
-                          dir_);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, c["cursor"].get<std::string>() + "\n") << "index " << c["index"] << " " << move;
-    r = run_amrepo("cursor " + path("doc.am") + " /text --resolve " + c["cursor"].get<std::string>(), dir_);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, std::to_string(v["extra"]["positions"]["at_end"][i].get<int>()) + "\n") << c["cursor"];
-  }
-  CliRun r = run_amrepo("cursor " + path("doc.am") + " /text --resolve 99@ab", dir_);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("99@ab"), std::string::npos) << r.err;
-  r = run_amrepo("cursor " + path("doc.am") + " /text 1 --at " + std::string(64, '0'), dir_);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("is not a change of this document"), std::string::npos) << r.err;
-}
-
-// `amrepo marks` on the reference's documents: JS marks, and marksAt at every element index.
-TEST_F(AmrepoCli, MarksPrintsWhatTheReferencesMarksAndMarksAtGive) {
-  for (const char* name : {"marks_unmark", "text_blocks"}) {
-    SCOPED_TRACE(name);
-    const json v = am::test::load_vector(name);
-    ASSERT_TRUE(v.is_object());
-    const am::Bytes saved = am::test::hex(v["save_hex"].get<std::string>());
-    write("doc.am", std::string(saved.begin(), saved.end()));
-    CliRun r = run_amrepo("marks " + path("doc.am") + " /text", dir_);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(v["extra"]["marks"]));
-    const json& at = v["extra"]["marks_at"];
-    ASSERT_FALSE(at.empty());
-    for (std::size_t i = 0; i < at.size(); ++i) {
-      r = run_amrepo("marks " + path("doc.am") + " /text --index " + std::to_string(i), dir_);
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-      EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(at[i])) << "index " << i;
-    }
-  }
-}
-
-// `amrepo spans` on the reference's documents: JS spans now, and as of the heads after every step
-// of the scripted history (golden vectors of tools/jsref/vectors/rich_text.mjs).
-TEST_F(AmrepoCli, SpansPrintsWhatTheReferencesSpansGive) {
-  for (const char* name : {"blocks_split_join_update", "blocks_concurrent"}) {
-    SCOPED_TRACE(name);
-    const json v = am::test::load_vector(name);
-    ASSERT_TRUE(v.is_object());
-    const am::Bytes saved = am::test::hex(v["save_hex"].get<std::string>());
-    write("doc.am", std::string(saved.begin(), saved.end()));
-    CliRun r = run_amrepo("spans " + path("doc.am") + " /text", dir_);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(v["extra"]["spans"]));
-    for (const json& step : v["extra"]["steps"]) {
-      std::string heads;
-      for (const json& h : step["heads"]) heads += (heads.empty() ? "" : ",") + h.get<std::string>();
-      r = run_amrepo("spans " + path("doc.am") + " /text --at " + heads, dir_);
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-      EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(step["spans"])) << heads;
-    }
-  }
-  write("in.json", R"({"l":[1,2]})");
-  ASSERT_EQ(run_amrepo("import " + path("in.json") + " -o " + path("list.am"), dir_).exit_code, 0);
-  const CliRun r = run_amrepo("spans " + path("list.am") + " /l", dir_);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("is not text"), std::string::npos) << r.err;
 }
 
 TEST_F(AmrepoCli, BadInputGivesOneLineErrorsAndDocumentedExitCodes) {

@@ -11,19 +11,6 @@
 namespace amrepo {
 namespace {
 
-// HEADS: comma-separated hex change hashes, as the reference's heads.
-am::Result<std::vector<am::ChangeHash>> parse_heads(const std::string& text) {
-  std::vector<am::ChangeHash> heads;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const auto hash = am::ChangeHash::from_hex(item);
-    if (!hash) return am::fail(am::Error::invalid_argument("--at", "\"" + item + "\" is not a hex change hash"));
-    heads.push_back(*hash);
-  }
-  return heads;
-}
-
 // The text or list PATH names (as in `amrepo set`).
 am::Result<am::ObjId> sequence_at(const am::Document& doc, const std::string& path) {
   AM_TRY_ASSIGN(const PathTarget target, resolve_path(doc, path));

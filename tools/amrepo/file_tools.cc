@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <iterator>
 #include <map>
 
@@ -14,6 +15,18 @@
 #include "core/storage/chunk.h"
 
 namespace amrepo {
+
+am::Result<std::vector<am::ChangeHash>> parse_heads(const std::string& text, const std::string& option) {
+  std::vector<am::ChangeHash> heads;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto hash = am::ChangeHash::from_hex(item);
+    if (!hash) return am::fail(am::Error::invalid_argument(option, "\"" + item + "\" is not a hex change hash"));
+    heads.push_back(*hash);
+  }
+  return heads;
+}
 
 int fail_with_error(const am::Error& e) {
   std::cerr << "amrepo: " << e.to_string() << "\n";

@@ -21,6 +21,9 @@ inline constexpr int kExitUnauthorized = 6;  // the server refused our token (or
 int fail_with_error(const am::Error& e);
 /// Loads an Automerge file (errors name the file).
 am::Result<am::Document> load_file(const std::string& path);
+/// HEADS as the commands take them: comma-separated hex change hashes; `option` names the flag
+/// in errors.
+am::Result<std::vector<am::ChangeHash>> parse_heads(const std::string& text, const std::string& option = "--at");
 
 int export_json(const std::string& file, const std::string& out);
 int import_json(const std::string& in, const std::string& out, const std::string& actor_hex,

@@ -11,6 +11,7 @@
 #include "client_cli.h"
 #include "client_server.h"
 #include "doc_query_cli.h"
+#include "history_cli.h"
 #include "file_tools.h"
 #include "migrate.h"
 #include "presence_cli.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   CLI::App* serve_cmd = amrepo::add_serve_command(app, serve_options);
   amrepo::add_client_commands(app, runners);
   amrepo::add_document_query_commands(app, runners);
+  amrepo::add_history_commands(app, runners);
   amrepo::add_presence_command(app, runners);
 
   amrepo::MigrateOptions migrate_options;

@@ -128,6 +128,27 @@ class DocHandle {
   /// The saved form of the document (Automerge save()).
   Bytes save() const;
 
+  // ---- history and views (JS DocHandle view, history, diff, metadata) ---------------------
+  /// A read-only handle on this document as of `heads` (JS handle.view(heads)): read(), save(),
+  /// heads() and history() see the document at those heads; change() fails with
+  /// kInvalidArgument; url() carries the heads ("automerge:ID#HEAD|HEAD"); observers never
+  /// fire. The view is a copy taken now. Unknown heads are kInvalidArgument.
+  [[nodiscard]] Result<DocHandle> view(const std::vector<ChangeHash>& heads) const;
+  /// Whether this handle is a view at fixed heads (view(), or find() of a URL with heads).
+  bool is_read_only() const { return view_ != nullptr; }
+  /// The hash of every change in application order (JS history(), where each entry is the
+  /// one-hash heads [hash] of the document right after that change).
+  std::vector<ChangeHash> history() const;
+  /// The patches from `from` to `to` (JS handle.diff); `to` defaults to the current heads.
+  [[nodiscard]] Result<std::vector<Patch>> diff(const std::vector<ChangeHash>& from,
+                                                std::optional<std::vector<ChangeHash>> to = std::nullopt) const;
+  /// A change's metadata and ops (JS handle.metadata); `change` defaults to the first of the
+  /// current heads. nullopt when the document lacks it (or has no changes).
+  std::optional<ChangeInfo> metadata(std::optional<ChangeHash> change = std::nullopt) const;
+  /// Called once when Repo::remove deletes the document (JS handle event "delete"), on an io
+  /// thread, after the changes queued before it.
+  Subscription on_delete(std::function<void()> observer);
+
   /// Called after every change, local or from peers, with patches.
   Subscription on_change(std::function<void(const DocumentChange&)> observer);
   /// Sends `data` to every peer this document is synced with (JS handle.broadcast; JS peers
@@ -154,6 +175,7 @@ class DocHandle {
   explicit operator bool() const { return entry_ != nullptr; }
   /// @cond INTERNAL
   struct Entry;  // the repo's record of an open document (src/repo/runtime)
+  struct View;   // a view's fixed heads and its copy of the document
   /// @endcond
 
  private:
@@ -161,6 +183,7 @@ class DocHandle {
   friend class Presence;  // reaches the repo's timers through the handle
   explicit DocHandle(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
   std::shared_ptr<Entry> entry_;
+  std::shared_ptr<View> view_;  // set on read-only views only
 };
 
 /// A document entering or leaving a repo, reported by Repo::on_document_event: the JS Repo's
@@ -392,7 +415,8 @@ class Repo {
   /// find() as a future.
   std::future<Result<DocHandle>> find(const DocumentId& id,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
-  /// find() of an id as text (JS find(id)): an automerge: URL (heads ignored), bs58check text,
+  /// find() of an id as text (JS find(id)): an automerge: URL (with heads: a read-only view()
+  /// at those heads, kInvalidArgument when the document lacks them), bs58check text,
   /// or a legacy UUID (parse_document_id_loose; the first UUID logs a deprecation warning, as
   /// the reference does). Text that is none of these completes with kInvalidArgument.
   std::future<Result<DocHandle>> find(std::string_view id_or_url,

@@ -1,4 +1,6 @@
 // The public DocHandle API over the runtime's document entries. See repo_impl.h.
+#include <algorithm>
+
 #include "repo/runtime/repo_impl.h"
 
 namespace am::repo {
@@ -6,7 +8,10 @@ namespace am::repo {
 // --- DocHandle ----------------------------------------------------------------------------------
 
 const DocumentId& DocHandle::id() const { return entry_->id; }
-std::string DocHandle::url() const { return std::string(AutomergeUrl::kPrefix) + entry_->id.to_string(); }
+std::string DocHandle::url() const {
+  if (view_) return AutomergeUrl{entry_->id, view_->heads}.to_string();
+  return std::string(AutomergeUrl::kPrefix) + entry_->id.to_string();
+}
 
 DocumentState DocHandle::state() const {
   std::lock_guard<std::mutex> lock(entry_->mutex);
@@ -15,21 +20,32 @@ DocumentState DocHandle::state() const {
 }
 
 std::vector<ChangeHash> DocHandle::heads() const {
+  if (view_) return view_->heads;
   std::lock_guard<std::mutex> lock(entry_->mutex);
   return entry_->actor->document().heads();
 }
 
 void DocHandle::read(const std::function<void(const Document&)>& read) const {
+  if (view_) {
+    std::lock_guard<std::mutex> lock(view_->mutex);
+    read(view_->doc);
+    return;
+  }
   std::lock_guard<std::mutex> lock(entry_->mutex);
   read(entry_->actor->document());
 }
 
 Bytes DocHandle::save() const {
+  if (view_) {
+    std::lock_guard<std::mutex> lock(view_->mutex);
+    return view_->doc.save();
+  }
   std::lock_guard<std::mutex> lock(entry_->mutex);
   return entry_->actor->document().save();
 }
 
 Status DocHandle::change(const std::function<void(Document&)>& edit, const CommitOptions& options) {
+  if (view_) return fail(Error::invalid_argument("change", "this handle is a read-only view at fixed heads"));
   auto repo = entry_->repo.lock();
   if (!repo || repo->stopped) return fail(Error::cancelled("the repo has stopped"));
   std::vector<ChangeHash> before;
@@ -53,6 +69,7 @@ Status DocHandle::change(const std::function<void(Document&)>& edit, const Commi
 }
 
 Subscription DocHandle::on_change(std::function<void(const DocumentChange&)> observer) {
+  if (view_) return Subscription();  // a view never changes
   std::lock_guard<std::mutex> lock(entry_->mutex);
   const std::uint64_t id = entry_->next_observer++;
   entry_->change_observers[id] = std::move(observer);
@@ -97,6 +114,59 @@ Status DocHandle::wait_synced(const PeerId& peer, std::chrono::milliseconds time
   const bool ok = entry_->cv.wait_for(lock, timeout, [&] { return Repo::Impl::synced_with(*entry_->actor, peer); });
   if (!ok) return fail(Error::timeout("not in sync with " + peer.str() + " for " + entry_->id.to_string()));
   return {};
+}
+
+// --- history and views -------------------------------------------------------------------------
+
+Result<DocHandle> DocHandle::view(const std::vector<ChangeHash>& heads) const {
+  Result<Document> copy = fail(Error::invalid_argument("view", "no document"));
+  read([&](const Document& d) { copy = d.fork_at(heads); });
+  if (!copy) return fail(std::move(copy).error());
+  DocHandle out(entry_);
+  auto v = std::make_shared<View>();
+  v->heads = heads;
+  std::sort(v->heads.begin(), v->heads.end());
+  v->doc = std::move(*copy);
+  out.view_ = std::move(v);
+  return out;
+}
+
+std::vector<ChangeHash> DocHandle::history() const {
+  std::vector<ChangeHash> out;
+  read([&](const Document& d) {
+    for (const ChangeInfo& c : d.history(false)) out.push_back(c.hash);
+  });
+  return out;
+}
+
+Result<std::vector<Patch>> DocHandle::diff(const std::vector<ChangeHash>& from,
+                                           std::optional<std::vector<ChangeHash>> to) const {
+  Result<std::vector<Patch>> out = std::vector<Patch>{};
+  read([&](const Document& d) { out = d.diff(from, to ? *to : d.heads()); });
+  return out;
+}
+
+std::optional<ChangeInfo> DocHandle::metadata(std::optional<ChangeHash> change) const {
+  std::optional<ChangeInfo> out;
+  read([&](const Document& d) {
+    if (!change) {
+      const auto heads = d.heads();
+      if (heads.empty()) return;
+      change = heads.front();
+    }
+    out = d.inspect_change(*change);
+  });
+  return out;
+}
+
+Subscription DocHandle::on_delete(std::function<void()> observer) {
+  std::lock_guard<std::mutex> lock(entry_->mutex);
+  const std::uint64_t id = entry_->next_observer++;
+  entry_->delete_observers[id] = std::move(observer);
+  return Subscription([entry = entry_, id] {
+    std::lock_guard<std::mutex> l(entry->mutex);
+    entry->delete_observers.erase(id);
+  });
 }
 
 }  // namespace am::repo

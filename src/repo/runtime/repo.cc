@@ -165,7 +165,19 @@ std::future<Result<DocHandle>> Repo::find(std::string_view id_or_url, std::chron
     return refused.get_future();
   }
   if (parse_legacy_uuid(id_or_url)) impl_->warn_legacy_uuid("find(\"" + std::string(id_or_url) + "\")");
-  return find(*id, timeout);
+  auto url = AutomergeUrl::parse(id_or_url);
+  if (!url || !url->heads) return find(*id, timeout);
+  // A URL with heads: the document as of those heads, read-only (JS find of such a URL).
+  auto promise = std::make_shared<std::promise<Result<DocHandle>>>();
+  auto future = promise->get_future();
+  find(*id, [promise, heads = *url->heads](Result<DocHandle> found) {
+    if (!found) {
+      promise->set_value(std::move(found));
+      return;
+    }
+    promise->set_value(found->view(heads));
+  }, timeout);
+  return future;
 }
 
 Result<Bytes> Repo::export_document(const DocumentId& id, std::chrono::milliseconds timeout) {
@@ -183,6 +195,17 @@ Status Repo::remove(const DocumentId& id) {
   impl_->actor_post(entry, [self = impl_](core::DocActor& a) { a.remove(self->now()); });
   impl_->hub_post([id](core::Hub& h) { h.close_document(id); });
   impl_->post_document_event(entry, DocumentEvent::Kind::kDeleted);
+  if (!impl_->stopped) {
+    // The handle's own "delete" event, on its queue like its other events; each observer once.
+    entry->queue->post([entry] {
+      std::map<std::uint64_t, std::function<void()>> observers;
+      {
+        std::lock_guard<std::mutex> lock(entry->mutex);
+        observers.swap(entry->delete_observers);
+      }
+      for (auto& entry_observer : observers) entry_observer.second();
+    });
+  }
   return {};
 }
 

@@ -130,6 +130,16 @@ struct DocHandle::Entry {
   /// StorageId, and DocHandle::on_remote_heads observers.
   std::map<StorageId, RemoteHeads> remote_heads;
   std::map<std::uint64_t, std::function<void(const RemoteHeads&)>> remote_heads_observers;
+  /// DocHandle::on_delete observers, called once by Repo::remove.
+  std::map<std::uint64_t, std::function<void()>> delete_observers;
+};
+
+// A read-only view's heads and its own copy of the document as of them (DocHandle::view). The
+// mutex serialises reads: a Document's const reads may build cached state.
+struct DocHandle::View {
+  std::vector<ChangeHash> heads;
+  mutable std::mutex mutex;
+  Document doc;
 };
 
 // The share policy the hub and every actor hold: it forwards to the current one, which
