@@ -24,6 +24,7 @@
 #include "am/change.h"
 #include "am/limits.h"
 #include "am/result.h"
+#include "am/rich_text.h"
 #include "am/types.h"
 #include "am/value.h"
 
@@ -281,6 +282,31 @@ class Document {
   [[nodiscard]] Result<ObjType> object_type(const ObjId& obj) const;
   /// The marks of a text or list: maximal spans per name, sorted by name then start.
   [[nodiscard]] Result<std::vector<Mark>> marks(const ObjId& obj) const;
+
+  // ---- rich text: blocks and spans (am/rich_text.h; docs/design/rich-text-blocks.md) --------
+  // A block is a map inserted as one element of a text: one unit wide in either TextUnit, shown
+  // as U+FFFC by text(). Indexes are in the document's TextUnit, as for splice_text().
+  /// Inserts a block at `index` of a text (JS splitBlock): one makeMap element placed as a typed
+  /// character would be (so it joins an "after" mark that ends there), then its keys in sorted
+  /// order, nested values depth first. index == length appends. Returns the block's id.
+  [[nodiscard]] Result<ObjId> split_block(const ObjId& text, std::size_t index, const Block& block);
+  /// Deletes the element at `index` of a text (JS joinBlock), whatever it is: the reference does
+  /// not check that it is a block. index >= length is kInvalidArgument.
+  [[nodiscard]] Status join_block(const ObjId& text, std::size_t index);
+  /// Replaces the element at `index` with a new block (JS updateBlock): join_block() then
+  /// split_block() at the same index, not an in-place update, so concurrent updates of one block
+  /// leave two blocks. Returns the new block's id.
+  [[nodiscard]] Result<ObjId> update_block(const ObjId& text, std::size_t index, const Block& block);
+  /// The block at `index` of a text (JS block): nullopt when the element there is not a block,
+  /// and at or past the end.
+  [[nodiscard]] Result<std::optional<Block>> block(const ObjId& text, std::size_t index) const;
+  /// The text as spans (JS spans): maximal runs of characters with equal live marks, split at
+  /// every block; blocks carry no marks. Elements that are neither strings nor maps are left out,
+  /// as the reference does. Empty text gives no spans.
+  [[nodiscard]] Result<std::vector<Span>> spans(const ObjId& text) const;
+  /// spans() as of `heads` (JS spans of view(doc, heads)).
+  [[nodiscard]] Result<std::vector<Span>> spans_at(const ObjId& text, const std::vector<ChangeHash>& heads) const;
+  // ---- end of rich text ----------------------------------------------------------------------
   /// The entries of a map with keys in [begin, end) in key (UTF-8 byte) order; an empty `end`
   /// means no upper bound.
   [[nodiscard]] Result<std::vector<std::pair<std::string, Value>>> map_range(

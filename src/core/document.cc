@@ -105,8 +105,9 @@ Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) 
 
 Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
                         const std::vector<ScalarValue>& values) {
-  for (std::size_t i = 0; i < del; ++i) AM_TRY_STATUS(remove(obj, pos));
+  // Inserts first, then deletes after them, as the reference (see splice_text).
   for (std::size_t i = 0; i < values.size(); ++i) AM_TRY_STATUS(insert(obj, pos + i, values[i]));
+  for (std::size_t i = 0; i < del; ++i) AM_TRY_STATUS(remove(obj, pos + values.size()));
   return {};
 }
 
@@ -115,19 +116,12 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
   AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
   if (o->type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
   if (!enc::is_valid_utf8(text)) return fail(Error::invalid_argument("splice_text", "text is not valid UTF-8"));
-  // Delete whole elements covering [pos, pos + del).
-  std::size_t removed = 0;
-  while (removed < del) {
-    const std::uint32_t h = d.element_at(*o, pos);
-    if (h == SequenceIndex::kNone) break;
-    const SeqWidth w = o->seq.width_of(h);
-    const std::size_t width = d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
-    AM_TRY_STATUS(remove(obj, pos));
-    removed += width;
-  }
-  // Insert one element per code point, each after the previous one. A paste is one op per
-  // character: size the transaction once rather than moving every pending op as it grows
-  // (PendingOps::reserve grows geometrically, so many small splices stay linear).
+  // The reference inserts first and then deletes what follows the inserted text, so the
+  // inserted characters take the lower op counters (probed: splice(1, 2, "XY") of "abcd" is
+  // two inserts, then two deletes). Insert one element per code point, each after the previous
+  // one. A paste is one op per character: size the transaction once rather than moving every
+  // pending op as it grows (PendingOps::reserve grows geometrically, so many small splices stay
+  // linear).
   d.tx_ops.reserve(d.tx_ops.size() + text.size());
   std::size_t at = pos;
   for (std::size_t i = 0; i < text.size();) {
@@ -138,6 +132,16 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
     const SeqWidth w = text_width(cp);
     at += d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
     i += len;
+  }
+  // Delete whole elements covering [at, at + del).
+  std::size_t removed = 0;
+  while (removed < del) {
+    const std::uint32_t h = d.element_at(*o, at);
+    if (h == SequenceIndex::kNone) break;
+    const SeqWidth w = o->seq.width_of(h);
+    const std::size_t width = d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
+    AM_TRY_STATUS(remove(obj, at));
+    removed += width;
   }
   return {};
 }

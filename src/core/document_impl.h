@@ -2,6 +2,7 @@
 // Internal: shared by document.cc and the load/save code.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -421,19 +422,59 @@ struct Document::Impl {
         return fail(Error::invalid_argument("index", std::to_string(index) + " splits a character"));
       }
     }
-    // Rich text (Peritext): between two characters, step over the mark boundaries that the new
-    // element belongs after: the end of a mark that does not expand, and the start of one that
-    // does. What remains decides whether the new text joins each mark.
-    for (auto next = h == SequenceIndex::kNone ? o->seq.first() : o->seq.next(h);
-         next != SequenceIndex::kNone; next = o->seq.next(next)) {
-      const Op& m = opset.op(o->elems[next].insert_op);
-      if (m.action != Action::kMark) break;
-      const bool is_begin = m.has_mark_name;
-      if (is_begin != m.expand) break;
-      h = next;
+    // Rich text (Peritext): between two visible elements, the new one goes after the last mark
+    // boundary that it belongs after (the start of a mark that expands, the end of one that does
+    // not), skipping deleted elements and the other boundaries on the way, but never between
+    // the start and the end of one mark: what remains decides whether it joins each mark. This
+    // is the reference's text rule (op_set.rs scan_for_sticky_marks), probed: after "h", an
+    // expanding end, a deleted char and an expanding start, the new element goes after the start.
+    if (o->type == ObjType::kText) {
+      h = sticky_mark_anchor(*o, h);
+    } else {
+      for (auto next = h == SequenceIndex::kNone ? o->seq.first() : o->seq.next(h);
+           next != SequenceIndex::kNone; next = o->seq.next(next)) {
+        const Op& m = opset.op(o->elems[next].insert_op);
+        if (m.action != Action::kMark) break;
+        const bool is_begin = m.has_mark_name;
+        if (is_begin != m.expand) break;
+        h = next;
+      }
     }
     op.elem = h == SequenceIndex::kNone ? OpId{} : opset.op(o->elems[h].insert_op).id;
     return op;
+  }
+
+  // The element of text `o` that a new element inserted right after visible element `h`
+  // (kNone: the start) goes after, by the rule described in insertion().
+  std::uint32_t sticky_mark_anchor(const Object& o, std::uint32_t h) const {
+    struct Found {
+      std::uint32_t handle;
+      OpId begin;  // the id of a mark start; unused for an end
+      bool is_begin;
+    };
+    std::vector<Found> found;
+    for (auto next = h == SequenceIndex::kNone ? o.seq.first() : o.seq.next(h); next != SequenceIndex::kNone;
+         next = o.seq.next(next)) {
+      const Op& m = opset.op(o.elems[next].insert_op);
+      if (m.action != Action::kMark) {
+        if (o.seq.width_of(next).chars != 0) break;  // the next visible element
+        continue;                                     // a deleted one
+      }
+      if (!m.has_mark_name) {
+        // An end whose start was kept: neither may be stepped over alone.
+        auto it = std::find_if(found.begin(), found.end(), [&](const Found& f) {
+          return f.is_begin && f.begin.actor == m.id.actor && f.begin.counter + 1 == m.id.counter;
+        });
+        if (it != found.end()) {
+          found.erase(it, found.end());
+          continue;
+        }
+        if (!m.expand) found.push_back(Found{next, m.id, false});
+      } else if (m.expand) {
+        found.push_back(Found{next, m.id, true});
+      }
+    }
+    return found.empty() ? h : found.back().handle;
   }
 
   Status put_op(ResolvedOp op, Action action, ScalarValue value) {

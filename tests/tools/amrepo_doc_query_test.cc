@@ -1,5 +1,5 @@
-// The amrepo commands that read a document as editors and scripts need it (cursor, marks, log,
-// diff), run as a user runs them, on documents the pinned JS reference wrote (golden vectors).
+// The amrepo commands that read a document as editors and scripts need it (cursor, marks, spans,
+// log, diff), run as a user runs them, on documents the pinned JS reference wrote (golden vectors).
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -81,6 +81,31 @@ TEST_F(AmrepoDocQuery, MarksPrintsWhatTheReferencesMarksAndMarksAtGive) {
       EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(at[i])) << "index " << i;
     }
   }
+}
+
+// `amrepo spans` on the reference's documents: JS spans now, and as of the heads after every step
+// of the scripted history (golden vectors of tools/jsref/vectors/rich_text.mjs).
+TEST_F(AmrepoDocQuery, SpansPrintsWhatTheReferencesSpansGive) {
+  for (const char* name : {"blocks_split_join_update", "blocks_concurrent"}) {
+    SCOPED_TRACE(name);
+    const json v = write_vector_doc(name);
+    ASSERT_TRUE(v.is_object());
+    CliRun r = run_amrepo("spans " + path("doc.am") + " /text", dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(v["extra"]["spans"]));
+    for (const json& step : v["extra"]["steps"]) {
+      std::string heads;
+      for (const json& h : step["heads"]) heads += (heads.empty() ? "" : ",") + h.get<std::string>();
+      r = run_amrepo("spans " + path("doc.am") + " /text --at " + heads, dir_);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(step["spans"])) << heads;
+    }
+  }
+  write("in.json", R"({"l":[1,2]})");
+  ASSERT_EQ(run_amrepo("import " + path("in.json") + " -o " + path("list.am"), dir_).exit_code, 0);
+  const CliRun r = run_amrepo("spans " + path("list.am") + " /l", dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not text"), std::string::npos) << r.err;
 }
 
 // The reference's decodeChange output as `amrepo log` prints it: the vectors tag every op value

@@ -109,6 +109,31 @@ int run_marks(const MarksOptions& o) {
   return kExitOk;
 }
 
+struct SpansOptions {
+  std::string file;
+  std::string path;
+  std::string at;
+};
+
+// JS spans: text runs {type:"text", value, marks?} and blocks {type:"block", value:{..}}, values
+// mapped as `amrepo export` maps them.
+int run_spans(const SpansOptions& o) {
+  auto doc = load_file(o.file);
+  if (!doc) return fail_with_error(doc.error());
+  auto obj = sequence_at(*doc, o.path);
+  if (!obj) return fail_with_error(obj.error());
+  std::vector<am::ChangeHash> heads;
+  if (!o.at.empty()) {
+    auto parsed = parse_heads(o.at);
+    if (!parsed) return fail_with_error(parsed.error());
+    heads = std::move(*parsed);
+  }
+  auto spans = o.at.empty() ? doc->spans(*obj) : doc->spans_at(*obj, heads);
+  if (!spans) return fail_with_error(spans.error());
+  std::cout << am::to_json(*spans) << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_document_query_commands(CLI::App& app, CommandRunners& runners) {
@@ -136,6 +161,15 @@ void add_document_query_commands(CLI::App& app, CommandRunners& runners) {
   marks->add_option("--index", m->index, "an element index (an emoji or a block counts one)");
   marks->add_option("--at", m->at, "read the document as of these heads (comma-separated hex hashes)");
   runners.emplace_back(marks, [m] { return run_marks(*m); });
+
+  auto sp = std::make_shared<SpansOptions>();
+  CLI::App* spans = app.add_subcommand(
+      "spans", "Print the text at PATH of FILE as spans (JS spans): runs of characters with their marks, and "
+               "the blocks between them, as JSON");
+  spans->add_option("FILE", sp->file, "Automerge file")->required();
+  spans->add_option("PATH", sp->path, "the text, as in amrepo set")->required();
+  spans->add_option("--at", sp->at, "read the document as of these heads (comma-separated hex hashes)");
+  runners.emplace_back(spans, [sp] { return run_spans(*sp); });
 }
 
 }  // namespace amrepo
