@@ -88,7 +88,7 @@ class Editor {
 
   // Leaves once the server has our edits (ephemeral messages are fire-and-forget).
   int finish() {
-    const bool synced = static_cast<bool>(repo_.sync_all(15s));
+    const bool synced = synced_with_server();
     std::this_thread::sleep_for(200ms);
     return synced ? 0 : 4;
   }
@@ -121,6 +121,18 @@ class Editor {
       std::cout << "cursor " << who << ": " << cursor << std::endl;
     }
     cv_.notify_all();
+  }
+
+  // Whether the server has every change made here, within 15 s. sync_all() alone would say yes
+  // at once while the connection is still being made (no peers, nothing to wait for), so first
+  // wait for the server's handshake.
+  bool synced_with_server() {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (repo_.peers().empty()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return static_cast<bool>(repo_.sync_all(15s));
   }
 
   // The cursor's index now. REQUIRES mutex_.
@@ -292,7 +304,7 @@ class Editor {
     } else if (c.name == "online") {
       endpoint_ = repo_.connect_websocket(server_);
     } else if (c.name == "sync") {
-      if (!repo_.sync_all(15s)) {
+      if (!synced_with_server()) {
         say_error("the server did not confirm our changes within 15 s");
         return 4;
       }
