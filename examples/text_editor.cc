@@ -377,11 +377,9 @@ int main(int argc, char** argv) {
 
   Editor editor(**repo, *doc, server, endpoint, name);
   editor.start();
-  for (std::string line; std::getline(std::cin, line);) {
-    if (auto code = editor.run(line)) {
-      if (*code != 0) return *code;
-      break;
-    }
-  }
-  return editor.finish();
+  std::optional<int> code;
+  for (std::string line; !code && std::getline(std::cin, line);) code = editor.run(line);
+  if (!code || *code == 0) code = editor.finish();
+  (*repo)->stop();  // no more callbacks into `editor` once it goes
+  return *code;
 }
