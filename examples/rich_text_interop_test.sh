@@ -11,10 +11,12 @@ set -euo pipefail
 amrepo=$1
 editor=$2
 peer="$(cd "$(dirname "$0")/../tools/jsref" && pwd)/rich-text-peer.mjs"
+[ -d "$(dirname "$peer")/node_modules/@automerge/automerge-repo" ] ||
+  { echo "FAIL: no tools/jsref/node_modules: run (cd tools/jsref && npm ci)"; exit 1; }
 source "$(dirname "$0")/test_server.sh"
 fail() {
   echo "FAIL: $*"
-  for f in alice.out alice.err js.out js.err fresh.out; do [ -f "$tmp/$f" ] && { echo "--- $f:"; cat "$tmp/$f"; }; done
+  for f in alice.out alice.err js.out js.err fresh.out fresh.err; do [ -f "$tmp/$f" ] && { echo "--- $f:"; cat "$tmp/$f"; }; done
   exit 1
 }
 # await FILE REGEX: until a line of FILE matches, at most 30 s.
@@ -64,7 +66,7 @@ say "quit"
 exec 3>&-
 wait "$alice" || fail "the editor exited with $?"
 wait "$js" || fail "the JS client exited with $?"
-timeout 60 node "$peer" spans "$url" "$doc" --until-mark link >"$tmp/fresh.out" 2>"$tmp/js.err" ||
+timeout 60 node "$peer" spans "$url" "$doc" --until-mark link >"$tmp/fresh.out" 2>"$tmp/fresh.err" ||
   fail "a fresh JS client could not read the document"
 
 # JSON with every object's keys sorted: JS gives a block's keys in the order its replica learnt
