@@ -130,6 +130,9 @@ struct Patch {
     kSpliceText,  ///< `text` inserted at the index (text objects)
     kIncrement,   ///< a counter grew by `increment`
     kMark,        ///< `marks` changed on elements that were there before (a null value: removed)
+    /// The value at the path stays but now has concurrent values (diff_incremental() only: as the
+    /// reference's patchCallback; a diff() reports a kPut with `conflict` instead)
+    kConflict,
   };
   Kind kind = Kind::kPut;     ///< the action
   std::vector<Prop> path;     ///< from the root; the last entry is the key or index changed
@@ -148,7 +151,7 @@ struct Patch {
 };
 
 /// Patches as the JSON array the JS reference's diff and patch callbacks give (`put`, `insert`,
-/// `del`, `splice`, `inc`), values mapped as docs/format.md maps them; a new object appears as
+/// `del`, `splice`, `inc`, `mark`, `conflict`), values mapped as docs/format.md maps them; a new object appears as
 /// `{}`, `[]` or `""` and its contents follow as patches of their own.
 std::string patches_to_json(const std::vector<Patch>& patches);
 
@@ -368,10 +371,36 @@ class Document {
                                                          std::size_t end,
                                                          const std::vector<ChangeHash>& heads) const;
 
-  /// Patches that turn the document as of `before` into the document as of `after` (marks are
-  /// not reported yet). Either may be empty (the empty document); they need not be related.
+  /// Patches that turn the document as of `before` into the document as of `after`, as the
+  /// reference's diff gives them. Either may be empty (the empty document); they need not be
+  /// related. Walks the whole document; for observing a document as it changes, use
+  /// diff_incremental().
   [[nodiscard]] Result<std::vector<Patch>> diff(const std::vector<ChangeHash>& before,
                                                 const std::vector<ChangeHash>& after) const;
+
+  // ---- observing changes: patches sized to the change (JS diffIncremental) --------------------
+  /// The patches from the diff cursor to the current state (a pending transaction's ops
+  /// included), then moves the cursor here (update_diff_cursor()). Without a cursor (the first
+  /// call, or after reset_diff_cursor()) the patches start from the empty document.
+  ///
+  /// While a cursor is set, every applied op (local edits, apply_changes, merge,
+  /// load_incremental, sync) records the key or element it touched, so this costs time in
+  /// proportion to what changed since the cursor, not to the document; it falls back to a whole
+  /// diff after changes touching more than a quarter of the document, a rollback, or a failed
+  /// apply. The patches equal diff(cursor heads, heads()): the reference's patchCallback gives
+  /// the same for received changes and for local changes that edit each key or element once;
+  /// for a local change that edits its own ops again (insert, then delete, one character) the
+  /// reference reports each op and we the net effect.
+  std::vector<Patch> diff_incremental();
+  /// Puts the diff cursor at the current state and starts recording touched keys (JS
+  /// updateDiffCursor). Recording costs a few bytes per applied op until the next
+  /// diff_incremental() or reset_diff_cursor().
+  void update_diff_cursor();
+  /// Removes the diff cursor and stops recording (JS resetDiffCursor).
+  void reset_diff_cursor();
+  /// The heads where the diff cursor is (empty without one). Pending ops are not in heads: a
+  /// cursor set with a transaction open is past these heads.
+  std::vector<ChangeHash> diff_cursor() const;
 
   // ---- history -----------------------------------------------------------------------------
   /// Current heads, sorted by bytes. REQUIRES: no pending transaction for an exact answer.

@@ -1,6 +1,8 @@
 // Diffing two states of a document into patches shaped as the reference's (core/history_view.h).
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,7 +42,10 @@ class MarkCursor {
 // did not exist (or was replaced) before: everything in it is new.
 class Differ {
  public:
-  Differ(const StateView& before, const StateView& after) : before_(before), after_(after) {}
+  /// `touched`: only some keys are walked (touched_object); nested objects are then walked
+  /// through their own entries, never from their parent (unless new there).
+  Differ(const StateView& before, const StateView& after, bool touched = false)
+      : before_(before), after_(after), touched_(touched) {}
 
   // The reference orders patches object by object, in object id order (the root first), each
   // object's own patches in key or index order; so every object's patches go to a bucket of
@@ -53,6 +58,39 @@ class Differ {
       sequence(o, path, fresh);
     } else {
       map(o, path, fresh);
+    }
+    current_ = outer;
+  }
+
+  // The patches of the touched `keys` of an object that is at `path` in both states (a sequence
+  // with marks, or with many touched elements, is walked whole: marks span untouched elements).
+  void touched_object(const Object& o, std::vector<Prop>& path, std::span<const std::uint32_t> keys) {
+    const std::size_t outer = current_;
+    current_ = buckets_.size();
+    buckets_.push_back(Bucket{o.id, {}});
+    if (!is_sequence(o.type)) {
+      std::vector<std::string_view> names;
+      names.reserve(keys.size());
+      for (std::uint32_t k : keys) names.push_back(ops().key_name(k));
+      std::sort(names.begin(), names.end());  // o.props order
+      for (std::string_view name : names) {
+        if (auto it = o.props.find(name); it != o.props.end()) map_key(it->first, it->second, path, false);
+      }
+    } else if (o.has_marks || keys.size() * 4 > o.elems.size()) {
+      sequence(o, path, false);
+    } else {
+      std::vector<std::pair<std::size_t, std::uint32_t>> order;  // (position, handle)
+      order.reserve(keys.size());
+      for (std::uint32_t h : keys) order.emplace_back(o.seq.index_of(h), h);
+      std::sort(order.begin(), order.end());
+      pending_marks_.clear();
+      SeqWalk walk = seq_walk(o, false, false);
+      for (const auto& [position, h] : order) {
+        // Elements before this one are as they are after (their patches came first): its index
+        // after is its offset now.
+        walk.index = o.seq.offset_of(h, walk.unit);
+        element(walk, h, path);
+      }
     }
     current_ = outer;
   }
@@ -99,6 +137,21 @@ class Differ {
     if (make_type(op.action)) object(ops().object(*ops().object_index(op.id)), path, true);
   }
 
+  // Whether a visible op other than the winner `wa` is new (not in the state before).
+  bool new_loser(std::span<const std::uint32_t> list, std::uint32_t insert_op, std::uint32_t wa) const {
+    for (std::uint32_t i : after_.visible_ops(list, insert_op)) {
+      if (i != wa && !before_.exists(ops().op(i))) return true;
+    }
+    return false;
+  }
+
+  void conflict(const std::vector<Prop>& path) {
+    Patch p;
+    p.kind = Patch::Kind::kConflict;
+    p.path = path;
+    patches_ptr()->push_back(std::move(p));
+  }
+
   // The same op is the winner in both states: report counter growth and nested changes.
   void same_value(const Op& op, std::vector<Prop>& path) {
     if (op.is_counter()) {
@@ -112,94 +165,121 @@ class Differ {
         patches_ptr()->push_back(std::move(p));
       }
     }
-    if (make_type(op.action)) object(ops().object(*ops().object_index(op.id)), path, false);
+    if (make_type(op.action) && !touched_) object(ops().object(*ops().object_index(op.id)), path, false);
   }
 
   void map(const Object& o, std::vector<Prop>& path, bool fresh) {
-    for (const auto& [key, list] : o.props) {
-      const std::uint32_t wb = fresh ? kNone32 : before_.winner(before_.candidates(list), kNone32);
-      const std::uint32_t wa = after_.winner(after_.candidates(list), kNone32);
-      path.push_back(key);
-      if (wa == kNone32) {
-        if (wb != kNone32) {
-          Patch p;
-          p.kind = Patch::Kind::kDelete;
-          p.path = path;
-          patches_ptr()->push_back(std::move(p));
-        }
-      } else {
-        const bool conflict_after = after_.visible_ops(after_.candidates(list), kNone32).size() > 1;
-        const bool conflict_before = !fresh && before_.visible_ops(before_.candidates(list), kNone32).size() > 1;
-        if (wa != wb || conflict_after != conflict_before) {
-          put_value(ops().op(wa), path, conflict_after);
-        } else {
-          same_value(ops().op(wa), path);
-        }
+    for (const auto& [key, list] : o.props) map_key(key, list, path, fresh);
+  }
+
+  void map_key(const std::string& key, const KeyOps& list, std::vector<Prop>& path, bool fresh) {
+    const std::uint32_t wb = fresh ? kNone32 : before_.winner(before_.candidates(list), kNone32);
+    const std::uint32_t wa = after_.winner(after_.candidates(list), kNone32);
+    path.push_back(key);
+    if (wa == kNone32) {
+      if (wb != kNone32) {
+        Patch p;
+        p.kind = Patch::Kind::kDelete;
+        p.path = path;
+        patches_ptr()->push_back(std::move(p));
       }
-      path.pop_back();
+    } else {
+      const bool conflict_after = after_.visible_ops(after_.candidates(list), kNone32).size() > 1;
+      const bool conflict_before = !fresh && before_.visible_ops(before_.candidates(list), kNone32).size() > 1;
+      if (wa != wb || (!touched_ && conflict_after != conflict_before)) {
+        put_value(ops().op(wa), path, conflict_after);
+      } else {
+        if (touched_ && !conflict_before && new_loser(after_.candidates(list), kNone32, wa)) conflict(path);
+        same_value(ops().op(wa), path);
+      }
     }
+    path.pop_back();
+  }
+
+  // A walk over a sequence's elements in index order.
+  struct SeqWalk {
+    const Object& o;
+    bool fresh;
+    bool text;
+    WidthUnit unit;
+    MarkCursor marks_before;
+    MarkCursor marks_after;
+    bool marked;
+    std::size_t index = 0;   // in the state after
+    std::size_t bindex = 0;  // in the state before (only read for marks)
+    std::size_t units(SeqWidth w) const { return unit == WidthUnit::kUtf16 ? w.utf16 : w.chars; }
+  };
+
+  SeqWalk seq_walk(const Object& o, bool fresh, bool with_marks) const {
+    MarkCursor mb(fresh || !with_marks ? std::vector<Mark>{} : before_.marks(o, true));
+    MarkCursor ma(with_marks ? after_.marks(o, true) : std::vector<Mark>{});
+    const bool marked = !mb.empty() || !ma.empty();
+    return SeqWalk{o, fresh, o.type == ObjType::kText, after_.doc().unit_for(o), std::move(mb), std::move(ma), marked};
   }
 
   // Walks the elements in order. Marks: an element present in both states whose marks differ
   // adds to pending mark spans, sent as one mark patch before the next other patch of the
   // object (and at its end), as the reference does; inserted text carries its marks inline.
   void sequence(const Object& o, std::vector<Prop>& path, bool fresh) {
-    const bool text = o.type == ObjType::kText;
-    const WidthUnit unit = after_.doc().unit_for(o);
-    MarkCursor marks_before(fresh ? std::vector<Mark>{} : before_.marks(o, true));
-    MarkCursor marks_after(after_.marks(o, true));
-    const bool marked = !marks_before.empty() || !marks_after.empty();
     pending_marks_.clear();
-    std::size_t index = 0;   // in the state after
-    std::size_t bindex = 0;  // in the state before
-    auto units = [&](SeqWidth w) -> std::size_t { return unit == WidthUnit::kUtf16 ? w.utf16 : w.chars; };
-    for (const SequenceIndex::Handle h : o.seq) {
-      const Element& e = o.elems[h];
-      const std::uint32_t wb = fresh ? kNone32 : before_.winner(e.ops, e.insert_op);
-      const std::uint32_t wa = after_.winner(e.ops, e.insert_op);
-      if (wb == kNone32 && wa == kNone32) continue;
-      const std::size_t bw = wb == kNone32 ? 0 : units(before_.element_width(o, h));
-      const std::size_t b_at = bindex;
-      bindex += bw;
-      if (wb != kNone32 && (wa == kNone32 || wa != wb)) {
-        flush_marks(path);
-        if (wa == kNone32 || text) {
-          remove(path, index, bw);
-          if (wa == kNone32) continue;
-        } else {
-          // A list element overwritten: put the new value in place.
-          path.push_back(index);
-          put_value(ops().op(wa), path, after_.visible_ops(e.ops, e.insert_op).size() > 1);
-          path.pop_back();
-          index += 1;
-          continue;
-        }
-      }
-      const Op& op = ops().op(wa);
-      const std::size_t w = units(after_.element_width(o, h));
-      if (wb == kNone32 || (text && wa != wb)) {
-        flush_marks(path);
-        std::map<std::string, ScalarValue> inline_marks;
-        if (marked) {
-          for (auto& [name, value] : marks_after.at(index)) {
-            if (!std::holds_alternative<Null>(value)) inline_marks.emplace(name, std::move(value));
-          }
-        }
-        if (text) {
-          splice(path, index, op, std::move(inline_marks));
-        } else {
-          insert(path, index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1, std::move(inline_marks));
-        }
-        index += w;
-        continue;
-      }
-      if (marked) changed_marks(marks_before.at(b_at), marks_after.at(index), index, w);
-      path.push_back(index);
-      same_value(op, path);
-      path.pop_back();
-      index += w;
-    }
+    SeqWalk walk = seq_walk(o, fresh, true);
+    for (const SequenceIndex::Handle h : o.seq) element(walk, h, path);
     flush_marks(path);
+  }
+
+  // One element of a walk: its patches, and the walk moved past it.
+  void element(SeqWalk& w, SequenceIndex::Handle h, std::vector<Prop>& path) {
+    const Element& e = w.o.elems[h];
+    const std::uint32_t wb = w.fresh ? kNone32 : before_.winner(e.ops, e.insert_op);
+    const std::uint32_t wa = after_.winner(e.ops, e.insert_op);
+    if (wb == kNone32 && wa == kNone32) return;
+    const std::size_t bw = wb == kNone32 ? 0 : w.units(before_.element_width(w.o, h));
+    const std::size_t b_at = w.bindex;
+    w.bindex += bw;
+    if (wb != kNone32 && (wa == kNone32 || wa != wb)) {
+      flush_marks(path);
+      if (wa == kNone32 || w.text) {
+        remove(path, w.index, bw);
+        if (wa == kNone32) return;
+      } else {
+        // A list element overwritten: put the new value in place.
+        path.push_back(w.index);
+        put_value(ops().op(wa), path, after_.visible_ops(e.ops, e.insert_op).size() > 1);
+        path.pop_back();
+        w.index += 1;
+        return;
+      }
+    }
+    const Op& op = ops().op(wa);
+    const std::size_t width = w.units(after_.element_width(w.o, h));
+    if (wb == kNone32 || (w.text && wa != wb)) {
+      flush_marks(path);
+      std::map<std::string, ScalarValue> inline_marks;
+      if (w.marked) {
+        for (auto& [name, value] : w.marks_after.at(w.index)) {
+          if (!std::holds_alternative<Null>(value)) inline_marks.emplace(name, std::move(value));
+        }
+      }
+      if (w.text && !make_type(op.action)) {
+        splice(path, w.index, op, std::move(inline_marks));
+      } else {
+        // A block marker (a map in a text) is an inserted object, as in a list.
+        insert(path, w.index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1, std::move(inline_marks));
+      }
+      w.index += width;
+      return;
+    }
+    if (w.marked) changed_marks(w.marks_before.at(b_at), w.marks_after.at(w.index), w.index, width);
+    path.push_back(w.index);
+    // The patch log's flag for a value that stays but gained a concurrent one (in a list even
+    // when it had one already, as the reference's log does).
+    if (touched_ && new_loser(e.ops, e.insert_op, wa) &&
+        (!w.text || before_.visible_ops(e.ops, e.insert_op).size() <= 1)) {
+      conflict(path);
+    }
+    same_value(op, path);
+    path.pop_back();
+    w.index += width;
   }
 
   // Adds the marks that differ between an element's two states to the pending spans.
@@ -325,13 +405,76 @@ class Differ {
 
   const StateView& before_;
   const StateView& after_;
+  const bool touched_;
   std::vector<Bucket> buckets_;
   std::size_t current_ = 0;
   std::vector<Mark> pending_marks_;  // of the sequence being walked
   std::vector<Patch>* patches_ptr() { return &buckets_[current_].patches; }
 };
 
+// The path of object `oi` when it is the winner at the same place in both states, so that the
+// (touched) diff of its parent leaves it to its own entry; nullopt otherwise (new, gone or
+// replaced: its parent's patches cover it).
+std::optional<std::vector<Prop>> stable_path(const StateView& before, const StateView& after, std::uint32_t oi) {
+  const Document::Impl& d = after.doc();
+  std::vector<Prop> path;
+  while (oi != kRootObject) {
+    const Object& o = d.opset.object(oi);
+    const std::uint32_t make = *d.opset.op_index(o.id);
+    const Op& mk = d.opset.op(make);
+    const Object& parent = d.opset.object(mk.obj);
+    if (is_sequence(parent.type)) {
+      const std::uint32_t h = mk.insert ? mk.elem : mk.key;
+      const Element& e = parent.elems[h];
+      if (after.winner(e.ops, e.insert_op) != make || before.winner(e.ops, e.insert_op) != make) return std::nullopt;
+      path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));
+    } else {
+      const std::string& name = d.opset.key_name(mk.key);
+      const auto it = parent.props.find(name);
+      if (it == parent.props.end()) return std::nullopt;
+      const KeyOps& k = it->second;
+      if (after.winner(after.candidates(k), kNone32) != make || before.winner(before.candidates(k), kNone32) != make) {
+        return std::nullopt;
+      }
+      path.emplace_back(name);
+    }
+    oi = mk.obj;
+  }
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
 }  // namespace
+
+std::vector<Patch> diff_touched(const StateView& before, const StateView& after, const TouchLog& log) {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> entries = log.entries;
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  struct Touched {
+    std::uint32_t object;
+    std::size_t begin, end;  // its keys in `keys`
+  };
+  std::vector<Touched> objects;
+  std::vector<std::uint32_t> keys;
+  keys.reserve(entries.size());
+  for (const auto& [oi, key] : entries) {
+    if (objects.empty() || objects.back().object != oi) objects.push_back(Touched{oi, keys.size(), keys.size()});
+    keys.push_back(key);
+    objects.back().end = keys.size();
+  }
+  const Document::Impl& d = after.doc();
+  std::sort(objects.begin(), objects.end(), [&](const Touched& a, const Touched& b) {
+    return d.actors.less(d.opset.object(a.object).id, d.opset.object(b.object).id);
+  });
+  Differ differ(before, after, true);
+  for (const Touched& t : objects) {
+    std::optional<std::vector<Prop>> path = stable_path(before, after, t.object);
+    if (!path) continue;
+    differ.touched_object(d.opset.object(t.object), *path,
+                          std::span<const std::uint32_t>(keys).subspan(t.begin, t.end - t.begin));
+  }
+  return differ.take();
+}
 
 std::vector<Patch> diff_states(const StateView& before, const StateView& after) {
   Differ differ(before, after);

@@ -208,4 +208,47 @@ Result<std::vector<Patch>> Document::diff(const std::vector<ChangeHash>& before,
   return core::diff_states(b, a);
 }
 
+void Document::update_diff_cursor() {
+  Impl& d = *impl_;
+  d.cursor_set = true;
+  d.cursor_counters.assign(d.actors.size(), 0);
+  for (std::size_t a = 0; a < d.changes_by_actor.size() && a < d.actors.size(); ++a) {
+    if (!d.changes_by_actor[a].empty()) {
+      d.cursor_counters[a] = static_cast<std::uint32_t>(d.history[d.changes_by_actor[a].back()].max_op());
+    }
+  }
+  if (d.tx_open && !d.tx_ops.empty()) {
+    const std::uint32_t own = d.actors.intern(d.actor.bytes);
+    if (own >= d.cursor_counters.size()) d.cursor_counters.resize(own + 1, 0);
+    d.cursor_counters[own] = d.tx_start_op + static_cast<std::uint32_t>(d.tx_ops.size()) - 1;
+  }
+  d.cursor_heads.assign(d.heads.begin(), d.heads.end());
+  // A log longer than a quarter of the document's ops would cost about what a whole diff does.
+  d.opset.start_touch_log(std::max<std::size_t>(std::size_t{1} << 14, d.opset.op_count() / 4));
+}
+
+void Document::reset_diff_cursor() {
+  Impl& d = *impl_;
+  d.cursor_set = false;
+  d.cursor_counters.clear();
+  d.cursor_heads.clear();
+  d.opset.stop_touch_log();
+}
+
+std::vector<ChangeHash> Document::diff_cursor() const { return impl_->cursor_set ? impl_->cursor_heads : std::vector<ChangeHash>{}; }
+
+std::vector<Patch> Document::diff_incremental() {
+  const Impl& d = *impl_;
+  Clock before;
+  before.current = false;
+  if (d.cursor_set) before.max_counter = d.cursor_counters;  // none: the empty document
+  const StateView b(d, std::move(before));
+  const StateView a(d, Clock{});
+  const core::TouchLog& log = d.opset.touch_log();
+  std::vector<Patch> patches =
+      d.cursor_set && log.active && !log.overflow ? core::diff_touched(b, a, log) : core::diff_states(b, a);
+  update_diff_cursor();
+  return patches;
+}
+
 }  // namespace am

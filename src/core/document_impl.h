@@ -52,6 +52,12 @@ struct Document::Impl {
   std::vector<storage::StoredChange> queue;  // changes waiting for their deps
   std::optional<std::uint32_t> last_local;
 
+  // The diff cursor (diff_incremental): per actor, the greatest op counter in the state it marks
+  // (pending ops included); the op set's touch log records what changed since.
+  bool cursor_set = false;
+  std::vector<std::uint32_t> cursor_counters;
+  std::vector<ChangeHash> cursor_heads;
+
   // Pending transaction.
   bool tx_open = false;
   std::uint32_t tx_start_op = 0;
@@ -163,7 +169,16 @@ struct Document::Impl {
     const std::size_t n = tx_ops.size();
     tx_open = false;
     tx_ops.clear();
-    if (n > 0) rebuild();
+    if (n > 0) {
+      rebuild();  // drops the touch log: the next diff_incremental() diffs the whole document
+      // The undone ops' counters will be used again: the cursor must not count them as seen.
+      const auto own = actors.find(actor.bytes);
+      if (cursor_set && own && *own < cursor_counters.size()) {
+        const bool committed = *own < changes_by_actor.size() && !changes_by_actor[*own].empty();
+        const auto last = committed ? history[changes_by_actor[*own].back()].max_op() : 0;
+        cursor_counters[*own] = std::min<std::uint32_t>(cursor_counters[*own], static_cast<std::uint32_t>(last));
+      }
+    }
     return n;
   }
 

@@ -69,4 +69,9 @@ class StateView {
 /// diff orders them: object by object in object id order, each object's in key or index order.
 std::vector<Patch> diff_states(const StateView& before, const StateView& after);
 
+/// diff_states() walking only what `log` says ops touched since `before` (which must hold every
+/// op applied before the log started, and none after): the same patches, in time proportional
+/// to the touched keys (times a log factor), not to the document. REQUIRES: !log.overflow.
+std::vector<Patch> diff_touched(const StateView& before, const StateView& after, const TouchLog& log);
+
 }  // namespace am::core

@@ -68,6 +68,7 @@ std::string patches_to_json(const std::vector<Patch>& patches) {
       case Patch::Kind::kSpliceText: out += "\"splice\""; break;
       case Patch::Kind::kIncrement: out += "\"inc\""; break;
       case Patch::Kind::kMark: out += "\"mark\""; break;
+      case Patch::Kind::kConflict: out += "\"conflict\""; break;
     }
     out += ",\"path\":";
     path_json(out, p.path);
@@ -99,6 +100,8 @@ std::string patches_to_json(const std::vector<Patch>& patches) {
         json_string(out, p.text);
         marks_json(out, p.inserted_marks);
         break;
+      case Patch::Kind::kConflict:
+        break;  // the path says it all
       case Patch::Kind::kMark:
         out += ",\"marks\":[";
         for (std::size_t m = 0; m < p.marks.size(); ++m) {

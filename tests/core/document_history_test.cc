@@ -189,7 +189,8 @@ void apply_patch(json& root, const Patch& p) {
       break;
     }
     case Patch::Kind::kMark:
-      break;  // marks do not show in the JSON
+    case Patch::Kind::kConflict:
+      break;  // neither marks nor conflict flags show in the JSON
   }
 }
 

@@ -474,6 +474,7 @@ struct KeyOps {
 struct Object {
   ObjType type = ObjType::kMap;
   OpId id;  // counter 0 for the root
+  bool has_marks = false;  // a mark op was ever applied to it (patches then walk its marks)
   std::map<std::string, KeyOps, std::less<>> props;  // key -> its ops
   SequenceIndex seq;
   BigVector<Element> elems;
@@ -512,6 +513,27 @@ inline SeqWidth text_width(std::string_view s) {
   return w;
 }
 
+/// The keys and elements that ops touched while recording (Document's diff cursor): what the
+/// patches since the cursor can differ in. Entries are (object index, key), the key being a map
+/// key's interned index or a sequence element's handle; duplicates are removed when read. Past
+/// `limit` entries it gives up (`overflow`) and the patches come from a full diff instead.
+struct TouchLog {
+  bool active = false;
+  bool overflow = false;
+  std::size_t limit = 0;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> entries;
+
+  void touch(std::uint32_t object, std::uint32_t key) {
+    if (overflow) return;
+    if (entries.size() >= limit) {
+      overflow = true;
+      entries = {};
+      return;
+    }
+    entries.emplace_back(object, key);
+  }
+};
+
 /// The CRDT state. Not thread-safe.
 class OpSet {
  public:
@@ -519,14 +541,29 @@ class OpSet {
     objects_.emplace_back();  // the root map
     obj_index_.emplace(0, kRootObject);
   }
-  /// A copy of `other` that reads actors from `actors` (a copy of other's table).
-  OpSet(const OpSet& other, const ActorTable* actors) : OpSet(other) { actors_ = actors; }
+  /// A copy of `other` that reads actors from `actors` (a copy of other's table); it records
+  /// no touches (a copy is a new document).
+  OpSet(const OpSet& other, const ActorTable* actors) : OpSet(other) {
+    actors_ = actors;
+    touch_log_ = TouchLog{};
+  }
   OpSet(OpSet&&) = default;
   OpSet& operator=(OpSet&&) = default;
 
   const ActorTable& actors() const { return *actors_; }
 
   Status apply(const ResolvedOp& r) { return apply(view_of(r)); }
+
+  /// Starts recording what later applies touch (a fresh log of at most `limit` entries).
+  void start_touch_log(std::size_t limit) {
+    touch_log_ = TouchLog{};
+    touch_log_.active = true;
+    touch_log_.limit = limit;
+  }
+  void stop_touch_log() { touch_log_ = TouchLog{}; }
+  const TouchLog& touch_log() const { return touch_log_; }
+  /// Ops stored (deletes are not): the size a touch log is measured against.
+  std::size_t op_count() const { return ops_.size(); }
 
   /// Sizes the containers for `n` more ops (a hint).
   void reserve(std::size_t n) { ops_.reserve(ops_.size() + n); }
@@ -591,6 +628,8 @@ class OpSet {
   // Inserts op `idx` (id `id`) into `list`, which is sorted by op id; returns its position.
   template <class List>
   std::size_t insert_sorted(List& list, std::uint32_t idx, OpId id);
+  // Records the keys an applied op and its preds are on (touch_log_ is active).
+  void record_touches(std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored, std::string_view map_key);
   // Moves `key.live_from` past the ops that are hidden now.
   void skip_hidden(KeyOps& key) const;
   // RGA: place the new element after its reference, skipping elements with greater ids.
@@ -612,6 +651,7 @@ class OpSet {
   std::vector<std::string> keys_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;
   std::vector<std::uint32_t> pred_scratch_;
+  TouchLog touch_log_;
 };
 
 

@@ -70,6 +70,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ) {
   if (rec.is_counter() && !succ.empty()) counters_.push_back(idx);
 
   Object& o = set_.objects_[oi];
+  if (op.action == Action::kMark) o.has_marks = true;
   if (!(seq ? place_in_sequence(o, idx, op) : place_in_map(o, idx, op))) return false;
   if (const auto t = make_type(op.action)) {
     const auto made = static_cast<std::uint32_t>(set_.objects_.size());
