@@ -53,7 +53,10 @@ const char* to_string(DocumentState state);
 struct DocumentChange {
   std::vector<ChangeHash> heads_before;  ///< the document's heads before the change
   std::vector<ChangeHash> heads_after;   ///< and after it
-  std::vector<Patch> patches;  ///< from heads_before to heads_after
+  /// From heads_before to heads_after. While observers stay, from the document's patch log
+  /// (Document::diff_incremental: cost in proportion to the change, the reference's
+  /// patchCallback shapes); for the first event after subscribing, a diff.
+  std::vector<Patch> patches;
   bool local = false;          ///< made through DocHandle::change on this repo
 };
 

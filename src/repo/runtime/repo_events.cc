@@ -142,6 +142,24 @@ void Repo::Impl::actor_post(const std::shared_ptr<DocHandle::Entry>& entry, std:
   });
 }
 
+namespace {
+
+// The patches of one heads change for change observers. While observers stay, the document's
+// diff cursor follows the events, so the patch log answers in time proportional to the change;
+// when the cursor is elsewhere (the first event, or several changes in one actor step) it is a
+// diff of the two states, and the cursor moves here for the next event.
+std::vector<Patch> observed_patches(Document& doc, const std::vector<ChangeHash>& before,
+                                    const std::vector<ChangeHash>& after) {
+  const bool current = doc.pending_ops() == 0 && doc.heads() == after;
+  if (current && doc.diff_cursor() == before) return doc.diff_incremental();
+  std::vector<Patch> out;
+  if (auto p = doc.diff(before, after)) out = std::move(*p);
+  if (current) doc.update_diff_cursor();
+  return out;
+}
+
+}  // namespace
+
 void Repo::Impl::take_and_dispatch(const std::shared_ptr<DocHandle::Entry>& entry_ptr, std::vector<std::function<void()>>& after) {
   DocHandle::Entry& entry = *entry_ptr;
   core::DocActor& actor = *entry.actor;
@@ -190,12 +208,15 @@ void Repo::Impl::take_and_dispatch(const std::shared_ptr<DocHandle::Entry>& entr
         break;
       }
       case core::DocEvent::Kind::kHeadsChanged: {
-        if (entry.change_observers.empty()) break;
+        if (entry.change_observers.empty()) {
+          actor.document().reset_diff_cursor();  // nobody reads patches: record nothing
+          break;
+        }
         DocumentChange change;
         change.heads_before = ev.heads_before;
         change.heads_after = ev.heads;
         change.local = entry.local_change_pending;
-        if (auto patches = actor.document().diff(ev.heads_before, ev.heads)) change.patches = std::move(*patches);
+        change.patches = observed_patches(actor.document(), ev.heads_before, ev.heads);
         for (const auto& [oid, observer] : entry.change_observers) {
           after.push_back([observer, change] { observer(change); });
         }
