@@ -247,7 +247,9 @@ class Document {
   [[nodiscard]] Status update_text(const ObjId& text, std::string_view new_text);
 
   /// Marks [start, end) of a text or list with `name` = `value` (rich text formatting).
-  /// REQUIRES start < end <= length.
+  /// start and end must be <= length. As in JS, start >= end is accepted: with kNone and
+  /// start == end nothing is written; otherwise the end op goes right after the begin op (a mark
+  /// that covers nothing, which marks() does not show).
   [[nodiscard]] Status mark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
                             std::string_view name, ScalarValue value);
   /// Removes mark `name` from [start, end) (a mark with a null value).
