@@ -445,6 +445,9 @@ TEST(DocumentVectors, LocalEditsProduceByteIdenticalChanges) {
   for (const std::string& name : test::vector_names()) {
     const json v = test::load_vector(name);
     if (!v.contains("changes") || uses_unimplemented(v)) continue;
+    // Its conflict-resolving deletes (pred = the losing values only) come from update_spans and
+    // have no editing call of their own to replay op by op; update_spans_test.cc replays it.
+    if (name == "update_spans_conflicts") continue;
     SCOPED_TRACE(name);
     const auto& changes = v["changes"];
     std::map<std::string, std::size_t> index_of;

@@ -24,6 +24,11 @@ TEST(UpdateSpansVectors, RoundTripSplitsAMarkOverABlockAndBlocksMergePerKey) {
   test::replay_rich_text_vector("update_spans_round_trip");
 }
 
+// A conflicted key makes a block differ from the same value without the conflict, and the
+// in-place update then deletes the losing values.
+TEST(UpdateSpansVectors, ConflictedBlockKeysAreResolvedAsTheReferenceResolvesThem) {
+  test::replay_rich_text_vector("update_spans_conflicts");
+}
 TEST(UpdateSpansVectors, SeededRandomMutationsOfTheSpansMatchTheReferenceAtEveryStep) {
   int replayed = 0;
   for (const std::string& name : test::vector_names()) {

@@ -84,6 +84,52 @@ void append_key(std::string& out, const Hydrated& h) {
   }
 }
 
+// append_key of the value `v` as it is in `doc`, except that a map entry or list element with
+// concurrent values gets a '!' after it: the reference's hydrated values carry a conflict flag and
+// compare unequal to the same value without it, so a conflicted block is never "unchanged" (its
+// update then resolves the conflict, see put_scalar).
+Status append_doc_key(std::string& out, const Document& doc, const Value& v) {
+  const auto* ref = std::get_if<ObjectRef>(&v);
+  if (!ref) {
+    append_key(out, Hydrated::of(std::get<ScalarValue>(v)));
+    return {};
+  }
+  const auto entry = [&](const Prop& prop) -> Status {
+    AM_TRY_ASSIGN(const std::optional<Value> value, doc.get(ref->id, prop));
+    if (value) AM_TRY_STATUS(append_doc_key(out, doc, *value));
+    AM_TRY_ASSIGN(const std::vector<Conflict> all, doc.get_all(ref->id, prop));
+    if (all.size() > 1) out += '!';
+    out += ',';
+    return {};
+  };
+  switch (ref->type) {
+    case ObjType::kText: {
+      AM_TRY_ASSIGN(const std::string t, doc.text(ref->id));
+      out += 't';
+      core::json_string(out, t);
+      return {};
+    }
+    case ObjType::kList: {
+      AM_TRY_ASSIGN(const std::size_t n, doc.length(ref->id));
+      out += '[';
+      for (std::size_t i = 0; i < n; ++i) AM_TRY_STATUS(entry(Prop(i)));
+      out += ']';
+      return {};
+    }
+    default: {
+      AM_TRY_ASSIGN(const std::vector<std::string> keys, doc.keys(ref->id));
+      out += '{';
+      for (const std::string& k : keys) {
+        core::json_string(out, k);
+        out += ':';
+        AM_TRY_STATUS(entry(Prop(k)));
+      }
+      out += '}';
+      return {};
+    }
+  }
+}
+
 // One element of the flattened spans: a block, or one grapheme cluster of a text span.
 struct Item {
   std::string key;                // compared by the diff: 'g' + cluster, or 'b' + block key
@@ -390,7 +436,22 @@ Status Document::update_spans(const ObjId& text, const std::vector<Span>& desire
   }
   // Pass 1: text and blocks.
   AM_TRY_ASSIGN(const std::vector<Span> current, spans(text));
-  const std::vector<Item> old_items = items_of(current);
+  std::vector<Item> old_items = items_of(current);
+  // The current blocks' keys come from the document, where conflicts show (append_doc_key).
+  const WidthUnit unit = impl_->text_unit();
+  for (std::size_t i = 0, at = 0; i < old_items.size(); ++i) {
+    Item& it = old_items[i];
+    if (it.block == nullptr) {
+      at += units(it.grapheme, unit);
+      continue;
+    }
+    AM_TRY_ASSIGN(const std::optional<Value> v, get(text, Prop(at)));
+    if (v) {
+      it.key = "b";
+      AM_TRY_STATUS(append_doc_key(it.key, *this, *v));
+    }
+    ++at;
+  }
   const std::vector<Item> new_items = items_of(desired);
   std::vector<std::string_view> old_keys, new_keys;
   for (const Item& it : old_items) old_keys.emplace_back(it.key);
@@ -401,7 +462,6 @@ Status Document::update_spans(const ObjId& text, const std::vector<Span>& desire
   AM_TRY_STATUS(hook.finish());
 
   // Pass 2: marks. The desired marks are one (name, value, start, end) per mark of each text span.
-  const WidthUnit unit = impl_->text_unit();
   std::vector<Mark> want;
   std::size_t idx = 0;
   for (const Span& s : desired) {

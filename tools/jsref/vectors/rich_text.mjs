@@ -201,6 +201,19 @@ export function register({ A, T, ACT_A, ACT_B, scenario, fail, mulberry32, randI
         config: { defaultExpand: "none" } }] },
     ]));
 
+  scenario("update_spans_conflicts", "A.updateSpans over a block whose keys conflict after a merge (both actors set " +
+    "type, and attrs.level, concurrently): desired == current spans, then a desired value equal to the losing one.",
+    () => run([
+      { doc: "a", calls: [{ fn: "init", text: "ab" }, { fn: "splitBlock", index: 1, block: { type: RAW("p"), attrs: { level: 1 } } }] },
+      { doc: "b", merge: "a" },
+      { doc: "a", calls: [{ fn: "updateSpans", spans: [TX("a"), { type: "block", value: { type: RAW("h1"), attrs: { level: 2 } } }, TX("b")] }] },
+      { doc: "b", calls: [{ fn: "updateSpans", spans: [TX("a"), { type: "block", value: { type: RAW("h2"), attrs: { level: 3 } } }, TX("b")] }] },
+      { doc: "a", merge: "b" },
+      { doc: "a", calls: [{ fn: "updateSpansRoundTrip" }] },
+      { doc: "b", merge: "a" },
+      { doc: "b", calls: [{ fn: "updateSpans", spans: [TX("a"), { type: "block", value: { type: RAW("h1"), attrs: { level: 3 } } }, TX("b")] }] },
+    ]));
+
   // Seeded random updateSpans: each step is one updateSpans of a random mutation of the actor's current
   // spans (edit a run with emoji, skin tones and combining marks; add, drop or toggle marks; split or join
   // runs; add, drop or alter a block, its parents list growing or shrinking), sometimes after a splice or
