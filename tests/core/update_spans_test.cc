@@ -36,7 +36,7 @@ TEST(UpdateSpansVectors, SeededRandomMutationsOfTheSpansMatchTheReferenceAtEvery
     test::replay_rich_text_vector(name);
     ++replayed;
   }
-  EXPECT_GE(replayed, 4);
+  EXPECT_GE(replayed, 5);
 }
 TEST(MarkRangesVectors, EmptyAndReversedMarksWriteTheReferencesOps) {
   test::replay_rich_text_vector("marks_empty_and_reversed");

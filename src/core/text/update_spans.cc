@@ -487,9 +487,13 @@ Status Document::update_spans(const ObjId& text, const std::vector<Span>& desire
     if (std::find(now.begin(), now.end(), m) != now.end()) continue;
     // After a drift (see the top of this file) a desired edge may fall inside a character; the
     // reference's inserts move it to the end of that character.
+    // When both edges land after the same character, the reference's end goes right after its
+    // begin (inner.rs mark: its position is not past the begin's), even with expand "none"; a
+    // reversed range asks mark() for exactly that.
     AM_TRY_ASSIGN(const Object* now_text, impl_->object_for(text));
     const std::size_t start = landing(*now_text, unit, m.start);
-    const std::size_t end = m.start == m.end ? start : landing(*now_text, unit, m.end);
+    std::size_t end = m.start == m.end ? start : landing(*now_text, unit, m.end);
+    if (m.start < m.end && end == start && start > 0) end = start - 1;
     AM_TRY_STATUS(mark(text, start, end, expand_of(m.name), m.name, m.value));
   }
   return {};
