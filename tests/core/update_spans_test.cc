@@ -14,7 +14,9 @@
 namespace am {
 namespace {
 
-TEST(UpdateSpansVectors, BasicEditsGiveTheReferencesBytesAndSpans) { test::replay_rich_text_vector("update_spans_basic"); }
+TEST(UpdateSpansVectors, BasicEditsGiveTheReferencesBytesAndSpans) {
+  test::replay_rich_text_vector("update_spans_basic");
+}
 // Named after the reference bugs they pin: a removed grapheme cluster loses only its first code
 // point (and the index drifts into surrogate pairs), a shrinking list loses its first elements.
 TEST(UpdateSpansVectors, ReferenceBugsGraphemeDeleteAndListShrinkAreReproduced) {

@@ -210,9 +210,11 @@ class Updater {
   // Writes `want` at `prop` of `parent`, where `old` is there now (nullopt: a new key or index).
   Status update_value(const ObjId& parent, const Prop& prop, const Hydrated& want, const std::optional<Value>& old) {
     const ObjectRef* ref = old ? std::get_if<ObjectRef>(&*old) : nullptr;
-    if (ref && ref->type == ObjType::kMap && want.kind == Hydrated::Kind::kMap) return update_map(ref->id, want.map);
-    if (ref && ref->type == ObjType::kList && want.kind == Hydrated::Kind::kList) return update_list(ref->id, want.list);
-    if (ref && ref->type == ObjType::kText && want.kind == Hydrated::Kind::kText) return doc_.update_text(ref->id, want.text);
+    // A table, like no object at all, matches none of the in-place updates below.
+    const ObjType have = ref ? ref->type : ObjType::kTable;
+    if (have == ObjType::kMap && want.kind == Hydrated::Kind::kMap) return update_map(ref->id, want.map);
+    if (have == ObjType::kList && want.kind == Hydrated::Kind::kList) return update_list(ref->id, want.list);
+    if (have == ObjType::kText && want.kind == Hydrated::Kind::kText) return doc_.update_text(ref->id, want.text);
     const bool insert = !old && std::holds_alternative<std::size_t>(prop);
     if (want.kind == Hydrated::Kind::kScalar) {
       if (insert) return doc_.insert(parent, std::get<std::size_t>(prop), want.scalar);
@@ -325,9 +327,11 @@ class SpanEditor {
   // element; nothing when there is none.
   Status remove_one(const Item& it) {
     AM_TRY_ASSIGN(const Object* o, object());
-    std::uint32_t h = d_.element_at(*o, idx_);
+    const std::uint32_t h = d_.element_at(*o, idx_);
     if (it.block) {
-      if (h == SequenceIndex::kNone) return fail(Error::invalid_argument("update_spans", "index " + std::to_string(idx_) + " is out of bounds"));
+      if (h == SequenceIndex::kNone) {
+        return fail(Error::invalid_argument("update_spans", "index " + std::to_string(idx_) + " is out of bounds"));
+      }
       return doc_.remove(text_, idx_);
     }
     if (h == SequenceIndex::kNone) return {};
