@@ -250,7 +250,9 @@ class Document {
   [[nodiscard]] Status update_text(const ObjId& text, std::string_view new_text);
 
   /// Marks [start, end) of a text or list with `name` = `value` (rich text formatting).
-  /// REQUIRES start < end <= length.
+  /// start and end must be <= length. As in JS, start >= end is accepted: with kNone and
+  /// start == end nothing is written; otherwise the end op goes right after the begin op (a mark
+  /// that covers nothing, which marks() does not show).
   [[nodiscard]] Status mark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
                             std::string_view name, ScalarValue value);
   /// Removes mark `name` from [start, end) (a mark with a null value).
@@ -309,6 +311,17 @@ class Document {
   [[nodiscard]] Result<std::vector<Span>> spans(const ObjId& text) const;
   /// spans() as of `heads` (JS spans of view(doc, heads)).
   [[nodiscard]] Result<std::vector<Span>> spans_at(const ObjId& text, const std::vector<ChangeHash>& heads) const;
+  /// Turns the text into `desired` (JS updateSpans; changes byte-identical to the reference's).
+  /// Pass 1 diffs blocks and grapheme clusters (Myers) and edits in place: a differing block is
+  /// updated key by key. Pass 2 unmarks every mark that is not exactly one of the desired
+  /// (name, value, start, end) and marks every desired one not present, with
+  /// per_mark_expand[name], else default_expand (the JS default is "after"). Reproduces the
+  /// reference's quirks: a removed grapheme cluster loses only its first code point, a shrinking
+  /// list in a block loses its first elements, and equal adjacent runs or a mark over a block are
+  /// rewritten (docs/design/rich-text-blocks.md §4). Errors leave earlier ops of this call pending.
+  [[nodiscard]] Status update_spans(const ObjId& text, const std::vector<Span>& desired,
+                                    ExpandMark default_expand = ExpandMark::kAfter,
+                                    const std::map<std::string, ExpandMark>& per_mark_expand = {});
   // ---- end of rich text ----------------------------------------------------------------------
   /// The entries of a map with keys in [begin, end) in key (UTF-8 byte) order; an empty `end`
   /// means no upper bound.

@@ -151,18 +151,32 @@ Status Document::mark(const ObjId& obj, std::size_t start, std::size_t end, Expa
   Impl& d = *impl_;
   AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
-  if (start >= end || end > d.length_of(*o)) {
+  if (start > d.length_of(*o) || end > d.length_of(*o)) {
     return fail(Error::invalid_argument("mark", "range [" + std::to_string(start) + ", " +
-                                                    std::to_string(end) + ") is empty or out of range"));
+                                                    std::to_string(end) + ") is out of range"));
   }
+  // An empty or reversed range is legal in the reference (inner.rs mark). Empty and expanding
+  // nowhere, it would end before it begins: nothing is written. Otherwise the end goes right
+  // after the begin op, so the mark covers nothing yet but can still grow by its expand.
+  if (start == end && expand == ExpandMark::kNone) return {};
   // Both positions are found before either op exists, as the reference does.
   AM_TRY_ASSIGN(ResolvedOp begin, d.insertion(obj, start));
-  AM_TRY_ASSIGN(ResolvedOp finish, d.insertion(obj, end));
+  std::optional<ResolvedOp> finish;
+  if (start < end) {
+    AM_TRY_ASSIGN(finish, d.insertion(obj, end));
+  }
+  const std::optional<OpId> container = begin.obj;
   begin.expand = expand == ExpandMark::kBefore || expand == ExpandMark::kBoth;
   begin.mark_name = std::string(name);
-  finish.expand = expand == ExpandMark::kAfter || expand == ExpandMark::kBoth;
   AM_TRY_STATUS(d.put_op(std::move(begin), Action::kMark, std::move(value)));
-  return d.put_op(std::move(finish), Action::kMark, Null{});
+  if (!finish) {
+    finish.emplace();
+    finish->obj = container;
+    finish->insert = true;
+    finish->elem = d.tx_ops.back().id;  // the begin just written
+  }
+  finish->expand = expand == ExpandMark::kAfter || expand == ExpandMark::kBoth;
+  return d.put_op(std::move(*finish), Action::kMark, Null{});
 }
 
 Status Document::unmark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
