@@ -88,6 +88,8 @@ const file = (side, name) => join(work, `${side}-${name}.automerge`)
 const workloads = {
   perEdit: side => ["trace", opts.trace, "--per-edit", ...limitArgs, "--save-to", file(side, "per-edit")],
   single: side => ["trace", opts.trace, "--single", ...limitArgs],
+  // Every edit's patches taken as an editor's view would (C++ diff_incremental, JS patchCallback).
+  observed: side => ["trace", opts.trace, "--per-edit", "--observe", "--no-sync", ...limitArgs],
   // A fresh process loading the per-edit document that side saved (cold load, RSS after load).
   load: side => ["load", file(side, "per-edit")],
 }
@@ -101,7 +103,7 @@ function agree(what, a, b, fields, names = ["C++", "JS"]) {
   }
 }
 
-const results = { perEdit: { cpp: [], js: [] }, single: { cpp: [], js: [] }, load: { cpp: [], js: [] } }
+const results = Object.fromEntries(Object.keys(workloads).map(w => [w, { cpp: [], js: [] }]))
 const started = Date.now()
 for (let rep = 0; rep < opts.reps; rep++) {
   // Alternate which side goes first, so drift on a busy machine hurts both alike.
@@ -115,7 +117,10 @@ for (let rep = 0; rep < opts.reps; rep++) {
         `compare: rep ${rep + 1}/${opts.reps} ${w} ${side}: ${JSON.stringify({ ...got[side], heads: got[side].heads?.length })}\n`,
       )
     }
-    const fields = w === "load" ? ["changes", "text_len", "heads"] : ["edits", "changes", "text_len", "heads"]
+    const fields =
+      w === "load" ? ["changes", "text_len", "heads"]
+      : w === "observed" ? ["edits", "changes", "text_len", "heads", "patches"]
+      : ["edits", "changes", "text_len", "heads"]
     agree(`${w} (rep ${rep + 1})`, got.cpp, got.js, fields)
   }
   if (rep === 0) {
@@ -142,6 +147,7 @@ const spread = (w, side, field) => {
 }
 
 const fmtMs = v => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 10 ? `${v.toFixed(0)} ms` : `${v.toFixed(2)} ms`)
+const fmtUs = v => `${v.toFixed(1)} µs`
 const fmtBytes = v => `${Math.round(v).toLocaleString("en-US")} B`
 const fmtKb = v => `${(v / 1024).toFixed(1)} MB`
 const fmtCount = v => `${v}`
@@ -149,6 +155,9 @@ const fmtCount = v => `${v}`
 // ratio = JS / C++: how many times faster (or smaller) C++ is; above 1 = C++ better.
 const rows = [
   { name: "trace, one change per edit: apply + commit", w: "perEdit", f: "apply_ms", fmt: fmtMs, target: "≥ 20×", ok: r => r >= 20 },
+  { name: "trace, one change per edit, patches observed: apply + commit + patches", w: "observed", f: "apply_ms", fmt: fmtMs, target: "≥ 20×", ok: r => r >= 20 },
+  { name: "observed edit, mean over the first 2,000 edits (info)", w: "observed", f: "observed_edit_us_first", fmt: fmtUs },
+  { name: "observed edit, mean over the last 2,000 edits (info)", w: "observed", f: "observed_edit_us_last", fmt: fmtUs },
   { name: "trace as one change: apply + commit", w: "single", f: "apply_ms", fmt: fmtMs, target: "≥ 10×", ok: r => r >= 10 },
   { name: "per-edit doc: save", w: "perEdit", f: "save_ms", fmt: fmtMs, target: "≥ 3×", ok: r => r >= 3 },
   { name: "per-edit doc: saved size", w: "perEdit", f: "save_bytes", fmt: fmtBytes, target: "within 2 %", ok: r => Math.abs(1 / r - 1) <= 0.02 },

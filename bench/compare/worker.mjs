@@ -27,8 +27,8 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { cmd: argv[0], file: argv[1], single: false, limit: -1, saveTo: "", noSync: false, unchecked: false }
-  if (!o.cmd || !o.file) die("usage: worker.mjs trace TRACE [--single|--per-edit] [--limit N] [--save-to FILE] [--no-sync] | load FILE [--unchecked]")
+  const o = { cmd: argv[0], file: argv[1], single: false, limit: -1, saveTo: "", noSync: false, unchecked: false, observe: false }
+  if (!o.cmd || !o.file) die("usage: worker.mjs trace TRACE [--single|--per-edit] [--observe] [--limit N] [--save-to FILE] [--no-sync] | load FILE [--unchecked]")
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i]
     if (a === "--single") o.single = true
@@ -36,6 +36,7 @@ function parseArgs(argv) {
     else if (a === "--limit") o.limit = Number(argv[++i])
     else if (a === "--save-to") o.saveTo = argv[++i]
     else if (a === "--no-sync") o.noSync = true
+    else if (a === "--observe") o.observe = true
     else if (a === "--unchecked") o.unchecked = true
     else die(`unknown option ${a}`)
   }
@@ -94,6 +95,7 @@ function trace(o) {
   const edits = readEdits(o.file, o.limit)
   let doc = A.init({ actor: ACTOR })
   const opts = { time: 0 }
+  let observed = null
   const t0 = performance.now()
   if (o.single) {
     doc = A.change(doc, opts, d => {
@@ -101,16 +103,32 @@ function trace(o) {
       for (const [pos, del, ins] of edits) A.splice(d, ["text"], pos, del, ins)
     })
   } else {
-    // The first change also creates the text object, as amrepo's does.
+    // The first change also creates the text object, as amrepo's does. With --observe every
+    // change reports its patches to a patchCallback (what an editor's view would apply), and the
+    // mean cost of an observed edit early and late in the trace is kept.
+    let patches = 0
+    if (o.observe) opts.patchCallback = p => { patches += p.length }
+    const window = Math.min(2000, edits.length >> 1)
+    let early = 0, late = 0
     edits.forEach(([pos, del, ins], i) => {
+      const t = o.observe ? performance.now() : 0
       doc = A.change(doc, opts, d => {
         if (i === 0) d.text = ""
         A.splice(d, ["text"], pos, del, ins)
       })
+      if (o.observe) {
+        const ms = performance.now() - t
+        if (i < window) early += ms
+        if (i >= edits.length - window) late += ms
+      }
     })
+    if (o.observe) observed = { patches, first: (early * 1000) / window, last: (late * 1000) / window }
     if (edits.length === 0) doc = A.change(doc, opts, d => { d.text = "" })
   }
   const applyMs = performance.now() - t0
+  const observedOut = observed
+    ? { patches: observed.patches, observed_edit_us_first: observed.first, observed_edit_us_last: observed.last }
+    : {}
   const out = {
     impl: "js",
     version,
@@ -120,6 +138,7 @@ function trace(o) {
     changes: 0, // filled in last: A.getAllChanges copies every change out of wasm
     text_len: textLen(doc),
     heads: heads(doc),
+    ...observedOut,
   }
   edits.length = 0
 

@@ -444,7 +444,8 @@ struct Document::Impl {
     // is the reference's text rule (op_set.rs scan_for_sticky_marks), probed: after "h", an
     // expanding end, a deleted char and an expanding start, the new element goes after the start.
     if (o->type == ObjType::kText) {
-      h = sticky_mark_anchor(*o, h);
+      // Without mark ops there is no boundary to find: skip the walk over deleted elements.
+      if (o->has_marks) h = sticky_mark_anchor(*o, h);
     } else {
       for (auto next = h == SequenceIndex::kNone ? o->seq.first() : o->seq.next(h);
            next != SequenceIndex::kNone; next = o->seq.next(next)) {

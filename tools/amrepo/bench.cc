@@ -221,6 +221,17 @@ bool scan_patches(const std::string& s, long limit, Emit&& emit) {
   return true;
 }
 
+// The mean time of a run of observed edits.
+struct ObservedCost {
+  double total_ms = 0;
+  std::size_t n = 0;
+  void add(double ms) {
+    total_ms += ms;
+    ++n;
+  }
+  double mean_us() const { return n == 0 ? 0.0 : total_ms * 1000.0 / static_cast<double>(n); }
+};
+
 }  // namespace
 
 int bench_trace(const TraceBenchOptions& options) {
@@ -253,7 +264,14 @@ int bench_trace(const TraceBenchOptions& options) {
     return 1;
   }
   double commit_ms = 0;
-  for (const Edit& e : edits) {
+  // With --observe: the patches of every edit, as an editor's view would take them, and the mean
+  // cost of an observed edit early and late in the trace (a size-independent cost keeps them equal).
+  std::size_t patches = 0;
+  ObservedCost early, late;
+  const std::size_t window = std::min<std::size_t>(2000, edits.size() / 2);
+  for (std::size_t i = 0; i < edits.size(); ++i) {
+    const Edit& e = edits[i];
+    const auto edit_start = Clock::now();
     if (auto s = doc.splice_text(*obj, e.pos, e.del, e.ins); !s) {
       std::cerr << "amrepo: bench: edit failed: " << s.error().to_string() << "\n";
       return 1;
@@ -262,6 +280,11 @@ int bench_trace(const TraceBenchOptions& options) {
       const auto c = Clock::now();
       doc.commit();
       commit_ms += ms_since(c);
+    }
+    if (options.observe) {
+      patches += doc.diff_incremental().size();
+      if (i < window) early.add(ms_since(edit_start));
+      if (i >= edits.size() - window) late.add(ms_since(edit_start));
     }
   }
   if (options.single || edits.empty()) {  // no edits: still one change, creating the text
@@ -282,6 +305,11 @@ int bench_trace(const TraceBenchOptions& options) {
   out["changes"] = doc.change_count();
   out["text_len"] = text_len;
   out["heads"] = heads;
+  if (options.observe) {
+    out["patches"] = patches;
+    out["observed_edit_us_first"] = early.mean_us();
+    out["observed_edit_us_last"] = late.mean_us();
+  }
   std::vector<Edit>().swap(edits);
 
   // Save, then load those bytes in this process (warm: allocator and caches already in use).

@@ -11,6 +11,7 @@ struct TraceBenchOptions {
   long limit = -1;         // replay only the first N edits (CI's reduced run)
   std::string save_to;     // also write the saved document here (for `bench load`)
   bool no_sync = false;    // skip the sync-to-an-empty-peer measurement
+  bool observe = false;    // per edit, also take the patches since the last edit (diff_incremental)
 };
 
 /// Replays an editing trace, then saves the document, loads the saved bytes and syncs the

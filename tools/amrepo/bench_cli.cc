@@ -26,6 +26,11 @@ void add_bench_commands(CLI::App& app, CommandRunners& runners) {
   trace_cmd->add_flag("--single", trace_options->single, "apply the whole trace as one change");
   auto per_edit = std::make_shared<bool>(false);  // the default; accepted for symmetry with --single
   trace_cmd->add_flag("--per-edit", *per_edit, "one change per edit (the default)")->excludes("--single");
+  trace_cmd->add_flag("--observe", trace_options->observe,
+                      "with --per-edit: after every edit take its patches (Document::diff_incremental, as an "
+                      "editor's view does); adds patches, observed_edit_us_first and observed_edit_us_last (mean "
+                      "cost of an observed edit over the first and the last 2,000 edits)")
+      ->excludes("--single");
   trace_cmd->add_option("--limit", trace_options->limit, "replay only the first N edits");
   trace_cmd->add_option("--save-to", trace_options->save_to,
                         "also write the saved document to this file (input for `bench load`)");
