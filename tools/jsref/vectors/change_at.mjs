@@ -97,7 +97,8 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, docJson }) 
   scenario("change_at_own_actor_busy", "A.changeAt at heads the own actor has later ops than: a derived actor " +
     "(magic 13b22309, uLEB level, base actor) whose ops are all covered by the heads, level 1 then 2; changeAt " +
     "on the result reuses level 1; changeAt at the own actor's last change uses the own actor; an empty " +
-    "changeAt makes no change. Steps in extra.steps (see change_at.mjs).",
+    "changeAt makes no change; redundant heads (an ancestor with its descendant) and a repeated head are all " +
+    "kept in the deps. Steps in extra.steps (see change_at.mjs).",
     function change_at_own_actor_busy() {
       const s = script({ A: ACT_A });
       const h1 = s.change("A", [["put", [], "x", 1]]);
@@ -107,6 +108,9 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, docJson }) 
       s.changeAt("A", h1, [["put", [], "z", 1]]);
       s.changeAt("A", h2, [["put", [], "z", 2]]);
       s.changeAt("A", h1, []);
+      s.changeAt("A", [...h1, ...h2], [["put", [], "v", 1]]);
+      const head = s.heads("A")[0];
+      s.changeAt("A", [head, head], [["put", [], "v", 2]]);
       s.change("A", [["put", [], "w", 1]]);
       return s.result();
     });
