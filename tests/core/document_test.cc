@@ -437,6 +437,9 @@ TEST(DocumentVectors, LocalEditsProduceByteIdenticalChanges) {
   for (const std::string& name : test::vector_names()) {
     const json v = test::load_vector(name);
     if (!v.contains("changes") || uses_unimplemented(v)) continue;
+    // A changeAt change is numbered after the whole document, not after its deps, so a commit at
+    // its deps cannot remake it; change_at_test.cc replays those vectors through change_at.
+    if (name.starts_with("change_at_")) continue;
     SCOPED_TRACE(name);
     const auto& changes = v["changes"];
     std::map<std::string, std::size_t> index_of;
