@@ -11,6 +11,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -454,6 +455,27 @@ class Document {
   /// new random actor (or `actor`). An unknown hash is kInvalidArgument.
   [[nodiscard]] Result<Document> fork_at(const std::vector<ChangeHash>& heads,
                                          std::optional<ActorId> actor = std::nullopt) const;
+  /// What change_at() made (JS ChangeAtResult; the document is this one).
+  struct ChangeAtResult {
+    std::optional<ChangeHash> change;  ///< the new change; nullopt when `edit` made no ops
+    std::vector<ChangeHash> new_heads;  ///< JS newHeads: {*change}, or empty with no change
+  };
+  /// Makes a change as if the document were at `heads` and merges it in (JS changeAt): `edit`
+  /// runs on a copy as of `heads` (fork_at), and what it did becomes one change whose deps are
+  /// exactly `heads` (sorted; duplicates kept, as JS), numbered after every op of this document.
+  /// Its actor is this document's if that actor has no ops or all of them are in `heads`, else
+  /// the first derived actor (bytes 13 b2 23 09, uLEB128 level, this actor; level 1, 2, ...)
+  /// with that property; the copy `edit` gets has that actor. `heads` equal to heads() in the
+  /// same order is a plain change instead (as JS): deps are the heads plus this actor's last
+  /// change. No ops from `edit` makes no change (as JS). `edit` must not commit the copy
+  /// (kInvalidArgument); an error it returns is returned and nothing changes.
+  /// A pending transaction is committed first. An unknown hash in `heads` is kInvalidArgument
+  /// (JS drops it from the deps). Cost: replaying the changes in `heads` (fork_at). Known
+  /// difference: an insertion next to a mark boundary made by a change outside `heads` may be
+  /// placed differently, as JS steps over boundaries it does not show (see change_at.mjs).
+  [[nodiscard]] Result<ChangeAtResult> change_at(const std::vector<ChangeHash>& heads,
+                                                 const std::function<Status(Document&)>& edit,
+                                                 const CommitOptions& options = {});
 
   // ---- save and load ----------------------------------------------------------------------------
   // Format: spec §2.4-§2.7. Saving leaves out the ops of a pending transaction (commit first).

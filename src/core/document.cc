@@ -407,13 +407,28 @@ std::optional<Bytes> Document::get_last_local_change() const {
 std::size_t Document::change_count() const { return impl_->history.size(); }
 
 namespace {
-// The changes of `from` that `to` lacks, decoded again from their chunks.
+// The changes of `from` that `to` lacks, decoded again from their chunks, in the reference's
+// order (automerge.rs get_changes_added): a depth-first walk from `from`'s heads (the last one
+// first) through deps, reversed. The apply queue starts from this order, and the resulting
+// history order decides what save() writes.
 std::vector<storage::StoredChange> missing_from(const Document::Impl& to, const Document::Impl& from) {
+  std::vector<std::uint32_t> stack;
+  for (const ChangeHash& h : from.heads) stack.push_back(*from.history.find(h));
+  std::vector<bool> seen(from.history.size(), false);
+  std::vector<std::uint32_t> found;
+  while (!stack.empty()) {
+    const std::uint32_t row = stack.back();
+    stack.pop_back();
+    if (seen[row] || to.history.contains(from.history.hash(row))) continue;
+    seen[row] = true;
+    found.push_back(row);
+    for (const std::uint32_t dep : from.history.deps(row)) stack.push_back(dep);
+  }
   std::vector<storage::StoredChange> out;
-  for (std::size_t i = 0; i < from.history.size(); ++i) {
-    if (to.history.contains(from.history.hash(i))) continue;
+  out.reserve(found.size());
+  for (auto it = found.rbegin(); it != found.rend(); ++it) {
     // These chunks were decoded when they were applied to `from`.
-    if (auto sc = storage::decode_change_chunk(from.history.chunk(i))) out.push_back(std::move(*sc));
+    if (auto sc = storage::decode_change_chunk(from.history.chunk(*it))) out.push_back(std::move(*sc));
   }
   return out;
 }

@@ -63,6 +63,17 @@ struct Document::Impl {
   std::uint32_t tx_start_op = 0;
   core::PendingOps tx_ops;
 
+  // What the next commit uses instead of its usual start op, seq and deps: change_at
+  // (change_at.cc) commits on a fork at older heads, and the reference's isolated transaction
+  // numbers ops after the whole document's and depends on exactly the given heads. Cleared by
+  // that commit.
+  struct CommitOverride {
+    std::uint32_t start_op = 0;
+    std::uint64_t seq = 0;
+    std::vector<ChangeHash> deps;  // sorted; duplicates kept, as the reference keeps them
+  };
+  std::optional<CommitOverride> next_commit;
+
   explicit Impl(DocumentOptions o) : options(std::move(o)) {
     actor = options.actor ? *options.actor : ActorId::random();
   }
@@ -101,7 +112,7 @@ struct Document::Impl {
   void open_tx() {
     if (tx_open) return;
     tx_open = true;
-    tx_start_op = max_op + 1;
+    tx_start_op = next_commit ? next_commit->start_op : max_op + 1;
     tx_ops.clear();
   }
   OpId next_id() {
@@ -148,11 +159,17 @@ struct Document::Impl {
     c.start_op = tx_start_op;
     c.time = opts.time.value_or(0);
     if (opts.message && !opts.message->empty()) c.message = opts.message;  // "" is set below
-    std::set<ChangeHash> deps(heads.begin(), heads.end());
-    if (author < changes_by_actor.size() && !changes_by_actor[author].empty()) {
-      deps.insert(history.hash(changes_by_actor[author].back()));
+    if (next_commit) {
+      c.seq = next_commit->seq;
+      c.deps = std::move(next_commit->deps);
+      next_commit.reset();
+    } else {
+      std::set<ChangeHash> deps(heads.begin(), heads.end());
+      if (author < changes_by_actor.size() && !changes_by_actor[author].empty()) {
+        deps.insert(history.hash(changes_by_actor[author].back()));
+      }
+      c.deps.assign(deps.begin(), deps.end());
     }
-    c.deps.assign(deps.begin(), deps.end());
     storage::StoredChange sc = storage::encode_change(std::move(c));
     // The chunk cannot tell "" from no message, but a document saved by the reference keeps ""
     // for a local commit with an empty message; so do we.

@@ -448,6 +448,9 @@ TEST(DocumentVectors, LocalEditsProduceByteIdenticalChanges) {
     // Its conflict-resolving deletes (pred = the losing values only) come from update_spans and
     // have no editing call of their own to replay op by op; update_spans_test.cc replays it.
     if (name == "update_spans_conflicts") continue;
+    // A changeAt change is numbered after the whole document, not after its deps, so a commit at
+    // its deps cannot remake it; change_at_test.cc replays those vectors through change_at.
+    if (name.starts_with("change_at_")) continue;
     SCOPED_TRACE(name);
     const auto& changes = v["changes"];
     std::map<std::string, std::size_t> index_of;

@@ -2,8 +2,11 @@
 // with heads) on a real Repo. Waits are on futures and events with timeouts; no sleeps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -116,6 +119,100 @@ TEST(DocHandleHistory, FindOfAUrlWithHeadsGivesAReadOnlyViewAtThem) {
   auto refused = repo->find(std::string_view(bad), 10s).get();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(DocHandleHistory, ChangeAtMakesAConcurrentChangeThatObserversAndStorageSee) {
+  auto storage = std::shared_ptr<StorageAdapter>(make_memory_storage());
+  auto repo = open_repo("change-at", nullptr, storage);
+  ASSERT_TRUE(repo);
+  DocHandle h = repo->create();
+  put(h, "title", "then");
+  const std::vector<ChangeHash> then = h.heads();
+  put(h, "title", "now");
+  const std::vector<ChangeHash> now = h.heads();
+
+  // The events of the puts above may still be on their way: keep them all, then find change_at's.
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<DocumentChange> events;
+  Subscription sub = h.on_change([&](const DocumentChange& c) {
+    std::lock_guard<std::mutex> lock(m);
+    events.push_back(c);
+    cv.notify_all();
+  });
+  auto count_after = [&](const std::vector<ChangeHash>& heads) {
+    return std::count_if(events.begin(), events.end(), [&](const DocumentChange& e) { return e.heads_after == heads; });
+  };
+  {
+    std::unique_lock<std::mutex> lock(m);  // so that change_at's event does not carry "now" too
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return count_after(now) > 0; }));
+  }
+  std::string seen;
+  CommitOptions options;
+  options.message = "back-dated";
+  const auto made = h.change_at(then, [&](Document& d) {
+    seen = d.to_json().value();
+    return d.put(ObjId::root(), "note", std::string("added at then"));
+  }, options);
+  ASSERT_TRUE(made) << made.error().to_string();
+  ASSERT_TRUE(made->change.has_value());
+  EXPECT_EQ(made->new_heads, std::vector<ChangeHash>{*made->change});
+  EXPECT_EQ(seen, R"({"title":"then"})");  // the edit saw the document at `then`
+
+  // The change depends on `then` only, so it is concurrent with `now`: two heads.
+  std::vector<ChangeHash> both{now[0], *made->change};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(h.heads(), both);
+  EXPECT_EQ(text_of(h, "title"), "now");
+  EXPECT_EQ(text_of(h, "note"), "added at then");
+  const auto meta = h.metadata(*made->change);
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->deps, then);
+  EXPECT_EQ(meta->message, std::optional<std::string>("back-dated"));
+
+  // Events are built when the actor runs, so a late one of the puts may already see both heads:
+  // wait for the one that carries the note.
+  auto has_note = [](const DocumentChange& e) {
+    return patches_to_json(e.patches).find(R"({"action":"put","path":["note"],"value":"added at then"})") !=
+           std::string::npos;
+  };
+  DocumentChange c;
+  {
+    std::unique_lock<std::mutex> lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return std::any_of(events.begin(), events.end(), has_note); }));
+    c = *std::find_if(events.begin(), events.end(), has_note);
+  }
+  EXPECT_EQ(c.heads_after, both);
+  EXPECT_TRUE(c.local);
+
+  // No ops: no change and no event, as JS returns undefined. A view and unknown heads refuse.
+  const auto nothing = h.change_at(then, [](Document&) { return Status{}; });
+  ASSERT_TRUE(nothing);
+  EXPECT_FALSE(nothing->change.has_value());
+  EXPECT_TRUE(nothing->new_heads.empty());
+  EXPECT_EQ(h.heads(), both);
+  auto view = h.view(then);
+  ASSERT_TRUE(view);
+  const auto refused = view->change_at(then, [](Document& d) { return d.put(ObjId::root(), "x", std::int64_t{1}); });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  ChangeHash unknown;
+  unknown.bytes.fill(5);
+  const auto unknown_heads = h.change_at({unknown}, [](Document& d) { return d.put(ObjId::root(), "x", std::int64_t{1}); });
+  ASSERT_FALSE(unknown_heads);
+  EXPECT_EQ(unknown_heads.error().code, ErrorCode::kInvalidArgument);
+
+  // Storage has it: a second repo on the same store loads both heads.
+  ASSERT_TRUE(repo->flush());
+  const DocumentId id = h.id();
+  sub.reset();
+  repo->stop();
+  auto again = open_repo("change-at-2", nullptr, storage);
+  ASSERT_TRUE(again);
+  auto found = again->find(id, 10s).get();
+  ASSERT_TRUE(found) << found.error().to_string();
+  EXPECT_EQ(found->heads(), both);
+  EXPECT_EQ(text_of(*found, "note"), "added at then");
 }
 
 TEST(DocHandleHistory, DeleteEventReachesTheHandlesObserversOnce) {

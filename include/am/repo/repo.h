@@ -128,6 +128,12 @@ class DocHandle {
   /// Runs `edit` on the document, commits what it did (with `options`), then saves and syncs.
   /// kInvalidArgument unless the document is ready; kCancelled after the repo stopped.
   [[nodiscard]] Status change(const std::function<void(Document&)>& edit, const CommitOptions& options = {});
+  /// Makes a change as if the document were at `heads` (JS handle.changeAt): as change(), but
+  /// through Document::change_at, whose rules (the actor, deps, no change without ops, errors)
+  /// apply. The result's new_heads is JS's return value. Fails like change(), and on a view.
+  [[nodiscard]] Result<Document::ChangeAtResult> change_at(const std::vector<ChangeHash>& heads,
+                                                           const std::function<Status(Document&)>& edit,
+                                                           const CommitOptions& options = {});
   /// The saved form of the document (Automerge save()).
   Bytes save() const;
 

@@ -44,6 +44,29 @@ Bytes DocHandle::save() const {
   return entry_->actor->document().save();
 }
 
+namespace {
+
+// Why `entry`'s document cannot take a local change now, if it cannot. REQUIRES: entry.mutex held.
+Status check_writable(const DocHandle::Entry& entry, const char* what) {
+  if (entry.unloaded) return fail(Error::invalid_argument(what, "document is unloaded (remove_from_cache)"));
+  if (entry.actor->state() != core::DocState::kReady) {
+    return fail(Error::invalid_argument(what, std::string("document is ") + core::to_string(entry.actor->state())));
+  }
+  return {};
+}
+
+// Tells the document's actor of a local change made since `before`. The actor learns of it on
+// its queue, so storage, sync and observers see it there, after earlier events.
+void post_local_change(const std::shared_ptr<Repo::Impl>& repo, const std::shared_ptr<DocHandle::Entry>& entry,
+                       std::vector<ChangeHash> before) {
+  repo->actor_post(entry, [repo, before = std::move(before), entry](core::DocActor& a) {
+    entry->local_change_pending = true;
+    a.local_change(before, repo->now());
+  });
+}
+
+}  // namespace
+
 Status DocHandle::change(const std::function<void(Document&)>& edit, const CommitOptions& options) {
   if (view_) return fail(Error::invalid_argument("change", "this handle is a read-only view at fixed heads"));
   auto repo = entry_->repo.lock();
@@ -51,21 +74,33 @@ Status DocHandle::change(const std::function<void(Document&)>& edit, const Commi
   std::vector<ChangeHash> before;
   {
     std::lock_guard<std::mutex> lock(entry_->mutex);
+    AM_TRY_STATUS(check_writable(*entry_, "change"));
     core::DocActor& actor = *entry_->actor;
-    if (entry_->unloaded) return fail(Error::invalid_argument("change", "document is unloaded (remove_from_cache)"));
-    if (actor.state() != core::DocState::kReady) {
-      return fail(Error::invalid_argument("change", std::string("document is ") + core::to_string(actor.state())));
-    }
     before = actor.document().heads();
     edit(actor.document());
     (void)actor.document().commit_if_pending(options);
   }
-  // The actor learns of it on its queue, so observers run there, after earlier events.
-  repo->actor_post(entry_, [repo, before, entry = entry_](core::DocActor& a) {
-    entry->local_change_pending = true;
-    a.local_change(before, repo->now());
-  });
+  post_local_change(repo, entry_, std::move(before));
   return {};
+}
+
+Result<Document::ChangeAtResult> DocHandle::change_at(const std::vector<ChangeHash>& heads,
+                                                      const std::function<Status(Document&)>& edit,
+                                                      const CommitOptions& options) {
+  if (view_) return fail(Error::invalid_argument("change_at", "this handle is a read-only view at fixed heads"));
+  auto repo = entry_->repo.lock();
+  if (!repo || repo->stopped) return fail(Error::cancelled("the repo has stopped"));
+  std::vector<ChangeHash> before;
+  Document::ChangeAtResult made;
+  {
+    std::lock_guard<std::mutex> lock(entry_->mutex);
+    AM_TRY_STATUS(check_writable(*entry_, "change_at"));
+    Document& doc = entry_->actor->document();
+    before = doc.heads();
+    AM_TRY_ASSIGN(made, doc.change_at(heads, edit, options));
+  }
+  if (made.change) post_local_change(repo, entry_, std::move(before));
+  return made;
 }
 
 Subscription DocHandle::on_change(std::function<void(const DocumentChange&)> observer) {
