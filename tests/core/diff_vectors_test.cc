@@ -19,24 +19,6 @@ std::vector<ChangeHash> heads_of(const json& list) {
   return out;
 }
 
-// Patches without the unmark (null-valued) entries of their mark patches, and without mark
-// patches left empty.
-json without_unmarks(json patches) {
-  json out = json::array();
-  for (json& p : patches) {
-    if (p["action"] == "mark") {
-      json kept = json::array();
-      for (const json& m : p["marks"]) {
-        if (!m["value"].is_null()) kept.push_back(m);
-      }
-      if (kept.empty()) continue;
-      p["marks"] = kept;
-    }
-    out.push_back(p);
-  }
-  return out;
-}
-
 TEST(DiffVectors, DiffGivesTheReferencesPatchesBetweenAnyTwoStates) {
   std::size_t compared = 0;
   std::size_t unmark_differences = 0;
@@ -57,7 +39,7 @@ TEST(DiffVectors, DiffGivesTheReferencesPatchesBetweenAnyTwoStates) {
       // come after `from`, the reference reports the unmark on fewer elements than we do. Every
       // other difference fails, and so does a growing number of these.
       ++unmark_differences;
-      EXPECT_EQ(without_unmarks(ours), without_unmarks(theirs)) << "from " << d["from"] << " to " << d["to"];
+      EXPECT_EQ(test::without_unmarks(ours), test::without_unmarks(theirs)) << "from " << d["from"] << " to " << d["to"];
     }
   }
   EXPECT_GE(compared, 80u);

@@ -20,24 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-// Patches without the unmark (null-valued) entries of their mark patches, and without mark
-// patches left empty.
-json without_unmarks(json patches) {
-  json out = json::array();
-  for (json& p : patches) {
-    if (p["action"] == "mark") {
-      json kept = json::array();
-      for (const json& m : p["marks"]) {
-        if (!m["value"].is_null()) kept.push_back(m);
-      }
-      if (kept.empty()) continue;
-      p["marks"] = kept;
-    }
-    out.push_back(p);
-  }
-  return out;
-}
-
 ObjId object_at(const Document& doc, const json& path) {
   ObjId at = ObjId::root();
   for (const auto& key : path) at = std::get<ObjectRef>(**doc.get(at, key.get<std::string>())).id;
@@ -75,7 +57,7 @@ TEST(PatchLogVectors, DiffIncrementalGivesThePatchCallbacksPatches) {
       // The known gap of diff() (docs/architecture.md, "Historical reads and diffs"): unmarks
       // reported on other elements than the reference's. Anything else fails, and so do more.
       ++unmark_differences;
-      EXPECT_EQ(without_unmarks(ours), without_unmarks(theirs)) << "changes " << s["changes"];
+      EXPECT_EQ(test::without_unmarks(ours), test::without_unmarks(theirs)) << "changes " << s["changes"];
     }
     patches += theirs.size();
     const ObjId styled = object_at(doc, json::array({"styled"}));
