@@ -126,12 +126,9 @@ TEST(DocHandleHistory, ChangeAtMakesAConcurrentChangeThatObserversAndStorageSee)
   auto repo = open_repo("change-at", nullptr, storage);
   ASSERT_TRUE(repo);
   DocHandle h = repo->create();
-  put(h, "title", "then");
-  const std::vector<ChangeHash> then = h.heads();
-  put(h, "title", "now");
-  const std::vector<ChangeHash> now = h.heads();
 
-  // The events of the puts above may still be on their way: keep them all, then find change_at's.
+  // Subscribe before the puts so that the event of the second one is sure to arrive (subscribing
+  // after it raced with its delivery); keep every event, then find change_at's among them.
   std::mutex m;
   std::condition_variable cv;
   std::vector<DocumentChange> events;
@@ -143,6 +140,10 @@ TEST(DocHandleHistory, ChangeAtMakesAConcurrentChangeThatObserversAndStorageSee)
   auto count_after = [&](const std::vector<ChangeHash>& heads) {
     return std::count_if(events.begin(), events.end(), [&](const DocumentChange& e) { return e.heads_after == heads; });
   };
+  put(h, "title", "then");
+  const std::vector<ChangeHash> then = h.heads();
+  put(h, "title", "now");
+  const std::vector<ChangeHash> now = h.heads();
   {
     std::unique_lock<std::mutex> lock(m);  // so that change_at's event does not carry "now" too
     ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return count_after(now) > 0; }));
