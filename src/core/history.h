@@ -1,7 +1,7 @@
 // The changes a document has applied, in application order, stored compactly.
 //
 // Per change: its hash and metadata (author, seq, ops, time, deps as row indexes) in a small
-// fixed-size entry; the canonical chunk bytes of all changes in one arena; messages and extra
+// fixed-size entry; the canonical chunk bytes of all changes in an arena of blocks; messages and extra
 // bytes, which are rare, in side tables. The decoded ops are not kept: they live in the op set,
 // and a change's chunk is decoded again on the rare occasions that need its ops (rebuild).
 // Memory is about 90 bytes per change plus its chunk, against several hundred for decoded
@@ -21,6 +21,7 @@
 
 #include "am/bytes.h"
 #include "am/types.h"
+#include "core/chunk_arena.h"
 #include "core/storage/change.h"
 
 namespace am::storage {
@@ -43,9 +44,6 @@ struct HashOfChangeHash {
 class History {
  public:
   static constexpr std::uint32_t kNone = UINT32_MAX;
-
-  /// The chunk offset of a change whose chunk is not built yet (see append_lazy).
-  static constexpr std::uint64_t kLazyChunk = UINT64_MAX;
 
   /// 60 bytes: 64-bit fields as two halves so that nothing pads. A change's seq and op
   /// counters fit 32 bits (applying checks), its deps end where the next change's begin, the
@@ -77,12 +75,12 @@ class History {
   const Entry& operator[](std::size_t i) const { return entries_[i]; }
   const ChangeHash& hash(std::size_t i) const { return entries_[i].hash; }
   /// The change's chunk. A change loaded from a document chunk gets its chunk rebuilt on first
-  /// use (all changes of that document at once). The view is valid until the next non-const
-  /// call or the next chunk() of a change not built yet.
+  /// use (all changes of that document at once). The view is valid until truncate() drops the
+  /// change or the history is destroyed (chunk bytes never move).
   ByteView chunk(std::size_t i) const {
-    if (i >= locs_.size() || locs_[i].lazy()) materialize(i);
-    if (i >= locs_.size() || locs_[i].lazy()) return {};  // cannot happen: it loaded before
-    return ByteView(arena_).subspan(static_cast<std::size_t>(locs_[i].offset()), locs_[i].size);
+    if (i >= locs_.size() || !locs_[i].stored()) materialize(i);
+    if (i >= locs_.size() || !locs_[i].stored()) return {};  // cannot happen: it loaded before
+    return arena_.view(locs_[i]);
   }
   Bytes chunk_copy(std::size_t i) const {
     const ByteView c = chunk(i);
@@ -144,8 +142,7 @@ class History {
     Entry e = make_entry(sc.hash, author, c.seq, c.start_op, c.ops.size(), c.time, c.message,
                          c.extra_bytes, row);
     if (locs_.size() < row) locs_.resize(row);  // the rows in between are lazy
-    locs_.push_back(ChunkLoc::at(arena_.size(), sc.chunk.size()));
-    arena_.insert(arena_.end(), sc.chunk.begin(), sc.chunk.end());
+    locs_.push_back(arena_.append(sc.chunk));
     for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
     entries_.push_back(e);
     index_row(row);
@@ -196,11 +193,11 @@ class History {
     deps_.resize(entries_[n].deps_begin);
     entries_.resize(n);
     if (locs_.size() > n) locs_.resize(n);
-    std::size_t arena_end = 0;
-    for (const ChunkLoc& l : locs_) {
-      if (!l.lazy()) arena_end = std::max<std::size_t>(arena_end, static_cast<std::size_t>(l.offset()) + l.size);
+    const ChunkArena::Loc* last = nullptr;
+    for (const ChunkArena::Loc& l : locs_) {
+      if (l.stored() && (last == nullptr || l.end_key() > last->end_key())) last = &l;
     }
-    arena_.resize(arena_end);
+    arena_.truncate(last);
     for (auto& src : lazy_) {
       src.count = n <= src.first_row ? 0 : std::min<std::uint32_t>(src.count, static_cast<std::uint32_t>(n - src.first_row));
     }
@@ -217,7 +214,7 @@ class History {
     while (want < (entries_.size() + changes) * 2) want *= 2;
     if (index && want > slots_.size()) rehash(want);
     deps_.reserve(deps_.size() + changes);
-    arena_.reserve(arena_.size() + chunk_bytes);
+    arena_.reserve(chunk_bytes);
   }
 
  private:
@@ -257,19 +254,6 @@ class History {
     return it != table.end() && it->first == row ? &it->second : nullptr;
   }
 
-  // Where a chunk is in the arena; default: not built yet (lazy).
-  struct ChunkLoc {
-    std::uint32_t lo = UINT32_MAX;
-    std::uint32_t hi = UINT32_MAX;
-    std::uint32_t size = 0;
-    static ChunkLoc at(std::uint64_t offset, std::size_t size) {
-      return ChunkLoc{static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(offset >> 32),
-                      static_cast<std::uint32_t>(size)};
-    }
-    std::uint64_t offset() const { return (std::uint64_t{hi} << 32) | lo; }
-    bool lazy() const { return offset() == kLazyChunk; }
-  };
-
   struct LazySource {
     std::shared_ptr<const Bytes> body;  // the document chunk body; copies of a history share it
     std::size_t max_decoded_bytes = 0;  // the limit it loaded with
@@ -291,9 +275,8 @@ class History {
     (void)storage::rebuild_change_chunks(*body, src.max_decoded_bytes, [&](std::size_t source_row, ByteView chunk) {
       if (source_row >= src.count) return;
       const std::size_t row = src.first_row + source_row;
-      if (row >= locs_.size() || !locs_[row].lazy()) return;
-      locs_[row] = ChunkLoc::at(arena_.size(), chunk.size());
-      arena_.insert(arena_.end(), chunk.begin(), chunk.end());
+      if (row >= locs_.size() || locs_[row].stored()) return;
+      locs_[row] = arena_.append(chunk);
     });
     src.body.reset();
     src.count = 0;
@@ -312,8 +295,8 @@ class History {
 
   // Mutable: chunk() builds lazy chunks on first use.
   std::vector<Entry> entries_;
-  mutable std::vector<ChunkLoc> locs_;  // per row while built; rows past the end are lazy
-  mutable Bytes arena_;
+  mutable std::vector<ChunkArena::Loc> locs_;  // per row while built; rows past the end are lazy
+  mutable ChunkArena arena_;
   mutable std::vector<LazySource> lazy_;
   std::vector<std::uint32_t> deps_;
   std::vector<std::pair<std::uint32_t, std::string>> messages_;  // (row, message), by row
