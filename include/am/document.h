@@ -156,6 +156,12 @@ struct Patch {
 /// `{}`, `[]` or `""` and its contents follow as patches of their own.
 std::string patches_to_json(const std::vector<Patch>& patches);
 
+/// Where a commit without CommitOptions::time takes its time from, in seconds since the epoch.
+/// Empty (the default) = the system clock, as the reference's `change()` does. A fixed clock,
+/// e.g. `[] { return std::int64_t{0}; }`, makes changes and their hashes reproducible. Called on
+/// the thread that commits.
+using CommitClock = std::function<std::int64_t()>;
+
 /// How a new Document is set up.
 struct DocumentOptions {
   std::optional<ActorId> actor;           ///< random when absent
@@ -163,12 +169,16 @@ struct DocumentOptions {
   /// What one chunk received later (apply_changes, load_incremental) may inflate to, as
   /// LoadOptions::max_inflated_bytes; exceeding it is kResourceLimit and changes nothing.
   std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
+  /// The time of commits that give none; forks and fork_at copies keep it.
+  CommitClock commit_clock{};
 };
 
 /// What a commit records besides the ops.
 struct CommitOptions {
   std::optional<std::string> message;  ///< the change's message, if any
-  std::optional<std::int64_t> time;  ///< seconds since the epoch; 0 when absent (deterministic)
+  /// Seconds since the epoch; when absent, the document's CommitClock (the current time unless
+  /// DocumentOptions::commit_clock says otherwise). 0 gives a reproducible change.
+  std::optional<std::int64_t> time;
 };
 
 /// Options for Document::load.
@@ -186,6 +196,7 @@ struct LoadOptions {
   /// for the changes and ops a document chunk claims (so a few bytes of repeat runs cannot claim
   /// gigabytes); also the cap for each compressed change. Exceeding it is kResourceLimit.
   std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
+  CommitClock commit_clock{};  ///< as DocumentOptions::commit_clock
 };
 
 /// @cond INTERNAL
@@ -216,6 +227,8 @@ class Document {
   const ActorId& actor() const;
   /// REQUIRES: no pending transaction.
   void set_actor(ActorId actor);
+  /// Replaces the clock of later commits that give no time (see CommitClock; empty = now).
+  void set_commit_clock(CommitClock clock);
 
   // ---- writes: open a transaction implicitly; commit() closes it --------------------------
   /// Sets a map key, or overwrites a list element, to a scalar.

@@ -64,6 +64,8 @@ void Document::set_actor(ActorId actor) {
   impl_->actor = std::move(actor);
 }
 
+void Document::set_commit_clock(CommitClock clock) { impl_->options.commit_clock = std::move(clock); }
+
 
 Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
   AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));

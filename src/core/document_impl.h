@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -78,6 +79,13 @@ struct Document::Impl {
     actor = options.actor ? *options.actor : ActorId::random();
   }
 
+  // The time of a commit that gives none: the document's clock, else the system clock in whole
+  // seconds (JS: Math.floor(Date.now() / 1000)).
+  std::int64_t commit_time_now() const {
+    if (options.commit_clock) return options.commit_clock();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
   WidthUnit text_unit() const {
     return options.text_unit == TextUnit::kUtf16 ? WidthUnit::kUtf16 : WidthUnit::kChars;
   }
@@ -125,16 +133,34 @@ struct Document::Impl {
     return {};
   }
 
+  std::vector<std::uint32_t> commit_actor_slots;  // scratch of commit(): all 0 between commits
+
   ChangeHash commit(const CommitOptions& opts) {
     open_tx();
     const std::uint32_t author = actors.intern(actor.bytes);
     storage::Change c;
     c.actors.push_back(actor.bytes);
-    // Change-local actor indexes: 0 = author, g + 1 = document actor g. encode_change
-    // canonicalises the table (drops unused actors, sorts the others).
-    for (std::size_t g = 0; g < actors.size(); ++g) c.actors.push_back(actors.bytes(static_cast<std::uint32_t>(g)));
+    // Change-local actor indexes: 0 = author, then only the document actors the ops name, in
+    // order of first use (encode_change sorts them): a document with thousands of actors must
+    // not copy them all into every change. commit_actor_slots maps document actor -> local + 1.
+    if (commit_actor_slots.size() < actors.size()) commit_actor_slots.resize(actors.size(), 0);
+    std::vector<std::uint32_t> named{author};
+    commit_actor_slots[author] = 1;
+    struct ResetSlots {  // leaves every slot 0 again, however commit leaves
+      std::vector<std::uint32_t>& slots;
+      const std::vector<std::uint32_t>& named;
+      ~ResetSlots() {
+        for (const std::uint32_t g : named) slots[g] = 0;
+      }
+    } reset_slots{commit_actor_slots, named};
     auto local_id = [&](OpId id) {
-      return storage::ChangeOpId{id.counter, id.actor == author ? 0u : id.actor + 1};
+      std::uint32_t& slot = commit_actor_slots[id.actor];
+      if (slot == 0) {
+        c.actors.push_back(actors.bytes(id.actor));
+        named.push_back(id.actor);
+        slot = static_cast<std::uint32_t>(c.actors.size());
+      }
+      return storage::ChangeOpId{id.counter, slot - 1};
     };
     c.ops.reserve(tx_ops.size());
     for (std::size_t i = 0; i < tx_ops.size(); ++i) {
@@ -157,7 +183,7 @@ struct Document::Impl {
     }
     c.seq = (author < changes_by_actor.size() ? changes_by_actor[author].size() : 0) + 1;
     c.start_op = tx_start_op;
-    c.time = opts.time.value_or(0);
+    c.time = opts.time ? *opts.time : commit_time_now();
     if (opts.message && !opts.message->empty()) c.message = opts.message;  // "" is set below
     if (next_commit) {
       c.seq = next_commit->seq;

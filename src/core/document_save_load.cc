@@ -406,7 +406,8 @@ Bytes Document::save_after(const std::vector<ChangeHash>& heads) const {
 
 Result<Document> Document::load(ByteView bytes, const LoadOptions& options) {
   Document doc(DocumentOptions{
-      .actor = options.actor, .text_unit = options.text_unit, .max_inflated_bytes = options.max_inflated_bytes});
+      .actor = options.actor, .text_unit = options.text_unit, .max_inflated_bytes = options.max_inflated_bytes,
+      .commit_clock = options.commit_clock});
   if (bytes.empty()) return doc;
   bool first_is_document = false;
   AM_TRY_STATUS(ingest(*doc.impl_, bytes, options, /*apply_prefix=*/false, &first_is_document));

@@ -2,6 +2,7 @@
 // decodeChange output recorded in every golden vector.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -125,6 +126,60 @@ TEST(ChangeInfo, InspectChangeFindsAppliedChangesOnly) {
   ChangeHash unknown;
   unknown.bytes.fill(0x5a);
   EXPECT_FALSE(d.inspect_change(unknown));
+}
+
+std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t time_of_last_change(const Document& d) { return d.history(false).back().time; }
+
+TEST(CommitTime, DefaultsToNowAsTheReferenceDoes) {
+  Document d;
+  const std::int64_t before = unix_seconds();
+  ASSERT_TRUE(d.put(ObjId::root(), "x", std::int64_t{1}));
+  d.commit();
+  const std::int64_t after = unix_seconds();
+  EXPECT_GE(time_of_last_change(d), before);
+  EXPECT_LE(time_of_last_change(d), after);
+  ASSERT_TRUE(d.put(ObjId::root(), "x", std::int64_t{2}));
+  d.commit(CommitOptions{std::nullopt, 0});  // an explicit time, 0 included, wins
+  EXPECT_EQ(time_of_last_change(d), 0);
+}
+
+TEST(CommitTime, AFixedClockMakesReproducibleChangesAndIsKeptByCopies) {
+  auto make = [](std::int64_t t) {
+    DocumentOptions o;
+    o.actor = ActorId::from_hex("cafe");
+    o.commit_clock = [t] { return t; };
+    Document d(o);
+    EXPECT_TRUE(d.put(ObjId::root(), "x", std::int64_t{1}));
+    d.commit();
+    return d;
+  };
+  Document a = make(1234);
+  EXPECT_EQ(time_of_last_change(a), 1234);
+  EXPECT_EQ(a.heads(), make(1234).heads());  // same clock, same bytes, same hash
+  EXPECT_NE(a.heads(), make(1235).heads());  // the time is part of the change
+
+  Document f = a.fork(ActorId::from_hex("beef"));
+  ASSERT_TRUE(f.put(ObjId::root(), "y", std::int64_t{2}));
+  f.commit();
+  EXPECT_EQ(time_of_last_change(f), 1234);
+
+  LoadOptions lo;
+  lo.commit_clock = [] { return std::int64_t{99}; };
+  auto loaded = Document::load(a.save(), lo);
+  ASSERT_TRUE(loaded);
+  ASSERT_TRUE(loaded->put(ObjId::root(), "z", std::int64_t{3}));
+  loaded->commit();
+  EXPECT_EQ(time_of_last_change(*loaded), 99);
+
+  loaded->set_commit_clock({});  // back to the system clock
+  const std::int64_t before = unix_seconds();
+  ASSERT_TRUE(loaded->put(ObjId::root(), "z", std::int64_t{4}));
+  loaded->commit();
+  EXPECT_GE(time_of_last_change(*loaded), before);
 }
 
 TEST(ChangeInfo, GarbageIsACorruptionErrorNotACrash) {

@@ -52,7 +52,10 @@ class Peer {
 class CppPeer : public Peer {
  public:
   void init(const std::string& actor) override {
-    doc_ = std::make_unique<Document>(DocumentOptions{*ActorId::from_hex(actor), TextUnit::kUtf16});
+    // Time 0, as sync-peer.mjs's changes: both sides then make the same changes (and hashes).
+    DocumentOptions o{*ActorId::from_hex(actor), TextUnit::kUtf16};
+    o.commit_clock = [] { return std::int64_t{0}; };
+    doc_ = std::make_unique<Document>(o);
     state_ = SyncState{};
   }
   void edit(const std::vector<Edit>& edits) override {

@@ -26,6 +26,7 @@ std::string random_string(Rng& rng, std::size_t n) {
 am::Document new_doc() {
   am::DocumentOptions options;
   options.actor = am::ActorId::from_hex(std::string(32, 'a'));
+  options.commit_clock = [] { return std::int64_t{0}; };  // as the JS twin's {time: 0}
   return am::Document(options);
 }
 

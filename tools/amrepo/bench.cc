@@ -255,8 +255,9 @@ int bench_trace(const TraceBenchOptions& options) {
   text.clear();
   text.shrink_to_fit();
 
-  am::Document doc(am::DocumentOptions{am::ActorId::from_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-                                       am::TextUnit::kUtf16});
+  am::DocumentOptions doc_options{am::ActorId::from_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), am::TextUnit::kUtf16};
+  doc_options.commit_clock = [] { return std::int64_t{0}; };  // as the JS worker's {time: 0}: equal heads
+  am::Document doc(doc_options);
   const auto start = Clock::now();
   auto obj = doc.put_object(am::ObjId::root(), "text", am::ObjType::kText);
   if (!obj) {
