@@ -13,7 +13,8 @@ namespace am::core {
 namespace {
 
 // The marks of one state along a walk in index order: the value of each mark name at a
-// position (Null where it was unmarked), from the state's spans.
+// position, from the state's spans. Unmarked text (a null winning value) has no entry, as text
+// never marked: the reference compares the two alike (changed_marks).
 class MarkCursor {
  public:
   explicit MarkCursor(std::vector<Mark> spans) {
@@ -211,8 +212,8 @@ class Differ {
   };
 
   SeqWalk seq_walk(const Object& o, bool fresh, bool with_marks) const {
-    MarkCursor mb(fresh || !with_marks ? std::vector<Mark>{} : before_.marks(o, true));
-    MarkCursor ma(with_marks ? after_.marks(o, true) : std::vector<Mark>{});
+    MarkCursor mb(fresh || !with_marks ? std::vector<Mark>{} : before_.marks(o));
+    MarkCursor ma(with_marks ? after_.marks(o) : std::vector<Mark>{});
     const bool marked = !mb.empty() || !ma.empty();
     return SeqWalk{o, fresh, o.type == ObjType::kText, after_.doc().unit_for(o), std::move(mb), std::move(ma), marked};
   }
@@ -255,11 +256,7 @@ class Differ {
     if (wb == kNone32 || (w.text && wa != wb)) {
       flush_marks(path);
       std::map<std::string, ScalarValue> inline_marks;
-      if (w.marked) {
-        for (auto& [name, value] : w.marks_after.at(w.index)) {
-          if (!std::holds_alternative<Null>(value)) inline_marks.emplace(name, std::move(value));
-        }
-      }
+      if (w.marked) inline_marks = w.marks_after.at(w.index);
       if (w.text && !make_type(op.action)) {
         splice(path, w.index, op, std::move(inline_marks));
       } else {
@@ -282,7 +279,10 @@ class Differ {
     w.index += width;
   }
 
-  // Adds the marks that differ between an element's two states to the pending spans.
+  // Adds the marks that differ between an element's two states to the pending spans: a new or
+  // changed value, or null where a mark is gone. As in the reference, text unmarked (null) and
+  // text never marked are alike, so an unmark reports only where it hides a mark of the other
+  // state, and a mark and an unmark inside it made after `from` give just the marked parts.
   void changed_marks(const std::map<std::string, ScalarValue>& before, const std::map<std::string, ScalarValue>& after,
                      std::size_t index, std::size_t width) {
     auto add = [&](const std::string& name, const ScalarValue& value) {
@@ -300,10 +300,8 @@ class Differ {
       auto it = before.find(name);
       if (it == before.end() || !(it->second == value)) add(name, value);
     }
-    // A mark gone from a marked element is removed; one that was only unmarked (null) before is
-    // no change (the reference reports neither that nor an unmark of an unmarked element as gone).
     for (const auto& [name, value] : before) {
-      if (!after.count(name) && !std::holds_alternative<Null>(value)) add(name, ScalarValue(Null{}));
+      if (!after.count(name)) add(name, ScalarValue(Null{}));
     }
   }
 

@@ -196,7 +196,7 @@ void StateView::to_json(std::string& out, const Object& o) const {
 
 // Marks of a text or list, as maximal spans per name with a non-null winning value, sorted by
 // name then start. Within a name the begin op with the greatest id wins where spans overlap.
-std::vector<Mark> StateView::marks(const Object& o, bool include_unmarked) const {
+std::vector<Mark> StateView::marks(const Object& o) const {
   struct Active {
     OpId begin;
     ScalarValue value;
@@ -233,7 +233,7 @@ std::vector<Mark> StateView::marks(const Object& o, bool include_unmarked) const
       for (const Active& a : list) {
         if (!best || d_.actors.less(best->begin, a.begin)) best = &a;
       }
-      if (!best || (!include_unmarked && std::holds_alternative<Null>(best->value))) continue;
+      if (!best || std::holds_alternative<Null>(best->value)) continue;
       auto& spans = out[name];
       if (!spans.empty() && spans.back().end == pos && spans.back().value == best->value) {
         spans.back().end = static_cast<std::size_t>(pos + w);

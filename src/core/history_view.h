@@ -55,8 +55,7 @@ class StateView {
   void to_json(std::string& out, const Object& o) const;
   /// Marks as maximal spans per name with a non-null winning value, sorted by name then start;
   /// where spans of one name overlap, the begin op with the greatest id wins.
-  /// With `include_unmarked`, spans whose winning value is null (unmarked) are kept too.
-  std::vector<Mark> marks(const Object& o, bool include_unmarked = false) const;
+  std::vector<Mark> marks(const Object& o) const;
 
  private:
   bool hides(const Op& target, const OpId& succ) const;

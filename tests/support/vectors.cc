@@ -54,23 +54,6 @@ nlohmann::json load_vector(std::string_view name) {
   return v;
 }
 
-nlohmann::json without_unmarks(nlohmann::json patches) {
-  using nlohmann::json;
-  json out = json::array();
-  for (json& p : patches) {
-    if (p["action"] == "mark") {
-      json kept = json::array();
-      for (const json& m : p["marks"]) {
-        if (!m["value"].is_null()) kept.push_back(m);
-      }
-      if (kept.empty()) continue;
-      p["marks"] = kept;
-    }
-    out.push_back(p);
-  }
-  return out;
-}
-
 nlohmann::json normalise(const nlohmann::json& j) {
   using nlohmann::json;
   if (j.is_object()) {

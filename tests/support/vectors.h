@@ -26,8 +26,4 @@ nlohmann::json load_vector(std::string_view name);
 /// 2^53 as strings, so integers past 2^53 become their decimal strings and other numbers doubles.
 nlohmann::json normalise(const nlohmann::json& j);
 
-/// Patches (JS patch JSON) without the unmark (null-valued) entries of their mark patches, and
-/// without mark patches left empty: for comparing across the known unmark gap of diffs.
-nlohmann::json without_unmarks(nlohmann::json patches);
-
 }  // namespace am::test

@@ -124,4 +124,31 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, toJson, mulberry
       const h4 = A.getHeads(a);
       return { doc: a, extra: { diffs: allPairs(a, [[], h1, h2, h3, h4]) } };
     });
+
+  scenario("diff_unmarks", "Unmarks over marks made in the same diff range and in earlier ones, an unmark of text " +
+    "never marked, a new value over part of an unmarked run, and text inserted into unmarked text; extra.diffs = " +
+    "A.diff between every pair of 6 states of a reloaded document (so every diff is computed, none the last " +
+    "change's own patches). The rule: unmarked text (null) and text never marked compare equal, so an unmark is " +
+    "reported only where the other state has the mark.",
+    function diff_unmarks() {
+      let a = A.init({ actor: ACT_A });
+      a = A.change(a, T, (x) => { x.t = "abcdefghij"; });
+      const h1 = A.getHeads(a);
+      a = A.change(a, T, (x) => { A.mark(x, ["t"], { start: 0, end: 8, expand: "none" }, "b", true); });
+      const h2 = A.getHeads(a);
+      a = A.change(a, T, (x) => {
+        A.unmark(x, ["t"], { start: 2, end: 4, expand: "none" }, "b");
+        A.unmark(x, ["t"], { start: 6, end: 9, expand: "none" }, "i");
+      });
+      const h3 = A.getHeads(a);
+      a = A.change(a, T, (x) => {
+        A.mark(x, ["t"], { start: 3, end: 5, expand: "none" }, "b", "x");
+        A.unmark(x, ["t"], { start: 0, end: 1, expand: "none" }, "b");
+      });
+      const h4 = A.getHeads(a);
+      a = A.change(a, T, (x) => { A.splice(x, ["t"], 2, 0, "ZZ"); A.splice(x, ["t"], 9, 0, "Y"); });
+      const h5 = A.getHeads(a);
+      a = A.load(A.save(a));
+      return { doc: a, extra: { diffs: allPairs(a, [[], h1, h2, h3, h4, h5]) } };
+    });
 }

@@ -50,7 +50,9 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, toJson, mar
     "a second text), a peer merging another, the observer merging a peer (its callback reports), applying a peer's " +
     "changes one batch at a time, or making a one-op change of its own. extra.steps = [{changes: [hex], patches, " +
     "spans, marks, cursors}] for every step where the observer's patchCallback ran: spans and marks of the styled " +
-    "text, and where the cursors taken on the first state (extra.cursors: [{path, index, cursor}]) point now.",
+    "text, and where the cursors taken on the first state (extra.cursors: [{path, index, cursor}]) point now. A step " +
+    "of the observer's own change also has `received`: the patches a copy of the observer taken before it gets " +
+    "when it receives that change (a local change's callback logs each op as made, a received one the change of state).",
     function patch_callback_random() {
       const rnd = mulberry32(seed);
       let reported = [];
@@ -68,6 +70,16 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, toJson, mar
         marks: marksJson(obs, ["styled"]),
         cursors: cursors.map((c) => A.getCursorPosition(obs, c.path, c.cursor)),
       });
+      // The observer's own change as a copy of it (taken before) receives it: patches from the diff of
+      // the states, where the callback of the local change logs each op as made (a mark or unmark over
+      // its whole range with its value, whether or not that changes what shows).
+      const receivedPatches = (copyBefore, change) => {
+        let got = [];
+        const copy = A.load(copyBefore, { patchCallback: (patches) => { got.push(...patches); } });
+        got = [];
+        A.applyChanges(copy, [change]);
+        return toJson(got);
+      };
       const observe = (changes, fn) => {
         reported = [];
         obs = fn();
@@ -95,10 +107,12 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, toJson, mar
           observe(missing, () => A.applyChanges(obs, missing)[0]);
         } else {
           const before = A.getHeads(obs);
+          const saved = A.save(obs);
           reported = [];
           obs = A.change(obs, T, (x) => randomOp(rnd, x));
           if (JSON.stringify(A.getHeads(obs)) === JSON.stringify(before)) continue;  // the op did nothing
-          steps.push({ changes: [hex(A.getLastLocalChange(obs))], patches: toJson(reported), ...read() });
+          const change = A.getLastLocalChange(obs);
+          steps.push({ changes: [hex(change)], patches: toJson(reported), received: receivedPatches(saved, change), ...read() });
         }
       }
       return { doc: obs, extra: { seed, steps, cursors } };
