@@ -349,8 +349,10 @@ class Document {
   /// JS getCursor's forms: the element id (`counter@actorhex`); `-counter@actorhex` with
   /// CursorMove::kBefore; kCursorEnd ("e") at or past the end, which stays at the end. It keeps
   /// pointing at that element as others are inserted or deleted around it; when the element is
-  /// deleted, get_cursor_position() gives the index of the next visible element (kAfter) or of
-  /// the previous one (kBefore). kCursorStart ("s") is the start, as JS getCursor(.., "start").
+  /// deleted, get_cursor_position() gives, as JS, the index of the next visible element (kAfter),
+  /// or (kBefore) the index of the nearest element up its insertion chain -- the element it was
+  /// inserted after, then that one's, ... -- that is still visible, 0 if none (not necessarily
+  /// the previous visible element). kCursorStart ("s") is the start, as JS getCursor(.., "start").
   [[nodiscard]] Result<std::string> get_cursor(const ObjId& obj, std::size_t index,
                                                CursorMove move = CursorMove::kAfter) const;
   /// The current index of a cursor of any form get_cursor() or the JS getCursor produces.

@@ -287,14 +287,20 @@ Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_
     return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element of " + obj.to_string()));
   }
   const WidthUnit unit = impl_->unit_for(*o);
-  const std::uint64_t offset = o->seq.offset_of(op->elem, unit);
-  const SeqWidth width = o->seq.width_of(op->elem);
-  const bool visible = (unit == WidthUnit::kUtf16 ? width.utf16 : width.chars) != 0;
-  if (visible || !before) return static_cast<std::size_t>(offset);
-  // A deleted element with a "before" cursor: the start of the previous visible element.
-  const std::uint32_t previous = o->seq.last_visible_before(offset, unit);
-  if (previous == SequenceIndex::kNone) return std::size_t{0};
-  return static_cast<std::size_t>(o->seq.offset_of(previous, unit));
+  // JS (Rust get_cursor_position_for): an element whose insert op is still visible is where the
+  // cursor points. An "after" cursor on a hidden element counts the visible width before it, which
+  // is where the next visible element now starts. A "before" cursor on a hidden element walks up
+  // the insertion chain instead -- the element it was inserted after, then that one's, ... -- and
+  // resolves to the first one still visible, or 0 at the head (a mark's start is an element whose
+  // op is never visible). That ancestor is not in general the previous visible element in text
+  // order: elements inserted later after an ancestor sit between it and the cursor's element.
+  if (op->visible() || !before) return static_cast<std::size_t>(o->seq.offset_of(op->elem, unit));
+  for (std::uint32_t parent = op->key; parent != kNone32;) {
+    const Op& p = impl_->opset.op(o->elems[parent].insert_op);
+    if (p.visible()) return static_cast<std::size_t>(o->seq.offset_of(parent, unit));
+    parent = p.key;
+  }
+  return std::size_t{0};
 }
 
 Status Document::splice_text_at_cursor(const ObjId& obj, std::string_view cursor, std::size_t del,

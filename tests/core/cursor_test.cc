@@ -70,6 +70,48 @@ TEST(CursorVectors, CursorsTheirPositionsAndASpliceAtACursorMatchTheReference) {
             v["extra"]["positions"]["at_end"].get<std::vector<std::size_t>>());
 }
 
+// A cursor whose element was deleted: "after" resolves to where the next visible element now
+// starts; "before" resolves to the nearest element up its insertion chain (the element it was
+// inserted after, and so on; a mark's start counts as hidden) that is still visible, or 0. Golden
+// vector "cursors_deleted_chain": the chain differs from the text order, so "the previous visible
+// element" gives other answers (e.g. step 4, the cursor before "b" of "aQXYb..." resolves to 0).
+TEST(CursorVectors, CursorsOnDeletedElementsFollowTheReferenceAlongTheInsertionChain) {
+  const json v = test::load_vector("cursors_deleted_chain");
+  ASSERT_TRUE(v.is_object());
+  const json& changes = v["changes"];
+  const json& extra = v["extra"];
+  ASSERT_EQ(changes.size(), extra["positions"].size());
+  Document d;
+  d.set_actor(*ActorId::from_hex(std::string(32, 'a')));
+  ObjId text;
+  for (std::size_t step = 0; step < changes.size(); ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    ASSERT_TRUE(apply(d, changes[step]));
+    if (step == 0) {
+      const auto text_value = d.get(ObjId::root(), "text");
+      ASSERT_TRUE(text_value && *text_value);
+      text = std::get<ObjectRef>(**text_value).id;
+    }
+    ASSERT_EQ(d.text(text).value(), extra["texts"][step].get<std::string>());
+    for (const json& c : extra["cursors"]) {
+      if (c["step"].get<std::size_t>() != step) continue;
+      const CursorMove move = c["move"] == "before" ? CursorMove::kBefore : CursorMove::kAfter;
+      const auto got = d.get_cursor(text, c["index"].get<std::size_t>(), move);
+      ASSERT_TRUE(got) << got.error().message;
+      EXPECT_EQ(*got, c["cursor"].get<std::string>()) << "index " << c["index"] << " move " << c["move"];
+    }
+    const json& want = extra["positions"][step];
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (want[i].is_null()) continue;
+      const json& c = extra["cursors"][i];
+      const auto at = d.get_cursor_position(text, c["cursor"].get<std::string>());
+      ASSERT_TRUE(at) << c["cursor"] << ": " << at.error().message;
+      EXPECT_EQ(*at, want[i].get<std::size_t>()) << "cursor " << c["cursor"] << " (index " << c["index"] << " at step "
+                                                 << c["step"] << ", move " << c["move"] << ")";
+    }
+  }
+}
+
 TEST(Cursor, MalformedOrForeignCursorsAreRefusedWithTheirText) {
   Document d;
   const ObjId text = d.put_object(ObjId::root(), "t", ObjType::kText).value();

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <iostream>
 #include <random>
 #include <set>
 #include <string>
@@ -37,9 +38,12 @@ json marks_json(const std::vector<Mark>& marks) {
 // The property test across diff_incremental, spans, marks and cursors: one seeded random history
 // (three peers, an observer taking changes, merges and its own edits; marks and blocks on one text)
 // replayed into our document, compared with what JS gave at every step.
-TEST(PatchLogVectors, DiffIncrementalGivesThePatchCallbacksPatches) {
-  const json v = test::load_vector("patch_callback_random");
+class PatchLogVectors : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PatchLogVectors, DiffIncrementalGivesThePatchCallbacksPatches) {
+  const json v = test::load_vector(GetParam());
   ASSERT_TRUE(v.is_object());
+  std::cout << GetParam() << ": seed " << v["extra"]["seed"] << "\n";
   DocumentOptions opts;
   opts.actor = *ActorId::from_hex("0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d");
   Document doc(opts);
@@ -77,6 +81,11 @@ TEST(PatchLogVectors, DiffIncrementalGivesThePatchCallbacksPatches) {
   const auto heads = doc.heads();
   ASSERT_EQ(heads.size(), v["heads"].size());
 }
+
+// One history per seed of tools/jsref/vectors/patch_log.mjs (each printed by the test).
+INSTANTIATE_TEST_SUITE_P(Seeds, PatchLogVectors,
+                         ::testing::Values("patch_callback_random", "patch_callback_random_2",
+                                           "patch_callback_random_3", "patch_callback_random_4"));
 
 
 // The winning op at `path` (map keys and list indexes from the root) as of `heads`, or "" if none.

@@ -6,7 +6,8 @@
 // Document::diff_incremental with each step's patches.
 export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, toJson, marksJson, mulberry32, randInt, pick }) {
   const ACT_O = "0d".repeat(16);
-  const seed = 0x9a7c4b1e;
+  // One vector per seed: patch_callback_random, then patch_callback_random_2, _3, ...
+  const seeds = [0x9a7c4b1e, 0x3c6ef372, 0x5be0cd19, 0x1f83d9ab];
 
   // One random op on the shared shape: root keys, a nested map, a list (with maps in it), a text with
   // marks, a counter.
@@ -45,7 +46,7 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, toJson, mar
     }
   }
 
-  scenario("patch_callback_random", `Seeded (mulberry32, seed ${seed}) random history of 3 peers and an observer: 150 ` +
+  seeds.forEach((seed, n) => scenario(n === 0 ? "patch_callback_random" : `patch_callback_random_${n + 1}`, `Seeded (mulberry32, seed ${seed}) random history of 3 peers and an observer: 150 ` +
     "steps; a peer's change of 1-3 random ops (map keys, nested maps, a list with maps in it, text, a counter, marks on " +
     "a second text), a peer merging another, the observer merging a peer (its callback reports), applying a peer's " +
     "changes one batch at a time, or making a one-op change of its own. extra.steps = [{changes: [hex], patches, " +
@@ -116,5 +117,5 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, hex, toJson, mar
         }
       }
       return { doc: obs, extra: { seed, steps, cursors } };
-    });
+    }));
 }

@@ -73,4 +73,40 @@ export function register({ A, T, ACT_A, ACT_B, scenario, toJson, marksJson, mark
       const at_end = cursors.map((c) => A.getCursorPosition(a, ["text"], c.cursor));
       return { doc: a, extra: { cursors, positions: { after_delete, at_end }, splice_cursor, text: A.toJS(a).text } };
     });
+
+  scenario("cursors_deleted_chain", "Where a cursor on a deleted element resolves, \"before\" and \"after\", when the " +
+    "elements it was inserted after are not the ones before it in the text. One actor, one change per step: 0 " +
+    "\"ab\u{1F600}cd\"; 1 \"XY\" spliced at 1; 2 mark \"bold\" on [1,3) expand both; 3 \"Q\" at 1 (after the mark " +
+    "start); 4 deletes \"b\u{1F600}\"; 5 deletes \"aQ\"; 6 deletes \"c\"; 7 appends \"P\" and deletes \"d\". " +
+    "extra.cursors: {step, index, move, cursor} taken after steps 1 and 3 at every character boundary; " +
+    "extra.positions[i]: A.getCursorPosition of every cursor after step i (null before it was taken); extra.texts[i].",
+    function cursors_deleted_chain() {
+      let a = A.init({ actor: ACT_A });
+      const cursors = [], positions = [], texts = [];
+      const record = () => {
+        positions.push(cursors.map((c) => A.getCursorPosition(a, ["text"], c.cursor)));
+        texts.push(A.toJS(a).text);
+      };
+      const take = (step) => {
+        const t = A.toJS(a).text;
+        const bounds = [];
+        for (let i = 0, at = 0; i <= t.length; i++) {
+          if (i === at) { bounds.push(i); at += i < t.length && t.codePointAt(i) > 0xffff ? 2 : 1; }
+        }
+        for (const index of bounds) {
+          for (const move of ["after", "before"]) cursors.push({ step, index, move, cursor: A.getCursor(a, ["text"], index, move) });
+        }
+      };
+      a = A.change(a, T, (d) => { d.text = "ab\u{1F600}cd"; }); record();
+      a = A.change(a, T, (d) => { A.splice(d, ["text"], 1, 0, "XY"); }); take(1); record();
+      a = A.change(a, T, (d) => { A.mark(d, ["text"], { start: 1, end: 3, expand: "both" }, "bold", true); }); record();
+      a = A.change(a, T, (d) => { A.splice(d, ["text"], 1, 0, "Q"); }); take(3); record();
+      a = A.change(a, T, (d) => { A.splice(d, ["text"], 4, 3); }); record();
+      a = A.change(a, T, (d) => { A.splice(d, ["text"], 0, 2); }); record();
+      a = A.change(a, T, (d) => { A.splice(d, ["text"], 2, 1); }); record();
+      a = A.change(a, T, (d) => { A.splice(d, ["text"], 3, 0, "P"); A.splice(d, ["text"], 2, 1); }); record();
+      // positions[i] covers the cursors taken so far; pad with null so every row has one entry per cursor.
+      const rows = positions.map((r) => [...r, ...Array(cursors.length - r.length).fill(null)]);
+      return { doc: a, extra: { cursors, positions: rows, texts } };
+    });
 }
