@@ -146,6 +146,16 @@ class Differ {
     return false;
   }
 
+  // Whether an op other than the winner `wa` is visible in both states. The reference's log
+  // takes a value as conflicted already only through such ops: one that the new ops overwrite
+  // does not count (op_set2/change/batch.rs, OpValueOption::set).
+  bool kept_loser(std::span<const std::uint32_t> before_list, std::uint32_t insert_op, std::uint32_t wa) const {
+    for (std::uint32_t i : before_.visible_ops(before_list, insert_op)) {
+      if (i != wa && after_.visible(ops().op(i))) return true;
+    }
+    return false;
+  }
+
   void conflict(const std::vector<Prop>& path) {
     Patch p;
     p.kind = Patch::Kind::kConflict;
@@ -190,7 +200,10 @@ class Differ {
       if (wa != wb || (!touched_ && conflict_after != conflict_before)) {
         put_value(ops().op(wa), path, conflict_after);
       } else {
-        if (touched_ && !conflict_before && new_loser(after_.candidates(list), kNone32, wa)) conflict(path);
+        if (touched_ && new_loser(after_.candidates(list), kNone32, wa) &&
+            !kept_loser(before_.candidates(list), kNone32, wa)) {
+          conflict(path);
+        }
         same_value(ops().op(wa), path);
       }
     }
@@ -270,8 +283,7 @@ class Differ {
     path.push_back(w.index);
     // The patch log's flag for a value that stays but gained a concurrent one (in a list even
     // when it had one already, as the reference's log does).
-    if (touched_ && new_loser(e.ops, e.insert_op, wa) &&
-        (!w.text || before_.visible_ops(e.ops, e.insert_op).size() <= 1)) {
+    if (touched_ && new_loser(e.ops, e.insert_op, wa) && (!w.text || !kept_loser(e.ops, e.insert_op, wa))) {
       conflict(path);
     }
     same_value(op, path);
