@@ -268,13 +268,14 @@ class Differ {
     const std::size_t width = w.units(after_.element_width(w.o, h));
     if (wb == kNone32 || (w.text && wa != wb)) {
       flush_marks(path);
-      std::map<std::string, ScalarValue> inline_marks;
-      if (w.marked) inline_marks = w.marks_after.at(w.index);
       if (w.text && !make_type(op.action)) {
+        std::map<std::string, ScalarValue> inline_marks;
+        if (w.marked) inline_marks = w.marks_after.at(w.index);
         splice(path, w.index, op, std::move(inline_marks));
       } else {
-        // A block marker (a map in a text) is an inserted object, as in a list.
-        insert(path, w.index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1, std::move(inline_marks));
+        // A block marker (a map in a text) is an inserted object, as in a list: without the
+        // marks around it (the reference's diff and log both leave them off).
+        insert(path, w.index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1);
       }
       w.index += width;
       return;
@@ -363,20 +364,17 @@ class Differ {
     patches_ptr()->push_back(std::move(p));
   }
 
-  void insert(std::vector<Prop>& path, std::size_t index, const Op& op, bool conflicted,
-              std::map<std::string, ScalarValue> marks) {
+  void insert(std::vector<Prop>& path, std::size_t index, const Op& op, bool conflicted) {
     // Consecutive inserted elements (objects too) make one patch; an object's contents follow in
     // its own bucket.
     Patch* p = nullptr;
-    if (!patches_ptr()->empty() && continues(patches_ptr()->back(), Patch::Kind::kInsert, path, index) &&
-        patches_ptr()->back().inserted_marks == marks) {
+    if (!patches_ptr()->empty() && continues(patches_ptr()->back(), Patch::Kind::kInsert, path, index)) {
       p = &patches_ptr()->back();
     } else {
       Patch fresh_patch;
       fresh_patch.kind = Patch::Kind::kInsert;
       fresh_patch.path = path;
       fresh_patch.path.push_back(index);
-      fresh_patch.inserted_marks = std::move(marks);
       patches_ptr()->push_back(std::move(fresh_patch));
       p = &patches_ptr()->back();
     }
