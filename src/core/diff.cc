@@ -156,6 +156,18 @@ class Differ {
     return false;
   }
 
+  // The winner stays and its losers are all gone: the reference's diff and log both put the
+  // value again, without `conflict` (iter/map_range.rs, MapDiff; batch.rs: the winner is exposed).
+  static bool losers_gone(std::size_t n_before, std::size_t n_after) { return n_before > 1 && n_after == 1; }
+
+  // The winner `wa` stays and the value is to be flagged `conflict`: in the log when a new op
+  // is a loser and (outside a list) no loser it had stays.
+  bool gains_conflict(std::span<const std::uint32_t> before_list, std::span<const std::uint32_t> after_list,
+                      std::uint32_t insert_op, std::uint32_t wa, bool list) const {
+    if (!touched_) return false;
+    return new_loser(after_list, insert_op, wa) && (list || !kept_loser(before_list, insert_op, wa));
+  }
+
   void conflict(const std::vector<Prop>& path) {
     Patch p;
     p.kind = Patch::Kind::kConflict;
@@ -195,13 +207,12 @@ class Differ {
         patches_ptr()->push_back(std::move(p));
       }
     } else {
-      const bool conflict_after = after_.visible_ops(after_.candidates(list), kNone32).size() > 1;
-      const bool conflict_before = !fresh && before_.visible_ops(before_.candidates(list), kNone32).size() > 1;
-      if (wa != wb || (!touched_ && conflict_after != conflict_before)) {
-        put_value(ops().op(wa), path, conflict_after);
+      const std::size_t n_after = after_.visible_ops(after_.candidates(list), kNone32).size();
+      const std::size_t n_before = fresh ? 0 : before_.visible_ops(before_.candidates(list), kNone32).size();
+      if (wa != wb || losers_gone(n_before, n_after) || (!touched_ && n_before == 1 && n_after > 1)) {
+        put_value(ops().op(wa), path, n_after > 1);
       } else {
-        if (touched_ && new_loser(after_.candidates(list), kNone32, wa) &&
-            !kept_loser(before_.candidates(list), kNone32, wa)) {
+        if (gains_conflict(before_.candidates(list), after_.candidates(list), kNone32, wa, false)) {
           conflict(path);
         }
         same_value(ops().op(wa), path);
@@ -281,13 +292,25 @@ class Differ {
       return;
     }
     if (w.marked) changed_marks(w.marks_before.at(b_at), w.marks_after.at(w.index), w.index, width);
-    path.push_back(w.index);
-    // The patch log's flag for a value that stays but gained a concurrent one (in a list even
-    // when it had one already, as the reference's log does).
-    if (touched_ && new_loser(e.ops, e.insert_op, wa) && (!w.text || !kept_loser(e.ops, e.insert_op, wa))) {
-      conflict(path);
+    if (w.text) {
+      // A text character that stays: only the log flags a new concurrent value.
+      path.push_back(w.index);
+      if (touched_ && new_loser(e.ops, e.insert_op, wa) && !kept_loser(e.ops, e.insert_op, wa)) conflict(path);
+      same_value(op, path);
+      path.pop_back();
+      w.index += width;
+      return;
     }
-    same_value(op, path);
+    const std::size_t n_before = before_.visible_ops(e.ops, e.insert_op).size();
+    const std::size_t n_after = after_.visible_ops(e.ops, e.insert_op).size();
+    if (losers_gone(n_before, n_after)) flush_marks(path);
+    path.push_back(w.index);
+    if (losers_gone(n_before, n_after)) {
+      put_value(op, path, false);
+    } else {
+      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, true)) conflict(path);
+      same_value(op, path);
+    }
     path.pop_back();
     w.index += width;
   }
@@ -420,6 +443,13 @@ class Differ {
   std::vector<Patch>* patches_ptr() { return &buckets_[current_].patches; }
 };
 
+// Whether the value of a place lost all its concurrent values: its winner is put again with
+// all its contents (Differ::losers_gone), so an object there is covered by its parent's patches.
+bool losers_went(const StateView& before, const StateView& after, std::span<const std::uint32_t> before_list,
+                 std::span<const std::uint32_t> after_list, std::uint32_t insert_op) {
+  return before.visible_ops(before_list, insert_op).size() > 1 && after.visible_ops(after_list, insert_op).size() == 1;
+}
+
 // The path of object `oi` when it is the winner at the same place in both states, so that the
 // (touched) diff of its parent leaves it to its own entry; nullopt otherwise (new, gone or
 // replaced: its parent's patches cover it).
@@ -435,13 +465,15 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
       const std::uint32_t h = mk.insert ? mk.elem : mk.key;
       const Element& e = parent.elems[h];
       if (after.winner(e.ops, e.insert_op) != make || before.winner(e.ops, e.insert_op) != make) return std::nullopt;
+      if (losers_went(before, after, e.ops, e.ops, e.insert_op)) return std::nullopt;
       path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));
     } else {
       const std::string& name = d.opset.key_name(mk.key);
       const auto it = parent.props.find(name);
       if (it == parent.props.end()) return std::nullopt;
       const KeyOps& k = it->second;
-      if (after.winner(after.candidates(k), kNone32) != make || before.winner(before.candidates(k), kNone32) != make) {
+      if (after.winner(after.candidates(k), kNone32) != make || before.winner(before.candidates(k), kNone32) != make ||
+          losers_went(before, after, before.candidates(k), after.candidates(k), kNone32)) {
         return std::nullopt;
       }
       path.emplace_back(name);
