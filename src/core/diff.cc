@@ -161,10 +161,12 @@ class Differ {
   static bool losers_gone(std::size_t n_before, std::size_t n_after) { return n_before > 1 && n_after == 1; }
 
   // The winner `wa` stays and the value is to be flagged `conflict`: in the log when a new op
-  // is a loser and (outside a list) no loser it had stays.
+  // is a loser and (outside a list) no loser it had stays; in the full diff when it had none
+  // and now has one (the diff flags it as the log does: a `put` with `conflict` in neither).
   bool gains_conflict(std::span<const std::uint32_t> before_list, std::span<const std::uint32_t> after_list,
-                      std::uint32_t insert_op, std::uint32_t wa, bool list) const {
-    if (!touched_) return false;
+                      std::uint32_t insert_op, std::uint32_t wa, std::size_t n_before, std::size_t n_after,
+                      bool list) const {
+    if (!touched_) return n_before == 1 && n_after > 1;
     return new_loser(after_list, insert_op, wa) && (list || !kept_loser(before_list, insert_op, wa));
   }
 
@@ -209,10 +211,10 @@ class Differ {
     } else {
       const std::size_t n_after = after_.visible_ops(after_.candidates(list), kNone32).size();
       const std::size_t n_before = fresh ? 0 : before_.visible_ops(before_.candidates(list), kNone32).size();
-      if (wa != wb || losers_gone(n_before, n_after) || (!touched_ && n_before == 1 && n_after > 1)) {
+      if (wa != wb || losers_gone(n_before, n_after)) {
         put_value(ops().op(wa), path, n_after > 1);
       } else {
-        if (gains_conflict(before_.candidates(list), after_.candidates(list), kNone32, wa, false)) {
+        if (gains_conflict(before_.candidates(list), after_.candidates(list), kNone32, wa, n_before, n_after, false)) {
           conflict(path);
         }
         same_value(ops().op(wa), path);
@@ -308,7 +310,7 @@ class Differ {
     if (losers_gone(n_before, n_after)) {
       put_value(op, path, false);
     } else {
-      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, true)) conflict(path);
+      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, n_before, n_after, true)) conflict(path);
       same_value(op, path);
     }
     path.pop_back();
