@@ -131,8 +131,8 @@ struct Patch {
     kSpliceText,  ///< `text` inserted at the index (text objects)
     kIncrement,   ///< a counter grew by `increment`
     kMark,        ///< `marks` changed on elements that were there before (a null value: removed)
-    /// The value at the path stays but now has concurrent values (diff_incremental() only: as the
-    /// reference's patchCallback; a diff() reports a kPut with `conflict` instead)
+    /// The value at the path stays but now has concurrent values (diff(): it had none before;
+    /// diff_incremental(), as the reference's patchCallback: a new op is one of them)
     kConflict,
   };
   Kind kind = Kind::kPut;     ///< the action
@@ -416,7 +416,8 @@ class Document {
   /// load_incremental, sync) records the key or element it touched, so this costs time in
   /// proportion to what changed since the cursor, not to the document; it falls back to a whole
   /// diff after changes touching more than a quarter of the document, a rollback, or a failed
-  /// apply. The patches equal diff(cursor heads, heads()): the reference's patchCallback gives
+  /// apply. The patches equal diff(cursor heads, heads()) (but for which conflicts are flagged,
+  /// see Patch::Kind::kConflict): the reference's patchCallback gives
   /// the same for received changes and for local changes that edit each key or element once;
   /// for a local change that edits its own ops again (insert, then delete, one character) the
   /// reference reports each op and we the net effect.

@@ -146,6 +146,30 @@ class Differ {
     return false;
   }
 
+  // Whether an op other than the winner `wa` is visible in both states. The reference's log
+  // takes a value as conflicted already only through such ops: one that the new ops overwrite
+  // does not count (op_set2/change/batch.rs, OpValueOption::set).
+  bool kept_loser(std::span<const std::uint32_t> before_list, std::uint32_t insert_op, std::uint32_t wa) const {
+    for (std::uint32_t i : before_.visible_ops(before_list, insert_op)) {
+      if (i != wa && after_.visible(ops().op(i))) return true;
+    }
+    return false;
+  }
+
+  // The winner stays and its losers are all gone: the reference's diff and log both put the
+  // value again, without `conflict` (iter/map_range.rs, MapDiff; batch.rs: the winner is exposed).
+  static bool losers_gone(std::size_t n_before, std::size_t n_after) { return n_before > 1 && n_after == 1; }
+
+  // The winner `wa` stays and the value is to be flagged `conflict`: in the log when a new op
+  // is a loser and (outside a list) no loser it had stays; in the full diff when it had none
+  // and now has one (the diff flags it as the log does: a `put` with `conflict` in neither).
+  bool gains_conflict(std::span<const std::uint32_t> before_list, std::span<const std::uint32_t> after_list,
+                      std::uint32_t insert_op, std::uint32_t wa, std::size_t n_before, std::size_t n_after,
+                      bool list) const {
+    if (!touched_) return n_before == 1 && n_after > 1;
+    return new_loser(after_list, insert_op, wa) && (list || !kept_loser(before_list, insert_op, wa));
+  }
+
   void conflict(const std::vector<Prop>& path) {
     Patch p;
     p.kind = Patch::Kind::kConflict;
@@ -185,12 +209,14 @@ class Differ {
         patches_ptr()->push_back(std::move(p));
       }
     } else {
-      const bool conflict_after = after_.visible_ops(after_.candidates(list), kNone32).size() > 1;
-      const bool conflict_before = !fresh && before_.visible_ops(before_.candidates(list), kNone32).size() > 1;
-      if (wa != wb || (!touched_ && conflict_after != conflict_before)) {
-        put_value(ops().op(wa), path, conflict_after);
+      const std::size_t n_after = after_.visible_ops(after_.candidates(list), kNone32).size();
+      const std::size_t n_before = fresh ? 0 : before_.visible_ops(before_.candidates(list), kNone32).size();
+      if (wa != wb || losers_gone(n_before, n_after)) {
+        put_value(ops().op(wa), path, n_after > 1);
       } else {
-        if (touched_ && !conflict_before && new_loser(after_.candidates(list), kNone32, wa)) conflict(path);
+        if (gains_conflict(before_.candidates(list), after_.candidates(list), kNone32, wa, n_before, n_after, false)) {
+          conflict(path);
+        }
         same_value(ops().op(wa), path);
       }
     }
@@ -255,26 +281,38 @@ class Differ {
     const std::size_t width = w.units(after_.element_width(w.o, h));
     if (wb == kNone32 || (w.text && wa != wb)) {
       flush_marks(path);
-      std::map<std::string, ScalarValue> inline_marks;
-      if (w.marked) inline_marks = w.marks_after.at(w.index);
       if (w.text && !make_type(op.action)) {
+        std::map<std::string, ScalarValue> inline_marks;
+        if (w.marked) inline_marks = w.marks_after.at(w.index);
         splice(path, w.index, op, std::move(inline_marks));
       } else {
-        // A block marker (a map in a text) is an inserted object, as in a list.
-        insert(path, w.index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1, std::move(inline_marks));
+        // A block marker (a map in a text) is an inserted object, as in a list: without the
+        // marks around it (the reference's diff and log both leave them off).
+        insert(path, w.index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1);
       }
       w.index += width;
       return;
     }
     if (w.marked) changed_marks(w.marks_before.at(b_at), w.marks_after.at(w.index), w.index, width);
-    path.push_back(w.index);
-    // The patch log's flag for a value that stays but gained a concurrent one (in a list even
-    // when it had one already, as the reference's log does).
-    if (touched_ && new_loser(e.ops, e.insert_op, wa) &&
-        (!w.text || before_.visible_ops(e.ops, e.insert_op).size() <= 1)) {
-      conflict(path);
+    if (w.text) {
+      // A text character that stays: only the log flags a new concurrent value.
+      path.push_back(w.index);
+      if (touched_ && new_loser(e.ops, e.insert_op, wa) && !kept_loser(e.ops, e.insert_op, wa)) conflict(path);
+      same_value(op, path);
+      path.pop_back();
+      w.index += width;
+      return;
     }
-    same_value(op, path);
+    const std::size_t n_before = before_.visible_ops(e.ops, e.insert_op).size();
+    const std::size_t n_after = after_.visible_ops(e.ops, e.insert_op).size();
+    if (losers_gone(n_before, n_after)) flush_marks(path);
+    path.push_back(w.index);
+    if (losers_gone(n_before, n_after)) {
+      put_value(op, path, false);
+    } else {
+      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, n_before, n_after, true)) conflict(path);
+      same_value(op, path);
+    }
     path.pop_back();
     w.index += width;
   }
@@ -351,20 +389,17 @@ class Differ {
     patches_ptr()->push_back(std::move(p));
   }
 
-  void insert(std::vector<Prop>& path, std::size_t index, const Op& op, bool conflicted,
-              std::map<std::string, ScalarValue> marks) {
+  void insert(std::vector<Prop>& path, std::size_t index, const Op& op, bool conflicted) {
     // Consecutive inserted elements (objects too) make one patch; an object's contents follow in
     // its own bucket.
     Patch* p = nullptr;
-    if (!patches_ptr()->empty() && continues(patches_ptr()->back(), Patch::Kind::kInsert, path, index) &&
-        patches_ptr()->back().inserted_marks == marks) {
+    if (!patches_ptr()->empty() && continues(patches_ptr()->back(), Patch::Kind::kInsert, path, index)) {
       p = &patches_ptr()->back();
     } else {
       Patch fresh_patch;
       fresh_patch.kind = Patch::Kind::kInsert;
       fresh_patch.path = path;
       fresh_patch.path.push_back(index);
-      fresh_patch.inserted_marks = std::move(marks);
       patches_ptr()->push_back(std::move(fresh_patch));
       p = &patches_ptr()->back();
     }
@@ -410,6 +445,13 @@ class Differ {
   std::vector<Patch>* patches_ptr() { return &buckets_[current_].patches; }
 };
 
+// Whether the value of a place lost all its concurrent values: its winner is put again with
+// all its contents (Differ::losers_gone), so an object there is covered by its parent's patches.
+bool losers_went(const StateView& before, const StateView& after, std::span<const std::uint32_t> before_list,
+                 std::span<const std::uint32_t> after_list, std::uint32_t insert_op) {
+  return before.visible_ops(before_list, insert_op).size() > 1 && after.visible_ops(after_list, insert_op).size() == 1;
+}
+
 // The path of object `oi` when it is the winner at the same place in both states, so that the
 // (touched) diff of its parent leaves it to its own entry; nullopt otherwise (new, gone or
 // replaced: its parent's patches cover it).
@@ -425,13 +467,15 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
       const std::uint32_t h = mk.insert ? mk.elem : mk.key;
       const Element& e = parent.elems[h];
       if (after.winner(e.ops, e.insert_op) != make || before.winner(e.ops, e.insert_op) != make) return std::nullopt;
+      if (losers_went(before, after, e.ops, e.ops, e.insert_op)) return std::nullopt;
       path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));
     } else {
       const std::string& name = d.opset.key_name(mk.key);
       const auto it = parent.props.find(name);
       if (it == parent.props.end()) return std::nullopt;
       const KeyOps& k = it->second;
-      if (after.winner(after.candidates(k), kNone32) != make || before.winner(before.candidates(k), kNone32) != make) {
+      if (after.winner(after.candidates(k), kNone32) != make || before.winner(before.candidates(k), kNone32) != make ||
+          losers_went(before, after, before.candidates(k), after.candidates(k), kNone32)) {
         return std::nullopt;
       }
       path.emplace_back(name);

@@ -42,7 +42,7 @@ std::size_t expect_reference_diffs(const char* name) {
 
 TEST(DiffVectors, DiffGivesTheReferencesPatchesBetweenAnyTwoStates) {
   std::size_t compared = 0;
-  for (const char* name : {"diff_structure", "diff_conflicts", "diff_random", "diff_marks", "diff_unmarks"}) {
+  for (const char* name : {"diff_structure", "diff_conflicts", "diff_conflict_flags", "diff_random", "diff_marks", "diff_unmarks"}) {
     compared += expect_reference_diffs(name);
   }
   EXPECT_GE(compared, 110u);

@@ -103,11 +103,11 @@ std::string winner_at(const Document& doc, const json& path, const std::vector<C
   return "";
 }
 
-// diff_incremental's patches as diff()'s, but for the two places where the reference's log (which
-// diff_incremental follows) differs from its diff: a value that gains or loses a concurrent value
-// while it stays the winner is a `conflict` flag (gained) or nothing (lost) in the log, and a put
-// again with `conflict` (an object with all its contents) in a diff. Both sides drop what lies at
-// or under such a path; every other patch must match.
+// diff_incremental's patches as diff()'s, but for where the reference's log (which
+// diff_incremental follows) and its diff may differ: a value that gains a concurrent value while it
+// stays the winner is a `conflict` flag in both, under different rules (the log's counts new
+// losers, the diff's a value that had none), and one that loses them all is put again in both.
+// Both sides drop what lies at or under such a path; every other patch must match.
 json without_conflict_changes(const Document& doc, const std::vector<ChangeHash>& from, const json& incremental,
                               const json& full) {
   std::vector<json> flagged;

@@ -53,6 +53,30 @@ export function register({ A, T, ACT_A, ACT_B, ACT_C, scenario, toJson, mulberry
       return { doc: a, extra: { diffs: allPairs(a, [[], h1, h2, h3, h4]) } };
     });
 
+  scenario("diff_conflict_flags", "A map key and a list element whose winner stays while they gain a concurrent " +
+    "(lower) value, which its writer then overwrites and deletes again (the losers go); extra.diffs between every " +
+    "pair of 4 states. The reference flags a gained conflict (`conflict`) and puts a value whose losers went again.",
+    function diff_conflict_flags() {
+      let a = A.init({ actor: ACT_A });
+      a = A.change(a, T, (x) => { x.k = 0; x.l = ["x", "y"]; x.z = 0; });
+      const h1 = A.getHeads(a);
+      let b = A.merge(A.init({ actor: ACT_B }), a);
+      let c = A.merge(A.init({ actor: ACT_C }), a);
+      b = A.change(b, T, (x) => { x.k = "b"; x.l[1] = "B"; });
+      c = A.change(c, T, (x) => { x.k = "c"; x.l[1] = "C"; });
+      a = A.merge(a, c);
+      const h2 = A.getHeads(a);
+      a = A.merge(a, b);
+      a = A.change(a, T, (x) => { x.z = 1; });
+      const h3 = A.getHeads(a);
+      b = A.change(b, T, (x) => { x.k = "b2"; x.l[1] = "B2"; });
+      b = A.change(b, T, (x) => { delete x.k; x.l.deleteAt(1); });
+      a = A.merge(a, b);
+      a = A.change(a, T, (x) => { x.z = 2; });
+      const h4 = A.getHeads(a);
+      return { doc: a, extra: { diffs: allPairs(a, [h1, h2, h3, h4]) } };
+    });
+
   const seed = 0xd1ff2026;
   scenario("diff_random", `Seeded (mulberry32, seed ${seed}) random history of 3 actors: 40 steps, each a change of ` +
     "1-3 random ops on root keys, a list and a text (no marks), or a merge; extra.diffs = A.diff between 30 random " +
