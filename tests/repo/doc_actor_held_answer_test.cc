@@ -58,10 +58,11 @@ TEST(DocActor, HeldBackAnswerIsSentEvenIfThePeerRepliedMeanwhile) {
   config.document_id = id;
   config.self = server_id;
   config.policy = answer_requests_only();
-  // Fixed actors (and commit times, 0 by default) make every change hash, and so every Bloom
-  // filter of the protocol, the same in every run.
+  // Fixed actors and commit times (a fixed clock, which the fork keeps) make every change hash,
+  // and so every Bloom filter of the protocol, the same in every run.
   Document initial;
   initial.set_actor(*ActorId::from_hex("aaaa"));
+  initial.set_commit_clock([] { return std::int64_t{0}; });
   ASSERT_TRUE(initial.put(ObjId::root(), "n", std::int64_t{0}));
   initial.commit();
   Document client = initial.fork();

@@ -25,8 +25,11 @@ struct ServerAndClients {
   std::vector<TaskId> held;
 
   explicit ServerAndClients(const std::vector<std::string>& names) {
-    // Fixed actors and document id: the same hashes, Bloom filters and messages in every run.
-    Document initial(DocumentOptions{*ActorId::from_hex("00aa"), TextUnit::kUtf16});
+    // Fixed actors, document id and commit time (forks keep the clock): the same hashes, Bloom
+    // filters and messages in every run.
+    DocumentOptions options{*ActorId::from_hex("00aa"), TextUnit::kUtf16};
+    options.commit_clock = [] { return std::int64_t{0}; };
+    Document initial(options);
     (void)initial.put(ObjId::root(), "n", std::int64_t{0});
     initial.commit();
     DocActorConfig config;
