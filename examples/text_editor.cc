@@ -41,6 +41,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "am/repo/repo.h"
 #include "text_editor_cbor.h"
@@ -73,6 +74,8 @@ class Editor {
     }
     changes_ = doc_.on_change([this](const am::repo::DocumentChange& change) { on_change(change); });
     cursors_sub_ = doc_.on_ephemeral([this](const am::repo::PeerId&, const am::Bytes& data) { on_cursor_message(data); });
+    std::lock_guard<std::mutex> lock(mutex_);
+    observed_heads_ = doc_.heads();  // read after subscribing: a later change still has its event
   }
 
   // Runs one command line. Returns an exit code when the editor should stop (0 for quit).
@@ -100,6 +103,7 @@ class Editor {
   void on_change(const am::repo::DocumentChange& change) {
     {
       std::lock_guard<std::mutex> lock(mutex_);  // one writer of stdout at a time
+      observed_heads_ = change.heads_after;
       if (!change.local) std::cout << "text: " << rendered_locked() << std::endl;
       const std::size_t now = position_locked();
       if (now != shown_) {
@@ -150,6 +154,10 @@ class Editor {
     doc_.read([&](const am::Document& d) { out = editor::render(editor::spans_of(d)); });
     return out;
   }
+  // Whether on_change has run for the document as it is: the waits on text below require it, so
+  // that the next command cannot run before the event that reports (and moves the cursor for) the
+  // state it waited for. REQUIRES mutex_.
+  bool observed_latest_locked() const { return observed_heads_ == doc_.heads(); }
   std::string plain_text_locked() const {
     std::string out;
     doc_.read([&](const am::Document& d) {
@@ -276,11 +284,11 @@ class Editor {
   int run_wait(const Command& c) {
     std::function<bool()> done;
     if (c.name == "wait") {
-      done = [&] { return plain_text_locked() == c.rest; };
+      done = [&] { return observed_latest_locked() && plain_text_locked() == c.rest; };
     } else if (c.name == "wait-contains") {
-      done = [&] { return plain_text_locked().find(c.rest) != std::string::npos; };
+      done = [&] { return observed_latest_locked() && plain_text_locked().find(c.rest) != std::string::npos; };
     } else if (c.name == "wait-show") {
-      done = [&] { return rendered_locked() == c.rest; };
+      done = [&] { return observed_latest_locked() && rendered_locked() == c.rest; };
     } else if (c.name == "wait-cursor") {
       const auto at = c.args.size() == 2 ? editor::parse_index(c.args[1]) : std::nullopt;
       if (!at) {
@@ -326,6 +334,7 @@ class Editor {
   std::condition_variable cv_;
   std::string cursor_{am::kCursorEnd};               // this editor's cursor (Automerge cursor)
   std::size_t shown_ = 0;                            // its index as last printed / broadcast
+  std::vector<am::ChangeHash> observed_heads_;       // the heads of the last change event
   std::map<std::string, std::uint64_t> cursors_;     // other editors' cursor indexes, by name
   am::repo::Subscription changes_, cursors_sub_;     // last: unsubscribed before the rest goes
 };
