@@ -67,42 +67,180 @@ void Document::set_actor(ActorId actor) {
 void Document::set_commit_clock(CommitClock clock) { impl_->options.commit_clock = std::move(clock); }
 
 
+// ---- local edits, each also logged for diff_incremental() (core/local_patch_log.h) -----------
+
+namespace {
+
+using core::LocalEvent;
+
+// The object index behind `obj` (which an edit just resolved, so it exists).
+std::uint32_t object_index(const Document::Impl& d, const ObjId& obj) { return *d.resolve_obj(obj); }
+
+// The marks text inserted at `index` of `o` carries (as the reference's splice patch gives them).
+std::map<std::string, ScalarValue> inserted_marks(const Document::Impl& d, const Object& o, std::size_t index) {
+  std::map<std::string, ScalarValue> out;
+  if (!o.has_marks) return out;  // without mark ops there is nothing to find
+  for (const Mark& m : core::StateView(d, core::Clock{}).marks(o)) {
+    if (m.start <= index && index < m.end) out[m.name] = m.value;
+  }
+  return out;
+}
+
+// Logs `value` written at `prop` of `obj` (a put, or an insert when `inserted`). In a text it is
+// a splice (a string) or an inserted object (a block); a put there first deletes the element it
+// replaces, `replaced_width` units wide.
+void log_write(Document::Impl& d, const ObjId& obj, const Prop& prop, Value value, bool inserted,
+               std::size_t replaced_width = 0) {
+  if (!d.local_log.recording()) return;
+  const std::uint32_t oi = object_index(d, obj);
+  const Object& o = d.opset.object(oi);
+  LocalEvent e;
+  e.object = oi;
+  if (!is_sequence(o.type)) {
+    e.kind = LocalEvent::Kind::kPut;
+    e.prop = prop;
+    e.value = std::move(value);
+    d.local_log.add(std::move(e));
+    return;
+  }
+  e.index = std::get<std::size_t>(prop);
+  if (o.type == ObjType::kText && !inserted) {
+    LocalEvent gone = e;
+    gone.kind = LocalEvent::Kind::kDeleteSeq;
+    gone.length = replaced_width;
+    d.local_log.add(std::move(gone));
+  }
+  const auto* scalar = std::get_if<ScalarValue>(&value);
+  const auto* str = scalar ? std::get_if<std::string>(scalar) : nullptr;
+  if (o.type == ObjType::kText && str) {
+    e.kind = LocalEvent::Kind::kSplice;
+    e.text = *str;
+    e.marks = inserted_marks(d, o, e.index);
+  } else if (o.type == ObjType::kText || inserted) {
+    e.kind = LocalEvent::Kind::kInsert;
+    e.value = std::move(value);
+  } else {
+    e.kind = LocalEvent::Kind::kPut;
+    e.prop = prop;
+    e.value = std::move(value);
+  }
+  d.local_log.add(std::move(e));
+}
+
+// The width (in the object's unit) of the element at `prop` of a text, 0 elsewhere.
+std::size_t text_width_at(const Document::Impl& d, const ObjId& obj, const Prop& prop) {
+  const Object& o = d.opset.object(object_index(d, obj));
+  if (o.type != ObjType::kText || !std::holds_alternative<std::size_t>(prop)) return 0;
+  const std::uint32_t h = d.element_at(o, std::get<std::size_t>(prop));
+  if (h == SequenceIndex::kNone) return 0;
+  const SeqWidth w = o.seq.width_of(h);
+  return d.unit_for(o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
+}
+
+}  // namespace
+
 Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
-  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
-  return impl_->put_op(std::move(op), Action::kSet, std::move(value));
+  Impl& d = *impl_;
+  AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
+  // As the reference resolves a put (op_set.rs resolve_action): when the winning value is
+  // already this one, nothing is written if it stands alone, and otherwise a delete of the
+  // other (conflicting) values is, which changes nothing that shows (so nothing is logged).
+  if (!op.pred.empty()) {
+    const auto winner = std::max_element(op.pred.begin(), op.pred.end(), [&](OpId a, OpId b) { return d.actors.less(a, b); });
+    const Op& w = d.opset.op(*d.opset.op_index(*winner));
+    if (w.action == Action::kSet && w.value.get() == value) {
+      if (op.pred.size() == 1) return {};
+      op.pred.erase(winner);
+      return d.put_op(std::move(op), Action::kDelete, Null{});
+    }
+  }
+  const std::size_t replaced = text_width_at(d, obj, prop);
+  AM_TRY_STATUS(d.put_op(std::move(op), Action::kSet, value));
+  log_write(d, obj, prop, Value(std::move(value)), false, replaced);
+  return {};
 }
 
 Result<ObjId> Document::put_object(const ObjId& obj, const Prop& prop, ObjType type) {
-  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
-  AM_TRY_STATUS(impl_->put_op(std::move(op), make_action(type), Null{}));
-  return impl_->to_obj_id(impl_->tx_ops.back().id);
+  Impl& d = *impl_;
+  AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
+  const std::size_t replaced = text_width_at(d, obj, prop);
+  AM_TRY_STATUS(d.put_op(std::move(op), make_action(type), Null{}));
+  const ObjId made = d.to_obj_id(d.tx_ops.back().id);
+  log_write(d, obj, prop, ObjectRef{type, made}, false, replaced);
+  return made;
 }
 
 Status Document::insert(const ObjId& obj, std::size_t index, ScalarValue value) {
-  AM_TRY_ASSIGN(ResolvedOp op, impl_->insertion(obj, index));
-  return impl_->put_op(std::move(op), Action::kSet, std::move(value));
+  Impl& d = *impl_;
+  std::size_t placed = index;
+  AM_TRY_ASSIGN(ResolvedOp op, d.insertion(obj, index, &placed));
+  AM_TRY_STATUS(d.put_op(std::move(op), Action::kSet, value));
+  log_write(d, obj, placed, Value(std::move(value)), true);
+  return {};
 }
 
 Result<ObjId> Document::insert_object(const ObjId& obj, std::size_t index, ObjType type) {
-  AM_TRY_ASSIGN(ResolvedOp op, impl_->insertion(obj, index));
-  AM_TRY_STATUS(impl_->put_op(std::move(op), make_action(type), Null{}));
-  return impl_->to_obj_id(impl_->tx_ops.back().id);
+  Impl& d = *impl_;
+  std::size_t placed = index;
+  AM_TRY_ASSIGN(ResolvedOp op, d.insertion(obj, index, &placed));
+  AM_TRY_STATUS(d.put_op(std::move(op), make_action(type), Null{}));
+  const ObjId made = d.to_obj_id(d.tx_ops.back().id);
+  log_write(d, obj, placed, ObjectRef{type, made}, true);
+  return made;
 }
 
 Status Document::remove(const ObjId& obj, const Prop& prop) {
-  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
+  Impl& d = *impl_;
+  AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   if (op.pred.empty()) return {};  // nothing visible there: nothing to delete
-  return impl_->put_op(std::move(op), Action::kDelete, Null{});
+  const bool seq = std::holds_alternative<std::size_t>(prop);
+  const std::size_t width = seq ? std::max<std::size_t>(1, text_width_at(d, obj, prop)) : 0;
+  AM_TRY_STATUS(d.put_op(std::move(op), Action::kDelete, Null{}));
+  if (d.local_log.recording()) {
+    LocalEvent e;
+    e.object = object_index(d, obj);
+    e.kind = seq ? LocalEvent::Kind::kDeleteSeq : LocalEvent::Kind::kDeleteKey;
+    if (seq) e.index = std::get<std::size_t>(prop);
+    e.prop = prop;
+    e.length = width;
+    d.local_log.add(std::move(e));
+  }
+  return {};
 }
 
 Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) {
-  AM_TRY_ASSIGN(ResolvedOp op, impl_->target(obj, prop));
+  Impl& d = *impl_;
+  AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   AM_TRY_ASSIGN(auto current, get(obj, prop));
   const auto* scalar = current ? std::get_if<ScalarValue>(&*current) : nullptr;
   if (!scalar || !std::holds_alternative<Counter>(*scalar)) {
     return fail(Error::invalid_argument("increment", "the value is not a counter"));
   }
-  return impl_->put_op(std::move(op), Action::kIncrement, ScalarValue{by});
+  // Incrementing a counter that has concurrent values also overwrites them: the reference then
+  // logs the counter's new value as a put (an increment would leave the conflict showing).
+  std::optional<Value> replacement;
+  if (op.pred.size() > 1) {
+    for (const OpId id : op.pred) {
+      const Op& c = d.opset.op(*d.opset.op_index(id));
+      if (!c.is_counter()) continue;
+      replacement = ScalarValue{Counter{c.value.int_value() + d.opset.inc_total(c) + by}};
+      break;
+    }
+  }
+  AM_TRY_STATUS(d.put_op(std::move(op), Action::kIncrement, ScalarValue{by}));
+  if (d.local_log.recording()) {
+    if (replacement) {
+      log_write(d, obj, prop, std::move(*replacement), false);
+    } else {
+      LocalEvent e;
+      e.kind = LocalEvent::Kind::kIncrement;
+      e.object = object_index(d, obj);
+      e.prop = prop;
+      e.by = by;
+      d.local_log.add(std::move(e));
+    }
+  }
+  return {};
 }
 
 Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
@@ -125,7 +263,12 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
   // pending op as it grows (PendingOps::reserve grows geometrically, so many small splices stay
   // linear).
   d.tx_ops.reserve(d.tx_ops.size() + text.size());
-  std::size_t at = pos;
+  // The log gets one splice and one delete, as the reference logs a splice, not an event per op.
+  std::optional<core::LocalPatchLog::Pause> whole_splice;
+  whole_splice.emplace(d.local_log);
+  // Text inserted inside a character goes after it (see Impl::insertion).
+  const std::size_t start = text.empty() ? pos : d.insertion_index(*o, pos);
+  std::size_t at = start;
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
@@ -135,15 +278,41 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
     at += d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
     i += len;
   }
-  // Delete whole elements covering [at, at + del).
+  // Delete whole elements from `at` until `del` units are gone; a deletion that starts inside a
+  // character starts after it, as the reference's inner_splice does.
   std::size_t removed = 0;
   while (removed < del) {
     const std::uint32_t h = d.element_at(*o, at);
     if (h == SequenceIndex::kNone) break;
     const SeqWidth w = o->seq.width_of(h);
     const std::size_t width = d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
+    if (const auto begins = static_cast<std::size_t>(o->seq.offset_of(h, d.unit_for(*o))); begins < at) {
+      at = begins + width;
+      continue;
+    }
     AM_TRY_STATUS(remove(obj, at));
     removed += width;
+  }
+  whole_splice.reset();
+  if (d.local_log.recording()) {
+    const std::uint32_t oi = object_index(d, obj);
+    if (!text.empty()) {
+      core::LocalEvent e;
+      e.kind = core::LocalEvent::Kind::kSplice;
+      e.object = oi;
+      e.index = start;
+      e.text = std::string(text);
+      e.marks = inserted_marks(d, d.opset.object(oi), start);
+      d.local_log.add(std::move(e));
+    }
+    if (removed > 0) {
+      core::LocalEvent e;
+      e.kind = core::LocalEvent::Kind::kDeleteSeq;
+      e.object = oi;
+      e.index = at;
+      e.length = removed;
+      d.local_log.add(std::move(e));
+    }
   }
   return {};
 }
@@ -170,7 +339,7 @@ Status Document::mark(const ObjId& obj, std::size_t start, std::size_t end, Expa
   const std::optional<OpId> container = begin.obj;
   begin.expand = expand == ExpandMark::kBefore || expand == ExpandMark::kBoth;
   begin.mark_name = std::string(name);
-  AM_TRY_STATUS(d.put_op(std::move(begin), Action::kMark, std::move(value)));
+  AM_TRY_STATUS(d.put_op(std::move(begin), Action::kMark, value));
   if (!finish) {
     finish.emplace();
     finish->obj = container;
@@ -178,7 +347,11 @@ Status Document::mark(const ObjId& obj, std::size_t start, std::size_t end, Expa
     finish->elem = d.tx_ops.back().id;  // the begin just written
   }
   finish->expand = expand == ExpandMark::kAfter || expand == ExpandMark::kBoth;
-  return d.put_op(std::move(*finish), Action::kMark, Null{});
+  AM_TRY_STATUS(d.put_op(std::move(*finish), Action::kMark, Null{}));
+  // Logged over its whole range with its value, whatever showed there before (the reference's
+  // local log); an end placed right after the begin covers nothing yet.
+  d.local_log.mark(object_index(d, obj), start, start < end ? end : start, std::string(name), value);
+  return {};
 }
 
 Status Document::unmark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,

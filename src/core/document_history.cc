@@ -224,7 +224,9 @@ void Document::update_diff_cursor() {
   }
   d.cursor_heads.assign(d.heads.begin(), d.heads.end());
   // A log longer than a quarter of the document's ops would cost about what a whole diff does.
-  d.opset.start_touch_log(std::max<std::size_t>(std::size_t{1} << 14, d.opset.op_count() / 4));
+  const std::size_t limit = std::max<std::size_t>(std::size_t{1} << 14, d.opset.op_count() / 4);
+  d.opset.start_touch_log(limit);
+  d.local_log.start(limit);
 }
 
 void Document::reset_diff_cursor() {
@@ -233,6 +235,7 @@ void Document::reset_diff_cursor() {
   d.cursor_counters.clear();
   d.cursor_heads.clear();
   d.opset.stop_touch_log();
+  d.local_log.stop();
 }
 
 std::vector<ChangeHash> Document::diff_cursor() const { return impl_->cursor_set ? impl_->cursor_heads : std::vector<ChangeHash>{}; }
@@ -245,8 +248,14 @@ std::vector<Patch> Document::diff_incremental() {
   const StateView b(d, std::move(before));
   const StateView a(d, Clock{});
   const core::TouchLog& log = d.opset.touch_log();
-  std::vector<Patch> patches =
-      d.cursor_set && log.active && !log.overflow ? core::diff_touched(b, a, log) : core::diff_states(b, a);
+  std::vector<Patch> patches;
+  if (d.cursor_set && d.local_log.usable()) {
+    patches = core::local_patches(d, d.local_log);  // only local edits since the cursor
+  } else if (d.cursor_set && log.active && !log.overflow) {
+    patches = core::diff_touched(b, a, log);
+  } else {
+    patches = core::diff_states(b, a);
+  }
   update_diff_cursor();
   return patches;
 }

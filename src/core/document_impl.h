@@ -12,6 +12,7 @@
 
 #include "am/document.h"
 #include "core/json.h"
+#include "core/local_patch_log.h"
 #include "core/opset/op_set.h"
 #include "core/pending_ops.h"
 #include "core/storage/change.h"
@@ -58,6 +59,8 @@ struct Document::Impl {
   bool cursor_set = false;
   std::vector<std::uint32_t> cursor_counters;
   std::vector<ChangeHash> cursor_heads;
+  // Local edits since the cursor, op by op (core/local_patch_log.h).
+  core::LocalPatchLog local_log;
 
   // Pending transaction.
   bool tx_open = false;
@@ -237,6 +240,7 @@ struct Document::Impl {
 
   // Applies the ops of a change to the op set.
   Status apply_ops(const storage::Change& c) {
+    local_log.invalidate();  // not a local edit: the patches must come from states
     std::vector<std::uint32_t> map;
     map.reserve(c.actors.size());
     for (const Bytes& a : c.actors) map.push_back(actors.intern(a));
@@ -266,6 +270,7 @@ struct Document::Impl {
   // Rebuilds the op set from the history. The history keeps chunks, not ops, so each change is
   // decoded again: slow, and only for rollbacks and failed remote changes.
   void rebuild() {
+    local_log.invalidate();
     opset = OpSet(&actors);
     for (std::size_t i = 0; i < history.size(); ++i) {
       // These changes decoded and applied before, so they do again.
@@ -458,8 +463,20 @@ struct Document::Impl {
     return op;
   }
 
-  // An insert op placing a new element at visible `index`.
-  Result<ResolvedOp> insertion(const ObjId& obj, std::size_t index) const {
+  // `index` of sequence `o`, or the end of the character it falls inside (a surrogate pair's
+  // second unit): where an element inserted at `index` goes.
+  std::size_t insertion_index(const Object& o, std::size_t index) const {
+    if (index == 0) return 0;
+    const WidthUnit unit = unit_for(o);
+    const std::uint32_t h = o.seq.last_visible_before(index, unit);
+    if (h == SequenceIndex::kNone) return index;
+    const SeqWidth w = o.seq.width_of(h);
+    return static_cast<std::size_t>(o.seq.offset_of(h, unit)) + (unit == WidthUnit::kUtf16 ? w.utf16 : w.chars);
+  }
+
+  // An insert op placing a new element at visible `index`; *placed (if given) is the index it
+  // gets (`index` itself, or the end of the character `index` falls inside).
+  Result<ResolvedOp> insertion(const ObjId& obj, std::size_t index, std::size_t* placed = nullptr) const {
     AM_TRY_ASSIGN(const Object* o, object_for(obj));
     if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
     const std::size_t len = length_of(*o);
@@ -472,13 +489,12 @@ struct Document::Impl {
     op.insert = true;
     const WidthUnit unit = unit_for(*o);
     std::uint32_t h = SequenceIndex::kNone;
+    if (placed) *placed = index;
     if (index > 0) {
       h = o->seq.last_visible_before(index, unit);
-      const SeqWidth w = h == SequenceIndex::kNone ? SeqWidth{} : o->seq.width_of(h);
-      if (h == SequenceIndex::kNone ||
-          o->seq.offset_of(h, unit) + (unit == WidthUnit::kUtf16 ? w.utf16 : w.chars) != index) {
-        return fail(Error::invalid_argument("index", std::to_string(index) + " splits a character"));
-      }
+      if (h == SequenceIndex::kNone) return fail(Error::invalid_argument("index", std::to_string(index) + " is not in the text"));
+      // An index inside a character means after it, as the reference's query_insert_at places it.
+      if (placed) *placed = insertion_index(*o, index);
     }
     // Rich text (Peritext): between two visible elements, the new one goes after the last mark
     // boundary that it belongs after (the start of a mark that expands, the end of one that does
@@ -562,6 +578,7 @@ struct Document::Impl {
                               bool* not_in_order);
   /// Back to the empty document (the actor table keeps what was interned).
   void reset_empty() {
+    local_log.invalidate();
     opset = OpSet(&actors);
     history = core::History();
     heads.clear();

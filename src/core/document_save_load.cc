@@ -276,6 +276,7 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
 }  // namespace
 
 Status Document::Impl::stream_document(ByteView body, bool verify_heads, std::size_t max_decoded_bytes) {
+  local_log.invalidate();
   bool not_in_order = false;
   Status s = stream_document_pass(body, verify_heads, max_decoded_bytes, /*in_document_order=*/true, &not_in_order);
   if (!not_in_order) {

@@ -73,4 +73,8 @@ std::vector<Patch> diff_states(const StateView& before, const StateView& after);
 /// to the touched keys (times a log factor), not to the document. REQUIRES: !log.overflow.
 std::vector<Patch> diff_touched(const StateView& before, const StateView& after, const TouchLog& log);
 
+/// The patches of the local edits in `log` (which must be usable()), as the reference's
+/// patchCallback gives them for local changes (core/local_patches.cc).
+std::vector<Patch> local_patches(const Document::Impl& d, const LocalPatchLog& log);
+
 }  // namespace am::core

@@ -225,9 +225,14 @@ TEST(PatchLogProperty, IncrementalPatchesEqualDiffBetweenTheSameStates) {
     Document& observer = peers[0];
     observer.update_diff_cursor();
     std::size_t compared = 0;
-    for (int step = 0; step < 60; ++step) {
+    // Local edits alone are reported op by op, as the reference's local log does (checked against
+    // JS in patch_log_local_test.cc), not as the change of state: compare intervals that received.
+    bool received = false;
+    for (int step = 0; step < 120; ++step) {
       const std::size_t i = rng() % 3;
       const unsigned r = rng() % 10;
+      // A merge commits pending local ops first: that commit is not a received change.
+      const std::size_t changes_before = observer.change_count() + (observer.pending_ops() > 0 ? 1 : 0);
       if (r < 5) {
         for (std::size_t n = 1 + rng() % 3; n > 0; --n) random_edit(peers[i], rng);
         if (rng() % 4 != 0 || i != 0) peers[i].commit();  // the observer's patches may include pending ops
@@ -236,16 +241,19 @@ TEST(PatchLogProperty, IncrementalPatchesEqualDiffBetweenTheSameStates) {
       } else {
         ASSERT_TRUE(observer.merge(peers[1 + rng() % 2]));
       }
+      received = received || (r >= 5 && observer.change_count() > changes_before);
       if (observer.pending_ops() > 0) continue;  // diff() reads committed heads only
       const auto from = observer.diff_cursor();
       const json incremental = json::parse(patches_to_json(observer.diff_incremental()));
+      if (!received) continue;
+      received = false;
       auto full = observer.diff(from, observer.heads());
       ASSERT_TRUE(full);
       const json pair = without_conflict_changes(observer, from, incremental, json::parse(patches_to_json(*full)));
       ASSERT_EQ(pair[0], pair[1]) << "step " << step;
       ++compared;
     }
-    EXPECT_GE(compared, 20u);
+    EXPECT_GE(compared, 12u);
   }
 }
 

@@ -87,7 +87,7 @@ void append_key(std::string& out, const Hydrated& h) {
 // append_key of the value `v` as it is in `doc`, except that a map entry or list element with
 // concurrent values gets a '!' after it: the reference's hydrated values carry a conflict flag and
 // compare unequal to the same value without it, so a conflicted block is never "unchanged" (its
-// update then resolves the conflict, see put_scalar).
+// update then resolves the conflict, see Document::put).
 Status append_doc_key(std::string& out, const Document& doc, const Value& v) {
   const auto* ref = std::get_if<ObjectRef>(&v);
   if (!ref) {
@@ -164,7 +164,7 @@ std::vector<Item> items_of(const std::vector<Span>& spans) {
 
 class Updater {
  public:
-  explicit Updater(Document& doc, Document::Impl& d) : doc_(doc), d_(d) {}
+  explicit Updater(Document& doc) : doc_(doc) {}
 
   // Makes the map `obj` hold `want`: present keys in key order, then added keys sorted, then
   // removed keys sorted.
@@ -218,7 +218,7 @@ class Updater {
     const bool insert = !old && std::holds_alternative<std::size_t>(prop);
     if (want.kind == Hydrated::Kind::kScalar) {
       if (insert) return doc_.insert(parent, std::get<std::size_t>(prop), want.scalar);
-      return put_scalar(parent, prop, want.scalar);
+      return doc_.put(parent, prop, want.scalar);  // Document::put resolves a same-value put
     }
     const ObjType type = want.kind == Hydrated::Kind::kMap ? ObjType::kMap
                          : want.kind == Hydrated::Kind::kList ? ObjType::kList
@@ -231,23 +231,7 @@ class Updater {
     return doc_.splice_text(*made, 0, 0, want.text);
   }
 
-  // A put as the reference resolves it (op_set.rs resolve_action): when the winning value is
-  // already `v`, nothing is written if it stands alone, and otherwise a delete of the other
-  // (conflicting) values is.
-  Status put_scalar(const ObjId& parent, const Prop& prop, const ScalarValue& v) {
-    AM_TRY_ASSIGN(const std::optional<Value> now, doc_.get(parent, prop));
-    const ScalarValue* cur = now ? std::get_if<ScalarValue>(&*now) : nullptr;
-    if (!cur || !(*cur == v)) return doc_.put(parent, prop, v);
-    AM_TRY_ASSIGN(ResolvedOp op, d_.target(parent, prop));
-    if (op.pred.size() <= 1) return {};
-    const auto winner = std::max_element(op.pred.begin(), op.pred.end(),
-                                         [&](OpId a, OpId b) { return d_.actors.less(a, b); });
-    op.pred.erase(winner);
-    return d_.put_op(std::move(op), Action::kDelete, Null{});
-  }
-
   Document& doc_;
-  Document::Impl& d_;
 };
 
 // ---- pass 1: text and blocks ------------------------------------------------------------------
@@ -318,7 +302,7 @@ class SpanEditor {
   Status split(const Block& b) {
     AM_TRY_ASSIGN(const std::size_t at, insert_index(idx_));
     AM_TRY_ASSIGN(const ObjId id, doc_.insert_object(text_, at, ObjType::kMap));
-    AM_TRY_STATUS(Updater(doc_, d_).update_map(id, b));
+    AM_TRY_STATUS(Updater(doc_).update_map(id, b));
     ++idx_;
     return {};
   }
@@ -350,7 +334,7 @@ class SpanEditor {
     if (!ref || ref->type != ObjType::kMap) {
       return fail(Error::invalid_argument("update_spans", "no block at index " + std::to_string(idx_)));
     }
-    return Updater(doc_, d_).update_map(ref->id, b);
+    return Updater(doc_).update_map(ref->id, b);
   }
 
   Document& doc_;
