@@ -127,6 +127,7 @@ class Differ {
   struct Bucket {
     OpId id;
     std::vector<Patch> patches;
+    std::size_t splice_width = 0;  // of the last patch, when it is a splice (in the walk's units)
   };
 
   const OpSet& ops() const { return after_.doc().opset; }
@@ -302,7 +303,7 @@ class Differ {
       if (w.text && !make_type(op.action)) {
         std::map<std::string, ScalarValue> inline_marks;
         if (w.marked) inline_marks = w.marks_after.at(w.index);
-        splice(path, w.index, op, std::move(inline_marks));
+        splice(path, w.index, width, op, std::move(inline_marks));
       } else {
         // A block marker (a map in a text) is an inserted object, as in a list: without the
         // marks around it (the reference's diff and log both leave them off).
@@ -379,15 +380,7 @@ class Differ {
     switch (kind) {
       case Patch::Kind::kDelete: return at == index;
       case Patch::Kind::kInsert: return at + last.values.size() == index;
-      case Patch::Kind::kSpliceText: {
-        std::size_t w = 0;
-        const auto unit = after_.doc().options.text_unit;
-        for (std::size_t i = 0; i < last.text.size(); ++i) {
-          const auto c = static_cast<unsigned char>(last.text[i]);
-          if ((c & 0xc0) != 0x80) w += (unit == TextUnit::kUtf16 && c >= 0xf0) ? 2 : 1;
-        }
-        return at + w == index;
-      }
+      case Patch::Kind::kSpliceText: return at + buckets_[current_].splice_width == index;
       default: return false;
     }
   }
@@ -433,7 +426,9 @@ class Differ {
     }
   }
 
-  void splice(std::vector<Prop>& path, std::size_t index, const Op& op, std::map<std::string, ScalarValue> marks) {
+  /// `width`: the element's, in the walk's units.
+  void splice(std::vector<Prop>& path, std::size_t index, std::size_t width, const Op& op,
+              std::map<std::string, ScalarValue> marks) {
     const std::string s = (op.action == Action::kSet && op.value.is_string())
                               ? std::string(op.value.str())
                               : std::string(enc::kObjectReplacementUtf8);
@@ -441,6 +436,7 @@ class Differ {
     if (!patches_ptr()->empty() && continues(patches_ptr()->back(), Patch::Kind::kSpliceText, path, index) &&
         patches_ptr()->back().inserted_marks == marks) {
       patches_ptr()->back().text += s;
+      buckets_[current_].splice_width += width;
       return;
     }
     Patch p;
@@ -450,6 +446,7 @@ class Differ {
     p.text = s;
     p.inserted_marks = std::move(marks);
     patches_ptr()->push_back(std::move(p));
+    buckets_[current_].splice_width = width;
   }
 
   const StateView& before_;
