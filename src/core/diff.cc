@@ -39,6 +39,10 @@ class MarkCursor {
   std::map<std::string, Run> by_name_;
 };
 
+// Whether the value of a place lost all its concurrent values (given how many values it has in
+// the state before and after) while its winner stays: see Differ::put_again and stable_path.
+bool losers_gone(std::size_t n_before, std::size_t n_after) { return n_before > 1 && n_after == 1; }
+
 // Builds the patches of one object, recursing into nested objects. `fresh` means the object
 // did not exist (or was replaced) before: everything in it is new.
 class Differ {
@@ -123,6 +127,7 @@ class Differ {
   struct Bucket {
     OpId id;
     std::vector<Patch> patches;
+    std::size_t splice_width = 0;  // of the last patch, when it is a splice (in the walk's units)
   };
 
   const OpSet& ops() const { return after_.doc().opset; }
@@ -138,10 +143,11 @@ class Differ {
     if (make_type(op.action)) object(ops().object(*ops().object_index(op.id)), path, true);
   }
 
-  // Whether a visible op other than the winner `wa` is new (not in the state before).
+  // Whether a visible op other than the winner `wa` is new: not visible in the state before
+  // (for a diff backwards, one that was overwritten there counts too).
   bool new_loser(std::span<const std::uint32_t> list, std::uint32_t insert_op, std::uint32_t wa) const {
     for (std::uint32_t i : after_.visible_ops(list, insert_op)) {
-      if (i != wa && !before_.exists(ops().op(i))) return true;
+      if (i != wa && !before_.visible(ops().op(i))) return true;
     }
     return false;
   }
@@ -156,18 +162,32 @@ class Differ {
     return false;
   }
 
-  // The winner stays and its losers are all gone: the reference's diff and log both put the
-  // value again, without `conflict` (iter/map_range.rs, MapDiff; batch.rs: the winner is exposed).
-  static bool losers_gone(std::size_t n_before, std::size_t n_after) { return n_before > 1 && n_after == 1; }
-
-  // The winner `wa` stays and the value is to be flagged `conflict`: in the log when a new op
-  // is a loser and (outside a list) no loser it had stays; in the full diff when it had none
-  // and now has one (the diff flags it as the log does: a `put` with `conflict` in neither).
+  // The winner `wa` stays and the value is to be flagged `conflict`. A list element: when a new
+  // op is a loser, in the log and the diff alike. A map key or a text character: in the log when
+  // a new op is a loser and no loser it had stays; in the full diff when it had none and now has
+  // one (the diff flags it as the log does: a `put` with `conflict` in neither).
   bool gains_conflict(std::span<const std::uint32_t> before_list, std::span<const std::uint32_t> after_list,
                       std::uint32_t insert_op, std::uint32_t wa, std::size_t n_before, std::size_t n_after,
                       bool list) const {
-    if (!touched_) return n_before == 1 && n_after > 1;
-    return new_loser(after_list, insert_op, wa) && (list || !kept_loser(before_list, insert_op, wa));
+    if (n_after < 2) return false;
+    if (list) return new_loser(after_list, insert_op, wa);
+    if (!touched_) return n_before == 1;
+    return new_loser(after_list, insert_op, wa) && !kept_loser(before_list, insert_op, wa);
+  }
+
+  // How much a counter that is the winner in both states grew (0 for any other value).
+  std::int64_t counter_growth(const Op& op) const {
+    if (!op.is_counter()) return 0;
+    const auto b = std::get<Counter>(std::get<ScalarValue>(before_.value_of(op))).value;
+    const auto a = std::get<Counter>(std::get<ScalarValue>(after_.value_of(op))).value;
+    return a - b;
+  }
+
+  // The winner `wa` stays with all its losers gone: a map key or a list element is put again,
+  // without `conflict` (the reference's diff and log alike: iter/map_range.rs, MapDiff; batch.rs:
+  // the winner is exposed), but a counter that grew is incremented instead.
+  bool put_again(const Op& op, std::size_t n_before, std::size_t n_after) const {
+    return losers_gone(n_before, n_after) && counter_growth(op) == 0;
   }
 
   void conflict(const std::vector<Prop>& path) {
@@ -177,18 +197,16 @@ class Differ {
     patches_ptr()->push_back(std::move(p));
   }
 
-  // The same op is the winner in both states: report counter growth and nested changes.
-  void same_value(const Op& op, std::vector<Prop>& path) {
-    if (op.is_counter()) {
-      const auto b = std::get<Counter>(std::get<ScalarValue>(before_.value_of(op))).value;
-      const auto a = std::get<Counter>(std::get<ScalarValue>(after_.value_of(op))).value;
-      if (a != b) {
-        Patch p;
-        p.kind = Patch::Kind::kIncrement;
-        p.path = path;
-        p.increment = a - b;
-        patches_ptr()->push_back(std::move(p));
-      }
+  // The same op is the winner in both states: report counter growth (unless `gained`: a new
+  // value loses to it, and the reference then reports the increment in neither its diff nor its
+  // log) and nested changes.
+  void same_value(const Op& op, std::vector<Prop>& path, bool gained) {
+    if (const std::int64_t n = gained ? 0 : counter_growth(op); n != 0) {
+      Patch p;
+      p.kind = Patch::Kind::kIncrement;
+      p.path = path;
+      p.increment = n;
+      patches_ptr()->push_back(std::move(p));
     }
     if (make_type(op.action) && !touched_) object(ops().object(*ops().object_index(op.id)), path, false);
   }
@@ -211,13 +229,14 @@ class Differ {
     } else {
       const std::size_t n_after = after_.visible_ops(after_.candidates(list), kNone32).size();
       const std::size_t n_before = fresh ? 0 : before_.visible_ops(before_.candidates(list), kNone32).size();
-      if (wa != wb || losers_gone(n_before, n_after)) {
-        put_value(ops().op(wa), path, n_after > 1);
+      const Op& op = ops().op(wa);
+      if (wa != wb || put_again(op, n_before, n_after)) {
+        put_value(op, path, n_after > 1);
       } else {
         if (gains_conflict(before_.candidates(list), after_.candidates(list), kNone32, wa, n_before, n_after, false)) {
           conflict(path);
         }
-        same_value(ops().op(wa), path);
+        same_value(op, path, n_after > 1 && new_loser(after_.candidates(list), kNone32, wa));
       }
     }
     path.pop_back();
@@ -284,7 +303,7 @@ class Differ {
       if (w.text && !make_type(op.action)) {
         std::map<std::string, ScalarValue> inline_marks;
         if (w.marked) inline_marks = w.marks_after.at(w.index);
-        splice(path, w.index, op, std::move(inline_marks));
+        splice(path, w.index, width, op, std::move(inline_marks));
       } else {
         // A block marker (a map in a text) is an inserted object, as in a list: without the
         // marks around it (the reference's diff and log both leave them off).
@@ -294,24 +313,22 @@ class Differ {
       return;
     }
     if (w.marked) changed_marks(w.marks_before.at(b_at), w.marks_after.at(w.index), w.index, width);
-    if (w.text) {
-      // A text character that stays: only the log flags a new concurrent value.
-      path.push_back(w.index);
-      if (touched_ && new_loser(e.ops, e.insert_op, wa) && !kept_loser(e.ops, e.insert_op, wa)) conflict(path);
-      same_value(op, path);
-      path.pop_back();
-      w.index += width;
-      return;
+    // The value stays. It can have concurrent values only with ops on the element besides its
+    // insert. A text character is flagged as a map key is, and never put again: where a list
+    // element would be, the reference's diff reports nothing for it.
+    std::size_t n_before = 1, n_after = 1;
+    if (!e.ops.empty()) {
+      n_before = before_.visible_ops(e.ops, e.insert_op).size();
+      n_after = after_.visible_ops(e.ops, e.insert_op).size();
     }
-    const std::size_t n_before = before_.visible_ops(e.ops, e.insert_op).size();
-    const std::size_t n_after = after_.visible_ops(e.ops, e.insert_op).size();
-    if (losers_gone(n_before, n_after)) flush_marks(path);
+    const bool again = !w.text && put_again(op, n_before, n_after);
+    if (again) flush_marks(path);
     path.push_back(w.index);
-    if (losers_gone(n_before, n_after)) {
+    if (again) {
       put_value(op, path, false);
     } else {
-      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, n_before, n_after, true)) conflict(path);
-      same_value(op, path);
+      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, n_before, n_after, !w.text)) conflict(path);
+      same_value(op, path, n_after > 1 && new_loser(e.ops, e.insert_op, wa));
     }
     path.pop_back();
     w.index += width;
@@ -363,15 +380,7 @@ class Differ {
     switch (kind) {
       case Patch::Kind::kDelete: return at == index;
       case Patch::Kind::kInsert: return at + last.values.size() == index;
-      case Patch::Kind::kSpliceText: {
-        std::size_t w = 0;
-        const auto unit = after_.doc().options.text_unit;
-        for (std::size_t i = 0; i < last.text.size(); ++i) {
-          const auto c = static_cast<unsigned char>(last.text[i]);
-          if ((c & 0xc0) != 0x80) w += (unit == TextUnit::kUtf16 && c >= 0xf0) ? 2 : 1;
-        }
-        return at + w == index;
-      }
+      case Patch::Kind::kSpliceText: return at + buckets_[current_].splice_width == index;
       default: return false;
     }
   }
@@ -417,7 +426,9 @@ class Differ {
     }
   }
 
-  void splice(std::vector<Prop>& path, std::size_t index, const Op& op, std::map<std::string, ScalarValue> marks) {
+  /// `width`: the element's, in the walk's units.
+  void splice(std::vector<Prop>& path, std::size_t index, std::size_t width, const Op& op,
+              std::map<std::string, ScalarValue> marks) {
     const std::string s = (op.action == Action::kSet && op.value.is_string())
                               ? std::string(op.value.str())
                               : std::string(enc::kObjectReplacementUtf8);
@@ -425,6 +436,7 @@ class Differ {
     if (!patches_ptr()->empty() && continues(patches_ptr()->back(), Patch::Kind::kSpliceText, path, index) &&
         patches_ptr()->back().inserted_marks == marks) {
       patches_ptr()->back().text += s;
+      buckets_[current_].splice_width += width;
       return;
     }
     Patch p;
@@ -434,6 +446,7 @@ class Differ {
     p.text = s;
     p.inserted_marks = std::move(marks);
     patches_ptr()->push_back(std::move(p));
+    buckets_[current_].splice_width = width;
   }
 
   const StateView& before_;
@@ -445,11 +458,11 @@ class Differ {
   std::vector<Patch>* patches_ptr() { return &buckets_[current_].patches; }
 };
 
-// Whether the value of a place lost all its concurrent values: its winner is put again with
-// all its contents (Differ::losers_gone), so an object there is covered by its parent's patches.
+// losers_gone at a place: its winner (an object, so never a counter) is put again with all its
+// contents (Differ::put_again), so an object there is covered by its parent's patches.
 bool losers_went(const StateView& before, const StateView& after, std::span<const std::uint32_t> before_list,
                  std::span<const std::uint32_t> after_list, std::uint32_t insert_op) {
-  return before.visible_ops(before_list, insert_op).size() > 1 && after.visible_ops(after_list, insert_op).size() == 1;
+  return losers_gone(before.visible_ops(before_list, insert_op).size(), after.visible_ops(after_list, insert_op).size());
 }
 
 // The path of object `oi` when it is the winner at the same place in both states, so that the
@@ -467,7 +480,7 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
       const std::uint32_t h = mk.insert ? mk.elem : mk.key;
       const Element& e = parent.elems[h];
       if (after.winner(e.ops, e.insert_op) != make || before.winner(e.ops, e.insert_op) != make) return std::nullopt;
-      if (losers_went(before, after, e.ops, e.ops, e.insert_op)) return std::nullopt;
+      if (parent.type != ObjType::kText && losers_went(before, after, e.ops, e.ops, e.insert_op)) return std::nullopt;
       path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));
     } else {
       const std::string& name = d.opset.key_name(mk.key);

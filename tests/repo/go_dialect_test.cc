@@ -11,11 +11,13 @@
 #include "core/json.h"
 #include "repo/core/hub.h"
 #include "repo/core/wire/go_dialect.h"
+#include "support/hub_frames.h"
 
 namespace am::repo::core {
 namespace {
 
 using nlohmann::json;
+using test::frames_to;
 
 constexpr const char* kGoPeer = "0b0e9a52-6a8c-4b6e-9d55-1f2a3b4c5d6e";  // a v4 UUID
 
@@ -40,14 +42,6 @@ Bytes text(const json& map) {
   return Bytes(s.begin(), s.end());
 }
 json binary(const Bytes& b) { return json::binary(std::vector<std::uint8_t>(b.begin(), b.end())); }
-
-std::vector<Bytes> frames_to(const HubEffects& e, ConnectionId c) {
-  std::vector<Bytes> out;
-  for (const auto& [id, bytes] : e.frames) {
-    if (id == c) out.push_back(bytes);
-  }
-  return out;
-}
 
 Bytes empty_sync_message() {
   Document empty;

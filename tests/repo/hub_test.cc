@@ -8,9 +8,12 @@
 #include "am/sync.h"
 #include "repo/core/hub.h"
 #include "repo/core/wire/cbor_codec.h"
+#include "support/hub_frames.h"
 
 namespace am::repo::core {
 namespace {
+
+using test::messages_to;
 
 // A ready hub without storage (so no StorageId bootstrap is needed).
 Hub ready_hub(std::set<DocumentId> denylist = {}) {
@@ -26,17 +29,6 @@ Hub ready_hub(std::set<DocumentId> denylist = {}) {
 }
 
 Bytes frame(const wire::Message& m) { return wire::encode(m); }
-
-std::vector<wire::Message> decode_frames(const HubEffects& e, ConnectionId conn) {
-  std::vector<wire::Message> out;
-  for (const auto& [c, bytes] : e.frames) {
-    if (c != conn) continue;
-    auto m = wire::decode(bytes);
-    EXPECT_TRUE(m);
-    if (m) out.push_back(std::move(*m));
-  }
-  return out;
-}
 
 wire::JoinMessage join(const std::string& who, std::optional<std::vector<std::string>> versions = std::vector<std::string>{"1"}) {
   return wire::JoinMessage{PeerId(who), wire::PeerMetadata{StorageId(who + "-store"), false}, std::move(versions)};
@@ -59,7 +51,7 @@ TEST(Hub, AcceptorAnswersJoinWithPeer) {
   const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
   hub.receive_frame(c, frame(join("client", std::nullopt)), 1);  // absent versions mean ["1"]
   HubEffects e = hub.take_effects();
-  auto out = decode_frames(e, c);
+  auto out = messages_to(e, c);
   ASSERT_EQ(out.size(), 1u);
   const auto* peer = std::get_if<wire::PeerMessage>(&out[0]);
   ASSERT_NE(peer, nullptr);
@@ -92,7 +84,7 @@ TEST(Hub, UnsupportedVersionGetsErrorAndClose) {
   const ConnectionId c = hub.add_connection(ConnectionRole::kAcceptor, 0);
   hub.receive_frame(c, frame(join("client", std::vector<std::string>{"2"})), 1);
   HubEffects e = hub.take_effects();
-  auto out = decode_frames(e, c);
+  auto out = messages_to(e, c);
   ASSERT_EQ(out.size(), 1u);
   const auto* err = std::get_if<wire::ErrorMessage>(&out[0]);
   ASSERT_NE(err, nullptr);
@@ -149,7 +141,7 @@ TEST(Hub, EstablishedConnectionRules) {
   // A second join on an established connection is a protocol error.
   hub.receive_frame(c, frame(join("client")), 4);
   HubEffects bad = hub.take_effects();
-  auto out = decode_frames(bad, c);
+  auto out = messages_to(bad, c);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(std::get<wire::ErrorMessage>(out[0]).message, "unexpected join or peer message");
   EXPECT_EQ(bad.closes, std::vector<ConnectionId>{c});
@@ -183,7 +175,7 @@ TEST(Hub, InitiatorSendsJoinAndExpectsPeer) {
   ASSERT_EQ(e.storage.size(), 1u) << "a new StorageId is saved";
   EXPECT_EQ(e.storage[0].kind, StorageTask::Kind::kSave);
   EXPECT_EQ(e.storage[0].data, Bytes({'f', 'i', 'x', 'e', 'd', '-', 's', 't', 'o', 'r', 'e'}));
-  auto out = decode_frames(e, c);
+  auto out = messages_to(e, c);
   ASSERT_EQ(out.size(), 1u);
   const auto& j = std::get<wire::JoinMessage>(out[0]);
   EXPECT_EQ(j.peer_metadata->storage_id, StorageId("fixed-store"));
@@ -192,7 +184,7 @@ TEST(Hub, InitiatorSendsJoinAndExpectsPeer) {
   // Anything but peer (or error) now is a protocol error.
   hub.receive_frame(c, frame(wire::SyncMessage{PeerId("server"), PeerId("client"), doc_id(1), empty_sync_message()}), 2);
   HubEffects bad = hub.take_effects();
-  EXPECT_EQ(std::get<wire::ErrorMessage>(decode_frames(bad, c).at(0)).message, "expected a peer message");
+  EXPECT_EQ(std::get<wire::ErrorMessage>(messages_to(bad, c).at(0)).message, "expected a peer message");
   EXPECT_EQ(bad.closes, std::vector<ConnectionId>{c});
 
   // An error from the acceptor closes with kTheySentError.
@@ -227,7 +219,7 @@ TEST(Hub, DenylistedAndDeniedDocumentsAreUnavailable) {
   (void)hub.take_effects();
   hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("server"), bad, empty_sync_message()}), 2);
   HubEffects e = hub.take_effects();
-  auto out = decode_frames(e, c);
+  auto out = messages_to(e, c);
   ASSERT_EQ(out.size(), 1u);
   const auto& u = std::get<wire::DocUnavailableMessage>(out[0]);
   EXPECT_EQ(u.document_id, bad);
@@ -246,7 +238,7 @@ TEST(Hub, MessagesDroppedForTheirRoutingAreReported) {
   const DocumentId doc = doc_id(4);
   hub.receive_frame(c, frame(wire::RequestMessage{PeerId("client"), PeerId("someone-else"), doc, empty_sync_message()}), 2);
   HubEffects e = hub.take_effects();
-  EXPECT_TRUE(decode_frames(e, c).empty());
+  EXPECT_TRUE(messages_to(e, c).empty());
   EXPECT_TRUE(e.to_actors.empty());
   ASSERT_EQ(e.dropped.size(), 1u);
   EXPECT_EQ(e.dropped[0], "dropped a request message from client (connection " + std::to_string(c) +
@@ -396,7 +388,7 @@ TEST(Hub, DocumentOpensBeyondTheBudgetWaitInOrder) {
   hub.tick(1510);
   HubEffects third = hub.take_effects();
   EXPECT_EQ(spawned(third), (std::vector<DocumentId>{doc_id(4), doc_id(5)}));
-  EXPECT_TRUE(decode_frames(third, conn).empty()) << "nobody was refused";
+  EXPECT_TRUE(messages_to(third, conn).empty()) << "nobody was refused";
   // Now flood once the bucket is full again: 2 tokens, then 6 may wait, then the peer is
   // dropped with an error.
   for (std::uint8_t i = 10; i < 19; ++i) {
@@ -404,7 +396,7 @@ TEST(Hub, DocumentOpensBeyondTheBudgetWaitInOrder) {
   }
   HubEffects flood = hub.take_effects();
   EXPECT_EQ(spawned(flood).size(), 2u);
-  auto out = decode_frames(flood, conn);
+  auto out = messages_to(flood, conn);
   ASSERT_EQ(out.size(), 1u);
   const auto* error = std::get_if<wire::ErrorMessage>(&out[0]);
   ASSERT_NE(error, nullptr);

@@ -22,12 +22,14 @@
 #include "repo/core/hub.h"
 #include "repo/core/remote_heads.h"
 #include "repo/core/wire/cbor_codec.h"
+#include "support/hub_frames.h"
 
 namespace am::repo {
 namespace {
 
 using namespace std::chrono_literals;
 using core::RemoteHeadsGossip;
+using test::messages_to;
 using core::RemoteHeadsUpdate;
 
 // --- the sans-IO gossip ---------------------------------------------------------------------
@@ -237,17 +239,6 @@ core::Hub gossip_hub(bool gossip, std::shared_ptr<const SharePolicy> policy) {
   return hub;
 }
 
-std::vector<wire::Message> frames_to(const core::HubEffects& e, core::ConnectionId conn) {
-  std::vector<wire::Message> out;
-  for (const auto& [c, bytes] : e.frames) {
-    if (c != conn) continue;
-    auto m = wire::decode(bytes);
-    EXPECT_TRUE(m);
-    if (m) out.push_back(std::move(*m));
-  }
-  return out;
-}
-
 core::ConnectionId join_client(core::Hub& hub, const std::string& who, core::Millis now) {
   const core::ConnectionId c = hub.add_connection(core::ConnectionRole::kAcceptor, now);
   wire::JoinMessage join{PeerId(who), wire::PeerMetadata{StorageId(who + "-store"), false}, std::vector<std::string>{"1"}};
@@ -289,7 +280,7 @@ TEST(RemoteHeadsHub, AServerSendsASubscriberTheHeadsOfAnotherClientsStore) {
                                             std::vector<StorageId>{StorageId("bob-store")}, std::nullopt};
   hub.receive_frame(alice, wire::encode(sub), 3);
   core::HubEffects e = hub.take_effects();
-  for (const auto& m : frames_to(e, alice)) {
+  for (const auto& m : messages_to(e, alice)) {
     EXPECT_FALSE(std::holds_alternative<wire::RemoteSubscriptionChangeMessage>(m)) << "echoed back";
   }
   ASSERT_NE(hub.remote_heads_gossip(), nullptr);
@@ -301,7 +292,7 @@ TEST(RemoteHeadsHub, AServerSendsASubscriberTheHeadsOfAnotherClientsStore) {
   const std::vector<ChangeHash> heads = d.heads();
   hub.peer_heads_changed(kDoc, StorageId("bob-store"), heads, 1'700'000'000'000);
   e = hub.take_effects();
-  auto out = frames_to(e, alice);
+  auto out = messages_to(e, alice);
   ASSERT_EQ(out.size(), 1u);
   const auto* rh = std::get_if<wire::RemoteHeadsChangedMessage>(&out[0]);
   ASSERT_NE(rh, nullptr);
@@ -325,7 +316,7 @@ TEST(RemoteHeadsHub, OurSubscriptionsReachAGenerousPeerWhenItJoinsAndRelayedHead
   hub.subscribe_to_remotes({kStoreX});
   const core::ConnectionId c = join_client(hub, "relay", 1);
   core::HubEffects e = hub.take_effects();
-  auto out = frames_to(e, c);
+  auto out = messages_to(e, c);
   ASSERT_EQ(out.size(), 2u);  // peer, then our subscription
   EXPECT_TRUE(std::holds_alternative<wire::PeerMessage>(out[0]));
   const auto* sub = std::get_if<wire::RemoteSubscriptionChangeMessage>(&out[1]);

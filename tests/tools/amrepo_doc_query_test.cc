@@ -2,11 +2,14 @@
 // log, diff), run as a user runs them, on documents the pinned JS reference wrote (golden vectors).
 #include <gtest/gtest.h>
 
+#include <set>
 #include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "am/document.h"
+#include "am/rich_text.h"
 #include "support/hex.h"
 #include "support/vectors.h"
 #include "tools/cli_test_dir.h"
@@ -81,6 +84,40 @@ TEST_F(AmrepoDocQuery, MarksPrintsWhatTheReferencesMarksAndMarksAtGive) {
       EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(at[i])) << "index " << i;
     }
   }
+}
+
+// `amrepo marks --at HEADS` reads the document as of those heads: what Document::marks_at and
+// get_marks_at give there, as of every change of a reference's history with marks and unmarks.
+TEST_F(AmrepoDocQuery, MarksAtHeadsAreTheMarksOfThatState) {
+  const json v = write_vector_doc("marks_unmark");
+  ASSERT_TRUE(v.is_object());
+  auto doc = am::Document::load(am::test::hex(v["save_hex"].get<std::string>()));
+  ASSERT_TRUE(doc);
+  const am::ObjId text = std::get<am::ObjectRef>(**doc->get(am::ObjId::root(), "text")).id;
+  const auto value_json = [](const am::ScalarValue& value) { return json::parse(am::to_json(am::Hydrated::of(value))); };
+  std::set<json> seen;
+  for (const json& change : v["changes"]) {
+    const std::string hash = change["hash"].get<std::string>();
+    const std::vector<am::ChangeHash> heads{*am::ChangeHash::from_hex(hash)};
+    auto marks = doc->marks_at(text, heads);
+    ASSERT_TRUE(marks);
+    json want = json::array();
+    for (const am::Mark& m : *marks) {
+      want.push_back({{"name", m.name}, {"value", value_json(m.value)}, {"start", m.start}, {"end", m.end}});
+    }
+    CliRun r = run_amrepo("marks " + path("doc.am") + " /text --at " + hash, dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(want)) << hash;
+    seen.insert(want);
+    auto at_one = doc->get_marks_at(text, 1, heads);
+    if (!at_one) continue;  // no element 1 yet
+    json one = json::object();
+    for (const auto& [name, value] : *at_one) one[name] = value_json(value);
+    r = run_amrepo("marks " + path("doc.am") + " /text --index 1 --at " + hash, dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(am::test::normalise(json::parse(r.out)), am::test::normalise(one)) << hash;
+  }
+  EXPECT_GE(seen.size(), 3u) << "the history should show marks changing";
 }
 
 // `amrepo spans` on the reference's documents: JS spans now, and as of the heads after every step

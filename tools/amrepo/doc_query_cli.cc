@@ -23,6 +23,23 @@ am::Result<am::ObjId> sequence_at(const am::Document& doc, const std::string& pa
   return obj->id;
 }
 
+// What the cursor, marks and spans commands read: the text or list at PATH of FILE, as of --at
+// HEADS (given: the document is a copy as of those heads, PATH resolved there).
+struct Sequence {
+  am::Document doc;
+  am::ObjId obj;
+};
+
+am::Result<Sequence> open_sequence(const std::string& file, const std::string& path, const std::string& at) {
+  AM_TRY_ASSIGN(am::Document doc, load_file(file));
+  if (!at.empty()) {
+    AM_TRY_ASSIGN(const std::vector<am::ChangeHash> heads, parse_heads(at));
+    AM_TRY_ASSIGN(doc, doc.fork_at(heads));
+  }
+  AM_TRY_ASSIGN(const am::ObjId obj, sequence_at(doc, path));
+  return Sequence{std::move(doc), obj};
+}
+
 struct CursorOptions {
   std::string file;
   std::string path;
@@ -33,27 +50,18 @@ struct CursorOptions {
 };
 
 int run_cursor(const CursorOptions& o) {
-  auto loaded = load_file(o.file);
-  if (!loaded) return fail_with_error(loaded.error());
-  am::Document doc = std::move(*loaded);
-  if (!o.at.empty()) {
-    auto heads = parse_heads(o.at);
-    if (!heads) return fail_with_error(heads.error());
-    auto then = doc.fork_at(*heads);
-    if (!then) return fail_with_error(then.error());
-    doc = std::move(*then);
-  }
-  auto obj = sequence_at(doc, o.path);
-  if (!obj) return fail_with_error(obj.error());
+  auto seq = open_sequence(o.file, o.path, o.at);
+  if (!seq) return fail_with_error(seq.error());
+  const am::Document& doc = seq->doc;
   if (!o.resolve.empty()) {
-    auto position = doc.get_cursor_position(*obj, o.resolve);
+    auto position = doc.get_cursor_position(seq->obj, o.resolve);
     if (!position) return fail_with_error(position.error());
     std::cout << *position << "\n";
     return kExitOk;
   }
   if (!o.index) return fail_with_error(am::Error::invalid_argument("cursor", "give INDEX or --resolve CURSOR"));
   const am::CursorMove move = o.move == "before" ? am::CursorMove::kBefore : am::CursorMove::kAfter;
-  auto cursor = doc.get_cursor(*obj, *o.index, move);
+  auto cursor = doc.get_cursor(seq->obj, *o.index, move);
   if (!cursor) return fail_with_error(cursor.error());
   std::cout << *cursor << "\n";
   return kExitOk;
@@ -69,19 +77,11 @@ struct MarksOptions {
 // JS marks (an array of {name, value, start, end}) or, with --index, marksAt ({name: value}),
 // values mapped as `amrepo export` maps them.
 int run_marks(const MarksOptions& o) {
-  auto doc = load_file(o.file);
-  if (!doc) return fail_with_error(doc.error());
-  auto obj = sequence_at(*doc, o.path);
-  if (!obj) return fail_with_error(obj.error());
-  std::vector<am::ChangeHash> heads;
-  if (!o.at.empty()) {
-    auto parsed = parse_heads(o.at);
-    if (!parsed) return fail_with_error(parsed.error());
-    heads = std::move(*parsed);
-  }
+  auto seq = open_sequence(o.file, o.path, o.at);
+  if (!seq) return fail_with_error(seq.error());
   std::string out;
   if (o.index) {
-    auto marks = o.at.empty() ? doc->get_marks(*obj, *o.index) : doc->get_marks_at(*obj, *o.index, heads);
+    auto marks = seq->doc.get_marks(seq->obj, *o.index);
     if (!marks) return fail_with_error(marks.error());
     out = "{";
     for (const auto& [name, value] : *marks) {
@@ -92,7 +92,7 @@ int run_marks(const MarksOptions& o) {
     }
     out += "}";
   } else {
-    auto marks = o.at.empty() ? doc->marks(*obj) : doc->marks_at(*obj, heads);
+    auto marks = seq->doc.marks(seq->obj);
     if (!marks) return fail_with_error(marks.error());
     out = "[";
     for (const am::Mark& m : *marks) {
@@ -118,17 +118,9 @@ struct SpansOptions {
 // JS spans: text runs {type:"text", value, marks?} and blocks {type:"block", value:{..}}, values
 // mapped as `amrepo export` maps them.
 int run_spans(const SpansOptions& o) {
-  auto doc = load_file(o.file);
-  if (!doc) return fail_with_error(doc.error());
-  auto obj = sequence_at(*doc, o.path);
-  if (!obj) return fail_with_error(obj.error());
-  std::vector<am::ChangeHash> heads;
-  if (!o.at.empty()) {
-    auto parsed = parse_heads(o.at);
-    if (!parsed) return fail_with_error(parsed.error());
-    heads = std::move(*parsed);
-  }
-  auto spans = o.at.empty() ? doc->spans(*obj) : doc->spans_at(*obj, heads);
+  auto seq = open_sequence(o.file, o.path, o.at);
+  if (!seq) return fail_with_error(seq.error());
+  auto spans = seq->doc.spans(seq->obj);
   if (!spans) return fail_with_error(spans.error());
   std::cout << am::to_json(*spans) << "\n";
   return kExitOk;
