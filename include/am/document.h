@@ -131,8 +131,10 @@ struct Patch {
     kSpliceText,  ///< `text` inserted at the index (text objects)
     kIncrement,   ///< a counter grew by `increment`
     kMark,        ///< `marks` changed on elements that were there before (a null value: removed)
-    /// The value at the path stays but now has concurrent values (diff(): it had none before;
-    /// diff_incremental(), as the reference's patchCallback: a new op is one of them)
+    /// The value at the path stays but now has concurrent values: a list element when a new
+    /// value loses to it (diff() and diff_incremental()); a map key or text character, in diff()
+    /// when it had none before, in diff_incremental() when a new op is one of them and none it
+    /// had stays.
     kConflict,
   };
   Kind kind = Kind::kPut;     ///< the action
@@ -231,7 +233,9 @@ class Document {
   void set_commit_clock(CommitClock clock);
 
   // ---- writes: open a transaction implicitly; commit() closes it --------------------------
-  /// Sets a map key, or overwrites a list element, to a scalar.
+  /// Sets a map key, or overwrites a list element, to a scalar. As in the reference, a put of
+  /// the value already there writes nothing, and with concurrent values there it writes only
+  /// the delete of the others (which resolves the conflict).
   [[nodiscard]] Status put(const ObjId& obj, const Prop& prop, ScalarValue value);
   /// Sets a map key, or overwrites a list element, to a new empty object; returns its id.
   [[nodiscard]] Result<ObjId> put_object(const ObjId& obj, const Prop& prop, ObjType type);
@@ -253,7 +257,9 @@ class Document {
   /// Deletes `del` elements at `pos` of a list, then inserts `values` there.
   [[nodiscard]] Status splice(const ObjId& obj, std::size_t pos, std::size_t del,
                               const std::vector<ScalarValue>& values);
-  /// Deletes `del` units at `pos` of a text object, then inserts `text` (UTF-8) there.
+  /// Deletes `del` units at `pos` of a text object, then inserts `text` (UTF-8) there. A `pos`
+  /// inside a character (the second unit of a surrogate pair, in UTF-16) means after it, as in
+  /// the reference.
   [[nodiscard]] Status splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
                                    std::string_view text);
   /// Makes a text object's content `new_text` (UTF-8) with the fewest element edits, as the JS
@@ -416,11 +422,11 @@ class Document {
   /// load_incremental, sync) records the key or element it touched, so this costs time in
   /// proportion to what changed since the cursor, not to the document; it falls back to a whole
   /// diff after changes touching more than a quarter of the document, a rollback, or a failed
-  /// apply. The patches equal diff(cursor heads, heads()) (but for which conflicts are flagged,
-  /// see Patch::Kind::kConflict): the reference's patchCallback gives
-  /// the same for received changes and for local changes that edit each key or element once;
-  /// for a local change that edits its own ops again (insert, then delete, one character) the
-  /// reference reports each op and we the net effect.
+  /// apply. For received changes, merges and loads the patches equal diff(cursor heads,
+  /// heads()) (but for which conflicts are flagged, see Patch::Kind::kConflict). When only local
+  /// edits happened since the cursor they are reported op by op, as the reference's
+  /// patchCallback reports a local change: two puts to one key are two patches, a mark covers
+  /// its whole range with its value, patches come grouped by object.
   std::vector<Patch> diff_incremental();
   /// Puts the diff cursor at the current state and starts recording touched keys (JS
   /// updateDiffCursor). Recording costs a few bytes per applied op until the next
