@@ -136,80 +136,14 @@ struct Document::Impl {
     return {};
   }
 
-  std::vector<std::uint32_t> commit_actor_slots;  // scratch of commit(): all 0 between commits
-
-  ChangeHash commit(const CommitOptions& opts) {
-    open_tx();
-    const std::uint32_t author = actors.intern(actor.bytes);
-    storage::Change c;
-    c.actors.push_back(actor.bytes);
-    // Change-local actor indexes: 0 = author, then only the document actors the ops name, in
-    // order of first use (encode_change sorts them): a document with thousands of actors must
-    // not copy them all into every change. commit_actor_slots maps document actor -> local + 1.
-    if (commit_actor_slots.size() < actors.size()) commit_actor_slots.resize(actors.size(), 0);
-    std::vector<std::uint32_t> named{author};
-    commit_actor_slots[author] = 1;
-    struct ResetSlots {  // leaves every slot 0 again, however commit leaves
-      std::vector<std::uint32_t>& slots;
-      const std::vector<std::uint32_t>& named;
-      ~ResetSlots() {
-        for (const std::uint32_t g : named) slots[g] = 0;
-      }
-    } reset_slots{commit_actor_slots, named};
-    auto local_id = [&](OpId id) {
-      std::uint32_t& slot = commit_actor_slots[id.actor];
-      if (slot == 0) {
-        c.actors.push_back(actors.bytes(id.actor));
-        named.push_back(id.actor);
-        slot = static_cast<std::uint32_t>(c.actors.size());
-      }
-      return storage::ChangeOpId{id.counter, slot - 1};
-    };
-    c.ops.reserve(tx_ops.size());
-    for (std::size_t i = 0; i < tx_ops.size(); ++i) {
-      const core::PendingOp& p = tx_ops[i];
-      storage::ChangeOp op;
-      if (p.obj.counter != 0) op.obj = local_id(p.obj);
-      if (p.is_map) {
-        op.key = std::string(tx_ops.key(p));
-      } else {
-        op.key = storage::ElemKey{p.elem.counter == 0 ? storage::ChangeOpId{} : local_id(p.elem)};
-      }
-      op.insert = p.insert;
-      op.action = p.action;
-      op.value = p.value.get();
-      op.pred.reserve(p.pred.size());
-      for (const OpId q : p.pred) op.pred.push_back(local_id(q));
-      op.expand = p.expand;
-      if (p.has_mark_name) op.mark_name = std::string(tx_ops.mark_name(p));
-      c.ops.push_back(std::move(op));
-    }
-    c.seq = (author < changes_by_actor.size() ? changes_by_actor[author].size() : 0) + 1;
-    c.start_op = tx_start_op;
-    c.time = opts.time ? *opts.time : commit_time_now();
-    if (opts.message && !opts.message->empty()) c.message = opts.message;  // "" is set below
-    if (next_commit) {
-      c.seq = next_commit->seq;
-      c.deps = std::move(next_commit->deps);
-      next_commit.reset();
-    } else {
-      std::set<ChangeHash> deps(heads.begin(), heads.end());
-      if (author < changes_by_actor.size() && !changes_by_actor[author].empty()) {
-        deps.insert(history.hash(changes_by_actor[author].back()));
-      }
-      c.deps.assign(deps.begin(), deps.end());
-    }
-    storage::StoredChange sc = storage::encode_change(std::move(c));
-    // The chunk cannot tell "" from no message, but a document saved by the reference keeps ""
-    // for a local commit with an empty message; so do we.
-    if (opts.message && opts.message->empty()) sc.change.message = std::string();
-    const ChangeHash hash = sc.hash;
-    record(sc, author);
-    last_local = static_cast<std::uint32_t>(history.size() - 1);
-    tx_open = false;
-    tx_ops.clear();
-    return hash;
-  }
+  // Encodes the open transaction into a change and records it (core/commit.cc).
+  ChangeHash commit(const CommitOptions& opts);
+  // Scratch of commit(), kept so that a commit allocates nothing in the steady state:
+  // document actor -> change actor index + 1 (all 0 between commits), the actors the ops name,
+  // one op's preds.
+  std::vector<std::uint32_t> commit_actor_slots;
+  std::vector<std::uint32_t> commit_named;
+  std::vector<storage::ChangeOpId> commit_preds;
 
   std::size_t rollback() {
     const std::size_t n = tx_ops.size();
@@ -232,10 +166,13 @@ struct Document::Impl {
   void record(const storage::StoredChange& sc, std::uint32_t author) {
     for (const ChangeHash& d : sc.change.deps) heads.erase(d);
     heads.insert(sc.hash);
-    const std::uint32_t idx = history.append(sc, author);
+    note_recorded(history.append(sc, author), author, sc.change.max_op());
+  }
+  // The bookkeeping after a change of `author` became history row `idx`.
+  void note_recorded(std::uint32_t idx, std::uint32_t author, std::uint64_t change_max_op) {
     if (changes_by_actor.size() <= author) changes_by_actor.resize(author + 1);
     changes_by_actor[author].push_back(idx);
-    max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(sc.change.max_op()));
+    max_op = std::max<std::uint32_t>(max_op, static_cast<std::uint32_t>(change_max_op));
   }
 
   // Applies the ops of a change to the op set.

@@ -138,12 +138,21 @@ class History {
   /// Returns its row index.
   std::uint32_t append(const storage::StoredChange& sc, std::uint32_t author) {
     const storage::Change& c = sc.change;
+    return append_encoded(sc.hash, sc.chunk, author, c.seq, c.start_op, c.ops.size(), c.time,
+                          c.message ? std::optional<std::string_view>(*c.message) : std::nullopt, c.extra_bytes, c.deps);
+  }
+
+  /// append() of a change given by its chunk and fields (a local commit builds no Change).
+  /// REQUIRES: the deps are in the history.
+  std::uint32_t append_encoded(const ChangeHash& hash, ByteView chunk, std::uint32_t author, std::uint64_t seq,
+                               std::uint64_t start_op, std::size_t op_count, std::int64_t time,
+                               std::optional<std::string_view> message, ByteView extra,
+                               std::span<const ChangeHash> deps) {
     const auto row = static_cast<std::uint32_t>(entries_.size());
-    Entry e = make_entry(sc.hash, author, c.seq, c.start_op, c.ops.size(), c.time, c.message,
-                         c.extra_bytes, row);
+    Entry e = make_entry(hash, author, seq, start_op, op_count, time, message, extra, row);
     if (locs_.size() < row) locs_.resize(row);  // the rows in between are lazy
-    locs_.push_back(arena_.append(sc.chunk));
-    for (const ChangeHash& d : c.deps) deps_.push_back(*find(d));
+    locs_.push_back(arena_.append(chunk));
+    for (const ChangeHash& d : deps) deps_.push_back(*find(d));
     entries_.push_back(e);
     index_row(row);
     return row;

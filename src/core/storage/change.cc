@@ -555,8 +555,13 @@ Result<StoredChange> decode_change_chunk(ByteView chunk, const ChangeDecodeLimit
                                            chunk_type_name(view.type) + " chunk"));
 }
 
-StoredChange encode_canonical_change(Change change) {
+CanonicalChangeEncoder& thread_change_encoder() {
   thread_local CanonicalChangeEncoder encoder;
+  return encoder;
+}
+
+StoredChange encode_canonical_change(Change change) {
+  CanonicalChangeEncoder& encoder = thread_change_encoder();
   if (change.ops.size() != 1) {
     for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
   }

@@ -177,6 +177,10 @@ class CanonicalChangeEncoder {
 /// RLE, deps as given (callers keep them sorted). REQUIRES: ops reference actors in range.
 StoredChange encode_change(Change change);
 
+/// This thread's encoder (the one encode_change() uses): for a caller that has its ops in
+/// another form than ChangeOp (a commit's pending ops), to add them without building a Change.
+CanonicalChangeEncoder& thread_change_encoder();
+
 /// As encode_change() for a change already in canonical form (author first, then the other
 /// referenced actors sorted; preds Lamport-sorted; no empty message), skipping the
 /// canonicalisation: what the document loader rebuilds. REQUIRES canonical form.
