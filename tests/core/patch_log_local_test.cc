@@ -13,6 +13,7 @@
 #include "am/document.h"
 #include "am/rich_text.h"
 #include "support/hex.h"
+#include "support/rich_text_replay.h"
 #include "support/vectors.h"
 
 namespace am {
@@ -35,13 +36,6 @@ ScalarValue scalar_of(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   ADD_FAILURE() << "unexpected value " << v;
   return Null{};
-}
-
-ExpandMark expand_of(const std::string& s) {
-  if (s == "before") return ExpandMark::kBefore;
-  if (s == "after") return ExpandMark::kAfter;
-  if (s == "both") return ExpandMark::kBoth;
-  return ExpandMark::kNone;
 }
 
 // A JS value as a block holds it: strings become text objects, as JS's splitBlock writes them.
@@ -93,10 +87,10 @@ void perform(Document& doc, const json& op) {
   } else if (kind == "inc") {
     ASSERT_TRUE(doc.increment(obj, prop_of(op["prop"]), op["by"].get<std::int64_t>()));
   } else if (kind == "mark") {
-    ASSERT_TRUE(doc.mark(obj, op["start"], op["end"], expand_of(op["expand"]), op["name"].get<std::string>(),
+    ASSERT_TRUE(doc.mark(obj, op["start"], op["end"], test::expand_of(op["expand"]), op["name"].get<std::string>(),
                          scalar_of(op["value"])));
   } else if (kind == "unmark") {
-    ASSERT_TRUE(doc.unmark(obj, op["start"], op["end"], expand_of(op["expand"]), op["name"].get<std::string>()));
+    ASSERT_TRUE(doc.unmark(obj, op["start"], op["end"], test::expand_of(op["expand"]), op["name"].get<std::string>()));
   } else if (kind == "splitBlock") {
     Block block;
     for (const auto& [k, v] : op["block"].items()) block.emplace(k, hydrated_of(v));

@@ -53,14 +53,14 @@ Hydrated untag(const json& v) {
   return Hydrated::map_of(std::move(entries));
 }
 
-namespace {
-
 ExpandMark expand_of(const std::string& s) {
   if (s == "before") return ExpandMark::kBefore;
   if (s == "both") return ExpandMark::kBoth;
   if (s == "none") return ExpandMark::kNone;
   return ExpandMark::kAfter;
 }
+
+namespace {
 
 // A mark value as the reference's JS import stores it (numbers as for block scalars).
 ScalarValue mark_value(const json& v) {

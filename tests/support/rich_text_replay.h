@@ -19,6 +19,8 @@ ObjId rich_text_of(const Document& d);
 /// A block value in the vectors' tagged JSON ({"$raw": s} a string scalar, a plain string a text,
 /// {"$date": ms}, {"$bytes": hex}; a positive integer an int, another number a float64).
 Hydrated untag(const nlohmann::json& v);
+/// A JS mark's `expand` ("before", "after", "both", "none"; anything else: JS's default "after").
+ExpandMark expand_of(const std::string& s);
 /// Replays vector `name` as described above; failures are recorded as test failures.
 void replay_rich_text_vector(const std::string& name);
 
