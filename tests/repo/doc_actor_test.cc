@@ -175,6 +175,47 @@ TEST(DocActor, OtherPeersGetAChangeBeforeItsDurableSaveAndItsAuthorAfter) {
   EXPECT_EQ(*s.clients.at(writer).state.their_heads, s.clients.at(writer).doc.heads());
 }
 
+// Each author is answered by the first save that covers its own change, not only by a save
+// that caught up with every change: a document receiving changes faster than it saves never
+// catches up, and its authors used to wait until the edits stopped (1,000 editors on 100
+// documents: p99 57 s, docs/benchmarks.md).
+TEST(DocActor, AnAuthorIsAnsweredOnceASaveCoversItsChangeWhileLaterChangesStillWait) {
+  const PeerId a{"a"}, b{"b"};
+  ServerAndClients s({"a", "b"});
+  s.settle();
+  s.edit(a, 1);
+  s.hold_saves = true;
+  ASSERT_TRUE(s.send(a));
+  auto out = s.run();
+  ASSERT_EQ(s.held.size(), 1u) << "a's change is being saved";
+  EXPECT_TRUE(out[a].empty());
+  s.deliver(out);
+  s.edit(b, 2);
+  ASSERT_TRUE(s.send(b));
+  out = s.run();
+  EXPECT_TRUE(out[b].empty()) << "b's answer waits for a save of its change";
+  ASSERT_EQ(s.held.size(), 1u) << "one save at a time";
+  s.deliver(out);
+
+  // The first save completes; it holds a's change but not b's.
+  const TaskId first = s.held.front();
+  s.held.clear();
+  s.server->storage_done(StorageOutcome{first, {}, std::nullopt, {}}, 0);
+  out = s.run();
+  EXPECT_FALSE(out[a].empty()) << "a's change is on disk: a is answered";
+  EXPECT_TRUE(out[b].empty()) << "b's change is not on disk yet";
+  ASSERT_EQ(s.held.size(), 1u) << "a second save covers b's change";
+  s.deliver(out);
+
+  s.release_saves();
+  out = s.run();
+  EXPECT_FALSE(out[b].empty()) << "b is answered once its change is saved";
+  s.deliver(out);
+  s.settle();
+  EXPECT_EQ(s.clients.at(a).doc.heads(), s.server->document().heads());
+  EXPECT_EQ(s.clients.at(b).doc.heads(), s.server->document().heads());
+}
+
 // Messages queued behind one another (more_coming) are answered once, after the last: a
 // server that fell behind catches up with one round of messages instead of one per message.
 // And a message that changed nothing is answered to its sender only.

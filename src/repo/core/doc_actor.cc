@@ -207,8 +207,11 @@ void DocActor::storage_done(StorageOutcome outcome, Millis now) {
       release_acks(now);
       break;
     case StorageCompletion::Kind::kSavedBehind:
+      // Changes arrived during the write: the authors of those it covered are answered now, the
+      // others once a save covers theirs.
+      release_acks(now, done.saved_changes);
       if (peers_.awaiting_durable()) {
-        save_or_release(now);  // changes arrived during the write: save them before acknowledging
+        save_or_release(now);
       } else {
         storage_.schedule_save(now);
       }
@@ -227,9 +230,9 @@ void DocActor::save_or_release(Millis now) {
   if (!storage_.start_save()) release_acks(now);
 }
 
-void DocActor::release_acks(Millis now) {
+void DocActor::release_acks(Millis now, std::size_t saved_changes) {
   // The other peers were sent the changes when they arrived; only the authors wait for this.
-  for (const PeerId& peer : peers_.take_awaiting_durable()) pump(now, &peer);
+  for (const PeerId& peer : peers_.take_awaiting_durable(saved_changes)) pump(now, &peer);
 }
 
 void DocActor::save_sync_states() {

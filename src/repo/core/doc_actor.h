@@ -24,8 +24,9 @@
 // Thread safety: none; the runtime calls one actor from one strand at a time.
 #pragma once
 
-#include <set>
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <utility>
@@ -122,7 +123,8 @@ class DocActor {
   // Saves what is unsaved now; with nothing unsaved, the answers held for a save go instead.
   void save_or_release(Millis now);
   void save_sync_states();
-  void release_acks(Millis now);
+  // Answers the authors whose changes are among the first `saved_changes` (default: all).
+  void release_acks(Millis now, std::size_t saved_changes = SIZE_MAX);
   void update_wake();
 
   // The parts hold references to these four (DocPartContext): declared before the parts.

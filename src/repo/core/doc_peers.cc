@@ -218,7 +218,8 @@ std::optional<SyncApplied> DocPeers::receive_sync(Peer& p, ByteView data, bool i
   }
   applied.heads_after = ctx_.doc.heads();
   if (applied.heads_after != applied.heads_before && ctx_.config.durable_acks && ctx_.config.has_storage) {
-    awaiting_durable_.insert(p.info.peer_id);  // our answer waits for the save of these changes
+    // Our answer waits for a save of these changes (and of those applied before them).
+    awaiting_durable_[p.info.peer_id] = ctx_.doc.change_count();
   }
   return applied;
 }
@@ -327,10 +328,17 @@ void DocPeers::tell_unavailable() {
   }
 }
 
-std::set<PeerId> DocPeers::take_awaiting_durable() {
-  std::set<PeerId> held;
-  held.swap(awaiting_durable_);
-  return held;
+std::vector<PeerId> DocPeers::take_awaiting_durable(std::size_t saved_changes) {
+  std::vector<PeerId> released;
+  for (auto it = awaiting_durable_.begin(); it != awaiting_durable_.end();) {
+    if (it->second <= saved_changes) {
+      released.push_back(it->first);
+      it = awaiting_durable_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return released;
 }
 
 std::vector<PeerId> DocPeers::overdue(Millis now) const {

@@ -95,7 +95,9 @@ class DocPeers {
   // --- durable acknowledgements and flow control -------------------------------------------
   /// Peers whose answers wait for a save of their changes.
   bool awaiting_durable() const { return !awaiting_durable_.empty(); }
-  std::set<PeerId> take_awaiting_durable();
+  /// The waiting peers whose changes are all in the document's first `saved_changes` changes
+  /// (what a completed save covered), no longer waiting.
+  std::vector<PeerId> take_awaiting_durable(std::size_t saved_changes);
   /// Peers whose changes in flight went unanswered for kChangesInFlightTimeoutMs.
   std::vector<PeerId> overdue(Millis now) const;
   /// Stops waiting for the peer's answer to changes we sent.
@@ -141,7 +143,11 @@ class DocPeers {
   // Peers whose changes we received but have not saved yet: our answers to them wait for the
   // save (an answer acknowledges). Other peers get those changes at once: a crash before the
   // save loses nothing the originator was told we keep, and it sends them again.
-  std::set<PeerId> awaiting_durable_;
+  // Peer -> the document's change count once its changes were applied: a save that covered
+  // that many changes makes its answer durable. Each author is released by the first save
+  // that covers its own changes, not only by one that caught up with everyone's (a document
+  // that receives changes faster than it saves never catches up).
+  std::map<PeerId, std::size_t> awaiting_durable_;
   // Peers we sent changes they have not answered yet, and since when (flow control; see
   // kChangesInFlightTimeoutMs in doc_peers.cc).
   std::map<PeerId, Millis> changes_in_flight_;

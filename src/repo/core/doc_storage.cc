@@ -174,6 +174,7 @@ bool DocStorage::start_save() {
   const TaskId t = add_task(StorageTask::Kind::kSave, std::move(key), std::move(data));
   tasks_[t] = std::move(task);
   save_in_flight_ = true;
+  saving_changes_ = ctx_.doc.change_count();
   return true;
 }
 
@@ -205,7 +206,7 @@ StorageCompletion DocStorage::save_done(const PendingTask& task, const StorageOu
   known_chunks_[task.key] = {task.snapshot, task.size};
   const bool caught_up = ctx_.doc.heads() == last_saved_heads_;
   return StorageCompletion{caught_up ? StorageCompletion::Kind::kSavedAll : StorageCompletion::Kind::kSavedBehind,
-                           {}, {}};
+                           {}, {}, saving_changes_};
 }
 
 bool DocStorage::flush(Millis now) {

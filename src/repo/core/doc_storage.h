@@ -36,6 +36,7 @@ struct StorageCompletion {
   Kind kind = Kind::kNothing;
   PeerId peer;                      // kSyncStateLoaded
   std::optional<Bytes> sync_state;  // kSyncStateLoaded
+  std::size_t saved_changes = 0;    // kSavedAll, kSavedBehind: how many of the document's changes the save covered
 };
 
 class DocStorage {
@@ -126,6 +127,7 @@ class DocStorage {
   std::vector<ChangeHash> last_saved_heads_;
   std::optional<Millis> save_due_;
   bool save_in_flight_ = false;
+  std::size_t saving_changes_ = 0;  // the document's change count when the save in flight began
   int removes_outstanding_ = 0;
   std::optional<Millis> sync_save_due_;
 };
