@@ -172,7 +172,9 @@ TEST(LocalPatchLog, AReceivedChangeMakesThePatchesComeFromStates) {
   auto full = a.diff({}, a.heads());
   ASSERT_TRUE(full);
   for (const json& p : mixed) {
-    EXPECT_NE(p["value"], 5) << "a superseded local put was reported: " << mixed;
+    if (p.contains("value")) {
+      EXPECT_NE(p["value"], 5) << "a superseded local put was reported: " << mixed;
+    }
   }
   EXPECT_FALSE(mixed.empty());
   ASSERT_TRUE(a.put(ObjId::root(), "j", std::int64_t{7}));
