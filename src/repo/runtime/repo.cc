@@ -495,11 +495,16 @@ void Repo::stop() {
   }
   leftover.clear();
   std::map<DocumentId, std::shared_ptr<DocHandle::Entry>> docs;
+  std::vector<std::weak_ptr<SerialQueue>> queues;
   {
     std::lock_guard<std::mutex> lock(impl_->docs_mutex);
     docs.swap(impl_->docs);
+    queues.swap(impl_->document_queues);
   }
-  for (auto& [id, entry] : docs) entry->queue->clear();
+  // Also the queues of entries released earlier: their tasks would keep them alive forever.
+  for (auto& weak : queues) {
+    if (auto queue = weak.lock()) queue->clear();
+  }
 }
 
 }  // namespace am::repo

@@ -324,8 +324,22 @@ struct Repo::Impl : std::enable_shared_from_this<Repo::Impl> {
     entry->queue = std::make_shared<SerialQueue>(io);
     entry->actor = make();
     docs[id] = entry;
+    remember_queue(entry->queue);
     return {entry, true};
   }
+
+  // Every document queue made, weakly, so that stop() can drop the tasks of entries already
+  // released from `docs` (remove_from_cache, eviction, the idle sweep): a task left queued there
+  // holds its entry, which holds the queue, a cycle nothing else would break. With docs_mutex held.
+  void remember_queue(const std::shared_ptr<SerialQueue>& queue) {
+    if (document_queues.size() >= 2 * live_queues_at_prune + 64) {
+      std::erase_if(document_queues, [](const std::weak_ptr<SerialQueue>& q) { return q.expired(); });
+      live_queues_at_prune = document_queues.size();
+    }
+    document_queues.push_back(queue);
+  }
+  std::vector<std::weak_ptr<SerialQueue>> document_queues;  // guarded by docs_mutex
+  std::size_t live_queues_at_prune = 0;
 
   std::shared_ptr<DocHandle::Entry> entry_of(const DocumentId& id) const;
 
