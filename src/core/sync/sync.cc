@@ -2,8 +2,6 @@
 #include "am/sync.h"
 
 #include <algorithm>
-#include <queue>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "core/document_impl.h"
@@ -27,10 +25,12 @@ std::vector<std::uint32_t> changes_since_by_full_walk(const Document::Impl& d, c
 
 // A sync peer usually knows all but the last few changes, and a server generates a message per
 // peer per change: walking the whole history each time made that quadratic in a document's
-// life (500 clients editing 50 documents fell seconds behind). So walk back from our heads in
-// descending row order (a change's deps always have smaller rows, hence a row's flag is final
-// when it is popped) and stop once everything left to visit is an ancestor of `heads`. When
-// that walk grows large (a peer far behind), the linear full walk is cheaper.
+// life (500 clients editing 50 documents fell seconds behind). So walk back from the newest row
+// in descending row order (a change's deps always have smaller rows, hence a row's flag is final
+// when the walk reaches it) and stop once every row reached and not yet visited is an ancestor of
+// `heads`. The flags live in a window of the newest rows, reused by the thread (a server calls
+// this per peer per message: a hash map per call made malloc a fifth of its CPU); a walk that
+// would leave the window (a peer far behind) takes the linear full walk instead.
 std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
   const std::size_t n = d.history.size();
   std::vector<std::uint32_t> base;
@@ -42,36 +42,48 @@ std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vec
     for (std::uint32_t i = 0; i < n; ++i) all[i] = i;
     return all;
   }
-  std::unordered_map<std::uint32_t, bool> known;  // reached rows -> ancestor of `heads`
-  std::priority_queue<std::uint32_t> frontier;
-  std::size_t unknown_in_frontier = 0;
-  auto reach = [&](std::uint32_t row, bool is_known) {
-    auto [it, inserted] = known.try_emplace(row, is_known);
-    if (inserted) {
-      frontier.push(row);
-      if (!is_known) ++unknown_in_frontier;
-    } else if (is_known && !it->second) {
-      it->second = true;
-      --unknown_in_frontier;
+  // The newest row is always a head (nothing can depend on it); every head is in the window or
+  // the walk would be long anyway.
+  const std::size_t newest = n - 1;
+  const std::size_t window = std::min(n, std::max<std::size_t>(64, n / 8) + 1);
+  enum : std::uint8_t { kUnreached = 0, kUnknown = 1, kKnown = 2 };  // kKnown: ancestor of `heads`
+  thread_local std::vector<std::uint8_t> flags;  // flags[newest - row]
+  flags.assign(window, kUnreached);
+  std::size_t unknown_pending = 0;
+  bool overflow = false;
+  auto reach = [&](std::uint32_t row, bool known) {
+    const std::size_t slot = newest - row;
+    if (slot >= window) {
+      // A known row beyond the window matters only to a walk that goes there, which gives up.
+      if (!known) overflow = true;
+      return;
+    }
+    std::uint8_t& f = flags[slot];
+    if (f == kUnreached) {
+      f = known ? kKnown : kUnknown;
+      unknown_pending += !known;
+    } else if (known && f == kUnknown) {
+      f = kKnown;
+      --unknown_pending;
     }
   };
   for (std::uint32_t row : base) reach(row, true);
   for (const ChangeHash& h : d.heads) {
     if (auto row = d.history.find(h)) reach(*row, false);
   }
-  const std::size_t budget = std::max<std::size_t>(64, n / 8);
   std::vector<std::uint32_t> out;
-  for (std::size_t popped = 0; unknown_in_frontier > 0; ++popped) {
-    if (popped > budget) return changes_since_by_full_walk(d, heads);
-    const std::uint32_t row = frontier.top();
-    frontier.pop();
-    const bool is_known = known[row];
-    if (!is_known) {
-      --unknown_in_frontier;
+  for (std::size_t slot = 0; unknown_pending > 0 && !overflow; ++slot) {
+    if (slot >= window) return changes_since_by_full_walk(d, heads);
+    const std::uint8_t f = flags[slot];
+    if (f == kUnreached) continue;
+    const auto row = static_cast<std::uint32_t>(newest - slot);
+    if (f == kUnknown) {
+      --unknown_pending;
       out.push_back(row);
     }
-    for (std::uint32_t dep : d.history.deps(row)) reach(dep, is_known);
+    for (std::uint32_t dep : d.history.deps(row)) reach(dep, f == kKnown);
   }
+  if (overflow) return changes_since_by_full_walk(d, heads);
   std::reverse(out.begin(), out.end());
   return out;
 }
