@@ -29,8 +29,9 @@ std::vector<std::uint32_t> changes_since_by_full_walk(const Document::Impl& d, c
 // in descending row order (a change's deps always have smaller rows, hence a row's flag is final
 // when the walk reaches it) and stop once every row reached and not yet visited is an ancestor of
 // `heads`. The flags live in a window of the newest rows, reused by the thread (a server calls
-// this per peer per message: a hash map per call made malloc a fifth of its CPU); a walk that
-// would leave the window (a peer far behind) takes the linear full walk instead.
+// this per peer per message: a hash map per call made malloc a fifth of its CPU). A walk that
+// would leave the window starts again with a window four times as large, so a peer some hundred
+// changes behind costs a few hundred steps, not a walk of the whole history.
 std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
   const std::size_t n = d.history.size();
   std::vector<std::uint32_t> base;
@@ -42,48 +43,54 @@ std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vec
     for (std::uint32_t i = 0; i < n; ++i) all[i] = i;
     return all;
   }
-  // The newest row is always a head (nothing can depend on it); every head is in the window or
-  // the walk would be long anyway.
-  const std::size_t newest = n - 1;
-  const std::size_t window = std::min(n, std::max<std::size_t>(64, n / 8) + 1);
-  enum : std::uint8_t { kUnreached = 0, kUnknown = 1, kKnown = 2 };  // kKnown: ancestor of `heads`
-  thread_local std::vector<std::uint8_t> flags;  // flags[newest - row]
-  flags.assign(window, kUnreached);
-  std::size_t unknown_pending = 0;
-  bool overflow = false;
-  auto reach = [&](std::uint32_t row, bool known) {
-    const std::size_t slot = newest - row;
-    if (slot >= window) {
-      // A known row beyond the window matters only to a walk that goes there, which gives up.
-      if (!known) overflow = true;
-      return;
-    }
-    std::uint8_t& f = flags[slot];
-    if (f == kUnreached) {
-      f = known ? kKnown : kUnknown;
-      unknown_pending += !known;
-    } else if (known && f == kUnknown) {
-      f = kKnown;
-      --unknown_pending;
-    }
-  };
-  for (std::uint32_t row : base) reach(row, true);
+  std::vector<std::size_t> head_rows;
   for (const ChangeHash& h : d.heads) {
-    if (auto row = d.history.find(h)) reach(*row, false);
+    if (auto row = d.history.find(h)) head_rows.push_back(*row);
   }
+  // The newest row is always a head (nothing can depend on it).
+  const std::size_t newest = n - 1;
+  enum : std::uint8_t { kUnreached = 0, kUnknown = 1, kKnown = 2 };  // kKnown: ancestor of `heads`
+  thread_local std::vector<std::uint8_t> flags;                    // flags[newest - row]
   std::vector<std::uint32_t> out;
-  for (std::size_t slot = 0; unknown_pending > 0 && !overflow; ++slot) {
-    if (slot >= window) return changes_since_by_full_walk(d, heads);
-    const std::uint8_t f = flags[slot];
-    if (f == kUnreached) continue;
-    const auto row = static_cast<std::uint32_t>(newest - slot);
-    if (f == kUnknown) {
-      --unknown_pending;
-      out.push_back(row);
+  for (std::size_t window = std::min<std::size_t>(n, 64);; window = std::min(n, window * 4)) {
+    flags.assign(window, kUnreached);
+    out.clear();
+    std::size_t unknown_pending = 0;
+    bool overflow = false;
+    auto reach = [&](std::size_t row, bool known) {
+      const std::size_t slot = newest - row;
+      if (slot >= window) {
+        // A known row beyond the window matters only to a walk that goes there, which restarts.
+        if (!known) overflow = true;
+        return;
+      }
+      std::uint8_t& f = flags[slot];
+      if (f == kUnreached) {
+        f = known ? kKnown : kUnknown;
+        unknown_pending += !known;
+      } else if (known && f == kUnknown) {
+        f = kKnown;
+        --unknown_pending;
+      }
+    };
+    for (std::uint32_t row : base) reach(row, true);
+    for (std::size_t row : head_rows) reach(row, false);
+    for (std::size_t slot = 0; unknown_pending > 0 && !overflow; ++slot) {
+      if (slot >= window) {
+        overflow = true;
+        break;
+      }
+      const std::uint8_t f = flags[slot];
+      if (f == kUnreached) continue;
+      const auto row = static_cast<std::uint32_t>(newest - slot);
+      if (f == kUnknown) {
+        --unknown_pending;
+        out.push_back(row);
+      }
+      for (std::uint32_t dep : d.history.deps(row)) reach(dep, f == kKnown);
     }
-    for (std::uint32_t dep : d.history.deps(row)) reach(dep, f == kKnown);
+    if (!overflow) break;  // with window == n nothing can overflow
   }
-  if (overflow) return changes_since_by_full_walk(d, heads);
   std::reverse(out.begin(), out.end());
   return out;
 }
