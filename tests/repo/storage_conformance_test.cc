@@ -875,6 +875,38 @@ TEST(FsStorage, IOErrorsNameThePath) {
   EXPECT_NE(saved.error().message.find("Permission denied"), std::string::npos);
 }
 
+// A removed chunk's file is reused by the next write (no new inode), invisibly to readers; a
+// store closed with spares left in its temp folder removes them.
+TEST(FsStorage, ARemovedFileIsReusedByTheNextWrite) {
+  TempDir dir;
+  const std::string base = dir.path() + "/store";
+  const std::string tmp_dir = base + "/" + std::string(kFsStorageTempDir);
+  {
+    auto store = open_fs(base);
+    ASSERT_TRUE(store);
+    save(*store, {kDocA, "snapshot", "old"}, text("first value, longer than the next"));
+    const std::string old_path = base + "/2t/dna9voKYp8AofPknxjEkWkhG3/snapshot/old";
+    struct stat before {};
+    ASSERT_EQ(::stat(old_path.c_str(), &before), 0);
+    ASSERT_TRUE(store->remove({kDocA, "snapshot", "old"}));
+    EXPECT_FALSE(fs::exists(old_path));
+    EXPECT_EQ(range(*store, {kDocA}), (std::map<StorageKey, Bytes>{}));
+    save(*store, {kDocA, "snapshot", "new"}, text("second"));
+    struct stat after {};
+    ASSERT_EQ(::stat((base + "/2t/dna9voKYp8AofPknxjEkWkhG3/snapshot/new").c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino);
+    EXPECT_EQ(range(*store, {kDocA}), (std::map<StorageKey, Bytes>{{{kDocA, "snapshot", "new"}, text("second")}}));
+    EXPECT_TRUE(fs::is_empty(tmp_dir));
+    // A removed directory key is not a file: never recycled, and the remove still succeeds.
+    save(*store, {kDocA, "incremental", "x"}, text("i"));
+    ASSERT_TRUE(store->remove({kDocA, "incremental"}));
+    EXPECT_TRUE(fs::exists(base + "/2t/dna9voKYp8AofPknxjEkWkhG3/incremental/x"));
+    ASSERT_TRUE(store->remove({kDocA, "incremental", "x"}));
+    EXPECT_FALSE(fs::is_empty(tmp_dir));  // the spare waits for the next write
+  }
+  EXPECT_TRUE(fs::is_empty(tmp_dir));  // and goes with the store
+}
+
 // ---- the SQLite adapter ----------------------------------------------------------------------
 
 TEST(SqliteStorage, UsesWriteAheadLogging) {

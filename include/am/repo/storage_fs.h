@@ -23,7 +23,9 @@
 // new value, plus possibly an orphaned temporary file in <base>/.am-tmp/, which no walk of this
 // adapter or of the JS adapter ever visits (JS walks only the directories of its prefixes).
 // Orphans older than an hour are deleted when a store is opened. Removes fsync the parent
-// directory too.
+// directory too. A removed regular file is moved into <base>/.am-tmp/ rather than unlinked, and
+// the next write reuses it (up to 256 are kept; the store removes those left when it closes):
+// creating an inode just after freeing others is slow on ext4 without a journal.
 //
 // Several adapters, in this and other processes (including JS ones), may share one directory:
 // every write is a rename, and walks ignore files and directories that vanish under them.

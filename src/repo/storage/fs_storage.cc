@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,7 @@ using storage::printable_key;
 
 constexpr std::size_t kMaxNameBytes = 255;           // NAME_MAX of Linux file systems
 constexpr int kMaxAttempts = 16;                     // retries when directories vanish under us
+constexpr std::size_t kMaxRecycledFiles = 256;      // removed files kept for reuse (see recycle)
 constexpr std::time_t kOrphanAgeSeconds = 60 * 60;   // temp files older than this are orphans
 
 Error io_error(std::string_view op, const std::string& path, int err) {
@@ -196,6 +198,9 @@ class FsStorage final : public StorageAdapter {
       : base_(std::move(base)),
         tmp_dir_(base_ + "/" + std::string(kFsStorageTempDir)),
         options_(options) {}
+  ~FsStorage() override {
+    for (const std::string& file : recycled_) ::unlink(file.c_str());
+  }
 
   Result<std::optional<Bytes>> load(const StorageKey& key) override {
     AM_TRY_STATUS(validate_storage_key(key));
@@ -252,7 +257,7 @@ class FsStorage final : public StorageAdapter {
     const auto segs = layout_segments(key);
     if (!segs) return {};
     const std::string path = join_path(base_, *segs, segs->size());
-    if (::unlink(path.c_str()) != 0) {
+    if (!recycle(path) && ::unlink(path.c_str()) != 0) {
       const int err = errno;
       // EISDIR/EPERM on a directory: a directory is a prefix of keys, not a key.
       if (err == ENOENT || err == ENOTDIR || err == EISDIR) return {};
@@ -344,13 +349,58 @@ class FsStorage final : public StorageAdapter {
     return validate_storage_key(as_key).has_value() && js_splay_offset(name) == name.size();
   }
 
-  // Writes `data` to a new file in tmp_dir_ (fsync'ed when options_.sync) and returns its path.
-  Result<std::string> write_temp(ByteView data) {
+  // A name in tmp_dir_ no other writer uses.
+  std::string fresh_temp_name() {
     static std::atomic<std::uint64_t> counter{0};
+    return tmp_dir_ + "/" + std::to_string(::getpid()) + "-" +
+           std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  // Moves the regular file at `path` into tmp_dir_ for write_temp to reuse, instead of unlinking
+  // it; false when it did not (not a regular file, enough kept, or the rename failed). Why: a
+  // server saving small documents removes a superseded chunk per save, and creating an inode
+  // right after freeing others is costly on ext4 without a journal (it probes each candidate
+  // for a recent deletion): 14% of the server's CPU in the 1,000-editor benchmark. Reusing
+  // the removed file's inode skips that. To readers it is an unlink (the key is gone).
+  bool recycle(const std::string& path) {
+    {
+      std::lock_guard<std::mutex> lock(recycle_mutex_);
+      if (recycled_.size() >= kMaxRecycledFiles) return false;
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    const std::string spare = fresh_temp_name();
+    if (::rename(path.c_str(), spare.c_str()) != 0) return false;
+    std::lock_guard<std::mutex> lock(recycle_mutex_);
+    recycled_.push_back(spare);
+    return true;
+  }
+
+  // An open, emptied recycled file and its path, or -1 when none is left.
+  int take_recycled(std::string& path) {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(recycle_mutex_);
+        if (recycled_.empty()) return -1;
+        path = std::move(recycled_.back());
+        recycled_.pop_back();
+      }
+      const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+      if (fd >= 0) return fd;
+      ::unlink(path.c_str());  // an orphan sweep took it, or it is unusable: drop it
+    }
+  }
+
+  // Writes `data` to a file in tmp_dir_ (fsync'ed when options_.sync), a recycled one or a new
+  // one, and returns its path.
+  Result<std::string> write_temp(ByteView data) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      const std::string tmp = tmp_dir_ + "/" + std::to_string(::getpid()) + "-" +
-                              std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
-      const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      std::string tmp;
+      int fd = take_recycled(tmp);
+      if (fd < 0) {
+        tmp = fresh_temp_name();
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      }
       if (fd < 0) {
         const int err = errno;
         if (err == EEXIST) continue;  // a crashed process with the same pid left it
@@ -477,6 +527,8 @@ class FsStorage final : public StorageAdapter {
   const std::string base_;     // the store's root, without a trailing '/'
   const std::string tmp_dir_;  // base_/.am-tmp: in-flight writes
   const FsStorageOptions options_;
+  std::mutex recycle_mutex_;
+  std::vector<std::string> recycled_;  // removed files in tmp_dir_, for write_temp to reuse
 };
 
 Status make_dir_tree(const std::string& dir) {
