@@ -43,7 +43,7 @@ std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vec
     for (std::uint32_t i = 0; i < n; ++i) all[i] = i;
     return all;
   }
-  std::vector<std::size_t> head_rows;
+  std::vector<std::uint32_t> head_rows;
   for (const ChangeHash& h : d.heads) {
     if (auto row = d.history.find(h)) head_rows.push_back(*row);
   }
@@ -74,12 +74,9 @@ std::vector<std::uint32_t> changes_since(const Document::Impl& d, const std::vec
       }
     };
     for (std::uint32_t row : base) reach(row, true);
-    for (std::size_t row : head_rows) reach(row, false);
+    for (std::uint32_t row : head_rows) reach(row, false);
+    // Every unknown row still pending lies in the window past `slot`, so `slot` stays inside it.
     for (std::size_t slot = 0; unknown_pending > 0 && !overflow; ++slot) {
-      if (slot >= window) {
-        overflow = true;
-        break;
-      }
       const std::uint8_t f = flags[slot];
       if (f == kUnreached) continue;
       const auto row = static_cast<std::uint32_t>(newest - slot);
