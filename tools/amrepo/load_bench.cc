@@ -22,6 +22,7 @@
 
 #include "am/repo/repo.h"
 #include "file_tools.h"
+#include "ws_load_driver.h"
 
 namespace amrepo {
 namespace {
@@ -199,6 +200,11 @@ void put_latency(nlohmann::json& out, const std::string& prefix, const LatencySu
   out[prefix + "max_ms"] = s.max;
 }
 
+double cpu_seconds(const rusage& u) {
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 // Lowers the calling thread's CPU priority; threads it creates afterwards inherit it (Linux).
 void lower_this_threads_priority(int nice_value) {
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_value);
@@ -226,6 +232,9 @@ int bench_clients(const ClientsBenchOptions& o) {
     return fail(kExitUsage, "bench clients needs at least two clients per document (--clients >= 2 x --docs)");
   }
   if (o.interval_ms <= 0 || o.seconds <= 0) return fail(kExitUsage, "--interval-ms and --seconds must be positive");
+  const auto endpoint = parse_ws_endpoint(o.url);
+  if (!endpoint) return fail(kExitUsage, "bench clients dials ws://HOST:PORT[/PATH], not " + o.url);
+  raise_open_files_limit();
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
   nlohmann::json out{{"workload", "clients"}, {"server", o.url}, {"clients", o.clients}, {"docs", o.docs},
                      {"interval_ms", o.interval_ms}, {"seconds", o.seconds}};
@@ -235,20 +244,15 @@ int bench_clients(const ClientsBenchOptions& o) {
   if (!shared) return fail(kExitNetwork, shared.error().to_string());
   const std::vector<am::repo::DocumentId> ids = std::move(*shared);
 
+  // Every client on this thread (see ws_load_driver.h for why).
+  WsLoadDriver driver(*endpoint, 0xed175);
+  if (!driver.resolve()) return fail(kExitNetwork, "cannot resolve " + endpoint->host);
+  for (std::size_t i = 0; i < o.clients; ++i) driver.add(ids[i % o.docs].to_string(), "bench-editor-");
   const auto setup_start = Clock::now();
-  auto opened = open_clients(o.url, o.clients, timeout);
-  if (!opened) return fail(kExitNetwork, opened.error().to_string());
-  std::vector<Client>& clients = *opened;
-  std::vector<std::future<am::Result<am::repo::DocHandle>>> finds;
-  for (std::size_t i = 0; i < o.clients; ++i) finds.push_back(clients[i].repo->find(ids[i % o.docs], timeout));
-  std::vector<am::repo::DocHandle> handles;
-  for (auto& f : finds) {
-    auto h = f.get();
-    if (!h) {
-      stop_all(clients);
-      return fail(kExitUnavailable, "a client cannot find its shared document: " + h.error().to_string());
-    }
-    handles.push_back(*h);
+  const bool opened = driver.open_all(200, setup_start + timeout);
+  if (!opened || driver.count(WsLoadClient::Phase::kOpen) != o.clients) {
+    const std::string why = driver.first_error().empty() ? "timeout" : driver.first_error();
+    return fail(kExitUnavailable, "not every client opened its shared document: " + why);
   }
   out["setup_ms"] = ms_between(setup_start, Clock::now());
 
@@ -258,40 +262,41 @@ int bench_clients(const ClientsBenchOptions& o) {
   times.reserve(o.clients);
   for (std::size_t i = 0; i < o.clients; ++i) times.emplace_back(rounds + 1);
   std::vector<std::unique_ptr<Watch>> watches;
-  std::vector<am::repo::Subscription> subscriptions;
   for (std::size_t i = 0; i < o.clients; ++i) {
     auto watch = std::make_unique<Watch>();
     for (std::size_t w = i % o.docs; w < o.clients; w += o.docs) {
       if (w != i) watch->writers.push_back(w);
     }
     watch->last_seen.assign(watch->writers.size(), -1);
-    Watch* raw = watch.get();
-    am::repo::DocHandle handle = handles[i];
-    subscriptions.push_back(handles[i].on_change([raw, handle, &times](const am::repo::DocumentChange& change) {
-      if (change.local) return;
-      handle.read([&](const am::Document& d) { raw->observe(d, times); });
-    }));
     watches.push_back(std::move(watch));
   }
+  driver.on_remote_change([&](WsLoadClient& c) { watches[c.index]->observe(c.doc, times); });
 
-  // The edits: client k % clients makes round k / clients, spread evenly over each interval.
+  // The edits: client k % clients makes round k / clients, spread evenly over each interval;
+  // between two due edits the driver serves the connections.
   const auto usage_before = process_usage(o.server_pid);
+  rusage generator_before{};
+  getrusage(RUSAGE_SELF, &generator_before);
   const auto edit_start = Clock::now();
   const auto step = interval / static_cast<double>(o.clients);
   double worst_lag_ms = 0;
   std::size_t edits = 0;
   for (std::size_t k = 0; k < rounds * o.clients; ++k) {
     const auto due = edit_start + std::chrono::duration_cast<Clock::duration>(step * static_cast<double>(k));
-    std::this_thread::sleep_until(due);
+    for (auto now = Clock::now(); now < due; now = Clock::now()) {
+      driver.poll(static_cast<int>(std::ceil(std::chrono::duration<double, std::milli>(due - now).count())));
+    }
     worst_lag_ms = std::max(worst_lag_ms, ms_between(due, Clock::now()));
     const std::size_t i = k % o.clients;
     const std::size_t seq = k / o.clients;
+    WsLoadClient& c = driver.client(i);
+    if (c.phase != WsLoadClient::Phase::kOpen) return fail(kExitNetwork, "a client lost its connection: " + driver.first_error());
     times[i].mark(seq);
-    const std::string key = writer_key(i);
-    if (auto st = handles[i].change([&](am::Document& d) { (void)d.put(am::ObjId::root(), key, static_cast<std::int64_t>(seq)); }); !st) {
-      stop_all(clients);
+    if (auto st = c.doc.put(am::ObjId::root(), writer_key(i), static_cast<std::int64_t>(seq)); !st) {
       return fail(kExitFailure, "an edit failed: " + st.error().to_string());
     }
+    c.doc.commit();
+    driver.sync(c);
     ++edits;
   }
   out["edit_ms"] = ms_between(edit_start, Clock::now());
@@ -302,18 +307,18 @@ int bench_clients(const ClientsBenchOptions& o) {
   const auto converge_start = Clock::now();
   bool converged = false;
   while (Clock::now() - converge_start < timeout) {
-    converged = true;
+    converged = driver.count(WsLoadClient::Phase::kOpen) == o.clients;
     for (std::size_t d = 0; d < o.docs && converged; ++d) {
-      const auto heads = handles[d].heads();
+      const auto heads = driver.client(d).doc.heads();
       for (std::size_t i = d + o.docs; i < o.clients; i += o.docs) {
-        if (handles[i].heads() != heads) {
+        if (driver.client(i).doc.heads() != heads) {
           converged = false;
           break;
         }
       }
     }
     if (converged) break;
-    std::this_thread::sleep_for(10ms);
+    driver.poll(10);
   }
   out["converged"] = converged;
   out["converge_ms"] = ms_between(converge_start, Clock::now());
@@ -321,18 +326,19 @@ int bench_clients(const ClientsBenchOptions& o) {
     out["server_cpu_s"] = usage_after->cpu_s - usage_before->cpu_s;
     out["server_peak_rss_kb"] = usage_after->peak_rss_kb;
   }
-  subscriptions.clear();
+  rusage generator_after{};
+  getrusage(RUSAGE_SELF, &generator_after);
+  out["generator_cpu_s"] = cpu_seconds(generator_after) - cpu_seconds(generator_before);
 
   std::vector<double> latencies;
   std::size_t expected = 0;
   for (std::size_t i = 0; i < o.clients; ++i) {
-    std::lock_guard<std::mutex> lock(watches[i]->mutex);
     expected += watches[i]->writers.size() * rounds;
     for (const auto& s : watches[i]->samples) latencies.push_back(s.latency_ms);
   }
   out["samples_expected"] = expected;
   put_latency(out, "", summarize_latencies(std::move(latencies)));
-  stop_all(clients);
+  driver.close_all();
   std::cout << out.dump() << std::endl;
   return converged && out["samples"].get<std::size_t>() == expected ? kExitOk : kExitUnavailable;
 }

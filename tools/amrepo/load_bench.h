@@ -1,8 +1,10 @@
 // Load generators for sync servers under live collaboration (issue 11, workloads 2 and 3):
 // many WebSocket clients editing shared documents, and many fresh clients fetching one big
-// document while small edits go on elsewhere. They speak the wire protocol through am::repo
-// clients (one Repo per client, as real applications are), so the same program drives
-// `amrepo serve` and the JS sync server. bench/server/run.sh runs both against both servers.
+// document while small edits go on elsewhere. The editors are WsLoadDriver clients, all on one
+// thread (ws_load_driver.h: a Repo per client made the generator costlier than the server); the
+// big-document fetchers are am::repo clients, one Repo each, as real applications are. Both
+// speak the wire protocol, so the same program drives `amrepo serve` and the JS sync server.
+// bench/server/run.sh runs both against both servers.
 #pragma once
 
 #include <chrono>
@@ -44,7 +46,8 @@ am::Result<std::vector<am::repo::DocumentId>> create_shared_documents(const std:
 /// saw on its own because a later one arrived first counts as seen then). Afterwards it waits
 /// until every document's clients have identical heads. Prints one JSON line: edits, latency
 /// samples (expected and seen), p50/p99/max, converged, converge_ms, and with `server_pid` the
-/// server's CPU seconds during the edit phase and its peak RSS.
+/// server's CPU seconds during the edit phase and its peak RSS, and the generator's own CPU
+/// seconds (edits and convergence).
 struct ClientsBenchOptions {
   std::string url;
   std::size_t clients = 500;

@@ -104,6 +104,9 @@ int configure(const ServeOptions& o, const std::shared_ptr<const ServerLog>& log
   ro.peer_id = o.peer_id.empty() ? "amrepo-server-" + hostname() : o.peer_id;
   ro.share_policy = o.announce ? am::repo::share_everything() : am::repo::answer_requests_only();
   ro.io_threads = o.io_threads != 0 ? o.io_threads : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
+  // Storage calls mostly wait on the disk (fsync); an operator with several disks or a
+  // networked database may want more of them. On one disk 8 did worse than 2 (docs/benchmarks.md).
+  ro.storage_threads = std::max<std::size_t>(1, o.storage_threads);
   if (o.memory) {
     ro.storage = std::shared_ptr<am::repo::StorageAdapter>(am::repo::make_memory_storage());
   } else {

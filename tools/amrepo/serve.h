@@ -21,6 +21,7 @@ struct ServeOptions {
   bool remote_heads = false;  // remote-heads gossip (RepoOptions::enable_remote_heads_gossiping)
   std::string peer_id;
   std::size_t io_threads = 0;  // 0 = min(4, cores)
+  std::size_t storage_threads = 2;
   bool trace_messages = false;  // one JSON line per protocol message on stdout
   std::string log_level = "info";  // error | warn | info | debug (stderr)
   std::string auth_token_file;     // require a bearer token from these (access_rules.h)

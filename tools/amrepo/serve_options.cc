@@ -134,6 +134,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
                       "StorageIds and send them the heads this server sees (docs/remote-heads.md)");
   serve_cmd->add_option("--peer-id", o.peer_id, "our PeerId (default amrepo-server-HOSTNAME)")->capture_default_str();
   serve_cmd->add_option("--io-threads", o.io_threads, "event-loop threads (default min(4, cores))")->capture_default_str();
+  serve_cmd->add_option("--storage-threads", o.storage_threads,
+                        "threads for blocking storage calls (fsyncs); more than 2 did not help on one disk")->capture_default_str();
   serve_cmd->add_option("--log-level", o.log_level, "error, warn, info (peers coming and going) or debug")
       ->capture_default_str();
   serve_cmd->add_flag("--trace-messages", o.trace_messages,
