@@ -71,6 +71,7 @@ TEST_F(AmrepoService, ConfigFileSetsOptionsAndFlagsWin) {
   EXPECT_EQ(config_value(r.out, "peer"), "[\"ws://127.0.0.1:1\", \"tcp://127.0.0.1:2\"]");
   EXPECT_EQ(config_value(r.out, "log-format"), "\"json\"");
   EXPECT_EQ(config_value(r.out, "data"), "\"amrepo-data\"");  // a default
+  EXPECT_EQ(config_value(r.out, "storage-threads"), "2");    // a default
   // What it prints reads back to the same configuration.
   write("printed.toml", r.out);
   CliRun again = run_amrepo("serve --config " + path("printed.toml") + " --print-config", dir_);
