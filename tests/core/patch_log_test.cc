@@ -253,7 +253,9 @@ TEST(PatchLogProperty, IncrementalPatchesEqualDiffBetweenTheSameStates) {
       ASSERT_EQ(pair[0], pair[1]) << "step " << step;
       ++compared;
     }
-    EXPECT_GE(compared, 12u);
+    // That the walk compared enough intervals to mean something. Over 24,000 seeds the fewest
+    // were 10 (the gtest seed varies per run; 12 failed 3.6 % of runs).
+    EXPECT_GE(compared, 8u);
   }
 }
 
