@@ -544,6 +544,10 @@ struct Document::Impl {
   // A cache, not document state: filled from the const path of generate_sync_message.
   mutable std::vector<ChangeHash> whole_save_heads;
   mutable Bytes whole_save;
+  // Likewise our Bloom filter for a peer we share no heads with (it covers every change), at
+  // whole_bloom_heads: building it per fetcher was a fifth of a 20-fetcher fetch (perf).
+  mutable std::vector<ChangeHash> whole_bloom_heads;
+  mutable Bytes whole_bloom;
 };
 
 namespace detail {

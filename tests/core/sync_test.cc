@@ -455,6 +455,32 @@ TEST(SyncWholeDocument, RecordsTheHeadsNotEveryHashAndIsSharedByFreshPeers) {
   EXPECT_EQ(late.heads(), server.heads());
 }
 
+// Fresh peers share our Bloom filter too: the same bytes as a document that never cached one
+// (a copy loaded from the save), also after the document changed.
+TEST(SyncWholeDocument, FreshPeersGetTheBloomFilterAnUncachedDocumentWouldBuild) {
+  Document server = many_changes(300);
+  auto first_have = [](Document& doc) {
+    Document fetcher = doc_with("cc01");
+    SyncState fetcher_state, state;
+    EXPECT_TRUE(receive_sync_message(doc, state, *generate_sync_message(fetcher, fetcher_state)));
+    auto m = SyncMessage::decode(*generate_sync_message(doc, state));
+    EXPECT_TRUE(m && m->have.size() == 1);
+    return m && m->have.size() == 1 ? m->have[0] : SyncHave{};
+  };
+  for (int round = 0; round < 2; ++round) {
+    const SyncHave cached_a = first_have(server);
+    const SyncHave cached_b = first_have(server);
+    Document uncached = *Document::load(server.save());
+    const SyncHave built = first_have(uncached);
+    EXPECT_FALSE(built.bloom.empty());
+    EXPECT_EQ(cached_a, built) << "round " << round;
+    EXPECT_EQ(cached_b, built) << "round " << round;
+    EXPECT_EQ(detail::DocumentAccess::impl(server).whole_bloom_heads, server.heads());  // it was shared
+    (void)server.put(ObjId::root(), "late", std::int64_t{round});  // the next round's heads differ
+    server.commit();
+  }
+}
+
 // The document changes while a fetcher is still applying the whole document: the next message
 // carries only the new changes (nothing of the prefix already sent), and both converge; the
 // fetcher's acknowledgement then releases the whole-document record.

@@ -249,6 +249,24 @@ Bytes whole_document_bytes(Document& doc, const std::vector<ChangeHash>& heads) 
   return d.whole_save;
 }
 
+// Our Bloom filter of the changes since `shared_heads`. For a peer we share nothing with it
+// covers every change, the same bytes for each such peer while our heads stay put: kept in the
+// document (big documents only, as the whole save).
+Bytes bloom_since(const Document::Impl& d, const std::vector<ChangeHash>& shared_heads, const std::vector<ChangeHash>& our_heads) {
+  const bool shareable = shared_heads.empty() && d.history.size() >= Document::Impl::kWholeSaveCacheMinChanges;
+  if (shareable && !d.whole_bloom.empty() && d.whole_bloom_heads == our_heads) return d.whole_bloom;
+  // Hashed from the history in place: for a fresh peer this is every change, and a vector of
+  // them (8 MB for 260,000) grown one hash at a time was most of a big document's fetch (perf).
+  const std::vector<std::uint32_t> since = changes_since(d, shared_heads);
+  const auto hash_at = [&](std::size_t k) -> const ChangeHash& { return d.history.hash(since[k]); };
+  Bytes bloom = BloomFilter::from_hashes(since.size(), hash_at).encode();
+  if (shareable) {
+    d.whole_bloom = bloom;
+    d.whole_bloom_heads = our_heads;
+  }
+  return bloom;
+}
+
 }  // namespace
 
 std::uint8_t SyncMessage::flags() const {
@@ -369,11 +387,7 @@ std::optional<Bytes> generate_sync_message(Document& doc, SyncState& state) {
   if (std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
         return std::find(their_heads.begin(), their_heads.end(), h) != their_heads.end();
       })) {
-    // Hashed from the history in place: for a fresh peer this is every change, and a vector of
-    // them (8 MB for 260,000) grown one hash at a time was most of a big document's fetch (perf).
-    const std::vector<std::uint32_t> since = changes_since(d, state.shared_heads);
-    const auto hash_at = [&](std::size_t k) -> const ChangeHash& { return d.history.hash(since[k]); };
-    our_have.push_back(SyncHave{state.shared_heads, BloomFilter::from_hashes(since.size(), hash_at).encode()});
+    our_have.push_back(SyncHave{state.shared_heads, bloom_since(d, state.shared_heads, our_heads)});
   }
 
   // They report a sync point we do not have: we lost data. Ask them to start over.
