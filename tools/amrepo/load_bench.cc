@@ -344,6 +344,8 @@ int bench_clients(const ClientsBenchOptions& o) {
 }
 
 int bench_bigdoc(const BigDocBenchOptions& o) {
+  const auto endpoint = parse_ws_endpoint(o.url);
+  if (!endpoint) return fail(kExitUsage, "bench bigdoc dials ws://HOST:PORT[/PATH], not " + o.url);
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
   std::ifstream in(o.file, std::ios::binary);
   if (!in) return fail(kExitUsage, "cannot read " + o.file);
@@ -402,31 +404,28 @@ int bench_bigdoc(const BigDocBenchOptions& o) {
   });
   std::this_thread::sleep_for(500ms);  // the probe's latency before the fetch, for comparison
 
-  // The fetch, from a thread (and so its clients' threads) at a lower priority than the probe.
+  // The fetch, from a thread at a lower priority than the probe: fetch-only clients, all at once
+  // (see WsLoadDriver::fetch_only: the document is decoded once, not once per fetcher).
   std::vector<double> done_ms(o.fetchers, -1);
   std::int64_t fetch_start_ns = 0, fetch_end_ns = 0;
-  std::string fetch_error;
+  std::string fetch_error, fetch_failure;
   std::thread fetch_driver([&] {
     lower_this_threads_priority(19);
-    auto fetchers = open_clients(o.url, o.fetchers, timeout);
-    if (!fetchers) {
-      fetch_error = fetchers.error().to_string();
+    WsLoadDriver driver(*endpoint, 0xb16d0c);
+    if (!driver.resolve()) {
+      fetch_error = "cannot resolve " + endpoint->host;
       return;
     }
+    driver.fetch_only(heads);
+    for (std::size_t f = 0; f < o.fetchers; ++f) driver.add(id.to_string(), "bench-fetcher-");
     const auto start = Clock::now();
     fetch_start_ns = now_ns();
-    std::vector<std::thread> waiting;
-    for (std::size_t f = 0; f < o.fetchers; ++f) {
-      waiting.emplace_back([&, f] {
-        auto h = (*fetchers)[f].repo->find(id, timeout).get();
-        if (!h) return;
-        while (h->heads() != heads && Clock::now() - start < timeout) std::this_thread::sleep_for(1ms);
-        if (h->heads() == heads) done_ms[f] = ms_between(start, Clock::now());
-      });
-    }
-    for (auto& t : waiting) t.join();
+    (void)driver.open_all(o.fetchers, start + timeout);
     fetch_end_ns = now_ns();
-    stop_all(*fetchers);
+    for (std::size_t f = 0; f < o.fetchers; ++f) {
+      if (const auto& at = driver.client(f).fetched_at) done_ms[f] = ms_between(start, *at);
+    }
+    fetch_failure = driver.first_error();  // reported with the counts, not as an exit
   });
   const auto usage_before = process_usage(o.server_pid);
   fetch_driver.join();
@@ -447,6 +446,7 @@ int bench_bigdoc(const BigDocBenchOptions& o) {
     last = std::max(last, ms);
   }
   out["fetched"] = fetched;
+  if (!fetch_failure.empty()) out["fetch_failure"] = fetch_failure;
   out["first_copy_ms"] = first;
   out["all_copies_ms"] = last;
   std::vector<double> before, during;

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -305,6 +306,7 @@ void WsLoadDriver::on_message(WsLoadClient& c, const std::string& payload) {
   if (type == "doc-unavailable") return failed(c, "document " + c.document + " unavailable");
   if (type != "sync" || !m.contains("data") || !m["data"].is_binary()) return;
   const std::vector<std::uint8_t>& data = m["data"].get_binary();
+  if (fetch_heads_ && fetch_step(c, data)) return;
   const std::vector<am::ChangeHash> before = c.doc.heads();
   if (!am::receive_sync_message(c.doc, c.sync, am::ByteView(data.data(), data.size()))) {
     return failed(c, "an invalid sync message");
@@ -312,6 +314,40 @@ void WsLoadDriver::on_message(WsLoadClient& c, const std::string& payload) {
   if (auto reply = am::generate_sync_message(c.doc, c.sync)) send_sync_message(c, "sync", *reply);
   if (c.phase == WsLoadClient::Phase::kOpening && !c.doc.heads().empty()) set_phase(c, WsLoadClient::Phase::kOpen);
   if (c.phase == WsLoadClient::Phase::kOpen && on_remote_change_ && c.doc.heads() != before) on_remote_change_(c);
+}
+
+void WsLoadDriver::fetched(WsLoadClient& c) {
+  c.fetched_at = Clock::now();
+  ::close(c.fd);
+  c.fd = -1;
+  set_phase(c, WsLoadClient::Phase::kFetched);
+}
+
+bool WsLoadDriver::fetch_step(WsLoadClient& c, const std::vector<std::uint8_t>& data) {
+  auto message = am::SyncMessage::decode(am::ByteView(data.data(), data.size()));
+  if (!message) {
+    failed(c, "an invalid sync message: " + message.error().to_string());
+    return true;
+  }
+  am::Bytes payload;
+  for (const am::Bytes& chunk : message->changes) payload.insert(payload.end(), chunk.begin(), chunk.end());
+  const bool fresh = c.doc.heads().empty();
+  if (fresh && !payload.empty() && message->heads == *fetch_heads_ &&
+      std::find(verified_payloads_.begin(), verified_payloads_.end(), payload) != verified_payloads_.end()) {
+    fetched(c);
+    return true;
+  }
+  if (!am::receive_sync_message(c.doc, c.sync, am::ByteView(data.data(), data.size()))) {
+    failed(c, "an invalid sync message");
+    return true;
+  }
+  if (c.doc.heads() == *fetch_heads_) {
+    if (fresh && message->heads == *fetch_heads_) verified_payloads_.push_back(std::move(payload));
+    fetched(c);
+    return true;
+  }
+  if (auto reply = am::generate_sync_message(c.doc, c.sync)) send_sync_message(c, "sync", *reply);
+  return true;
 }
 
 }  // namespace amrepo

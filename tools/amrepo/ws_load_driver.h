@@ -40,7 +40,7 @@ void raise_open_files_limit();
 /// One client of a WsLoadDriver. The driver owns it; the fields are the bench's to read (and
 /// `doc` to change, followed by WsLoadDriver::sync).
 struct WsLoadClient {
-  enum class Phase { kNotStarted, kConnecting, kUpgrading, kJoining, kOpening, kOpen, kFailed, kClosed };
+  enum class Phase { kNotStarted, kConnecting, kUpgrading, kJoining, kOpening, kOpen, kFetched, kFailed, kClosed };
   std::size_t index = 0;  // position in the driver (epoll's user data)
   int fd = -1;
   Phase phase = Phase::kNotStarted;
@@ -49,6 +49,7 @@ struct WsLoadClient {
   std::string document;  // bs58check id
   std::string in, out;   // bytes received and not yet parsed; bytes queued for sending
   bool watching_writable = true;
+  std::optional<std::chrono::steady_clock::time_point> fetched_at;  // fetch-only clients: when done
   am::Document doc;
   am::SyncState sync;
 };
@@ -81,6 +82,13 @@ class WsLoadDriver {
 
   /// Sends what the sync protocol has to say after `c.doc` changed locally (commits first).
   void sync(WsLoadClient& c);
+  /// Makes every client fetch-only (bench bigdoc): a client is done (kFetched, its connection
+  /// closed, fetched_at set) once it has a document with these heads. It syncs as any client,
+  /// except that a message whose changes are byte for byte those of a message that already
+  /// gave a fresh client exactly these heads is not decoded again: twenty clients fetching the
+  /// same big document cost the generator one load, not twenty, so on a small machine the bench
+  /// measures the server's work rather than its own.
+  void fetch_only(std::vector<am::ChangeHash> heads) { fetch_heads_ = std::move(heads); }
   /// Called after a received sync message changed a client's document (not its own edits).
   void on_remote_change(std::function<void(WsLoadClient&)> callback) { on_remote_change_ = std::move(callback); }
 
@@ -100,6 +108,9 @@ class WsLoadDriver {
   void on_message(WsLoadClient& c, const std::string& payload);
   void send_sync_message(WsLoadClient& c, const char* type, const am::Bytes& data);
   void send_join(WsLoadClient& c);
+  // Fetch-only clients: handles a sync message; true when it was handled (done or failed).
+  bool fetch_step(WsLoadClient& c, const std::vector<std::uint8_t>& data);
+  void fetched(WsLoadClient& c);
 
   WsEndpoint endpoint_;
   std::mt19937 rng_;
@@ -110,6 +121,8 @@ class WsLoadDriver {
   std::size_t handshaking_ = 0;
   std::string first_error_;
   std::function<void(WsLoadClient&)> on_remote_change_;
+  std::optional<std::vector<am::ChangeHash>> fetch_heads_;
+  std::vector<am::Bytes> verified_payloads_;  // changes of a message that alone gave fetch_heads_
 };
 
 }  // namespace amrepo
