@@ -1,9 +1,9 @@
 // Load generators for sync servers under live collaboration (issue 11, workloads 2 and 3):
 // many WebSocket clients editing shared documents, and many fresh clients fetching one big
-// document while small edits go on elsewhere. The editors are WsLoadDriver clients, all on one
-// thread (ws_load_driver.h: a Repo per client made the generator costlier than the server); the
-// big-document fetchers are am::repo clients, one Repo each, as real applications are. Both
-// speak the wire protocol, so the same program drives `amrepo serve` and the JS sync server.
+// document while small edits go on elsewhere. The editors and the fetchers are WsLoadDriver
+// clients, all on one thread (ws_load_driver.h: a Repo per client made the generator costlier
+// than the server); the uploader and the probes are am::repo clients. All speak the wire
+// protocol, so the same program drives `amrepo serve` and the JS sync server.
 // bench/server/run.sh runs both against both servers.
 #pragma once
 
@@ -63,9 +63,10 @@ int bench_clients(const ClientsBenchOptions& options);
 /// server (until acknowledged); then `fetchers` fresh clients find it at the same moment (time
 /// to the first and to the last complete copy: heads equal to the upload's), while a probe
 /// client edits a small document every `probe_interval_ms` and a second probe client measures
-/// each edit's latency. The fetchers run at a lower CPU priority (nice 19) than the probes, so
-/// that on a small machine the probe measures the server rather than the load generator
-/// competing with it. Prints one JSON line.
+/// each edit's latency. The fetchers are fetch-only WsLoadDriver clients on one thread at a lower
+/// CPU priority (nice 19) than the probes, decoding a document the server sends them all alike
+/// once (WsLoadDriver::fetch_only), so that on a small machine the probe measures the server
+/// rather than the load generator competing with it. Prints one JSON line.
 struct BigDocBenchOptions {
   std::string url;
   std::string file;
