@@ -148,10 +148,10 @@ void Hub::send_join(ConnectionId id) {
   send_frame(id, wire::JoinMessage{config_.peer_id, our_metadata(), std::vector<std::string>{"1"}});
 }
 
-void Hub::send_frame(ConnectionId id, const wire::Message& message) {
+void Hub::send_frame(ConnectionId id, const wire::Message& message, std::optional<Bytes> encoded) {
   auto it = connections_.find(id);
   if (it == connections_.end() || it->second.dialect == wire::Dialect::kCurrent) {
-    effects_.frames.emplace_back(id, wire::encode(message));
+    effects_.frames.emplace_back(id, encoded ? std::move(*encoded) : wire::encode(message));
     return;
   }
   // A Go peer parses every id as a UUID: we, and the originators of relayed ephemeral
@@ -616,6 +616,12 @@ void Hub::send(const wire::Message& message) {
   const std::optional<PeerId> target = routing_target(message);
   if (!target) return;
   if (auto id = connection_of(*target)) send_frame(*id, message);
+}
+
+void Hub::send(const wire::Message& message, Bytes encoded) {
+  const std::optional<PeerId> target = routing_target(message);
+  if (!target) return;
+  if (auto id = connection_of(*target)) send_frame(*id, message, std::move(encoded));
 }
 
 void Hub::tick(Millis now) {

@@ -178,6 +178,10 @@ class Hub {
 
   /// Sends a message from an actor to its targetId's connection (dropped if not connected).
   void send(const wire::Message& message);
+  /// As send(message), with the message already encoded for current peers (wire::encode): the
+  /// runtime encodes on the document's strand, so that the hub, which every message of every
+  /// document passes, does not copy a big document into CBOR while the others wait.
+  void send(const wire::Message& message, Bytes encoded);
   const SessionId& session_id() const { return config_.session_id; }
   /// The repo-global ephemeral counter (JS stamps one counter across all documents).
   std::uint64_t next_ephemeral_count() { return ++ephemeral_count_; }
@@ -231,7 +235,7 @@ class Hub {
   };
 
   wire::PeerMetadata our_metadata() const;
-  void send_frame(ConnectionId id, const wire::Message& message);
+  void send_frame(ConnectionId id, const wire::Message& message, std::optional<Bytes> encoded = std::nullopt);
   Result<wire::Message> decode_frame(ConnectionId id, Connection& conn, ByteView frame);
   void translate_from_go(ConnectionId id, Connection& conn, wire::Message& message);
   bool count_drop(Connection& conn);

@@ -2,6 +2,8 @@
 // closes, storage tasks, wake-ups, observer calls). See repo_impl.h.
 #include "repo/runtime/repo_impl.h"
 
+#include "repo/core/wire/cbor_codec.h"
+
 namespace am::repo {
 
 void Repo::Impl::hub_post(std::function<void(core::Hub&)> fn) {
@@ -167,8 +169,12 @@ void Repo::Impl::take_and_dispatch(const std::shared_ptr<DocHandle::Entry>& entr
   entry.quiescent = actor.quiescent();
   entry.last_event = now();
   if (!e.outgoing.empty()) {
-    hub_post([messages = std::move(e.outgoing)](core::Hub& h) {
-      for (const auto& m : messages) h.send(m);
+    // Encoded here, on the document's strand: the hub's queue is shared by every document.
+    std::vector<Bytes> frames;
+    frames.reserve(e.outgoing.size());
+    for (const auto& m : e.outgoing) frames.push_back(wire::encode(m));
+    hub_post([messages = std::move(e.outgoing), frames = std::move(frames)](core::Hub& h) mutable {
+      for (std::size_t i = 0; i < messages.size(); ++i) h.send(messages[i], std::move(frames[i]));
     });
   }
   for (auto& task : e.storage) {
