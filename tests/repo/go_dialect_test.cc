@@ -196,6 +196,29 @@ TEST(GoDialect, EphemeralMessagesAreNumberedPerConnectionSoNoneIsTakenForADuplic
   EXPECT_EQ(counts, (std::vector<std::uint64_t>{1, 2}));
 }
 
+// The runtime hands the hub messages it already encoded for current peers (on the document's
+// strand): a current peer gets those bytes, a Go peer still gets its own dialect.
+TEST(GoDialect, APreEncodedMessageGoesAsIsToCurrentPeersAndInTheirDialectToGoPeers) {
+  GoConnection go(wire::Dialect::kGoCbor);
+  const ConnectionId current = go.hub.add_connection(ConnectionRole::kAcceptor, 2);
+  go.hub.receive_frame(current, wire::encode(wire::JoinMessage{PeerId("js-client"), wire::PeerMetadata{}, std::vector<std::string>{"1"}}), 3);
+  (void)go.hub.take_effects();
+  const DocumentId doc = some_document();
+  const wire::SyncMessage to_js{PeerId("server"), PeerId("js-client"), doc, empty_sync_message()};
+  const wire::SyncMessage to_go{PeerId("server"), PeerId(kGoPeer), doc, empty_sync_message()};
+  const Bytes encoded = wire::encode(to_js);
+  go.hub.send(to_js, encoded);
+  go.hub.send(to_go, wire::encode(to_go));
+  HubEffects e = go.hub.take_effects();
+  EXPECT_EQ(frames_to(e, current), std::vector<Bytes>{encoded});
+  const auto out = frames_to(e, go.c);
+  ASSERT_EQ(out.size(), 1u);
+  const json got = json::from_cbor(out[0].begin(), out[0].end());
+  EXPECT_EQ(got.value("type", ""), "sync");
+  EXPECT_EQ(got.value("senderId", ""), wire::go_peer_alias(PeerId("server")).str());  // re-encoded for Go
+  EXPECT_TRUE(got.contains("message"));
+}
+
 TEST(GoDialect, CurrentPeersAndADisabledHubKeepTheCurrentDialect) {
   {  // A current join from a peer whose id happens to be UUID text.
     Hub hub = ready_hub();
