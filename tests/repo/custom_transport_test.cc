@@ -230,6 +230,35 @@ TEST(RepoOverCustomTransport, TheHandshakeTimeoutAppliesToAddedConnections) {
   }
 }
 
+// A connection whose transport reports a timeout as soon as it starts (what a missed keepalive
+// pong looks like), through the repo's executor as the contract asks.
+class TimingOutConnection : public Connection {
+ public:
+  explicit TimingOutConnection(Executor executor) : executor_(std::move(executor)) {}
+  void start(Handler handler) override {
+    executor_([handler = std::move(handler)] { handler.on_close({CloseReason::kTimeout, "no pong within 5000 ms"}); });
+  }
+  void send(Bytes) override {}
+  void close() override {}
+  std::string describe() const override { return "timing out"; }
+
+ private:
+  Executor executor_;
+};
+
+TEST(RepoOverCustomTransport, ATransportTimeoutIsReportedAsATimeoutNotAsTheHandshakes) {
+  auto server = open_repo("server", answer_requests_only());
+  ASSERT_TRUE(server);
+  EventLog events(*server);
+  server->add_connection(std::make_shared<TimingOutConnection>(server->executor()), ConnectionRole::kAcceptor);
+  ASSERT_TRUE(eventually([&] { return events.count(ConnectionEvent::Kind::kClosed) == 1; }));
+  for (const auto& e : events.events()) {
+    if (e.kind != ConnectionEvent::Kind::kClosed) continue;
+    EXPECT_EQ(e.reason, ConnectionEvent::Reason::kTimeout) << to_string(e.reason);
+    EXPECT_STREQ(to_string(e.reason), "timeout");
+  }
+}
+
 TEST(RepoOverCustomTransport, ConnectorIsRedialedWithBackoffUntilDisconnect) {
   auto server = open_repo("server", answer_requests_only());
   auto client = open_repo("client");

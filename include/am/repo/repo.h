@@ -245,9 +245,11 @@ struct ConnectionEvent {
   };
   /// Why a connection closed (kNone for the other kinds): they closed it, an I/O error, a
   /// protocol error (ours or theirs), they sent `error`, a newer connection of the same peer
-  /// replaced it, no handshake in time, or we closed it.
+  /// replaced it, no join/peer handshake in time, we closed it, or the transport timed out (a
+  /// keepalive pong missed, or the transport's own handshake, such as a WebSocket upgrade, too
+  /// slow).
   enum class Reason { kNone, kTheyClosed, kIoError, kProtocolError, kTheySentError, kReplaced,
-                      kHandshakeTimeout, kLocalClose };
+                      kHandshakeTimeout, kLocalClose, kTimeout };
   Kind kind = Kind::kConnected;  ///< what happened
   std::uint64_t connection = 0;  ///< unique per repo
   std::string description;       ///< "ws://127.0.0.1:3030/", "tcp 127.0.0.1:5000"

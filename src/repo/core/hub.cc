@@ -15,6 +15,7 @@ const char* to_string(DisconnectReason reason) {
     case DisconnectReason::kReplaced: return "replaced by a newer connection";
     case DisconnectReason::kHandshakeTimeout: return "handshake timeout";
     case DisconnectReason::kLocalClose: return "closed locally";
+    case DisconnectReason::kTimeout: return "timeout";
   }
   return "?";
 }

@@ -53,6 +53,7 @@ enum class DisconnectReason {
   kReplaced,          // a newer connection with the same PeerId replaced this one
   kHandshakeTimeout,  // no join/peer within HubConfig::handshake_timeout_ms
   kLocalClose,        // we closed it (close_connection, or the repo stopped)
+  kTimeout,           // the transport timed out: a keepalive pong missed, or its own handshake
 };
 const char* to_string(DisconnectReason reason);
 

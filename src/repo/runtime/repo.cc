@@ -29,6 +29,7 @@ const char* to_string(ConnectionEvent::Reason reason) {
     case R::kReplaced: return "replaced by a newer connection";
     case R::kHandshakeTimeout: return "handshake timeout";
     case R::kLocalClose: return "closed locally";
+    case R::kTimeout: return "timeout";
   }
   return "?";
 }

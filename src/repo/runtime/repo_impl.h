@@ -83,6 +83,7 @@ inline ConnectionEvent::Reason public_reason(core::DisconnectReason r) {
     case core::DisconnectReason::kReplaced: return R::kReplaced;
     case core::DisconnectReason::kHandshakeTimeout: return R::kHandshakeTimeout;
     case core::DisconnectReason::kLocalClose: return R::kLocalClose;
+    case core::DisconnectReason::kTimeout: return R::kTimeout;
   }
   return R::kNone;
 }
@@ -94,7 +95,7 @@ inline core::DisconnectReason core_reason(net::CloseReason r) {
     case net::CloseReason::kIoError: return core::DisconnectReason::kIoError;
     case net::CloseReason::kProtocolError:
     case net::CloseReason::kFrameTooLarge: return core::DisconnectReason::kProtocolError;
-    case net::CloseReason::kTimeout: return core::DisconnectReason::kHandshakeTimeout;
+    case net::CloseReason::kTimeout: return core::DisconnectReason::kTimeout;
     case net::CloseReason::kSlowPeer: return core::DisconnectReason::kIoError;
   }
   return core::DisconnectReason::kIoError;
