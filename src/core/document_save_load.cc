@@ -11,6 +11,7 @@
 #include "am/document.h"
 #include "core/document_impl.h"
 #include "core/encoding/byte_reader.h"
+#include "core/encoding/utf8.h"
 #include "core/encoding/value_column.h"
 #include "core/opset/op_set_builder.h"
 #include "core/storage/chunk.h"
@@ -223,6 +224,20 @@ constexpr std::size_t kReleaseEvery = std::size_t{1} << 16;
 
 bool same_id(storage::DocOpId a, storage::DocOpId b) { return a.counter == b.counter && a.actor == b.actor; }
 
+// A stored value as the op set keeps it; strings and bytes (text: one per character) without a
+// ScalarValue in between.
+std::optional<core::OpValue> op_value_of(const enc::RawValue& raw) {
+  if (raw.type_code == enc::kValueString) {
+    const std::string_view s(reinterpret_cast<const char*>(raw.bytes.data()), raw.bytes.size());
+    if (!enc::is_valid_utf8(s)) return std::nullopt;
+    return core::OpValue::string(s);
+  }
+  if (raw.type_code == enc::kValueBytes) return core::OpValue::bytes(raw.bytes);
+  auto value = enc::decode_scalar(raw);
+  if (!value) return std::nullopt;
+  return core::OpValue(*value);
+}
+
 // Builds `out` from a document's stored ops in document order (core/opset/op_set_builder.h);
 // `global` maps the chunk's actors to `actors`. False when the builder refuses the order.
 bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps& stored,
@@ -249,7 +264,7 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
     const storage::StoredOp op = stored[i];
     if (i == 0 || !same_id(op.obj, prev_obj)) builder.expect_elements(run_inserts[run++]);
     prev_obj = op.obj;
-    auto value = enc::decode_scalar(op.value);
+    auto value = op_value_of(op.value);
     if (!value) return false;
     core::OpView v;
     v.id = id_of(op.id);
@@ -261,12 +276,11 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
     }
     v.insert = op.insert;
     v.action = op.action;
-    v.value = &*value;
     v.expand = op.expand;
     v.mark_name = op.mark_name;
     succ.clear();
     for (const storage::DocOpId& s : op.succ) succ.push_back(id_of(s));
-    if (!known || !builder.add(v, succ)) return false;
+    if (!known || !builder.add(v, succ, std::move(*value))) return false;
     // The rows behind us are not read again: give back their memory while the op set grows.
     if (i % kReleaseEvery == 0 && i > 0) stored.release_before(i);
   }

@@ -309,6 +309,20 @@ class OpValue {
  public:
   OpValue() = default;  // null
   explicit OpValue(const ScalarValue& v) { set(v); }
+  /// A string (REQUIRES: valid UTF-8) or bytes value, without building a ScalarValue first:
+  /// the loader's path for text, one short string per character.
+  static OpValue string(std::string_view s) {
+    OpValue v;
+    v.b_[0] = kString;
+    if (s.size() <= kInline) v.put_inline(s.data(), s.size()); else v.put_heap(ScalarValue{std::string(s)});
+    return v;
+  }
+  static OpValue bytes(ByteView b) {
+    OpValue v;
+    v.b_[0] = kBytes;
+    if (b.size() <= kInline) v.put_inline(b.data(), b.size()); else v.put_heap(ScalarValue{Bytes(b.begin(), b.end())});
+    return v;
+  }
   OpValue(const OpValue& o) { copy_from(o); }
   OpValue(OpValue&& o) noexcept {
     std::memcpy(b_, o.b_, sizeof b_);
@@ -336,6 +350,7 @@ class OpValue {
   bool is_null() const { return b_[0] == kNull; }
   bool is_string() const { return b_[0] == kString; }
   bool is_counter() const { return b_[0] == kCounter; }
+  bool is_int_or_uint() const { return b_[0] == kInt || b_[0] == kUint; }
   /// REQUIRES: is_string().
   std::string_view str() const {
     if (on_heap()) return std::get<std::string>(*heap());

@@ -29,7 +29,7 @@ bool DocOrderBuilder::enter_object(std::uint32_t oi) {
   return true;
 }
 
-bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ) {
+bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue value) {
   if (failed_) return false;
   failed_ = true;  // until the op is placed
   if (op.id.counter == 0 || op.action == Action::kDelete) return false;
@@ -43,11 +43,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ) {
   const bool seq = is_sequence(set_.objects_[oi].type);
   if (seq != op.elem.has_value()) return false;
   if (!seq && (op.insert || op.action == Action::kMark)) return false;
-  const ScalarValue& value = *op.value;
-  if (op.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(value) &&
-      !std::holds_alternative<std::uint64_t>(value)) {
-    return false;
-  }
+  if (op.action == Action::kIncrement && !value.is_int_or_uint()) return false;
 
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
   Op& rec = set_.ops_.emplace_back();
@@ -56,7 +52,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ) {
   rec.action = op.action;
   rec.insert = op.insert;
   rec.expand = op.expand;
-  rec.value = OpValue(value);
+  rec.value = std::move(value);
   if (op.mark_name) {
     rec.has_mark_name = true;
     set_.mark_names_[pack(op.id)] = set_.intern(*op.mark_name);

@@ -35,7 +35,9 @@ class DocOrderBuilder {
   /// Adds the next stored op; `op.pred` is ignored, `succ` is the op's successors (Lamport
   /// order). False when the op breaks document order or an invariant that apply checks; the
   /// builder is then unusable.
-  bool add(const OpView& op, std::span<const OpId> succ);
+  bool add(const OpView& op, std::span<const OpId> succ) { return add(op, succ, OpValue(*op.value)); }
+  /// The same with the op's value given as `value` (`op.value` is not read).
+  bool add(const OpView& op, std::span<const OpId> succ, OpValue value);
 
   /// A hint: the object of the next op that is not in the current object has about `n`
   /// elements (its insert ops), so that its element array and path are sized once.

@@ -304,7 +304,9 @@ void CanonicalChangeEncoder::add(const ChangeOpRef& op) {
   }
   insert_.append(op.insert);
   action_.append(static_cast<std::uint64_t>(op.action));
-  if (op.value) {
+  if (op.raw_value) {
+    values_.append_raw(op.raw_value->type_code, op.raw_value->bytes);
+  } else if (op.value) {
     values_.append(*op.value);
   } else {
     values_.append_null();
@@ -383,7 +385,9 @@ ByteView CanonicalChangeEncoder::finish_single(const ChangeOpRef& op, const Chan
   }
   put_lone_bool(cols_[5], op.insert);
   put_lone_uint(cols_[6], static_cast<std::uint64_t>(op.action));
-  if (op.value) {
+  if (op.raw_value) {
+    values_.append_raw(op.raw_value->type_code, op.raw_value->bytes);
+  } else if (op.value) {
     values_.append(*op.value);
   } else {
     values_.append_null();

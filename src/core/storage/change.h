@@ -117,7 +117,10 @@ struct ChangeOpRef {
   ChangeOpId elem;                    // sequence ops; counter 0 = _head
   bool insert = false;
   Action action = Action::kSet;
-  const ScalarValue* value = nullptr;  // nullptr = null
+  const ScalarValue* value = nullptr;  // nullptr = null (unless raw_value is set)
+  // Instead of `value`: a string or bytes value in its stored encoding, already checked, which
+  // is its canonical encoding too (the loader copies text this way rather than decoding it).
+  std::optional<enc::RawValue> raw_value;
   std::span<const ChangeOpId> pred;   // Lamport-sorted
   bool expand = false;
   std::optional<std::string_view> mark_name;

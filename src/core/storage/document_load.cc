@@ -9,6 +9,7 @@
 
 #include "core/encoding/byte_reader.h"
 #include "core/encoding/column_spec.h"
+#include "core/encoding/utf8.h"
 #include "core/encoding/value_column.h"
 #include "core/storage/document_chunk.h"
 #include "core/storage/document_rows.h"
@@ -470,7 +471,19 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
       ro.elem = op.elem;
       ro.insert = op.insert;
       ro.action = op.action;
-      if (op.action != Action::kDelete) {
+      ChangeOpRef co;
+      if (!options_.op_sink && op.action != Action::kDelete &&
+          (op.value_type == enc::kValueString || op.value_type == enc::kValueBytes)) {
+        // Text: the stored bytes are the canonical encoding; check them instead of decoding.
+        const enc::RawValue raw = rows_.value(op);
+        if (op.value_type == enc::kValueString &&
+            !enc::is_valid_utf8(std::string_view(reinterpret_cast<const char*>(raw.bytes.data()), raw.bytes.size()))) {
+          return fail(Error::corruption("value column", "invalid UTF-8 in string value")
+                          .with_context(std::string(kWhat) + ": op " + id_text(op.id)));
+        }
+        co.raw_value = raw;
+        values_.emplace_back(Null{});  // unused: keeps values_ one per op
+      } else if (op.action != Action::kDelete) {
         auto value = enc::decode_scalar(rows_.value(op));
         if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
         values_.push_back(std::move(*value));
@@ -485,7 +498,6 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
       if (op.has_mark_name) ro.mark_name = rows_.mark_name(slots[s]);
       if (options_.op_sink) rops_.push_back(ro);
 
-      ChangeOpRef co;
       if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local_[op.obj.actor]};
       co.is_map = op.is_map;
       if (op.is_map) {
