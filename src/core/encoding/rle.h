@@ -301,6 +301,37 @@ class RleReader {
     return next_slow(out);
   }
 
+  /// Column-wise reading: the next `count` items, all null (`out` empty) or all equal to `out`.
+  /// A null or repeat run comes whole, a literal run one item at a time. Returns false at the
+  /// end of the column or on malformed data, which ok() then reports. Do not mix with next().
+  bool next_run(std::optional<value_type>& out, std::uint64_t& count) {
+    while (left_ == 0) {
+      if (p_ == end_ || err_) return false;
+      if (!start_run()) return false;
+    }
+    switch (run_) {
+      case Run::kNull:
+        out.reset();
+        count = left_;
+        left_ = 0;
+        return true;
+      case Run::kRepeat:
+        out = repeat_;
+        count = left_;
+        left_ = 0;
+        return true;
+      case Run::kLiteral: {
+        value_type v{};
+        if (const char* e = Codec::read(p_, end_, v)) return set_error(e);
+        --left_;
+        out = v;
+        count = 1;
+        return true;
+      }
+    }
+    return false;
+  }
+
   /// True once every item has been read without error.
   bool done() const noexcept { return err_ == nullptr && left_ == 0 && p_ == end_; }
   bool ok() const noexcept { return err_ == nullptr; }
@@ -492,6 +523,24 @@ class BooleanReader {
     }
     --left_;
     out = value_;
+    return true;
+  }
+  /// Column-wise reading: the next `count` items, all equal to `out` (a whole run). False at the
+  /// end or on malformed data (see ok()). Do not mix with next().
+  bool next_run(bool& out, std::uint64_t& count) {
+    while (left_ == 0) {
+      if (p_ == end_ || err_) return false;
+      std::uint64_t n = 0;
+      if (const LebStatus s = get_uleb(p_, end_, n); s != LebStatus::kOk) {
+        err_ = leb_status_text(s);
+        return false;
+      }
+      value_ = !value_;
+      left_ = n;
+    }
+    out = value_;
+    count = left_;
+    left_ = 0;
     return true;
   }
   bool done() const noexcept { return err_ == nullptr && left_ == 0 && p_ == end_; }

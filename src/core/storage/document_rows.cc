@@ -43,27 +43,6 @@ Result<std::uint32_t> counter(const std::optional<T>& v, std::string_view what, 
   return static_cast<std::uint32_t>(*v);
 }
 
-// Reading the op columns: the names the errors give them.
-constexpr OpColumnLayout kOpLayout{
-    OpChunkKind::kDocument,
-    {.obj_actor = "op obj actor",
-     .obj_counter = "op obj counter",
-     .key_actor = "op key actor",
-     .key_counter = "op key counter",
-     .key_string = "op key string",
-     .id_actor = "op id actor",
-     .id_counter = "op id counter",
-     .insert = "op insert",
-     .action = "op action",
-     .value = "op value",
-     .value_items = "op value",
-     .ref_count = "op succ count",
-     .ref_actor = "op succ actor",
-     .ref_counter = "op succ counter",
-     .expand = "op expand",
-     .mark_name = "op mark name"},
-    kRowErrors};
-
 // Sizes `v` for the rows an RLE column claims, if the decoding budget could pay for them (if
 // not, reading fails on the budget before long).
 template <class T>
@@ -229,103 +208,299 @@ Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource
   return cursor.check_done();
 }
 
-Status read_ops(const OpColumnData& c, std::size_t num_actors, ColumnSource& src, OpRows& out) {
+namespace {
+
+// ---- the op rows, column by column ----------------------------------------------------------
+// Each op column is decoded on its own, run by run: a run of equal items (most of a document's
+// items: one object, one actor, counters that step by one) is checked once and stored in every
+// row of the run, where reading row by row cost a few dozen instructions per item. The first
+// error in column order is reported, which for a file with several faults may not be the one in
+// the lowest row.
+
+// What a column pass leaves for the next one: the actor item was null.
+constexpr std::uint32_t kNullActor = UINT32_MAX;
+
+[[gnu::noinline]] Status bad_row(const char* what, std::uint64_t row) {
+  return fail(corrupt(std::string(what) + " at row " + std::to_string(row)));
+}
+
+// Feeds the `rows` items of an RLE column to fill(row, count, value) run by run (a literal run
+// item by item). An absent column is one run of nulls, or an error if `required`. Errors: the
+// column ends early, has items after the last row, or is malformed.
+template <class Codec, class Fill>
+Status for_each_run(ByteView data, bool required, std::uint64_t rows, std::string_view column, Fill&& fill) {
+  using V = typename Codec::value_type;
+  if (data.empty()) {
+    if (rows == 0) return {};
+    if (required) return fail(column_ends(column, 0));
+    return fill(std::uint64_t{0}, rows, std::optional<V>{});
+  }
+  enc::RleReader<Codec> r(data);
+  std::optional<V> v;
+  std::uint64_t row = 0;
+  std::uint64_t count = 0;
+  while (row < rows) {
+    if (!r.next_run(v, count)) return enc::item_missing(r, column, row, kRowErrors);
+    if (count > rows - row) return fail(column_has_more(column));
+    AM_TRY_STATUS(fill(row, count, v));
+    row += count;
+  }
+  return enc::check_done(r, true, column, kRowErrors);
+}
+
+// A delta column run by run: fill(row, count, first, step) with the absolute values first,
+// first + step, ... (wrapping, as DeltaReader); first is empty for a run of nulls.
+template <class Fill>
+Status for_each_delta_run(ByteView data, bool required, std::uint64_t rows, std::string_view column, Fill&& fill) {
+  std::uint64_t absolute = 0;
+  return for_each_run<enc::IntCodec>(
+      data, required, rows, column,
+      [&](std::uint64_t row, std::uint64_t count, const std::optional<std::int64_t>& delta) -> Status {
+        if (!delta) return fill(row, count, std::optional<std::int64_t>{}, std::int64_t{0});
+        const auto step = static_cast<std::uint64_t>(*delta);
+        const std::uint64_t first = absolute + step;
+        absolute += step * count;
+        return fill(row, count, std::optional<std::int64_t>{static_cast<std::int64_t>(first)}, *delta);
+      });
+}
+
+// A boolean column: fill(row, count) for every run of true. An absent column is all false.
+template <class Fill>
+Status for_each_true_run(ByteView data, std::uint64_t rows, std::string_view column, Fill&& fill) {
+  if (data.empty()) return {};
+  enc::BooleanReader r(data);
+  bool v = false;
+  std::uint64_t row = 0;
+  std::uint64_t count = 0;
+  while (row < rows) {
+    if (!r.next_run(v, count)) return enc::item_missing(r, column, row, kRowErrors);
+    if (count > rows - row) return fail(column_has_more(column));
+    if (v && count != 0) fill(row, count);
+    row += count;
+  }
+  // A canonical column ends on its last run; a zero-length run after it is tolerated as before.
+  return enc::check_done(r, true, column, kRowErrors);
+}
+
+// The counters of a delta run (monotonic): the first checked, then how far the step may go.
+Status check_counter_run(const std::optional<std::int64_t>& first, std::int64_t step, std::uint64_t count,
+                         std::string_view what, std::uint64_t row) {
+  if (auto c = counter(first, what, row); !c) return fail(std::move(c.error()));
+  if (count < 2 || step == 0) return {};
+  const auto start = static_cast<std::uint64_t>(*first);
+  const std::uint64_t magnitude = step > 0 ? static_cast<std::uint64_t>(step) : std::uint64_t{0} - static_cast<std::uint64_t>(step);
+  const std::uint64_t room = step > 0 ? kMaxCounter - start : start - 1;  // how far it may move
+  const std::uint64_t steps_allowed = room / magnitude;
+  if (count - 1 > steps_allowed) {
+    return fail(corrupt(std::string(what) + " out of range at row " + std::to_string(row + steps_allowed + 1)));
+  }
+  return {};
+}
+
+// The op rows' own columns: action, object, key, id, flags, value, mark name.
+Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint64_t rows, OpRows& out) {
   BigVector<DocOp>& ops = out.ops;
+  using U = std::optional<std::uint64_t>;
+  using S = std::optional<std::int64_t>;
+  using Str = std::optional<std::string_view>;
+  if (Status st = for_each_run<enc::UIntCodec>(c.action, true, rows, "op action", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+    if (!v || *v >= kNumActions) return bad_row("op action missing or unknown", row);
+    const auto action = static_cast<Action>(*v);
+    if (action == Action::kDelete) return bad_row("delete op stored in a document", row);
+    for (std::uint64_t i = row; i < row + n; ++i) ops[i].action = action;
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (!c.obj_actor.empty() || !c.obj_counter.empty()) {
+    if (Status st = for_each_run<enc::UIntCodec>(c.obj_actor, false, rows, "op obj actor", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+      std::uint32_t actor = kNullActor;
+      if (v) {
+        AM_TRY_ASSIGN(actor, actor_index(v, num_actors, "op obj actor", row));
+      }
+      for (std::uint64_t i = row; i < row + n; ++i) ops[i].obj.actor = actor;
+      return {};
+    }); !st) {
+      return st;
+    }
+    if (Status st = for_each_run<enc::UIntCodec>(c.obj_counter, false, rows, "op obj counter", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+      std::uint32_t ctr = 0;
+      if (v) {
+        AM_TRY_ASSIGN(ctr, counter(v, "op obj counter", row));
+      }
+      for (std::uint64_t i = row; i < row + n; ++i) {
+        RawId& obj = ops[i].obj;
+        if ((obj.actor == kNullActor) == static_cast<bool>(v)) return bad_row("op obj has only one of actor and counter", i);
+        if (!v) obj.actor = 0;  // the root is (0, 0)
+        obj.counter = ctr;
+      }
+      return {};
+    }); !st) {
+      return st;
+    }
+  }
+  if (Status st = for_each_run<enc::StringCodec>(c.key_string, false, rows, "op key string", [&](std::uint64_t row, std::uint64_t n, const Str& v) -> Status {
+    if (!v) return {};
+    const auto offset = static_cast<std::uint32_t>(reinterpret_cast<const std::uint8_t*>(v->data()) - out.keys.data());
+    for (std::uint64_t i = row; i < row + n; ++i) {
+      ops[i].is_map = true;
+      ops[i].elem = RawId{offset, static_cast<std::uint32_t>(v->size())};
+    }
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (Status st = for_each_run<enc::UIntCodec>(c.key_actor, false, rows, "op key actor", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+    std::uint32_t actor = kNullActor;
+    for (std::uint64_t i = row; i < row + n; ++i) {
+      if (ops[i].is_map) {
+        if (v) return bad_row("op has both a map key and an element key", i);
+        continue;
+      }
+      if (v && actor == kNullActor) {
+        AM_TRY_ASSIGN(actor, actor_index(v, num_actors, "op key actor", i));
+      }
+      ops[i].elem.actor = actor;
+    }
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (Status st = for_each_delta_run(c.key_counter, false, rows, "op key counter", [&](std::uint64_t row, std::uint64_t n, const S& first, std::int64_t step) -> Status {
+    for (std::uint64_t i = row; i < row + n; ++i) {
+      DocOp& op = ops[i];
+      if (op.is_map) {
+        if (first) return bad_row("op has both a map key and an element key", i);
+        continue;
+      }
+      if (!first) return bad_row("op has no key", i);
+      const std::int64_t value = static_cast<std::int64_t>(static_cast<std::uint64_t>(*first) +
+                                                           static_cast<std::uint64_t>(step) * (i - row));
+      if (value == 0) {
+        if (op.elem.actor != kNullActor) return bad_row("_head key with an actor", i);
+        op.elem = RawId{};
+        continue;
+      }
+      if (op.elem.actor == kNullActor) return bad_row("op key actor is null", i);
+      AM_TRY_ASSIGN(op.elem.counter, counter(S{value}, "op key counter", i));
+    }
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (Status st = for_each_run<enc::UIntCodec>(c.id_actor, true, rows, "op id actor", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+    AM_TRY_ASSIGN(const std::uint32_t actor, actor_index(v, num_actors, "op id actor", row));
+    for (std::uint64_t i = row; i < row + n; ++i) ops[i].id.actor = actor;
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (Status st = for_each_delta_run(c.id_counter, true, rows, "op id counter", [&](std::uint64_t row, std::uint64_t n, const S& first, std::int64_t step) -> Status {
+    AM_TRY_STATUS(check_counter_run(first, step, n, "op id counter", row));
+    auto value = static_cast<std::uint32_t>(*first);
+    for (std::uint64_t i = row; i < row + n; ++i, value += static_cast<std::uint32_t>(step)) ops[i].id.counter = value;
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (Status st = for_each_true_run(c.insert, rows, "op insert", [&](std::uint64_t row, std::uint64_t n) {
+    for (std::uint64_t i = row; i < row + n; ++i) ops[i].insert = true;
+  }); !st) {
+    return st;
+  }
+  std::size_t raw_pos = 0;
+  if (Status st = for_each_run<enc::UIntCodec>(c.value_meta, false, rows, "op value", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+    const std::uint64_t meta = v.value_or(0);  // a null metadata entry reads as a null value
+    const std::uint64_t len = meta >> 4;
+    const auto type = static_cast<std::uint8_t>(meta & 0x0f);
+    if (len != 0 && n > (c.value_raw.size() - raw_pos) / len) {
+      return kRowErrors.reader_error(enc::column_status("op value", "value length runs past the raw value column", raw_pos));
+    }
+    for (std::uint64_t i = row; i < row + n; ++i) {
+      ops[i].value_type = type;
+      if (len != 0) {
+        ops[i].value_offset = static_cast<std::uint32_t>(raw_pos);
+        ops[i].value_len = static_cast<std::uint32_t>(len);
+        raw_pos += len;
+      }
+    }
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (raw_pos != c.value_raw.size()) return fail(corrupt("op value column has unclaimed bytes"));
+  if (Status st = for_each_true_run(c.expand, rows, "op expand", [&](std::uint64_t row, std::uint64_t n) {
+    for (std::uint64_t i = row; i < row + n; ++i) ops[i].expand = true;
+  }); !st) {
+    return st;
+  }
+  return for_each_run<enc::StringCodec>(c.mark_name, false, rows, "op mark name", [&](std::uint64_t row, std::uint64_t n, const Str& v) -> Status {
+    if (!v) return {};
+    for (std::uint64_t i = row; i < row + n; ++i) {
+      ops[i].has_mark_name = true;
+      out.mark_names.emplace_back(static_cast<std::uint32_t>(i), *v);
+    }
+    return {};
+  });
+}
+
+// The successors: each row's count, then the ids of all rows in one list (op.aux: where a row's
+// begin).
+Status read_successors(const OpColumnData& c, std::size_t num_actors, std::uint64_t rows, ColumnSource& src, OpRows& out) {
+  using U = std::optional<std::uint64_t>;
+  using S = std::optional<std::int64_t>;
+  const std::uint64_t allowed = src.budget() / kSuccCost;
+  std::uint64_t total = 0;
+  if (Status st = for_each_run<enc::UIntCodec>(c.ref_count, false, rows, "op succ count", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
+    const std::uint64_t k = v.value_or(0);
+    if (k != 0 && n > (allowed - total) / k) return ColumnSource::over_budget();
+    for (std::uint64_t i = row; i < row + n; ++i, total += k) out.ops[i].aux = static_cast<std::uint32_t>(total);
+    return {};
+  }); !st) {
+    return st;
+  }
+  if (total > UINT32_MAX) return fail(Error::resource_limit(kWhat, "4 Gi successors or more"));
+  AM_TRY_STATUS(src.charge(static_cast<std::size_t>(total * kSuccCost)));
   BigVector<RawId>& succ = out.succ;
+  succ.resize(static_cast<std::size_t>(total));
+  if (Status st = for_each_run<enc::UIntCodec>(c.ref_actor, true, total, "op succ actor", [&](std::uint64_t item, std::uint64_t n, const U& v) -> Status {
+    AM_TRY_ASSIGN(const std::uint32_t actor, actor_index(v, num_actors, "op succ actor", item));
+    for (std::uint64_t i = item; i < item + n; ++i) succ[i].actor = actor;
+    return {};
+  }); !st) {
+    return st;
+  }
+  return for_each_delta_run(c.ref_counter, true, total, "op succ counter", [&](std::uint64_t item, std::uint64_t n, const S& first, std::int64_t step) -> Status {
+    AM_TRY_STATUS(check_counter_run(first, step, n, "op succ counter", item));
+    auto value = static_cast<std::uint32_t>(*first);
+    for (std::uint64_t i = item; i < item + n; ++i, value += static_cast<std::uint32_t>(step)) succ[i].counter = value;
+    return {};
+  });
+}
+
+}  // namespace
+
+Status read_ops(const OpColumnData& c, std::size_t num_actors, ColumnSource& src, OpRows& out) {
   out.keys = c.key_string;
   out.raw = c.value_raw;
   if (c.key_string.size() > UINT32_MAX || c.value_raw.size() > UINT32_MAX) {
     return fail(Error::resource_limit(kWhat, "a key or value column of 4 GiB or more"));
   }
+  // One row per action item.
+  auto rows = enc::count_rle_items<enc::UIntCodec>(c.action, UINT64_MAX, "op action", "ops");
+  if (!rows) return fail(rows.error().with_context(std::string(kWhat)));
+  if (*rows > src.budget() / kOpRowCost) return ColumnSource::over_budget();
+  AM_TRY_STATUS(src.charge(static_cast<std::size_t>(*rows * kOpRowCost)));
   {
+    // Room for one rebuilt delete per successor, as the rebuild adds them.
     const std::uint64_t cap = src.budget() / kSuccCost;
     auto nsucc = enc::count_rle_items<enc::UIntCodec>(c.ref_actor, cap, "", "");
-    const std::size_t deletes = nsucc ? static_cast<std::size_t>(*nsucc) : 0;
-    if (nsucc) succ.reserve(deletes);
-    reserve_rows(ops, c.action, deletes, src.budget(), kOpRowCost);
+    out.ops.reserve(static_cast<std::size_t>(*rows) + (nsucc ? static_cast<std::size_t>(*nsucc) : 0));
   }
-  OpColumnReader in(c, kOpLayout);
-  std::optional<std::uint64_t> u1;
-  std::optional<std::uint64_t> u2;
-  std::optional<std::int64_t> s1;
-  std::optional<std::string_view> str;
-  for (std::size_t row = 0;; ++row) {
-    if (!in.next_action(u1)) {
-      AM_TRY_STATUS(in.action_error());
-      break;
-    }
-    AM_TRY_STATUS(src.charge(kOpRowCost));
-    auto bad = [row](const char* what) {
-      return fail(corrupt(std::string(what) + " at row " + std::to_string(row)));
-    };
-    DocOp op;
-    if (!u1 || *u1 >= kNumActions) return bad("op action missing or unknown");
-    op.action = static_cast<Action>(*u1);
-    if (op.action == Action::kDelete) return bad("delete op stored in a document");
-
-    AM_TRY_STATUS(in.obj(row, u1, u2));
-    if (u1.has_value() != u2.has_value()) return bad("op obj has only one of actor and counter");
-    if (u1) {
-      AM_TRY_ASSIGN(op.obj.actor, actor_index(u1, num_actors, "op obj actor", row));
-      AM_TRY_ASSIGN(op.obj.counter, counter(u2, "op obj counter", row));
-    }
-
-    AM_TRY_STATUS(in.key(row, u1, s1, str));
-    if (str) {
-      if (u1 || s1) return bad("op has both a map key and an element key");
-      op.is_map = true;
-      op.elem.counter = static_cast<std::uint32_t>(reinterpret_cast<const std::uint8_t*>(str->data()) - out.keys.data());
-      op.elem.actor = static_cast<std::uint32_t>(str->size());
-    } else if (!s1) {
-      return bad("op has no key");
-    } else if (*s1 == 0) {
-      if (u1) return bad("_head key with an actor");
-    } else {
-      AM_TRY_ASSIGN(op.elem.actor, actor_index(u1, num_actors, "op key actor", row));
-      AM_TRY_ASSIGN(op.elem.counter, counter(s1, "op key counter", row));
-    }
-
-    AM_TRY_STATUS(in.id_actor(row, u1));
-    AM_TRY_ASSIGN(op.id.actor, actor_index(u1, num_actors, "op id actor", row));
-    AM_TRY_STATUS(in.id_counter(row, s1));
-    AM_TRY_ASSIGN(op.id.counter, counter(s1, "op id counter", row));
-
-    bool flag = false;
-    AM_TRY_STATUS(in.insert(row, flag));
-    op.insert = flag;
-
-    enc::RawValue value;
-    AM_TRY_STATUS(in.value(row, value));
-    op.value_type = value.type_code;
-    if (!value.bytes.empty()) {
-      op.value_offset = static_cast<std::uint32_t>(value.bytes.data() - out.raw.data());
-      op.value_len = static_cast<std::uint32_t>(value.bytes.size());
-    }
-
-    AM_TRY_STATUS(in.ref_count(row, u1));
-    const std::uint64_t nsucc = u1.value_or(0);
-    op.aux = static_cast<std::uint32_t>(succ.size());
-    for (std::uint64_t k = 0; k < nsucc; ++k) {
-      AM_TRY_STATUS(src.charge(kSuccCost));
-      RawId id;
-      AM_TRY_STATUS(in.ref_actor(row, u2));
-      AM_TRY_ASSIGN(id.actor, actor_index(u2, num_actors, "op succ actor", row));
-      AM_TRY_STATUS(in.ref_counter(row, s1));
-      AM_TRY_ASSIGN(id.counter, counter(s1, "op succ counter", row));
-      succ.push_back(id);
-    }
-
-    AM_TRY_STATUS(in.expand(row, flag));
-    op.expand = flag;
-    AM_TRY_STATUS(in.mark_name(row, str));
-    if (str) {
-      op.has_mark_name = true;
-      out.mark_names.emplace_back(static_cast<std::uint32_t>(row), *str);
-    }
-    ops.push_back(op);
-  }
-  AM_TRY_STATUS(in.check_done());
-  if (in.has_mark_names()) AM_TRY_STATUS(check_mark_order(out));
+  out.ops.resize(static_cast<std::size_t>(*rows));
+  AM_TRY_STATUS(read_op_columns(c, num_actors, *rows, out));
+  AM_TRY_STATUS(read_successors(c, num_actors, *rows, src, out));
+  if (!out.mark_names.empty() || !c.mark_name.empty()) AM_TRY_STATUS(check_mark_order(out));
   return {};
 }
 

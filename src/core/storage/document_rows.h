@@ -1,7 +1,7 @@
 // Reading the columns of a document chunk (format spec §2.4-§2.5) into rows: the change rows
 // (ChangeCursor, read twice: once to validate and size, once while the changes are rebuilt) and
-// the op rows with their successors (read_ops, through the op-column reader shared with change
-// chunks, op_columns.h). What the rows become is document_load.cc.
+// the op rows with their successors (read_ops, column by column and run by run). What the rows
+// become is document_load.cc.
 //
 // Internal to document_load.cc; not thread-safe.
 #pragma once
@@ -121,9 +121,10 @@ class ColumnSource {
   Result<ByteView> data(const enc::StoredColumn& col, std::string_view group);
 
   std::size_t budget() const { return budget_; }
+  // The error of a charge the budget cannot pay.
+  static Status over_budget();
 
  private:
-  static Status over_budget();
   std::size_t budget_;
   std::vector<Bytes> buffers_;  // moving a Bytes keeps its data in place
 };
