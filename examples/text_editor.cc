@@ -25,7 +25,7 @@
 //   sync                 until the server has every change made here
 //   quit
 // Output lines: "text: ..." for every change from elsewhere; "cursor NAME: N" for every cursor
-// message; "moved: N" when a remote edit moves this editor's cursor; "show: ..." and
+// message that moves NAME's cursor (a waiting editor repeats its cursor every second); "moved: N" when a remote edit moves this editor's cursor; "show: ..." and
 // "spans: [...]" (the JSON `amrepo spans` prints) when asked. All waits give up after 15 s.
 //
 // The cursor is an Automerge cursor (Document::get_cursor), not an index: it sticks to the
@@ -121,7 +121,9 @@ class Editor {
     if (!editor::decode_cursor(data, cursor, who)) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      cursors_[who] = cursor;
+      auto [it, added] = cursors_.try_emplace(who, cursor);
+      if (!added && it->second == cursor) return;  // a repeat
+      it->second = cursor;
       std::cout << "cursor " << who << ": " << cursor << std::endl;
     }
     cv_.notify_all();
@@ -300,7 +302,12 @@ class Editor {
       return -1;
     }
     std::unique_lock<std::mutex> lock(mutex_);
-    if (cv_.wait_for(lock, 15s, done)) return 0;
+    // Ephemeral messages are best effort: while we wait (often for another editor who waits for
+    // our cursor), repeat it every second, as JS presence repeats its state.
+    for (int second = 0; second < 15; ++second) {
+      if (cv_.wait_for(lock, 1s, done)) return 0;
+      doc_.broadcast(editor::encode_cursor(shown_, name_));
+    }
     std::cerr << "timed out: " << c.name << " " << c.rest << std::endl;
     return 5;
   }
