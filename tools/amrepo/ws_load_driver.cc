@@ -306,12 +306,9 @@ void WsLoadDriver::on_message(WsLoadClient& c, const std::string& payload) {
   if (type == "doc-unavailable") return failed(c, "document " + c.document + " unavailable");
   if (type != "sync" || !m.contains("data") || !m["data"].is_binary()) return;
   const std::vector<std::uint8_t>& data = m["data"].get_binary();
-  if (fetch_heads_ && fetch_step(c, data)) return;
+  if (fetch_heads_) return fetch_step(c, data);
   const std::vector<am::ChangeHash> before = c.doc.heads();
-  if (!am::receive_sync_message(c.doc, c.sync, am::ByteView(data.data(), data.size()))) {
-    return failed(c, "an invalid sync message");
-  }
-  if (auto reply = am::generate_sync_message(c.doc, c.sync)) send_sync_message(c, "sync", *reply);
+  if (!receive_and_reply(c, data)) return;
   if (c.phase == WsLoadClient::Phase::kOpening && !c.doc.heads().empty()) set_phase(c, WsLoadClient::Phase::kOpen);
   if (c.phase == WsLoadClient::Phase::kOpen && on_remote_change_ && c.doc.heads() != before) on_remote_change_(c);
 }
@@ -323,31 +320,35 @@ void WsLoadDriver::fetched(WsLoadClient& c) {
   set_phase(c, WsLoadClient::Phase::kFetched);
 }
 
-bool WsLoadDriver::fetch_step(WsLoadClient& c, const std::vector<std::uint8_t>& data) {
-  auto message = am::SyncMessage::decode(am::ByteView(data.data(), data.size()));
-  if (!message) {
-    failed(c, "an invalid sync message: " + message.error().to_string());
-    return true;
+bool WsLoadDriver::receive_and_reply(WsLoadClient& c, const std::vector<std::uint8_t>& data) {
+  if (!am::receive_sync_message(c.doc, c.sync, am::ByteView(data.data(), data.size()))) {
+    failed(c, "an invalid sync message");
+    return false;
   }
+  if (auto reply = am::generate_sync_message(c.doc, c.sync)) send_sync_message(c, "sync", *reply);
+  return true;
+}
+
+void WsLoadDriver::fetch_step(WsLoadClient& c, const std::vector<std::uint8_t>& data) {
+  // Decoded here for its heads and changes; receive_sync_message decodes it again, which costs
+  // little next to applying the changes.
+  auto message = am::SyncMessage::decode(am::ByteView(data.data(), data.size()));
+  if (!message) return failed(c, "an invalid sync message: " + message.error().to_string());
   am::Bytes payload;
   for (const am::Bytes& chunk : message->changes) payload.insert(payload.end(), chunk.begin(), chunk.end());
   const bool fresh = c.doc.heads().empty();
   if (fresh && !payload.empty() && message->heads == *fetch_heads_ &&
       std::find(verified_payloads_.begin(), verified_payloads_.end(), payload) != verified_payloads_.end()) {
-    fetched(c);
-    return true;
+    return fetched(c);
   }
   if (!am::receive_sync_message(c.doc, c.sync, am::ByteView(data.data(), data.size()))) {
-    failed(c, "an invalid sync message");
-    return true;
+    return failed(c, "an invalid sync message");
   }
   if (c.doc.heads() == *fetch_heads_) {
     if (fresh && message->heads == *fetch_heads_) verified_payloads_.push_back(std::move(payload));
-    fetched(c);
-    return true;
+    return fetched(c);
   }
   if (auto reply = am::generate_sync_message(c.doc, c.sync)) send_sync_message(c, "sync", *reply);
-  return true;
 }
 
 }  // namespace amrepo

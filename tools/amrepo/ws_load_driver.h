@@ -108,8 +108,11 @@ class WsLoadDriver {
   void on_message(WsLoadClient& c, const std::string& payload);
   void send_sync_message(WsLoadClient& c, const char* type, const am::Bytes& data);
   void send_join(WsLoadClient& c);
-  // Fetch-only clients: handles a sync message; true when it was handled (done or failed).
-  bool fetch_step(WsLoadClient& c, const std::vector<std::uint8_t>& data);
+  // Applies a sync message and sends the reply, if any; false (the client failed) when the
+  // message does not apply.
+  bool receive_and_reply(WsLoadClient& c, const std::vector<std::uint8_t>& data);
+  // Fetch-only clients: handles a sync message, until the client has the fetched heads.
+  void fetch_step(WsLoadClient& c, const std::vector<std::uint8_t>& data);
   void fetched(WsLoadClient& c);
 
   WsEndpoint endpoint_;
