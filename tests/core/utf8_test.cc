@@ -33,6 +33,23 @@ TEST(Utf8, RejectsMalformedText) {
   EXPECT_FALSE(is_valid_utf8("\xf8\x88\x80\x80\x80"));  // 5-byte form
 }
 
+// ASCII is checked eight bytes at a time: a fault at any offset of a long ASCII run, and a valid
+// sequence straddling a word, must be seen as with one byte at a time.
+TEST(Utf8, LongAsciiRunsAreCheckedAtEveryOffset) {
+  for (std::size_t k = 0; k + 2 <= 40; ++k) {
+    std::string s(40, 'x');
+    s[k] = '\x80';
+    EXPECT_FALSE(is_valid_utf8(s)) << "stray continuation byte at " << k;
+    s[k] = '\xc3';
+    s[k + 1] = '\xa9';
+    EXPECT_TRUE(is_valid_utf8(s)) << "e-acute at " << k;
+    s[k + 1] = 'x';
+    EXPECT_FALSE(is_valid_utf8(s)) << "truncated sequence at " << k;
+  }
+  EXPECT_FALSE(is_valid_utf8(std::string(39, 'x') + "\xe2\x82"));  // truncated at the very end
+  EXPECT_TRUE(is_valid_utf8(std::string(64, 'x') + "\xe2\x82\xac" + std::string(13, 'y')));
+}
+
 TEST(Utf8, SequenceLengthsAndUtf16Units) {
   EXPECT_EQ(utf8_sequence_length('a'), 1u);
   EXPECT_EQ(utf8_sequence_length('\xc3'), 2u);
