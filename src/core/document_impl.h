@@ -536,18 +536,24 @@ struct Document::Impl {
   // save() updates it. 0 after load(), so the first save_incremental() returns everything.
   std::size_t saved_changes = 0;
 
-  // ---- sync: the whole document sent to fresh peers ----
-  // Every peer that starts from nothing gets the same save(); with many of them fetching a big
-  // document at once, one save serves them all while the heads stay the same. Only kept for
-  // documents with at least kWholeSaveCacheMinChanges changes (cheap to save otherwise).
+  // ---- sync: what fresh peers get ----
+  // Every peer that starts from nothing gets the same save() and the same Bloom filter of every
+  // change; with many of them fetching a big document at once, one of each serves them all while
+  // our heads stay the same (building the filter per fetcher was a fifth of a 20-fetcher fetch,
+  // perf). Only kept for documents with at least kWholeSaveCacheMinChanges changes (cheap
+  // otherwise). A cache, not document state: filled from the const path of generate_sync_message.
   static constexpr std::size_t kWholeSaveCacheMinChanges = 256;
-  // A cache, not document state: filled from the const path of generate_sync_message.
-  mutable std::vector<ChangeHash> whole_save_heads;
-  mutable Bytes whole_save;
-  // Likewise our Bloom filter for a peer we share no heads with (it covers every change), at
-  // whole_bloom_heads: building it per fetcher was a fifth of a 20-fetcher fetch (perf).
-  mutable std::vector<ChangeHash> whole_bloom_heads;
-  mutable Bytes whole_bloom;
+  struct FreshPeerCache {
+    std::vector<ChangeHash> heads;  // ours when `save` and `bloom` were made
+    Bytes save;                     // empty until a fresh peer needs it
+    Bytes bloom;
+  };
+  mutable FreshPeerCache fresh_peer;
+  // The cache for our heads `at`, emptied first if it was made at others.
+  FreshPeerCache& fresh_peer_at(const std::vector<ChangeHash>& at) const {
+    if (fresh_peer.heads != at) fresh_peer = FreshPeerCache{at, {}, {}};
+    return fresh_peer;
+  }
 };
 
 namespace detail {

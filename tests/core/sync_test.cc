@@ -475,7 +475,7 @@ TEST(SyncWholeDocument, FreshPeersGetTheBloomFilterAnUncachedDocumentWouldBuild)
     EXPECT_FALSE(built.bloom.empty());
     EXPECT_EQ(cached_a, built) << "round " << round;
     EXPECT_EQ(cached_b, built) << "round " << round;
-    EXPECT_EQ(detail::DocumentAccess::impl(server).whole_bloom_heads, server.heads());  // it was shared
+    EXPECT_EQ(detail::DocumentAccess::impl(server).fresh_peer.heads, server.heads());  // it was shared
     (void)server.put(ObjId::root(), "late", std::int64_t{round});  // the next round's heads differ
     server.commit();
   }

@@ -242,29 +242,26 @@ std::size_t rows_sent_whole(const Document::Impl& d, const SyncState& state) {
 Bytes whole_document_bytes(Document& doc, const std::vector<ChangeHash>& heads) {
   const Document::Impl& d = detail::DocumentAccess::impl(doc);
   if (d.history.size() < Document::Impl::kWholeSaveCacheMinChanges) return doc.save();
-  if (d.whole_save.empty() || d.whole_save_heads != heads) {
-    d.whole_save = doc.save();
-    d.whole_save_heads = heads;
-  }
-  return d.whole_save;
+  Document::Impl::FreshPeerCache& cache = d.fresh_peer_at(heads);
+  if (cache.save.empty()) cache.save = doc.save();
+  return cache.save;
 }
 
 // Our Bloom filter of the changes since `shared_heads`. For a peer we share nothing with it
 // covers every change, the same bytes for each such peer while our heads stay put: kept in the
 // document (big documents only, as the whole save).
 Bytes bloom_since(const Document::Impl& d, const std::vector<ChangeHash>& shared_heads, const std::vector<ChangeHash>& our_heads) {
-  const bool shareable = shared_heads.empty() && d.history.size() >= Document::Impl::kWholeSaveCacheMinChanges;
-  if (shareable && !d.whole_bloom.empty() && d.whole_bloom_heads == our_heads) return d.whole_bloom;
   // Hashed from the history in place: for a fresh peer this is every change, and a vector of
   // them (8 MB for 260,000) grown one hash at a time was most of a big document's fetch (perf).
-  const std::vector<std::uint32_t> since = changes_since(d, shared_heads);
-  const auto hash_at = [&](std::size_t k) -> const ChangeHash& { return d.history.hash(since[k]); };
-  Bytes bloom = BloomFilter::from_hashes(since.size(), hash_at).encode();
-  if (shareable) {
-    d.whole_bloom = bloom;
-    d.whole_bloom_heads = our_heads;
-  }
-  return bloom;
+  auto build = [&] {
+    const std::vector<std::uint32_t> since = changes_since(d, shared_heads);
+    const auto hash_at = [&](std::size_t k) -> const ChangeHash& { return d.history.hash(since[k]); };
+    return BloomFilter::from_hashes(since.size(), hash_at).encode();
+  };
+  if (!shared_heads.empty() || d.history.size() < Document::Impl::kWholeSaveCacheMinChanges) return build();
+  Document::Impl::FreshPeerCache& cache = d.fresh_peer_at(our_heads);
+  if (cache.bloom.empty()) cache.bloom = build();
+  return cache.bloom;
 }
 
 }  // namespace
