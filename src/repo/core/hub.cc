@@ -613,13 +613,7 @@ void Hub::share_policy_changed(Millis now) {
   }
 }
 
-void Hub::send(const wire::Message& message) {
-  const std::optional<PeerId> target = routing_target(message);
-  if (!target) return;
-  if (auto id = connection_of(*target)) send_frame(*id, message);
-}
-
-void Hub::send(const wire::Message& message, Bytes encoded) {
+void Hub::send(const wire::Message& message, std::optional<Bytes> encoded) {
   const std::optional<PeerId> target = routing_target(message);
   if (!target) return;
   if (auto id = connection_of(*target)) send_frame(*id, message, std::move(encoded));

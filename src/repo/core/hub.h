@@ -178,11 +178,10 @@ class Hub {
   bool is_open(const DocumentId& document) const { return open_docs_.count(document) != 0; }
 
   /// Sends a message from an actor to its targetId's connection (dropped if not connected).
-  void send(const wire::Message& message);
-  /// As send(message), with the message already encoded for current peers (wire::encode): the
-  /// runtime encodes on the document's strand, so that the hub, which every message of every
-  /// document passes, does not copy a big document into CBOR while the others wait.
-  void send(const wire::Message& message, Bytes encoded);
+  /// `encoded`, when given, is the message already encoded for current peers (wire::encode):
+  /// the runtime encodes on the document's strand, so that the hub, which every message of
+  /// every document passes, does not copy a big document into CBOR while the others wait.
+  void send(const wire::Message& message, std::optional<Bytes> encoded = std::nullopt);
   const SessionId& session_id() const { return config_.session_id; }
   /// The repo-global ephemeral counter (JS stamps one counter across all documents).
   std::uint64_t next_ephemeral_count() { return ++ephemeral_count_; }
