@@ -50,6 +50,15 @@ TEST(Utf8, LongAsciiRunsAreCheckedAtEveryOffset) {
   EXPECT_TRUE(is_valid_utf8(std::string(64, 'x') + "\xe2\x82\xac" + std::string(13, 'y')));
 }
 
+// One byte is answered inline: valid exactly when ASCII, as the general check says.
+TEST(Utf8, OneByteAgreesWithTheGeneralCheck) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string s(1, static_cast<char>(b));
+    EXPECT_EQ(is_valid_utf8(s), is_valid_utf8_any(s)) << "byte " << b;
+    EXPECT_EQ(is_valid_utf8(s), b < 0x80) << "byte " << b;
+  }
+}
+
 TEST(Utf8, SequenceLengthsAndUtf16Units) {
   EXPECT_EQ(utf8_sequence_length('a'), 1u);
   EXPECT_EQ(utf8_sequence_length('\xc3'), 2u);

@@ -5,7 +5,7 @@
 
 namespace am::enc {
 
-bool is_valid_utf8(std::string_view s) noexcept {
+bool is_valid_utf8_any(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {

@@ -16,8 +16,16 @@ namespace am::enc {
 /// followed byte for byte: JS `Automerge.text()` and its splice patches show these elements so.
 inline constexpr std::string_view kObjectReplacementUtf8 = "\xef\xbf\xbc";
 
+/// is_valid_utf8 for any length.
+bool is_valid_utf8_any(std::string_view s) noexcept;
+
 /// True if `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view s) noexcept;
+/// One byte (a character of typed text, loaded once per op) is answered inline: it is valid
+/// exactly when it is ASCII.
+inline bool is_valid_utf8(std::string_view s) noexcept {
+  if (s.size() == 1) return static_cast<unsigned char>(s[0]) < 0x80;
+  return is_valid_utf8_any(s);
+}
 
 /// The byte length of the UTF-8 sequence that starts with `lead`: 1 for ASCII, else 2, 3 or 4 by
 /// the lead byte's high bits (4 for any other byte). Meaningful for valid UTF-8 only.
