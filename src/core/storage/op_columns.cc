@@ -33,29 +33,19 @@ ByteView* op_column_slot(OpColumnData& c, std::uint32_t spec, OpChunkKind kind) 
 Status OpColumnReader::check_done(std::uint64_t refs_left) const {
   const OpColumnNames& n = layout_.names;
   const enc::RowErrors& e = layout_.errors;
-  const bool document = layout_.kind == OpChunkKind::kDocument;
   AM_TRY_STATUS(enc::check_done(obj_actor_, has_obj_actor_, n.obj_actor, e));
   AM_TRY_STATUS(enc::check_done(obj_counter_, has_obj_counter_, n.obj_counter, e));
   AM_TRY_STATUS(enc::check_done(key_actor_, has_key_actor_, n.key_actor, e));
   AM_TRY_STATUS(enc::check_done(key_counter_, has_key_counter_, n.key_counter, e));
   AM_TRY_STATUS(enc::check_done(key_string_, has_key_string_, n.key_string, e));
-  if (document) {
-    AM_TRY_STATUS(enc::check_done(id_actor_, true, n.id_actor, e));
-    AM_TRY_STATUS(enc::check_done(id_counter_, true, n.id_counter, e));
-  }
   AM_TRY_STATUS(enc::check_done(insert_, !c_.insert.empty(), n.insert, e));
   AM_TRY_STATUS(enc::check_done(values_, !c_.value_meta.empty(), n.value_items, e));
   if (values_.raw_remaining() != 0) {
     // (Without a metadata column every raw byte is unclaimed.)
-    return fail(document ? Error::corruption(e.context, std::string(n.value) + " column has unclaimed bytes")
-                         : Error::corruption(n.value, "bytes not claimed by any value metadata"));
+    return fail(Error::corruption(n.value, "bytes not claimed by any value metadata"));
   }
   AM_TRY_STATUS(enc::check_done(ref_count_, !c_.ref_count.empty(), n.ref_count, e));
-  if (document) {
-    AM_TRY_STATUS(enc::check_done(ref_actor_, !c_.ref_actor.empty(), n.ref_actor, e));
-  } else if (refs_left != 0) {
-    return fail(Error::corruption(n.ref_actor, "more pred ids than the pred counts claim"));
-  }
+  if (refs_left != 0) return fail(Error::corruption(n.ref_actor, "more pred ids than the pred counts claim"));
   AM_TRY_STATUS(enc::check_done(ref_counter_, !c_.ref_counter.empty(), n.ref_counter, e));
   AM_TRY_STATUS(enc::check_done(expand_, has_expand_, n.expand, e));
   AM_TRY_STATUS(enc::check_done(mark_name_, has_mark_name_, n.mark_name, e));

@@ -1,12 +1,11 @@
-// The op columns (format spec §2.3 for change chunks, §2.5 for document chunks): their specs and
-// the one row-wise reader that both decoders use.
+// The op columns (format spec §2.3 for change chunks, §2.5 for document chunks): their specs,
+// and the row-wise reader of a change chunk's ops.
 //
 // A change and a document store their ops in the same columns, except that a document also
 // stores every op's id (column 2) and, where a change lists each op's predecessors (column 7),
-// lists its successors (column 8). The reader reads the items of one row column by column; what
-// makes a row valid (counters, actor ranges, what a missing item means) differs between the two
-// and stays with the decoders. Each decoder words errors its own way (OpColumnLayout), so that
-// the errors name the columns as before.
+// lists its successors (column 8). A change's ops are read row by row (OpColumnReader; what
+// makes a row valid stays with the decoder, change.cc); a document's, which can be millions,
+// column by column and run by run (document_rows.cc).
 //
 // Internal to am_core; not thread-safe.
 #pragma once
@@ -68,43 +67,34 @@ struct OpColumnNames {
       insert, action, value, value_items, ref_count, ref_actor, ref_counter, expand, mark_name;
 };
 
-/// What differs between the two decoders' reading of the columns.
+/// How the change decoder reads and names the columns (kind is kChange).
 struct OpColumnLayout {
   OpChunkKind kind;
   OpColumnNames names;
   enc::RowErrors errors;
 };
 
-/// Reads op rows one column group at a time, in row order. An absent column reads as nulls
-/// (false for flags), except the ones every row needs: the action and op id columns, and in a
-/// change the insert, value and pred count columns; the pred or successor ids must supply as
-/// many items as the counts claim. Every read returns an error naming the column when the
-/// column ends early or is malformed. Views refer into the column bytes. REQUIRES: the column
-/// bytes and `layout` outlive the reader.
+/// Reads a change chunk's op rows one column group at a time, in row order. An absent column
+/// reads as nulls (false for flags), except the ones every row needs: the action, insert, value
+/// and pred count columns; the pred ids must supply as many items as the counts claim. Every
+/// read returns an error naming the column when the column ends early or is malformed. Views
+/// refer into the column bytes. REQUIRES: the column bytes and `layout` outlive the reader.
 class OpColumnReader {
  public:
   OpColumnReader(const OpColumnData& c, const OpColumnLayout& layout)
       : c_(c), layout_(layout), obj_actor_(c.obj_actor), obj_counter_(c.obj_counter),
         key_actor_(c.key_actor), key_counter_(c.key_counter), key_string_(c.key_string),
-        id_actor_(c.id_actor), id_counter_(c.id_counter), insert_(c.insert), action_(c.action),
+        insert_(c.insert), action_(c.action),
         values_(c.value_meta, c.value_raw), ref_count_(c.ref_count), ref_actor_(c.ref_actor),
         ref_counter_(c.ref_counter), expand_(c.expand), mark_name_(c.mark_name),
         has_obj_actor_(!c.obj_actor.empty()), has_obj_counter_(!c.obj_counter.empty()),
         has_key_actor_(!c.key_actor.empty()), has_key_counter_(!c.key_counter.empty()),
         has_key_string_(!c.key_string.empty()),
-        // A change must have an insert flag per row; a document may omit an all-false column.
-        read_insert_(layout.kind == OpChunkKind::kChange || !c.insert.empty()),
-        read_values_(layout.kind == OpChunkKind::kChange || !c.value_meta.empty()),
-        read_ref_count_(layout.kind == OpChunkKind::kChange || !c.ref_count.empty()),
         has_expand_(!c.expand.empty()), has_mark_name_(!c.mark_name.empty()) {}
   OpColumnReader(const OpColumnReader&) = delete;
   OpColumnReader& operator=(const OpColumnReader&) = delete;
 
-  /// The next action, where the action column defines the rows (documents): false at its end
-  /// or on malformed data (then action_error() is not OK).
-  bool next_action(std::optional<std::uint64_t>& out) { return action_.next(out); }
-  Status action_error() const { return layout_.errors.reader_error(action_.status(layout_.names.action)); }
-  /// The action of row `row`, where the rows are counted beforehand (changes).
+  /// The action of row `row` (the rows are counted beforehand).
   Status action(std::uint64_t row, std::optional<std::uint64_t>& out) {
     return enc::next_item(action_, true, out, layout_.names.action, row, layout_.errors);
   }
@@ -120,27 +110,18 @@ class OpColumnReader {
         enc::next_item(key_counter_, has_key_counter_, counter, layout_.names.key_counter, row, layout_.errors));
     return enc::next_item(key_string_, has_key_string_, str, layout_.names.key_string, row, layout_.errors);
   }
-  /// Documents: the op's id.
-  Status id_actor(std::uint64_t row, std::optional<std::uint64_t>& out) {
-    return enc::next_item(id_actor_, true, out, layout_.names.id_actor, row, layout_.errors);
-  }
-  Status id_counter(std::uint64_t row, std::optional<std::int64_t>& out) {
-    return enc::next_item(id_counter_, true, out, layout_.names.id_counter, row, layout_.errors);
-  }
   Status insert(std::uint64_t row, bool& out) {
-    return enc::next_bool(insert_, read_insert_, out, layout_.names.insert, row, layout_.errors);
+    return enc::next_bool(insert_, true, out, layout_.names.insert, row, layout_.errors);
   }
-  /// The raw value; a document without value columns reads as null values.
+  /// The raw value.
   Status value(std::uint64_t row, enc::RawValue& out) {
-    if (!read_values_) return {};
     if (values_.next(out)) [[likely]] return {};
     if (!values_.ok()) return layout_.errors.reader_error(values_.status(layout_.names.value));
     return fail(layout_.errors.ends_early(layout_.names.value_items, row));
   }
-  /// The number of preds (changes) or successors (documents) of the row; absent in a document
-  /// without successors.
+  /// The number of preds of the row.
   Status ref_count(std::uint64_t row, std::optional<std::uint64_t>& out) {
-    return enc::next_item(ref_count_, read_ref_count_, out, layout_.names.ref_count, row, layout_.errors);
+    return enc::next_item(ref_count_, true, out, layout_.names.ref_count, row, layout_.errors);
   }
   Status ref_actor(std::uint64_t row, std::optional<std::uint64_t>& out) {
     return enc::next_item(ref_actor_, true, out, layout_.names.ref_actor, row, layout_.errors);
@@ -154,12 +135,10 @@ class OpColumnReader {
   Status mark_name(std::uint64_t row, std::optional<std::string_view>& out) {
     return enc::next_item(mark_name_, has_mark_name_, out, layout_.names.mark_name, row, layout_.errors);
   }
-  bool has_mark_names() const { return has_mark_name_; }
 
   /// After the last row: every present column must be used up and every raw value byte
-  /// claimed. A change counts its pred ids before reading (a bound on what rows may claim) and
-  /// passes how many no row claimed as `refs_left`; a document's successor columns are checked
-  /// like the others.
+  /// claimed. The decoder counts the pred ids before reading (a bound on what rows may claim)
+  /// and passes how many no row claimed as `refs_left`.
   Status check_done(std::uint64_t refs_left = 0) const;
 
  private:
@@ -170,8 +149,6 @@ class OpColumnReader {
   enc::UIntRleReader key_actor_;
   enc::DeltaReader key_counter_;
   enc::StringRleReader key_string_;
-  enc::UIntRleReader id_actor_;
-  enc::DeltaReader id_counter_;
   enc::BooleanReader insert_;
   enc::UIntRleReader action_;
   enc::ValueReader values_;
@@ -181,7 +158,7 @@ class OpColumnReader {
   enc::BooleanReader expand_;
   enc::StringRleReader mark_name_;
   bool has_obj_actor_, has_obj_counter_, has_key_actor_, has_key_counter_, has_key_string_;
-  bool read_insert_, read_values_, read_ref_count_, has_expand_, has_mark_name_;
+  bool has_expand_, has_mark_name_;
 };
 
 }  // namespace am::storage
