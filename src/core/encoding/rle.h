@@ -511,16 +511,7 @@ class BooleanReader {
   explicit BooleanReader(Bytes&&) = delete;  // would dangle
 
   bool next(bool& out) {
-    while (left_ == 0) {
-      if (p_ == end_ || err_) return false;
-      std::uint64_t n = 0;
-      if (const LebStatus s = get_uleb(p_, end_, n); s != LebStatus::kOk) {
-        err_ = leb_status_text(s);
-        return false;
-      }
-      value_ = !value_;
-      left_ = n;
-    }
+    if (!fill_run()) return false;
     --left_;
     out = value_;
     return true;
@@ -528,16 +519,7 @@ class BooleanReader {
   /// Column-wise reading: the next `count` items, all equal to `out` (a whole run). False at the
   /// end or on malformed data (see ok()). Do not mix with next().
   bool next_run(bool& out, std::uint64_t& count) {
-    while (left_ == 0) {
-      if (p_ == end_ || err_) return false;
-      std::uint64_t n = 0;
-      if (const LebStatus s = get_uleb(p_, end_, n); s != LebStatus::kOk) {
-        err_ = leb_status_text(s);
-        return false;
-      }
-      value_ = !value_;
-      left_ = n;
-    }
+    if (!fill_run()) return false;
     out = value_;
     count = left_;
     left_ = 0;
@@ -550,6 +532,21 @@ class BooleanReader {
   }
 
  private:
+  // Starts the next non-empty run if the current one is used up; false at the end or on error.
+  bool fill_run() {
+    while (left_ == 0) {
+      if (p_ == end_ || err_) return false;
+      std::uint64_t n = 0;
+      if (const LebStatus s = get_uleb(p_, end_, n); s != LebStatus::kOk) {
+        err_ = leb_status_text(s);
+        return false;
+      }
+      value_ = !value_;
+      left_ = n;
+    }
+    return true;
+  }
+
   const std::uint8_t* begin_ = nullptr;
   const std::uint8_t* p_ = nullptr;
   const std::uint8_t* end_ = nullptr;
