@@ -246,7 +246,24 @@ Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) 
 Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
                         const std::vector<ScalarValue>& values) {
   // Inserts first, then deletes after them, as the reference (see splice_text).
-  for (std::size_t i = 0; i < values.size(); ++i) AM_TRY_STATUS(insert(obj, pos + i, values[i]));
+  Impl& d = *impl_;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    AM_TRY_STATUS(insert(obj, pos + i, values[i]));
+    // In a list without marks, the rest go each right after the one before (what insertion()
+    // finds at pos + i, without searching the index for it).
+    AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
+    if (o->type != ObjType::kList || o->has_marks) continue;
+    ResolvedOp op;
+    op.obj = Impl::obj_field(*o);
+    op.insert = true;
+    for (++i; i < values.size(); ++i) {
+      op.elem = d.tx_ops.back().id;
+      op.value = values[i];
+      op.id = d.next_id();
+      AM_TRY_STATUS(d.local(op));
+      if (d.local_log.recording()) log_write(d, obj, pos + i, Value(values[i]), true);
+    }
+  }
   for (std::size_t i = 0; i < del; ++i) AM_TRY_STATUS(remove(obj, pos + values.size()));
   return {};
 }
@@ -269,11 +286,29 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
   // Text inserted inside a character goes after it (see Impl::insertion).
   const std::size_t start = text.empty() ? pos : d.insertion_index(*o, pos);
   std::size_t at = start;
+  // Without marks, each character after the first goes right after the one before (what
+  // insertion() would find at `at`, without searching the index for it). With marks, each
+  // one's place comes from the Peritext rule in insertion().
+  std::optional<ResolvedOp> next_after_previous;
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
     const std::string_view cp = text.substr(i, len);
-    AM_TRY_STATUS(insert(obj, at, std::string(cp)));
+    if (next_after_previous) {
+      ResolvedOp& op = *next_after_previous;
+      op.elem = d.tx_ops.back().id;
+      std::get<std::string>(op.value).assign(cp);
+      op.id = d.next_id();
+      AM_TRY_STATUS(d.local(op));
+    } else {
+      AM_TRY_STATUS(insert(obj, at, std::string(cp)));
+      if (!o->has_marks) {
+        next_after_previous.emplace();
+        next_after_previous->obj = Impl::obj_field(*o);
+        next_after_previous->insert = true;
+        next_after_previous->value = std::string();
+      }
+    }
     const SeqWidth w = text_width(cp);
     at += d.unit_for(*o) == WidthUnit::kUtf16 ? w.utf16 : w.chars;
     i += len;

@@ -256,6 +256,65 @@ TEST(Document, GarbageChangesAreErrorsAndChangeNothing) {
   EXPECT_EQ(json_of(a), R"({"x":1})");
 }
 
+// A splice places each element after the one before it without searching the index (when the
+// sequence has no marks); these pin that it makes the very ops one insert per element makes.
+// The base has another actor's element right after the splice point, which the spliced text
+// must go before, and an emoji whose two UTF-16 units the splice point falls between.
+Document text_base(std::string_view actor_hex, ObjId* text) {
+  Document a = doc_with("aaaa");
+  *text = a.put_object(ObjId::root(), "t", ObjType::kText).value();
+  EXPECT_TRUE(a.splice_text(*text, 0, 0, "x\xF0\x9F\x98\x80z"));  // x, an emoji (two UTF-16 units), z
+  a.commit(CommitOptions{std::nullopt, 0});
+  Document other = a.fork(actor("cccc"));
+  EXPECT_TRUE(other.splice_text(*text, 3, 0, "w"));  // after the emoji
+  other.commit(CommitOptions{std::nullopt, 0});
+  Document b = a.fork(actor(actor_hex));
+  EXPECT_TRUE(b.merge(other));
+  return b;
+}
+
+TEST(Document, SpliceTextMakesTheOpsOfOneInsertPerCharacter) {
+  const std::string inserted = "h\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80!";  // 1-, 2-, 3- and 4-byte code points
+  ObjId text;
+  Document spliced = text_base("bbbb", &text);
+  Document one_by_one = text_base("bbbb", &text);
+  // Index 2 is inside the emoji: the text goes after it, as insertion() places it.
+  ASSERT_TRUE(spliced.splice_text(text, 2, 1, inserted));
+  std::size_t at = 3;  // after the emoji's second unit
+  for (const std::string_view cp : {"h", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "!"}) {
+    ASSERT_TRUE(one_by_one.insert(text, at, std::string(cp)));
+    at += cp.size() == 4 ? 2 : 1;
+  }
+  ASSERT_TRUE(one_by_one.remove(text, at));  // the other actor's "w"
+  spliced.commit(CommitOptions{std::nullopt, 0});
+  one_by_one.commit(CommitOptions{std::nullopt, 0});
+  EXPECT_EQ(spliced.text(text).value(), one_by_one.text(text).value());
+  EXPECT_EQ(spliced.text(text).value(), "x\xF0\x9F\x98\x80" + inserted + "z");
+  EXPECT_EQ(spliced.save(), one_by_one.save());
+}
+
+TEST(Document, ListSpliceMakesTheOpsOfOneInsertPerElement) {
+  auto build = [](bool splice) {
+    Document d = doc_with("aaaa");
+    const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
+    EXPECT_TRUE(d.insert(list, 0, std::int64_t{1}));
+    EXPECT_TRUE(d.insert(list, 1, std::int64_t{2}));
+    const std::vector<ScalarValue> values{std::string("a"), true, 2.5, Null{}, std::int64_t{-7}};
+    if (splice) {
+      EXPECT_TRUE(d.splice(list, 1, 1, values));
+    } else {
+      for (std::size_t i = 0; i < values.size(); ++i) EXPECT_TRUE(d.insert(list, 1 + i, values[i]));
+      EXPECT_TRUE(d.remove(list, 1 + values.size()));
+    }
+    d.commit(CommitOptions{std::nullopt, 0});
+    return d;
+  };
+  Document spliced = build(true);
+  Document one_by_one = build(false);
+  EXPECT_EQ(json_of(spliced), R"({"l":[1,"a",true,2.5,null,-7]})");
+  EXPECT_EQ(spliced.save(), one_by_one.save());
+}
+
 // ---- against the JS reference --------------------------------------------------------------
 
 // Vectors the editing API cannot replay: changes JS could not decode (ints past 2^53) and
