@@ -1,5 +1,5 @@
 // The compact storage of the op set: OpValue (values inline or on the heap), SmallVec (one-pointer
-// lists) and OpIdIndex (op id -> index).
+// lists), InlineIndexList (a map key's ops) and OpIdIndex (op id -> index).
 #include "core/opset/op_set.h"
 
 #include <gtest/gtest.h>
@@ -94,6 +94,38 @@ TEST(SmallVec, InsertsKeepOrderAndCopiesAreIndependent) {
             std::vector<std::uint32_t>(moved.begin(), moved.end()));
   const std::span<const std::uint32_t> s = v;
   EXPECT_EQ(s.size(), 101u);
+}
+
+// A map key's op list holds two in place, then moves to the heap: every size across that edge,
+// inserts anywhere, and copies and moves in both representations stay independent and equal.
+RC_GTEST_PROP(InlineIndexList, AgreesWithAVectorAcrossTheInlineEdge, (const std::vector<std::uint8_t>& positions)) {
+  InlineIndexList list;
+  std::vector<std::uint32_t> model;
+  std::uint32_t next = 0;
+  for (const std::uint8_t p : positions) {
+    const std::size_t pos = p % (model.size() + 1);
+    list.insert(pos, next);
+    model.insert(model.begin() + static_cast<std::ptrdiff_t>(pos), next);
+    ++next;
+    RC_ASSERT(std::vector<std::uint32_t>(list.begin(), list.end()) == model);
+    RC_ASSERT(list.back() == model.back());
+    InlineIndexList copy(list);
+    copy.push_back(9999);
+    RC_ASSERT(list.size() == model.size());
+    RC_ASSERT(copy.size() == model.size() + 1 && copy[model.size()] == 9999u);
+    InlineIndexList assigned;
+    assigned.push_back(1);
+    assigned.push_back(2);
+    assigned.push_back(3);
+    assigned = list;
+    const std::span<const std::uint32_t> s = assigned;
+    RC_ASSERT(std::vector<std::uint32_t>(s.begin(), s.end()) == model);
+    InlineIndexList moved(std::move(copy));
+    RC_ASSERT(moved.size() == model.size() + 1);
+    RC_ASSERT(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from list is empty
+    copy = std::move(moved);
+    RC_ASSERT(copy.size() == model.size() + 1 && moved.empty());  // NOLINT(bugprone-use-after-move)
+  }
 }
 
 RC_GTEST_PROP(OpIdIndex, AgreesWithAMap, (const std::vector<std::pair<std::uint8_t, std::uint16_t>>& ids)) {

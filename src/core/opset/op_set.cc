@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <string>
-#include <type_traits>
 #include <variant>
 
 namespace am::core {
@@ -22,11 +21,7 @@ std::size_t OpSet::insert_sorted(List& list, std::uint32_t idx, OpId id) {
     return actors_->less(v, ops_[e].id);
   });
   const auto at = static_cast<std::size_t>(pos - list.begin());
-  if constexpr (std::is_same_v<List, OpList>) {
-    list.insert(at, idx);
-  } else {
-    list.insert(pos, idx);
-  }
+  list.insert(at, idx);
   return at;
 }
 

@@ -198,6 +198,94 @@ class SmallVec {
 };
 using OpList = SmallVec<std::uint32_t>;
 
+/// A list of op indexes that holds up to two in place and more in a heap block: most map keys
+/// are written once or twice, so most keys cost no allocation (and a copied object none per
+/// key). 16 bytes. Value type.
+class InlineIndexList {
+ public:
+  InlineIndexList() = default;
+  InlineIndexList(const InlineIndexList& o) { copy_from(o); }
+  InlineIndexList(InlineIndexList&& o) noexcept { take(o); }
+  InlineIndexList& operator=(const InlineIndexList& o) {
+    if (this != &o) {
+      release();
+      copy_from(o);
+    }
+    return *this;
+  }
+  InlineIndexList& operator=(InlineIndexList&& o) noexcept {
+    if (this != &o) {
+      release();
+      take(o);
+    }
+    return *this;
+  }
+  ~InlineIndexList() { release(); }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const std::uint32_t* begin() const { return data(); }
+  const std::uint32_t* end() const { return data() + size_; }
+  std::uint32_t operator[](std::size_t i) const { return data()[i]; }
+  std::uint32_t back() const { return data()[size_ - 1]; }
+  operator std::span<const std::uint32_t>() const { return {data(), size_}; }
+
+  void insert(std::size_t pos, std::uint32_t v) {
+    if (size_ == capacity()) grow();
+    std::uint32_t* d = data();
+    std::copy_backward(d + pos, d + size_, d + size_ + 1);
+    d[pos] = v;
+    ++size_;
+  }
+  void push_back(std::uint32_t v) { insert(size_, v); }
+
+ private:
+  static constexpr std::uint32_t kInline = 2;
+  bool on_heap() const { return heap_cap_ != 0; }
+  std::uint32_t capacity() const { return on_heap() ? heap_cap_ : kInline; }
+  std::uint32_t* data() { return on_heap() ? u_.heap : u_.in; }
+  const std::uint32_t* data() const { return on_heap() ? u_.heap : u_.in; }
+  void grow() {
+    const std::uint32_t cap = capacity() * 2;
+    auto* block = static_cast<std::uint32_t*>(::operator new(sizeof(std::uint32_t) * cap));
+    std::copy(data(), data() + size_, block);
+    release_block();
+    u_.heap = block;
+    heap_cap_ = cap;
+  }
+  void release_block() {
+    if (on_heap()) ::operator delete(u_.heap);
+    heap_cap_ = 0;
+  }
+  void release() {
+    release_block();
+    size_ = 0;
+  }
+  void copy_from(const InlineIndexList& o) {
+    if (o.size_ > kInline) {
+      u_.heap = static_cast<std::uint32_t*>(::operator new(sizeof(std::uint32_t) * o.size_));
+      heap_cap_ = o.size_;
+    }
+    std::copy(o.begin(), o.end(), data());
+    size_ = o.size_;
+  }
+  void take(InlineIndexList& o) {
+    u_ = o.u_;
+    size_ = o.size_;
+    heap_cap_ = o.heap_cap_;
+    o.heap_cap_ = 0;
+    o.size_ = 0;
+  }
+
+  union {
+    std::uint32_t in[kInline];
+    std::uint32_t* heap;
+  } u_ = {};
+  std::uint32_t size_ = 0;
+  std::uint32_t heap_cap_ = 0;  // 0: the items are in u_.in
+};
+static_assert(sizeof(InlineIndexList) == 16);
+
 /// An op's successors in one word: none, or one op id held inline (most ops that have any: a
 /// deleted character has its delete), or more in a heap block of size, capacity and items. Ids
 /// are read by value. Value type.
@@ -479,7 +567,7 @@ struct Element {
 /// current value skip the key's overwritten history (n writes to one key would cost n^2 otherwise).
 /// History views (reads at other heads) and save walk all of `ops`.
 struct KeyOps {
-  std::vector<std::uint32_t> ops;
+  InlineIndexList ops;
   std::uint32_t live_from = 0;  // every op in ops[0, live_from) is hidden
   std::span<const std::uint32_t> live() const {
     return std::span<const std::uint32_t>(ops).subspan(live_from);
