@@ -278,7 +278,8 @@ Status for_each_true_run(ByteView data, std::uint64_t rows, std::string_view col
     if (v && count != 0) fill(row, count);
     row += count;
   }
-  // A canonical column ends on its last run; a zero-length run after it is tolerated as before.
+  // A canonical column ends on its last run: anything after it, even a zero-length run, is
+  // refused (a zero-length run between two others is read as nothing).
   return enc::check_done(r, true, column, kRowErrors);
 }
 
