@@ -471,7 +471,9 @@ class Document {
 
   /// Applies every change of `other` that this document lacks.
   [[nodiscard]] Status merge(const Document& other);
-  /// A copy with a new random actor (or `actor`).
+  /// A copy with a new random actor (or `actor`). The two share their state until either
+  /// writes, which then copies it (copy on write): a fork costs little until then. The fork may
+  /// be used on another thread than this document.
   Document fork(std::optional<ActorId> actor = std::nullopt) const;
   /// A copy as of `heads` (JS forkAt): the changes that are `heads` or their ancestors, with a
   /// new random actor (or `actor`). An unknown hash is kInvalidArgument.

@@ -34,7 +34,7 @@ ActorId derived_actor(const ActorId& base, std::uint64_t level) {
 // changes being concurrent: it has no ops, or the max op of its last change is covered by the
 // heads' clock (the max op of its last change among the ancestors), as the reference decides.
 bool usable_at(const Document::Impl& d, const ActorId& actor, const std::vector<bool>& at) {
-  const auto a = d.actors.find(actor.bytes);
+  const auto a = d.actors().find(actor.bytes);
   if (!a || *a >= d.changes_by_actor.size() || d.changes_by_actor[*a].empty()) return true;
   const std::vector<std::uint32_t>& rows = d.changes_by_actor[*a];
   const std::uint64_t last = d.history[rows.back()].max_op();
@@ -45,7 +45,7 @@ bool usable_at(const Document::Impl& d, const ActorId& actor, const std::vector<
 }
 
 std::uint64_t changes_of(const Document::Impl& d, const ActorId& actor) {
-  const auto a = d.actors.find(actor.bytes);
+  const auto a = d.actors().find(actor.bytes);
   return a && *a < d.changes_by_actor.size() ? d.changes_by_actor[*a].size() : 0;
 }
 

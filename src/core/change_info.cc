@@ -118,7 +118,7 @@ std::vector<ChangeInfo> Document::history(bool with_ops) const {
     const core::History::Entry& e = h[i];
     ChangeInfo info;
     info.hash = e.hash;
-    info.actor = to_hex(impl_->actors.bytes(e.author));
+    info.actor = to_hex(impl_->actors().bytes(e.author));
     info.seq = e.seq;
     info.start_op = e.start_op;
     info.op_count = e.op_count;

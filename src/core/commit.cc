@@ -26,11 +26,11 @@ struct ResetSlots {
 
 ChangeHash Document::Impl::commit(const CommitOptions& opts) {
   open_tx();
-  const std::uint32_t author = actors.intern(actor.bytes);
+  const std::uint32_t author = intern_actor(actor.bytes);
   // The change's actor table in canonical form: the author, then the other document actors
   // the ops name, sorted by bytes. A document with thousands of actors must not copy them all
   // into every change.
-  if (commit_actor_slots.size() < actors.size()) commit_actor_slots.resize(actors.size(), 0);
+  if (commit_actor_slots.size() < actors().size()) commit_actor_slots.resize(actors().size(), 0);
   std::vector<std::uint32_t>& named = commit_named;
   named.assign(1, author);
   commit_actor_slots[author] = 1;
@@ -48,12 +48,12 @@ ChangeHash Document::Impl::commit(const CommitOptions& opts) {
     for (const OpId q : p.pred) name(q);
   }
   std::sort(named.begin() + 1, named.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return actors.bytes(a) < actors.bytes(b); });
+            [&](std::uint32_t a, std::uint32_t b) { return actors().bytes(a) < actors().bytes(b); });
   for (std::size_t i = 0; i < named.size(); ++i) commit_actor_slots[named[i]] = static_cast<std::uint32_t>(i + 1);
   auto local = [&](OpId id) { return ChangeOpId{id.counter, commit_actor_slots[id.actor] - 1}; };
   auto lamport_less = [&](const ChangeOpId& a, const ChangeOpId& b) {
     if (a.counter != b.counter) return a.counter < b.counter;
-    return actors.bytes(named[a.actor]) < actors.bytes(named[b.actor]);
+    return actors().bytes(named[a.actor]) < actors().bytes(named[b.actor]);
   };
 
   // One op as the encoder takes it; `value` and commit_preds hold what it points to.
@@ -96,10 +96,10 @@ ChangeHash Document::Impl::commit(const CommitOptions& opts) {
   }
   std::vector<ByteView> others;
   others.reserve(named.size() - 1);
-  for (std::size_t i = 1; i < named.size(); ++i) others.push_back(actors.bytes(named[i]));
+  for (std::size_t i = 1; i < named.size(); ++i) others.push_back(actors().bytes(named[i]));
   storage::ChangeHeaderRef h;
   h.deps = deps;
-  h.author = actors.bytes(author);
+  h.author = actors().bytes(author);
   h.others = others;
   h.seq = seq;
   h.start_op = tx_start_op;

@@ -101,7 +101,7 @@ class Differ {
   }
 
   std::vector<Patch> take() {
-    const auto& actors = after_.doc().actors;
+    const auto& actors = after_.doc().actors();
     std::stable_sort(buckets_.begin(), buckets_.end(),
                      [&](const Bucket& a, const Bucket& b) { return actors.less(a.id, b.id); });
     std::vector<Patch> out;
@@ -130,7 +130,7 @@ class Differ {
     std::size_t splice_width = 0;  // of the last patch, when it is a splice (in the walk's units)
   };
 
-  const OpSet& ops() const { return after_.doc().opset; }
+  const OpSet& ops() const { return after_.doc().opset(); }
 
   // A value that changed: put it, and describe a new object's contents.
   void put_value(const Op& op, std::vector<Prop>& path, bool conflict) {
@@ -472,10 +472,10 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
   const Document::Impl& d = after.doc();
   std::vector<Prop> path;
   while (oi != kRootObject) {
-    const Object& o = d.opset.object(oi);
-    const std::uint32_t make = *d.opset.op_index(o.id);
-    const Op& mk = d.opset.op(make);
-    const Object& parent = d.opset.object(mk.obj);
+    const Object& o = d.opset().object(oi);
+    const std::uint32_t make = *d.opset().op_index(o.id);
+    const Op& mk = d.opset().op(make);
+    const Object& parent = d.opset().object(mk.obj);
     if (is_sequence(parent.type)) {
       const std::uint32_t h = mk.insert ? mk.elem : mk.key;
       const Element& e = parent.elems[h];
@@ -483,7 +483,7 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
       if (parent.type != ObjType::kText && losers_went(before, after, e.ops, e.ops, e.insert_op)) return std::nullopt;
       path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));
     } else {
-      const std::string& name = d.opset.key_name(mk.key);
+      const std::string& name = d.opset().key_name(mk.key);
       const auto it = parent.props.find(name);
       if (it == parent.props.end()) return std::nullopt;
       const KeyOps& k = it->second;
@@ -519,13 +519,13 @@ std::vector<Patch> diff_touched(const StateView& before, const StateView& after,
   }
   const Document::Impl& d = after.doc();
   std::sort(objects.begin(), objects.end(), [&](const Touched& a, const Touched& b) {
-    return d.actors.less(d.opset.object(a.object).id, d.opset.object(b.object).id);
+    return d.actors().less(d.opset().object(a.object).id, d.opset().object(b.object).id);
   });
   Differ differ(before, after, true);
   for (const Touched& t : objects) {
     std::optional<std::vector<Prop>> path = stable_path(before, after, t.object);
     if (!path) continue;
-    differ.touched_object(d.opset.object(t.object), *path,
+    differ.touched_object(d.opset().object(t.object), *path,
                           std::span<const std::uint32_t>(keys).subspan(t.begin, t.end - t.begin));
   }
   return differ.take();
@@ -534,7 +534,7 @@ std::vector<Patch> diff_touched(const StateView& before, const StateView& after,
 std::vector<Patch> diff_states(const StateView& before, const StateView& after) {
   Differ differ(before, after);
   std::vector<Prop> path;
-  differ.object(after.doc().opset.object(kRootObject), path, false);
+  differ.object(after.doc().opset().object(kRootObject), path, false);
   return differ.take();
 }
 

@@ -93,7 +93,7 @@ void log_write(Document::Impl& d, const ObjId& obj, const Prop& prop, Value valu
                std::size_t replaced_width = 0) {
   if (!d.local_log.recording()) return;
   const std::uint32_t oi = object_index(d, obj);
-  const Object& o = d.opset.object(oi);
+  const Object& o = d.opset().object(oi);
   LocalEvent e;
   e.object = oi;
   if (!is_sequence(o.type)) {
@@ -129,7 +129,7 @@ void log_write(Document::Impl& d, const ObjId& obj, const Prop& prop, Value valu
 
 // The width (in the object's unit) of the element at `prop` of a text, 0 elsewhere.
 std::size_t text_width_at(const Document::Impl& d, const ObjId& obj, const Prop& prop) {
-  const Object& o = d.opset.object(object_index(d, obj));
+  const Object& o = d.opset().object(object_index(d, obj));
   if (o.type != ObjType::kText || !std::holds_alternative<std::size_t>(prop)) return 0;
   const std::uint32_t h = d.element_at(o, std::get<std::size_t>(prop));
   if (h == SequenceIndex::kNone) return 0;
@@ -140,14 +140,14 @@ std::size_t text_width_at(const Document::Impl& d, const ObjId& obj, const Prop&
 }  // namespace
 
 Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   // As the reference resolves a put (op_set.rs resolve_action): when the winning value is
   // already this one, nothing is written if it stands alone, and otherwise a delete of the
   // other (conflicting) values is, which changes nothing that shows (so nothing is logged).
   if (!op.pred.empty()) {
-    const auto winner = std::max_element(op.pred.begin(), op.pred.end(), [&](OpId a, OpId b) { return d.actors.less(a, b); });
-    const Op& w = d.opset.op(*d.opset.op_index(*winner));
+    const auto winner = std::max_element(op.pred.begin(), op.pred.end(), [&](OpId a, OpId b) { return d.actors().less(a, b); });
+    const Op& w = d.opset().op(*d.opset().op_index(*winner));
     if (w.action == Action::kSet && w.value.get() == value) {
       if (op.pred.size() == 1) return {};
       op.pred.erase(winner);
@@ -161,7 +161,7 @@ Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
 }
 
 Result<ObjId> Document::put_object(const ObjId& obj, const Prop& prop, ObjType type) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   const std::size_t replaced = text_width_at(d, obj, prop);
   AM_TRY_STATUS(d.put_op(std::move(op), make_action(type), Null{}));
@@ -171,7 +171,7 @@ Result<ObjId> Document::put_object(const ObjId& obj, const Prop& prop, ObjType t
 }
 
 Status Document::insert(const ObjId& obj, std::size_t index, ScalarValue value) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   std::size_t placed = index;
   AM_TRY_ASSIGN(ResolvedOp op, d.insertion(obj, index, &placed));
   AM_TRY_STATUS(d.put_op(std::move(op), Action::kSet, value));
@@ -180,7 +180,7 @@ Status Document::insert(const ObjId& obj, std::size_t index, ScalarValue value) 
 }
 
 Result<ObjId> Document::insert_object(const ObjId& obj, std::size_t index, ObjType type) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   std::size_t placed = index;
   AM_TRY_ASSIGN(ResolvedOp op, d.insertion(obj, index, &placed));
   AM_TRY_STATUS(d.put_op(std::move(op), make_action(type), Null{}));
@@ -190,7 +190,7 @@ Result<ObjId> Document::insert_object(const ObjId& obj, std::size_t index, ObjTy
 }
 
 Status Document::remove(const ObjId& obj, const Prop& prop) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   if (op.pred.empty()) return {};  // nothing visible there: nothing to delete
   const bool seq = std::holds_alternative<std::size_t>(prop);
@@ -209,7 +209,7 @@ Status Document::remove(const ObjId& obj, const Prop& prop) {
 }
 
 Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   AM_TRY_ASSIGN(auto current, get(obj, prop));
   const auto* scalar = current ? std::get_if<ScalarValue>(&*current) : nullptr;
@@ -221,9 +221,9 @@ Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) 
   std::optional<Value> replacement;
   if (op.pred.size() > 1) {
     for (const OpId id : op.pred) {
-      const Op& c = d.opset.op(*d.opset.op_index(id));
+      const Op& c = d.opset().op(*d.opset().op_index(id));
       if (!c.is_counter()) continue;
-      replacement = ScalarValue{Counter{c.value.int_value() + d.opset.inc_total(c) + by}};
+      replacement = ScalarValue{Counter{c.value.int_value() + d.opset().inc_total(c) + by}};
       break;
     }
   }
@@ -246,7 +246,7 @@ Status Document::increment(const ObjId& obj, const Prop& prop, std::int64_t by) 
 Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
                         const std::vector<ScalarValue>& values) {
   // Inserts first, then deletes after them, as the reference (see splice_text).
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   for (std::size_t i = 0; i < values.size(); ++i) {
     AM_TRY_STATUS(insert(obj, pos + i, values[i]));
     // In a list without marks, the rest go each right after the one before (what insertion()
@@ -269,7 +269,7 @@ Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
 }
 
 Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del, std::string_view text) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
   if (o->type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
   if (!enc::is_valid_utf8(text)) return fail(Error::invalid_argument("splice_text", "text is not valid UTF-8"));
@@ -337,7 +337,7 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
       e.object = oi;
       e.index = start;
       e.text = std::string(text);
-      e.marks = inserted_marks(d, d.opset.object(oi), start);
+      e.marks = inserted_marks(d, d.opset().object(oi), start);
       d.local_log.add(std::move(e));
     }
     if (removed > 0) {
@@ -354,7 +354,7 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
 
 Status Document::mark(const ObjId& obj, std::size_t start, std::size_t end, ExpandMark expand,
                       std::string_view name, ScalarValue value) {
-  Impl& d = *impl_;
+  Impl& d = impl_->for_local_write();
   AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
   if (start > d.length_of(*o) || end > d.length_of(*o)) {
@@ -410,7 +410,7 @@ std::size_t Document::rollback() { return impl_->rollback(); }
 
 Result<std::optional<Value>> Document::get(const ObjId& obj, const Prop& prop) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
-  const OpSet& ops = impl_->opset;
+  const OpSet& ops = impl_->opset();
   if (const auto* key = std::get_if<std::string>(&prop)) {
     if (is_sequence(o->type)) return std::optional<Value>();
     auto it = o->props.find(*key);
@@ -428,7 +428,7 @@ Result<std::optional<Value>> Document::get(const ObjId& obj, const Prop& prop) c
 
 Result<std::vector<Conflict>> Document::get_all(const ObjId& obj, const Prop& prop) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
-  const OpSet& ops = impl_->opset;
+  const OpSet& ops = impl_->opset();
   std::vector<std::uint32_t> vis;
   if (const auto* key = std::get_if<std::string>(&prop)) {
     if (auto it = o->props.find(*key); it != o->props.end() && !is_sequence(o->type)) {
@@ -447,7 +447,7 @@ Result<std::vector<std::string>> Document::keys(const ObjId& obj) const {
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(obj));
   std::vector<std::string> out;
   for (const auto& [key, ops] : o->props) {
-    if (impl_->opset.winner(ops.live(), kNone32) != kNone32) out.push_back(key);
+    if (impl_->opset().winner(ops.live(), kNone32) != kNone32) out.push_back(key);
   }
   return out;
 }
@@ -475,7 +475,7 @@ Result<std::string> Document::get_cursor(const ObjId& obj, std::size_t index, Cu
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
   const std::uint32_t h = impl_->element_at(*o, index);
   if (h == SequenceIndex::kNone) return std::string(kCursorEnd);  // at or past the end, as JS
-  std::string id = impl_->op_id_string(impl_->opset.op(o->elems[h].insert_op).id);
+  std::string id = impl_->op_id_string(impl_->opset().op(o->elems[h].insert_op).id);
   return move == CursorMove::kBefore ? "-" + id : id;
 }
 
@@ -487,11 +487,11 @@ Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_
   const bool before = cursor.starts_with('-');
   const std::string_view element = before ? cursor.substr(1) : cursor;
   const auto id = ObjId::parse(element);
-  const auto actor = id && !id->is_root() ? impl_->actors.find(id->actor().bytes) : std::nullopt;
+  const auto actor = id && !id->is_root() ? impl_->actors().find(id->actor().bytes) : std::nullopt;
   if (!actor || id->counter() > UINT32_MAX) return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not a cursor of this document"));
-  const auto idx = impl_->opset.op_index(OpId{static_cast<std::uint32_t>(id->counter()), *actor});
-  const Op* op = idx ? &impl_->opset.op(*idx) : nullptr;
-  if (!op || op->elem == kNone32 || &impl_->opset.object(op->obj) != o) {
+  const auto idx = impl_->opset().op_index(OpId{static_cast<std::uint32_t>(id->counter()), *actor});
+  const Op* op = idx ? &impl_->opset().op(*idx) : nullptr;
+  if (!op || op->elem == kNone32 || &impl_->opset().object(op->obj) != o) {
     return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element of " + obj.to_string()));
   }
   const WidthUnit unit = impl_->unit_for(*o);
@@ -504,7 +504,7 @@ Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_
   // order: elements inserted later after an ancestor sit between it and the cursor's element.
   if (op->visible() || !before) return static_cast<std::size_t>(o->seq.offset_of(op->elem, unit));
   for (std::uint32_t parent = op->key; parent != kNone32;) {
-    const Op& p = impl_->opset.op(o->elems[parent].insert_op);
+    const Op& p = impl_->opset().op(o->elems[parent].insert_op);
     if (p.visible()) return static_cast<std::size_t>(o->seq.offset_of(parent, unit));
     parent = p.key;
   }
@@ -684,11 +684,11 @@ Document Document::fork(std::optional<ActorId> actor) const {
     (void)copy.impl_->apply_stored(missing_from(*copy.impl_, from));
     return copy;
   }
-  // Copy the committed state as it is: the same document as replaying every change, without
-  // decoding and applying them again. The queue of changes waiting for deps stays here.
+  // Share the committed state as it is: the same document as replaying every change, without
+  // decoding and applying them again; the op set is copied when either document first writes.
+  // The queue of changes waiting for deps stays here.
   Impl& to = *copy.impl_;
-  to.actors = from.actors;
-  to.opset = core::OpSet(from.opset, &to.actors);
+  from.share_opset_with(to);
   to.history = from.history;
   to.heads = from.heads;
   to.changes_by_actor = from.changes_by_actor;

@@ -20,7 +20,7 @@ Result<StateView> view_at(const Document::Impl& d, const std::vector<ChangeHash>
 
 Result<std::optional<Value>> get_in(const StateView& v, const ObjId& obj, const Prop& prop) {
   AM_TRY_ASSIGN(const Object* o, v.object(obj));
-  const auto& ops = v.doc().opset;
+  const auto& ops = v.doc().opset();
   if (const auto* key = std::get_if<std::string>(&prop)) {
     if (is_sequence(o->type)) return std::optional<Value>();
     auto it = o->props.find(*key);
@@ -45,7 +45,7 @@ Result<std::vector<std::pair<std::string, Value>>> map_range_in(const StateView&
   for (auto it = o->props.lower_bound(begin); it != o->props.end(); ++it) {
     if (!end.empty() && it->first >= end) break;
     const std::uint32_t w = v.winner(v.candidates(it->second), kNone32);
-    if (w != kNone32) out.emplace_back(it->first, v.value_of(v.doc().opset.op(w)));
+    if (w != kNone32) out.emplace_back(it->first, v.value_of(v.doc().opset().op(w)));
   }
   return out;
 }
@@ -61,7 +61,7 @@ Result<std::vector<Value>> list_range_in(const StateView& v, const ObjId& obj, s
     const Element& e = o->elems[h];
     const std::uint32_t w = v.winner(e.ops, e.insert_op);
     if (w == kNone32) continue;
-    if (index >= begin) out.push_back(v.value_of(v.doc().opset.op(w)));
+    if (index >= begin) out.push_back(v.value_of(v.doc().opset().op(w)));
     ++index;
   }
   return out;
@@ -163,7 +163,7 @@ Result<std::vector<Conflict>> Document::get_all_at(const ObjId& obj, const Prop&
   }
   std::vector<Conflict> out;
   for (auto i : vis) {
-    const Op& op = impl_->opset.op(i);
+    const Op& op = impl_->opset().op(i);
     out.push_back(Conflict{v.value_of(op), impl_->op_id_string(op.id)});
   }
   return out;
@@ -211,21 +211,21 @@ Result<std::vector<Patch>> Document::diff(const std::vector<ChangeHash>& before,
 void Document::update_diff_cursor() {
   Impl& d = *impl_;
   d.cursor_set = true;
-  d.cursor_counters.assign(d.actors.size(), 0);
-  for (std::size_t a = 0; a < d.changes_by_actor.size() && a < d.actors.size(); ++a) {
+  d.cursor_counters.assign(d.actors().size(), 0);
+  for (std::size_t a = 0; a < d.changes_by_actor.size() && a < d.actors().size(); ++a) {
     if (!d.changes_by_actor[a].empty()) {
       d.cursor_counters[a] = static_cast<std::uint32_t>(d.history[d.changes_by_actor[a].back()].max_op());
     }
   }
   if (d.tx_open && !d.tx_ops.empty()) {
-    const std::uint32_t own = d.actors.intern(d.actor.bytes);
+    const std::uint32_t own = d.intern_actor(d.actor.bytes);
     if (own >= d.cursor_counters.size()) d.cursor_counters.resize(own + 1, 0);
     d.cursor_counters[own] = d.tx_start_op + static_cast<std::uint32_t>(d.tx_ops.size()) - 1;
   }
   d.cursor_heads.assign(d.heads.begin(), d.heads.end());
   // A log longer than a quarter of the document's ops would cost about what a whole diff does.
-  const std::size_t limit = std::max<std::size_t>(std::size_t{1} << 14, d.opset.op_count() / 4);
-  d.opset.start_touch_log(limit);
+  const std::size_t limit = std::max<std::size_t>(std::size_t{1} << 14, d.opset().op_count() / 4);
+  d.own_opset().start_touch_log(limit);
   d.local_log.start(limit);
 }
 
@@ -234,7 +234,7 @@ void Document::reset_diff_cursor() {
   d.cursor_set = false;
   d.cursor_counters.clear();
   d.cursor_heads.clear();
-  d.opset.stop_touch_log();
+  d.own_opset().stop_touch_log();
   d.local_log.stop();
 }
 
@@ -247,7 +247,7 @@ std::vector<Patch> Document::diff_incremental() {
   if (d.cursor_set) before.max_counter = d.cursor_counters;  // none: the empty document
   const StateView b(d, std::move(before));
   const StateView a(d, Clock{});
-  const core::TouchLog& log = d.opset.touch_log();
+  const core::TouchLog& log = d.opset().touch_log();
   std::vector<Patch> patches;
   if (d.cursor_set && d.local_log.usable()) {
     patches = core::local_patches(d, d.local_log);  // only local edits since the cursor

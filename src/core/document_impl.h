@@ -3,7 +3,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <cassert>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -43,8 +46,39 @@ using core::text_width;
 struct Document::Impl {
   DocumentOptions options;
   ActorId actor;
-  ActorTable actors;
-  OpSet opset{&actors};
+  // The CRDT state and its actor table, shared with forks until one of them writes (copy on
+  // write: a fork costs nothing until then). Reads go through opset() and actors(); writes
+  // through own_opset(), which copies a shared op set first. A public method that writes
+  // locally starts with for_local_write(), before it takes pointers into the op set (a copy
+  // would leave them behind); local() checks that it did (debug builds).
+  const OpSet& opset() const { return *opset_; }
+  const ActorTable& actors() const { return opset_->actors(); }
+  OpSet& own_opset() {
+    if (opset_.use_count() > 1) {
+      opset_ = std::make_shared<OpSet>(*opset_);
+    } else {
+      // A fork on another thread may have just let go of it: see its reads before writing.
+      std::atomic_thread_fence(std::memory_order_acquire);
+    }
+    // The touch log belongs to the diff cursor; one shared from the document this one was
+    // forked from is not this document's.
+    if (!cursor_set && opset_->touch_log().active) opset_->stop_touch_log();
+    return *opset_;
+  }
+  std::uint32_t intern_actor(const Bytes& a) {
+    if (const auto known = actors().find(a)) return *known;  // no copy for a known actor
+    return own_opset().intern_actor(a);
+  }
+  /// Where a local write begins: the op set becomes this document's own before the write
+  /// takes pointers into it.
+  Impl& for_local_write() {
+    own_opset();
+    return *this;
+  }
+  /// An empty op set that keeps the actor table (history rows name actors by index).
+  void reset_opset() { opset_ = std::make_shared<OpSet>(opset_->actors()); }
+  /// Shares this document's op set with `fork` (Document::fork).
+  void share_opset_with(Impl& fork) const { fork.opset_ = opset_; }
 
   // History, in application order.
   core::History history;
@@ -99,23 +133,23 @@ struct Document::Impl {
   // ---- ids between the API and the op set ----
   Result<std::uint32_t> resolve_obj(const ObjId& id) const {
     if (id.is_root()) return kRootObject;
-    const auto a = actors.find(id.actor().bytes);
+    const auto a = actors().find(id.actor().bytes);
     if (!a || id.counter() > UINT32_MAX) return fail(Error::invalid_argument("object id", id.to_string() + " is not in this document"));
-    const auto oi = opset.object_index(OpId{static_cast<std::uint32_t>(id.counter()), *a});
+    const auto oi = opset().object_index(OpId{static_cast<std::uint32_t>(id.counter()), *a});
     if (!oi) return fail(Error::invalid_argument("object id", id.to_string() + " is not in this document"));
     return *oi;
   }
   ObjId to_obj_id(OpId id) const {
     if (id.counter == 0) return ObjId::root();
-    return ObjId(id.counter, ActorId{actors.bytes(id.actor)});
+    return ObjId(id.counter, ActorId{actors().bytes(id.actor)});
   }
   std::string op_id_string(OpId id) const {
-    return std::to_string(id.counter) + "@" + to_hex(actors.bytes(id.actor));
+    return std::to_string(id.counter) + "@" + to_hex(actors().bytes(id.actor));
   }
 
   Value value_of(const Op& op) const {
     if (auto t = make_type(op.action)) return ObjectRef{*t, to_obj_id(op.id)};
-    if (op.is_counter()) return ScalarValue{Counter{op.value.int_value() + opset.inc_total(op)}};
+    if (op.is_counter()) return ScalarValue{Counter{op.value.int_value() + opset().inc_total(op)}};
     return op.value.get();
   }
 
@@ -128,10 +162,11 @@ struct Document::Impl {
   }
   OpId next_id() {
     open_tx();
-    return OpId{tx_start_op + static_cast<std::uint32_t>(tx_ops.size()), actors.intern(actor.bytes)};
+    return OpId{tx_start_op + static_cast<std::uint32_t>(tx_ops.size()), intern_actor(actor.bytes)};
   }
   Status local(const ResolvedOp& op) {
-    AM_TRY_STATUS(opset.apply(op));
+    assert(opset_.use_count() == 1 && "a local write calls own_opset() before it reads the op set");
+    AM_TRY_STATUS(own_opset().apply(op));
     tx_ops.push(op);
     return {};
   }
@@ -152,7 +187,7 @@ struct Document::Impl {
     if (n > 0) {
       rebuild();  // drops the touch log: the next diff_incremental() diffs the whole document
       // The undone ops' counters will be used again: the cursor must not count them as seen.
-      const auto own = actors.find(actor.bytes);
+      const auto own = actors().find(actor.bytes);
       if (cursor_set && own && *own < cursor_counters.size()) {
         const bool committed = *own < changes_by_actor.size() && !changes_by_actor[*own].empty();
         const auto last = committed ? history[changes_by_actor[*own].back()].max_op() : 0;
@@ -180,7 +215,7 @@ struct Document::Impl {
     local_log.invalidate();  // not a local edit: the patches must come from states
     std::vector<std::uint32_t> map;
     map.reserve(c.actors.size());
-    for (const Bytes& a : c.actors) map.push_back(actors.intern(a));
+    for (const Bytes& a : c.actors) map.push_back(intern_actor(a));
     auto global = [&](storage::ChangeOpId id) { return OpId{static_cast<std::uint32_t>(id.counter), map[id.actor]}; };
     for (std::size_t i = 0; i < c.ops.size(); ++i) {
       const storage::ChangeOp& op = c.ops[i];
@@ -199,7 +234,7 @@ struct Document::Impl {
       for (const auto& p : op.pred) r.pred.push_back(global(p));
       r.expand = op.expand;
       r.mark_name = op.mark_name;
-      AM_TRY_STATUS(opset.apply(r));
+      AM_TRY_STATUS(own_opset().apply(r));
     }
     return {};
   }
@@ -208,7 +243,7 @@ struct Document::Impl {
   // decoded again: slow, and only for rollbacks and failed remote changes.
   void rebuild() {
     local_log.invalidate();
-    opset = OpSet(&actors);
+    reset_opset();
     for (std::size_t i = 0; i < history.size(); ++i) {
       // These changes decoded and applied before, so they do again.
       auto sc = storage::decode_change_chunk(history.chunk(i));
@@ -225,7 +260,7 @@ struct Document::Impl {
 
   // Applies one change whose deps are present.
   Status apply_ready(const storage::StoredChange& sc) {
-    const std::uint32_t author = actors.intern(sc.change.actors[0]);
+    const std::uint32_t author = intern_actor(sc.change.actors[0]);
     const std::size_t have = author < changes_by_actor.size() ? changes_by_actor[author].size() : 0;
     if (sc.change.seq != have + 1) {
       if (sc.change.seq <= have) {
@@ -355,7 +390,7 @@ struct Document::Impl {
   // ---- reads ----
   Result<const Object*> object_for(const ObjId& id) const {
     AM_TRY_ASSIGN(const std::uint32_t oi, resolve_obj(id));
-    return &opset.object(oi);
+    return &opset().object(oi);
   }
 
   // Element handle at visible index `index` of a sequence.
@@ -369,8 +404,8 @@ struct Document::Impl {
   }
   void set_pred_visible(ResolvedOp& op, std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
     std::vector<std::uint32_t> vis;
-    opset.visible_ops(ops, insert_op, vis);
-    for (auto i : vis) op.pred.push_back(opset.op(i).id);
+    opset().visible_ops(ops, insert_op, vis);
+    for (auto i : vis) op.pred.push_back(opset().op(i).id);
   }
   std::size_t length_of(const Object& o) const {
     if (!is_sequence(o.type)) return 0;
@@ -395,7 +430,7 @@ struct Document::Impl {
                                                          std::to_string(length_of(*o)) + ")"));
       }
       set_pred_visible(op, o->elems[h].ops, o->elems[h].insert_op);
-      op.elem = opset.op(o->elems[h].insert_op).id;
+      op.elem = opset().op(o->elems[h].insert_op).id;
     }
     return op;
   }
@@ -445,14 +480,14 @@ struct Document::Impl {
     } else {
       for (auto next = h == SequenceIndex::kNone ? o->seq.first() : o->seq.next(h);
            next != SequenceIndex::kNone; next = o->seq.next(next)) {
-        const Op& m = opset.op(o->elems[next].insert_op);
+        const Op& m = opset().op(o->elems[next].insert_op);
         if (m.action != Action::kMark) break;
         const bool is_begin = m.has_mark_name;
         if (is_begin != m.expand) break;
         h = next;
       }
     }
-    op.elem = h == SequenceIndex::kNone ? OpId{} : opset.op(o->elems[h].insert_op).id;
+    op.elem = h == SequenceIndex::kNone ? OpId{} : opset().op(o->elems[h].insert_op).id;
     return op;
   }
 
@@ -467,7 +502,7 @@ struct Document::Impl {
     std::vector<Found> found;
     for (auto next = h == SequenceIndex::kNone ? o.seq.first() : o.seq.next(h); next != SequenceIndex::kNone;
          next = o.seq.next(next)) {
-      const Op& m = opset.op(o.elems[next].insert_op);
+      const Op& m = opset().op(o.elems[next].insert_op);
       if (m.action != Action::kMark) {
         if (o.seq.width_of(next).chars != 0) break;  // the next visible element
         continue;                                     // a deleted one
@@ -516,7 +551,7 @@ struct Document::Impl {
   /// Back to the empty document (the actor table keeps what was interned).
   void reset_empty() {
     local_log.invalidate();
-    opset = OpSet(&actors);
+    reset_opset();
     history = core::History();
     heads.clear();
     changes_by_actor.clear();
@@ -554,6 +589,9 @@ struct Document::Impl {
     if (fresh_peer.heads != at) fresh_peer = FreshPeerCache{at, {}, {}};
     return fresh_peer;
   }
+
+ private:
+  std::shared_ptr<OpSet> opset_ = std::make_shared<OpSet>();
 };
 
 namespace detail {

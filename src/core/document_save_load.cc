@@ -21,7 +21,7 @@ namespace am {
 namespace {
 
 Bytes save_document(Document::Impl& d, bool compress) {
-  const storage::DocumentSource source{d.actors, d.opset, d.history, d.changes_by_actor, d.max_op};
+  const storage::DocumentSource source{d.actors(), d.opset(), d.history, d.changes_by_actor, d.max_op};
   Bytes out = storage::encode_document_chunk(source, compress);
   for (const storage::StoredChange& orphan : d.queue) {
     out.insert(out.end(), orphan.chunk.begin(), orphan.chunk.end());
@@ -53,12 +53,12 @@ Status check_pred_objects(const Document::Impl& d, const storage::StoredChange& 
       if (c.actors[p.actor] == c.actors[0] && p.counter >= c.start_op && p.counter - c.start_op < i) {
         theirs = obj_of(c.ops[static_cast<std::size_t>(p.counter - c.start_op)]);
       } else {
-        const auto a = d.actors.find(c.actors[p.actor]);
+        const auto a = d.actors().find(c.actors[p.actor]);
         if (!a || p.counter > UINT32_MAX) continue;  // an unknown pred: applying reports it
-        const auto idx = d.opset.op_index(core::OpId{static_cast<std::uint32_t>(p.counter), *a});
+        const auto idx = d.opset().op_index(core::OpId{static_cast<std::uint32_t>(p.counter), *a});
         if (!idx) continue;
-        const core::Object& o = d.opset.object(d.opset.op(*idx).obj);
-        theirs = o.id.counter == 0 ? ObjRef{} : ObjRef{o.id.counter, &d.actors.bytes(o.id.actor)};
+        const core::Object& o = d.opset().object(d.opset().op(*idx).obj);
+        theirs = o.id.counter == 0 ? ObjRef{} : ObjRef{o.id.counter, &d.actors().bytes(o.id.actor)};
       }
       if (!(mine == theirs)) {
         return fail(Error::corruption("change " + sc.hash.to_hex(),
@@ -242,7 +242,7 @@ std::optional<core::OpValue> op_value_of(const enc::RawValue& raw) {
 // `global` maps the chunk's actors to `actors`. False when the builder refuses the order.
 bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps& stored,
                              const std::vector<std::uint32_t>& global, core::OpSet& out) {
-  core::DocOrderBuilder builder(&actors, stored.size());
+  core::DocOrderBuilder builder(actors, stored.size());
   // The number of inserts in each run of ops of one object: its elements, sized once.
   std::vector<std::uint32_t> run_inserts;
   storage::DocOpId prev_obj;
@@ -310,7 +310,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
   std::uint32_t source = 0;
   o.on_sizes = [&](std::size_t changes, std::size_t stored_ops) {
     history.reserve(changes, 0, /*index=*/false);
-    opset.reserve(stored_ops);
+    own_opset().reserve(stored_ops);
     source = history.add_lazy_source(Bytes(body.begin(), body.end()), max_decoded_bytes);
   };
   std::vector<std::uint32_t> global;  // document actor -> actors index; kNone32 = not interned yet
@@ -320,7 +320,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
   o.change_begin = [&](const storage::RebuiltChange& rc) -> Status {
     if (global.size() < rc.actors.size()) global.resize(rc.actors.size(), kNone32);
     auto intern = [&](std::uint32_t a) {
-      if (global[a] == kNone32) global[a] = actors.intern(Bytes(rc.actors[a].begin(), rc.actors[a].end()));
+      if (global[a] == kNone32) global[a] = intern_actor(Bytes(rc.actors[a].begin(), rc.actors[a].end()));
     };
     intern(rc.author);
     for (std::uint32_t a : rc.others) intern(a);
@@ -342,7 +342,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
   };
   if (in_document_order) {
     o.stored_ops = [&](storage::StoredOps& stored) -> Status {
-      if (!build_in_document_order(actors, stored, global, opset)) *not_in_order = true;
+      if (!build_in_document_order(actors(), stored, global, own_opset())) *not_in_order = true;
       return {};
     };
   } else {
@@ -364,7 +364,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
         v.pred = preds;
         v.expand = op.expand;
         v.mark_name = op.mark_name;
-        AM_TRY_STATUS(opset.apply(v));
+        AM_TRY_STATUS(own_opset().apply(v));
       }
       return {};
     };

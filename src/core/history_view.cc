@@ -10,7 +10,7 @@ namespace am::core {
 Result<Clock> clock_at(const Document::Impl& d, const std::vector<ChangeHash>& heads) {
   Clock c;
   c.current = false;
-  c.max_counter.assign(d.actors.size(), 0);
+  c.max_counter.assign(d.actors().size(), 0);
   for (const ChangeHash& h : heads) {
     if (!d.history.contains(h)) {
       return fail(Error::invalid_argument("heads", "change " + h.to_hex() + " is not in this document"));
@@ -27,9 +27,9 @@ Result<Clock> clock_at(const Document::Impl& d, const std::vector<ChangeHash>& h
 
 bool StateView::hides(const Op& target, const OpId& succ) const {
   if (!clock_.covers(succ)) return false;
-  const auto idx = d_.opset.op_index(succ);
+  const auto idx = d_.opset().op_index(succ);
   if (!idx) return true;  // a delete: not stored, always hides
-  const Op& s = d_.opset.op(*idx);
+  const Op& s = d_.opset().op(*idx);
   return !(s.action == Action::kIncrement && target.is_counter());
 }
 
@@ -45,8 +45,8 @@ bool StateView::visible(const Op& op) const {
 std::uint32_t StateView::winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
   std::uint32_t best = kNone32;
   auto consider = [&](std::uint32_t i) {
-    const Op& op = d_.opset.op(i);
-    if (visible(op) && (best == kNone32 || d_.actors.less(d_.opset.op(best).id, op.id))) best = i;
+    const Op& op = d_.opset().op(i);
+    if (visible(op) && (best == kNone32 || d_.actors().less(d_.opset().op(best).id, op.id))) best = i;
   };
   if (insert_op != kNone32) consider(insert_op);
   for (std::uint32_t i : ops) consider(i);
@@ -56,12 +56,12 @@ std::uint32_t StateView::winner(std::span<const std::uint32_t> ops, std::uint32_
 std::vector<std::uint32_t> StateView::visible_ops(std::span<const std::uint32_t> ops,
                                                   std::uint32_t insert_op) const {
   std::vector<std::uint32_t> out;
-  if (insert_op != kNone32 && visible(d_.opset.op(insert_op))) out.push_back(insert_op);
+  if (insert_op != kNone32 && visible(d_.opset().op(insert_op))) out.push_back(insert_op);
   for (std::uint32_t i : ops) {
-    if (visible(d_.opset.op(i))) out.push_back(i);
+    if (visible(d_.opset().op(i))) out.push_back(i);
   }
   std::sort(out.begin(), out.end(), [&](std::uint32_t a, std::uint32_t b) {
-    return d_.actors.less(d_.opset.op(a).id, d_.opset.op(b).id);
+    return d_.actors().less(d_.opset().op(a).id, d_.opset().op(b).id);
   });
   return out;
 }
@@ -71,9 +71,9 @@ Value StateView::value_of(const Op& op) const {
   std::int64_t total = op.value.int_value();
   for (const OpId& s : op.succ) {
     if (!clock_.covers(s)) continue;
-    const auto idx = d_.opset.op_index(s);
+    const auto idx = d_.opset().op_index(s);
     if (!idx) continue;
-    const Op& inc = d_.opset.op(*idx);
+    const Op& inc = d_.opset().op(*idx);
     if (inc.action != Action::kIncrement) continue;
     total += inc.value.int_value();  // an int or a uint (two's complement, as applying adds it)
   }
@@ -93,7 +93,7 @@ SeqWidth StateView::element_width(const Object& o, std::uint32_t handle) const {
   const Element& e = o.elems[handle];
   const std::uint32_t w = winner(e.ops, e.insert_op);
   if (w == kNone32) return {};
-  const Op& op = d_.opset.op(w);
+  const Op& op = d_.opset().op(w);
   if (o.type == ObjType::kText && op.action == Action::kSet && op.value.is_string()) {
     return text_width(op.value.str());
   }
@@ -138,7 +138,7 @@ std::string StateView::text(const Object& o) const {
     const Element& e = o.elems[*it];
     const std::uint32_t w = winner(e.ops, e.insert_op);
     if (w == kNone32) continue;
-    const Op& op = d_.opset.op(w);
+    const Op& op = d_.opset().op(w);
     if (op.action == Action::kSet && op.value.is_string()) {
       s += op.value.str();
     } else {
@@ -151,7 +151,7 @@ std::string StateView::text(const Object& o) const {
 void StateView::to_json(std::string& out, const Object& o) const {
   auto value_json = [&](const Op& op) {
     if (make_type(op.action)) {
-      to_json(out, d_.opset.object(*d_.opset.object_index(op.id)));
+      to_json(out, d_.opset().object(*d_.opset().object_index(op.id)));
     } else {
       json_scalar(out, std::get<ScalarValue>(value_of(op)));
     }
@@ -168,7 +168,7 @@ void StateView::to_json(std::string& out, const Object& o) const {
         first = false;
         json_string(out, key);
         out.push_back(':');
-        value_json(d_.opset.op(w));
+        value_json(d_.opset().op(w));
       }
       out.push_back('}');
       return;
@@ -183,7 +183,7 @@ void StateView::to_json(std::string& out, const Object& o) const {
         if (w == kNone32) continue;
         if (!first) out.push_back(',');
         first = false;
-        value_json(d_.opset.op(w));
+        value_json(d_.opset().op(w));
       }
       out.push_back(']');
       return;
@@ -206,11 +206,11 @@ std::vector<Mark> StateView::marks(const Object& o) const {
   const WidthUnit unit = d_.unit_for(o);
   std::uint64_t pos = 0;
   for (const SequenceIndex::Handle h : o.seq) {
-    const Op& op = d_.opset.op(o.elems[h].insert_op);
+    const Op& op = d_.opset().op(o.elems[h].insert_op);
     if (op.action == Action::kMark) {
       if (!exists(op)) continue;  // made after these heads
       if (op.has_mark_name) {
-        active[d_.opset.key_name(d_.opset.mark_name(op))].push_back(Active{op.id, op.value.get()});
+        active[d_.opset().key_name(d_.opset().mark_name(op))].push_back(Active{op.id, op.value.get()});
       } else {
         // An end pairs with the begin whose counter is one less, same actor.
         for (auto& [name, list] : active) {
@@ -231,7 +231,7 @@ std::vector<Mark> StateView::marks(const Object& o) const {
     for (const auto& [name, list] : active) {
       const Active* best = nullptr;
       for (const Active& a : list) {
-        if (!best || d_.actors.less(best->begin, a.begin)) best = &a;
+        if (!best || d_.actors().less(best->begin, a.begin)) best = &a;
       }
       if (!best || std::holds_alternative<Null>(best->value)) continue;
       auto& spans = out[name];

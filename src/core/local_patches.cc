@@ -90,7 +90,7 @@ class LocalPatchBuilder {
   }
 
   std::optional<std::vector<Prop>> reachable_path(std::uint32_t oi) const {
-    const OpSet& ops = d_.opset;
+    const OpSet& ops = d_.opset();
     std::vector<Prop> path;
     while (oi != kRootObject) {
       const Object& o = ops.object(oi);
@@ -137,7 +137,7 @@ class LocalPatchBuilder {
   }
 
   static std::size_t index_of(const Patch& p) { return std::get<std::size_t>(p.path.back()); }
-  WidthUnit unit_of(std::uint32_t oi) const { return d_.unit_for(d_.opset.object(oi)); }
+  WidthUnit unit_of(std::uint32_t oi) const { return d_.unit_for(d_.opset().object(oi)); }
 
   void put(const LocalEvent& e) {
     if (Patch* p = push(e.object, Patch::Kind::kPut, &e.prop)) p->value = e.value;
@@ -233,7 +233,7 @@ std::vector<Patch> local_patches(const Document::Impl& d, const LocalPatchLog& l
   order.reserve(events.size());
   for (const LocalEvent& e : events) order.push_back(&e);
   std::stable_sort(order.begin(), order.end(), [&](const LocalEvent* a, const LocalEvent* b) {
-    return a->object != b->object && d.actors.less(d.opset.object(a->object).id, d.opset.object(b->object).id);
+    return a->object != b->object && d.actors().less(d.opset().object(a->object).id, d.opset().object(b->object).id);
   });
   LocalPatchBuilder builder(d);
   for (const LocalEvent* e : order) builder.event(*e);

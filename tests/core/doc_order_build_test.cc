@@ -140,7 +140,7 @@ TEST(DocOrderBuild, RandomHistoriesLoadAsTheirChangesApplyAndStayEqualAfterEdits
     EXPECT_FALSE(detail::DocumentAccess::impl(applied).loaded_in_document_order);
     expect_same(*built, applied, h.text);
     ops_seen += built->change_count();
-    const core::OpSet& ops = detail::DocumentAccess::impl(*built).opset;
+    const core::OpSet& ops = detail::DocumentAccess::impl(*built).opset();
     for (std::uint32_t oi = 0; oi < ops.object_count(); ++oi) {
       EXPECT_EQ(ops.object(oi).seq.check_invariants(), "");
     }
@@ -256,7 +256,7 @@ class DocOrderBuilderTest : public ::testing::Test {
 };
 
 TEST_F(DocOrderBuilderTest, BuildsRgaOrderWithSiblingsByDescendingId) {
-  core::DocOrderBuilder b(&actors_, 4);
+  core::DocOrderBuilder b(actors_, 4);
   const core::OpId text{1, a_};
   ASSERT_TRUE(b.add(make_text(text), {}));
   // "y" (2@bb) and "x" (2@aa) both at the head: bb sorts after aa, so "y" comes first; "z"
@@ -265,24 +265,24 @@ TEST_F(DocOrderBuilderTest, BuildsRgaOrderWithSiblingsByDescendingId) {
   const core::OpId del{5, a_};
   ASSERT_TRUE(b.add(insert({2, a_}, text, {}, &x_), std::span<const core::OpId>(&del, 1)));
   ASSERT_TRUE(b.add(insert({3, a_}, text, {2, a_}, &z_), {}));
-  core::OpSet out(&actors_);
+  core::OpSet out(actors_);
   ASSERT_TRUE(b.finish(out));
   EXPECT_EQ(text_of(out), "yz");
 }
 
 TEST_F(DocOrderBuilderTest, RefusesSiblingsInAscendingOrder) {
-  core::DocOrderBuilder b(&actors_, 3);
+  core::DocOrderBuilder b(actors_, 3);
   const core::OpId text{1, a_};
   ASSERT_TRUE(b.add(make_text(text), {}));
   ASSERT_TRUE(b.add(insert({2, a_}, text, {}, &x_), {}));
   EXPECT_FALSE(b.add(insert({2, b_}, text, {}, &y_), {}));  // RGA puts it first
   EXPECT_FALSE(b.add(insert({3, a_}, text, {2, a_}, &z_), {}));  // refused builders stay refused
-  core::OpSet out(&actors_);
+  core::OpSet out(actors_);
   EXPECT_FALSE(b.finish(out));
 }
 
 TEST_F(DocOrderBuilderTest, RefusesAnElementWhoseParentIsNotOnThePath) {
-  core::DocOrderBuilder b(&actors_, 4);
+  core::DocOrderBuilder b(actors_, 4);
   const core::OpId text{1, a_};
   ASSERT_TRUE(b.add(make_text(text), {}));
   ASSERT_TRUE(b.add(insert({3, a_}, text, {}, &x_), {}));
@@ -292,7 +292,7 @@ TEST_F(DocOrderBuilderTest, RefusesAnElementWhoseParentIsNotOnThePath) {
 
 TEST_F(DocOrderBuilderTest, RefusesOutOfOrderKeysObjectsAndSuccessors) {
   {
-    core::DocOrderBuilder b(&actors_, 2);
+    core::DocOrderBuilder b(actors_, 2);
     core::OpView v;
     v.id = {3, a_};
     v.map_key = "k";
@@ -302,7 +302,7 @@ TEST_F(DocOrderBuilderTest, RefusesOutOfOrderKeysObjectsAndSuccessors) {
     EXPECT_FALSE(b.add(v, {}));
   }
   {
-    core::DocOrderBuilder b(&actors_, 5);
+    core::DocOrderBuilder b(actors_, 5);
     const core::OpId text{1, a_}, other{2, a_};
     ASSERT_TRUE(b.add(make_text(text), {}));
     core::OpView second = make_text(other);
@@ -313,7 +313,7 @@ TEST_F(DocOrderBuilderTest, RefusesOutOfOrderKeysObjectsAndSuccessors) {
     EXPECT_FALSE(b.add(insert({5, a_}, text, {3, a_}, &z_), {}));  // objects are one run each
   }
   {
-    core::DocOrderBuilder b(&actors_, 1);
+    core::DocOrderBuilder b(actors_, 1);
     core::OpView v;
     v.id = {3, a_};
     v.map_key = "k";
@@ -322,7 +322,7 @@ TEST_F(DocOrderBuilderTest, RefusesOutOfOrderKeysObjectsAndSuccessors) {
     EXPECT_FALSE(b.add(v, std::span<const core::OpId>(&earlier, 1)));  // a successor comes later
   }
   {
-    core::DocOrderBuilder b(&actors_, 1);
+    core::DocOrderBuilder b(actors_, 1);
     core::OpView v;
     v.id = {3, a_};
     v.map_key = "k";
@@ -333,7 +333,7 @@ TEST_F(DocOrderBuilderTest, RefusesOutOfOrderKeysObjectsAndSuccessors) {
 }
 
 TEST_F(DocOrderBuilderTest, ACounterSumsItsIncrementsAndIsHiddenOnlyByOtherSuccessors) {
-  core::DocOrderBuilder b(&actors_, 3);
+  core::DocOrderBuilder b(actors_, 3);
   ScalarValue counter = Counter{10}, by3 = std::int64_t{3}, by4 = std::uint64_t{4};
   core::OpView c;
   c.id = {1, a_};
@@ -349,7 +349,7 @@ TEST_F(DocOrderBuilderTest, ACounterSumsItsIncrementsAndIsHiddenOnlyByOtherSucce
   inc.id = {3, a_};
   inc.value = &by4;
   ASSERT_TRUE(b.add(inc, {}));
-  core::OpSet out(&actors_);
+  core::OpSet out(actors_);
   ASSERT_TRUE(b.finish(out));
   const core::Op& op = out.op(*out.op_index(core::OpId{1, a_}));
   EXPECT_TRUE(op.visible());

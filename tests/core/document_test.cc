@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -313,6 +315,129 @@ TEST(Document, ListSpliceMakesTheOpsOfOneInsertPerElement) {
   Document one_by_one = build(false);
   EXPECT_EQ(json_of(spliced), R"({"l":[1,"a",true,2.5,null,-7]})");
   EXPECT_EQ(spliced.save(), one_by_one.save());
+}
+
+// ---- fork: copy on write --------------------------------------------------------------------
+// A fork shares the op set with the document it came from until either writes. Every local write
+// method, on either side, must copy first and leave the other document as it was; the writer must
+// end up as if it had never shared (the same edit on a document that was never forked).
+
+struct ForkBase {
+  Document doc = doc_with("aaaa");
+  ObjId text, list, map;
+  ForkBase() {
+    map = doc.put_object(ObjId::root(), "m", ObjType::kMap).value();
+    list = doc.put_object(ObjId::root(), "l", ObjType::kList).value();
+    text = doc.put_object(ObjId::root(), "t", ObjType::kText).value();
+    EXPECT_TRUE(doc.put(map, "a", std::string("x")));
+    EXPECT_TRUE(doc.put(map, "c", Counter{1}));
+    EXPECT_TRUE(doc.splice(list, 0, 0, {std::int64_t{1}, std::int64_t{2}, std::int64_t{3}}));
+    EXPECT_TRUE(doc.splice_text(text, 0, 0, "hello"));
+    EXPECT_TRUE(doc.mark(text, 1, 3, ExpandMark::kAfter, "bold", true));
+    doc.commit(CommitOptions{std::nullopt, 0});
+  }
+};
+
+using ForkEdit = std::function<void(Document&, const ForkBase&)>;
+
+std::vector<std::pair<std::string, ForkEdit>> local_write_methods() {
+  return {
+      {"put", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.put(b.map, "k", std::int64_t{9})); }},
+      {"put_object", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.put_object(b.map, "o", ObjType::kMap)); }},
+      {"insert", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.insert(b.list, 1, std::int64_t{7})); }},
+      {"insert_object", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.insert_object(b.list, 0, ObjType::kList)); }},
+      {"remove", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.remove(b.map, "a")); }},
+      {"increment", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.increment(b.map, "c", 5)); }},
+      {"splice", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.splice(b.list, 1, 1, {true, false})); }},
+      {"splice_text", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.splice_text(b.text, 2, 2, "XYZ")); }},
+      {"update_text", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.update_text(b.text, "help, world")); }},
+      {"mark", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.mark(b.text, 0, 4, ExpandMark::kNone, "em", true)); }},
+      {"unmark", [](Document& d, const ForkBase& b) { EXPECT_TRUE(d.unmark(b.text, 0, 5, ExpandMark::kAfter, "bold")); }},
+      {"split_block", [](Document& d, const ForkBase& b) {
+         EXPECT_TRUE(d.split_block(b.text, 2, Block{{"type", Hydrated::of(std::string("paragraph"))}}));
+       }},
+      {"update_spans", [](Document& d, const ForkBase& b) {
+         Span bold;
+         bold.text = "hel";
+         bold.marks = {{"bold", true}};
+         Span plain;
+         plain.text = "lo!";
+         EXPECT_TRUE(d.update_spans(b.text, {bold, plain}));
+       }},
+  };
+}
+
+TEST(DocumentFork, EachLocalWriteOnEitherSideLeavesTheOtherAsItWas) {
+  for (const auto& [name, edit] : local_write_methods()) {
+    for (const bool fork_writes : {false, true}) {
+      SCOPED_TRACE(name + (fork_writes ? " on the fork" : " on the original"));
+      ForkBase base;
+      const Bytes before = base.doc.save();
+      const std::string before_json = json_of(base.doc);
+      const std::vector<Span> before_spans = base.doc.spans(base.text).value();
+      Document fork = base.doc.fork(actor("aaaa"));  // same actor: the writer's bytes compare below
+      Document& writer = fork_writes ? fork : base.doc;
+      const Document& other = fork_writes ? base.doc : fork;
+      edit(writer, base);
+      writer.commit(CommitOptions{std::nullopt, 0});
+      EXPECT_EQ(json_of(other), before_json);
+      EXPECT_EQ(other.save(), before);
+      ForkBase never_forked;
+      edit(never_forked.doc, never_forked);
+      never_forked.doc.commit(CommitOptions{std::nullopt, 0});
+      EXPECT_NE(writer.save(), before);
+      EXPECT_EQ(json_of(writer), json_of(never_forked.doc));
+      EXPECT_EQ(writer.spans(base.text).value(), never_forked.doc.spans(never_forked.text).value());
+      EXPECT_EQ(other.spans(base.text).value(), before_spans);
+      EXPECT_EQ(writer.save(), never_forked.doc.save());
+    }
+  }
+}
+
+TEST(DocumentFork, BothSidesWriteAndMergeAndTheOriginalMayGoFirst) {
+  auto original = std::make_unique<ForkBase>();
+  Document fork = original->doc.fork(actor("bbbb"));
+  Document fork_of_fork = fork.fork(actor("cccc"));  // three documents share one op set
+  ASSERT_TRUE(original->doc.splice_text(original->text, 0, 0, "A"));
+  ASSERT_TRUE(fork.splice_text(original->text, 5, 0, "B"));
+  original->doc.commit();
+  fork.commit();
+  ASSERT_TRUE(fork.merge(original->doc));
+  const ObjId text = original->text;
+  original.reset();  // the fork outlives the document it came from
+  EXPECT_EQ(fork.text(text).value(), "AhelloB");
+  EXPECT_EQ(fork_of_fork.text(text).value(), "hello");
+  ASSERT_TRUE(fork_of_fork.merge(fork));
+  EXPECT_EQ(fork_of_fork.text(text).value(), "AhelloB");
+  auto reloaded = Document::load(fork_of_fork.save());
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(json_of(*reloaded), json_of(fork));
+}
+
+// The diff cursor's touch log lives in the op set, which the copy on write copies: incremental
+// patches stay exact on the document that had the cursor and on its fork.
+TEST(DocumentFork, IncrementalPatchesStayExactOnBothSides) {
+  ForkBase base;
+  base.doc.update_diff_cursor();
+  Document fork = base.doc.fork(actor("bbbb"));
+  ASSERT_TRUE(base.doc.put(base.map, "k", std::int64_t{1}));
+  base.doc.commit();
+  Document incoming = base.doc.fork(actor("cccc"));
+  ASSERT_TRUE(incoming.put(base.map, "z", std::int64_t{2}));
+  incoming.commit();
+  ASSERT_TRUE(base.doc.merge(incoming));  // not a local edit: patches come from the touch log
+  const std::vector<Patch> patches = base.doc.diff_incremental();
+  std::set<std::string> keys;
+  for (const Patch& p : patches) {
+    if (!p.path.empty()) {
+      if (const auto* k = std::get_if<std::string>(&p.path.back())) keys.insert(*k);
+    }
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{"k", "z"}));
+  ASSERT_TRUE(fork.put(base.map, "f", std::int64_t{3}));
+  fork.commit();
+  const std::vector<Patch> fork_patches = fork.diff_incremental();  // no cursor: the whole document
+  EXPECT_GE(fork_patches.size(), 5u);
 }
 
 // ---- against the JS reference --------------------------------------------------------------

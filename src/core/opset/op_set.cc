@@ -18,7 +18,7 @@ std::uint32_t OpSet::intern(std::string_view k) {
 template <class List>
 std::size_t OpSet::insert_sorted(List& list, std::uint32_t idx, OpId id) {
   auto pos = std::upper_bound(list.begin(), list.end(), id, [&](OpId v, std::uint32_t e) {
-    return actors_->less(v, ops_[e].id);
+    return actors_.less(v, ops_[e].id);
   });
   const auto at = static_cast<std::size_t>(pos - list.begin());
   list.insert(at, idx);
@@ -38,7 +38,7 @@ void OpSet::integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32
   o.elems.push_back(Element{op_idx, OpList{}});
   SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
   SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
-  while (cur != SequenceIndex::kNone && actors_->less(id, ops_[o.elems[cur].insert_op].id)) {
+  while (cur != SequenceIndex::kNone && actors_.less(id, ops_[o.elems[cur].insert_op].id)) {
     prev = cur;
     cur = o.seq.next(cur);
   }

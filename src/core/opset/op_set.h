@@ -640,20 +640,25 @@ struct TouchLog {
 /// The CRDT state. Not thread-safe.
 class OpSet {
  public:
-  explicit OpSet(const ActorTable* actors) : actors_(actors) {
+  /// An empty document's op set; it reads actors from `actors` (its own copy), which
+  /// intern_actor() extends.
+  explicit OpSet(ActorTable actors = {}) : actors_(std::move(actors)) {
     objects_.emplace_back();  // the root map
     obj_index_.emplace(0, kRootObject);
   }
-  /// A copy of `other` that reads actors from `actors` (a copy of other's table); it records
-  /// no touches (a copy is a new document).
-  OpSet(const OpSet& other, const ActorTable* actors) : OpSet(other) {
-    actors_ = actors;
-    touch_log_ = TouchLog{};
-  }
+  /// A copy (the state of a document that stops sharing it, Document::Impl::own_opset) keeps
+  /// the touch log; the scratch is not copied.
+  OpSet(const OpSet& other)
+      : actors_(other.actors_), ops_(other.ops_), objects_(other.objects_), op_index_(other.op_index_),
+        inc_totals_(other.inc_totals_), mark_names_(other.mark_names_), obj_index_(other.obj_index_),
+        keys_(other.keys_), key_index_(other.key_index_), touch_log_(other.touch_log_) {}
   OpSet(OpSet&&) = default;
   OpSet& operator=(OpSet&&) = default;
+  OpSet& operator=(const OpSet&) = delete;
 
-  const ActorTable& actors() const { return *actors_; }
+  const ActorTable& actors() const { return actors_; }
+  /// The index of `actor`, added to the table if new (ops may then name it).
+  std::uint32_t intern_actor(const Bytes& actor) { return actors_.intern(actor); }
 
   Status apply(const ResolvedOp& r) { return apply(view_of(r)); }
 
@@ -711,13 +716,13 @@ class OpSet {
       if (ops_[i].visible()) out.push_back(i);
     }
     std::sort(out.begin(), out.end(), [&](std::uint32_t a, std::uint32_t b) {
-      return actors_->less(ops_[a].id, ops_[b].id);
+      return actors_.less(ops_[a].id, ops_[b].id);
     });
   }
   std::uint32_t winner(std::span<const std::uint32_t> ops, std::uint32_t insert_op) const {
     std::uint32_t best = kNone32;
     auto consider = [&](std::uint32_t i) {
-      if (ops_[i].visible() && (best == kNone32 || actors_->less(ops_[best].id, ops_[i].id))) best = i;
+      if (ops_[i].visible() && (best == kNone32 || actors_.less(ops_[best].id, ops_[i].id))) best = i;
     };
     if (insert_op != kNone32) consider(insert_op);
     for (std::uint32_t i : ops) consider(i);
@@ -740,11 +745,7 @@ class OpSet {
   SeqWidth element_width(const Object& o, const Element& e) const;
   void refresh_width(Object& o, std::uint32_t handle);
 
-  // Copies go through the constructor that names the copy's actor table.
-  OpSet(const OpSet&) = default;
-  OpSet& operator=(const OpSet&) = delete;
-
-  const ActorTable* actors_;
+  ActorTable actors_;
   BigVector<Op> ops_;
   std::vector<Object> objects_;
   OpIdIndex op_index_;

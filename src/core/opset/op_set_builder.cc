@@ -8,7 +8,7 @@
 
 namespace am::core {
 
-DocOrderBuilder::DocOrderBuilder(const ActorTable* actors, std::size_t num_ops) : set_(actors) {
+DocOrderBuilder::DocOrderBuilder(const ActorTable& actors, std::size_t num_ops) : set_(actors) {
   set_.ops_.reserve(num_ops);
   object_done_.push_back(0);  // the root
 }
@@ -91,7 +91,7 @@ bool DocOrderBuilder::place_in_map(Object& o, std::uint32_t idx, const OpView& o
     last_key_index_ = set_.intern(op.map_key);
   }
   KeyOps& key = *last_key_;
-  if (!key.ops.empty() && !set_.actors_->less(set_.ops_[key.ops.back()].id, op.id)) return false;
+  if (!key.ops.empty() && !set_.actors_.less(set_.ops_[key.ops.back()].id, op.id)) return false;
   key.ops.push_back(idx);
   rec.key = last_key_index_;
   return true;
@@ -106,7 +106,7 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
     if (ref.counter == 0 || at == kNone32 || !(element_id(o, at) == ref)) return false;
     Element& e = o.elems[at];
     const OpId last = e.ops.empty() ? ref : set_.ops_[e.ops[e.ops.size() - 1]].id;
-    if (!set_.actors_->less(last, op.id)) return false;
+    if (!set_.actors_.less(last, op.id)) return false;
     e.ops.push_back(idx);
     rec.key = at;
     return true;
@@ -120,7 +120,7 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
   PathEntry& parent = path_.back();
   if (!is_parent(parent)) return false;
   if (ref.counter != 0 && ref.counter >= op.id.counter) return false;
-  if (parent.last_child != kNone32 && !set_.actors_->less(op.id, element_id(o, parent.last_child))) return false;
+  if (parent.last_child != kNone32 && !set_.actors_.less(op.id, element_id(o, parent.last_child))) return false;
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   o.elems.push_back(Element{idx, OpList{}});
   rec.key = parent.handle;

@@ -29,8 +29,8 @@ namespace am::core {
 /// until finish() hands it over. Not thread-safe.
 class DocOrderBuilder {
  public:
-  /// `actors` must hold every actor the ops name and outlive the op set.
-  DocOrderBuilder(const ActorTable* actors, std::size_t num_ops);
+  /// `actors` must hold every actor the ops name; the op set gets a copy.
+  DocOrderBuilder(const ActorTable& actors, std::size_t num_ops);
 
   /// Adds the next stored op; `op.pred` is ignored, `succ` is the op's successors (Lamport
   /// order). False when the op breaks document order or an invariant that apply checks; the

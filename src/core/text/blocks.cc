@@ -69,6 +69,7 @@ Error out_of_bounds(std::string_view what, std::size_t index) {
 }  // namespace
 
 Result<ObjId> Document::split_block(const ObjId& text, std::size_t index, const Block& block) {
+  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const Object* o, text_object(*impl_, text));
   if (index > impl_->length_of(*o)) return fail(out_of_bounds("split_block", index));
   AM_TRY_ASSIGN(const ObjId id, insert_object(text, index, ObjType::kMap));
@@ -77,12 +78,14 @@ Result<ObjId> Document::split_block(const ObjId& text, std::size_t index, const 
 }
 
 Status Document::join_block(const ObjId& text, std::size_t index) {
+  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const Object* o, text_object(*impl_, text));
   if (index >= impl_->length_of(*o)) return fail(out_of_bounds("join_block", index));
   return remove(text, index);
 }
 
 Result<ObjId> Document::update_block(const ObjId& text, std::size_t index, const Block& block) {
+  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const Object* o, text_object(*impl_, text));
   if (index >= impl_->length_of(*o)) return fail(out_of_bounds("update_block", index));
   AM_TRY_STATUS(join_block(text, index));
@@ -95,9 +98,9 @@ Result<std::optional<Block>> Document::block(const ObjId& text, std::size_t inde
   if (h == SequenceIndex::kNone) return std::optional<Block>();
   const core::StateView now(*impl_, core::Clock{});
   const Element& e = o->elems[h];
-  const Op& op = impl_->opset.op(now.winner(e.ops, e.insert_op));
+  const Op& op = impl_->opset().op(now.winner(e.ops, e.insert_op));
   if (op.action != Action::kMakeMap) return std::optional<Block>();
-  return std::optional<Block>(core::hydrate(now, impl_->opset.object(*impl_->opset.object_index(op.id))).map);
+  return std::optional<Block>(core::hydrate(now, impl_->opset().object(*impl_->opset().object_index(op.id))).map);
 }
 
 Result<std::vector<Span>> Document::spans(const ObjId& text) const {

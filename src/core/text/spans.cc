@@ -101,7 +101,7 @@ namespace {
 
 Hydrated hydrate_op(const StateView& v, const Op& op) {
   const Document::Impl& d = v.doc();
-  if (make_type(op.action)) return hydrate(v, d.opset.object(*d.opset.object_index(op.id)));
+  if (make_type(op.action)) return hydrate(v, d.opset().object(*d.opset().object_index(op.id)));
   return Hydrated::of(std::get<ScalarValue>(v.value_of(op)));
 }
 
@@ -114,7 +114,7 @@ class MarkTracker {
   void step(const Op& op) {
     dirty_ = true;
     if (op.has_mark_name) {
-      open_[d_.opset.key_name(d_.opset.mark_name(op))].push_back(Open{op.id, op.value.get()});
+      open_[d_.opset().key_name(d_.opset().mark_name(op))].push_back(Open{op.id, op.value.get()});
       return;
     }
     for (auto& [name, list] : open_) {
@@ -136,7 +136,7 @@ class MarkTracker {
     for (const auto& [name, list] : open_) {
       const Open* best = nullptr;
       for (const Open& a : list) {
-        if (!best || d_.actors.less(best->begin, a.begin)) best = &a;
+        if (!best || d_.actors().less(best->begin, a.begin)) best = &a;
       }
       if (best && !std::holds_alternative<Null>(best->value)) live_.emplace(name, best->value);
     }
@@ -164,7 +164,7 @@ Hydrated hydrate(const StateView& v, const Object& o) {
       Hydrated out = Hydrated::map_of({});
       for (const auto& [key, ops] : o.props) {
         const std::uint32_t w = v.winner(v.candidates(ops), kNone32);
-        if (w != kNone32) out.map.emplace(key, hydrate_op(v, d.opset.op(w)));
+        if (w != kNone32) out.map.emplace(key, hydrate_op(v, d.opset().op(w)));
       }
       return out;
     }
@@ -173,7 +173,7 @@ Hydrated hydrate(const StateView& v, const Object& o) {
       for (const SequenceIndex::Handle h : o.seq) {
         if (v.element_width(o, h).chars == 0) continue;  // not visible in this state
         const Element& e = o.elems[h];
-        out.list.push_back(hydrate_op(v, d.opset.op(v.winner(e.ops, e.insert_op))));
+        out.list.push_back(hydrate_op(v, d.opset().op(v.winner(e.ops, e.insert_op))));
       }
       return out;
     }
@@ -190,17 +190,17 @@ std::vector<Span> spans_of(const StateView& v, const Object& o) {
   bool in_run = false;  // whether out.back() is a text run that the next character may extend
   for (const SequenceIndex::Handle h : o.seq) {
     const Element& e = o.elems[h];
-    const Op& first = d.opset.op(e.insert_op);
+    const Op& first = d.opset().op(e.insert_op);
     if (first.action == Action::kMark) {
       if (v.exists(first)) marks.step(first);
       continue;
     }
     if (v.element_width(o, h).chars == 0) continue;  // deleted, or not there yet
-    const Op& op = d.opset.op(v.winner(e.ops, e.insert_op));
+    const Op& op = d.opset().op(v.winner(e.ops, e.insert_op));
     if (op.action == Action::kMakeMap) {
       Span block;
       block.kind = Span::Kind::kBlock;
-      block.block = hydrate(v, d.opset.object(*d.opset.object_index(op.id))).map;
+      block.block = hydrate(v, d.opset().object(*d.opset().object_index(op.id))).map;
       out.push_back(std::move(block));
       in_run = false;
       continue;

@@ -68,6 +68,7 @@ class SpliceSink final : public core::DiffSink {
 }  // namespace
 
 Status Document::update_text(const ObjId& obj, std::string_view new_text) {
+  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const ObjType type, object_type(obj));
   if (type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
   if (!enc::is_valid_utf8(new_text)) return fail(Error::invalid_argument("update_text", "text is not valid UTF-8"));
