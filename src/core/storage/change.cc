@@ -48,7 +48,6 @@ Error extra_items(std::string_view column) {
 
 // Row-wise reading: a reader's own error is reported as is.
 constexpr OpColumnLayout kLayout{
-    OpChunkKind::kChange,
     {.obj_actor = "obj actor column",
      .obj_counter = "obj counter column",
      .key_actor = "key actor column",

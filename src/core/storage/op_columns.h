@@ -67,9 +67,8 @@ struct OpColumnNames {
       insert, action, value, value_items, ref_count, ref_actor, ref_counter, expand, mark_name;
 };
 
-/// How the change decoder reads and names the columns (kind is kChange).
+/// How the change decoder names the columns and reports their errors.
 struct OpColumnLayout {
-  OpChunkKind kind;
   OpColumnNames names;
   enc::RowErrors errors;
 };
