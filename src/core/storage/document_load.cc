@@ -35,6 +35,8 @@ using core::BigVector;
 
 // Ops of one change decoded and handed on at a time: a change can hold a whole document.
 constexpr std::uint32_t kOpBatch = 4096;
+// The value of a delete (ops handed on always point at a value).
+const ScalarValue kNullValue = Null{};
 
 // Open-addressing map from packed op ids to op indexes; sized once, never grows.
 class IdMap {
@@ -463,15 +465,8 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
     local_preds_.reserve(batch_preds);  // no reallocation: the encoder's spans point into it
     for (std::uint32_t s = batch; s < batch_end; ++s) {
       const DocOp& op = ops[slots[s]];
-      RebuiltOp ro;
-      ro.id = op.id;
-      ro.obj = op.obj;
-      ro.is_map = op.is_map;
-      if (op.is_map) ro.map_key = rows_.key(op);
-      ro.elem = op.elem;
-      ro.insert = op.insert;
-      ro.action = op.action;
       ChangeOpRef co;
+      const ScalarValue* value = nullptr;
       if (!options_.op_sink && op.action != Action::kDelete &&
           (op.value_type == enc::kValueString || op.value_type == enc::kValueBytes)) {
         // Text: the stored bytes are the canonical encoding; check them instead of decoding.
@@ -482,37 +477,48 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
                           .with_context(std::string(kWhat) + ": op " + id_text(op.id)));
         }
         co.raw_value = raw;
-        values_.emplace_back(Null{});  // unused: keeps values_ one per op
       } else if (op.action != Action::kDelete) {
-        auto value = enc::decode_scalar(rows_.value(op));
-        if (!value) return fail(value.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
-        values_.push_back(std::move(*value));
+        auto decoded = enc::decode_scalar(rows_.value(op));
+        if (!decoded) return fail(decoded.error().with_context(std::string(kWhat) + ": op " + id_text(op.id)));
+        values_.push_back(std::move(*decoded));
+        value = &values_.back();
       } else {
-        values_.emplace_back(Null{});
+        value = &kNullValue;
       }
-      ro.value = &values_.back();
       const std::uint32_t pb = pred_begin[slots[s]];
       const std::uint32_t pe = pred_begin[slots[s] + 1];
-      ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
-      ro.expand = op.expand;
-      if (op.has_mark_name) ro.mark_name = rows_.mark_name(slots[s]);
-      if (options_.op_sink) rops_.push_back(ro);
+      std::optional<std::string_view> mark_name;
+      if (op.has_mark_name) mark_name = rows_.mark_name(slots[s]);
+      if (options_.op_sink) {
+        RebuiltOp& ro = rops_.emplace_back();
+        ro.id = op.id;
+        ro.obj = op.obj;
+        ro.is_map = op.is_map;
+        if (op.is_map) ro.map_key = rows_.key(op);
+        ro.elem = op.elem;
+        ro.insert = op.insert;
+        ro.action = op.action;
+        ro.value = value;  // never null here: text takes the raw path only without an op sink
+        ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
+        ro.expand = op.expand;
+        ro.mark_name = mark_name;
+      }
 
       if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local_[op.obj.actor]};
       co.is_map = op.is_map;
       if (op.is_map) {
-        co.map_key = ro.map_key;
+        co.map_key = rows_.key(op);
       } else if (op.elem.counter != 0) {
         co.elem = ChangeOpId{op.elem.counter, local_[op.elem.actor]};
       }
       co.insert = op.insert;
       co.action = op.action;
-      co.value = ro.value;
+      co.value = value;
       const std::size_t pfirst = local_preds_.size();
       for (std::uint32_t p = pb; p < pe; ++p) local_preds_.push_back(ChangeOpId{preds[p].counter, local_[preds[p].actor]});
       co.pred = std::span<const ChangeOpId>(local_preds_.data() + pfirst, pe - pb);
       co.expand = op.expand;
-      co.mark_name = ro.mark_name;
+      co.mark_name = mark_name;
       if (last - first == 1) {
         single_op = co;  // most changes: encoded by the one-op fast path
       } else {
