@@ -660,6 +660,10 @@ Result<Document> Document::fork_at(const std::vector<ChangeHash>& heads, std::op
   for (const ChangeHash& h : heads) {
     if (!history.contains(h)) return fail(Error::invalid_argument("heads", h.to_hex() + " is not a change of this document"));
   }
+  // At the current heads it is fork(), which shares the op set instead of replaying history.
+  if (!impl_->tx_open && std::set<ChangeHash>(heads.begin(), heads.end()) == impl_->heads) {
+    return fork(std::move(actor));
+  }
   DocumentOptions o = impl_->options;
   o.actor = actor ? std::move(actor) : std::optional<ActorId>(ActorId::random());
   Document copy(o);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -412,6 +413,29 @@ TEST(DocumentFork, BothSidesWriteAndMergeAndTheOriginalMayGoFirst) {
   auto reloaded = Document::load(fork_of_fork.save());
   ASSERT_TRUE(reloaded);
   EXPECT_EQ(json_of(*reloaded), json_of(fork));
+}
+
+// fork_at() at the current heads takes fork()'s path (sharing, not replaying): the same
+// independence holds, and other heads still replay.
+TEST(DocumentFork, ForkAtTheCurrentHeadsIsAForkAndOtherHeadsReplay) {
+  ForkBase base;
+  const std::vector<ChangeHash> first = base.doc.heads();
+  ASSERT_TRUE(base.doc.put(base.map, "later", true));
+  base.doc.commit(CommitOptions{std::nullopt, 0});
+  std::vector<ChangeHash> now = base.doc.heads();
+  std::reverse(now.begin(), now.end());
+  Document at_now = base.doc.fork_at(now, actor("bbbb")).value();
+  Document at_first = base.doc.fork_at(first, actor("cccc")).value();
+  EXPECT_EQ(json_of(at_now), json_of(base.doc));
+  EXPECT_EQ(at_first.get(base.map, "later").value(), std::nullopt);
+  ASSERT_TRUE(at_now.put(base.map, "mine", std::int64_t{1}));
+  at_now.commit(CommitOptions{std::nullopt, 0});
+  EXPECT_EQ(base.doc.get(base.map, "mine").value(), std::nullopt);
+  EXPECT_EQ(at_now.actor(), actor("bbbb"));
+  Document forked = base.doc.fork(actor("bbbb"));
+  ASSERT_TRUE(forked.put(base.map, "mine", std::int64_t{1}));
+  forked.commit(CommitOptions{std::nullopt, 0});
+  EXPECT_EQ(at_now.save(), forked.save());
 }
 
 // The diff cursor's touch log lives in the op set, which the copy on write copies: incremental
