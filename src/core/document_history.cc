@@ -234,7 +234,7 @@ void Document::reset_diff_cursor() {
   d.cursor_set = false;
   d.cursor_counters.clear();
   d.cursor_heads.clear();
-  d.own_opset().stop_touch_log();
+  if (d.opset().touch_log().active) d.own_opset().stop_touch_log();  // no copy of a shared op set for nothing
   d.local_log.stop();
 }
 

@@ -342,7 +342,8 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
   };
   if (in_document_order) {
     o.stored_ops = [&](storage::StoredOps& stored) -> Status {
-      if (!build_in_document_order(actors(), stored, global, own_opset())) *not_in_order = true;
+      OpSet& target = own_opset();  // first: a copy made after actors() was read would leave it behind
+      if (!build_in_document_order(target.actors(), stored, global, target)) *not_in_order = true;
       return {};
     };
   } else {
