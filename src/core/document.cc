@@ -140,7 +140,9 @@ std::size_t text_width_at(const Document::Impl& d, const ObjId& obj, const Prop&
 }  // namespace
 
 Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
-  Impl& d = impl_->for_local_write();
+  // No pointer into the op set outlives a step here, so a shared op set is copied only once an
+  // op is certain (a put of the value already there writes nothing).
+  Impl& d = *impl_;
   AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   // As the reference resolves a put (op_set.rs resolve_action): when the winning value is
   // already this one, nothing is written if it stands alone, and otherwise a delete of the
@@ -151,11 +153,11 @@ Status Document::put(const ObjId& obj, const Prop& prop, ScalarValue value) {
     if (w.action == Action::kSet && w.value.get() == value) {
       if (op.pred.size() == 1) return {};
       op.pred.erase(winner);
-      return d.put_op(std::move(op), Action::kDelete, Null{});
+      return d.for_local_write().put_op(std::move(op), Action::kDelete, Null{});
     }
   }
   const std::size_t replaced = text_width_at(d, obj, prop);
-  AM_TRY_STATUS(d.put_op(std::move(op), Action::kSet, value));
+  AM_TRY_STATUS(d.for_local_write().put_op(std::move(op), Action::kSet, value));
   log_write(d, obj, prop, Value(std::move(value)), false, replaced);
   return {};
 }
@@ -190,9 +192,10 @@ Result<ObjId> Document::insert_object(const ObjId& obj, std::size_t index, ObjTy
 }
 
 Status Document::remove(const ObjId& obj, const Prop& prop) {
-  Impl& d = impl_->for_local_write();
+  Impl& d = *impl_;
   AM_TRY_ASSIGN(ResolvedOp op, d.target(obj, prop));
   if (op.pred.empty()) return {};  // nothing visible there: nothing to delete
+  d.for_local_write();  // a shared op set is copied only now: nothing below holds a pointer into it
   const bool seq = std::holds_alternative<std::size_t>(prop);
   const std::size_t width = seq ? std::max<std::size_t>(1, text_width_at(d, obj, prop)) : 0;
   AM_TRY_STATUS(d.put_op(std::move(op), Action::kDelete, Null{}));
