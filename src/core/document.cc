@@ -256,14 +256,10 @@ Status Document::splice(const ObjId& obj, std::size_t pos, std::size_t del,
     // finds at pos + i, without searching the index for it).
     AM_TRY_ASSIGN(const Object* o, d.object_for(obj));
     if (o->type != ObjType::kList || o->has_marks) continue;
-    ResolvedOp op;
-    op.obj = Impl::obj_field(*o);
-    op.insert = true;
+    ResolvedOp op = Impl::insert_into(*o);
     for (++i; i < values.size(); ++i) {
-      op.elem = d.tx_ops.back().id;
       op.value = values[i];
-      op.id = d.next_id();
-      AM_TRY_STATUS(d.local(op));
+      AM_TRY_STATUS(d.insert_after_last(op));
       if (d.local_log.recording()) log_write(d, obj, pos + i, Value(values[i]), true);
     }
   }
@@ -298,17 +294,12 @@ Status Document::splice_text(const ObjId& obj, std::size_t pos, std::size_t del,
     const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
     const std::string_view cp = text.substr(i, len);
     if (next_after_previous) {
-      ResolvedOp& op = *next_after_previous;
-      op.elem = d.tx_ops.back().id;
-      std::get<std::string>(op.value).assign(cp);
-      op.id = d.next_id();
-      AM_TRY_STATUS(d.local(op));
+      std::get<std::string>(next_after_previous->value).assign(cp);  // no allocation per character
+      AM_TRY_STATUS(d.insert_after_last(*next_after_previous));
     } else {
       AM_TRY_STATUS(insert(obj, at, std::string(cp)));
       if (!o->has_marks) {
-        next_after_previous.emplace();
-        next_after_previous->obj = Impl::obj_field(*o);
-        next_after_previous->insert = true;
+        next_after_previous = Impl::insert_into(*o);
         next_after_previous->value = std::string();
       }
     }

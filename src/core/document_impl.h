@@ -524,6 +524,21 @@ struct Document::Impl {
     return found.empty() ? h : found.back().handle;
   }
 
+  /// An insert into sequence `o` whose element the caller sets (insert_after_last).
+  static ResolvedOp insert_into(const Object& o) {
+    ResolvedOp op;
+    op.obj = obj_field(o);
+    op.insert = true;
+    return op;
+  }
+  /// Applies `op` (from insert_into, value set) as a new element right after the one the last
+  /// pending op made: the next element of a splice into a sequence without marks.
+  Status insert_after_last(ResolvedOp& op) {
+    op.elem = tx_ops.back().id;
+    op.id = next_id();
+    return local(op);
+  }
+
   Status put_op(ResolvedOp op, Action action, ScalarValue value) {
     op.action = action;
     op.value = std::move(value);
