@@ -13,6 +13,7 @@
 #include "core/encoding/column_spec.h"
 #include "core/storage/chunk.h"
 #include "core/storage/op_columns.h"
+#include "support/document_chunks.h"
 #include "support/hex.h"
 
 namespace am {
@@ -22,16 +23,8 @@ ActorId actor(std::string_view hex) { return *ActorId::from_hex(hex); }
 Document doc_with(std::string_view actor_hex) { return Document(DocumentOptions{actor(actor_hex), TextUnit::kUtf16}); }
 std::string json_of(const Document& d) { return d.to_json().value(); }
 
-// The body of the single document chunk in `chunk`.
-Bytes body_of(const Bytes& chunk) {
-  enc::ByteReader r(chunk);
-  auto c = storage::read_chunk(r);
-  EXPECT_TRUE(c);
-  if (!c) return {};
-  return Bytes(c->body.begin(), c->body.end());
-}
-
-Bytes document_chunk(const Bytes& body) { return storage::write_chunk(storage::ChunkType::kDocument, body); }
+using test::body_of;
+using test::document_chunk;
 
 // ---- malformed op columns ------------------------------------------------------------------
 // A document's op columns are decoded column by column and run by run, each run checked once

@@ -19,6 +19,7 @@
 #include "core/storage/chunk.h"
 #include "core/storage/document_chunk.h"
 #include "core/util/deflate.h"
+#include "support/document_chunks.h"
 #include "support/hex.h"
 #include "support/vectors.h"
 
@@ -204,16 +205,8 @@ Bytes vector_save(std::string_view name) {
   return test::hex(test::load_vector(name)["save_hex"].get<std::string>());
 }
 
-// The body of the single document chunk in `chunk`.
-Bytes body_of(const Bytes& chunk) {
-  enc::ByteReader r(chunk);
-  auto c = storage::read_chunk(r);
-  EXPECT_TRUE(c);
-  if (!c) return {};
-  return Bytes(c->body.begin(), c->body.end());
-}
-
-Bytes document_chunk(const Bytes& body) { return storage::write_chunk(storage::ChunkType::kDocument, body); }
+using test::body_of;
+using test::document_chunk;
 
 // Loads `bytes`; when it loads, saving and loading again must work and keep the heads.
 void expect_error_or_round_trip(const Bytes& bytes, const LoadOptions& options, const std::string& what) {

@@ -53,8 +53,6 @@ constexpr OpColumnLayout kLayout{
      .key_actor = "key actor column",
      .key_counter = "key counter column",
      .key_string = "key string column",
-     .id_actor = {},
-     .id_counter = {},
      .insert = "insert column",
      .action = "action column",
      .value = "value column",

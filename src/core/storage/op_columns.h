@@ -63,7 +63,7 @@ ByteView* op_column_slot(OpColumnData& data, std::uint32_t spec, OpChunkKind kin
 
 /// How a decoder names the op columns in its errors.
 struct OpColumnNames {
-  std::string_view obj_actor, obj_counter, key_actor, key_counter, key_string, id_actor, id_counter,
+  std::string_view obj_actor, obj_counter, key_actor, key_counter, key_string,
       insert, action, value, value_items, ref_count, ref_actor, ref_counter, expand, mark_name;
 };
 
