@@ -68,7 +68,7 @@ class DocOrderBuilder {
   OpSet set_;
   std::uint32_t current_object_ = kNone32;
   std::vector<std::uint8_t> object_done_;  // per object: its ops are all added
-  BigVector<PathEntry> path_;
+  ScratchVector<PathEntry> path_;  // freed with the builder
   // The map key of the previous op in this object (a key's ops are consecutive).
   KeyOps* last_key_ = nullptr;
   std::string_view last_key_name_;  // the key in the object's map node: stable

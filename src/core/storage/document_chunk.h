@@ -119,7 +119,7 @@ struct OpRows;
 /// it is passed to.
 class StoredOps {
  public:
-  StoredOps(doc::OpRows& rows, std::size_t count, core::BigVector<std::uint32_t>& succ_begin)
+  StoredOps(doc::OpRows& rows, std::size_t count, core::ScratchVector<std::uint32_t>& succ_begin)
       : rows_(rows), count_(count), succ_begin_(succ_begin) {}
   std::size_t size() const { return count_; }
   /// REQUIRES: i < size().
@@ -134,7 +134,7 @@ class StoredOps {
  private:
   doc::OpRows& rows_;
   std::size_t count_;
-  core::BigVector<std::uint32_t>& succ_begin_;  // op i: rows_.succ[succ_begin_[i], succ_begin_[i + 1])
+  core::ScratchVector<std::uint32_t>& succ_begin_;  // op i: rows_.succ[succ_begin_[i], succ_begin_[i + 1])
 };
 
 struct DocumentDecodeOptions {

@@ -31,7 +31,7 @@ using doc::kWhat;
 using doc::OpRows;
 using doc::pack;
 using doc::RawId;
-using core::BigVector;
+using core::ScratchVector;
 
 // Ops of one change decoded and handed on at a time: a change can hold a whole document.
 constexpr std::uint32_t kOpBatch = 4096;
@@ -75,8 +75,8 @@ class IdMap {
     key ^= key >> 33;
     return static_cast<std::size_t>(key) & mask_;
   }
-  BigVector<std::uint64_t> keys_;
-  BigVector<std::uint32_t> values_;
+  ScratchVector<std::uint64_t> keys_;
+  ScratchVector<std::uint32_t> values_;
   std::size_t mask_ = 0;
 };
 
@@ -133,7 +133,7 @@ class OpRowIndex {
     std::uint32_t min = UINT32_MAX;
     std::uint32_t max = 0;
     std::uint64_t count = 0;
-    BigVector<std::uint32_t> rows;  // empty: the actor's ids are in sparse_
+    ScratchVector<std::uint32_t> rows;  // empty: the actor's ids are in sparse_
   };
   std::vector<Dense> dense_;
   IdMap sparse_;
@@ -195,15 +195,15 @@ Status read_body(ByteView body, ColumnSource& src, Actors& actors, DecodedDocume
 
 // Every op's preds, Lamport-sorted: ids[begin[i]] .. ids[begin[i + 1]] for op row i.
 struct Preds {
-  BigVector<std::uint32_t> begin;
-  BigVector<RawId> ids;
+  ScratchVector<std::uint32_t> begin;
+  ScratchVector<RawId> ids;
 };
 
 // Turns the successor lists into preds, adding a delete op to `rows` for every successor that
 // is not a stored op, and frees the successor lists unless `keep_succ`.
 Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out, bool keep_succ) {
-  BigVector<DocOp>& ops = rows.ops;
-  BigVector<RawId>& succ = rows.succ;
+  ScratchVector<DocOp>& ops = rows.ops;
+  ScratchVector<RawId>& succ = rows.succ;
   const std::size_t num_stored = ops.size();
   OpRowIndex index(rank.size(), [&](auto&& f) {
     for (std::size_t i = 0; i < num_stored; ++i) f(ops[i].id);
@@ -251,14 +251,14 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
     }
   }
   const std::size_t num_ops = ops.size();
-  BigVector<std::uint32_t>& pred_begin = out.begin;
+  ScratchVector<std::uint32_t>& pred_begin = out.begin;
   pred_begin.assign(num_ops + 1, 0);
   for (const auto& e : edges) ++pred_begin[e.first + 1];
   for (std::size_t i = 0; i < num_ops; ++i) pred_begin[i + 1] += pred_begin[i];
-  BigVector<RawId>& preds = out.ids;
+  ScratchVector<RawId>& preds = out.ids;
   preds.resize(edges.size());
   {
-    BigVector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
+    ScratchVector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
     for (const auto& e : edges) preds[fill[e.first]++] = ops[e.second].id;
   }
   auto lamport_less = [&](RawId a, RawId b) {
@@ -280,15 +280,15 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
 // Where each change's ops are: change row r has the op rows slots[begin[r]] .. slots[begin[r + 1]]
 // in counter order, from start_op[r].
 struct ChangeSlots {
-  BigVector<std::uint32_t> start_op;
-  BigVector<std::uint32_t> begin;
-  BigVector<std::uint32_t> slots;
+  ScratchVector<std::uint32_t> start_op;
+  ScratchVector<std::uint32_t> begin;
+  ScratchVector<std::uint32_t> slots;
 };
 
 // Assigns every op to the change of its actor with the smallest max_op >= its counter (the op's
 // aux becomes that row) and checks that each change's ops have consecutive counters ending at
 // its max_op.
-Status assign_ops(BigVector<DocOp>& ops, const std::vector<ChangeKey>& rows, std::size_t num_actors,
+Status assign_ops(ScratchVector<DocOp>& ops, const std::vector<ChangeKey>& rows, std::size_t num_actors,
                   ChangeSlots& out) {
   const std::size_t num_changes = rows.size();
   const std::size_t num_ops = ops.size();
@@ -324,8 +324,8 @@ Status assign_ops(BigVector<DocOp>& ops, const std::vector<ChangeKey>& rows, std
     ++op_count[row];
   }
   max_ops_by_actor = {};
-  BigVector<std::uint32_t>& start_op = out.start_op;
-  BigVector<std::uint32_t>& slot_begin = out.begin;
+  ScratchVector<std::uint32_t>& start_op = out.start_op;
+  ScratchVector<std::uint32_t>& slot_begin = out.begin;
   start_op.resize(num_changes);
   slot_begin.assign(num_changes + 1, 0);
   for (std::size_t row = 0; row < num_changes; ++row) {
@@ -340,7 +340,7 @@ Status assign_ops(BigVector<DocOp>& ops, const std::vector<ChangeKey>& rows, std
     start_op[row] = static_cast<std::uint32_t>(first_op);
     slot_begin[row + 1] = slot_begin[row] + n;
   }
-  BigVector<std::uint32_t>& slots = out.slots;
+  ScratchVector<std::uint32_t>& slots = out.slots;
   slots.assign(num_ops, kNone32);
   for (std::size_t i = 0; i < num_ops; ++i) {
     const DocOp& op = ops[i];
@@ -420,9 +420,9 @@ void ChangeRebuilder::sort_deps(const std::vector<std::uint32_t>& row_deps) {
 // Actor table: the author, then every other referenced actor in byte order. Sets local_ for
 // them; rebuild() resets it.
 void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last) {
-  const BigVector<DocOp>& ops = rows_.ops;
-  const BigVector<std::uint32_t>& slots = slots_.slots;
-  const BigVector<std::uint32_t>& pred_begin = preds_.begin;
+  const ScratchVector<DocOp>& ops = rows_.ops;
+  const ScratchVector<std::uint32_t>& slots = slots_.slots;
+  const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
   others_.clear();
   local_[author] = 0;
   auto use = [&](std::uint32_t a) {
@@ -450,10 +450,10 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
 // values, handed to op_sink, encoded with change-local actor indexes. A change of one op is left
 // in `single_op` for the encoder's one-op fast path.
 Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op) {
-  const BigVector<DocOp>& ops = rows_.ops;
-  const BigVector<std::uint32_t>& slots = slots_.slots;
-  const BigVector<std::uint32_t>& pred_begin = preds_.begin;
-  const BigVector<RawId>& preds = preds_.ids;
+  const ScratchVector<DocOp>& ops = rows_.ops;
+  const ScratchVector<std::uint32_t>& slots = slots_.slots;
+  const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
+  const ScratchVector<RawId>& preds = preds_.ids;
   for (std::uint32_t batch = first; batch < last; batch += kOpBatch) {
     const std::uint32_t batch_end = std::min<std::uint32_t>(last, batch + kOpBatch);
     std::size_t batch_preds = 0;
@@ -645,7 +645,7 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   const std::size_t num_changes = rows.size();
 
   // Where each stored op's successors begin, for stored_ops: assign_ops reuses the field.
-  BigVector<std::uint32_t> succ_begin;
+  ScratchVector<std::uint32_t> succ_begin;
   if (options.stored_ops) {
     succ_begin.resize(num_stored + 1);
     for (std::size_t i = 0; i < num_stored; ++i) succ_begin[i] = op_rows.ops[i].aux;

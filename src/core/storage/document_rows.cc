@@ -300,7 +300,7 @@ Status check_counter_run(const std::optional<std::int64_t>& first, std::int64_t 
 
 // The op rows' own columns: action, object, key, id, flags, value, mark name.
 Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint64_t rows, OpRows& out) {
-  BigVector<DocOp>& ops = out.ops;
+  ScratchVector<DocOp>& ops = out.ops;
   using U = std::optional<std::uint64_t>;
   using S = std::optional<std::int64_t>;
   using Str = std::optional<std::string_view>;
@@ -462,7 +462,7 @@ Status read_successors(const OpColumnData& c, std::size_t num_actors, std::uint6
   }
   if (total > UINT32_MAX) return fail(Error::resource_limit(kWhat, "4 Gi successors or more"));
   AM_TRY_STATUS(src.charge(static_cast<std::size_t>(total * kSuccCost)));
-  BigVector<RawId>& succ = out.succ;
+  ScratchVector<RawId>& succ = out.succ;
   succ.resize(static_cast<std::size_t>(total));
   if (Status st = for_each_run<enc::UIntCodec>(c.ref_actor, true, total, "op succ actor", [&](std::uint64_t item, std::uint64_t n, const U& v) -> Status {
     AM_TRY_ASSIGN(const std::uint32_t actor, actor_index(v, num_actors, "op succ actor", item));

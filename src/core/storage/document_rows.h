@@ -80,12 +80,12 @@ struct DocOp {
 };
 static_assert(sizeof(DocOp) == 40, "DocOp is meant to be 40 bytes");
 
-using core::BigVector;
+using core::ScratchVector;
 
 // The op rows: one per stored op (a long text has millions), in big-block storage.
 struct OpRows {
-  BigVector<DocOp> ops;
-  BigVector<RawId> succ;  // every row's successors, flattened
+  ScratchVector<DocOp> ops;
+  ScratchVector<RawId> succ;  // every row's successors, flattened
   std::vector<std::pair<std::uint32_t, std::string_view>> mark_names;  // (row, name), by row
   ByteView keys;   // the key string column
   ByteView raw;    // the raw value column

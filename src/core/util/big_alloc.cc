@@ -6,13 +6,19 @@
 
 namespace am::core {
 
-void* allocate_big(std::size_t bytes) {
+std::size_t big_block_bytes(std::size_t bytes, BlockUse use) {
+  if (bytes < kHugeBlockBytes) return bytes;
+  const std::size_t padded = (bytes + kHugeBlockBytes - 1) & ~(kHugeBlockBytes - 1);
+  return use == BlockUse::kScratch || padded - bytes <= bytes / 8 ? padded : bytes;
+}
+
+void* allocate_big(std::size_t bytes, BlockUse use) {
   if (bytes < kHugeBlockBytes) return ::operator new(bytes);
-  void* p = ::operator new(bytes, std::align_val_t{kHugeBlockBytes});
+  const std::size_t block = big_block_bytes(bytes, use);
+  void* p = ::operator new(block, std::align_val_t{kHugeBlockBytes});
 #if defined(MADV_HUGEPAGE)
-  // Only whole 2 MiB stretches become huge pages; a partial tail keeps 4 KiB pages, so nothing
-  // is rounded up and resident memory stays what is touched (to within one huge page).
-  const std::size_t whole = bytes & ~(kHugeBlockBytes - 1);
+  // Only whole 2 MiB stretches become huge pages; an unpadded tail keeps 4 KiB pages.
+  const std::size_t whole = block & ~(kHugeBlockBytes - 1);
   (void)::madvise(p, whole, MADV_HUGEPAGE);  // advice: a refusal leaves ordinary pages
 #endif
   return p;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <type_traits>
 #include <vector>
@@ -13,11 +14,24 @@ namespace am::core {
 /// Bytes from which a block is aligned to, and advised as, huge pages (2 MiB on x86-64 and arm64).
 inline constexpr std::size_t kHugeBlockBytes = std::size_t{2} << 20;
 
+/// What a block is for, which decides how much of it becomes huge pages (allocate_big).
+enum class BlockUse : std::uint8_t {
+  kLasting,  // kept with the document (the op set's arrays): padded only when that adds <= 1/8
+  kScratch,  // freed when the work ends (a loader's rows): always padded to whole huge pages
+};
+
 /// Allocates `bytes`; from kHugeBlockBytes on, 2 MiB-aligned and advised MADV_HUGEPAGE (Linux;
 /// elsewhere and where the kernel declines, plain memory). Loading a long text writes hundreds of
 /// megabytes of fresh arrays; with 4 KiB pages, faulting them in was most of the load time on a
-/// virtual machine (egwalker-S1: load 0.9 s with, 0.4 s without). Free with free_big(p, bytes).
-void* allocate_big(std::size_t bytes);
+/// virtual machine (egwalker-S1: load 0.9 s with, 0.4 s without). The block is padded to whole
+/// huge pages as `use` says: a tail in 4 KiB pages costs a fault per page, padding costs resident
+/// memory once the tail is touched. Free with free_big(p, bytes).
+void* allocate_big(std::size_t bytes, BlockUse use = BlockUse::kLasting);
+/// The bytes allocate_big(bytes, use) takes: `bytes` below kHugeBlockBytes; from there, rounded
+/// up to whole huge pages for kScratch, and for kLasting when that adds at most bytes / 8. (A
+/// fault is expensive on a virtual machine: egwalker-S1's load took 6,500 faults with 4 KiB tails
+/// and 3,600 with padded ones.)
+std::size_t big_block_bytes(std::size_t bytes, BlockUse use);
 void free_big(void* p, std::size_t bytes) noexcept;
 
 /// Hands back to the system the memory of bytes [from, to) of a block from allocate_big(bytes),
@@ -25,29 +39,37 @@ void free_big(void* p, std::size_t bytes) noexcept;
 /// read as zero afterwards: the caller must never read them again (a consumed input array).
 void release_big_range(void* p, std::size_t bytes, std::size_t from, std::size_t to) noexcept;
 
-/// A std allocator over allocate_big / free_big. Stateless: all instances are equal.
-template <class T>
+/// A std allocator over allocate_big / free_big for blocks used as `kUse` says. Stateless: all
+/// instances are equal.
+template <class T, BlockUse kUse = BlockUse::kLasting>
 struct BigAllocator {
   using value_type = T;
+  template <class U>
+  struct rebind {
+    using other = BigAllocator<U, kUse>;
+  };
   BigAllocator() = default;
   template <class U>
-  BigAllocator(const BigAllocator<U>&) noexcept {}  // NOLINT: converting, as allocators are
-  T* allocate(std::size_t n) { return static_cast<T*>(allocate_big(n * sizeof(T))); }
+  BigAllocator(const BigAllocator<U, kUse>&) noexcept {}  // NOLINT: converting, as allocators are
+  T* allocate(std::size_t n) { return static_cast<T*>(allocate_big(n * sizeof(T), kUse)); }
   void deallocate(T* p, std::size_t n) noexcept { free_big(p, n * sizeof(T)); }
   template <class U>
-  friend bool operator==(const BigAllocator&, const BigAllocator<U>&) noexcept {
+  friend bool operator==(const BigAllocator&, const BigAllocator<U, kUse>&) noexcept {
     return true;
   }
 };
 
-/// A vector whose storage comes from BigAllocator.
+/// A vector whose storage comes from BigAllocator: for arrays kept with a document.
 template <class T>
 using BigVector = std::vector<T, BigAllocator<T>>;
+/// The same for arrays freed when the work that made them ends (a loader's rows).
+template <class T>
+using ScratchVector = std::vector<T, BigAllocator<T, BlockUse::kScratch>>;
 
 /// release_big_range for the elements [from, to) of v. REQUIRES: they are never read again
 /// (their bytes become zero); T trivially destructible.
-template <class T>
-void release_elements(BigVector<T>& v, std::size_t from, std::size_t to) noexcept {
+template <class T, BlockUse kUse>
+void release_elements(std::vector<T, BigAllocator<T, kUse>>& v, std::size_t from, std::size_t to) noexcept {
   static_assert(std::is_trivially_destructible_v<T>);
   release_big_range(v.data(), v.capacity() * sizeof(T), from * sizeof(T), to * sizeof(T));
 }
