@@ -246,12 +246,15 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
   // The number of inserts in each run of ops of one object: its elements, sized once.
   std::vector<std::uint32_t> run_inserts;
   storage::DocOpId prev_obj;
+  std::size_t objects = 1;  // the root
   for (std::size_t i = 0; i < stored.size(); ++i) {
-    const auto [obj, insert] = stored.object_and_insert(i);
+    const auto [obj, insert, makes_object] = stored.outline(i);
     if (i == 0 || !same_id(obj, prev_obj)) run_inserts.push_back(0);
     run_inserts.back() += insert ? 1 : 0;
+    objects += makes_object ? 1 : 0;
     prev_obj = obj;
   }
+  builder.expect_objects(objects);
   std::size_t run = 0;
   std::vector<OpId> succ;
   bool known = true;  // every actor the op names was interned

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <thread>
+#include <vector>
 
 namespace am::core {
 namespace {
@@ -63,6 +66,118 @@ TEST(BigAllocator, RebindKeepsTheBlockUse) {
   p[kHugeBlockBytes / 8] = 2;
   EXPECT_EQ(p[0] + p[kHugeBlockBytes / 8], 3u);
   a.deallocate(p, kHugeBlockBytes / 8 + 1);
+}
+
+// A slab is the 2 MiB-aligned block that holds p, as BulkBlocks makes them.
+std::uintptr_t slab_of(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{kHugeBlockBytes - 1};
+}
+
+TEST(BulkBlocks, InactiveScopeLeavesBlocksToMalloc) {
+  const std::size_t before = BulkBlocks::live_slabs();
+  BulkBlocks scope;  // never activated
+  void* p = allocate_big(4096);
+  EXPECT_EQ(BulkBlocks::live_slabs(), before);
+  free_big(p, 4096);
+}
+
+TEST(BulkBlocks, PacksSmallLastingBlocksAndFreesTheSlabWithTheLastBlock) {
+  const std::size_t before = BulkBlocks::live_slabs();
+  std::vector<std::pair<void*, std::size_t>> blocks;
+  {
+    BulkBlocks scope;
+    scope.activate();
+    for (std::size_t i = 1; i <= 100; ++i) {
+      const std::size_t bytes = 24 * i;
+      auto* p = static_cast<std::uint8_t*>(allocate_big(bytes));
+      ASSERT_EQ(reinterpret_cast<std::uintptr_t>(p) % 16, 0u);
+      std::fill(p, p + bytes, static_cast<std::uint8_t>(i));
+      blocks.emplace_back(p, bytes);
+    }
+    EXPECT_EQ(BulkBlocks::live_slabs(), before + 1);
+    for (const auto& [p, bytes] : blocks) EXPECT_EQ(slab_of(p), slab_of(blocks.front().first));
+    // Scratch blocks and blocks above kBulkMaxBlock still come from malloc.
+    void* scratch = allocate_big(4096, BlockUse::kScratch);
+    void* big = allocate_big(kBulkMaxBlock + 1);
+    EXPECT_NE(slab_of(scratch), slab_of(blocks.front().first));
+    EXPECT_NE(slab_of(big), slab_of(blocks.front().first));
+    free_big(scratch, 4096);
+    free_big(big, kBulkMaxBlock + 1);
+    EXPECT_EQ(BulkBlocks::live_slabs(), before + 1);
+  }
+  // The scope has ended; its blocks are still valid and hold what was written.
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto* p = static_cast<const std::uint8_t*>(blocks[i].first);
+    ASSERT_EQ(p[0], i + 1);
+    ASSERT_EQ(p[blocks[i].second - 1], i + 1);
+  }
+  for (std::size_t i = 0; i + 1 < blocks.size(); ++i) free_big(blocks[i].first, blocks[i].second);
+  EXPECT_EQ(BulkBlocks::live_slabs(), before + 1);  // one block still lives in it
+  free_big(blocks.back().first, blocks.back().second);
+  EXPECT_EQ(BulkBlocks::live_slabs(), before);
+}
+
+TEST(BulkBlocks, AFullSlabMakesAnother) {
+  const std::size_t before = BulkBlocks::live_slabs();
+  std::vector<void*> blocks;
+  BulkBlocks scope;
+  scope.activate();
+  const std::size_t bytes = kBulkMaxBlock;
+  for (std::size_t i = 0; i < 2 * kHugeBlockBytes / bytes + 1; ++i) blocks.push_back(allocate_big(bytes));
+  EXPECT_GE(BulkBlocks::live_slabs(), before + 2);
+  for (void* p : blocks) free_big(p, bytes);
+  // The open slab stays until the scope ends; the full ones went with their last block.
+  EXPECT_EQ(BulkBlocks::live_slabs(), before + 1);
+}
+
+TEST(BulkBlocks, BlocksMayBeFreedOnAnotherThread) {
+  const std::size_t before = BulkBlocks::live_slabs();
+  std::vector<void*> blocks;
+  {
+    BulkBlocks scope;
+    scope.activate();
+    for (int i = 0; i < 64; ++i) blocks.push_back(allocate_big(1000));
+  }
+  std::thread other([&] {
+    for (void* p : blocks) free_big(p, 1000);
+  });
+  other.join();
+  EXPECT_EQ(BulkBlocks::live_slabs(), before);
+}
+
+TEST(BulkBlocks, AnInnerScopeTakesOverUntilItEnds) {
+  const std::size_t before = BulkBlocks::live_slabs();
+  BulkBlocks outer;
+  outer.activate();
+  void* a = allocate_big(512);
+  void* b = nullptr;
+  {
+    BulkBlocks inner;
+    inner.activate();
+    b = allocate_big(512);
+    EXPECT_NE(slab_of(a), slab_of(b));
+  }
+  void* c = allocate_big(512);
+  EXPECT_EQ(slab_of(a), slab_of(c));
+  for (void* p : {a, b, c}) free_big(p, 512);
+  EXPECT_EQ(BulkBlocks::live_slabs(), before + 1);  // outer's open slab
+}
+
+TEST(BulkBlocks, VectorsGrowAcrossSlabBlocks) {
+  const std::size_t before = BulkBlocks::live_slabs();
+  {
+    BigVector<std::uint32_t> v;
+    {
+      BulkBlocks scope;
+      scope.activate();
+      for (std::uint32_t i = 0; i < 50'000; ++i) v.push_back(i);  // reallocates inside slabs
+    }
+    for (std::uint32_t i = 0; i < 50'000; i += 97) ASSERT_EQ(v[i], i);
+    v.resize(200'000, 7);  // over kBulkMaxBlock: leaves the slabs
+    EXPECT_EQ(v[49'999], 49'999u);
+    EXPECT_EQ(v.back(), 7u);
+  }
+  EXPECT_EQ(BulkBlocks::live_slabs(), before);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "core/encoding/byte_reader.h"
 #include "core/opset/op_set_builder.h"
 #include "core/storage/chunk.h"
+#include "core/util/big_alloc.h"
 
 namespace am {
 namespace {
@@ -173,6 +174,43 @@ TEST(DocOrderBuild, RandomHistoriesLoadAsTheirChangesApplyAndStayEqualAfterEdits
   }
   std::cout << "[ histories] 40 documents, " << ops_seen << " changes loaded both ways\n";
   EXPECT_GT(ops_seen, 40u * 5u);
+}
+
+// A document with many sequences packs their small arrays into huge-page slabs while it loads
+// (core/util/big_alloc.h, BulkBlocks): the loaded state is the applied one, edits after the load
+// move arrays out of the slabs, and the slabs go with the document.
+TEST(DocOrderBuild, ManySequencesLoadIntoSlabsThatGoWithTheDocument) {
+  Document d = doc_with("aaaa");
+  std::vector<ObjId> lists;
+  for (int i = 0; i < 320; ++i) {
+    auto list = d.put_object(ObjId::root(), "l" + std::to_string(i), ObjType::kList);
+    ASSERT_TRUE(list);
+    lists.push_back(*list);
+    for (std::int64_t k = 0; k < 220; ++k) ASSERT_TRUE(d.insert(*list, static_cast<std::size_t>(k), k));
+  }
+  d.commit();
+  const Bytes saved = d.save();
+  const std::size_t slabs_before = core::BulkBlocks::live_slabs();
+  {
+    auto built = Document::load(saved, LoadOptions{.actor = actor("eeee")});
+    ASSERT_TRUE(built) << built.error().to_string();
+    EXPECT_TRUE(detail::DocumentAccess::impl(*built).loaded_in_document_order);
+    EXPECT_GT(core::BulkBlocks::live_slabs(), slabs_before);
+    Document applied = load_by_applying(saved, "eeee");
+    EXPECT_EQ(built->save(), applied.save());
+    // Grow every list past what its load-time arrays hold, on both.
+    for (const ObjId& list : lists) {
+      for (std::size_t k = 0; k < 80; ++k) {
+        ASSERT_TRUE(built->insert(list, k * 2, std::int64_t(-1)));
+        ASSERT_TRUE(applied.insert(list, k * 2, std::int64_t(-1)));
+      }
+    }
+    built->commit(CommitOptions{.message = std::nullopt, .time = 1});
+    applied.commit(CommitOptions{.message = std::nullopt, .time = 1});
+    EXPECT_EQ(built->save(), applied.save());
+    EXPECT_EQ(*built->length(lists.back()), 300u);
+  }
+  EXPECT_EQ(core::BulkBlocks::live_slabs(), slabs_before);
 }
 
 // A writer that puts two concurrent inserts at the list head in ascending order (RGA gives

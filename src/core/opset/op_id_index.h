@@ -154,7 +154,7 @@ bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
   }
   actors_.resize(spans.size());
   auto dense = [](const Span& s) { return s.count != 0 && s.max - s.min < 4 * s.count; };
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> sparse(spans.size());
+  std::vector<ScratchVector<std::pair<std::uint32_t, std::uint32_t>>> sparse(spans.size());  // freed here
   for (std::size_t a = 0; a < spans.size(); ++a) {
     if (dense(spans[a])) {
       actors_[a].runs.push_back(Run{spans[a].min, 0});

@@ -8,7 +8,16 @@
 
 namespace am::core {
 
-DocOrderBuilder::DocOrderBuilder(const ActorTable& actors, std::size_t num_ops) : set_(actors) {
+namespace {
+
+// Slabs pay off once a document has many objects: each sequence makes a few blocks of a few
+// KiB (leaves, elements, their index), and a slab costs up to 2 MiB of resident memory.
+constexpr std::size_t kBulkFromOps = std::size_t{1} << 16;
+constexpr std::size_t kBulkFromSequences = 256;
+
+}  // namespace
+
+DocOrderBuilder::DocOrderBuilder(const ActorTable& actors, std::size_t num_ops) : num_ops_(num_ops), set_(actors) {
   set_.ops_.reserve(num_ops);
   object_done_.push_back(0);  // the root
 }
@@ -22,6 +31,7 @@ bool DocOrderBuilder::enter_object(std::uint32_t oi) {
   path_.push_back(PathEntry{});  // the list head
   last_key_ = nullptr;
   if (is_sequence(set_.objects_[oi].type)) {
+    if (++sequences_entered_ == kBulkFromSequences && num_ops_ >= kBulkFromOps) bulk_.activate();
     set_.objects_[oi].elems.reserve(expected_elements_);
     path_.reserve(expected_elements_ + 1);
   }

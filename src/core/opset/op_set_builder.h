@@ -43,6 +43,10 @@ class DocOrderBuilder {
   /// elements (its insert ops), so that its element array and path are sized once.
   void expect_elements(std::size_t n) { expected_elements_ = n; }
 
+  /// A hint: the op set will hold about `n` objects (the root included), sized once rather than
+  /// grown by copying every object made so far.
+  void expect_objects(std::size_t n) { set_.objects_.reserve(n); }
+
   /// Indexes the ids, settles counters and widths. False on a duplicate id or a successor
   /// that is not what it should be; otherwise moves the op set into `out`.
   bool finish(OpSet& out);
@@ -65,6 +69,11 @@ class DocOrderBuilder {
   bool place_in_sequence(Object& o, std::uint32_t idx, const OpView& op);
   void build_sequence(Object& o);
 
+  // Packs the small per-object arrays of a document with many objects into huge-page slabs
+  // (core/util/big_alloc.h); first, so that it outlives set_.
+  BulkBlocks bulk_;
+  std::size_t num_ops_ = 0;
+  std::size_t sequences_entered_ = 0;
   OpSet set_;
   std::uint32_t current_object_ = kNone32;
   std::vector<std::uint8_t> object_done_;  // per object: its ops are all added

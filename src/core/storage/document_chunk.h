@@ -124,8 +124,14 @@ class StoredOps {
   std::size_t size() const { return count_; }
   /// REQUIRES: i < size().
   StoredOp operator[](std::size_t i) const;
-  /// Op i's object and whether it is an insert, without the rest. REQUIRES: i < size().
-  std::pair<DocOpId, bool> object_and_insert(std::size_t i) const;
+  /// Op i's object, whether it is an insert and whether it makes an object, without the rest.
+  /// REQUIRES: i < size().
+  struct Outline {
+    DocOpId obj;
+    bool insert = false;
+    bool makes_object = false;
+  };
+  Outline outline(std::size_t i) const;
   /// The caller is done with ops [0, i): their memory goes back to the system (whole huge
   /// blocks), so that the loaded state need not exist beside every decoded row. Reading them
   /// afterwards is undefined. REQUIRES: i <= size().

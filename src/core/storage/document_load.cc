@@ -215,7 +215,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
     }
   }
   ops.reserve(num_stored + succ.size());  // no reallocation while deletes are added
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
+  ScratchVector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
   edges.reserve(succ.size());
   for (std::size_t i = 0; i < num_stored; ++i) {
     const std::size_t succ_end = i + 1 < num_stored ? ops[i + 1].aux : succ.size();
@@ -617,9 +617,11 @@ StoredOp StoredOps::operator[](std::size_t i) const {
   return s;
 }
 
-std::pair<DocOpId, bool> StoredOps::object_and_insert(std::size_t i) const {
+StoredOps::Outline StoredOps::outline(std::size_t i) const {
   const DocOp& op = rows_.ops[i];
-  return {op.obj, op.insert};
+  const bool makes = op.action == Action::kMakeMap || op.action == Action::kMakeList ||
+                     op.action == Action::kMakeText || op.action == Action::kMakeTable;
+  return {op.obj, op.insert, makes};
 }
 
 void StoredOps::release_before(std::size_t i) {

@@ -13,7 +13,10 @@ std::size_t big_block_bytes(std::size_t bytes, BlockUse use) {
 }
 
 void* allocate_big(std::size_t bytes, BlockUse use) {
-  if (bytes < kHugeBlockBytes) return ::operator new(bytes);
+  if (bytes < kHugeBlockBytes) {
+    BulkBlocks* bulk = use == BlockUse::kLasting && bytes <= kBulkMaxBlock ? BulkBlocks::current() : nullptr;
+    return bulk != nullptr ? bulk->allocate(bytes) : ::operator new(bytes);
+  }
   const std::size_t block = big_block_bytes(bytes, use);
   void* p = ::operator new(block, std::align_val_t{kHugeBlockBytes});
 #if defined(MADV_HUGEPAGE)
@@ -27,6 +30,7 @@ void* allocate_big(std::size_t bytes, BlockUse use) {
 void free_big(void* p, std::size_t bytes) noexcept {
   if (p == nullptr) return;
   if (bytes < kHugeBlockBytes) {
+    if (bytes <= kBulkMaxBlock && BulkBlocks::free_if_bulk(p, bytes)) return;
     ::operator delete(p);
   } else {
     ::operator delete(p, std::align_val_t{kHugeBlockBytes});
