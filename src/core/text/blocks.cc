@@ -69,25 +69,25 @@ Error out_of_bounds(std::string_view what, std::size_t index) {
 }  // namespace
 
 Result<ObjId> Document::split_block(const ObjId& text, std::size_t index, const Block& block) {
-  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const Object* o, text_object(*impl_, text));
   if (index > impl_->length_of(*o)) return fail(out_of_bounds("split_block", index));
+  impl_->for_local_write();  // `o` is not read again: a refused call copies nothing
   AM_TRY_ASSIGN(const ObjId id, insert_object(text, index, ObjType::kMap));
   AM_TRY_STATUS(fill(*this, id, Hydrated::map_of(block)));
   return id;
 }
 
 Status Document::join_block(const ObjId& text, std::size_t index) {
-  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const Object* o, text_object(*impl_, text));
   if (index >= impl_->length_of(*o)) return fail(out_of_bounds("join_block", index));
+  impl_->for_local_write();  // `o` is not read again: a refused call copies nothing
   return remove(text, index);
 }
 
 Result<ObjId> Document::update_block(const ObjId& text, std::size_t index, const Block& block) {
-  impl_->for_local_write();  // before pointers into the op set are taken
   AM_TRY_ASSIGN(const Object* o, text_object(*impl_, text));
   if (index >= impl_->length_of(*o)) return fail(out_of_bounds("update_block", index));
+  impl_->for_local_write();  // `o` is not read again: a refused call copies nothing
   AM_TRY_STATUS(join_block(text, index));
   return split_block(text, index, block);
 }

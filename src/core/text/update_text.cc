@@ -68,7 +68,8 @@ class SpliceSink final : public core::DiffSink {
 }  // namespace
 
 Status Document::update_text(const ObjId& obj, std::string_view new_text) {
-  impl_->for_local_write();  // before pointers into the op set are taken
+  // No for_local_write() here: nothing below keeps a pointer into the op set (the old text is a
+  // copy), and each splice copies a shared op set itself, so the same text copies nothing.
   AM_TRY_ASSIGN(const ObjType type, object_type(obj));
   if (type != ObjType::kText) return fail(Error::invalid_argument("object " + obj.to_string(), "is not text"));
   if (!enc::is_valid_utf8(new_text)) return fail(Error::invalid_argument("update_text", "text is not valid UTF-8"));
