@@ -27,13 +27,12 @@ TEST(BigBlockBytes, ScratchBlocksAreWholeHugePages) {
   EXPECT_EQ(big_block_bytes(7 * kMiB, BlockUse::kScratch), 8 * kMiB);
 }
 
-TEST(BigBlockBytes, LastingBlocksArePaddedByAtMostAnEighth) {
+TEST(BigBlockBytes, LastingBlocksArePaddedByAtMostA64th) {
   // 2 MiB + 1 would need 2 MiB - 1 of padding: kept exact.
   EXPECT_EQ(big_block_bytes(kHugeBlockBytes + 1, BlockUse::kLasting), kHugeBlockBytes + 1);
-  EXPECT_EQ(big_block_bytes(7 * kMiB, BlockUse::kLasting), 7 * kMiB);  // 1 MiB > 7/8 MiB
-  EXPECT_EQ(big_block_bytes(15 * kMiB, BlockUse::kLasting), 16 * kMiB);  // 1 MiB <= 15/8 MiB
-  EXPECT_EQ(big_block_bytes(16 * kMiB + 1, BlockUse::kLasting), 18 * kMiB);
-  EXPECT_EQ(big_block_bytes(8 * kMiB, BlockUse::kLasting), 8 * kMiB);  // already whole pages
+  EXPECT_EQ(big_block_bytes(15 * kMiB, BlockUse::kLasting), 15 * kMiB);    // 1 MiB > 15/64 MiB
+  EXPECT_EQ(big_block_bytes(127 * kMiB, BlockUse::kLasting), 128 * kMiB);  // 1 MiB <= 127/64 MiB
+  EXPECT_EQ(big_block_bytes(8 * kMiB, BlockUse::kLasting), 8 * kMiB);      // already whole pages
 }
 
 template <class Vector>

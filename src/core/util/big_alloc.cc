@@ -9,7 +9,7 @@ namespace am::core {
 std::size_t big_block_bytes(std::size_t bytes, BlockUse use) {
   if (bytes < kHugeBlockBytes) return bytes;
   const std::size_t padded = (bytes + kHugeBlockBytes - 1) & ~(kHugeBlockBytes - 1);
-  return use == BlockUse::kScratch || padded - bytes <= bytes / 8 ? padded : bytes;
+  return use == BlockUse::kScratch || padded - bytes <= bytes / 64 ? padded : bytes;
 }
 
 void* allocate_big(std::size_t bytes, BlockUse use) {

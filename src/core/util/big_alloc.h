@@ -16,7 +16,7 @@ inline constexpr std::size_t kHugeBlockBytes = std::size_t{2} << 20;
 
 /// What a block is for, which decides how much of it becomes huge pages (allocate_big).
 enum class BlockUse : std::uint8_t {
-  kLasting,  // kept with the document (the op set's arrays): padded only when that adds <= 1/8
+  kLasting,  // kept with the document (the op set's arrays): padded only when that adds <= 1/64
   kScratch,  // freed when the work ends (a loader's rows): always padded to whole huge pages
 };
 
@@ -28,9 +28,9 @@ enum class BlockUse : std::uint8_t {
 /// memory once the tail is touched. Free with free_big(p, bytes).
 void* allocate_big(std::size_t bytes, BlockUse use = BlockUse::kLasting);
 /// The bytes allocate_big(bytes, use) takes: `bytes` below kHugeBlockBytes; from there, rounded
-/// up to whole huge pages for kScratch, and for kLasting when that adds at most bytes / 8. (A
-/// fault is expensive on a virtual machine: egwalker-S1's load took 6,500 faults with 4 KiB tails
-/// and 3,600 with padded ones.)
+/// up to whole huge pages for kScratch, and for kLasting when that adds at most bytes / 64: a
+/// padded tail becomes resident as a whole huge page once the array's last element is written,
+/// and a document keeps it (at 1/8, egwalker-A1 kept up to 6 MB more after its load).
 std::size_t big_block_bytes(std::size_t bytes, BlockUse use);
 void free_big(void* p, std::size_t bytes) noexcept;
 
