@@ -363,9 +363,13 @@ int bench_load(const LoadBenchOptions& options) {
   const long rss_before = current_rss_kb();
   am::LoadOptions load_options;
   load_options.verify_heads = !options.unchecked;
+  rusage usage_before{};
+  getrusage(RUSAGE_SELF, &usage_before);
   const auto t = Clock::now();
   auto doc = am::Document::load(data, load_options);
   const double load_ms = ms_since(t);
+  rusage usage_after{};
+  getrusage(RUSAGE_SELF, &usage_after);
   if (!doc) {
     std::cerr << "amrepo: bench: " << doc.error().to_string() << "\n";
     return 5;
@@ -381,6 +385,10 @@ int bench_load(const LoadBenchOptions& options) {
   out["rss_before_kb"] = rss_before;
   out["rss_kb"] = current_rss_kb();
   out["peak_rss_kb"] = peak_rss_kb();
+  // Page faults of the load: each costs 10-15 us on a virtual machine (docs/benchmarks.md).
+  out["load_minor_faults"] = usage_after.ru_minflt - usage_before.ru_minflt;
+  out["load_system_ms"] = (usage_after.ru_stime.tv_sec - usage_before.ru_stime.tv_sec) * 1e3 +
+                          (usage_after.ru_stime.tv_usec - usage_before.ru_stime.tv_usec) / 1e3;
   std::cout << out.dump() << std::endl;
   return 0;
 }
