@@ -91,6 +91,44 @@ TEST(Deflate, BombHitsTheLimit) {
   EXPECT_EQ(r.error().code, ErrorCode::kResourceLimit);
 }
 
+// inflate_raw_into: the scratch-buffer variant the document loader uses.
+Bytes bytes_of(const core::ScratchBytes& b) { return Bytes(b.data(), b.data() + b.size()); }
+
+TEST(DeflateInto, InflatesWhatCompressed300To1AndReusesTheBuffer) {
+  Bytes data(std::size_t{3} << 20, 0);  // 3 MiB: a huge scratch block, many guesses
+  for (std::size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<std::uint8_t>(i >> 12);
+  const Bytes compressed = deflate_raw(data);
+  EXPECT_LT(compressed.size() * 300, data.size());
+  core::ScratchBytes out;
+  ASSERT_TRUE(inflate_raw_into(compressed, kDefaultInflateLimit, out));
+  EXPECT_EQ(bytes_of(out), data);
+  const Bytes small = {1, 2, 3, 4, 5};
+  ASSERT_TRUE(inflate_raw_into(deflate_raw(small), kDefaultInflateLimit, out));
+  EXPECT_EQ(bytes_of(out), small);
+  ASSERT_TRUE(inflate_raw_into(deflate_raw(Bytes{}), kDefaultInflateLimit, out));
+  EXPECT_EQ(out.size(), 0u);
+}
+
+TEST(DeflateInto, MalformedIsCorruptionAndABombHitsTheLimit) {
+  core::ScratchBytes out;
+  const auto bad = inflate_raw_into(hex("ff ff ff ff"), kDefaultInflateLimit, out);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorruption);
+  const Bytes bomb = deflate_raw(Bytes(std::size_t{64} << 20, 0));
+  const auto r = inflate_raw_into(bomb, std::size_t{1} << 20, out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kResourceLimit);
+  // The limit itself is reachable: exactly max_output bytes inflate.
+  ASSERT_TRUE(inflate_raw_into(deflate_raw(Bytes(std::size_t{1} << 20, 9)), std::size_t{1} << 20, out));
+  EXPECT_EQ(out.size(), std::size_t{1} << 20);
+}
+
+RC_GTEST_PROP(DeflateProperty, IntoRoundTrip, (std::vector<std::uint8_t> data)) {
+  core::ScratchBytes out;
+  RC_ASSERT(static_cast<bool>(inflate_raw_into(deflate_raw(data), kDefaultInflateLimit, out)));
+  RC_ASSERT(bytes_of(out) == Bytes(data.begin(), data.end()));
+}
+
 RC_GTEST_PROP(DeflateProperty, RoundTrip, (std::vector<std::uint8_t> data)) {
   RC_ASSERT(inflate_raw(deflate_raw(data)).value() == Bytes(data.begin(), data.end()));
 }

@@ -95,14 +95,14 @@ Result<ByteView> ColumnSource::data(const enc::StoredColumn& col, std::string_vi
     AM_TRY_STATUS(charge(col.data.size()));
     return col.data;
   }
-  auto inflated = util::inflate_raw(col.data, budget_);
-  if (!inflated) {
-    return fail(inflated.error().with_context(std::string(kWhat) + ": " + std::string(group) +
-                                              " column " + std::to_string(col.spec.normalized())));
+  core::ScratchBytes inflated;
+  if (Status s = util::inflate_raw_into(col.data, budget_, inflated); !s) {
+    return fail(s.error().with_context(std::string(kWhat) + ": " + std::string(group) + " column " +
+                                       std::to_string(col.spec.normalized())));
   }
-  AM_TRY_STATUS(charge(inflated->size()));
-  buffers_.push_back(std::move(*inflated));
-  return ByteView(buffers_.back());
+  AM_TRY_STATUS(charge(inflated.size()));
+  buffers_.push_back(std::move(inflated));
+  return ByteView(buffers_.back().data(), buffers_.back().size());
 }
 
 Status classify_changes(const std::vector<enc::StoredColumn>& cols, ColumnSource& src,

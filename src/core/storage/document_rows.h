@@ -126,7 +126,7 @@ class ColumnSource {
 
  private:
   std::size_t budget_;
-  std::vector<Bytes> buffers_;  // moving a Bytes keeps its data in place
+  std::vector<core::ScratchBytes> buffers_;  // moving one keeps its data in place
 };
 
 struct ChangeColumns {

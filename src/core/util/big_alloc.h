@@ -80,6 +80,56 @@ class BulkBlocks {
   bool active_ = false;
 };
 
+/// A byte buffer from allocate_big(n, kScratch) whose bytes are left uninitialised when it is
+/// resized: for output a decompressor writes (zeroing first would touch, and fault in, every
+/// page of a guess that may be far too big). Move-only; not thread-safe.
+class ScratchBytes {
+ public:
+  ScratchBytes() = default;
+  ~ScratchBytes() { free_big(data_, capacity_); }
+  ScratchBytes(ScratchBytes&& o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
+    o.data_ = nullptr;
+    o.size_ = o.capacity_ = 0;
+  }
+  ScratchBytes& operator=(ScratchBytes&& o) noexcept {
+    if (this != &o) {
+      free_big(data_, capacity_);
+      data_ = o.data_;
+      size_ = o.size_;
+      capacity_ = o.capacity_;
+      o.data_ = nullptr;
+      o.size_ = o.capacity_ = 0;
+    }
+    return *this;
+  }
+  ScratchBytes(const ScratchBytes&) = delete;
+  ScratchBytes& operator=(const ScratchBytes&) = delete;
+
+  /// n bytes of unspecified content; what was in the buffer is lost when n exceeds capacity().
+  void resize_discarding(std::size_t n) {
+    if (n > capacity_) {
+      free_big(data_, capacity_);
+      data_ = nullptr;
+      capacity_ = 0;
+      data_ = static_cast<std::uint8_t*>(allocate_big(n, BlockUse::kScratch));
+      capacity_ = n;
+    }
+    size_ = n;
+  }
+  /// Keeps the first n bytes. REQUIRES: n <= size().
+  void shrink(std::size_t n) { size_ = n; }
+
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
 /// A std allocator over allocate_big / free_big for blocks used as `kUse` says. Stateless: all
 /// instances are equal.
 template <class T, BlockUse kUse = BlockUse::kLasting>

@@ -42,18 +42,20 @@ Bytes deflate_raw(ByteView input, int level) {
   return out;
 }
 
-Result<Bytes> inflate_raw(ByteView input, std::size_t max_output) {
+namespace {
+
+// Decompresses into buffers that `resize(n)` makes n bytes long, guessing the size from the
+// input and multiplying the guess by `growth` until the output fits or passes `max_output`.
+// Returns the output's size.
+template <class Resize>
+Result<std::size_t> inflate_growing(ByteView input, std::size_t max_output, std::size_t growth, Resize resize) {
   std::size_t cap = std::min(max_output, std::max<std::size_t>(input.size() * 4, 4096));
-  Bytes out;
   for (;;) {
-    out.resize(cap);
+    std::uint8_t* out = resize(cap);
     std::size_t actual = 0;
-    const libdeflate_result r = libdeflate_deflate_decompress(
-        decompressor(), input.data(), input.size(), out.data(), out.size(), &actual);
-    if (r == LIBDEFLATE_SUCCESS) {
-      out.resize(actual);
-      return out;
-    }
+    const libdeflate_result r =
+        libdeflate_deflate_decompress(decompressor(), input.data(), input.size(), out, cap, &actual);
+    if (r == LIBDEFLATE_SUCCESS) return actual;
     if (r != LIBDEFLATE_INSUFFICIENT_SPACE) {
       return fail(Error::corruption("deflate", "malformed raw DEFLATE data"));
     }
@@ -61,8 +63,29 @@ Result<Bytes> inflate_raw(ByteView input, std::size_t max_output) {
       return fail(Error::resource_limit(
           "deflate", "inflated data exceeds the limit of " + std::to_string(max_output) + " bytes"));
     }
-    cap = cap > max_output / 2 ? max_output : cap * 2;
+    cap = cap > max_output / growth ? max_output : cap * growth;
   }
+}
+
+}  // namespace
+
+Result<Bytes> inflate_raw(ByteView input, std::size_t max_output) {
+  Bytes out;
+  AM_TRY_ASSIGN(const std::size_t n, inflate_growing(input, max_output, 2, [&](std::size_t cap) {
+                  out.resize(cap);
+                  return out.data();
+                }));
+  out.resize(n);
+  return out;
+}
+
+Status inflate_raw_into(ByteView input, std::size_t max_output, core::ScratchBytes& out) {
+  AM_TRY_ASSIGN(const std::size_t n, inflate_growing(input, max_output, 4, [&](std::size_t cap) {
+                  out.resize_discarding(cap);
+                  return out.data();
+                }));
+  out.shrink(n);
+  return {};
 }
 
 }  // namespace am::util

@@ -5,6 +5,7 @@
 
 #include "am/bytes.h"
 #include "am/result.h"
+#include "core/util/big_alloc.h"
 
 namespace am::util {
 
@@ -20,5 +21,10 @@ Bytes deflate_raw(ByteView input, int level = 6);
 /// data is kCorruption. Thread-safe.
 [[nodiscard]] Result<Bytes> inflate_raw(ByteView input,
                                         std::size_t max_output = kDefaultInflateLimit);
+
+/// The same into `out` (its size is set to the output's), for big short-lived buffers (a
+/// loader's columns): the guesses grow fourfold, and their unused bytes are never written, so a
+/// column that compressed 100:1 is not zeroed and decompressed into five ever larger buffers.
+[[nodiscard]] Status inflate_raw_into(ByteView input, std::size_t max_output, core::ScratchBytes& out);
 
 }  // namespace am::util
