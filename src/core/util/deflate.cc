@@ -35,11 +35,13 @@ Bytes deflate_raw(ByteView input, int level) {
     if (!c) throw std::bad_alloc();
     cached_level = level;
   }
-  Bytes out(libdeflate_deflate_compress_bound(c.get(), input.size()));
+  // Compressed into a scratch buffer that is never zeroed, then copied out at its real size: a
+  // Bytes of the bound's size was zero-filled (faulting in every page) and kept that capacity.
+  core::ScratchBytes scratch;
+  scratch.resize_discarding(libdeflate_deflate_compress_bound(c.get(), input.size()));
   const std::size_t n =
-      libdeflate_deflate_compress(c.get(), input.data(), input.size(), out.data(), out.size());
-  out.resize(n);  // the bound guarantees success
-  return out;
+      libdeflate_deflate_compress(c.get(), input.data(), input.size(), scratch.data(), scratch.size());
+  return Bytes(scratch.data(), scratch.data() + n);  // the bound guarantees success
 }
 
 namespace {
