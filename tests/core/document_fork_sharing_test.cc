@@ -32,6 +32,7 @@ TEST(DocumentForkSharing, CallsThatWriteNothingCopyNothing) {
   EXPECT_FALSE(fork.join_block(text, 99));                // out of bounds
   EXPECT_FALSE(fork.split_block(text, 99, Block{}));
   EXPECT_FALSE(fork.update_block(text, 99, Block{}));
+  EXPECT_TRUE(fork.update_spans(text, fork.spans(text).value()));  // the spans already there
   EXPECT_TRUE(share_op_set(doc, fork));
 
   // A write copies, and only the writer changes.

@@ -415,7 +415,9 @@ class ReplaceHook final : public core::DiffSink {
 
 Status Document::update_spans(const ObjId& text, const std::vector<Span>& desired, ExpandMark default_expand,
                               const std::map<std::string, ExpandMark>& per_mark_expand) {
-  impl_->for_local_write();  // before pointers into the op set are taken
+  // No for_local_write() here: every write below goes through a public method that copies a
+  // shared op set itself, and every pointer into the op set is taken again after the writes
+  // before it, so spans already as desired copy nothing.
   AM_TRY_ASSIGN(const Object* o, impl_->object_for(text));
   if (o->type != ObjType::kText) return fail(Error::invalid_argument("object " + text.to_string(), "is not text"));
   for (const Span& s : desired) {
