@@ -248,10 +248,10 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
   storage::DocOpId prev_obj;
   std::size_t objects = 1;  // the root
   for (std::size_t i = 0; i < stored.size(); ++i) {
-    const auto [obj, insert, makes_object] = stored.outline(i);
+    const auto [obj, insert, action] = stored.outline(i);
     if (i == 0 || !same_id(obj, prev_obj)) run_inserts.push_back(0);
     run_inserts.back() += insert ? 1 : 0;
-    objects += makes_object ? 1 : 0;
+    if (core::make_type(action)) ++objects;
     prev_obj = obj;
   }
   builder.expect_objects(objects);

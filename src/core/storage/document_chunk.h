@@ -124,12 +124,12 @@ class StoredOps {
   std::size_t size() const { return count_; }
   /// REQUIRES: i < size().
   StoredOp operator[](std::size_t i) const;
-  /// Op i's object, whether it is an insert and whether it makes an object, without the rest.
+  /// Op i's object, whether it is an insert, and its action, without the rest.
   /// REQUIRES: i < size().
   struct Outline {
     DocOpId obj;
     bool insert = false;
-    bool makes_object = false;
+    Action action = Action::kSet;
   };
   Outline outline(std::size_t i) const;
   /// The caller is done with ops [0, i): their memory goes back to the system (whole huge

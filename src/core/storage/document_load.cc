@@ -619,9 +619,7 @@ StoredOp StoredOps::operator[](std::size_t i) const {
 
 StoredOps::Outline StoredOps::outline(std::size_t i) const {
   const DocOp& op = rows_.ops[i];
-  const bool makes = op.action == Action::kMakeMap || op.action == Action::kMakeList ||
-                     op.action == Action::kMakeText || op.action == Action::kMakeTable;
-  return {op.obj, op.insert, makes};
+  return {op.obj, op.insert, op.action};
 }
 
 void StoredOps::release_before(std::size_t i) {
