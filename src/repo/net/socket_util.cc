@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -16,7 +17,10 @@ namespace asio = boost::asio;
 // After an accept error that is not the listener closing (out of file descriptors, a connection
 // reset while queued): how long to pause before accepting again, so a lasting one does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryPause{100};
-// Asio socket records reserved at a time (see reserve_socket_states): ~40 KB.
+// Asio socket records reserved at a time (see reserve_socket_states): at least 256 (~40 KB), or
+// half the live connections. Fewer, longer runs leave fewer holes pinned by records after a
+// crowd leaves: 10,000 connections closed left +19.8% RSS (mean of five runs) against +22.0%
+// with runs of 256 (three runs), at the price of up to half the peak in spare records.
 constexpr std::size_t kSocketStatesPerReserve = 256;
 using tcp = asio::ip::tcp;
 
@@ -123,8 +127,9 @@ void AcceptLoop::accept_next() {
           }
           const std::size_t live = self->live_->fetch_add(1) + 1;
           if (live > self->reserved_socket_states_) {
-            reserve_socket_states(self->context_, kSocketStatesPerReserve);
-            self->reserved_socket_states_ = live + kSocketStatesPerReserve;
+            const std::size_t count = std::max(kSocketStatesPerReserve, live / 2);
+            reserve_socket_states(self->context_, count);
+            self->reserved_socket_states_ = live + count;
           }
           Lease lease(nullptr, [live = self->live_](void*) { live->fetch_sub(1); });
           self->on_socket_(std::move(socket), self, std::move(lease));
