@@ -303,6 +303,13 @@ class Document {
   [[nodiscard]] Result<std::size_t> length(const ObjId& obj) const;
   /// The content of a text object (UTF-8).
   [[nodiscard]] Result<std::string> text(const ObjId& obj) const;
+  /// text() as a shared, immutable string: calls while `obj` is unchanged return the same string
+  /// without rebuilding or copying it (what a UI that redraws from the document wants; the JS
+  /// API's materialised strings behave so). The document keeps the last few values read this way
+  /// (texts and map_range_shared's), each until its object changes or the document is destroyed; the string itself lives as
+  /// long as any holder. Any op applied to `obj` (local or received, a rollback, a load) makes the
+  /// next call read it again; ops on other objects do not.
+  [[nodiscard]] Result<std::shared_ptr<const std::string>> text_shared(const ObjId& obj) const;
   /// Whether `obj` is a map, list, text or table.
   [[nodiscard]] Result<ObjType> object_type(const ObjId& obj) const;
   /// The marks of a text or list: maximal spans per name, sorted by name then start.
@@ -347,6 +354,11 @@ class Document {
   /// means no upper bound.
   [[nodiscard]] Result<std::vector<std::pair<std::string, Value>>> map_range(
       const ObjId& obj, std::string_view begin = {}, std::string_view end = {}) const;
+  /// Every entry of a map, as map_range(obj) gives them.
+  using MapEntries = std::vector<std::pair<std::string, Value>>;
+  /// map_range() of a whole map as a shared, immutable vector, kept as text_shared() keeps its
+  /// strings: the same vector while `obj` is unchanged (no rebuild, no copy).
+  [[nodiscard]] Result<std::shared_ptr<const MapEntries>> map_range_shared(const ObjId& obj) const;
   /// The values of a list (or the characters of a text, one per element) at indexes
   /// [begin, end), clamped to the length.
   [[nodiscard]] Result<std::vector<Value>> list_range(const ObjId& obj, std::size_t begin = 0,

@@ -599,6 +599,20 @@ struct Document::Impl {
     Bytes bloom;
   };
   mutable FreshPeerCache fresh_peer;
+
+  // What Document::text_shared and map_range_shared handed out, each kept while its object
+  // stays unchanged (a few at most; the oldest goes first). A cache, not document state
+  // (core/document_shared_reads.cc).
+  enum class SharedReadKind : std::uint8_t { kText, kMapEntries };
+  struct SharedRead {
+    std::uint64_t stamp = 0;    // OpSet::stamp() when read
+    std::uint32_t object = 0;   // the object's index
+    SharedReadKind kind = SharedReadKind::kText;
+    std::uint64_t changed = 0;  // its Object::changed when read
+    std::shared_ptr<const void> value;
+  };
+  static constexpr std::size_t kMaxSharedReads = 4;
+  mutable std::vector<SharedRead> shared_reads;
   // The cache for our heads `at`, emptied first if it was made at others.
   FreshPeerCache& fresh_peer_at(const std::vector<ChangeHash>& at) const {
     if (fresh_peer.heads != at) fresh_peer = FreshPeerCache{at, {}, {}};

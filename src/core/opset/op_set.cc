@@ -2,6 +2,7 @@
 #include "core/opset/op_set.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <variant>
 
@@ -55,6 +56,11 @@ SeqWidth OpSet::element_width(const Object& o, const Element& e) const {
     }
   }
   return {1, 1};
+}
+
+std::uint64_t ContentStamp::next() {
+  static std::atomic<std::uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
 void OpSet::refresh_width(Object& o, std::uint32_t handle) {
@@ -184,6 +190,7 @@ Status OpSet::apply(const OpView& r) {
     if (seq && r.insert) integrate_insert(oi, idx, key);
   }
   if (r.action == Action::kMark) objects_[oi].has_marks = true;
+  objects_[oi].changed = ++applied_;
   if (touch_log_.active) {
     record_touches(oi, seq, key, r.action == Action::kDelete ? kNone32 : static_cast<std::uint32_t>(ops_.size() - 1),
                    r.map_key);

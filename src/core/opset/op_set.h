@@ -577,6 +577,9 @@ struct KeyOps {
 struct Object {
   ObjType type = ObjType::kMap;
   OpId id;  // counter 0 for the root
+  // When an op last changed this object: the op set's count of applied ops then (0: none since
+  // the op set was built). With OpSet::stamp() it tells a cached read of the object is current.
+  std::uint64_t changed = 0;
   bool has_marks = false;  // a mark op was ever applied to it (patches then walk its marks)
   std::map<std::string, KeyOps, std::less<>> props;  // key -> its ops
   SequenceIndex seq;
@@ -637,6 +640,30 @@ struct TouchLog {
   }
 };
 
+/// A process-unique number for one op set's contents over their life. A copy gets a new one
+/// (its objects' `changed` counts say nothing about the original's after either writes); a move
+/// hands it over and gives the source a new one. Value type; thread-safe.
+class ContentStamp {
+ public:
+  ContentStamp() : value_(next()) {}
+  ContentStamp(const ContentStamp&) : value_(next()) {}
+  ContentStamp(ContentStamp&& o) noexcept : value_(o.value_) { o.value_ = next(); }
+  ContentStamp& operator=(const ContentStamp&) {
+    value_ = next();
+    return *this;
+  }
+  ContentStamp& operator=(ContentStamp&& o) noexcept {
+    value_ = o.value_;
+    o.value_ = next();
+    return *this;
+  }
+  std::uint64_t value() const { return value_; }
+
+ private:
+  static std::uint64_t next();
+  std::uint64_t value_;
+};
+
 /// The CRDT state. Not thread-safe.
 class OpSet {
  public:
@@ -651,7 +678,8 @@ class OpSet {
   OpSet(const OpSet& other)
       : actors_(other.actors_), ops_(other.ops_), objects_(other.objects_), op_index_(other.op_index_),
         inc_totals_(other.inc_totals_), mark_names_(other.mark_names_), obj_index_(other.obj_index_),
-        keys_(other.keys_), key_index_(other.key_index_), touch_log_(other.touch_log_) {}
+        keys_(other.keys_), key_index_(other.key_index_), touch_log_(other.touch_log_),
+        applied_(other.applied_) {}
   OpSet(OpSet&&) = default;
   OpSet& operator=(OpSet&&) = default;
   OpSet& operator=(const OpSet&) = delete;
@@ -670,6 +698,12 @@ class OpSet {
   }
   void stop_touch_log() { touch_log_ = TouchLog{}; }
   const TouchLog& touch_log() const { return touch_log_; }
+  /// Names these contents (see ContentStamp): an object of the op set with this stamp whose
+  /// `changed` is the same as when it was read has not changed since. Every op applied stamps
+  /// its object with a count that never repeats within one stamp.
+  std::uint64_t stamp() const { return stamp_.value(); }
+  /// The index of `o`, an object of this op set.
+  std::uint32_t index_of(const Object& o) const { return static_cast<std::uint32_t>(&o - objects_.data()); }
   /// Ops stored (deletes are not): the size a touch log is measured against.
   std::size_t op_count() const { return ops_.size(); }
 
@@ -756,6 +790,8 @@ class OpSet {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;
   std::vector<std::uint32_t> pred_scratch_;
   TouchLog touch_log_;
+  std::uint64_t applied_ = 0;  // ops applied: the last Object::changed given
+  ContentStamp stamp_;
 };
 
 
