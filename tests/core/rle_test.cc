@@ -317,6 +317,33 @@ RC_GTEST_PROP(RleProperty, BooleanRoundTripAndCanonical, (std::vector<bool> colu
   RC_ASSERT(encode_bool(*decoded) == b);
 }
 
+// The batch appends save uses for typed text write what one append per item writes.
+RC_GTEST_PROP(RleProperty, DeltaAppendIncreasingIsItemByItem,
+              (std::vector<std::int64_t> before, std::int64_t start, std::uint8_t n, std::vector<std::int64_t> after)) {
+  DeltaWriter batch, single;
+  for (std::int64_t v : before) {
+    batch.append(v);
+    single.append(v);
+  }
+  batch.append_increasing(start, n);
+  for (std::uint64_t i = 0; i < n; ++i) single.append(static_cast<std::int64_t>(static_cast<std::uint64_t>(start) + i));
+  for (std::int64_t v : after) {
+    batch.append(v);
+    single.append(v);
+  }
+  RC_ASSERT(batch.finish() == single.finish());
+}
+
+RC_GTEST_PROP(RleProperty, BooleanAppendRepeatedIsItemByItem,
+              (std::vector<std::pair<bool, std::uint8_t>> runs)) {
+  BooleanWriter batch, single;
+  for (const auto& [v, n] : runs) {
+    batch.append_repeated(v, n);
+    for (std::uint8_t i = 0; i < n; ++i) single.append(v);
+  }
+  RC_ASSERT(batch.finish() == single.finish());
+}
+
 RC_GTEST_PROP(RleProperty, ArbitraryBytesNeverCrashAndCanonicaliseToAFixpoint,
               (std::vector<std::uint8_t> raw)) {
   const Bytes bytes(raw.begin(), raw.end());

@@ -121,5 +121,19 @@ RC_GTEST_PROP(ValueColumnProperty, RoundTrip, ()) {
   RC_ASSERT(again.raw == e.raw);
 }
 
+RC_GTEST_PROP(ValueColumnProperty, AsciiCharsAreOneStringEach, (std::string before, std::string chars)) {
+  for (char& c : chars) c = static_cast<char>('a' + static_cast<unsigned char>(c) % 26);
+  ValueWriter batch, single;
+  batch.append_raw(kValueString, as_bytes(before));
+  single.append_raw(kValueString, as_bytes(before));
+  batch.append_ascii_chars(as_bytes(chars));
+  for (char c : chars) single.append_raw(kValueString, as_bytes(std::string_view(&c, 1)));
+  Bytes batch_meta, batch_raw, single_meta, single_raw;
+  batch.finish(batch_meta, batch_raw);
+  single.finish(single_meta, single_raw);
+  RC_ASSERT(batch_meta == single_meta);
+  RC_ASSERT(batch_raw == single_raw);
+}
+
 }  // namespace
 }  // namespace am::enc

@@ -421,6 +421,15 @@ class DeltaWriter {
     absolute_ = v;
   }
   void append_null() { rle_.append_null(); }
+  /// Appends start, start + 1, ..., start + n - 1: the same column as n calls of append()
+  /// (typed text: consecutive op counters).
+  void append_increasing(std::int64_t start, std::uint64_t n) {
+    if (n == 0) return;
+    append(start);
+    if (n == 1) return;
+    rle_.append_repeated(1, n - 1);
+    absolute_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(start) + (n - 1));
+  }
   void append(const std::optional<std::int64_t>& v) {
     if (v) {
       append(*v);
@@ -483,6 +492,17 @@ class BooleanWriter {
       put_uleb(out_, count_);
       last_ = v;
       count_ = 1;
+    }
+  }
+  /// Appends n copies of v: the same column as n calls of append(v).
+  void append_repeated(bool v, std::uint64_t n) {
+    if (n == 0) return;
+    if (v == last_) {
+      count_ += n;
+    } else {
+      put_uleb(out_, count_);
+      last_ = v;
+      count_ = n;
     }
   }
   void finish(Bytes& out) {

@@ -53,6 +53,12 @@ class ValueWriter {
       raw_.insert(raw_.end(), bytes.begin(), bytes.end());
     }
   }
+  /// Appends one string value of one byte per byte of `chars` (REQUIRES: each an ASCII
+  /// character): the same columns as an append_raw(kValueString, ...) per byte.
+  void append_ascii_chars(ByteView chars) {
+    meta_.append_repeated((std::uint64_t{1} << 4) | kValueString, chars.size());
+    raw_.insert(raw_.end(), chars.begin(), chars.end());
+  }
   /// Appends n empty values of one type (e.g. no extra bytes on every change): n append_raw calls.
   void append_empty_repeated(std::uint8_t type_code, std::uint64_t n) {
     meta_.append_repeated(type_code & 0x0f, n);

@@ -86,6 +86,23 @@ class OpColumnsWriter {
       succ_counter_.append(static_cast<std::int64_t>(counter));
     }
   }
+  // n typed characters: insert ops of one actor with consecutive counters from `first`, each
+  // after the element the op before it made (the first after `first - 1` of the same actor),
+  // each a one-byte string (`chars`), no expand, no mark. Every column but the successors',
+  // which add_no_succ/add_one_succ fill as the ops come: the same columns as add_elem, add_rest
+  // and add_mark_name for each.
+  void add_typed_run(std::uint32_t actor, std::uint32_t first, ByteView chars) {
+    const std::uint64_t n = chars.size();
+    key_actor_.append_repeated(std::uint64_t{actor}, n);
+    key_counter_.append_increasing(std::int64_t{first} - 1, n);
+    id_actor_.append_repeated(std::uint64_t{actor}, n);
+    id_counter_.append_increasing(std::int64_t{first}, n);
+    insert_.append_repeated(true, n);
+    action_.append_repeated(static_cast<std::uint64_t>(core::Action::kSet), n);
+    values_.append_ascii_chars(chars);
+    expand_.append_repeated(false, n);
+    mark_name_.append_nulls(n);
+  }
   void add_no_succ() { succ_count_.append(std::uint64_t{0}); }
   void add_one_succ(std::uint32_t actor, std::uint32_t counter) {
     succ_count_.append(std::uint64_t{1});
@@ -313,6 +330,23 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
     w.add_mark_name(mark_name_of(op));
     return true;
   };
+  // Typed text, the bulk of most documents: an element whose insert op comes right after the
+  // element before it, with the next counter of the same actor, one ASCII character and nothing
+  // else on it. A run of them takes one append per column (add_typed_run) instead of one per
+  // op per column; only successors are written op by op.
+  auto typed_after_prev = [&](const core::Element& e, const core::Op& op) {
+    return prev_elem != core::SequenceIndex::kNone && op.key == prev_elem && e.ops.empty() &&
+           op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
+           committed(op.id) && op.action == core::Action::kSet && !op.expand && !op.has_mark_name &&
+           op.succ.size() <= 1 && op.value.is_string() && op.value.str().size() == 1;
+  };
+  Bytes run_chars;
+  std::uint32_t run_actor = 0, run_first = 0;
+  auto flush_run = [&] {
+    if (run_chars.empty()) return;
+    w.add_typed_run(run_actor, run_first, run_chars);
+    run_chars.clear();
+  };
   for (std::uint32_t oi : objects) {
     const core::Object& o = opset.object(oi);
     if (core::is_sequence(o.type)) {
@@ -323,13 +357,32 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         if (k + kPrefetchElems < handles.size()) __builtin_prefetch(&o.elems[handles[k + kPrefetchElems]]);
         if (k + kPrefetchOps < handles.size()) __builtin_prefetch(&opset.op(o.elems[handles[k + kPrefetchOps]].insert_op));
         const core::SequenceIndex::Handle h = handles[k];
-        const std::uint32_t insert_op = o.elems[h].insert_op;
-        emitted += emit(o, insert_op, nullptr) ? 1u : 0u;
-        prev_elem = h;
-        prev_elem_id = opset.op(insert_op).id;
-        for (std::uint32_t i : o.elems[h].ops) emitted += emit(o, i, nullptr) ? 1u : 0u;
+        const core::Element& e = o.elems[h];
+        const core::Op& op = opset.op(e.insert_op);
+        if (typed_after_prev(e, op)) {
+          if (run_chars.empty()) {
+            run_actor = doc_actor[op.id.actor];
+            run_first = op.id.counter;
+          }
+          run_chars.push_back(static_cast<std::uint8_t>(op.value.str()[0]));
+          if (op.succ.size() == 1 && committed(op.succ[0])) {
+            w.add_one_succ(doc_actor[op.succ[0].actor], op.succ[0].counter);
+          } else {
+            w.add_no_succ();
+          }
+          ++emitted;
+          prev_elem = h;
+          prev_elem_id = op.id;
+        } else {
+          flush_run();
+          emitted += emit(o, e.insert_op, nullptr) ? 1u : 0u;
+          prev_elem = h;  // before the ops on this element, which key on it
+          prev_elem_id = op.id;
+          for (std::uint32_t i : e.ops) emitted += emit(o, i, nullptr) ? 1u : 0u;
+        }
        }
       });
+      flush_run();
       if (o.id.counter == 0) {
         w.add_sequence_ops(std::nullopt, emitted);
       } else {
