@@ -65,6 +65,12 @@ std::string check_all(const SequenceIndex& idx, const Model& m) {
   std::vector<Handle> walked;
   idx.for_each([&](Handle h) { walked.push_back(h); });
   if (walked != m.order) return "for_each order";
+  std::vector<Handle> visible, expected_visible;
+  idx.for_each_visible([&](Handle h) { visible.push_back(h); });
+  for (const Handle h : m.order) {
+    if (m.width[h].chars != 0) expected_visible.push_back(h);
+  }
+  if (visible != expected_visible) return "for_each_visible";
   std::uint64_t off[2] = {0, 0};
   for (std::size_t i = 0; i < n; ++i) {
     const Handle h = m.order[i];

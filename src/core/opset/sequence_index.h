@@ -149,6 +149,15 @@ class SequenceIndex {
     });
   }
 
+  /// Calls f(h) for every element of non-zero width in chars, in order, skipping subtrees
+  /// whose elements are all of width 0: O(visible elements + the leaves holding them) where
+  /// a walk of every element is O(n) (most of a long-edited text is deleted characters).
+  template <class F>
+  void for_each_visible(F&& f) const {
+    if (size_ == 0 || total_[0] == 0) return;
+    visible_below(root_, height_ == 0, f);
+  }
+
   /// The element that holds visible offset `off`: the first element e with width(e, u) > 0 and
   /// offset_of(e, u) <= off < offset_of(e, u) + width(e, u). kNone if off >= total_width(u).
   Handle find_by_offset(std::uint64_t off, WidthUnit u) const;
@@ -198,6 +207,20 @@ class SequenceIndex {
     std::array<std::uint64_t, 2> sum{};
   };
 
+  template <class F>
+  void visible_below(NodeId node, bool is_leaf, F& f) const {
+    if (is_leaf) {
+      const Leaf& leaf = leaves_[node];
+      for (std::uint32_t i = 0; i < leaf.size; ++i) {
+        if (leaf.width[0][i] != 0) f(leaf.items[i]);
+      }
+      return;
+    }
+    const Inner& inner = inners_[node];  // recursion as deep as the tree (a few levels)
+    for (std::uint32_t i = 0; i < inner.size; ++i) {
+      if (inner.sum[0][i] != 0) visible_below(inner.child[i], inner.leaf_children, f);
+    }
+  }
   static std::uint32_t slot_in_leaf(const Leaf& leaf, Handle h);
   static std::uint32_t slot_in_parent(const Inner& parent, NodeId child);
   NodeId parent_of(NodeId node, bool is_leaf) const;
