@@ -131,36 +131,30 @@ std::size_t StateView::length(const Object& o) const {
 
 std::string StateView::text(const Object& o) const {
   std::string s;
-  if (clock_.current) {
-    // Now, only elements with width show anything; whole leaves of deleted characters are
-    // skipped from above. Every character is at least a byte.
-    s.reserve(o.seq.total_width(WidthUnit::kChars));
-    o.seq.for_each_visible([&](SequenceIndex::Handle h) {
-      const Element& e = o.elems[h];
-      const std::uint32_t w = e.ops.empty() ? e.insert_op : winner(e.ops, e.insert_op);
-      if (w == kNone32) return;
-      const Op& op = d_.opset().op(w);
-      if (op.action == Action::kSet && op.value.is_string()) {
-        s += op.value.str();
-      } else {
-        s += enc::kObjectReplacementUtf8;
-      }
-    });
-    return s;
-  }
-  for (auto it = o.seq.begin(); it != o.seq.end(); ++it) {
-    // Now, an element without width shows nothing: skip it without reading its ops (most of a
-    // long-edited text is deleted characters).
-    if (clock_.current && it.width().chars == 0) continue;
-    const Element& e = o.elems[*it];
-    const std::uint32_t w = winner(e.ops, e.insert_op);
-    if (w == kNone32) continue;
+  // An element shows its winning value's string, or U+FFFC for anything else (a block, an
+  // embedded object).
+  auto append = [&](std::uint32_t w) {
+    if (w == kNone32) return;
     const Op& op = d_.opset().op(w);
     if (op.action == Action::kSet && op.value.is_string()) {
       s += op.value.str();
     } else {
       s += enc::kObjectReplacementUtf8;
     }
+  };
+  if (clock_.current) {
+    // Now, only elements with width show anything; whole leaves of deleted characters are
+    // skipped from above. Every character is at least a byte.
+    s.reserve(o.seq.total_width(WidthUnit::kChars));
+    o.seq.for_each_visible([&](SequenceIndex::Handle h) {
+      const Element& e = o.elems[h];
+      append(e.ops.empty() ? e.insert_op : winner(e.ops, e.insert_op));
+    });
+    return s;
+  }
+  for (const SequenceIndex::Handle h : o.seq) {
+    const Element& e = o.elems[h];
+    append(winner(e.ops, e.insert_op));
   }
   return s;
 }
