@@ -337,8 +337,8 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   auto typed_after_prev = [&](const core::Element& e, const core::Op& op) {
     return prev_elem != core::SequenceIndex::kNone && op.key == prev_elem && e.ops.empty() &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
-           committed(op.id) && op.action == core::Action::kSet && !op.expand && !op.has_mark_name &&
-           op.succ.size() <= 1 && op.value.is_string() && op.value.str().size() == 1;
+           committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
+           !op.has_mark_name && op.succ.size() <= 1 && op.value.is_string() && op.value.str().size() == 1;
   };
   Bytes run_chars;
   std::uint32_t run_actor = 0, run_first = 0;
