@@ -306,9 +306,9 @@ class Document {
   /// text() as a shared, immutable string: calls while `obj` is unchanged return the same string
   /// without rebuilding or copying it (what a UI that redraws from the document wants; the JS
   /// API's materialised strings behave so). The document keeps the last few values read this way
-  /// (texts and map_range_shared's), each until its object changes or the document is destroyed; the string itself lives as
-  /// long as any holder. Any op applied to `obj` (local or received, a rollback, a load) makes the
-  /// next call read it again; ops on other objects do not.
+  /// (texts and map_range_shared's), each until its object changes or the document is destroyed;
+  /// the string itself lives as long as any holder. Any op applied to `obj` (local or received, a
+  /// rollback, a load) makes the next call read it again; ops on other objects do not.
   [[nodiscard]] Result<std::shared_ptr<const std::string>> text_shared(const ObjId& obj) const;
   /// Whether `obj` is a map, list, text or table.
   [[nodiscard]] Result<ObjType> object_type(const ObjId& obj) const;

@@ -600,6 +600,12 @@ struct Document::Impl {
   };
   mutable FreshPeerCache fresh_peer;
 
+  // The cache for our heads `at`, emptied first if it was made at others.
+  FreshPeerCache& fresh_peer_at(const std::vector<ChangeHash>& at) const {
+    if (fresh_peer.heads != at) fresh_peer = FreshPeerCache{at, {}, {}};
+    return fresh_peer;
+  }
+
   // What Document::text_shared and map_range_shared handed out, each kept while its object
   // stays unchanged (a few at most; the oldest goes first). A cache, not document state
   // (core/document_shared_reads.cc).
@@ -613,11 +619,6 @@ struct Document::Impl {
   };
   static constexpr std::size_t kMaxSharedReads = 4;
   mutable std::vector<SharedRead> shared_reads;
-  // The cache for our heads `at`, emptied first if it was made at others.
-  FreshPeerCache& fresh_peer_at(const std::vector<ChangeHash>& at) const {
-    if (fresh_peer.heads != at) fresh_peer = FreshPeerCache{at, {}, {}};
-    return fresh_peer;
-  }
 
  private:
   std::shared_ptr<OpSet> opset_ = std::make_shared<OpSet>();

@@ -363,13 +363,11 @@ int bench_load(const LoadBenchOptions& options) {
   const long rss_before = current_rss_kb();
   am::LoadOptions load_options;
   load_options.verify_heads = !options.unchecked;
-  rusage usage_before{};
-  getrusage(RUSAGE_SELF, &usage_before);
+  const FaultCounter faults;
   const auto t = Clock::now();
   auto doc = am::Document::load(data, load_options);
   const double load_ms = ms_since(t);
-  rusage usage_after{};
-  getrusage(RUSAGE_SELF, &usage_after);
+  const FaultCounter::Figures load_faults = faults.since_start();
   if (!doc) {
     std::cerr << "amrepo: bench: " << doc.error().to_string() << "\n";
     return 5;
@@ -385,10 +383,8 @@ int bench_load(const LoadBenchOptions& options) {
   out["rss_before_kb"] = rss_before;
   out["rss_kb"] = current_rss_kb();
   out["peak_rss_kb"] = peak_rss_kb();
-  // Page faults of the load: each costs 10-15 us on a virtual machine (docs/benchmarks.md).
-  out["load_minor_faults"] = usage_after.ru_minflt - usage_before.ru_minflt;
-  out["load_system_ms"] = (usage_after.ru_stime.tv_sec - usage_before.ru_stime.tv_sec) * 1e3 +
-                          (usage_after.ru_stime.tv_usec - usage_before.ru_stime.tv_usec) / 1e3;
+  out["load_minor_faults"] = load_faults.minor_faults;
+  out["load_system_ms"] = load_faults.system_ms;
   std::cout << out.dump() << std::endl;
   return 0;
 }

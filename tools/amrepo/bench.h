@@ -1,9 +1,33 @@
 // `amrepo bench`: reproducible performance measurements (docs/benchmarks.md).
 #pragma once
 
+#include <sys/resource.h>
+
 #include <string>
 
 namespace amrepo {
+
+/// Minor page faults and system CPU time this process spent since construction (getrusage):
+/// fresh pages cost 10-15 us each on some virtual machines (docs/benchmarks.md), so the load
+/// and save benchmarks report both next to their times.
+class FaultCounter {
+ public:
+  FaultCounter() { getrusage(RUSAGE_SELF, &start_); }
+  struct Figures {
+    long minor_faults = 0;
+    double system_ms = 0;
+  };
+  [[nodiscard]] Figures since_start() const {
+    rusage now{};
+    getrusage(RUSAGE_SELF, &now);
+    return {now.ru_minflt - start_.ru_minflt,
+            static_cast<double>(now.ru_stime.tv_sec - start_.ru_stime.tv_sec) * 1e3 +
+                static_cast<double>(now.ru_stime.tv_usec - start_.ru_stime.tv_usec) / 1e3};
+  }
+
+ private:
+  rusage start_{};
+};
 
 struct TraceBenchOptions {
   std::string file;        // editing-traces JSON, gzip or plain

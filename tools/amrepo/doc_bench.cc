@@ -1,7 +1,6 @@
 // `amrepo bench doc FILE` (doc_bench.h).
 #include "doc_bench.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +14,7 @@
 
 #include "am/document.h"
 #include "am/sync.h"
+#include "bench.h"
 #include "heap_tracker.h"
 
 namespace amrepo {
@@ -94,17 +94,14 @@ int bench_doc(const DocBenchOptions& options) {
   out["file"] = options.file;
   out["file_bytes"] = data.size();
   out["load_ms"] = load_ms;
-  rusage usage_before{}, usage_after{};
-  getrusage(RUSAGE_SELF, &usage_before);
+  const FaultCounter save_faults;
   auto ts = Clock::now();
   const am::Bytes saved = doc->save();
   out["save_ms"] = ms_since(ts);
-  getrusage(RUSAGE_SELF, &usage_after);
+  const FaultCounter::Figures save_figures = save_faults.since_start();
   out["save_bytes"] = saved.size();
-  // Fresh pages cost 10-15 us each on some virtual machines: how many the save touched.
-  out["save_minor_faults"] = usage_after.ru_minflt - usage_before.ru_minflt;
-  out["save_system_ms"] = (usage_after.ru_stime.tv_sec - usage_before.ru_stime.tv_sec) * 1e3 +
-                          (usage_after.ru_stime.tv_usec - usage_before.ru_stime.tv_usec) / 1e3;
+  out["save_minor_faults"] = save_figures.minor_faults;
+  out["save_system_ms"] = save_figures.system_ms;
   const SyncFigures sync = sync_to_empty_peer(*doc);
   if (!sync.error.empty()) {
     std::cerr << "amrepo: bench doc: sync to an empty peer failed: " << sync.error << "\n";
