@@ -958,5 +958,71 @@ RC_GTEST_PROP(ChangeProperty, SingleOpFastPathMatchesGeneralEncoder, ()) {
   RC_ASSERT(decoded->change == canonical);
 }
 
+// A run of typed characters given to add_typing_run writes the same chunk and hash as one add()
+// per character, wherever the run falls among other ops (the loader's path for typed text).
+RC_GTEST_PROP(ChangeProperty, TypingRunMatchesOneAddPerCharacter, ()) {
+  const Change canonical = encode_change(gen_change()).change;
+  std::vector<ByteView> others;
+  for (std::size_t i = 1; i < canonical.actors.size(); ++i) others.push_back(canonical.actors[i]);
+  ChangeHeaderRef h;
+  h.deps = canonical.deps;
+  h.author = canonical.actors[0];
+  h.others = others;
+  h.seq = canonical.seq;
+  h.start_op = canonical.start_op;
+  h.time = canonical.time;
+  if (canonical.message) h.message = *canonical.message;
+  h.extra = canonical.extra_bytes;
+
+  // The change's own ops, with runs put before, between and after them.
+  struct TypingRun {
+    ChangeOpId obj;
+    std::uint32_t key_actor = 0;
+    std::uint64_t first_key_counter = 0;
+    Bytes chars;
+  };
+  const auto actors = static_cast<std::uint32_t>(canonical.actors.size());
+  std::vector<std::vector<TypingRun>> runs_before(canonical.ops.size() + 1);
+  for (auto& runs : runs_before) {
+    const std::size_t count = *rc::gen::inRange<std::size_t>(0, 3);
+    for (std::size_t r = 0; r < count; ++r) {
+      TypingRun run;
+      run.obj = ChangeOpId{*rc::gen::inRange<std::uint64_t>(1, 1000), *rc::gen::inRange<std::uint32_t>(0, actors)};
+      run.key_actor = *rc::gen::inRange<std::uint32_t>(0, actors);
+      run.first_key_counter = *rc::gen::inRange<std::uint64_t>(1, 100000);
+      const std::size_t n = *rc::gen::inRange<std::size_t>(1, 40);
+      for (std::size_t i = 0; i < n; ++i) run.chars.push_back(*rc::gen::inRange<std::uint8_t>(0, 0x80));
+      runs.push_back(std::move(run));
+    }
+  }
+
+  CanonicalChangeEncoder one_by_one;
+  CanonicalChangeEncoder batched;
+  for (std::size_t k = 0; k < runs_before.size(); ++k) {
+    for (const TypingRun& run : runs_before[k]) {
+      batched.add_typing_run(run.obj, run.key_actor, run.first_key_counter, run.chars);
+      for (std::size_t i = 0; i < run.chars.size(); ++i) {
+        ChangeOpRef op;
+        op.obj = run.obj;
+        op.elem = ChangeOpId{run.first_key_counter + i, run.key_actor};
+        op.insert = true;
+        op.action = Action::kSet;
+        op.raw_value = enc::RawValue{enc::kValueString, ByteView(run.chars).subspan(i, 1)};
+        one_by_one.add(op);
+      }
+    }
+    if (k < canonical.ops.size()) {
+      one_by_one.add(ref_of(canonical.ops[k]));
+      batched.add(ref_of(canonical.ops[k]));
+    }
+  }
+  ChangeHash one_by_one_hash, batched_hash;
+  const ByteView expected_view = one_by_one.finish(h, one_by_one_hash);
+  const Bytes expected(expected_view.begin(), expected_view.end());
+  const ByteView got = batched.finish(h, batched_hash);
+  RC_ASSERT(Bytes(got.begin(), got.end()) == expected);
+  RC_ASSERT(batched_hash == one_by_one_hash);
+}
+
 }  // namespace
 }  // namespace am::storage

@@ -322,6 +322,22 @@ void CanonicalChangeEncoder::add(const ChangeOpRef& op) {
   }
 }
 
+void CanonicalChangeEncoder::add_typing_run(ChangeOpId obj, std::uint32_t key_actor, std::uint64_t first_key_counter,
+                                            ByteView chars) {
+  const std::uint64_t n = chars.size();
+  obj_actor_.append_repeated(std::uint64_t{obj.actor}, n);
+  obj_counter_.append_repeated(obj.counter, n);
+  key_actor_.append_repeated(std::uint64_t{key_actor}, n);
+  key_counter_.append_increasing(static_cast<std::int64_t>(first_key_counter), n);
+  key_string_.append_nulls(n);
+  insert_.append_repeated(true, n);
+  action_.append_repeated(static_cast<std::uint64_t>(Action::kSet), n);
+  values_.append_ascii_chars(chars);
+  pred_group_.append_repeated(0, n);
+  expand_.append_repeated(false, n);
+  mark_name_.append_nulls(n);
+}
+
 ByteView CanonicalChangeEncoder::finish(const ChangeHeaderRef& h, ChangeHash& hash) {
   for (Bytes& col : cols_) col.clear();
   obj_actor_.finish(cols_[0]);

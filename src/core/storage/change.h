@@ -147,6 +147,11 @@ struct ChangeHeaderRef {
 class CanonicalChangeEncoder {
  public:
   void add(const ChangeOpRef& op);
+  /// The same columns as one add() per byte of `chars` (REQUIRES: each an ASCII character):
+  /// typed text, op i inserting chars[i] into `obj` (never the root) right after the element
+  /// {first_key_counter + i, key_actor}, with the set action and no preds, expand or mark name.
+  /// What the loader rebuilds for every run of ops typed one after another.
+  void add_typing_run(ChangeOpId obj, std::uint32_t key_actor, std::uint64_t first_key_counter, ByteView chars);
   /// Writes the chunk of the ops added since the last finish(). Returns the whole chunk
   /// (header + body), valid until the next call on this encoder, and sets `hash`.
   ByteView finish(const ChangeHeaderRef& header, ChangeHash& hash);

@@ -382,6 +382,8 @@ class ChangeRebuilder {
   void sort_deps(const std::vector<std::uint32_t>& row_deps);
   void actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last);
   Status add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op);
+  std::uint32_t typing_run_end(std::uint32_t s, std::uint32_t end) const;
+  void add_typing_run(std::uint32_t s, std::uint32_t end);
 
   const Actors& actors_;
   const OpRows& rows_;
@@ -399,6 +401,7 @@ class ChangeRebuilder {
   std::vector<ScalarValue> values_;
   std::vector<RebuiltOp> rops_;
   std::vector<ChangeOpId> local_preds_;
+  Bytes run_chars_;
   CanonicalChangeEncoder encoder_;
 };
 
@@ -446,6 +449,38 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
   }
 }
 
+// Where the run of typed characters that starts at slot `s` ends (s itself when none does):
+// each op of it inserts one ASCII character, with no preds, right after the op before it in
+// the change (so into the same object). Such runs are most of a text's ops, and the encoder
+// takes them in one call. Not one of them is decoded or looked at again.
+std::uint32_t ChangeRebuilder::typing_run_end(std::uint32_t s, std::uint32_t end) const {
+  const ScratchVector<DocOp>& ops = rows_.ops;
+  const ScratchVector<std::uint32_t>& slots = slots_.slots;
+  const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
+  std::uint32_t k = s;
+  for (; k < end; ++k) {
+    const DocOp& prev = ops[slots[k - 1]];
+    const DocOp& op = ops[slots[k]];
+    const bool typed = !op.is_map && op.insert && op.action == Action::kSet && !op.expand && !op.has_mark_name &&
+                       op.value_type == enc::kValueString && op.value_len == 1 &&
+                       rows_.raw[op.value_offset] < 0x80 && op.obj.counter != 0 && pack(op.obj) == pack(prev.obj) &&
+                       op.elem.counter != 0 && pack(op.elem) == pack(prev.id) &&
+                       pred_begin[slots[k] + 1] == pred_begin[slots[k]];
+    if (!typed) break;
+  }
+  return k;
+}
+
+void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
+  const ScratchVector<DocOp>& ops = rows_.ops;
+  const ScratchVector<std::uint32_t>& slots = slots_.slots;
+  run_chars_.clear();
+  for (std::uint32_t k = s; k < end; ++k) run_chars_.push_back(rows_.raw[ops[slots[k]].value_offset]);
+  const DocOp& head = ops[slots[s]];
+  encoder_.add_typing_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
+                          head.elem.counter, run_chars_);
+}
+
 // The ops, at most kOpBatch at a time (a change can hold most of a document's ops): decoded
 // values, handed to op_sink, encoded with change-local actor indexes. A change of one op is left
 // in `single_op` for the encoder's one-op fast path.
@@ -464,6 +499,14 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
     local_preds_.clear();
     local_preds_.reserve(batch_preds);  // no reallocation: the encoder's spans point into it
     for (std::uint32_t s = batch; s < batch_end; ++s) {
+      if (!options_.op_sink && s > first) {  // an op sink wants every op one by one
+        const std::uint32_t run_end = typing_run_end(s, batch_end);
+        if (run_end != s) {
+          add_typing_run(s, run_end);
+          s = run_end - 1;
+          continue;
+        }
+      }
       const DocOp& op = ops[slots[s]];
       ChangeOpRef co;
       const ScalarValue* value = nullptr;
