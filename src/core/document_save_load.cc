@@ -263,7 +263,19 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
     known = known && a != kNone32;
     return OpId{id.counter, a};
   };
+  storage::DocOpId typed_id;
+  char typed = 0;
+  std::span<const storage::DocOpId> typed_succ;
   for (std::size_t i = 0; i < stored.size(); ++i) {
+    // The rows behind us are not read again (but op i - 1, by typed_char): give back their
+    // memory while the op set grows.
+    if (i % kReleaseEvery == 0 && i > 0) stored.release_before(i - 1);
+    if (i > 0 && stored.typed_char(i, typed_id, typed, typed_succ)) {
+      succ.clear();
+      for (const storage::DocOpId& s : typed_succ) succ.push_back(id_of(s));
+      if (!known || !builder.add_typed_char(id_of(typed_id), typed, succ)) return false;
+      continue;
+    }
     const storage::StoredOp op = stored[i];
     if (i == 0 || !same_id(op.obj, prev_obj)) builder.expect_elements(run_inserts[run++]);
     prev_obj = op.obj;
@@ -284,8 +296,6 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
     succ.clear();
     for (const storage::DocOpId& s : op.succ) succ.push_back(id_of(s));
     if (!known || !builder.add(v, succ, std::move(*value))) return false;
-    // The rows behind us are not read again: give back their memory while the op set grows.
-    if (i % kReleaseEvery == 0 && i > 0) stored.release_before(i);
   }
   return builder.finish(out);
 }

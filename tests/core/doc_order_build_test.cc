@@ -394,6 +394,66 @@ TEST_F(DocOrderBuilderTest, ACounterSumsItsIncrementsAndIsHiddenOnlyByOtherSucce
   EXPECT_EQ(out.inc_total(op), 7);
 }
 
+// Typed characters (add_typed_char) make what add() makes for the same ops: the text, the
+// deleted character hidden, and a later sibling still placed by RGA order.
+TEST_F(DocOrderBuilderTest, TypedCharactersBuildWhatAddBuilds) {
+  const core::OpId text{1, a_};
+  const core::OpId del{9, b_};
+  core::OpSet by_add(actors_), by_typing(actors_);
+  {
+    core::DocOrderBuilder b(actors_, 6);
+    ASSERT_TRUE(b.add(make_text(text), {}));
+    ASSERT_TRUE(b.add(insert({5, b_}, text, {}, &z_), {}));  // a sibling typed later, first in RGA
+    ASSERT_TRUE(b.add(insert({2, a_}, text, {}, &x_), {}));
+    ASSERT_TRUE(b.add(insert({3, a_}, text, {2, a_}, &y_), std::span<const core::OpId>(&del, 1)));
+    ASSERT_TRUE(b.add(insert({4, a_}, text, {3, a_}, &z_), {}));
+    ASSERT_TRUE(b.finish(by_add));
+  }
+  {
+    core::DocOrderBuilder b(actors_, 6);
+    ASSERT_TRUE(b.add(make_text(text), {}));
+    ASSERT_TRUE(b.add(insert({5, b_}, text, {}, &z_), {}));
+    ASSERT_TRUE(b.add(insert({2, a_}, text, {}, &x_), {}));
+    ASSERT_TRUE(b.add_typed_char({3, a_}, 'y', std::span<const core::OpId>(&del, 1)));
+    ASSERT_TRUE(b.add_typed_char({4, a_}, 'z', {}));
+    ASSERT_TRUE(b.finish(by_typing));
+  }
+  EXPECT_EQ(text_of(by_add), "zxz");
+  EXPECT_EQ(text_of(by_typing), text_of(by_add));
+  for (const core::OpId id : {core::OpId{3, a_}, core::OpId{4, a_}}) {
+    const core::Op& want = by_add.op(*by_add.op_index(id));
+    const core::Op& got = by_typing.op(*by_typing.op_index(id));
+    EXPECT_EQ(got.key, want.key);
+    EXPECT_EQ(got.elem, want.elem);
+    EXPECT_EQ(got.visible(), want.visible());
+    EXPECT_EQ(got.succ.size(), want.succ.size());
+    EXPECT_EQ(got.value.str(), want.value.str());
+  }
+}
+
+TEST_F(DocOrderBuilderTest, TypedCharactersRefuseWhatBreaksOrder) {
+  const core::OpId text{1, a_};
+  {
+    core::DocOrderBuilder b(actors_, 2);
+    ASSERT_TRUE(b.add(make_text(text), {}));
+    EXPECT_FALSE(b.add_typed_char({2, a_}, 'x', {}));  // the previous op made no element
+  }
+  {
+    core::DocOrderBuilder b(actors_, 2);
+    ASSERT_TRUE(b.add(make_text(text), {}));
+    ASSERT_TRUE(b.add(insert({3, a_}, text, {}, &x_), {}));
+    EXPECT_FALSE(b.add_typed_char({3, b_}, 'y', {}));  // not after its parent
+    EXPECT_FALSE(b.add_typed_char({4, a_}, 'y', {}));  // refused builders stay refused
+  }
+  {
+    core::DocOrderBuilder b(actors_, 2);
+    ASSERT_TRUE(b.add(make_text(text), {}));
+    ASSERT_TRUE(b.add(insert({3, a_}, text, {}, &x_), {}));
+    const core::OpId earlier{4, b_};
+    EXPECT_FALSE(b.add_typed_char({4, a_}, 'y', std::span<const core::OpId>(&earlier, 1)));  // a successor comes later
+  }
+}
+
 // ---- the id index built in one pass ----------------------------------------------------------
 
 TEST(OpIdIndexAssign, DenseAndSparseActorsInAnyOrderThenInserts) {

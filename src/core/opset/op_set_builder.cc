@@ -42,6 +42,7 @@ bool DocOrderBuilder::enter_object(std::uint32_t oi) {
 bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue value) {
   if (failed_) return false;
   failed_ = true;  // until the op is placed
+  last_insert_handle_ = kNone32;
   if (op.id.counter == 0 || op.action == Action::kDelete) return false;
   std::uint32_t oi = kRootObject;
   if (op.obj) {
@@ -86,6 +87,38 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
     child.id = op.id;
     object_done_.push_back(0);
   }
+  if (seq && op.insert) last_insert_handle_ = set_.ops_[idx].elem;
+  failed_ = false;
+  return true;
+}
+
+bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ) {
+  if (failed_ || last_insert_handle_ == kNone32) return false;
+  failed_ = true;  // until the op is placed
+  Object& o = set_.objects_[current_object_];
+  const std::uint32_t parent_handle = last_insert_handle_;
+  // The parent is the latest element: the end of the path, with no child yet, so no sibling
+  // order to check.
+  if (id.counter <= element_id(o, parent_handle).counter) return false;
+  const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
+  Op& rec = set_.ops_.emplace_back();
+  rec.id = id;
+  rec.obj = current_object_;
+  rec.action = Action::kSet;
+  rec.insert = true;
+  rec.value = OpValue::string(std::string_view(&c, 1));
+  for (const OpId& s : succ) {
+    if (s.counter <= id.counter) return false;  // a successor comes later
+    rec.succ.push_back(s);
+  }
+  rec.hiding_succ = static_cast<std::uint16_t>(std::min<std::size_t>(succ.size(), UINT16_MAX));
+  const auto handle = static_cast<std::uint32_t>(o.elems.size());
+  o.elems.push_back(Element{idx, OpList{}});
+  rec.key = parent_handle;
+  rec.elem = handle;
+  path_.back().last_child = handle;
+  path_.push_back(PathEntry{handle, kNone32});
+  last_insert_handle_ = handle;
   failed_ = false;
   return true;
 }

@@ -38,6 +38,12 @@ class DocOrderBuilder {
   bool add(const OpView& op, std::span<const OpId> succ) { return add(op, succ, OpValue(*op.value)); }
   /// The same with the op's value given as `value` (`op.value` is not read).
   bool add(const OpView& op, std::span<const OpId> succ, OpValue value);
+  /// The next op, when it inserts the one ASCII character `c` right after the element the
+  /// previous op made (its key is that insert's id; the caller checks this in the stored rows),
+  /// with the set action and no mark name or expand: what add() does for it, without looking
+  /// up the object or the parent (typing makes most ops of a text such). False, as add(), when
+  /// it breaks document order, and when the previous op made no element.
+  bool add_typed_char(OpId id, char c, std::span<const OpId> succ);
 
   /// A hint: the object of the next op that is not in the current object has about `n`
   /// elements (its insert ops), so that its element array and path are sized once.
@@ -84,6 +90,8 @@ class DocOrderBuilder {
   std::uint32_t last_key_index_ = kNone32;
   std::vector<std::uint32_t> counters_;  // counter ops with successors (increments to sum)
   std::size_t expected_elements_ = 0;
+  // The element the latest op made, if it was an insert (add_typed_char's parent).
+  std::uint32_t last_insert_handle_ = kNone32;
   bool failed_ = false;
 };
 

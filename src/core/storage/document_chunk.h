@@ -132,6 +132,11 @@ class StoredOps {
     Action action = Action::kSet;
   };
   Outline outline(std::size_t i) const;
+  /// Whether op i inserts one ASCII character right after the element op i - 1 made, in the
+  /// same object, with no mark name or expand (typing: most ops of a text); if so, its id,
+  /// character and successors. The loader takes such ops without a StoredOp.
+  /// REQUIRES: 0 < i < size().
+  bool typed_char(std::size_t i, DocOpId& id, char& c, std::span<const DocOpId>& succ) const;
   /// The caller is done with ops [0, i): their memory goes back to the system (whole huge
   /// blocks), so that the loaded state need not exist beside every decoded row. Reading them
   /// afterwards is undefined. REQUIRES: i <= size().

@@ -665,6 +665,22 @@ StoredOps::Outline StoredOps::outline(std::size_t i) const {
   return {op.obj, op.insert, op.action};
 }
 
+bool StoredOps::typed_char(std::size_t i, DocOpId& id, char& c, std::span<const DocOpId>& succ) const {
+  const DocOp& prev = rows_.ops[i - 1];
+  const DocOp& op = rows_.ops[i];
+  if (op.is_map || !op.insert || op.action != Action::kSet || op.expand || op.has_mark_name ||
+      op.value_type != enc::kValueString || op.value_len != 1 || !prev.insert || prev.is_map ||
+      pack(op.obj) != pack(prev.obj) || pack(op.elem) != pack(prev.id)) {
+    return false;
+  }
+  const std::uint8_t byte = rows_.raw[op.value_offset];
+  if (byte >= 0x80) return false;  // one byte is a whole UTF-8 character only when ASCII
+  id = op.id;
+  c = static_cast<char>(byte);
+  succ = std::span<const DocOpId>(rows_.succ.data() + succ_begin_[i], succ_begin_[i + 1] - succ_begin_[i]);
+  return true;
+}
+
 void StoredOps::release_before(std::size_t i) {
   core::release_elements(rows_.ops, 0, i);
   core::release_elements(rows_.succ, 0, succ_begin_[i]);
