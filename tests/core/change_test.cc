@@ -931,16 +931,7 @@ RC_GTEST_PROP(ChangeProperty, SingleOpFastPathMatchesGeneralEncoder, ()) {
   c.ops.resize(1);
   const Change canonical = encode_change(c).change;  // canonical actors and preds
   std::vector<ByteView> others;
-  for (std::size_t i = 1; i < canonical.actors.size(); ++i) others.push_back(canonical.actors[i]);
-  ChangeHeaderRef h;
-  h.deps = canonical.deps;
-  h.author = canonical.actors[0];
-  h.others = others;
-  h.seq = canonical.seq;
-  h.start_op = canonical.start_op;
-  h.time = canonical.time;
-  if (canonical.message) h.message = *canonical.message;
-  h.extra = canonical.extra_bytes;
+  const ChangeHeaderRef h = header_ref_of(canonical, others);
   const ChangeOpRef op = ref_of(canonical.ops[0]);
 
   static CanonicalChangeEncoder encoder;  // reused: no state may leak between changes
@@ -963,16 +954,7 @@ RC_GTEST_PROP(ChangeProperty, SingleOpFastPathMatchesGeneralEncoder, ()) {
 RC_GTEST_PROP(ChangeProperty, TypingRunMatchesOneAddPerCharacter, ()) {
   const Change canonical = encode_change(gen_change()).change;
   std::vector<ByteView> others;
-  for (std::size_t i = 1; i < canonical.actors.size(); ++i) others.push_back(canonical.actors[i]);
-  ChangeHeaderRef h;
-  h.deps = canonical.deps;
-  h.author = canonical.actors[0];
-  h.others = others;
-  h.seq = canonical.seq;
-  h.start_op = canonical.start_op;
-  h.time = canonical.time;
-  if (canonical.message) h.message = *canonical.message;
-  h.extra = canonical.extra_bytes;
+  const ChangeHeaderRef h = header_ref_of(canonical, others);
 
   // The change's own ops, with runs put before, between and after them.
   struct TypingRun {

@@ -577,23 +577,29 @@ CanonicalChangeEncoder& thread_change_encoder() {
   return encoder;
 }
 
-StoredChange encode_canonical_change(Change change) {
-  CanonicalChangeEncoder& encoder = thread_change_encoder();
-  if (change.ops.size() != 1) {
-    for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
-  }
-  std::vector<ByteView> others;
-  others.reserve(change.actors.size() - 1);
+ChangeHeaderRef header_ref_of(const Change& change, std::vector<ByteView>& others) {
+  others.clear();
+  if (!change.actors.empty()) others.reserve(change.actors.size() - 1);
   for (std::size_t i = 1; i < change.actors.size(); ++i) others.push_back(change.actors[i]);
   ChangeHeaderRef h;
   h.deps = change.deps;
-  h.author = change.actors[0];
+  if (!change.actors.empty()) h.author = change.actors[0];
   h.others = others;
   h.seq = change.seq;
   h.start_op = change.start_op;
   h.time = change.time;
   if (change.message) h.message = *change.message;
   h.extra = change.extra_bytes;
+  return h;
+}
+
+StoredChange encode_canonical_change(Change change) {
+  CanonicalChangeEncoder& encoder = thread_change_encoder();
+  if (change.ops.size() != 1) {
+    for (const ChangeOp& op : change.ops) encoder.add(ref_of(op));
+  }
+  std::vector<ByteView> others;
+  const ChangeHeaderRef h = header_ref_of(change, others);
   StoredChange out;
   const ByteView chunk = change.ops.size() == 1 ? encoder.finish_single(ref_of(change.ops[0]), h, out.hash)
                                                  : encoder.finish(h, out.hash);

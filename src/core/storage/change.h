@@ -141,6 +141,10 @@ struct ChangeHeaderRef {
   ByteView extra;
 };
 
+/// `change`'s header fields by reference, its actors after the author put in `others` (which the
+/// result points into, as it does into `change`: both must outlive it).
+ChangeHeaderRef header_ref_of(const Change& change, std::vector<ByteView>& others);
+
 /// The canonical change encoder (spec §2.3), reusable: add() every op in counter order, then
 /// finish(). Keeps its column writers and buffers across changes, so encoding allocates nothing
 /// in the steady state. Not thread-safe.
