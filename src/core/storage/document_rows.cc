@@ -299,6 +299,47 @@ Status check_counter_run(const std::optional<std::int64_t>& first, std::int64_t 
 }
 
 // The op rows' own columns: action, object, key, id, flags, value, mark name.
+// One delta run of the key counter column: rows [row, row + n) have first, first + step, ...
+// (or no key, when first is null), checked against what the earlier columns set.
+Status read_key_counter_run(ScratchVector<DocOp>& ops, std::uint64_t row, std::uint64_t n,
+                            const std::optional<std::int64_t>& first, std::int64_t step) {
+  // A run whose two ends are valid counters holds only valid counters (it is linear): typed
+  // text is long runs of step 1, taken without a check per op.
+  if (first && n != 0 && *first > 0 && static_cast<std::uint64_t>(*first) <= kMaxCounter) {
+    const auto from = static_cast<std::uint64_t>(*first);
+    const std::uint64_t room = step >= 0 ? kMaxCounter - from : from - 1;  // before the run leaves the range
+    const std::uint64_t stride = step >= 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
+    if (n == 1 || stride <= room / (n - 1)) {
+      auto value = static_cast<std::uint32_t>(*first);
+      for (std::uint64_t i = row; i < row + n; ++i, value += static_cast<std::uint32_t>(step)) {
+        DocOp& op = ops[i];
+        if (op.is_map) return bad_row("op has both a map key and an element key", i);
+        if (op.elem.actor == kNullActor) return bad_row("op key actor is null", i);
+        op.elem.counter = value;
+      }
+      return {};
+    }
+  }
+  for (std::uint64_t i = row; i < row + n; ++i) {
+    DocOp& op = ops[i];
+    if (op.is_map) {
+      if (first) return bad_row("op has both a map key and an element key", i);
+      continue;
+    }
+    if (!first) return bad_row("op has no key", i);
+    const std::int64_t value = static_cast<std::int64_t>(static_cast<std::uint64_t>(*first) +
+                                                         static_cast<std::uint64_t>(step) * (i - row));
+    if (value == 0) {
+      if (op.elem.actor != kNullActor) return bad_row("_head key with an actor", i);
+      op.elem = RawId{};
+      continue;
+    }
+    if (op.elem.actor == kNullActor) return bad_row("op key actor is null", i);
+    AM_TRY_ASSIGN(op.elem.counter, counter(std::optional<std::int64_t>{value}, "op key counter", i));
+  }
+  return {};
+}
+
 Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint64_t rows, OpRows& out) {
   ScratchVector<DocOp>& ops = out.ops;
   using U = std::optional<std::uint64_t>;
@@ -368,41 +409,7 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
     return st;
   }
   if (Status st = for_each_delta_run(c.key_counter, false, rows, "op key counter", [&](std::uint64_t row, std::uint64_t n, const S& first, std::int64_t step) -> Status {
-    // A run whose two ends are valid counters holds only valid counters (it is linear): typed
-    // text is long runs of step 1, taken without a check per op.
-    if (first && n != 0 && *first > 0 && static_cast<std::uint64_t>(*first) <= kMaxCounter) {
-      const auto from = static_cast<std::uint64_t>(*first);
-      const std::uint64_t room = step >= 0 ? kMaxCounter - from : from - 1;  // before the run leaves the range
-      const std::uint64_t stride = step >= 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
-      if (n == 1 || stride <= room / (n - 1)) {
-        auto value = static_cast<std::uint32_t>(*first);
-        for (std::uint64_t i = row; i < row + n; ++i, value += static_cast<std::uint32_t>(step)) {
-          DocOp& op = ops[i];
-          if (op.is_map) return bad_row("op has both a map key and an element key", i);
-          if (op.elem.actor == kNullActor) return bad_row("op key actor is null", i);
-          op.elem.counter = value;
-        }
-        return {};
-      }
-    }
-    for (std::uint64_t i = row; i < row + n; ++i) {
-      DocOp& op = ops[i];
-      if (op.is_map) {
-        if (first) return bad_row("op has both a map key and an element key", i);
-        continue;
-      }
-      if (!first) return bad_row("op has no key", i);
-      const std::int64_t value = static_cast<std::int64_t>(static_cast<std::uint64_t>(*first) +
-                                                           static_cast<std::uint64_t>(step) * (i - row));
-      if (value == 0) {
-        if (op.elem.actor != kNullActor) return bad_row("_head key with an actor", i);
-        op.elem = RawId{};
-        continue;
-      }
-      if (op.elem.actor == kNullActor) return bad_row("op key actor is null", i);
-      AM_TRY_ASSIGN(op.elem.counter, counter(S{value}, "op key counter", i));
-    }
-    return {};
+    return read_key_counter_run(ops, row, n, first, step);
   }); !st) {
     return st;
   }
