@@ -338,6 +338,26 @@ void CanonicalChangeEncoder::add_typing_run(ChangeOpId obj, std::uint32_t key_ac
   mark_name_.append_nulls(n);
 }
 
+void CanonicalChangeEncoder::add_delete_run(ChangeOpId obj, std::uint32_t actor, std::uint64_t first_counter,
+                                            std::int64_t step, std::uint64_t n) {
+  obj_actor_.append_repeated(std::uint64_t{obj.actor}, n);
+  obj_counter_.append_repeated(obj.counter, n);
+  key_actor_.append_repeated(std::uint64_t{actor}, n);
+  key_string_.append_nulls(n);
+  insert_.append_repeated(false, n);
+  action_.append_repeated(static_cast<std::uint64_t>(Action::kDelete), n);
+  values_.append_empty_repeated(enc::kValueNull, n);
+  pred_group_.append_repeated(1, n);
+  pred_actor_.append_repeated(std::uint64_t{actor}, n);
+  auto counter = static_cast<std::int64_t>(first_counter);
+  for (std::uint64_t i = 0; i < n; ++i, counter += step) {
+    key_counter_.append(counter);  // each a repeat of the last delta: the run's fast path
+    pred_counter_.append(counter);
+  }
+  expand_.append_repeated(false, n);
+  mark_name_.append_nulls(n);
+}
+
 ByteView CanonicalChangeEncoder::finish(const ChangeHeaderRef& h, ChangeHash& hash) {
   for (Bytes& col : cols_) col.clear();
   obj_actor_.finish(cols_[0]);

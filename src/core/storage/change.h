@@ -156,6 +156,12 @@ class CanonicalChangeEncoder {
   /// {first_key_counter + i, key_actor}, with the set action and no preds, expand or mark name.
   /// What the loader rebuilds for every run of ops typed one after another.
   void add_typing_run(ChangeOpId obj, std::uint32_t key_actor, std::uint64_t first_key_counter, ByteView chars);
+  /// The same columns as one add() per element deleted: n deletes in `obj` (never the root) of
+  /// the elements {first_counter + i * step, actor}, i < n, each with that element's insert as
+  /// its one pred (a deleted selection, or backspaces with step -1). REQUIRES: the counters stay
+  /// valid (1 .. 2^32-1).
+  void add_delete_run(ChangeOpId obj, std::uint32_t actor, std::uint64_t first_counter, std::int64_t step,
+                      std::uint64_t n);
   /// Writes the chunk of the ops added since the last finish(). Returns the whole chunk
   /// (header + body), valid until the next call on this encoder, and sets `hash`.
   ByteView finish(const ChangeHeaderRef& header, ChangeHash& hash);

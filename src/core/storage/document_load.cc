@@ -384,6 +384,7 @@ class ChangeRebuilder {
   Status add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op);
   std::uint32_t typing_run_end(std::uint32_t s, std::uint32_t end) const;
   void add_typing_run(std::uint32_t s, std::uint32_t end);
+  std::uint32_t delete_run_end(std::uint32_t s, std::uint32_t end) const;
 
   const Actors& actors_;
   const OpRows& rows_;
@@ -481,6 +482,35 @@ void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
                           head.elem.counter, run_chars_);
 }
 
+// Where the run of deletes that starts at slot `s` ends (s itself when op s is not such a
+// delete): each deletes one element of the same object and actor, the element's insert being its
+// one pred, the element counters a constant step apart (a deleted selection: +1; backspaces: -1).
+std::uint32_t ChangeRebuilder::delete_run_end(std::uint32_t s, std::uint32_t end) const {
+  const ScratchVector<DocOp>& ops = rows_.ops;
+  const ScratchVector<std::uint32_t>& slots = slots_.slots;
+  const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
+  auto element_delete = [&](std::uint32_t k) {
+    const DocOp& op = ops[slots[k]];
+    const std::uint32_t pb = pred_begin[slots[k]];
+    return op.action == Action::kDelete && !op.is_map && !op.insert && !op.expand && !op.has_mark_name &&
+           op.obj.counter != 0 && op.elem.counter != 0 && pred_begin[slots[k] + 1] == pb + 1 &&
+           pack(preds_.ids[pb]) == pack(op.elem);
+  };
+  if (!element_delete(s)) return s;
+  const DocOp& head = ops[slots[s]];
+  std::uint32_t k = s + 1;
+  std::int64_t step = 0;
+  for (; k < end && element_delete(k); ++k) {
+    const DocOp& prev = ops[slots[k - 1]];
+    const DocOp& op = ops[slots[k]];
+    if (pack(op.obj) != pack(head.obj) || op.elem.actor != head.elem.actor) break;
+    const std::int64_t d = std::int64_t{op.elem.counter} - std::int64_t{prev.elem.counter};
+    if (k == s + 1) step = d;
+    if (d == 0 || d != step) break;
+  }
+  return k;
+}
+
 // The ops, at most kOpBatch at a time (a change can hold most of a document's ops): decoded
 // values, handed to op_sink, encoded with change-local actor indexes. A change of one op is left
 // in `single_op` for the encoder's one-op fast path.
@@ -503,6 +533,17 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
         const std::uint32_t run_end = typing_run_end(s, batch_end);
         if (run_end != s) {
           add_typing_run(s, run_end);
+          s = run_end - 1;
+          continue;
+        }
+      }
+      if (!options_.op_sink) {
+        const std::uint32_t run_end = delete_run_end(s, batch_end);
+        if (run_end - s >= 2) {
+          const DocOp& head = ops[slots[s]];
+          const std::int64_t step = std::int64_t{ops[slots[s + 1]].elem.counter} - std::int64_t{head.elem.counter};
+          encoder_.add_delete_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
+                                  head.elem.counter, step, run_end - s);
           s = run_end - 1;
           continue;
         }
