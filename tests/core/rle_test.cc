@@ -317,16 +317,25 @@ RC_GTEST_PROP(RleProperty, BooleanRoundTripAndCanonical, (std::vector<bool> colu
   RC_ASSERT(encode_bool(*decoded) == b);
 }
 
-// The batch appends save uses for typed text write what one append per item writes.
-RC_GTEST_PROP(RleProperty, DeltaAppendIncreasingIsItemByItem,
-              (std::vector<std::int64_t> before, std::int64_t start, std::uint8_t n, std::vector<std::int64_t> after)) {
+// The batch appends of typed text and delete runs write what one append per item writes; steps
+// of either sign, zero, and counters that wrap.
+RC_GTEST_PROP(RleProperty, DeltaAppendLinearIsItemByItem,
+              (std::vector<std::int64_t> before, std::int64_t start, std::int8_t step, std::uint8_t n,
+               std::vector<std::int64_t> after)) {
   DeltaWriter batch, single;
   for (std::int64_t v : before) {
     batch.append(v);
     single.append(v);
   }
-  batch.append_increasing(start, n);
-  for (std::uint64_t i = 0; i < n; ++i) single.append(static_cast<std::int64_t>(static_cast<std::uint64_t>(start) + i));
+  if (step == 1) {
+    batch.append_increasing(start, n);
+  } else {
+    batch.append_linear(start, step, n);
+  }
+  std::uint64_t value = static_cast<std::uint64_t>(start);
+  for (std::uint64_t i = 0; i < n; ++i, value += static_cast<std::uint64_t>(std::int64_t{step})) {
+    single.append(static_cast<std::int64_t>(value));
+  }
   for (std::int64_t v : after) {
     batch.append(v);
     single.append(v);

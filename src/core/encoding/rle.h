@@ -421,15 +421,18 @@ class DeltaWriter {
     absolute_ = v;
   }
   void append_null() { rle_.append_null(); }
-  /// Appends start, start + 1, ..., start + n - 1: the same column as n calls of append()
-  /// (typed text: consecutive op counters).
-  void append_increasing(std::int64_t start, std::uint64_t n) {
+  /// Appends start, start + step, ..., start + (n - 1) * step (wrapping): the same column as n
+  /// calls of append(), written as one repeated delta (a deleted selection, backspaces).
+  void append_linear(std::int64_t start, std::int64_t step, std::uint64_t n) {
     if (n == 0) return;
     append(start);
     if (n == 1) return;
-    rle_.append_repeated(1, n - 1);
-    absolute_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(start) + (n - 1));
+    rle_.append_repeated(step, n - 1);
+    absolute_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(start) +
+                                          static_cast<std::uint64_t>(step) * (n - 1));
   }
+  /// append_linear with step 1 (typed text: consecutive op counters).
+  void append_increasing(std::int64_t start, std::uint64_t n) { append_linear(start, 1, n); }
   void append(const std::optional<std::int64_t>& v) {
     if (v) {
       append(*v);

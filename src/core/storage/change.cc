@@ -349,11 +349,8 @@ void CanonicalChangeEncoder::add_delete_run(ChangeOpId obj, std::uint32_t actor,
   values_.append_empty_repeated(enc::kValueNull, n);
   pred_group_.append_repeated(1, n);
   pred_actor_.append_repeated(std::uint64_t{actor}, n);
-  auto counter = static_cast<std::int64_t>(first_counter);
-  for (std::uint64_t i = 0; i < n; ++i, counter += step) {
-    key_counter_.append(counter);  // each a repeat of the last delta: the run's fast path
-    pred_counter_.append(counter);
-  }
+  key_counter_.append_linear(static_cast<std::int64_t>(first_counter), step, n);
+  pred_counter_.append_linear(static_cast<std::int64_t>(first_counter), step, n);
   expand_.append_repeated(false, n);
   mark_name_.append_nulls(n);
 }

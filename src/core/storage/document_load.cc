@@ -384,7 +384,11 @@ class ChangeRebuilder {
   Status add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op);
   std::uint32_t typing_run_end(std::uint32_t s, std::uint32_t end) const;
   void add_typing_run(std::uint32_t s, std::uint32_t end);
-  std::uint32_t delete_run_end(std::uint32_t s, std::uint32_t end) const;
+  struct DeleteRun {
+    std::uint32_t end;  // s itself when there is no run
+    std::int64_t step;  // between element counters
+  };
+  DeleteRun delete_run(std::uint32_t s, std::uint32_t end) const;
 
   const Actors& actors_;
   const OpRows& rows_;
@@ -462,10 +466,7 @@ std::uint32_t ChangeRebuilder::typing_run_end(std::uint32_t s, std::uint32_t end
   for (; k < end; ++k) {
     const DocOp& prev = ops[slots[k - 1]];
     const DocOp& op = ops[slots[k]];
-    const bool typed = !op.is_map && op.insert && op.action == Action::kSet && !op.expand && !op.has_mark_name &&
-                       op.value_type == enc::kValueString && op.value_len == 1 &&
-                       rows_.raw[op.value_offset] < 0x80 && op.obj.counter != 0 && pack(op.obj) == pack(prev.obj) &&
-                       op.elem.counter != 0 && pack(op.elem) == pack(prev.id) &&
+    const bool typed = rows_.types_after(prev, op) && op.obj.counter != 0 && op.elem.counter != 0 &&
                        pred_begin[slots[k] + 1] == pred_begin[slots[k]];
     if (!typed) break;
   }
@@ -482,10 +483,10 @@ void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
                           head.elem.counter, run_chars_);
 }
 
-// Where the run of deletes that starts at slot `s` ends (s itself when op s is not such a
-// delete): each deletes one element of the same object and actor, the element's insert being its
+// The run of deletes that starts at slot `s`: where it ends (s itself when op s is not such a
+// delete) and its step. Each deletes one element of the same object and actor, the element's insert being its
 // one pred, the element counters a constant step apart (a deleted selection: +1; backspaces: -1).
-std::uint32_t ChangeRebuilder::delete_run_end(std::uint32_t s, std::uint32_t end) const {
+ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uint32_t end) const {
   const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
@@ -496,7 +497,7 @@ std::uint32_t ChangeRebuilder::delete_run_end(std::uint32_t s, std::uint32_t end
            op.obj.counter != 0 && op.elem.counter != 0 && pred_begin[slots[k] + 1] == pb + 1 &&
            pack(preds_.ids[pb]) == pack(op.elem);
   };
-  if (!element_delete(s)) return s;
+  if (!element_delete(s)) return {s, 0};
   const DocOp& head = ops[slots[s]];
   std::uint32_t k = s + 1;
   std::int64_t step = 0;
@@ -508,7 +509,7 @@ std::uint32_t ChangeRebuilder::delete_run_end(std::uint32_t s, std::uint32_t end
     if (k == s + 1) step = d;
     if (d == 0 || d != step) break;
   }
-  return k;
+  return {k, step};
 }
 
 // The ops, at most kOpBatch at a time (a change can hold most of a document's ops): decoded
@@ -538,13 +539,12 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
         }
       }
       if (!options_.op_sink) {
-        const std::uint32_t run_end = delete_run_end(s, batch_end);
-        if (run_end - s >= 2) {
+        const DeleteRun run = delete_run(s, batch_end);
+        if (run.end - s >= 2) {
           const DocOp& head = ops[slots[s]];
-          const std::int64_t step = std::int64_t{ops[slots[s + 1]].elem.counter} - std::int64_t{head.elem.counter};
           encoder_.add_delete_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
-                                  head.elem.counter, step, run_end - s);
-          s = run_end - 1;
+                                  head.elem.counter, run.step, run.end - s);
+          s = run.end - 1;
           continue;
         }
       }
@@ -709,15 +709,10 @@ StoredOps::Outline StoredOps::outline(std::size_t i) const {
 bool StoredOps::typed_char(std::size_t i, DocOpId& id, char& c, std::span<const DocOpId>& succ) const {
   const DocOp& prev = rows_.ops[i - 1];
   const DocOp& op = rows_.ops[i];
-  if (op.is_map || !op.insert || op.action != Action::kSet || op.expand || op.has_mark_name ||
-      op.value_type != enc::kValueString || op.value_len != 1 || !prev.insert || prev.is_map ||
-      pack(op.obj) != pack(prev.obj) || pack(op.elem) != pack(prev.id)) {
-    return false;
-  }
-  const std::uint8_t byte = rows_.raw[op.value_offset];
-  if (byte >= 0x80) return false;  // one byte is a whole UTF-8 character only when ASCII
+  // prev must have made the element op goes after.
+  if (!prev.insert || prev.is_map || !rows_.types_after(prev, op)) return false;
   id = op.id;
-  c = static_cast<char>(byte);
+  c = static_cast<char>(rows_.raw[op.value_offset]);
   succ = std::span<const DocOpId>(rows_.succ.data() + succ_begin_[i], succ_begin_[i + 1] - succ_begin_[i]);
   return true;
 }

@@ -99,6 +99,15 @@ struct OpRows {
     if (op.value_len != 0) v.bytes = raw.subspan(op.value_offset, op.value_len);
     return v;
   }
+  // Whether `op` types one ASCII character right after `prev`, the op before it: an insert of a
+  // one-byte string into the same sequence, keyed by prev's id, with no expand or mark name.
+  // Most of a text's ops are such; the load takes runs of them at once. Callers add their own
+  // conditions (preds, what prev was).
+  bool types_after(const DocOp& prev, const DocOp& op) const {
+    return !op.is_map && op.insert && op.action == Action::kSet && !op.expand && !op.has_mark_name &&
+           op.value_type == enc::kValueString && op.value_len == 1 && raw[op.value_offset] < 0x80 &&
+           pack(op.obj) == pack(prev.obj) && pack(op.elem) == pack(prev.id);
+  }
   std::string_view mark_name(std::uint32_t row) const {
     const auto it = std::lower_bound(mark_names.begin(), mark_names.end(), row,
                                      [](const auto& e, std::uint32_t r) { return e.first < r; });
