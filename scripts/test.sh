@@ -68,7 +68,7 @@ bash bench/compare/run.sh --limit 2000 --reps 1
 # reload, fork, save), one sample each; and the per-document table on two small documents. Both
 # sides must run and write valid JSON (compare.mjs and docs_table.mjs check the shape).
 bash bench/battery/run.sh --tier fast --filter godot-modeled --sample-count 1 --warmup-count 0 --min-ran 4
-bash bench/battery/docs.sh --require-both data/battery/interop-exemplar.automerge data/battery/c-brave-ape-49.automerge
+bash bench/battery/docs.sh --runs 2 --require-both data/battery/interop-exemplar.automerge data/battery/c-brave-ape-49.automerge
 build/release/bench/am_core_bench --benchmark_min_time=0.01
 build/release/bench/am_sequence_index_bench --benchmark_min_time=0.01
 bash bench/server/run.sh --workloads docs,clients,bigdoc,connections --docs 50 --clients 20 --client-docs 5 --seconds 2 \

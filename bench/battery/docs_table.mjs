@@ -1,6 +1,8 @@
 // Markdown table of `amrepo bench doc` (C++) and doc.mjs (JS) JSON lines, one row per document,
-// with ratios JS / C++ (above 1: C++ is faster or smaller). Used by docs.sh; validates every
-// line (exit 1 on a malformed one) and never judges timings.
+// with ratios JS / C++ (above 1: C++ is faster or smaller). Several lines of one file (docs.sh
+// --runs) make one row of each figure's median per side; a side that failed in any run shows
+// its first error. Used by docs.sh; validates every line (exit 1 on a malformed one) and never
+// judges timings.
 //
 //   node bench/battery/docs_table.mjs RESULTS.jsonl
 //
@@ -29,13 +31,31 @@ const out = [
   "| document | bytes | load ms C++ / JS | ratio | save ms C++ / JS | ratio | sync ms C++ / JS | ratio | sync bytes C++ / JS | load peak RSS MB (peak − before) C++ / JS | ratio | RSS after load MB (after − before) C++ / JS | heap after load MiB C++ / JS | heap peak MiB C++ / JS | ratio |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
+// The runs of each file, in the order the files first appear.
+const runsByFile = new Map()
 for (const line of lines) {
   let row
   try { row = JSON.parse(line) } catch { die(`bad line ${line.slice(0, 80)}`) }
-  const { cpp, js } = row
-  check(cpp, row.file)
-  check(js, row.file)
-  const name = basename(row.file)
+  check(row.cpp, row.file)
+  check(row.js, row.file)
+  if (!runsByFile.has(row.file)) runsByFile.set(row.file, [])
+  runsByFile.get(row.file).push(row)
+}
+const median = (values) => {
+  const v = [...values].sort((a, b) => a - b)
+  const mid = v.length >> 1
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+}
+// One side over its runs: the first error if any run failed, else each field's median.
+function merged(sides) {
+  const failed = sides.find((s) => s.error !== undefined)
+  if (failed) return failed
+  return Object.fromEntries(FIELDS.map((f) => [f, median(sides.map((s) => s[f]))]))
+}
+for (const [file, runs] of runsByFile) {
+  const cpp = merged(runs.map((run) => run.cpp))
+  const js = merged(runs.map((run) => run.js))
+  const name = runs.length > 1 ? `${basename(file)} (median of ${runs.length})` : basename(file)
   if (cpp.error !== undefined || js.error !== undefined) {
     out.push(`| ${name} | | C++: ${cpp.error ?? "loads"}; JS: ${js.error ?? "loads"} | | | | | | | | | | | | |`)
     continue
