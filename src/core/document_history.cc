@@ -225,7 +225,7 @@ void Document::update_diff_cursor() {
   d.cursor_heads.assign(d.heads.begin(), d.heads.end());
   // A log longer than a quarter of the document's ops would cost about what a whole diff does.
   const std::size_t limit = std::max<std::size_t>(std::size_t{1} << 14, d.opset().op_count() / 4);
-  d.own_opset().start_touch_log(limit);
+  d.touch_log = core::TouchLog::started(limit);
   d.local_log.start(limit);
 }
 
@@ -234,7 +234,7 @@ void Document::reset_diff_cursor() {
   d.cursor_set = false;
   d.cursor_counters.clear();
   d.cursor_heads.clear();
-  if (d.opset().touch_log().active) d.own_opset().stop_touch_log();  // no copy of a shared op set for nothing
+  d.touch_log = core::TouchLog{};
   d.local_log.stop();
 }
 
@@ -247,7 +247,7 @@ std::vector<Patch> Document::diff_incremental() {
   if (d.cursor_set) before.max_counter = d.cursor_counters;  // none: the empty document
   const StateView b(d, std::move(before));
   const StateView a(d, Clock{});
-  const core::TouchLog& log = d.opset().touch_log();
+  const core::TouchLog& log = d.touch_log;
   std::vector<Patch> patches;
   if (d.cursor_set && d.local_log.usable()) {
     patches = core::local_patches(d, d.local_log);  // only local edits since the cursor

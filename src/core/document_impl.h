@@ -60,9 +60,6 @@ struct Document::Impl {
       // A fork on another thread may have just let go of it: see its reads before writing.
       std::atomic_thread_fence(std::memory_order_acquire);
     }
-    // The touch log belongs to the diff cursor; one shared from the document this one was
-    // forked from is not this document's.
-    if (!cursor_set && opset_->touch_log().active) opset_->stop_touch_log();
     return *opset_;
   }
   std::uint32_t intern_actor(const Bytes& a) {
@@ -75,8 +72,12 @@ struct Document::Impl {
     own_opset();
     return *this;
   }
-  /// An empty op set that keeps the actor table (history rows name actors by index).
-  void reset_opset() { opset_ = std::make_shared<OpSet>(opset_->actors()); }
+  /// An empty op set that keeps the actor table (history rows name actors by index). What the
+  /// touch log recorded no longer names its keys: the next diff_incremental() diffs states.
+  void reset_opset() {
+    opset_ = std::make_shared<OpSet>(opset_->actors());
+    touch_log = core::TouchLog{};
+  }
   /// Shares this document's op set with `fork` (Document::fork).
   void share_opset_with(Impl& fork) const { fork.opset_ = opset_; }
 
@@ -93,6 +94,9 @@ struct Document::Impl {
   bool cursor_set = false;
   std::vector<std::uint32_t> cursor_counters;
   std::vector<ChangeHash> cursor_heads;
+  // The keys ops touched since the cursor (core::TouchLog); applies write it while active.
+  core::TouchLog touch_log;
+  core::TouchLog* touches() { return touch_log.active ? &touch_log : nullptr; }
   // Local edits since the cursor, op by op (core/local_patch_log.h).
   core::LocalPatchLog local_log;
 
@@ -166,7 +170,7 @@ struct Document::Impl {
   }
   Status local(const ResolvedOp& op) {
     assert(opset_.use_count() == 1 && "a local write calls own_opset() before it reads the op set");
-    AM_TRY_STATUS(own_opset().apply(op));
+    AM_TRY_STATUS(own_opset().apply(op, touches()));
     tx_ops.push(op);
     return {};
   }
@@ -234,7 +238,7 @@ struct Document::Impl {
       for (const auto& p : op.pred) r.pred.push_back(global(p));
       r.expand = op.expand;
       r.mark_name = op.mark_name;
-      AM_TRY_STATUS(own_opset().apply(r));
+      AM_TRY_STATUS(own_opset().apply(r, touches()));
     }
     return {};
   }

@@ -359,6 +359,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
     o.stored_ops = [&](storage::StoredOps& stored) -> Status {
       OpSet& target = own_opset();  // first: a copy made after actors() was read would leave it behind
       if (!build_in_document_order(target.actors(), stored, global, target)) *not_in_order = true;
+      touch_log = core::TouchLog{};  // a new op set, built without a log: diff states next time
       return {};
     };
   } else {
@@ -380,7 +381,7 @@ Status Document::Impl::stream_document_pass(ByteView body, bool verify_heads, st
         v.pred = preds;
         v.expand = op.expand;
         v.mark_name = op.mark_name;
-        AM_TRY_STATUS(own_opset().apply(v));
+        AM_TRY_STATUS(own_opset().apply(v, touches()));
       }
       return {};
     };

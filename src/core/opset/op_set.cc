@@ -67,25 +67,25 @@ void OpSet::refresh_width(Object& o, std::uint32_t handle) {
   o.seq.set_width(handle, element_width(o, o.elems[handle]));  // a no-op when unchanged
 }
 
-void OpSet::record_touches(std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored,
+void OpSet::record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored,
                            std::string_view map_key) {
   if (seq) {
     // An insert touches the element it creates, any other op the element it is on.
     const std::uint32_t elem = stored != kNone32 && ops_[stored].insert ? ops_[stored].elem : key;
-    if (elem != kNone32) touch_log_.touch(oi, elem);
+    if (elem != kNone32) log.touch(oi, elem);
   } else if (stored != kNone32) {
-    touch_log_.touch(oi, ops_[stored].key);
+    log.touch(oi, ops_[stored].key);
   } else if (auto it = key_index_.find(map_key); it != key_index_.end()) {
-    touch_log_.touch(oi, it->second);  // a delete (not stored) of a key the document has
+    log.touch(oi, it->second);  // a delete (not stored) of a key the document has
   }
   for (std::uint32_t p : pred_scratch_) {
     const Op& target = ops_[p];
     const std::uint32_t k = seq && target.insert ? target.elem : target.key;
-    if (k != kNone32) touch_log_.touch(oi, k);
+    if (k != kNone32) log.touch(oi, k);
   }
 }
 
-Status OpSet::apply(const OpView& r) {
+Status OpSet::apply(const OpView& r, TouchLog* touches) {
   std::uint32_t oi = kRootObject;
   if (r.obj) {
     auto it = obj_index_.find(pack(*r.obj));
@@ -191,8 +191,8 @@ Status OpSet::apply(const OpView& r) {
   }
   if (r.action == Action::kMark) objects_[oi].has_marks = true;
   objects_[oi].changed = ++applied_;
-  if (touch_log_.active) {
-    record_touches(oi, seq, key, r.action == Action::kDelete ? kNone32 : static_cast<std::uint32_t>(ops_.size() - 1),
+  if (touches != nullptr && touches->active) {
+    record_touches(*touches, oi, seq, key, r.action == Action::kDelete ? kNone32 : static_cast<std::uint32_t>(ops_.size() - 1),
                    r.map_key);
   }
   if (seq) {

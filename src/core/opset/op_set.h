@@ -623,11 +623,21 @@ inline SeqWidth text_width(std::string_view s) {
 /// patches since the cursor can differ in. Entries are (object index, key), the key being a map
 /// key's interned index or a sequence element's handle; duplicates are removed when read. Past
 /// `limit` entries it gives up (`overflow`) and the patches come from a full diff instead.
+/// The document owns it, not the op set: starting or stopping a log never copies an op set that
+/// forks share. Value type; not thread-safe.
 struct TouchLog {
   bool active = false;
   bool overflow = false;
   std::size_t limit = 0;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> entries;
+
+  /// A fresh, active log of at most `max_entries` entries.
+  static TouchLog started(std::size_t max_entries) {
+    TouchLog log;
+    log.active = true;
+    log.limit = max_entries;
+    return log;
+  }
 
   void touch(std::uint32_t object, std::uint32_t key) {
     if (overflow) return;
@@ -673,13 +683,12 @@ class OpSet {
     objects_.emplace_back();  // the root map
     obj_index_.emplace(0, kRootObject);
   }
-  /// A copy (the state of a document that stops sharing it, Document::Impl::own_opset) keeps
-  /// the touch log; the scratch is not copied.
+  /// A copy (the state of a document that stops sharing it, Document::Impl::own_opset); the
+  /// scratch is not copied.
   OpSet(const OpSet& other)
       : actors_(other.actors_), ops_(other.ops_), objects_(other.objects_), op_index_(other.op_index_),
         inc_totals_(other.inc_totals_), mark_names_(other.mark_names_), obj_index_(other.obj_index_),
-        keys_(other.keys_), key_index_(other.key_index_), touch_log_(other.touch_log_),
-        applied_(other.applied_) {}
+        keys_(other.keys_), key_index_(other.key_index_), applied_(other.applied_) {}
   OpSet(OpSet&&) = default;
   OpSet& operator=(OpSet&&) = default;
   OpSet& operator=(const OpSet&) = delete;
@@ -688,16 +697,7 @@ class OpSet {
   /// The index of `actor`, added to the table if new (ops may then name it).
   std::uint32_t intern_actor(const Bytes& actor) { return actors_.intern(actor); }
 
-  Status apply(const ResolvedOp& r) { return apply(view_of(r)); }
-
-  /// Starts recording what later applies touch (a fresh log of at most `limit` entries).
-  void start_touch_log(std::size_t limit) {
-    touch_log_ = TouchLog{};
-    touch_log_.active = true;
-    touch_log_.limit = limit;
-  }
-  void stop_touch_log() { touch_log_ = TouchLog{}; }
-  const TouchLog& touch_log() const { return touch_log_; }
+  Status apply(const ResolvedOp& r, TouchLog* touches = nullptr) { return apply(view_of(r), touches); }
   /// Names these contents (see ContentStamp): an object of the op set with this stamp whose
   /// `changed` is the same as when it was read has not changed since. Every op applied stamps
   /// its object with a count that never repeats within one stamp.
@@ -714,8 +714,9 @@ class OpSet {
   /// id, key kind, element and preds in the same object, integer increments), then records it:
   /// preds get it as a successor (hidden, or a counter incremented), a non-delete op is stored
   /// (map key, RGA element or op on an element), a make op creates its object, and the widths of
-  /// the touched sequence elements are refreshed. An error leaves the op set unchanged.
-  Status apply(const OpView& r);
+  /// the touched sequence elements are refreshed. An error leaves the op set unchanged. With an
+  /// active `touches`, the keys the op and its preds are on go into it.
+  Status apply(const OpView& r, TouchLog* touches = nullptr);
 
   // ---- reads ------------------------------------------------------------------------------
   std::optional<std::uint32_t> object_index(const OpId& id) const {
@@ -770,8 +771,8 @@ class OpSet {
   // Inserts op `idx` (id `id`) into `list`, which is sorted by op id; returns its position.
   template <class List>
   std::size_t insert_sorted(List& list, std::uint32_t idx, OpId id);
-  // Records the keys an applied op and its preds are on (touch_log_ is active).
-  void record_touches(std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored, std::string_view map_key);
+  // Records in `log` the keys an applied op and its preds are on.
+  void record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored, std::string_view map_key);
   // Moves `key.live_from` past the ops that are hidden now.
   void skip_hidden(KeyOps& key) const;
   // RGA: place the new element after its reference, skipping elements with greater ids.
@@ -789,7 +790,6 @@ class OpSet {
   std::vector<std::string> keys_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;
   std::vector<std::uint32_t> pred_scratch_;
-  TouchLog touch_log_;
   std::uint64_t applied_ = 0;  // ops applied: the last Object::changed given
   ContentStamp stamp_;
 };
