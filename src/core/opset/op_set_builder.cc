@@ -180,6 +180,9 @@ void DocOrderBuilder::build_sequence(Object& o) {
 bool DocOrderBuilder::finish(OpSet& out) {
   if (failed_) return false;
   failed_ = true;
+  // The RGA path is done with: its pages (a word or two per element of the longest sequence)
+  // go back now, for the op index and the sequence indexes below, instead of at the peak.
+  path_ = ScratchVector<PathEntry>();
   BigVector<Op>& ops = set_.ops_;
   if (!set_.op_index_.assign(ops.size(), [&](std::size_t i) { return ops[i].id; })) return false;
   for (const std::uint32_t idx : counters_) {
