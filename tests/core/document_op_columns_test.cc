@@ -319,6 +319,16 @@ TEST(DocumentSaveLoadOpColumns, ABooleanColumnShorterOrLongerThanTheRowsIsCorrup
 }
 
 // The value metadata claims the raw value bytes run by run; they must add up exactly.
+// Two rows with one op id. build_preds indexes an actor's ids in an array by counter when they
+// are dense, in a hash table of rows otherwise: both must find the duplicate.
+TEST(DocumentSaveLoadOpColumns, ADuplicateOpIdIsCorruption) {
+  expect_load_fails({{storage::kOpIdCounter, "7b 01 03 01 7d 00"}},  // 1, 4, 5, 2, 2: dense
+                    "duplicate op id 2@actor0");
+  expect_load_fails({{storage::kOpIdCounter, "7b 01 27 01 59 00"},  // 1, 40, 41, 2, 2: sparse
+                     {storage::kOpSuccCounter, "7f 29"}},          // row 1 succeeded by 41
+                    "duplicate op id 2@actor0");
+}
+
 TEST(DocumentSaveLoadOpColumns, ValueLengthsMustMatchTheRawValueColumn) {
   expect_load_fails({{storage::kOpValueMeta, "7f 00 04 24"}},  // four 2-byte ints: 8 bytes of 4
                     "document chunk: op value: value length runs past the raw value column at offset 0");

@@ -38,61 +38,57 @@ constexpr std::uint32_t kOpBatch = 4096;
 // The value of a delete (ops handed on always point at a value).
 const ScalarValue kNullValue = Null{};
 
-// Open-addressing map from packed op ids to op indexes; sized once, never grows.
+// Open-addressing map from op ids to op rows that keeps only the rows, 4 bytes a slot: a slot's
+// key is the id of the row it holds, read from the rows (which build_preds reads next anyway).
+// Keys and rows side by side took 12 bytes a slot, 17 MB of egwalker-A1's peak. Sized once,
+// never grows.
 class IdMap {
  public:
-  explicit IdMap(std::size_t max_entries) {
+  IdMap(const ScratchVector<DocOp>& ops, std::size_t max_entries) : ops_(&ops) {
     std::size_t cap = 16;
     while (cap < 2 * max_entries + 16) cap <<= 1;
-    keys_.assign(cap, kEmpty);
-    values_.resize(cap);
+    rows_.assign(cap, kNone32);
     mask_ = cap - 1;
   }
-  // Returns the value stored for `key`, inserting `value` if absent.
-  std::pair<std::uint32_t, bool> emplace(std::uint64_t key, std::uint32_t value) {
+  // Returns the row stored for `id`, or stores `row` for it. REQUIRES: a row stored is a row of
+  // the ops with that id by the next call (build_preds appends a new delete right away).
+  std::pair<std::uint32_t, bool> emplace(RawId id, std::uint32_t row) {
+    const std::uint64_t key = pack(id);
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return {values_[i], false};
-      if (keys_[i] == kEmpty) {
-        keys_[i] = key;
-        values_[i] = value;
-        return {value, true};
+      const std::uint32_t held = rows_[i];
+      if (held == kNone32) {
+        rows_[i] = row;
+        return {row, true};
       }
-    }
-  }
-  std::uint32_t find(std::uint64_t key) const {
-    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return values_[i];
-      if (keys_[i] == kEmpty) return kNone32;
+      if (pack((*ops_)[held].id) == key) return {held, false};
     }
   }
 
  private:
-  // Counters are at least 1, so no valid id packs to all ones.
-  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
   std::size_t slot(std::uint64_t key) const {
     key ^= key >> 33;  // murmur3's finaliser: every key bit reaches the low bits
     key *= 0xff51afd7ed558ccdull;
     key ^= key >> 33;
     return static_cast<std::size_t>(key) & mask_;
   }
-  ScratchVector<std::uint64_t> keys_;
-  ScratchVector<std::uint32_t> values_;
+  const ScratchVector<DocOp>* ops_;
+  ScratchVector<std::uint32_t> rows_;
   std::size_t mask_ = 0;
 };
 
 // Op id -> op row, for build_preds. An actor numbers its ops consecutively within a change and
 // only other actors' changes leave gaps, so most actors' ids fill a dense range of counters: an
 // actor whose range is at most kDenseFactor times its number of ids gets an array indexed by
-// counter (4 bytes per counter, no cache miss beyond the row); the others share an IdMap (24
-// bytes per id and a miss per lookup; egwalker-S1 needed 25 MB of it). Sized once from every
-// id it will see; never grows.
+// counter (4 bytes per counter, no cache miss beyond the row); the others share an IdMap (8-16
+// bytes per id and a miss per lookup). Sized once from every id it will see; never grows.
 class OpRowIndex {
  public:
   static constexpr std::uint64_t kDenseFactor = 4;
 
   // for_each_id(f) calls f(id) for every id that emplace() will be given.
   template <class ForEachId>
-  OpRowIndex(std::size_t num_actors, ForEachId&& for_each_id) : dense_(num_actors), sparse_(0) {
+  OpRowIndex(const ScratchVector<DocOp>& ops, std::size_t num_actors, ForEachId&& for_each_id)
+      : dense_(num_actors), sparse_(ops, 0) {
     std::size_t sparse_ids = 0;
     for_each_id([&](RawId id) {
       if (id.actor >= dense_.size()) {
@@ -113,7 +109,7 @@ class OpRowIndex {
         sparse_ids += static_cast<std::size_t>(d.count);
       }
     }
-    sparse_ = IdMap(sparse_ids);
+    sparse_ = IdMap(ops, sparse_ids);
   }
 
   // Returns the row stored for `id`, inserting `row` if absent. REQUIRES: id was seen by the
@@ -125,7 +121,7 @@ class OpRowIndex {
       slot = row;
       return {row, true};
     }
-    return sparse_.emplace(pack(id), row);
+    return sparse_.emplace(id, row);
   }
 
  private:
@@ -205,7 +201,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
   ScratchVector<DocOp>& ops = rows.ops;
   ScratchVector<RawId>& succ = rows.succ;
   const std::size_t num_stored = ops.size();
-  OpRowIndex index(rank.size(), [&](auto&& f) {
+  OpRowIndex index(ops, rank.size(), [&](auto&& f) {
     for (std::size_t i = 0; i < num_stored; ++i) f(ops[i].id);
     for (const RawId& s : succ) f(s);
   });
@@ -272,7 +268,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
   }
   // Done with: freed before the op set and history grow.
   edges = {};
-  index = OpRowIndex(0, [](auto&&) {});
+  index = OpRowIndex(ops, 0, [](auto&&) {});
   if (!keep_succ) succ = {};
   return {};
 }
