@@ -287,6 +287,36 @@ TEST(SequenceIndex, SetWidthUpdatesOffsetsAndTotals) {
   EXPECT_EQ(check_all(idx, m), "");
 }
 
+// A leaf keeps a width in a byte up to 254; wider ones are kept by handle. Either unit may be
+// the wide one, and an element goes from narrow to wide and back; a copy keeps them.
+TEST(SequenceIndex, WidthsPastAByteAreKeptExactly) {
+  SequenceIndex idx;
+  Model m;
+  for (Handle h = 0; h < 1000; ++h) {
+    idx.insert(h, h, w1());
+    m.add(h, h, w1());
+  }
+  const std::vector<std::pair<Handle, SeqWidth>> steps = {
+      {500, w(254, 254)}, {500, w(255, 1)}, {999, w(0, 100000)}, {3, w(70000, 70000)},
+      {500, w(1, 1)},     {3, w(2, 2)},     {3, w(256, 2)}};
+  for (const auto& [h, width] : steps) {
+    idx.set_width(h, width);
+    m.width[h] = width;
+    ASSERT_EQ(check_all(idx, m), "");
+    EXPECT_EQ(idx.width_of(h).chars, width.chars);
+    EXPECT_EQ(idx.width_of(h).utf16, width.utf16);
+  }
+  // Splits move wide elements between leaves.
+  for (Handle h = 1000; h < 1200; ++h) {
+    const SeqWidth width = h % 7 == 0 ? w(300, 600) : w1();
+    idx.insert(3, h, width);
+    m.add(3, h, width);
+  }
+  EXPECT_EQ(check_all(idx, m), "");
+  const SequenceIndex copy = idx;
+  EXPECT_EQ(check_all(copy, m), "");
+}
+
 // Sizes around the leaf and inner-node capacities, filled from the back, the front and the middle.
 TEST(SequenceIndex, SplitsAtCapacityBoundaries) {
   const std::size_t sizes[] = {kLeaf - 1, kLeaf, kLeaf + 1, 2 * kLeaf, 2 * kLeaf + 1,
@@ -405,7 +435,9 @@ void apply(const Op& op, SequenceIndex& idx, Model& m, Handle& next_handle) {
       std::size_t pos = op.a % (n + 1);
       for (std::uint32_t i = 0; i < len; ++i) {
         r = r * 1664525u + 1013904223u;
-        const SeqWidth wi{(r >> 20) % 3, (r >> 24) % 4};
+        // Now and then a width past what a leaf's byte holds (kept apart by handle).
+        const SeqWidth wi = (r >> 12) % 64 == 0 ? SeqWidth{255 + (r >> 20) % 3, 300 + (r >> 24) % 4}
+                                                : SeqWidth{(r >> 20) % 3, (r >> 24) % 4};
         const Handle h = fresh();
         if (op.kind == 8) {
           idx.insert(pos, h, wi);
@@ -422,13 +454,19 @@ void apply(const Op& op, SequenceIndex& idx, Model& m, Handle& next_handle) {
   }
 }
 
+// A width below `small`, or one a leaf's byte cannot hold (254 is the largest it holds).
+rc::Gen<std::uint32_t> gen_width(std::uint32_t small) {
+  return rc::gen::weightedOneOf<std::uint32_t>(
+      {{6, rc::gen::inRange<std::uint32_t>(0, small)}, {1, rc::gen::element<std::uint32_t>(254, 255, 256, 100000)}});
+}
+
 // Selectors are drawn from the whole uint32 range at every size (rapidcheck scales ranges down
 // with the size, which would keep positions at the front and bursts short); they still shrink.
 rc::Gen<Op> gen_op() {
   return rc::gen::map(
       rc::gen::tuple(rc::gen::resize(100, rc::gen::inRange(0, 10)),
                      rc::gen::resize(100, rc::gen::inRange<std::uint32_t>(0, UINT32_MAX)),
-                     rc::gen::inRange<std::uint32_t>(0, 3), rc::gen::inRange<std::uint32_t>(0, 5)),
+                     gen_width(3), gen_width(5)),
       [](const std::tuple<int, std::uint32_t, std::uint32_t, std::uint32_t>& t) {
         return Op{std::get<0>(t), std::get<1>(t), SeqWidth{std::get<2>(t), std::get<3>(t)}};
       });
@@ -460,6 +498,7 @@ TEST(SequenceIndex, MatchesNaiveModelOnLongRandomRun) {
     op.kind = static_cast<int>(rng() % 10);
     op.a = static_cast<std::uint32_t>(rng());
     op.width = SeqWidth{static_cast<std::uint32_t>(rng() % 3), static_cast<std::uint32_t>(rng() % 5)};
+    if (rng() % 20 == 0) op.width = SeqWidth{static_cast<std::uint32_t>(250 + rng() % 10), 70000};
     apply(op, idx, m, next_handle);
     ASSERT_EQ(check_sample(idx, m, rng()), "") << "step " << i;
     if (i % 250 == 249) {

@@ -75,8 +75,8 @@ void SequenceIndex::build_levels_over_leaves() {
     level[id] = id;
     totals[id].count = leaf.size;
     for (std::uint32_t i = 0; i < leaf.size; ++i) {
-      totals[id].sum[0] += leaf.width[0][i];
-      totals[id].sum[1] += leaf.width[1][i];
+      totals[id].sum[0] += width_in(leaf, 0, i);
+      totals[id].sum[1] += width_in(leaf, 1, i);
     }
   }
   bool children_are_leaves = true;
@@ -175,8 +175,7 @@ void SequenceIndex::insert_in_leaf(NodeId leaf, std::uint32_t slot, Handle h, Se
     l.width[1][i] = l.width[1][i - 1];
   }
   l.items[slot] = h;
-  l.width[0][slot] = w.chars;
-  l.width[1][slot] = w.utf16;
+  store_width(l, slot, w);
   ++l.size;
   leaf_of_[h] = leaf;
 
@@ -191,15 +190,20 @@ void SequenceIndex::set_width(Handle h, SeqWidth w) {
   const NodeId leaf = leaf_of_[h];
   Leaf& l = leaves_[leaf];
   const std::uint32_t slot = slot_in_leaf(l, h);
-  if (l.width[0][slot] == w.chars && l.width[1][slot] == w.utf16) return;
+  const SeqWidth old = width_in(l, slot);
+  if (old.chars == w.chars && old.utf16 == w.utf16) return;
   // Differences modulo 2^64: adding them to the unsigned sums gives the exact new sums.
-  const std::uint64_t dchars = std::uint64_t{w.chars} - std::uint64_t{l.width[0][slot]};
-  const std::uint64_t dutf16 = std::uint64_t{w.utf16} - std::uint64_t{l.width[1][slot]};
-  l.width[0][slot] = w.chars;
-  l.width[1][slot] = w.utf16;
+  const std::uint64_t dchars = std::uint64_t{w.chars} - std::uint64_t{old.chars};
+  const std::uint64_t dutf16 = std::uint64_t{w.utf16} - std::uint64_t{old.utf16};
+  store_width(l, slot, w);
   add_to_ancestors(leaf, 0, dchars, dutf16);
   total_[0] += dchars;
   total_[1] += dutf16;
+}
+
+void SequenceIndex::store_wide_width(Leaf& leaf, std::uint32_t i, SeqWidth w) {
+  leaf.width[0][i] = leaf.width[1][i] = kWide;
+  wide_[leaf.items[i]] = {w.chars, w.utf16};
 }
 
 void SequenceIndex::add_to_ancestors(NodeId leaf, std::uint32_t dcount, std::uint64_t dchars,
@@ -226,10 +230,10 @@ SequenceIndex::NodeId SequenceIndex::split_leaf(NodeId leaf, std::uint32_t mid) 
   for (std::uint32_t i = mid; i < l.size; ++i) {
     const std::uint32_t j = i - mid;
     r.items[j] = l.items[i];
-    r.width[0][j] = l.width[0][i];
+    r.width[0][j] = l.width[0][i];  // a wide entry stays in wide_: it is kept by handle
     r.width[1][j] = l.width[1][i];
-    moved.sum[0] += l.width[0][i];
-    moved.sum[1] += l.width[1][i];
+    moved.sum[0] += width_in(l, 0, i);
+    moved.sum[1] += width_in(l, 1, i);
     leaf_of_[l.items[i]] = right;
   }
   moved.count = l.size - mid;
@@ -322,8 +326,7 @@ void SequenceIndex::insert_child_after(NodeId left, bool is_leaf, NodeId right,
 SeqWidth SequenceIndex::width_of(Handle h) const {
   assert(contains(h));
   const Leaf& l = leaves_[leaf_of_[h]];
-  const std::uint32_t slot = slot_in_leaf(l, h);
-  return SeqWidth{l.width[0][slot], l.width[1][slot]};
+  return width_in(l, slot_in_leaf(l, h));
 }
 
 std::size_t SequenceIndex::index_of(Handle h) const {
@@ -351,7 +354,7 @@ std::uint64_t SequenceIndex::offset_of(Handle h, WidthUnit u) const {
   std::uint64_t off = 0;
   for (std::uint32_t i = 0; l.items[i] != h; ++i) {
     assert(i + 1 < l.size);
-    off += l.width[k][i];
+    off += width_in(l, k, i);
   }
   NodeId p = l.parent;
   while (p != kNoNode) {
@@ -419,8 +422,8 @@ SequenceIndex::Handle SequenceIndex::find_by_offset(std::uint64_t off, WidthUnit
   }
   const Leaf& l = leaves_[node];
   std::uint32_t i = 0;
-  while (off >= l.width[k][i]) {
-    off -= l.width[k][i];
+  while (off >= width_in(l, k, i)) {
+    off -= width_in(l, k, i);
     ++i;
     assert(i < l.size);
   }
@@ -473,8 +476,13 @@ std::string SequenceIndex::check_invariants() const {
       for (std::uint32_t i = 0; i < l.size && err.empty(); ++i) {
         const Handle h = l.items[i];
         if (h >= leaf_of_.size() || leaf_of_[h] != node) err = where + "handle map disagrees";
-        t.sum[0] += l.width[0][i];
-        t.sum[1] += l.width[1][i];
+        if ((l.width[0][i] == kWide) != (l.width[1][i] == kWide) ||
+            (l.width[0][i] == kWide && !wide_.contains(h))) {
+          err = where + "wide width not kept";
+          break;
+        }
+        t.sum[0] += width_in(l, 0, i);
+        t.sum[1] += width_in(l, 1, i);
       }
       t.count = l.size;
       return t;

@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/opset/node_pool.h"
@@ -100,10 +102,7 @@ class SequenceIndex {
     Iterator() = default;
     Handle operator*() const { return index_->leaves_[leaf_].items[slot_]; }
     /// The element's width (what width_of would return), without a lookup.
-    SeqWidth width() const {
-      const Leaf& l = index_->leaves_[leaf_];
-      return SeqWidth{l.width[0][slot_], l.width[1][slot_]};
-    }
+    SeqWidth width() const { return index_->width_in(index_->leaves_[leaf_], slot_); }
     Iterator& operator++() {
       const Leaf& l = index_->leaves_[leaf_];
       if (++slot_ == l.size) {
@@ -184,14 +183,18 @@ class SequenceIndex {
 
   static constexpr unsigned unit_index(WidthUnit u) { return static_cast<unsigned>(u); }
 
-  // Widths are stored per unit so that a scan in one unit reads contiguous memory.
+  // Widths are stored per unit so that a scan in one unit reads contiguous memory, a byte each:
+  // an element is one character or list item (width 0 to 2), and a document has a leaf per ~56
+  // elements, 400 bytes instead of 784 with 32-bit widths. A width of kWide or more is kept in
+  // wide_, by handle, with kWide in both bytes.
+  static constexpr std::uint8_t kWide = 0xFF;
   struct Leaf {
     NodeId parent = kNoNode;
     NodeId prev = kNoNode;
     NodeId next = kNoNode;
     std::uint32_t size = 0;
     std::array<Handle, kLeafCapacity> items{};
-    std::array<std::array<std::uint32_t, kLeafCapacity>, 2> width{};
+    std::array<std::array<std::uint8_t, kLeafCapacity>, 2> width{};
   };
   struct Inner {
     NodeId parent = kNoNode;
@@ -212,7 +215,7 @@ class SequenceIndex {
     if (is_leaf) {
       const Leaf& leaf = leaves_[node];
       for (std::uint32_t i = 0; i < leaf.size; ++i) {
-        if (leaf.width[0][i] != 0) f(leaf.items[i]);
+        if (width_in(leaf, 0, i) != 0) f(leaf.items[i]);
       }
       return;
     }
@@ -221,6 +224,26 @@ class SequenceIndex {
       if (inner.sum[0][i] != 0) visible_below(inner.child[i], inner.leaf_children, f);
     }
   }
+  // The width of the element in slot i of `leaf`, in unit k or both.
+  std::uint32_t width_in(const Leaf& leaf, unsigned k, std::uint32_t i) const {
+    const std::uint8_t w = leaf.width[k][i];
+    if (w != kWide) [[likely]] return w;
+    const auto it = wide_.find(leaf.items[i]);
+    assert(it != wide_.end());
+    return it->second[k];
+  }
+  SeqWidth width_in(const Leaf& leaf, std::uint32_t i) const { return {width_in(leaf, 0, i), width_in(leaf, 1, i)}; }
+  // Sets the width of slot i, whose handle is set (inline: assign_in_order stores millions).
+  void store_width(Leaf& leaf, std::uint32_t i, SeqWidth w) {
+    if (w.chars < kWide && w.utf16 < kWide) [[likely]] {
+      leaf.width[0][i] = static_cast<std::uint8_t>(w.chars);
+      leaf.width[1][i] = static_cast<std::uint8_t>(w.utf16);
+      if (!wide_.empty()) [[unlikely]] wide_.erase(leaf.items[i]);  // it may have been wide
+      return;
+    }
+    store_wide_width(leaf, i, w);
+  }
+  void store_wide_width(Leaf& leaf, std::uint32_t i, SeqWidth w);
   static std::uint32_t slot_in_leaf(const Leaf& leaf, Handle h);
   static std::uint32_t slot_in_parent(const Inner& parent, NodeId child);
   NodeId parent_of(NodeId node, bool is_leaf) const;
@@ -240,6 +263,7 @@ class SequenceIndex {
   NodePool<Leaf, 1> leaves_;      // leaves_[0], once created, is always the leftmost leaf
   NodePool<Inner, 1> inners_;
   BigVector<NodeId> leaf_of_;   // handle -> leaf holding it, kNoNode if absent
+  std::unordered_map<Handle, std::array<std::uint32_t, 2>> wide_;  // widths of kWide or more
   NodeId root_ = kNoNode;
   std::uint32_t height_ = 0;      // levels of inner nodes above the leaves
   std::size_t size_ = 0;
@@ -262,8 +286,7 @@ void SequenceIndex::assign_in_order(std::size_t n, WidthAt&& width_at) {
       const auto h = static_cast<Handle>(first + i);
       const SeqWidth w = width_at(h);
       leaf.items[i] = h;
-      leaf.width[0][i] = w.chars;
-      leaf.width[1][i] = w.utf16;
+      store_width(leaf, i, w);
       total_[0] += w.chars;
       total_[1] += w.utf16;
       leaf_of_[h] = id;
