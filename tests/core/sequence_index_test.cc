@@ -264,13 +264,18 @@ TEST(SequenceIndex, AllZeroWidth) {
   EXPECT_EQ(idx.check_invariants(), "");
 }
 
-TEST(SequenceIndex, SetWidthUpdatesOffsetsAndTotals) {
-  SequenceIndex idx;
-  Model m;
-  for (Handle h = 0; h < 1000; ++h) {
+// Handles 0 .. n - 1 in order, each of width 1, in both.
+void fill_ones(SequenceIndex& idx, Model& m, Handle n) {
+  for (Handle h = 0; h < n; ++h) {
     idx.insert(h, h, w1());
     m.add(h, h, w1());
   }
+}
+
+TEST(SequenceIndex, SetWidthUpdatesOffsetsAndTotals) {
+  SequenceIndex idx;
+  Model m;
+  fill_ones(idx, m, 1000);
   idx.set_width(10, w(0, 0));  // delete
   m.width[10] = w(0, 0);
   idx.set_width(500, w(3, 5));  // grow
@@ -292,10 +297,7 @@ TEST(SequenceIndex, SetWidthUpdatesOffsetsAndTotals) {
 TEST(SequenceIndex, WidthsPastAByteAreKeptExactly) {
   SequenceIndex idx;
   Model m;
-  for (Handle h = 0; h < 1000; ++h) {
-    idx.insert(h, h, w1());
-    m.add(h, h, w1());
-  }
+  fill_ones(idx, m, 1000);
   const std::vector<std::pair<Handle, SeqWidth>> steps = {
       {500, w(254, 254)}, {500, w(255, 1)}, {999, w(0, 100000)}, {3, w(70000, 70000)},
       {500, w(1, 1)},     {3, w(2, 2)},     {3, w(256, 2)}};
