@@ -46,8 +46,8 @@ enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
 ///
 /// Complexity (n elements, B = kLeafCapacity): insert, insert_after, set_width, index_of,
 /// offset_of, at, find_by_offset, last_visible_before: O(log n + B). size, total_width, contains,
-/// first: O(1). width_of, next, prev: O(B), independent of n. Memory: about 20-30 bytes per
-/// element. Nothing is allocated per operation in the steady state: the pools add blocks of
+/// first: O(1). width_of, next, prev: O(B), independent of n. Memory: about 12-20 bytes per
+/// element (a byte per width unit in the leaves, the handle and its leaf). Nothing is allocated per operation in the steady state: the pools add blocks of
 /// doubling size, and reserve() sizes the handle map up front.
 ///
 /// Handles are chosen by the caller and used as array indexes: keep them dense. Preconditions
