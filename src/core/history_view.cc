@@ -187,14 +187,18 @@ void StateView::to_json(std::string& out, const Object& o) const {
     case ObjType::kList: {
       out.push_back('[');
       bool first = true;
-      for (auto it = o.seq.begin(); it != o.seq.end(); ++it) {
-        if (clock_.current && it.width().chars == 0) continue;  // not visible now
-        const Element& e = o.elems[*it];
+      auto element_json = [&](SequenceIndex::Handle h) {
+        const Element& e = o.elems[h];
         const std::uint32_t w = winner(e.ops, e.insert_op);
-        if (w == kNone32) continue;
+        if (w == kNone32) return;
         if (!first) out.push_back(',');
         first = false;
         value_json(d_.opset().op(w));
+      };
+      if (clock_.current) {
+        o.seq.for_each_visible(element_json);  // whole leaves of deleted items skipped from above
+      } else {
+        for (const SequenceIndex::Handle h : o.seq) element_json(h);
       }
       out.push_back(']');
       return;

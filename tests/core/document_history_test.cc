@@ -47,6 +47,34 @@ TEST(DocumentHistory, ReadsAtOldHeadsSeeTheOldState) {
   EXPECT_FALSE(d.get_at(ObjId::root(), "x", {unknown}));
 }
 
+// A list whose deleted items fill whole leaves of its index: now, JSON skips them from above;
+// at older heads it walks every item. Both must show exactly the items alive then, nested
+// objects and overwritten items included.
+TEST(DocumentHistory, ListJsonSkipsDeletedItemsNowAndShowsThemAtOldHeads) {
+  Document d = doc_with("aaaa");
+  const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
+  std::vector<ScalarValue> items;
+  for (std::int64_t i = 0; i < 500; ++i) items.emplace_back(i);
+  ASSERT_TRUE(d.splice(list, 0, 0, items));
+  const ObjId inner = d.insert_object(list, 450, ObjType::kMap).value();
+  ASSERT_TRUE(d.put(inner, "k", std::string("v")));
+  d.commit();
+  const auto all = d.heads();
+  const std::string all_json = d.to_json().value();
+  ASSERT_TRUE(d.splice(list, 2, 440, {}));  // 0, 1, then 442 ..., the map at index 10
+  ASSERT_TRUE(d.put(list, 0, std::int64_t{-1}));
+  d.commit();
+
+  std::string want = R"({"l":[-1,1)";
+  for (std::int64_t i = 442; i < 450; ++i) want += "," + std::to_string(i);
+  want += R"(,{"k":"v"})";
+  for (std::int64_t i = 450; i < 500; ++i) want += "," + std::to_string(i);
+  want += "]}";
+  EXPECT_EQ(d.to_json().value(), want);
+  EXPECT_EQ(d.to_json_at(ObjId::root(), all).value(), all_json);
+  EXPECT_EQ(d.to_json_at(ObjId::root(), d.heads()).value(), want);
+}
+
 TEST(DocumentHistory, RangesAndMarksNowAndAtHeads) {
   Document d = doc_with("aaaa");
   for (const char* k : {"a", "b", "c", "d"}) ASSERT_TRUE(d.put(ObjId::root(), k, std::string(k)));
