@@ -50,10 +50,29 @@ Result<std::vector<std::pair<std::string, Value>>> map_range_in(const StateView&
   return out;
 }
 
+// list_range of a list now: a visible item is one unit wide, so the item at `begin` is found
+// from above (O(log n)) and the walk stops after end - begin items, instead of resolving every
+// item before `begin` (a UI paging through a long list).
+std::vector<Value> current_list_range(const StateView& v, const Object& o, std::size_t begin, std::size_t end) {
+  std::vector<Value> out;
+  const std::uint64_t length = o.seq.total_width(core::WidthUnit::kChars);
+  if (begin >= end || begin >= length) return out;
+  const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(end, length) - begin);
+  out.reserve(count);
+  for (auto it = o.seq.iterator_at(o.seq.find_by_offset(begin, core::WidthUnit::kChars)); out.size() < count; ++it) {
+    if (it.width().chars == 0) continue;  // deleted
+    const Element& e = o.elems[*it];
+    out.push_back(v.value_of(v.doc().opset().op(v.winner(e.ops, e.insert_op))));  // visible: has one
+  }
+  return out;
+}
+
 Result<std::vector<Value>> list_range_in(const StateView& v, const ObjId& obj, std::size_t begin,
                                          std::size_t end) {
   AM_TRY_ASSIGN(const Object* o, v.object(obj));
   if (!is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  // A text's element can be several characters wide: it walks every element.
+  if (v.current() && o->type == ObjType::kList) return current_list_range(v, *o, begin, end);
   std::vector<Value> out;
   std::size_t index = 0;
   for (const SequenceIndex::Handle h : o->seq) {

@@ -33,6 +33,8 @@ class StateView {
   StateView(const Document::Impl& d, Clock clock) : d_(d), clock_(std::move(clock)) {}
 
   const Document::Impl& doc() const { return d_; }
+  /// Whether this is the state now (not at other heads).
+  bool current() const { return clock_.current; }
   bool exists(const Op& op) const { return clock_.covers(op.id); }
   bool visible(const Op& op) const;
   /// The winning (greatest id) visible op among `ops` and `insert_op`, or kNone32.

@@ -123,6 +123,12 @@ class SequenceIndex {
     std::uint32_t slot_ = 0;
   };
   Iterator begin() const { return Iterator(this, size_ == 0 ? kNoNode : 0); }  // leaf 0 is leftmost
+  /// An iterator at h: O(B). REQUIRES: contains(h).
+  Iterator iterator_at(Handle h) const {
+    Iterator it(this, leaf_of_[h]);
+    it.slot_ = slot_in_leaf(leaves_[leaf_of_[h]], h);
+    return it;
+  }
   Iterator end() const { return Iterator(this, kNoNode); }
 
   /// Calls f(handles) with the elements of each leaf in turn, in order: every element once,
