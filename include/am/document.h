@@ -363,6 +363,12 @@ class Document {
   /// [begin, end), clamped to the length.
   [[nodiscard]] Result<std::vector<Value>> list_range(const ObjId& obj, std::size_t begin = 0,
                                                       std::size_t end = SIZE_MAX) const;
+  /// Every item of a list (or character of a text), as list_range(obj) gives them.
+  using ListItems = std::vector<Value>;
+  /// list_range() of a whole list or text as a shared, immutable vector, kept as text_shared()
+  /// keeps its strings: the same vector while `obj` is unchanged (no rebuild, no copy). An edit
+  /// inside a nested object is not an edit of the list (its item names the object).
+  [[nodiscard]] Result<std::shared_ptr<const ListItems>> list_range_shared(const ObjId& obj) const;
   /// A stable reference to the position before the element at `index` of a list or text, in the
   /// JS getCursor's forms: the element id (`counter@actorhex`); `-counter@actorhex` with
   /// CursorMove::kBefore; kCursorEnd ("e") at or past the end, which stays at the end. It keeps

@@ -613,7 +613,7 @@ struct Document::Impl {
   // What Document::text_shared and map_range_shared handed out, each kept while its object
   // stays unchanged (a few at most; the oldest goes first). A cache, not document state
   // (core/document_shared_reads.cc).
-  enum class SharedReadKind : std::uint8_t { kText, kMapEntries };
+  enum class SharedReadKind : std::uint8_t { kText, kMapEntries, kListItems };
   struct SharedRead {
     std::uint64_t stamp = 0;    // OpSet::stamp() when read
     std::uint32_t object = 0;   // the object's index

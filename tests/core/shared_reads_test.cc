@@ -1,4 +1,4 @@
-// Document::text_shared and map_range_shared: the same value while the object is unchanged, a
+// Document::text_shared, map_range_shared and list_range_shared: the same value while the object is unchanged, a
 // fresh one after any op on it, whichever way the op arrives (local edit, received change, merge,
 // rollback, load).
 #include <gtest/gtest.h>
@@ -172,6 +172,35 @@ TEST(MapRangeShared, SameEntriesUntilTheMapChanges) {
   EXPECT_EQ(*doc.map_range_shared(ObjId::root()).value(), doc.map_range(ObjId::root()).value());
   const ObjId text = doc.put_object(ObjId::root(), "t", ObjType::kText).value();
   EXPECT_FALSE(doc.map_range_shared(text));
+}
+
+// A list's items: the same vector while the list is unchanged, a fresh one after an insert,
+// a put or a delete of an item; an edit inside a nested object is not an edit of the list.
+TEST(ListRangeShared, SameItemsUntilTheListChanges) {
+  Document doc(DocumentOptions{actor("aaaa"), TextUnit::kUtf16});
+  const ObjId list = doc.put_object(ObjId::root(), "l", ObjType::kList).value();
+  ASSERT_TRUE(doc.splice(list, 0, 0, {ScalarValue{std::int64_t{1}}, ScalarValue{std::int64_t{2}}}));
+  const ObjId inner = doc.insert_object(list, 2, ObjType::kMap).value();
+  doc.commit();
+  const auto first = doc.list_range_shared(list).value();
+  EXPECT_EQ(*first, doc.list_range(list).value());
+  EXPECT_EQ(first->size(), 3u);
+  EXPECT_EQ(doc.list_range_shared(list).value(), first);
+  ASSERT_TRUE(doc.put(inner, "deep", std::int64_t{1}));
+  EXPECT_EQ(doc.list_range_shared(list).value(), first);
+  ASSERT_TRUE(doc.put(list, 0, std::int64_t{10}));
+  const auto put = doc.list_range_shared(list).value();
+  EXPECT_NE(put, first);
+  EXPECT_EQ(*put, doc.list_range(list).value());
+  ASSERT_TRUE(doc.remove(list, std::size_t{1}));
+  EXPECT_EQ(*doc.list_range_shared(list).value(), doc.list_range(list).value());
+  EXPECT_EQ(doc.list_range_shared(list).value()->size(), 2u);
+  EXPECT_EQ(first->size(), 3u);  // the first holder's items are as they were
+  // A text's characters too; a map is refused.
+  const ObjId text = doc.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(doc.splice_text(text, 0, 0, "hi"));
+  EXPECT_EQ(*doc.list_range_shared(text).value(), doc.list_range(text).value());
+  EXPECT_FALSE(doc.list_range_shared(ObjId::root()));
 }
 
 // A text and a map of one object index space, read alternately: each kind is kept apart.
