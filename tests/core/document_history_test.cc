@@ -48,15 +48,21 @@ TEST(DocumentHistory, ReadsAtOldHeadsSeeTheOldState) {
   EXPECT_FALSE(d.get_at(ObjId::root(), "x", {unknown}));
 }
 
+// A list "l" at the root holding 0, 1, ..., n - 1.
+ObjId list_of_counts(Document& d, std::int64_t n) {
+  const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
+  std::vector<ScalarValue> items;
+  for (std::int64_t i = 0; i < n; ++i) items.emplace_back(i);
+  EXPECT_TRUE(d.splice(list, 0, 0, items));
+  return list;
+}
+
 // A list whose deleted items fill whole leaves of its index: now, JSON skips them from above;
 // at older heads it walks every item. Both must show exactly the items alive then, nested
 // objects and overwritten items included.
 TEST(DocumentHistory, ListJsonSkipsDeletedItemsNowAndShowsThemAtOldHeads) {
   Document d = doc_with("aaaa");
-  const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
-  std::vector<ScalarValue> items;
-  for (std::int64_t i = 0; i < 500; ++i) items.emplace_back(i);
-  ASSERT_TRUE(d.splice(list, 0, 0, items));
+  const ObjId list = list_of_counts(d, 500);
   const ObjId inner = d.insert_object(list, 450, ObjType::kMap).value();
   ASSERT_TRUE(d.put(inner, "k", std::string("v")));
   d.commit();
@@ -81,10 +87,7 @@ TEST(DocumentHistory, ListJsonSkipsDeletedItemsNowAndShowsThemAtOldHeads) {
 // every range (seeded).
 TEST(DocumentHistory, ListRangeNowEqualsTheWalkAtTheSameHeads) {
   Document d = doc_with("aaaa");
-  const ObjId list = d.put_object(ObjId::root(), "l", ObjType::kList).value();
-  std::vector<ScalarValue> items;
-  for (std::int64_t i = 0; i < 300; ++i) items.emplace_back(i);
-  ASSERT_TRUE(d.splice(list, 0, 0, items));
+  const ObjId list = list_of_counts(d, 300);
   ASSERT_TRUE(d.insert_object(list, 150, ObjType::kMap));
   ASSERT_TRUE(d.splice(list, 10, 100, {}));
   ASSERT_TRUE(d.splice(list, 30, 3, {}));
