@@ -59,7 +59,8 @@ std::vector<Value> current_list_range(const StateView& v, const Object& o, std::
   if (begin >= end || begin >= length) return out;
   const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(end, length) - begin);
   out.reserve(count);
-  for (auto it = o.seq.iterator_at(o.seq.find_by_offset(begin, core::WidthUnit::kChars)); out.size() < count; ++it) {
+  const auto first = o.seq.find_by_offset(begin, core::WidthUnit::kChars);
+  for (auto it = o.seq.iterator_at(first); out.size() < count; ++it) {
     if (it.width().chars == 0) continue;  // deleted
     const Element& e = o.elems[*it];
     out.push_back(v.value_of(v.doc().opset().op(v.winner(e.ops, e.insert_op))));  // visible: has one

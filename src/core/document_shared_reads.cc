@@ -1,6 +1,6 @@
 // Reads handed out as shared, immutable values and kept while their object is unchanged:
-// Document::text_shared, map_range_shared and list_range_shared. An object is unchanged while the op set keeps its
-// stamp and the object its `changed` count (core/opset/op_set.h).
+// Document::text_shared, map_range_shared and list_range_shared. An object is unchanged while
+// the op set keeps its stamp and the object its `changed` count (core/opset/op_set.h).
 #include <algorithm>
 #include <memory>
 
@@ -56,7 +56,9 @@ Result<std::shared_ptr<const Document::MapEntries>> Document::map_range_shared(c
 
 Result<std::shared_ptr<const Document::ListItems>> Document::list_range_shared(const ObjId& obj) const {
   AM_TRY_ASSIGN(const core::Object* o, impl_->object_for(obj));
-  if (!core::is_sequence(o->type)) return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  if (!core::is_sequence(o->type)) {
+    return fail(Error::invalid_argument("object " + obj.to_string(), "is not a list or text"));
+  }
   // list_range of an existing list or text has nothing to refuse.
   return shared_read<ListItems>(*impl_, *o, Kind::kListItems, [&] {
     Result<ListItems> items = list_range(obj);

@@ -192,8 +192,8 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
   if (r.action == Action::kMark) objects_[oi].has_marks = true;
   objects_[oi].changed = ++applied_;
   if (touches != nullptr && touches->active) {
-    record_touches(*touches, oi, seq, key, r.action == Action::kDelete ? kNone32 : static_cast<std::uint32_t>(ops_.size() - 1),
-                   r.map_key);
+    const std::uint32_t stored = r.action == Action::kDelete ? kNone32 : static_cast<std::uint32_t>(ops_.size() - 1);
+    record_touches(*touches, oi, seq, key, stored, r.map_key);
   }
   if (seq) {
     Object& o = objects_[oi];  // objects_ may have grown

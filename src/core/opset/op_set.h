@@ -772,7 +772,8 @@ class OpSet {
   template <class List>
   std::size_t insert_sorted(List& list, std::uint32_t idx, OpId id);
   // Records in `log` the keys an applied op and its preds are on.
-  void record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored, std::string_view map_key);
+  void record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored,
+                      std::string_view map_key);
   // Moves `key.live_from` past the ops that are hidden now.
   void skip_hidden(KeyOps& key) const;
   // RGA: place the new element after its reference, skipping elements with greater ids.

@@ -38,8 +38,9 @@ enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
 ///
 /// Leaves hold up to kLeafCapacity handles with their widths; inner nodes hold up to
 /// kInnerCapacity children with each child's element count and width sums in both units. Nodes
-/// live in two pools (NodePool: blocks that never move) and refer to each other by index; every node knows its parent and
-/// every leaf its neighbours; a handle -> leaf array makes index_of/offset_of a walk up the tree.
+/// live in two pools (NodePool: blocks that never move) and refer to each other by index; every
+/// node knows its parent and every leaf its neighbours; a handle -> leaf array makes
+/// index_of/offset_of a walk up the tree.
 /// A full leaf splits at the insertion point, kept within [1/8, 7/8] of the leaf, so that typing
 /// (anywhere in the text) leaves leaves 7/8 full; a full inner node splits in half, or keeps 7/8
 /// when the new entry goes at its very end.
@@ -47,8 +48,9 @@ enum class WidthUnit : std::uint8_t { kChars = 0, kUtf16 = 1 };
 /// Complexity (n elements, B = kLeafCapacity): insert, insert_after, set_width, index_of,
 /// offset_of, at, find_by_offset, last_visible_before: O(log n + B). size, total_width, contains,
 /// first: O(1). width_of, next, prev: O(B), independent of n. Memory: about 12-20 bytes per
-/// element (a byte per width unit in the leaves, the handle and its leaf). Nothing is allocated per operation in the steady state: the pools add blocks of
-/// doubling size, and reserve() sizes the handle map up front.
+/// element (a byte per width unit in the leaves, the handle and its leaf). Nothing is allocated
+/// per operation in the steady state: the pools add blocks of doubling size, and reserve() sizes
+/// the handle map up front.
 ///
 /// Handles are chosen by the caller and used as array indexes: keep them dense. Preconditions
 /// (REQUIRES below) are internal-API contracts checked only by debug assertions.
@@ -238,7 +240,9 @@ class SequenceIndex {
     assert(it != wide_.end());
     return it->second[k];
   }
-  SeqWidth width_in(const Leaf& leaf, std::uint32_t i) const { return {width_in(leaf, 0, i), width_in(leaf, 1, i)}; }
+  SeqWidth width_in(const Leaf& leaf, std::uint32_t i) const {
+    return {width_in(leaf, 0, i), width_in(leaf, 1, i)};
+  }
   // Sets the width of slot i, whose handle is set (inline: assign_in_order stores millions).
   void store_width(Leaf& leaf, std::uint32_t i, SeqWidth w) {
     if (w.chars < kWide && w.utf16 < kWide) [[likely]] {

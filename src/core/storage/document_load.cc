@@ -480,8 +480,9 @@ void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
 }
 
 // The run of deletes that starts at slot `s`: where it ends (s itself when op s is not such a
-// delete) and its step. Each deletes one element of the same object and actor, the element's insert being its
-// one pred, the element counters a constant step apart (a deleted selection: +1; backspaces: -1).
+// delete) and its step. Each deletes one element of the same object and actor, the element's
+// insert being its one pred, the element counters a constant step apart (a deleted selection:
+// +1; backspaces: -1).
 ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uint32_t end) const {
   const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;

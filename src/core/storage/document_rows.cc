@@ -308,7 +308,8 @@ Status read_key_counter_run(ScratchVector<DocOp>& ops, std::uint64_t row, std::u
   if (first && n != 0 && *first > 0 && static_cast<std::uint64_t>(*first) <= kMaxCounter) {
     const auto from = static_cast<std::uint64_t>(*first);
     const std::uint64_t room = step >= 0 ? kMaxCounter - from : from - 1;  // before the run leaves the range
-    const std::uint64_t stride = step >= 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
+    const std::uint64_t magnitude = static_cast<std::uint64_t>(step);
+    const std::uint64_t stride = step >= 0 ? magnitude : 0 - magnitude;
     if (n == 1 || stride <= room / (n - 1)) {
       auto value = static_cast<std::uint32_t>(*first);
       for (std::uint64_t i = row; i < row + n; ++i, value += static_cast<std::uint32_t>(step)) {
