@@ -494,7 +494,10 @@ class Document {
   /// be used on another thread than this document.
   Document fork(std::optional<ActorId> actor = std::nullopt) const;
   /// A copy as of `heads` (JS forkAt): the changes that are `heads` or their ancestors, with a
-  /// new random actor (or `actor`). An unknown hash is kInvalidArgument.
+  /// new random actor (or `actor`). An unknown hash is kInvalidArgument. The copy applies the
+  /// changes in the reference's order (a depth-first walk from the heads), so it saves the bytes
+  /// JS's copy saves; where that order is this document's own (a linear history at its heads)
+  /// it shares the state as fork() does, else it replays the changes.
   [[nodiscard]] Result<Document> fork_at(const std::vector<ChangeHash>& heads,
                                          std::optional<ActorId> actor = std::nullopt) const;
   /// What change_at() made (JS ChangeAtResult; the document is this one).

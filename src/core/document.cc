@@ -654,19 +654,19 @@ Result<Document> Document::fork_at(const std::vector<ChangeHash>& heads, std::op
   for (const ChangeHash& h : heads) {
     if (!history.contains(h)) return fail(Error::invalid_argument("heads", h.to_hex() + " is not a change of this document"));
   }
-  // At the current heads it is fork(), which shares the op set instead of replaying history.
-  if (!impl_->tx_open && std::set<ChangeHash>(heads.begin(), heads.end()) == impl_->heads) {
-    return fork(std::move(actor));
-  }
+  // The copy applies the changes in the reference's order, which its save follows.
+  const std::vector<std::uint32_t> order = history.fork_order(heads);
+  // When that is this document's own order (all of it: a linear history, say), the copy is
+  // fork(), which shares the op set instead of replaying history.
+  bool own_order = !impl_->tx_open && order.size() == history.size();
+  for (std::size_t k = 0; own_order && k < order.size(); ++k) own_order = order[k] == k;
+  if (own_order) return fork(std::move(actor));
   DocumentOptions o = impl_->options;
   o.actor = actor ? std::move(actor) : std::optional<ActorId>(ActorId::random());
   Document copy(o);
-  // History rows are in application order, so every change comes after its deps.
-  const std::vector<bool> wanted = history.ancestors(heads);
   std::vector<Bytes> changes;
-  for (std::size_t i = 0; i < wanted.size(); ++i) {
-    if (wanted[i]) changes.push_back(history.chunk_copy(i));
-  }
+  changes.reserve(order.size());
+  for (std::uint32_t row : order) changes.push_back(history.chunk_copy(row));
   AM_TRY_STATUS(copy.apply_changes(changes));
   return copy;
 }

@@ -335,9 +335,9 @@ struct Document::Impl {
   }
 
   // The queued changes that can be applied now, in the order the reference applies a batch
-  // (rust/automerge change_queue.rs, pop_topo_sorted_ready): Kahn's algorithm with a FIFO, seeded
-  // with the changes whose dependencies are all applied, in queue order; a change becomes ready
-  // when its last queued dependency is taken. The apply order decides the saved change order.
+  // (core::fifo_topological_order): a change waits on its deps that are not applied yet, and
+  // one of them that is not queued either keeps it out. The apply order decides the saved
+  // change order.
   std::vector<std::size_t> ready_order() const {
     std::vector<std::uint32_t> unsatisfied(queue.size(), 0);
     std::unordered_map<ChangeHash, std::vector<std::size_t>, HashOfChangeHash> waiting_on;
@@ -348,19 +348,11 @@ struct Document::Impl {
         waiting_on[dep].push_back(i);
       }
     }
-    std::vector<std::size_t> order;  // also the FIFO: entries past `next` are still to be taken
-    for (std::size_t i = 0; i < queue.size(); ++i) {
-      if (unsatisfied[i] == 0) order.push_back(i);
-    }
-    for (std::size_t next = 0; next < order.size() && !waiting_on.empty(); ++next) {
-      const auto it = waiting_on.find(queue[order[next]].hash);
-      if (it == waiting_on.end()) continue;
-      for (std::size_t j : it->second) {
-        if (--unsatisfied[j] == 0) order.push_back(j);
-      }
-      waiting_on.erase(it);
-    }
-    return order;
+    return core::fifo_topological_order(std::move(unsatisfied), [&](std::size_t j, auto&& take) {
+      const auto it = waiting_on.find(queue[j].hash);
+      if (it == waiting_on.end()) return;
+      for (std::size_t i : it->second) take(i);
+    });
   }
 
   // Applies the ready queued changes in ready_order() and drops them from the queue; the others
@@ -610,9 +602,9 @@ struct Document::Impl {
     return fresh_peer;
   }
 
-  // What Document::text_shared and map_range_shared handed out, each kept while its object
-  // stays unchanged (a few at most; the oldest goes first). A cache, not document state
-  // (core/document_shared_reads.cc).
+  // What Document::text_shared, map_range_shared and list_range_shared handed out, each kept
+  // while its object stays unchanged (a few at most; the oldest goes first). A cache, not
+  // document state (core/document_shared_reads.cc).
   enum class SharedReadKind : std::uint8_t { kText, kMapEntries, kListItems };
   struct SharedRead {
     std::uint64_t stamp = 0;    // OpSet::stamp() when read

@@ -41,6 +41,27 @@ struct HashOfChangeHash {
   }
 };
 
+/// The order in which the reference applies a batch of changes (rust/automerge change_queue.rs,
+/// pop_topo_sorted_ready): Kahn's algorithm with a FIFO, seeded with the items that wait on
+/// nothing, in batch order; an item joins the FIFO when the last item it waits on is taken. Items
+/// whose count never reaches zero (they wait on something outside the batch) are left out.
+/// `waits[i]`: how many items item i waits on. `for_each_waiter(j, f)` calls f(i) for every item i
+/// that waits on item j, in batch order. Returns batch indexes in apply order.
+template <class ForEachWaiter>
+std::vector<std::size_t> fifo_topological_order(std::vector<std::uint32_t> waits,
+                                                ForEachWaiter&& for_each_waiter) {
+  std::vector<std::size_t> order;  // also the FIFO: entries past `next` are still to be taken
+  for (std::size_t i = 0; i < waits.size(); ++i) {
+    if (waits[i] == 0) order.push_back(i);
+  }
+  for (std::size_t next = 0; next < order.size(); ++next) {
+    for_each_waiter(order[next], [&](std::size_t i) {
+      if (--waits[i] == 0) order.push_back(i);
+    });
+  }
+  return order;
+}
+
 class History {
  public:
   static constexpr std::uint32_t kNone = UINT32_MAX;
@@ -132,6 +153,55 @@ class History {
       for (std::uint32_t dep : deps(i)) stack.push_back(dep);
     }
     return seen;
+  }
+
+  /// The rows a replay of `heads` and their ancestors applies, in the order the reference's
+  /// fork_at applies them: a depth-first walk from the heads (repeats dropped; the last head
+  /// first, each change's deps pushed in its dep order), reversed, then applied as one batch
+  /// (fifo_topological_order). It decides the order in which the copy saves its changes.
+  /// REQUIRES: every head is a change of this history.
+  std::vector<std::uint32_t> fork_order(const std::vector<ChangeHash>& heads) const {
+    std::vector<bool> seen(entries_.size(), false);
+    std::vector<std::uint32_t> stack;
+    for (const ChangeHash& h : heads) {
+      const std::uint32_t row = *find(h);
+      if (!seen[row]) stack.push_back(row);
+      seen[row] = true;
+    }
+    std::vector<std::uint32_t> walk;
+    while (!stack.empty()) {
+      const std::uint32_t row = stack.back();
+      stack.pop_back();
+      for (std::uint32_t dep : deps(row)) {
+        if (!seen[dep]) stack.push_back(dep);
+        seen[dep] = true;
+      }
+      walk.push_back(row);
+    }
+    std::reverse(walk.begin(), walk.end());
+    // Every dep is in the batch (it holds all ancestors): waiters as compressed rows by position.
+    std::vector<std::uint32_t> position(entries_.size(), kNone);
+    for (std::size_t k = 0; k < walk.size(); ++k) position[walk[k]] = static_cast<std::uint32_t>(k);
+    std::vector<std::uint32_t> waits(walk.size(), 0);
+    std::vector<std::uint32_t> first(walk.size() + 1, 0);
+    for (std::size_t k = 0; k < walk.size(); ++k) {
+      waits[k] = static_cast<std::uint32_t>(deps(walk[k]).size());
+      for (std::uint32_t dep : deps(walk[k])) ++first[position[dep] + 1];
+    }
+    for (std::size_t k = 0; k < walk.size(); ++k) first[k + 1] += first[k];
+    std::vector<std::uint32_t> waiters(first.back());
+    std::vector<std::uint32_t> fill(first.begin(), first.end() - 1);
+    for (std::size_t k = 0; k < walk.size(); ++k) {
+      for (std::uint32_t dep : deps(walk[k])) waiters[fill[position[dep]]++] = static_cast<std::uint32_t>(k);
+    }
+    const std::vector<std::size_t> order =
+        fifo_topological_order(std::move(waits), [&](std::size_t j, auto&& take) {
+          for (std::uint32_t w = first[j]; w < first[j + 1]; ++w) take(waiters[w]);
+        });
+    std::vector<std::uint32_t> rows;
+    rows.reserve(order.size());
+    for (std::size_t k : order) rows.push_back(walk[k]);
+    return rows;
   }
 
   /// Appends a change. REQUIRES: its deps are present; seq and op counters fit 32 bits.

@@ -1,11 +1,16 @@
 // A fork shares its op set until a write (document_impl.h, own_opset): calls that end up
-// writing nothing (refused, or asking for what is already there) must not copy it.
+// writing nothing (refused, or asking for what is already there) must not copy it. And fork_at
+// against the reference: the order its copy applies and saves the changes in.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
+#include "am/change.h"
 #include "am/document.h"
 #include "core/document_impl.h"
+#include "support/hex.h"
+#include "support/vectors.h"
 
 namespace am {
 namespace {
@@ -73,6 +78,45 @@ TEST(DocumentForkSharing, DiffCursorsCopyNothing) {
   // The fork saw none of it.
   EXPECT_TRUE(fork.diff_incremental().empty());
   EXPECT_EQ(fork.text(text).value(), "hello");
+}
+
+// fork_at against the golden vector fork_at_concurrent (tools/jsref/vectors/fork_at.mjs): at each
+// head set the copy applies the changes in the reference's order, so it saves the same bytes. The
+// generator makes sure that most of these orders differ from the document's own.
+TEST(DocumentForkAt, TheCopyAppliesAndSavesTheChangesInTheReferenceOrder) {
+  const nlohmann::json v = test::load_vector("fork_at_concurrent");
+  ASSERT_TRUE(v.is_object());
+  const Document doc = Document::load(test::hex(v["save_hex"].get<std::string>())).value();
+  const auto hashes_in_order = [](const Document& d) {
+    std::vector<std::string> out;
+    for (const Bytes& c : d.get_changes()) out.push_back(decode_change(c, false).value().hash.to_hex());
+    return out;
+  };
+  const std::vector<std::string> own_order = hashes_in_order(doc);
+  ASSERT_EQ(own_order.size(), v["changes"].size());
+  for (const nlohmann::json& f : v["extra"]["forks"]) {
+    SCOPED_TRACE(f["heads"].dump());
+    std::vector<ChangeHash> heads;
+    for (const nlohmann::json& h : f["heads"]) heads.push_back(*ChangeHash::from_hex(h.get<std::string>()));
+    const Document copy = doc.fork_at(heads, actor(std::string(32, 'e'))).value();
+    const std::vector<std::string> order = hashes_in_order(copy);
+    EXPECT_EQ(order, f["change_order"].get<std::vector<std::string>>());
+    EXPECT_EQ(to_hex(copy.save_no_compress()), f["save_nocompress_hex"].get<std::string>());
+    // Only a copy in the document's own order may share its op set.
+    EXPECT_EQ(share_op_set(doc, copy), order == own_order);
+  }
+}
+
+// A linear history replays in its own order: fork_at at its heads is fork(), sharing the op set.
+TEST(DocumentForkAt, AtTheHeadsOfALinearHistoryItSharesTheOpSet) {
+  Document doc(DocumentOptions{actor("aaaa")});
+  for (std::int64_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(doc.put(ObjId::root(), "x", i));
+    doc.commit();
+  }
+  const Document at_heads = doc.fork_at(doc.heads(), actor("bbbb")).value();
+  EXPECT_TRUE(share_op_set(doc, at_heads));
+  EXPECT_EQ(at_heads.save(), doc.fork(actor("bbbb")).save());
 }
 
 }  // namespace

@@ -415,8 +415,8 @@ TEST(DocumentFork, BothSidesWriteAndMergeAndTheOriginalMayGoFirst) {
   EXPECT_EQ(json_of(*reloaded), json_of(fork));
 }
 
-// fork_at() at the current heads takes fork()'s path (sharing, not replaying): the same
-// independence holds, and other heads still replay.
+// fork_at() at the current heads of a linear history takes fork()'s path (sharing, not
+// replaying): the same independence holds, and other heads still replay.
 TEST(DocumentFork, ForkAtTheCurrentHeadsIsAForkAndOtherHeadsReplay) {
   ForkBase base;
   const std::vector<ChangeHash> first = base.doc.heads();
