@@ -228,11 +228,23 @@ const LIST_CURSOR = "needs cursors on a list; @automerge/automerge 3.5.0 getCurs
 
 function listGroup() {
   const g = "list"
-  const noAt = "needs a transaction at historical heads (Rust transaction_at, JS changeAt), which our API lacks"
+  // Rust's transaction_at is JS changeAt (our change_at): an edit as of earlier heads.
+  const changeAt = (doc, heads, fn) => A.changeAt(doc, heads, OPT, fn).newDoc
   return [
     notRun(g, "list/list_cursor_now", LIST_CURSOR),
-    notRun(g, "list/list_cursor_at", "needs get_cursor/get_cursor_position at historical heads, which our API lacks"),
-    notRun(g, "list/list_update_at", noAt),
+    notRun(g, "list/list_cursor_at", "needs get_cursor/get_cursor_position at historical heads, which our API lacks " +
+      "(and JS getCursor refuses lists)"),
+    sampled(g, "list/list_update_at", () => {
+      const rng = new Rng(12)
+      let d = listSplice100(N, rng)
+      const heads = [A.getHeads(d)]
+      return whole(() => {
+        const pos = rng.below(N)
+        const at = heads[rng.below(heads.length)]
+        d = changeAt(d, at, (x) => { x.content[pos] = str("x") })
+        heads.push(A.getHeads(d))
+      })
+    }),
     sampled(g, "list/list_update_now", () => {
       const rng = new Rng(12)
       let d = listSplice100(N, rng)
@@ -243,7 +255,16 @@ function listGroup() {
       let d = listSplice100(N, rng)
       return whole(() => { d = change(d, (x) => { x.content.insertAt(rng.below(N), str("x")) }) })
     }),
-    notRun(g, "list/list_splice_index_at", noAt),
+    sampled(g, "list/list_splice_index_at", () => {
+      const rng = new Rng(12)
+      let d = listSplice100(N, rng)
+      const heads = A.getHeads(d)
+      d = change(d, (x) => { x.content.splice(N / 2, 1, str("x"), str("y"), str("z")) })
+      return whole(() => {
+        const pos = rng.below(N)
+        d = changeAt(d, heads, (x) => { x.content.insertAt(pos, str("x")) })
+      })
+    }),
   ]
 }
 

@@ -83,8 +83,8 @@ TEST_F(AmrepoBench, BatteryWritesSchemaTwoWithEveryBenchmark) {
 }
 
 TEST_F(AmrepoBench, BatterySeriesAndMissingApiAreReported) {
-  const json run = battery("--tier all --filter list_update_at");
-  const json* s = find(run, "list/list_update_at");
+  const json run = battery("--tier all --filter list_cursor_at");
+  const json* s = find(run, "list/list_cursor_at");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ((*s)["kind"], "not_run");
   EXPECT_NE((*s)["reason"].get<std::string>().find("historical heads"), std::string::npos);

@@ -1,7 +1,9 @@
 // Battery groups egwalker_paper, length, list and load_save (the reference battery's
 // scenarios/{egwalker_paper,length,list,load_save}.rs), on our public API.
+#include <functional>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "battery.h"
 
@@ -13,6 +15,12 @@ constexpr std::uint64_t kN = 100'000;
 std::size_t must(am::Result<std::size_t> r, const char* what) {
   if (!r) throw std::runtime_error(std::string(what) + ": " + r.error().to_string());
   return *r;
+}
+
+void must_change_at(am::Document& doc, const std::vector<am::ChangeHash>& heads,
+                    const std::function<am::Status(am::Document&)>& edit) {
+  auto r = doc.change_at(heads, edit);
+  if (!r) throw std::runtime_error("change_at: " + r.error().to_string());
 }
 
 void add_egwalker(std::vector<Scenario>& out, const DataFiles& data) {
@@ -94,9 +102,22 @@ void add_list(std::vector<Scenario>& out) {
   out.push_back(not_run(g, "list/list_cursor_now",
                         "needs cursors on a list; @automerge/automerge 3.5.0 getCursor works on text only (\"cursors only valid on text\")"));
   out.push_back(not_run(g, "list/list_cursor_at",
-                        "needs get_cursor/get_cursor_position at historical heads, which our API lacks"));
-  out.push_back(not_run(g, "list/list_update_at",
-                        "needs a transaction at historical heads (Rust transaction_at, JS changeAt), which our API lacks"));
+                        "needs get_cursor/get_cursor_position at historical heads, which our API lacks "
+                        "(and JS getCursor refuses lists)"));
+  // Rust's transaction_at is our change_at (JS changeAt): an edit made as of some earlier heads,
+  // here a random one of the heads after each sample so far.
+  out.push_back(sampled(g, "list/list_update_at", [] {
+    auto rng = shared(Rng(12));
+    auto doc = shared(list_splice_100(kN, *rng));
+    const am::ObjId list = root_obj(*doc, "content");
+    auto heads = shared(std::vector<std::vector<am::ChangeHash>>{doc->heads()});
+    return whole([rng, doc, list, heads] {
+      const std::size_t pos = rng->below(kN);
+      const std::vector<am::ChangeHash> at = (*heads)[rng->below(heads->size())];
+      must_change_at(*doc, at, [&](am::Document& d) { return d.put(list, pos, std::string("x")); });
+      heads->push_back(doc->heads());
+    });
+  }));
   out.push_back(sampled(g, "list/list_update_now", [] {
     auto rng = shared(Rng(12));
     auto doc = shared(list_splice_100(kN, *rng));
@@ -115,8 +136,19 @@ void add_list(std::vector<Scenario>& out) {
       doc->commit();
     });
   }));
-  out.push_back(not_run(g, "list/list_splice_index_at",
-                        "needs a transaction at historical heads (Rust transaction_at, JS changeAt), which our API lacks"));
+  // An insert as of the heads before a splice that replaced one element with three.
+  out.push_back(sampled(g, "list/list_splice_index_at", [] {
+    auto rng = shared(Rng(12));
+    auto doc = shared(list_splice_100(kN, *rng));
+    const am::ObjId list = root_obj(*doc, "content");
+    auto heads = shared(doc->heads());
+    check(doc->splice(list, kN / 2, 1, {std::string("x"), std::string("y"), std::string("z")}), "splice");
+    doc->commit();
+    return whole([rng, doc, list, heads] {
+      const std::size_t pos = rng->below(kN);
+      must_change_at(*doc, *heads, [&](am::Document& d) { return d.insert(list, pos, std::string("x")); });
+    });
+  }));
 }
 
 // load_save/load_X and load_save/save_X for one builder.
