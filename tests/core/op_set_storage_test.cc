@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <bit>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -27,19 +28,34 @@ std::vector<ScalarValue> sample_values() {
           std::numeric_limits<std::uint64_t>::max(),
           3.25,
           -0.0,
+          0.1,  // every mantissa bit set somewhere: not inline
+          std::numeric_limits<double>::infinity(),
           std::string(),
           std::string("a"),
           std::string("\xf0\x9f\x98\x80"),
+          std::string(7, 'w'),  // the longest inline string
+          std::string(8, 'v'),
           std::string(14, 'x'),
           std::string(15, 'y'),
           std::string(1000, 'z'),
           Bytes{},
           Bytes{1, 2, 3},
+          Bytes(7, 6),
+          Bytes(8, 5),
           Bytes(14, 7),
           Bytes(15, 8),
+          // Numbers at the edges of the 56 inline bits.
+          (std::int64_t{1} << 55) - 1,
+          std::int64_t{1} << 55,
+          -(std::int64_t{1} << 55),
+          -(std::int64_t{1} << 55) - 1,
+          (std::uint64_t{1} << 56) - 1,
+          std::uint64_t{1} << 56,
           Counter{-5},
           Counter{std::numeric_limits<std::int64_t>::max()},
+          Counter{-(std::int64_t{1} << 55) - 1},
           Timestamp{1700000000000},
+          Timestamp{std::numeric_limits<std::int64_t>::min()},
           UnknownValue{12, Bytes{9, 9}}};
 }
 
@@ -70,6 +86,30 @@ TEST(OpValue, EveryKindRoundTripsThroughCopiesAndMoves) {
     d = d;  // self-assignment keeps the value
     EXPECT_EQ(d.get(), ScalarValue{std::int64_t{1}});
   }
+}
+
+// Whatever the bits, a number comes back as it went in, inline or in a cell (doubles compared
+// bit for bit, so that NaN payloads count too).
+RC_GTEST_PROP(OpValue, NumbersAndStringsRoundTrip,
+              (std::int64_t i, std::uint64_t u, std::uint64_t double_bits, const std::string& s)) {
+  const std::int64_t shifted = i >> *rc::gen::inRange(0, 63);  // small magnitudes too
+  RC_ASSERT(OpValue(ScalarValue{shifted}).get() == ScalarValue{shifted});
+  RC_ASSERT(OpValue(ScalarValue{Counter{shifted}}).int_value() == shifted);
+  RC_ASSERT(OpValue(ScalarValue{Timestamp{i}}).get() == ScalarValue{Timestamp{i}});
+  RC_ASSERT(OpValue(ScalarValue{u}).get() == ScalarValue{u});
+  RC_ASSERT(OpValue(ScalarValue{u >> 8}).int_value() == static_cast<std::int64_t>(u >> 8));
+  for (const std::uint64_t bits : {double_bits, double_bits & ~std::uint64_t{0xff}}) {
+    const ScalarValue back = OpValue(ScalarValue{std::bit_cast<double>(bits)}).get();
+    RC_ASSERT(std::holds_alternative<double>(back));
+    RC_ASSERT(std::bit_cast<std::uint64_t>(std::get<double>(back)) == bits);
+  }
+  const OpValue text = OpValue::string(s);
+  RC_ASSERT(text.is_string());
+  RC_ASSERT(text.str() == s);
+  const OpValue copy = text;
+  RC_ASSERT(copy.str() == s);
+  const Bytes b(s.begin(), s.end());
+  RC_ASSERT(OpValue::bytes(b).get() == ScalarValue{b});
 }
 
 TEST(SmallVec, InsertsKeepOrderAndCopiesAreIndependent) {

@@ -26,6 +26,7 @@
 #include "core/encoding/utf8.h"
 #include "core/history.h"
 #include "core/opset/op_id_index.h"
+#include "core/opset/op_value.h"
 #include "core/opset/sequence_index.h"
 #include "core/storage/change.h"
 #include "core/util/big_alloc.h"
@@ -390,150 +391,6 @@ class SuccList {
   std::uint64_t w_ = 0;  // 0: empty; low bit 1: one id (counter << 1, actor << 33); else a Header*
 };
 
-/// An op's value in 16 bytes: numbers, and strings and bytes of up to 14 bytes, inline; anything
-/// bigger in a heap-allocated ScalarValue. Text is one character per op, so a text document's
-/// values never leave the op. Value type.
-class OpValue {
- public:
-  OpValue() = default;  // null
-  explicit OpValue(const ScalarValue& v) { set(v); }
-  /// A string (REQUIRES: valid UTF-8) or bytes value, without building a ScalarValue first:
-  /// the loader's path for text, one short string per character.
-  static OpValue string(std::string_view s) {
-    OpValue v;
-    v.b_[0] = kString;
-    if (s.size() <= kInline) v.put_inline(s.data(), s.size()); else v.put_heap(ScalarValue{std::string(s)});
-    return v;
-  }
-  static OpValue bytes(ByteView b) {
-    OpValue v;
-    v.b_[0] = kBytes;
-    if (b.size() <= kInline) v.put_inline(b.data(), b.size()); else v.put_heap(ScalarValue{Bytes(b.begin(), b.end())});
-    return v;
-  }
-  OpValue(const OpValue& o) { copy_from(o); }
-  OpValue(OpValue&& o) noexcept {
-    std::memcpy(b_, o.b_, sizeof b_);
-    o.b_[0] = o.b_[1] = 0;
-  }
-  OpValue& operator=(const OpValue& o) {
-    if (this != &o) {
-      release();
-      copy_from(o);
-    }
-    return *this;
-  }
-  OpValue& operator=(OpValue&& o) noexcept {
-    if (this != &o) {
-      release();
-      std::memcpy(b_, o.b_, sizeof b_);
-      o.b_[0] = o.b_[1] = 0;
-    }
-    return *this;
-  }
-  ~OpValue() { release(); }
-
-  /// The ScalarValue alternative index.
-  std::size_t index() const { return b_[0]; }
-  bool is_null() const { return b_[0] == kNull; }
-  bool is_string() const { return b_[0] == kString; }
-  bool is_counter() const { return b_[0] == kCounter; }
-  bool is_int_or_uint() const { return b_[0] == kInt || b_[0] == kUint; }
-  /// REQUIRES: is_string().
-  std::string_view str() const {
-    if (on_heap()) return std::get<std::string>(*heap());
-    return {reinterpret_cast<const char*>(b_ + 2), b_[1]};
-  }
-  /// The payload of an int, counter or timestamp (uint: converted). REQUIRES: one of those.
-  std::int64_t int_value() const {
-    std::int64_t v = 0;
-    std::memcpy(&v, b_ + 8, sizeof v);
-    return v;
-  }
-  ScalarValue get() const {
-    if (on_heap()) return *heap();
-    switch (b_[0]) {
-      case kBool: return b_[8] != 0;
-      case kInt: return int_value();
-      case kUint: return static_cast<std::uint64_t>(int_value());
-      case kDouble: {
-        double d = 0;
-        std::memcpy(&d, b_ + 8, sizeof d);
-        return d;
-      }
-      case kString: return std::string(str());
-      case kBytes: return Bytes(b_ + 2, b_ + 2 + b_[1]);
-      case kCounter: return Counter{int_value()};
-      case kTimestamp: return Timestamp{int_value()};
-      default: return Null{};
-    }
-  }
-
- private:
-  static constexpr std::uint8_t kNull = 0, kBool = 1, kInt = 2, kUint = 3, kDouble = 4, kString = 5,
-                                kBytes = 6, kCounter = 7, kTimestamp = 8;
-  static constexpr std::uint8_t kHeap = 0xff;  // b_[1]: the value is in a heap ScalarValue
-  static constexpr std::size_t kInline = 14;
-  static_assert(std::is_same_v<std::variant_alternative_t<kString, ScalarValue>, std::string> &&
-                std::is_same_v<std::variant_alternative_t<kBytes, ScalarValue>, Bytes> &&
-                std::is_same_v<std::variant_alternative_t<kCounter, ScalarValue>, Counter> &&
-                std::is_same_v<std::variant_alternative_t<kTimestamp, ScalarValue>, Timestamp> &&
-                std::is_same_v<std::variant_alternative_t<kDouble, ScalarValue>, double> &&
-                std::is_same_v<std::variant_alternative_t<kUint, ScalarValue>, std::uint64_t> &&
-                std::is_same_v<std::variant_alternative_t<kInt, ScalarValue>, std::int64_t>);
-
-  bool on_heap() const { return b_[1] == kHeap; }
-  ScalarValue* heap() const {
-    ScalarValue* p = nullptr;
-    std::memcpy(&p, b_ + 8, sizeof p);
-    return p;
-  }
-  void put_heap(const ScalarValue& v) {
-    ScalarValue* p = new ScalarValue(v);
-    std::memcpy(b_ + 8, &p, sizeof p);
-    b_[1] = kHeap;
-  }
-  void put64(std::uint64_t v) { std::memcpy(b_ + 8, &v, sizeof v); }
-  void put_inline(const void* data, std::size_t n) {
-    if (n != 0) std::memcpy(b_ + 2, data, n);  // an empty vector's data() may be null
-    b_[1] = static_cast<std::uint8_t>(n);
-  }
-  void set(const ScalarValue& v) {
-    b_[0] = static_cast<std::uint8_t>(v.index());
-    b_[1] = 0;
-    switch (v.index()) {
-      case kNull: break;
-      case kBool: b_[8] = std::get<bool>(v) ? 1 : 0; break;
-      case kInt: put64(static_cast<std::uint64_t>(std::get<std::int64_t>(v))); break;
-      case kUint: put64(std::get<std::uint64_t>(v)); break;
-      case kDouble: put64(std::bit_cast<std::uint64_t>(std::get<double>(v))); break;
-      case kString: {
-        const std::string& s = std::get<std::string>(v);
-        if (s.size() <= kInline) put_inline(s.data(), s.size()); else put_heap(v);
-        break;
-      }
-      case kBytes: {
-        const Bytes& b = std::get<Bytes>(v);
-        if (b.size() <= kInline) put_inline(b.data(), b.size()); else put_heap(v);
-        break;
-      }
-      case kCounter: put64(static_cast<std::uint64_t>(std::get<Counter>(v).value)); break;
-      case kTimestamp: put64(static_cast<std::uint64_t>(std::get<Timestamp>(v).millis)); break;
-      default: put_heap(v); break;  // unknown type codes
-    }
-  }
-  void release() {
-    if (on_heap()) delete heap();
-    b_[0] = b_[1] = 0;
-  }
-  void copy_from(const OpValue& o) {
-    std::memcpy(b_, o.b_, sizeof b_);
-    if (o.on_heap()) put_heap(*o.heap());
-  }
-
-  alignas(8) std::uint8_t b_[16] = {};
-};
-
 struct Op {
   OpId id;
   std::uint32_t obj = kRootObject;
@@ -555,7 +412,7 @@ struct Op {
   }
 };
 // A document holds one per op that is not a delete: every byte here is a byte per character.
-static_assert(sizeof(Op) == 48, "Op is meant to be 48 bytes");
+static_assert(sizeof(Op) == 40, "Op is meant to be 40 bytes");
 
 struct Element {
   std::uint32_t insert_op = kNone32;
