@@ -276,8 +276,9 @@ class Differ {
   // One element of a walk: its patches, and the walk moved past it.
   void element(SeqWalk& w, SequenceIndex::Handle h, std::vector<Prop>& path) {
     const Element& e = w.o.elems[h];
-    const std::uint32_t wb = w.fresh ? kNone32 : before_.winner(e.ops, e.insert_op);
-    const std::uint32_t wa = after_.winner(e.ops, e.insert_op);
+    const std::span<const std::uint32_t> e_ops = w.o.ops_of(e);
+    const std::uint32_t wb = w.fresh ? kNone32 : before_.winner(e_ops, e.insert_op);
+    const std::uint32_t wa = after_.winner(e_ops, e.insert_op);
     if (wb == kNone32 && wa == kNone32) return;
     const std::size_t bw = wb == kNone32 ? 0 : w.units(before_.element_width(w.o, h));
     const std::size_t b_at = w.bindex;
@@ -290,7 +291,7 @@ class Differ {
       } else {
         // A list element overwritten: put the new value in place.
         path.push_back(w.index);
-        put_value(ops().op(wa), path, after_.visible_ops(e.ops, e.insert_op).size() > 1);
+        put_value(ops().op(wa), path, after_.visible_ops(e_ops, e.insert_op).size() > 1);
         path.pop_back();
         w.index += 1;
         return;
@@ -307,7 +308,7 @@ class Differ {
       } else {
         // A block marker (a map in a text) is an inserted object, as in a list: without the
         // marks around it (the reference's diff and log both leave them off).
-        insert(path, w.index, op, after_.visible_ops(e.ops, e.insert_op).size() > 1);
+        insert(path, w.index, op, after_.visible_ops(e_ops, e.insert_op).size() > 1);
       }
       w.index += width;
       return;
@@ -317,9 +318,9 @@ class Differ {
     // insert. A text character is flagged as a map key is, and never put again: where a list
     // element would be, the reference's diff reports nothing for it.
     std::size_t n_before = 1, n_after = 1;
-    if (!e.ops.empty()) {
-      n_before = before_.visible_ops(e.ops, e.insert_op).size();
-      n_after = after_.visible_ops(e.ops, e.insert_op).size();
+    if (!e_ops.empty()) {
+      n_before = before_.visible_ops(e_ops, e.insert_op).size();
+      n_after = after_.visible_ops(e_ops, e.insert_op).size();
     }
     const bool again = !w.text && put_again(op, n_before, n_after);
     if (again) flush_marks(path);
@@ -327,8 +328,8 @@ class Differ {
     if (again) {
       put_value(op, path, false);
     } else {
-      if (gains_conflict(e.ops, e.ops, e.insert_op, wa, n_before, n_after, !w.text)) conflict(path);
-      same_value(op, path, n_after > 1 && new_loser(e.ops, e.insert_op, wa));
+      if (gains_conflict(e_ops, e_ops, e.insert_op, wa, n_before, n_after, !w.text)) conflict(path);
+      same_value(op, path, n_after > 1 && new_loser(e_ops, e.insert_op, wa));
     }
     path.pop_back();
     w.index += width;
@@ -479,8 +480,9 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
     if (is_sequence(parent.type)) {
       const std::uint32_t h = mk.insert ? mk.elem : mk.key;
       const Element& e = parent.elems[h];
-      if (after.winner(e.ops, e.insert_op) != make || before.winner(e.ops, e.insert_op) != make) return std::nullopt;
-      if (parent.type != ObjType::kText && losers_went(before, after, e.ops, e.ops, e.insert_op)) return std::nullopt;
+      const auto e_ops = parent.ops_of(e);
+      if (after.winner(e_ops, e.insert_op) != make || before.winner(e_ops, e.insert_op) != make) return std::nullopt;
+      if (parent.type != ObjType::kText && losers_went(before, after, e_ops, e_ops, e.insert_op)) return std::nullopt;
       path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));
     } else {
       const std::string& name = d.opset().key_name(mk.key);

@@ -36,7 +36,7 @@ void OpSet::integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   // Grow by a quarter, not double: a long text has hundreds of thousands of elements.
   if (o.elems.size() == o.elems.capacity()) o.elems.reserve(o.elems.size() + o.elems.size() / 4 + 16);
-  o.elems.push_back(Element{op_idx, OpList{}});
+  o.elems.push_back(Element{op_idx, kNone32});
   SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
   SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
   while (cur != SequenceIndex::kNone && actors_.less(id, ops_[o.elems[cur].insert_op].id)) {
@@ -47,7 +47,7 @@ void OpSet::integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32
 }
 
 SeqWidth OpSet::element_width(const Object& o, const Element& e) const {
-  const std::uint32_t w = winner(e.ops, e.insert_op);
+  const std::uint32_t w = winner(o.ops_of(e), e.insert_op);
   if (w == kNone32) return {};
   if (o.type == ObjType::kText) {
     const Op& op = ops_[w];
@@ -175,7 +175,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
       op.elem = static_cast<std::uint32_t>(obj.elems.size());
     } else {
       op.key = key;
-      insert_sorted(obj.elems[key].ops, idx, op.id);
+      insert_sorted(obj.ops_to_add(obj.elems[key]), idx, op.id);
     }
     ops_.push_back(std::move(op));
     op_index_.insert(r.id, idx);

@@ -414,10 +414,14 @@ struct Op {
 // A document holds one per op that is not a delete: every byte here is a byte per character.
 static_assert(sizeof(Op) == 40, "Op is meant to be 40 bytes");
 
+/// A sequence element: the insert op that made it, and where its other ops are. Most elements
+/// (every typed character) have none, so they live apart (Object::elem_ops) and an element is
+/// 8 bytes.
 struct Element {
   std::uint32_t insert_op = kNone32;
-  OpList ops;  // non-insert ops keyed on this element, ascending op id
+  std::uint32_t ops_at = kNone32;  // index into Object::elem_ops; kNone32: no other ops
 };
+static_assert(sizeof(Element) == 8, "Element is meant to be 8 bytes");
 
 /// The ops at one map key, ascending op id, and where the visible ones begin. An op is only ever
 /// hidden, never shown again, so everything before `live_from` stays hidden: reads of the
@@ -441,6 +445,21 @@ struct Object {
   std::map<std::string, KeyOps, std::less<>> props;  // key -> its ops
   SequenceIndex seq;
   BigVector<Element> elems;
+  std::vector<OpList> elem_ops;  // the non-insert ops keyed on an element, ascending op id
+
+  /// The non-insert ops keyed on `e` (an element of this object), ascending op id.
+  std::span<const std::uint32_t> ops_of(const Element& e) const {
+    if (e.ops_at == kNone32) return {};
+    return elem_ops[e.ops_at];
+  }
+  /// The same list, to add to; made on first use.
+  OpList& ops_to_add(Element& e) {
+    if (e.ops_at == kNone32) {
+      e.ops_at = static_cast<std::uint32_t>(elem_ops.size());
+      elem_ops.emplace_back();
+    }
+    return elem_ops[e.ops_at];
+  }
 };
 
 inline bool is_sequence(ObjType t) { return t == ObjType::kList || t == ObjType::kText; }

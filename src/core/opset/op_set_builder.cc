@@ -113,7 +113,7 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
   }
   rec.hiding_succ = static_cast<std::uint16_t>(std::min<std::size_t>(succ.size(), UINT16_MAX));
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
-  o.elems.push_back(Element{idx, OpList{}});
+  o.elems.push_back(Element{idx, kNone32});
   rec.key = parent_handle;
   rec.elem = handle;
   path_.back().last_child = handle;
@@ -147,10 +147,10 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
     // An op on an element follows its insert and the element's earlier ops.
     const std::uint32_t at = path_.back().handle;
     if (ref.counter == 0 || at == kNone32 || !(element_id(o, at) == ref)) return false;
-    Element& e = o.elems[at];
-    const OpId last = e.ops.empty() ? ref : set_.ops_[e.ops[e.ops.size() - 1]].id;
+    const std::span<const std::uint32_t> earlier = o.ops_of(o.elems[at]);
+    const OpId last = earlier.empty() ? ref : set_.ops_[earlier.back()].id;
     if (!set_.actors_.less(last, op.id)) return false;
-    e.ops.push_back(idx);
+    o.ops_to_add(o.elems[at]).push_back(idx);
     rec.key = at;
     return true;
   }
@@ -165,7 +165,7 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
   if (ref.counter != 0 && ref.counter >= op.id.counter) return false;
   if (parent.last_child != kNone32 && !set_.actors_.less(op.id, element_id(o, parent.last_child))) return false;
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
-  o.elems.push_back(Element{idx, OpList{}});
+  o.elems.push_back(Element{idx, kNone32});
   rec.key = parent.handle;
   rec.elem = handle;
   parent.last_child = handle;

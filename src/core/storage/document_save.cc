@@ -335,7 +335,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // else on it. A run of them takes one append per column (add_typed_run) instead of one per
   // op per column; only successors are written op by op.
   auto typed_after_prev = [&](const core::Element& e, const core::Op& op) {
-    return prev_elem != core::SequenceIndex::kNone && op.key == prev_elem && e.ops.empty() &&
+    return prev_elem != core::SequenceIndex::kNone && op.key == prev_elem && e.ops_at == core::kNone32 &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
            committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
            !op.has_mark_name && op.succ.size() <= 1 && op.value.is_string() && op.value.str().size() == 1;
@@ -378,7 +378,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
           emitted += emit(o, e.insert_op, nullptr) ? 1u : 0u;
           prev_elem = h;  // before the ops on this element, which key on it
           prev_elem_id = op.id;
-          for (std::uint32_t i : e.ops) emitted += emit(o, i, nullptr) ? 1u : 0u;
+          for (std::uint32_t i : o.ops_of(e)) emitted += emit(o, i, nullptr) ? 1u : 0u;
         }
        }
       });
