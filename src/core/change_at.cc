@@ -72,8 +72,18 @@ Result<Document::ChangeAtResult> Document::change_at(const std::vector<ChangeHas
     next.seq = changes_of(d, actor) + 1;
     next.deps = heads;
     std::sort(next.deps.begin(), next.deps.end());
-    AM_TRY_ASSIGN(Document at_heads, fork_at(heads, std::move(actor)));
-    copy.emplace(std::move(at_heads));
+    std::vector<ChangeHash> wanted = heads;
+    std::sort(wanted.begin(), wanted.end());
+    std::vector<ChangeHash> current = this->heads();
+    std::sort(current.begin(), current.end());
+    if (wanted == current) {
+      // The current heads in another order: the edit copy's change order is never saved, so
+      // it can share the op set instead of replaying the history as fork_at would here.
+      copy.emplace(fork(std::move(actor)));
+    } else {
+      AM_TRY_ASSIGN(Document at_heads, fork_at(heads, std::move(actor)));
+      copy.emplace(std::move(at_heads));
+    }
     copy->impl_->next_commit = std::move(next);
   }
   const std::size_t changes_before = copy->change_count();
