@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "am/document.h"
+#include "core/util/big_alloc.h"
 
 namespace am::core {
 
@@ -55,7 +56,7 @@ class LocalPatchLog {
   }
   /// No cursor: nothing is recorded.
   void stop() {
-    events_ = {};
+    core::release_all(events_);
     active_ = false;
     usable_ = false;
   }
@@ -63,7 +64,7 @@ class LocalPatchLog {
   void invalidate() {
     if (!usable_) return;
     usable_ = false;
-    events_ = {};
+    core::release_all(events_);
   }
   /// Whether local edits are to be recorded now.
   bool recording() const { return active_ && usable_ && paused_ == 0; }

@@ -329,6 +329,23 @@ TEST(DocumentSaveLoadOpColumns, ADuplicateOpIdIsCorruption) {
                     "duplicate op id 2@actor0");
 }
 
+// A successor is an op of the same object; one that is no stored op is a delete, rebuilt as a
+// delete of the first op that lists it, and every op that lists it must share that op's key.
+TEST(DocumentSaveLoadOpColumns, ASuccessorInAnotherObjectOrAtAnotherKeyIsCorruption) {
+  expect_load_fails({{storage::kOpSuccCount, "7b 00 01 00 01 00"},  // rows 1 and 3: one each
+                     {storage::kOpSuccActor, "02 00"},
+                     {storage::kOpSuccCounter, "7e 05 00"}},  // both 5@0: row 2, at root "x"
+                    "document chunk: op 5@actor0 succeeds an op in another object");
+  expect_load_fails({{storage::kOpSuccCount, "7b 00 01 00 01 00"},
+                     {storage::kOpSuccActor, "02 00"},
+                     {storage::kOpSuccCounter, "7e 06 00"}},  // both 6@0: no stored op
+                    "document chunk: op 6@actor0 deletes ops at different keys");
+  expect_load_fails({{storage::kOpSuccCount, "7b 00 00 00 01 01"},  // rows 3 and 4: elements 2, 3
+                     {storage::kOpSuccActor, "02 00"},
+                     {storage::kOpSuccCounter, "7e 06 00"}},
+                    "document chunk: op 6@actor0 deletes ops at different keys");
+}
+
 TEST(DocumentSaveLoadOpColumns, ValueLengthsMustMatchTheRawValueColumn) {
   expect_load_fails({{storage::kOpValueMeta, "7f 00 04 24"}},  // four 2-byte ints: 8 bytes of 4
                     "document chunk: op value: value length runs past the raw value column at offset 0");

@@ -519,7 +519,7 @@ struct TouchLog {
     if (overflow) return;
     if (entries.size() >= limit) {
       overflow = true;
-      entries = {};
+      release_all(entries);
       return;
     }
     entries.emplace_back(object, key);

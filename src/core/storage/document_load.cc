@@ -24,6 +24,7 @@ using doc::ChangeKey;
 using doc::ChangeRow;
 using doc::ColumnSource;
 using doc::corrupt;
+using doc::DeleteRow;
 using doc::DocOp;
 using doc::id_text;
 using doc::kMaxCounter;
@@ -44,10 +45,10 @@ const ScalarValue kNullValue = Null{};
 // never grows.
 class IdMap {
  public:
-  IdMap(const ScratchVector<DocOp>& ops, std::size_t max_entries) : ops_(&ops) {
+  IdMap(const OpRows& rows, std::size_t max_entries) : rows_(&rows) {
     std::size_t cap = 16;
     while (cap < 2 * max_entries + 16) cap <<= 1;
-    rows_.assign(cap, kNone32);
+    slots_.assign(cap, kNone32);
     mask_ = cap - 1;
   }
   // Returns the row stored for `id`, or stores `row` for it. REQUIRES: a row stored is a row of
@@ -55,12 +56,12 @@ class IdMap {
   std::pair<std::uint32_t, bool> emplace(RawId id, std::uint32_t row) {
     const std::uint64_t key = pack(id);
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
-      const std::uint32_t held = rows_[i];
+      const std::uint32_t held = slots_[i];
       if (held == kNone32) {
-        rows_[i] = row;
+        slots_[i] = row;
         return {row, true};
       }
-      if (pack((*ops_)[held].id) == key) return {held, false};
+      if (pack(rows_->id(held)) == key) return {held, false};
     }
   }
 
@@ -71,8 +72,8 @@ class IdMap {
     key ^= key >> 33;
     return static_cast<std::size_t>(key) & mask_;
   }
-  const ScratchVector<DocOp>* ops_;
-  ScratchVector<std::uint32_t> rows_;
+  const OpRows* rows_;
+  ScratchVector<std::uint32_t> slots_;
   std::size_t mask_ = 0;
 };
 
@@ -87,8 +88,8 @@ class OpRowIndex {
 
   // for_each_id(f) calls f(id) for every id that emplace() will be given.
   template <class ForEachId>
-  OpRowIndex(const ScratchVector<DocOp>& ops, std::size_t num_actors, ForEachId&& for_each_id)
-      : dense_(num_actors), sparse_(ops, 0) {
+  OpRowIndex(const OpRows& rows, std::size_t num_actors, ForEachId&& for_each_id)
+      : dense_(num_actors), sparse_(rows, 0) {
     std::size_t sparse_ids = 0;
     for_each_id([&](RawId id) {
       if (id.actor >= dense_.size()) {
@@ -109,7 +110,7 @@ class OpRowIndex {
         sparse_ids += static_cast<std::size_t>(d.count);
       }
     }
-    sparse_ = IdMap(ops, sparse_ids);
+    sparse_ = IdMap(rows, sparse_ids);
   }
 
   // Returns the row stored for `id`, inserting `row` if absent. REQUIRES: id was seen by the
@@ -195,13 +196,14 @@ struct Preds {
   ScratchVector<RawId> ids;
 };
 
-// Turns the successor lists into preds, adding a delete op to `rows` for every successor that
+// Turns the successor lists into preds, adding a delete row to `rows` for every successor that
 // is not a stored op, and frees the successor lists unless `keep_succ`.
 Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out, bool keep_succ) {
-  ScratchVector<DocOp>& ops = rows.ops;
+  const ScratchVector<DocOp>& ops = rows.ops;
+  ScratchVector<DeleteRow>& deletes = rows.deletes;
   ScratchVector<RawId>& succ = rows.succ;
   const std::size_t num_stored = ops.size();
-  OpRowIndex index(ops, rank.size(), [&](auto&& f) {
+  OpRowIndex index(rows, rank.size(), [&](auto&& f) {
     for (std::size_t i = 0; i < num_stored; ++i) f(ops[i].id);
     for (const RawId& s : succ) f(s);
   });
@@ -210,24 +212,20 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
       return fail(corrupt("duplicate op id " + id_text(ops[i].id)));
     }
   }
-  ops.reserve(num_stored + succ.size());  // no reallocation while deletes are added
-  ScratchVector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (op, one of its preds)
-  edges.reserve(succ.size());
+  deletes.reserve(succ.size());  // no reallocation while the index reads ids from it
+  // The row of every successor entry: the stored op it is or the delete made for it.
+  ScratchVector<std::uint32_t> succ_row(succ.size());
+  auto succ_range = [&](std::size_t i) {
+    return std::pair<std::size_t, std::size_t>(ops[i].aux, i + 1 < num_stored ? ops[i + 1].aux : succ.size());
+  };
   for (std::size_t i = 0; i < num_stored; ++i) {
-    const std::size_t succ_end = i + 1 < num_stored ? ops[i + 1].aux : succ.size();
-    for (std::size_t k = ops[i].aux; k < succ_end; ++k) {
+    const auto [succ_first, succ_end] = succ_range(i);
+    for (std::size_t k = succ_first; k < succ_end; ++k) {
       const RawId s = succ[k];
       const DocOp& x = ops[i];
-      // What a delete of x looks like: same object; key = x's element if x is an insert.
-      DocOp del;
-      del.id = s;
-      del.obj = x.obj;
-      del.is_map = x.is_map;
-      del.elem = !x.is_map && x.insert ? x.id : x.elem;  // a map op's: its key string
-      del.action = Action::kDelete;
-      const auto [j, added] = index.emplace(s, static_cast<std::uint32_t>(ops.size()));
+      const auto [j, added] = index.emplace(s, static_cast<std::uint32_t>(num_stored + deletes.size()));
       if (added) {
-        ops.push_back(del);
+        deletes.push_back(DeleteRow{s, static_cast<std::uint32_t>(i), 0});
       } else if (j < num_stored) {
         // Applying assumes an op and its preds share an object.
         if (ops[j].obj.counter != x.obj.counter || (x.obj.counter != 0 && ops[j].obj.actor != x.obj.actor)) {
@@ -235,27 +233,31 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
         }
       } else {
         // One delete of several ops: they must share its object and key, whatever the order.
-        const DocOp& d = ops[j];
-        if (d.obj.counter != del.obj.counter || d.obj.actor != del.obj.actor || d.is_map != del.is_map ||
-            (d.is_map ? rows.key(d) != rows.key(del)
-                      : (d.elem.counter != del.elem.counter ||
-                         (d.elem.counter != 0 && d.elem.actor != del.elem.actor)))) {
+        DocOp scratch;
+        const DocOp& d = rows.row(j, scratch);
+        const RawId x_key = !x.is_map && x.insert ? x.id : x.elem;
+        if (d.obj.counter != x.obj.counter || d.obj.actor != x.obj.actor || d.is_map != x.is_map ||
+            (d.is_map ? rows.key(d) != rows.key(x)
+                      : (d.elem.counter != x_key.counter || (d.elem.counter != 0 && d.elem.actor != x_key.actor)))) {
           return fail(corrupt("op " + id_text(s) + " deletes ops at different keys"));
         }
       }
-      edges.emplace_back(j, static_cast<std::uint32_t>(i));
+      succ_row[k] = j;
     }
   }
-  const std::size_t num_ops = ops.size();
+  const std::size_t num_ops = rows.num_rows();
   ScratchVector<std::uint32_t>& pred_begin = out.begin;
   pred_begin.assign(num_ops + 1, 0);
-  for (const auto& e : edges) ++pred_begin[e.first + 1];
+  for (const std::uint32_t j : succ_row) ++pred_begin[j + 1];
   for (std::size_t i = 0; i < num_ops; ++i) pred_begin[i + 1] += pred_begin[i];
   ScratchVector<RawId>& preds = out.ids;
-  preds.resize(edges.size());
+  preds.resize(succ.size());
   {
     ScratchVector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
-    for (const auto& e : edges) preds[fill[e.first]++] = ops[e.second].id;
+    for (std::size_t i = 0; i < num_stored; ++i) {
+      const auto [succ_first, succ_end] = succ_range(i);
+      for (std::size_t k = succ_first; k < succ_end; ++k) preds[fill[succ_row[k]]++] = ops[i].id;
+    }
   }
   auto lamport_less = [&](RawId a, RawId b) {
     if (a.counter != b.counter) return a.counter < b.counter;
@@ -267,9 +269,9 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
     if (last - first > 1) std::sort(first, last, lamport_less);
   }
   // Done with: freed before the op set and history grow.
-  edges = {};
-  index = OpRowIndex(ops, 0, [](auto&&) {});
-  if (!keep_succ) succ = {};
+  core::release_all(succ_row);
+  index = OpRowIndex(rows, 0, [](auto&&) {});
+  if (!keep_succ) core::release_all(succ);
   return {};
 }
 
@@ -284,10 +286,9 @@ struct ChangeSlots {
 // Assigns every op to the change of its actor with the smallest max_op >= its counter (the op's
 // aux becomes that row) and checks that each change's ops have consecutive counters ending at
 // its max_op.
-Status assign_ops(ScratchVector<DocOp>& ops, const std::vector<ChangeKey>& rows, std::size_t num_actors,
-                  ChangeSlots& out) {
+Status assign_ops(OpRows& op_rows, const std::vector<ChangeKey>& rows, std::size_t num_actors, ChangeSlots& out) {
   const std::size_t num_changes = rows.size();
-  const std::size_t num_ops = ops.size();
+  const std::size_t num_ops = op_rows.num_rows();
   // Per actor: its rows and, alongside, their max_ops (searched as one compact array).
   std::vector<std::vector<std::uint32_t>> by_actor(num_actors);
   std::vector<std::vector<std::uint32_t>> max_ops_by_actor(num_actors);
@@ -305,21 +306,39 @@ Status assign_ops(ScratchVector<DocOp>& ops, const std::vector<ChangeKey>& rows,
   // Ops come in document order, where consecutive ops are often of the same or the next change
   // (typing): try the previous answer for the actor and its successor before a binary search.
   std::vector<std::size_t> last_found(num_actors, 0);
-  for (DocOp& op : ops) {
-    const auto& max_ops = max_ops_by_actor[op.id.actor];
-    const std::uint32_t ctr = op.id.counter;
+  // Stored rows, then delete rows: f(row, id, aux) for each, without a branch per row, until
+  // f returns false (having set `failure`). f is inlined into both loops (each f is called
+  // twice, so the compiler would otherwise call it, for a million rows).
+  Status failure;
+  auto for_each_row = [&](auto&& f) -> Status {
+    std::uint32_t r = 0;
+    for (DocOp& op : op_rows.ops) {
+      if (!f(r++, op.id, op.aux)) return failure;
+    }
+    for (DeleteRow& d : op_rows.deletes) {
+      if (!f(r++, d.id, d.aux)) return failure;
+    }
+    return {};
+  };
+  AM_TRY_STATUS(for_each_row([&](std::uint32_t, RawId id, std::uint32_t& aux) __attribute__((always_inline)) {
+    const auto& max_ops = max_ops_by_actor[id.actor];
+    const std::uint32_t ctr = id.counter;
     auto is_answer = [&](std::size_t k) { return k < max_ops.size() && max_ops[k] >= ctr && (k == 0 || max_ops[k - 1] < ctr); };
-    std::size_t k = last_found[op.id.actor];
+    std::size_t k = last_found[id.actor];
     if (!is_answer(k) && !is_answer(++k)) {
       k = static_cast<std::size_t>(std::lower_bound(max_ops.begin(), max_ops.end(), ctr) - max_ops.begin());
-      if (k == max_ops.size()) return fail(corrupt("op " + id_text(op.id) + " belongs to no change"));
+      if (k == max_ops.size()) {
+        failure = fail(corrupt("op " + id_text(id) + " belongs to no change"));
+        return false;
+      }
     }
-    last_found[op.id.actor] = k;
-    const std::uint32_t row = by_actor[op.id.actor][k];
-    op.aux = row;  // the successors are no longer needed
+    last_found[id.actor] = k;
+    const std::uint32_t row = by_actor[id.actor][k];
+    aux = row;  // the successors are no longer needed
     ++op_count[row];
-  }
-  max_ops_by_actor = {};
+    return true;
+  }));
+  core::release_all(max_ops_by_actor);
   ScratchVector<std::uint32_t>& start_op = out.start_op;
   ScratchVector<std::uint32_t>& slot_begin = out.begin;
   start_op.resize(num_changes);
@@ -338,17 +357,20 @@ Status assign_ops(ScratchVector<DocOp>& ops, const std::vector<ChangeKey>& rows,
   }
   ScratchVector<std::uint32_t>& slots = out.slots;
   slots.assign(num_ops, kNone32);
-  for (std::size_t i = 0; i < num_ops; ++i) {
-    const DocOp& op = ops[i];
-    if (op.id.counter < start_op[op.aux]) {
-      return fail(corrupt("the ops of the change at row " + std::to_string(op.aux) +
-                          " do not have consecutive counters"));
+  return for_each_row([&](std::uint32_t r, RawId id, std::uint32_t change) __attribute__((always_inline)) {
+    if (id.counter < start_op[change]) {
+      failure = fail(corrupt("the ops of the change at row " + std::to_string(change) +
+                             " do not have consecutive counters"));
+      return false;
     }
-    std::uint32_t& slot = slots[slot_begin[op.aux] + (op.id.counter - start_op[op.aux])];
-    if (slot != kNone32) return fail(corrupt("duplicate op id " + id_text(op.id)));
-    slot = static_cast<std::uint32_t>(i);
-  }
-  return {};
+    std::uint32_t& slot = slots[slot_begin[change] + (id.counter - start_op[change])];
+    if (slot != kNone32) {
+      failure = fail(corrupt("duplicate op id " + id_text(id)));
+      return false;
+    }
+    slot = r;
+    return true;
+  });
 }
 
 // Rebuilds, encodes and hashes the changes one row at a time, in row order (§2.6): the actor
@@ -424,7 +446,6 @@ void ChangeRebuilder::sort_deps(const std::vector<std::uint32_t>& row_deps) {
 // Actor table: the author, then every other referenced actor in byte order. Sets local_ for
 // them; rebuild() resets it.
 void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last) {
-  const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
   others_.clear();
@@ -435,8 +456,9 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
       others_.push_back(a);
     }
   };
+  DocOp op_scratch;
   for (std::uint32_t s = first; s < last; ++s) {
-    const DocOp& op = ops[slots[s]];
+    const DocOp& op = rows_.row(slots[s], op_scratch);
     if (op.obj.counter != 0) use(op.obj.actor);
     if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
     for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds_.ids[p].actor);
@@ -455,26 +477,30 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
 // the change (so into the same object). Such runs are most of a text's ops, and the encoder
 // takes them in one call. Not one of them is decoded or looked at again.
 std::uint32_t ChangeRebuilder::typing_run_end(std::uint32_t s, std::uint32_t end) const {
-  const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
+  DocOp prev_scratch;
+  const DocOp* prev = &rows_.row(slots[s - 1], prev_scratch);
   std::uint32_t k = s;
   for (; k < end; ++k) {
-    const DocOp& prev = ops[slots[k - 1]];
-    const DocOp& op = ops[slots[k]];
-    const bool typed = rows_.types_after(prev, op) && op.obj.counter != 0 && op.elem.counter != 0 &&
-                       pred_begin[slots[k] + 1] == pred_begin[slots[k]];
+    const std::uint32_t r = slots[k];
+    if (r >= rows_.ops.size()) break;  // a delete types nothing
+    const DocOp& op = rows_.ops[r];
+    const bool typed = rows_.types_after(*prev, op) && op.obj.counter != 0 && op.elem.counter != 0 &&
+                       pred_begin[r + 1] == pred_begin[r];
     if (!typed) break;
+    prev = &op;
   }
   return k;
 }
 
 void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
-  const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   run_chars_.clear();
-  for (std::uint32_t k = s; k < end; ++k) run_chars_.push_back(rows_.raw[ops[slots[k]].value_offset]);
-  const DocOp& head = ops[slots[s]];
+  // Typed characters are inserts: stored rows.
+  for (std::uint32_t k = s; k < end; ++k) run_chars_.push_back(rows_.raw[rows_.ops[slots[k]].value_offset]);
+  DocOp head_scratch;
+  const DocOp& head = rows_.row(slots[s], head_scratch);
   encoder_.add_typing_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
                           head.elem.counter, run_chars_);
 }
@@ -484,27 +510,28 @@ void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
 // insert being its one pred, the element counters a constant step apart (a deleted selection:
 // +1; backspaces: -1).
 ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uint32_t end) const {
-  const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
-  auto element_delete = [&](std::uint32_t k) {
-    const DocOp& op = ops[slots[k]];
+  auto element_delete = [&](std::uint32_t k, const DocOp& op) {
     const std::uint32_t pb = pred_begin[slots[k]];
     return op.action == Action::kDelete && !op.is_map && !op.insert && !op.expand && !op.has_mark_name &&
            op.obj.counter != 0 && op.elem.counter != 0 && pred_begin[slots[k] + 1] == pb + 1 &&
            pack(preds_.ids[pb]) == pack(op.elem);
   };
-  if (!element_delete(s)) return {s, 0};
-  const DocOp& head = ops[slots[s]];
+  DocOp head_scratch;
+  DocOp op_scratch;
+  const DocOp& head = rows_.row(slots[s], head_scratch);
+  if (!element_delete(s, head)) return {s, 0};
   std::uint32_t k = s + 1;
   std::int64_t step = 0;
-  for (; k < end && element_delete(k); ++k) {
-    const DocOp& prev = ops[slots[k - 1]];
-    const DocOp& op = ops[slots[k]];
-    if (pack(op.obj) != pack(head.obj) || op.elem.actor != head.elem.actor) break;
-    const std::int64_t d = std::int64_t{op.elem.counter} - std::int64_t{prev.elem.counter};
+  std::uint32_t prev_counter = head.elem.counter;
+  for (; k < end; ++k) {
+    const DocOp& op = rows_.row(slots[k], op_scratch);
+    if (!element_delete(k, op) || pack(op.obj) != pack(head.obj) || op.elem.actor != head.elem.actor) break;
+    const std::int64_t d = std::int64_t{op.elem.counter} - std::int64_t{prev_counter};
     if (k == s + 1) step = d;
     if (d == 0 || d != step) break;
+    prev_counter = op.elem.counter;
   }
   return {k, step};
 }
@@ -513,10 +540,11 @@ ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uin
 // values, handed to op_sink, encoded with change-local actor indexes. A change of one op is left
 // in `single_op` for the encoder's one-op fast path.
 Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op) {
-  const ScratchVector<DocOp>& ops = rows_.ops;
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
   const ScratchVector<RawId>& preds = preds_.ids;
+  DocOp head_scratch;
+  DocOp op_scratch;
   for (std::uint32_t batch = first; batch < last; batch += kOpBatch) {
     const std::uint32_t batch_end = std::min<std::uint32_t>(last, batch + kOpBatch);
     std::size_t batch_preds = 0;
@@ -538,14 +566,14 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
       if (!options_.op_sink) {
         const DeleteRun run = delete_run(s, batch_end);
         if (run.end - s >= 2) {
-          const DocOp& head = ops[slots[s]];
+          const DocOp& head = rows_.row(slots[s], head_scratch);
           encoder_.add_delete_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
                                   head.elem.counter, run.step, run.end - s);
           s = run.end - 1;
           continue;
         }
       }
-      const DocOp& op = ops[slots[s]];
+      const DocOp& op = rows_.row(slots[s], op_scratch);
       ChangeOpRef co;
       const ScalarValue* value = nullptr;
       if (!options_.op_sink && op.action != Action::kDelete &&
@@ -749,8 +777,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     AM_TRY_STATUS(build_preds(op_rows, actors.rank, preds, /*keep_succ=*/static_cast<bool>(options.stored_ops)));
     // Ops to changes: the change of the op's actor with the smallest max_op >= counter.
     ChangeSlots slots;
-    AM_TRY_STATUS(assign_ops(op_rows.ops, rows, num_actors, slots));
-    rows = {};  // the rebuild reads the change rows again
+    AM_TRY_STATUS(assign_ops(op_rows, rows, num_actors, slots));
+    core::release_all(rows);  // the rebuild reads the change rows again
 
     if (options.on_sizes) options.on_sizes(num_changes, num_stored);
 
@@ -768,8 +796,8 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
     if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
   }  // the preds and slots are freed before the caller builds from the stored ops
   if (options.stored_ops) {
-    // The rebuilt deletes (after the stored rows) were for the changes only.
-    core::release_elements(op_rows.ops, num_stored, op_rows.ops.size());
+    // The rebuilt deletes were for the changes only.
+    core::release_all(op_rows.deletes);
     StoredOps stored(op_rows, num_stored, succ_begin);
     AM_TRY_STATUS(options.stored_ops(stored));
   }

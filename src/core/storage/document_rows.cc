@@ -517,12 +517,6 @@ Status read_ops(const OpColumnData& c, std::size_t num_actors, ColumnSource& src
   if (!rows) return fail(rows.error().with_context(std::string(kWhat)));
   if (*rows > src.budget() / kOpRowCost) return ColumnSource::over_budget();
   AM_TRY_STATUS(src.charge(static_cast<std::size_t>(*rows * kOpRowCost)));
-  {
-    // Room for one rebuilt delete per successor, as the rebuild adds them.
-    const std::uint64_t cap = src.budget() / kSuccCost;
-    auto nsucc = enc::count_rle_items<enc::UIntCodec>(c.ref_actor, cap, "", "");
-    out.ops.reserve(static_cast<std::size_t>(*rows) + (nsucc ? static_cast<std::size_t>(*nsucc) : 0));
-  }
   out.ops.resize(static_cast<std::size_t>(*rows));
   AM_TRY_STATUS(read_op_columns(c, num_actors, *rows, out));
   AM_TRY_STATUS(read_successors(c, num_actors, *rows, src, out));

@@ -82,13 +82,43 @@ static_assert(sizeof(DocOp) == 40, "DocOp is meant to be 40 bytes");
 
 using core::ScratchVector;
 
-// The op rows: one per stored op (a long text has millions), in big-block storage.
+// A delete rebuilt from a successor id that is no stored op (deletes are not stored, §2.6):
+// 16 bytes where a DocOp takes 40 (egwalker-S2 has 516,000). It looks like a delete of
+// `target`, the first stored op it deletes: same object, same key.
+struct DeleteRow {
+  RawId id;
+  std::uint32_t target = 0;  // a stored row
+  std::uint32_t aux = 0;     // as DocOp::aux once the ops are assigned to changes
+};
+static_assert(sizeof(DeleteRow) == 16, "DeleteRow is meant to be 16 bytes");
+
+// The op rows: one per stored op (a long text has millions), in big-block storage, then the
+// rebuilt deletes. Row r < ops.size() is ops[r], a larger one deletes[r - ops.size()].
 struct OpRows {
   ScratchVector<DocOp> ops;
-  ScratchVector<RawId> succ;  // every row's successors, flattened
+  ScratchVector<DeleteRow> deletes;
+  ScratchVector<RawId> succ;  // every stored row's successors, flattened
   std::vector<std::pair<std::uint32_t, std::string_view>> mark_names;  // (row, name), by row
   ByteView keys;   // the key string column
   ByteView raw;    // the raw value column
+
+  std::size_t num_rows() const { return ops.size() + deletes.size(); }
+  RawId id(std::uint32_t r) const { return r < ops.size() ? ops[r].id : deletes[r - ops.size()].id; }
+  // Row r as a DocOp: the stored row itself, or a delete row made up from its target in
+  // `scratch`, a default DocOp that only row() writes (the fields it leaves keep a delete's
+  // defaults).
+  const DocOp& row(std::uint32_t r, DocOp& scratch) const {
+    if (r < ops.size()) [[likely]] return ops[r];
+    const DeleteRow& d = deletes[r - ops.size()];
+    const DocOp& x = ops[d.target];
+    scratch.id = d.id;
+    scratch.obj = x.obj;
+    scratch.is_map = x.is_map;
+    scratch.elem = !x.is_map && x.insert ? x.id : x.elem;  // a map op's: its key string
+    scratch.action = Action::kDelete;
+    scratch.aux = d.aux;
+    return scratch;
+  }
 
   std::string_view key(const DocOp& op) const {
     return std::string_view(reinterpret_cast<const char*>(keys.data()) + op.elem.counter, op.elem.actor);
@@ -185,7 +215,7 @@ class ChangeCursor {
 Status read_changes(const ChangeColumns& c, std::size_t num_actors, ColumnSource& src, std::vector<ChangeKey>& keys);
 
 // Decodes the op rows (stored ops only) and their successor lists, and checks the order of mark
-// ops. Room is reserved for one rebuilt delete per successor.
+// ops.
 Status read_ops(const OpColumnData& c, std::size_t num_actors, ColumnSource& src, OpRows& out);
 
 }  // namespace am::storage::doc

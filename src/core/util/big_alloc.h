@@ -165,4 +165,11 @@ void release_elements(std::vector<T, BigAllocator<T, kUse>>& v, std::size_t from
   release_big_range(v.data(), v.capacity() * sizeof(T), from * sizeof(T), to * sizeof(T));
 }
 
+/// Empties `v` and gives its storage back. (`v = {}` does not: it assigns an empty list and
+/// keeps the capacity.)
+template <class V>
+void release_all(V& v) noexcept {
+  V().swap(v);
+}
+
 }  // namespace am::core
