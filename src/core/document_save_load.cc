@@ -297,6 +297,9 @@ bool build_in_document_order(const core::ActorTable& actors, storage::StoredOps&
     for (const storage::DocOpId& s : op.succ) succ.push_back(id_of(s));
     if (!known || !builder.add(v, succ, std::move(*value))) return false;
   }
+  // Every row is in the op set now: their last blocks go back before finish() builds the
+  // indexes, the load's peak.
+  stored.release_before(stored.size());
   return builder.finish(out);
 }
 

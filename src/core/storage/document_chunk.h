@@ -138,8 +138,9 @@ class StoredOps {
   /// REQUIRES: 0 < i < size().
   bool typed_char(std::size_t i, DocOpId& id, char& c, std::span<const DocOpId>& succ) const;
   /// The caller is done with ops [0, i): their memory goes back to the system (whole huge
-  /// blocks), so that the loaded state need not exist beside every decoded row. Reading them
-  /// afterwards is undefined. REQUIRES: i <= size().
+  /// blocks), so that the loaded state need not exist beside every decoded row; i == size():
+  /// every op, the partly used last blocks included. Reading them afterwards is undefined.
+  /// REQUIRES: i <= size().
   void release_before(std::size_t i);
 
  private:

@@ -456,12 +456,23 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
       others_.push_back(a);
     }
   };
-  DocOp op_scratch;
-  for (std::uint32_t s = first; s < last; ++s) {
-    const DocOp& op = rows_.row(slots[s], op_scratch);
-    if (op.obj.counter != 0) use(op.obj.actor);
-    if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
-    for (std::uint32_t p = pred_begin[slots[s]]; p < pred_begin[slots[s] + 1]; ++p) use(preds_.ids[p].actor);
+  const std::size_t num_stored = rows_.ops.size();
+  // Stops once every actor of the document is in the table: with one or two actors, a change
+  // of a million ops is then looked at once or only until the other actor shows up.
+  const std::size_t num_actors = actors_.bytes.size();
+  for (std::uint32_t s = first; s < last && others_.size() + 1 < num_actors; ++s) {
+    const std::uint32_t r = slots[s];
+    if (r < num_stored) {
+      const DocOp& op = rows_.ops[r];
+      if (op.obj.counter != 0) use(op.obj.actor);
+      if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
+    } else {
+      // A delete of x: x's object, and x's key; when x is an insert that is x's id, a pred.
+      const DocOp& x = rows_.ops[rows_.deletes[r - num_stored].target];
+      if (x.obj.counter != 0) use(x.obj.actor);
+      if (!x.is_map && !x.insert && x.elem.counter != 0) use(x.elem.actor);
+    }
+    for (std::uint32_t p = pred_begin[r]; p < pred_begin[r + 1]; ++p) use(preds_.ids[p].actor);
   }
   const std::vector<std::uint32_t>& rank = actors_.rank;
   std::sort(others_.begin(), others_.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
@@ -743,6 +754,13 @@ bool StoredOps::typed_char(std::size_t i, DocOpId& id, char& c, std::span<const 
 }
 
 void StoredOps::release_before(std::size_t i) {
+  if (i >= count_) {
+    // All of them, to the end of their blocks: the partial huge page at the end goes too.
+    core::release_block(rows_.ops);
+    core::release_block(rows_.succ);
+    core::release_block(succ_begin_);
+    return;
+  }
   core::release_elements(rows_.ops, 0, i);
   core::release_elements(rows_.succ, 0, succ_begin_[i]);
   core::release_elements(succ_begin_, 0, i);

@@ -165,6 +165,15 @@ void release_elements(std::vector<T, BigAllocator<T, kUse>>& v, std::size_t from
   release_big_range(v.data(), v.capacity() * sizeof(T), from * sizeof(T), to * sizeof(T));
 }
 
+/// release_elements for all of v's block, the padding after its last element included (a
+/// kScratch block is whole huge pages). REQUIRES: v is never read again.
+template <class T>
+void release_block(std::vector<T, BigAllocator<T, BlockUse::kScratch>>& v) noexcept {
+  static_assert(std::is_trivially_destructible_v<T>);
+  const std::size_t block = big_block_bytes(v.capacity() * sizeof(T), BlockUse::kScratch);
+  release_big_range(v.data(), block, 0, block);
+}
+
 /// Empties `v` and gives its storage back. (`v = {}` does not: it assigns an empty list and
 /// keeps the capacity.)
 template <class V>
