@@ -245,19 +245,20 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
       succ_row[k] = j;
     }
   }
+  index = OpRowIndex(rows, 0, [](auto&&) {});  // done with: freed before the preds are made
   const std::size_t num_ops = rows.num_rows();
+  // pred_begin[j] is first where row j's preds end (counts summed up to j); each pred is then
+  // put one before that, back to front, which leaves it where they begin. No second array.
   ScratchVector<std::uint32_t>& pred_begin = out.begin;
   pred_begin.assign(num_ops + 1, 0);
-  for (const std::uint32_t j : succ_row) ++pred_begin[j + 1];
-  for (std::size_t i = 0; i < num_ops; ++i) pred_begin[i + 1] += pred_begin[i];
+  for (const std::uint32_t j : succ_row) ++pred_begin[j];
+  for (std::size_t i = 1; i < num_ops; ++i) pred_begin[i] += pred_begin[i - 1];
+  pred_begin[num_ops] = static_cast<std::uint32_t>(succ_row.size());
   ScratchVector<RawId>& preds = out.ids;
   preds.resize(succ.size());
-  {
-    ScratchVector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
-    for (std::size_t i = 0; i < num_stored; ++i) {
-      const auto [succ_first, succ_end] = succ_range(i);
-      for (std::size_t k = succ_first; k < succ_end; ++k) preds[fill[succ_row[k]]++] = ops[i].id;
-    }
+  for (std::size_t i = num_stored; i-- > 0;) {
+    const auto [succ_first, succ_end] = succ_range(i);
+    for (std::size_t k = succ_end; k-- > succ_first;) preds[--pred_begin[succ_row[k]]] = ops[i].id;
   }
   auto lamport_less = [&](RawId a, RawId b) {
     if (a.counter != b.counter) return a.counter < b.counter;
@@ -270,7 +271,6 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
   }
   // Done with: freed before the op set and history grow.
   core::release_all(succ_row);
-  index = OpRowIndex(rows, 0, [](auto&&) {});
   if (!keep_succ) core::release_all(succ);
   return {};
 }
