@@ -4,14 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <thread>
 #include <vector>
@@ -183,26 +177,6 @@ TEST(BulkBlocks, VectorsGrowAcrossSlabBlocks) {
     EXPECT_EQ(v.back(), 7u);
   }
   EXPECT_EQ(BulkBlocks::live_slabs(), before);
-}
-
-// A huge block is the system's, not malloc's: had glibc mapped and unmapped it, its mmap
-// threshold would now be the block's size, and every block below that (the loader's next
-// arrays, a document's) would come from the heap, which keeps freed memory.
-TEST(BigAllocator, FreeingAHugeBlockLeavesMallocsMappingThresholdAlone) {
-#if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "glibc's malloc only; sanitizers replace it";
-#else
-  void* p = allocate_big(16 * kMiB, BlockUse::kScratch);
-  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(p) % kHugeBlockBytes, 0u);
-  std::memset(p, 1, 16 * kMiB);
-  free_big(p, 16 * kMiB);
-  const std::size_t mapped_before = mallinfo2().hblkhd;
-  void* q = std::malloc(12 * kMiB);
-  ASSERT_NE(q, nullptr);
-  const std::size_t mapped_after = mallinfo2().hblkhd;
-  std::free(q);
-  EXPECT_GE(mapped_after - mapped_before, 12 * kMiB) << "malloc took 12 MiB from its heap";
-#endif
 }
 
 }  // namespace

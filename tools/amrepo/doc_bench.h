@@ -16,9 +16,9 @@ struct DocBenchOptions {
 /// load_ms, save_ms, save_bytes, save_minor_faults and save_system_ms (bench.h's FaultCounter),
 /// sync_ms, sync_bytes, sync_round_trips (messages), changes, heads, rss_before_kb,
 /// rss_after_load_kb, peak_rss_kb (process high-water mark right after the load),
-/// heap_after_load_bytes (allocator bytes in use after minus before the load, glibc mallinfo2,
-/// and the core's mapped huge blocks), heap_peak_bytes (highest net bytes allocated through
-/// operator new and in huge blocks during the load, heap_tracker.h). Returns the exit code (5 when the document does not load).
+/// heap_after_load_bytes (allocator bytes in use after minus before the load, glibc mallinfo2),
+/// heap_peak_bytes (highest net bytes allocated through operator new during the load,
+/// heap_tracker.h). Returns the exit code (5 when the document does not load).
 int bench_doc(const DocBenchOptions& options);
 
 }  // namespace amrepo

@@ -8,8 +8,6 @@
 #include <cstdlib>
 #include <new>
 
-#include "core/util/big_alloc.h"
-
 namespace amrepo::heap {
 namespace {
 
@@ -17,28 +15,13 @@ std::atomic<bool> g_on{false};
 std::atomic<std::int64_t> g_current{0};
 std::atomic<std::int64_t> g_peak{0};
 
-void add_bytes(std::int64_t n) {
+void add(void* p) {
+  const auto n = static_cast<std::int64_t>(malloc_usable_size(p));
   const std::int64_t now = g_current.fetch_add(n, std::memory_order_relaxed) + n;
   std::int64_t peak = g_peak.load(std::memory_order_relaxed);
   while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
 }
-
-void add(void* p) { add_bytes(static_cast<std::int64_t>(malloc_usable_size(p))); }
-
-// The core maps its huge blocks itself (core/util/big_alloc.h), past operator new.
-void on_huge_block(std::int64_t delta) {
-  if (!g_on.load(std::memory_order_relaxed)) return;
-  if (delta > 0) {
-    add_bytes(delta);
-  } else {
-    g_current.fetch_add(delta, std::memory_order_relaxed);
-  }
-}
-[[maybe_unused]] const bool g_hooked = [] {
-  am::core::set_huge_block_hook(&on_huge_block);
-  return true;
-}();
 
 void sub(void* p) {
   g_current.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
@@ -83,7 +66,7 @@ void stop() { g_on.store(false, std::memory_order_seq_cst); }
 std::int64_t allocator_in_use_bytes() {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   const struct mallinfo2 mi = mallinfo2();
-  return static_cast<std::int64_t>(mi.uordblks + mi.hblkhd + am::core::huge_bytes_mapped());
+  return static_cast<std::int64_t>(mi.uordblks + mi.hblkhd);
 #else
   return -1;
 #endif

@@ -4,8 +4,7 @@
 // malloc/free. While tracking is on, each allocation adds its usable size (malloc_usable_size)
 // to a running total and each deallocation subtracts it, and the highest total is kept. What
 // this measures: the net bytes requested through C++ new/delete (every std::vector, string and
-// node of the library, and the core's huge blocks, which it maps itself and reports through
-// core::set_huge_block_hook) since start(), and the highest that figure reached. What it does not
+// node of the library) since start(), and the highest that figure reached. What it does not
 // measure: memory taken with malloc directly (zlib's inflate state), allocator overhead and
 // fragmentation, or memory returned to the allocator but still resident. A block allocated
 // before start() and freed while tracking counts negative, so figures are net growth.
@@ -28,9 +27,8 @@ void start();
 Stats stats();
 /// Turns tracking off.
 void stop();
-/// Bytes in use by the allocator now (glibc mallinfo2: uordblks + hblkhd) and in the core's
-/// mapped huge blocks, every allocation of the process including those made with malloc; -1
-/// where unavailable.
+/// Bytes in use by the allocator now (glibc mallinfo2: uordblks + hblkhd), every allocation
+/// of the process including those made with malloc; -1 where unavailable.
 std::int64_t allocator_in_use_bytes();
 
 }  // namespace amrepo::heap

@@ -34,20 +34,6 @@ void* allocate_big(std::size_t bytes, BlockUse use = BlockUse::kLasting);
 std::size_t big_block_bytes(std::size_t bytes, BlockUse use);
 void free_big(void* p, std::size_t bytes) noexcept;
 
-/// `bytes` aligned to kHugeBlockBytes, mapped straight from the system (Linux; malloc under
-/// AddressSanitizer and elsewhere), so that freeing it gives it back whatever malloc's
-/// thresholds are. Free with free_huge_aligned(p, bytes). Throws std::bad_alloc.
-void* allocate_huge_aligned(std::size_t bytes);
-void free_huge_aligned(void* p, std::size_t bytes) noexcept;
-
-/// Bytes of huge blocks mapped now, process-wide: memory malloc's statistics do not see (0
-/// where the blocks are malloc's).
-std::size_t huge_bytes_mapped();
-/// Called with +bytes when huge blocks are mapped and -bytes when unmapped (nullptr: nobody),
-/// from the thread that does it: for a memory benchmark's accounting. Thread-safe.
-using HugeBlockHook = void (*)(std::int64_t delta);
-void set_huge_block_hook(HugeBlockHook hook);
-
 /// Hands back to the system the memory of bytes [from, to) of a block from allocate_big(bytes),
 /// where it covers whole huge blocks (a block under kHugeBlockBytes is left alone). Those bytes
 /// read as zero afterwards: the caller must never read them again (a consumed input array).

@@ -60,7 +60,7 @@ thread_local BulkBlocks* t_current = nullptr;
 
 void free_slab(std::uintptr_t base) {
   unpoison(reinterpret_cast<void*>(base), kSlabBytes);
-  free_huge_aligned(reinterpret_cast<void*>(base), kSlabBytes);
+  ::operator delete(reinterpret_cast<void*>(base), std::align_val_t{kHugeBlockBytes});
 }
 
 }  // namespace
@@ -86,7 +86,7 @@ void* BulkBlocks::allocate(std::size_t bytes) {
   const std::size_t take = ((bytes + kAlign - 1) & ~(kAlign - 1)) + kRedzone;
   if (slab_ == nullptr || used_ + take > kSlabBytes) {
     close_slab();
-    slab_ = static_cast<char*>(allocate_huge_aligned(kSlabBytes));
+    slab_ = static_cast<char*>(::operator new(kSlabBytes, std::align_val_t{kHugeBlockBytes}));
 #if defined(MADV_HUGEPAGE)
     (void)::madvise(slab_, kSlabBytes, MADV_HUGEPAGE);  // advice: a refusal leaves ordinary pages
 #endif
