@@ -2,10 +2,12 @@
 # Installs the pinned npm packages of one folder with `npm ci`, only when its lock file changed
 # since the last install (the stamp lives in node_modules).
 #
-# The npm registry reachable here does not serve the optional per-platform binaries of some
-# packages (cbor-x's @cbor-extract/*); the lock file cannot list them, and `npm ci` then refuses
-# it as "out of sync". In that one case the same locked versions are installed with
-# `npm install`, which skips missing optional packages, and the lock file is checked unchanged.
+# The lock files list the optional per-platform binaries of cbor-x (@cbor-extract/*), which the
+# npm registry serves again since 2026-12-07. A registry that lacked them made `npm ci` refuse a
+# lock file listing them as "out of sync" while `npm install` left it unchanged; for an old lock
+# file without them the same happens the other way. In that one case the same locked versions
+# are installed with `npm install`, which skips missing optional packages, and the lock file is
+# checked unchanged.
 set -euo pipefail
 dir="$1"
 stamp="$dir/node_modules/.lock-sha256"
