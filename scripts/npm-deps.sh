@@ -2,12 +2,11 @@
 # Installs the pinned npm packages of one folder with `npm ci`, only when its lock file changed
 # since the last install (the stamp lives in node_modules).
 #
-# The lock files list the optional per-platform binaries of cbor-x (@cbor-extract/*), which the
-# npm registry serves again since 2026-12-07. A registry that lacked them made `npm ci` refuse a
-# lock file listing them as "out of sync" while `npm install` left it unchanged; for an old lock
-# file without them the same happens the other way. In that one case the same locked versions
-# are installed with `npm install`, which skips missing optional packages, and the lock file is
-# checked unchanged.
+# The lock files list the optional per-platform binaries of cbor-x (@cbor-extract/*). Before
+# 2026-12-07 the registry reachable here did not serve them, a lock file could not list them,
+# and `npm ci` refused it as "out of sync" ("Missing: @cbor-extract/... from lock file"). In that
+# one case the same locked versions are installed with `npm install`, which skips missing
+# optional packages, and the lock file is checked unchanged.
 set -euo pipefail
 dir="$1"
 stamp="$dir/node_modules/.lock-sha256"
