@@ -235,7 +235,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
         // One delete of several ops: they must share its object and key, whatever the order.
         DocOp scratch;
         const DocOp& d = rows.row(j, scratch);
-        const RawId x_key = !x.is_map && x.insert ? x.id : x.elem;
+        const RawId x_key = OpRows::delete_key(x);
         if (d.obj.counter != x.obj.counter || d.obj.actor != x.obj.actor || d.is_map != x.is_map ||
             (d.is_map ? rows.key(d) != rows.key(x)
                       : (d.elem.counter != x_key.counter || (d.elem.counter != 0 && d.elem.actor != x_key.actor)))) {

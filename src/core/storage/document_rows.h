@@ -103,6 +103,9 @@ struct OpRows {
   ByteView raw;    // the raw value column
 
   std::size_t num_rows() const { return ops.size() + deletes.size(); }
+  // The key of a delete of `x`: x's element when x is an insert, else x's own key (a map
+  // op's: its key string).
+  static RawId delete_key(const DocOp& x) { return !x.is_map && x.insert ? x.id : x.elem; }
   RawId id(std::uint32_t r) const { return r < ops.size() ? ops[r].id : deletes[r - ops.size()].id; }
   // Row r as a DocOp: the stored row itself, or a delete row made up from its target in
   // `scratch`, a default DocOp that only row() writes (the fields it leaves keep a delete's
@@ -114,7 +117,7 @@ struct OpRows {
     scratch.id = d.id;
     scratch.obj = x.obj;
     scratch.is_map = x.is_map;
-    scratch.elem = !x.is_map && x.insert ? x.id : x.elem;  // a map op's: its key string
+    scratch.elem = delete_key(x);
     scratch.action = Action::kDelete;
     scratch.aux = d.aux;
     return scratch;
