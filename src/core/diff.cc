@@ -478,7 +478,7 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
     const Op& mk = d.opset().op(make);
     const Object& parent = d.opset().object(mk.obj);
     if (is_sequence(parent.type)) {
-      const std::uint32_t h = mk.insert ? mk.elem : mk.key;
+      const std::uint32_t h = mk.key;
       const Element& e = parent.elems[h];
       const auto e_ops = parent.ops_of(e);
       if (after.winner(e_ops, e.insert_op) != make || before.winner(e_ops, e.insert_op) != make) return std::nullopt;

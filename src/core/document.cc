@@ -485,7 +485,7 @@ Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_
   if (!actor || id->counter() > UINT32_MAX) return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not a cursor of this document"));
   const auto idx = impl_->opset().op_index(OpId{static_cast<std::uint32_t>(id->counter()), *actor});
   const Op* op = idx ? &impl_->opset().op(*idx) : nullptr;
-  if (!op || op->elem == kNone32 || &impl_->opset().object(op->obj) != o) {
+  if (!op || !op->insert || &impl_->opset().object(op->obj) != o) {
     return fail(Error::invalid_argument("cursor", std::string(cursor) + " is not an element of " + obj.to_string()));
   }
   const WidthUnit unit = impl_->unit_for(*o);
@@ -496,11 +496,11 @@ Result<std::size_t> Document::get_cursor_position(const ObjId& obj, std::string_
   // resolves to the first one still visible, or 0 at the head (a mark's start is an element whose
   // op is never visible). That ancestor is not in general the previous visible element in text
   // order: elements inserted later after an ancestor sit between it and the cursor's element.
-  if (op->visible() || !before) return static_cast<std::size_t>(o->seq.offset_of(op->elem, unit));
-  for (std::uint32_t parent = op->key; parent != kNone32;) {
-    const Op& p = impl_->opset().op(o->elems[parent].insert_op);
-    if (p.visible()) return static_cast<std::size_t>(o->seq.offset_of(parent, unit));
-    parent = p.key;
+  if (op->visible() || !before) return static_cast<std::size_t>(o->seq.offset_of(op->key, unit));
+  for (std::uint32_t parent = impl_->opset().insert_ref(*idx); parent != kNone32;) {
+    const std::uint32_t insert_op = o->elems[parent].insert_op;
+    if (impl_->opset().op(insert_op).visible()) return static_cast<std::size_t>(o->seq.offset_of(parent, unit));
+    parent = impl_->opset().insert_ref(insert_op);
   }
   return std::size_t{0};
 }

@@ -98,7 +98,7 @@ class LocalPatchBuilder {
       const Op& mk = ops.op(make);
       const Object& parent = ops.object(mk.obj);
       if (is_sequence(parent.type)) {
-        const std::uint32_t h = mk.insert ? mk.elem : mk.key;
+        const std::uint32_t h = mk.key;
         const Element& e = parent.elems[h];
         if (ops.winner(parent.ops_of(e), e.insert_op) != make) return std::nullopt;
         path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d_.unit_for(parent))));

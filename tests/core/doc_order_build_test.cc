@@ -176,6 +176,42 @@ TEST(DocOrderBuild, RandomHistoriesLoadAsTheirChangesApplyAndStayEqualAfterEdits
   EXPECT_GT(ops_seen, 40u * 5u);
 }
 
+// An insert's reference element (the one it was inserted after) is not stored in the op when it
+// is the element made just before its own (OpSet::insert_ref): typing, when ops are applied, and
+// a run in document order, when a document is loaded. Only the others are kept apart.
+TEST(DocOrderBuild, InsertRefsAreKeptApartOnlyWhenNotTheElementMadeBefore) {
+  Document d = doc_with("aaaa");
+  const ObjId text = *d.put_object(ObjId::root(), "text", ObjType::kText);
+  ASSERT_TRUE(d.splice_text(text, 0, 0, "abc"));
+  ASSERT_TRUE(d.splice_text(text, 1, 0, "x"));  // after 'a', made after 'c'
+  d.commit();
+  auto loaded = Document::load(d.save());
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  ASSERT_TRUE(detail::DocumentAccess::impl(*loaded).loaded_in_document_order);
+
+  // Each document: character -> the character its element follows ('^' for the head), and how
+  // many inserts are kept apart. Applied, x (made fourth, after the first) is; loaded in
+  // document order (a x b c), b is.
+  for (const auto& [doc, elsewhere] : {std::pair<const Document*, char>{&d, 'x'}, {&*loaded, 'b'}}) {
+    const core::OpSet& ops = detail::DocumentAccess::impl(*doc).opset();
+    const core::Object& o = ops.object(*ops.object_index(core::OpId{1, 0}));
+    auto char_of = [&](std::uint32_t handle) {
+      return handle == core::kNone32 ? '^' : ops.op(o.elems[handle].insert_op).value.str()[0];
+    };
+    std::map<char, char> follows;
+    std::string kept_apart;
+    for (std::uint32_t h = 0; h < o.elems.size(); ++h) {
+      const std::uint32_t idx = o.elems[h].insert_op;
+      follows[char_of(h)] = char_of(ops.insert_ref(idx));
+      if (ops.op(idx).ref_elsewhere) kept_apart += char_of(h);
+    }
+    EXPECT_EQ(follows, (std::map<char, char>{{'a', '^'}, {'b', 'a'}, {'c', 'b'}, {'x', 'a'}}));
+    EXPECT_EQ(kept_apart, std::string(1, elsewhere));
+  }
+  EXPECT_EQ(*loaded->text(text), "axbc");
+  EXPECT_EQ(loaded->save_no_compress(), d.save_no_compress());
+}
+
 // A document with many sequences packs their small arrays into huge-page slabs while it loads
 // (core/util/big_alloc.h, BulkBlocks): the loaded state is the applied one, edits after the load
 // move arrays out of the slabs, and the slabs go with the document.
@@ -421,10 +457,11 @@ TEST_F(DocOrderBuilderTest, TypedCharactersBuildWhatAddBuilds) {
   EXPECT_EQ(text_of(by_add), "zxz");
   EXPECT_EQ(text_of(by_typing), text_of(by_add));
   for (const core::OpId id : {core::OpId{3, a_}, core::OpId{4, a_}}) {
-    const core::Op& want = by_add.op(*by_add.op_index(id));
-    const core::Op& got = by_typing.op(*by_typing.op_index(id));
+    const std::uint32_t want_idx = *by_add.op_index(id), got_idx = *by_typing.op_index(id);
+    const core::Op& want = by_add.op(want_idx);
+    const core::Op& got = by_typing.op(got_idx);
     EXPECT_EQ(got.key, want.key);
-    EXPECT_EQ(got.elem, want.elem);
+    EXPECT_EQ(by_typing.insert_ref(got_idx), by_add.insert_ref(want_idx));
     EXPECT_EQ(got.visible(), want.visible());
     EXPECT_EQ(got.succ.size(), want.succ.size());
     EXPECT_EQ(got.value.str(), want.value.str());

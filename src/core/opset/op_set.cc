@@ -71,7 +71,7 @@ void OpSet::record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint3
                            std::string_view map_key) {
   if (seq) {
     // An insert touches the element it creates, any other op the element it is on.
-    const std::uint32_t elem = stored != kNone32 && ops_[stored].insert ? ops_[stored].elem : key;
+    const std::uint32_t elem = stored != kNone32 && ops_[stored].insert ? ops_[stored].key : key;
     if (elem != kNone32) log.touch(oi, elem);
   } else if (stored != kNone32) {
     log.touch(oi, ops_[stored].key);
@@ -80,8 +80,7 @@ void OpSet::record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint3
   }
   for (std::uint32_t p : pred_scratch_) {
     const Op& target = ops_[p];
-    const std::uint32_t k = seq && target.insert ? target.elem : target.key;
-    if (k != kNone32) log.touch(oi, k);
+    if (target.key != kNone32) log.touch(oi, target.key);
   }
 }
 
@@ -108,10 +107,10 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
   if (seq) {
     if (r.elem->counter != 0) {
       const auto it = op_index_.find(*r.elem);
-      if (!it || ops_[*it].obj != oi || ops_[*it].elem == kNone32) {
+      if (!it || ops_[*it].obj != oi || !ops_[*it].insert) {
         return fail(Error::corruption("op", "refers to an unknown list element"));
       }
-      key = ops_[*it].elem;
+      key = ops_[*it].key;
     } else if (!r.insert) {
       return fail(Error::corruption("op", "non-insert op on the list head"));
     }
@@ -127,6 +126,9 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
     if (ops_[*it].obj != oi) return fail(Error::corruption("op", "pred refers to an op in another object"));
     preds.push_back(*it);
   }
+  if (make_type(r.action) && objects_.size() >= kMaxObjects) {
+    return fail(Error::resource_limit("op", "a document has at most 16,777,216 objects"));
+  }
   const ScalarValue& value = *r.value;
   if (r.action == Action::kIncrement && !std::holds_alternative<std::int64_t>(value) &&
       !std::holds_alternative<std::uint64_t>(value)) {
@@ -141,7 +143,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
                                           ? std::get<std::int64_t>(value)
                                           : static_cast<std::int64_t>(std::get<std::uint64_t>(value));
     } else {
-      if (target.hiding_succ != UINT16_MAX) target.hiding_succ += 1;
+      target.hidden = true;
     }
   }
 
@@ -153,7 +155,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
     const auto idx = static_cast<std::uint32_t>(ops_.size());
     Op op;
     op.id = r.id;
-    op.obj = oi;
+    op.obj = oi & (kMaxObjects - 1);  // oi < kMaxObjects: checked above
     op.action = r.action;
     op.insert = r.insert;
     op.expand = r.expand;
@@ -171,14 +173,14 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
       // A late op that sorts before the live ones may be visible: they begin at it at the latest.
       key_ops->live_from = std::min(key_ops->live_from, pos);
     } else if (r.insert) {
-      op.key = key;
-      op.elem = static_cast<std::uint32_t>(obj.elems.size());
+      op.key = static_cast<std::uint32_t>(obj.elems.size());
     } else {
       op.key = key;
       insert_sorted(obj.ops_to_add(obj.elems[key]), idx, op.id);
     }
     ops_.push_back(std::move(op));
     op_index_.insert(r.id, idx);
+    if (seq && r.insert) set_insert_ref(idx, key);
     if (key_ops != nullptr) skip_hidden(*key_ops);  // its preds are hidden, it is stored
     if (auto t = make_type(r.action)) {
       const auto new_obj = static_cast<std::uint32_t>(objects_.size());
@@ -202,7 +204,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
     const std::uint32_t keyed = r.insert ? kNone32 : key;
     if (keyed != kNone32) refresh_width(o, keyed);
     for (std::uint32_t p : preds) {
-      const std::uint32_t e = ops_[p].elem;
+      const std::uint32_t e = ops_[p].key;
       if (e != kNone32 && e != keyed) refresh_width(o, e);
     }
   }

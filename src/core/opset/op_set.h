@@ -391,28 +391,32 @@ class SuccList {
   std::uint64_t w_ = 0;  // 0: empty; low bit 1: one id (counter << 1, actor << 33); else a Header*
 };
 
+/// Objects a document may have: Op::obj is 24 bits wide so that an op is 32 bytes.
+inline constexpr std::uint32_t kMaxObjects = std::uint32_t{1} << 24;
+
 struct Op {
   OpId id;
-  std::uint32_t obj = kRootObject;
-  std::uint32_t key = kNone32;   // map: interned key; sequence: element handle (kNone32 = head)
-  std::uint32_t elem = kNone32;  // insert ops: the handle of the element they create
-  // Successors that hide this op (all but increments of a counter). Only ever compared with 0,
-  // and an op is never shown again, so it saturates instead of growing the op.
-  std::uint16_t hiding_succ = 0;
-  Action action = Action::kSet;
+  std::uint32_t obj : 24 = kRootObject;
+  Action action : 3 = Action::kSet;
   bool insert : 1 = false;
   bool expand : 1 = false;
   bool has_mark_name : 1 = false;  // a mark begin: OpSet::mark_name has the name
-  SuccList succ;                   // every successor, in arrival order
-  OpValue value;                   // a counter's increments: OpSet::inc_total
+  // A successor hides it (any but a counter's increment). An op is never shown again.
+  bool hidden : 1 = false;
+  // An insert whose reference element is not the element made just before its own
+  // (OpSet::insert_ref keeps it apart).
+  bool ref_elsewhere : 1 = false;
+  // Map: the interned key. Sequence: the element the op is on; an insert's is the element it
+  // creates (its reference is OpSet::insert_ref).
+  std::uint32_t key = kNone32;
+  SuccList succ;  // every successor, in arrival order
+  OpValue value;  // a counter's increments: OpSet::inc_total
 
   bool is_counter() const { return action == Action::kSet && value.is_counter(); }
-  bool visible() const {
-    return action != Action::kIncrement && action != Action::kMark && hiding_succ == 0;
-  }
+  bool visible() const { return action != Action::kIncrement && action != Action::kMark && !hidden; }
 };
 // A document holds one per op that is not a delete: every byte here is a byte per character.
-static_assert(sizeof(Op) == 40, "Op is meant to be 40 bytes");
+static_assert(sizeof(Op) == 32, "Op is meant to be 32 bytes");
 
 /// A sequence element: the insert op that made it, and where its other ops are. Most elements
 /// (every typed character) have none, so they live apart (Object::elem_ops) and an element is
@@ -564,7 +568,8 @@ class OpSet {
   OpSet(const OpSet& other)
       : actors_(other.actors_), ops_(other.ops_), objects_(other.objects_), op_index_(other.op_index_),
         inc_totals_(other.inc_totals_), mark_names_(other.mark_names_), obj_index_(other.obj_index_),
-        keys_(other.keys_), key_index_(other.key_index_), applied_(other.applied_) {}
+        keys_(other.keys_), key_index_(other.key_index_), ref_elsewhere_(other.ref_elsewhere_),
+        applied_(other.applied_) {}
   OpSet(OpSet&&) = default;
   OpSet& operator=(OpSet&&) = default;
   OpSet& operator=(const OpSet&) = delete;
@@ -617,6 +622,15 @@ class OpSet {
     return it == mark_names_.end() ? kNone32 : it->second;
   }
   const std::string& key_name(std::uint32_t k) const { return keys_[k]; }
+  /// The element the insert op at `idx` was inserted after; kNone32 for the head. Most inserts
+  /// follow the element made just before theirs (typing), the rest are kept apart.
+  std::uint32_t insert_ref(std::uint32_t idx) const {
+    const Op& op = ops_[idx];
+    if (!op.ref_elsewhere) return op.key == 0 ? kNone32 : op.key - 1;
+    const auto it = std::lower_bound(ref_elsewhere_.begin(), ref_elsewhere_.end(), idx,
+                                     [](const InsertRef& r, std::uint32_t i) { return r.op < i; });
+    return it->ref;
+  }
 
   /// Visible ops among `ops` (ascending id), plus the insert op if given.
   void visible_ops(std::span<const std::uint32_t> ops, std::uint32_t insert_op,
@@ -656,6 +670,19 @@ class OpSet {
   void integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32_t ref);
   SeqWidth element_width(const Object& o, const Element& e) const;
   void refresh_width(Object& o, std::uint32_t handle);
+  // Records `ref` as the reference of the insert op at `idx`, the newest op with an element.
+  void set_insert_ref(std::uint32_t idx, std::uint32_t ref) {
+    Op& op = ops_[idx];
+    const std::uint32_t usual = op.key == 0 ? kNone32 : op.key - 1;
+    if (ref == usual) return;
+    op.ref_elsewhere = true;
+    ref_elsewhere_.push_back(InsertRef{idx, ref});
+  }
+
+  struct InsertRef {
+    std::uint32_t op;
+    std::uint32_t ref;
+  };
 
   ActorTable actors_;
   BigVector<Op> ops_;
@@ -666,6 +693,7 @@ class OpSet {
   std::unordered_map<std::uint64_t, std::uint32_t> obj_index_;
   std::vector<std::string> keys_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;
+  std::vector<InsertRef> ref_elsewhere_;  // by ascending op: ops are only ever appended
   std::vector<std::uint32_t> pred_scratch_;
   std::uint64_t applied_ = 0;  // ops applied: the last Object::changed given
   ContentStamp stamp_;

@@ -59,7 +59,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
   Op& rec = set_.ops_.emplace_back();
   rec.id = op.id;
-  rec.obj = oi;
+  rec.obj = oi & (kMaxObjects - 1);  // objects_ never passes kMaxObjects
   rec.action = op.action;
   rec.insert = op.insert;
   rec.expand = op.expand;
@@ -73,13 +73,14 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
     rec.succ.push_back(s);
   }
   // Every successor hides, except an increment of a counter: finish() settles counters.
-  rec.hiding_succ = static_cast<std::uint16_t>(std::min<std::size_t>(succ.size(), UINT16_MAX));
+  rec.hidden = !succ.empty();
   if (rec.is_counter() && !succ.empty()) counters_.push_back(idx);
 
   Object& o = set_.objects_[oi];
   if (op.action == Action::kMark) o.has_marks = true;
   if (!(seq ? place_in_sequence(o, idx, op) : place_in_map(o, idx, op))) return false;
   if (const auto t = make_type(op.action)) {
+    if (set_.objects_.size() >= kMaxObjects) return false;
     const auto made = static_cast<std::uint32_t>(set_.objects_.size());
     if (!set_.obj_index_.emplace(pack(op.id), made).second) return false;
     Object& child = set_.objects_.emplace_back();  // `o` is invalid from here
@@ -87,7 +88,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
     child.id = op.id;
     object_done_.push_back(0);
   }
-  if (seq && op.insert) last_insert_handle_ = set_.ops_[idx].elem;
+  if (seq && op.insert) last_insert_handle_ = set_.ops_[idx].key;
   failed_ = false;
   return true;
 }
@@ -103,7 +104,7 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
   Op& rec = set_.ops_.emplace_back();
   rec.id = id;
-  rec.obj = current_object_;
+  rec.obj = current_object_ & (kMaxObjects - 1);
   rec.action = Action::kSet;
   rec.insert = true;
   rec.value = OpValue::string(std::string_view(&c, 1));
@@ -111,11 +112,11 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
     if (s.counter <= id.counter) return false;  // a successor comes later
     rec.succ.push_back(s);
   }
-  rec.hiding_succ = static_cast<std::uint16_t>(std::min<std::size_t>(succ.size(), UINT16_MAX));
+  rec.hidden = !succ.empty();
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   o.elems.push_back(Element{idx, kNone32});
-  rec.key = parent_handle;
-  rec.elem = handle;
+  rec.key = handle;
+  set_.set_insert_ref(idx, parent_handle);  // the element made before it: nothing to keep
   path_.back().last_child = handle;
   path_.push_back(PathEntry{handle, kNone32});
   last_insert_handle_ = handle;
@@ -166,8 +167,8 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
   if (parent.last_child != kNone32 && !set_.actors_.less(op.id, element_id(o, parent.last_child))) return false;
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   o.elems.push_back(Element{idx, kNone32});
-  rec.key = parent.handle;
-  rec.elem = handle;
+  rec.key = handle;
+  set_.set_insert_ref(idx, parent.handle);
   parent.last_child = handle;
   path_.push_back(PathEntry{handle, kNone32});
   return true;
@@ -197,7 +198,7 @@ bool DocOrderBuilder::finish(OpSet& out) {
         ++hiding;
       }
     }
-    c.hiding_succ = static_cast<std::uint16_t>(std::min<std::uint32_t>(hiding, UINT16_MAX));
+    c.hidden = hiding != 0;
   }
   for (Object& o : set_.objects_) {
     if (is_sequence(o.type)) {

@@ -300,11 +300,10 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         w.add_obj(std::make_pair(doc_actor[o.id.actor], o.id.counter));
       }
       w.add_map_key(*map_key);
-    } else if (op.key == kNone32) {
+    } else if (const std::uint32_t at = op.insert ? opset.insert_ref(op_idx) : op.key; at == kNone32) {
       w.add_head_elem();
     } else {
-      const core::OpId e =
-          op.key == prev_elem ? prev_elem_id : opset.op(o.elems[op.key].insert_op).id;
+      const core::OpId e = at == prev_elem ? prev_elem_id : opset.op(o.elems[at].insert_op).id;
       w.add_elem(doc_actor[e.actor], e.counter);
     }
     w.add_rest(doc_actor[op.id.actor], op.id.counter, op);
@@ -335,7 +334,8 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // else on it. A run of them takes one append per column (add_typed_run) instead of one per
   // op per column; only successors are written op by op.
   auto typed_after_prev = [&](const core::Element& e, const core::Op& op) {
-    return prev_elem != core::SequenceIndex::kNone && op.key == prev_elem && e.ops_at == core::kNone32 &&
+    return prev_elem != core::SequenceIndex::kNone && opset.insert_ref(e.insert_op) == prev_elem &&
+           e.ops_at == core::kNone32 &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
            committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
            !op.has_mark_name && op.succ.size() <= 1 && op.value.is_string() && op.value.str().size() == 1;
