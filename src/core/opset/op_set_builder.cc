@@ -2,6 +2,7 @@
 #include "core/opset/op_set_builder.h"
 
 #include <algorithm>
+#include <cassert>
 #include <string>
 #include <utility>
 #include <variant>
@@ -57,13 +58,15 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
   if (op.action == Action::kIncrement && !value.is_int_or_uint()) return false;
 
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
-  Op& rec = set_.ops_.emplace_back();
-  rec.id = op.id;
-  rec.obj = oi & (kMaxObjects - 1);  // objects_ never passes kMaxObjects
-  rec.action = op.action;
-  rec.insert = op.insert;
-  rec.expand = op.expand;
-  rec.value = std::move(value);
+  // One aggregate: the bit fields are written as one word, not one at a time.
+  Op& rec = set_.ops_.emplace_back(Op{.id = op.id,
+                                      .obj = oi & (kMaxObjects - 1),  // objects_ never passes kMaxObjects
+                                      .action = op.action,
+                                      .insert = op.insert,
+                                      .expand = op.expand,
+                                      .hidden = !succ.empty(),
+                                      .succ = {},
+                                      .value = std::move(value)});
   if (op.mark_name) {
     rec.has_mark_name = true;
     set_.mark_names_[pack(op.id)] = set_.intern(*op.mark_name);
@@ -72,8 +75,8 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
     if (s.counter <= op.id.counter) return false;  // a successor comes later
     rec.succ.push_back(s);
   }
-  // Every successor hides, except an increment of a counter: finish() settles counters.
-  rec.hidden = !succ.empty();
+  // Every successor hides (.hidden above), except an increment of a counter: finish() settles
+  // counters.
   if (rec.is_counter() && !succ.empty()) counters_.push_back(idx);
 
   Object& o = set_.objects_[oi];
@@ -102,21 +105,22 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
   // order to check.
   if (id.counter <= element_id(o, parent_handle).counter) return false;
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
-  Op& rec = set_.ops_.emplace_back();
-  rec.id = id;
-  rec.obj = current_object_ & (kMaxObjects - 1);
-  rec.action = Action::kSet;
-  rec.insert = true;
-  rec.value = OpValue::string(std::string_view(&c, 1));
+  const auto handle = static_cast<std::uint32_t>(o.elems.size());
+  // Its reference is the element made just before its own, which insert_ref assumes.
+  assert(parent_handle + 1 == handle);
+  Op& rec = set_.ops_.emplace_back(Op{.id = id,
+                                      .obj = current_object_ & (kMaxObjects - 1),
+                                      .action = Action::kSet,
+                                      .insert = true,
+                                      .hidden = !succ.empty(),
+                                      .key = handle,
+                                      .succ = {},
+                                      .value = OpValue::string(std::string_view(&c, 1))});
   for (const OpId& s : succ) {
     if (s.counter <= id.counter) return false;  // a successor comes later
     rec.succ.push_back(s);
   }
-  rec.hidden = !succ.empty();
-  const auto handle = static_cast<std::uint32_t>(o.elems.size());
   o.elems.push_back(Element{idx, kNone32});
-  rec.key = handle;
-  set_.set_insert_ref(idx, parent_handle);  // the element made before it: nothing to keep
   path_.back().last_child = handle;
   path_.push_back(PathEntry{handle, kNone32});
   last_insert_handle_ = handle;

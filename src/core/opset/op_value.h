@@ -73,6 +73,9 @@ class OpValue {
     return kind() == kCounter || (kind() == kScalarCell && scalar_cell()->index() == kCounter);
   }
   bool is_int_or_uint() const { return index() == kInt || index() == kUint; }
+  /// A string of one byte (always inline): the test for a typed ASCII character, which the
+  /// save makes for every element.
+  bool is_one_byte_string() const { return kind() == kString && inline_size() == 1; }
   /// REQUIRES: is_string().
   std::string_view str() const {
     if (kind() == kString) return {inline_bytes(), inline_size()};

@@ -290,7 +290,8 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
     const std::uint32_t name = opset.mark_name(op);
     return name == kNone32 ? nullptr : &opset.key_name(name);
   };
-  auto emit = [&](const core::Object& o, std::uint32_t op_idx, const std::string* map_key) {
+  // `at`: a sequence op's key, the element it is on (an insert: the one it follows).
+  auto emit = [&](const core::Object& o, std::uint32_t op_idx, const std::string* map_key, std::uint32_t at) {
     const core::Op& op = opset.op(op_idx);
     if (!committed(op.id)) return false;
     if (map_key) {
@@ -300,7 +301,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         w.add_obj(std::make_pair(doc_actor[o.id.actor], o.id.counter));
       }
       w.add_map_key(*map_key);
-    } else if (const std::uint32_t at = op.insert ? opset.insert_ref(op_idx) : op.key; at == kNone32) {
+    } else if (at == kNone32) {
       w.add_head_elem();
     } else {
       const core::OpId e = at == prev_elem ? prev_elem_id : opset.op(o.elems[at].insert_op).id;
@@ -333,12 +334,12 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // element before it, with the next counter of the same actor, one ASCII character and nothing
   // else on it. A run of them takes one append per column (add_typed_run) instead of one per
   // op per column; only successors are written op by op.
-  auto typed_after_prev = [&](const core::Element& e, const core::Op& op) {
-    return prev_elem != core::SequenceIndex::kNone && opset.insert_ref(e.insert_op) == prev_elem &&
+  auto typed_after_prev = [&](const core::Element& e, const core::Op& op, std::uint32_t ref) {
+    return prev_elem != core::SequenceIndex::kNone && ref == prev_elem &&
            e.ops_at == core::kNone32 &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
            committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
-           !op.has_mark_name && op.succ.size() <= 1 && op.value.is_string() && op.value.str().size() == 1;
+           !op.has_mark_name && op.succ.size() <= 1 && op.value.is_one_byte_string();
   };
   Bytes run_chars;
   std::uint32_t run_actor = 0, run_first = 0;
@@ -359,7 +360,8 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         const core::SequenceIndex::Handle h = handles[k];
         const core::Element& e = o.elems[h];
         const core::Op& op = opset.op(e.insert_op);
-        if (typed_after_prev(e, op)) {
+        const std::uint32_t ref = opset.insert_ref(e.insert_op);
+        if (typed_after_prev(e, op, ref)) {
           if (run_chars.empty()) {
             run_actor = doc_actor[op.id.actor];
             run_first = op.id.counter;
@@ -375,10 +377,10 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
           prev_elem_id = op.id;
         } else {
           flush_run();
-          emitted += emit(o, e.insert_op, nullptr) ? 1u : 0u;
+          emitted += emit(o, e.insert_op, nullptr, ref) ? 1u : 0u;
           prev_elem = h;  // before the ops on this element, which key on it
           prev_elem_id = op.id;
-          for (std::uint32_t i : o.ops_of(e)) emitted += emit(o, i, nullptr) ? 1u : 0u;
+          for (std::uint32_t i : o.ops_of(e)) emitted += emit(o, i, nullptr, h) ? 1u : 0u;
         }
        }
       });
@@ -391,7 +393,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       prev_elem = core::SequenceIndex::kNone;
     } else {
       for (const auto& [key, ops] : o.props) {
-        for (std::uint32_t i : ops.ops) emit(o, i, &key);
+        for (std::uint32_t i : ops.ops) emit(o, i, &key, kNone32);
       }
     }
   }
