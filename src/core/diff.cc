@@ -276,7 +276,7 @@ class Differ {
   // One element of a walk: its patches, and the walk moved past it.
   void element(SeqWalk& w, SequenceIndex::Handle h, std::vector<Prop>& path) {
     const Element& e = w.o.elems[h];
-    const std::span<const std::uint32_t> e_ops = w.o.ops_of(e);
+    const std::span<const std::uint32_t> e_ops = w.o.ops_of(h);
     const std::uint32_t wb = w.fresh ? kNone32 : before_.winner(e_ops, e.insert_op);
     const std::uint32_t wa = after_.winner(e_ops, e.insert_op);
     if (wb == kNone32 && wa == kNone32) return;
@@ -480,7 +480,7 @@ std::optional<std::vector<Prop>> stable_path(const StateView& before, const Stat
     if (is_sequence(parent.type)) {
       const std::uint32_t h = mk.key;
       const Element& e = parent.elems[h];
-      const auto e_ops = parent.ops_of(e);
+      const auto e_ops = parent.ops_of(h);
       if (after.winner(e_ops, e.insert_op) != make || before.winner(e_ops, e.insert_op) != make) return std::nullopt;
       if (parent.type != ObjType::kText && losers_went(before, after, e_ops, e_ops, e.insert_op)) return std::nullopt;
       path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d.unit_for(parent))));

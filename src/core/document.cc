@@ -417,7 +417,7 @@ Result<std::optional<Value>> Document::get(const ObjId& obj, const Prop& prop) c
   const std::uint32_t h = impl_->element_at(*o, std::get<std::size_t>(prop));
   if (h == SequenceIndex::kNone) return std::optional<Value>();
   const Element& e = o->elems[h];
-  return std::optional<Value>(impl_->value_of(ops.op(ops.winner(o->ops_of(e), e.insert_op))));
+  return std::optional<Value>(impl_->value_of(ops.op(ops.winner(o->ops_of(h), e.insert_op))));
 }
 
 Result<std::vector<Conflict>> Document::get_all(const ObjId& obj, const Prop& prop) const {
@@ -430,7 +430,7 @@ Result<std::vector<Conflict>> Document::get_all(const ObjId& obj, const Prop& pr
     }
   } else if (is_sequence(o->type)) {
     const std::uint32_t h = impl_->element_at(*o, std::get<std::size_t>(prop));
-    if (h != SequenceIndex::kNone) ops.visible_ops(o->ops_of(o->elems[h]), o->elems[h].insert_op, vis);
+    if (h != SequenceIndex::kNone) ops.visible_ops(o->ops_of(h), o->elems[h].insert_op, vis);
   }
   std::vector<Conflict> out;
   for (auto i : vis) out.push_back(Conflict{impl_->value_of(ops.op(i)), impl_->op_id_string(ops.op(i).id)});

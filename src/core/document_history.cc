@@ -33,7 +33,7 @@ Result<std::optional<Value>> get_in(const StateView& v, const ObjId& obj, const 
   const std::uint32_t h = v.element_at(*o, std::get<std::size_t>(prop));
   if (h == SequenceIndex::kNone) return std::optional<Value>();
   const Element& e = o->elems[h];
-  return std::optional<Value>(v.value_of(ops.op(v.winner(o->ops_of(e), e.insert_op))));
+  return std::optional<Value>(v.value_of(ops.op(v.winner(o->ops_of(h), e.insert_op))));
 }
 
 Result<std::vector<std::pair<std::string, Value>>> map_range_in(const StateView& v, const ObjId& obj,
@@ -63,7 +63,7 @@ std::vector<Value> current_list_range(const StateView& v, const Object& o, std::
   for (auto it = o.seq.iterator_at(first); out.size() < count; ++it) {
     if (it.width().chars == 0) continue;  // deleted
     const Element& e = o.elems[*it];
-    out.push_back(v.value_of(v.doc().opset().op(v.winner(o.ops_of(e), e.insert_op))));  // visible: has one
+    out.push_back(v.value_of(v.doc().opset().op(v.winner(o.ops_of(*it), e.insert_op))));  // visible: has one
   }
   return out;
 }
@@ -79,7 +79,7 @@ Result<std::vector<Value>> list_range_in(const StateView& v, const ObjId& obj, s
   for (const SequenceIndex::Handle h : o->seq) {
     if (index >= end) break;
     const Element& e = o->elems[h];
-    const std::uint32_t w = v.winner(o->ops_of(e), e.insert_op);
+    const std::uint32_t w = v.winner(o->ops_of(h), e.insert_op);
     if (w == kNone32) continue;
     if (index >= begin) out.push_back(v.value_of(v.doc().opset().op(w)));
     ++index;
@@ -179,7 +179,7 @@ Result<std::vector<Conflict>> Document::get_all_at(const ObjId& obj, const Prop&
     }
   } else if (is_sequence(o->type)) {
     const std::uint32_t h = v.element_at(*o, std::get<std::size_t>(prop));
-    if (h != SequenceIndex::kNone) vis = v.visible_ops(o->ops_of(o->elems[h]), o->elems[h].insert_op);
+    if (h != SequenceIndex::kNone) vis = v.visible_ops(o->ops_of(h), o->elems[h].insert_op);
   }
   std::vector<Conflict> out;
   for (auto i : vis) {

@@ -425,7 +425,7 @@ struct Document::Impl {
         return fail(Error::invalid_argument("index", std::to_string(index) + " is out of range (length " +
                                                          std::to_string(length_of(*o)) + ")"));
       }
-      set_pred_visible(op, o->ops_of(o->elems[h]), o->elems[h].insert_op);
+      set_pred_visible(op, o->ops_of(h), o->elems[h].insert_op);
       op.elem = opset().op(o->elems[h].insert_op).id;
     }
     return op;

@@ -91,7 +91,7 @@ Result<const Object*> StateView::object(const ObjId& id) const {
 SeqWidth StateView::element_width(const Object& o, std::uint32_t handle) const {
   if (clock_.current) return o.seq.width_of(handle);
   const Element& e = o.elems[handle];
-  const std::uint32_t w = winner(o.ops_of(e), e.insert_op);
+  const std::uint32_t w = winner(o.ops_of(handle), e.insert_op);
   if (w == kNone32) return {};
   const Op& op = d_.opset().op(w);
   if (o.type == ObjType::kText && op.action == Action::kSet && op.value.is_string()) {
@@ -148,13 +148,14 @@ std::string StateView::text(const Object& o) const {
     s.reserve(o.seq.total_width(WidthUnit::kChars));
     o.seq.for_each_visible([&](SequenceIndex::Handle h) {
       const Element& e = o.elems[h];
-      append(e.ops_at == kNone32 ? e.insert_op : winner(o.ops_of(e), e.insert_op));
+      const std::span<const std::uint32_t> others = o.ops_of(h);
+      append(others.empty() ? e.insert_op : winner(others, e.insert_op));
     });
     return s;
   }
   for (const SequenceIndex::Handle h : o.seq) {
     const Element& e = o.elems[h];
-    append(winner(o.ops_of(e), e.insert_op));
+    append(winner(o.ops_of(h), e.insert_op));
   }
   return s;
 }
@@ -189,7 +190,7 @@ void StateView::to_json(std::string& out, const Object& o) const {
       bool first = true;
       auto element_json = [&](SequenceIndex::Handle h) {
         const Element& e = o.elems[h];
-        const std::uint32_t w = winner(o.ops_of(e), e.insert_op);
+        const std::uint32_t w = winner(o.ops_of(h), e.insert_op);
         if (w == kNone32) return;
         if (!first) out.push_back(',');
         first = false;

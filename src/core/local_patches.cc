@@ -100,7 +100,7 @@ class LocalPatchBuilder {
       if (is_sequence(parent.type)) {
         const std::uint32_t h = mk.key;
         const Element& e = parent.elems[h];
-        if (ops.winner(parent.ops_of(e), e.insert_op) != make) return std::nullopt;
+        if (ops.winner(parent.ops_of(h), e.insert_op) != make) return std::nullopt;
         path.emplace_back(static_cast<std::size_t>(parent.seq.offset_of(h, d_.unit_for(parent))));
       } else {
         const std::string& name = ops.key_name(mk.key);

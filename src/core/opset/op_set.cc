@@ -36,18 +36,18 @@ void OpSet::integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   // Grow by a quarter, not double: a long text has hundreds of thousands of elements.
   if (o.elems.size() == o.elems.capacity()) o.elems.reserve(o.elems.size() + o.elems.size() / 4 + 16);
-  o.elems.push_back(Element{op_idx, kNone32});
+  o.elems.push_back(Element{op_idx});
   SequenceIndex::Handle prev = ref == kNone32 ? SequenceIndex::kNone : ref;
   SequenceIndex::Handle cur = prev == SequenceIndex::kNone ? o.seq.first() : o.seq.next(prev);
   while (cur != SequenceIndex::kNone && actors_.less(id, ops_[o.elems[cur].insert_op].id)) {
     prev = cur;
     cur = o.seq.next(cur);
   }
-  o.seq.insert_after(prev, handle, element_width(o, o.elems[handle]));
+  o.seq.insert_after(prev, handle, element_width(o, handle));
 }
 
-SeqWidth OpSet::element_width(const Object& o, const Element& e) const {
-  const std::uint32_t w = winner(o.ops_of(e), e.insert_op);
+SeqWidth OpSet::element_width(const Object& o, std::uint32_t handle) const {
+  const std::uint32_t w = winner(o.ops_of(handle), o.elems[handle].insert_op);
   if (w == kNone32) return {};
   if (o.type == ObjType::kText) {
     const Op& op = ops_[w];
@@ -64,7 +64,7 @@ std::uint64_t ContentStamp::next() {
 }
 
 void OpSet::refresh_width(Object& o, std::uint32_t handle) {
-  o.seq.set_width(handle, element_width(o, o.elems[handle]));  // a no-op when unchanged
+  o.seq.set_width(handle, element_width(o, handle));  // a no-op when unchanged
 }
 
 void OpSet::record_touches(TouchLog& log, std::uint32_t oi, bool seq, std::uint32_t key, std::uint32_t stored,
@@ -176,7 +176,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
       op.key = static_cast<std::uint32_t>(obj.elems.size());
     } else {
       op.key = key;
-      insert_sorted(obj.ops_to_add(obj.elems[key]), idx, op.id);
+      insert_sorted(obj.ops_to_add(key), idx, op.id);
     }
     ops_.push_back(std::move(op));
     op_index_.insert(r.id, idx);

@@ -418,14 +418,13 @@ struct Op {
 // A document holds one per op that is not a delete: every byte here is a byte per character.
 static_assert(sizeof(Op) == 32, "Op is meant to be 32 bytes");
 
-/// A sequence element: the insert op that made it, and where its other ops are. Most elements
-/// (every typed character) have none, so they live apart (Object::elem_ops) and an element is
-/// 8 bytes.
+/// A sequence element: the insert op that made it. Where its other ops are is
+/// Object::ops_at's business: most elements (every typed character) have none, and a typed
+/// text never has any, so an element is 4 bytes.
 struct Element {
   std::uint32_t insert_op = kNone32;
-  std::uint32_t ops_at = kNone32;  // index into Object::elem_ops; kNone32: no other ops
 };
-static_assert(sizeof(Element) == 8, "Element is meant to be 8 bytes");
+static_assert(sizeof(Element) == 4, "Element is meant to be 4 bytes");
 
 /// The ops at one map key, ascending op id, and where the visible ones begin. An op is only ever
 /// hidden, never shown again, so everything before `live_from` stays hidden: reads of the
@@ -449,20 +448,25 @@ struct Object {
   std::map<std::string, KeyOps, std::less<>> props;  // key -> its ops
   SequenceIndex seq;
   BigVector<Element> elems;
+  // Per element handle, where its other ops are in elem_ops (kNone32: none). Made when an
+  // element of this object first gets one, and only as long as the highest such handle: an
+  // element past its end has none.
+  std::vector<std::uint32_t> ops_at;
   std::vector<OpList> elem_ops;  // the non-insert ops keyed on an element, ascending op id
 
-  /// The non-insert ops keyed on `e` (an element of this object), ascending op id.
-  std::span<const std::uint32_t> ops_of(const Element& e) const {
-    if (e.ops_at == kNone32) return {};
-    return elem_ops[e.ops_at];
+  /// The non-insert ops keyed on element `h` of this object, ascending op id.
+  std::span<const std::uint32_t> ops_of(std::uint32_t h) const {
+    if (h >= ops_at.size() || ops_at[h] == kNone32) return {};
+    return elem_ops[ops_at[h]];
   }
   /// The same list, to add to; made on first use.
-  OpList& ops_to_add(Element& e) {
-    if (e.ops_at == kNone32) {
-      e.ops_at = static_cast<std::uint32_t>(elem_ops.size());
+  OpList& ops_to_add(std::uint32_t h) {
+    if (h >= ops_at.size()) ops_at.resize(std::max<std::size_t>(h + 1, elems.size()), kNone32);
+    if (ops_at[h] == kNone32) {
+      ops_at[h] = static_cast<std::uint32_t>(elem_ops.size());
       elem_ops.emplace_back();
     }
-    return elem_ops[e.ops_at];
+    return elem_ops[ops_at[h]];
   }
 };
 
@@ -668,7 +672,7 @@ class OpSet {
   void skip_hidden(KeyOps& key) const;
   // RGA: place the new element after its reference, skipping elements with greater ids.
   void integrate_insert(std::uint32_t oi, std::uint32_t op_idx, std::uint32_t ref);
-  SeqWidth element_width(const Object& o, const Element& e) const;
+  SeqWidth element_width(const Object& o, std::uint32_t handle) const;
   void refresh_width(Object& o, std::uint32_t handle);
   // Records `ref` as the reference of the insert op at `idx`, the newest op with an element.
   void set_insert_ref(std::uint32_t idx, std::uint32_t ref) {

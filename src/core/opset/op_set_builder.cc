@@ -120,7 +120,7 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
     if (s.counter <= id.counter) return false;  // a successor comes later
     rec.succ.push_back(s);
   }
-  o.elems.push_back(Element{idx, kNone32});
+  o.elems.push_back(Element{idx});
   path_.back().last_child = handle;
   path_.push_back(PathEntry{handle, kNone32});
   last_insert_handle_ = handle;
@@ -152,10 +152,10 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
     // An op on an element follows its insert and the element's earlier ops.
     const std::uint32_t at = path_.back().handle;
     if (ref.counter == 0 || at == kNone32 || !(element_id(o, at) == ref)) return false;
-    const std::span<const std::uint32_t> earlier = o.ops_of(o.elems[at]);
+    const std::span<const std::uint32_t> earlier = o.ops_of(at);
     const OpId last = earlier.empty() ? ref : set_.ops_[earlier.back()].id;
     if (!set_.actors_.less(last, op.id)) return false;
-    o.ops_to_add(o.elems[at]).push_back(idx);
+    o.ops_to_add(at).push_back(idx);
     rec.key = at;
     return true;
   }
@@ -170,7 +170,7 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
   if (ref.counter != 0 && ref.counter >= op.id.counter) return false;
   if (parent.last_child != kNone32 && !set_.actors_.less(op.id, element_id(o, parent.last_child))) return false;
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
-  o.elems.push_back(Element{idx, kNone32});
+  o.elems.push_back(Element{idx});
   rec.key = handle;
   set_.set_insert_ref(idx, parent.handle);
   parent.last_child = handle;
@@ -179,7 +179,7 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
 }
 
 void DocOrderBuilder::build_sequence(Object& o) {
-  o.seq.assign_in_order(o.elems.size(), [&](std::uint32_t h) { return set_.element_width(o, o.elems[h]); });
+  o.seq.assign_in_order(o.elems.size(), [&](std::uint32_t h) { return set_.element_width(o, h); });
 }
 
 bool DocOrderBuilder::finish(OpSet& out) {

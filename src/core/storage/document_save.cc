@@ -334,9 +334,8 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // element before it, with the next counter of the same actor, one ASCII character and nothing
   // else on it. A run of them takes one append per column (add_typed_run) instead of one per
   // op per column; only successors are written op by op.
-  auto typed_after_prev = [&](const core::Element& e, const core::Op& op, std::uint32_t ref) {
-    return prev_elem != core::SequenceIndex::kNone && ref == prev_elem &&
-           e.ops_at == core::kNone32 &&
+  auto typed_after_prev = [&](std::span<const std::uint32_t> others, const core::Op& op, std::uint32_t ref) {
+    return prev_elem != core::SequenceIndex::kNone && ref == prev_elem && others.empty() &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
            committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
            !op.has_mark_name && op.succ.size() <= 1 && op.value.is_one_byte_string();
@@ -361,7 +360,8 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         const core::Element& e = o.elems[h];
         const core::Op& op = opset.op(e.insert_op);
         const std::uint32_t ref = opset.insert_ref(e.insert_op);
-        if (typed_after_prev(e, op, ref)) {
+        const std::span<const std::uint32_t> others = o.ops_of(h);
+        if (typed_after_prev(others, op, ref)) {
           if (run_chars.empty()) {
             run_actor = doc_actor[op.id.actor];
             run_first = op.id.counter;
@@ -380,7 +380,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
           emitted += emit(o, e.insert_op, nullptr, ref) ? 1u : 0u;
           prev_elem = h;  // before the ops on this element, which key on it
           prev_elem_id = op.id;
-          for (std::uint32_t i : o.ops_of(e)) emitted += emit(o, i, nullptr, h) ? 1u : 0u;
+          for (std::uint32_t i : others) emitted += emit(o, i, nullptr, h) ? 1u : 0u;
         }
        }
       });

@@ -98,7 +98,7 @@ Result<std::optional<Block>> Document::block(const ObjId& text, std::size_t inde
   if (h == SequenceIndex::kNone) return std::optional<Block>();
   const core::StateView now(*impl_, core::Clock{});
   const Element& e = o->elems[h];
-  const Op& op = impl_->opset().op(now.winner(o->ops_of(e), e.insert_op));
+  const Op& op = impl_->opset().op(now.winner(o->ops_of(h), e.insert_op));
   if (op.action != Action::kMakeMap) return std::optional<Block>();
   return std::optional<Block>(core::hydrate(now, impl_->opset().object(*impl_->opset().object_index(op.id))).map);
 }

@@ -173,7 +173,7 @@ Hydrated hydrate(const StateView& v, const Object& o) {
       for (const SequenceIndex::Handle h : o.seq) {
         if (v.element_width(o, h).chars == 0) continue;  // not visible in this state
         const Element& e = o.elems[h];
-        out.list.push_back(hydrate_op(v, d.opset().op(v.winner(o.ops_of(e), e.insert_op))));
+        out.list.push_back(hydrate_op(v, d.opset().op(v.winner(o.ops_of(h), e.insert_op))));
       }
       return out;
     }
@@ -196,7 +196,7 @@ std::vector<Span> spans_of(const StateView& v, const Object& o) {
       continue;
     }
     if (v.element_width(o, h).chars == 0) continue;  // deleted, or not there yet
-    const Op& op = d.opset().op(v.winner(o.ops_of(e), e.insert_op));
+    const Op& op = d.opset().op(v.winner(o.ops_of(h), e.insert_op));
     if (op.action == Action::kMakeMap) {
       Span block;
       block.kind = Span::Kind::kBlock;
