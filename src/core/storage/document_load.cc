@@ -228,7 +228,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
         deletes.push_back(DeleteRow{s, static_cast<std::uint32_t>(i), 0});
       } else if (j < num_stored) {
         // Applying assumes an op and its preds share an object.
-        if (ops[j].obj.counter != x.obj.counter || (x.obj.counter != 0 && ops[j].obj.actor != x.obj.actor)) {
+        if (ops[j].obj != x.obj) {  // an object has one index
           return fail(corrupt("op " + id_text(s) + " succeeds an op in another object"));
         }
       } else {
@@ -236,7 +236,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
         DocOp scratch;
         const DocOp& d = rows.row(j, scratch);
         const RawId x_key = OpRows::delete_key(x);
-        if (d.obj.counter != x.obj.counter || d.obj.actor != x.obj.actor || d.is_map != x.is_map ||
+        if (d.obj != x.obj || d.is_map != x.is_map ||
             (d.is_map ? rows.key(d) != rows.key(x)
                       : (d.elem.counter != x_key.counter || (d.elem.counter != 0 && d.elem.actor != x_key.actor)))) {
           return fail(corrupt("op " + id_text(s) + " deletes ops at different keys"));
@@ -464,12 +464,12 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
     const std::uint32_t r = slots[s];
     if (r < num_stored) {
       const DocOp& op = rows_.ops[r];
-      if (op.obj.counter != 0) use(op.obj.actor);
+      if (op.obj != 0) use(rows_.obj_id(op).actor);
       if (!op.is_map && op.elem.counter != 0) use(op.elem.actor);
     } else {
       // A delete of x: x's object, and x's key; when x is an insert that is x's id, a pred.
       const DocOp& x = rows_.ops[rows_.deletes[r - num_stored].target];
-      if (x.obj.counter != 0) use(x.obj.actor);
+      if (x.obj != 0) use(rows_.obj_id(x).actor);
       if (!x.is_map && !x.insert && x.elem.counter != 0) use(x.elem.actor);
     }
     for (std::uint32_t p = pred_begin[r]; p < pred_begin[r + 1]; ++p) use(preds_.ids[p].actor);
@@ -497,7 +497,7 @@ std::uint32_t ChangeRebuilder::typing_run_end(std::uint32_t s, std::uint32_t end
     const std::uint32_t r = slots[k];
     if (r >= rows_.ops.size()) break;  // a delete types nothing
     const DocOp& op = rows_.ops[r];
-    const bool typed = rows_.types_after(*prev, op) && op.obj.counter != 0 && op.elem.counter != 0 &&
+    const bool typed = rows_.types_after(*prev, op) && op.obj != 0 && op.elem.counter != 0 &&
                        pred_begin[r + 1] == pred_begin[r];
     if (!typed) break;
     prev = &op;
@@ -512,7 +512,8 @@ void ChangeRebuilder::add_typing_run(std::uint32_t s, std::uint32_t end) {
   for (std::uint32_t k = s; k < end; ++k) run_chars_.push_back(rows_.raw[rows_.ops[slots[k]].value_offset]);
   DocOp head_scratch;
   const DocOp& head = rows_.row(slots[s], head_scratch);
-  encoder_.add_typing_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
+  const RawId obj = rows_.obj_id(head);
+  encoder_.add_typing_run(ChangeOpId{obj.counter, local_[obj.actor]}, local_[head.elem.actor],
                           head.elem.counter, run_chars_);
 }
 
@@ -526,7 +527,7 @@ ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uin
   auto element_delete = [&](std::uint32_t k, const DocOp& op) {
     const std::uint32_t pb = pred_begin[slots[k]];
     return op.action == Action::kDelete && !op.is_map && !op.insert && !op.expand && !op.has_mark_name &&
-           op.obj.counter != 0 && op.elem.counter != 0 && pred_begin[slots[k] + 1] == pb + 1 &&
+           op.obj != 0 && op.elem.counter != 0 && pred_begin[slots[k] + 1] == pb + 1 &&
            pack(preds_.ids[pb]) == pack(op.elem);
   };
   DocOp head_scratch;
@@ -538,7 +539,7 @@ ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uin
   std::uint32_t prev_counter = head.elem.counter;
   for (; k < end; ++k) {
     const DocOp& op = rows_.row(slots[k], op_scratch);
-    if (!element_delete(k, op) || pack(op.obj) != pack(head.obj) || op.elem.actor != head.elem.actor) break;
+    if (!element_delete(k, op) || op.obj != head.obj || op.elem.actor != head.elem.actor) break;
     const std::int64_t d = std::int64_t{op.elem.counter} - std::int64_t{prev_counter};
     if (k == s + 1) step = d;
     if (d == 0 || d != step) break;
@@ -578,7 +579,8 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
         const DeleteRun run = delete_run(s, batch_end);
         if (run.end - s >= 2) {
           const DocOp& head = rows_.row(slots[s], head_scratch);
-          encoder_.add_delete_run(ChangeOpId{head.obj.counter, local_[head.obj.actor]}, local_[head.elem.actor],
+          const RawId obj = rows_.obj_id(head);
+          encoder_.add_delete_run(ChangeOpId{obj.counter, local_[obj.actor]}, local_[head.elem.actor],
                                   head.elem.counter, run.step, run.end - s);
           s = run.end - 1;
           continue;
@@ -612,7 +614,7 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
       if (options_.op_sink) {
         RebuiltOp& ro = rops_.emplace_back();
         ro.id = op.id;
-        ro.obj = op.obj;
+        ro.obj = rows_.obj_id(op);
         ro.is_map = op.is_map;
         if (op.is_map) ro.map_key = rows_.key(op);
         ro.elem = op.elem;
@@ -624,7 +626,10 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
         ro.mark_name = mark_name;
       }
 
-      if (op.obj.counter != 0) co.obj = ChangeOpId{op.obj.counter, local_[op.obj.actor]};
+      if (op.obj != 0) {
+        const RawId obj = rows_.obj_id(op);
+        co.obj = ChangeOpId{obj.counter, local_[obj.actor]};
+      }
       co.is_map = op.is_map;
       if (op.is_map) {
         co.map_key = rows_.key(op);
@@ -721,7 +726,7 @@ StoredOp StoredOps::operator[](std::size_t i) const {
   const DocOp& op = rows_.ops[i];
   StoredOp s;
   s.id = op.id;
-  s.obj = op.obj;
+  s.obj = rows_.obj_id(op);
   s.is_map = op.is_map;
   if (op.is_map) {
     s.map_key = rows_.key(op);
@@ -739,7 +744,7 @@ StoredOp StoredOps::operator[](std::size_t i) const {
 
 StoredOps::Outline StoredOps::outline(std::size_t i) const {
   const DocOp& op = rows_.ops[i];
-  return {op.obj, op.insert, op.action};
+  return {rows_.obj_id(op), op.insert, op.action};
 }
 
 bool StoredOps::typed_char(std::size_t i, DocOpId& id, char& c, std::span<const DocOpId>& succ) const {

@@ -58,7 +58,7 @@ void reserve_rows(T& v, ByteView column, std::size_t extra, std::size_t budget,
 // refuses documents that break this ("invalid mark operation order"); a buggy writer made some
 // (upstream fixture broken_zero_width_mark), and a re-save of one cannot be loaded by JS.
 Status check_mark_order(const OpRows& rows) {
-  std::unordered_map<std::uint64_t, RawId> begins;  // begin op id -> its object
+  std::unordered_map<std::uint64_t, std::uint32_t> begins;  // begin op id -> its object
   for (std::size_t row = 0; row < rows.ops.size(); ++row) {
     const DocOp& op = rows.ops[row];
     if (op.action != Action::kMark) continue;
@@ -72,7 +72,7 @@ Status check_mark_order(const OpRows& rows) {
       return fail(corrupt("invalid mark operation order: mark end " + id_text(op.id) +
                           " occurs before mark begin " + id_text(begin) + " (op row " + std::to_string(row) + ")"));
     }
-    if (pack(it->second) != pack(op.obj)) {  // the root is (0, 0)
+    if (it->second != op.obj) {  // an object has one index
       return fail(corrupt("invalid mark operation order: mark end " + id_text(op.id) +
                           " is in another object than mark begin " + id_text(begin)));
     }
@@ -356,12 +356,17 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
     return st;
   }
   if (!c.obj_actor.empty() || !c.obj_counter.empty()) {
+    // An object's ops are one run in a valid document; the map gives an object named in two
+    // runs one index all the same.
+    std::unordered_map<std::uint64_t, std::uint32_t> object_index;
+    RawId last_obj{};  // the root: not in object_index
+    std::uint32_t last_index = 0;
     if (Status st = for_each_run<enc::UIntCodec>(c.obj_actor, false, rows, "op obj actor", [&](std::uint64_t row, std::uint64_t n, const U& v) -> Status {
       std::uint32_t actor = kNullActor;
       if (v) {
         AM_TRY_ASSIGN(actor, actor_index(v, num_actors, "op obj actor", row));
       }
-      for (std::uint64_t i = row; i < row + n; ++i) ops[i].obj.actor = actor;
+      for (std::uint64_t i = row; i < row + n; ++i) ops[i].aux = actor;  // until the counter is read
       return {};
     }); !st) {
       return st;
@@ -372,10 +377,23 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
         AM_TRY_ASSIGN(ctr, counter(v, "op obj counter", row));
       }
       for (std::uint64_t i = row; i < row + n; ++i) {
-        RawId& obj = ops[i].obj;
-        if ((obj.actor == kNullActor) == static_cast<bool>(v)) return bad_row("op obj has only one of actor and counter", i);
-        if (!v) obj.actor = 0;  // the root is (0, 0)
-        obj.counter = ctr;
+        const std::uint32_t actor = ops[i].aux;
+        ops[i].aux = 0;
+        if ((actor == kNullActor) == static_cast<bool>(v)) return bad_row("op obj has only one of actor and counter", i);
+        if (!v) continue;  // the root: index 0
+        const RawId id{ctr, actor};
+        if (pack(id) != pack(last_obj)) {
+          last_obj = id;
+          const auto [it, added] = object_index.try_emplace(pack(id), static_cast<std::uint32_t>(out.objects.size()));
+          if (added) {
+            if (out.objects.size() >= kMaxRowObjects) {
+              return fail(Error::resource_limit(kWhat, "a document names more than 16,777,215 objects"));
+            }
+            out.objects.push_back(id);
+          }
+          last_index = it->second;
+        }
+        ops[i].obj = last_index & (kMaxRowObjects - 1);
       }
       return {};
     }); !st) {
@@ -439,14 +457,15 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
     const std::uint64_t meta = v.value_or(0);  // a null metadata entry reads as a null value
     const std::uint64_t len = meta >> 4;
     const auto type = static_cast<std::uint8_t>(meta & 0x0f);
+    if (len >= kMaxValueLength) return fail(Error::resource_limit(kWhat, "a value of 256 MiB or more"));
     if (len != 0 && n > (c.value_raw.size() - raw_pos) / len) {
       return kRowErrors.reader_error(enc::column_status("op value", "value length runs past the raw value column", raw_pos));
     }
     for (std::uint64_t i = row; i < row + n; ++i) {
-      ops[i].value_type = type;
+      ops[i].value_type = type & 0x0fu;
       if (len != 0) {
         ops[i].value_offset = static_cast<std::uint32_t>(raw_pos);
-        ops[i].value_len = static_cast<std::uint32_t>(len);
+        ops[i].value_len = static_cast<std::uint32_t>(len) & static_cast<std::uint32_t>(kMaxValueLength - 1);
         raw_pos += len;
       }
     }

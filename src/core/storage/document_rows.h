@@ -59,26 +59,32 @@ struct ChangeKey {
   std::uint32_t max_op = 0;
 };
 
-// An op row (40 bytes, as a document has one per op): strings and values as offsets into their
-// columns, mark names (rare) in a side table.
+// Limits of a DocOp's packed fields: objects a document's rows may name (as the op set's
+// kMaxObjects), and the length of one value.
+inline constexpr std::uint32_t kMaxRowObjects = std::uint32_t{1} << 24;
+inline constexpr std::uint64_t kMaxValueLength = std::uint64_t{1} << 28;
+
+// An op row (32 bytes, as a document has one per op): strings and values as offsets into their
+// columns, the object as an index into OpRows::objects, mark names (rare) in a side table.
 struct DocOp {
   RawId id;
-  RawId obj;                 // counter 0: the root
-  RawId elem;                // sequence op: the key (counter 0: _head); map op: the key string
-                             // as (offset, length) into the key string column
+  RawId elem;  // sequence op: the key (counter 0: _head); map op: the key string as (offset,
+               // length) into the key string column
   std::uint32_t value_offset = 0;  // into the raw value column
-  std::uint32_t value_len = 0;
-  // While the preds are built: where the op's successors begin in OpRows::succ (they end where
-  // the next stored op's begin). Afterwards: the row of the change the op belongs to.
+  std::uint32_t value_len : 28 = 0;
+  std::uint32_t value_type : 4 = enc::kValueNull;
+  // While the columns are read: the object's actor. While the preds are built: where the op's
+  // successors begin in OpRows::succ (they end where the next stored op's begin). Afterwards:
+  // the row of the change the op belongs to.
   std::uint32_t aux = 0;
-  std::uint8_t value_type = enc::kValueNull;
-  Action action = Action::kSet;
+  std::uint32_t obj : 24 = 0;  // OpRows::objects[obj] is its id; 0: the root
+  Action action : 3 = Action::kSet;
   bool is_map : 1 = false;
   bool insert : 1 = false;
   bool expand : 1 = false;
   bool has_mark_name : 1 = false;  // OpRows::mark_names holds it
 };
-static_assert(sizeof(DocOp) == 40, "DocOp is meant to be 40 bytes");
+static_assert(sizeof(DocOp) == 32, "DocOp is meant to be 32 bytes");
 
 using core::ScratchVector;
 
@@ -98,11 +104,13 @@ struct OpRows {
   ScratchVector<DocOp> ops;
   ScratchVector<DeleteRow> deletes;
   ScratchVector<RawId> succ;  // every stored row's successors, flattened
+  std::vector<RawId> objects{RawId{}};  // the objects the rows name, once each; [0]: the root
   std::vector<std::pair<std::uint32_t, std::string_view>> mark_names;  // (row, name), by row
   ByteView keys;   // the key string column
   ByteView raw;    // the raw value column
 
   std::size_t num_rows() const { return ops.size() + deletes.size(); }
+  RawId obj_id(const DocOp& op) const { return objects[op.obj]; }
   // The key of a delete of `x`: x's element when x is an insert, else x's own key (a map
   // op's: its key string).
   static RawId delete_key(const DocOp& x) { return !x.is_map && x.insert ? x.id : x.elem; }
@@ -139,7 +147,7 @@ struct OpRows {
   bool types_after(const DocOp& prev, const DocOp& op) const {
     return !op.is_map && op.insert && op.action == Action::kSet && !op.expand && !op.has_mark_name &&
            op.value_type == enc::kValueString && op.value_len == 1 && raw[op.value_offset] < 0x80 &&
-           pack(op.obj) == pack(prev.obj) && pack(op.elem) == pack(prev.id);
+           op.obj == prev.obj && pack(op.elem) == pack(prev.id);
   }
   std::string_view mark_name(std::uint32_t row) const {
     const auto it = std::lower_bound(mark_names.begin(), mark_names.end(), row,
