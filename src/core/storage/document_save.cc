@@ -351,6 +351,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
     const core::Object& o = opset.object(oi);
     if (core::is_sequence(o.type)) {
       std::uint64_t emitted = 0;
+      const bool any_elem_ops = !o.ops_at.empty();  // a typed text has none: no lookups
       o.seq.for_each_leaf([&](std::span<const core::SequenceIndex::Handle> handles) {
        for (std::size_t k = 0; k < handles.size(); ++k) {
         // Document order jumps around the op and element arrays (megabytes): fetch ahead.
@@ -360,7 +361,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         const core::Element& e = o.elems[h];
         const core::Op& op = opset.op(e.insert_op);
         const std::uint32_t ref = opset.insert_ref(e.insert_op);
-        const std::span<const std::uint32_t> others = o.ops_of(h);
+        const std::span<const std::uint32_t> others = any_elem_ops ? o.ops_of(h) : std::span<const std::uint32_t>{};
         if (typed_after_prev(others, op, ref)) {
           if (run_chars.empty()) {
             run_actor = doc_actor[op.id.actor];
