@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace am {
 
@@ -19,6 +20,12 @@ inline constexpr std::size_t kDefaultMaxMessageBytes = std::size_t{64} << 20;
 /// Unsent bytes a connection may hold for a peer that stopped reading before it is closed:
 /// 256 MiB.
 inline constexpr std::size_t kDefaultMaxQueuedBytes = std::size_t{256} << 20;
+
+/// Fixed limits of the in-memory format (not options): objects in one document, 2^24 (an op
+/// names its object in 24 bits), and the length of one value in a saved document, under 256 MiB.
+/// A change or document beyond either is refused with kResourceLimit.
+inline constexpr std::uint32_t kMaxObjectsPerDocument = std::uint32_t{1} << 24;
+inline constexpr std::uint64_t kMaxValueBytes = std::uint64_t{1} << 28;
 
 /// The largest JSON text imported into a document: 64 MiB.
 inline constexpr std::size_t kDefaultMaxJsonImportBytes = std::size_t{64} << 20;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "am/document.h"
+#include "am/limits.h"
 #include "am/result.h"
 #include "core/encoding/utf8.h"
 #include "core/history.h"
@@ -392,7 +393,8 @@ class SuccList {
 };
 
 /// Objects a document may have: Op::obj is 24 bits wide so that an op is 32 bytes.
-inline constexpr std::uint32_t kMaxObjects = std::uint32_t{1} << 24;
+inline constexpr std::uint32_t kMaxObjects = kMaxObjectsPerDocument;
+static_assert(kMaxObjects == std::uint32_t{1} << 24, "Op::obj is 24 bits");
 
 struct Op {
   OpId id;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "am/bytes.h"
+#include "am/limits.h"
 #include "am/result.h"
 #include "core/encoding/column_spec.h"
 #include "core/encoding/rle.h"
@@ -61,8 +62,10 @@ struct ChangeKey {
 
 // Limits of a DocOp's packed fields: objects a document's rows may name (as the op set's
 // kMaxObjects), and the length of one value.
-inline constexpr std::uint32_t kMaxRowObjects = std::uint32_t{1} << 24;
-inline constexpr std::uint64_t kMaxValueLength = std::uint64_t{1} << 28;
+inline constexpr std::uint32_t kMaxRowObjects = kMaxObjectsPerDocument;
+inline constexpr std::uint64_t kMaxValueLength = kMaxValueBytes;
+static_assert(kMaxRowObjects == std::uint32_t{1} << 24 && kMaxValueLength == std::uint64_t{1} << 28,
+              "DocOp::obj is 24 bits, DocOp::value_len 28");
 
 // An op row (32 bytes, as a document has one per op): strings and values as offsets into their
 // columns, the object as an index into OpRows::objects, mark names (rare) in a side table.
