@@ -21,10 +21,12 @@ inline constexpr std::size_t kDefaultMaxMessageBytes = std::size_t{64} << 20;
 /// 256 MiB.
 inline constexpr std::size_t kDefaultMaxQueuedBytes = std::size_t{256} << 20;
 
-/// Fixed limits of the in-memory format (not options): objects in one document, 2^24 (an op
-/// names its object in 24 bits), and the length of one value in a saved document, under 256 MiB.
-/// A change or document beyond either is refused with kResourceLimit.
+/// Objects one document may have: 2^24, fixed (an op names its object in 24 bits). A change
+/// or document that would make more is refused with kResourceLimit.
 inline constexpr std::uint32_t kMaxObjectsPerDocument = std::uint32_t{1} << 24;
+
+/// One value in a saved document is shorter than this: 256 MiB, fixed (a loaded row keeps the
+/// length in 28 bits). A document with a longer one is refused with kResourceLimit.
 inline constexpr std::uint64_t kMaxValueBytes = std::uint64_t{1} << 28;
 
 /// The largest JSON text imported into a document: 64 MiB.
