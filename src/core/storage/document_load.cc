@@ -190,15 +190,23 @@ Status read_body(ByteView body, ColumnSource& src, Actors& actors, DecodedDocume
   return doc::classify_ops(op_stored, src, oc);
 }
 
-// Every op's preds, Lamport-sorted: ids[begin[i]] .. ids[begin[i + 1]] for op row i.
+// Every op's preds, Lamport-sorted: the stored rows rows[begin[i]] .. rows[begin[i + 1]] for op
+// row i (a pred is always a stored op: only they have successors). A row index is half an id.
 struct Preds {
   ScratchVector<std::uint32_t> begin;
-  ScratchVector<RawId> ids;
+  ScratchVector<std::uint32_t> rows;
 };
 
+// Lamport order of two ids: counter, then the actor's rank in byte order.
+bool lamport_less_ids(RawId a, RawId b, const std::vector<std::uint32_t>& rank) {
+  if (a.counter != b.counter) return a.counter < b.counter;
+  return rank[a.actor] < rank[b.actor];
+}
+
 // Turns the successor lists into preds, adding a delete row to `rows` for every successor that
-// is not a stored op, and frees the successor lists unless `keep_succ`.
-Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out, bool keep_succ) {
+// is not a stored op, and frees the successor lists (rebuild_successors makes them again from
+// the preds, after the change rebuild: they are not kept through its peak).
+Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& out) {
   const ScratchVector<DocOp>& ops = rows.ops;
   ScratchVector<DeleteRow>& deletes = rows.deletes;
   ScratchVector<RawId>& succ = rows.succ;
@@ -254,25 +262,49 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
   for (const std::uint32_t j : succ_row) ++pred_begin[j];
   for (std::size_t i = 1; i < num_ops; ++i) pred_begin[i] += pred_begin[i - 1];
   pred_begin[num_ops] = static_cast<std::uint32_t>(succ_row.size());
-  ScratchVector<RawId>& preds = out.ids;
+  ScratchVector<std::uint32_t>& preds = out.rows;
   preds.resize(succ.size());
   for (std::size_t i = num_stored; i-- > 0;) {
     const auto [succ_first, succ_end] = succ_range(i);
-    for (std::size_t k = succ_end; k-- > succ_first;) preds[--pred_begin[succ_row[k]]] = ops[i].id;
+    for (std::size_t k = succ_end; k-- > succ_first;) preds[--pred_begin[succ_row[k]]] = static_cast<std::uint32_t>(i);
   }
-  auto lamport_less = [&](RawId a, RawId b) {
-    if (a.counter != b.counter) return a.counter < b.counter;
-    return rank[a.actor] < rank[b.actor];
-  };
+  auto lamport_less = [&](std::uint32_t a, std::uint32_t b) { return lamport_less_ids(ops[a].id, ops[b].id, rank); };
   for (std::size_t i = 0; i < num_ops; ++i) {
     auto first = preds.begin() + pred_begin[i];
     auto last = preds.begin() + pred_begin[i + 1];
     if (last - first > 1) std::sort(first, last, lamport_less);
   }
-  // Done with: freed before the op set and history grow.
+  // Done with: freed before the changes are rebuilt.
   core::release_all(succ_row);
-  if (!keep_succ) core::release_all(succ);
+  core::release_all(succ);
   return {};
+}
+
+// The successor lists of the stored ops again, from the preds (the inverse relation), each in
+// Lamport order as a document stores them; and where each op's begin: succ_begin[i] ..
+// succ_begin[i + 1] for stored row i. Needs the delete rows (their ids).
+void rebuild_successors(OpRows& rows, const Preds& preds, const std::vector<std::uint32_t>& rank,
+                        ScratchVector<std::uint32_t>& succ_begin) {
+  const std::size_t num_stored = rows.ops.size();
+  const std::size_t num_rows = rows.num_rows();
+  // succ_begin[i] is first where op i's successors end; each is put one before that, back to
+  // front, which leaves it where they begin (as build_preds does with the preds).
+  succ_begin.assign(num_stored + 1, 0);
+  for (const std::uint32_t i : preds.rows) ++succ_begin[i];
+  for (std::size_t i = 1; i < num_stored; ++i) succ_begin[i] += succ_begin[i - 1];
+  succ_begin[num_stored] = static_cast<std::uint32_t>(preds.rows.size());
+  ScratchVector<RawId>& succ = rows.succ;
+  succ.resize(preds.rows.size());
+  for (std::size_t j = num_rows; j-- > 0;) {
+    const RawId id = rows.id(static_cast<std::uint32_t>(j));
+    for (std::uint32_t p = preds.begin[j + 1]; p-- > preds.begin[j];) succ[--succ_begin[preds.rows[p]]] = id;
+  }
+  auto lamport_less = [&](RawId a, RawId b) { return lamport_less_ids(a, b, rank); };
+  for (std::size_t i = 0; i < num_stored; ++i) {
+    auto first = succ.begin() + succ_begin[i];
+    auto last = succ.begin() + succ_begin[i + 1];
+    if (last - first > 1) std::sort(first, last, lamport_less);
+  }
 }
 
 // Where each change's ops are: change row r has the op rows slots[begin[r]] .. slots[begin[r + 1]]
@@ -397,6 +429,8 @@ class ChangeRebuilder {
   const ChangeHash& hash_of(std::size_t row) const {
     return options_.hash_of_row ? options_.hash_of_row(row) : hashes_[row];
   }
+  // The id of pred p (an index into the preds' rows).
+  RawId pred_id(std::uint32_t p) const { return rows_.ops[preds_.rows[p]].id; }
   void sort_deps(const std::vector<std::uint32_t>& row_deps);
   void actor_table(std::uint32_t author, std::uint32_t first, std::uint32_t last);
   Status add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op);
@@ -424,6 +458,7 @@ class ChangeRebuilder {
   std::vector<ScalarValue> values_;
   std::vector<RebuiltOp> rops_;
   std::vector<ChangeOpId> local_preds_;
+  std::vector<RawId> pred_ids_;  // the preds of the batch's rops
   Bytes run_chars_;
   CanonicalChangeEncoder encoder_;
 };
@@ -472,7 +507,7 @@ void ChangeRebuilder::actor_table(std::uint32_t author, std::uint32_t first, std
       if (x.obj != 0) use(rows_.obj_id(x).actor);
       if (!x.is_map && !x.insert && x.elem.counter != 0) use(x.elem.actor);
     }
-    for (std::uint32_t p = pred_begin[r]; p < pred_begin[r + 1]; ++p) use(preds_.ids[p].actor);
+    for (std::uint32_t p = pred_begin[r]; p < pred_begin[r + 1]; ++p) use(pred_id(p).actor);
   }
   const std::vector<std::uint32_t>& rank = actors_.rank;
   std::sort(others_.begin(), others_.end(), [&](std::uint32_t a, std::uint32_t b) { return rank[a] < rank[b]; });
@@ -528,7 +563,7 @@ ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uin
     const std::uint32_t pb = pred_begin[slots[k]];
     return op.action == Action::kDelete && !op.is_map && !op.insert && !op.expand && !op.has_mark_name &&
            op.obj != 0 && op.elem.counter != 0 && pred_begin[slots[k] + 1] == pb + 1 &&
-           pack(preds_.ids[pb]) == pack(op.elem);
+           pack(pred_id(pb)) == pack(op.elem);
   };
   DocOp head_scratch;
   DocOp op_scratch;
@@ -554,7 +589,6 @@ ChangeRebuilder::DeleteRun ChangeRebuilder::delete_run(std::uint32_t s, std::uin
 Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeOpRef& single_op) {
   const ScratchVector<std::uint32_t>& slots = slots_.slots;
   const ScratchVector<std::uint32_t>& pred_begin = preds_.begin;
-  const ScratchVector<RawId>& preds = preds_.ids;
   DocOp head_scratch;
   DocOp op_scratch;
   for (std::uint32_t batch = first; batch < last; batch += kOpBatch) {
@@ -566,6 +600,8 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
     rops_.clear();
     local_preds_.clear();
     local_preds_.reserve(batch_preds);  // no reallocation: the encoder's spans point into it
+    pred_ids_.clear();
+    if (options_.op_sink) pred_ids_.reserve(batch_preds);  // no reallocation: rops point into it
     for (std::uint32_t s = batch; s < batch_end; ++s) {
       if (!options_.op_sink && s > first) {  // an op sink wants every op one by one
         const std::uint32_t run_end = typing_run_end(s, batch_end);
@@ -621,7 +657,9 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
         ro.insert = op.insert;
         ro.action = op.action;
         ro.value = value;  // never null here: text takes the raw path only without an op sink
-        ro.pred = std::span<const RawId>(preds.data() + pb, pe - pb);
+        const std::size_t first_pred = pred_ids_.size();
+        for (std::uint32_t p = pb; p < pe; ++p) pred_ids_.push_back(pred_id(p));
+        ro.pred = std::span<const RawId>(pred_ids_.data() + first_pred, pe - pb);
         ro.expand = op.expand;
         ro.mark_name = mark_name;
       }
@@ -640,7 +678,10 @@ Status ChangeRebuilder::add_ops(std::uint32_t first, std::uint32_t last, ChangeO
       co.action = op.action;
       co.value = value;
       const std::size_t pfirst = local_preds_.size();
-      for (std::uint32_t p = pb; p < pe; ++p) local_preds_.push_back(ChangeOpId{preds[p].counter, local_[preds[p].actor]});
+      for (std::uint32_t p = pb; p < pe; ++p) {
+        const RawId pred = pred_id(p);
+        local_preds_.push_back(ChangeOpId{pred.counter, local_[pred.actor]});
+      }
       co.pred = std::span<const ChangeOpId>(local_preds_.data() + pfirst, pe - pb);
       co.expand = op.expand;
       co.mark_name = mark_name;
@@ -720,6 +761,25 @@ Status ChangeRebuilder::verify_heads(const std::vector<ChangeHash>& stored_heads
   return {};
 }
 
+// Rebuilds, encodes and hashes every change, in row order, and checks the heads. The
+// rebuilder's buffers are gone when it returns.
+Status rebuild_changes(const Actors& actors, const OpRows& op_rows, const Preds& preds, const ChangeSlots& slots,
+                       const ChangeColumns& cc, const DocumentDecodeOptions& options, DecodedDocument& out) {
+  const std::size_t num_changes = slots.start_op.size();
+  ChangeRebuilder rebuilder(actors, op_rows, preds, slots, options, num_changes);
+  if (!options.sink) out.changes.reserve(num_changes);
+  ChangeCursor cursor(cc, actors.bytes.size());
+  ChangeRow cr;
+  std::vector<std::uint32_t> row_deps;
+  for (std::size_t row = 0; row < num_changes; ++row) {
+    AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
+    if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
+    AM_TRY_STATUS(rebuilder.rebuild(row, cr, row_deps, out));
+  }
+  if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
+  return {};
+}
+
 }  // namespace
 
 StoredOp StoredOps::operator[](std::size_t i) const {
@@ -787,17 +847,12 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
   const std::size_t num_stored = op_rows.ops.size();
   const std::size_t num_changes = rows.size();
 
-  // Where each stored op's successors begin, for stored_ops: assign_ops reuses the field.
+  // Where each stored op's successors begin, for stored_ops (made after the rebuild).
   ScratchVector<std::uint32_t> succ_begin;
-  if (options.stored_ops) {
-    succ_begin.resize(num_stored + 1);
-    for (std::size_t i = 0; i < num_stored; ++i) succ_begin[i] = op_rows.ops[i].aux;
-    succ_begin[num_stored] = static_cast<std::uint32_t>(op_rows.succ.size());
-  }
   {
     // Preds from succs; a delete op for every successor that is not a stored op.
     Preds preds;
-    AM_TRY_STATUS(build_preds(op_rows, actors.rank, preds, /*keep_succ=*/static_cast<bool>(options.stored_ops)));
+    AM_TRY_STATUS(build_preds(op_rows, actors.rank, preds));
     // Ops to changes: the change of the op's actor with the smallest max_op >= counter.
     ChangeSlots slots;
     AM_TRY_STATUS(assign_ops(op_rows, rows, num_actors, slots));
@@ -805,18 +860,11 @@ Result<DecodedDocument> decode_document_body(ByteView body, const DocumentDecode
 
     if (options.on_sizes) options.on_sizes(num_changes, num_stored);
 
-    // Rebuild, encode and hash every change, in row order.
-    ChangeRebuilder rebuilder(actors, op_rows, preds, slots, options, num_changes);
-    if (!options.sink) out.changes.reserve(num_changes);
-    ChangeCursor cursor(cc, num_actors);
-    ChangeRow cr;
-    std::vector<std::uint32_t> row_deps;
-    for (std::size_t row = 0; row < num_changes; ++row) {
-      AM_TRY_ASSIGN(const bool more, cursor.next(row, cr, row_deps, nullptr));
-      if (!more) return fail(corrupt("change columns end early"));  // cannot happen: read before
-      AM_TRY_STATUS(rebuilder.rebuild(row, cr, row_deps, out));
+    AM_TRY_STATUS(rebuild_changes(actors, op_rows, preds, slots, cc, options, out));
+    if (options.stored_ops) {
+      core::release_all(slots.slots);
+      rebuild_successors(op_rows, preds, actors.rank, succ_begin);
     }
-    if (options.verify_heads) AM_TRY_STATUS(rebuilder.verify_heads(out.heads));
   }  // the preds and slots are freed before the caller builds from the stored ops
   if (options.stored_ops) {
     // The rebuilt deletes were for the changes only.
