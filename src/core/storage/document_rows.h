@@ -3,7 +3,7 @@
 // the op rows with their successors (read_ops, column by column and run by run). What the rows
 // become is document_load.cc.
 //
-// Internal to document_load.cc; not thread-safe.
+// Internal to the document loader (document_load.cc, change_rebuild.cc); not thread-safe.
 #pragma once
 
 #include <algorithm>
