@@ -216,7 +216,7 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
       const DocOp& x = ops[i];
       const auto [j, added] = index.emplace(s, static_cast<std::uint32_t>(num_stored + deletes.size()));
       if (added) {
-        deletes.push_back(DeleteRow{s, static_cast<std::uint32_t>(i), 0});
+        deletes.push_back(DeleteRow{s, static_cast<std::uint32_t>(i)});
       } else if (j < num_stored) {
         // Applying assumes an op and its preds share an object.
         if (ops[j].obj != x.obj) {  // an object has one index
@@ -310,42 +310,35 @@ Status assign_ops(OpRows& op_rows, const std::vector<ChangeKey>& rows, std::size
     max_ops.push_back(rows[row].max_op);
   }
   std::vector<std::uint32_t> op_count(num_changes, 0);
-  // Ops come in document order, where consecutive ops are often of the same or the next change
-  // (typing): try the previous answer for the actor and its successor before a binary search.
+  // The change row of op `id`, or kNone32. Ops come in document order, where consecutive ops
+  // are often of the same or the next change (typing): the previous answer for the actor and its
+  // successor are tried before a binary search.
   std::vector<std::size_t> last_found(num_actors, 0);
-  // Stored rows, then delete rows: f(row, id, aux) for each, without a branch per row, until
-  // f returns false (having set `failure`). f is inlined into both loops (each f is called
-  // twice, so the compiler would otherwise call it, for a million rows).
-  Status failure;
-  auto for_each_row = [&](auto&& f) -> Status {
-    std::uint32_t r = 0;
-    for (DocOp& op : op_rows.ops) {
-      if (!f(r++, op.id, op.aux)) return failure;
-    }
-    for (DeleteRow& d : op_rows.deletes) {
-      if (!f(r++, d.id, d.aux)) return failure;
-    }
-    return {};
-  };
-  AM_TRY_STATUS(for_each_row([&](std::uint32_t, RawId id, std::uint32_t& aux) __attribute__((always_inline)) {
+  auto change_of = [&](RawId id) __attribute__((always_inline)) -> std::uint32_t {
     const auto& max_ops = max_ops_by_actor[id.actor];
     const std::uint32_t ctr = id.counter;
     auto is_answer = [&](std::size_t k) { return k < max_ops.size() && max_ops[k] >= ctr && (k == 0 || max_ops[k - 1] < ctr); };
     std::size_t k = last_found[id.actor];
     if (!is_answer(k) && !is_answer(++k)) {
       k = static_cast<std::size_t>(std::lower_bound(max_ops.begin(), max_ops.end(), ctr) - max_ops.begin());
-      if (k == max_ops.size()) {
-        failure = fail(corrupt("op " + id_text(id) + " belongs to no change"));
-        return false;
-      }
+      if (k == max_ops.size()) return kNone32;
     }
     last_found[id.actor] = k;
-    const std::uint32_t row = by_actor[id.actor][k];
-    aux = row;  // the successors are no longer needed
-    ++op_count[row];
-    return true;
-  }));
-  core::release_all(max_ops_by_actor);
+    return by_actor[id.actor][k];
+  };
+  auto no_change = [](RawId id) { return fail(corrupt("op " + id_text(id) + " belongs to no change")); };
+  // A stored row keeps its change in aux (its successors are no longer needed) for the second
+  // pass; a delete row has no room for it (12 bytes) and finds it again.
+  for (DocOp& op : op_rows.ops) {
+    op.aux = change_of(op.id);
+    if (op.aux == kNone32) return no_change(op.id);
+    ++op_count[op.aux];
+  }
+  for (const DeleteRow& d : op_rows.deletes) {
+    const std::uint32_t change = change_of(d.id);
+    if (change == kNone32) return no_change(d.id);
+    ++op_count[change];
+  }
   ScratchVector<std::uint32_t>& start_op = out.start_op;
   ScratchVector<std::uint32_t>& slot_begin = out.begin;
   start_op.resize(num_changes);
@@ -364,7 +357,10 @@ Status assign_ops(OpRows& op_rows, const std::vector<ChangeKey>& rows, std::size
   }
   ScratchVector<std::uint32_t>& slots = out.slots;
   slots.assign(num_ops, kNone32);
-  return for_each_row([&](std::uint32_t r, RawId id, std::uint32_t change) __attribute__((always_inline)) {
+  Status failure;
+  // Puts row r (op `id` of change row `change`) in its slot; false (having set `failure`) if
+  // the slot cannot be its. Inlined into both loops below, a million rows each.
+  auto place = [&](std::uint32_t r, RawId id, std::uint32_t change) __attribute__((always_inline)) {
     if (id.counter < start_op[change]) {
       failure = fail(corrupt("the ops of the change at row " + std::to_string(change) +
                              " do not have consecutive counters"));
@@ -377,7 +373,15 @@ Status assign_ops(OpRows& op_rows, const std::vector<ChangeKey>& rows, std::size
     }
     slot = r;
     return true;
-  });
+  };
+  std::uint32_t r = 0;
+  for (const DocOp& op : op_rows.ops) {
+    if (!place(r++, op.id, op.aux)) return failure;
+  }
+  for (const DeleteRow& d : op_rows.deletes) {
+    if (!place(r++, d.id, change_of(d.id))) return failure;
+  }
+  return {};
 }
 
 }  // namespace
