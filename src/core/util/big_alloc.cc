@@ -1,7 +1,10 @@
 #include "core/util/big_alloc.h"
 
+#include <cstdint>
+
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace am::core {
@@ -38,14 +41,21 @@ void free_big(void* p, std::size_t bytes) noexcept {
 }
 
 void release_big_range(void* p, std::size_t bytes, std::size_t from, std::size_t to) noexcept {
-  if (p == nullptr || bytes < kHugeBlockBytes) return;
+  if (p == nullptr) return;
   to = to < bytes ? to : bytes;
-  // p is 2 MiB-aligned: release the whole blocks inside [from, to).
-  const std::size_t first = (from + kHugeBlockBytes - 1) & ~(kHugeBlockBytes - 1);
-  const std::size_t last = to & ~(kHugeBlockBytes - 1);
-  if (first >= last) return;
 #if defined(MADV_DONTNEED)
-  (void)::madvise(static_cast<char*>(p) + first, last - first, MADV_DONTNEED);
+  // A block from kHugeBlockBytes on is 2 MiB-aligned: its whole huge blocks inside [from, to).
+  // A smaller one may sit anywhere in malloc's heap: its whole pages inside [from, to).
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t unit = bytes < kHugeBlockBytes ? page : kHugeBlockBytes;
+  const auto base = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (base + from + unit - 1) & ~(std::uintptr_t{unit} - 1);
+  const std::uintptr_t last = (base + to) & ~(std::uintptr_t{unit} - 1);
+  if (first >= last) return;
+  (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+#else
+  (void)bytes;
+  (void)from;
 #endif
 }
 

@@ -34,9 +34,11 @@ void* allocate_big(std::size_t bytes, BlockUse use = BlockUse::kLasting);
 std::size_t big_block_bytes(std::size_t bytes, BlockUse use);
 void free_big(void* p, std::size_t bytes) noexcept;
 
-/// Hands back to the system the memory of bytes [from, to) of a block from allocate_big(bytes),
-/// where it covers whole huge blocks (a block under kHugeBlockBytes is left alone). Those bytes
-/// read as zero afterwards: the caller must never read them again (a consumed input array).
+/// Hands back to the system the memory of bytes [from, to) of a block from allocate_big(bytes):
+/// the whole huge blocks inside it, or for a block under kHugeBlockBytes (which malloc may have
+/// placed in the middle of its heap, where freeing it would leave its pages resident) the whole
+/// pages inside it. Those bytes read as zero afterwards: the caller must never read them again
+/// (a consumed input array).
 void release_big_range(void* p, std::size_t bytes, std::size_t from, std::size_t to) noexcept;
 
 /// Blocks under this size are the ones a BulkBlocks scope packs into slabs.
