@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace am::core {
 namespace {
 
@@ -53,6 +55,26 @@ TEST(BigAllocator, LastingVectorsKeepWhatWasNotReleased) { fill_release_and_chec
 
 TEST(BigAllocator, ScratchVectorsKeepWhatWasNotReleased) {
   fill_release_and_check<ScratchVector<std::uint32_t>>();
+}
+
+TEST(BigAllocator, ASmallBlockHandsBackOnlyTheWholePagesInsideTheRange) {
+  // Under 2 MiB, a block comes from malloc, anywhere in its heap: what goes back is the pages
+  // wholly inside [from, to), and every byte outside them keeps its value.
+  ScratchVector<std::uint8_t> v(kMiB, 0xab);
+  const std::size_t from = 1000;
+  const std::size_t to = kMiB / 2 + 123;
+  release_elements(v, from, to);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto base = reinterpret_cast<std::uintptr_t>(v.data());
+  const std::size_t first = ((base + from + page - 1) & ~(page - 1)) - base;
+  const std::size_t last = ((base + to) & ~(page - 1)) - base;
+  ASSERT_LT(first, last);
+  for (std::size_t i = 0; i < first; ++i) ASSERT_EQ(v[i], 0xab) << "byte " << i;
+  for (std::size_t i = last; i < v.size(); ++i) ASSERT_EQ(v[i], 0xab) << "byte " << i;
+  // Released anonymous pages read as zero (Linux's MADV_DONTNEED).
+  std::size_t zero = 0;
+  for (std::size_t i = first; i < last; ++i) zero += v[i] == 0 ? 1 : 0;
+  EXPECT_EQ(zero, last - first);
 }
 
 TEST(BigAllocator, RebindKeepsTheBlockUse) {
