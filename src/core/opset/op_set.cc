@@ -126,7 +126,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
     if (ops_[*it].obj != oi) return fail(Error::corruption("op", "pred refers to an op in another object"));
     preds.push_back(*it);
   }
-  if (make_type(r.action) && objects_.size() >= kMaxObjects) {
+  if (make_type(r.action) && objects_.size() >= kMaxObjectsPerDocument) {
     return fail(Error::resource_limit("op", "a document has at most 16,777,216 objects"));
   }
   const ScalarValue& value = *r.value;
@@ -155,7 +155,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
     const auto idx = static_cast<std::uint32_t>(ops_.size());
     Op op;
     op.id = r.id;
-    op.obj = oi & (kMaxObjects - 1);  // oi < kMaxObjects: checked above
+    op.obj = oi & (kMaxObjectsPerDocument - 1);  // oi < kMaxObjectsPerDocument: checked above
     op.action = r.action;
     op.insert = r.insert;
     op.expand = r.expand;

@@ -392,9 +392,8 @@ class SuccList {
   std::uint64_t w_ = 0;  // 0: empty; low bit 1: one id (counter << 1, actor << 33); else a Header*
 };
 
-/// Objects a document may have: Op::obj is 24 bits wide so that an op is 32 bytes.
-inline constexpr std::uint32_t kMaxObjects = kMaxObjectsPerDocument;
-static_assert(kMaxObjects == std::uint32_t{1} << 24, "Op::obj is 24 bits");
+// Op::obj is 24 bits wide so that an op is 32 bytes: the objects a document may have.
+static_assert(kMaxObjectsPerDocument == std::uint32_t{1} << 24, "Op::obj is 24 bits");
 
 struct Op {
   OpId id;

@@ -60,7 +60,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
   // One aggregate: the bit fields are written as one word, not one at a time.
   Op& rec = set_.ops_.emplace_back(Op{.id = op.id,
-                                      .obj = oi & (kMaxObjects - 1),  // objects_ never passes kMaxObjects
+                                      .obj = oi & (kMaxObjectsPerDocument - 1),  // objects_ never passes kMaxObjectsPerDocument
                                       .action = op.action,
                                       .insert = op.insert,
                                       .expand = op.expand,
@@ -83,7 +83,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
   if (op.action == Action::kMark) o.has_marks = true;
   if (!(seq ? place_in_sequence(o, idx, op) : place_in_map(o, idx, op))) return false;
   if (const auto t = make_type(op.action)) {
-    if (set_.objects_.size() >= kMaxObjects) return false;
+    if (set_.objects_.size() >= kMaxObjectsPerDocument) return false;
     const auto made = static_cast<std::uint32_t>(set_.objects_.size());
     if (!set_.obj_index_.emplace(pack(op.id), made).second) return false;
     Object& child = set_.objects_.emplace_back();  // `o` is invalid from here
@@ -109,7 +109,7 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
   // Its reference is the element made just before its own, which insert_ref assumes.
   assert(parent_handle + 1 == handle);
   Op& rec = set_.ops_.emplace_back(Op{.id = id,
-                                      .obj = current_object_ & (kMaxObjects - 1),
+                                      .obj = current_object_ & (kMaxObjectsPerDocument - 1),
                                       .action = Action::kSet,
                                       .insert = true,
                                       .hidden = !succ.empty(),

@@ -386,14 +386,14 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
           last_obj = id;
           const auto [it, added] = object_index.try_emplace(pack(id), static_cast<std::uint32_t>(out.objects.size()));
           if (added) {
-            if (out.objects.size() >= kMaxRowObjects) {
+            if (out.objects.size() >= kMaxObjectsPerDocument) {
               return fail(Error::resource_limit(kWhat, "a document names more than 16,777,215 objects"));
             }
             out.objects.push_back(id);
           }
           last_index = it->second;
         }
-        ops[i].obj = last_index & (kMaxRowObjects - 1);
+        ops[i].obj = last_index & (kMaxObjectsPerDocument - 1);
       }
       return {};
     }); !st) {
@@ -457,7 +457,7 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
     const std::uint64_t meta = v.value_or(0);  // a null metadata entry reads as a null value
     const std::uint64_t len = meta >> 4;
     const auto type = static_cast<std::uint8_t>(meta & 0x0f);
-    if (len >= kMaxValueLength) return fail(Error::resource_limit(kWhat, "a value of 256 MiB or more"));
+    if (len >= kMaxValueBytes) return fail(Error::resource_limit(kWhat, "a value of 256 MiB or more"));
     if (len != 0 && n > (c.value_raw.size() - raw_pos) / len) {
       return kRowErrors.reader_error(enc::column_status("op value", "value length runs past the raw value column", raw_pos));
     }
@@ -465,7 +465,7 @@ Status read_op_columns(const OpColumnData& c, std::size_t num_actors, std::uint6
       ops[i].value_type = type & 0x0fu;
       if (len != 0) {
         ops[i].value_offset = static_cast<std::uint32_t>(raw_pos);
-        ops[i].value_len = static_cast<std::uint32_t>(len) & static_cast<std::uint32_t>(kMaxValueLength - 1);
+        ops[i].value_len = static_cast<std::uint32_t>(len) & static_cast<std::uint32_t>(kMaxValueBytes - 1);
         raw_pos += len;
       }
     }

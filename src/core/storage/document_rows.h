@@ -60,11 +60,9 @@ struct ChangeKey {
   std::uint32_t max_op = 0;
 };
 
-// Limits of a DocOp's packed fields: objects a document's rows may name (as the op set's
-// kMaxObjects), and the length of one value.
-inline constexpr std::uint32_t kMaxRowObjects = kMaxObjectsPerDocument;
-inline constexpr std::uint64_t kMaxValueLength = kMaxValueBytes;
-static_assert(kMaxRowObjects == std::uint32_t{1} << 24 && kMaxValueLength == std::uint64_t{1} << 28,
+// The limits of a DocOp's packed fields: the objects a document's rows may name, and the
+// length of one value.
+static_assert(kMaxObjectsPerDocument == std::uint32_t{1} << 24 && kMaxValueBytes == std::uint64_t{1} << 28,
               "DocOp::obj is 24 bits, DocOp::value_len 28");
 
 // An op row (32 bytes, as a document has one per op): strings and values as offsets into their
