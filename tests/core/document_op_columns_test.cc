@@ -130,6 +130,45 @@ TEST(DocumentSaveLoadOpColumns, TheHandWrittenColumnsAreTheSavedOnesAndLoad) {
   EXPECT_EQ(d->save_no_compress(), original.save_no_compress());
 }
 
+// A list whose first element is overwritten and a map, with the map's op between the list's in
+// the rows: root, root, list, map, list. The decoder must give the list one index for both of
+// its runs (the second run finds the index the first made, across the map's): the overwrite's
+// pred is in the list's first run, and an op and its preds must share an object. The op set
+// builder refuses the order (an object's ops must be one run), so the document loads by applying
+// its rebuilt changes, and saves in document order again.
+TEST(DocumentSaveLoadOpColumns, AnObjectInTwoRunsOfRowsLoadsAsTheDocument) {
+  Document original = doc_with("aaaa");
+  const ObjId list = original.put_object(ObjId::root(), "l", ObjType::kList).value();  // 1@0
+  ASSERT_TRUE(original.insert(list, 0, std::int64_t{1}));                              // 2@0
+  const ObjId map = original.put_object(ObjId::root(), "m", ObjType::kMap).value();    // 3@0
+  ASSERT_TRUE(original.put(map, "k", std::int64_t{1}));                                // 4@0
+  original.commit();
+  ASSERT_TRUE(original.put(list, std::size_t{0}, std::int64_t{2}));  // 5@0, pred 2@0
+  original.commit();
+  const std::vector<OpColumn> interleaved = {
+      {storage::kOpObjActor, "00 02 03 00"},         // null x2, 0 x3
+      {storage::kOpObjCounter, "00 02 7d 01 03 01"},  // null x2, 1, 3, 1
+      {storage::kOpKeyActor, "00 04 7f 00"},         // null x4 (_head is null), 0
+      {storage::kOpKeyCounter, "00 02 7f 00 00 01 7f 02"},            // null x2, 0 (_head), null, 2
+      {storage::kOpKeyString, "7e 01 6c 01 6d 00 01 7f 01 6b 00 01"},  // "l", "m", null, "k", null
+      {storage::kOpIdActor, "05 00"},
+      {storage::kOpIdCounter, "7b 01 02 7f 02 01"},  // deltas 1, 2, -1, 2, 1: 1, 3, 2, 4, 5
+      {storage::kOpInsert, "02 01 02"},              // false x2, true, false x2
+      {storage::kOpAction, "7e 02 00 03 01"},        // makeList, makeMap, set x3
+      {storage::kOpValueMeta, "02 00 03 14"},        // null x2, 1-byte int x3
+      {storage::kOpValueRaw, "01 01 02"},            // l[0] 1, m.k 1, l[0] 2
+      {storage::kOpSuccCount, "02 00 7f 01 02 00"},  // 0 x2, 1, 0 x2: 2@0 succeeded by 5@0
+      {storage::kOpSuccActor, "7f 00"},
+      {storage::kOpSuccCounter, "7f 05"},
+  };
+  const Bytes body = body_of(original.save_no_compress());
+  auto d = Document::load(document_chunk(with_op_columns(body, interleaved)));
+  ASSERT_TRUE(d) << d.error().to_string();
+  EXPECT_EQ(json_of(*d), R"({"l":[2],"m":{"k":1}})");
+  EXPECT_EQ(d->heads(), original.heads());
+  EXPECT_EQ(d->save_no_compress(), original.save_no_compress());
+}
+
 // check_counter_run checks a delta run once: how far its step may go before the counters pass
 // UINT32_MAX. Row 1 may hold UINT32_MAX; row 2 may not.
 TEST(DocumentSaveLoadOpColumns, ACounterRunThatPassesUint32MaxIsCorruption) {
