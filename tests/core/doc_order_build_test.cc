@@ -526,5 +526,40 @@ TEST(OpIdIndexAssign, DenseAndSparseActorsInAnyOrderThenInserts) {
   EXPECT_FALSE(index.assign(sparse_dup.size(), [&](std::size_t i) { return sparse_dup[i]; }));
 }
 
+// The radix path of the sparse actors' sort: the order std::sort gives, for counters over all 32
+// bits (three passes), over a few bits, all equal, and with duplicates (which stay adjacent).
+TEST(OpIdIndexAssign, TheRadixSortOfCountersIsStdSortsOrder) {
+  const std::uint32_t seed = 20261207;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  using Pairs = core::ScratchVector<std::pair<std::uint32_t, std::uint32_t>>;
+  Pairs scratch;
+  for (const std::uint32_t span : {UINT32_MAX, 3000u, 0u}) {
+    SCOPED_TRACE("counters within " + std::to_string(span));
+    Pairs pairs;
+    std::uniform_int_distribution<std::uint32_t> counter(1, 1 + std::min(span, UINT32_MAX - 1));
+    for (std::uint32_t i = 0; i < 5000; ++i) pairs.emplace_back(counter(rng), i);
+    pairs.emplace_back(pairs[17].first, 5000);  // a duplicate counter
+    ASSERT_GE(pairs.size(), core::detail::kRadixMinPairs);
+    Pairs expected = pairs;
+    std::sort(expected.begin(), expected.end());
+    core::detail::sort_by_counter(pairs, scratch);
+    EXPECT_TRUE(pairs == expected);
+  }
+}
+
+TEST(OpIdIndexAssign, ALongSparseActorIsFoundAndItsDuplicatesRefused) {
+  std::mt19937 rng(11);
+  std::vector<core::OpId> ids;
+  for (std::uint32_t c = 1; c <= 3000; ++c) ids.push_back({c * 977, 0});  // sparse: every 977th
+  std::shuffle(ids.begin(), ids.end(), rng);
+  core::OpIdIndex index;
+  ASSERT_TRUE(index.assign(ids.size(), [&](std::size_t i) { return ids[i]; }));
+  for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(index.find(ids[i]), i);
+  EXPECT_FALSE(index.find({978, 0}).has_value());
+  ids.push_back(ids[1234]);
+  EXPECT_FALSE(index.assign(ids.size(), [&](std::size_t i) { return ids[i]; }));
+}
+
 }  // namespace
 }  // namespace am
