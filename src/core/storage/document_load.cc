@@ -186,6 +186,23 @@ bool lamport_less_ids(RawId a, RawId b, const std::vector<std::uint32_t>& rank) 
   return rank[a.actor] < rank[b.actor];
 }
 
+// Grouping `total` items into n groups (preds by successor, successors by pred): `begin` holds
+// each group's count in begin[0, n) and becomes where each group ends (begin[n] = total). Each
+// item is then put one before its group's end, back to front, which leaves begin[g] where group
+// g begins: no second array.
+void counts_to_ends(ScratchVector<std::uint32_t>& begin, std::size_t n, std::size_t total) {
+  for (std::size_t g = 1; g < n; ++g) begin[g] += begin[g - 1];
+  begin[n] = static_cast<std::uint32_t>(total);
+}
+
+// Sorts each of the n groups of `items` (group g is items[begin[g], begin[g + 1])) by `less`.
+template <class T, class Less>
+void sort_each_group(ScratchVector<T>& items, const ScratchVector<std::uint32_t>& begin, std::size_t n, Less less) {
+  for (std::size_t g = 0; g < n; ++g) {
+    if (begin[g + 1] - begin[g] > 1) std::sort(items.begin() + begin[g], items.begin() + begin[g + 1], less);
+  }
+}
+
 // Turns the successor lists into preds, adding a delete row to `rows` for every successor that
 // is not a stored op, and frees the successor lists (rebuild_successors makes them again from
 // the preds, after the change rebuild: they are not kept through its peak).
@@ -238,25 +255,18 @@ Status build_preds(OpRows& rows, const std::vector<std::uint32_t>& rank, Preds& 
   }
   index = OpRowIndex(rows, 0, [](auto&&) {});  // done with: freed before the preds are made
   const std::size_t num_ops = rows.num_rows();
-  // pred_begin[j] is first where row j's preds end (counts summed up to j); each pred is then
-  // put one before that, back to front, which leaves it where they begin. No second array.
   ScratchVector<std::uint32_t>& pred_begin = out.begin;
   pred_begin.assign(num_ops + 1, 0);
   for (const std::uint32_t j : succ_row) ++pred_begin[j];
-  for (std::size_t i = 1; i < num_ops; ++i) pred_begin[i] += pred_begin[i - 1];
-  pred_begin[num_ops] = static_cast<std::uint32_t>(succ_row.size());
+  counts_to_ends(pred_begin, num_ops, succ_row.size());
   ScratchVector<std::uint32_t>& preds = out.rows;
   preds.resize(succ.size());
   for (std::size_t i = num_stored; i-- > 0;) {
     const auto [succ_first, succ_end] = succ_range(i);
     for (std::size_t k = succ_end; k-- > succ_first;) preds[--pred_begin[succ_row[k]]] = static_cast<std::uint32_t>(i);
   }
-  auto lamport_less = [&](std::uint32_t a, std::uint32_t b) { return lamport_less_ids(ops[a].id, ops[b].id, rank); };
-  for (std::size_t i = 0; i < num_ops; ++i) {
-    auto first = preds.begin() + pred_begin[i];
-    auto last = preds.begin() + pred_begin[i + 1];
-    if (last - first > 1) std::sort(first, last, lamport_less);
-  }
+  sort_each_group(preds, pred_begin, num_ops,
+                  [&](std::uint32_t a, std::uint32_t b) { return lamport_less_ids(ops[a].id, ops[b].id, rank); });
   // Done with: freed before the changes are rebuilt.
   core::release_all(succ_row);
   core::release_all(succ);
@@ -270,24 +280,16 @@ void rebuild_successors(OpRows& rows, const Preds& preds, const std::vector<std:
                         ScratchVector<std::uint32_t>& succ_begin) {
   const std::size_t num_stored = rows.ops.size();
   const std::size_t num_rows = rows.num_rows();
-  // succ_begin[i] is first where op i's successors end; each is put one before that, back to
-  // front, which leaves it where they begin (as build_preds does with the preds).
   succ_begin.assign(num_stored + 1, 0);
   for (const std::uint32_t i : preds.rows) ++succ_begin[i];
-  for (std::size_t i = 1; i < num_stored; ++i) succ_begin[i] += succ_begin[i - 1];
-  succ_begin[num_stored] = static_cast<std::uint32_t>(preds.rows.size());
+  counts_to_ends(succ_begin, num_stored, preds.rows.size());
   ScratchVector<RawId>& succ = rows.succ;
   succ.resize(preds.rows.size());
   for (std::size_t j = num_rows; j-- > 0;) {
     const RawId id = rows.id(static_cast<std::uint32_t>(j));
     for (std::uint32_t p = preds.begin[j + 1]; p-- > preds.begin[j];) succ[--succ_begin[preds.rows[p]]] = id;
   }
-  auto lamport_less = [&](RawId a, RawId b) { return lamport_less_ids(a, b, rank); };
-  for (std::size_t i = 0; i < num_stored; ++i) {
-    auto first = succ.begin() + succ_begin[i];
-    auto last = succ.begin() + succ_begin[i + 1];
-    if (last - first > 1) std::sort(first, last, lamport_less);
-  }
+  sort_each_group(succ, succ_begin, num_stored, [&](RawId a, RawId b) { return lamport_less_ids(a, b, rank); });
 }
 
 // Assigns every op to the change of its actor with the smallest max_op >= its counter (the op's
