@@ -36,7 +36,7 @@ bool StateView::hides(const Op& target, const OpId& succ) const {
 bool StateView::visible(const Op& op) const {
   if (clock_.current) return op.visible();
   if (!exists(op) || op.action == Action::kIncrement || op.action == Action::kMark) return false;
-  for (const OpId& s : op.succ) {
+  for (const OpId& s : d_.opset().successors(op)) {
     if (hides(op, s)) return false;
   }
   return true;
@@ -69,7 +69,7 @@ std::vector<std::uint32_t> StateView::visible_ops(std::span<const std::uint32_t>
 Value StateView::value_of(const Op& op) const {
   if (clock_.current || !op.is_counter()) return d_.value_of(op);
   std::int64_t total = op.value.int_value();
-  for (const OpId& s : op.succ) {
+  for (const OpId& s : d_.opset().successors(op)) {
     if (!clock_.covers(s)) continue;
     const auto idx = d_.opset().op_index(s);
     if (!idx) continue;

@@ -463,7 +463,7 @@ TEST_F(DocOrderBuilderTest, TypedCharactersBuildWhatAddBuilds) {
     EXPECT_EQ(got.key, want.key);
     EXPECT_EQ(by_typing.insert_ref(got_idx), by_add.insert_ref(want_idx));
     EXPECT_EQ(got.visible(), want.visible());
-    EXPECT_EQ(got.succ.size(), want.succ.size());
+    EXPECT_EQ(by_typing.successors(got_idx).size(), by_add.successors(want_idx).size());
     EXPECT_EQ(got.value.str(), want.value.str());
   }
 }

@@ -137,7 +137,7 @@ Status OpSet::apply(const OpView& r, TouchLog* touches) {
 
   for (std::uint32_t p : preds) {
     Op& target = ops_[p];
-    target.succ.push_back(r.id);
+    succ_.to_add(p).push_back(r.id);
     if (r.action == Action::kIncrement && target.is_counter()) {
       inc_totals_[pack(target.id)] += std::holds_alternative<std::int64_t>(value)
                                           ? std::get<std::int64_t>(value)

@@ -29,6 +29,7 @@
 #include "core/opset/op_id_index.h"
 #include "core/opset/op_value.h"
 #include "core/opset/sequence_index.h"
+#include "core/opset/successors.h"
 #include "core/storage/change.h"
 #include "core/util/big_alloc.h"
 
@@ -288,111 +289,7 @@ class InlineIndexList {
 };
 static_assert(sizeof(InlineIndexList) == 16);
 
-/// An op's successors in one word: none, or one op id held inline (most ops that have any: a
-/// deleted character has its delete), or more in a heap block of size, capacity and items. Ids
-/// are read by value. Value type.
-class SuccList {
- public:
-  SuccList() = default;
-  SuccList(const SuccList& o) { copy_from(o); }
-  SuccList(SuccList&& o) noexcept : w_(o.w_) { o.w_ = 0; }
-  SuccList& operator=(const SuccList& o) {
-    if (this != &o) {
-      release();
-      copy_from(o);
-    }
-    return *this;
-  }
-  SuccList& operator=(SuccList&& o) noexcept {
-    if (this != &o) {
-      release();
-      w_ = o.w_;
-      o.w_ = 0;
-    }
-    return *this;
-  }
-  ~SuccList() { release(); }
-
-  std::size_t size() const { return w_ == 0 ? 0 : inline_one() ? 1 : heap()->size; }
-  bool empty() const { return w_ == 0; }
-  OpId operator[](std::size_t i) const {
-    if (inline_one()) return OpId{static_cast<std::uint32_t>(w_ >> 1), static_cast<std::uint32_t>(w_ >> 33)};
-    return items()[i];
-  }
-  void push_back(OpId id) {
-    if (w_ == 0 && id.actor < (1u << 31)) {
-      w_ = (std::uint64_t{id.actor} << 33) | (std::uint64_t{id.counter} << 1) | 1u;
-      return;
-    }
-    const std::uint32_t n = static_cast<std::uint32_t>(size());
-    if (w_ == 0 || inline_one() || heap()->cap == n) {
-      Header* q = allocate(n < 2 ? 4 : n * 2);
-      for (std::uint32_t i = 0; i < n; ++i) reinterpret_cast<OpId*>(q + 1)[i] = (*this)[i];
-      q->size = n;
-      release();
-      w_ = reinterpret_cast<std::uintptr_t>(q);
-    }
-    items()[n] = id;
-    heap()->size = n + 1;
-  }
-
-  class Iterator {
-   public:
-    using value_type = OpId;
-    using difference_type = std::ptrdiff_t;
-    Iterator() = default;
-    Iterator(const SuccList* l, std::size_t i) : l_(l), i_(i) {}
-    OpId operator*() const { return (*l_)[i_]; }
-    Iterator& operator++() {
-      ++i_;
-      return *this;
-    }
-    Iterator operator++(int) {
-      Iterator t = *this;
-      ++i_;
-      return t;
-    }
-    friend bool operator==(const Iterator& a, const Iterator& b) { return a.i_ == b.i_; }
-
-   private:
-    const SuccList* l_ = nullptr;
-    std::size_t i_ = 0;
-  };
-  Iterator begin() const { return Iterator(this, 0); }
-  Iterator end() const { return Iterator(this, size()); }
-
- private:
-  struct alignas(8) Header {
-    std::uint32_t size = 0;
-    std::uint32_t cap = 0;
-  };
-  bool inline_one() const { return (w_ & 1u) != 0; }
-  Header* heap() const { return reinterpret_cast<Header*>(static_cast<std::uintptr_t>(w_)); }
-  OpId* items() const { return reinterpret_cast<OpId*>(heap() + 1); }
-  static Header* allocate(std::uint32_t cap) {
-    auto* h = static_cast<Header*>(::operator new(sizeof(Header) + sizeof(OpId) * cap));
-    h->cap = cap;
-    h->size = 0;
-    return h;
-  }
-  void release() {
-    if (w_ != 0 && !inline_one()) ::operator delete(heap());
-    w_ = 0;
-  }
-  void copy_from(const SuccList& o) {
-    if (o.w_ == 0 || o.inline_one()) {
-      w_ = o.w_;
-      return;
-    }
-    Header* q = allocate(o.heap()->size);
-    q->size = o.heap()->size;
-    std::copy(o.items(), o.items() + q->size, reinterpret_cast<OpId*>(q + 1));
-    w_ = reinterpret_cast<std::uintptr_t>(q);
-  }
-  std::uint64_t w_ = 0;  // 0: empty; low bit 1: one id (counter << 1, actor << 33); else a Header*
-};
-
-// Op::obj is 24 bits wide so that an op is 32 bytes: the objects a document may have.
+// Op::obj is 24 bits wide so that an op is 24 bytes: the objects a document may have.
 static_assert(kMaxObjectsPerDocument == std::uint32_t{1} << 24, "Op::obj is 24 bits");
 
 struct Op {
@@ -410,14 +307,14 @@ struct Op {
   // Map: the interned key. Sequence: the element the op is on; an insert's is the element it
   // creates (its reference is OpSet::insert_ref).
   std::uint32_t key = kNone32;
-  SuccList succ;  // every successor, in arrival order
   OpValue value;  // a counter's increments: OpSet::inc_total
+  // Its successors are OpSet::successors (most ops have none: they are kept apart).
 
   bool is_counter() const { return action == Action::kSet && value.is_counter(); }
   bool visible() const { return action != Action::kIncrement && action != Action::kMark && !hidden; }
 };
 // A document holds one per op that is not a delete: every byte here is a byte per character.
-static_assert(sizeof(Op) == 32, "Op is meant to be 32 bytes");
+static_assert(sizeof(Op) == 24, "Op is meant to be 24 bytes");
 
 /// A sequence element: the insert op that made it. Where its other ops are is
 /// Object::ops_at's business: most elements (every typed character) have none, and a typed
@@ -574,7 +471,7 @@ class OpSet {
       : actors_(other.actors_), ops_(other.ops_), objects_(other.objects_), op_index_(other.op_index_),
         inc_totals_(other.inc_totals_), mark_names_(other.mark_names_), obj_index_(other.obj_index_),
         keys_(other.keys_), key_index_(other.key_index_), ref_elsewhere_(other.ref_elsewhere_),
-        applied_(other.applied_) {}
+        succ_(other.succ_), applied_(other.applied_) {}
   OpSet(OpSet&&) = default;
   OpSet& operator=(OpSet&&) = default;
   OpSet& operator=(const OpSet&) = delete;
@@ -620,6 +517,12 @@ class OpSet {
     return it == inc_totals_.end() ? 0 : it->second;
   }
   const Op& op(std::uint32_t idx) const { return ops_[idx]; }
+  /// The successors of the op at `idx`, in the order they were applied.
+  const SuccList& successors(std::uint32_t idx) const { return succ_.of(idx); }
+  /// The successors of `op`, an op of this op set (a reference from op()).
+  const SuccList& successors(const Op& op) const {
+    return succ_.of(static_cast<std::uint32_t>(&op - ops_.data()));
+  }
   /// A mark begin's name as an interned key (key_name), or kNone32 for any other op.
   std::uint32_t mark_name(const Op& op) const {
     if (!op.has_mark_name) return kNone32;
@@ -699,6 +602,7 @@ class OpSet {
   std::vector<std::string> keys_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_index_;
   std::vector<InsertRef> ref_elsewhere_;  // by ascending op: ops are only ever appended
+  SuccessorTable succ_;
   std::vector<std::uint32_t> pred_scratch_;
   std::uint64_t applied_ = 0;  // ops applied: the last Object::changed given
   ContentStamp stamp_;

@@ -65,7 +65,6 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
                                       .insert = op.insert,
                                       .expand = op.expand,
                                       .hidden = !succ.empty(),
-                                      .succ = {},
                                       .value = std::move(value)});
   if (op.mark_name) {
     rec.has_mark_name = true;
@@ -73,7 +72,7 @@ bool DocOrderBuilder::add(const OpView& op, std::span<const OpId> succ, OpValue 
   }
   for (const OpId& s : succ) {
     if (s.counter <= op.id.counter) return false;  // a successor comes later
-    rec.succ.push_back(s);
+    set_.succ_.to_add(idx).push_back(s);
   }
   // Every successor hides (.hidden above), except an increment of a counter: finish() settles
   // counters.
@@ -108,17 +107,16 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   // Its reference is the element made just before its own, which insert_ref assumes.
   assert(parent_handle + 1 == handle);
-  Op& rec = set_.ops_.emplace_back(Op{.id = id,
+  set_.ops_.emplace_back(Op{.id = id,
                                       .obj = current_object_ & (kMaxObjectsPerDocument - 1),
                                       .action = Action::kSet,
                                       .insert = true,
                                       .hidden = !succ.empty(),
                                       .key = handle,
-                                      .succ = {},
                                       .value = OpValue::string(std::string_view(&c, 1))});
   for (const OpId& s : succ) {
     if (s.counter <= id.counter) return false;  // a successor comes later
-    rec.succ.push_back(s);
+    set_.succ_.to_add(idx).push_back(s);
   }
   o.elems.push_back(Element{idx});
   path_.back().last_child = handle;
@@ -193,7 +191,7 @@ bool DocOrderBuilder::finish(OpSet& out) {
   for (const std::uint32_t idx : counters_) {
     Op& c = ops[idx];
     std::uint32_t hiding = 0;
-    for (const OpId s : c.succ) {
+    for (const OpId s : set_.succ_.of(idx)) {
       const auto f = set_.op_index_.find(s);
       if (f && ops[*f].obj != c.obj) return false;  // a pred in another object
       if (f && ops[*f].action == Action::kIncrement) {

@@ -308,10 +308,11 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       w.add_elem(doc_actor[e.actor], e.counter);
     }
     w.add_rest(doc_actor[op.id.actor], op.id.counter, op);
+    const core::SuccList& op_succ = opset.successors(op_idx);
     // Most ops have no successor or one (a deleted character): no sorting needed.
-    if (op.succ.size() <= 1) {
-      if (op.succ.size() == 1 && committed(op.succ[0])) {
-        w.add_one_succ(doc_actor[op.succ[0].actor], op.succ[0].counter);
+    if (op_succ.size() <= 1) {
+      if (op_succ.size() == 1 && committed(op_succ[0])) {
+        w.add_one_succ(doc_actor[op_succ[0].actor], op_succ[0].counter);
       } else {
         w.add_no_succ();
       }
@@ -319,7 +320,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       return true;
     }
     succ_ids.clear();
-    for (const core::OpId& s : op.succ) {
+    for (const core::OpId& s : op_succ) {
       if (committed(s)) succ_ids.push_back(s);
     }
     std::sort(succ_ids.begin(), succ_ids.end(),
@@ -334,11 +335,12 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // element before it, with the next counter of the same actor, one ASCII character and nothing
   // else on it. A run of them takes one append per column (add_typed_run) instead of one per
   // op per column; only successors are written op by op.
-  auto typed_after_prev = [&](std::span<const std::uint32_t> others, const core::Op& op, std::uint32_t ref) {
+  auto typed_after_prev = [&](std::span<const std::uint32_t> others, const core::Op& op, const core::SuccList& op_succ,
+                              std::uint32_t ref) {
     return prev_elem != core::SequenceIndex::kNone && ref == prev_elem && others.empty() &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
            committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
-           !op.has_mark_name && op.succ.size() <= 1 && op.value.is_one_byte_string();
+           !op.has_mark_name && op_succ.size() <= 1 && op.value.is_one_byte_string();
   };
   Bytes run_chars;
   std::uint32_t run_actor = 0, run_first = 0;
@@ -362,14 +364,15 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         const core::Op& op = opset.op(e.insert_op);
         const std::uint32_t ref = opset.insert_ref(e.insert_op);
         const std::span<const std::uint32_t> others = any_elem_ops ? o.ops_of(h) : std::span<const std::uint32_t>{};
-        if (typed_after_prev(others, op, ref)) {
+        const core::SuccList& op_succ = opset.successors(e.insert_op);
+        if (typed_after_prev(others, op, op_succ, ref)) {
           if (run_chars.empty()) {
             run_actor = doc_actor[op.id.actor];
             run_first = op.id.counter;
           }
           run_chars.push_back(static_cast<std::uint8_t>(op.value.str()[0]));
-          if (op.succ.size() == 1 && committed(op.succ[0])) {
-            w.add_one_succ(doc_actor[op.succ[0].actor], op.succ[0].counter);
+          if (op_succ.size() == 1 && committed(op_succ[0])) {
+            w.add_one_succ(doc_actor[op_succ[0].actor], op_succ[0].counter);
           } else {
             w.add_no_succ();
           }
