@@ -561,5 +561,49 @@ TEST(OpIdIndexAssign, ALongSparseActorIsFoundAndItsDuplicatesRefused) {
   EXPECT_FALSE(index.assign(ids.size(), [&](std::size_t i) { return ids[i]; }));
 }
 
+// A loaded document's ids in document order: an actor whose consecutive counters mostly have
+// consecutive indexes is kept as linear runs (well under a byte an id), one in random order as
+// slots (4 bytes a counter); either finds every id, none in a gap, and takes later inserts.
+TEST(OpIdIndexAssign, IdsInDocumentOrderAreKeptAsLinearRunsThatLaterInsertsExtend) {
+  const std::uint32_t seed = 20261208;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  std::vector<core::OpId> ids;
+  for (std::uint32_t c = 1; c <= 20000; ++c) {
+    if (c < 5001 || c > 5010) ids.push_back({c, 0});  // 5001-5010: deletes, not stored
+  }
+  for (std::uint32_t c = 20100; c > 20000; --c) ids.push_back({c, 0});  // a run each
+  core::OpIdIndex linear;
+  ASSERT_TRUE(linear.assign(ids.size(), [&](std::size_t i) { return ids[i]; }));
+  EXPECT_LT(linear.memory_bytes(), ids.size() / 4);
+  for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(linear.find(ids[i]), i);
+  for (const std::uint32_t absent : {5001u, 5005u, 5010u, 20101u, 30000u}) {
+    EXPECT_FALSE(linear.find({absent, 0}).has_value()) << absent;
+  }
+  // After load: the next op extends the latest run, a jump starts one, a counter in a gap
+  // goes to the hash map, a present one is refused.
+  const auto next = static_cast<std::uint32_t>(ids.size());
+  EXPECT_TRUE(linear.insert({20101, 0}, next));
+  EXPECT_TRUE(linear.insert({20102, 0}, next + 1));
+  EXPECT_TRUE(linear.insert({20200, 0}, next + 7));
+  EXPECT_TRUE(linear.insert({5005, 0}, next + 8));
+  EXPECT_FALSE(linear.insert({3, 0}, next + 9));
+  EXPECT_FALSE(linear.insert({20102, 0}, next + 9));
+  EXPECT_EQ(linear.find({20101, 0}), next);
+  EXPECT_EQ(linear.find({20102, 0}), next + 1);
+  EXPECT_EQ(linear.find({20200, 0}), next + 7);
+  EXPECT_EQ(linear.find({5005, 0}), next + 8);
+  EXPECT_FALSE(linear.find({20103, 0}).has_value());
+  EXPECT_EQ(linear.find({3, 0}), 2u);
+  EXPECT_EQ(linear.size(), ids.size() + 4);
+
+  std::shuffle(ids.begin(), ids.end(), rng);
+  core::OpIdIndex slots;
+  ASSERT_TRUE(slots.assign(ids.size(), [&](std::size_t i) { return ids[i]; }));
+  EXPECT_GE(slots.memory_bytes(), ids.size() * sizeof(std::uint32_t));
+  for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(slots.find(ids[i]), i);
+  EXPECT_FALSE(slots.find({5005, 0}).has_value());
+}
+
 }  // namespace
 }  // namespace am

@@ -20,6 +20,7 @@ constexpr std::size_t kBulkFromSequences = 256;
 
 DocOrderBuilder::DocOrderBuilder(const ActorTable& actors, std::size_t num_ops) : num_ops_(num_ops), set_(actors) {
   set_.ops_.reserve(num_ops);
+  set_.succ_.reserve(num_ops);
   object_done_.push_back(0);  // the root
 }
 

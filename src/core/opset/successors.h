@@ -139,6 +139,9 @@ class SuccessorTable {
   }
   SuccessorTable& operator=(SuccessorTable&&) noexcept = default;
 
+  /// Sizes the table for ops [0, n) (a hint: a page is still made only on first use).
+  void reserve(std::size_t n) { pages_.reserve((n + kPageSize - 1) / kPageSize); }
+
   /// The successors of op `op`, in the order they were added (empty when it has none).
   const SuccList& of(std::uint32_t op) const {
     const std::size_t p = op / kPageSize;
