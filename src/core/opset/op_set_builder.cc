@@ -30,7 +30,8 @@ bool DocOrderBuilder::enter_object(std::uint32_t oi) {
   if (current_object_ != kNone32) object_done_[current_object_] = 1;
   current_object_ = oi;
   path_.clear();
-  path_.push_back(PathEntry{});  // the list head
+  path_.push_back(kNone32);  // the list head
+  top_last_child_ = kNone32;
   last_key_ = nullptr;
   if (is_sequence(set_.objects_[oi].type)) {
     if (++sequences_entered_ == kBulkFromSequences && num_ops_ >= kBulkFromOps) bulk_.activate();
@@ -107,21 +108,20 @@ bool DocOrderBuilder::add_typed_char(OpId id, char c, std::span<const OpId> succ
   const auto idx = static_cast<std::uint32_t>(set_.ops_.size());
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   // Its reference is the element made just before its own, which insert_ref assumes.
-  assert(parent_handle + 1 == handle);
+  assert(parent_handle + 1 == handle && path_.back() == parent_handle && top_last_child_ == kNone32);
   set_.ops_.emplace_back(Op{.id = id,
-                                      .obj = current_object_ & (kMaxObjectsPerDocument - 1),
-                                      .action = Action::kSet,
-                                      .insert = true,
-                                      .hidden = !succ.empty(),
-                                      .key = handle,
-                                      .value = OpValue::string(std::string_view(&c, 1))});
+                            .obj = current_object_ & (kMaxObjectsPerDocument - 1),
+                            .action = Action::kSet,
+                            .insert = true,
+                            .hidden = !succ.empty(),
+                            .key = handle,
+                            .value = OpValue::string(std::string_view(&c, 1))});
   for (const OpId& s : succ) {
     if (s.counter <= id.counter) return false;  // a successor comes later
     set_.succ_.to_add(idx).push_back(s);
   }
   o.elems.push_back(Element{idx});
-  path_.back().last_child = handle;
-  path_.push_back(PathEntry{handle, kNone32});
+  path_.push_back(handle);  // the parent's latest child now; the new top has none
   last_insert_handle_ = handle;
   failed_ = false;
   return true;
@@ -149,7 +149,7 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
   const OpId ref = *op.elem;
   if (!op.insert) {
     // An op on an element follows its insert and the element's earlier ops.
-    const std::uint32_t at = path_.back().handle;
+    const std::uint32_t at = path_.back();
     if (ref.counter == 0 || at == kNone32 || !(element_id(o, at) == ref)) return false;
     const std::span<const std::uint32_t> earlier = o.ops_of(at);
     const OpId last = earlier.empty() ? ref : set_.ops_[earlier.back()].id;
@@ -160,20 +160,24 @@ bool DocOrderBuilder::place_in_sequence(Object& o, std::uint32_t idx, const OpVi
   }
   // RGA order is a preorder of the insert tree, siblings by descending id: the new element's
   // parent (the element it was inserted after) is on the path to the previous element.
-  auto is_parent = [&](const PathEntry& p) {
-    return p.handle == kNone32 ? ref.counter == 0 : ref.counter != 0 && element_id(o, p.handle) == ref;
+  auto is_parent = [&](std::uint32_t h) {
+    return h == kNone32 ? ref.counter == 0 : ref.counter != 0 && element_id(o, h) == ref;
   };
-  while (path_.size() > 1 && !is_parent(path_.back())) path_.pop_back();
-  PathEntry& parent = path_.back();
+  std::uint32_t last_child = top_last_child_;
+  while (path_.size() > 1 && !is_parent(path_.back())) {
+    last_child = path_.back();  // the latest child of the entry below it
+    path_.pop_back();
+  }
+  const std::uint32_t parent = path_.back();
   if (!is_parent(parent)) return false;
   if (ref.counter != 0 && ref.counter >= op.id.counter) return false;
-  if (parent.last_child != kNone32 && !set_.actors_.less(op.id, element_id(o, parent.last_child))) return false;
+  if (last_child != kNone32 && !set_.actors_.less(op.id, element_id(o, last_child))) return false;
   const auto handle = static_cast<std::uint32_t>(o.elems.size());
   o.elems.push_back(Element{idx});
   rec.key = handle;
-  set_.set_insert_ref(idx, parent.handle);
-  parent.last_child = handle;
-  path_.push_back(PathEntry{handle, kNone32});
+  set_.set_insert_ref(idx, parent);
+  path_.push_back(handle);
+  top_last_child_ = kNone32;
   return true;
 }
 
@@ -184,9 +188,9 @@ void DocOrderBuilder::build_sequence(Object& o) {
 bool DocOrderBuilder::finish(OpSet& out) {
   if (failed_) return false;
   failed_ = true;
-  // The RGA path is done with: its pages (a word or two per element of the longest sequence)
+  // The RGA path is done with: its pages (a word per element of the longest sequence)
   // go back now, for the op index and the sequence indexes below, instead of at the peak.
-  path_ = ScratchVector<PathEntry>();
+  path_ = ScratchVector<std::uint32_t>();
   BigVector<Op>& ops = set_.ops_;
   if (!set_.op_index_.assign(ops.size(), [&](std::size_t i) { return ops[i].id; })) return false;
   for (const std::uint32_t idx : counters_) {

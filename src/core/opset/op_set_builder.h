@@ -58,14 +58,11 @@ class DocOrderBuilder {
   bool finish(OpSet& out);
 
  private:
-  // The path from the list head to the latest element of the sequence being built: the
-  // element's handle (kNone32: the head) and the handle of its latest child (kNone32: none
-  // yet). An element's parent must be on it, and siblings come in descending id order. Typing
-  // makes the path as long as the text: 8 bytes an entry, ids read from the ops.
-  struct PathEntry {
-    std::uint32_t handle = kNone32;
-    std::uint32_t last_child = kNone32;
-  };
+  // The path from the list head to the latest element of the sequence being built (path_:
+  // handles, kNone32 for the head). An element's parent must be on it, and siblings come in
+  // descending id order, so each entry's latest child matters: for every entry but the last it
+  // is the next entry, and for the last it is top_last_child_ (kNone32: none yet). Typing makes
+  // the path as long as the text: 4 bytes an entry, ids read from the ops.
   OpId element_id(const Object& o, std::uint32_t handle) const {
     return set_.ops_[o.elems[handle].insert_op].id;
   }
@@ -83,7 +80,8 @@ class DocOrderBuilder {
   OpSet set_;
   std::uint32_t current_object_ = kNone32;
   std::vector<std::uint8_t> object_done_;  // per object: its ops are all added
-  ScratchVector<PathEntry> path_;  // freed with the builder
+  ScratchVector<std::uint32_t> path_;  // freed in finish()
+  std::uint32_t top_last_child_ = kNone32;
   // The map key of the previous op in this object (a key's ops are consecutive).
   KeyOps* last_key_ = nullptr;
   std::string_view last_key_name_;  // the key in the object's map node: stable
