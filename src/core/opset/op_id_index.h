@@ -163,16 +163,11 @@ class OpIdIndex {
       }
       return Placed::kStored;
     }
-    // Sorts the linear runs (made in document order) by counter; false if two overlap (an id
-    // twice).
-    bool sort_linear() {
-      std::sort(linear.begin(), linear.end(),
-                [](const LinearRun& x, const LinearRun& y) { return x.first_counter < y.first_counter; });
-      for (std::size_t k = 1; k < linear.size(); ++k) {
-        if (linear[k].first_counter < linear[k - 1].end()) return false;
-      }
-      return true;
-    }
+    // Sorts the linear runs (made in document order) by counter, by radix through (counter,
+    // run) pairs: egwalker-S2's 50,779 runs took 19 M instructions in std::sort. False if two
+    // overlap (an id twice). Defined after detail::sort_by_counter.
+    template <class Pairs>
+    bool sort_linear(Pairs& pairs, Pairs& scratch);
     Placed place(std::uint32_t counter, std::uint32_t value) {
       if (!linear.empty()) return place_linear(counter, value);
       if (const std::size_t s = slot_of(counter); s != kNoSlot) {
@@ -238,6 +233,23 @@ void sort_by_counter(Pairs& pairs, Pairs& scratch) {
 }
 
 }  // namespace detail
+
+template <class Pairs>
+bool OpIdIndex::PerActor::sort_linear(Pairs& pairs, Pairs& scratch) {
+  pairs.clear();
+  for (std::size_t k = 0; k < linear.size(); ++k) pairs.emplace_back(linear[k].first_counter, static_cast<std::uint32_t>(k));
+  detail::sort_by_counter(pairs, scratch);
+  std::vector<LinearRun> sorted;
+  sorted.reserve(linear.size());
+  for (const auto& p : pairs) {
+    const LinearRun& run = linear[p.second];
+    if (!sorted.empty() && run.first_counter < sorted.back().end()) return false;
+    sorted.push_back(run);
+  }
+  linear = std::move(sorted);
+  pairs = Pairs();
+  return true;
+}
 
 template <class IdAt>
 bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
@@ -311,10 +323,10 @@ bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
     }
     prev = id;
   }
-  for (std::size_t a = 0; a < actors_.size() && ok; ++a) {
-    if (layout[a] == Layout::kLinear) ok = actors_[a].sort_linear();
-  }
   ScratchVector<std::pair<std::uint32_t, std::uint32_t>> sort_scratch;
+  for (std::size_t a = 0; a < actors_.size() && ok; ++a) {
+    if (layout[a] == Layout::kLinear) ok = actors_[a].sort_linear(sparse[a], sort_scratch);
+  }
   for (std::size_t a = 0; a < sparse.size() && ok; ++a) {
     auto& pairs = sparse[a];
     detail::sort_by_counter(pairs, sort_scratch);
