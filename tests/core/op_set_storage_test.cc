@@ -226,5 +226,36 @@ TEST(OpIdIndex, RunsGapsAndIdsOutOfOrder) {
   }
 }
 
+// Successors live in pages made on first use: an op of a page never made, or past the last
+// page, has none; a copy (a fork's op set) is deep.
+TEST(SuccessorTable, PagesAreMadeOnFirstUseAndCopiesAreIndependent) {
+  SuccessorTable table;
+  EXPECT_TRUE(table.of(0).empty());
+  EXPECT_TRUE(table.of(UINT32_MAX).empty());
+  table.to_add(5).push_back(OpId{7, 0});
+  table.to_add(70).push_back(OpId{8, 1});
+  table.to_add(70).push_back(OpId{9, 1});  // two: a heap block
+  ASSERT_EQ(table.of(5).size(), 1u);
+  EXPECT_EQ(table.of(5)[0], (OpId{7, 0}));
+  ASSERT_EQ(table.of(70).size(), 2u);
+  EXPECT_EQ(table.of(70)[1], (OpId{9, 1}));
+  for (const std::uint32_t none : {0u, 4u, 6u, 31u, 32u, 63u, 64u, 69u, 71u, 96u, 100000u}) {
+    EXPECT_TRUE(table.of(none).empty()) << none;
+  }
+
+  SuccessorTable copy = table;
+  copy.to_add(5).push_back(OpId{10, 0});
+  copy.to_add(200).push_back(OpId{11, 0});
+  EXPECT_EQ(table.of(5).size(), 1u);
+  EXPECT_TRUE(table.of(200).empty());
+  EXPECT_EQ(copy.of(5).size(), 2u);
+  EXPECT_EQ(copy.of(70).size(), 2u);
+  table = copy;
+  EXPECT_EQ(table.of(200).size(), 1u);
+  const SuccessorTable moved = std::move(copy);
+  EXPECT_EQ(moved.of(5).size(), 2u);
+  EXPECT_EQ(moved.of(200)[0], (OpId{11, 0}));
+}
+
 }  // namespace
 }  // namespace am::core
