@@ -519,6 +519,9 @@ class OpSet {
   const Op& op(std::uint32_t idx) const { return ops_[idx]; }
   /// The successors of the op at `idx`, in the order they were applied.
   const SuccList& successors(std::uint32_t idx) const { return succ_.of(idx); }
+  /// The successors of the op at `idx`, or null when it has none for certain (most ops; an
+  /// empty list is possible too).
+  const SuccList* find_successors(std::uint32_t idx) const { return succ_.find(idx); }
   /// The successors of `op`, an op of this op set (a reference from op()).
   const SuccList& successors(const Op& op) const {
     return succ_.of(static_cast<std::uint32_t>(&op - ops_.data()));

@@ -144,9 +144,14 @@ class SuccessorTable {
 
   /// The successors of op `op`, in the order they were added (empty when it has none).
   const SuccList& of(std::uint32_t op) const {
+    const SuccList* list = find(op);
+    return list ? *list : kNoSuccessors;
+  }
+  /// The same, or null when the op's page was never made (it has none): for a loop over every
+  /// op (save), one test instead of reading an empty list.
+  const SuccList* find(std::uint32_t op) const {
     const std::size_t p = op / kPageSize;
-    if (p >= pages_.size() || !pages_[p]) return kNoSuccessors;
-    return pages_[p]->lists[op % kPageSize];
+    return p < pages_.size() && pages_[p] ? &pages_[p]->lists[op % kPageSize] : nullptr;
   }
   /// The successors of op `op`, to add to; its page is made on first use.
   SuccList& to_add(std::uint32_t op) {

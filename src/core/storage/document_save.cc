@@ -308,11 +308,12 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       w.add_elem(doc_actor[e.actor], e.counter);
     }
     w.add_rest(doc_actor[op.id.actor], op.id.counter, op);
-    const core::SuccList& op_succ = opset.successors(op_idx);
+    const core::SuccList* op_succ = opset.find_successors(op_idx);
+    const std::size_t num_succ = op_succ ? op_succ->size() : 0;
     // Most ops have no successor or one (a deleted character): no sorting needed.
-    if (op_succ.size() <= 1) {
-      if (op_succ.size() == 1 && committed(op_succ[0])) {
-        w.add_one_succ(doc_actor[op_succ[0].actor], op_succ[0].counter);
+    if (num_succ <= 1) {
+      if (num_succ == 1 && committed((*op_succ)[0])) {
+        w.add_one_succ(doc_actor[(*op_succ)[0].actor], (*op_succ)[0].counter);
       } else {
         w.add_no_succ();
       }
@@ -320,7 +321,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
       return true;
     }
     succ_ids.clear();
-    for (const core::OpId& s : op_succ) {
+    for (const core::OpId& s : *op_succ) {
       if (committed(s)) succ_ids.push_back(s);
     }
     std::sort(succ_ids.begin(), succ_ids.end(),
@@ -335,12 +336,12 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
   // element before it, with the next counter of the same actor, one ASCII character and nothing
   // else on it. A run of them takes one append per column (add_typed_run) instead of one per
   // op per column; only successors are written op by op.
-  auto typed_after_prev = [&](std::span<const std::uint32_t> others, const core::Op& op, const core::SuccList& op_succ,
+  auto typed_after_prev = [&](std::span<const std::uint32_t> others, const core::Op& op, std::size_t num_succ,
                               std::uint32_t ref) {
     return prev_elem != core::SequenceIndex::kNone && ref == prev_elem && others.empty() &&
            op.id.actor == prev_elem_id.actor && op.id.counter == prev_elem_id.counter + 1 &&
            committed(op.id) && op.insert && op.action == core::Action::kSet && !op.expand &&
-           !op.has_mark_name && op_succ.size() <= 1 && op.value.is_one_byte_string();
+           !op.has_mark_name && num_succ <= 1 && op.value.is_one_byte_string();
   };
   Bytes run_chars;
   std::uint32_t run_actor = 0, run_first = 0;
@@ -364,15 +365,16 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
         const core::Op& op = opset.op(e.insert_op);
         const std::uint32_t ref = opset.insert_ref(e.insert_op);
         const std::span<const std::uint32_t> others = any_elem_ops ? o.ops_of(h) : std::span<const std::uint32_t>{};
-        const core::SuccList& op_succ = opset.successors(e.insert_op);
-        if (typed_after_prev(others, op, op_succ, ref)) {
+        const core::SuccList* op_succ = opset.find_successors(e.insert_op);
+        const std::size_t num_succ = op_succ ? op_succ->size() : 0;
+        if (typed_after_prev(others, op, num_succ, ref)) {
           if (run_chars.empty()) {
             run_actor = doc_actor[op.id.actor];
             run_first = op.id.counter;
           }
           run_chars.push_back(static_cast<std::uint8_t>(op.value.str()[0]));
-          if (op_succ.size() == 1 && committed(op_succ[0])) {
-            w.add_one_succ(doc_actor[op_succ[0].actor], op_succ[0].counter);
+          if (num_succ == 1 && committed((*op_succ)[0])) {
+            w.add_one_succ(doc_actor[(*op_succ)[0].actor], (*op_succ)[0].counter);
           } else {
             w.add_no_succ();
           }
