@@ -3,6 +3,7 @@
 // against the reference: the order its copy applies and saves the changes in.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,46 @@ TEST(DocumentForkSharing, CallsThatWriteNothingCopyNothing) {
   EXPECT_FALSE(share_op_set(doc, fork));
   EXPECT_EQ(fork.text(text).value(), "hello!");
   EXPECT_EQ(doc.text(text).value(), "hello");
+}
+
+// The first write copies the op set with its successor table (core/opset/successors.h): the
+// successors it had (a space deleted before the fork) go with the copy, those the fork then adds
+// (a delete, an overwrite, an increment) are the fork's only, and each side reads and saves its
+// own state, at its heads and at older ones.
+TEST(DocumentForkSharing, SuccessorsAddedAfterTheCopyStayOnTheWritersSide) {
+  Document doc(DocumentOptions{actor("aaaa"), TextUnit::kUtf16});
+  const ObjId text = doc.put_object(ObjId::root(), "t", ObjType::kText).value();
+  ASSERT_TRUE(doc.splice_text(text, 0, 0, "hello  world"));
+  ASSERT_TRUE(doc.put(ObjId::root(), "k", std::string("v0")));
+  doc.commit();
+  ASSERT_TRUE(doc.splice_text(text, 5, 1, ""));
+  ASSERT_TRUE(doc.put(ObjId::root(), "k", std::string("v1")));
+  ASSERT_TRUE(doc.put(ObjId::root(), "c", Counter{5}));
+  doc.commit();
+  const Bytes saved = doc.save();
+  const std::vector<ChangeHash> before = doc.heads();
+  Document fork = doc.fork(actor("bbbb"));
+  ASSERT_TRUE(share_op_set(doc, fork));
+  ASSERT_TRUE(fork.splice_text(text, 5, 6, ""));
+  ASSERT_TRUE(fork.put(ObjId::root(), "k", std::string("v2")));
+  ASSERT_TRUE(fork.increment(ObjId::root(), "c", 3));
+  fork.commit();
+  EXPECT_FALSE(share_op_set(doc, fork));
+
+  EXPECT_EQ(doc.text(text).value(), "hello world");
+  EXPECT_EQ(doc.get(ObjId::root(), "k").value(), std::optional<Value>(ScalarValue{std::string("v1")}));
+  EXPECT_EQ(doc.get(ObjId::root(), "c").value(), std::optional<Value>(ScalarValue{Counter{5}}));
+  EXPECT_EQ(doc.save(), saved);
+  EXPECT_EQ(fork.text(text).value(), "hello");
+  EXPECT_EQ(fork.get(ObjId::root(), "k").value(), std::optional<Value>(ScalarValue{std::string("v2")}));
+  EXPECT_EQ(fork.get(ObjId::root(), "c").value(), std::optional<Value>(ScalarValue{Counter{8}}));
+  // Reads at the heads before the fork's change go through the successors' ids.
+  EXPECT_EQ(fork.text_at(text, before).value(), "hello world");
+  EXPECT_EQ(fork.get_at(ObjId::root(), "k", before).value(), std::optional<Value>(ScalarValue{std::string("v1")}));
+  EXPECT_EQ(fork.get_at(ObjId::root(), "c", before).value(), std::optional<Value>(ScalarValue{Counter{5}}));
+  const Document reloaded = Document::load(fork.save()).value();
+  EXPECT_EQ(reloaded.text(text).value(), "hello");
+  EXPECT_EQ(reloaded.save(), fork.save());
 }
 
 // The diff cursor's touch log belongs to the document, not to the op set: moving, using or
