@@ -265,6 +265,8 @@ bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
   enum class Layout : std::uint8_t { kLinear, kDense, kSparse };
   std::vector<Span> spans;
   OpId prev{};
+  // Id i continues the linear run of id i - 1: the same actor's next counter.
+  auto continues_run = [&](std::size_t i, OpId id) { return i > 0 && prev.actor == id.actor && prev.counter + 1 == id.counter; };
   for (std::size_t i = 0; i < n; ++i) {
     const OpId id = id_at(i);
     if (id.counter == 0) return false;
@@ -273,7 +275,7 @@ bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
     s.min = std::min(s.min, id.counter);
     s.max = std::max(s.max, id.counter);
     ++s.count;
-    if (i == 0 || prev.actor != id.actor || prev.counter + 1 != id.counter) ++s.linear_runs;
+    if (!continues_run(i, id)) ++s.linear_runs;
     prev = id;
   }
   // Per actor, the smallest of: linear runs when they take at most half the bytes of slots,
@@ -307,7 +309,7 @@ bool OpIdIndex::assign(std::size_t n, IdAt&& id_at) {
     PerActor& a = actors_[id.actor];
     switch (layout[id.actor]) {
       case Layout::kLinear:
-        if (i > 0 && prev.actor == id.actor && prev.counter + 1 == id.counter) {
+        if (continues_run(i, id)) {
           ++a.linear.back().count;  // i - 1 is this actor's latest id
         } else {
           a.linear.push_back(LinearRun{id.counter, static_cast<std::uint32_t>(i), 1});

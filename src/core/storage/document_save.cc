@@ -290,6 +290,14 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
     const std::uint32_t name = opset.mark_name(op);
     return name == kNone32 ? nullptr : &opset.key_name(name);
   };
+  // The successor column of an op with none or one (`num_succ` <= 1): an uncommitted one is left out.
+  auto add_lone_succ = [&](const core::SuccList* op_succ, std::size_t num_succ) {
+    if (num_succ == 1 && committed((*op_succ)[0])) {
+      w.add_one_succ(doc_actor[(*op_succ)[0].actor], (*op_succ)[0].counter);
+    } else {
+      w.add_no_succ();
+    }
+  };
   // `at`: a sequence op's key, the element it is on (an insert: the one it follows).
   auto emit = [&](const core::Object& o, std::uint32_t op_idx, const std::string* map_key, std::uint32_t at) {
     const core::Op& op = opset.op(op_idx);
@@ -312,11 +320,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
     const std::size_t num_succ = op_succ ? op_succ->size() : 0;
     // Most ops have no successor or one (a deleted character): no sorting needed.
     if (num_succ <= 1) {
-      if (num_succ == 1 && committed((*op_succ)[0])) {
-        w.add_one_succ(doc_actor[(*op_succ)[0].actor], (*op_succ)[0].counter);
-      } else {
-        w.add_no_succ();
-      }
+      add_lone_succ(op_succ, num_succ);
       w.add_mark_name(mark_name_of(op));
       return true;
     }
@@ -373,11 +377,7 @@ void write_op_columns(const DocumentSource& d, const std::vector<std::uint32_t>&
             run_first = op.id.counter;
           }
           run_chars.push_back(static_cast<std::uint8_t>(op.value.str()[0]));
-          if (num_succ == 1 && committed((*op_succ)[0])) {
-            w.add_one_succ(doc_actor[(*op_succ)[0].actor], (*op_succ)[0].counter);
-          } else {
-            w.add_no_succ();
-          }
+          add_lone_succ(op_succ, num_succ);
           ++emitted;
           prev_elem = h;
           prev_elem_id = op.id;
